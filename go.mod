@@ -1,0 +1,3 @@
+module github.com/applinks/applinks
+
+go 1.26.0

@@ -1,0 +1,220 @@
+// Package web is the HTTP plumbing the three functions share: one JSON log
+// line per request carrying its request id, audit events, the request-body
+// limit, strict form parsing (RFC 6749 §3.1, §3.2: a repeated parameter is
+// an error) and JSON responses.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxBodyBytes is the largest request body any endpoint accepts; a larger one
+// is answered 413.
+const MaxBodyBytes = 64 << 10
+
+type ctxKey int
+
+const (
+	keyLogger ctxKey = iota
+	keyRequestID
+)
+
+// Middleware wraps next so that every request gets a request id (from
+// requestID when it returns non-empty, e.g. the API Gateway request id,
+// otherwise a random one), a request-scoped logger (see Logger), a body
+// limited to MaxBodyBytes, and one log line when it ends with the method,
+// path (never the query, which may hold codes), status and duration.
+func Middleware(next http.Handler, log *slog.Logger, requestID func(*http.Request) string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := ""
+		if requestID != nil {
+			id = requestID(r)
+		}
+		if id == "" {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		l := log.With("request_id", id)
+		ctx := context.WithValue(r.Context(), keyLogger, l)
+		ctx = context.WithValue(ctx, keyRequestID, id)
+		r = r.WithContext(ctx)
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				l.Error("panic", "panic", fmt.Sprint(p))
+				if !sw.wrote {
+					http.Error(sw, "internal error", http.StatusInternalServerError)
+				}
+			}
+			l.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"duration_ms", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Logger returns the request-scoped logger, or slog.Default() outside
+// Middleware.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// RequestID returns the request id set by Middleware, "" outside it.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// Audit logs an audit event (SPEC "Errors and logs") as a line with
+// "audit": true and "event": event. attrs must never hold a secret, password,
+// code or token; use shared.HashPrefix for a reference.
+func Audit(ctx context.Context, event string, attrs ...any) {
+	args := append([]any{"audit", true, "event", event}, attrs...)
+	Logger(ctx).Info("audit", args...)
+}
+
+// Errors returned by ParseForm and DecodeJSON.
+var (
+	// ErrTooLarge: the body exceeds MaxBodyBytes (answer 413).
+	ErrTooLarge = errors.New("request body too large")
+)
+
+// ParseForm reads an application/x-www-form-urlencoded body (and, when
+// allowQuery, the query string) strictly: a parameter given twice, in the
+// body or in the body and query together, is an error naming it (RFC 6749
+// §3.1, §3.2); a body over MaxBodyBytes is ErrTooLarge; a wrong content type
+// or invalid UTF-8 is an error. The error text is safe to show to clients.
+func ParseForm(r *http.Request, allowQuery bool) (url.Values, error) {
+	out := url.Values{}
+	add := func(vals url.Values) error {
+		for k, vs := range vals {
+			if !utf8.ValidString(k) {
+				return errors.New("parameter name is not valid UTF-8")
+			}
+			if len(vs) > 1 || out.Has(k) {
+				return fmt.Errorf("parameter %q is repeated", k)
+			}
+			if !utf8.ValidString(vs[0]) {
+				return fmt.Errorf("parameter %q is not valid UTF-8", k)
+			}
+			out[k] = vs
+		}
+		return nil
+	}
+	if allowQuery {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, errors.New("malformed query string")
+		}
+		if err := add(q); err != nil {
+			return nil, err
+		}
+	}
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || ct != "application/x-www-form-urlencoded" {
+			return nil, errors.New("content type must be application/x-www-form-urlencoded")
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, ErrTooLarge
+			}
+			return nil, errors.New("could not read the request body")
+		}
+		b, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, errors.New("malformed form body")
+		}
+		if err := add(b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DecodeJSON decodes a JSON object body into v, refusing unknown fields and
+// trailing data. A body over MaxBodyBytes is ErrTooLarge; any other error
+// text names the problem and is safe to show to clients.
+func DecodeJSON(r *http.Request, v any) error {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "" && ct != "application/json" {
+		return errors.New("content type must be application/json")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return ErrTooLarge
+		case errors.Is(err, io.EOF):
+			return errors.New("request body is empty")
+		}
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("malformed JSON at offset %d", se.Offset)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %q must be %s", te.Field, te.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return errors.New("malformed JSON")
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// WriteJSON writes v as JSON with status and Cache-Control: no-store.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
