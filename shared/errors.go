@@ -1,8 +1,12 @@
 package shared
 
 import (
+	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // Classification errors. Adapters (the store) wrap one of these so that
@@ -19,6 +23,21 @@ var (
 	// ErrUnavailable: a dependency is throttled, timed out or answered 5xx.
 	// The request may succeed if retried.
 	ErrUnavailable = errors.New("unavailable")
+)
+
+// Error codes of RFC 6749 §4.1.2.1 and §5.2 and RFC 7009 §2.2.1.
+const (
+	CodeInvalidRequest          = "invalid_request"
+	CodeInvalidClient           = "invalid_client"
+	CodeInvalidGrant            = "invalid_grant"
+	CodeUnauthorizedClient      = "unauthorized_client"
+	CodeUnsupportedGrantType    = "unsupported_grant_type"
+	CodeUnsupportedResponseType = "unsupported_response_type"
+	CodeUnsupportedTokenType    = "unsupported_token_type"
+	CodeInvalidScope            = "invalid_scope"
+	CodeAccessDenied            = "access_denied"
+	CodeServerError             = "server_error"
+	CodeTemporarilyUnavailable  = "temporarily_unavailable"
 )
 
 // Error is the one OAuth 2.0 error type (RFC 6749 §4.1.2.1, §5.2, RFC 7009
@@ -45,57 +64,145 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Description
 }
 
-// TODO(shared): constructors, AsError and the renderers below are the
-// contract; implement them.
+func newError(code, desc string, status int) *Error {
+	return &Error{Code: code, Description: desc, Status: status, Redirectable: true}
+}
 
 // InvalidRequest is invalid_request (400, redirectable).
-func InvalidRequest(desc string) *Error { panic("unimplemented") }
+func InvalidRequest(desc string) *Error {
+	return newError(CodeInvalidRequest, desc, http.StatusBadRequest)
+}
 
 // InvalidClient is invalid_client (401 with WWW-Authenticate when rendered by
 // WriteTokenError; RFC 6749 §5.2).
-func InvalidClient(desc string) *Error { panic("unimplemented") }
+func InvalidClient(desc string) *Error {
+	return newError(CodeInvalidClient, desc, http.StatusUnauthorized)
+}
 
 // InvalidGrant is invalid_grant (400).
-func InvalidGrant(desc string) *Error { panic("unimplemented") }
+func InvalidGrant(desc string) *Error {
+	return newError(CodeInvalidGrant, desc, http.StatusBadRequest)
+}
 
 // UnauthorizedClient is unauthorized_client (400, redirectable).
-func UnauthorizedClient(desc string) *Error { panic("unimplemented") }
+func UnauthorizedClient(desc string) *Error {
+	return newError(CodeUnauthorizedClient, desc, http.StatusBadRequest)
+}
 
 // UnsupportedGrantType is unsupported_grant_type (400).
-func UnsupportedGrantType(desc string) *Error { panic("unimplemented") }
+func UnsupportedGrantType(desc string) *Error {
+	return newError(CodeUnsupportedGrantType, desc, http.StatusBadRequest)
+}
 
 // UnsupportedResponseType is unsupported_response_type (400, redirectable).
-func UnsupportedResponseType(desc string) *Error { panic("unimplemented") }
+func UnsupportedResponseType(desc string) *Error {
+	return newError(CodeUnsupportedResponseType, desc, http.StatusBadRequest)
+}
 
 // UnsupportedTokenType is unsupported_token_type (RFC 7009 §2.2.1, 400).
-func UnsupportedTokenType(desc string) *Error { panic("unimplemented") }
+func UnsupportedTokenType(desc string) *Error {
+	return newError(CodeUnsupportedTokenType, desc, http.StatusBadRequest)
+}
 
 // InvalidScope is invalid_scope (400, redirectable).
-func InvalidScope(desc string) *Error { panic("unimplemented") }
+func InvalidScope(desc string) *Error {
+	return newError(CodeInvalidScope, desc, http.StatusBadRequest)
+}
 
-// AccessDenied is access_denied (403 as a page, redirectable).
-func AccessDenied(desc string) *Error { panic("unimplemented") }
+// AccessDenied is access_denied (403 as a page, redirectable). Note that
+// WriteAuthorizeError renders every non-5xx error page with status 400
+// (SPEC "Endpoints"); the 403 applies where a handler renders the error with
+// its own status.
+func AccessDenied(desc string) *Error {
+	return newError(CodeAccessDenied, desc, http.StatusForbidden)
+}
 
 // ServerError is server_error (500, redirectable) with a generic description.
-func ServerError() *Error { panic("unimplemented") }
+func ServerError() *Error {
+	return newError(CodeServerError, "the server could not complete the request", http.StatusInternalServerError)
+}
 
 // TemporarilyUnavailable is temporarily_unavailable (503, redirectable) with
 // a generic description.
-func TemporarilyUnavailable() *Error { panic("unimplemented") }
+func TemporarilyUnavailable() *Error {
+	return newError(CodeTemporarilyUnavailable, "the service is temporarily unavailable, try again later", http.StatusServiceUnavailable)
+}
 
 // NoRedirect returns a copy of e that must not be sent to a redirect URI
-// (errors about client_id or redirect_uri).
-func NoRedirect(e *Error) *Error { panic("unimplemented") }
+// (errors about client_id or redirect_uri). A nil e gives a non-redirectable
+// ServerError.
+func NoRedirect(e *Error) *Error {
+	if e == nil {
+		e = ServerError()
+	}
+	c := *e
+	c.Redirectable = false
+	return &c
+}
 
 // AsError returns err as an *Error: an *Error in err's chain as it is, an
-// error wrapping ErrUnavailable as TemporarilyUnavailable, anything else as
-// ServerError. Nothing of err's text reaches the result.
-func AsError(err error) *Error { panic("unimplemented") }
+// error wrapping ErrUnavailable as TemporarilyUnavailable, anything else
+// (including nil) as ServerError. Nothing of err's text reaches the result.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) && e != nil {
+		return e
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return TemporarilyUnavailable()
+	}
+	return ServerError()
+}
+
+// status returns the HTTP status of e, falling back on the code's usual
+// status when an *Error was built by hand without one.
+func (e *Error) status() int {
+	if e.Status >= 400 && e.Status <= 599 {
+		return e.Status
+	}
+	switch e.Code {
+	case CodeInvalidClient:
+		return http.StatusUnauthorized
+	case CodeAccessDenied:
+		return http.StatusForbidden
+	case CodeServerError:
+		return http.StatusInternalServerError
+	case CodeTemporarilyUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// tokenErrorBody is the JSON body of RFC 6749 §5.2.
+type tokenErrorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
 
 // WriteTokenError renders err (through AsError) as the JSON body of RFC 6749
 // §5.2 with Cache-Control: no-store and Pragma: no-cache; invalid_client is
-// 401 with `WWW-Authenticate: Basic realm="oauth2"`.
-func WriteTokenError(w http.ResponseWriter, err error) { panic("unimplemented") }
+// 401 with `WWW-Authenticate: Basic realm="oauth2"`. error_description is
+// omitted when empty. It serves the token, revocation (RFC 7009) and
+// introspection (RFC 7662) endpoints.
+func WriteTokenError(w http.ResponseWriter, err error) {
+	e := AsError(err)
+	status := e.status()
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if e.Code == CodeInvalidClient {
+		status = http.StatusUnauthorized
+		h.Set("WWW-Authenticate", `Basic realm="oauth2"`)
+	}
+	body, mErr := json.Marshal(tokenErrorBody{Error: e.Code, ErrorDescription: e.Description})
+	if mErr != nil { // unreachable for two strings; keep a valid body anyway
+		body = []byte(`{"error":"server_error"}`)
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
 
 // AuthorizeTarget is what the authorization endpoint knows when it fails.
 type AuthorizeTarget struct {
@@ -114,13 +221,181 @@ type AuthorizeTarget struct {
 // RedirectURI with error, error_description, state (when non-empty) and iss;
 // otherwise an HTML error page (status 400, or the error's status when it is
 // 5xx) carrying the page security headers (see SetPageHeaders).
+//
+// The parameters are appended to RedirectURI's query, which is kept byte for
+// byte (RFC 6749 §3.1.2: the query component must be retained).
 func WriteAuthorizeError(w http.ResponseWriter, r *http.Request, t AuthorizeTarget, err error) {
-	panic("unimplemented")
+	e := AsError(err)
+	if t.RedirectURI != "" && e.Redirectable {
+		q := url.Values{}
+		q.Set("error", e.Code)
+		if e.Description != "" {
+			q.Set("error_description", e.Description)
+		}
+		if t.State != "" {
+			q.Set("state", t.State)
+		}
+		if t.Issuer != "" {
+			q.Set("iss", t.Issuer)
+		}
+		if target, ok := AppendQuery(t.RedirectURI, q); ok {
+			status := http.StatusFound
+			if r != nil && r.Method == http.MethodPost {
+				status = http.StatusSeeOther
+			}
+			h := w.Header()
+			h.Set("Location", target)
+			h.Set("Cache-Control", "no-store")
+			h.Set("Referrer-Policy", "no-referrer")
+			w.WriteHeader(status)
+			return
+		}
+		// An unparsable redirect URI cannot be a validated one: fall back on
+		// the page, never redirect to it.
+	}
+	status := http.StatusBadRequest
+	if s := e.status(); s >= 500 {
+		status = s
+	}
+	SetPageHeaders(w.Header())
+	w.WriteHeader(status)
+	_ = errorPage.Execute(w, errorPageData{Code: e.Code, Description: e.Description})
 }
 
+// AppendQuery adds params to the query of uri, keeping uri's bytes
+// (including any query it already has) unchanged, as RFC 6749 §3.1.2 and
+// §4.1.2 require of the redirection endpoint. It reports false when uri does
+// not parse or carries a fragment. Handlers use it to build the success
+// redirect (code, state, iss).
+func AppendQuery(uri string, params url.Values) (string, bool) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Fragment != "" || strings.Contains(uri, "#") {
+		return "", false
+	}
+	enc := params.Encode()
+	if enc == "" {
+		return uri, true
+	}
+	switch {
+	case u.RawQuery == "" && !strings.HasSuffix(uri, "?"):
+		return uri + "?" + enc, true
+	case strings.HasSuffix(uri, "?") || strings.HasSuffix(uri, "&"):
+		return uri + enc, true
+	default:
+		return uri + "&" + enc, true
+	}
+}
+
+type errorPageData struct {
+	Code        string
+	Description string
+}
+
+// errorPage is the authorization endpoint's error page: no external assets,
+// readable on a phone, every value escaped by html/template.
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Authorization error</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1.5rem;line-height:1.5;color:#172b4d;background:#fff}
+main{max-width:32rem;margin:2rem auto}
+h1{font-size:1.5rem;margin:0 0 1rem}
+code{background:#f4f5f7;padding:.1rem .3rem;border-radius:3px;word-break:break-all}
+</style>
+</head>
+<body>
+<main>
+<h1>The application's request could not be completed</h1>
+{{if .Description}}<p>{{.Description}}</p>{{end}}
+<p>Error code: <code>{{.Code}}</code></p>
+<p>You can close this page and return to the application you came from.</p>
+</main>
+</body>
+</html>
+`))
+
+// Content-Security-Policy parts of every page (SetPageHeaders).
+const (
+	cspBefore = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"
+	cspAfter  = "; frame-ancestors 'none'; base-uri 'none'"
+)
+
 // SetPageHeaders sets the headers every HTML page sends:
-// Content-Security-Policy (default-src 'none'; style-src 'unsafe-inline' or
-// a hash; form-action 'self' plus what a page needs; frame-ancestors 'none'),
+// Content-Security-Policy
+//
+//	default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'
+//
 // X-Frame-Options: DENY, Referrer-Policy: no-referrer, Cache-Control:
-// no-store, X-Content-Type-Options: nosniff and the HTML Content-Type.
-func SetPageHeaders(h http.Header) { panic("unimplemented") }
+// no-store, X-Content-Type-Options: nosniff and Content-Type: text/html;
+// charset=utf-8.
+//
+// A page whose form answers with a redirect to another origin (the consent
+// page: approve or deny → 303 to the client's redirect URI) must use
+// SetPageHeadersFormAction instead: browsers (Chrome) apply form-action to
+// the redirects that follow a form submission, so 'self' alone would block
+// the redirect back to the client.
+func SetPageHeaders(h http.Header) {
+	SetPageHeadersFormAction(h)
+}
+
+// SetPageHeadersFormAction is SetPageHeaders with extra form-action sources
+// after 'self', e.g. the origin of the redirect URI the consent form's 303
+// leads to (see FormActionSource). A source that is not a plain origin or
+// scheme source (it holds whitespace, a quote, ';' or ',') is dropped, so a
+// hostile value can never inject a directive.
+func SetPageHeadersFormAction(h http.Header, extra ...string) {
+	var b strings.Builder
+	b.WriteString(cspBefore)
+	for _, s := range extra {
+		if validCSPSource(s) {
+			b.WriteByte(' ')
+			b.WriteString(s)
+		}
+	}
+	b.WriteString(cspAfter)
+	h.Set("Content-Security-Policy", b.String())
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+}
+
+// FormActionSource returns the CSP source expression that allows a form
+// submission to end at redirectURI: its origin (scheme://host[:port]) for
+// http and https, the scheme source ("com.example.app:") for a private-use
+// scheme (RFC 8252 §7.1), or "" when redirectURI does not parse.
+func FormActionSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	var s string
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		s = u.Scheme + "://" + u.Host
+	} else {
+		s = u.Scheme + ":"
+	}
+	if !validCSPSource(s) {
+		return ""
+	}
+	return s
+}
+
+// validCSPSource reports whether s can stand as one source expression of a
+// CSP directive without changing the policy's structure.
+func validCSPSource(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '\'' || c == '"' {
+			return false
+		}
+	}
+	return true
+}

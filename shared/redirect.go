@@ -1,25 +1,239 @@
 package shared
 
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
 // Registration limits (SPEC "Redirect URIs").
 const (
-	MaxRedirectURIs     = 10
+	// MaxRedirectURIs is the most redirect URIs a link may register.
+	MaxRedirectURIs = 10
+	// MaxRedirectURIBytes is the longest redirect URI, in bytes.
 	MaxRedirectURIBytes = 2000
 )
+
+// loopbackHosts are the hosts for which plain http is allowed and the port
+// may vary (RFC 8252 §7.3, §8.3), written as they appear in a URI.
+var loopbackHosts = []string{"127.0.0.1", "[::1]", "localhost"}
 
 // ValidateRedirectURI checks one URI for registration (SPEC, RFC 8252 §7):
 // absolute, no fragment, no userinfo, no wildcard, https; http only for the
 // loopback hosts 127.0.0.1, [::1] and localhost; or a private-use scheme
 // containing a dot. The error text is the reason, fit for a 422 message.
-func ValidateRedirectURI(uri string) error { panic("unimplemented") }
+//
+// Beyond that it refuses: more than MaxRedirectURIBytes bytes; any byte that
+// RFC 3986 does not allow in a URI (whitespace, control characters,
+// non-ASCII, '\', '<', '"' and the like: percent-encode them); a malformed
+// percent-escape; '*' anywhere; an opaque URI ("scheme:x" without a '/'
+// after the colon); an http(s) URI without a host; the unspecified address
+// 0.0.0.0 or [::]; a port of 0 or above 65535. Host names must be written
+// in lower case for the http loopback exception ("localhost", not
+// "LOCALHOST"), since matching is byte for byte.
+func ValidateRedirectURI(uri string) error {
+	if uri == "" {
+		return errors.New("redirect URI is empty")
+	}
+	if len(uri) > MaxRedirectURIBytes {
+		return fmt.Errorf("redirect URI is %d bytes long, above the maximum of %d", len(uri), MaxRedirectURIBytes)
+	}
+	for i := 0; i < len(uri); i++ {
+		c := uri[i]
+		switch {
+		case c <= ' ' || c == 0x7f:
+			return errors.New("redirect URI must not contain whitespace or control characters")
+		case c >= 0x80:
+			return errors.New("redirect URI must be ASCII (percent-encode other characters)")
+		case c == '#':
+			return errors.New("redirect URI must not contain a fragment (RFC 6749 §3.1.2)")
+		case c == '*':
+			return errors.New("redirect URI must not contain a wildcard")
+		case !isURIChar(c):
+			return fmt.Errorf("redirect URI must not contain the character %q (RFC 3986)", c)
+		}
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return errors.New("redirect URI is not a valid URI")
+	}
+	if u.Scheme == "" {
+		return errors.New("redirect URI must be absolute (with a scheme)")
+	}
+	if u.User != nil {
+		return errors.New("redirect URI must not contain userinfo")
+	}
+	if u.Opaque != "" {
+		return errors.New("redirect URI must have a path starting with '/' after the scheme")
+	}
+	if u.Port() != "" {
+		p, err := strconv.Atoi(u.Port())
+		if err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("redirect URI has an invalid port %q", u.Port())
+		}
+	}
+	switch host := u.Hostname(); u.Scheme {
+	case "https":
+		if host == "" {
+			return errors.New("redirect URI must have a host")
+		}
+		if host == "0.0.0.0" || host == "::" {
+			return errors.New("redirect URI must not use the unspecified address")
+		}
+		if strings.HasSuffix(u.Host, ":") {
+			return errors.New("redirect URI has an empty port")
+		}
+	case "http":
+		if !isLoopbackAuthority(u.Host) {
+			return errors.New("redirect URI must use https; http is allowed only for the loopback hosts 127.0.0.1, [::1] and localhost (RFC 8252 §7.3)")
+		}
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("redirect URI scheme %q is not allowed: use https, or a private-use scheme in reverse domain form such as com.example.app (RFC 8252 §7.1)", u.Scheme)
+		}
+	}
+	return nil
+}
+
+// isURIChar reports whether c may appear in a URI (RFC 3986 §2: unreserved,
+// reserved and '%').
+func isURIChar(c byte) bool {
+	if isUnreserved(c) {
+		return true
+	}
+	return strings.IndexByte(":/?#[]@!$&'()*+,;=%", c) >= 0
+}
+
+// isLoopbackAuthority reports whether authority is a loopback host with an
+// optional valid port (1 to 65535, digits only).
+func isLoopbackAuthority(authority string) bool {
+	host, port, hasPort := strings.Cut(authority, "]:")
+	if hasPort {
+		host += "]"
+	} else if !strings.HasPrefix(authority, "[") {
+		host, port, hasPort = strings.Cut(authority, ":")
+	}
+	if hasPort && !validPort(port) {
+		return false
+	}
+	for _, h := range loopbackHosts {
+		if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+// validPort reports whether p is 1 to 5 digits with a value in 1..65535.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+		n = n*10 + int(p[i]-'0')
+	}
+	return n >= 1 && n <= 65535
+}
 
 // ValidateRedirectURIs checks a registration's list: 1 to MaxRedirectURIs
-// URIs, each valid, no duplicates. The error names the offending URI.
-func ValidateRedirectURIs(uris []string) error { panic("unimplemented") }
+// URIs, each valid, no duplicates (byte for byte). The error names the
+// offending URI.
+func ValidateRedirectURIs(uris []string) error {
+	if len(uris) == 0 {
+		return errors.New("at least one redirect URI is required")
+	}
+	if len(uris) > MaxRedirectURIs {
+		return fmt.Errorf("%d redirect URIs given, at most %d are allowed", len(uris), MaxRedirectURIs)
+	}
+	seen := make(map[string]bool, len(uris))
+	for _, u := range uris {
+		if err := ValidateRedirectURI(u); err != nil {
+			return fmt.Errorf("redirect URI %s: %w", quoteShort(u), err)
+		}
+		if seen[u] {
+			return fmt.Errorf("redirect URI %s is listed twice", quoteShort(u))
+		}
+		seen[u] = true
+	}
+	return nil
+}
+
+// quoteShort quotes u for an error message, cut to a readable length.
+func quoteShort(u string) string {
+	const max = 100
+	if len(u) > max {
+		return strconv.Quote(u[:max]) + "..."
+	}
+	return strconv.Quote(u)
+}
 
 // MatchRedirectURI picks the redirect URI of an authorization request (RFC
 // 6749 §3.1.2.3, RFC 8252 §7.3). present is false when the request carried
 // no redirect_uri. It returns the URI to redirect to and true, or "" and
 // false when the request must be refused with an error page.
+//
+// The rules (SPEC "Redirect URIs"): an absent redirect_uri is allowed only
+// when exactly one URI is registered (that one is returned); a present but
+// empty one is refused; otherwise requested must equal a registered URI byte
+// for byte, except that for a registered http URI on a loopback host the
+// port may differ or be absent (RFC 8252 §7.3), in which case requested is
+// returned. registered is assumed valid (ValidateRedirectURIs).
 func MatchRedirectURI(registered []string, requested string, present bool) (string, bool) {
-	panic("unimplemented")
+	if !present {
+		if len(registered) == 1 && registered[0] != "" {
+			return registered[0], true
+		}
+		return "", false
+	}
+	if requested == "" {
+		return "", false
+	}
+	for _, r := range registered {
+		if r == requested {
+			return r, true
+		}
+	}
+	key, ok := loopbackKey(requested)
+	if !ok {
+		return "", false
+	}
+	for _, r := range registered {
+		if k, ok := loopbackKey(r); ok && k == key {
+			return requested, true
+		}
+	}
+	return "", false
+}
+
+// loopbackKey returns uri without its port when uri is an http URI on a
+// loopback host ("http://127.0.0.1:8080/cb" → "http://127.0.0.1/cb"). It
+// works on bytes, without normalisation, so two URIs have the same key only
+// when they differ by nothing but the port.
+func loopbackKey(uri string) (string, bool) {
+	const prefix = "http://"
+	if !strings.HasPrefix(uri, prefix) {
+		return "", false
+	}
+	rest := uri[len(prefix):]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if !isLoopbackAuthority(authority) {
+		return "", false
+	}
+	host := authority
+	if strings.HasPrefix(authority, "[") {
+		host = authority[:strings.IndexByte(authority, ']')+1]
+	} else if i := strings.IndexByte(authority, ':'); i >= 0 {
+		host = authority[:i]
+	}
+	return prefix + host + tail, true
 }
