@@ -4,9 +4,30 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/applinks/applinks/shared"
+)
+
+// Defaults and limits of SPEC "Configuration".
+const (
+	DefaultIssuer            = "http://127.0.0.1:8080"
+	DefaultListenAddr        = "127.0.0.1:8080"
+	DefaultTableName         = "applinks"
+	DefaultSecretPrefix      = "applinks"
+	DefaultAuthCodeTTL       = 60 * time.Second
+	MaxAuthCodeTTL           = 600 * time.Second
+	DefaultAccessTokenTTL    = 3600 * time.Second
+	DefaultRefreshTokenTTL   = 90 * 24 * time.Hour
+	DefaultRefreshReuseGrace = 0
+	MaxRefreshReuseGrace     = 60 * time.Second
 )
 
 // Config is the validated configuration.
@@ -46,4 +67,178 @@ type Config struct {
 // An invalid value is an error of one line naming the variable, e.g.
 // `AUTH_CODE_TTL: 900s is above the maximum of 600s`. Durations are Go
 // durations ("90s", "2160h") or whole seconds ("60").
-func FromEnv(getenv func(string) string) (Config, error) { panic("unimplemented") }
+//
+// The rules beyond the defaults: ISSUER_URL is an absolute http or https
+// URL with a host and no userinfo, path, query or fragment (one trailing
+// slash is trimmed); plain http only for the loopback hosts 127.0.0.1,
+// [::1] and localhost. AWS_ENDPOINT_URL, when set, is an absolute http(s)
+// URL. TTLs are positive (REFRESH_REUSE_GRACE may be 0). SCOPE_CATALOG is
+// inline JSON when its first non-space character is '{', otherwise the path
+// of a JSON file. REQUIRE_PKCE is true, false, 1 or 0. Values are trimmed of
+// surrounding whitespace; an empty value means unset.
+func FromEnv(getenv func(string) string) (Config, error) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	c := Config{
+		ListenAddr:   orDefault(get("LISTEN_ADDR"), DefaultListenAddr),
+		TableName:    orDefault(get("TABLE_NAME"), DefaultTableName),
+		SecretPrefix: orDefault(get("SECRET_PREFIX"), DefaultSecretPrefix),
+		EndpointURL:  get("AWS_ENDPOINT_URL"),
+		AdminToken:   get("ADMIN_TOKEN"),
+	}
+	var err error
+	if c.Issuer, err = parseIssuer(orDefault(get("ISSUER_URL"), DefaultIssuer)); err != nil {
+		return Config{}, fmt.Errorf("ISSUER_URL: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		return Config{}, fmt.Errorf("LISTEN_ADDR: %q is not host:port", c.ListenAddr)
+	}
+	if c.EndpointURL != "" {
+		u, err := url.Parse(c.EndpointURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("AWS_ENDPOINT_URL: %q is not an absolute http(s) URL", c.EndpointURL)
+		}
+	}
+	if strings.ContainsAny(c.SecretPrefix, " \t") {
+		return Config{}, fmt.Errorf("SECRET_PREFIX: %q must not contain whitespace", c.SecretPrefix)
+	}
+	durations := []struct {
+		name      string
+		dst       *time.Duration
+		def, max  time.Duration
+		allowZero bool
+	}{
+		{"AUTH_CODE_TTL", &c.AuthCodeTTL, DefaultAuthCodeTTL, MaxAuthCodeTTL, false},
+		{"ACCESS_TOKEN_TTL", &c.AccessTokenTTL, DefaultAccessTokenTTL, 0, false},
+		{"REFRESH_TOKEN_TTL", &c.RefreshTokenTTL, DefaultRefreshTokenTTL, 0, false},
+		{"REFRESH_REUSE_GRACE", &c.RefreshReuseGrace, DefaultRefreshReuseGrace, MaxRefreshReuseGrace, true},
+	}
+	for _, d := range durations {
+		v := get(d.name)
+		if v == "" {
+			*d.dst = d.def
+			continue
+		}
+		dur, err := parseDuration(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %w", d.name, err)
+		}
+		switch {
+		case dur < 0 || (dur == 0 && !d.allowZero):
+			return Config{}, fmt.Errorf("%s: %s must be positive", d.name, v)
+		case d.max > 0 && dur > d.max:
+			return Config{}, fmt.Errorf("%s: %s is above the maximum of %s", d.name, v, formatSeconds(d.max))
+		}
+		*d.dst = dur
+	}
+	if c.Catalog, err = loadCatalog(get("SCOPE_CATALOG")); err != nil {
+		return Config{}, fmt.Errorf("SCOPE_CATALOG: %w", err)
+	}
+	c.Audience = orDefault(get("AUDIENCE"), c.Issuer)
+	switch v := get("REQUIRE_PKCE"); strings.ToLower(v) {
+	case "", "false", "0":
+		c.RequirePKCE = false
+	case "true", "1":
+		c.RequirePKCE = true
+	default:
+		return Config{}, fmt.Errorf("REQUIRE_PKCE: %q is not one of true, false, 1, 0", v)
+	}
+	return c, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// parseIssuer checks an issuer identifier (RFC 8414 §2: https, no query or
+// fragment; here also no path, and http for loopback development).
+func parseIssuer(s string) (string, error) {
+	trimmed := strings.TrimSuffix(s, "/")
+	u, err := url.Parse(trimmed)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid URL", s)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%q must be an absolute http or https URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("%q has no host", s)
+	case u.User != nil:
+		return "", fmt.Errorf("%q must not contain userinfo", s)
+	case u.Path != "" || u.RawPath != "":
+		return "", fmt.Errorf("%q must not have a path", s)
+	case u.RawQuery != "" || u.ForceQuery:
+		return "", fmt.Errorf("%q must not have a query", s)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return "", fmt.Errorf("%q must not have a fragment", s)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "", fmt.Errorf("%q must use https (http only for 127.0.0.1, [::1] or localhost)", s)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%q has an invalid port", s)
+		}
+	}
+	return trimmed, nil
+}
+
+func isLoopback(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+}
+
+// parseDuration reads a Go duration ("90s") or whole seconds ("60").
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n > int64((1<<63-1)/time.Second) || n < -int64((1<<63-1)/time.Second) {
+			return 0, fmt.Errorf("%s is out of range", v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 90s, 2160h) or a number of seconds", v)
+	}
+	return d, nil
+}
+
+// formatSeconds prints a limit the way the SPEC states it ("600s").
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// loadCatalog reads SCOPE_CATALOG: empty is the default catalog, a value
+// starting with '{' is inline JSON, anything else a file path.
+func loadCatalog(v string) (*shared.Catalog, error) {
+	if v == "" {
+		return shared.DefaultCatalog(), nil
+	}
+	data := []byte(v)
+	if !strings.HasPrefix(v, "{") {
+		var err error
+		if data, err = os.ReadFile(v); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("read %s: %w", v, err)
+		}
+	}
+	c, err := shared.ParseCatalog(data)
+	if err != nil {
+		return nil, oneLine(err)
+	}
+	return c, nil
+}
+
+// oneLine keeps an error on one line (a JSON syntax error never spans lines,
+// but a catalog could name a scope with odd characters).
+func oneLine(err error) error {
+	s := err.Error()
+	if !strings.ContainsAny(s, "\r\n") {
+		return err
+	}
+	return errors.New(strings.Join(strings.Fields(s), " "))
+}
