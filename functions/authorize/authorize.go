@@ -1,39 +1,192 @@
 // Package authorize serves the authorization endpoint (RFC 6749 §4.1.1,
 // RFC 7636, RFC 9207), sign-in, consent and the account page where a user
 // sees and revokes the applications they authorized.
+//
+// The browser flow:
+//
+//	GET  /oauth2/authorize        validate every parameter, then the login
+//	                              page (no session), an immediate code (an
+//	                              earlier grant covers the request) or the
+//	                              consent page
+//	POST /oauth2/login            check the double-submit CSRF token and the
+//	                              throttle, verify the password, start a
+//	                              session, 303 back to the pending request
+//	POST /oauth2/consent          check the session's CSRF token, validate
+//	                              again, then 303 to the client with a code
+//	                              or access_denied
+//	GET  /account/authorizations  the user's authorized applications
+//	POST /account/authorizations/{client_id}/revoke
+//	POST /oauth2/logout           end the session
+//
+// Every page is rendered by html/template with the page security headers of
+// shared.SetPageHeaders and holds exactly one form (the account page: one
+// per application, plus sign-out).
 package authorize
 
 import (
+	"crypto/rand"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
-	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
 )
 
 // Paths are the URL paths (or ServeMux prefixes, ending in /) this handler
 // serves.
 var Paths = []string{
 	"/oauth2/authorize", "/rest/oauth2/latest/authorize",
-	"/oauth2/login", "/oauth2/consent",
+	"/oauth2/login", "/oauth2/consent", "/oauth2/logout",
 	"/account/authorizations", "/account/authorizations/",
 }
 
+// Tunables of the browser flow.
+const (
+	// SessionTTL is the lifetime of a sign-in session.
+	SessionTTL = 8 * time.Hour
+	// MaxLoginFailures is the number of failed sign-ins per username within
+	// LoginWindow after which every sign-in for it is refused.
+	MaxLoginFailures = 5
+	// LoginWindow is the throttling window, counted from the first failure.
+	LoginWindow = 15 * time.Minute
+	// loginCSRFTTL is the lifetime of the login form's double-submit cookie.
+	loginCSRFTTL = time.Hour
+	// maxParamBytes bounds usernames and client ids before they reach the
+	// store.
+	maxParamBytes = 256
+)
+
 // Options are the dependencies of a Handler.
 type Options struct {
+	// Config is the provider's configuration: Issuer, AuthCodeTTL,
+	// Catalog (nil: shared.DefaultCatalog()) and RequirePKCE are used.
 	Config config.Config
-	Store  *store.Store // TODO(authorize): replace by a small interface declared here
-	Now    func() time.Time
+	// Store persists links, users, sessions, codes and grants. *store.Store
+	// satisfies it.
+	Store Store
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Random is the source of codes, session ids and CSRF tokens (default
+	// crypto/rand.Reader).
 	Random io.Reader
 }
 
-// Handler is the authorize function's http.Handler.
+// Handler is the authorize function's http.Handler. It is safe for
+// concurrent use.
 type Handler struct {
-	// TODO(authorize)
+	cfg     config.Config
+	catalog *shared.Catalog
+	store   Store
+	now     func() time.Time
+	random  io.Reader
+
+	// secure is false only for a plain-http loopback issuer (local runs):
+	// cookies then lose the Secure attribute and the __Host- prefix.
+	secure        bool
+	sessionCookie string
+	csrfCookie    string
 }
 
-// New returns a Handler.
-func New(o Options) (*Handler, error) { panic("unimplemented") }
+// New returns a Handler. It fails when the store or the issuer is missing.
+func New(o Options) (*Handler, error) {
+	if o.Store == nil {
+		return nil, errors.New("authorize: no store")
+	}
+	iss, err := url.Parse(o.Config.Issuer)
+	if err != nil || o.Config.Issuer == "" || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
+		return nil, errors.New("authorize: the issuer must be an absolute http(s) URL")
+	}
+	if o.Config.AuthCodeTTL <= 0 {
+		return nil, errors.New("authorize: the authorization code TTL must be positive")
+	}
+	h := &Handler{
+		cfg:     o.Config,
+		catalog: o.Config.Catalog,
+		store:   o.Store,
+		now:     o.Now,
+		random:  o.Random,
+		secure:  !(iss.Scheme == "http" && isLoopback(iss.Hostname())),
+	}
+	if h.catalog == nil {
+		h.catalog = shared.DefaultCatalog()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.random == nil {
+		h.random = rand.Reader
+	}
+	if h.secure {
+		// __Host- cookies are Secure, host-only and Path=/, so no sibling
+		// subdomain can plant or overwrite them.
+		h.sessionCookie, h.csrfCookie = "__Host-session", "__Host-login_csrf"
+	} else {
+		h.sessionCookie, h.csrfCookie = "session", "login_csrf"
+	}
+	return h, nil
+}
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ServeHTTP routes the request to the endpoint its path names.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/oauth2/authorize" || p == "/rest/oauth2/latest/authorize":
+		if allow(w, r, http.MethodGet) {
+			h.authorize(w, r)
+		}
+	case p == "/oauth2/login":
+		if allow(w, r, http.MethodPost) {
+			h.login(w, r)
+		}
+	case p == "/oauth2/consent":
+		if allow(w, r, http.MethodPost) {
+			h.consent(w, r)
+		}
+	case p == "/oauth2/logout":
+		if allow(w, r, http.MethodPost) {
+			h.logout(w, r)
+		}
+	case p == "/account/authorizations":
+		if allow(w, r, http.MethodGet) {
+			h.account(w, r)
+		}
+	case strings.HasPrefix(p, "/account/authorizations/") && strings.HasSuffix(p, "/revoke"):
+		clientID := strings.TrimSuffix(strings.TrimPrefix(p, "/account/authorizations/"), "/revoke")
+		if clientID == "" || strings.Contains(clientID, "/") {
+			renderMessage(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		if allow(w, r, http.MethodPost) {
+			h.revoke(w, r, clientID)
+		}
+	default:
+		renderMessage(w, http.StatusNotFound, msgNotFound)
+	}
+}
+
+// allow answers 405 with an Allow header unless r's method is method.
+func allow(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
+	return false
+}

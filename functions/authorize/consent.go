@@ -1,0 +1,161 @@
+package authorize
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// hiddenInput is one hidden field of a form.
+type hiddenInput struct{ Name, Value string }
+
+// scopeItem is a granted scope as a person reads it.
+type scopeItem struct{ Name, Description string }
+
+// consentData fills the consent page.
+type consentData struct {
+	AppName      string
+	RedirectHost string
+	Username     string
+	Scopes       []scopeItem
+	Hidden       []hiddenInput
+	CSRF         string
+}
+
+// scopeItems describes scopes in the order given (catalog order).
+func (h *Handler) scopeItems(names []string) []scopeItem {
+	out := make([]scopeItem, 0, len(names))
+	for _, n := range names {
+		out = append(out, scopeItem{Name: n, Description: h.catalog.Description(n)})
+	}
+	return out
+}
+
+// redirectHost is what the consent page names as the destination: the
+// host (and port) of an http(s) URI, the scheme of a native app's
+// private-use URI (RFC 8252 §7.1).
+func redirectHost(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return u.Scheme
+}
+
+// renderConsent renders the consent page: the application, where the answer
+// goes, each granted (capped) scope, and one form carrying the request in
+// hidden inputs plus the session's CSRF token. Its CSP form-action allows
+// the client's origin, since browsers check form-action on the redirect
+// that answers the post.
+func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *store.Session, user *store.User, granted []string) {
+	d := consentData{
+		AppName:      a.link.Name,
+		RedirectHost: redirectHost(a.redirectTo),
+		Username:     user.Username,
+		Scopes:       h.scopeItems(granted),
+		CSRF:         sess.CSRF,
+	}
+	vals := a.values()
+	for _, k := range authParams {
+		if v := vals.Get(k); v != "" {
+			d.Hidden = append(d.Hidden, hiddenInput{Name: k, Value: v})
+		}
+	}
+	render(w, http.StatusOK, consentPage, d, shared.FormActionSource(a.redirectTo))
+}
+
+// readPostForm reads an application/x-www-form-urlencoded body keeping
+// repeated parameters, so that parseAuthRequest can tell a repeated
+// client_id (error page) from another repeated parameter (redirect).
+func readPostForm(r *http.Request) (url.Values, error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, errors.New("content type must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, web.ErrTooLarge
+		}
+		return nil, errors.New("read the request body")
+	}
+	return url.ParseQuery(string(body))
+}
+
+// consent serves POST /oauth2/consent. The session's CSRF token is checked
+// first (a mismatch is a 403 page, never a redirect); then the request is
+// validated again exactly as on GET, with the scope capped against the
+// link and the user as they are now.
+func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, err := readPostForm(r)
+	if err != nil {
+		if errors.Is(err, web.ErrTooLarge) {
+			renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+			return
+		}
+		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		return
+	}
+	sess, user, err := h.currentUser(ctx, r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if sess != nil {
+		tok := form["csrf"]
+		if len(tok) != 1 || tok[0] == "" || !shared.Equal(tok[0], sess.CSRF) {
+			web.Logger(ctx).Info("consent csrf mismatch", "username", sess.Username)
+			renderMessage(w, http.StatusForbidden, msgCSRF)
+			return
+		}
+	}
+	decision := form["decision"]
+	delete(form, "csrf")
+	delete(form, "decision")
+
+	a, t, err := h.parseAuthRequest(ctx, form)
+	if err != nil {
+		shared.WriteAuthorizeError(w, r, t, err)
+		return
+	}
+	if user == nil {
+		// The session ended (or was never there): sign in, then see the
+		// consent page again.
+		h.renderLogin(w, r, http.StatusOK, loginData{
+			ReturnTo:   a.returnTo(),
+			AppName:    a.link.Name,
+			formAction: shared.FormActionSource(a.redirectTo),
+		})
+		return
+	}
+	if len(decision) != 1 {
+		shared.WriteAuthorizeError(w, r, t, shared.InvalidRequest("decision is missing"))
+		return
+	}
+	switch decision[0] {
+	case "approve":
+		granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
+		if err != nil {
+			shared.WriteAuthorizeError(w, r, t, shared.InvalidScope("the scope parameter names an unknown scope"))
+			return
+		}
+		h.issueCode(w, r, a, user.Username, granted, false)
+	case "deny":
+		web.Audit(ctx, "consent_denied", "client_id", a.link.ClientID, "username", user.Username)
+		// RFC 6749 §4.1.2.1: access_denied, with state and iss (RFC 9207).
+		shared.WriteAuthorizeError(w, r, t, shared.AccessDenied("the user denied the request"))
+	default:
+		shared.WriteAuthorizeError(w, r, t, shared.InvalidRequest("decision must be approve or deny"))
+	}
+}

@@ -1,0 +1,190 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// authorize serves GET /oauth2/authorize (RFC 6749 §4.1.1).
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		shared.WriteAuthorizeError(w, r, shared.AuthorizeTarget{}, pageError("the query string is malformed"))
+		return
+	}
+	a, t, err := h.parseAuthRequest(ctx, vals)
+	if err != nil {
+		shared.WriteAuthorizeError(w, r, t, err)
+		return
+	}
+	sess, user, err := h.currentUser(ctx, r)
+	if err != nil {
+		shared.WriteAuthorizeError(w, r, t, err)
+		return
+	}
+	if user == nil && a.prompts[promptNone] {
+		shared.WriteAuthorizeError(w, r, t, oidcError(codeLoginRequired, "the user is not signed in"))
+		return
+	}
+	if user == nil || a.prompts[promptLogin] {
+		h.renderLogin(w, r, http.StatusOK, loginData{
+			ReturnTo:   a.returnTo(),
+			AppName:    a.link.Name,
+			formAction: shared.FormActionSource(a.redirectTo),
+		})
+		return
+	}
+	h.decide(w, r, a, sess, user)
+}
+
+// decide handles a valid request of a signed-in user: the code at once when
+// an earlier active grant covers the capped scope (and prompt is not
+// consent), else the consent page.
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User) {
+	ctx := r.Context()
+	granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
+	if err != nil {
+		shared.WriteAuthorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
+		return
+	}
+	if !a.prompts[promptConsent] {
+		covered, err := h.covered(ctx, user.Username, a.link.ClientID, granted)
+		if err != nil {
+			shared.WriteAuthorizeError(w, r, a.target, err)
+			return
+		}
+		if covered {
+			h.issueCode(w, r, a, user.Username, granted, true)
+			return
+		}
+	}
+	if a.prompts[promptNone] {
+		shared.WriteAuthorizeError(w, r, a.target, oidcError(codeConsentRequired, "the user has not approved this request"))
+		return
+	}
+	h.renderConsent(w, a, sess, user, granted)
+}
+
+// covered reports whether an active grant of username for clientID covers
+// granted (shared.Catalog.Covers).
+func (h *Handler) covered(ctx context.Context, username, clientID string, granted []string) (bool, error) {
+	grants, err := h.store.ListGrantsByUser(ctx, username)
+	if err != nil {
+		web.Logger(ctx).Error("list grants", "err", err.Error())
+		return false, err
+	}
+	for _, g := range grants {
+		if g.ClientID == clientID && !g.Revoked && h.catalog.Covers(g.Scope, granted) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// issueCode creates an authorization code (RFC 6749 §4.1.2) and redirects
+// to the client with code, state and iss (RFC 9207): 302 after GET, 303
+// after the consent POST.
+func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authRequest, username string, granted []string, auto bool) {
+	ctx := r.Context()
+	code, err := shared.NewToken(h.random)
+	if err != nil {
+		web.Logger(ctx).Error("new code", "err", err.Error())
+		shared.WriteAuthorizeError(w, r, a.target, shared.ServerError())
+		return
+	}
+	now := h.now()
+	c := store.Code{
+		Hash:        shared.HashToken(code),
+		ClientID:    a.link.ClientID,
+		RedirectURI: a.get("redirect_uri"),
+		Challenge:   a.get("code_challenge"),
+		Username:    username,
+		Scope:       granted,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(h.cfg.AuthCodeTTL),
+	}
+	if err := h.store.CreateCode(ctx, c); err != nil {
+		web.Logger(ctx).Error("create code", "err", err.Error())
+		shared.WriteAuthorizeError(w, r, a.target, err)
+		return
+	}
+	q := url.Values{"code": {code}, "iss": {h.cfg.Issuer}}
+	if s := a.get("state"); s != "" {
+		q.Set("state", s)
+	}
+	loc, ok := shared.AppendQuery(a.redirectTo, q)
+	if !ok { // a registered URI always parses; refuse rather than guess
+		shared.WriteAuthorizeError(w, r, shared.AuthorizeTarget{}, shared.ServerError())
+		return
+	}
+	web.Audit(ctx, "consent_approved", "client_id", a.link.ClientID, "username", username,
+		"scope", shared.FormatScope(granted), "prior_grant", auto)
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	redirect(w, loc, status)
+}
+
+// redirect answers status with Location loc, never cached nor leaking a
+// Referer.
+func redirect(w http.ResponseWriter, loc string, status int) {
+	hd := w.Header()
+	hd.Set("Location", loc)
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+}
+
+// currentUser returns the session of r's cookie and its user, or nils when
+// there is no valid session: no cookie, an unknown or expired session, or a
+// user that was deleted or disabled since (treated as signed out). Only a
+// store failure is an error.
+func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Session, *store.User, error) {
+	c, err := r.Cookie(h.sessionCookie)
+	if err != nil || !wellFormedToken(c.Value) {
+		return nil, nil, nil
+	}
+	sess, err := h.store.GetSession(ctx, shared.HashToken(c.Value), h.now())
+	if errors.Is(err, shared.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		web.Logger(ctx).Error("get session", "err", err.Error())
+		return nil, nil, err
+	}
+	u, err := h.store.GetUser(ctx, sess.Username)
+	if errors.Is(err, shared.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		web.Logger(ctx).Error("get user", "err", err.Error())
+		return nil, nil, err
+	}
+	if u.Disabled {
+		return nil, nil, nil
+	}
+	return &sess, &u, nil
+}
+
+// wellFormedToken reports whether s looks like a shared.NewToken value, so
+// that garbage never reaches the store.
+func wellFormedToken(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,275 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// Messages of the login page. One message covers every kind of failed
+// sign-in (unknown user, wrong password, disabled user, throttled), so the
+// page does not reveal which usernames exist.
+const (
+	msgLoginFailed  = "Incorrect username or password, or too many attempts. Try again later."
+	msgLoginExpired = "Your sign-in form expired. Please sign in again."
+)
+
+// accountPath is the account page, the other place a login may return to.
+const accountPath = "/account/authorizations"
+
+// validReturnTo reports whether s is a place the login form may send the
+// browser back to: the account page or a local authorization request.
+// Never an absolute URL (an open redirect).
+func validReturnTo(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '\\' {
+			return false
+		}
+	}
+	return s == accountPath ||
+		strings.HasPrefix(s, "/oauth2/authorize?") ||
+		strings.HasPrefix(s, "/rest/oauth2/latest/authorize?")
+}
+
+// loginData fills the login page.
+type loginData struct {
+	ReturnTo string
+	AppName  string // the application the sign-in continues to, if any
+	CSRF     string
+	Username string
+	Message  string
+	// formAction is the CSP form-action source of the client the login's
+	// 303 may lead to at once (an earlier grant covers the request).
+	formAction string
+}
+
+// renderLogin renders the login page with a double-submit CSRF token: a
+// random value in a cookie and the same value in a hidden input (no session
+// exists yet to bind it to). An existing well-formed cookie is reused, so
+// two tabs can sign in.
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+	tok := ""
+	if c, err := r.Cookie(h.csrfCookie); err == nil && wellFormedToken(c.Value) && status != http.StatusForbidden {
+		tok = c.Value
+	} else {
+		var err error
+		if tok, err = shared.NewToken(h.random); err != nil {
+			web.Logger(r.Context()).Error("new login csrf token", "err", err.Error())
+			h.fail(w, shared.ServerError())
+			return
+		}
+	}
+	http.SetCookie(w, h.cookie(h.csrfCookie, tok, loginCSRFTTL))
+	d.CSRF = tok
+	render(w, status, loginPage, d, d.formAction)
+}
+
+// login serves POST /oauth2/login.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, err := web.ParseForm(r, false)
+	if err != nil {
+		if errors.Is(err, web.ErrTooLarge) {
+			renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+			return
+		}
+		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		return
+	}
+	returnTo := form.Get("return_to")
+	if !validReturnTo(returnTo) {
+		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		return
+	}
+	d := loginData{ReturnTo: returnTo}
+	h.describeReturnTo(ctx, &d)
+
+	// Double-submit check; the token is the defence, not Origin (a form
+	// post under Referrer-Policy: no-referrer may carry Origin: null).
+	c, err := r.Cookie(h.csrfCookie)
+	if tok := form.Get("csrf"); err != nil || tok == "" || !shared.Equal(c.Value, tok) {
+		web.Logger(ctx).Info("login csrf mismatch")
+		d.Message = msgLoginExpired
+		h.renderLogin(w, r, http.StatusForbidden, d)
+		return
+	}
+
+	username, pw := form.Get("username"), form.Get("password")
+	user, err := h.checkPassword(ctx, username, pw)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if user == nil {
+		d.Username, d.Message = username, msgLoginFailed
+		h.renderLogin(w, r, http.StatusOK, d)
+		return
+	}
+
+	id, err := shared.NewToken(h.random)
+	if err != nil {
+		web.Logger(ctx).Error("new session id", "err", err.Error())
+		h.fail(w, shared.ServerError())
+		return
+	}
+	csrf, err := shared.NewToken(h.random)
+	if err != nil {
+		web.Logger(ctx).Error("new session csrf", "err", err.Error())
+		h.fail(w, shared.ServerError())
+		return
+	}
+	now := h.now()
+	sess := store.Session{
+		ID:        shared.HashToken(id),
+		Username:  user.Username,
+		CSRF:      csrf,
+		CreatedAt: now,
+		ExpiresAt: now.Add(SessionTTL),
+	}
+	if err := h.store.CreateSession(ctx, sess); err != nil {
+		web.Logger(ctx).Error("create session", "err", err.Error())
+		h.fail(w, err)
+		return
+	}
+	if old, err := r.Cookie(h.sessionCookie); err == nil && wellFormedToken(old.Value) {
+		if err := h.store.DeleteSession(ctx, shared.HashToken(old.Value)); err != nil {
+			web.Logger(ctx).Warn("delete previous session", "err", err.Error())
+		}
+	}
+	web.Logger(ctx).Info("login succeeded", "username", user.Username, "session", shared.HashPrefix(id))
+	http.SetCookie(w, h.cookie(h.sessionCookie, id, SessionTTL))
+	http.SetCookie(w, h.cookie(h.csrfCookie, "", -1))
+	redirect(w, returnTo, http.StatusSeeOther)
+}
+
+// checkPassword returns the user when username and pw are right and the
+// username is not throttled, nil when the sign-in fails for any reason
+// (counted against the username, known or not), and an error only when the
+// store fails. Unknown usernames spend the time of a real verification.
+func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*store.User, error) {
+	log := web.Logger(ctx)
+	if username == "" || pw == "" || len(username) > maxParamBytes || !utf8.ValidString(username) {
+		password.VerifyDummy(pw)
+		log.Info("login failed", "reason", "malformed")
+		return nil, nil
+	}
+	now := h.now()
+	n, err := h.store.LoginFailures(ctx, username, now)
+	if err != nil {
+		log.Error("login failures", "err", err.Error())
+		return nil, err
+	}
+	if n >= MaxLoginFailures {
+		password.VerifyDummy(pw)
+		log.Info("login failed", "reason", "throttled", "username", username)
+		return nil, nil
+	}
+	u, err := h.store.GetUser(ctx, username)
+	reason := ""
+	switch {
+	case errors.Is(err, shared.ErrNotFound):
+		password.VerifyDummy(pw)
+		reason = "unknown_user"
+	case err != nil:
+		log.Error("get user", "err", err.Error())
+		return nil, err
+	case !password.Verify(pw, u.PasswordHash):
+		reason = "wrong_password"
+	case u.Disabled:
+		reason = "disabled"
+	}
+	if reason != "" {
+		if _, err := h.store.AddLoginFailure(ctx, username, LoginWindow, now); err != nil {
+			log.Error("add login failure", "err", err.Error())
+			return nil, err
+		}
+		log.Info("login failed", "reason", reason, "username", username)
+		return nil, nil
+	}
+	if n > 0 {
+		if err := h.store.ClearLoginFailures(ctx, username); err != nil {
+			log.Warn("clear login failures", "err", err.Error())
+		}
+	}
+	return &u, nil
+}
+
+// describeReturnTo names the application a pending authorization request
+// belongs to and the CSP form-action source its redirect needs, by
+// validating the request again; nothing when it is not valid.
+func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
+	_, q, ok := strings.Cut(d.ReturnTo, "?")
+	if !ok {
+		return
+	}
+	vals, err := url.ParseQuery(q)
+	if err != nil {
+		return
+	}
+	a, _, err := h.parseAuthRequest(ctx, vals)
+	if err != nil {
+		return
+	}
+	d.AppName = a.link.Name
+	d.formAction = shared.FormActionSource(a.redirectTo)
+}
+
+// logout serves POST /oauth2/logout: it ends the session (CSRF-checked) and
+// returns to the account page, which then asks to sign in.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, err := web.ParseForm(r, false)
+	if err != nil {
+		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		return
+	}
+	sess, _, err := h.currentUser(ctx, r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if sess != nil {
+		if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, sess.CSRF) {
+			renderMessage(w, http.StatusForbidden, msgCSRF)
+			return
+		}
+		if err := h.store.DeleteSession(ctx, sess.ID); err != nil {
+			web.Logger(ctx).Error("delete session", "err", err.Error())
+			h.fail(w, err)
+			return
+		}
+		web.Logger(ctx).Info("logout", "username", sess.Username)
+	}
+	http.SetCookie(w, h.cookie(h.sessionCookie, "", -1))
+	redirect(w, accountPath, http.StatusSeeOther)
+}
+
+// cookie returns a cookie of this handler: HttpOnly, SameSite=Lax (the
+// session must reach the authorize GET that a client's top-level redirect
+// starts), Path=/, Secure unless the issuer is plain-http loopback. A
+// negative maxAge deletes it.
+func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   h.secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	return c
+}

@@ -1,0 +1,233 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// Error codes of OpenID Connect Core §3.1.2.6 answered to prompt=none.
+const (
+	codeLoginRequired   = "login_required"
+	codeConsentRequired = "consent_required"
+)
+
+// Prompt values (OpenID Connect Core §3.1.2.1, which OAuth clients of
+// Bitbucket-style providers also send).
+const (
+	promptNone    = "none"
+	promptLogin   = "login"
+	promptConsent = "consent"
+)
+
+// authParams are the parameters of an authorization request (RFC 6749
+// §4.1.1, RFC 7636 §4.3), in the order they travel in hidden inputs and in
+// the return_to of the login page.
+var authParams = []string{
+	"client_id", "redirect_uri", "response_type", "scope", "state",
+	"code_challenge", "code_challenge_method", "prompt",
+}
+
+// authRequest is a validated authorization request.
+type authRequest struct {
+	// params holds the authorization parameters that were sent with a
+	// value (RFC 6749 §3.1: a parameter without a value is omitted).
+	params map[string]string
+	link   store.Link
+	// redirectTo is the URI the answer goes to (shared.MatchRedirectURI).
+	redirectTo string
+	prompts    map[string]bool
+	target     shared.AuthorizeTarget
+}
+
+func (a *authRequest) get(name string) string { return a.params[name] }
+
+// values returns the authorization parameters to carry forward. prompt
+// loses "login": a login it asked for is the one the user is about to do
+// (or has just done), and keeping it would ask again forever.
+func (a *authRequest) values() url.Values {
+	v := url.Values{}
+	for _, k := range authParams {
+		s, ok := a.params[k]
+		if !ok {
+			continue
+		}
+		if k == "prompt" {
+			var keep []string
+			for _, p := range strings.Fields(s) {
+				if p != promptLogin {
+					keep = append(keep, p)
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			s = strings.Join(keep, " ")
+		}
+		v.Set(k, s)
+	}
+	return v
+}
+
+// returnTo is the local URL of this request, for the login form.
+func (a *authRequest) returnTo() string {
+	return "/oauth2/authorize?" + a.values().Encode()
+}
+
+// pageError is an error answered with the error page, never a redirect.
+func pageError(desc string) error {
+	return shared.NoRedirect(shared.InvalidRequest(desc))
+}
+
+// oidcError is a redirectable error with an OpenID Connect code.
+func oidcError(code, desc string) error {
+	return &shared.Error{Code: code, Description: desc, Status: http.StatusBadRequest, Redirectable: true}
+}
+
+// parseAuthRequest validates an authorization request (RFC 6749 §4.1.1) in
+// the order of SPEC "Endpoints": client_id (present once, known, enabled,
+// not a resource server), then redirect_uri (RFC 6749 §3.1.2.3); every
+// error until then is not redirectable. The returned target is set as soon
+// as the redirect URI is validated, so later errors go back to the client
+// with state and iss (RFC 9207). vals may hold repeated parameters; any
+// repetition is invalid_request (RFC 6749 §3.1).
+func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values) (*authRequest, shared.AuthorizeTarget, error) {
+	t := shared.AuthorizeTarget{Issuer: h.cfg.Issuer}
+
+	cid := vals["client_id"]
+	switch {
+	case len(cid) > 1:
+		return nil, t, pageError("client_id is repeated")
+	case len(cid) == 0 || cid[0] == "":
+		return nil, t, pageError("client_id is missing")
+	case len(cid[0]) > maxParamBytes || !utf8.ValidString(cid[0]):
+		return nil, t, pageError("the application is unknown or disabled")
+	}
+	link, err := h.store.GetLinkByClientID(ctx, cid[0])
+	if errors.Is(err, shared.ErrNotFound) {
+		return nil, t, pageError("the application is unknown or disabled")
+	}
+	if err != nil {
+		web.Logger(ctx).Error("get link", "err", err.Error())
+		return nil, t, shared.NoRedirect(shared.AsError(err))
+	}
+	if !link.Enabled || link.ClientType == store.ResourceServer {
+		return nil, t, pageError("the application is unknown or disabled")
+	}
+
+	ru := vals["redirect_uri"]
+	if len(ru) > 1 {
+		return nil, t, pageError("redirect_uri is repeated")
+	}
+	sent := ""
+	if len(ru) == 1 {
+		sent = ru[0]
+	}
+	target, ok := shared.MatchRedirectURI(link.RedirectURIs, sent, sent != "")
+	if !ok {
+		return nil, t, pageError("redirect_uri is missing or does not match a redirect URI registered for the application")
+	}
+	t.RedirectURI = target
+	if st := vals["state"]; len(st) == 1 {
+		t.State = st[0] // echoed even when a later check fails (RFC 6749 §4.1.2.1)
+	}
+
+	a := &authRequest{params: map[string]string{}, link: link, redirectTo: target, target: t}
+	for k, vs := range vals {
+		if len(vs) > 1 {
+			return nil, t, shared.InvalidRequest(fmt.Sprintf("parameter %s is repeated", safeName(k)))
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(vs[0]) {
+			return nil, t, shared.InvalidRequest("a parameter is not valid UTF-8")
+		}
+	}
+	for _, k := range authParams {
+		if vs := vals[k]; len(vs) == 1 && vs[0] != "" {
+			a.params[k] = vs[0]
+		}
+	}
+
+	// RFC 6749 §4.1.1: response_type is required and must be "code".
+	switch rt := a.get("response_type"); rt {
+	case "code":
+	case "":
+		return nil, t, shared.InvalidRequest("response_type is missing")
+	default:
+		return nil, t, shared.UnsupportedResponseType("only response_type=code is supported")
+	}
+
+	// RFC 7636 §4.3, §4.4.1: S256 only. A challenge without a method means
+	// "plain" (§4.3), which this server refuses.
+	challenge, method := a.get("code_challenge"), a.get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return nil, t, shared.InvalidRequest("code_challenge_method without code_challenge")
+	case challenge != "" && method != "S256":
+		return nil, t, shared.InvalidRequest("code_challenge_method must be S256")
+	case challenge != "" && !shared.ValidChallenge(challenge):
+		return nil, t, shared.InvalidRequest("code_challenge must be 43 characters of base64url")
+	case challenge == "" && link.ClientType == store.Public:
+		return nil, t, shared.InvalidRequest("PKCE (code_challenge with S256) is required for this application")
+	case challenge == "" && h.cfg.RequirePKCE:
+		return nil, t, shared.InvalidRequest("PKCE (code_challenge with S256) is required")
+	}
+
+	// RFC 6749 §3.3: every scope token must be known.
+	if s := a.get("scope"); s != "" {
+		names, err := shared.ParseScope(s)
+		if err != nil {
+			return nil, t, shared.InvalidScope("the scope parameter is malformed")
+		}
+		if _, err := h.catalog.Validate(names); err != nil {
+			return nil, t, shared.InvalidScope("the scope parameter names an unknown scope")
+		}
+	}
+
+	a.prompts, err = parsePrompt(a.get("prompt"))
+	if err != nil {
+		return nil, t, err
+	}
+	return a, t, nil
+}
+
+// parsePrompt reads the prompt parameter (OpenID Connect Core §3.1.2.1):
+// space-separated none, login, consent or select_account; none may not be
+// combined with any other value.
+func parsePrompt(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, p := range strings.Fields(s) {
+		switch p {
+		case promptNone, promptLogin, promptConsent, "select_account":
+			out[p] = true
+		default:
+			return nil, shared.InvalidRequest("prompt has an unsupported value")
+		}
+	}
+	if out[promptNone] && len(out) > 1 {
+		return nil, shared.InvalidRequest("prompt=none cannot be combined with other values")
+	}
+	return out, nil
+}
+
+// safeName returns a parameter name fit for error_description (RFC 6749
+// §4.1.2.1 allows %x20-21 / %x23-5B / %x5D-7E), or a placeholder.
+func safeName(s string) string {
+	if len(s) == 0 || len(s) > 64 {
+		return "(unnamed)"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "(unnamed)"
+		}
+	}
+	return s
+}
