@@ -1,0 +1,612 @@
+package signing
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/applinks/applinks/shared"
+)
+
+// memSource is an in-memory Source that counts its calls.
+type memSource struct {
+	mu      sync.Mutex
+	doc     []byte
+	gets    int
+	creates int // successful creates
+	failGet error
+}
+
+func (m *memSource) GetSigningKeys(ctx context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gets++
+	if m.failGet != nil {
+		return nil, m.failGet
+	}
+	if m.doc == nil {
+		return nil, fmt.Errorf("signing keys: %w", shared.ErrNotFound)
+	}
+	return bytes.Clone(m.doc), nil
+}
+
+func (m *memSource) CreateSigningKeys(ctx context.Context, doc []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.doc != nil {
+		return fmt.Errorf("signing keys: %w", shared.ErrConflict)
+	}
+	m.doc = bytes.Clone(doc)
+	m.creates++
+	return nil
+}
+
+func (m *memSource) PutSigningKeys(ctx context.Context, doc []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.doc = bytes.Clone(doc)
+	return nil
+}
+
+func (m *memSource) stats() (gets, creates int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gets, m.creates
+}
+
+func (m *memSource) setFail(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failGet = err
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+const issuer = "https://auth.example.com"
+
+func newKeyring(t *testing.T, src Source, c *clock) *Keyring {
+	t.Helper()
+	k, err := New(context.Background(), src, Options{Now: c.Now, Issuer: issuer})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return k
+}
+
+func claimsAt(now time.Time) AccessClaims {
+	return AccessClaims{
+		Issuer: issuer, Subject: "alice", Audience: issuer, ClientID: "client-1",
+		Scope: "REPO_READ ACCOUNT_WRITE", JTI: "jti-1", GrantID: "grant-1",
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+	}
+}
+
+func currentKid(t *testing.T, k *Keyring) string {
+	t.Helper()
+	return k.keys(context.Background()).current
+}
+
+func jwksKids(t *testing.T, k *Keyring) []string {
+	t.Helper()
+	raw, err := k.JWKS(context.Background())
+	if err != nil {
+		t.Fatalf("JWKS: %v", err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatalf("decode JWKS %s: %v", raw, err)
+	}
+	var kids []string
+	for _, key := range set.Keys {
+		kids = append(kids, key.KeyID)
+	}
+	return kids
+}
+
+func TestNewConcurrentCreatesOneKey(t *testing.T) {
+	src := &memSource{}
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	const n = 4
+	kids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			k, err := New(context.Background(), src, Options{Now: c.Now})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			kids[i] = k.keys(context.Background()).current
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("New #%d: %v", i, err)
+		}
+	}
+	for i, kid := range kids {
+		if kid != kids[0] {
+			t.Errorf("keyring #%d: got kid %q, want %q (one key for all)", i, kid, kids[0])
+		}
+	}
+	if _, creates := src.stats(); creates != 1 {
+		t.Errorf("got %d successful creates, want 1", creates)
+	}
+	// A later start loads the same key.
+	if got := currentKid(t, newKeyring(t, src, c)); got != kids[0] {
+		t.Errorf("restart: got kid %q, want %q", got, kids[0])
+	}
+}
+
+func TestDocumentFormat(t *testing.T) {
+	src := &memSource{}
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	k := newKeyring(t, src, c)
+	if err := k.Rotate(context.Background(), time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	var doc struct {
+		Version int            `json:"version"`
+		Current map[string]any `json:"current"`
+		Retired []struct {
+			Key         map[string]any `json:"key"`
+			RetireAfter time.Time      `json:"retire_after"`
+		} `json:"retired"`
+	}
+	if err := json.Unmarshal(src.doc, &doc); err != nil {
+		t.Fatalf("decode document: %v", err)
+	}
+	if doc.Version != 1 {
+		t.Errorf("version: got %d, want 1", doc.Version)
+	}
+	for _, f := range []string{"kty", "kid", "n", "e", "d", "p", "q"} {
+		if _, ok := doc.Current[f]; !ok {
+			t.Errorf("current key: missing %q", f)
+		}
+	}
+	if doc.Current["alg"] != "RS256" || doc.Current["use"] != "sig" {
+		t.Errorf("current key: got alg %v use %v, want RS256 sig", doc.Current["alg"], doc.Current["use"])
+	}
+	if len(doc.Retired) != 1 {
+		t.Fatalf("retired: got %d keys, want 1", len(doc.Retired))
+	}
+	if _, ok := doc.Retired[0].Key["d"]; ok {
+		t.Error("retired key holds its private part, want public only")
+	}
+	if want := c.Now().Add(time.Hour); !doc.Retired[0].RetireAfter.Equal(want) {
+		t.Errorf("retire_after: got %v, want %v", doc.Retired[0].RetireAfter, want)
+	}
+	// kid is the RFC 7638 thumbprint of the key.
+	var jwk jose.JSONWebKey
+	cur, _ := json.Marshal(doc.Current)
+	if err := json.Unmarshal(cur, &jwk); err != nil {
+		t.Fatalf("decode current: %v", err)
+	}
+	priv, ok := jwk.Key.(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("current key: got %T, want *rsa.PrivateKey", jwk.Key)
+	}
+	if priv.N.BitLen() != 2048 {
+		t.Errorf("key size: got %d bits, want 2048", priv.N.BitLen())
+	}
+	pub := jose.JSONWebKey{Key: &priv.PublicKey}
+	tp, _ := pub.Thumbprint(crypto.SHA256)
+	if want := base64.RawURLEncoding.EncodeToString(tp); jwk.KeyID != want {
+		t.Errorf("kid: got %q, want thumbprint %q", jwk.KeyID, want)
+	}
+}
+
+func TestSignVerifyRoundTrip(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	k := newKeyring(t, &memSource{}, c)
+	want := claimsAt(c.Now())
+	tok, err := k.Sign(context.Background(), want)
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	got, err := k.Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	want.IssuedAt, want.ExpiresAt = want.IssuedAt.UTC(), want.ExpiresAt.UTC()
+	if got != want {
+		t.Errorf("claims: got %+v, want %+v", got, want)
+	}
+
+	// The header and the claims on the wire (RFC 9068 §2.1, §2.2), checked
+	// with go-jose against the published JWK Set.
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	h := jws.Signatures[0].Header
+	if typ := h.ExtraHeaders[jose.HeaderType]; typ != "at+jwt" {
+		t.Errorf("typ: got %v, want at+jwt", typ)
+	}
+	if h.KeyID != currentKid(t, k) {
+		t.Errorf("kid: got %q, want %q", h.KeyID, currentKid(t, k))
+	}
+	raw, _ := k.JWKS(context.Background())
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatalf("decode JWKS: %v", err)
+	}
+	keys := set.Key(h.KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("JWKS: got %d keys for kid, want 1", len(keys))
+	}
+	payload, err := jws.Verify(keys[0])
+	if err != nil {
+		t.Fatalf("verify with JWKS: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(payload, &m); err != nil {
+		t.Fatalf("decode payload: %v", err)
+	}
+	for name, v := range map[string]any{
+		"iss": issuer, "sub": "alice", "aud": issuer, "client_id": "client-1",
+		"scope": "REPO_READ ACCOUNT_WRITE", "jti": "jti-1", "grant_id": "grant-1",
+		"iat": float64(1_800_000_000), "exp": float64(1_800_003_600),
+	} {
+		if m[name] != v {
+			t.Errorf("claim %s: got %v, want %v", name, m[name], v)
+		}
+	}
+}
+
+func TestJWKSPublicOnly(t *testing.T) {
+	k := newKeyring(t, &memSource{}, &clock{now: time.Unix(1_800_000_000, 0)})
+	raw, err := k.JWKS(context.Background())
+	if err != nil {
+		t.Fatalf("JWKS: %v", err)
+	}
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if len(doc.Keys) != 1 {
+		t.Fatalf("got %d keys, want 1", len(doc.Keys))
+	}
+	var fields []string
+	for f := range doc.Keys[0] {
+		fields = append(fields, f)
+	}
+	for _, f := range []string{"kty", "kid", "use", "alg", "n", "e"} {
+		if _, ok := doc.Keys[0][f]; !ok {
+			t.Errorf("missing %q", f)
+		}
+	}
+	if len(fields) != 6 {
+		t.Errorf("got fields %v, want exactly kty kid use alg n e", fields)
+	}
+	if doc.Keys[0]["use"] != "sig" || doc.Keys[0]["alg"] != "RS256" || doc.Keys[0]["kty"] != "RSA" {
+		t.Errorf("got %v, want kty RSA, use sig, alg RS256", doc.Keys[0])
+	}
+}
+
+func b64(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	src := &memSource{}
+	k := newKeyring(t, src, c)
+	ctx := context.Background()
+	good, err := k.Sign(ctx, claimsAt(c.Now()))
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	parts := strings.Split(good, ".")
+	kid := currentKid(t, k)
+	payload := map[string]any{
+		"iss": issuer, "sub": "alice", "aud": issuer, "client_id": "client-1",
+		"iat": 1_800_000_000, "exp": 1_800_003_600, "jti": "x",
+	}
+
+	// alg none (RFC 8725 §2.1).
+	none := b64(map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid}) + "." + b64(payload) + "."
+
+	// HS256 keyed with the public key's bytes (algorithm confusion).
+	pubJWKS, _ := k.JWKS(ctx)
+	hs, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: pubJWKS},
+		(&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", kid))
+	if err != nil {
+		t.Fatalf("HS256 signer: %v", err)
+	}
+	pb, _ := json.Marshal(payload)
+	hsJWS, _ := hs.Sign(pb)
+	hs256, _ := hsJWS.CompactSerialize()
+
+	// A valid signature by a key the keyring does not know, and by its own
+	// key with the wrong typ or issuer.
+	other := newKeyring(t, &memSource{}, c)
+	foreign, _ := other.Sign(ctx, claimsAt(c.Now()))
+	signWith := func(typ string, p map[string]any) string {
+		set := k.keys(ctx)
+		opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
+		if typ != "" {
+			opts = opts.WithType(jose.ContentType(typ))
+		}
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: set.doc.Current.Key}, opts)
+		if err != nil {
+			t.Fatalf("signer: %v", err)
+		}
+		b, _ := json.Marshal(p)
+		j, err := s.Sign(b)
+		if err != nil {
+			t.Fatalf("sign: %v", err)
+		}
+		out, _ := j.CompactSerialize()
+		return out
+	}
+	wrongIss := map[string]any{}
+	for n, v := range payload {
+		wrongIss[n] = v
+	}
+	wrongIss["iss"] = "https://evil.example.com"
+	noSub := map[string]any{}
+	for n, v := range payload {
+		if n != "sub" {
+			noSub[n] = v
+		}
+	}
+
+	// Flip one character of the payload.
+	tampered := parts[0] + "." + flip(parts[1]) + "." + parts[2]
+
+	tests := []struct {
+		name, token string
+	}{
+		{"empty", ""},
+		{"garbage", "not-a-jwt"},
+		{"tampered payload", tampered},
+		{"tampered signature", parts[0] + "." + parts[1] + "." + flip(parts[2])},
+		{"alg none", none},
+		{"HS256", hs256},
+		{"unknown key", foreign},
+		{"typ JWT", signWith("JWT", payload)},
+		{"no typ", signWith("", payload)},
+		{"wrong issuer", signWith("at+jwt", wrongIss)},
+		{"missing sub", signWith("at+jwt", noSub)},
+		{"too long", good + strings.Repeat("A", maxTokenBytes)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := k.Verify(ctx, tt.token)
+			if !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("got error %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+	// The well-formed variant is accepted, so the refusals above are about
+	// what each case changed.
+	if _, err := k.Verify(ctx, signWith("at+jwt", payload)); err != nil {
+		t.Errorf("control token: got %v, want nil", err)
+	}
+}
+
+// flip changes the first character of a base64url string.
+func flip(s string) string {
+	if s[0] == 'A' {
+		return "B" + s[1:]
+	}
+	return "A" + s[1:]
+}
+
+func TestRotateKeepsOldKeyUntilKeepPasses(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	src := &memSource{}
+	k := newKeyring(t, src, c)
+	ctx := context.Background()
+	oldKid := currentKid(t, k)
+	oldTok, err := k.Sign(ctx, claimsAt(c.Now()))
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if err := k.Rotate(ctx, time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	newKid := currentKid(t, k)
+	if newKid == oldKid {
+		t.Fatal("Rotate kept the same kid")
+	}
+	if got := jwksKids(t, k); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
+		t.Errorf("JWKS after rotate: got %v, want [%s %s]", got, newKid, oldKid)
+	}
+	if _, err := k.Verify(ctx, oldTok); err != nil {
+		t.Errorf("old token after rotate: got %v, want nil", err)
+	}
+	newTok, _ := k.Sign(ctx, claimsAt(c.Now()))
+	if h := header(t, newTok); h.KeyID != newKid {
+		t.Errorf("new token kid: got %q, want %q", h.KeyID, newKid)
+	}
+
+	c.Add(time.Hour)
+	if got := jwksKids(t, k); len(got) != 1 || got[0] != newKid {
+		t.Errorf("JWKS after keep: got %v, want [%s]", got, newKid)
+	}
+	if _, err := k.Verify(ctx, oldTok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("old token after keep: got %v, want ErrInvalidToken", err)
+	}
+	if _, err := k.Verify(ctx, newTok); err != nil {
+		t.Errorf("new token: got %v, want nil", err)
+	}
+
+	// The next rotation drops the expired retired key from the document.
+	if err := k.Rotate(ctx, time.Minute); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	var doc document
+	if err := json.Unmarshal(src.doc, &doc); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if len(doc.Retired) != 1 || doc.Retired[0].Key.KeyID != newKid {
+		t.Errorf("retired after second rotate: got %+v, want only %s", doc.Retired, newKid)
+	}
+}
+
+func header(t *testing.T, tok string) jose.Header {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return jws.Signatures[0].Header
+}
+
+func TestRefresh(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	src := &memSource{}
+	ctx := context.Background()
+	a := newKeyring(t, src, c)
+	b := newKeyring(t, src, c)
+	oldKid := currentKid(t, b)
+	if err := a.Rotate(ctx, time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	newKid := currentKid(t, a)
+
+	// b still uses its cache until Refresh passes.
+	if got := jwksKids(t, b); len(got) != 1 || got[0] != oldKid {
+		t.Errorf("b before refresh: got %v, want [%s]", got, oldKid)
+	}
+
+	// A token by the new key makes b re-read at once (unknown kid).
+	c.Add(unknownKidInterval)
+	tok, _ := a.Sign(ctx, claimsAt(c.Now()))
+	if _, err := b.Verify(ctx, tok); err != nil {
+		t.Errorf("b verifies a's new key: got %v, want nil", err)
+	}
+	if got := currentKid(t, b); got != newKid {
+		t.Errorf("b after unknown kid: got current %q, want %q", got, newKid)
+	}
+
+	// Unknown kids do not make a read each: at most one per interval.
+	gets, _ := src.stats()
+	foreign, _ := newKeyring(t, &memSource{}, c).Sign(ctx, claimsAt(c.Now()))
+	for range 5 {
+		if _, err := b.Verify(ctx, foreign); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("foreign token: got %v, want ErrInvalidToken", err)
+		}
+	}
+	if g, _ := src.stats(); g-gets > 1 {
+		t.Errorf("unknown kids: got %d reads, want at most 1", g-gets)
+	}
+
+	// After Refresh, a burst of uses does one read.
+	if err := a.Rotate(ctx, time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	c.Add(defaultRefresh)
+	gets, _ = src.stats()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { _, _ = b.JWKS(ctx) })
+	}
+	wg.Wait()
+	if g, _ := src.stats(); g-gets != 1 {
+		t.Errorf("burst after refresh: got %d reads, want 1", g-gets)
+	}
+	if got := currentKid(t, b); got != currentKid(t, a) {
+		t.Errorf("b after refresh: got %q, want %q", got, currentKid(t, a))
+	}
+
+	// A failed refresh keeps the cached keys.
+	src.setFail(fmt.Errorf("secrets manager: %w", shared.ErrUnavailable))
+	c.Add(defaultRefresh)
+	tok, _ = a.Sign(ctx, claimsAt(c.Now()))
+	if _, err := b.Verify(ctx, tok); err != nil {
+		t.Errorf("verify during outage: got %v, want nil", err)
+	}
+	if _, err := b.Sign(ctx, claimsAt(c.Now())); err != nil {
+		t.Errorf("sign during outage: got %v, want nil", err)
+	}
+	if got := jwksKids(t, b); len(got) == 0 {
+		t.Error("JWKS during outage: got no keys")
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	good := &memSource{}
+	newKeyring(t, good, c)
+	mutate := func(f func(map[string]any)) []byte {
+		var d map[string]any
+		_ = json.Unmarshal(good.doc, &d)
+		f(d)
+		b, _ := json.Marshal(d)
+		return b
+	}
+	tests := []struct {
+		name string
+		src  *memSource
+	}{
+		{"unavailable", &memSource{failGet: fmt.Errorf("down: %w", shared.ErrUnavailable)}},
+		{"not json", &memSource{doc: []byte("{")}},
+		{"bad version", &memSource{doc: mutate(func(d map[string]any) { d["version"] = 2 })}},
+		{"kid not thumbprint", &memSource{doc: mutate(func(d map[string]any) {
+			d["current"].(map[string]any)["kid"] = "chosen-by-hand"
+		})}},
+		{"public current key", &memSource{doc: mutate(func(d map[string]any) {
+			cur := d["current"].(map[string]any)
+			for _, f := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+				delete(cur, f)
+			}
+		})}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(context.Background(), tt.src, Options{Now: c.Now}); err == nil {
+				t.Error("got nil error, want one")
+			}
+		})
+	}
+}
+
+func TestSignRequiresClaims(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	k := newKeyring(t, &memSource{}, c)
+	bad := claimsAt(c.Now())
+	bad.Subject = ""
+	if _, err := k.Sign(context.Background(), bad); err == nil {
+		t.Error("missing sub: got nil error, want one")
+	}
+	bad = claimsAt(c.Now())
+	bad.ExpiresAt = bad.IssuedAt
+	if _, err := k.Sign(context.Background(), bad); err == nil {
+		t.Error("exp not after iat: got nil error, want one")
+	}
+}
