@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/functions/admin"
+	"github.com/applinks/applinks/functions/authorize"
+	"github.com/applinks/applinks/functions/token"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/shared/web"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+const testAdminToken = "loadgen-test-admin-token"
+
+// startProvider serves the three handlers on one mux, as the local runner
+// mounts them, on a loopback port, backed by the store on kumo.
+func startProvider(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	env := map[string]string{"ISSUER_URL": issuer, "ADMIN_TOKEN": testAdminToken}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Kumo(t)
+	keys, err := signing.New(context.Background(), st, signing.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(testAdminToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for _, m := range []struct {
+		paths []string
+		h     http.Handler
+	}{{token.Paths, tok}, {authorize.Paths, authz}, {admin.Paths, adm}} {
+		for _, p := range m.paths {
+			mux.Handle(p, m.h)
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	srv := &http.Server{Handler: web.Middleware(mux, logger, nil), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return issuer
+}
+
+func noEnv(string) string { return "" }
+
+// TestRunAgainstProvider runs every operation briefly against an in-process
+// provider and checks that each completed exactly -n times without errors.
+func TestRunAgainstProvider(t *testing.T) {
+	issuer := startProvider(t)
+	const n = 6
+	var out bytes.Buffer
+	args := []string{"-issuer", issuer, "-admin-token", testAdminToken, "-c", "2",
+		"-n", "6", "-duration", "60s", "-op", "all", "-json"}
+	if err := run(context.Background(), args, &out, noEnv); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	var report struct {
+		Results []result `json:"results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, out.String())
+	}
+	got := map[string]result{}
+	for _, r := range report.Results {
+		got[r.Op] = r
+	}
+	want := []string{opRefresh, opIntrospect, opCodeFlow}
+	for _, s := range flowSteps {
+		want = append(want, opCodeFlow+"/"+s)
+	}
+	for _, op := range want {
+		r, ok := got[op]
+		switch {
+		case !ok:
+			t.Errorf("%s: missing from the report", op)
+		case r.OK != n || r.Errors != 0:
+			t.Errorf("%s: got %d ok and %d errors (%s), want %d ok and 0 errors", op, r.OK, r.Errors, r.FirstError, n)
+		case r.P50 <= 0 || r.P50 > r.P95 || r.P95 > r.P99 || r.P99 > r.Max:
+			t.Errorf("%s: got p50 %s, p95 %s, p99 %s, max %s; want 0 < p50 <= p95 <= p99 <= max", op, r.P50, r.P95, r.P99, r.Max)
+		}
+	}
+	if len(report.Results) != len(want) {
+		t.Errorf("got %d results, want %d", len(report.Results), len(want))
+	}
+
+	// The table form names every operation too.
+	out.Reset()
+	args = []string{"-issuer", issuer, "-admin-token", testAdminToken, "-c", "1", "-n", "2", "-op", "introspect"}
+	if err := run(context.Background(), args, &out, noEnv); err != nil {
+		t.Fatalf("run (table): %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "introspect") || !strings.Contains(out.String(), "p99") {
+		t.Errorf("table output lacks the introspect row or the p99 column:\n%s", out.String())
+	}
+}
+
+// TestRunStopsAtDuration checks the time bound: a count no machine reaches
+// in the time given ends with fewer operations than asked.
+func TestRunStopsAtDuration(t *testing.T) {
+	issuer := startProvider(t)
+	var out bytes.Buffer
+	const n = 100_000_000
+	args := []string{"-issuer", issuer, "-admin-token", testAdminToken, "-c", "2",
+		"-n", "100000000", "-duration", "300ms", "-op", "introspect", "-json"}
+	if err := run(context.Background(), args, &out, noEnv); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	var report struct {
+		Results []result `json:"results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("decode report: %v", err)
+	}
+	if len(report.Results) != 1 {
+		t.Fatalf("got %d results, want 1", len(report.Results))
+	}
+	r := report.Results[0]
+	if r.OK == 0 || r.OK+r.Cut >= n || r.Errors != 0 {
+		t.Errorf("got %d ok, %d cut, %d errors; want some ok, fewer than %d in all, no errors", r.OK, r.Cut, r.Errors, n)
+	}
+}
+
+func TestRefusesNonLoopbackTargets(t *testing.T) {
+	tests := []struct {
+		issuer string
+		ok     bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"http://127.1.2.3:9000", true},
+		{"http://[::1]:8080", true},
+		{"http://localhost:8080", true},
+		{"https://LOCALHOST", true},
+		{"http://[::ffff:127.0.0.1]:8080", true},
+		{"http://192.0.2.1:8080", false},
+		{"http://10.0.0.1", false},
+		{"http://0.0.0.0:8080", false},
+		{"http://[::]:8080", false},
+		{"http://[::2]:8080", false},
+		{"https://example.com", false},
+		{"http://localhost.example.com:8080", false},
+		{"http://127.0.0.1.nip.io", false},
+		{"http://[fe80::1%25lo]:8080", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.issuer, func(t *testing.T) {
+			_, err := parseFlags([]string{"-issuer", tc.issuer, "-admin-token", "x"}, noEnv, io.Discard)
+			if tc.ok && err != nil {
+				t.Fatalf("parseFlags(-issuer %s): got %v, want no error", tc.issuer, err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "not a loopback address")) {
+				t.Fatalf("parseFlags(-issuer %s): got %v, want a not-a-loopback-address error", tc.issuer, err)
+			}
+		})
+	}
+
+	// run refuses before sending anything: the address is not contacted.
+	err := run(context.Background(), []string{"-issuer", "http://192.0.2.1:8080", "-admin-token", "x"}, io.Discard, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Errorf("run against 192.0.2.1: got %v, want a not-a-loopback-address error", err)
+	}
+}
+
+func TestDialerRefusesNonLoopback(t *testing.T) {
+	// Control is what refuses a name that resolved elsewhere.
+	d := loopbackDialer()
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:80", true},
+		{"[::1]:80", true},
+		{"192.0.2.1:80", false},
+		{"[2001:db8::1]:443", false},
+	}
+	for _, tc := range tests {
+		err := d.Control("tcp", tc.addr, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("Control(%s): got %v, want ok=%v", tc.addr, err, tc.ok)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // substring of the error, "" for none
+	}{
+		{"defaults", []string{"-admin-token", "x"}, ""},
+		{"no admin token", nil, "-admin-token"},
+		{"zero clients", []string{"-admin-token", "x", "-c", "0"}, "-c"},
+		{"too many clients", []string{"-admin-token", "x", "-c", "100000"}, "-c"},
+		{"zero count", []string{"-admin-token", "x", "-n", "0"}, "-n"},
+		{"no duration", []string{"-admin-token", "x", "-duration", "0s"}, "-duration"},
+		{"endless duration", []string{"-admin-token", "x", "-duration", "24h"}, "-duration"},
+		{"unknown op", []string{"-admin-token", "x", "-op", "refresh,password"}, "unknown operation"},
+		{"issuer with a path", []string{"-admin-token", "x", "-issuer", "http://127.0.0.1:8080/oauth2"}, "path"},
+		{"stray argument", []string{"-admin-token", "x", "now"}, "unexpected argument"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseFlags(tc.args, noEnv, io.Discard)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error about %s", err, tc.want)
+			case tc.want == "" && (o.issuer != "http://127.0.0.1:8080" || len(o.ops) != 3 || o.count < 1 || o.duration <= 0):
+				t.Fatalf("got %+v, want the defaults", o)
+			}
+		})
+	}
+	// ISSUER_URL and ADMIN_TOKEN give the defaults.
+	env := map[string]string{"ISSUER_URL": "http://[::1]:9999", "ADMIN_TOKEN": "from-env"}
+	o, err := parseFlags(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || o.issuer != "http://[::1]:9999" || o.adminToken != "from-env" {
+		t.Errorf("got %q, %q, %v; want the environment's issuer and token", o.issuer, o.adminToken, err)
+	}
+}
+
+func TestParseForm(t *testing.T) {
+	base, _ := url.Parse("http://127.0.0.1:8080/oauth2/authorize?client_id=a")
+	tests := []struct {
+		name       string
+		page       string
+		wantErr    string
+		wantAction string
+		wantHidden map[string]string
+		wantFields []string
+		wantButton [2]string
+	}{
+		{
+			name: "login",
+			page: `<!doctype html><html lang="en"><body><form method="POST" action="/oauth2/login">
+				<input type="hidden" name="csrf" value="c1"><input type="hidden" name="return_to" value="/oauth2/authorize?x=1&amp;y=2">
+				<label>User <input name="username"></label><label>Password <input type="password" name="password"></label>
+				<button type="submit">Sign in</button></form></body></html>`,
+			wantAction: "http://127.0.0.1:8080/oauth2/login",
+			wantHidden: map[string]string{"csrf": "c1", "return_to": "/oauth2/authorize?x=1&y=2"},
+			wantFields: []string{"username", "password"},
+		},
+		{
+			name: "consent with an empty action",
+			page: `<form method="post"><input type="hidden" name="csrf" value="c2">
+				<button name="decision" value="approve">Allow</button><button name="decision" value="deny">Deny</button></form>
+				<form method="get" action="/elsewhere"></form>`,
+			wantAction: base.String(),
+			wantHidden: map[string]string{"csrf": "c2"},
+			wantButton: [2]string{"decision", "approve"},
+		},
+		{name: "no form", page: `<p>nothing</p>`, wantErr: "got 0"},
+		{name: "two forms", page: `<form method="post"><input type="hidden" name="a"></form><form method="post"></form>`, wantErr: "got 2"},
+		{name: "no hidden input", page: `<form method="post"><input name="username"></form>`, wantErr: "hidden"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := parseForm([]byte(tc.page), base)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want no error", err)
+			}
+			if f.action.String() != tc.wantAction {
+				t.Errorf("action: got %q, want %q", f.action, tc.wantAction)
+			}
+			for k, v := range tc.wantHidden {
+				if got := f.values.Get(k); got != v {
+					t.Errorf("hidden %s: got %q, want %q", k, got, v)
+				}
+			}
+			for _, name := range tc.wantFields {
+				if !f.has(name) {
+					t.Errorf("field %s: missing", name)
+				}
+			}
+			if tc.wantButton[0] != "" && !f.hasButton(tc.wantButton[0], tc.wantButton[1]) {
+				t.Errorf("button %s=%s: missing", tc.wantButton[0], tc.wantButton[1])
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var hundred []time.Duration
+	for i := 1; i <= 100; i++ {
+		hundred = append(hundred, ms(i))
+	}
+	tests := []struct {
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{hundred, 50, ms(50)},
+		{hundred, 95, ms(95)},
+		{hundred, 99, ms(99)},
+		{hundred, 100, ms(100)},
+		{[]time.Duration{ms(7)}, 99, ms(7)},
+		{[]time.Duration{ms(1), ms(2), ms(3)}, 50, ms(2)},
+		{[]time.Duration{ms(1), ms(2), ms(3)}, 0, ms(1)},
+	}
+	for _, tc := range tests {
+		if got := percentile(tc.sorted, tc.p); got != tc.want {
+			t.Errorf("percentile(%d values, %v): got %s, want %s", len(tc.sorted), tc.p, got, tc.want)
+		}
+	}
+}

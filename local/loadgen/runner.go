@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// result is the outcome of one operation (or, named "codeflow/<step>", of
+// one step of the code flow).
+type result struct {
+	Op     string `json:"op"`
+	OK     int    `json:"ok"`
+	Errors int    `json:"errors"`
+	// Cut counts requests interrupted by the end of -duration; they are
+	// neither successes nor failures.
+	Cut        int           `json:"cut"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	Throughput float64       `json:"per_second"` // OK / Elapsed; 0 for steps
+	P50        time.Duration `json:"p50_ns"`
+	P95        time.Duration `json:"p95_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	Max        time.Duration `json:"max_ns"`
+	FirstError string        `json:"first_error,omitempty"`
+}
+
+// recorder collects the latencies of successful operations and the
+// failures of one operation kind; it is safe for concurrent use.
+type recorder struct {
+	mu       sync.Mutex
+	lat      map[string][]time.Duration // op or step -> latencies
+	errors   int
+	cut      int
+	firstErr string
+}
+
+func newRecorder() *recorder { return &recorder{lat: map[string][]time.Duration{}} }
+
+func (r *recorder) ok(name string, d time.Duration) {
+	r.mu.Lock()
+	r.lat[name] = append(r.lat[name], d)
+	r.mu.Unlock()
+}
+
+// fail counts err unless ctx ended, in which case the request was cut by
+// the time bound.
+func (r *recorder) fail(ctx context.Context, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Err() != nil {
+		r.cut++
+		return
+	}
+	r.errors++
+	if r.firstErr == "" {
+		r.firstErr = err.Error()
+	}
+}
+
+// worker is one concurrent client: its tokens for refresh and
+// introspection.
+type worker struct {
+	tok tokens
+}
+
+// runOp prepares op's clients (untimed), then runs op with o.concurrency
+// clients until o.count operations were started or o.duration passed.
+func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options) ([]result, error) {
+	workers := make([]*worker, o.concurrency)
+	for i := range workers {
+		workers[i] = &worker{}
+	}
+	if op != opCodeFlow {
+		// Each client signs in once to get its own token family (refresh
+		// tokens rotate, so clients cannot share one).
+		var wg sync.WaitGroup
+		errs := make([]error, len(workers))
+		for i, w := range workers {
+			wg.Go(func() {
+				var err error
+				w.tok, _, err = c.codeFlow(ctx, fx)
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("prepare tokens: %w", err)
+		}
+	}
+
+	rec := newRecorder()
+	opCtx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	var started atomic.Int64
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for _, w := range workers {
+		wg.Go(func() {
+			for opCtx.Err() == nil && started.Add(1) <= int64(o.count) {
+				if !once(opCtx, c, fx, op, w, rec) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+
+	var results []result
+	names := []string{op}
+	if op == opCodeFlow {
+		for _, s := range flowSteps {
+			names = append(names, op+"/"+s)
+		}
+	}
+	for _, name := range names {
+		r := summarize(name, rec.lat[name], elapsed)
+		if name == op {
+			r.Errors, r.Cut, r.FirstError = rec.errors, rec.cut, rec.firstErr
+			r.Throughput = float64(r.OK) / elapsed.Seconds()
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// once runs one operation and records it; false stops the worker (its
+// token family is lost and could not be replaced).
+func once(ctx context.Context, c *client, fx *fixtures, op string, w *worker, rec *recorder) bool {
+	start := time.Now()
+	var err error
+	switch op {
+	case opRefresh:
+		var t tokens
+		if t, err = c.refresh(ctx, fx, w.tok.RefreshToken); err == nil {
+			w.tok = t
+		}
+	case opIntrospect:
+		err = c.introspect(ctx, fx, w.tok.AccessToken)
+	case opCodeFlow:
+		var times flowTimes
+		if _, times, err = c.codeFlow(ctx, fx); err == nil {
+			for s, d := range times {
+				rec.ok(op+"/"+s, d)
+			}
+		}
+	}
+	d := time.Since(start)
+	if err == nil {
+		rec.ok(op, d)
+		return true
+	}
+	rec.fail(ctx, err)
+	if op == opRefresh && ctx.Err() == nil {
+		// The rotated token may be gone: start a new family (untimed).
+		t, _, ferr := c.codeFlow(ctx, fx)
+		if ferr != nil {
+			return false
+		}
+		w.tok = t
+	}
+	return ctx.Err() == nil
+}
+
+// summarize computes the percentiles of lat (nearest-rank method).
+func summarize(name string, lat []time.Duration, elapsed time.Duration) result {
+	r := result{Op: name, OK: len(lat), Elapsed: elapsed}
+	if len(lat) == 0 {
+		return r
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	r.P50, r.P95, r.P99 = percentile(s, 50), percentile(s, 95), percentile(s, 99)
+	r.Max = s[len(s)-1]
+	return r
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted (not
+// empty): the smallest value with at least p% of the values at or below it.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	rank = min(max(rank, 1), len(sorted))
+	return sorted[rank-1]
+}
+
+// writeTable prints the results for a person.
+func writeTable(out io.Writer, o options, results []result) {
+	fmt.Fprintf(out, "loadgen: %s, %d clients, at most %d operations or %s per operation\n",
+		o.issuer, o.concurrency, o.count, o.duration)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tok\terrors\tcut\tseconds\tper second\tp50\tp95\tp99\tmax\t")
+	for _, r := range results {
+		tput := "-"
+		if r.Throughput > 0 {
+			tput = fmt.Sprintf("%.1f", r.Throughput)
+		}
+		errs, cut := fmt.Sprint(r.Errors), fmt.Sprint(r.Cut)
+		if r.Throughput == 0 && r.Op != opRefresh && r.Op != opIntrospect && r.Op != opCodeFlow {
+			errs, cut = "-", "-" // a step: its failures count in the flow's
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", r.Op, r.OK, errs, cut,
+			r.Elapsed.Seconds(), tput, ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
+	}
+	_ = tw.Flush()
+	for _, r := range results {
+		if r.FirstError != "" {
+			fmt.Fprintf(out, "%s: first error: %s\n", r.Op, r.FirstError)
+		}
+	}
+}
+
+// ms formats d in milliseconds.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+// writeJSON prints the results for a program.
+func writeJSON(out io.Writer, o options, results []result) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(map[string]any{
+		"issuer": o.issuer, "clients": o.concurrency, "max_count": o.count,
+		"max_duration_ns": o.duration, "results": results,
+	})
+}
