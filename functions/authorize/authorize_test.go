@@ -1,0 +1,573 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store"
+)
+
+func TestNew(t *testing.T) {
+	st := newFakeStore()
+	tests := []struct {
+		name string
+		o    Options
+		ok   bool
+	}{
+		{"valid", Options{Store: st, Config: config.Config{Issuer: testIssuer, AuthCodeTTL: time.Minute}}, true},
+		{"no store", Options{Config: config.Config{Issuer: testIssuer, AuthCodeTTL: time.Minute}}, false},
+		{"no issuer", Options{Store: st, Config: config.Config{AuthCodeTTL: time.Minute}}, false},
+		{"relative issuer", Options{Store: st, Config: config.Config{Issuer: "/x", AuthCodeTTL: time.Minute}}, false},
+		{"no code ttl", Options{Store: st, Config: config.Config{Issuer: testIssuer}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.o)
+			if got := err == nil; got != tc.ok {
+				t.Errorf("New: got err %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestAuthorizeErrorPage: until client_id and redirect_uri are valid, every
+// error is a 400 page, never a redirect.
+func TestAuthorizeErrorPage(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name  string
+		query string
+	}{
+		{"missing client_id", strings.TrimPrefix(authorizeURL(map[string]string{"client_id": ""}), "/oauth2/authorize?")},
+		{"unknown client", "client_id=nope&redirect_uri=" + url.QueryEscape(appRedirect) + "&response_type=code&state=s"},
+		{"disabled link", "client_id=" + offClient + "&redirect_uri=" + url.QueryEscape("https://off.example.com/cb") + "&response_type=code&state=s"},
+		{"resource server", "client_id=" + rsClient + "&response_type=code&state=s"},
+		{"mismatched redirect", "client_id=" + appClient + "&redirect_uri=" + url.QueryEscape("https://evil.example.com/cb") + "&response_type=code&state=s"},
+		{"redirect differs in case", "client_id=" + appClient + "&redirect_uri=" + url.QueryEscape("https://app.example.com/CB") + "&response_type=code&state=s"},
+		{"repeated client_id", "client_id=" + appClient + "&client_id=" + appClient + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&response_type=code&state=s"},
+		{"repeated redirect_uri", "client_id=" + appClient + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&response_type=code&state=s"},
+		{"omitted redirect with two registered", "client_id=" + twoClient + "&response_type=code&state=s"},
+		{"malformed query", "client_id=" + appClient + "&redirect_uri=%zz&response_type=code"},
+		{"invalid response_type before client", "client_id=nope&response_type=token&state=s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.browser().get("/oauth2/authorize?" + tc.query)
+			if r.status != http.StatusBadRequest {
+				t.Errorf("status = %d, want 400", r.status)
+			}
+			if l := r.header.Get("Location"); l != "" {
+				t.Errorf("Location = %q, want none", l)
+			}
+			checkPage(t, r)
+		})
+	}
+}
+
+// TestAuthorizeRedirectErrors: once the redirect URI is valid, errors go
+// back to the client with error, state and iss (RFC 6749 §4.1.2.1, RFC 9207).
+func TestAuthorizeRedirectErrors(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {})
+	pkce := newEnv(t, func(c *config.Config) { c.RequirePKCE = true })
+	tests := []struct {
+		name      string
+		e         *env
+		path      string
+		base      string
+		wantCode  string
+		wantState string
+	}{
+		{"missing response_type", e, authorizeURL(map[string]string{"response_type": ""}), appRedirect, "invalid_request", "st-123"},
+		{"token response_type", e, authorizeURL(map[string]string{"response_type": "token"}), appRedirect, "unsupported_response_type", "st-123"},
+		{"plain method", e, authorizeURL(map[string]string{"code_challenge": testChallenge, "code_challenge_method": "plain"}), appRedirect, "invalid_request", "st-123"},
+		{"challenge without method", e, authorizeURL(map[string]string{"code_challenge": testChallenge}), appRedirect, "invalid_request", "st-123"},
+		{"method without challenge", e, authorizeURL(map[string]string{"code_challenge_method": "S256"}), appRedirect, "invalid_request", "st-123"},
+		{"malformed challenge", e, authorizeURL(map[string]string{"code_challenge": "short", "code_challenge_method": "S256"}), appRedirect, "invalid_request", "st-123"},
+		{"public without challenge", e, "/oauth2/authorize?client_id=" + pubClient + "&response_type=code&state=p", pubRedirect, "invalid_request", "p"},
+		{"REQUIRE_PKCE", pkce, authorizeURL(nil), appRedirect, "invalid_request", "st-123"},
+		{"unknown scope", e, authorizeURL(map[string]string{"scope": "REPO_READ NOPE"}), appRedirect, "invalid_scope", "st-123"},
+		{"malformed scope", e, authorizeURL(map[string]string{"scope": "REPO_READ\"x"}), appRedirect, "invalid_scope", "st-123"},
+		{"bad prompt", e, authorizeURL(map[string]string{"prompt": "sometimes"}), appRedirect, "invalid_request", "st-123"},
+		{"none with login", e, authorizeURL(map[string]string{"prompt": "none login"}), appRedirect, "invalid_request", "st-123"},
+		{"prompt none signed out", e, authorizeURL(map[string]string{"prompt": "none"}), appRedirect, "login_required", "st-123"},
+		{"repeated scope", e, authorizeURL(nil) + "&scope=REPO_READ", appRedirect, "invalid_request", "st-123"},
+		{"repeated state has no state", e, authorizeURL(nil) + "&state=again", appRedirect, "invalid_request", ""},
+		{"no state", e, authorizeURL(map[string]string{"state": "", "response_type": "x"}), appRedirect, "unsupported_response_type", ""},
+		{"alias path", e, strings.Replace(authorizeURL(map[string]string{"response_type": "token"}), "/oauth2/authorize", "/rest/oauth2/latest/authorize", 1), appRedirect, "unsupported_response_type", "st-123"},
+		{"registered query kept", e, "/oauth2/authorize?client_id=" + queryClient + "&response_type=token&state=q", queryRedir, "unsupported_response_type", "q"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.e.browser().get(tc.path)
+			if r.status != http.StatusFound {
+				t.Fatalf("status = %d, want 302 (body %.200s)", r.status, r.body)
+			}
+			loc := r.location(t)
+			q := loc.Query()
+			if !strings.HasPrefix(loc.String(), tc.base) {
+				t.Errorf("Location = %q, want it to start with %q", loc, tc.base)
+			}
+			if got := q.Get("error"); got != tc.wantCode {
+				t.Errorf("error = %q, want %q", got, tc.wantCode)
+			}
+			if got := q.Get("state"); got != tc.wantState {
+				t.Errorf("state = %q, want %q", got, tc.wantState)
+			}
+			if got := q.Get("iss"); got != testIssuer {
+				t.Errorf("iss = %q, want %q", got, testIssuer)
+			}
+			if q.Has("code") {
+				t.Errorf("error redirect carries a code")
+			}
+		})
+	}
+}
+
+// TestLoginPage: a valid request without a session shows the login page
+// with exactly one form, after every parameter was validated.
+func TestLoginPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	path := authorizeURL(map[string]string{"code_challenge": testChallenge, "code_challenge_method": "S256"})
+	r := b.get(path)
+	if r.status != http.StatusOK {
+		t.Fatalf("status = %d, want 200", r.status)
+	}
+	p := checkPage(t, r)
+	if len(p.Forms) != 1 {
+		t.Fatalf("got %d forms, want 1", len(p.Forms))
+	}
+	f := p.form(t, "/oauth2/login")
+	for _, name := range []string{"username", "password", "return_to", "csrf"} {
+		if _, ok := f.get(name); !ok {
+			t.Errorf("login form has no %s field", name)
+		}
+	}
+	rt, _ := f.get("return_to")
+	u, err := url.Parse(rt)
+	if err != nil || u.Path != "/oauth2/authorize" || u.Host != "" {
+		t.Fatalf("return_to = %q, want a local authorize path", rt)
+	}
+	want, _ := url.Parse(path)
+	if got, wantQ := u.Query(), want.Query(); fmt.Sprint(got) != fmt.Sprint(wantQ) {
+		t.Errorf("return_to query = %v, want %v", got, wantQ)
+	}
+	tok, _ := f.get("csrf")
+	var cookie *http.Cookie
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == "login_csrf" {
+			cookie = c
+		}
+	}
+	if cookie == nil || cookie.Value != tok || !cookie.HttpOnly {
+		t.Errorf("login_csrf cookie = %+v, want HttpOnly with the form's token %q", cookie, tok)
+	}
+	if !strings.Contains(p.Text, "Build <Bot> & Co") {
+		t.Errorf("login page does not name the application (text %q)", p.Text)
+	}
+	if strings.Contains(r.body, "<Bot>") {
+		t.Errorf("application name is not escaped")
+	}
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com") {
+		t.Errorf("CSP = %q, want form-action to allow the client origin", csp)
+	}
+}
+
+// flow signs alice in from an authorization request and returns the page
+// that follows (consent page, or a redirect).
+func (b *browser) flow(path string) *response {
+	b.t.Helper()
+	login := b.get(path)
+	if login.status != http.StatusOK {
+		b.t.Fatalf("GET %s: status %d, want 200 (login page)", path, login.status)
+	}
+	r := b.signIn(login, "alice", alicePass)
+	if r.status != http.StatusSeeOther {
+		b.t.Fatalf("login: status %d, want 303 (body %.300s)", r.status, r.body)
+	}
+	return b.get(r.header.Get("Location"))
+}
+
+// TestApprove walks the whole browser flow and checks the stored code.
+func TestApprove(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	path := authorizeURL(map[string]string{"scope": "", "code_challenge": testChallenge, "code_challenge_method": "S256"})
+	consent := b.flow(path)
+	if consent.status != http.StatusOK {
+		t.Fatalf("consent status = %d, want 200", consent.status)
+	}
+	p := checkPage(t, consent)
+	if len(p.Forms) != 1 {
+		t.Fatalf("got %d forms on the consent page, want 1", len(p.Forms))
+	}
+	f := p.form(t, "/oauth2/consent")
+	// Ceiling REPO_ADMIN, alice REPO_WRITE: the page shows the capped scope.
+	for _, want := range []string{"Build <Bot> & Co", "app.example.com", "Update projects and repositories", "REPO_WRITE"} {
+		if !strings.Contains(p.Text, want) {
+			t.Errorf("consent page lacks %q (text %q)", want, p.Text)
+		}
+	}
+	if strings.Contains(p.Text, "Administer repositories") {
+		t.Errorf("consent page shows a scope above the user's permissions")
+	}
+	if csp := consent.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://app.example.com") {
+		t.Errorf("CSP = %q, want form-action to allow the client origin", csp)
+	}
+	var approve, deny bool
+	for _, bt := range f.Buttons {
+		approve = approve || bt.Name == "decision" && bt.Value == "approve"
+		deny = deny || bt.Name == "decision" && bt.Value == "deny"
+	}
+	if !approve || !deny {
+		t.Errorf("consent buttons = %+v, want decision=approve and decision=deny", f.Buttons)
+	}
+	if _, ok := f.get("scope"); ok {
+		t.Errorf("consent form carries a scope the request did not send")
+	}
+
+	r := b.submit(f, "decision=approve", nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status = %d, want 303 (body %.300s)", r.status, r.body)
+	}
+	loc := r.location(t)
+	q := loc.Query()
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != appRedirect {
+		t.Errorf("redirect to %q, want %q", got, appRedirect)
+	}
+	if q.Get("state") != "st-123" || q.Get("iss") != testIssuer || q.Has("error") {
+		t.Errorf("redirect query = %v, want state st-123, iss %s, no error", q, testIssuer)
+	}
+	code := q.Get("code")
+	c, ok := e.fake.code(shared.HashToken(code))
+	if !ok {
+		t.Fatalf("code %q is not stored under its hash", code)
+	}
+	want := store.Code{
+		Hash: shared.HashToken(code), ClientID: appClient, RedirectURI: appRedirect, Challenge: testChallenge,
+		Username: "alice", Scope: []string{"REPO_WRITE"}, CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(60 * time.Second),
+	}
+	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
+		t.Errorf("stored code = %+v, want %+v", c, want)
+	}
+	if len(code) != 43 {
+		t.Errorf("code length = %d, want 43 (256 bits)", len(code))
+	}
+}
+
+// TestApproveOmittedRedirect: a request without redirect_uri stores "" and
+// goes to the one registered URI, merging into its query.
+func TestApproveOmittedRedirect(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow("/oauth2/authorize?client_id=" + queryClient + "&response_type=code&state=x%20y")
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	if _, ok := f.get("redirect_uri"); ok {
+		t.Errorf("consent form carries a redirect_uri the request did not send")
+	}
+	r := b.submit(f, "decision=approve", nil)
+	loc := r.header.Get("Location")
+	if !strings.HasPrefix(loc, queryRedir+"&") {
+		t.Fatalf("Location = %q, want %q followed by &", loc, queryRedir)
+	}
+	u := r.location(t)
+	if u.Query().Get("tenant") != "1" || u.Query().Get("state") != "x y" {
+		t.Errorf("query = %v, want tenant=1 and state \"x y\"", u.Query())
+	}
+	c, ok := e.fake.code(shared.HashToken(u.Query().Get("code")))
+	if !ok || c.RedirectURI != "" || c.Challenge != "" {
+		t.Errorf("stored code = %+v (found %v), want RedirectURI and Challenge empty", c, ok)
+	}
+}
+
+func TestDeny(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	r := b.submit(f, "decision=deny", nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("deny: status = %d, want 303", r.status)
+	}
+	q := r.location(t).Query()
+	if q.Get("error") != "access_denied" || q.Get("state") != "st-123" || q.Get("iss") != testIssuer || q.Has("code") {
+		t.Errorf("deny redirect query = %v, want error=access_denied, state, iss and no code", q)
+	}
+	if len(e.fake.codes) != 0 {
+		t.Errorf("deny stored %d codes, want 0", len(e.fake.codes))
+	}
+}
+
+// TestConsentPost covers the checks of POST /oauth2/consent.
+func TestConsentPost(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	tests := []struct {
+		name       string
+		set        map[string]string
+		wantStatus int
+		wantError  string // "" with 303: a code
+	}{
+		{"wrong csrf", map[string]string{"csrf": "x"}, http.StatusForbidden, ""},
+		{"missing csrf", map[string]string{"csrf": ""}, http.StatusForbidden, ""},
+		{"redirect tampered", map[string]string{"redirect_uri": "https://evil.example.com/cb"}, http.StatusBadRequest, ""},
+		{"client tampered", map[string]string{"client_id": "nope"}, http.StatusBadRequest, ""},
+		{"scope tampered", map[string]string{"scope": "NOPE"}, http.StatusSeeOther, "invalid_scope"},
+		{"challenge tampered", map[string]string{"code_challenge": "bad"}, http.StatusSeeOther, "invalid_request"},
+		{"decision missing", map[string]string{"decision": ""}, http.StatusSeeOther, "invalid_request"},
+		{"decision unknown", map[string]string{"decision": "maybe"}, http.StatusSeeOther, "invalid_request"},
+		{"scope widened is capped", map[string]string{"scope": "SYSTEM_ADMIN"}, http.StatusSeeOther, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := url.Values{}
+			for _, in := range f.Inputs {
+				v.Set(in.Name, in.Value)
+			}
+			v.Set("decision", "approve")
+			for k, val := range tc.set {
+				if val == "" {
+					v.Del(k)
+				} else {
+					v.Set(k, val)
+				}
+			}
+			r := b.post("/oauth2/consent", v, "Origin", "null")
+			if r.status != tc.wantStatus {
+				t.Fatalf("status = %d, want %d (body %.300s)", r.status, tc.wantStatus, r.body)
+			}
+			if tc.wantStatus != http.StatusSeeOther {
+				if l := r.header.Get("Location"); l != "" {
+					t.Errorf("Location = %q, want none", l)
+				}
+				checkPage(t, r)
+				return
+			}
+			q := r.location(t).Query()
+			if got := q.Get("error"); got != tc.wantError {
+				t.Errorf("error = %q, want %q", got, tc.wantError)
+			}
+			if q.Get("state") != "st-123" || q.Get("iss") != testIssuer {
+				t.Errorf("query = %v, want state and iss", q)
+			}
+			if tc.wantError == "" {
+				c, ok := e.fake.code(shared.HashToken(q.Get("code")))
+				if !ok || strings.Join(c.Scope, " ") != "REPO_WRITE" {
+					t.Errorf("stored code %+v (found %v), want scope capped to REPO_WRITE", c, ok)
+				}
+			}
+		})
+	}
+}
+
+// TestConsentPostRepeated: a repeated client_id in the post is the page; a
+// repeated state is a redirect.
+func TestConsentPostRepeated(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	v := url.Values{}
+	for _, in := range f.Inputs {
+		v.Set(in.Name, in.Value)
+	}
+	v.Set("decision", "approve")
+	body := v.Encode()
+	for _, tc := range []struct {
+		extra  string
+		status int
+	}{
+		{"&client_id=" + appClient, http.StatusBadRequest},
+		{"&state=two", http.StatusSeeOther},
+		{"&decision=deny", http.StatusSeeOther},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth2/consent", strings.NewReader(body+tc.extra))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r := b.do(req)
+		if r.status != tc.status {
+			t.Errorf("%s: status = %d, want %d", tc.extra, r.status, tc.status)
+		}
+		if tc.status == http.StatusSeeOther {
+			if got := r.location(t).Query().Get("error"); got != "invalid_request" {
+				t.Errorf("%s: error = %q, want invalid_request", tc.extra, got)
+			}
+		}
+	}
+}
+
+// TestConsentPostSignedOut: a consent post without a session asks to sign
+// in again, never issues a code.
+func TestConsentPostSignedOut(t *testing.T) {
+	e := newEnv(t)
+	consent := e.browser().flow(authorizeURL(nil))
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	r := e.browser().submit(f, "decision=approve", nil) // a browser without the cookie
+	if r.status != http.StatusOK || r.header.Get("Location") != "" {
+		t.Fatalf("status = %d, Location %q, want 200 login page", r.status, r.header.Get("Location"))
+	}
+	p := checkPage(t, r)
+	lf := p.form(t, "/oauth2/login")
+	if rt, _ := lf.get("return_to"); !strings.HasPrefix(rt, "/oauth2/authorize?") {
+		t.Errorf("return_to = %q, want the authorization request", rt)
+	}
+	if len(e.fake.codes) != 0 {
+		t.Errorf("stored %d codes, want 0", len(e.fake.codes))
+	}
+}
+
+// TestEarlierGrant: an active grant that covers the request skips the
+// consent page; prompt=consent, a revoked grant or a wider request do not.
+func TestEarlierGrant(t *testing.T) {
+	tests := []struct {
+		name      string
+		grant     store.Grant
+		over      map[string]string
+		wantCode  bool
+		wantError string
+	}{
+		{"covering grant", store.Grant{Scope: []string{"REPO_WRITE"}}, nil, true, ""},
+		{"covering grant, prompt none", store.Grant{Scope: []string{"REPO_WRITE"}}, map[string]string{"prompt": "none"}, true, ""},
+		{"prompt consent", store.Grant{Scope: []string{"REPO_WRITE"}}, map[string]string{"prompt": "consent"}, false, ""},
+		{"revoked grant", store.Grant{Scope: []string{"REPO_WRITE"}, Revoked: true}, nil, false, ""},
+		{"narrower grant", store.Grant{Scope: []string{"PUBLIC_REPOS"}}, nil, false, ""},
+		{"narrower grant, prompt none", store.Grant{Scope: []string{"PUBLIC_REPOS"}}, map[string]string{"prompt": "none"}, false, "consent_required"},
+		{"other client", store.Grant{ClientID: pubClient, Scope: []string{"REPO_WRITE"}}, nil, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			g := tc.grant
+			g.ID, g.Username = "g1", "alice"
+			if g.ClientID == "" {
+				g.ClientID = appClient
+			}
+			g.CreatedAt = e.clock.Now()
+			e.store.addGrant(g)
+			b := e.browser()
+			b.flow(authorizeURL(nil)) // sign in; ignore the first answer
+			r := b.get(authorizeURL(tc.over))
+			switch {
+			case tc.wantCode:
+				if r.status != http.StatusFound {
+					t.Fatalf("status = %d, want 302 with a code", r.status)
+				}
+				q := r.location(t).Query()
+				if _, ok := e.fake.code(shared.HashToken(q.Get("code"))); !ok || q.Get("iss") != testIssuer || q.Get("state") != "st-123" {
+					t.Errorf("redirect query = %v, want a stored code with state and iss", q)
+				}
+			case tc.wantError != "":
+				if r.status != http.StatusFound {
+					t.Fatalf("status = %d, want 302", r.status)
+				}
+				if got := r.location(t).Query().Get("error"); got != tc.wantError {
+					t.Errorf("error = %q, want %q", got, tc.wantError)
+				}
+			default:
+				if r.status != http.StatusOK {
+					t.Fatalf("status = %d, want 200 consent page", r.status)
+				}
+				parsePage(t, r.body).form(t, "/oauth2/consent")
+			}
+		})
+	}
+}
+
+// TestPromptLogin: prompt=login shows the login page to a signed-in user,
+// and signing in leads on to the consent page (no loop).
+func TestPromptLogin(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.flow(authorizeURL(nil))
+	r := b.get(authorizeURL(map[string]string{"prompt": "login consent"}))
+	if r.status != http.StatusOK {
+		t.Fatalf("status = %d, want 200", r.status)
+	}
+	p := parsePage(t, r.body)
+	p.form(t, "/oauth2/login")
+	next := b.signIn(r, "alice", alicePass)
+	if next.status != http.StatusSeeOther {
+		t.Fatalf("login: status = %d, want 303", next.status)
+	}
+	consent := b.get(next.header.Get("Location"))
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	if got, _ := f.get("prompt"); got != "consent" {
+		t.Errorf("carried prompt = %q, want consent", got)
+	}
+}
+
+// TestSignedInUserGone: a session whose user was disabled or deleted counts
+// as signed out.
+func TestSignedInUserGone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*fakeStore)
+	}{
+		{"disabled", func(f *fakeStore) { u := f.users["alice"]; u.Disabled = true; f.addUser(u) }},
+		{"deleted", func(f *fakeStore) { f.mu.Lock(); delete(f.users, "alice"); f.mu.Unlock() }},
+		{"session expired", func(*fakeStore) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.browser()
+			b.flow(authorizeURL(nil))
+			tc.change(e.fake)
+			if tc.name == "session expired" {
+				e.clock.Add(SessionTTL)
+			}
+			r := b.get(authorizeURL(nil))
+			if r.status != http.StatusOK {
+				t.Fatalf("status = %d, want 200", r.status)
+			}
+			parsePage(t, r.body).form(t, "/oauth2/login")
+		})
+	}
+}
+
+// TestStoreFailure: a store failure is a page before the redirect URI is
+// known and a redirect after, with nothing internal shown.
+func TestStoreFailure(t *testing.T) {
+	e := newEnv(t)
+	e.fake.setErr(fmt.Errorf("dynamodb: throttled secret-detail: %w", shared.ErrUnavailable))
+	r := e.browser().get(authorizeURL(nil))
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Location") != "" {
+		t.Errorf("status = %d, Location %q, want 503 page", r.status, r.header.Get("Location"))
+	}
+	if strings.Contains(r.body, "secret-detail") {
+		t.Errorf("page shows internal detail")
+	}
+
+	e = newEnv(t)
+	b := e.browser()
+	b.flow(authorizeURL(nil))
+	// Fail only after the link was read: the session lookup.
+	f := &failAfterLink{fakeStore: e.fake, err: errors.New("boom secret-detail")}
+	e.h.store = f
+	r = b.get(authorizeURL(nil))
+	if r.status != http.StatusFound {
+		t.Fatalf("status = %d, want 302", r.status)
+	}
+	q := r.location(t).Query()
+	if q.Get("error") != "server_error" || q.Get("state") != "st-123" || strings.Contains(r.header.Get("Location"), "secret") {
+		t.Errorf("redirect query = %v, want server_error with state and no detail", q)
+	}
+}
+
+// failAfterLink fails every session read.
+type failAfterLink struct {
+	*fakeStore
+	err error
+}
+
+func (f *failAfterLink) GetSession(context.Context, string, time.Time) (store.Session, error) {
+	return store.Session{}, f.err
+}
