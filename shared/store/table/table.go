@@ -2,6 +2,10 @@
 // schema, secondary indexes and TTL attribute. The store creates test tables
 // from it and the CDK stack (infra/) declares the real table from it, so the
 // two cannot drift. It imports nothing.
+//
+// The table is on-demand (PAY_PER_REQUEST); every key attribute is a string
+// and every index projects all attributes. shared/store/README.md documents
+// the items and the access patterns.
 package table
 
 // Key attributes (all of type string) and the TTL attribute (a number,
@@ -20,9 +24,30 @@ type Index struct {
 	SortKey      string
 }
 
-// GSIs are the table's global secondary indexes. TODO(store): finalise and
-// document the access pattern each one serves.
-var GSIs = []Index{
-	{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"},
-	{Name: "gsi2", PartitionKey: "gsi2pk", SortKey: "gsi2sk"},
+// The secondary indexes. Both are sparse: only the items that set an
+// index's partition-key attribute appear in it.
+var (
+	// GSI1 lists children of a parent in creation order:
+	// gsi1pk "LINKS" holds every active link (the admin listing, with a
+	// cursor), and gsi1pk "LINKGRANTS#<client_id>" holds the grants of a
+	// link (the admin grants page, and revocation when the link is
+	// deleted). gsi1sk is "<created_at>#<id>" (fixed-width UTC time).
+	GSI1 = Index{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"}
+	// GSI2 lists the grants of a user: gsi2pk "USERGRANTS#<username>",
+	// gsi2sk "<created_at>#<grant id>" (the account page, and revocation
+	// when the user is deleted).
+	GSI2 = Index{Name: "gsi2", PartitionKey: "gsi2pk", SortKey: "gsi2sk"}
+)
+
+// GSIs are the table's global secondary indexes.
+var GSIs = []Index{GSI1, GSI2}
+
+// AttributeNames are the names of every key attribute of the table and its
+// indexes (the AttributeDefinitions of a CreateTable), each of type string.
+func AttributeNames() []string {
+	names := []string{PartitionKey, SortKey}
+	for _, g := range GSIs {
+		names = append(names, g.PartitionKey, g.SortKey)
+	}
+	return names
 }

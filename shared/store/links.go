@@ -1,0 +1,741 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store/table"
+)
+
+// pendingTTL bounds how long an unfinished link creation (and an
+// idempotency record) is kept: a retry with the same key within it resumes
+// or repeats the creation.
+const pendingTTL = 24 * time.Hour
+
+// rotationLease bounds how long a crashed secret rotation blocks the next.
+const rotationLease = 30 * time.Second
+
+// ErrInvalidCursor is returned (wrapped) for a cursor the store did not
+// issue. Handlers answer it with 400.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+func (s *Store) linkSecretName(clientID string) string {
+	return s.prefix + "/links/" + clientID
+}
+
+// creationKey orders links and grants by creation in GSI1 and GSI2.
+func creationKey(created time.Time, id string) string { return fmtTime(created) + "#" + id }
+
+// fingerprint identifies the request of a link creation, so that an
+// idempotency key reused for a different request is refused.
+func fingerprint(in NewLink) string {
+	b, _ := json.Marshal(struct {
+		Name         string   `json:"name"`
+		RedirectURIs []string `json:"redirect_uris"`
+		Scopes       []string `json:"scopes"`
+		ClientType   string   `json:"client_type"`
+		Enabled      bool     `json:"enabled"`
+	}{in.Name, in.RedirectURIs, in.Scopes, in.ClientType, in.Enabled})
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func hasSecret(clientType string) bool { return clientType != Public }
+
+func decodeLink(it item) Link {
+	return Link{
+		ID:                it.s(aID),
+		ClientID:          it.s(aClientID),
+		Name:              it.s(aName),
+		RedirectURIs:      it.l(aRedirectURIs),
+		Scopes:            it.l(aScopes),
+		ClientType:        it.s(aClientType),
+		Enabled:           it.b(aEnabled),
+		CreatedAt:         it.t(aCreatedAt),
+		UpdatedAt:         it.t(aUpdatedAt),
+		SecretHash:        it.s(aSecretHash),
+		PrevSecretHash:    it.s(aPrevSecretHash),
+		PrevSecretExpires: it.t(aPrevSecretExpires),
+	}
+}
+
+// activeLink decodes it when it is an active link; nil otherwise.
+func activeLink(it item) *Link {
+	if it == nil || it.s(aState) != stateActive {
+		return nil
+	}
+	l := decodeLink(it)
+	return &l
+}
+
+// CreateLink creates the link item and its secret with no orphan on failure
+// (see NewLink for idempotency). It returns the stored link and its secret.
+//
+// The steps: one transaction writes the idempotency record (condition: new),
+// the link in state pending (invisible, with a TTL) and the id pointer; then
+// the secret is created in Secrets Manager (idempotently, with a request
+// token derived from the client id); then the link becomes active with the
+// verifier of the secret Secrets Manager holds. A failure after the
+// transaction deletes the pending items and then the secret; when that
+// clean-up fails too, a retry with the same key resumes the creation.
+func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link, string, error) {
+	if hasSecret(in.ClientType) && in.Secret == "" {
+		return Link{}, "", fmt.Errorf("create link: %s link without a secret", in.ClientType)
+	}
+	fp := fingerprint(in)
+	if in.IdempotencyKey != "" {
+		l, secret, found, err := s.resumeLink(ctx, in, fp, now)
+		if err != nil || found {
+			return l, secret, err
+		}
+	}
+	l := Link{
+		ID: in.ID, ClientID: in.ClientID, Name: in.Name,
+		RedirectURIs: nonNil(in.RedirectURIs), Scopes: nonNil(in.Scopes),
+		ClientType: in.ClientType, Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
+	}
+	linkItem := map[string]types.AttributeValue{
+		aPK: str(linkPrefix + l.ClientID), aSK: str(skLink),
+		aID: str(l.ID), aClientID: str(l.ClientID), aName: str(l.Name),
+		aRedirectURIs: list(l.RedirectURIs), aScopes: list(l.Scopes),
+		aClientType: str(l.ClientType), aEnabled: boolean(l.Enabled),
+		aCreatedAt: str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
+	}
+	if in.IdempotencyKey != "" {
+		linkItem[aIdemKey] = str(hashKey(in.IdempotencyKey))
+	}
+	if hasSecret(l.ClientType) {
+		linkItem[aState] = str(statePending)
+		linkItem[aTTL] = ttl(now.Add(pendingTTL))
+	} else {
+		// A public link has no secret: it is complete in one transaction.
+		linkItem[aState] = str(stateActive)
+		linkItem[gsiLinks.PartitionKey] = str(linksIndexPK)
+		linkItem[gsiLinks.SortKey] = str(creationKey(now, l.ID))
+	}
+	items := []types.TransactWriteItem{
+		s.putNew(linkItem),
+		s.putNew(map[string]types.AttributeValue{
+			aPK: str(linkIDPrefix + l.ID), aSK: str(skLinkID), aClientID: str(l.ClientID),
+		}),
+	}
+	if in.IdempotencyKey != "" {
+		items = append(items, s.putNew(map[string]types.AttributeValue{
+			aPK: str(idemPrefix + hashKey(in.IdempotencyKey)), aSK: str(skIdem),
+			aID: str(l.ID), aClientID: str(l.ClientID), aFingerprint: str(fp),
+			aCreatedAt: str(fmtTime(now)), aTTL: ttl(now.Add(pendingTTL)),
+		}))
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err != nil {
+		err = classify(err, false)
+		if errors.Is(err, shared.ErrConflict) && in.IdempotencyKey != "" {
+			// A concurrent creation with the same key won: use its link.
+			l, secret, found, rerr := s.resumeLink(ctx, in, fp, now)
+			if rerr != nil || found {
+				return l, secret, rerr
+			}
+		}
+		return Link{}, "", fmt.Errorf("create link %q: %w", in.ClientID, err)
+	}
+	if !hasSecret(l.ClientType) {
+		return l, "", nil
+	}
+	return s.finishLink(ctx, l.ClientID, in.Secret, now)
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+func (s *Store) putNew(it map[string]types.AttributeValue) types.TransactWriteItem {
+	e := newExpr()
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                s.tableName(),
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(aPK) + ")"),
+		ExpressionAttributeNames: e.Names(),
+	}}
+}
+
+// resumeLink handles a creation whose idempotency key was seen before: it
+// returns the link created the first time (found), finishing it when it is
+// still pending.
+func (s *Store) resumeLink(ctx context.Context, in NewLink, fp string, now time.Time) (Link, string, bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(idemPrefix+hashKey(in.IdempotencyKey), skIdem), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Link{}, "", false, fmt.Errorf("create link: read idempotency record: %w", classify(err, false))
+	}
+	if out.Item == nil {
+		return Link{}, "", false, nil
+	}
+	rec := item(out.Item)
+	if rec.s(aFingerprint) != fp {
+		return Link{}, "", true, fmt.Errorf("create link: idempotency key reused for a different request: %w", shared.ErrConflict)
+	}
+	clientID := rec.s(aClientID)
+	it, err := s.getLinkItem(ctx, clientID)
+	if err != nil {
+		return Link{}, "", true, fmt.Errorf("create link %q: %w", clientID, err)
+	}
+	switch {
+	case it == nil:
+		return Link{}, "", true, fmt.Errorf("create link %q: the link of this idempotency key is gone: %w", clientID, shared.ErrConflict)
+	case it.s(aState) == statePending:
+		if !hasSecret(it.s(aClientType)) {
+			return Link{}, "", true, fmt.Errorf("create link %q: public link pending", clientID)
+		}
+		l, secret, err := s.finishLink(ctx, clientID, in.Secret, now)
+		return l, secret, true, err
+	case it.s(aState) == stateActive:
+		l := decodeLink(it)
+		if !hasSecret(l.ClientType) {
+			return l, "", true, nil
+		}
+		sec, err := s.readLinkSecret(ctx, clientID)
+		if err != nil {
+			return Link{}, "", true, fmt.Errorf("create link %q: %w", clientID, err)
+		}
+		return l, sec.ClientSecret, true, nil
+	default:
+		return Link{}, "", true, fmt.Errorf("create link %q: the link of this idempotency key is being deleted: %w", clientID, shared.ErrConflict)
+	}
+}
+
+// finishLink creates the secret of a pending link (or adopts the one a
+// concurrent or earlier attempt created) and activates the link. On failure
+// it cleans up (see abandonLink).
+func (s *Store) finishLink(ctx context.Context, clientID, candidate string, now time.Time) (Link, string, error) {
+	secret, err := s.ensureLinkSecret(ctx, clientID, candidate)
+	if err != nil {
+		return Link{}, "", s.abandonLink(ctx, clientID, fmt.Errorf("create link %q: create secret: %w", clientID, err))
+	}
+	l, err := s.activateLink(ctx, clientID, secret, now)
+	if err != nil {
+		return Link{}, "", s.abandonLink(ctx, clientID, fmt.Errorf("create link %q: activate: %w", clientID, err))
+	}
+	return l, secret, nil
+}
+
+// ensureLinkSecret creates the link's secret with candidate, or returns the
+// secret already there (a retried or concurrent creation).
+func (s *Store) ensureLinkSecret(ctx context.Context, clientID, candidate string) (string, error) {
+	doc, err := json.Marshal(LinkSecret{ClientSecret: candidate})
+	if err != nil {
+		return "", err
+	}
+	_, err = s.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:               aws.String(s.linkSecretName(clientID)),
+		SecretString:       aws.String(string(doc)),
+		ClientRequestToken: aws.String(requestToken(clientID + "/" + candidate)),
+		Description:        aws.String("client secret of application link " + clientID),
+	})
+	if err == nil {
+		return candidate, nil
+	}
+	err = classify(err, true)
+	if !errors.Is(err, shared.ErrConflict) {
+		return "", err
+	}
+	sec, rerr := s.readLinkSecret(ctx, clientID)
+	if rerr != nil {
+		return "", rerr
+	}
+	return sec.ClientSecret, nil
+}
+
+// activateLink makes a pending link active with the verifier of secret. If
+// the link is already active with that verifier (an earlier attempt whose
+// answer was lost, or a concurrent one), it succeeds too.
+func (s *Store) activateLink(ctx context.Context, clientID, secret string, now time.Time) (Link, error) {
+	// gsi1sk holds the creation time, which only the item knows.
+	it, err := s.getLinkItem(ctx, clientID)
+	if err != nil {
+		return Link{}, err
+	}
+	if it == nil {
+		return Link{}, fmt.Errorf("link vanished: %w", shared.ErrConflict)
+	}
+	hash := shared.HashToken(secret)
+	if it.s(aState) == stateActive && it.s(aSecretHash) == hash {
+		return decodeLink(it), nil
+	}
+	e := newExpr()
+	u := update{e: e}
+	u.Set(aState, str(stateActive))
+	u.Set(aSecretHash, str(hash))
+	u.Set(aUpdatedAt, str(fmtTime(now)))
+	u.Set(gsiLinks.PartitionKey, str(linksIndexPK))
+	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
+	u.Remove(aTTL)
+	cond := e.n(aState) + " = " + e.v("pending", str(statePending))
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+		UpdateExpression:          aws.String(u.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		err = classify(err, false)
+		if errors.Is(err, shared.ErrConflict) {
+			if it, rerr := s.getLinkItem(ctx, clientID); rerr == nil && it != nil &&
+				it.s(aState) == stateActive && it.s(aSecretHash) == hash {
+				return decodeLink(it), nil
+			}
+		}
+		return Link{}, err
+	}
+	return decodeLink(out.Attributes), nil
+}
+
+// abandonLink undoes a failed creation: it deletes the pending link, its
+// pointer and its idempotency record in one transaction (condition: the
+// link is not active), then the secret. Deleting the items first means a
+// failure here never leaves a secret without its (pending) link; a pending
+// link left behind is invisible, a retry with the same key resumes it, and
+// its TTL reaps it otherwise. cause is returned, with the clean-up failure
+// noted.
+func (s *Store) abandonLink(ctx context.Context, clientID string, cause error) error {
+	// Clean up even when the caller's context was cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	it, err := s.getLinkItem(ctx, clientID)
+	if err != nil {
+		return fmt.Errorf("%w (clean-up: read link: %v)", cause, err)
+	}
+	if it != nil {
+		e := newExpr()
+		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aState) + " = " + e.v("pending", str(statePending))
+		items := []types.TransactWriteItem{
+			{Delete: &types.Delete{
+				TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+				ConditionExpression:       aws.String(cond),
+				ExpressionAttributeNames:  e.Names(),
+				ExpressionAttributeValues: e.Values(),
+			}},
+			{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+it.s(aID), skLinkID)}},
+		}
+		if k := it.s(aIdemKey); k != "" {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName: s.tableName(), Key: key(idemPrefix+k, skIdem),
+			}})
+		}
+		if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+			// An active link (a lost success answer) keeps its secret.
+			return fmt.Errorf("%w (clean-up: delete pending link: %v)", cause, classify(err, false))
+		}
+	}
+	if err := s.deleteSecret(ctx, s.linkSecretName(clientID)); err != nil {
+		return fmt.Errorf("%w (clean-up: delete secret: %v)", cause, err)
+	}
+	return cause
+}
+
+func (s *Store) deleteSecret(ctx context.Context, name string) error {
+	_, err := s.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId:                   aws.String(name),
+		ForceDeleteWithoutRecovery: aws.Bool(true),
+	})
+	if err = classify(err, true); err != nil && !errors.Is(err, shared.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// getLinkItem reads the link item of clientID (strongly consistent), nil
+// when absent, whatever its state.
+func (s *Store) getLinkItem(ctx context.Context, clientID string) (item, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, classify(err, false)
+	}
+	return out.Item, nil
+}
+
+// clientIDOf resolves a link id to its client id through the pointer item.
+func (s *Store) clientIDOf(ctx context.Context, id string) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", classify(err, false)
+	}
+	if out.Item == nil {
+		return "", shared.ErrNotFound
+	}
+	return item(out.Item).s(aClientID), nil
+}
+
+// GetLink reads a link by id (ErrNotFound). It costs two reads: the id
+// pointer, then the link.
+func (s *Store) GetLink(ctx context.Context, id string) (Link, error) {
+	clientID, err := s.clientIDOf(ctx, id)
+	if err != nil {
+		return Link{}, fmt.Errorf("get link %q: %w", id, err)
+	}
+	l, err := s.GetLinkByClientID(ctx, clientID)
+	if err != nil {
+		return Link{}, fmt.Errorf("get link %q: %w", id, err)
+	}
+	return l, nil
+}
+
+// GetLinkByClientID reads a link by client id (1 call, ErrNotFound).
+func (s *Store) GetLinkByClientID(ctx context.Context, clientID string) (Link, error) {
+	it, err := s.getLinkItem(ctx, clientID)
+	if err != nil {
+		return Link{}, fmt.Errorf("get link by client id %q: %w", clientID, err)
+	}
+	l := activeLink(it)
+	if l == nil {
+		return Link{}, fmt.Errorf("get link by client id %q: %w", clientID, shared.ErrNotFound)
+	}
+	return *l, nil
+}
+
+// ListLinks lists links in creation order; cursor is "" for the first page
+// and the returned next is "" after the last. limit is 1..100 (clamped).
+// The cursor is opaque: base64url of the index position after the page.
+func (s *Store) ListLinks(ctx context.Context, limit int, cursor string) ([]Link, string, error) {
+	items, next, err := s.queryPage(ctx, gsiLinks, linksIndexPK, true, limit, cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("list links: %w", err)
+	}
+	links := make([]Link, 0, len(items))
+	for _, it := range items {
+		if l := activeLink(it); l != nil {
+			links = append(links, *l)
+		}
+	}
+	return links, next, nil
+}
+
+func clampLimit(limit int) int {
+	return min(max(limit, 1), 100)
+}
+
+// cursorKey is the position a cursor encodes: the table and index keys of
+// the last item of a page.
+type cursorKey struct {
+	PK    string `json:"pk"`
+	SK    string `json:"sk"`
+	GSIPK string `json:"ipk"`
+	GSISK string `json:"isk"`
+}
+
+// queryPage reads up to limit items of partition pk of index g, after
+// cursor. It asks for one item more than limit to know whether a next page
+// exists, so the last page never has a cursor.
+func (s *Store) queryPage(ctx context.Context, g table.Index, pk string, forward bool, limit int, cursor string) ([]item, string, error) {
+	limit = clampLimit(limit)
+	e := newExpr()
+	in := &dynamodb.QueryInput{
+		TableName:                 s.tableName(),
+		IndexName:                 aws.String(g.Name),
+		KeyConditionExpression:    aws.String(e.n(g.PartitionKey) + " = " + e.v("pk", str(pk))),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ScanIndexForward:          aws.Bool(forward),
+		Limit:                     aws.Int32(int32(limit + 1)),
+	}
+	if cursor != "" {
+		c, err := decodeCursor(cursor)
+		if err != nil || c.GSIPK != pk {
+			return nil, "", ErrInvalidCursor
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			aPK: str(c.PK), aSK: str(c.SK), g.PartitionKey: str(c.GSIPK), g.SortKey: str(c.GSISK),
+		}
+	}
+	var items []item
+	for len(items) <= limit {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", classify(err, false)
+		}
+		for _, it := range out.Items {
+			items = append(items, it)
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	last := items[limit-1]
+	next := encodeCursor(cursorKey{PK: last.s(aPK), SK: last.s(aSK), GSIPK: last.s(g.PartitionKey), GSISK: last.s(g.SortKey)})
+	return items, next, nil
+}
+
+func encodeCursor(c cursorKey) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursorKey, error) {
+	var c cursorKey
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, err
+	}
+	if c.PK == "" || c.SK == "" || c.GSIPK == "" || c.GSISK == "" {
+		return c, errors.New("incomplete cursor")
+	}
+	return c, nil
+}
+
+// UpdateLink applies u and returns the updated link (ErrNotFound).
+func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now time.Time) (Link, error) {
+	clientID, err := s.clientIDOf(ctx, id)
+	if err != nil {
+		return Link{}, fmt.Errorf("update link %q: %w", id, err)
+	}
+	e := newExpr()
+	up := update{e: e}
+	if u.Name != nil {
+		up.Set(aName, str(*u.Name))
+	}
+	if u.RedirectURIs != nil {
+		up.Set(aRedirectURIs, list(*u.RedirectURIs))
+	}
+	if u.Scopes != nil {
+		up.Set(aScopes, list(*u.Scopes))
+	}
+	if u.Enabled != nil {
+		up.Set(aEnabled, boolean(*u.Enabled))
+	}
+	up.Set(aUpdatedAt, str(fmtTime(now)))
+	cond := e.n(aState) + " = " + e.v("active", str(stateActive))
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+		UpdateExpression:          aws.String(up.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return Link{}, fmt.Errorf("update link %q: %w", id, notFoundOnConflict(classify(err, false)))
+	}
+	return decodeLink(out.Attributes), nil
+}
+
+// notFoundOnConflict turns a failed "exists" condition into ErrNotFound.
+func notFoundOnConflict(err error) error {
+	if errors.Is(err, shared.ErrConflict) {
+		return fmt.Errorf("%w (condition failed)", shared.ErrNotFound)
+	}
+	return err
+}
+
+// DeleteLink revokes every grant of the link, deletes its secret and its
+// items (ErrNotFound). Afterwards its id and client id are not found.
+//
+// The link first turns to state deleting (invisible at once, and out of the
+// listing), then its grants are revoked, its secret deleted and its items
+// deleted. Every step is idempotent, so a retry after a failure finishes
+// the deletion.
+func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error {
+	clientID, err := s.clientIDOf(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete link %q: %w", id, err)
+	}
+	e := newExpr()
+	u := update{e: e}
+	u.Set(aState, str(stateDeleting))
+	u.Set(aUpdatedAt, str(fmtTime(now)))
+	u.Remove(gsiLinks.PartitionKey)
+	u.Remove(gsiLinks.SortKey)
+	cond := e.n(aState) + " IN (" + e.v("active", str(stateActive)) + ", " + e.v("deleting", str(stateDeleting)) + ")"
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+		UpdateExpression:          aws.String(u.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return fmt.Errorf("delete link %q: %w", id, notFoundOnConflict(classify(err, false)))
+	}
+	it := item(out.Attributes)
+	if err := s.revokeAll(ctx, gsiLinks, linkGrantsPrefix+clientID, now); err != nil {
+		return fmt.Errorf("delete link %q: revoke grants: %w", id, err)
+	}
+	if hasSecret(it.s(aClientType)) {
+		if err := s.deleteSecret(ctx, s.linkSecretName(clientID)); err != nil {
+			return fmt.Errorf("delete link %q: delete secret: %w", id, err)
+		}
+	}
+	items := []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink)}},
+		{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID)}},
+	}
+	if k := it.s(aIdemKey); k != "" {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
+	}
+	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		return fmt.Errorf("delete link %q: delete items: %w", id, classify(err, false))
+	}
+	return nil
+}
+
+// GetLinkSecret reads the link's secret from Secrets Manager (ErrNotFound
+// for an unknown link or a public one, which has no secret).
+func (s *Store) GetLinkSecret(ctx context.Context, id string) (LinkSecret, error) {
+	l, err := s.GetLink(ctx, id)
+	if err != nil {
+		return LinkSecret{}, fmt.Errorf("get link secret: %w", err)
+	}
+	if !hasSecret(l.ClientType) {
+		return LinkSecret{}, fmt.Errorf("get link secret %q: public link: %w", id, shared.ErrNotFound)
+	}
+	sec, err := s.readLinkSecret(ctx, l.ClientID)
+	if err != nil {
+		return LinkSecret{}, fmt.Errorf("get link secret %q: %w", id, err)
+	}
+	return sec, nil
+}
+
+func (s *Store) readLinkSecret(ctx context.Context, clientID string) (LinkSecret, error) {
+	out, err := s.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.linkSecretName(clientID))})
+	if err != nil {
+		return LinkSecret{}, fmt.Errorf("read secret: %w", classify(err, true))
+	}
+	var sec LinkSecret
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &sec); err != nil {
+		return LinkSecret{}, fmt.Errorf("read secret: decode: %w", err)
+	}
+	if sec.ClientSecret == "" {
+		return LinkSecret{}, errors.New("read secret: no client_secret")
+	}
+	return sec, nil
+}
+
+func (s *Store) writeLinkSecret(ctx context.Context, clientID string, sec LinkSecret) error {
+	doc, err := json.Marshal(sec)
+	if err != nil {
+		return err
+	}
+	_, err = s.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(s.linkSecretName(clientID)),
+		SecretString: aws.String(string(doc)),
+	})
+	if err != nil {
+		return fmt.Errorf("write secret: %w", classify(err, true))
+	}
+	return nil
+}
+
+// RotateLinkSecret makes newSecret current; the old one stays valid for
+// overlap (0 ends it at once; a new rotation ends any earlier overlap).
+//
+// Invariant: the link item never verifies a secret Secrets Manager does not
+// hold. So the steps are: take a short rotation lease on the link (one
+// rotation at a time); write {new, previous: old} to Secrets Manager; move
+// the link's verifiers to new (and old during the overlap), releasing the
+// lease; with no overlap, finally drop the previous secret from Secrets
+// Manager. A failure between steps leaves Secrets Manager holding a
+// superset of what the link verifies.
+func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, overlap time.Duration, now time.Time) (Link, error) {
+	l, err := s.GetLink(ctx, id)
+	if err != nil {
+		return Link{}, fmt.Errorf("rotate link secret: %w", err)
+	}
+	if !hasSecret(l.ClientType) {
+		return Link{}, fmt.Errorf("rotate link secret %q: public link: %w", id, shared.ErrConflict)
+	}
+	if newSecret == "" {
+		return Link{}, fmt.Errorf("rotate link secret %q: empty secret", id)
+	}
+	overlap = max(overlap, 0)
+	if err := s.takeRotationLease(ctx, l.ClientID, now); err != nil {
+		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
+	}
+	old, err := s.readLinkSecret(ctx, l.ClientID)
+	if err != nil {
+		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
+	}
+	prevExpires := now.Add(overlap)
+	both := LinkSecret{ClientSecret: newSecret, PreviousSecret: old.ClientSecret, PreviousExpiresAt: prevExpires}
+	if err := s.writeLinkSecret(ctx, l.ClientID, both); err != nil {
+		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
+	}
+	e := newExpr()
+	u := update{e: e}
+	u.Set(aSecretHash, str(shared.HashToken(newSecret)))
+	u.Set(aUpdatedAt, str(fmtTime(now)))
+	if overlap > 0 {
+		u.Set(aPrevSecretHash, str(shared.HashToken(old.ClientSecret)))
+		u.Set(aPrevSecretExpires, str(fmtTime(prevExpires)))
+	} else {
+		u.Remove(aPrevSecretHash)
+		u.Remove(aPrevSecretExpires)
+	}
+	u.Remove(aRotationLease)
+	cond := e.n(aState) + " = " + e.v("active", str(stateActive))
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+l.ClientID, skLink),
+		UpdateExpression:          aws.String(u.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return Link{}, fmt.Errorf("rotate link secret %q: update verifiers: %w", id, notFoundOnConflict(classify(err, false)))
+	}
+	if overlap == 0 {
+		if err := s.writeLinkSecret(ctx, l.ClientID, LinkSecret{ClientSecret: newSecret}); err != nil {
+			return Link{}, fmt.Errorf("rotate link secret %q: drop previous secret: %w", id, err)
+		}
+	}
+	return decodeLink(out.Attributes), nil
+}
+
+// takeRotationLease marks the link as being rotated until now+rotationLease
+// (ErrConflict while another rotation holds it).
+func (s *Store) takeRotationLease(ctx context.Context, clientID string, now time.Time) error {
+	e := newExpr()
+	u := update{e: e}
+	u.Set(aRotationLease, str(fmtTime(now.Add(rotationLease))))
+	cond := e.n(aState) + " = " + e.v("active", str(stateActive)) + " AND (attribute_not_exists(" +
+		e.n(aRotationLease) + ") OR " + e.n(aRotationLease) + " < " + e.v("now", str(fmtTime(now))) + ")"
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+		UpdateExpression:          aws.String(u.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	if err != nil {
+		return fmt.Errorf("take rotation lease: %w", classify(err, false))
+	}
+	return nil
+}

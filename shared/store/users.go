@@ -1,0 +1,193 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/applinks/applinks/shared"
+)
+
+func decodeUser(it item) User {
+	return User{
+		Username:     it.s(aUsername),
+		PasswordHash: it.s(aPasswordHash),
+		Permissions:  it.l(aPermissions),
+		Disabled:     it.b(aDisabled),
+		CreatedAt:    it.t(aCreatedAt),
+		UpdatedAt:    it.t(aUpdatedAt),
+	}
+}
+
+// CreateUser creates a user (ErrConflict when the username is taken).
+func (s *Store) CreateUser(ctx context.Context, u User) error {
+	e := newExpr()
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: s.tableName(),
+		Item: map[string]types.AttributeValue{
+			aPK: str(userPrefix + u.Username), aSK: str(skUser),
+			aUsername: str(u.Username), aPasswordHash: str(u.PasswordHash),
+			aPermissions: list(nonNil(u.Permissions)), aDisabled: boolean(u.Disabled),
+			aCreatedAt: str(fmtTime(u.CreatedAt)), aUpdatedAt: str(fmtTime(u.UpdatedAt)),
+		},
+		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(aPK) + ")"),
+		ExpressionAttributeNames: e.Names(),
+	})
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Username, classify(err, false))
+	}
+	return nil
+}
+
+// GetUser reads a user (1 call, ErrNotFound).
+func (s *Store) GetUser(ctx context.Context, username string) (User, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(userPrefix+username, skUser), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("get user %q: %w", username, classify(err, false))
+	}
+	if out.Item == nil {
+		return User{}, fmt.Errorf("get user %q: %w", username, shared.ErrNotFound)
+	}
+	return decodeUser(out.Item), nil
+}
+
+// UpdateUser applies u and returns the updated user (ErrNotFound).
+func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, now time.Time) (User, error) {
+	e := newExpr()
+	up := update{e: e}
+	if u.PasswordHash != nil {
+		up.Set(aPasswordHash, str(*u.PasswordHash))
+	}
+	if u.Permissions != nil {
+		up.Set(aPermissions, list(nonNil(*u.Permissions)))
+	}
+	if u.Disabled != nil {
+		up.Set(aDisabled, boolean(*u.Disabled))
+	}
+	up.Set(aUpdatedAt, str(fmtTime(now)))
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(userPrefix+username, skUser),
+		UpdateExpression:          aws.String(up.String()),
+		ConditionExpression:       aws.String("attribute_exists(" + e.n(aPK) + ")"),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("update user %q: %w", username, notFoundOnConflict(classify(err, false)))
+	}
+	return decodeUser(out.Attributes), nil
+}
+
+// DeleteUser deletes a user and revokes every grant of theirs (ErrNotFound).
+// The grants are revoked first, so a failure part-way leaves the user in
+// place and a retry finishes the job.
+func (s *Store) DeleteUser(ctx context.Context, username string, now time.Time) error {
+	if _, err := s.GetUser(ctx, username); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if err := s.revokeAll(ctx, gsiUserGrants, userGrantsPrefix+username, now); err != nil {
+		return fmt.Errorf("delete user %q: revoke grants: %w", username, err)
+	}
+	e := newExpr()
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: s.tableName(), Key: key(userPrefix+username, skUser),
+		ConditionExpression:      aws.String("attribute_exists(" + e.n(aPK) + ")"),
+		ExpressionAttributeNames: e.Names(),
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", username, notFoundOnConflict(classify(err, false)))
+	}
+	// Forget the user's sign-in failures too (best effort: they expire).
+	_ = s.ClearLoginFailures(ctx, username)
+	return nil
+}
+
+// LoginFailures returns the failed sign-ins counted for username in the
+// current window (0 when none or the window has passed).
+func (s *Store) LoginFailures(ctx context.Context, username string, now time.Time) (int, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(throttlePrefix+username, skThrottle), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("login failures %q: %w", username, classify(err, false))
+	}
+	it := item(out.Item)
+	if out.Item == nil || !now.Before(it.t(aWindowEnd)) {
+		return 0, nil
+	}
+	return int(it.n(aCount)), nil
+}
+
+// AddLoginFailure counts one failed sign-in for username (known or not) and
+// returns the new count; the window starts at the first failure and lasts
+// window.
+//
+// One UpdateItem adds 1 while the window is open (condition: no record, or
+// window_end after now; if_not_exists sets the window's end and TTL on the
+// first failure). When the window has passed, a conditional put restarts
+// it at 1; a concurrent restart that won is counted on by trying again.
+func (s *Store) AddLoginFailure(ctx context.Context, username string, window time.Duration, now time.Time) (int, error) {
+	k := key(throttlePrefix+username, skThrottle)
+	end := now.Add(window)
+	for range 3 {
+		e := newExpr()
+		upd := "SET " + e.n(aWindowEnd) + " = if_not_exists(" + e.n(aWindowEnd) + ", " + e.v("end", str(fmtTime(end))) + "), " +
+			e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v("ttl", ttl(end)) + ") ADD " +
+			e.n(aCount) + " " + e.v("one", num(1))
+		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aWindowEnd) + " > " + e.v("now", str(fmtTime(now)))
+		out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: s.tableName(), Key: k,
+			UpdateExpression:          aws.String(upd),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+			ReturnValues:              types.ReturnValueAllNew,
+		})
+		if err == nil {
+			return int(item(out.Attributes).n(aCount)), nil
+		}
+		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
+			return 0, fmt.Errorf("add login failure %q: %w", username, err)
+		}
+		// The window has passed: start a new one, unless a concurrent
+		// failure just did.
+		e = newExpr()
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: s.tableName(),
+			Item: map[string]types.AttributeValue{
+				aPK: str(throttlePrefix + username), aSK: str(skThrottle),
+				aCount: num(1), aWindowEnd: str(fmtTime(end)), aTTL: ttl(end),
+			},
+			ConditionExpression: aws.String("attribute_not_exists(" + e.n(aPK) + ") OR " +
+				e.n(aWindowEnd) + " <= " + e.v("now", str(fmtTime(now)))),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+		})
+		if err == nil {
+			return 1, nil
+		}
+		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
+			return 0, fmt.Errorf("add login failure %q: %w", username, err)
+		}
+	}
+	return 0, fmt.Errorf("add login failure %q: too much contention: %w", username, shared.ErrUnavailable)
+}
+
+// ClearLoginFailures forgets the failures of username.
+func (s *Store) ClearLoginFailures(ctx context.Context, username string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: s.tableName(), Key: key(throttlePrefix+username, skThrottle),
+	})
+	if err != nil {
+		return fmt.Errorf("clear login failures %q: %w", username, classify(err, false))
+	}
+	return nil
+}
