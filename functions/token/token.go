@@ -1,16 +1,31 @@
 // Package token serves the token endpoint (RFC 6749 §3.2, §4.1.3, §6),
 // revocation (RFC 7009), introspection (RFC 7662), authorization-server
 // metadata (RFC 8414) and the JWK Set.
+//
+// Every endpoint reads what it needs with one Store.Fetch (one DynamoDB
+// BatchGetItem), so a successful code exchange costs three DynamoDB calls
+// (Fetch, GetUser, RedeemCode), a refresh three (Fetch, GetUser,
+// RotateRefresh) and an introspection one (access token) or two (refresh
+// token). Client secrets are checked against the link's stored hash, never
+// by calling Secrets Manager.
 package token
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
 )
 
 // Paths are the URL paths this handler serves.
@@ -20,21 +35,188 @@ var Paths = []string{
 	"/.well-known/oauth-authorization-server", "/.well-known/jwks.json",
 }
 
+// Reader reads the records a request needs.
+type Reader interface {
+	// Fetch reads every record named by k in one call.
+	Fetch(ctx context.Context, k store.Keys) (store.Bundle, error)
+	// GetUser reads a user (ErrNotFound).
+	GetUser(ctx context.Context, username string) (store.User, error)
+}
+
+// Redeemer exchanges an authorization code for a grant.
+type Redeemer interface {
+	// RedeemCode marks the code used and writes the grant and its first
+	// refresh token atomically; ErrConflict when the code was used or
+	// expired.
+	RedeemCode(ctx context.Context, codeHash string, g store.Grant, rt *store.RefreshToken, now time.Time) error
+}
+
+// Rotator rotates refresh tokens.
+type Rotator interface {
+	// RotateRefresh replaces the active token old by next atomically.
+	RotateRefresh(ctx context.Context, old, next store.RefreshToken, now time.Time) error
+	// ReplaceSuccessor replaces the unused successor of the rotated token
+	// old by next (within REFRESH_REUSE_GRACE).
+	ReplaceSuccessor(ctx context.Context, old, next store.RefreshToken, now time.Time) error
+}
+
+// Revoker revokes grants and access tokens.
+type Revoker interface {
+	// RevokeGrant makes every token of a grant inactive (ErrNotFound).
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeAccessToken makes the access token jti inactive until exp.
+	RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error
+}
+
+// Store is everything the handler needs from storage. *store.Store
+// implements it; every method must be safe for concurrent use.
+type Store interface {
+	Reader
+	Redeemer
+	Rotator
+	Revoker
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Options are the dependencies of a Handler.
 type Options struct {
 	Config config.Config
-	Store  *store.Store // TODO(token): replace by a small interface declared here
+	Store  Store
 	Keys   *signing.Keyring
 	Now    func() time.Time // default time.Now
 	Random io.Reader        // default crypto/rand.Reader
 }
 
-// Handler is the token function's http.Handler.
+// Handler is the token function's http.Handler. It is safe for concurrent
+// use.
 type Handler struct {
-	// TODO(token)
+	cfg      config.Config
+	store    Store
+	keys     *signing.Keyring
+	now      func() time.Time
+	random   io.Reader
+	mux      *http.ServeMux
+	metadata []byte
 }
 
 // New returns a Handler.
-func New(o Options) (*Handler, error) { panic("unimplemented") }
+func New(o Options) (*Handler, error) {
+	switch {
+	case o.Store == nil:
+		return nil, errors.New("token: nil store")
+	case o.Keys == nil:
+		return nil, errors.New("token: nil keyring")
+	case o.Config.Catalog == nil:
+		return nil, errors.New("token: configuration has no scope catalog")
+	case o.Config.Issuer == "":
+		return nil, errors.New("token: configuration has no issuer")
+	case o.Config.AccessTokenTTL <= 0 || o.Config.RefreshTokenTTL <= 0:
+		return nil, errors.New("token: access and refresh token lifetimes must be positive")
+	}
+	if o.Config.Audience == "" {
+		o.Config.Audience = o.Config.Issuer
+	}
+	h := &Handler{cfg: o.Config, store: o.Store, keys: o.Keys, now: o.Now, random: o.Random}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.random == nil {
+		h.random = rand.Reader
+	}
+	md, err := json.Marshal(newMetadata(h.cfg))
+	if err != nil {
+		return nil, errors.New("token: encode metadata")
+	}
+	h.metadata = md
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
+	mux := http.NewServeMux()
+	post := func(path string, f http.HandlerFunc) {
+		mux.HandleFunc("POST "+path, f)
+		mux.HandleFunc(path, methodNotAllowed("POST"))
+	}
+	post("/oauth2/token", h.token)
+	post("/rest/oauth2/latest/token", h.token)
+	post("/oauth2/revoke", h.revoke)
+	post("/oauth2/introspect", h.introspect)
+	get := func(path string, f http.HandlerFunc) {
+		mux.HandleFunc("GET "+path, f)
+		mux.HandleFunc(path, methodNotAllowed("GET, HEAD"))
+	}
+	get("/.well-known/oauth-authorization-server", h.serveMetadata)
+	get("/.well-known/jwks.json", h.serveJWKS)
+	h.mux = mux
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		// web.Middleware sets the same limit; this keeps it when the
+		// handler is mounted without it.
+		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// methodNotAllowed answers 405 with Allow (RFC 9110 §15.5.6) and an OAuth
+// JSON error body.
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		e := shared.InvalidRequest("method " + r.Method + " is not allowed; use " + allow)
+		e.Status = http.StatusMethodNotAllowed
+		shared.WriteTokenError(w, e)
+	}
+}
+
+// fail renders err as a token-endpoint error. Errors that are not already
+// OAuth errors are logged with their internal text, which never reaches the
+// client (shared.AsError).
+func fail(ctx context.Context, w http.ResponseWriter, msg string, err error) {
+	var oe *shared.Error
+	if !errors.As(err, &oe) {
+		web.Logger(ctx).Error(msg, "err", err)
+	}
+	shared.WriteTokenError(w, err)
+}
+
+// parseForm reads the request's form strictly: no parameter may travel in
+// the query string (RFC 6749 §3.2 requires POST for the token endpoint, and
+// credentials in a URL leak into logs), a repeated parameter is
+// invalid_request (RFC 6749 §3.1), and a body over web.MaxBodyBytes is 413.
+func parseForm(r *http.Request) (map[string]string, error) {
+	if r.URL.RawQuery != "" {
+		return nil, shared.InvalidRequest("parameters must be sent in the request body, not the query string")
+	}
+	form, err := web.ParseForm(r, false)
+	if errors.Is(err, web.ErrTooLarge) {
+		e := shared.InvalidRequest("request body too large")
+		e.Status = http.StatusRequestEntityTooLarge
+		return nil, e
+	}
+	if err != nil {
+		return nil, shared.InvalidRequest(err.Error())
+	}
+	out := make(map[string]string, len(form))
+	for k, v := range form {
+		out[k] = v[0]
+	}
+	return out, nil
+}
+
+// writeNoStore writes a successful token, introspection or metadata response
+// with the caching headers of RFC 6749 §5.1.
+func writeNoStore(w http.ResponseWriter, v any) {
+	w.Header().Set("Pragma", "no-cache")
+	web.WriteJSON(w, http.StatusOK, v)
+}
+
+// newID returns a random identifier of 128 bits, base64url (grant ids and
+// jti).
+func (h *Handler) newID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(h.random, b[:]); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,129 @@
+package token
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store"
+)
+
+// introspection is the response of RFC 7662 §2.2. An inactive token is
+// exactly {"active": false}: every other member is omitted.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	JTI       string `json:"jti,omitempty"`
+	GrantID   string `json:"grant_id,omitempty"`
+}
+
+// introspect serves POST /oauth2/introspect (RFC 7662 §2). The caller must
+// authenticate with a secret (§2.1 requires authorization, and a public
+// client has none). A client sees its own tokens; a resource_server link
+// sees every token; any other token is inactive. An access token costs one
+// DynamoDB call (link, grant, user and jti revocation in one Fetch), a
+// refresh token two.
+func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, err := parseForm(r)
+	if err != nil {
+		fail(ctx, w, "introspection request", err)
+		return
+	}
+	creds, err := readCredentials(r, form)
+	if err != nil {
+		fail(ctx, w, "introspection request", err)
+		return
+	}
+	tok := form["token"]
+	if tok == "" {
+		fail(ctx, w, "introspection request", shared.InvalidRequest("token is required"))
+		return
+	}
+	var resp introspection
+	claims, isAccess := signing.AccessClaims{}, false
+	if looksLikeJWT(tok) {
+		claims, isAccess = h.verifyAccess(ctx, tok)
+	}
+	if isAccess {
+		resp, err = h.introspectAccess(ctx, creds, claims)
+	} else {
+		resp, err = h.introspectRefresh(ctx, creds, tok)
+	}
+	if err != nil {
+		fail(ctx, w, "introspection request", err)
+		return
+	}
+	writeNoStore(w, resp)
+}
+
+// introspector authenticates the caller of the introspection endpoint.
+func (h *Handler) introspector(ctx context.Context, c credentials, link *store.Link) (*store.Link, error) {
+	if c.method == methodNone {
+		return nil, shared.InvalidClient("introspection requires client authentication with a secret")
+	}
+	return authenticate(ctx, c, link, h.now())
+}
+
+// mayView reports whether caller may learn about a token of clientID.
+func mayView(caller *store.Link, clientID string) bool {
+	return caller.ClientID == clientID || caller.ClientType == store.ResourceServer
+}
+
+func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c signing.AccessClaims) (introspection, error) {
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, GrantID: c.GrantID, JTI: c.JTI, Username: c.Subject})
+	if err != nil {
+		return introspection{}, fmt.Errorf("fetch grant of access token %q: %w", c.JTI, err)
+	}
+	caller, err := h.introspector(ctx, creds, b.Link)
+	if err != nil {
+		return introspection{}, err
+	}
+	g, u := b.Grant, b.User
+	if !h.now().Before(c.ExpiresAt) || c.GrantID == "" || g == nil || g.Revoked || g.ClientID != c.ClientID ||
+		b.AccessRevoked || u == nil || u.Disabled || !mayView(caller, c.ClientID) {
+		return introspection{}, nil
+	}
+	return introspection{
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Subject, TokenType: "Bearer",
+		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
+		JTI: c.JTI, GrantID: c.GrantID,
+	}, nil
+}
+
+func (h *Handler) introspectRefresh(ctx context.Context, creds credentials, tok string) (introspection, error) {
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, RefreshHash: shared.HashToken(tok)})
+	if err != nil {
+		return introspection{}, fmt.Errorf("fetch refresh token %s: %w", shared.HashPrefix(tok), err)
+	}
+	caller, err := h.introspector(ctx, creds, b.Link)
+	if err != nil {
+		return introspection{}, err
+	}
+	rt := b.Refresh
+	if rt == nil || rt.Status != store.RefreshActive || !h.now().Before(rt.ExpiresAt) || !mayView(caller, rt.ClientID) {
+		return introspection{}, nil
+	}
+	gb, err := h.store.Fetch(ctx, store.Keys{GrantID: rt.GrantID, Username: rt.Username})
+	if err != nil {
+		return introspection{}, fmt.Errorf("fetch grant %q: %w", rt.GrantID, err)
+	}
+	if gb.Grant == nil || gb.Grant.Revoked || gb.User == nil || gb.User.Disabled {
+		return introspection{}, nil
+	}
+	return introspection{
+		Active: true, Scope: shared.FormatScope(rt.Scope), ClientID: rt.ClientID, Username: rt.Username,
+		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Sub: rt.Username,
+		Iss: h.cfg.Issuer, GrantID: rt.GrantID,
+	}, nil
+}

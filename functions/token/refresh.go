@@ -1,0 +1,145 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// refresh is the refresh_token grant (RFC 6749 §6) with rotation and reuse
+// detection (RFC 9700 §4.14.2). On success it costs three DynamoDB calls:
+// Fetch (link and token), GetUser, RotateRefresh.
+func (h *Handler) refresh(ctx context.Context, creds credentials, form map[string]string) (tokenResponse, error) {
+	tok := form["refresh_token"]
+	if tok == "" {
+		return tokenResponse{}, shared.InvalidRequest("refresh_token is required")
+	}
+	now := h.now()
+	hash := shared.HashToken(tok)
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, RefreshHash: hash})
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("fetch refresh token %s: %w", shared.HashPrefix(tok), err)
+	}
+	link, err := clientForGrant(ctx, creds, b.Link, now)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	rt := b.Refresh
+	switch {
+	case rt == nil:
+		return tokenResponse{}, shared.InvalidGrant("the refresh token is invalid")
+	case rt.ClientID != link.ClientID:
+		// RFC 6749 §6: the token must have been issued to this client.
+		web.Logger(ctx).Info("refresh refused", "client_id", link.ClientID, "reason", "token of another client",
+			"token", shared.HashPrefix(tok))
+		return tokenResponse{}, shared.InvalidGrant("the refresh token is invalid")
+	case !now.Before(rt.ExpiresAt):
+		return tokenResponse{}, shared.InvalidGrant("the refresh token has expired")
+	}
+	return h.useRefresh(ctx, link, *rt, tok, form["scope"], now, true)
+}
+
+// useRefresh acts on rt by its status. retry allows one re-read after a lost
+// race (a concurrent rotation or revocation).
+func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.RefreshToken, tok, scopeParam string, now time.Time, retry bool) (tokenResponse, error) {
+	switch rt.Status {
+	case store.RefreshActive:
+		resp, next, err := h.mint(ctx, link, rt, scopeParam, now)
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		err = h.store.RotateRefresh(ctx, rt, next, now)
+		if errors.Is(err, shared.ErrConflict) {
+			return h.afterConflict(ctx, link, rt, tok, scopeParam, now, retry)
+		}
+		if err != nil {
+			return tokenResponse{}, fmt.Errorf("rotate refresh token %s: %w", shared.HashPrefix(tok), err)
+		}
+		return resp, nil
+
+	case store.RefreshRotated:
+		grace := h.cfg.RefreshReuseGrace
+		if grace <= 0 || now.After(rt.RotatedAt.Add(grace)) {
+			return tokenResponse{}, h.reuse(ctx, rt, tok)
+		}
+		// Within REFRESH_REUSE_GRACE (a client retrying after a lost
+		// response): its unused successor is replaced by a new pair.
+		resp, next, err := h.mint(ctx, link, rt, scopeParam, now)
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		err = h.store.ReplaceSuccessor(ctx, rt, next, now)
+		if errors.Is(err, shared.ErrConflict) {
+			// The successor was used already (or the grant revoked): this
+			// is reuse, not a retry.
+			return tokenResponse{}, h.reuse(ctx, rt, tok)
+		}
+		if err != nil {
+			return tokenResponse{}, fmt.Errorf("replace successor of %s: %w", shared.HashPrefix(tok), err)
+		}
+		return resp, nil
+	}
+	return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
+}
+
+// afterConflict re-reads a token whose rotation lost a race and acts on its
+// new state once.
+func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.RefreshToken, tok, scopeParam string, now time.Time, retry bool) (tokenResponse, error) {
+	b, err := h.store.Fetch(ctx, store.Keys{RefreshHash: rt.Hash, GrantID: rt.GrantID})
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("re-read refresh token %s: %w", shared.HashPrefix(tok), err)
+	}
+	switch {
+	case b.Refresh == nil || b.Grant == nil || b.Grant.Revoked:
+		return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
+	case b.Refresh.Status == store.RefreshActive || !retry:
+		// Still active, so the rotation failed for another reason; do not
+		// loop.
+		return tokenResponse{}, shared.InvalidGrant("the refresh token is invalid")
+	}
+	return h.useRefresh(ctx, link, *b.Refresh, tok, scopeParam, now, false)
+}
+
+// mint checks the user and the requested scope and makes the response and
+// the next refresh token. The access token gets the scope capped against
+// the link's and the user's current scopes; the next refresh token keeps the
+// grant's approved scope, so a narrowing refresh narrows only the access
+// token (SPEC "Scopes and capping").
+func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshToken, scopeParam string, now time.Time) (tokenResponse, store.RefreshToken, error) {
+	user, err := h.activeUser(ctx, rt.Username)
+	if err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	scope, err := h.cfg.Catalog.CapRefresh(scopeParam, rt.Scope, link.Scopes, user.Permissions)
+	if err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	tok, next, err := h.newRefresh(store.RefreshToken{
+		GrantID: rt.GrantID, ClientID: rt.ClientID, Username: rt.Username, Scope: rt.Scope,
+	}, now)
+	if err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	access, err := h.signAccess(ctx, link.ClientID, rt.Username, rt.GrantID, scope, now)
+	if err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	return h.response(access, tok, scope), next, nil
+}
+
+// reuse handles a rotated refresh token presented again after the grace
+// period: the token was probably stolen, so the whole grant is revoked
+// (RFC 9700 §4.14.2).
+func (h *Handler) reuse(ctx context.Context, rt store.RefreshToken, tok string) error {
+	web.Audit(ctx, "refresh_token_reuse", "client_id", rt.ClientID, "grant_id", rt.GrantID,
+		"username", rt.Username, "token", shared.HashPrefix(tok))
+	if err := h.revokeGrant(ctx, rt.GrantID, "refresh_token_reuse"); err != nil {
+		return err
+	}
+	return shared.InvalidGrant("the refresh token has already been used")
+}
