@@ -1,0 +1,182 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a getenv over m.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestFromEnvDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Issuer", c.Issuer, "http://127.0.0.1:8080"},
+		{"ListenAddr", c.ListenAddr, "127.0.0.1:8080"},
+		{"TableName", c.TableName, "applinks"},
+		{"SecretPrefix", c.SecretPrefix, "applinks"},
+		{"EndpointURL", c.EndpointURL, ""},
+		{"AdminToken", c.AdminToken, ""},
+		{"AuthCodeTTL", c.AuthCodeTTL, 60 * time.Second},
+		{"AccessTokenTTL", c.AccessTokenTTL, time.Hour},
+		{"RefreshTokenTTL", c.RefreshTokenTTL, 90 * 24 * time.Hour},
+		{"RefreshReuseGrace", c.RefreshReuseGrace, time.Duration(0)},
+		{"Audience", c.Audience, "http://127.0.0.1:8080"},
+		{"RequirePKCE", c.RequirePKCE, false},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	if c.Catalog == nil || c.Catalog.Baseline() != "PUBLIC_REPOS" {
+		t.Errorf("got catalog %v, want the default Bitbucket catalog", c.Catalog)
+	}
+}
+
+func TestFromEnvValues(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "catalog.json")
+	if err := os.WriteFile(path, []byte(`{"baseline":"READ","scopes":[{"name":"READ"},{"name":"WRITE","implies":["READ"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromEnv(env(map[string]string{
+		"ISSUER_URL":          "https://auth.example.com/",
+		"LISTEN_ADDR":         ":9000",
+		"TABLE_NAME":          "t1",
+		"SECRET_PREFIX":       "p1",
+		"AWS_ENDPOINT_URL":    "http://localhost:4566",
+		"ADMIN_TOKEN":         "tok",
+		"AUTH_CODE_TTL":       "600",
+		"ACCESS_TOKEN_TTL":    "15m",
+		"REFRESH_TOKEN_TTL":   "2160h",
+		"REFRESH_REUSE_GRACE": " 60s ",
+		"SCOPE_CATALOG":       path,
+		"AUDIENCE":            "https://api.example.com",
+		"REQUIRE_PKCE":        "TRUE",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Issuer", c.Issuer, "https://auth.example.com"},
+		{"ListenAddr", c.ListenAddr, ":9000"},
+		{"TableName", c.TableName, "t1"},
+		{"SecretPrefix", c.SecretPrefix, "p1"},
+		{"EndpointURL", c.EndpointURL, "http://localhost:4566"},
+		{"AdminToken", c.AdminToken, "tok"},
+		{"AuthCodeTTL", c.AuthCodeTTL, 600 * time.Second},
+		{"AccessTokenTTL", c.AccessTokenTTL, 15 * time.Minute},
+		{"RefreshTokenTTL", c.RefreshTokenTTL, 90 * 24 * time.Hour},
+		{"RefreshReuseGrace", c.RefreshReuseGrace, 60 * time.Second},
+		{"Audience", c.Audience, "https://api.example.com"},
+		{"RequirePKCE", c.RequirePKCE, true},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	if got, want := c.Catalog.Names(), []string{"READ", "WRITE"}; !slices.Equal(got, want) {
+		t.Errorf("got catalog %q, want %q", got, want)
+	}
+}
+
+func TestFromEnvAccepted(t *testing.T) {
+	tests := []struct {
+		name, key, value string
+		check            func(Config) bool
+	}{
+		{"inline catalog", "SCOPE_CATALOG", ` {"baseline":"A","scopes":[{"name":"A"}]}`, func(c Config) bool { return c.Catalog.Baseline() == "A" }},
+		{"http ipv6 loopback issuer", "ISSUER_URL", "http://[::1]:8080", func(c Config) bool { return c.Issuer == "http://[::1]:8080" }},
+		{"http localhost issuer", "ISSUER_URL", "http://localhost", func(c Config) bool { return c.Issuer == "http://localhost" }},
+		{"audience follows issuer", "ISSUER_URL", "https://a.example", func(c Config) bool { return c.Audience == "https://a.example" }},
+		{"pkce 1", "REQUIRE_PKCE", "1", func(c Config) bool { return c.RequirePKCE }},
+		{"pkce 0", "REQUIRE_PKCE", "0", func(c Config) bool { return !c.RequirePKCE }},
+		{"pkce false", "REQUIRE_PKCE", "false", func(c Config) bool { return !c.RequirePKCE }},
+		{"grace 0", "REFRESH_REUSE_GRACE", "0", func(c Config) bool { return c.RefreshReuseGrace == 0 }},
+		{"code ttl seconds", "AUTH_CODE_TTL", "1", func(c Config) bool { return c.AuthCodeTTL == time.Second }},
+		{"code ttl duration", "AUTH_CODE_TTL", "10m", func(c Config) bool { return c.AuthCodeTTL == 10*time.Minute }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(env(map[string]string{tc.key: tc.value}))
+			if err != nil {
+				t.Fatalf("%s=%q: got %v, want nil", tc.key, tc.value, err)
+			}
+			if !tc.check(c) {
+				t.Errorf("%s=%q: got %+v, want the value applied", tc.key, tc.value, c)
+			}
+		})
+	}
+}
+
+func TestFromEnvErrors(t *testing.T) {
+	tests := []struct {
+		key, value string
+		want       string // full error, or a part when it ends with "..."
+	}{
+		{"AUTH_CODE_TTL", "900s", "AUTH_CODE_TTL: 900s is above the maximum of 600s"},
+		{"AUTH_CODE_TTL", "601", "AUTH_CODE_TTL: 601 is above the maximum of 600s"},
+		{"AUTH_CODE_TTL", "0", "AUTH_CODE_TTL: 0 must be positive"},
+		{"AUTH_CODE_TTL", "-5s", "AUTH_CODE_TTL: -5s must be positive"},
+		{"AUTH_CODE_TTL", "soon", `AUTH_CODE_TTL: "soon" is not a duration (e.g. 90s, 2160h) or a number of seconds`},
+		{"ACCESS_TOKEN_TTL", "0s", "ACCESS_TOKEN_TTL: 0s must be positive"},
+		{"ACCESS_TOKEN_TTL", "1.5", "ACCESS_TOKEN_TTL: ..."},
+		{"REFRESH_TOKEN_TTL", "99999999999999999999", "REFRESH_TOKEN_TTL: ..."},
+		{"REFRESH_REUSE_GRACE", "61s", "REFRESH_REUSE_GRACE: 61s is above the maximum of 60s"},
+		{"REFRESH_REUSE_GRACE", "-1", "REFRESH_REUSE_GRACE: -1 must be positive"},
+		{"ISSUER_URL", "auth.example.com", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "ftp://auth.example.com", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "http://auth.example.com", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "https://auth.example.com/oauth", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "https://auth.example.com?x=1", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "https://auth.example.com#x", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "https://u@auth.example.com", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "https://", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "https://auth.example.com:0", "ISSUER_URL: ..."},
+		{"ISSUER_URL", "http://127.0.0.1.nip.io", "ISSUER_URL: ..."},
+		{"LISTEN_ADDR", "8080", "LISTEN_ADDR: ..."},
+		{"AWS_ENDPOINT_URL", "localhost:4566", "AWS_ENDPOINT_URL: ..."},
+		{"SECRET_PREFIX", "a b", "SECRET_PREFIX: ..."},
+		{"REQUIRE_PKCE", "yes", `REQUIRE_PKCE: "yes" is not one of true, false, 1, 0`},
+		{"SCOPE_CATALOG", "/nonexistent/catalog.json", "SCOPE_CATALOG: read /nonexistent/catalog.json: no such file or directory"},
+		{"SCOPE_CATALOG", `{"baseline":"B","scopes":[{"name":"A"}]}`, `SCOPE_CATALOG: scope catalog: baseline "B" is not a scope of the catalog`},
+		{"SCOPE_CATALOG", `{"baseline":"A","scopes":[{"name":"A","implies":["X"]}]}`, `SCOPE_CATALOG: scope catalog: scope "A" implies unknown scope "X"`},
+		{"SCOPE_CATALOG", "{\n", "SCOPE_CATALOG: ..."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			_, err := FromEnv(env(map[string]string{tc.key: tc.value}))
+			if err == nil {
+				t.Fatalf("got nil, want an error")
+			}
+			got := err.Error()
+			if prefix, ok := strings.CutSuffix(tc.want, "..."); ok {
+				if !strings.HasPrefix(got, prefix) || len(got) <= len(prefix) {
+					t.Errorf("got %q, want it to start with %q", got, prefix)
+				}
+			} else if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if strings.ContainsAny(got, "\r\n") {
+				t.Errorf("got a multi-line error %q, want one line", got)
+			}
+		})
+	}
+}
