@@ -1,50 +1,309 @@
 // Package admin serves the admin API: links (incoming application links)
-// with their credentials, the grants of a link, and users. JSON in and out;
-// errors are {"error": CODE, "message": TEXT}.
+// with their credentials, the grants of a link, users, and the rotation of
+// the token-signing key. JSON in and out; errors are
+// {"error": CODE, "message": TEXT}.
+//
+// Every request under /admin/ is authenticated first (see Authenticator),
+// before its path or method is even looked at. The routes are:
+//
+//	GET    /admin/links                          ?limit=1..100 (default 50) &cursor=
+//	POST   /admin/links                          201; Idempotency-Key header honoured
+//	GET    /admin/links/{id}
+//	PATCH  /admin/links/{id}                     name, redirect_uris, scopes, enabled
+//	DELETE /admin/links/{id}                     204; revokes every grant and token
+//	GET    /admin/links/{id}/credentials         "View credentials"
+//	POST   /admin/links/{id}/credentials/rotate  {"overlap_seconds": 0..604800}
+//	GET    /admin/links/{id}/grants              ?limit= &cursor=
+//	POST   /admin/users                          201
+//	GET    /admin/users/{username}
+//	PATCH  /admin/users/{username}               password, permissions, disabled
+//	DELETE /admin/users/{username}               204; revokes the user's grants
+//	POST   /admin/signing-keys/rotate            {"rotated": true}
+//
+// Error codes: invalid_request (400, malformed JSON or query), unauthorized
+// (401), forbidden (403), not_found (404), method_not_allowed (405, with
+// Allow), conflict (409), payload_too_large (413), validation_failed (422,
+// the message names the field), internal (500, no detail), unavailable (503,
+// a dependency is throttled or down; retry).
+//
+// The handler writes no request log line of its own: wrap it with
+// web.Middleware, which adds the request id and the logger that audit
+// events and internal errors are written to.
 package admin
 
 import (
+	"context"
+	"crypto/rand"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/applinks/applinks/shared/config"
-	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
 )
 
 // Paths are the ServeMux prefixes this handler serves.
 var Paths = []string{"/admin/"}
 
-// Authenticator decides whether a request may use the admin API; it returns
-// nil, or an error whose status the handler answers (401 or 403).
-type Authenticator func(r *http.Request) error
+// LinkStore keeps links. Errors wrap shared.ErrNotFound, shared.ErrConflict
+// or shared.ErrUnavailable where one applies.
+type LinkStore interface {
+	// CreateLink creates a link and its secret; a retry with the same
+	// idempotency key returns the link and secret created the first time.
+	CreateLink(ctx context.Context, in store.NewLink, now time.Time) (store.Link, string, error)
+	// GetLink reads a link by id.
+	GetLink(ctx context.Context, id string) (store.Link, error)
+	// ListLinks lists links in creation order, limit 1..100.
+	ListLinks(ctx context.Context, limit int, cursor string) ([]store.Link, string, error)
+	// UpdateLink applies a partial update.
+	UpdateLink(ctx context.Context, id string, u store.LinkUpdate, now time.Time) (store.Link, error)
+	// DeleteLink deletes a link, revoking every grant and token of it.
+	DeleteLink(ctx context.Context, id string, now time.Time) error
+}
 
-// BearerToken accepts `Authorization: Bearer <token>` (local mode), compared
-// in constant time; otherwise 401.
-func BearerToken(token string) Authenticator { panic("unimplemented") }
+// CredentialStore keeps the client secrets of links.
+type CredentialStore interface {
+	// GetLinkSecret reads the link's current (and previous) secret.
+	GetLinkSecret(ctx context.Context, id string) (store.LinkSecret, error)
+	// RotateLinkSecret makes newSecret current; the old one stays valid
+	// for overlap.
+	RotateLinkSecret(ctx context.Context, id, newSecret string, overlap time.Duration, now time.Time) (store.Link, error)
+}
 
-// IAMPrincipal accepts a request whose API Gateway v2 context (from
-// aws-lambda-go-api-proxy's core.GetAPIGatewayV2ContextFromContext) carries an
-// IAM principal; otherwise 403 (Lambda mode, behind SigV4 authorization).
-func IAMPrincipal() Authenticator { panic("unimplemented") }
+// GrantLister lists the grants of a link.
+type GrantLister interface {
+	// ListGrantsByLink lists the grants of a client id, newest first.
+	ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]store.Grant, string, error)
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	// CreateUser creates a user (ErrConflict when the username is taken).
+	CreateUser(ctx context.Context, u store.User) error
+	// GetUser reads a user.
+	GetUser(ctx context.Context, username string) (store.User, error)
+	// UpdateUser applies a partial update.
+	UpdateUser(ctx context.Context, username string, u store.UserUpdate, now time.Time) (store.User, error)
+	// DeleteUser deletes a user and revokes every grant of theirs.
+	DeleteUser(ctx context.Context, username string, now time.Time) error
+}
+
+// Store is everything the admin API keeps; *store.Store implements it. It
+// must be safe for concurrent use.
+type Store interface {
+	LinkStore
+	CredentialStore
+	GrantLister
+	UserStore
+}
+
+var _ Store = (*store.Store)(nil)
+
+// KeyRotator rotates the token-signing key; *signing.Keyring implements it.
+// It must be safe for concurrent use.
+type KeyRotator interface {
+	// Rotate makes a new key current; the previous one keeps verifying
+	// (and stays in the JWK Set) for keep.
+	Rotate(ctx context.Context, keep time.Duration) error
+}
 
 // Options are the dependencies of a Handler.
 type Options struct {
+	// Config supplies the scope catalog (Catalog) and ACCESS_TOKEN_TTL.
 	Config config.Config
-	Store  *store.Store // TODO(admin): replace by a small interface declared here
-	Keys   *signing.Keyring
-	Auth   Authenticator
-	Now    func() time.Time
+	// Store keeps links, secrets, grants and users (required).
+	Store Store
+	// Keys rotates the signing key (required).
+	Keys KeyRotator
+	// Auth authenticates every request (required): BearerToken locally,
+	// IAMPrincipal behind API Gateway.
+	Auth Authenticator
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Random is the source of ids and client secrets (default
+	// crypto/rand.Reader).
 	Random io.Reader
 }
 
-// Handler is the admin function's http.Handler.
+// keyOverlap is how much longer than ACCESS_TOKEN_TTL a retired signing key
+// stays in the JWK Set after a rotation: the tokens it signed just before the
+// rotation expire within ACCESS_TOKEN_TTL, and the margin covers clock skew
+// and JWKS caching by resource servers.
+const keyOverlap = 5 * time.Minute
+
+// Handler is the admin function's http.Handler. It is safe for concurrent
+// use.
 type Handler struct {
-	// TODO(admin)
+	cfg    config.Config
+	store  Store
+	keys   KeyRotator
+	auth   Authenticator
+	now    func() time.Time
+	random io.Reader
+	routes []route
 }
 
-// New returns a Handler.
-func New(o Options) (*Handler, error) { panic("unimplemented") }
+// New returns a Handler, or an error when a required dependency is missing.
+func New(o Options) (*Handler, error) {
+	switch {
+	case o.Store == nil:
+		return nil, errors.New("admin: no store")
+	case o.Keys == nil:
+		return nil, errors.New("admin: no signing keys")
+	case o.Auth == nil:
+		return nil, errors.New("admin: no authenticator")
+	case o.Config.Catalog == nil:
+		return nil, errors.New("admin: config has no scope catalog")
+	case o.Config.AccessTokenTTL <= 0:
+		return nil, errors.New("admin: config has no access token ttl")
+	}
+	h := &Handler{
+		cfg:    o.Config,
+		store:  o.Store,
+		keys:   o.Keys,
+		auth:   o.Auth,
+		now:    o.Now,
+		random: o.Random,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.random == nil {
+		h.random = rand.Reader
+	}
+	h.routes = []route{
+		{[]string{"links"}, map[string]handlerFunc{
+			http.MethodGet: h.listLinks, http.MethodPost: h.createLink}},
+		{[]string{"links", "*"}, map[string]handlerFunc{
+			http.MethodGet: h.getLink, http.MethodPatch: h.updateLink, http.MethodDelete: h.deleteLink}},
+		{[]string{"links", "*", "credentials"}, map[string]handlerFunc{
+			http.MethodGet: h.viewCredentials}},
+		{[]string{"links", "*", "credentials", "rotate"}, map[string]handlerFunc{
+			http.MethodPost: h.rotateCredentials}},
+		{[]string{"links", "*", "grants"}, map[string]handlerFunc{
+			http.MethodGet: h.listGrants}},
+		{[]string{"users"}, map[string]handlerFunc{
+			http.MethodPost: h.createUser}},
+		{[]string{"users", "*"}, map[string]handlerFunc{
+			http.MethodGet: h.getUser, http.MethodPatch: h.updateUser, http.MethodDelete: h.deleteUser}},
+		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
+			http.MethodPost: h.rotateSigningKey}},
+	}
+	return h, nil
+}
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { panic("unimplemented") }
+// call is one authenticated request: the matched path parameter (a link id
+// or a username, "" for routes without one) and the principal recorded in
+// audit lines.
+type call struct {
+	param     string
+	principal string
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
+
+// route maps a path (segments after /admin/, "*" matching one non-empty
+// segment) to its handlers by method.
+type route struct {
+	pattern []string
+	methods map[string]handlerFunc
+}
+
+// match reports whether segs fits the pattern and returns the segment that
+// matched "*", if any.
+func (rt route) match(segs []string) (string, bool) {
+	if len(segs) != len(rt.pattern) {
+		return "", false
+	}
+	param := ""
+	for i, p := range rt.pattern {
+		switch {
+		case p == "*":
+			if segs[i] == "" {
+				return "", false
+			}
+			param = segs[i]
+		case p != segs[i]:
+			return "", false
+		}
+	}
+	return param, true
+}
+
+// allow is the Allow header of a route: its methods in a fixed order.
+func (rt route) allow() string {
+	var ms []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		if _, ok := rt.methods[m]; ok {
+			ms = append(ms, m)
+		}
+	}
+	return strings.Join(ms, ", ")
+}
+
+// ServeHTTP authenticates the request, then routes it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// web.Middleware limits the body too; limiting it here keeps the 413
+	// when the handler is mounted without it. Wrapping twice is harmless.
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
+	}
+	if err := h.auth(r); err != nil {
+		e := authFailure(w, err)
+		web.Logger(r.Context()).Warn("admin authentication failed", "status", e.Status, "reason", e.Message)
+		writeError(w, r, e)
+		return
+	}
+	c := call{principal: principalOf(r)}
+
+	rest, ok := strings.CutPrefix(r.URL.Path, "/admin/")
+	if !ok {
+		writeError(w, r, errNotFound("no such resource"))
+		return
+	}
+	segs := strings.Split(rest, "/")
+	for _, rt := range h.routes {
+		param, ok := rt.match(segs)
+		if !ok {
+			continue
+		}
+		fn, ok := rt.methods[r.Method]
+		if !ok {
+			w.Header().Set("Allow", rt.allow())
+			writeError(w, r, &apiError{
+				Status:  http.StatusMethodNotAllowed,
+				Code:    "method_not_allowed",
+				Message: "method " + r.Method + " is not allowed here; allowed: " + rt.allow(),
+			})
+			return
+		}
+		c.param = param
+		if err := fn(w, r, c); err != nil {
+			writeError(w, r, err)
+		}
+		return
+	}
+	writeError(w, r, errNotFound("no such resource"))
+}
+
+// rotateSigningKey serves POST /admin/signing-keys/rotate: a new signing key
+// becomes current at once, and the previous one stays in the JWK Set (and
+// keeps verifying) for ACCESS_TOKEN_TTL plus five minutes, so that every
+// access token it signed stays verifiable until it expires. The body is
+// optional and, when sent, must be an empty JSON object.
+func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c call) error {
+	var in struct{}
+	if err := decodeOptional(r, &in); err != nil {
+		return err
+	}
+	if err := h.keys.Rotate(r.Context(), h.cfg.AccessTokenTTL+keyOverlap); err != nil {
+		return wrapf(err, "rotate signing key")
+	}
+	web.Audit(r.Context(), "signing_key_rotated", "principal", c.principal,
+		"previous_key_kept", (h.cfg.AccessTokenTTL + keyOverlap).String())
+	web.WriteJSON(w, http.StatusOK, map[string]bool{"rotated": true})
+	return nil
+}

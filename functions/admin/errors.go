@@ -1,0 +1,142 @@
+package admin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// apiError is the one error type of the admin API, rendered by writeError
+// as {"error": Code, "message": Message} with Status. Message is always safe
+// to show: it never holds internal detail.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func errInvalidRequest(msg string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: msg}
+}
+
+func errNotFound(msg string) *apiError {
+	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: msg}
+}
+
+func errConflict(msg string) *apiError {
+	return &apiError{Status: http.StatusConflict, Code: "conflict", Message: msg}
+}
+
+// errValidation is a 422 whose message names the field: "field: reason".
+func errValidation(field, reason string) *apiError {
+	return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: field + ": " + reason}
+}
+
+func errTooLarge() *apiError {
+	return &apiError{
+		Status:  http.StatusRequestEntityTooLarge,
+		Code:    "payload_too_large",
+		Message: fmt.Sprintf("the request body is larger than %d bytes", web.MaxBodyBytes),
+	}
+}
+
+// wrapf adds context to a store error, keeping its classification.
+func wrapf(err error, format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// writeError renders err: an *apiError in its chain as it is; errors
+// wrapping shared.ErrNotFound, ErrConflict and ErrUnavailable as 404, 409
+// and 503; anything else as a 500 with no detail, logged with the request's
+// logger.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *apiError
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, shared.ErrNotFound):
+		e = errNotFound("no such resource")
+	case errors.Is(err, shared.ErrConflict):
+		e = errConflict("the resource changed or already exists; read it again and retry")
+	case errors.Is(err, shared.ErrUnavailable):
+		web.Logger(r.Context()).Warn("dependency unavailable", "error", err.Error())
+		e = &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "a dependency is temporarily unavailable, try again later"}
+		w.Header().Set("Retry-After", "1")
+	default:
+		web.Logger(r.Context()).Error("internal error", "error", err.Error())
+		e = &apiError{Status: http.StatusInternalServerError, Code: "internal",
+			Message: "the server could not complete the request"}
+	}
+	web.WriteJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+}
+
+// decodeBody decodes a required JSON object body (web.DecodeJSON: unknown
+// fields and trailing data refused) into v.
+func decodeBody(r *http.Request, v any) error {
+	return decode(r, v, false)
+}
+
+// decodeOptional is decodeBody for an optional body: an empty body (or one
+// of whitespace only) leaves v unchanged.
+func decodeOptional(r *http.Request, v any) error {
+	return decode(r, v, true)
+}
+
+func decode(r *http.Request, v any, optional bool) error {
+	var b []byte
+	if r.Body != nil {
+		var err error
+		if b, err = io.ReadAll(r.Body); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return errTooLarge()
+			}
+			return errInvalidRequest("could not read the request body")
+		}
+	}
+	trimmed := bytes.TrimSpace(b)
+	switch {
+	case len(trimmed) == 0 && optional:
+		return nil
+	case len(trimmed) == 0:
+		return errInvalidRequest("request body is empty: send a JSON object")
+	case trimmed[0] != '{':
+		// Refused here so that the message names no Go type.
+		return errInvalidRequest("request body must be a JSON object")
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	if err := web.DecodeJSON(r, v); err != nil {
+		if errors.Is(err, web.ErrTooLarge) {
+			return errTooLarge()
+		}
+		return errInvalidRequest(err.Error())
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, shared.ErrNotFound) }
+
+func isConflict(err error) bool { return errors.Is(err, shared.ErrConflict) }
+
+// cursorError answers a list failure: a cursor the store did not issue is
+// the client's 400.
+func cursorError(cursor string, err error) error {
+	if cursor != "" && errors.Is(err, store.ErrInvalidCursor) {
+		return errInvalidRequest("cursor is not valid: pass next_cursor from the previous page unchanged")
+	}
+	return err
+}

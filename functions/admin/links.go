@@ -1,0 +1,553 @@
+package admin
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// Limits of the links API.
+const (
+	// MaxNameRunes is the longest link name, in characters.
+	MaxNameRunes = 200
+	// MaxIdempotencyKey is the longest Idempotency-Key header value.
+	MaxIdempotencyKey = 200
+	// MaxOverlap is the longest time an old client secret keeps working
+	// after a rotation (SPEC: at most 7 days).
+	MaxOverlap = 7 * 24 * time.Hour
+	// DefaultPageSize and MaxPageSize bound the limit of list requests.
+	DefaultPageSize = 50
+	MaxPageSize     = 100
+)
+
+// idBytes is the entropy of a link id and a client id (128 bits, 22
+// base64url characters): unguessable, and short enough to type.
+const idBytes = 16
+
+// linkInput is the body of POST and PATCH /admin/links. A nil field was not
+// sent (or sent as null).
+type linkInput struct {
+	Name         *string   `json:"name"`
+	RedirectURIs *[]string `json:"redirect_uris"`
+	Scopes       *[]string `json:"scopes"`
+	ClientType   *string   `json:"client_type"`
+	Enabled      *bool     `json:"enabled"`
+}
+
+// linkView is a link as the API shows it. ClientSecret is set only in the
+// answer to a create.
+type linkView struct {
+	ID           string    `json:"id"`
+	ClientID     string    `json:"client_id"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	Name         string    `json:"name"`
+	RedirectURIs []string  `json:"redirect_uris"`
+	Scopes       []string  `json:"scopes"`
+	ClientType   string    `json:"client_type"`
+	Enabled      bool      `json:"enabled"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+func viewLink(l store.Link) linkView {
+	return linkView{
+		ID:           l.ID,
+		ClientID:     l.ClientID,
+		Name:         l.Name,
+		RedirectURIs: nonNil(l.RedirectURIs),
+		Scopes:       nonNil(l.Scopes),
+		ClientType:   l.ClientType,
+		Enabled:      l.Enabled,
+		CreatedAt:    l.CreatedAt.UTC(),
+		UpdatedAt:    l.UpdatedAt.UTC(),
+	}
+}
+
+// nonNil makes an absent list render as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// newID returns a fresh link id or client id: idBytes random bytes,
+// base64url without padding.
+func newID(random io.Reader) (string, error) {
+	var b [idBytes]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("new id: read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// validateName checks a link name and returns it trimmed: 1 to MaxNameRunes
+// characters, no control characters and no bidirectional-override
+// characters (the name is shown on the consent page, where those could
+// disguise it).
+func validateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return "", errValidation("name", "must not be empty")
+	case n > MaxNameRunes:
+		return "", errValidation("name", fmt.Sprintf("is %d characters long, above the maximum of %d", n, MaxNameRunes))
+	}
+	for _, c := range name {
+		switch {
+		case c == utf8.RuneError:
+			return "", errValidation("name", "must be valid UTF-8")
+		case unicode.IsControl(c):
+			return "", errValidation("name", "must not contain control characters")
+		case isBidiControl(c):
+			return "", errValidation("name", fmt.Sprintf("must not contain the bidirectional control character U+%04X", c))
+		}
+	}
+	return name, nil
+}
+
+// isBidiControl reports the embedding, override and isolate characters of
+// Unicode's bidirectional algorithm (UAX #9), which can make a name display
+// as something else.
+func isBidiControl(c rune) bool {
+	return (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069')
+}
+
+// validateClientType checks a client type; nil is the default, confidential.
+func validateClientType(t *string) (string, error) {
+	if t == nil {
+		return store.Confidential, nil
+	}
+	switch *t {
+	case store.Confidential, store.Public, store.ResourceServer:
+		return *t, nil
+	}
+	return "", errValidation("client_type", fmt.Sprintf("must be %q, %q or %q", store.Confidential, store.Public, store.ResourceServer))
+}
+
+// validateRedirectURIs checks the redirect URIs of a link of clientType
+// (SPEC "Redirect URIs"): a resource server has none; any other link 1 to
+// shared.MaxRedirectURIs, each valid, no duplicates. The message names the
+// offending element, e.g. "redirect_uris[1]: ...".
+func validateRedirectURIs(clientType string, uris []string) error {
+	if clientType == store.ResourceServer {
+		if len(uris) > 0 {
+			return errValidation("redirect_uris", "a resource_server link has no redirect URIs (it receives tokens, it does not ask for them)")
+		}
+		return nil
+	}
+	switch {
+	case len(uris) == 0:
+		return errValidation("redirect_uris", "at least one redirect URI is required")
+	case len(uris) > shared.MaxRedirectURIs:
+		return errValidation("redirect_uris", fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxRedirectURIs))
+	}
+	for i, u := range uris {
+		field := fmt.Sprintf("redirect_uris[%d]", i)
+		if err := shared.ValidateRedirectURI(u); err != nil {
+			return errValidation(field, err.Error())
+		}
+		if j := slices.Index(uris[:i], u); j >= 0 {
+			return errValidation(field, fmt.Sprintf("duplicates redirect_uris[%d]", j))
+		}
+	}
+	// The list rules live in shared; the loop above only names the element.
+	if err := shared.ValidateRedirectURIs(uris); err != nil {
+		return errValidation("redirect_uris", err.Error())
+	}
+	return nil
+}
+
+// validateScopes checks names against the catalog and returns them
+// deduplicated in catalog order. An empty list is allowed (a link with no
+// scope gets the catalog's baseline; a user with no permission gets only
+// the baseline).
+func validateScopes(c *shared.Catalog, field string, names []string) ([]string, error) {
+	for i, n := range names {
+		if _, err := c.Validate([]string{n}); err != nil {
+			return nil, errValidation(fmt.Sprintf("%s[%d]", field, i), err.Error())
+		}
+	}
+	out, err := c.Validate(names)
+	if err != nil {
+		return nil, errValidation(field, err.Error())
+	}
+	return nonNil(out), nil
+}
+
+// idempotencyKey reads the optional Idempotency-Key header: 1 to
+// MaxIdempotencyKey printable ASCII characters.
+func idempotencyKey(r *http.Request) (string, error) {
+	vs := r.Header.Values("Idempotency-Key")
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", errInvalidRequest("Idempotency-Key is repeated")
+	}
+	k := vs[0]
+	if k == "" || len(k) > MaxIdempotencyKey {
+		return "", errInvalidRequest(fmt.Sprintf("Idempotency-Key must be 1 to %d characters", MaxIdempotencyKey))
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return "", errInvalidRequest("Idempotency-Key must be printable ASCII")
+		}
+	}
+	return k, nil
+}
+
+// createLink serves POST /admin/links. With an Idempotency-Key, a retry
+// returns the link created the first time, with its credentials, again as
+// 201 (and Idempotent-Replayed: true); the same key with a different
+// request is 409. The store keeps keys for 24 hours.
+func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var in linkInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	nl := store.NewLink{IdempotencyKey: key, Enabled: true}
+	if in.Name == nil {
+		return errValidation("name", "is required")
+	}
+	if nl.Name, err = validateName(*in.Name); err != nil {
+		return err
+	}
+	if nl.ClientType, err = validateClientType(in.ClientType); err != nil {
+		return err
+	}
+	if in.RedirectURIs != nil {
+		nl.RedirectURIs = *in.RedirectURIs
+	}
+	if err := validateRedirectURIs(nl.ClientType, nl.RedirectURIs); err != nil {
+		return err
+	}
+	nl.RedirectURIs = nonNil(nl.RedirectURIs)
+	var scopes []string
+	if in.Scopes != nil {
+		scopes = *in.Scopes
+	}
+	if nl.Scopes, err = validateScopes(h.cfg.Catalog, "scopes", scopes); err != nil {
+		return err
+	}
+	if in.Enabled != nil {
+		nl.Enabled = *in.Enabled
+	}
+
+	if nl.ID, err = newID(h.random); err != nil {
+		return err
+	}
+	if nl.ClientID, err = newID(h.random); err != nil {
+		return err
+	}
+	if nl.ClientType != store.Public {
+		if nl.Secret, err = shared.NewToken(h.random); err != nil {
+			return err
+		}
+	}
+
+	link, secret, err := h.store.CreateLink(r.Context(), nl, h.now().UTC())
+	if err != nil {
+		if key != "" && isConflict(err) {
+			return errConflict("this Idempotency-Key was already used for a different request (or for a link since deleted)")
+		}
+		return wrapf(err, "create link")
+	}
+	if link.ID != nl.ID {
+		// A retry with the same Idempotency-Key: the store answered the
+		// link created the first time.
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		web.Audit(r.Context(), "link_created", "principal", c.principal,
+			"link_id", link.ID, "client_id", link.ClientID, "client_type", link.ClientType,
+			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs, "enabled", link.Enabled)
+	}
+	v := viewLink(link)
+	if link.ClientType != store.Public {
+		v.ClientSecret = secret
+	}
+	w.Header().Set("Location", "/admin/links/"+link.ID)
+	web.WriteJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// page reads the limit (1..MaxPageSize, default DefaultPageSize) and cursor
+// query parameters of a list request.
+func page(r *http.Request) (int, string, error) {
+	q, err := web.ParseForm(r, true)
+	if err != nil {
+		return 0, "", errInvalidRequest(err.Error())
+	}
+	limit := DefaultPageSize
+	if s := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return 0, "", errValidation("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
+		}
+		limit = n
+	}
+	cursor := q.Get("cursor")
+	if q.Has("cursor") && (cursor == "" || len(cursor) > maxCursor) {
+		return 0, "", errInvalidRequest("cursor is not valid: pass next_cursor from the previous page unchanged")
+	}
+	return limit, cursor, nil
+}
+
+// maxCursor bounds the cursor parameter; the store's cursors are far
+// shorter.
+const maxCursor = 2048
+
+// listLinks serves GET /admin/links: {"links": [...], "next_cursor": "..."},
+// next_cursor absent after the last page.
+func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request, c call) error {
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	links, next, err := h.store.ListLinks(r.Context(), limit, cursor)
+	if err != nil {
+		return cursorError(cursor, wrapf(err, "list links"))
+	}
+	out := struct {
+		Links      []linkView `json:"links"`
+		NextCursor string     `json:"next_cursor,omitempty"`
+	}{Links: make([]linkView, 0, len(links)), NextCursor: next}
+	for _, l := range links {
+		out.Links = append(out.Links, viewLink(l))
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getLink serves GET /admin/links/{id}.
+func (h *Handler) getLink(w http.ResponseWriter, r *http.Request, c call) error {
+	link, err := h.store.GetLink(r.Context(), c.param)
+	if err != nil {
+		return linkError(wrapf(err, "get link %q", c.param))
+	}
+	web.WriteJSON(w, http.StatusOK, viewLink(link))
+	return nil
+}
+
+// updateLink serves PATCH /admin/links/{id}: name, redirect_uris, scopes and
+// enabled may change; client_type may not (create a new link instead). An
+// empty object changes nothing and answers the link.
+func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) error {
+	var in linkInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	cur, err := h.store.GetLink(r.Context(), c.param)
+	if err != nil {
+		return linkError(wrapf(err, "get link %q", c.param))
+	}
+	if in.ClientType != nil && *in.ClientType != cur.ClientType {
+		return errValidation("client_type", "cannot be changed; create a new link instead")
+	}
+	var u store.LinkUpdate
+	var fields []string
+	if in.Name != nil {
+		name, err := validateName(*in.Name)
+		if err != nil {
+			return err
+		}
+		u.Name, fields = &name, append(fields, "name")
+	}
+	if in.RedirectURIs != nil {
+		uris := nonNil(*in.RedirectURIs)
+		if err := validateRedirectURIs(cur.ClientType, uris); err != nil {
+			return err
+		}
+		u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
+	}
+	if in.Scopes != nil {
+		scopes, err := validateScopes(h.cfg.Catalog, "scopes", *in.Scopes)
+		if err != nil {
+			return err
+		}
+		u.Scopes, fields = &scopes, append(fields, "scopes")
+	}
+	if in.Enabled != nil {
+		u.Enabled, fields = in.Enabled, append(fields, "enabled")
+	}
+	if len(fields) == 0 {
+		web.WriteJSON(w, http.StatusOK, viewLink(cur))
+		return nil
+	}
+	link, err := h.store.UpdateLink(r.Context(), c.param, u, h.now().UTC())
+	if err != nil {
+		return linkError(wrapf(err, "update link %q", c.param))
+	}
+	web.Audit(r.Context(), "link_updated", "principal", c.principal,
+		"link_id", link.ID, "client_id", link.ClientID, "fields", fields,
+		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs, "enabled", link.Enabled)
+	web.WriteJSON(w, http.StatusOK, viewLink(link))
+	return nil
+}
+
+// deleteLink serves DELETE /admin/links/{id}: the store revokes every grant
+// and token of the link and deletes its secret; afterwards the id is 404.
+func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.store.DeleteLink(r.Context(), c.param, h.now().UTC()); err != nil {
+		return linkError(wrapf(err, "delete link %q", c.param))
+	}
+	web.Audit(r.Context(), "link_deleted", "principal", c.principal, "link_id", c.param)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// credentialsView is the answer of the credentials endpoints.
+type credentialsView struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	// PreviousExpiresAt is when the previous secret stops working, during
+	// a rotation overlap.
+	PreviousExpiresAt *time.Time `json:"previous_expires_at,omitempty"`
+}
+
+// errPublicNoSecret answers the credentials endpoints for a public link: a
+// 409, since the link exists but, by its type, has no secret to show or
+// rotate.
+func errPublicNoSecret() *apiError {
+	return errConflict("a public link has no client secret: it authenticates with PKCE alone")
+}
+
+// viewCredentials serves GET /admin/links/{id}/credentials ("View
+// credentials"): the client id and the current secret; 409 for a public
+// link.
+func (h *Handler) viewCredentials(w http.ResponseWriter, r *http.Request, c call) error {
+	link, err := h.store.GetLink(r.Context(), c.param)
+	if err != nil {
+		return linkError(wrapf(err, "get link %q", c.param))
+	}
+	if link.ClientType == store.Public {
+		return errPublicNoSecret()
+	}
+	sec, err := h.store.GetLinkSecret(r.Context(), link.ID)
+	if err != nil {
+		return linkError(wrapf(err, "get secret of link %q", link.ID))
+	}
+	out := credentialsView{ClientID: link.ClientID, ClientSecret: sec.ClientSecret}
+	if sec.PreviousSecret != "" && sec.PreviousExpiresAt.After(h.now()) {
+		t := sec.PreviousExpiresAt.UTC()
+		out.PreviousExpiresAt = &t
+	}
+	web.Audit(r.Context(), "credentials_viewed", "principal", c.principal,
+		"link_id", link.ID, "client_id", link.ClientID)
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// rotateInput is the optional body of a credentials rotation.
+type rotateInput struct {
+	OverlapSeconds *int64 `json:"overlap_seconds"`
+}
+
+// rotateCredentials serves POST /admin/links/{id}/credentials/rotate: a new
+// secret becomes current at once; the old one keeps working for
+// overlap_seconds (0, the default, to 604800) and only one previous secret
+// is kept, so a rotation ends any earlier overlap. 409 for a public link.
+func (h *Handler) rotateCredentials(w http.ResponseWriter, r *http.Request, c call) error {
+	var in rotateInput
+	if err := decodeOptional(r, &in); err != nil {
+		return err
+	}
+	var overlap time.Duration
+	if in.OverlapSeconds != nil {
+		s := *in.OverlapSeconds
+		if s < 0 || s > int64(MaxOverlap/time.Second) {
+			return errValidation("overlap_seconds", fmt.Sprintf("must be from 0 to %d (7 days)", int64(MaxOverlap/time.Second)))
+		}
+		overlap = time.Duration(s) * time.Second
+	}
+	link, err := h.store.GetLink(r.Context(), c.param)
+	if err != nil {
+		return linkError(wrapf(err, "get link %q", c.param))
+	}
+	if link.ClientType == store.Public {
+		return errPublicNoSecret()
+	}
+	secret, err := shared.NewToken(h.random)
+	if err != nil {
+		return err
+	}
+	link, err = h.store.RotateLinkSecret(r.Context(), link.ID, secret, overlap, h.now().UTC())
+	if err != nil {
+		return linkError(wrapf(err, "rotate secret of link %q", c.param))
+	}
+	out := credentialsView{ClientID: link.ClientID, ClientSecret: secret}
+	if overlap > 0 && !link.PrevSecretExpires.IsZero() {
+		t := link.PrevSecretExpires.UTC()
+		out.PreviousExpiresAt = &t
+	}
+	web.Audit(r.Context(), "credentials_rotated", "principal", c.principal,
+		"link_id", link.ID, "client_id", link.ClientID, "overlap_seconds", int64(overlap/time.Second))
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// grantView is one grant as GET /admin/links/{id}/grants shows it.
+type grantView struct {
+	GrantID   string     `json:"grant_id"`
+	Username  string     `json:"username"`
+	Scope     []string   `json:"scope"`
+	CreatedAt time.Time  `json:"created_at"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// listGrants serves GET /admin/links/{id}/grants: who authorized the link,
+// with the scope they approved and when, newest first.
+func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) error {
+	limit, cursor, err := page(r)
+	if err != nil {
+		return err
+	}
+	link, err := h.store.GetLink(r.Context(), c.param)
+	if err != nil {
+		return linkError(wrapf(err, "get link %q", c.param))
+	}
+	grants, next, err := h.store.ListGrantsByLink(r.Context(), link.ClientID, limit, cursor)
+	if err != nil {
+		return cursorError(cursor, wrapf(err, "list grants of link %q", link.ID))
+	}
+	out := struct {
+		Grants     []grantView `json:"grants"`
+		NextCursor string      `json:"next_cursor,omitempty"`
+	}{Grants: make([]grantView, 0, len(grants)), NextCursor: next}
+	for _, g := range grants {
+		v := grantView{GrantID: g.ID, Username: g.Username, Scope: nonNil(g.Scope),
+			CreatedAt: g.CreatedAt.UTC(), Revoked: g.Revoked}
+		if g.Revoked && !g.RevokedAt.IsZero() {
+			t := g.RevokedAt.UTC()
+			v.RevokedAt = &t
+		}
+		out.Grants = append(out.Grants, v)
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// linkError names the missing resource of a not-found link.
+func linkError(err error) error {
+	if isNotFound(err) {
+		return errNotFound("no link with this id")
+	}
+	return err
+}

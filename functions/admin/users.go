@@ -1,0 +1,220 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// Limits of the users API.
+const (
+	// MaxUsernameLen is the longest username.
+	MaxUsernameLen = 100
+	// MinPasswordBytes and MaxPasswordBytes bound a password's length in
+	// bytes (the upper bound keeps argon2id's input, and so its cost,
+	// bounded).
+	MinPasswordBytes = 8
+	MaxPasswordBytes = 1024
+)
+
+// userInput is the body of POST and PATCH /admin/users. A nil field was not
+// sent (or sent as null). Username is refused by PATCH.
+type userInput struct {
+	Username    *string   `json:"username"`
+	Password    *string   `json:"password"`
+	Permissions *[]string `json:"permissions"`
+	Disabled    *bool     `json:"disabled"`
+}
+
+// userView is a user as the API shows it: never the password hash.
+type userView struct {
+	Username    string    `json:"username"`
+	Permissions []string  `json:"permissions"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func viewUser(u store.User) userView {
+	return userView{
+		Username:    u.Username,
+		Permissions: nonNil(u.Permissions),
+		Disabled:    u.Disabled,
+		CreatedAt:   u.CreatedAt.UTC(),
+		UpdatedAt:   u.UpdatedAt.UTC(),
+	}
+}
+
+// validateUsername checks a username: 1 to MaxUsernameLen characters of
+// [A-Za-z0-9._@-]. Usernames are case-sensitive and kept as sent.
+func validateUsername(name string) error {
+	if name == "" {
+		return errValidation("username", "must not be empty")
+	}
+	if len(name) > MaxUsernameLen {
+		return errValidation("username", fmt.Sprintf("is %d characters long, above the maximum of %d", len(name), MaxUsernameLen))
+	}
+	for i := 0; i < len(name); i++ {
+		if !isUsernameChar(name[i]) {
+			return errValidation("username", fmt.Sprintf("must contain only letters, digits and . _ @ - (found %q at position %d)", rune(name[i]), i))
+		}
+	}
+	return nil
+}
+
+func isUsernameChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '.' || c == '_' || c == '@' || c == '-'
+}
+
+// validatePassword checks a new password's length (MinPasswordBytes to
+// MaxPasswordBytes bytes). The message never repeats the password.
+func validatePassword(pw string) error {
+	switch {
+	case len(pw) < MinPasswordBytes:
+		return errValidation("password", fmt.Sprintf("must be at least %d bytes long", MinPasswordBytes))
+	case len(pw) > MaxPasswordBytes:
+		return errValidation("password", fmt.Sprintf("must be at most %d bytes long", MaxPasswordBytes))
+	}
+	return nil
+}
+
+// hashPassword validates pw and returns its argon2id hash.
+func (h *Handler) hashPassword(pw string) (string, error) {
+	if err := validatePassword(pw); err != nil {
+		return "", err
+	}
+	hash, err := password.Hash(pw, h.random)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// createUser serves POST /admin/users: 201 with the user, 409 when the
+// username is taken. permissions may be omitted (no permission beyond the
+// catalog's baseline).
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) error {
+	var in userInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if in.Username == nil {
+		return errValidation("username", "is required")
+	}
+	if err := validateUsername(*in.Username); err != nil {
+		return err
+	}
+	if in.Password == nil {
+		return errValidation("password", "is required")
+	}
+	if err := validatePassword(*in.Password); err != nil {
+		return err
+	}
+	var perms []string
+	if in.Permissions != nil {
+		perms = *in.Permissions
+	}
+	perms, err := validateScopes(h.cfg.Catalog, "permissions", perms)
+	if err != nil {
+		return err
+	}
+	u := store.User{Username: *in.Username, Permissions: perms}
+	if in.Disabled != nil {
+		u.Disabled = *in.Disabled
+	}
+	if u.PasswordHash, err = h.hashPassword(*in.Password); err != nil {
+		return err
+	}
+	now := h.now().UTC()
+	u.CreatedAt, u.UpdatedAt = now, now
+	if err := h.store.CreateUser(r.Context(), u); err != nil {
+		if isConflict(err) {
+			return errConflict(fmt.Sprintf("a user named %q already exists", u.Username))
+		}
+		return wrapf(err, "create user %q", u.Username)
+	}
+	web.Audit(r.Context(), "user_created", "principal", c.principal,
+		"username", u.Username, "permissions", u.Permissions, "disabled", u.Disabled)
+	w.Header().Set("Location", "/admin/users/"+u.Username)
+	web.WriteJSON(w, http.StatusCreated, viewUser(u))
+	return nil
+}
+
+// getUser serves GET /admin/users/{username}.
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c call) error {
+	u, err := h.store.GetUser(r.Context(), c.param)
+	if err != nil {
+		return userError(wrapf(err, "get user %q", c.param))
+	}
+	web.WriteJSON(w, http.StatusOK, viewUser(u))
+	return nil
+}
+
+// updateUser serves PATCH /admin/users/{username}: password, permissions
+// and disabled may change; the username may not. Lowered permissions take
+// effect at the user's next token refresh, which caps the scope again. An
+// empty object changes nothing and answers the user.
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) error {
+	var in userInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if in.Username != nil && *in.Username != c.param {
+		return errValidation("username", "cannot be changed; create a new user instead")
+	}
+	var u store.UserUpdate
+	var fields []string
+	if in.Password != nil {
+		hash, err := h.hashPassword(*in.Password)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash, fields = &hash, append(fields, "password")
+	}
+	if in.Permissions != nil {
+		perms, err := validateScopes(h.cfg.Catalog, "permissions", *in.Permissions)
+		if err != nil {
+			return err
+		}
+		u.Permissions, fields = &perms, append(fields, "permissions")
+	}
+	if in.Disabled != nil {
+		u.Disabled, fields = in.Disabled, append(fields, "disabled")
+	}
+	if len(fields) == 0 {
+		return h.getUser(w, r, c)
+	}
+	user, err := h.store.UpdateUser(r.Context(), c.param, u, h.now().UTC())
+	if err != nil {
+		return userError(wrapf(err, "update user %q", c.param))
+	}
+	web.Audit(r.Context(), "user_updated", "principal", c.principal,
+		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled)
+	web.WriteJSON(w, http.StatusOK, viewUser(user))
+	return nil
+}
+
+// deleteUser serves DELETE /admin/users/{username}: the store revokes every
+// grant of the user; afterwards the username is 404 (and free again).
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.store.DeleteUser(r.Context(), c.param, h.now().UTC()); err != nil {
+		return userError(wrapf(err, "delete user %q", c.param))
+	}
+	web.Audit(r.Context(), "user_deleted", "principal", c.principal, "username", c.param)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// userError names the missing resource of a not-found user.
+func userError(err error) error {
+	if isNotFound(err) {
+		return errNotFound("no user with this username")
+	}
+	return err
+}

@@ -1,0 +1,127 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared/password"
+)
+
+func TestUserValidation(t *testing.T) {
+	e := newEnv(t, errStore{err: fmt.Errorf("the store must not be reached")}, nil)
+	tests := []struct {
+		name, method, path, body, msg string
+	}{
+		{"username missing", "POST", "/admin/users", `{"password":"correct horse"}`, "username: is required"},
+		{"username empty", "POST", "/admin/users", `{"username":"","password":"correct horse"}`, "username: must not be empty"},
+		{"username space", "POST", "/admin/users", `{"username":"a b","password":"correct horse"}`, "username: must contain only"},
+		{"username slash", "POST", "/admin/users", `{"username":"a/b","password":"correct horse"}`, "username: must contain only"},
+		{"username non-ASCII", "POST", "/admin/users", `{"username":"zoë","password":"correct horse"}`, "username: must contain only"},
+		{"username too long", "POST", "/admin/users", `{"username":"` + strings.Repeat("a", MaxUsernameLen+1) + `","password":"correct horse"}`, "username: is 101 characters"},
+		{"password missing", "POST", "/admin/users", `{"username":"alice"}`, "password: is required"},
+		{"password short", "POST", "/admin/users", `{"username":"alice","password":"1234567"}`, "password: must be at least 8 bytes"},
+		{"password long", "POST", "/admin/users", `{"username":"alice","password":"` + strings.Repeat("p", MaxPasswordBytes+1) + `"}`, "password: must be at most 1024 bytes"},
+		{"permission unknown", "POST", "/admin/users", `{"username":"alice","password":"correct horse","permissions":["REPO_READ","ROOT"]}`, `permissions[1]: unknown scope "ROOT"`},
+		{"patch username", "PATCH", "/admin/users/alice", `{"username":"alicia"}`, "username: cannot be changed"},
+		{"patch password short", "PATCH", "/admin/users/alice", `{"password":"short"}`, "password: must be at least 8 bytes"},
+		{"patch permission unknown", "PATCH", "/admin/users/alice", `{"permissions":["NOPE"]}`, `permissions[0]: unknown scope "NOPE"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := e.do(422, tt.method, tt.path, tt.body)
+			checkError(t, body, "validation_failed", tt.msg)
+		})
+	}
+	if strings.Contains(e.logText(), "correct horse") {
+		t.Errorf("a password was logged")
+	}
+}
+
+func TestUserCRUD(t *testing.T) {
+	e := newStoreEnv(t)
+	ctx := context.Background()
+	const pw, pw2 = "correct horse battery", "staple staple staple"
+
+	body := e.do(201, http.MethodPost, "/admin/users",
+		`{"username":"alice.o-k_1@example","password":"`+pw+`","permissions":["REPO_WRITE","PUBLIC_REPOS"]}`)
+	const name = "alice.o-k_1@example"
+	if _, ok := body["password"]; ok {
+		t.Errorf("got %v, want no password in the answer", body)
+	}
+	if _, ok := body["password_hash"]; ok {
+		t.Errorf("got %v, want no password hash in the answer", body)
+	}
+	checkUser := func(body map[string]any, perms []string, disabled bool) {
+		t.Helper()
+		var got []string
+		for _, p := range body["permissions"].([]any) {
+			got = append(got, p.(string))
+		}
+		if body["username"] != name || !slices.Equal(got, perms) || body["disabled"] != disabled {
+			t.Errorf("got user %v, want %s with permissions %v, disabled %v", body, name, perms, disabled)
+		}
+		if _, err := time.Parse(time.RFC3339, fmt.Sprint(body["created_at"])); err != nil {
+			t.Errorf("got created_at %v, want an RFC 3339 time", body["created_at"])
+		}
+	}
+	checkUser(body, []string{"PUBLIC_REPOS", "REPO_WRITE"}, false)
+	checkUser(e.do(200, http.MethodGet, "/admin/users/"+name, ""), []string{"PUBLIC_REPOS", "REPO_WRITE"}, false)
+
+	u, err := e.st.GetUser(ctx, name)
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") || !password.Verify(pw, u.PasswordHash) {
+		t.Errorf("got stored hash %q, want an argon2id hash of the password", u.PasswordHash)
+	}
+
+	// A taken username is 409, and the first user is unchanged.
+	checkError(t, e.do(409, http.MethodPost, "/admin/users", `{"username":"`+name+`","password":"another password"}`),
+		"conflict", "already exists")
+	if u, _ := e.st.GetUser(ctx, name); !password.Verify(pw, u.PasswordHash) {
+		t.Errorf("a refused duplicate changed the first user's password")
+	}
+
+	// Update: permissions lowered, disabled, password changed.
+	checkUser(e.do(200, http.MethodPatch, "/admin/users/"+name, `{"permissions":["REPO_READ"],"disabled":true}`),
+		[]string{"REPO_READ"}, true)
+	checkUser(e.do(200, http.MethodPatch, "/admin/users/"+name, `{"password":"`+pw2+`","disabled":false}`),
+		[]string{"REPO_READ"}, false)
+	checkUser(e.do(200, http.MethodPatch, "/admin/users/"+name, `{}`), []string{"REPO_READ"}, false)
+	u, err = e.st.GetUser(ctx, name)
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if !password.Verify(pw2, u.PasswordHash) || password.Verify(pw, u.PasswordHash) {
+		t.Errorf("after a password change, the stored hash does not verify the new password alone")
+	}
+
+	// Delete: afterwards 404, and the name is free again.
+	e.do(204, http.MethodDelete, "/admin/users/"+name, "")
+	checkError(t, e.do(404, http.MethodGet, "/admin/users/"+name, ""), "not_found", "no user")
+	checkError(t, e.do(404, http.MethodPatch, "/admin/users/"+name, `{"disabled":true}`), "not_found", "no user")
+	checkError(t, e.do(404, http.MethodDelete, "/admin/users/"+name, ""), "not_found", "no user")
+	e.do(201, http.MethodPost, "/admin/users", `{"username":"`+name+`","password":"`+pw+`"}`)
+
+	for ev, n := range map[string]int{"user_created": 2, "user_updated": 2, "user_deleted": 1} {
+		a := e.audits(ev)
+		if len(a) != n {
+			t.Errorf("got %d %s events, want %d", len(a), ev, n)
+		}
+		for _, line := range a {
+			if line["principal"] != tokenPrincipal || line["username"] != name {
+				t.Errorf("got %s event %v, want username %s by %s", ev, line, name, tokenPrincipal)
+			}
+		}
+	}
+	for _, secret := range []string{pw, pw2, "argon2id"} {
+		if strings.Contains(e.logText(), secret) {
+			t.Errorf("the logs hold %q", secret)
+		}
+	}
+}
