@@ -7,4 +7,21 @@
 //
 // The package is pure: it imports nothing from AWS and writes to an
 // http.ResponseWriter only through its error renderers.
+//
+// Choices made where the RFCs leave room, each documented at its function:
+//
+//   - ParseScope follows the ABNF of RFC 6749 §3.3 strictly: leading,
+//     trailing or double spaces are invalid_scope, not silently tolerated.
+//   - Redirect URIs are compared byte for byte; only the port of an http
+//     loopback URI may differ (RFC 8252 §7.3). Registration refuses any
+//     character RFC 3986 does not allow, so what is registered is what is
+//     matched.
+//   - Rendered error descriptions are cut to the character set RFC 6749
+//     allows for error_description, and to 300 bytes.
+//   - The authorization endpoint's error page is 400 for every client
+//     error (invalid_client and access_denied included) and 500 or 503 for
+//     server errors (SPEC "Endpoints").
+//   - Pages forbid form submissions to other origins (form-action 'self');
+//     a page whose form answers with a redirect to the client adds the
+//     client's origin with SetPageHeadersFormAction and FormActionSource.
 package shared

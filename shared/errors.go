@@ -195,7 +195,7 @@ func WriteTokenError(w http.ResponseWriter, err error) {
 		status = http.StatusUnauthorized
 		h.Set("WWW-Authenticate", `Basic realm="oauth2"`)
 	}
-	body, mErr := json.Marshal(tokenErrorBody{Error: e.Code, ErrorDescription: e.Description})
+	body, mErr := json.Marshal(tokenErrorBody{Error: e.Code, ErrorDescription: cleanDescription(e.Description)})
 	if mErr != nil { // unreachable for two strings; keep a valid body anyway
 		body = []byte(`{"error":"server_error"}`)
 		status = http.StatusInternalServerError
@@ -229,8 +229,8 @@ func WriteAuthorizeError(w http.ResponseWriter, r *http.Request, t AuthorizeTarg
 	if t.RedirectURI != "" && e.Redirectable {
 		q := url.Values{}
 		q.Set("error", e.Code)
-		if e.Description != "" {
-			q.Set("error_description", e.Description)
+		if d := cleanDescription(e.Description); d != "" {
+			q.Set("error_description", d)
 		}
 		if t.State != "" {
 			q.Set("state", t.State)
@@ -259,8 +259,33 @@ func WriteAuthorizeError(w http.ResponseWriter, r *http.Request, t AuthorizeTarg
 	}
 	SetPageHeaders(w.Header())
 	w.WriteHeader(status)
-	_ = errorPage.Execute(w, errorPageData{Code: e.Code, Description: e.Description})
+	_ = errorPage.Execute(w, errorPageData{Code: e.Code, Description: cleanDescription(e.Description)})
 }
+
+// cleanDescription makes d a valid error_description (RFC 6749 §4.1.2.1,
+// §5.2: only %x20-21 / %x23-5B / %x5D-7E): '"' becomes '\'', '\\' becomes
+// '/', any other character outside the set becomes '?'. It also cuts d to
+// maxDescription bytes, so an echoed client value cannot bloat a response.
+func cleanDescription(d string) string {
+	if len(d) > maxDescription {
+		d = d[:maxDescription]
+	}
+	b := []byte(d)
+	for i, c := range b {
+		switch {
+		case c == '"':
+			b[i] = '\''
+		case c == '\\':
+			b[i] = '/'
+		case c < 0x20 || c > 0x7e:
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// maxDescription is the longest error_description rendered, in bytes.
+const maxDescription = 300
 
 // AppendQuery adds params to the query of uri, keeping uri's bytes
 // (including any query it already has) unchanged, as RFC 6749 §3.1.2 and

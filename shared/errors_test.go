@@ -121,7 +121,7 @@ func TestWriteTokenError(t *testing.T) {
 		{"hand-built without status", &Error{Code: "invalid_client"}, 401, `{"error":"invalid_client"}`, `Basic realm="oauth2"`},
 		{"internal", fmt.Errorf("put item: secret detail"), 500, `{"error":"server_error","error_description":"the server could not complete the request"}`, ""},
 		{"unavailable", fmt.Errorf("throttled: %w", ErrUnavailable), 503, `{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable, try again later"}`, ""},
-		{"escaping", InvalidRequest(`bad "x" <y>`), 400, `{"error":"invalid_request","error_description":"bad \"x\" \u003cy\u003e"}`, ""},
+		{"escaping", InvalidRequest(`bad "x" <y>`), 400, `{"error":"invalid_request","error_description":"bad 'x' \u003cy\u003e"}`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestWriteAuthorizeErrorPage(t *testing.T) {
 func TestWriteAuthorizeErrorPageEscapes(t *testing.T) {
 	rec := httptest.NewRecorder()
 	WriteAuthorizeError(rec, httptest.NewRequest(http.MethodGet, "/", nil), AuthorizeTarget{}, InvalidRequest(`<script>alert("x")</script>`))
-	if body := rec.Body.String(); !strings.Contains(body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
+	if body := rec.Body.String(); !strings.Contains(body, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") {
 		t.Errorf("got body %s, want the description escaped", body)
 	}
 }
@@ -351,5 +351,20 @@ func TestAppendQuery(t *testing.T) {
 	}
 	if got, ok := AppendQuery("https://a.example/cb", nil); got != "https://a.example/cb" || !ok {
 		t.Errorf("AppendQuery with no params = %q, %v, want the URI unchanged", got, ok)
+	}
+}
+
+func TestCleanDescription(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain text, with (punctuation)!", "plain text, with (punctuation)!"},
+		{`say "hi" \ bye`, "say 'hi' / bye"},
+		{"tab\tnew\nline", "tab?new?line"},
+		{"caf\u00e9", "caf??"},
+		{strings.Repeat("a", 400), strings.Repeat("a", 300)},
+	}
+	for _, tc := range tests {
+		if got := cleanDescription(tc.in); got != tc.want {
+			t.Errorf("cleanDescription(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

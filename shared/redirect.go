@@ -183,7 +183,9 @@ func quoteShort(u string) string {
 // empty one is refused; otherwise requested must equal a registered URI byte
 // for byte, except that for a registered http URI on a loopback host the
 // port may differ or be absent (RFC 8252 §7.3), in which case requested is
-// returned. registered is assumed valid (ValidateRedirectURIs).
+// returned. The loopback exception works on bytes too: it applies to URIs
+// written "http://" + one of 127.0.0.1, [::1], localhost, and nothing but
+// the ":port" may differ. registered is assumed valid (ValidateRedirectURIs).
 func MatchRedirectURI(registered []string, requested string, present bool) (string, bool) {
 	if !present {
 		if len(registered) == 1 && registered[0] != "" {

@@ -261,7 +261,7 @@ func (c *Catalog) CapRefresh(request string, grantedBefore, ceiling, user []stri
 		}
 		for i, in := range r {
 			if in && !before[i] {
-				return nil, InvalidScope(fmt.Sprintf("scope %q was not granted and cannot be added on refresh", c.scopes[i].Name))
+				return nil, InvalidScope("scope " + shorten(c.scopes[i].Name) + " was not granted and cannot be added on refresh")
 			}
 		}
 	}
@@ -298,11 +298,21 @@ func (c *Catalog) parseRequest(request string) ([]bool, error) {
 	for _, t := range toks {
 		i, ok := c.index[t]
 		if !ok {
-			return nil, InvalidScope(fmt.Sprintf("unknown scope %q", t))
+			return nil, InvalidScope("unknown scope " + shorten(t))
 		}
 		c.addClosureInto(set, i)
 	}
 	return set, nil
+}
+
+// shorten cuts a scope token (NQCHARs, safe in an error_description) for
+// an error description.
+func shorten(tok string) string {
+	const max = 64
+	if len(tok) > max {
+		return tok[:max] + "..."
+	}
+	return tok
 }
 
 // capSet finishes the capping formula for a request closure r.

@@ -190,7 +190,7 @@ func TestCapErrorIsFreshInvalidScope(t *testing.T) {
 	if e.Code != CodeInvalidScope || e.Status != 400 || !e.Redirectable {
 		t.Errorf("got %+v, want redirectable invalid_scope 400", e)
 	}
-	if !strings.Contains(e.Description, `"FOO"`) {
+	if e.Description != "unknown scope FOO" {
 		t.Errorf("got description %q, want it to name the scope", e.Description)
 	}
 }
@@ -283,5 +283,14 @@ func TestFormatScope(t *testing.T) {
 	}
 	if got := FormatScope(nil); got != "" {
 		t.Errorf("got %q, want \"\"", got)
+	}
+}
+
+func TestCapErrorDescriptionIsShort(t *testing.T) {
+	c := DefaultCatalog()
+	_, err := c.Cap(strings.Repeat("X", 5000), nil, nil)
+	e := AsError(err)
+	if e.Code != CodeInvalidScope || len(e.Description) > 100 {
+		t.Errorf("got %s with a description of %d bytes, want invalid_scope with a short one", e.Code, len(e.Description))
 	}
 }
