@@ -263,9 +263,10 @@ func WriteAuthorizeError(w http.ResponseWriter, r *http.Request, t AuthorizeTarg
 }
 
 // cleanDescription makes d a valid error_description (RFC 6749 §4.1.2.1,
-// §5.2: only %x20-21 / %x23-5B / %x5D-7E): '"' becomes '\”, '\\' becomes
-// '/', any other character outside the set becomes '?'. It also cuts d to
-// maxDescription bytes, so an echoed client value cannot bloat a response.
+// §5.2: only %x20-21 / %x23-5B / %x5D-7E): a double quote becomes an
+// apostrophe, a backslash a slash, and any other character outside the set
+// a question mark. It also cuts d to maxDescription bytes, so an echoed
+// client value cannot bloat a response.
 func cleanDescription(d string) string {
 	if len(d) > maxDescription {
 		d = d[:maxDescription]
