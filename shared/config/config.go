@@ -123,7 +123,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s: %w", d.name, err)
 		}
 		switch {
-		case dur < 0 || (dur == 0 && !d.allowZero):
+		case dur < 0 && d.allowZero:
+			return Config{}, fmt.Errorf("%s: %s must not be negative", d.name, v)
+		case dur <= 0 && !d.allowZero:
 			return Config{}, fmt.Errorf("%s: %s must be positive", d.name, v)
 		case d.max > 0 && dur > d.max:
 			return Config{}, fmt.Errorf("%s: %s is above the maximum of %s", d.name, v, formatSeconds(d.max))

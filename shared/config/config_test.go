@@ -140,7 +140,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"ACCESS_TOKEN_TTL", "1.5", "ACCESS_TOKEN_TTL: ..."},
 		{"REFRESH_TOKEN_TTL", "99999999999999999999", "REFRESH_TOKEN_TTL: ..."},
 		{"REFRESH_REUSE_GRACE", "61s", "REFRESH_REUSE_GRACE: 61s is above the maximum of 60s"},
-		{"REFRESH_REUSE_GRACE", "-1", "REFRESH_REUSE_GRACE: -1 must be positive"},
+		{"REFRESH_REUSE_GRACE", "-1", "REFRESH_REUSE_GRACE: -1 must not be negative"},
 		{"ISSUER_URL", "auth.example.com", "ISSUER_URL: ..."},
 		{"ISSUER_URL", "ftp://auth.example.com", "ISSUER_URL: ..."},
 		{"ISSUER_URL", "http://auth.example.com", "ISSUER_URL: ..."},
