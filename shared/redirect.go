@@ -53,6 +53,8 @@ func ValidateRedirectURI(uri string) error {
 			return errors.New("redirect URI must not contain a wildcard")
 		case !isURIChar(c):
 			return fmt.Errorf("redirect URI must not contain the character %q (RFC 3986)", c)
+		case c == '%' && (i+2 >= len(uri) || !isHex(uri[i+1]) || !isHex(uri[i+2])):
+			return errors.New("redirect URI has a malformed percent-escape")
 		}
 	}
 	u, err := url.Parse(uri)
@@ -104,6 +106,10 @@ func isURIChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte(":/?#[]@!$&'()*+,;=%", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // isLoopbackAuthority reports whether authority is a loopback host with an
