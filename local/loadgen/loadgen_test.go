@@ -122,6 +122,7 @@ func TestRunAgainstProvider(t *testing.T) {
 	if err := run(context.Background(), args, &out, noEnv); err != nil {
 		t.Fatalf("run (table): %v\n%s", err, out.String())
 	}
+	t.Logf("table output:\n%s", out.String())
 	if !strings.Contains(out.String(), "introspect") || !strings.Contains(out.String(), "p99") {
 		t.Errorf("table output lacks the introspect row or the p99 column:\n%s", out.String())
 	}
