@@ -512,6 +512,18 @@ type grantView struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// viewGrant shows a grant: revoked_at only when it is revoked and the time
+// is known.
+func viewGrant(g store.Grant) grantView {
+	v := grantView{GrantID: g.ID, Username: g.Username, Scope: nonNil(g.Scope),
+		CreatedAt: g.CreatedAt.UTC(), Revoked: g.Revoked}
+	if g.Revoked && !g.RevokedAt.IsZero() {
+		t := g.RevokedAt.UTC()
+		v.RevokedAt = &t
+	}
+	return v
+}
+
 // listGrants serves GET /admin/links/{id}/grants: who authorized the link,
 // with the scope they approved and when, newest first.
 func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) error {
@@ -532,13 +544,7 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) err
 		NextCursor string      `json:"next_cursor,omitempty"`
 	}{Grants: make([]grantView, 0, len(grants)), NextCursor: next}
 	for _, g := range grants {
-		v := grantView{GrantID: g.ID, Username: g.Username, Scope: nonNil(g.Scope),
-			CreatedAt: g.CreatedAt.UTC(), Revoked: g.Revoked}
-		if g.Revoked && !g.RevokedAt.IsZero() {
-			t := g.RevokedAt.UTC()
-			v.RevokedAt = &t
-		}
-		out.Grants = append(out.Grants, v)
+		out.Grants = append(out.Grants, viewGrant(g))
 	}
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
