@@ -1,0 +1,519 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/net/html"
+	"golang.org/x/oauth2"
+
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+const adminToken = "e2e-admin-token-not-a-secret"
+
+// provider is the local runner's handler on a loopback port, backed by the
+// real store on DynamoDB Local.
+type provider struct {
+	t      *testing.T
+	issuer string
+	client *http.Client
+}
+
+func startProvider(t *testing.T, env map[string]string) *provider {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	vars := map[string]string{"ISSUER_URL": issuer, "ADMIN_TOKEN": adminToken}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.FromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.DynamoLocal(t)
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h, err := newHandler(context.Background(), cfg, st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return &provider{t: t, issuer: issuer, client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// admin calls the admin API and decodes the JSON answer into out (when not nil).
+func (p *provider) admin(method, path string, body any, wantStatus int, out any) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, p.issuer+path, rd)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		p.t.Fatalf("%s %s: got status %d (%s), want %d", method, path, resp.StatusCode, data, wantStatus)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			p.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+}
+
+type link struct {
+	ID           string `json:"id"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+func (p *provider) createUser(name, password string, perms []string) {
+	p.admin("POST", "/admin/users", map[string]any{"username": name, "password": password, "permissions": perms}, 201, nil)
+}
+
+func (p *provider) createLink(name, redirect string, scopes []string, clientType string) link {
+	var l link
+	p.admin("POST", "/admin/links", map[string]any{
+		"name": name, "redirect_uris": []string{redirect}, "scopes": scopes, "client_type": clientType, "enabled": true,
+	}, 201, &l)
+	if l.ClientID == "" || (clientType != "public" && l.ClientSecret == "") {
+		p.t.Fatalf("created link %+v lacks credentials", l)
+	}
+	return l
+}
+
+// browser is a user agent with cookies that reads forms like a person would:
+// only through SPEC's contract (form method, hidden inputs, field names).
+type browser struct {
+	t      *testing.T
+	client *http.Client
+	stopAt string // a URL prefix at which redirects are not followed (the client's redirect URI)
+}
+
+func newBrowser(t *testing.T, stopAt string) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, stopAt: stopAt}
+	b.client = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), b.stopAt) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return b
+}
+
+type page struct {
+	url    *url.URL
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return page{url: resp.Request.URL, status: resp.StatusCode, header: resp.Header, body: string(data)}
+}
+
+func (b *browser) get(u string) page {
+	req, _ := http.NewRequest("GET", u, nil)
+	return b.do(req)
+}
+
+// form is the one <form method="post"> of a page.
+type form struct {
+	action  string
+	fields  url.Values
+	buttons map[string][]string // name → values of submit buttons
+}
+
+func parseForm(t *testing.T, p page) form {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(p.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forms []form
+	var walk func(n *html.Node, f *form)
+	walk = func(n *html.Node, f *form) {
+		if n.Type == html.ElementNode {
+			attr := map[string]string{}
+			for _, a := range n.Attr {
+				attr[a.Key] = a.Val
+			}
+			switch n.Data {
+			case "form":
+				if strings.EqualFold(attr["method"], "post") {
+					forms = append(forms, form{action: attr["action"], fields: url.Values{}, buttons: map[string][]string{}})
+					f = &forms[len(forms)-1]
+				}
+			case "input":
+				if f != nil && attr["name"] != "" {
+					switch attr["type"] {
+					case "hidden":
+						f.fields.Set(attr["name"], attr["value"])
+					case "submit":
+						f.buttons[attr["name"]] = append(f.buttons[attr["name"]], attr["value"])
+					}
+				}
+			case "button":
+				if f != nil && attr["name"] != "" {
+					f.buttons[attr["name"]] = append(f.buttons[attr["name"]], attr["value"])
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, f)
+		}
+	}
+	walk(doc, nil)
+	if len(forms) != 1 {
+		t.Fatalf("%s: got %d post forms, want 1:\n%s", p.url, len(forms), p.body)
+	}
+	return forms[0]
+}
+
+func (b *browser) submit(from page, f form, extra url.Values) page {
+	b.t.Helper()
+	target, err := from.url.Parse(f.action)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	vals := url.Values{}
+	for k, v := range f.fields {
+		vals[k] = v
+	}
+	for k, v := range extra {
+		vals[k] = v
+	}
+	req, _ := http.NewRequest("POST", target.String(), strings.NewReader(vals.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "null") // what browsers send under Referrer-Policy: no-referrer
+	return b.do(req)
+}
+
+// authorize drives sign-in and consent from an authorization URL and returns
+// the redirect that reached the client.
+func (b *browser) authorize(authURL, user, password, decision string) *url.URL {
+	b.t.Helper()
+	p := b.get(authURL)
+	if p.status != 200 {
+		b.t.Fatalf("authorize: got status %d, want 200 (login page): %s", p.status, p.body)
+	}
+	if strings.Contains(p.body, `name="password"`) {
+		f := parseForm(b.t, p)
+		p = b.submit(p, f, url.Values{"username": {user}, "password": {password}})
+	}
+	if p.status == http.StatusSeeOther || p.status == http.StatusFound {
+		return redirectTarget(b.t, p) // an earlier grant covered the request
+	}
+	if p.status != 200 || !strings.Contains(p.body, `name="decision"`) {
+		b.t.Fatalf("after login: got status %d, want the consent page: %s", p.status, p.body)
+	}
+	f := parseForm(b.t, p)
+	if vals := f.buttons["decision"]; len(vals) != 2 {
+		b.t.Fatalf("consent buttons: got %v, want approve and deny", vals)
+	}
+	p = b.submit(p, f, url.Values{"decision": {decision}})
+	if p.status != http.StatusSeeOther {
+		b.t.Fatalf("consent: got status %d, want 303: %s", p.status, p.body)
+	}
+	return redirectTarget(b.t, p)
+}
+
+func redirectTarget(t *testing.T, p page) *url.URL {
+	t.Helper()
+	loc, err := url.Parse(p.header.Get("Location"))
+	if err != nil || loc.String() == "" {
+		t.Fatalf("no Location in redirect (status %d)", p.status)
+	}
+	return loc
+}
+
+// claims decodes an access token after verifying it with the JWKS.
+func (p *provider) claims(accessToken string) map[string]any {
+	p.t.Helper()
+	resp, err := p.client.Get(p.issuer + "/.well-known/jwks.json")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		p.t.Fatal(err)
+	}
+	tok, err := jwt.ParseSigned(accessToken, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if typ := tok.Headers[0].ExtraHeaders["typ"]; typ != "at+jwt" {
+		p.t.Errorf("access token typ: got %v, want at+jwt", typ)
+	}
+	keys := set.Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 {
+		p.t.Fatalf("kid %q: got %d keys in the JWKS, want 1", tok.Headers[0].KeyID, len(keys))
+	}
+	out := map[string]any{}
+	if err := tok.Claims(keys[0].Key, &out); err != nil {
+		p.t.Fatalf("verify access token with the JWKS: %v", err)
+	}
+	return out
+}
+
+// introspect asks the introspection endpoint as the given client.
+func (p *provider) introspect(l link, tok string) map[string]any {
+	p.t.Helper()
+	req, _ := http.NewRequest("POST", p.issuer+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		p.t.Fatalf("introspect: got status %d (%s), want 200", resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		p.t.Fatal(err)
+	}
+	return out
+}
+
+func (p *provider) revoke(l link, tok string) {
+	p.t.Helper()
+	req, _ := http.NewRequest("POST", p.issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		p.t.Fatalf("revoke: got status %d, want 200", resp.StatusCode)
+	}
+}
+
+const callbackURL = "http://127.0.0.1:9/cb" // never contacted: the browser stops there
+
+func oauthConfig(p *provider, l link, prefix string, style oauth2.AuthStyle, scopes ...string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     l.ClientID,
+		ClientSecret: l.ClientSecret,
+		RedirectURL:  callbackURL,
+		Scopes:       scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   p.issuer + prefix + "/authorize",
+			TokenURL:  p.issuer + prefix + "/token",
+			AuthStyle: style,
+		},
+	}
+}
+
+// TestEndToEnd drives the whole product with golang.org/x/oauth2: the admin
+// creates a user and a link; the user signs in and consents; the client
+// exchanges the code with PKCE, refreshes, introspects, revokes.
+func TestEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		style  oauth2.AuthStyle
+	}{
+		{"spec paths, client_secret_basic", "/oauth2", oauth2.AuthStyleInHeader},
+		{"bitbucket paths, client_secret_post", "/rest/oauth2/latest", oauth2.AuthStyleInParams},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProvider(t, nil)
+			ctx := context.Background()
+			p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+			l := p.createLink("Demo app", callbackURL, []string{"REPO_ADMIN"}, "confidential")
+			conf := oauthConfig(p, l, tc.prefix, tc.style, "REPO_READ")
+
+			verifier := oauth2.GenerateVerifier()
+			authURL := conf.AuthCodeURL("st-123", oauth2.S256ChallengeOption(verifier))
+			cb := newBrowser(t, callbackURL).authorize(authURL, "alice", "correct horse battery staple", "approve")
+			q := cb.Query()
+			if got := q.Get("state"); got != "st-123" {
+				t.Errorf("state: got %q, want st-123", got)
+			}
+			if got := q.Get("iss"); got != p.issuer {
+				t.Errorf("iss: got %q, want %q", got, p.issuer)
+			}
+			code := q.Get("code")
+			if code == "" {
+				t.Fatalf("no code in %s", cb)
+			}
+
+			tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			if got := tok.Extra("scope"); got != "REPO_READ" {
+				t.Errorf("scope: got %v, want REPO_READ", got)
+			}
+			if tok.RefreshToken == "" {
+				t.Fatal("no refresh token")
+			}
+			c := p.claims(tok.AccessToken)
+			for k, want := range map[string]any{"iss": p.issuer, "sub": "alice", "client_id": l.ClientID, "scope": "REPO_READ", "aud": p.issuer} {
+				if c[k] != want {
+					t.Errorf("claim %s: got %v, want %v", k, c[k], want)
+				}
+			}
+			if _, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
+				t.Error("second redemption of the code: got success, want invalid_grant")
+			}
+			if got := p.introspect(l, tok.AccessToken)["active"]; got != false {
+				t.Errorf("after code replay, introspect first access token: got active=%v, want false", got)
+			}
+
+			// A fresh authorization (the earlier grant was revoked by the replay).
+			verifier = oauth2.GenerateVerifier()
+			cb = newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)),
+				"alice", "correct horse battery staple", "approve")
+			tok, err = conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+
+			// Refresh through a TokenSource by presenting an expired token.
+			old := *tok
+			old.Expiry = time.Now().Add(-time.Minute)
+			refreshed, err := conf.TokenSource(ctx, &old).Token()
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			if refreshed.AccessToken == tok.AccessToken || refreshed.RefreshToken == tok.RefreshToken {
+				t.Error("refresh did not issue a new access token and a rotated refresh token")
+			}
+			if got := p.introspect(l, refreshed.AccessToken); got["active"] != true || got["scope"] != "REPO_READ" {
+				t.Errorf("introspect refreshed token: got %v, want active with scope REPO_READ", got)
+			}
+			p.revoke(l, refreshed.RefreshToken)
+			if got := p.introspect(l, refreshed.AccessToken)["active"]; got != false {
+				t.Errorf("after revoking the grant, introspect access token: got active=%v, want false", got)
+			}
+			if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshed.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token(); err == nil {
+				t.Error("refresh with a revoked grant: got success, want invalid_grant")
+			}
+		})
+	}
+}
+
+type scopeCase struct {
+	Name    string   `json:"name"`
+	Ceiling []string `json:"ceiling"`
+	User    []string `json:"user"`
+	Request *string  `json:"request"`
+	Granted []string `json:"granted"`
+	Error   string   `json:"error"`
+}
+
+// TestScopeCappingThroughHTTP proves scope capping through the HTTP API for
+// the authorize cases of the scope vectors, and a refresh after the admin
+// lowers the user's permissions.
+func TestScopeCappingThroughHTTP(t *testing.T) {
+	data, err := os.ReadFile("../shared/testdata/scopes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors struct {
+		Authorize []scopeCase `json:"authorize"`
+	}
+	if err := json.Unmarshal(data, &vectors); err != nil {
+		t.Fatal(err)
+	}
+	p := startProvider(t, nil)
+	ctx := context.Background()
+	ran := 0
+	for i, tc := range vectors.Authorize {
+		if tc.Error != "" {
+			continue
+		}
+		ran++
+		t.Run(tc.Name, func(t *testing.T) {
+			user := fmt.Sprintf("user%d", i)
+			p.createUser(user, "password-"+user, tc.User)
+			l := p.createLink("App "+tc.Name, callbackURL, tc.Ceiling, "confidential")
+			conf := oauthConfig(p, l, "/oauth2", oauth2.AuthStyleInHeader)
+			opts := []oauth2.AuthCodeOption{}
+			if tc.Request != nil {
+				opts = append(opts, oauth2.SetAuthURLParam("scope", *tc.Request))
+			}
+			cb := newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s", opts...), user, "password-"+user, "approve")
+			tok, err := conf.Exchange(ctx, cb.Query().Get("code"))
+			if err != nil {
+				t.Fatalf("exchange: %v", err)
+			}
+			if got, want := tok.Extra("scope"), strings.Join(tc.Granted, " "); got != want {
+				t.Errorf("granted scope: got %v, want %q", got, want)
+			}
+		})
+	}
+	if ran < 5 {
+		t.Fatalf("ran %d scope cases, want at least 5", ran)
+	}
+
+	t.Run("refresh after the admin lowers the user's permissions", func(t *testing.T) {
+		p.createUser("demoted", "password-demoted", []string{"REPO_WRITE"})
+		l := p.createLink("Demotion app", callbackURL, []string{"REPO_WRITE"}, "confidential")
+		conf := oauthConfig(p, l, "/oauth2", oauth2.AuthStyleInHeader)
+		cb := newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s"), "demoted", "password-demoted", "approve")
+		tok, err := conf.Exchange(ctx, cb.Query().Get("code"))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		if got := tok.Extra("scope"); got != "REPO_WRITE" {
+			t.Fatalf("scope before demotion: got %v, want REPO_WRITE", got)
+		}
+		p.admin("PATCH", "/admin/users/demoted", map[string]any{"permissions": []string{"REPO_READ"}}, 200, nil)
+		tok.Expiry = time.Now().Add(-time.Minute)
+		refreshed, err := conf.TokenSource(ctx, tok).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if got := refreshed.Extra("scope"); got != "REPO_READ" {
+			t.Errorf("scope after demotion: got %v, want REPO_READ", got)
+		}
+		if got := p.claims(refreshed.AccessToken)["scope"]; got != "REPO_READ" {
+			t.Errorf("access token scope after demotion: got %v, want REPO_READ", got)
+		}
+	})
+}

@@ -1,0 +1,190 @@
+// Command local runs the provider on one port for a laptop with nothing but
+// Go: the three functions' handlers (admin, authorize, token) on one
+// http.ServeMux, backed by the real store code against an embedded,
+// in-process AWS emulator (kumo) whose data is kept under .local/.
+//
+// With AWS_ENDPOINT_URL set it uses that endpoint instead (LocalStack,
+// DynamoDB Local); with TABLE_NAME set and no endpoint, real AWS.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the provider and serves until ctx is done.
+func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
+	env := overlay(getenv, map[string]string{})
+	// The issuer follows LISTEN_ADDR unless ISSUER_URL is set.
+	if getenv("ISSUER_URL") == "" && getenv("LISTEN_ADDR") != "" {
+		env = overlay(getenv, map[string]string{"ISSUER_URL": "http://" + getenv("LISTEN_ADDR")})
+	}
+	cfg, err := config.FromEnv(env)
+	if err != nil {
+		return err
+	}
+	mode := backendMode(getenv)
+	if mode == modeEmbedded && getenv("KUMO_DATA_DIR") == "" {
+		// kumo reads KUMO_DATA_DIR in its package init: start again with it set.
+		return reexecWithDataDir()
+	}
+	adminToken := cfg.AdminToken
+	if adminToken == "" {
+		if adminToken, err = shared.NewToken(rand.Reader); err != nil {
+			return fmt.Errorf("generate admin token: %w", err)
+		}
+		cfg.AdminToken = adminToken
+	}
+
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	st, closeStore, err := openStore(ctx, cfg, mode)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	h, err := newHandler(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	printBanner(out, cfg, mode, getenv("ADMIN_TOKEN") == "")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// overlay returns a getenv that answers from m first.
+func overlay(getenv func(string) string, m map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}
+}
+
+type backend int
+
+const (
+	modeEmbedded backend = iota // kumo in-process
+	modeEndpoint                // AWS_ENDPOINT_URL (LocalStack, DynamoDB Local)
+	modeAWS                     // real AWS: TABLE_NAME set, no endpoint
+)
+
+func (b backend) String() string {
+	switch b {
+	case modeEndpoint:
+		return "AWS_ENDPOINT_URL"
+	case modeAWS:
+		return "AWS"
+	}
+	return "embedded emulator (data in .local/)"
+}
+
+func backendMode(getenv func(string) string) backend {
+	switch {
+	case getenv("AWS_ENDPOINT_URL") != "":
+		return modeEndpoint
+	case getenv("TABLE_NAME") != "":
+		return modeAWS
+	}
+	return modeEmbedded
+}
+
+// reexecWithDataDir runs this program again with KUMO_DATA_DIR=.local/kumo.
+func reexecWithDataDir() error {
+	dir, err := filepath.Abs(filepath.Join(".local", "kumo"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(exe, os.Args, append(os.Environ(), "KUMO_DATA_DIR="+dir))
+}
+
+func printBanner(out io.Writer, cfg config.Config, mode backend, generated bool) {
+	tokenNote := ""
+	if generated {
+		tokenNote = " (generated for this run; set ADMIN_TOKEN to keep one)"
+	}
+	cb := cfg.Issuer + callbackPath
+	fmt.Fprintf(out, `
+Incoming application links: OAuth 2.0 provider
+  issuer       %s
+  storage      %s
+  admin token  %s%s
+
+Try it (copy and paste into another shell):
+
+  export ISSUER=%s ADMIN_TOKEN=%s
+
+  # 1. a user who can sign in
+  curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' \
+    -d '{"username":"alice","password":"correct horse battery staple","permissions":["REPO_WRITE"]}'
+
+  # 2. an application link (note client_id and client_secret in the answer)
+  curl -s -X POST "$ISSUER/admin/links" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' \
+    -d '{"name":"Demo app","redirect_uris":["%s"],"scopes":["REPO_ADMIN"],"client_type":"confidential"}'
+
+  export CLIENT_ID=<client_id> CLIENT_SECRET=<client_secret>
+
+  # 3. open this in a browser, sign in as alice, approve
+  echo "$ISSUER/oauth2/authorize?response_type=code&client_id=$CLIENT_ID&scope=REPO_READ&state=demo"
+
+  # 4. the callback page shows the code; exchange it
+  curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
+
+`, cfg.Issuer, mode, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/applinks/applinks/functions/admin"
+	"github.com/applinks/applinks/functions/authorize"
+	"github.com/applinks/applinks/functions/token"
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// callbackPath is the local runner's demo redirect target: it shows the
+// authorization code it receives, so the quick start needs no application.
+const callbackPath = "/local/callback"
+
+// newHandler mounts the three functions' handlers on one mux, exactly as API
+// Gateway routes them, plus the demo callback page, behind the shared
+// request middleware. The admin API authenticates with cfg.AdminToken.
+func newHandler(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (http.Handler, error) {
+	keys, err := signing.New(ctx, st, signing.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys})
+	if err != nil {
+		return nil, fmt.Errorf("token handler: %w", err)
+	}
+	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st})
+	if err != nil {
+		return nil, fmt.Errorf("authorize handler: %w", err)
+	}
+	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(cfg.AdminToken)})
+	if err != nil {
+		return nil, fmt.Errorf("admin handler: %w", err)
+	}
+	mux := http.NewServeMux()
+	for _, m := range []struct {
+		paths []string
+		h     http.Handler
+	}{{token.Paths, tok}, {authorize.Paths, authz}, {admin.Paths, adm}} {
+		for _, p := range m.paths {
+			mux.Handle(p, m.h)
+		}
+	}
+	mux.HandleFunc("GET "+callbackPath, callback)
+	return web.Middleware(mux, logger, nil), nil
+}
+
+var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Local callback</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}code{word-break:break-all;background:#f3f3f3;padding:.1rem .3rem}</style>
+</head><body><main>
+<h1>Local callback</h1>
+{{if .Error}}<p>The authorization ended with <code>{{.Error}}</code>{{if .Description}}: {{.Description}}{{end}}.</p>
+{{else}}<p>Authorization code (valid for a short time, single use):</p>
+<p><code>{{.Code}}</code></p>
+<p>Exchange it:</p>
+<p><code>curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code={{.Code}} "$ISSUER/oauth2/token"</code></p>{{end}}
+<p>state: <code>{{.State}}</code>, iss: <code>{{.Iss}}</code></p>
+</main></body></html>`))
+
+// callback is the demo redirect target of the quick start (local runner
+// only; never deployed).
+func callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	shared.SetPageHeaders(w.Header())
+	_ = callbackPage.Execute(w, map[string]string{
+		"Code": q.Get("code"), "State": q.Get("state"), "Iss": q.Get("iss"),
+		"Error": q.Get("error"), "Description": q.Get("error_description"),
+	})
+}
+
+// openStore opens the store for the chosen backend; the returned func
+// releases what it started.
+func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Store, func(), error) {
+	switch mode {
+	case modeEmbedded:
+		return openEmbedded(ctx, cfg)
+	default:
+		st, err := store.Open(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() {}, nil
+	}
+}
