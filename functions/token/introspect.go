@@ -121,8 +121,13 @@ func (h *Handler) introspectRefresh(ctx context.Context, creds credentials, tok 
 	if gb.Grant == nil || gb.Grant.Revoked || gb.User == nil || gb.User.Disabled {
 		return introspection{}, nil
 	}
+	scope, err := h.cfg.Catalog.Validate(rt.Scope)
+	if err != nil {
+		// A scope since removed from the catalog: report what was stored.
+		scope = rt.Scope
+	}
 	return introspection{
-		Active: true, Scope: shared.FormatScope(rt.Scope), ClientID: rt.ClientID, Username: rt.Username,
+		Active: true, Scope: shared.FormatScope(scope), ClientID: rt.ClientID, Username: rt.Username,
 		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Sub: rt.Username,
 		Iss: h.cfg.Issuer, GrantID: rt.GrantID,
 	}, nil
