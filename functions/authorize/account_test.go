@@ -1,12 +1,15 @@
 package authorize
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
 )
 
@@ -59,8 +62,10 @@ func TestAccountSignedOut(t *testing.T) {
 	}
 }
 
-func TestAccountPage(t *testing.T) {
-	e := newEnv(t)
+func TestAccountPage(t *testing.T) { testAccountPage(t, newEnv) }
+
+func testAccountPage(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	t0 := seedGrants(e)
 	b, page := signInAccount(t, e)
 	p := checkPage(t, page)
@@ -127,7 +132,7 @@ func TestAccountPage(t *testing.T) {
 		t.Fatalf("revoke: status %d Location %q, want 303 to %s?revoked=%s", r.status, r.header.Get("Location"), accountPath, appClient)
 	}
 	for id, want := range map[string]bool{"g1": true, "g2": true, "g3": false, "g6": false} {
-		if g := e.fake.grant(id); g.Revoked != want {
+		if g := e.store.grant(id); g.Revoked != want {
 			t.Errorf("grant %s revoked = %v, want %v", id, g.Revoked, want)
 		}
 	}
@@ -145,8 +150,10 @@ func TestAccountPage(t *testing.T) {
 	}
 }
 
-func TestRevokeRefused(t *testing.T) {
-	e := newEnv(t)
+func TestRevokeRefused(t *testing.T) { testRevokeRefused(t, newEnv) }
+
+func testRevokeRefused(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	seedGrants(e)
 	b, page := signInAccount(t, e)
 	f := parsePage(t, page.body).form(t, "/account/authorizations/"+appClient+"/revoke")
@@ -166,26 +173,32 @@ func TestRevokeRefused(t *testing.T) {
 				t.Errorf("status = %d Location %q, want 403 without a redirect", r.status, r.header.Get("Location"))
 			}
 			checkPage(t, r)
-			if e.fake.grant("g1").Revoked {
+			if e.store.grant("g1").Revoked {
 				t.Errorf("grant revoked by a refused request")
 			}
 		})
 	}
 }
 
-func TestLogout(t *testing.T) {
-	e := newEnv(t)
+func TestLogout(t *testing.T) { testLogout(t, newEnv) }
+
+func testLogout(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	b, page := signInAccount(t, e)
 	f := parsePage(t, page.body).form(t, "/oauth2/logout")
 	if r := b.submit(f, "", map[string]string{"csrf": "wrong"}); r.status != http.StatusForbidden {
 		t.Errorf("logout with a wrong token: status %d, want 403", r.status)
 	}
+	id := b.sessionCookie()
+	if id == "" {
+		t.Fatalf("no session cookie before logout")
+	}
 	r := b.submit(f, "", nil)
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
 		t.Fatalf("logout: status %d Location %q, want 303 to %s", r.status, r.header.Get("Location"), accountPath)
 	}
-	if n := len(e.fake.sessions); n != 0 {
-		t.Errorf("got %d sessions after logout, want 0", n)
+	if _, err := e.store.GetSession(context.Background(), shared.HashToken(id), e.clock.Now()); !errors.Is(err, shared.ErrNotFound) {
+		t.Errorf("session after logout: got err %v, want ErrNotFound", err)
 	}
 	next := b.get(accountPath)
 	parsePage(t, next.body).form(t, "/oauth2/login")

@@ -40,8 +40,10 @@ func TestNew(t *testing.T) {
 
 // TestAuthorizeErrorPage: until client_id and redirect_uri are valid, every
 // error is a 400 page, never a redirect.
-func TestAuthorizeErrorPage(t *testing.T) {
-	e := newEnv(t)
+func TestAuthorizeErrorPage(t *testing.T) { testAuthorizeErrorPage(t, newEnv) }
+
+func testAuthorizeErrorPage(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	tests := []struct {
 		name  string
 		query string
@@ -74,9 +76,11 @@ func TestAuthorizeErrorPage(t *testing.T) {
 
 // TestAuthorizeRedirectErrors: once the redirect URI is valid, errors go
 // back to the client with error, state and iss (RFC 6749 §4.1.2.1, RFC 9207).
-func TestAuthorizeRedirectErrors(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {})
-	pkce := newEnv(t, func(c *config.Config) { c.RequirePKCE = true })
+func TestAuthorizeRedirectErrors(t *testing.T) { testAuthorizeRedirectErrors(t, newEnv) }
+
+func testAuthorizeRedirectErrors(t *testing.T, mk mkEnv) {
+	e := mk(t, func(c *config.Config) {})
+	pkce := mk(t, func(c *config.Config) { c.RequirePKCE = true })
 	tests := []struct {
 		name      string
 		e         *env
@@ -197,8 +201,10 @@ func (b *browser) flow(path string) *response {
 }
 
 // TestApprove walks the whole browser flow and checks the stored code.
-func TestApprove(t *testing.T) {
-	e := newEnv(t)
+func TestApprove(t *testing.T) { testApprove(t, newEnv) }
+
+func testApprove(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	b := e.browser()
 	path := authorizeURL(map[string]string{"scope": "", "code_challenge": testChallenge, "code_challenge_method": "S256"})
 	consent := b.flow(path)
@@ -247,7 +253,7 @@ func TestApprove(t *testing.T) {
 		t.Errorf("redirect query = %v, want state st-123, iss %s, no error", q, testIssuer)
 	}
 	code := q.Get("code")
-	c, ok := e.fake.code(shared.HashToken(code))
+	c, ok := e.store.code(shared.HashToken(code))
 	if !ok {
 		t.Fatalf("code %q is not stored under its hash", code)
 	}
@@ -265,8 +271,10 @@ func TestApprove(t *testing.T) {
 
 // TestApproveOmittedRedirect: a request without redirect_uri stores "" and
 // goes to the one registered URI, merging into its query.
-func TestApproveOmittedRedirect(t *testing.T) {
-	e := newEnv(t)
+func TestApproveOmittedRedirect(t *testing.T) { testApproveOmittedRedirect(t, newEnv) }
+
+func testApproveOmittedRedirect(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	b := e.browser()
 	consent := b.flow("/oauth2/authorize?client_id=" + queryClient + "&response_type=code&state=x%20y")
 	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
@@ -282,14 +290,16 @@ func TestApproveOmittedRedirect(t *testing.T) {
 	if u.Query().Get("tenant") != "1" || u.Query().Get("state") != "x y" {
 		t.Errorf("query = %v, want tenant=1 and state \"x y\"", u.Query())
 	}
-	c, ok := e.fake.code(shared.HashToken(u.Query().Get("code")))
+	c, ok := e.store.code(shared.HashToken(u.Query().Get("code")))
 	if !ok || c.RedirectURI != "" || c.Challenge != "" {
 		t.Errorf("stored code = %+v (found %v), want RedirectURI and Challenge empty", c, ok)
 	}
 }
 
-func TestDeny(t *testing.T) {
-	e := newEnv(t)
+func TestDeny(t *testing.T) { testDeny(t, newEnv) }
+
+func testDeny(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	b := e.browser()
 	consent := b.flow(authorizeURL(nil))
 	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
@@ -301,14 +311,16 @@ func TestDeny(t *testing.T) {
 	if q.Get("error") != "access_denied" || q.Get("state") != "st-123" || q.Get("iss") != testIssuer || q.Has("code") {
 		t.Errorf("deny redirect query = %v, want error=access_denied, state, iss and no code", q)
 	}
-	if len(e.fake.codes) != 0 {
+	if e.fake != nil && len(e.fake.codes) != 0 {
 		t.Errorf("deny stored %d codes, want 0", len(e.fake.codes))
 	}
 }
 
 // TestConsentPost covers the checks of POST /oauth2/consent.
-func TestConsentPost(t *testing.T) {
-	e := newEnv(t)
+func TestConsentPost(t *testing.T) { testConsentPost(t, newEnv) }
+
+func testConsentPost(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	b := e.browser()
 	consent := b.flow(authorizeURL(nil))
 	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
@@ -361,7 +373,7 @@ func TestConsentPost(t *testing.T) {
 				t.Errorf("query = %v, want state and iss", q)
 			}
 			if tc.wantError == "" {
-				c, ok := e.fake.code(shared.HashToken(q.Get("code")))
+				c, ok := e.store.code(shared.HashToken(q.Get("code")))
 				if !ok || strings.Join(c.Scope, " ") != "REPO_WRITE" {
 					t.Errorf("stored code %+v (found %v), want scope capped to REPO_WRITE", c, ok)
 				}
@@ -420,14 +432,16 @@ func TestConsentPostSignedOut(t *testing.T) {
 	if rt, _ := lf.get("return_to"); !strings.HasPrefix(rt, "/oauth2/authorize?") {
 		t.Errorf("return_to = %q, want the authorization request", rt)
 	}
-	if len(e.fake.codes) != 0 {
+	if e.fake != nil && len(e.fake.codes) != 0 {
 		t.Errorf("stored %d codes, want 0", len(e.fake.codes))
 	}
 }
 
 // TestEarlierGrant: an active grant that covers the request skips the
 // consent page; prompt=consent, a revoked grant or a wider request do not.
-func TestEarlierGrant(t *testing.T) {
+func TestEarlierGrant(t *testing.T) { testEarlierGrant(t, newEnv) }
+
+func testEarlierGrant(t *testing.T, mk mkEnv) {
 	tests := []struct {
 		name      string
 		grant     store.Grant
@@ -445,7 +459,7 @@ func TestEarlierGrant(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := mk(t)
 			g := tc.grant
 			g.ID, g.Username = "g1", "alice"
 			if g.ClientID == "" {
@@ -462,7 +476,7 @@ func TestEarlierGrant(t *testing.T) {
 					t.Fatalf("status = %d, want 302 with a code", r.status)
 				}
 				q := r.location(t).Query()
-				if _, ok := e.fake.code(shared.HashToken(q.Get("code"))); !ok || q.Get("iss") != testIssuer || q.Get("state") != "st-123" {
+				if _, ok := e.store.code(shared.HashToken(q.Get("code"))); !ok || q.Get("iss") != testIssuer || q.Get("state") != "st-123" {
 					t.Errorf("redirect query = %v, want a stored code with state and iss", q)
 				}
 			case tc.wantError != "":
@@ -484,8 +498,10 @@ func TestEarlierGrant(t *testing.T) {
 
 // TestPromptLogin: prompt=login shows the login page to a signed-in user,
 // and signing in leads on to the consent page (no loop).
-func TestPromptLogin(t *testing.T) {
-	e := newEnv(t)
+func TestPromptLogin(t *testing.T) { testPromptLogin(t, newEnv) }
+
+func testPromptLogin(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	b := e.browser()
 	b.flow(authorizeURL(nil))
 	r := b.get(authorizeURL(map[string]string{"prompt": "login consent"}))

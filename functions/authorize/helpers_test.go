@@ -78,6 +78,23 @@ type seeder interface {
 	addLink(store.Link)
 	addUser(store.User)
 	addGrant(store.Grant)
+	// code reads a stored code by hash; grant a grant by id.
+	code(hash string) (store.Code, bool)
+	grant(id string) store.Grant
+}
+
+// mkEnv builds an env on some store (newEnv: the fake; newKumoEnv: kumo).
+type mkEnv func(t *testing.T, opts ...envOption) *env
+
+// sessionCookie returns the browser's session cookie value, "" when none.
+func (b *browser) sessionCookie() string {
+	u, _ := url.Parse(b.e.srv.URL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == b.e.h.sessionCookie {
+			return c.Value
+		}
+	}
+	return ""
 }
 
 // env is a handler on a store with the standard fixtures, behind a test
@@ -111,7 +128,8 @@ func newEnvOn(t *testing.T, st seeder, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	// Start at the wall clock: emulators reap TTL items by it.
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	h, err := New(Options{
 		Config: cfg,
 		Store:  st,

@@ -35,8 +35,10 @@ func errorText(t *testing.T, r *response) string {
 
 // TestLoginFailures: every kind of failed sign-in answers the same status
 // and the same message, and starts no session.
-func TestLoginFailures(t *testing.T) {
-	e := newEnv(t)
+func TestLoginFailures(t *testing.T) { testLoginFailures(t, newEnv) }
+
+func testLoginFailures(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	tests := []struct{ name, user, pw string }{
 		{"wrong password", "alice", "nope"},
 		{"unknown user", "mallory", "nope"},
@@ -78,8 +80,8 @@ func TestLoginFailures(t *testing.T) {
 			}
 		})
 	}
-	if n := len(e.fake.sessions); n != 0 {
-		t.Errorf("got %d sessions, want 0", n)
+	if e.fake != nil && len(e.fake.sessions) != 0 {
+		t.Errorf("got %d sessions, want 0", len(e.fake.sessions))
 	}
 }
 
@@ -94,10 +96,12 @@ func mustGet(t *testing.T, f htmlForm, name string) string {
 
 // TestLoginThrottle: after 5 failures in 15 minutes even the right password
 // is refused, with the same message; unknown usernames are counted too.
-func TestLoginThrottle(t *testing.T) {
+func TestLoginThrottle(t *testing.T) { testLoginThrottle(t, newEnv) }
+
+func testLoginThrottle(t *testing.T, mk mkEnv) {
 	for _, user := range []string{"alice", "ghost"} {
 		t.Run(user, func(t *testing.T) {
-			e := newEnv(t)
+			e := mk(t)
 			b, f := loginForm(t, e)
 			for i := range MaxLoginFailures {
 				r := b.submit(f, "", map[string]string{"username": user, "password": "wrong"})
@@ -105,7 +109,7 @@ func TestLoginThrottle(t *testing.T) {
 					t.Fatalf("failure %d: status %d message %q, want 200 %q", i+1, r.status, errorText(t, r), msgLoginFailed)
 				}
 			}
-			if got := e.fake.failures[user].n; got != MaxLoginFailures {
+			if got, _ := e.store.LoginFailures(context.Background(), user, e.clock.Now()); got != MaxLoginFailures {
 				t.Errorf("failures counted = %d, want %d", got, MaxLoginFailures)
 			}
 			if user != "alice" {
@@ -120,7 +124,7 @@ func TestLoginThrottle(t *testing.T) {
 			if r.status != http.StatusSeeOther {
 				t.Fatalf("login after the window: status %d, want 303", r.status)
 			}
-			if n, _ := e.fake.LoginFailures(context.Background(), "alice", e.clock.Now()); n != 0 {
+			if n, _ := e.store.LoginFailures(context.Background(), "alice", e.clock.Now()); n != 0 {
 				t.Errorf("failures after the window = %d, want 0", n)
 			}
 			// Within a window, a success forgets the earlier failures.
@@ -130,7 +134,7 @@ func TestLoginThrottle(t *testing.T) {
 			if r := b.submit(f, "", map[string]string{"username": "alice", "password": alicePass}); r.status != http.StatusSeeOther {
 				t.Fatalf("login: status %d, want 303", r.status)
 			}
-			if _, ok := e.fake.failures["alice"]; ok {
+			if n, _ := e.store.LoginFailures(context.Background(), "alice", e.clock.Now()); n != 0 {
 				t.Errorf("failures not cleared after a successful login")
 			}
 		})
@@ -138,8 +142,10 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 // TestLoginCSRF: the double-submit token must match; Origin does not matter.
-func TestLoginCSRF(t *testing.T) {
-	e := newEnv(t)
+func TestLoginCSRF(t *testing.T) { testLoginCSRF(t, newEnv) }
+
+func testLoginCSRF(t *testing.T, mk mkEnv) {
+	e := mk(t)
 	tests := []struct {
 		name       string
 		freshJar   bool // post without the login_csrf cookie

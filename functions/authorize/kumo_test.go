@@ -1,0 +1,118 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// realStore seeds and inspects a real store (kumo or DynamoDB Local)
+// through its public methods only.
+type realStore struct {
+	*store.Store
+	t testing.TB
+}
+
+var _ seeder = realStore{}
+
+func (r realStore) addLink(l store.Link) {
+	r.t.Helper()
+	secret := ""
+	if l.ClientType != store.Public {
+		secret = "secret-" + l.ClientID
+	}
+	_, _, err := r.CreateLink(context.Background(), store.NewLink{
+		ID: l.ID, ClientID: l.ClientID, Secret: secret, Name: l.Name, RedirectURIs: l.RedirectURIs,
+		Scopes: l.Scopes, ClientType: l.ClientType, Enabled: l.Enabled,
+	}, l.CreatedAt)
+	if err != nil {
+		r.t.Fatalf("seed link %s: %v", l.ClientID, err)
+	}
+}
+
+func (r realStore) addUser(u store.User) {
+	r.t.Helper()
+	if err := r.CreateUser(context.Background(), u); err != nil {
+		r.t.Fatalf("seed user %s: %v", u.Username, err)
+	}
+}
+
+// addGrant writes g the only way the store allows: by redeeming a code.
+func (r realStore) addGrant(g store.Grant) {
+	r.t.Helper()
+	ctx := context.Background()
+	hash := shared.HashToken("seed-" + g.ID)
+	c := store.Code{Hash: hash, ClientID: g.ClientID, Username: g.Username, Scope: g.Scope,
+		CreatedAt: g.CreatedAt, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := r.CreateCode(ctx, c); err != nil {
+		r.t.Fatalf("seed code for grant %s: %v", g.ID, err)
+	}
+	if err := r.RedeemCode(ctx, hash, g, nil, g.CreatedAt); err != nil {
+		r.t.Fatalf("seed grant %s: %v", g.ID, err)
+	}
+}
+
+func (r realStore) code(hash string) (store.Code, bool) {
+	r.t.Helper()
+	b, err := r.Fetch(context.Background(), store.Keys{CodeHash: hash})
+	if err != nil {
+		r.t.Fatalf("fetch code: %v", err)
+	}
+	if b.Code == nil {
+		return store.Code{}, false
+	}
+	return *b.Code, true
+}
+
+func (r realStore) grant(id string) store.Grant {
+	r.t.Helper()
+	g, err := r.GetGrant(context.Background(), id)
+	if err != nil && !errors.Is(err, shared.ErrNotFound) {
+		r.t.Fatalf("get grant %s: %v", id, err)
+	}
+	return g
+}
+
+// newKumoEnv is newEnv on a real store in kumo (fresh table and secret
+// prefix).
+func newKumoEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	return newEnvOn(t, realStore{Store: storetest.Kumo(t), t: t}, opts...)
+}
+
+// storeScenarios are the tests that hold on any store.
+var storeScenarios = []struct {
+	name string
+	run  func(*testing.T, mkEnv)
+}{
+	{"AuthorizeErrorPage", testAuthorizeErrorPage},
+	{"AuthorizeRedirectErrors", testAuthorizeRedirectErrors},
+	{"Approve", testApprove},
+	{"ApproveOmittedRedirect", testApproveOmittedRedirect},
+	{"Deny", testDeny},
+	{"ConsentPost", testConsentPost},
+	{"EarlierGrant", testEarlierGrant},
+	{"PromptLogin", testPromptLogin},
+	{"LoginFailures", testLoginFailures},
+	{"LoginThrottle", testLoginThrottle},
+	{"LoginCSRF", testLoginCSRF},
+	{"AccountPage", testAccountPage},
+	{"RevokeRefused", testRevokeRefused},
+	{"Logout", testLogout},
+}
+
+// TestKumo runs the store scenarios against the real store on kumo.
+func TestKumo(t *testing.T) {
+	for _, s := range storeScenarios {
+		t.Run(s.name, func(t *testing.T) { s.run(t, newKumoEnv) })
+	}
+}
+
