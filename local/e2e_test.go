@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
@@ -53,7 +54,7 @@ func startProvider(t *testing.T, env map[string]string) *provider {
 	}
 	st := storetest.DynamoLocal(t)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h, err := newHandler(context.Background(), cfg, st, logger)
+	h, err := server.New(context.Background(), cfg, st, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

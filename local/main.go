@@ -22,8 +22,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store"
 )
 
 func main() {
@@ -65,7 +67,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	defer closeStore()
-	h, err := newHandler(ctx, cfg, st, logger)
+	h, err := server.New(ctx, cfg, st, logger)
 	if err != nil {
 		return err
 	}
@@ -157,7 +159,7 @@ func printBanner(out io.Writer, cfg config.Config, mode backend, generated bool)
 	if generated {
 		tokenNote = " (generated for this run; set ADMIN_TOKEN to keep one)"
 	}
-	cb := cfg.Issuer + callbackPath
+	cb := cfg.Issuer + server.CallbackPath
 	fmt.Fprintf(out, `
 Incoming application links: OAuth 2.0 provider
   issuer       %s
@@ -187,4 +189,19 @@ Try it (copy and paste into another shell):
   curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
 
 `, cfg.Issuer, mode, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb)
+}
+
+// openStore opens the store for the chosen backend; the returned func
+// releases what it started.
+func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Store, func(), error) {
+	switch mode {
+	case modeEmbedded:
+		return openEmbedded(ctx, cfg)
+	default:
+		st, err := store.Open(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() {}, nil
+	}
 }

@@ -1,4 +1,8 @@
-package main
+// Package server assembles the provider's three handlers (admin, authorize,
+// token) on one http.ServeMux, exactly as API Gateway routes them, behind
+// the shared request middleware. The local runner serves it; the end-to-end,
+// security and performance tests drive it in-process.
+package server
 
 import (
 	"context"
@@ -17,14 +21,14 @@ import (
 	"github.com/applinks/applinks/shared/web"
 )
 
-// callbackPath is the local runner's demo redirect target: it shows the
+// CallbackPath is the local runner's demo redirect target: it shows the
 // authorization code it receives, so the quick start needs no application.
-const callbackPath = "/local/callback"
+const CallbackPath = "/local/callback"
 
-// newHandler mounts the three functions' handlers on one mux, exactly as API
+// New mounts the three functions' handlers on one mux, exactly as API
 // Gateway routes them, plus the demo callback page, behind the shared
 // request middleware. The admin API authenticates with cfg.AdminToken.
-func newHandler(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (http.Handler, error) {
+func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (http.Handler, error) {
 	keys, err := signing.New(ctx, st, signing.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -50,7 +54,7 @@ func newHandler(ctx context.Context, cfg config.Config, st *store.Store, logger 
 			mux.Handle(p, m.h)
 		}
 	}
-	mux.HandleFunc("GET "+callbackPath, callback)
+	mux.HandleFunc("GET "+CallbackPath, callback)
 	return web.Middleware(mux, logger, nil), nil
 }
 
@@ -78,19 +82,4 @@ func callback(w http.ResponseWriter, r *http.Request) {
 		"Code": q.Get("code"), "State": q.Get("state"), "Iss": q.Get("iss"),
 		"Error": q.Get("error"), "Description": q.Get("error_description"),
 	})
-}
-
-// openStore opens the store for the chosen backend; the returned func
-// releases what it started.
-func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Store, func(), error) {
-	switch mode {
-	case modeEmbedded:
-		return openEmbedded(ctx, cfg)
-	default:
-		st, err := store.Open(ctx, cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return st, func() {}, nil
-	}
 }
