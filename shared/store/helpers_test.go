@@ -1,0 +1,282 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// backendFunc hands out a fresh table and secret prefix on one engine.
+type backendFunc func(testing.TB) storetest.Backend
+
+// engines are the engines the conformance suite runs on: DynamoDB Local
+// (or AWS_ENDPOINT_URL when set), the reference; kumo too when
+// STORE_CONFORMANCE_KUMO is set, to survey its gaps (not a proof).
+func engines() map[string]backendFunc {
+	m := map[string]backendFunc{"dynamolocal": storetest.DynamoLocalBackend}
+	if os.Getenv("STORE_CONFORMANCE_KUMO") != "" {
+		m["kumo"] = storetest.KumoBackend
+	}
+	return m
+}
+
+var seq atomic.Int64
+
+// uniq returns a name no other call of the test binary returns.
+func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, seq.Add(1)) }
+
+// newLink is a fresh confidential link request.
+func newLink(key string) store.NewLink {
+	return store.NewLink{
+		IdempotencyKey: key,
+		ID:             uniq("id"),
+		ClientID:       uniq("client"),
+		Secret:         uniq("secret"),
+		Name:           "Jenkins",
+		RedirectURIs:   []string{"https://ci.example/cb"},
+		Scopes:         []string{"REPO_READ"},
+		ClientType:     store.Confidential,
+		Enabled:        true,
+	}
+}
+
+// now is a whole-second time near the real clock (kumo reaps expired TTL
+// items by the real clock).
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+func ctx() context.Context { return context.Background() }
+
+// rawItem reads an item directly, whatever its state.
+func rawItem(t *testing.T, b storetest.Backend, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := b.DynamoDB.GetItem(ctx(), &dynamodb.GetItemInput{
+		TableName:      aws.String(b.Options.TableName),
+		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("GetItem %s: %v", pk, err)
+	}
+	return out.Item
+}
+
+// secretExists reports whether the secret of a link's client id exists.
+func secretExists(t *testing.T, b storetest.Backend, clientID string) bool {
+	t.Helper()
+	_, err := b.SecretsManager.GetSecretValue(ctx(), &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(b.Options.SecretPrefix + "/links/" + clientID),
+	})
+	var nf *smtypes.ResourceNotFoundException
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &nf):
+		return false
+	default:
+		t.Fatalf("GetSecretValue %s: %v", clientID, err)
+		return false
+	}
+}
+
+// countItems counts the items of the table whose pk starts with prefix.
+func countItems(t *testing.T, b storetest.Backend, prefix string) int {
+	t.Helper()
+	n := 0
+	in := &dynamodb.ScanInput{TableName: aws.String(b.Options.TableName), ConsistentRead: aws.Bool(true)}
+	for {
+		out, err := b.DynamoDB.Scan(ctx(), in)
+		if err != nil {
+			t.Fatalf("Scan: %v", err)
+		}
+		for _, it := range out.Items {
+			if pk, ok := it["pk"].(*types.AttributeValueMemberS); ok && strings.HasPrefix(pk.Value, prefix) {
+				n++
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			return n
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// counter counts the DynamoDB calls made through it.
+type counter struct {
+	store.DynamoDB
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func newCounter(db store.DynamoDB) *counter { return &counter{DynamoDB: db, calls: map[string]int{}} }
+
+func (c *counter) count(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[op]++
+}
+
+func (c *counter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.calls {
+		n += v
+	}
+	return n
+}
+
+func (c *counter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = map[string]int{}
+}
+
+func (c *counter) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.DynamoDB.GetItem(ctx, in, opts...)
+}
+
+func (c *counter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem")
+	return c.DynamoDB.PutItem(ctx, in, opts...)
+}
+
+func (c *counter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+func (c *counter) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.count("DeleteItem")
+	return c.DynamoDB.DeleteItem(ctx, in, opts...)
+}
+
+func (c *counter) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.DynamoDB.Query(ctx, in, opts...)
+}
+
+func (c *counter) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.count("BatchGetItem")
+	return c.DynamoDB.BatchGetItem(ctx, in, opts...)
+}
+
+func (c *counter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.count("TransactWriteItems")
+	return c.DynamoDB.TransactWriteItems(ctx, in, opts...)
+}
+
+// faultyDB fails the calls its hooks choose; a nil hook passes through.
+type faultyDB struct {
+	store.DynamoDB
+	update   func(*dynamodb.UpdateItemInput) error
+	transact func(*dynamodb.TransactWriteItemsInput) error
+	get      func(*dynamodb.GetItemInput) error
+}
+
+func (f *faultyDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if f.update != nil {
+		if err := f.update(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+func (f *faultyDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if f.transact != nil {
+		if err := f.transact(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.DynamoDB.TransactWriteItems(ctx, in, opts...)
+}
+
+func (f *faultyDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if f.get != nil {
+		if err := f.get(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.DynamoDB.GetItem(ctx, in, opts...)
+}
+
+// faultySM fails the Secrets Manager calls its hooks choose.
+type faultySM struct {
+	store.SecretsManager
+	create func(*secretsmanager.CreateSecretInput) error
+	put    func(*secretsmanager.PutSecretValueInput) error
+}
+
+func (f *faultySM) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	if f.create != nil {
+		if err := f.create(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.SecretsManager.CreateSecret(ctx, in, opts...)
+}
+
+func (f *faultySM) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if f.put != nil {
+		if err := f.put(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.SecretsManager.PutSecretValue(ctx, in, opts...)
+}
+
+// keyPK is the partition key of a request's key.
+func keyPK(k map[string]types.AttributeValue) string {
+	if v, ok := k["pk"].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// errInjected is the failure the fault wrappers inject.
+var errInjected = errors.New("injected failure")
+
+// once returns a hook that fails the first call match accepts, then passes.
+func once[T any](match func(T) bool) func(T) error {
+	var done atomic.Bool
+	return func(in T) error {
+		if match(in) && done.CompareAndSwap(false, true) {
+			return errInjected
+		}
+		return nil
+	}
+}
+
+// parallel runs f in n goroutines at once and returns their errors.
+func parallel(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
