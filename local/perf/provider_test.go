@@ -1,0 +1,389 @@
+package perf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/applinks/applinks/functions/admin"
+	"github.com/applinks/applinks/functions/authorize"
+	"github.com/applinks/applinks/functions/token"
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/shared/web"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// The fixtures every benchmark and test uses.
+const (
+	issuer       = "http://127.0.0.1:8080"
+	adminToken   = "perf-admin-token"
+	callback     = "http://127.0.0.1/cb"
+	userPassword = "correct horse battery staple"
+	// verifier is RFC 7636 Appendix B's code_verifier.
+	verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+)
+
+// provider is the three handlers on one mux, as the local runner mounts
+// them (local/mux.go), driven in-process through httptest.
+type provider struct {
+	tb      testing.TB
+	h       http.Handler
+	st      *store.Store
+	db      *CountingDynamoDB
+	sm      *CountingSecretsManager
+	cookies map[string]*http.Cookie // the one browser of this provider
+}
+
+// backends are the engines a benchmark runs against, by sub-benchmark name.
+var backends = []struct {
+	name    string
+	backend func(testing.TB) storetest.Backend
+}{
+	{"kumo", storetest.KumoBackend},
+	{"dynamodb-local", storetest.DynamoLocalBackend},
+}
+
+// newProvider builds the handlers on a fresh table of b, calling AWS
+// through the counting wrappers (capacity accounting on when capacity is
+// true).
+func newProvider(tb testing.TB, b storetest.Backend, capacity bool) *provider {
+	tb.Helper()
+	db := &CountingDynamoDB{Next: b.DynamoDB, ConsumedCapacity: capacity}
+	sm := &CountingSecretsManager{Next: b.SecretsManager}
+	st := store.New(db, sm, b.Options)
+	env := map[string]string{"ISSUER_URL": issuer, "ADMIN_TOKEN": adminToken}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	keys, err := signing.New(ctx, st, signing.Options{})
+	if err != nil {
+		tb.Fatalf("signing keys: %v", err)
+	}
+	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys})
+	if err != nil {
+		tb.Fatalf("token handler: %v", err)
+	}
+	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st})
+	if err != nil {
+		tb.Fatalf("authorize handler: %v", err)
+	}
+	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(adminToken)})
+	if err != nil {
+		tb.Fatalf("admin handler: %v", err)
+	}
+	mux := http.NewServeMux()
+	for _, m := range []struct {
+		paths []string
+		h     http.Handler
+	}{{token.Paths, tok}, {authorize.Paths, authz}, {admin.Paths, adm}} {
+		for _, p := range m.paths {
+			mux.Handle(p, m.h)
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return &provider{tb: tb, h: web.Middleware(mux, logger, nil), st: st, db: db, sm: sm, cookies: map[string]*http.Cookie{}}
+}
+
+// serve runs one request through the handler and keeps the cookies it sets.
+func (p *provider) serve(req *http.Request) *http.Response {
+	for _, c := range p.cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			delete(p.cookies, c.Name)
+		} else {
+			p.cookies[c.Name] = &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
+	return resp
+}
+
+// body reads resp's body.
+func body(resp *http.Response) []byte {
+	b, _ := io.ReadAll(resp.Body)
+	return b
+}
+
+// adminCall calls the admin API and decodes a JSON answer of status want.
+func (p *provider) adminCall(method, path string, in any, want int, out any) {
+	p.tb.Helper()
+	b, err := json.Marshal(in)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	req := httptest.NewRequest(method, issuer+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp := p.serve(req)
+	data := body(resp)
+	if resp.StatusCode != want {
+		p.tb.Fatalf("%s %s: got status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			p.tb.Fatalf("%s %s: decode: %v", method, path, err)
+		}
+	}
+}
+
+// link is a registered confidential client.
+type link struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// seed creates a user (permissions REPO_WRITE) and a confidential link
+// (ceiling REPO_ADMIN, redirect URI callback) through the admin API.
+func (p *provider) seed(username string) link {
+	p.tb.Helper()
+	p.seedUser(username)
+	var l link
+	p.adminCall(http.MethodPost, "/admin/links", map[string]any{
+		"name": "Perf app", "redirect_uris": []string{callback}, "scopes": []string{"REPO_ADMIN"},
+		"client_type": "confidential", "enabled": true,
+	}, http.StatusCreated, &l)
+	if l.ClientID == "" || l.ClientSecret == "" {
+		p.tb.Fatal("create link: the answer lacks client_id or client_secret")
+	}
+	return l
+}
+
+// seedUser creates a user with permissions REPO_WRITE.
+func (p *provider) seedUser(username string) {
+	p.tb.Helper()
+	p.adminCall(http.MethodPost, "/admin/users", map[string]any{
+		"username": username, "password": userPassword, "permissions": []string{"REPO_WRITE"},
+	}, http.StatusCreated, nil)
+}
+
+// authorizeURL is an authorization request of l with PKCE S256 for
+// REPO_READ.
+func authorizeURL(l link, state string) string {
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {l.ClientID}, "redirect_uri": {callback},
+		"scope": {"REPO_READ"}, "state": {state},
+		"code_challenge": {shared.S256Challenge(verifier)}, "code_challenge_method": {"S256"},
+	}
+	return issuer + "/oauth2/authorize?" + q.Encode()
+}
+
+// get GETs an HTML page.
+func (p *provider) get(u string) *http.Response {
+	req := httptest.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Accept", "text/html")
+	return p.serve(req)
+}
+
+// page GETs u and requires a 200 page with one POST form.
+func (p *provider) page(u string) *postForm {
+	p.tb.Helper()
+	resp := p.get(u)
+	data := body(resp)
+	if resp.StatusCode != http.StatusOK {
+		p.tb.Fatalf("GET %s: got status %d, want 200: %.300s", u, resp.StatusCode, data)
+	}
+	f, err := parsePostForm(data, u)
+	if err != nil {
+		p.tb.Fatalf("GET %s: %v", u, err)
+	}
+	return f
+}
+
+// submit posts f as a browser would and requires a 303; it returns the
+// Location.
+func (p *provider) submit(f *postForm) string {
+	p.tb.Helper()
+	req := httptest.NewRequest(http.MethodPost, f.action, strings.NewReader(f.values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", issuer)
+	resp := p.serve(req)
+	if resp.StatusCode != http.StatusSeeOther {
+		p.tb.Fatalf("POST %s: got status %d, want 303: %.300s", f.action, resp.StatusCode, body(resp))
+	}
+	loc, err := url.Parse(issuer)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	next, err := loc.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		p.tb.Fatalf("POST %s: Location: %v", f.action, err)
+	}
+	return next.String()
+}
+
+// login signs username in through the login form of an authorization
+// request of l; the session cookie stays in p.
+func (p *provider) login(l link, username string) {
+	p.tb.Helper()
+	f := p.page(authorizeURL(l, "login"))
+	f.values.Set("username", username)
+	f.values.Set("password", userPassword)
+	p.submit(f)
+}
+
+// approve runs an authorization request of l with the session in p,
+// approves the consent page and returns the code.
+func (p *provider) approve(l link) string {
+	p.tb.Helper()
+	f := p.page(authorizeURL(l, "s1"))
+	f.values.Set("decision", "approve")
+	back := p.submit(f)
+	u, err := url.Parse(back)
+	if err != nil || !strings.HasPrefix(back, callback+"?") || u.Query().Get("code") == "" {
+		p.tb.Fatalf("consent: got redirect %q, want the callback with a code", back)
+	}
+	return u.Query().Get("code")
+}
+
+// tokenResponse is RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+}
+
+// tokenRequest is a POST to the token endpoint with client_secret_basic.
+func tokenRequest(l link, path string, form url.Values) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, issuer+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+	return req
+}
+
+// exchangeForm is the code exchange of RFC 6749 §4.1.3 with PKCE.
+func exchangeForm(code string) url.Values {
+	return url.Values{
+		"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {callback}, "code_verifier": {verifier},
+	}
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+}
+
+func introspectForm(at string) url.Values {
+	return url.Values{"token": {at}}
+}
+
+// tokens calls the token endpoint and requires a 200 with both tokens.
+func (p *provider) tokens(l link, form url.Values) tokenResponse {
+	p.tb.Helper()
+	resp := p.serve(tokenRequest(l, "/oauth2/token", form))
+	data := body(resp)
+	var t tokenResponse
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(data, &t) != nil || t.AccessToken == "" || t.RefreshToken == "" {
+		p.tb.Fatalf("token (%s): got status %d: %.300s; want 200 with both tokens", form.Get("grant_type"), resp.StatusCode, data)
+	}
+	return t
+}
+
+// introspect requires that at is active (RFC 7662 §2.2).
+func (p *provider) introspect(l link, at string) {
+	p.tb.Helper()
+	resp := p.serve(tokenRequest(l, "/oauth2/introspect", introspectForm(at)))
+	data := body(resp)
+	var v struct {
+		Active bool `json:"active"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(data, &v) != nil || !v.Active {
+		p.tb.Fatalf("introspect: got status %d: %.300s; want 200 and active", resp.StatusCode, data)
+	}
+}
+
+// seedCode stores an authorization code for l and username directly (as
+// the consent step would), so that benchmarks of the exchange need no
+// browser flow per iteration.
+func (p *provider) seedCode(l link, username, code string) {
+	p.tb.Helper()
+	now := time.Now()
+	err := p.st.CreateCode(context.Background(), store.Code{
+		Hash: shared.HashToken(code), ClientID: l.ClientID, RedirectURI: callback,
+		Challenge: shared.S256Challenge(verifier), Username: username,
+		Scope: []string{"REPO_READ"}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
+	})
+	if err != nil {
+		p.tb.Fatalf("seed code: %v", err)
+	}
+}
+
+// postForm is the one <form method="post"> of a page.
+type postForm struct {
+	action string
+	values url.Values // hidden inputs
+}
+
+// parsePostForm reads the page's only POST form (SPEC: exactly one), its
+// action resolved against pageURL and its hidden inputs.
+func parsePostForm(page []byte, pageURL string) (*postForm, error) {
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		return nil, err
+	}
+	var forms []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "form" && strings.EqualFold(attr(n, "method"), "post") {
+			forms = append(forms, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if len(forms) != 1 {
+		return nil, fmt.Errorf(`got %d <form method="post">, want 1`, len(forms))
+	}
+	base, err := url.Parse(pageURL)
+	if err != nil {
+		return nil, err
+	}
+	action, err := base.Parse(attr(forms[0], "action"))
+	if err != nil {
+		return nil, err
+	}
+	f := &postForm{action: action.String(), values: url.Values{}}
+	var read func(*html.Node)
+	read = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "input" && strings.EqualFold(attr(n, "type"), "hidden") && attr(n, "name") != "" {
+			f.values.Add(attr(n, "name"), attr(n, "value"))
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			read(c)
+		}
+	}
+	read(forms[0])
+	return f, nil
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if strings.EqualFold(a.Key, key) {
+			return a.Val
+		}
+	}
+	return ""
+}

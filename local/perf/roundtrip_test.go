@@ -1,0 +1,130 @@
+package perf
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+// step is what one request of a flow cost: its DynamoDB calls (and the
+// capacity they consumed) and its Secrets Manager calls.
+type step struct {
+	name     string
+	dynamo   Counts
+	capacity Capacity
+	secrets  Counts
+}
+
+// measureFlows runs the whole browser flow and the token endpoint against
+// DynamoDB Local through the counting wrappers, once to warm up (the first
+// token issuance, the signing key loaded) and once measured, and returns
+// the cost of each measured request.
+func measureFlows(t *testing.T, capacity bool) []step {
+	t.Helper()
+	p := newProvider(t, storetest.DynamoLocalBackend(t), capacity)
+	l := p.seed("alice")
+
+	// Warm-up: one full round (sign-in, consent, exchange, refresh,
+	// introspection), so the keyring and every client are warm.
+	p.login(l, "alice")
+	warm := p.tokens(l, exchangeForm(p.approve(l)))
+	warm = p.tokens(l, refreshForm(warm.RefreshToken))
+	p.introspect(l, warm.AccessToken)
+	// The measured round is a first authorization: another user, signed
+	// out, with no grant yet, so the consent page is shown.
+	p.cookies = map[string]*http.Cookie{}
+	p.seedUser("bob")
+
+	var steps []step
+	measure := func(name string, f func()) {
+		p.db.Take()
+		p.sm.Take()
+		f()
+		calls, c := p.db.Take()
+		steps = append(steps, step{name: name, dynamo: calls, capacity: c, secrets: p.sm.Take()})
+	}
+	var code string
+	var tok tokenResponse
+	var consent *postForm
+	measure("authorize (no session: login page)", func() { p.page(authorizeURL(l, "s1")) })
+	login := p.page(authorizeURL(l, "s1"))
+	login.values.Set("username", "bob")
+	login.values.Set("password", userPassword)
+	var back string
+	measure("login (POST, 303)", func() { back = p.submit(login) })
+	measure("authorize (session: consent page)", func() { consent = p.page(back) })
+	consent.values.Set("decision", "approve")
+	measure("consent (POST approve, 303 with code)", func() {
+		u, err := url.Parse(p.submit(consent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code = u.Query().Get("code")
+	})
+	measure(opExchange, func() { tok = p.tokens(l, exchangeForm(code)) })
+	measure(opRefresh, func() { tok = p.tokens(l, refreshForm(tok.RefreshToken)) })
+	measure(opIntrospect, func() { p.introspect(l, tok.AccessToken) })
+	return steps
+}
+
+// The token-endpoint operations with round-trip budgets.
+const (
+	opExchange   = "token: code exchange"
+	opRefresh    = "token: refresh"
+	opIntrospect = "introspection"
+)
+
+// TestRoundTripBudgets enforces the round-trip budgets of the token
+// endpoint on a warm function: DynamoDB calls per operation at most the
+// budget, and no Secrets Manager call at all (client secrets are verified
+// against the hash on the link item; the signing key is cached).
+func TestRoundTripBudgets(t *testing.T) {
+	budgets := map[string]int{opExchange: 3, opRefresh: 3, opIntrospect: 2}
+	steps := measureFlows(t, false)
+	seen := 0
+	for _, s := range steps {
+		t.Logf("%-40s DynamoDB %d (%s), Secrets Manager %d (%s)", s.name, s.dynamo.Total(), s.dynamo, s.secrets.Total(), s.secrets)
+		budget, ok := budgets[s.name]
+		if !ok {
+			continue
+		}
+		seen++
+		if got := s.dynamo.Total(); got > budget {
+			t.Errorf("%s: got %d DynamoDB calls (%s), want at most %d", s.name, got, s.dynamo, budget)
+		}
+		if got := s.dynamo.Total(); got == 0 {
+			t.Errorf("%s: got 0 DynamoDB calls, want at least 1 (is the wrapper in the path?)", s.name)
+		}
+		if got := s.secrets.Total(); got != 0 {
+			t.Errorf("%s: got %d Secrets Manager calls (%s) on a warm function, want 0", s.name, got, s.secrets)
+		}
+	}
+	if seen != len(budgets) {
+		t.Errorf("measured %d budgeted operations, want %d", seen, len(budgets))
+	}
+}
+
+// TestConsumedCapacity measures the DynamoDB capacity each request of the
+// code flow and the token endpoint consumes (ReturnConsumedCapacity=TOTAL
+// against DynamoDB Local): the input of the cost model in BENCHMARKS.md.
+// It fails when an answer lacks the consumed capacity, so the model is
+// never computed from a silent zero.
+func TestConsumedCapacity(t *testing.T) {
+	steps := measureFlows(t, true)
+	var lines []string
+	for _, s := range steps {
+		lines = append(lines, fmt.Sprintf("capacity: %-40s read %5.1f RRU  write %5.1f WRU  calls %s",
+			s.name, s.capacity.Read, s.capacity.Write, s.dynamo))
+		if s.capacity.Missing > 0 {
+			t.Errorf("%s: %d DynamoDB answers lacked ConsumedCapacity, want every answer to carry it", s.name, s.capacity.Missing)
+		}
+		if s.dynamo.Total() > 0 && s.capacity.Read+s.capacity.Write == 0 {
+			t.Errorf("%s: got 0 capacity units for %d calls, want more than 0", s.name, s.dynamo.Total())
+		}
+	}
+	t.Logf("consumed capacity per request (DynamoDB Local, ReturnConsumedCapacity=TOTAL):\n%s", strings.Join(lines, "\n"))
+}
