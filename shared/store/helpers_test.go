@@ -280,3 +280,23 @@ func parallel(n int, f func(i int) error) []error {
 	wg.Wait()
 	return errs
 }
+
+// hasValue reports whether a request's expression values hold the string v.
+func hasValue(values map[string]types.AttributeValue, v string) bool {
+	for _, av := range values {
+		if s, ok := av.(*types.AttributeValueMemberS); ok && s.Value == v {
+			return true
+		}
+	}
+	return false
+}
+
+// hasName reports whether a request's expressions name attribute name.
+func hasName(names map[string]string, name string) bool {
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}

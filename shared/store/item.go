@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -207,27 +208,34 @@ func (it item) l(name string) []string {
 
 // expr collects the names and values of one request's expressions, so that
 // every name and value sent is used (DynamoDB rejects unused ones) and every
-// attribute name is escaped (no reserved-word surprises).
+// attribute name is escaped (no reserved-word surprises). Placeholders are
+// fixed-width (#n00, :v00), so none is a prefix of another: kumo resolves
+// placeholders by plain string replacement, and #revoked would otherwise
+// clobber #revokedat.
 type expr struct {
-	names  map[string]string
+	names  map[string]string // placeholder -> attribute name
+	byName map[string]string // attribute name -> placeholder
 	values map[string]types.AttributeValue
 }
 
 func newExpr() *expr {
-	return &expr{names: map[string]string{}, values: map[string]types.AttributeValue{}}
+	return &expr{names: map[string]string{}, byName: map[string]string{}, values: map[string]types.AttributeValue{}}
 }
 
 // n returns the placeholder of attribute name.
 func (e *expr) n(name string) string {
-	p := "#" + strings.ReplaceAll(name, "_", "")
+	if p, ok := e.byName[name]; ok {
+		return p
+	}
+	p := fmt.Sprintf("#n%02d", len(e.names))
 	e.names[p] = name
+	e.byName[name] = p
 	return p
 }
 
-// v returns a placeholder for value under label (labels are unique per
-// request).
-func (e *expr) v(label string, value types.AttributeValue) string {
-	p := ":" + strings.ReplaceAll(label, "_", "")
+// v returns a placeholder for value.
+func (e *expr) v(value types.AttributeValue) string {
+	p := fmt.Sprintf(":v%02d", len(e.values))
 	e.values[p] = value
 	return p
 }
@@ -255,7 +263,7 @@ type update struct {
 }
 
 func (u *update) Set(name string, value types.AttributeValue) {
-	u.set = append(u.set, u.e.n(name)+" = "+u.e.v("set_"+name, value))
+	u.set = append(u.set, u.e.n(name)+" = "+u.e.v(value))
 }
 
 func (u *update) SetRaw(clause string) { u.set = append(u.set, clause) }

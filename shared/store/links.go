@@ -284,7 +284,7 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 	u.Set(gsiLinks.PartitionKey, str(linksIndexPK))
 	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
 	u.Remove(aTTL)
-	cond := e.n(aState) + " = " + e.v("pending", str(statePending))
+	cond := e.n(aState) + " = " + e.v(str(statePending))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
 		UpdateExpression:          aws.String(u.String()),
@@ -323,7 +323,7 @@ func (s *Store) abandonLink(ctx context.Context, clientID string, cause error) e
 	}
 	if it != nil {
 		e := newExpr()
-		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aState) + " = " + e.v("pending", str(statePending))
+		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aState) + " = " + e.v(str(statePending))
 		items := []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
@@ -452,7 +452,7 @@ func (s *Store) queryPage(ctx context.Context, g table.Index, pk string, forward
 	in := &dynamodb.QueryInput{
 		TableName:                 s.tableName(),
 		IndexName:                 aws.String(g.Name),
-		KeyConditionExpression:    aws.String(e.n(g.PartitionKey) + " = " + e.v("pk", str(pk))),
+		KeyConditionExpression:    aws.String(e.n(g.PartitionKey) + " = " + e.v(str(pk))),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 		ScanIndexForward:          aws.Bool(forward),
@@ -531,7 +531,7 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 		up.Set(aEnabled, boolean(*u.Enabled))
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
-	cond := e.n(aState) + " = " + e.v("active", str(stateActive))
+	cond := e.n(aState) + " = " + e.v(str(stateActive))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
 		UpdateExpression:          aws.String(up.String()),
@@ -572,7 +572,7 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 	u.Set(aUpdatedAt, str(fmtTime(now)))
 	u.Remove(gsiLinks.PartitionKey)
 	u.Remove(gsiLinks.SortKey)
-	cond := e.n(aState) + " IN (" + e.v("active", str(stateActive)) + ", " + e.v("deleting", str(stateDeleting)) + ")"
+	cond := e.n(aState) + " IN (" + e.v(str(stateActive)) + ", " + e.v(str(stateDeleting)) + ")"
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
 		UpdateExpression:          aws.String(u.String()),
@@ -699,7 +699,7 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 		u.Remove(aPrevSecretExpires)
 	}
 	u.Remove(aRotationLease)
-	cond := e.n(aState) + " = " + e.v("active", str(stateActive))
+	cond := e.n(aState) + " = " + e.v(str(stateActive))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+l.ClientID, skLink),
 		UpdateExpression:          aws.String(u.String()),
@@ -725,8 +725,8 @@ func (s *Store) takeRotationLease(ctx context.Context, clientID string, now time
 	e := newExpr()
 	u := update{e: e}
 	u.Set(aRotationLease, str(fmtTime(now.Add(rotationLease))))
-	cond := e.n(aState) + " = " + e.v("active", str(stateActive)) + " AND (attribute_not_exists(" +
-		e.n(aRotationLease) + ") OR " + e.n(aRotationLease) + " < " + e.v("now", str(fmtTime(now))) + ")"
+	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND (attribute_not_exists(" +
+		e.n(aRotationLease) + ") OR " + e.n(aRotationLease) + " < " + e.v(str(fmtTime(now))) + ")"
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
 		UpdateExpression:          aws.String(u.String()),

@@ -158,9 +158,9 @@ func decodeRefresh(it item) RefreshToken {
 // already used or has expired: nothing is written then.
 func (s *Store) RedeemCode(ctx context.Context, codeHash string, g Grant, rt *RefreshToken, now time.Time) error {
 	e := newExpr()
-	upd := "SET " + e.n(aUsed) + " = " + e.v("true", boolean(true)) + ", " + e.n(aGrantID) + " = " + e.v("grant", str(g.ID))
-	cond := "attribute_exists(" + e.n(aPK) + ") AND " + e.n(aUsed) + " = " + e.v("false", boolean(false)) +
-		" AND " + e.n(aExpiresAt) + " > " + e.v("now", str(fmtTime(now)))
+	upd := "SET " + e.n(aUsed) + " = " + e.v(boolean(true)) + ", " + e.n(aGrantID) + " = " + e.v(str(g.ID))
+	cond := "attribute_exists(" + e.n(aPK) + ") AND " + e.n(aUsed) + " = " + e.v(boolean(false)) +
+		" AND " + e.n(aExpiresAt) + " > " + e.v(str(fmtTime(now)))
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: s.tableName(), Key: key(codePrefix+codeHash, skCode),
@@ -186,7 +186,7 @@ func (s *Store) grantNotRevoked(grantID string) types.TransactWriteItem {
 	e := newExpr()
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: s.tableName(), Key: key(grantPrefix+grantID, skGrant),
-		ConditionExpression:       aws.String("attribute_exists(" + e.n(aPK) + ") AND " + e.n(aRevoked) + " = " + e.v("false", boolean(false))),
+		ConditionExpression:       aws.String("attribute_exists(" + e.n(aPK) + ") AND " + e.n(aRevoked) + " = " + e.v(boolean(false))),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	}}
@@ -198,10 +198,10 @@ func (s *Store) grantNotRevoked(grantID string) types.TransactWriteItem {
 // fails (already rotated, revoked grant): nothing is written then.
 func (s *Store) RotateRefresh(ctx context.Context, old RefreshToken, next RefreshToken, now time.Time) error {
 	e := newExpr()
-	upd := "SET " + e.n(aStatus) + " = " + e.v("rotated", str(RefreshRotated)) + ", " +
-		e.n(aRotatedAt) + " = " + e.v("now", str(fmtTime(now))) + ", " +
-		e.n(aSuccessor) + " = " + e.v("next", str(next.Hash))
-	cond := e.n(aStatus) + " = " + e.v("active", str(RefreshActive))
+	upd := "SET " + e.n(aStatus) + " = " + e.v(str(RefreshRotated)) + ", " +
+		e.n(aRotatedAt) + " = " + e.v(str(fmtTime(now))) + ", " +
+		e.n(aSuccessor) + " = " + e.v(str(next.Hash))
+	cond := e.n(aStatus) + " = " + e.v(str(RefreshActive))
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: s.tableName(), Key: key(refreshPrefix+old.Hash, skRefresh),
@@ -228,12 +228,12 @@ func (s *Store) ReplaceSuccessor(ctx context.Context, old RefreshToken, next Ref
 		return fmt.Errorf("replace successor of %s: no successor to replace: %w", shortID(old.Hash), shared.ErrConflict)
 	}
 	es := newExpr()
-	succUpd := "SET " + es.n(aStatus) + " = " + es.v("revoked", str(RefreshRevoked))
-	succCond := es.n(aStatus) + " = " + es.v("active", str(RefreshActive))
+	succUpd := "SET " + es.n(aStatus) + " = " + es.v(str(RefreshRevoked))
+	succCond := es.n(aStatus) + " = " + es.v(str(RefreshActive))
 	eo := newExpr()
-	oldUpd := "SET " + eo.n(aSuccessor) + " = " + eo.v("next", str(next.Hash))
-	oldCond := eo.n(aStatus) + " = " + eo.v("rotated", str(RefreshRotated)) + " AND " +
-		eo.n(aSuccessor) + " = " + eo.v("succ", str(old.Successor))
+	oldUpd := "SET " + eo.n(aSuccessor) + " = " + eo.v(str(next.Hash))
+	oldCond := eo.n(aStatus) + " = " + eo.v(str(RefreshRotated)) + " AND " +
+		eo.n(aSuccessor) + " = " + eo.v(str(old.Successor))
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: s.tableName(), Key: key(refreshPrefix+old.Successor, skRefresh),
@@ -306,7 +306,7 @@ func (s *Store) queryAll(ctx context.Context, g table.Index, pk string, forward 
 	in := &dynamodb.QueryInput{
 		TableName:                 s.tableName(),
 		IndexName:                 aws.String(g.Name),
-		KeyConditionExpression:    aws.String(e.n(g.PartitionKey) + " = " + e.v("pk", str(pk))),
+		KeyConditionExpression:    aws.String(e.n(g.PartitionKey) + " = " + e.v(str(pk))),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 		ScanIndexForward:          aws.Bool(forward),
@@ -350,9 +350,9 @@ func (s *Store) revokeAll(ctx context.Context, g table.Index, pk string, now tim
 // check the grant. The first revocation time is kept.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 	e := newExpr()
-	upd := "SET " + e.n(aRevoked) + " = " + e.v("true", boolean(true)) + ", " +
-		e.n(aRevokedAt) + " = if_not_exists(" + e.n(aRevokedAt) + ", " + e.v("now", str(fmtTime(now))) + "), " +
-		e.n(aUpdatedAt) + " = " + e.v("now2", str(fmtTime(now)))
+	upd := "SET " + e.n(aRevoked) + " = " + e.v(boolean(true)) + ", " +
+		e.n(aRevokedAt) + " = if_not_exists(" + e.n(aRevokedAt) + ", " + e.v(str(fmtTime(now))) + "), " +
+		e.n(aUpdatedAt) + " = " + e.v(str(fmtTime(now)))
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(grantPrefix+id, skGrant),
 		UpdateExpression:          aws.String(upd),

@@ -139,10 +139,10 @@ func (s *Store) AddLoginFailure(ctx context.Context, username string, window tim
 	end := now.Add(window)
 	for range 3 {
 		e := newExpr()
-		upd := "SET " + e.n(aWindowEnd) + " = if_not_exists(" + e.n(aWindowEnd) + ", " + e.v("end", str(fmtTime(end))) + "), " +
-			e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v("ttl", ttl(end)) + ") ADD " +
-			e.n(aCount) + " " + e.v("one", num(1))
-		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aWindowEnd) + " > " + e.v("now", str(fmtTime(now)))
+		upd := "SET " + e.n(aWindowEnd) + " = if_not_exists(" + e.n(aWindowEnd) + ", " + e.v(str(fmtTime(end))) + "), " +
+			e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v(ttl(end)) + ") ADD " +
+			e.n(aCount) + " " + e.v(num(1))
+		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aWindowEnd) + " > " + e.v(str(fmtTime(now)))
 		out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: s.tableName(), Key: k,
 			UpdateExpression:          aws.String(upd),
@@ -167,7 +167,7 @@ func (s *Store) AddLoginFailure(ctx context.Context, username string, window tim
 				aCount: num(1), aWindowEnd: str(fmtTime(end)), aTTL: ttl(end),
 			},
 			ConditionExpression: aws.String("attribute_not_exists(" + e.n(aPK) + ") OR " +
-				e.n(aWindowEnd) + " <= " + e.v("now", str(fmtTime(now)))),
+				e.n(aWindowEnd) + " <= " + e.v(str(fmtTime(now)))),
 			ExpressionAttributeNames:  e.Names(),
 			ExpressionAttributeValues: e.Values(),
 		})

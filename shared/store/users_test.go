@@ -46,8 +46,11 @@ func TestUsers(t *testing.T) {
 			t.Errorf("UpdateUser(password) = %+v, %v", got, err)
 		}
 		for op, call := range map[string]func() error{
-			"GetUser":    func() error { _, err := s.GetUser(ctx(), "bob"); return err },
-			"UpdateUser": func() error { _, err := s.UpdateUser(ctx(), "bob", store.UserUpdate{Disabled: &disabled}, at); return err },
+			"GetUser": func() error { _, err := s.GetUser(ctx(), "bob"); return err },
+			"UpdateUser": func() error {
+				_, err := s.UpdateUser(ctx(), "bob", store.UserUpdate{Disabled: &disabled}, at)
+				return err
+			},
 			"DeleteUser": func() error { return s.DeleteUser(ctx(), "bob", at) },
 		} {
 			if err := call(); !errors.Is(err, shared.ErrNotFound) {
