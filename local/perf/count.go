@@ -94,6 +94,14 @@ type Capacity struct {
 	// Missing counts calls whose answer carried no ConsumedCapacity (an
 	// engine that does not report it, or a failed call).
 	Missing int
+
+	// RulesRead and RulesWrite are the request units AWS's published
+	// rules give for the same calls, computed from the requests and
+	// answers (see rules.go): the check on an engine whose own accounting
+	// is simplified (DynamoDB Local does not charge transactional updates
+	// and condition checks, nor empty queries).
+	RulesRead  float64
+	RulesWrite float64
 }
 
 // CountingDynamoDB wraps a store.DynamoDB: it counts the calls of each
@@ -147,6 +155,17 @@ func (d *CountingDynamoDB) consumed(write bool, cc ...types.ConsumedCapacity) {
 	}
 }
 
+// rules adds the request units of one call by AWS's rules.
+func (d *CountingDynamoDB) rules(read, write float64) {
+	if !d.ConsumedCapacity {
+		return
+	}
+	d.mu.Lock()
+	d.cap.RulesRead += read
+	d.cap.RulesWrite += write
+	d.mu.Unlock()
+}
+
 // one returns the single ConsumedCapacity of an answer, if any.
 func one(c *types.ConsumedCapacity) []types.ConsumedCapacity {
 	if c == nil {
@@ -174,6 +193,7 @@ func (d *CountingDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInpu
 	out, err := d.Next.GetItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(false, one(out.ConsumedCapacity)...)
+		d.rules(getItemUnits(in, out), 0)
 	}
 	return out, err
 }
@@ -189,6 +209,7 @@ func (d *CountingDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInpu
 	out, err := d.Next.PutItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
+		d.rules(0, putUnits(in.Item, 1))
 	}
 	return out, err
 }
@@ -204,6 +225,7 @@ func (d *CountingDynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateIt
 	out, err := d.Next.UpdateItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
+		d.rules(0, updateUnits(in.UpdateExpression, in.ExpressionAttributeNames, 1))
 	}
 	return out, err
 }
@@ -219,6 +241,7 @@ func (d *CountingDynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteIt
 	out, err := d.Next.DeleteItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
+		d.rules(0, 1)
 	}
 	return out, err
 }
@@ -234,6 +257,7 @@ func (d *CountingDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, o
 	out, err := d.Next.Query(ctx, in, opts...)
 	if err == nil {
 		d.consumed(false, one(out.ConsumedCapacity)...)
+		d.rules(queryUnits(in, out), 0)
 	}
 	return out, err
 }
@@ -249,6 +273,7 @@ func (d *CountingDynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchG
 	out, err := d.Next.BatchGetItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(false, out.ConsumedCapacity...)
+		d.rules(batchGetUnits(in, out), 0)
 	}
 	return out, err
 }
@@ -264,6 +289,7 @@ func (d *CountingDynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.
 	out, err := d.Next.TransactWriteItems(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, out.ConsumedCapacity...)
+		d.rules(0, transactWriteUnits(in))
 	}
 	return out, err
 }

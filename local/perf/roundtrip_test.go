@@ -117,13 +117,18 @@ func TestConsumedCapacity(t *testing.T) {
 	steps := measureFlows(t, true)
 	var lines []string
 	for _, s := range steps {
-		lines = append(lines, fmt.Sprintf("capacity: %-40s read %5.1f RRU  write %5.1f WRU  calls %s",
-			s.name, s.capacity.Read, s.capacity.Write, s.dynamo))
+		c := s.capacity
+		lines = append(lines, fmt.Sprintf("capacity: %-40s DynamoDB Local: read %4.1f write %4.1f | AWS rules: read %4.1f write %4.1f | calls %s",
+			s.name, c.Read, c.Write, c.RulesRead, c.RulesWrite, s.dynamo))
 		if s.capacity.Missing > 0 {
 			t.Errorf("%s: %d DynamoDB answers lacked ConsumedCapacity, want every answer to carry it", s.name, s.capacity.Missing)
 		}
 		if s.dynamo.Total() > 0 && s.capacity.Read+s.capacity.Write == 0 {
 			t.Errorf("%s: got 0 capacity units for %d calls, want more than 0", s.name, s.dynamo.Total())
+		}
+		if s.capacity.RulesRead < s.capacity.Read || s.capacity.RulesWrite < s.capacity.Write {
+			t.Errorf("%s: AWS rules give read %.1f write %.1f, below DynamoDB Local's read %.1f write %.1f; want the rules at least as high",
+				s.name, s.capacity.RulesRead, s.capacity.RulesWrite, s.capacity.Read, s.capacity.Write)
 		}
 	}
 	t.Logf("consumed capacity per request (DynamoDB Local, ReturnConsumedCapacity=TOTAL):\n%s", strings.Join(lines, "\n"))
