@@ -587,3 +587,54 @@ type failAfterLink struct {
 func (f *failAfterLink) GetSession(context.Context, string, time.Time) (store.Session, error) {
 	return store.Session{}, f.err
 }
+
+// TestStoreFailurePages: store failures on sign-in, consent and the account
+// page are 503 pages (or JSON) without internal detail and never redirect.
+func TestStoreFailurePages(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	login := b.get(authorizeURL(nil))
+	lf := parsePage(t, login.body).form(t, "/oauth2/login")
+	consentBrowser := e.browser()
+	consent := consentBrowser.flow(authorizeURL(nil))
+	cf := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	accountBrowser, _ := signInAccount(t, e)
+
+	e.fake.setErr(fmt.Errorf("dynamodb: secret-detail: %w", shared.ErrUnavailable))
+	tests := []struct {
+		name string
+		do   func() *response
+		json bool
+	}{
+		{"login", func() *response {
+			return b.submit(lf, "", map[string]string{"username": "alice", "password": alicePass})
+		}, false},
+		{"consent", func() *response { return consentBrowser.submit(cf, "decision=approve", nil) }, false},
+		{"account", func() *response { return accountBrowser.get(accountPath) }, false},
+		{"account JSON", func() *response { return accountBrowser.get(accountPath, "Accept", "application/json") }, true},
+		{"revoke", func() *response {
+			return accountBrowser.post("/account/authorizations/"+appClient+"/revoke", url.Values{"csrf": {"x"}})
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.do()
+			if r.status != http.StatusServiceUnavailable {
+				t.Errorf("status = %d, want 503", r.status)
+			}
+			if l := r.header.Get("Location"); l != "" {
+				t.Errorf("Location = %q, want none", l)
+			}
+			if strings.Contains(r.body, "secret-detail") || strings.Contains(r.body, "dynamodb") {
+				t.Errorf("body shows internal detail: %.200s", r.body)
+			}
+			if tc.json {
+				if !strings.Contains(r.body, `"temporarily_unavailable"`) {
+					t.Errorf("body = %s, want temporarily_unavailable", r.body)
+				}
+				return
+			}
+			checkPage(t, r)
+		})
+	}
+}
