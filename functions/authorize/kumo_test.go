@@ -115,4 +115,3 @@ func TestKumo(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) { s.run(t, newKumoEnv) })
 	}
 }
-
