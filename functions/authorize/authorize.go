@@ -20,7 +20,20 @@
 //
 // Every page is rendered by html/template with the page security headers of
 // shared.SetPageHeaders and holds exactly one form (the account page: one
-// per application, plus sign-out).
+// per application, plus sign-out). The login and consent pages widen the
+// CSP form-action to the client's origin, because browsers check
+// form-action on the redirect that answers the post.
+//
+// Cookies are HttpOnly, SameSite=Lax, Path=/ and Secure with the __Host-
+// prefix (__Host-session, __Host-login_csrf), except for a plain-http
+// loopback issuer (local runs), where they are session and login_csrf
+// without Secure. The session id is 256 random bits, stored only as its
+// hash, for SessionTTL; its CSRF token guards consent, revocation and
+// sign-out. The login form, which has no session yet, uses a double-submit
+// token (cookie and hidden input compared in constant time). Sign-in is
+// throttled per username (known or not): after MaxLoginFailures failures
+// within LoginWindow every attempt fails with the same message as a wrong
+// password.
 package authorize
 
 import (
