@@ -231,6 +231,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 }
 
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
 func b64std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func ptr[T any](v T) *T { return &v }
@@ -256,8 +258,9 @@ func TestTokenAlias(t *testing.T) {
 	oauthError(t, w, 405, "invalid_request")
 }
 
-func TestCodeReplayRevokesFirstTokens(t *testing.T) {
-	e := newEnv(t, nil)
+func TestCodeReplayRevokesFirstTokens(t *testing.T) { testCodeReplay(t, newEnv(t, nil)) }
+
+func testCodeReplay(t *testing.T, e *env) {
 	code := e.code(codeOpts{})
 	first := e.exchange(code)
 	if !e.active(first.AccessToken) || !e.active(first.RefreshToken) {
@@ -314,8 +317,9 @@ func (s *staleCode) Fetch(ctx context.Context, k store.Keys) (store.Bundle, erro
 	return b, err
 }
 
-func TestRefreshRotation(t *testing.T) {
-	e := newEnv(t, nil)
+func TestRefreshRotation(t *testing.T) { testRefreshRotation(t, newEnv(t, nil)) }
+
+func testRefreshRotation(t *testing.T, e *env) {
 	first := e.exchange(e.code(codeOpts{}))
 	e.clock.Add(time.Minute)
 	second := e.ok(e.refresh(first.RefreshToken, nil))
@@ -350,7 +354,10 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestRefreshReuseGrace(t *testing.T) {
-	e := newEnv(t, map[string]string{"REFRESH_REUSE_GRACE": "30s"})
+	testRefreshReuseGrace(t, newEnv(t, map[string]string{"REFRESH_REUSE_GRACE": "30s"}))
+}
+
+func testRefreshReuseGrace(t *testing.T, e *env) {
 	a := e.exchange(e.code(codeOpts{}))
 	b := e.ok(e.refresh(a.RefreshToken, nil))
 

@@ -218,8 +218,15 @@ type env struct {
 	logs  *syncBuffer
 }
 
-// newEnv starts an environment; vars are extra configuration variables.
+// newEnv starts an environment on kumo; vars are extra configuration
+// variables.
 func newEnv(t *testing.T, vars map[string]string) *env {
+	t.Helper()
+	return newEnvOn(t, storetest.Kumo(t), vars)
+}
+
+// newEnvOn starts an environment on st.
+func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 	t.Helper()
 	all := map[string]string{"ISSUER_URL": issuer}
 	for k, v := range vars {
@@ -233,7 +240,7 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 	if err != nil {
 		t.Fatalf("keyring: %v", err)
 	}
-	e := &env{t: t, st: storetest.Kumo(t), cfg: cfg, keys: keys,
+	e := &env{t: t, st: st, cfg: cfg, keys: keys,
 		clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
 	e.calls = &counting{Store: e.st, calls: map[string]int{}, fail: map[string]error{}}
 	h, err := New(Options{Config: cfg, Store: e.calls, Keys: keys, Now: e.clock.Now})

@@ -1,0 +1,140 @@
+package token
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+// scenario is a flow run on every engine.
+type scenario struct {
+	name string
+	vars map[string]string
+	run  func(t *testing.T, e *env)
+}
+
+// raceScenarios exercise the conditional writes under real concurrency,
+// where only a strict engine proves anything.
+var raceScenarios = []scenario{
+	{name: "concurrent redemptions of one code", run: func(t *testing.T, e *env) {
+		code := e.code(codeOpts{})
+		ws := parallel(5, func() (int, string) {
+			w := e.post("/oauth2/token", basic(confID, confSecret), url.Values{"grant_type": {"authorization_code"}, "code": {code}})
+			return w.Code, w.Body.String()
+		})
+		winners := 0
+		var access string
+		for _, w := range ws {
+			if w.status == http.StatusOK {
+				winners++
+				access = decodeTokens(t, w.body).AccessToken
+			} else if w.status != http.StatusBadRequest {
+				t.Errorf("loser: got %d %s, want 400 invalid_grant", w.status, w.body)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("got %d successful redemptions, want 1", winners)
+		}
+		// Every loser saw a replay and revoked the winner's grant.
+		if e.active(access) {
+			t.Error("winner's access token after replays: got active, want inactive")
+		}
+	}},
+	{name: "concurrent refreshes of one token", run: func(t *testing.T, e *env) {
+		tk := e.exchange(e.code(codeOpts{}))
+		ws := parallel(5, func() (int, string) {
+			w := e.refresh(tk.RefreshToken, nil)
+			return w.Code, w.Body.String()
+		})
+		winners := 0
+		var next tokens
+		for _, w := range ws {
+			if w.status == http.StatusOK {
+				winners++
+				next = decodeTokens(t, w.body)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("got %d successful refreshes, want 1", winners)
+		}
+		// Without a grace period the others are reuse: the grant is revoked.
+		if e.active(next.RefreshToken) || e.active(next.AccessToken) {
+			t.Error("tokens after concurrent reuse: got active, want inactive")
+		}
+	}},
+	{name: "concurrent retries within the grace", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) {
+		tk := e.exchange(e.code(codeOpts{}))
+		ws := parallel(4, func() (int, string) {
+			w := e.refresh(tk.RefreshToken, nil)
+			return w.Code, w.Body.String()
+		})
+		// Whatever the interleaving, at most one refresh token of the
+		// grant is active at the end, and it works.
+		var live []string
+		for _, w := range ws {
+			if w.status == http.StatusOK {
+				if rt := decodeTokens(t, w.body).RefreshToken; e.active(rt) {
+					live = append(live, rt)
+				}
+			}
+		}
+		if len(live) > 1 {
+			t.Errorf("got %d active refresh tokens, want at most 1", len(live))
+		}
+		for _, rt := range live {
+			e.ok(e.refresh(rt, nil))
+		}
+	}},
+}
+
+type result struct {
+	status int
+	body   string
+}
+
+// parallel runs f n times at once.
+func parallel(n int, f func() (int, string)) []result {
+	out := make([]result, n)
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		wg.Go(func() {
+			start.Wait()
+			out[i].status, out[i].body = f()
+		})
+	}
+	start.Done()
+	wg.Wait()
+	return out
+}
+
+func decodeTokens(t *testing.T, body string) tokens {
+	t.Helper()
+	var tk tokens
+	if err := jsonUnmarshal(body, &tk); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return tk
+}
+
+func TestRacesOnKumo(t *testing.T) {
+	for _, s := range raceScenarios {
+		t.Run(s.name, func(t *testing.T) { s.run(t, newEnv(t, s.vars)) })
+	}
+}
+
+// TestOnDynamoDBLocal runs the races and the main flows on DynamoDB Local,
+// the reference engine for conditional writes and transactions.
+func TestOnDynamoDBLocal(t *testing.T) {
+	flows := []scenario{
+		{name: "replay", run: func(t *testing.T, e *env) { testCodeReplay(t, e) }},
+		{name: "rotation and reuse", run: func(t *testing.T, e *env) { testRefreshRotation(t, e) }},
+		{name: "grace", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) { testRefreshReuseGrace(t, e) }},
+	}
+	for _, s := range append(flows, raceScenarios...) {
+		t.Run(s.name, func(t *testing.T) { s.run(t, newEnvOn(t, storetest.DynamoLocal(t), s.vars)) })
+	}
+}
