@@ -100,7 +100,8 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 		return tokenResponse{}, shared.InvalidGrant("the authorization code is invalid")
 	case c.Used:
 		// RFC 6749 §4.1.2: a code used twice MUST be refused, and the
-		// tokens issued from it SHOULD be revoked.
+		// tokens issued from it SHOULD be revoked. This holds whichever
+		// client presents it: a used code in anyone's hands is a leak.
 		return tokenResponse{}, h.codeReplay(ctx, code, c)
 	case c.ClientID != link.ClientID:
 		log.Info("code refused", "reason", "code issued to another client")

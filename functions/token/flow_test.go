@@ -453,6 +453,20 @@ func TestRefreshScope(t *testing.T) {
 	}
 }
 
+func TestPublicClientRefresh(t *testing.T) {
+	e := newEnv(t, nil)
+	code := e.code(codeOpts{clientID: publicID, challenge: shared.S256Challenge(verifier), scope: []string{"REPO_READ"}})
+	tk := e.ok(e.post("/oauth2/token", "", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"client_id": {publicID}, "code_verifier": {verifier}}))
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tk.RefreshToken}}
+	oauthError(t, e.post("/oauth2/token", "", form), 401, "invalid_client")
+	form.Set("client_id", publicID)
+	next := e.ok(e.post("/oauth2/token", "", form))
+	if next.Scope != "REPO_READ" || next.RefreshToken == tk.RefreshToken {
+		t.Errorf("got scope %q and refresh rotated %v, want REPO_READ and a new token", next.Scope, next.RefreshToken != tk.RefreshToken)
+	}
+}
+
 func TestRefreshErrors(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -149,6 +149,8 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
+// ServeHTTP serves Paths: the POST endpoints answer any other method with
+// 405, the well-known documents answer GET and HEAD.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		// web.Middleware sets the same limit; this keeps it when the

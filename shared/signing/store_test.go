@@ -1,0 +1,69 @@
+package signing_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+// TestOnStore runs the keyring on its real Source: the store's signing-key
+// secret in Secrets Manager (kumo).
+func TestOnStore(t *testing.T) {
+	st := storetest.Kumo(t)
+	ctx := context.Background()
+	const n = 3
+	rings := make([]*signing.Keyring, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { rings[i], errs[i] = signing.New(ctx, st, signing.Options{}) })
+	}
+	wg.Wait()
+	kids := make([]string, n)
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("New #%d: %v", i, errs[i])
+		}
+		kids[i] = jwksKids(t, rings[i])[0]
+		if kids[i] != kids[0] {
+			t.Errorf("keyring #%d: got kid %s, want %s (one key for concurrent starts)", i, kids[i], kids[0])
+		}
+	}
+	if err := rings[0].Rotate(ctx, time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	later, err := signing.New(ctx, st, signing.Options{})
+	if err != nil {
+		t.Fatalf("New after rotate: %v", err)
+	}
+	got := jwksKids(t, later)
+	if len(got) != 2 || got[1] != kids[0] || got[0] == kids[0] {
+		t.Errorf("JWKS after rotate: got %v, want [new %s]", got, kids[0])
+	}
+}
+
+func jwksKids(t *testing.T, k *signing.Keyring) []string {
+	t.Helper()
+	raw, err := k.JWKS(context.Background())
+	if err != nil {
+		t.Fatalf("JWKS: %v", err)
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &set); err != nil {
+		t.Fatalf("decode JWKS: %v", err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
