@@ -51,16 +51,23 @@ test: tools
 	AWS_LAMBDA_RIE=$(RIE) go test -count=1 ./...
 	cd infra && go vet ./... && go test -count=1 ./...
 
+# build: the three Lambda bootstraps for linux/arm64 (provided.al2023), each
+# zipped under build/<fn>.zip; build/<fn>/bootstrap is the CDK asset. The
+# budget is 10 MB per function: a zip over it fails the build (Lambda
+# downloads the zip on every cold start); a bootstrap over it is reported.
+MAX_FN_BYTES := 10485760
 build:
 	@mkdir -p build
 	@for f in $(FUNCTIONS); do \
-	  echo "build/$$f.zip"; \
 	  mkdir -p build/$$f && \
 	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
 	    -o build/$$f/bootstrap ./functions/$$f/lambda || exit 1; \
 	  (cd build/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
+	  size=$$(wc -c < build/$$f/bootstrap); zsize=$$(wc -c < build/$$f.zip); \
+	  awk -v f=build/$$f.zip -v b=$$size -v z=$$zsize 'BEGIN { printf "%-22s bootstrap %4.1f MB, zip %4.1f MB\n", f, b/1048576, z/1048576 }'; \
+	  [ $$size -le $(MAX_FN_BYTES) ] || echo "warning: build/$$f/bootstrap is $$size bytes, over the 10 MB budget" >&2; \
+	  [ $$zsize -le $(MAX_FN_BYTES) ] || { echo "build/$$f.zip is $$zsize bytes, over the 10 MB budget" >&2; exit 1; }; \
 	done
-	@ls -l build/*/bootstrap
 
 synth: $(TOOLS)/node_modules/.installed build
 	CDK_DEFAULT_ACCOUNT=$${CDK_DEFAULT_ACCOUNT:-000000000000} CDK_DEFAULT_REGION=$${CDK_DEFAULT_REGION:-us-east-1} \
