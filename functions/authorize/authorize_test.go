@@ -638,3 +638,33 @@ func TestStoreFailurePages(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicLoopback: a native app with PKCE may use any port on its
+// registered loopback URI (RFC 8252 §7.3); the code goes to the port sent.
+func TestPublicLoopback(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	sent := "http://127.0.0.1:5555/cb"
+	q := url.Values{"client_id": {pubClient}, "redirect_uri": {sent}, "response_type": {"code"},
+		"code_challenge": {testChallenge}, "code_challenge_method": {"S256"}}
+	consent := b.flow("/rest/oauth2/latest/authorize?" + q.Encode())
+	p := checkPage(t, consent)
+	if !strings.Contains(p.Text, "127.0.0.1:5555") || !strings.Contains(p.Text, "Desktop App") {
+		t.Errorf("consent page lacks the app or its redirect host (text %q)", p.Text)
+	}
+	if csp := consent.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://127.0.0.1:5555;") {
+		t.Errorf("CSP = %q, want form-action with http://127.0.0.1:5555", csp)
+	}
+	r := b.submit(p.form(t, "/oauth2/consent"), "decision=approve", nil)
+	loc := r.location(t)
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != sent {
+		t.Fatalf("redirect to %q, want %q", got, sent)
+	}
+	if loc.Query().Has("state") {
+		t.Errorf("redirect carries a state the request did not send")
+	}
+	c, ok := e.store.code(shared.HashToken(loc.Query().Get("code")))
+	if !ok || c.RedirectURI != sent || c.Challenge != testChallenge || strings.Join(c.Scope, " ") != "REPO_READ" {
+		t.Errorf("stored code = %+v (found %v), want redirect %s, the challenge, REPO_READ", c, ok, sent)
+	}
+}
