@@ -56,6 +56,7 @@ func testAuthorizeErrorPage(t *testing.T, mk mkEnv) {
 		{"redirect differs in case", "client_id=" + appClient + "&redirect_uri=" + url.QueryEscape("https://app.example.com/CB") + "&response_type=code&state=s"},
 		{"repeated client_id", "client_id=" + appClient + "&client_id=" + appClient + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&response_type=code&state=s"},
 		{"repeated redirect_uri", "client_id=" + appClient + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&response_type=code&state=s"},
+		{"empty redirect_uri with one registered", "client_id=" + appClient + "&redirect_uri=&response_type=code&state=s"},
 		{"omitted redirect with two registered", "client_id=" + twoClient + "&response_type=code&state=s"},
 		{"malformed query", "client_id=" + appClient + "&redirect_uri=%zz&response_type=code"},
 		{"invalid response_type before client", "client_id=nope&response_type=token&state=s"},

@@ -131,7 +131,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values) (*authR
 	if len(ru) == 1 {
 		sent = ru[0]
 	}
-	target, ok := shared.MatchRedirectURI(link.RedirectURIs, sent, sent != "")
+	target, ok := shared.MatchRedirectURI(link.RedirectURIs, sent, len(ru) == 1)
 	if !ok {
 		return nil, t, pageError("redirect_uri is missing or does not match a redirect URI registered for the application")
 	}
