@@ -26,6 +26,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/embedded"
 )
 
 func main() {
@@ -196,7 +197,7 @@ Try it (copy and paste into another shell):
 func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Store, func(), error) {
 	switch mode {
 	case modeEmbedded:
-		return openEmbedded(ctx, cfg)
+		return embedded.Start(ctx, cfg)
 	default:
 		st, err := store.Open(ctx, cfg)
 		if err != nil {
