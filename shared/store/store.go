@@ -6,7 +6,8 @@
 //
 // Every error wraps one of shared.ErrNotFound, shared.ErrConflict or
 // shared.ErrUnavailable where one applies; anything else is an internal
-// failure.
+// failure. README.md documents the items, indexes, access patterns and the
+// atomicity of every change.
 package store
 
 import (
