@@ -84,8 +84,19 @@ localstack-deploy: $(TOOLS)/node_modules/.installed build
 test-localstack:
 	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://localhost:4566} go test -count=1 ./shared/store/...
 
-bench: tools
-	AWS_LAMBDA_RIE=$(RIE) go test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(LOCAL)/bench.txt
+# bench: every number of BENCHMARKS.md in a few minutes (method there): the
+# shared hot paths; the token, introspection and authorize handlers on kumo
+# and DynamoDB Local; the round-trip budgets and consumed capacity; the cold
+# starts under the Lambda emulator with the arm64 sizes of `make build`.
+# Raw output goes to .local/bench/, the medians to .local/bench/medians.md.
+BENCH_DIR := $(LOCAL)/bench
+bench: tools build
+	@mkdir -p $(BENCH_DIR)
+	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 -benchtime 200ms ./shared | tee $(BENCH_DIR)/shared.txt
+	set -o pipefail; go test -run '^$$' -bench 'TokenCode|Refresh|Introspect|Authorize' -benchmem -count 5 -benchtime 20x -timeout 20m ./local/perf | tee $(BENCH_DIR)/handlers.txt
+	set -o pipefail; go test -count 1 -run 'TestRoundTripBudgets|TestConsumedCapacity' -v ./local/perf | tee $(BENCH_DIR)/roundtrips.txt
+	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 5x -count 1 -timeout 20m ./local/perf | tee $(BENCH_DIR)/coldstart.txt
+	cat $(BENCH_DIR)/shared.txt $(BENCH_DIR)/handlers.txt $(BENCH_DIR)/coldstart.txt | go run ./local/perf/medians | tee $(BENCH_DIR)/medians.md
 
 fuzz:
 	@for t in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' shared | sed 's/func //'); do \

@@ -1,0 +1,360 @@
+package perf
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+// coldTarget is one binary measured under the emulator, with the API
+// Gateway event of its first (cold) invocation and the status it must
+// answer.
+type coldTarget struct {
+	name   string // "hello" or the function's directory under functions/
+	pkg    string // the package to build, relative to the module root
+	event  string
+	status int
+}
+
+// apiEvent is an API Gateway HTTP API (payload format 2.0) event; iam adds
+// the IAM authorizer context API Gateway sets on /admin/* (SigV4).
+func apiEvent(method, path, query string, iam bool) string {
+	rc := map[string]any{
+		"accountId": "000000000000", "apiId": "perf", "domainName": "127.0.0.1",
+		"requestId": "perf-request", "routeKey": "$default", "stage": "$default",
+		"timeEpoch": time.Now().UnixMilli(),
+		"http": map[string]any{"method": method, "path": path, "protocol": "HTTP/1.1",
+			"sourceIp": "127.0.0.1", "userAgent": "perf"},
+	}
+	if iam {
+		rc["authorizer"] = map[string]any{"iam": map[string]any{
+			"accessKey": "AKIAPERF", "accountId": "000000000000", "callerId": "AIDAPERF",
+			"userArn": "arn:aws:iam::000000000000:user/perf", "userId": "AIDAPERF",
+		}}
+	}
+	ev := map[string]any{
+		"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+		"headers":        map[string]string{"host": "127.0.0.1", "accept": "application/json"},
+		"requestContext": rc, "isBase64Encoded": false,
+	}
+	b, _ := json.Marshal(ev)
+	return string(b)
+}
+
+var coldTargets = []coldTarget{
+	{"hello", "./local/perf/testdata/hello", apiEvent("GET", "/", "", false), http.StatusOK},
+	{"token", "./functions/token/lambda", apiEvent("GET", "/.well-known/oauth-authorization-server", "", false), http.StatusOK},
+	// An unknown client: the error page after one GetItem.
+	{"authorize", "./functions/authorize/lambda", apiEvent("GET", "/oauth2/authorize", "client_id=perf-unknown", false), http.StatusBadRequest},
+	{"admin", "./functions/admin/lambda", apiEvent("GET", "/admin/links", "", true), http.StatusOK},
+}
+
+// buildFlags are `make build`'s.
+var buildFlags = []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+
+// BenchmarkColdStart builds each bootstrap and a hello-world aws-lambda-go
+// function for the host with `make build`'s flags, starts each under the
+// Lambda Runtime Interface Emulator b.N times (after one start that is not
+// counted: the very first start of the token function generates and stores
+// the signing key), invokes it once with an API Gateway event, and reports
+// medians:
+//
+//	init-ms        the INIT phase as the emulator logs it ("INIT REPORT
+//	               (durationMs: ...)"): process start to the runtime's first
+//	               /next, including config, SDK clients and, for token and
+//	               admin, the signing key read from Secrets Manager
+//	x-hello        init-ms over hello's init-ms (target at most 1.5)
+//	report-init-ms "Init Duration" of the REPORT line; this emulator times
+//	               only its own asynchronous init call there, so it is
+//	               shown but not the measure
+//	first-call-ms  the first invocation seen by the caller (init + invoke)
+//	arm64-MB       the linux/arm64 bootstrap's size with `make build`'s
+//	               flags (target at most 10), and arm64-zip-MB zipped
+//
+// Run it with -benchtime 5x (make bench does). It needs the emulator
+// (AWS_LAMBDA_RIE, .local/bin or $GOPATH/bin; `make tools` installs it) and
+// DynamoDB Local.
+func BenchmarkColdStart(b *testing.B) {
+	rie := findRIE(b)
+	root := moduleRoot(b)
+	dir := b.TempDir()
+	env := storetest.DynamoLocalEnv(b)
+	bins := map[string]string{}
+	for _, t := range coldTargets {
+		bins[t.name] = goBuild(b, root, t.pkg, filepath.Join(dir, "host", t.name), nil)
+	}
+	var helloInit float64
+	for _, t := range coldTargets {
+		b.Run(t.name, func(b *testing.B) {
+			warm := coldInvoke(b, rie, bins[t.name], env, t)
+			b.Logf("%s: uncounted first start: init %.1f ms", t.name, warm.initMS)
+			var inits, reports, calls []float64
+			for i := 0; i < b.N; i++ {
+				r := coldInvoke(b, rie, bins[t.name], env, t)
+				inits = append(inits, r.initMS)
+				reports = append(reports, r.reportInitMS)
+				calls = append(calls, r.firstCallMS)
+			}
+			med := median(inits)
+			b.ReportMetric(0, "ns/op") // one process start per iteration; the metrics below are the measure
+			b.ReportMetric(med, "init-ms")
+			b.ReportMetric(median(reports), "report-init-ms")
+			b.ReportMetric(median(calls), "first-call-ms")
+			if t.name == "hello" {
+				helloInit = med
+			} else if helloInit > 0 {
+				b.ReportMetric(med/helloInit, "x-hello")
+			}
+			bin, zipped := arm64Size(b, root, dir, t)
+			b.ReportMetric(float64(bin)/1e6, "arm64-MB")
+			b.ReportMetric(float64(zipped)/1e6, "arm64-zip-MB")
+			b.Logf("%s: init ms %v (median %.1f), report-init ms %v, first call ms %v", t.name, inits, med, reports, calls)
+		})
+	}
+}
+
+// coldResult is one cold start.
+type coldResult struct {
+	initMS, reportInitMS, firstCallMS float64
+}
+
+var (
+	initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	reportInitRE = regexp.MustCompile(`REPORT RequestId: \S+\s+Init Duration: ([0-9.]+) ms`)
+)
+
+// coldInvoke starts the emulator with bin, invokes it once with t's event,
+// checks the answer's status and reads the init durations from the
+// emulator's output. The emulator and the function are stopped before it
+// returns.
+func coldInvoke(b *testing.B, rie, bin string, env storetest.Env, t coldTarget) coldResult {
+	b.Helper()
+	apiPort, runtimePort := freePort(b), freePort(b)
+	api := "127.0.0.1:" + strconv.Itoa(apiPort)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", api,
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(runtimePort), bin)
+	cmd.Dir = b.TempDir()
+	cmd.Env = append([]string{"HOME=" + cmd.Dir, "PATH=/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"ISSUER_URL=http://127.0.0.1:8080"}, env.Environ()...)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so that stopping it stops the function too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start the emulator: %v", err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+	if err := waitListening(api, 10*time.Second); err != nil {
+		b.Fatalf("%s: the emulator did not listen: %v\n%s", t.name, err, out.String())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+		"http://"+api+"/2015-03-31/functions/function/invocations", strings.NewReader(t.event))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatalf("%s: invoke: %v\n%s", t.name, err, out.String())
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	firstCall := time.Since(start)
+	var answer struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if err := json.Unmarshal(data, &answer); err != nil || answer.StatusCode != t.status {
+		b.Fatalf("%s: got answer %.300s, want statusCode %d\n%s", t.name, data, t.status, out.String())
+	}
+
+	// The REPORT line follows the answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "REPORT RequestId") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	log := out.String()
+	m := initReportRE.FindStringSubmatch(log)
+	r := reportInitRE.FindStringSubmatch(log)
+	if m == nil || r == nil {
+		b.Fatalf("%s: no INIT REPORT or REPORT Init Duration in the emulator's output:\n%s", t.name, log)
+	}
+	res := coldResult{firstCallMS: float64(firstCall) / float64(time.Millisecond)}
+	res.initMS, _ = strconv.ParseFloat(m[1], 64)
+	res.reportInitMS, _ = strconv.ParseFloat(r[1], 64)
+	return res
+}
+
+// syncBuffer is a bytes.Buffer safe for the emulator's two output pipes
+// and the reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(b *testing.B) int {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitListening(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// findRIE finds the emulator: AWS_LAMBDA_RIE, then the project's
+// .local/bin, then $GOPATH/bin.
+func findRIE(b *testing.B) string {
+	b.Helper()
+	candidates := []string{os.Getenv("AWS_LAMBDA_RIE"), filepath.Join(moduleRoot(b), ".local", "bin", "aws-lambda-rie")}
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		candidates = append(candidates, filepath.Join(strings.TrimSpace(string(gopath)), "bin", "aws-lambda-rie"))
+	}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if fi, err := os.Stat(c); err == nil && !fi.IsDir() {
+			return c
+		}
+	}
+	b.Fatalf("the Lambda Runtime Interface Emulator is missing (looked at %q): run `make tools`", candidates)
+	return ""
+}
+
+// moduleRoot is the directory of the main module's go.mod.
+func moduleRoot(b *testing.B) string {
+	b.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		b.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// goBuild builds pkg with `make build`'s flags (CGO off) into out, for
+// the host or, with extra env (GOOS, GOARCH), another platform.
+func goBuild(b *testing.B, root, pkg, out string, extra []string) string {
+	b.Helper()
+	args := append(slices.Clone(buildFlags), "-o", out, pkg)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), extra...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out
+}
+
+// arm64Size is the size of t's linux/arm64 bootstrap and of its zip: from
+// `make build`'s output under BUILD_DIR when set (make bench builds first),
+// else built here with the same flags.
+func arm64Size(b *testing.B, root, dir string, t coldTarget) (bin, zipped int64) {
+	b.Helper()
+	path := ""
+	if bd := os.Getenv("BUILD_DIR"); bd != "" && t.name != "hello" {
+		path = filepath.Join(bd, t.name, "bootstrap")
+	}
+	if path == "" {
+		path = filepath.Join(dir, "arm64", t.name, "bootstrap")
+		if _, err := os.Stat(path); err != nil {
+			goBuild(b, root, t.pkg, path, []string{"GOOS=linux", "GOARCH=arm64"})
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatalf("arm64 bootstrap of %s: %v", t.name, err)
+	}
+	return fi.Size(), zipSize(b, path)
+}
+
+// zipSize is the size of a deflated zip holding path as "bootstrap", as
+// `make build` packages it.
+func zipSize(b *testing.B, path string) int64 {
+	b.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeZip(&buf, "bootstrap", data); err != nil {
+		b.Fatalf("zip %s: %v", path, err)
+	}
+	return int64(buf.Len())
+}
+
+// median of values (not empty).
+func median(values []float64) float64 {
+	s := slices.Clone(values)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// writeZip writes a zip archive holding data as name, deflated.
+func writeZip(w io.Writer, name string, data []byte) error {
+	zw := zip.NewWriter(w)
+	f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return zw.Close()
+}
