@@ -63,6 +63,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	slog.SetDefault(logger)
 	st, closeStore, err := openStore(ctx, cfg, mode)
 	if err != nil {
 		return err
