@@ -223,6 +223,8 @@ type faultySM struct {
 	store.SecretsManager
 	create func(*secretsmanager.CreateSecretInput) error
 	put    func(*secretsmanager.PutSecretValueInput) error
+	// putAfter fails a put after it took effect (a lost answer).
+	putAfter func(*secretsmanager.PutSecretValueInput) error
 }
 
 func (f *faultySM) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
@@ -240,7 +242,13 @@ func (f *faultySM) PutSecretValue(ctx context.Context, in *secretsmanager.PutSec
 			return nil, err
 		}
 	}
-	return f.SecretsManager.PutSecretValue(ctx, in, opts...)
+	out, err := f.SecretsManager.PutSecretValue(ctx, in, opts...)
+	if err == nil && f.putAfter != nil {
+		if err := f.putAfter(in); err != nil {
+			return nil, err
+		}
+	}
+	return out, err
 }
 
 // keyPK is the partition key of a request's key.

@@ -657,12 +657,23 @@ func (s *Store) writeLinkSecret(ctx context.Context, clientID string, sec LinkSe
 // overlap (0 ends it at once; a new rotation ends any earlier overlap).
 //
 // Invariant: the link item never verifies a secret Secrets Manager does not
-// hold. So the steps are: take a short rotation lease on the link (one
-// rotation at a time); write {new, previous: old} to Secrets Manager; move
-// the link's verifiers to new (and old during the overlap), releasing the
-// lease; with no overlap, finally drop the previous secret from Secrets
-// Manager. A failure between steps leaves Secrets Manager holding a
-// superset of what the link verifies.
+// hold. The steps:
+//
+//  1. take a 30 s rotation lease on the link (one rotation at a time) and,
+//     in the same update, stop verifying any earlier previous secret (a new
+//     rotation ends the earlier overlap; it must end in the item before
+//     Secrets Manager forgets that secret);
+//  2. read Secrets Manager and find the secret the link verifies as current
+//     (normally the current one; after a rotation that failed between steps
+//     3 and 4, the previous one);
+//  3. write {new, previous: that secret} to Secrets Manager;
+//  4. move the link's verifiers to new (and the old one during the overlap),
+//     releasing the lease (condition: the link still verifies that secret);
+//  5. with no overlap, write {new} alone.
+//
+// A failure between steps leaves Secrets Manager holding a superset of
+// what the link verifies; the lease of a failed rotation blocks the next
+// one (ErrConflict) until it ends.
 func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, overlap time.Duration, now time.Time) (Link, error) {
 	l, err := s.GetLink(ctx, id)
 	if err != nil {
@@ -675,15 +686,25 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 		return Link{}, fmt.Errorf("rotate link secret %q: empty secret", id)
 	}
 	overlap = max(overlap, 0)
-	if err := s.takeRotationLease(ctx, l.ClientID, now); err != nil {
-		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
-	}
-	old, err := s.readLinkSecret(ctx, l.ClientID)
+	leased, err := s.takeRotationLease(ctx, l.ClientID, now)
 	if err != nil {
 		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
 	}
+	held, err := s.readLinkSecret(ctx, l.ClientID)
+	if err != nil {
+		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
+	}
+	var old string
+	switch leased.SecretHash {
+	case shared.HashToken(held.ClientSecret):
+		old = held.ClientSecret
+	case shared.HashToken(held.PreviousSecret):
+		old = held.PreviousSecret // an earlier rotation stopped after step 3
+	default:
+		return Link{}, fmt.Errorf("rotate link secret %q: secrets manager does not hold the secret the link verifies", id)
+	}
 	prevExpires := now.Add(overlap)
-	both := LinkSecret{ClientSecret: newSecret, PreviousSecret: old.ClientSecret, PreviousExpiresAt: prevExpires}
+	both := LinkSecret{ClientSecret: newSecret, PreviousSecret: old, PreviousExpiresAt: prevExpires}
 	if err := s.writeLinkSecret(ctx, l.ClientID, both); err != nil {
 		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
 	}
@@ -692,14 +713,11 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 	u.Set(aSecretHash, str(shared.HashToken(newSecret)))
 	u.Set(aUpdatedAt, str(fmtTime(now)))
 	if overlap > 0 {
-		u.Set(aPrevSecretHash, str(shared.HashToken(old.ClientSecret)))
+		u.Set(aPrevSecretHash, str(shared.HashToken(old)))
 		u.Set(aPrevSecretExpires, str(fmtTime(prevExpires)))
-	} else {
-		u.Remove(aPrevSecretHash)
-		u.Remove(aPrevSecretExpires)
 	}
 	u.Remove(aRotationLease)
-	cond := e.n(aState) + " = " + e.v(str(stateActive))
+	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND " + e.n(aSecretHash) + " = " + e.v(str(leased.SecretHash))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+l.ClientID, skLink),
 		UpdateExpression:          aws.String(u.String()),
@@ -720,22 +738,26 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 }
 
 // takeRotationLease marks the link as being rotated until now+rotationLease
-// (ErrConflict while another rotation holds it).
-func (s *Store) takeRotationLease(ctx context.Context, clientID string, now time.Time) error {
+// and ends any earlier overlap (ErrConflict while another rotation holds
+// the lease). It returns the link as updated.
+func (s *Store) takeRotationLease(ctx context.Context, clientID string, now time.Time) (Link, error) {
 	e := newExpr()
 	u := update{e: e}
 	u.Set(aRotationLease, str(fmtTime(now.Add(rotationLease))))
+	u.Remove(aPrevSecretHash)
+	u.Remove(aPrevSecretExpires)
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND (attribute_not_exists(" +
 		e.n(aRotationLease) + ") OR " + e.n(aRotationLease) + " < " + e.v(str(fmtTime(now))) + ")"
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
 		UpdateExpression:          aws.String(u.String()),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return fmt.Errorf("take rotation lease: %w", classify(err, false))
+		return Link{}, fmt.Errorf("take rotation lease: %w", classify(err, false))
 	}
-	return nil
+	return decodeLink(out.Attributes), nil
 }

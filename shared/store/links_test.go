@@ -610,6 +610,70 @@ func TestRotateLinkSecretFailure(t *testing.T) {
 	})
 }
 
+// TestRotateLinkSecretLostAnswer: a Secrets Manager write that took
+// effect but answered an error, during an overlap, followed by a rotation
+// that fails before moving the verifiers: at no point does the link verify
+// a secret Secrets Manager does not hold.
+func TestRotateLinkSecretLostAnswer(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		b := nb(t)
+		good := b.Store()
+		at := now()
+		in := newLink("")
+		if _, _, err := good.CreateLink(ctx(), in, at); err != nil {
+			t.Fatal(err)
+		}
+		candidates := []string{in.Secret, "s1", "s2", "s3"}
+		check := func(step string, when time.Time) {
+			t.Helper()
+			l, err := good.GetLink(ctx(), in.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec, err := good.GetLinkSecret(ctx(), in.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range candidates {
+				if l.VerifySecret(c, when) && c != sec.ClientSecret && c != sec.PreviousSecret {
+					t.Errorf("%s: link verifies %q, Secrets Manager holds %q and %q", step, c, sec.ClientSecret, sec.PreviousSecret)
+				}
+			}
+		}
+		// An overlap is running: the link verifies s1 and the original.
+		if _, err := good.RotateLinkSecret(ctx(), in.ID, "s1", time.Hour, at); err != nil {
+			t.Fatal(err)
+		}
+		check("overlap", at)
+		// The next rotation's write lands but its answer is lost.
+		sm := &faultySM{SecretsManager: b.SecretsManager, putAfter: once(func(*secretsmanager.PutSecretValueInput) bool { return true })}
+		t1 := at.Add(time.Minute)
+		if _, err := store.New(b.DynamoDB, sm, b.Options).RotateLinkSecret(ctx(), in.ID, "s2", time.Hour, t1); !errors.Is(err, errInjected) {
+			t.Fatalf("rotation with a lost answer = %v, want the injected error", err)
+		}
+		check("lost answer", t1)
+		// After the lease, a rotation whose verifier update fails.
+		t2 := t1.Add(time.Minute)
+		db := &faultyDB{DynamoDB: b.DynamoDB, update: once(func(in *dynamodb.UpdateItemInput) bool {
+			return hasName(in.ExpressionAttributeNames, "secret_hash")
+		})}
+		if _, err := store.New(db, b.SecretsManager, b.Options).RotateLinkSecret(ctx(), in.ID, "s3", time.Hour, t2); !errors.Is(err, errInjected) {
+			t.Fatalf("rotation with a failing verifier update = %v, want the injected error", err)
+		}
+		check("failed verifier update", t2)
+		// A clean rotation still works, and s1 (current before) is previous.
+		t3 := t2.Add(time.Minute)
+		l, err := good.RotateLinkSecret(ctx(), in.ID, "s3", time.Hour, t3)
+		if err != nil {
+			t.Fatalf("final rotation: %v", err)
+		}
+		if !l.VerifySecret("s3", t3) || !l.VerifySecret("s1", t3) || l.VerifySecret(in.Secret, t3) || l.VerifySecret("s2", t3) {
+			t.Errorf("after the final rotation, want s3 and s1 (previous) only")
+		}
+		check("final", t3)
+	})
+}
+
 func TestVerifySecret(t *testing.T) {
 	at := now()
 	l := store.Link{SecretHash: shared.HashToken("cur"), PrevSecretHash: shared.HashToken("prev"), PrevSecretExpires: at.Add(time.Minute)}
