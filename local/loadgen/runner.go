@@ -195,8 +195,14 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func writeTable(out io.Writer, o options, results []result) {
 	fmt.Fprintf(out, "loadgen: %s, %d clients, at most %d operations or %s per operation\n",
 		o.issuer, o.concurrency, o.count, o.duration)
+	// Operation names are padded to one width so that they read left
+	// aligned while the numbers align right.
+	width := len("op")
+	for _, r := range results {
+		width = max(width, len(r.Op))
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tok\terrors\tcut\tseconds\tper second\tp50\tp95\tp99\tmax\t")
+	fmt.Fprintf(tw, "%-*s\tok\terrors\tcut\tseconds\tper second\tp50\tp95\tp99\tmax\t\n", width, "op")
 	for _, r := range results {
 		tput := "-"
 		if r.Throughput > 0 {
@@ -206,7 +212,7 @@ func writeTable(out io.Writer, o options, results []result) {
 		if r.Throughput == 0 && r.Op != opRefresh && r.Op != opIntrospect && r.Op != opCodeFlow {
 			errs, cut = "-", "-" // a step: its failures count in the flow's
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", r.Op, r.OK, errs, cut,
+		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", width, r.Op, r.OK, errs, cut,
 			r.Elapsed.Seconds(), tput, ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max))
 	}
 	_ = tw.Flush()
