@@ -518,7 +518,8 @@ func verifier(seed string) (string, string) {
 	return v, shared.S256Challenge(v)
 }
 
-// secretNames lists the names of the secrets under the store's prefix.
+// secretNames lists the names of the link secrets under the store's
+// prefix (not the signing keys).
 func (e *env) secretNames() map[string]bool {
 	e.t.Helper()
 	out := map[string]bool{}
@@ -529,7 +530,7 @@ func (e *env) secretNames() map[string]bool {
 			e.t.Fatalf("list secrets: %v", err)
 		}
 		for _, s := range res.SecretList {
-			if n := aws.ToString(s.Name); strings.HasPrefix(n, e.backend.Options.SecretPrefix+"/") {
+			if n := aws.ToString(s.Name); strings.HasPrefix(n, e.backend.Options.SecretPrefix+"/links/") {
 				out[n] = true
 			}
 		}

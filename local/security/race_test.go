@@ -1,0 +1,238 @@
+package security
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+// concurrently runs f(i) for i in [0, n) in n goroutines released at once,
+// and returns their results.
+func concurrently[T any](n int, f func(i int) T) []T {
+	out := make([]T, n)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(n)
+	done.Add(n)
+	for i := range n {
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			out[i] = f(i)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return out
+}
+
+// result is a response read from a goroutine (no t.Fatal there).
+type result struct {
+	status int
+	body   string
+	err    error
+}
+
+func (e *env) raw(method, path string, body string, hdr ...string) result {
+	req, err := http.NewRequest(method, e.issuer+path, strings.NewReader(body))
+	if err != nil {
+		return result{err: err}
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return result{err: err}
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return result{status: resp.StatusCode, body: b.String()}
+}
+
+// tally counts results by status and error code.
+func tally(t *testing.T, rs []result) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, r := range rs {
+		if r.err != nil {
+			t.Fatalf("request failed: %v", r.err)
+		}
+		var body struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal([]byte(r.body), &body)
+		key := http.StatusText(r.status)
+		if body.Error != "" {
+			key += " " + body.Error
+		}
+		out[key]++
+	}
+	return out
+}
+
+// TestRace_ConcurrentCodeRedemption: 50 concurrent redemptions of one code
+// against DynamoDB Local give exactly one success (RFC 6749 §4.1.2: single
+// use, enforced by a conditional transaction) and one grant.
+func TestRace_ConcurrentCodeRedemption(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("alice", "REPO_READ")
+	l := e.link(store.Confidential)
+	code := e.code(l, "alice", nil)
+	body := url.Values{"grant_type": {"authorization_code"}, "code": {code}}.Encode()
+	auth := basic(l.ClientID, l.ClientSecret)
+	start := time.Now()
+	rs := concurrently(50, func(int) result {
+		return e.raw("POST", "/oauth2/token", body, "Content-Type", "application/x-www-form-urlencoded", "Authorization", auth)
+	})
+	t.Logf("50 redemptions took %s", time.Since(start))
+	got := tally(t, rs)
+	if got["OK"] != 1 || got["Bad Request invalid_grant"] != 49 {
+		t.Errorf("got %v, want exactly 1 OK and 49 invalid_grant", got)
+	}
+	if gs := e.grants(l); len(gs) != 1 {
+		t.Errorf("got %d grants, want 1 (one token family)", len(gs))
+	}
+}
+
+// TestRace_ConcurrentRefresh: 50 concurrent refreshes of one refresh token
+// give exactly one rotation, and no second token family: every other
+// answer is an error, and at most one refresh token is active afterwards.
+func TestRace_ConcurrentRefresh(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("alice", "REPO_READ")
+	l := e.link(store.Confidential)
+	g := e.exchange(l, e.code(l, "alice", nil), "")
+	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.refresh}}.Encode()
+	auth := basic(l.ClientID, l.ClientSecret)
+	rs := concurrently(50, func(int) result {
+		return e.raw("POST", "/oauth2/token", body, "Content-Type", "application/x-www-form-urlencoded", "Authorization", auth)
+	})
+	got := tally(t, rs)
+	if got["OK"] != 1 || got["Bad Request invalid_grant"] != 49 {
+		t.Errorf("got %v, want exactly 1 OK and 49 invalid_grant", got)
+	}
+	active := 0
+	for _, tok := range append([]string{g.refresh}, refreshTokens(t, rs)...) {
+		if e.active(l, tok) {
+			active++
+		}
+	}
+	if active > 1 {
+		t.Errorf("got %d active refresh tokens, want at most 1", active)
+	}
+	if gs := e.grants(l); len(gs) != 1 {
+		t.Errorf("got %d grants, want 1", len(gs))
+	}
+}
+
+func refreshTokens(t *testing.T, rs []result) []string {
+	var out []string
+	for _, r := range rs {
+		if r.status == 200 {
+			var body struct {
+				RefreshToken string `json:"refresh_token"`
+			}
+			if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.RefreshToken == "" {
+				t.Fatalf("200 without a refresh token: %s", r.body)
+			}
+			out = append(out, body.RefreshToken)
+		}
+	}
+	return out
+}
+
+// TestRace_IdempotentLinkCreation: 20 concurrent POST /admin/links with one
+// Idempotency-Key create one link; every answer is that link.
+func TestRace_IdempotentLinkCreation(t *testing.T) {
+	e := newEnv(t, nil)
+	body, _ := json.Marshal(map[string]any{
+		"name": "Racing app", "redirect_uris": []string{callback}, "scopes": []string{"REPO_READ"},
+		"client_type": "confidential", "enabled": true,
+	})
+	rs := concurrently(20, func(int) result {
+		return e.raw("POST", "/admin/links", string(body), "Authorization", "Bearer "+adminToken,
+			"Content-Type", "application/json", "Idempotency-Key", "race-key-1")
+	})
+	var first link
+	for i, r := range rs {
+		if r.err != nil || r.status != http.StatusCreated {
+			t.Errorf("request %d: got status %d (%s) err %v, want 201", i, r.status, r.body, r.err)
+			continue
+		}
+		var l link
+		if err := json.Unmarshal([]byte(r.body), &l); err != nil {
+			t.Fatal(err)
+		}
+		if first.ID == "" {
+			first = l
+		}
+		if l != first {
+			t.Errorf("request %d: got link %s/%s, want %s/%s (and the same secret)", i, l.ID, l.ClientID, first.ID, first.ClientID)
+		}
+	}
+	if ls := e.links(); len(ls) != 1 || ls[0].ID != first.ID {
+		t.Errorf("listing: got %v, want one link %s", ls, first.ID)
+	}
+	if got := e.secretNames(); len(got) != 1 || !got[e.linkSecretName(first.ClientID)] {
+		t.Errorf("secrets: got %v, want only the link's", got)
+	}
+	// The one secret answered works.
+	if r := e.clientPost("/oauth2/introspect", first, url.Values{"token": {"x"}}); r.status != 200 {
+		t.Errorf("introspect with the answered secret: got %d (%s), want 200", r.status, r.body)
+	}
+}
+
+// TestRace_ConcurrentFirstStart: instances starting at once on an empty
+// store end with one signing key: every keyring publishes the same kid.
+func TestRace_ConcurrentFirstStart(t *testing.T) {
+	st := storetest.DynamoLocal(t)
+	type started struct {
+		kids []string
+		err  error
+	}
+	rs := concurrently(6, func(int) started {
+		k, err := signing.New(context.Background(), st, signing.Options{})
+		if err != nil {
+			return started{err: err}
+		}
+		raw, err := k.JWKS(context.Background())
+		if err != nil {
+			return started{err: err}
+		}
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal(raw, &set); err != nil {
+			return started{err: err}
+		}
+		var kids []string
+		for _, k := range set.Keys {
+			kids = append(kids, k.Kid)
+		}
+		return started{kids: kids}
+	})
+	for i, r := range rs {
+		if r.err != nil {
+			t.Fatalf("instance %d: %v", i, r.err)
+		}
+		if len(r.kids) != 1 || r.kids[0] != rs[0].kids[0] {
+			t.Errorf("instance %d: got kids %v, want exactly [%v]", i, r.kids, rs[0].kids)
+		}
+	}
+}
