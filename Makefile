@@ -69,15 +69,30 @@ build:
 	  [ $$zsize -le $(MAX_FN_BYTES) ] || { echo "build/$$f.zip is $$zsize bytes, over the 10 MB budget" >&2; exit 1; }; \
 	done
 
+# synth: the CloudFormation template under cdk.out/ (applinks-<stage>.template.json),
+# offline, with no credentials: fake account and region unless set. Context
+# goes in CDK_ARGS, e.g. make synth CDK_ARGS="-c stage=prod -c domainName=auth.example.com
+# -c certificateArn=arn:aws:acm:...". See infra/README.md.
+CDK_ARGS ?=
 synth: $(TOOLS)/node_modules/.installed build
 	CDK_DEFAULT_ACCOUNT=$${CDK_DEFAULT_ACCOUNT:-000000000000} CDK_DEFAULT_REGION=$${CDK_DEFAULT_REGION:-us-east-1} \
-	  $(NODE_BIN)/cdk synth --no-notices --quiet
+	  $(NODE_BIN)/cdk synth --no-notices --quiet $(CDK_ARGS)
+	@ls cdk.out/*.template.json
 
+# deploy: cdk deploy with the caller's AWS credentials (run `cdk bootstrap`
+# once per account and region first; see infra/README.md).
 deploy: $(TOOLS)/node_modules/.installed build
-	$(NODE_BIN)/cdk deploy --no-notices
+	$(NODE_BIN)/cdk deploy --no-notices $(CDK_ARGS)
 
+# localstack-deploy: the same stack into LocalStack (docker compose -f
+# local/docker-compose.yml up -d), with LocalStack's dummy credentials and a
+# table that may be deleted with the stack.
 localstack-deploy: $(TOOLS)/node_modules/.installed build
-	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://localhost:4566} $(NODE_BIN)/cdklocal deploy --no-notices --require-approval never
+	export AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://localhost:4566} \
+	  AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test} \
+	  AWS_REGION=$${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=$${AWS_REGION:-us-east-1}; \
+	$(NODE_BIN)/cdklocal bootstrap --no-notices && \
+	$(NODE_BIN)/cdklocal deploy --no-notices --require-approval never -c removalPolicy=destroy $(CDK_ARGS)
 
 # test-localstack: the store conformance suite against LocalStack (start it
 # with `docker compose -f local/docker-compose.yml up -d` where Docker exists).

@@ -1,0 +1,141 @@
+// Command infra is the CDK app of the provider: one stack with the DynamoDB
+// table, the three Lambda functions (from the bootstraps `make build`
+// leaves under build/) and the HTTP API in front of them. See README.md.
+//
+// Settings come from CDK context (`cdk synth -c stage=prod -c
+// domainName=auth.example.com ...`, or "context" in cdk.json):
+//
+//	stage              deployment name, default "dev" (stack applinks-<stage>)
+//	domainName         custom domain; the issuer becomes https://<domainName>
+//	certificateArn     ACM certificate for domainName (same region)
+//	authCodeTtl, accessTokenTtl, refreshTokenTtl, refreshReuseGrace
+//	                   Go durations for the variables of the same name
+//	requirePkce        "true" for REQUIRE_PKCE=true
+//	audience           AUDIENCE
+//	assetDir           directory holding <fn>/bootstrap, default ../build
+//	throttleRate, throttleBurst
+//	                   $default stage limits, default 100 and 200
+//	alarmTopicArn      SNS topic for the alarms
+//	removalPolicy      "retain" (default) or "destroy" for throw-away stacks
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	props, err := propsFromContext(app)
+	if err == nil {
+		_, err = NewProviderStack(app, "applinks-"+stageOrDefault(props.Stage), props)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(1)
+	}
+	app.Synth(nil)
+}
+
+// propsFromContext reads the stack's settings from CDK context.
+func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
+	get := func(key string) string {
+		v := app.Node().TryGetContext(jsii.String(key))
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprint(v)
+	}
+	num := func(key string) (float64, error) {
+		s := get(key)
+		if s == "" {
+			return 0, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f <= 0 {
+			return 0, fmt.Errorf("context %s: %q is not a positive number", key, s)
+		}
+		return f, nil
+	}
+	p := ProviderStackProps{
+		StackProps: awscdk.StackProps{
+			Env: &awscdk.Environment{
+				Account: jsii.String(os.Getenv("CDK_DEFAULT_ACCOUNT")),
+				Region:  jsii.String(os.Getenv("CDK_DEFAULT_REGION")),
+			},
+			Description: jsii.String("applinks: OAuth 2.0 authorization server (incoming application links)"),
+		},
+		Stage:             get("stage"),
+		DomainName:        get("domainName"),
+		CertificateArn:    get("certificateArn"),
+		AuthCodeTTL:       get("authCodeTtl"),
+		AccessTokenTTL:    get("accessTokenTtl"),
+		RefreshTokenTTL:   get("refreshTokenTtl"),
+		RefreshReuseGrace: get("refreshReuseGrace"),
+		Audience:          get("audience"),
+		AssetDir:          get("assetDir"),
+		AlarmTopicArn:     get("alarmTopicArn"),
+	}
+	if p.AssetDir == "" {
+		if root := projectRoot(); root != "" {
+			p.AssetDir = filepath.Join(root, "build")
+		}
+	}
+	switch v := get("requirePkce"); v {
+	case "", "false":
+	case "true":
+		p.RequirePKCE = true
+	default:
+		return p, fmt.Errorf("context requirePkce: %q is neither true nor false", v)
+	}
+	switch v := get("removalPolicy"); v {
+	case "", "retain":
+	case "destroy":
+		p.RemovalPolicy = awscdk.RemovalPolicy_DESTROY
+	default:
+		return p, fmt.Errorf("context removalPolicy: %q is neither retain nor destroy", v)
+	}
+	var err error
+	if p.ThrottleRate, err = num("throttleRate"); err != nil {
+		return p, err
+	}
+	if p.ThrottleBurst, err = num("throttleBurst"); err != nil {
+		return p, err
+	}
+	if os.Getenv("CDK_DEFAULT_ACCOUNT") == "" || os.Getenv("CDK_DEFAULT_REGION") == "" {
+		p.Env = nil // environment-agnostic: account and region stay tokens
+	}
+	return p, nil
+}
+
+// projectRoot is the directory holding cdk.json: the cdk CLI runs there and
+// cdk.json's app command moves into infra/. "" when not found.
+func projectRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "cdk.json")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+func stageOrDefault(s string) string {
+	if s == "" {
+		return "dev"
+	}
+	return s
+}

@@ -1,0 +1,515 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/applinks/applinks/shared/store/table"
+)
+
+// ProviderStackProps configure NewProviderStack. Zero values take the
+// defaults documented on each field.
+type ProviderStackProps struct {
+	awscdk.StackProps
+
+	// Stage names the deployment ("dev", "prod"); it prefixes the secret
+	// names (SECRET_PREFIX is "applinks-<stage>") so that two stages can
+	// share an account. Default "dev".
+	Stage string
+
+	// DomainName is an optional custom domain (e.g. "auth.example.com").
+	// When set, CertificateArn must name an ACM certificate for it in the
+	// stack's region, the issuer is https://DomainName, and the operator
+	// points DNS at the DomainTarget output.
+	DomainName     string
+	CertificateArn string
+
+	// Token lifetimes and the refresh-token reuse grace, as Go durations
+	// ("60s", "2160h"); "" leaves the variable unset so that the function
+	// uses the default of SPEC "Configuration".
+	AuthCodeTTL       string
+	AccessTokenTTL    string
+	RefreshTokenTTL   string
+	RefreshReuseGrace string
+	// RequirePKCE sets REQUIRE_PKCE=true (PKCE for confidential clients too).
+	RequirePKCE bool
+	// Audience sets AUDIENCE (default: the issuer).
+	Audience string
+
+	// AssetDir holds the prebuilt bootstraps, one directory per function
+	// (AssetDir/token/bootstrap...), as `make build` leaves them. Default
+	// "../build" (the app runs in infra/).
+	AssetDir string
+
+	// ThrottleRate and ThrottleBurst limit the $default stage (requests per
+	// second, steady and burst). Defaults 100 and 200.
+	ThrottleRate  float64
+	ThrottleBurst float64
+
+	// AlarmTopicArn is an optional SNS topic that receives every alarm.
+	AlarmTopicArn string
+
+	// RemovalPolicy of the table; default RETAIN (a stack deletion must not
+	// delete every link and grant). DESTROY is for throw-away test stacks
+	// and also turns off deletion protection.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+// Functions are the three Lambda functions, in a fixed order.
+var Functions = []string{"token", "authorize", "admin"}
+
+// Route is one HTTP API route and the function that serves it.
+type Route struct {
+	Function string
+	Method   awsapigatewayv2.HttpMethod
+	Path     string
+	// IAM marks routes behind API Gateway IAM (SigV4) authorization.
+	IAM bool
+}
+
+// Routes are the routes of SPEC "Endpoints". Only the admin API is behind
+// IAM authorization: the OAuth endpoints authenticate clients and users
+// themselves.
+var Routes = []Route{
+	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/token", false},
+	{"token", awsapigatewayv2.HttpMethod_POST, "/rest/oauth2/latest/token", false},
+	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/revoke", false},
+	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/introspect", false},
+	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/oauth-authorization-server", false},
+	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/jwks.json", false},
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/authorize", false},
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/login", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/consent", false},
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/account/authorizations", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/account/authorizations/{client_id}/revoke", false},
+	{"admin", awsapigatewayv2.HttpMethod_ANY, "/admin/{proxy+}", true},
+}
+
+// sizing is the memory and timeout of a function. Lambda gives CPU in
+// proportion to memory (1,769 MB is one vCPU), so memory is chosen for CPU
+// as much as for RAM.
+type sizing struct {
+	memoryMB float64
+	timeout  time.Duration
+}
+
+var sizes = map[string]sizing{
+	// token: an RS256 signature per token and, on the very first start of
+	// a deployment, one RSA key generation; the working set is a few MB.
+	// 256 MB (0.14 vCPU) signs in a few ms.
+	"token": {256, 10 * time.Second},
+	// authorize: every sign-in runs argon2id with m=19 MiB, t=2
+	// (shared/password), which is CPU-bound: about 50 ms on a full vCPU,
+	// so about 170 ms at 512 MB (0.29 vCPU) against 350 ms at 256 MB.
+	"authorize": {512, 10 * time.Second},
+	// admin: rare calls; creating a user hashes a password once and a
+	// signing-key rotation generates one RSA key.
+	"admin": {256, 10 * time.Second},
+}
+
+// The timeouts (10 s) are far below API Gateway's 30 s integration limit
+// and far above a healthy request (one to three DynamoDB calls, tens of
+// ms): a request that needs 10 s is stuck on a dependency, and answering
+// 503 then is better than holding the client.
+
+// Access is the IAM access of one function: the exact DynamoDB item actions
+// on the table, Query on its indexes, and the Secrets Manager actions on
+// the link secrets and on the signing-key secret. Nothing else, and never
+// on "*".
+type Access struct {
+	Table       []string
+	QueryIndex  bool
+	LinkSecrets []string
+	SigningKeys []string
+}
+
+// Accesses follow the store methods each handler calls and the SDK
+// operations behind them (shared/store, as of this commit; update them when
+// a handler starts calling another store method):
+//
+//   - token: Fetch (BatchGetItem), GetUser (GetItem), RevokeAccessToken
+//     (PutItem), RevokeGrant (UpdateItem), and RedeemCode, RotateRefresh and
+//     ReplaceSuccessor, which are TransactWriteItems of Update, Put and
+//     ConditionCheck items. IAM has no TransactWriteItems action: each item
+//     of a transaction is authorized as its PutItem, UpdateItem, DeleteItem
+//     or ConditionCheckItem. The keyring reads the signing keys, and the
+//     first start of a deployment creates them (signing.New).
+//   - authorize: links, users, sessions and codes by key (GetItem, PutItem,
+//     UpdateItem, DeleteItem: login-failure counters and sign-out), and
+//     ListGrantsByUser (Query on gsi2) for the account page. No secrets.
+//   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
+//     Put and Delete items), the listings and revocation by link or user
+//     (Query on the indexes), the link secrets (Create, Get, Put, Delete) and
+//     signing-key rotation (Get, Create on a first start, Put).
+//
+// Query is only ever on an index, so it is granted on <table>/index/* and
+// the item actions on the table alone.
+var Accesses = map[string]Access{
+	"token": {
+		Table: []string{
+			"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+		},
+		SigningKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
+	},
+	"authorize": {
+		Table: []string{
+			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		},
+		QueryIndex: true,
+	},
+	"admin": {
+		Table: []string{
+			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		},
+		QueryIndex: true,
+		LinkSecrets: []string{
+			"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
+			"secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+		},
+		SigningKeys: []string{
+			"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
+			"secretsmanager:PutSecretValue",
+		},
+	},
+}
+
+// ProviderStack is the deployed provider: the table, the three functions
+// and the HTTP API in front of them.
+type ProviderStack struct {
+	awscdk.Stack
+	Table     awsdynamodb.Table
+	Functions map[string]awslambda.Function
+	API       awsapigatewayv2.HttpApi
+	// Issuer is ISSUER_URL as the functions see it (a token without a
+	// custom domain).
+	Issuer *string
+}
+
+// NewProviderStack declares the provider's stack. It returns an error for
+// inconsistent props (a domain without a certificate, an unknown stage
+// name); CDK itself panics on errors of its own.
+func NewProviderStack(scope constructs.Construct, id string, props ProviderStackProps) (*ProviderStack, error) {
+	p, err := withDefaults(props)
+	if err != nil {
+		return nil, err
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
+	s := &ProviderStack{Stack: stack, Functions: map[string]awslambda.Function{}}
+
+	s.Table = newTable(stack, p.RemovalPolicy)
+
+	// The issuer. The functions need it in ISSUER_URL, and without a custom
+	// domain it is the API's own endpoint. That is not a cycle: the
+	// AWS::ApiGatewayV2::Api resource references nothing of ours; the
+	// integrations, routes and permissions reference both the API and the
+	// functions, so CloudFormation creates the API, then the functions
+	// (whose environment references the API id), then the integrations.
+	// stack_test.go checks that the template's dependency graph is acyclic.
+	// The handlers never derive the issuer from the Host header.
+	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
+		ApiName:            jsii.String("applinks-" + p.Stage),
+		Description:        jsii.String("applinks OAuth 2.0 authorization server (" + p.Stage + ")"),
+		CreateDefaultStage: jsii.Bool(false),
+	})
+	s.API = api
+	var domain awsapigatewayv2.DomainName
+	if p.DomainName != "" {
+		domain = awsapigatewayv2.NewDomainName(stack, jsii.String("Domain"), &awsapigatewayv2.DomainNameProps{
+			DomainName:     jsii.String(p.DomainName),
+			Certificate:    awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), jsii.String(p.CertificateArn)),
+			SecurityPolicy: awsapigatewayv2.SecurityPolicy_TLS_1_2,
+		})
+		s.Issuer = jsii.String("https://" + p.DomainName)
+	} else {
+		s.Issuer = api.ApiEndpoint()
+	}
+
+	// The $default stage (the issuer has no path), throttled: the OAuth
+	// endpoints are public, and the throttle bounds what a flood can cost.
+	stageOpts := &awsapigatewayv2.HttpStageOptions{
+		StageName:  jsii.String("$default"),
+		AutoDeploy: jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(p.ThrottleRate),
+			BurstLimit: jsii.Number(p.ThrottleBurst),
+		},
+	}
+	if domain != nil {
+		stageOpts.DomainMapping = &awsapigatewayv2.DomainMappingOptions{DomainName: domain}
+	}
+	api.AddStage(jsii.String("DefaultStage"), stageOpts)
+
+	env := map[string]*string{
+		"ISSUER_URL":    s.Issuer,
+		"TABLE_NAME":    s.Table.TableName(),
+		"SECRET_PREFIX": jsii.String(secretPrefix(p.Stage)),
+	}
+	for name, v := range map[string]string{
+		"AUTH_CODE_TTL":       p.AuthCodeTTL,
+		"ACCESS_TOKEN_TTL":    p.AccessTokenTTL,
+		"REFRESH_TOKEN_TTL":   p.RefreshTokenTTL,
+		"REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
+		"AUDIENCE":            p.Audience,
+	} {
+		if v != "" {
+			env[name] = jsii.String(v)
+		}
+	}
+	if p.RequirePKCE {
+		env["REQUIRE_PKCE"] = jsii.String("true")
+	}
+
+	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
+	for _, name := range Functions {
+		fn := newFunction(stack, name, p.AssetDir, env)
+		s.Functions[name] = fn
+		grant(stack, fn, s.Table, p.Stage, Accesses[name])
+		integrations[name] = awsapigatewayv2integrations.NewHttpLambdaIntegration(
+			jsii.String(title(name)+"Integration"), fn,
+			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+			})
+	}
+
+	iam := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
+	for _, r := range Routes {
+		opts := &awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(r.Path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{r.Method},
+			Integration: integrations[r.Function],
+		}
+		if r.IAM {
+			opts.Authorizer = iam
+		}
+		api.AddRoutes(opts)
+	}
+
+	newAlarms(stack, s, p.AlarmTopicArn)
+
+	awscdk.NewCfnOutput(stack, jsii.String("IssuerUrl"), &awscdk.CfnOutputProps{
+		Value:       s.Issuer,
+		Description: jsii.String("ISSUER_URL: the OAuth issuer; metadata at /.well-known/oauth-authorization-server"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Value:       api.ApiEndpoint(),
+		Description: jsii.String("The HTTP API's own endpoint ($default stage)"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
+		Value:       s.Table.TableName(),
+		Description: jsii.String("The DynamoDB table"),
+	})
+	if domain != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("DomainTarget"), &awscdk.CfnOutputProps{
+			Value:       domain.RegionalDomainName(),
+			Description: jsii.String("Point a CNAME (or Route 53 alias) for the custom domain here"),
+		})
+	}
+	return s, nil
+}
+
+func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
+	if p.Stage == "" {
+		p.Stage = "dev"
+	}
+	for _, c := range p.Stage {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return p, fmt.Errorf("stage %q: use lowercase letters, digits and hyphens", p.Stage)
+		}
+	}
+	if (p.DomainName == "") != (p.CertificateArn == "") {
+		return p, fmt.Errorf("domain name %q and certificate ARN %q: set both or neither", p.DomainName, p.CertificateArn)
+	}
+	if strings.ContainsAny(p.DomainName, "/:") {
+		return p, fmt.Errorf("domain name %q: a host name only, without scheme or path", p.DomainName)
+	}
+	for name, v := range map[string]string{
+		"AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
+		"REFRESH_TOKEN_TTL": p.RefreshTokenTTL, "REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
+	} {
+		if v == "" {
+			continue
+		}
+		// The functions validate the ranges (config.FromEnv) and refuse to
+		// start; catching a malformed value at synth is cheaper.
+		if _, err := time.ParseDuration(v); err != nil {
+			return p, fmt.Errorf("%s: %q is not a duration such as 60s or 2160h", name, v)
+		}
+	}
+	if p.AssetDir == "" {
+		p.AssetDir = filepath.Join("..", "build")
+	}
+	if p.ThrottleRate == 0 {
+		p.ThrottleRate = 100
+	}
+	if p.ThrottleBurst == 0 {
+		p.ThrottleBurst = 200
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	return p, nil
+}
+
+// secretPrefix is SECRET_PREFIX for a stage.
+func secretPrefix(stage string) string { return "applinks-" + stage }
+
+// newTable declares the table from the one definition in
+// shared/store/table.
+func newTable(stack awscdk.Stack, removal awscdk.RemovalPolicy) awsdynamodb.Table {
+	str := awsdynamodb.AttributeType_STRING
+	t := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(table.PartitionKey), Type: str},
+		SortKey:      &awsdynamodb.Attribute{Name: jsii.String(table.SortKey), Type: str},
+		// On demand: traffic of an authorization server is spiky and small;
+		// there is no capacity to plan or to exhaust.
+		BillingMode: awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		TimeToLiveAttribute: jsii.String(table.TTLAttribute),
+		// AWS_MANAGED: the KMS key aws/dynamodb in the account, so every use
+		// of it is visible in CloudTrail, at no key cost and with no key
+		// policy to get wrong. The table holds hashes, not secrets (client
+		// secrets and signing keys are in Secrets Manager), so a customer
+		// managed key ($1/month plus requests) buys little; switch to
+		// CUSTOMER_MANAGED when a policy requires revoking the key.
+		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
+		DeletionProtection: jsii.Bool(removal != awscdk.RemovalPolicy_DESTROY),
+		RemovalPolicy:      removal,
+	})
+	for _, g := range table.GSIs {
+		t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String(g.Name),
+			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(g.PartitionKey), Type: str},
+			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(g.SortKey), Type: str},
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
+	return t
+}
+
+// newFunction declares one function from its prebuilt bootstrap.
+func newFunction(stack awscdk.Stack, name, assetDir string, env map[string]*string) awslambda.Function {
+	id := title(name)
+	// One log group per function, declared here so that its retention is
+	// part of the stack (and not a custom resource that sets it later).
+	logs := awslogs.NewLogGroup(stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	sz := sizes[name]
+	return awslambda.NewFunction(stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
+		Description:  jsii.String("applinks " + name + " function"),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, name)), nil),
+		MemorySize:   jsii.Number(sz.memoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(sz.timeout.Seconds())),
+		Environment:  &env,
+		LogGroup:     logs,
+		// The handlers log JSON lines (log/slog); JSON platform logs keep
+		// the whole log group queryable as JSON.
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	})
+}
+
+// grant gives fn exactly the access a: DynamoDB actions on the table and
+// its indexes, Secrets Manager actions on the named secrets only.
+func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage string, a Access) {
+	if len(a.Table) > 0 {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("Table"),
+			Actions:   jsii.Strings(a.Table...),
+			Resources: &[]*string{t.TableArn()},
+		}))
+	}
+	if a.QueryIndex {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("Indexes"),
+			Actions:   jsii.Strings("dynamodb:Query"),
+			Resources: jsii.Strings(*t.TableArn() + "/index/*"),
+		}))
+	}
+	prefix := secretPrefix(stage)
+	secretArn := func(name string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("secretsmanager"),
+			Resource:     jsii.String("secret"),
+			ResourceName: jsii.String(name),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})
+	}
+	if len(a.LinkSecrets) > 0 {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("LinkSecrets"),
+			Actions:   jsii.Strings(a.LinkSecrets...),
+			Resources: &[]*string{secretArn(prefix + "/links/*")},
+		}))
+	}
+	if len(a.SigningKeys) > 0 {
+		// Secrets Manager appends "-" and six random characters to a
+		// secret's name in its ARN.
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("SigningKeys"),
+			Actions:   jsii.Strings(a.SigningKeys...),
+			Resources: &[]*string{secretArn(prefix + "/signing-keys-??????")},
+		}))
+	}
+}
+
+// newAlarms declares the alarms an operator needs first: server errors at
+// the API, and errors and throttles of each function.
+func newAlarms(stack awscdk.Stack, s *ProviderStack, topicArn string) {
+	var action awscloudwatch.IAlarmAction
+	if topicArn != "" {
+		action = awscloudwatchactions.NewSnsAction(awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(topicArn)))
+	}
+	five := awscdk.Duration_Minutes(jsii.Number(5))
+	add := func(id, desc string, m awscloudwatch.Metric) {
+		a := m.CreateAlarm(stack, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String(desc),
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		if action != nil {
+			a.AddAlarmAction(action)
+		}
+	}
+	// 4xx is not alarmed: invalid_grant, invalid_client and login failures
+	// are the normal traffic of an OAuth server, and HTTP APIs count their
+	// throttling (429) among the 4xx.
+	add("Api5xxAlarm", "The HTTP API answered 5xx (a function failed or timed out)",
+		s.API.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}))
+	for _, name := range Functions {
+		fn := s.Functions[name]
+		add(title(name)+"ErrorsAlarm", "The "+name+" function failed (crash, timeout, bad configuration)",
+			fn.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}))
+		add(title(name)+"ThrottlesAlarm", "The "+name+" function was throttled (account concurrency exhausted)",
+			fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}))
+	}
+}
+
+// title is "Token" for "token".
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
