@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -590,3 +591,6 @@ func (e *env) grants(l link) []grantView {
 	e.admin("GET", "/admin/links/"+l.ID+"/grants?limit=100", nil, 200, &page)
 	return page.Grants
 }
+
+// errorAs is errors.As for tests that only ask whether err is of a kind.
+func errorAs(err error, target any) bool { return errors.As(err, target) }
