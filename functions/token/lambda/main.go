@@ -37,7 +37,10 @@ func setup(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// JSON lines on stdout, also for what logs outside a request (the
+	// keyring's audit line when it creates the signing key).
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(logger)
 	st, err := store.Open(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
