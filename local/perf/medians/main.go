@@ -38,18 +38,33 @@ type row struct {
 var procSuffix = regexp.MustCompile(`-\d+$`)
 
 // parse reads benchmark result lines ("BenchmarkX-2  N  v unit  v unit
-// ...") and ignores everything else.
+// ...") and ignores everything else. A result whose name and numbers were
+// split by other output (a log line written between them) is joined again:
+// a name line without numbers names the next line that starts with the
+// iteration count.
 func parse(r io.Reader) ([]*row, error) {
 	var rows []*row
 	byName := map[string]*row{}
+	pending := ""
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+		if len(f) == 0 {
 			continue
 		}
-		if _, err := strconv.Atoi(f[1]); err != nil {
+		if strings.HasPrefix(f[0], "Benchmark") {
+			if len(f) < 4 || !isCount(f[1]) {
+				pending = f[0] // the numbers follow on a later line
+				continue
+			}
+		} else if pending != "" && isCount(f[0]) {
+			f = append([]string{pending}, f...)
+		} else {
+			continue
+		}
+		pending = ""
+		if len(f) < 4 || len(f)%2 != 0 {
 			continue
 		}
 		name := procSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
@@ -72,6 +87,12 @@ func parse(r io.Reader) ([]*row, error) {
 		}
 	}
 	return rows, sc.Err()
+}
+
+// isCount reports whether s is an iteration count.
+func isCount(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 // median of values (not empty).

@@ -9,7 +9,9 @@ import (
 const sample = `goos: linux
 BenchmarkCap/absent-request-2   1354287   183.0 ns/op   48 B/op   3 allocs/op
 BenchmarkCap/absent-request-2   1354287   190.0 ns/op   48 B/op   3 allocs/op
-BenchmarkCap/absent-request-2   1354287   150.0 ns/op   48 B/op   3 allocs/op
+BenchmarkCap/absent-request-2   2026/11/28 15:50:35 INFO audit audit=true event=signing_key_created
+2026/11/28 15:50:36 INFO another log line
+   1354287   150.0 ns/op   48 B/op   3 allocs/op
 --- BENCH: BenchmarkColdStart/hello-2
 BenchmarkColdStart/hello-2   5   0 ns/op   20.5 init-ms   5.83 arm64-MB
 BenchmarkColdStart/hello-2   5   0 ns/op   21.5 init-ms   5.83 arm64-MB
