@@ -21,6 +21,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/table"
 )
 
@@ -341,18 +342,21 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 	if strings.ContainsAny(p.DomainName, "/:") {
 		return p, fmt.Errorf("domain name %q: a host name only, without scheme or path", p.DomainName)
 	}
-	for name, v := range map[string]string{
-		"AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
+	// The functions refuse to start on an invalid configuration; checking
+	// it here with the same parser (shared/config) fails the synth instead
+	// of the deployment. Without a custom domain the issuer is only known
+	// at deploy time, so a placeholder of the same shape stands in.
+	iss := "https://placeholder.execute-api.us-east-1.amazonaws.com"
+	if p.DomainName != "" {
+		iss = "https://" + p.DomainName
+	}
+	env := map[string]string{
+		"ISSUER_URL": iss, "AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
 		"REFRESH_TOKEN_TTL": p.RefreshTokenTTL, "REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
-	} {
-		if v == "" {
-			continue
-		}
-		// The functions validate the ranges (config.FromEnv) and refuse to
-		// start; catching a malformed value at synth is cheaper.
-		if _, err := time.ParseDuration(v); err != nil {
-			return p, fmt.Errorf("%s: %q is not a duration such as 60s or 2160h", name, v)
-		}
+		"AUDIENCE": p.Audience,
+	}
+	if _, err := config.FromEnv(func(k string) string { return env[k] }); err != nil {
+		return p, err
 	}
 	if p.AssetDir == "" {
 		p.AssetDir = filepath.Join("..", "build")

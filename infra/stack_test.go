@@ -365,6 +365,8 @@ func TestPropsErrors(t *testing.T) {
 		{"domain with scheme", ProviderStackProps{DomainName: "https://a.example.com", CertificateArn: "arn:x"}, "host name only"},
 		{"bad stage", ProviderStackProps{Stage: "Prod_1"}, "stage"},
 		{"bad duration", ProviderStackProps{AccessTokenTTL: "an hour"}, "ACCESS_TOKEN_TTL"},
+		{"code TTL above 600s", ProviderStackProps{AuthCodeTTL: "900s"}, "AUTH_CODE_TTL"},
+		{"grace above 60s", ProviderStackProps{RefreshReuseGrace: "5m"}, "REFRESH_REUSE_GRACE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
