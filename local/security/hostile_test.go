@@ -231,3 +231,51 @@ func TestHostile_HugeHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestHostile_OversizedIdentifiers: identifiers longer than DynamoDB allows
+// in a key (2048 bytes for a partition key) are the client's error, never
+// a 5xx from a ValidationException of the real engine.
+func TestHostile_OversizedIdentifiers(t *testing.T) {
+	e := newEnv(t, nil)
+	l := e.link(store.Confidential)
+	long := strings.Repeat("x", 3000)
+	formCT := "application/x-www-form-urlencoded"
+	admin := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
+	for _, tc := range []struct {
+		name, method, path, body string
+		hdr                      []string
+	}{
+		{"token Basic client_id", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x", []string{"Content-Type", formCT, "Authorization", basic(long, "s")}},
+		{"token form client_id", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x&client_id=" + long + "&client_secret=s", []string{"Content-Type", formCT}},
+		{"token public client_id", "POST", "/oauth2/token", "grant_type=authorization_code&code=x&client_id=" + long, []string{"Content-Type", formCT}},
+		{"introspect client_id", "POST", "/oauth2/introspect", "token=x", []string{"Content-Type", formCT, "Authorization", basic(long, "s")}},
+		{"revoke client_id", "POST", "/oauth2/revoke", "token=x", []string{"Content-Type", formCT, "Authorization", basic(long, "s")}},
+		{"token long refresh token", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=" + long, []string{"Content-Type", formCT, "Authorization", basic(l.ClientID, l.ClientSecret)}},
+		{"authorize client_id", "GET", "/oauth2/authorize?response_type=code&client_id=" + long, "", nil},
+		{"login username", "POST", "/oauth2/login", "return_to=%2Faccount%2Fauthorizations&username=" + long + "&password=x&csrf=x", []string{"Content-Type", formCT, "Cookie", "login_csrf=x"}},
+		{"admin link id", "GET", "/admin/links/" + long, "", admin},
+		{"admin link grants", "GET", "/admin/links/" + long + "/grants", "", admin},
+		{"admin link credentials", "GET", "/admin/links/" + long + "/credentials", "", admin},
+		{"admin link patch", "PATCH", "/admin/links/" + long, `{"name":"x"}`, admin},
+		{"admin link delete", "DELETE", "/admin/links/" + long, "", admin},
+		{"admin user", "GET", "/admin/users/" + long, "", admin},
+		{"admin user patch", "PATCH", "/admin/users/" + long, `{"disabled":true}`, admin},
+		{"admin user delete", "DELETE", "/admin/users/" + long, "", admin},
+		{"admin create user", "POST", "/admin/users", `{"username":"` + long + `","password":"long enough password"}`, admin},
+		{"admin cursor", "GET", "/admin/links?cursor=" + long, "", admin},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, strings.NewReader(tc.body), tc.hdr...)
+			if tc.name == "login username" {
+				// A failed sign-in is the login page again, never a sign-in.
+				if r.status != http.StatusOK || !strings.Contains(r.body, `name="password"`) {
+					t.Errorf("got status %d, want the login page again", r.status)
+				}
+				return
+			}
+			if r.status < 400 || r.status >= 500 {
+				t.Errorf("got status %d (%.200s), want a 4xx", r.status, r.body)
+			}
+		})
+	}
+}
