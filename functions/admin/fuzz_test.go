@@ -17,12 +17,12 @@ import (
 
 var fzMethods = []string{"GET", "POST", "PATCH", "DELETE", "PUT"}
 
-// FuzzHandler sends arbitrary methods, paths under /admin/, query strings,
+// FuzzAdminHandler sends arbitrary methods, paths under /admin/, query strings,
 // JSON bodies and Idempotency-Key headers to the admin handler (local mode,
 // with the right admin token), on a real store (kumo) seeded with a link
 // and a user, and asserts that it never panics, never answers 5xx, and
 // always answers JSON.
-func FuzzHandler(f *testing.F) {
+func FuzzAdminHandler(f *testing.F) {
 	st := storetest.Kumo(f)
 	ctx := context.Background()
 	now := time.Now()

@@ -17,7 +17,7 @@ import (
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
-// fzPaths are the endpoints FuzzHandler drives, chosen by the input's
+// fzPaths are the endpoints FuzzAuthorizeHandler drives, chosen by the input's
 // first byte.
 var fzPaths = []string{
 	"/oauth2/authorize", "/rest/oauth2/latest/authorize", "/oauth2/login", "/oauth2/consent",
@@ -26,13 +26,13 @@ var fzPaths = []string{
 
 var fzMethods = []string{"GET", "POST", "PUT", "HEAD"}
 
-// FuzzHandler sends arbitrary query strings, form bodies and cookies to
+// FuzzAuthorizeHandler sends arbitrary query strings, form bodies and cookies to
 // every endpoint of the authorize handler, on a real store (kumo) seeded
 // with a link, a user and a signed-in session, and asserts that the handler
 // never panics, never answers 5xx, and never redirects off-site before the
 // redirect URI is validated (a redirect goes to the registered URI or
 // stays on the provider).
-func FuzzHandler(f *testing.F) {
+func FuzzAuthorizeHandler(f *testing.F) {
 	st := storetest.Kumo(f)
 	ctx := context.Background()
 	now := time.Now()

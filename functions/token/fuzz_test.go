@@ -17,7 +17,7 @@ import (
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
-// fzPaths are the endpoints FuzzHandler drives, chosen by the input's
+// fzPaths are the endpoints FuzzTokenHandler drives, chosen by the input's
 // first byte.
 var fzPaths = []string{
 	"/oauth2/token", "/rest/oauth2/latest/token", "/oauth2/revoke", "/oauth2/introspect",
@@ -26,12 +26,12 @@ var fzPaths = []string{
 
 var fzMethods = []string{"POST", "GET", "PUT", "HEAD", "DELETE"}
 
-// FuzzHandler sends arbitrary query strings, form bodies, content types and
+// FuzzTokenHandler sends arbitrary query strings, form bodies, content types and
 // Authorization headers to every endpoint of the token handler, on a real
 // store (kumo) seeded with a link, a user, a code and a refresh token, and
 // asserts that the handler never panics and never answers 5xx: hostile
 // input is the client's error.
-func FuzzHandler(f *testing.F) {
+func FuzzTokenHandler(f *testing.F) {
 	st := storetest.Kumo(f)
 	ctx := context.Background()
 	now := time.Now()
