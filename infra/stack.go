@@ -143,8 +143,8 @@ type Access struct {
 }
 
 // Accesses follow the store methods each handler calls and the SDK
-// operations behind them (shared/store, as of this commit; update them when
-// a handler starts calling another store method):
+// operations behind them (shared/store); TestAccessesFollowTheCode derives
+// them from the source and fails when the two differ:
 //
 //   - token: Fetch (BatchGetItem), GetUser (GetItem), RevokeAccessToken
 //     (PutItem), RevokeGrant (UpdateItem), and RedeemCode, RotateRefresh and
