@@ -559,3 +559,65 @@ func TestRFC6749_InvalidClient401WithWWWAuthenticate(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9700_RevokedCredentialsRefused: credentials and tokens stop
+// working the moment they are revoked: a client secret replaced with no
+// overlap, a disabled or deleted link, a disabled or deleted user.
+func TestRFC9700_RevokedCredentialsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	rs := e.link(store.ResourceServer)
+	refreshFails := func(t *testing.T, l link, g grant, status int, code string) {
+		t.Helper()
+		oauthError(t, e.refresh(l, g.refresh), status, code)
+		for name, tok := range map[string]string{"access": g.access, "refresh": g.refresh} {
+			if e.active(rs, tok) {
+				t.Errorf("%s token: got active, want inactive", name)
+			}
+		}
+	}
+	t.Run("client secret rotated without overlap", func(t *testing.T) {
+		l := e.link(store.Confidential)
+		var rotated link
+		e.admin("POST", "/admin/links/"+l.ID+"/credentials/rotate", map[string]any{"overlap_seconds": 0}, 200, &rotated)
+		oauthError(t, e.token(l, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}), 401, "invalid_client")
+		l.ClientSecret = rotated.ClientSecret
+		oauthError(t, e.token(l, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}), 400, "invalid_grant")
+	})
+	t.Run("client secret rotated with overlap", func(t *testing.T) {
+		l := e.link(store.Confidential)
+		e.admin("POST", "/admin/links/"+l.ID+"/credentials/rotate", map[string]any{"overlap_seconds": 600}, 200, nil)
+		oauthError(t, e.token(l, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}), 400, "invalid_grant")
+		e.admin("POST", "/admin/links/"+l.ID+"/credentials/rotate", map[string]any{"overlap_seconds": 0}, 200, nil)
+		oauthError(t, e.token(l, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}), 401, "invalid_client")
+	})
+	t.Run("link disabled", func(t *testing.T) {
+		e.user("dora", "REPO_READ")
+		l := e.link(store.Confidential)
+		g := e.exchange(l, e.code(l, "dora", nil), "")
+		e.admin("PATCH", "/admin/links/"+l.ID, map[string]any{"enabled": false}, 200, nil)
+		oauthError(t, e.refresh(l, g.refresh), 401, "invalid_client")
+		noRedirect(t, e.do("GET", strings.TrimPrefix(e.authURL(l, nil), e.issuer), nil))
+	})
+	t.Run("link deleted", func(t *testing.T) {
+		e.user("dave", "REPO_READ")
+		l := e.link(store.Confidential)
+		g := e.exchange(l, e.code(l, "dave", nil), "")
+		e.admin("DELETE", "/admin/links/"+l.ID, nil, 204, nil)
+		refreshFails(t, l, g, 401, "invalid_client")
+		e.admin("GET", "/admin/links/"+l.ID+"/credentials", nil, 404, nil)
+	})
+	for _, change := range []string{"disabled", "deleted"} {
+		t.Run("user "+change, func(t *testing.T) {
+			name := "user-" + change
+			e.user(name, "REPO_READ")
+			l := e.link(store.Confidential)
+			g := e.exchange(l, e.code(l, name, nil), "")
+			if change == "disabled" {
+				e.admin("PATCH", "/admin/users/"+name, map[string]any{"disabled": true}, 200, nil)
+			} else {
+				e.admin("DELETE", "/admin/users/"+name, nil, 204, nil)
+			}
+			refreshFails(t, l, g, 400, "invalid_grant")
+		})
+	}
+}
