@@ -103,6 +103,20 @@ func TestRFC9700_NoOpenRedirector(t *testing.T) {
 			noRedirect(t, e.do("GET", "/oauth2/authorize?"+tc.query, nil))
 		})
 	}
+	// The login form's return_to is the other place a redirect could be
+	// steered: only local authorization requests and the account page.
+	e.user("alice", "REPO_READ")
+	for _, to := range []string{evil, "//evil.example/x", "/\\evil.example", "https:evil.example", "/oauth2/authorize\r\nLocation: " + evil, "javascript:alert(1)"} {
+		t.Run("login return_to "+to, func(t *testing.T) {
+			b := e.browser()
+			b.noFollow()
+			p := b.get(e.authURL(l, nil))
+			r := b.submit(p, theForm(t, p), map[string]string{"return_to": to, "username": "alice", "password": password})
+			if loc := r.header.Get("Location"); loc != "" && (!strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\")) {
+				t.Errorf("got Location %q, want none or a local path", loc)
+			}
+		})
+	}
 }
 
 // TestRFC9700_PKCEDowngradeRefused: RFC 9700 §4.8.2, RFC 7636 §4.6: a code
@@ -430,6 +444,37 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 		r := b.submit(p, f, map[string]string{"decision": "approve"})
 		if r.status != http.StatusSeeOther || r.location(t).Query().Get("code") == "" {
 			t.Errorf("Origin: null with the right token: got status %d, want 303 with a code", r.status)
+		}
+	})
+
+	t.Run("sign-out", func(t *testing.T) {
+		b := e.browser()
+		b.consentPage(e.authURL(l, nil), "alice")
+		account := b.get(e.issuer + "/account/authorizations")
+		var out form
+		for _, f := range forms(t, account.body) {
+			if strings.HasSuffix(f.action, "/logout") {
+				out = f
+			}
+		}
+		if out.action == "" {
+			t.Fatalf("no sign-out form on the account page:\n%s", account.body)
+		}
+		b.noFollow()
+		for _, tok := range []string{"", "wrong"} {
+			r := b.submit(account, form{action: out.action, fields: url.Values{}}, map[string]string{"csrf": tok})
+			if r.status != http.StatusForbidden {
+				t.Errorf("csrf %q: got status %d, want 403", tok, r.status)
+			}
+		}
+		if p := b.get(e.issuer + "/account/authorizations"); strings.Contains(p.body, `name="password"`) {
+			t.Fatal("a forged sign-out ended the session")
+		}
+		if r := b.submit(account, out, nil); r.status != http.StatusSeeOther {
+			t.Errorf("Origin: null with the right token: got status %d, want 303", r.status)
+		}
+		if p := b.get(e.issuer + "/account/authorizations"); !strings.Contains(p.body, `name="password"`) {
+			t.Error("after signing out: got the account page, want the login page")
 		}
 	})
 
