@@ -379,6 +379,13 @@ func framed(t *testing.T, name string, r response) {
 	if x := r.header.Get("X-Frame-Options"); x != "DENY" {
 		t.Errorf("%s: got X-Frame-Options %q, want DENY", name, x)
 	}
+	// RFC 9700 §4.2.4: no Referer leaks a code or state from a page.
+	if rp := r.header.Get("Referrer-Policy"); rp != "no-referrer" {
+		t.Errorf("%s: got Referrer-Policy %q, want no-referrer", name, rp)
+	}
+	if cc := r.header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("%s: got Cache-Control %q, want no-store", name, cc)
+	}
 }
 
 // TestRFC9700_AntiFraming: RFC 9700 §4.16: every page (login, consent,
@@ -664,5 +671,27 @@ func TestRFC9700_RevokedCredentialsRefused(t *testing.T) {
 			}
 			refreshFails(t, l, g, 400, "invalid_grant")
 		})
+	}
+}
+
+// TestRFC9700_NoScopeEscalation: a client gets no more than the link's
+// ceiling and the user's permissions, whatever it asks, and a refresh may
+// narrow the scope but never widen it (RFC 6749 §6: invalid_scope).
+func TestRFC9700_NoScopeEscalation(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("alice", "REPO_READ")
+	l := e.link(store.Confidential) // ceiling REPO_WRITE
+	code := e.code(l, "alice", map[string]string{"scope": "SYSTEM_ADMIN REPO_ADMIN"})
+	r := e.token(l, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
+	if r.status != 200 || str(r.json(t)["scope"]) != "REPO_READ" {
+		t.Fatalf("exchange: got %d %s, want 200 with scope REPO_READ", r.status, r.body)
+	}
+	rt := str(r.json(t)["refresh_token"])
+	for _, scope := range []string{"REPO_WRITE", "REPO_READ ACCOUNT_WRITE", "SYSTEM_ADMIN"} {
+		oauthError(t, e.token(l, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {scope}}), 400, "invalid_scope")
+	}
+	r = e.token(l, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {"PUBLIC_REPOS"}})
+	if r.status != 200 || str(r.json(t)["scope"]) != "PUBLIC_REPOS" {
+		t.Errorf("narrowing refresh: got %d %s, want 200 with scope PUBLIC_REPOS", r.status, r.body)
 	}
 }
