@@ -3,7 +3,7 @@ package shared
 import (
 	"encoding/json"
 	"errors"
-	"html/template"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -259,7 +259,7 @@ func WriteAuthorizeError(w http.ResponseWriter, r *http.Request, t AuthorizeTarg
 	}
 	SetPageHeaders(w.Header())
 	w.WriteHeader(status)
-	_ = errorPage.Execute(w, errorPageData{Code: e.Code, Description: cleanDescription(e.Description)})
+	_, _ = w.Write([]byte(errorPage(e.Code, cleanDescription(e.Description))))
 }
 
 // cleanDescription makes d a valid error_description (RFC 6749 §4.1.2.1,
@@ -312,14 +312,27 @@ func AppendQuery(uri string, params url.Values) (string, bool) {
 	}
 }
 
-type errorPageData struct {
-	Code        string
-	Description string
+// errorPage is the authorization endpoint's error page: no external assets,
+// readable on a phone, every value escaped by html.EscapeString. It is
+// built by hand rather than by html/template, which would make the linker
+// keep every exported method of every type in a Lambda binary.
+func errorPage(code, description string) string {
+	var b strings.Builder
+	b.WriteString(errorPageHead)
+	if description != "" {
+		b.WriteString("<p>")
+		b.WriteString(html.EscapeString(description))
+		b.WriteString("</p>")
+	}
+	b.WriteString("\n<p>Error code: <code>")
+	b.WriteString(html.EscapeString(code))
+	b.WriteString("</code></p>\n")
+	b.WriteString(errorPageFoot)
+	return b.String()
 }
 
-// errorPage is the authorization endpoint's error page: no external assets,
-// readable on a phone, every value escaped by html/template.
-var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+const (
+	errorPageHead = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -335,13 +348,13 @@ code{background:#f4f5f7;padding:.1rem .3rem;border-radius:3px;word-break:break-a
 <body>
 <main>
 <h1>The application's request could not be completed</h1>
-{{if .Description}}<p>{{.Description}}</p>{{end}}
-<p>Error code: <code>{{.Code}}</code></p>
-<p>You can close this page and return to the application you came from.</p>
+`
+	errorPageFoot = `<p>You can close this page and return to the application you came from.</p>
 </main>
 </body>
 </html>
-`))
+`
+)
 
 // Content-Security-Policy parts of every page (SetPageHeaders).
 const (

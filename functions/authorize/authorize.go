@@ -18,8 +18,9 @@
 //	POST /account/authorizations/{client_id}/revoke
 //	POST /oauth2/logout           end the session
 //
-// Every page is rendered by html/template with the page security headers of
-// shared.SetPageHeaders and holds exactly one form (the account page: one
+// Every page is built by a plain function (pages.go; no template package,
+// which would bloat the Lambda binary) that escapes every value, is sent
+// with the page security headers of shared.SetPageHeaders, and holds exactly one form (the account page: one
 // per application, plus sign-out). The login and consent pages widen the
 // CSP form-action to the client's origin, because browsers check
 // form-action on the redirect that answers the post.

@@ -1,10 +1,8 @@
 package authorize
 
 import (
-	"bytes"
-	"html/template"
-	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/applinks/applinks/shared"
@@ -45,32 +43,91 @@ func renderMessage(w http.ResponseWriter, status int, m message) {
 	render(w, status, messagePage, m)
 }
 
-// render executes t into a buffer (so a template failure never sends half a
-// page) and writes it with the page security headers; formAction adds CSP
-// form-action sources (shared.SetPageHeadersFormAction).
-func render(w http.ResponseWriter, status int, t *template.Template, data any, formAction ...string) {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		slog.Error("render page", "page", t.Name(), "err", err.Error())
-		shared.SetPageHeaders(w.Header())
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("<!doctype html><html lang=\"en\"><title>Error</title><p>Something went wrong.</p></html>\n"))
-		return
-	}
+// render builds a page into a buffer and writes it with the page security
+// headers; formAction adds CSP form-action sources
+// (shared.SetPageHeadersFormAction).
+//
+// The pages are built by plain functions rather than html/template: the
+// template package makes the linker keep every exported method of every
+// reachable type (it calls methods by name through reflect), which put
+// megabytes of SDK code into the Lambda binary. Every dynamic value goes
+// through pageBuffer.fill, which escapes it, and every attribute is
+// double-quoted.
+func render[T any](w http.ResponseWriter, status int, page func(*pageBuffer, T), data T, formAction ...string) {
+	var b pageBuffer
+	page(&b, data)
 	shared.SetPageHeadersFormAction(w.Header(), formAction...)
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write([]byte(b.String()))
 }
 
-// layout is the frame of every page: language, viewport, title, inline CSS
+// pageBuffer accumulates a page's HTML.
+type pageBuffer struct{ strings.Builder }
+
+// fill writes format, a constant piece of markup, with each %s replaced by
+// the next value, HTML-escaped (escapeHTML). A value with no %s left is not
+// written; a %s with no value left is dropped. Values that land in a URL
+// attribute (href, action) must go through localURL first.
+func (b *pageBuffer) fill(format string, vals ...string) {
+	for {
+		i := strings.Index(format, "%s")
+		if i < 0 {
+			b.WriteString(format)
+			return
+		}
+		b.WriteString(format[:i])
+		if len(vals) > 0 {
+			b.WriteString(escapeHTML(vals[0]))
+			vals = vals[1:]
+		}
+		format = format[i+2:]
+	}
+}
+
+// htmlEscaper escapes text for an HTML element or a double-quoted
+// attribute value: the five characters html.EscapeString escapes, and NUL,
+// which HTML parsers drop or replace, as U+FFFD (as html/template does).
+var htmlEscaper = strings.NewReplacer(
+	"&", "&amp;",
+	"'", "&#39;",
+	"<", "&lt;",
+	">", "&gt;",
+	`"`, "&#34;",
+	"\x00", "\uFFFD",
+)
+
+// escapeHTML escapes s for an HTML element or a double-quoted attribute.
+func escapeHTML(s string) string { return htmlEscaper.Replace(s) }
+
+// localURL returns u when it is a path on this site made only of characters
+// that need no escaping in a URL ("/account/...", never "//host" or a
+// scheme such as javascript:), and "#" otherwise. The pages' links and form
+// actions are built by the handler (url.PathEscape for the client id), so
+// "#" marks a bug rather than an attack.
+func localURL(u string) string {
+	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || strings.HasPrefix(u, "/\\") {
+		return "#"
+	}
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c == '`' {
+			return "#"
+		}
+	}
+	return u
+}
+
+// pageHead writes the frame's start: language, viewport, title, inline CSS
 // readable at 375 px, visible focus.
-const layout = `{{define "head"}}<!doctype html>
+func pageHead(b *pageBuffer, title string) {
+	b.fill(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.}}</title>
-<style>
+<title>%s</title>
+`, title)
+	b.WriteString(`<style>
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem;line-height:1.5;color:#172b4d;background:#f4f5f7}
 main{max-width:32rem;margin:1.5rem auto;background:#fff;padding:1.5rem;border-radius:6px;box-shadow:0 1px 3px rgba(9,30,66,.25)}
@@ -93,77 +150,122 @@ ul.apps>li{border-top:1px solid #dfe1e6;padding:.5rem 0 1rem}
 </head>
 <body>
 <main>
-{{end}}{{define "foot"}}</main>
-</body>
-</html>
-{{end}}`
-
-// funcs are the template functions of every page.
-var funcs = template.FuncMap{
-	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"day":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+`)
 }
 
-// page parses a page's body with the layout; a parse error is a bug caught
-// by any test, so it panics at start-up.
-func page(name, body string) *template.Template {
-	return template.Must(template.Must(template.New(name).Funcs(funcs).Parse(layout)).Parse(body))
+// pageFoot writes the frame's end.
+func pageFoot(b *pageBuffer) {
+	b.WriteString("</main>\n</body>\n</html>\n")
 }
 
-var loginPage = page("login", `{{template "head" "Sign in"}}<h1>Sign in</h1>
-{{if .AppName}}<p>Sign in to continue to <strong>{{.AppName}}</strong>.</p>{{end}}
-{{if .Message}}<p class="error" role="alert">{{.Message}}</p>{{end}}
+// rfc3339 is t for a datetime attribute.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// day is t as a person reads it.
+func day(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+// loginPage is the sign-in form: the pending request (return_to) and the
+// double-submit CSRF token in hidden inputs, labelled username and password
+// fields.
+func loginPage(b *pageBuffer, d loginData) {
+	pageHead(b, "Sign in")
+	b.WriteString("<h1>Sign in</h1>\n")
+	if d.AppName != "" {
+		b.fill("<p>Sign in to continue to <strong>%s</strong>.</p>", d.AppName)
+	}
+	b.WriteString("\n")
+	if d.Message != "" {
+		b.fill(`<p class="error" role="alert">%s</p>`, d.Message)
+	}
+	b.fill(`
 <form method="post" action="/oauth2/login">
-<input type="hidden" name="return_to" value="{{.ReturnTo}}">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
+<input type="hidden" name="return_to" value="%s">
+<input type="hidden" name="csrf" value="%s">
 <label for="username">Username</label>
-<input type="text" id="username" name="username" value="{{.Username}}" autocomplete="username" autocapitalize="none" spellcheck="false" required>
+<input type="text" id="username" name="username" value="%s" autocomplete="username" autocapitalize="none" spellcheck="false" required>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
-{{template "foot"}}`)
+`, d.ReturnTo, d.CSRF, d.Username)
+	pageFoot(b)
+}
 
-var consentPage = page("consent", `{{template "head" (printf "Authorize %s" .AppName)}}<h1>Authorize {{.AppName}}</h1>
-<p><strong>{{.AppName}}</strong> is asking to access your account <strong>{{.Username}}</strong>.</p>
-<p>When you answer, you will be sent back to <strong>{{.RedirectHost}}</strong>.</p>
+// consentPage asks the user to allow or deny an application: who asks,
+// where the answer goes, each scope, and one form carrying the request in
+// hidden inputs with approve and deny buttons.
+func consentPage(b *pageBuffer, d consentData) {
+	pageHead(b, "Authorize "+d.AppName)
+	b.fill(`<h1>Authorize %s</h1>
+<p><strong>%s</strong> is asking to access your account <strong>%s</strong>.</p>
+<p>When you answer, you will be sent back to <strong>%s</strong>.</p>
 <h2>It will be allowed to:</h2>
 <ul>
-{{range .Scopes}}<li>{{.Description}} <code>{{.Name}}</code></li>
-{{end}}</ul>
-<form method="post" action="/oauth2/consent">
-{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
-{{end}}<input type="hidden" name="csrf" value="{{.CSRF}}">
+`, d.AppName, d.AppName, d.Username, d.RedirectHost)
+	for _, s := range d.Scopes {
+		b.fill("<li>%s <code>%s</code></li>\n", s.Description, s.Name)
+	}
+	b.WriteString("</ul>\n<form method=\"post\" action=\"/oauth2/consent\">\n")
+	for _, h := range d.Hidden {
+		b.fill("<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", h.Name, h.Value)
+	}
+	b.fill(`<input type="hidden" name="csrf" value="%s">
 <button type="submit" name="decision" value="approve">Allow access</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </form>
 <p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
-{{template "foot"}}`)
+`, d.CSRF)
+	pageFoot(b)
+}
 
-var accountPage = page("account", `{{template "head" "Authorized applications"}}<h1>Authorized applications</h1>
-<p>Signed in as <strong>{{.Username}}</strong>.</p>
-{{if .Revoked}}<p class="notice" role="status">{{.Revoked}}</p>{{end}}
-{{if .Apps}}<ul class="apps">
-{{range .Apps}}<li>
-<h2>{{.Name}}</h2>
-<p class="small">Client ID <code>{{.ClientID}}</code></p>
-<p>Can:</p>
-<ul>{{range .ScopeItems}}<li>{{.Description}} <code>{{.Name}}</code></li>{{end}}</ul>
-<p class="small">Authorized <time datetime="{{rfc3339 .AuthorizedAt}}">{{day .AuthorizedAt}}</time>{{if ne (rfc3339 .AuthorizedAt) (rfc3339 .LastAuthorizedAt)}}, last on <time datetime="{{rfc3339 .LastAuthorizedAt}}">{{day .LastAuthorizedAt}}</time>{{end}}</p>
-<form method="post" action="{{.RevokeAction}}">
-<input type="hidden" name="csrf" value="{{$.CSRF}}">
-<button type="submit">Revoke access for {{.Name}}</button>
+// accountPage lists the user's authorized applications, each with its
+// scopes and a revoke form, and the sign-out form.
+func accountPage(b *pageBuffer, d accountData) {
+	pageHead(b, "Authorized applications")
+	b.fill("<h1>Authorized applications</h1>\n<p>Signed in as <strong>%s</strong>.</p>\n", d.Username)
+	if d.Revoked != "" {
+		b.fill(`<p class="notice" role="status">%s</p>`, d.Revoked)
+	}
+	b.WriteString("\n")
+	if len(d.Apps) > 0 {
+		b.WriteString("<ul class=\"apps\">\n")
+		for _, a := range d.Apps {
+			b.fill("<li>\n<h2>%s</h2>\n<p class=\"small\">Client ID <code>%s</code></p>\n<p>Can:</p>\n<ul>", a.Name, a.ClientID)
+			for _, s := range a.ScopeItems {
+				b.fill("<li>%s <code>%s</code></li>", s.Description, s.Name)
+			}
+			first, last := rfc3339(a.AuthorizedAt), rfc3339(a.LastAuthorizedAt)
+			b.fill("</ul>\n<p class=\"small\">Authorized <time datetime=\"%s\">%s</time>", first, day(a.AuthorizedAt))
+			if first != last {
+				b.fill(", last on <time datetime=\"%s\">%s</time>", last, day(a.LastAuthorizedAt))
+			}
+			b.fill(`</p>
+<form method="post" action="%s">
+<input type="hidden" name="csrf" value="%s">
+<button type="submit">Revoke access for %s</button>
 </form>
 </li>
-{{end}}</ul>
-{{else}}<p>You have not authorized any applications.</p>
-{{end}}<form method="post" action="/oauth2/logout">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
+`, localURL(a.RevokeAction), d.CSRF, a.Name)
+		}
+		b.WriteString("</ul>\n")
+	} else {
+		b.WriteString("<p>You have not authorized any applications.</p>\n")
+	}
+	b.fill(`<form method="post" action="/oauth2/logout">
+<input type="hidden" name="csrf" value="%s">
 <button type="submit" class="secondary">Sign out</button>
 </form>
-{{template "foot"}}`)
+`, d.CSRF)
+	pageFoot(b)
+}
 
-var messagePage = page("message", `{{template "head" .Title}}<h1>{{.Title}}</h1>
-<p>{{.Text}}</p>
-{{if .Link}}<p><a href="{{.Link}}">{{.LinkText}}</a></p>{{end}}
-{{template "foot"}}`)
+// messagePage is a plain page: a title, a text and an optional local link.
+func messagePage(b *pageBuffer, m message) {
+	pageHead(b, m.Title)
+	b.fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
+	if m.Link != "" {
+		b.fill(`<p><a href="%s">%s</a></p>`, localURL(m.Link), m.LinkText)
+	}
+	b.WriteString("\n")
+	pageFoot(b)
+}

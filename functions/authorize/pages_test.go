@@ -1,0 +1,127 @@
+package authorize
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hostile is a value that breaks out of an element or an attribute if it
+// is not escaped.
+const hostile = `"'><script>alert("x")</script>&amp;<!--` + "\x00"
+
+// TestPagesEscapeEveryValue renders every page twice, once with a plain
+// marker in every field and once with a hostile value, and requires the two
+// to be the same once the hostile value's escaped form is read as the
+// marker: every value is escaped, in text and in attributes, and nothing
+// else of the page changes.
+func TestPagesEscapeEveryValue(t *testing.T) {
+	const marker = "VALUE"
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	pages := []struct {
+		name  string
+		build func(v string) func(w http.ResponseWriter)
+	}{
+		{"login", func(v string) func(w http.ResponseWriter) {
+			d := loginData{ReturnTo: v, AppName: v, CSRF: v, Username: v, Message: v}
+			return func(w http.ResponseWriter) { render(w, http.StatusOK, loginPage, d) }
+		}},
+		{"consent", func(v string) func(w http.ResponseWriter) {
+			d := consentData{AppName: v, RedirectHost: v, Username: v, CSRF: v,
+				Scopes: []scopeItem{{Name: v, Description: v}},
+				Hidden: []hiddenInput{{Name: "state", Value: v}, {Name: v, Value: v}}}
+			return func(w http.ResponseWriter) { render(w, http.StatusOK, consentPage, d) }
+		}},
+		{"account", func(v string) func(w http.ResponseWriter) {
+			d := accountData{Username: v, Revoked: v, CSRF: v, Apps: []appView{{
+				Authorization: Authorization{ClientID: v, Name: v, AuthorizedAt: at, LastAuthorizedAt: at.Add(time.Hour)},
+				ScopeItems:    []scopeItem{{Name: v, Description: v}},
+				RevokeAction:  "/account/authorizations/c/revoke",
+			}}}
+			return func(w http.ResponseWriter) { render(w, http.StatusOK, accountPage, d) }
+		}},
+		{"message", func(v string) func(w http.ResponseWriter) {
+			m := message{Title: v, Text: v, Link: accountPath, LinkText: v}
+			return func(w http.ResponseWriter) { renderMessage(w, http.StatusOK, m) }
+		}},
+	}
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			plain, bad := httptest.NewRecorder(), httptest.NewRecorder()
+			p.build(marker)(plain)
+			p.build(hostile)(bad)
+			body := bad.Body.String()
+			for _, raw := range []string{"<script", "alert(\"x\")", "<!--", "\x00"} {
+				if strings.Contains(body, raw) {
+					t.Errorf("got a page containing %q, want every value escaped", raw)
+				}
+			}
+			escaped := escapeHTML(hostile)
+			if n := strings.Count(body, escaped); n == 0 {
+				t.Fatalf("got a page without the escaped value %q", escaped)
+			}
+			if got, want := strings.ReplaceAll(body, escaped, marker), plain.Body.String(); got != want {
+				t.Errorf("got a page whose markup changes with the value:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestEscapeHTML(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain text é", "plain text é"},
+		{`<a href="x">&'</a>`, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;"},
+		{"a\x00b", "a\uFFFDb"},
+		{"a+b%s", "a+b%s"},
+	}
+	for _, tc := range tests {
+		if got := escapeHTML(tc.in); got != tc.want {
+			t.Errorf("escapeHTML(%q): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestLocalURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{accountPath, accountPath},
+		{"/account/authorizations/a%2Fb%20c/revoke", "/account/authorizations/a%2Fb%20c/revoke"},
+		{"", "#"},
+		{"javascript:alert(1)", "#"},
+		{"https://evil.example/", "#"},
+		{"//evil.example/", "#"},
+		{`/\evil.example/`, "#"},
+		{`/a"onmouseover="x`, "#"},
+		{"/a b", "#"},
+		{"/a<b", "#"},
+		{"/é", "#"},
+	}
+	for _, tc := range tests {
+		if got := localURL(tc.in); got != tc.want {
+			t.Errorf("localURL(%q): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestFill(t *testing.T) {
+	tests := []struct {
+		format string
+		vals   []string
+		want   string
+	}{
+		{"<p>%s</p>", []string{"<b>"}, "<p>&lt;b&gt;</p>"},
+		{"%s and %s", []string{"a", "&"}, "a and &amp;"},
+		{"100% of %s", []string{"%s"}, "100% of %s"},
+		{"no values %s", nil, "no values "},
+		{"extra", []string{"x"}, "extra"},
+	}
+	for _, tc := range tests {
+		var b pageBuffer
+		b.fill(tc.format, tc.vals...)
+		if got := b.String(); got != tc.want {
+			t.Errorf("fill(%q, %q): got %q, want %q", tc.format, tc.vals, got, tc.want)
+		}
+	}
+}
