@@ -93,7 +93,7 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := storetest.DynamoLocalBackend(t)
+	b := backend(t)
 	f := NewFaults()
 	st := store.New(f.DynamoDB(b.DynamoDB), f.SecretsManager(b.SecretsManager), b.Options)
 	logs := &logBuffer{}
@@ -119,6 +119,16 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 			return http.ErrUseLastResponse
 		}},
 	}
+}
+
+// backend is the engine of newEnv: DynamoDB Local (the reference for
+// DynamoDB behaviour), or kumo (what `make run` embeds) when
+// SECURITY_ENGINE=kumo.
+func backend(t *testing.T) storetest.Backend {
+	if os.Getenv("SECURITY_ENGINE") == "kumo" {
+		return storetest.KumoBackend(t)
+	}
+	return storetest.DynamoLocalBackend(t)
 }
 
 // response is a read HTTP response.
