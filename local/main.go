@@ -26,6 +26,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/awsprofile"
 	"github.com/applinks/applinks/shared/store/embedded"
 )
 
@@ -199,6 +200,14 @@ func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Sto
 	switch mode {
 	case modeEmbedded:
 		return embedded.Start(ctx, cfg)
+	case modeAWS:
+		// The SDK's default chain (profiles, SSO), which the Lambda
+		// binaries leave out.
+		st, err := awsprofile.Open(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() {}, nil
 	default:
 		st, err := store.Open(ctx, cfg)
 		if err != nil {

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -52,64 +51,98 @@ var (
 // localRegion is the region used against an emulator when none is set.
 const localRegion = "us-east-1"
 
-// Open builds the SDK clients from the environment (the default credential
-// chain and region, AWS_ENDPOINT_URL and the service-specific
-// AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SECRETS_MANAGER) and
-// returns a store on cfg.TableName and cfg.SecretPrefix. When an endpoint is
-// configured (an emulator) and no region is, the region is us-east-1; when
-// no credentials are configured either, static dummy ones are used.
-func Open(ctx context.Context, cfg config.Config) (*Store, error) {
-	endpoint := cfg.EndpointURL != "" || os.Getenv("AWS_ENDPOINT_URL") != "" ||
-		os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" || os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != ""
-	var opts []func(*awsconfig.LoadOptions) error
-	if endpoint && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		opts = append(opts, awsconfig.WithRegion(localRegion))
-	}
-	if endpoint && !credentialsConfigured() {
-		opts = append(opts, awsconfig.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+// Open builds the SDK clients from the environment alone and returns a
+// store on cfg.TableName and cfg.SecretPrefix. ctx is not used: nothing is
+// fetched.
+//
+// It reads what a Lambda function is given, without the SDK's default
+// configuration chain (shared files, SSO, STS, IMDS, credential processes:
+// megabytes of binary and milliseconds of cold start that a function never
+// uses):
+//
+//   - the region: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1 when
+//     an endpoint is set (an emulator);
+//   - the credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+//     AWS_SESSION_TOKEN (Lambda sets them to the execution role's), else
+//     static dummy ones when an endpoint is set;
+//   - the endpoints: AWS_ENDPOINT_URL_DYNAMODB and
+//     AWS_ENDPOINT_URL_SECRETS_MANAGER, each over AWS_ENDPOINT_URL
+//     (cfg.EndpointURL).
+//
+// With no endpoint set, a missing region or missing credentials is an
+// error. For a shared profile, SSO or an instance role (the local runner
+// against real AWS), use awsprofile.Open.
+func Open(_ context.Context, cfg config.Config) (*Store, error) {
+	awsCfg, err := envConfig(os.Getenv, cfg.EndpointURL)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return nil, err
 	}
-	if awsCfg.Region == "" {
-		return nil, errors.New("load aws config: no region: set AWS_REGION")
-	}
+	return OpenConfig(awsCfg, cfg), nil
+}
+
+// OpenConfig returns a store on cfg.TableName and cfg.SecretPrefix whose
+// clients are built from awsCfg, each with its endpoint from
+// AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_SECRETS_MANAGER when set,
+// else cfg.EndpointURL when set, else awsCfg's.
+func OpenConfig(awsCfg aws.Config, cfg config.Config) *Store {
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if cfg.EndpointURL != "" && os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
-			o.BaseEndpoint = aws.String(cfg.EndpointURL)
+		if e := endpoint(os.Getenv, "AWS_ENDPOINT_URL_DYNAMODB", cfg.EndpointURL); e != "" {
+			o.BaseEndpoint = aws.String(e)
 		}
 	})
 	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-		if cfg.EndpointURL != "" && os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") == "" {
-			o.BaseEndpoint = aws.String(cfg.EndpointURL)
+		if e := endpoint(os.Getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", cfg.EndpointURL); e != "" {
+			o.BaseEndpoint = aws.String(e)
 		}
 	})
-	return New(db, sm, Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix}), nil
+	return New(db, sm, Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix})
 }
 
-// credentialsConfigured reports whether the environment names credentials
-// the default chain would find without calling a metadata service.
-func credentialsConfigured() bool {
-	for _, v := range []string{
-		"AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-	} {
-		if os.Getenv(v) != "" {
-			return true
-		}
+// endpoint is the service-specific endpoint variable when set, else the
+// general one: general, else AWS_ENDPOINT_URL.
+func endpoint(getenv func(string) string, service, general string) string {
+	if e := getenv(service); e != "" {
+		return e
 	}
-	file := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
-	if file == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return false
-		}
-		file = filepath.Join(home, ".aws", "credentials")
+	if general != "" {
+		return general
 	}
-	_, err := os.Stat(file)
-	return err == nil
+	return getenv("AWS_ENDPOINT_URL")
+}
+
+// envConfig is the aws.Config Open uses, read through getenv; general is
+// cfg.EndpointURL.
+func envConfig(getenv func(string) string, general string) (aws.Config, error) {
+	emulated := endpoint(getenv, "AWS_ENDPOINT_URL_DYNAMODB", general) != "" ||
+		endpoint(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", general) != ""
+	region := getenv("AWS_REGION")
+	if region == "" {
+		region = getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		if !emulated {
+			return aws.Config{}, errors.New("aws config: no region: set AWS_REGION")
+		}
+		region = localRegion
+	}
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	var creds credentials.StaticCredentialsProvider
+	switch {
+	case id != "" && secret != "":
+		creds = credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))
+	case id != "" || secret != "":
+		return aws.Config{}, errors.New("aws config: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+	case emulated:
+		creds = credentials.NewStaticCredentialsProvider("local", "local", "")
+	default:
+		return aws.Config{}, errors.New("aws config: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+			"(Lambda sets them for the execution role), or an endpoint (AWS_ENDPOINT_URL) for an emulator")
+	}
+	return aws.Config{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(creds),
+		Retryer:     func() aws.Retryer { return retry.NewStandard() },
+	}, nil
 }
 
 // Error codes of the AWS APIs the store classifies.

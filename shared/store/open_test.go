@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,8 @@ func clearAWSEnv(t *testing.T) {
 }
 
 // TestOpen: Open finds emulators through the endpoint variables with no
-// region and no credentials configured.
+// region and no credentials configured, and uses the environment's
+// credentials when they are set.
 func TestOpen(t *testing.T) {
 	b := storetest.KumoBackend(t)
 	dead := "http://127.0.0.1:1" // nothing listens: a client using it fails
@@ -48,6 +50,10 @@ func TestOpen(t *testing.T) {
 			"AWS_ENDPOINT_URL_DYNAMODB":        b.DynamoDBEndpoint,
 			"AWS_ENDPOINT_URL_SECRETS_MANAGER": b.SecretsManagerEndpoint,
 		}, config.Config{EndpointURL: dead}},
+		{"environment credentials and region", map[string]string{
+			"AWS_ENDPOINT_URL": b.DynamoDBEndpoint, "AWS_REGION": "eu-west-1",
+			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "session",
+		}, config.Config{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,6 +76,42 @@ func TestOpen(t *testing.T) {
 			}
 			if _, err := s.GetSigningKeys(ctx()); !errors.Is(err, shared.ErrNotFound) {
 				t.Errorf("GetSigningKeys through Open = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+// TestOpenWithoutEndpoint: against real AWS, Open reads the region and the
+// credentials from the environment only, and says what is missing.
+func TestOpenWithoutEndpoint(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // "" for success
+	}{
+		{"no region", map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"}, "AWS_REGION"},
+		{"no credentials", map[string]string{"AWS_REGION": "eu-west-1"}, "AWS_ACCESS_KEY_ID"},
+		{"a profile is not read", map[string]string{"AWS_REGION": "eu-west-1", "AWS_PROFILE": "dev"}, "no credentials"},
+		{"key id without secret", map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "id"}, "together"},
+		{"Lambda's environment", map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "id",
+			"AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token"}, ""},
+		{"AWS_DEFAULT_REGION", map[string]string{"AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "id",
+			"AWS_SECRET_ACCESS_KEY": "secret"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clearAWSEnv(t)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			s, err := store.Open(ctx(), config.Config{TableName: "t", SecretPrefix: "p"})
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatalf("Open: got %v, want no error", err)
+			case c.wantErr == "" && s == nil:
+				t.Fatal("Open: got a nil store and no error")
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Fatalf("Open: got error %v, want one naming %q", err, c.wantErr)
 			}
 		})
 	}
