@@ -133,6 +133,23 @@ func requestToken(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// maxIDBytes bounds every caller-supplied identifier the store puts into a
+// key. DynamoDB refuses a partition key over 2048 bytes with a
+// ValidationException, which would surface as an internal error; no
+// identifier the provider issues comes near this bound, so a longer one names
+// no record and is answered as not found (or, in Fetch, as absent).
+const maxIDBytes = 512
+
+// tooLong reports whether any of ids cannot name a record (see maxIDBytes).
+func tooLong(ids ...string) bool {
+	for _, id := range ids {
+		if len(id) > maxIDBytes {
+			return true
+		}
+	}
+	return false
+}
+
 func key(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{aPK: str(pk), aSK: str(sk)}
 }

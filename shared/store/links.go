@@ -363,6 +363,9 @@ func (s *Store) deleteSecret(ctx context.Context, name string) error {
 // getLinkItem reads the link item of clientID (strongly consistent), nil
 // when absent, whatever its state.
 func (s *Store) getLinkItem(ctx context.Context, clientID string) (item, error) {
+	if tooLong(clientID) {
+		return nil, nil
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink), ConsistentRead: aws.Bool(true),
 	})
@@ -374,6 +377,9 @@ func (s *Store) getLinkItem(ctx context.Context, clientID string) (item, error) 
 
 // clientIDOf resolves a link id to its client id through the pointer item.
 func (s *Store) clientIDOf(ctx context.Context, id string) (string, error) {
+	if tooLong(id) {
+		return "", shared.ErrNotFound
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID), ConsistentRead: aws.Bool(true),
 	})

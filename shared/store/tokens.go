@@ -260,6 +260,9 @@ func (s *Store) ReplaceSuccessor(ctx context.Context, old RefreshToken, next Ref
 
 // GetGrant reads a grant (ErrNotFound).
 func (s *Store) GetGrant(ctx context.Context, id string) (Grant, error) {
+	if tooLong(id) {
+		return Grant{}, fmt.Errorf("get grant: %w", shared.ErrNotFound)
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: s.tableName(), Key: key(grantPrefix+id, skGrant), ConsistentRead: aws.Bool(true),
 	})
@@ -275,6 +278,9 @@ func (s *Store) GetGrant(ctx context.Context, id string) (Grant, error) {
 // ListGrantsByLink lists the grants of a client id, newest first, with a
 // cursor as in ListLinks.
 func (s *Store) ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]Grant, string, error) {
+	if tooLong(clientID) {
+		return nil, "", nil
+	}
 	items, next, err := s.queryPage(ctx, gsiLinks, linkGrantsPrefix+clientID, false, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("list grants of link %q: %w", clientID, err)
@@ -289,6 +295,9 @@ func (s *Store) ListGrantsByLink(ctx context.Context, clientID string, limit int
 // ListGrantsByUser lists every grant of a user (active and revoked), newest
 // first.
 func (s *Store) ListGrantsByUser(ctx context.Context, username string) ([]Grant, error) {
+	if tooLong(username) {
+		return nil, nil
+	}
 	items, err := s.queryAll(ctx, gsiUserGrants, userGrantsPrefix+username, false)
 	if err != nil {
 		return nil, fmt.Errorf("list grants of user %q: %w", username, err)
@@ -349,6 +358,9 @@ func (s *Store) revokeAll(ctx context.Context, g table.Index, pk string, now tim
 // From then on every token of it is inactive: refresh and introspection
 // check the grant. The first revocation time is kept.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	if tooLong(id) {
+		return fmt.Errorf("revoke grant: %w", shared.ErrNotFound)
+	}
 	e := newExpr()
 	upd := "SET " + e.n(aRevoked) + " = " + e.v(boolean(true)) + ", " +
 		e.n(aRevokedAt) + " = if_not_exists(" + e.n(aRevokedAt) + ", " + e.v(str(fmtTime(now))) + "), " +
@@ -392,7 +404,7 @@ const fetchAttempts = 5
 func (s *Store) Fetch(ctx context.Context, k Keys) (Bundle, error) {
 	var keys []map[string]types.AttributeValue
 	add := func(v, prefix, sk string) {
-		if v != "" {
+		if v != "" && !tooLong(v) {
 			keys = append(keys, key(prefix+v, sk))
 		}
 	}

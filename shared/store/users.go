@@ -46,6 +46,9 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 
 // GetUser reads a user (1 call, ErrNotFound).
 func (s *Store) GetUser(ctx context.Context, username string) (User, error) {
+	if tooLong(username) {
+		return User{}, fmt.Errorf("get user: %w", shared.ErrNotFound)
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: s.tableName(), Key: key(userPrefix+username, skUser), ConsistentRead: aws.Bool(true),
 	})
@@ -60,6 +63,9 @@ func (s *Store) GetUser(ctx context.Context, username string) (User, error) {
 
 // UpdateUser applies u and returns the updated user (ErrNotFound).
 func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, now time.Time) (User, error) {
+	if tooLong(username) {
+		return User{}, fmt.Errorf("update user: %w", shared.ErrNotFound)
+	}
 	e := newExpr()
 	up := update{e: e}
 	if u.PasswordHash != nil {
@@ -90,6 +96,9 @@ func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, n
 // The grants are revoked first, so a failure part-way leaves the user in
 // place and a retry finishes the job.
 func (s *Store) DeleteUser(ctx context.Context, username string, now time.Time) error {
+	if tooLong(username) {
+		return fmt.Errorf("delete user: %w", shared.ErrNotFound)
+	}
 	if _, err := s.GetUser(ctx, username); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
