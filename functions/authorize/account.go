@@ -195,9 +195,8 @@ func (h *Handler) failAccount(w http.ResponseWriter, asJSON bool, err error) {
 // their tokens inactive at once.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string) {
 	ctx := r.Context()
-	form, err := web.ParseForm(r, false)
-	if err != nil {
-		renderMessage(w, http.StatusBadRequest, msgBadForm)
+	form, ok := readForm(w, r)
+	if !ok {
 		return
 	}
 	sess, user, err := h.currentUser(ctx, r)

@@ -76,13 +76,8 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 // login serves POST /oauth2/login.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := web.ParseForm(r, false)
-	if err != nil {
-		if errors.Is(err, web.ErrTooLarge) {
-			renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
-			return
-		}
-		renderMessage(w, http.StatusBadRequest, msgBadForm)
+	form, ok := readForm(w, r)
+	if !ok {
 		return
 	}
 	returnTo := form.Get("return_to")
@@ -227,9 +222,8 @@ func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
 // returns to the account page, which then asks to sign in.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := web.ParseForm(r, false)
-	if err != nil {
-		renderMessage(w, http.StatusBadRequest, msgBadForm)
+	form, ok := readForm(w, r)
+	if !ok {
 		return
 	}
 	sess, _, err := h.currentUser(ctx, r)
@@ -272,4 +266,20 @@ func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie 
 		c.MaxAge = int(maxAge / time.Second)
 	}
 	return c
+}
+
+// readForm parses a form post strictly (web.ParseForm). On failure it
+// answers the page itself, 413 for a body over web.MaxBodyBytes and 400
+// otherwise, and returns false.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	form, err := web.ParseForm(r, false)
+	if err == nil {
+		return form, true
+	}
+	if errors.Is(err, web.ErrTooLarge) {
+		renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+	} else {
+		renderMessage(w, http.StatusBadRequest, msgBadForm)
+	}
+	return nil, false
 }
