@@ -626,7 +626,23 @@ func (s *Store) GetLinkSecret(ctx context.Context, id string) (LinkSecret, error
 	if err != nil {
 		return LinkSecret{}, fmt.Errorf("get link secret %q: %w", id, err)
 	}
-	return sec, nil
+	return verifiedSecret(l, sec), nil
+}
+
+// verifiedSecret is what "View credentials" shows: the secrets the link
+// verifies, which Secrets Manager may hold more of after a rotation that
+// stopped part-way (it wrote the new secret but could not move the link's
+// verifier to it: the new one does not work and must not be shown).
+func verifiedSecret(l Link, held LinkSecret) LinkSecret {
+	out := held
+	if shared.HashToken(held.ClientSecret) != l.SecretHash && held.PreviousSecret != "" &&
+		shared.HashToken(held.PreviousSecret) == l.SecretHash {
+		out = LinkSecret{ClientSecret: held.PreviousSecret}
+	}
+	if out.PreviousSecret != "" && (l.PrevSecretHash == "" || shared.HashToken(out.PreviousSecret) != l.PrevSecretHash) {
+		out.PreviousSecret, out.PreviousExpiresAt = "", time.Time{}
+	}
+	return out
 }
 
 func (s *Store) readLinkSecret(ctx context.Context, clientID string) (LinkSecret, error) {
@@ -692,7 +708,16 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 		return Link{}, fmt.Errorf("rotate link secret %q: empty secret", id)
 	}
 	overlap = max(overlap, 0)
-	leased, err := s.takeRotationLease(ctx, l.ClientID, now)
+	// A failure from here on releases the lease at once (even when the
+	// lease's own update lost its answer), so that a retry need not wait.
+	lease := fmtTime(now.Add(rotationLease))
+	done := false
+	defer func() {
+		if !done {
+			s.releaseRotationLease(ctx, l.ClientID, lease)
+		}
+	}()
+	leased, err := s.takeRotationLease(ctx, l.ClientID, lease, now)
 	if err != nil {
 		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, err)
 	}
@@ -735,6 +760,7 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 	if err != nil {
 		return Link{}, fmt.Errorf("rotate link secret %q: update verifiers: %w", id, notFoundOnConflict(classify(err, false)))
 	}
+	done = true // the update above released the lease
 	if overlap == 0 {
 		if err := s.writeLinkSecret(ctx, l.ClientID, LinkSecret{ClientSecret: newSecret}); err != nil {
 			return Link{}, fmt.Errorf("rotate link secret %q: drop previous secret: %w", id, err)
@@ -743,13 +769,13 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 	return decodeLink(out.Attributes), nil
 }
 
-// takeRotationLease marks the link as being rotated until now+rotationLease
-// and ends any earlier overlap (ErrConflict while another rotation holds
+// takeRotationLease marks the link as being rotated until lease (a time,
+// now+rotationLease) and ends any earlier overlap (ErrConflict while another rotation holds
 // the lease). It returns the link as updated.
-func (s *Store) takeRotationLease(ctx context.Context, clientID string, now time.Time) (Link, error) {
+func (s *Store) takeRotationLease(ctx context.Context, clientID, lease string, now time.Time) (Link, error) {
 	e := newExpr()
 	u := update{e: e}
-	u.Set(aRotationLease, str(fmtTime(now.Add(rotationLease))))
+	u.Set(aRotationLease, str(lease))
 	u.Remove(aPrevSecretHash)
 	u.Remove(aPrevSecretExpires)
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND (attribute_not_exists(" +
@@ -766,4 +792,24 @@ func (s *Store) takeRotationLease(ctx context.Context, clientID string, now time
 		return Link{}, fmt.Errorf("take rotation lease: %w", classify(err, false))
 	}
 	return decodeLink(out.Attributes), nil
+}
+
+// releaseRotationLease ends a failed rotation's lease at once, so that a
+// retry need not wait for it to lapse. Best effort, on a context detached
+// from the request's (which may be what failed): if it fails too, the lease
+// lapses by itself after rotationLease.
+func (s *Store) releaseRotationLease(ctx context.Context, clientID, lease string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	e := newExpr()
+	u := update{e: e}
+	u.Remove(aRotationLease)
+	cond := e.n(aRotationLease) + " = " + e.v(str(lease))
+	_, _ = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+		UpdateExpression:          aws.String(u.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
 }

@@ -574,7 +574,7 @@ func TestRotateLinkSecretFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			held := map[string]bool{sec.ClientSecret: true, sec.PreviousSecret: sec.PreviousSecret != ""}
-			for _, cand := range []string{in.Secret, "new1", "new2"} {
+			for _, cand := range []string{in.Secret, "new1", "new2", "new3"} {
 				if l.VerifySecret(cand, at) && !held[cand] {
 					t.Errorf("%s: link verifies %q, which Secrets Manager does not hold (%+v)", step, cand, sec)
 				}
@@ -591,20 +591,27 @@ func TestRotateLinkSecretFailure(t *testing.T) {
 		if l, _ := good.GetLink(ctx(), in.ID); !l.VerifySecret(in.Secret, at) {
 			t.Error("after a failed rotation the old secret no longer verifies")
 		}
-		// The lease of the failed rotation blocks another for 30 s.
-		if _, err := good.RotateLinkSecret(ctx(), in.ID, "new2", 0, at.Add(time.Second)); !errors.Is(err, shared.ErrConflict) {
-			t.Errorf("rotation during a held lease = %v, want ErrConflict", err)
+		// View credentials shows the secret that works, not the one the failed
+		// rotation wrote.
+		if sec, err := good.GetLinkSecret(ctx(), in.ID); err != nil || sec.ClientSecret != in.Secret || sec.PreviousSecret != "" {
+			t.Errorf("credentials after a failed rotation = %+v, %v, want only the old secret", sec, err)
 		}
+		// The failed rotation released its lease: a retry works at once.
+		l, err := good.RotateLinkSecret(ctx(), in.ID, "new2", 0, at.Add(time.Second))
+		if err != nil || !l.VerifySecret("new2", at) || l.VerifySecret(in.Secret, at) {
+			t.Fatalf("retry right after a failed rotation = %v, want only new2 verifying", err)
+		}
+		verifiersHeld("retried rotation")
 		// The Secrets Manager write fails.
 		sm := &faultySM{SecretsManager: b.SecretsManager, put: once(func(*secretsmanager.PutSecretValueInput) bool { return true })}
 		later := at.Add(time.Minute)
-		if _, err := store.New(b.DynamoDB, sm, b.Options).RotateLinkSecret(ctx(), in.ID, "new2", 0, later); !errors.Is(err, errInjected) {
+		if _, err := store.New(b.DynamoDB, sm, b.Options).RotateLinkSecret(ctx(), in.ID, "new3", 0, later); !errors.Is(err, errInjected) {
 			t.Fatalf("rotation with failing secret write = %v, want the injected error", err)
 		}
 		verifiersHeld("failed secret write")
-		l, err := good.RotateLinkSecret(ctx(), in.ID, "new2", 0, later.Add(time.Minute))
-		if err != nil || !l.VerifySecret("new2", later) || l.VerifySecret(in.Secret, later) {
-			t.Errorf("rotation after the lease = %v, want only new2 verifying", err)
+		l, err = good.RotateLinkSecret(ctx(), in.ID, "new3", 0, later.Add(time.Second))
+		if err != nil || !l.VerifySecret("new3", later) || l.VerifySecret("new2", later) {
+			t.Errorf("rotation after the failed write = %v, want only new3 verifying", err)
 		}
 		verifiersHeld("after recovery")
 	})
