@@ -113,11 +113,14 @@ bench: tools build
 	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 1x -count 1 -timeout 20m ./local/perf -coldstart-rounds 15 | tee $(BENCH_DIR)/coldstart.txt
 	cat $(BENCH_DIR)/shared.txt $(BENCH_DIR)/handlers.txt $(BENCH_DIR)/coldstart.txt | go run ./local/perf/medians | tee $(BENCH_DIR)/medians.md
 
+# fuzz: every fuzz target of the main module, one at a time, for FUZZTIME each
+# (their seed corpora also run in `make test`).
 fuzz:
-	@for t in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' shared | sed 's/func //'); do \
-	  pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1 | xargs dirname); \
-	  echo "fuzz $$t in $$pkg for $(FUZZTIME)"; \
-	  go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	@grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' shared functions local | sort | while read -r f; do \
+	  for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$$f" | sed 's/^func //'); do \
+	    echo "fuzz $$t in ./$$(dirname $$f) for $(FUZZTIME)"; \
+	    go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) || exit 1; \
+	  done; \
 	done
 
 clean:
