@@ -135,7 +135,7 @@ func TestRunStopsAtDuration(t *testing.T) {
 	var out bytes.Buffer
 	const n = 100_000_000
 	args := []string{"-issuer", issuer, "-admin-token", testAdminToken, "-c", "2",
-		"-n", "100000000", "-duration", "300ms", "-op", "introspect", "-json"}
+		"-n", "100000000", "-duration", "1s", "-op", "introspect", "-json"}
 	if err := run(context.Background(), args, &out, noEnv); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
