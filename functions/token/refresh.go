@@ -13,7 +13,7 @@ import (
 
 // refresh is the refresh_token grant (RFC 6749 §6) with rotation and reuse
 // detection (RFC 9700 §4.14.2). On success it costs three DynamoDB calls:
-// Fetch (link and token), GetUser, RotateRefresh.
+// Fetch (link and token), Fetch (user and grant), RotateRefresh.
 func (h *Handler) refresh(ctx context.Context, creds credentials, form map[string]string) (tokenResponse, error) {
 	tok := form["refresh_token"]
 	if tok == "" {
@@ -111,7 +111,7 @@ func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.
 // grant's approved scope, so a narrowing refresh narrows only the access
 // token (SPEC "Scopes and capping").
 func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshToken, scopeParam string, now time.Time) (tokenResponse, store.RefreshToken, error) {
-	user, err := h.activeUser(ctx, rt.Username)
+	user, err := h.grantHolder(ctx, rt)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
@@ -142,4 +142,22 @@ func (h *Handler) reuse(ctx context.Context, rt store.RefreshToken, tok string) 
 		return err
 	}
 	return shared.InvalidGrant("the refresh token has already been used")
+}
+
+// grantHolder reads rt's grant and user in one call: a revoked grant is
+// invalid_grant (RotateRefresh does not check it), and so is a user who is
+// gone or disabled.
+func (h *Handler) grantHolder(ctx context.Context, rt store.RefreshToken) (store.User, error) {
+	b, err := h.store.Fetch(ctx, store.Keys{Username: rt.Username, GrantID: rt.GrantID})
+	switch {
+	case err != nil:
+		return store.User{}, fmt.Errorf("fetch grant %q and its user: %w", rt.GrantID, err)
+	case b.Grant == nil || b.Grant.Revoked:
+		return store.User{}, shared.InvalidGrant("the refresh token has been revoked")
+	case b.User == nil:
+		return store.User{}, shared.InvalidGrant("the user of this grant no longer exists")
+	case b.User.Disabled:
+		return store.User{}, shared.InvalidGrant("the user of this grant is disabled")
+	}
+	return *b.User, nil
 }
