@@ -213,6 +213,11 @@ func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Sto
 		if err != nil {
 			return nil, nil, err
 		}
+		// DynamoDB Local or LocalStack without the CDK stack: create the
+		// table on first start.
+		if _, err := st.EnsureTable(ctx); err != nil {
+			return nil, nil, fmt.Errorf("AWS_ENDPOINT_URL: %w", err)
+		}
 		return st, func() {}, nil
 	}
 }

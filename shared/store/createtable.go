@@ -89,3 +89,15 @@ func CreateTable(ctx context.Context, db TableAdmin, name string) (exists bool, 
 	}
 	return false, nil
 }
+
+// EnsureTable creates the store's table when it does not exist yet (see
+// CreateTable): for a local runner pointed at DynamoDB Local or LocalStack
+// without the CDK stack. It needs a DynamoDB client that can administer
+// tables, as the SDK client can.
+func (s *Store) EnsureTable(ctx context.Context) (exists bool, err error) {
+	admin, ok := s.db.(TableAdmin)
+	if !ok {
+		return false, fmt.Errorf("create table %q: the DynamoDB client cannot create tables", s.table)
+	}
+	return CreateTable(ctx, admin, s.table)
+}

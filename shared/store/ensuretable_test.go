@@ -1,0 +1,25 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/applinks/applinks/shared/store"
+)
+
+// TestEnsureTable: the local runner's endpoint mode creates a missing table
+// once and leaves an existing one alone.
+func TestEnsureTable(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		b := nb(t)
+		s := store.New(b.DynamoDB, b.SecretsManager, store.Options{TableName: uniq("ensure"), SecretPrefix: b.Options.SecretPrefix})
+		if exists, err := s.EnsureTable(ctx()); err != nil || exists {
+			t.Fatalf("first EnsureTable = %v, %v, want created", exists, err)
+		}
+		if exists, err := s.EnsureTable(ctx()); err != nil || !exists {
+			t.Fatalf("second EnsureTable = %v, %v, want exists", exists, err)
+		}
+		if err := s.CreateUser(ctx(), store.User{Username: "alice", CreatedAt: now(), UpdatedAt: now()}); err != nil {
+			t.Errorf("CreateUser on the ensured table: %v", err)
+		}
+	})
+}
