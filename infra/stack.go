@@ -99,6 +99,8 @@ var Routes = []Route{
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/login", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/consent", false},
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/logout", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/logout", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/account/authorizations", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/account/authorizations/{client_id}/revoke", false},
 	{"admin", awsapigatewayv2.HttpMethod_ANY, "/admin/{proxy+}", true},

@@ -391,6 +391,8 @@ func TestRoutes(t *testing.T) {
 		"GET /rest/oauth2/latest/authorize":               "authorize",
 		"POST /oauth2/login":                              "authorize",
 		"POST /oauth2/consent":                            "authorize",
+		"GET /oauth2/logout":                              "authorize",
+		"POST /oauth2/logout":                             "authorize",
 		"GET /account/authorizations":                     "authorize",
 		"POST /account/authorizations/{client_id}/revoke": "authorize",
 		"ANY /admin/{proxy+}":                             "admin",

@@ -184,8 +184,22 @@ func TestLogout(t *testing.T) { testLogout(t, newEnv) }
 
 func testLogout(t *testing.T, mk mkEnv) {
 	e := mk(t)
-	b, page := signInAccount(t, e)
-	f := parsePage(t, page.body).form(t, "/oauth2/logout")
+	b, account := signInAccount(t, e)
+	// The account page holds only the revoke forms (SPEC); sign-out is a
+	// link to a page of its own.
+	for _, f := range parsePage(t, account.body).Forms {
+		if !strings.HasPrefix(f.Action, "/account/authorizations/") || !strings.HasSuffix(f.Action, "/revoke") {
+			t.Errorf("account page holds a form posting to %s, want only revoke forms", f.Action)
+		}
+	}
+	if !strings.Contains(account.body, `href="/oauth2/logout"`) {
+		t.Error("account page has no link to sign out")
+	}
+	page := b.get("/oauth2/logout")
+	if page.status != http.StatusOK {
+		t.Fatalf("sign-out page: status %d, want 200", page.status)
+	}
+	f := checkPage(t, page).form(t, "/oauth2/logout")
 	if r := b.submit(f, "", map[string]string{"csrf": "wrong"}); r.status != http.StatusForbidden {
 		t.Errorf("logout with a wrong token: status %d, want 403", r.status)
 	}
@@ -202,4 +216,7 @@ func testLogout(t *testing.T, mk mkEnv) {
 	}
 	next := b.get(accountPath)
 	parsePage(t, next.body).form(t, "/oauth2/login")
+	if r := b.get("/oauth2/logout"); r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+		t.Errorf("sign-out page signed out: status %d Location %q, want 303 to %s", r.status, r.header.Get("Location"), accountPath)
+	}
 }

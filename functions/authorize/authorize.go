@@ -16,6 +16,7 @@
 //	                              or access_denied
 //	GET  /account/authorizations  the user's authorized applications
 //	POST /account/authorizations/{client_id}/revoke
+//	GET  /oauth2/logout           the sign-out page (one form)
 //	POST /oauth2/logout           end the session
 //
 // Every page is built by a plain function (pages.go; no template package,
@@ -174,8 +175,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.consent(w, r)
 		}
 	case p == "/oauth2/logout":
-		if allow(w, r, http.MethodPost) {
+		switch r.Method {
+		case http.MethodGet:
+			h.logoutPage(w, r)
+		case http.MethodPost:
 			h.logout(w, r)
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 		}
 	case p == "/account/authorizations":
 		if allow(w, r, http.MethodGet) {

@@ -218,6 +218,21 @@ func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
 	d.formAction = shared.FormActionSource(a.redirectTo)
 }
 
+// logoutPage serves GET /oauth2/logout: the sign-out form for a signed-in
+// user; a signed-out one goes to the account page, which asks to sign in.
+func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
+	sess, user, err := h.currentUser(r.Context(), r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if user == nil {
+		redirect(w, accountPath, http.StatusSeeOther)
+		return
+	}
+	render(w, http.StatusOK, signOutPage, accountData{Username: user.Username, CSRF: sess.CSRF})
+}
+
 // logout serves POST /oauth2/logout: it ends the session (CSRF-checked) and
 // returns to the account page, which then asks to sign in.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {

@@ -326,7 +326,7 @@ func TestMethodsAndPaths(t *testing.T) {
 		{http.MethodPost, "/oauth2/authorize", http.StatusMethodNotAllowed, "GET"},
 		{http.MethodGet, "/oauth2/login", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodGet, "/oauth2/consent", http.StatusMethodNotAllowed, "POST"},
-		{http.MethodGet, "/oauth2/logout", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPut, "/oauth2/logout", http.StatusMethodNotAllowed, "GET, POST"},
 		{http.MethodDelete, "/account/authorizations", http.StatusMethodNotAllowed, "GET"},
 		{http.MethodGet, "/account/authorizations/x/revoke", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodPost, "/account/authorizations//revoke", http.StatusNotFound, ""},

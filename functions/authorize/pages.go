@@ -219,7 +219,7 @@ func consentPage(b *pageBuffer, d consentData) {
 }
 
 // accountPage lists the user's authorized applications, each with its
-// scopes and a revoke form, and the sign-out form.
+// scopes and a revoke form, and a link to sign out.
 func accountPage(b *pageBuffer, d accountData) {
 	pageHead(b, "Authorized applications")
 	b.fill("<h1>Authorized applications</h1>\n<p>Signed in as <strong>%s</strong>.</p>\n", d.Username)
@@ -251,11 +251,25 @@ func accountPage(b *pageBuffer, d accountData) {
 	} else {
 		b.WriteString("<p>You have not authorized any applications.</p>\n")
 	}
-	b.fill(`<form method="post" action="/oauth2/logout">
+	// Sign-out is a link to its own page, so that this page holds exactly
+	// one form per authorized application (SPEC).
+	b.WriteString(`<p><a href="/oauth2/logout">Sign out</a></p>
+`)
+	pageFoot(b)
+}
+
+// signOutPage asks a signed-in user to confirm signing out: one form,
+// CSRF-protected.
+func signOutPage(b *pageBuffer, d accountData) {
+	pageHead(b, "Sign out")
+	b.fill(`<h1>Sign out</h1>
+<p>Signed in as <strong>%s</strong>.</p>
+<form method="post" action="/oauth2/logout">
 <input type="hidden" name="csrf" value="%s">
-<button type="submit" class="secondary">Sign out</button>
+<button type="submit">Sign out</button>
 </form>
-`, d.CSRF)
+<p class="small"><a href="/account/authorizations">Back to your authorized applications</a></p>
+`, d.Username, d.CSRF)
 	pageFoot(b)
 }
 

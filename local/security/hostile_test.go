@@ -30,8 +30,8 @@ func TestHostile_BodyOverLimit413(t *testing.T) {
 	b := e.session(t, "alice", l)
 	consent := b.consentPage(e.authURL(l, nil), "")
 	cf := theForm(t, consent)
-	account := b.get(e.issuer + "/account/authorizations")
-	af := theForm(t, account) // the sign-out form
+	signOut := b.get(e.issuer + "/oauth2/logout")
+	af := theForm(t, signOut) // the sign-out form: its CSRF token is the session's
 	over := web.MaxBodyBytes + 1
 	form := "application/x-www-form-urlencoded"
 	for _, tc := range []struct {

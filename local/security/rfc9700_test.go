@@ -457,7 +457,7 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 	t.Run("sign-out", func(t *testing.T) {
 		b := e.browser()
 		b.consentPage(e.authURL(l, nil), "alice")
-		account := b.get(e.issuer + "/account/authorizations")
+		account := b.get(e.issuer + "/oauth2/logout") // the sign-out page
 		var out form
 		for _, f := range forms(t, account.body) {
 			if strings.HasSuffix(f.action, "/logout") {
@@ -465,7 +465,7 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 			}
 		}
 		if out.action == "" {
-			t.Fatalf("no sign-out form on the account page:\n%s", account.body)
+			t.Fatalf("no sign-out form on the sign-out page:\n%s", account.body)
 		}
 		b.noFollow()
 		for _, tok := range []string{"", "wrong"} {
