@@ -655,6 +655,43 @@ func TestIntrospectDisabledUser(t *testing.T) {
 	}
 }
 
+// TestIntrospectLinkGone: the tokens of a disabled or deleted link are
+// inactive, also for a resource server (which introspects every token), and
+// active again when a disabled link is enabled.
+func TestIntrospectLinkGone(t *testing.T) {
+	e := newEnv(t, nil)
+	tk := e.exchange(e.code(codeOpts{}))
+	link, err := e.st.GetLinkByClientID(context.Background(), confID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRS := func() (bool, bool) {
+		return e.introspect(basic(rsID, rsSecret), tk.AccessToken)["active"] == true,
+			e.introspect(basic(rsID, rsSecret), tk.RefreshToken)["active"] == true
+	}
+	if a, r := byRS(); !a || !r {
+		t.Fatalf("before: access active %v, refresh active %v, want both active", a, r)
+	}
+	if _, err := e.st.UpdateLink(context.Background(), link.ID, store.LinkUpdate{Enabled: ptr(false)}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a, r := byRS(); a || r {
+		t.Errorf("link disabled: access active %v, refresh active %v, want both inactive", a, r)
+	}
+	if _, err := e.st.UpdateLink(context.Background(), link.ID, store.LinkUpdate{Enabled: ptr(true)}, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a, r := byRS(); !a || !r {
+		t.Errorf("link enabled again: access active %v, refresh active %v, want both active", a, r)
+	}
+	if err := e.st.DeleteLink(context.Background(), link.ID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a, r := byRS(); a || r {
+		t.Errorf("link deleted: access active %v, refresh active %v, want both inactive", a, r)
+	}
+}
+
 func TestMetadata(t *testing.T) {
 	e := newEnv(t, nil)
 	w := e.do(req{method: http.MethodGet, path: "/.well-known/oauth-authorization-server"})

@@ -31,8 +31,8 @@ type introspection struct {
 // authenticate with a secret (§2.1 requires authorization, and a public
 // client has none). A client sees its own tokens; a resource_server link
 // sees every token; any other token is inactive. An access token costs one
-// DynamoDB call (link, grant, user and jti revocation in one Fetch), a
-// refresh token two.
+// DynamoDB call (the caller's link, the token's link, grant, user and jti
+// revocation in one Fetch), a refresh token two.
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	form, err := parseForm(r)
@@ -75,13 +75,20 @@ func (h *Handler) introspector(ctx context.Context, c credentials, link *store.L
 	return authenticate(ctx, c, link, h.now())
 }
 
+// linkLive reports whether the link a token was issued to still exists and
+// is enabled: the tokens of a deleted or disabled link are inactive, even
+// when a resource server asks (deleting a link also revokes its grants; this
+// covers a grant the deletion's index query could not see yet).
+func linkLive(l *store.Link) bool { return l != nil && l.Enabled }
+
 // mayView reports whether caller may learn about a token of clientID.
 func mayView(caller *store.Link, clientID string) bool {
 	return caller.ClientID == clientID || caller.ClientType == store.ResourceServer
 }
 
 func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c signing.AccessClaims) (introspection, error) {
-	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, GrantID: c.GrantID, JTI: c.JTI, Username: c.Subject})
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, GrantID: c.GrantID, JTI: c.JTI, Username: c.Subject,
+		TokenClientID: c.ClientID})
 	if err != nil {
 		return introspection{}, fmt.Errorf("fetch grant of access token %q: %w", c.JTI, err)
 	}
@@ -91,7 +98,7 @@ func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c sig
 	}
 	g, u := b.Grant, b.User
 	if !h.now().Before(c.ExpiresAt) || c.GrantID == "" || g == nil || g.Revoked || g.ClientID != c.ClientID ||
-		b.AccessRevoked || u == nil || u.Disabled || !mayView(caller, c.ClientID) {
+		b.AccessRevoked || u == nil || u.Disabled || !linkLive(b.TokenLink) || !mayView(caller, c.ClientID) {
 		return introspection{}, nil
 	}
 	return introspection{
@@ -114,11 +121,11 @@ func (h *Handler) introspectRefresh(ctx context.Context, creds credentials, tok 
 	if rt == nil || rt.Status != store.RefreshActive || !h.now().Before(rt.ExpiresAt) || !mayView(caller, rt.ClientID) {
 		return introspection{}, nil
 	}
-	gb, err := h.store.Fetch(ctx, store.Keys{GrantID: rt.GrantID, Username: rt.Username})
+	gb, err := h.store.Fetch(ctx, store.Keys{GrantID: rt.GrantID, Username: rt.Username, TokenClientID: rt.ClientID})
 	if err != nil {
 		return introspection{}, fmt.Errorf("fetch grant %q: %w", rt.GrantID, err)
 	}
-	if gb.Grant == nil || gb.Grant.Revoked || gb.User == nil || gb.User.Disabled {
+	if gb.Grant == nil || gb.Grant.Revoked || gb.User == nil || gb.User.Disabled || !linkLive(gb.TokenLink) {
 		return introspection{}, nil
 	}
 	scope, err := h.cfg.Catalog.Validate(rt.Scope)

@@ -172,6 +172,11 @@ type Keys struct {
 	GrantID     string
 	Username    string
 	JTI         string // whether this access-token id was revoked
+	// TokenClientID is the link a token was issued to, when it may differ
+	// from ClientID (a resource server introspecting another client's
+	// token): read in the same call, so that a token of a deleted or
+	// disabled link can be answered inactive.
+	TokenClientID string
 }
 
 // Bundle is what Fetch found; a nil field was not asked for or not found.
@@ -182,6 +187,9 @@ type Bundle struct {
 	Grant         *Grant
 	User          *User
 	AccessRevoked bool
+	// TokenLink is the active link of Keys.TokenClientID (the same value
+	// as Link when the two client ids are equal).
+	TokenLink *Link
 }
 
 // Store is the DynamoDB and Secrets Manager store. It is safe for concurrent

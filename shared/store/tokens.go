@@ -407,6 +407,14 @@ const fetchAttempts = 5
 // is ErrUnavailable. A link that is not active is absent; a code is
 // returned even when expired (the caller checks ExpiresAt).
 func (s *Store) Fetch(ctx context.Context, k Keys) (Bundle, error) {
+	b, err := s.fetch(ctx, k)
+	if err == nil && k.TokenClientID != "" && k.TokenClientID == k.ClientID {
+		b.TokenLink = b.Link
+	}
+	return b, err
+}
+
+func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	var keys []map[string]types.AttributeValue
 	add := func(v, prefix, sk string) {
 		if v != "" && !tooLong(v) {
@@ -419,10 +427,14 @@ func (s *Store) Fetch(ctx context.Context, k Keys) (Bundle, error) {
 	add(k.GrantID, grantPrefix, skGrant)
 	add(k.Username, userPrefix, skUser)
 	add(k.JTI, jtiPrefix, skJTI)
+	if k.TokenClientID != k.ClientID {
+		add(k.TokenClientID, linkPrefix, skLink) // BatchGetItem refuses a key twice
+	}
 	var b Bundle
 	if len(keys) == 0 {
 		return b, nil
 	}
+
 	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	for attempt := 0; ; attempt++ {
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
@@ -434,6 +446,8 @@ func (s *Store) Fetch(ctx context.Context, k Keys) (Bundle, error) {
 			switch pk := it.s(aPK); {
 			case pk == linkPrefix+k.ClientID && it.s(aSK) == skLink:
 				b.Link = activeLink(it)
+			case pk == linkPrefix+k.TokenClientID && it.s(aSK) == skLink:
+				b.TokenLink = activeLink(it)
 			case pk == codePrefix+k.CodeHash:
 				c := decodeCode(it)
 				b.Code = &c
