@@ -51,6 +51,12 @@ func readCredentials(r *http.Request, form map[string]string) (credentials, erro
 		if hasFormID && formID != id {
 			return credentials{}, shared.InvalidRequest("client_id does not match the Authorization header")
 		}
+		if secret == "" {
+			// Basic with an empty password: a public client naming itself
+			// (some libraries send client_id this way); a confidential
+			// client fails authentication as it would without a secret.
+			return credentials{clientID: id, method: methodNone}, nil
+		}
 		return credentials{clientID: id, secret: secret, method: methodBasic}, nil
 	}
 	switch {

@@ -160,8 +160,10 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{name: "confidential without secret", code: &codeOpts{}, r: req{form: ac("client_id", confID)}, status: 401, err: "invalid_client"},
 		{name: "public client with a secret", code: &codeOpts{clientID: publicID, challenge: challenge},
 			r: req{form: ac("client_id", publicID, "client_secret", "guess", "code_verifier", verifier)}, status: 401, err: "invalid_client"},
-		{name: "public client by basic", code: &codeOpts{clientID: publicID, challenge: challenge},
-			r: req{auth: basic(publicID, ""), form: ac("code_verifier", verifier)}, status: 401, err: "invalid_client"},
+		{name: "public client by basic with a secret", code: &codeOpts{clientID: publicID, challenge: challenge},
+			r: req{auth: basic(publicID, "guess"), form: ac("code_verifier", verifier)}, status: 401, err: "invalid_client"},
+		{name: "confidential by basic without a secret", code: &codeOpts{},
+			r: req{auth: basic(confID, ""), form: ac()}, status: 401, err: "invalid_client"},
 		{name: "bearer scheme", code: &codeOpts{}, r: req{auth: "Bearer abc", form: ac()}, status: 401, err: "invalid_client"},
 		{name: "malformed basic", code: &codeOpts{}, r: req{auth: "Basic !!!", form: ac()}, status: 401, err: "invalid_client"},
 		{name: "resource server", r: req{auth: basic(rsID, rsSecret), form: ac("code", "x")}, status: 400, err: "unauthorized_client"},
@@ -690,6 +692,26 @@ func TestIntrospectLinkGone(t *testing.T) {
 	if a, r := byRS(); a || r {
 		t.Errorf("link deleted: access active %v, refresh active %v, want both inactive", a, r)
 	}
+}
+
+// TestEmptyParametersAreOmitted: RFC 6749 §3.2, "parameters sent without a
+// value MUST be treated as if they were omitted from the request"; and a
+// public client may name itself by Basic with an empty password.
+func TestEmptyParametersAreOmitted(t *testing.T) {
+	e := newEnv(t, nil)
+	challenge := shared.S256Challenge(verifier)
+	code := e.code(codeOpts{})
+	e.ok(e.post("/oauth2/token", basic(confID, confSecret), url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {""}, "code_verifier": {""}, "client_id": {""},
+	}))
+	code = e.code(codeOpts{clientID: publicID, challenge: challenge})
+	e.ok(e.post("/oauth2/token", basic(publicID, ""), url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+	}))
+	code = e.code(codeOpts{clientID: publicID, challenge: challenge})
+	e.ok(e.post("/oauth2/token", "", url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "client_id": {publicID}, "client_secret": {""},
+	}))
 }
 
 func TestMetadata(t *testing.T) {

@@ -199,9 +199,13 @@ func parseForm(r *http.Request) (map[string]string, error) {
 	if err != nil {
 		return nil, shared.InvalidRequest(err.Error())
 	}
+	// RFC 6749 §3.2: "Parameters sent without a value MUST be treated as if
+	// they were omitted from the request."
 	out := make(map[string]string, len(form))
 	for k, v := range form {
-		out[k] = v[0]
+		if v[0] != "" {
+			out[k] = v[0]
+		}
 	}
 	return out, nil
 }
