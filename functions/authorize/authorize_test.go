@@ -527,17 +527,24 @@ func testPromptLogin(t *testing.T, mk mkEnv) {
 func TestSignedInUserGone(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		change func(*fakeStore)
+		change func(*fakeStore, time.Time)
 	}{
-		{"disabled", func(f *fakeStore) { u := f.users["alice"]; u.Disabled = true; f.addUser(u) }},
-		{"deleted", func(f *fakeStore) { f.mu.Lock(); delete(f.users, "alice"); f.mu.Unlock() }},
-		{"session expired", func(*fakeStore) {}},
+		{"disabled", func(f *fakeStore, _ time.Time) { u := f.users["alice"]; u.Disabled = true; f.addUser(u) }},
+		{"deleted", func(f *fakeStore, _ time.Time) { f.mu.Lock(); delete(f.users, "alice"); f.mu.Unlock() }},
+		// A new password, or the user deleted and created again, ends the
+		// sessions begun before.
+		{"credentials changed", func(f *fakeStore, now time.Time) {
+			u := f.users["alice"]
+			u.CredentialsChangedAt = now.Add(time.Second)
+			f.addUser(u)
+		}},
+		{"session expired", func(*fakeStore, time.Time) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.browser()
 			b.flow(authorizeURL(nil))
-			tc.change(e.fake)
+			tc.change(e.fake, e.clock.Now())
 			if tc.name == "session expired" {
 				e.clock.Add(SessionTTL)
 			}

@@ -77,6 +77,7 @@ const (
 	aRotationLease     = "rotation_lease"
 	aUsername          = "username"
 	aPasswordHash      = "password_hash"
+	aCredsChangedAt    = "credentials_changed_at"
 	aPermissions       = "permissions"
 	aDisabled          = "disabled"
 	aCount             = "failures"

@@ -97,6 +97,10 @@ type User struct {
 	Disabled     bool      `json:"disabled"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// CredentialsChangedAt is when the password was last set or the user
+	// disabled (CreatedAt at first): a browser session that began before it
+	// is no longer valid.
+	CredentialsChangedAt time.Time `json:"-"`
 }
 
 // UserUpdate is a partial update; nil fields are left unchanged.

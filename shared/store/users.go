@@ -21,6 +21,8 @@ func decodeUser(it item) User {
 		Disabled:     it.b(aDisabled),
 		CreatedAt:    it.t(aCreatedAt),
 		UpdatedAt:    it.t(aUpdatedAt),
+
+		CredentialsChangedAt: it.t(aCredsChangedAt),
 	}
 }
 
@@ -34,6 +36,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 			aUsername: str(u.Username), aPasswordHash: str(u.PasswordHash),
 			aPermissions: list(nonNil(u.Permissions)), aDisabled: boolean(u.Disabled),
 			aCreatedAt: str(fmtTime(u.CreatedAt)), aUpdatedAt: str(fmtTime(u.UpdatedAt)),
+			aCredsChangedAt: str(fmtTime(u.CreatedAt)),
 		},
 		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(aPK) + ")"),
 		ExpressionAttributeNames: e.Names(),
@@ -76,6 +79,10 @@ func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, n
 	}
 	if u.Disabled != nil {
 		up.Set(aDisabled, boolean(*u.Disabled))
+	}
+	if u.PasswordHash != nil || (u.Disabled != nil && *u.Disabled) {
+		// Ends every browser session begun before (see User).
+		up.Set(aCredsChangedAt, str(fmtTime(now)))
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
