@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -41,10 +42,14 @@ func main() {
 
 // run starts the provider and serves until ctx is done.
 func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
-	env := overlay(getenv, map[string]string{})
+	env := getenv
 	// The issuer follows LISTEN_ADDR unless ISSUER_URL is set.
 	if getenv("ISSUER_URL") == "" && getenv("LISTEN_ADDR") != "" {
-		env = overlay(getenv, map[string]string{"ISSUER_URL": "http://" + getenv("LISTEN_ADDR")})
+		issuer, err := issuerFor(getenv("LISTEN_ADDR"))
+		if err != nil {
+			return err
+		}
+		env = overlay(getenv, map[string]string{"ISSUER_URL": issuer})
 	}
 	cfg, err := config.FromEnv(env)
 	if err != nil {
@@ -87,7 +92,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
-	printBanner(out, cfg, mode, getenv("ADMIN_TOKEN") == "")
+	printBanner(out, cfg, storageOf(mode), getenv("ADMIN_TOKEN") == "")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -101,6 +106,27 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// issuerFor derives the issuer from LISTEN_ADDR (host:port): the address
+// itself, or http://127.0.0.1:port when it names every interface (0.0.0.0,
+// ::, or no host), which is what a browser on this machine reaches.
+func issuerFor(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("LISTEN_ADDR: %q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("LISTEN_ADDR: %q needs a port from 1 to 65535", addr)
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("LISTEN_ADDR: %q is not a loopback address; set ISSUER_URL to the https URL clients use", addr)
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }
 
 // overlay returns a getenv that answers from m first.
@@ -128,7 +154,7 @@ func (b backend) String() string {
 	case modeAWS:
 		return "AWS"
 	}
-	return "embedded emulator (data in .local/)"
+	return "embedded emulator"
 }
 
 func backendMode(getenv func(string) string) backend {
@@ -139,6 +165,15 @@ func backendMode(getenv func(string) string) backend {
 		return modeAWS
 	}
 	return modeEmbedded
+}
+
+// storageOf describes the backend for the banner, with where the embedded
+// emulator keeps its data.
+func storageOf(mode backend) string {
+	if mode == modeEmbedded {
+		return mode.String() + ", data in " + embedded.DataDir()
+	}
+	return mode.String()
 }
 
 // reexecWithDataDir runs this program again with KUMO_DATA_DIR=.local/kumo.
@@ -157,7 +192,7 @@ func reexecWithDataDir() error {
 	return syscall.Exec(exe, os.Args, append(os.Environ(), "KUMO_DATA_DIR="+dir))
 }
 
-func printBanner(out io.Writer, cfg config.Config, mode backend, generated bool) {
+func printBanner(out io.Writer, cfg config.Config, storage string, generated bool) {
 	tokenNote := ""
 	if generated {
 		tokenNote = " (generated for this run; set ADMIN_TOKEN to keep one)"
@@ -191,7 +226,7 @@ Try it (copy and paste into another shell):
   # 4. the callback page shows the code; exchange it
   curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
 
-`, cfg.Issuer, mode, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb)
+`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb)
 }
 
 // openStore opens the store for the chosen backend; the returned func

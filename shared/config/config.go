@@ -203,6 +203,10 @@ func parseDuration(v string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a duration (e.g. 90s, 2160h) or a number of seconds", v)
 	}
+	if d%time.Second != 0 {
+		// Lifetimes reach clients as whole seconds (expires_in, exp).
+		return 0, fmt.Errorf("%q is not a whole number of seconds", v)
+	}
 	return d, nil
 }
 

@@ -138,6 +138,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{"AUTH_CODE_TTL", "soon", `AUTH_CODE_TTL: "soon" is not a duration (e.g. 90s, 2160h) or a number of seconds`},
 		{"ACCESS_TOKEN_TTL", "0s", "ACCESS_TOKEN_TTL: 0s must be positive"},
 		{"ACCESS_TOKEN_TTL", "1.5", "ACCESS_TOKEN_TTL: ..."},
+		{"ACCESS_TOKEN_TTL", "1ms", `ACCESS_TOKEN_TTL: "1ms" is not a whole number of seconds`},
+		{"AUTH_CODE_TTL", "1500ms", `AUTH_CODE_TTL: "1500ms" is not a whole number of seconds`},
 		{"REFRESH_TOKEN_TTL", "99999999999999999999", "REFRESH_TOKEN_TTL: ..."},
 		{"REFRESH_REUSE_GRACE", "61s", "REFRESH_REUSE_GRACE: 61s is above the maximum of 60s"},
 		{"REFRESH_REUSE_GRACE", "-1", "REFRESH_REUSE_GRACE: -1 must not be negative"},

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestIssuerFor(t *testing.T) {
+	for _, tc := range []struct {
+		addr, want, err string
+	}{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", ""},
+		{"localhost:9000", "http://localhost:9000", ""},
+		{"[::1]:8080", "http://[::1]:8080", ""},
+		{"0.0.0.0:8081", "http://127.0.0.1:8081", ""},
+		{":8082", "http://127.0.0.1:8082", ""},
+		{"[::]:8083", "http://127.0.0.1:8083", ""},
+		{"bad", "", "LISTEN_ADDR: \"bad\" is not host:port"},
+		{"127.0.0.1:0", "", "LISTEN_ADDR: \"127.0.0.1:0\" needs a port"},
+		{"192.0.2.1:8080", "", "LISTEN_ADDR: \"192.0.2.1:8080\" is not a loopback address"},
+	} {
+		got, err := issuerFor(tc.addr)
+		if tc.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+				t.Errorf("issuerFor(%q) = %q, %v, want error %q", tc.addr, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("issuerFor(%q) = %q, %v, want %q", tc.addr, got, err, tc.want)
+		}
+	}
+}
