@@ -143,6 +143,9 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 	}
 	if user == nil {
 		if asJSON {
+			// RFC 9110 §15.5.2: a 401 carries a challenge. The account page
+			// authenticates by the sign-in session's cookie.
+			w.Header().Set("WWW-Authenticate", `Cookie realm="account", form-action="/oauth2/login"`)
 			web.WriteJSON(w, http.StatusUnauthorized, map[string]string{
 				"error": "unauthorized", "message": "sign in to see your authorized applications",
 			})

@@ -56,6 +56,9 @@ func TestAccountSignedOut(t *testing.T) {
 	if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 		t.Errorf("JSON signed out: status %d type %q, want 401 JSON", r.status, r.header.Get("Content-Type"))
 	}
+	if r.header.Get("WWW-Authenticate") == "" {
+		t.Error("JSON signed out: 401 without WWW-Authenticate (RFC 9110 §15.5.2)")
+	}
 	var body map[string]string
 	if err := json.Unmarshal([]byte(r.body), &body); err != nil || body["error"] == "" {
 		t.Errorf("body %q, want a JSON error", r.body)
