@@ -1,10 +1,14 @@
 package store_test
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
 )
 
 // TestCredentialsChangedAt: set at creation, moved by a new password or by
@@ -41,4 +45,48 @@ func TestCredentialsChangedAt(t *testing.T) {
 		}
 		check("disabled", at.Add(3*time.Minute))
 	})
+}
+
+// TestRevokeAllAudited: the grants revoked by deleting a link or a user are
+// audit events (grant_revoked with the reason), like every other revocation.
+func TestRevokeAllAudited(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		s := nb(t).Store()
+		at := now()
+		var logs bytes.Buffer
+		c := web.WithLogger(ctx(), slog.New(slog.NewJSONHandler(&logs, nil)))
+		in := newLink("")
+		if _, _, err := s.CreateLink(c, in, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateUser(c, store.User{Username: "bob", CreatedAt: at, UpdatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		g := newGrant(in.ClientID, "bob", at)
+		code := newCode(t, s, in.ClientID, "bob", at)
+		if err := s.RedeemCode(c, code.Hash, g, nil, at); err != nil {
+			t.Fatal(err)
+		}
+		waitForIndex(t, s, in.ClientID)
+		if err := s.DeleteLink(c, in.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		want := `"event":"grant_revoked","grant_id":"` + g.ID + `"`
+		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), `"reason":"link_deleted"`) {
+			t.Errorf("logs after DeleteLink:\n%s\nwant a line with %s and reason link_deleted", logs.String(), want)
+		}
+	})
+}
+
+// waitForIndex waits until the link's grants are visible in its index
+// (eventually consistent on AWS; at once on the local engines).
+func waitForIndex(t *testing.T, s *store.Store, clientID string) {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		if g, _, err := s.ListGrantsByLink(ctx(), clientID, 10, ""); err == nil && len(g) > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("grants of %s never appeared in the index", clientID)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store/table"
+	"github.com/applinks/applinks/shared/web"
 )
 
 // CreateSession stores a session with a TTL at ExpiresAt.
@@ -343,7 +344,7 @@ func (s *Store) queryAll(ctx context.Context, g table.Index, pk string, forward 
 
 // revokeAll revokes every grant in partition pk of index g that is not
 // revoked yet.
-func (s *Store) revokeAll(ctx context.Context, g table.Index, pk string, now time.Time) error {
+func (s *Store) revokeAll(ctx context.Context, g table.Index, pk, reason string, now time.Time) error {
 	items, err := s.queryAll(ctx, g, pk, true)
 	if err != nil {
 		return err
@@ -355,6 +356,10 @@ func (s *Store) revokeAll(ctx context.Context, g table.Index, pk string, now tim
 		if err := s.RevokeGrant(ctx, it.s(aID), now); err != nil {
 			return err
 		}
+		// SPEC "Errors and logs": a revoked grant is an audit event, whoever
+		// revokes it; the handlers log the others.
+		web.Audit(ctx, "grant_revoked", "grant_id", it.s(aID), "client_id", it.s(aClientID),
+			"username", it.s(aUsername), "reason", reason)
 	}
 	return nil
 }

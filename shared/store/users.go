@@ -109,7 +109,7 @@ func (s *Store) DeleteUser(ctx context.Context, username string, now time.Time) 
 	if _, err := s.GetUser(ctx, username); err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	if err := s.revokeAll(ctx, gsiUserGrants, userGrantsPrefix+username, now); err != nil {
+	if err := s.revokeAll(ctx, gsiUserGrants, userGrantsPrefix+username, "user_deleted", now); err != nil {
 		return fmt.Errorf("delete user %q: revoke grants: %w", username, err)
 	}
 	e := newExpr()

@@ -50,7 +50,7 @@ func Middleware(next http.Handler, log *slog.Logger, requestID func(*http.Reques
 			id = hex.EncodeToString(b[:])
 		}
 		l := log.With("request_id", id)
-		ctx := context.WithValue(r.Context(), keyLogger, l)
+		ctx := WithLogger(r.Context(), l)
 		ctx = context.WithValue(ctx, keyRequestID, id)
 		r = r.WithContext(ctx)
 		if r.Body != nil {
@@ -96,6 +96,12 @@ func Logger(ctx context.Context) *slog.Logger {
 		return l
 	}
 	return slog.Default()
+}
+
+// WithLogger returns ctx carrying l as the request-scoped logger (what
+// Middleware does for each request; also for tests that capture logs).
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, keyLogger, l)
 }
 
 // RequestID returns the request id set by Middleware, "" outside it.
