@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 )
 
@@ -762,8 +764,13 @@ func TestJWKSVerifiesIssuedToken(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("got %d, want 200", w.Code)
 	}
-	if got := w.Header().Get("Cache-Control"); !strings.Contains(got, "max-age=300") {
-		t.Errorf("Cache-Control: got %q, want max-age=300", got)
+	// The max-age is the one a staged rotation waits for (5 minutes).
+	if signing.JWKSMaxAge != 5*time.Minute {
+		t.Errorf("signing.JWKSMaxAge: got %v, want 5m", signing.JWKSMaxAge)
+	}
+	want := "public, max-age=" + strconv.Itoa(int(signing.JWKSMaxAge/time.Second))
+	if got := w.Header().Get("Cache-Control"); got != want {
+		t.Errorf("Cache-Control: got %q, want %q", got, want)
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(w.Body.Bytes(), &set); err != nil {

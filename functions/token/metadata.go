@@ -2,14 +2,18 @@ package token
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
 )
 
 // publicCache is the Cache-Control of the public, rarely changing documents:
-// metadata and the JWK Set (a rotated key is published long before use
-// ends, see signing.Keyring.Rotate).
-const publicCache = "public, max-age=300"
+// metadata and the JWK Set. Its max-age is signing.JWKSMaxAge, which a
+// staged rotation waits for before the new key signs (see
+// signing.Keyring.Rotate), so a cached JWK Set always holds the signing key.
+var publicCache = "public, max-age=" + strconv.FormatInt(int64(signing.JWKSMaxAge/time.Second), 10)
 
 // metadata is the authorization server metadata of RFC 8414 §2, with the
 // parameter of RFC 9207 §3.

@@ -4,6 +4,17 @@
 // periodically. It serves the public keys as a JWK Set (RFC 7517), keeping a
 // retired key until the tokens it signed have expired.
 //
+// # Rotation
+//
+// A rotation is staged, so that no instance signs with a key that another
+// instance, or a resource server holding a cached JWK Set, does not know yet:
+// the new key is published at once (in the JWK Set, and it verifies), but
+// only signs from active_from, ActivationDelay later (the key-set refresh
+// interval plus JWKSMaxAge). By then every instance has re-read the document
+// and every cached JWK Set holds the new key. At active_from each instance
+// switches on its own, with no I/O: the pending key becomes current and the
+// previous one is retired until previous_retire_after.
+//
 // # Key-set document
 //
 // The document stored through Source is JSON:
@@ -11,12 +22,16 @@
 //	{
 //	  "version": 1,
 //	  "current": {"kty": "RSA", "kid": "...", "use": "sig", "alg": "RS256", "n": "...", "e": "AQAB", "d": "...", ...},
+//	  "next": {"key": {"kty": "RSA", "kid": "...", "d": "...", ...}, "active_from": "2026-11-28T16:10:00Z", "previous_retire_after": "2026-11-28T17:15:00Z"},
 //	  "retired": [{"key": {"kty": "RSA", "kid": "...", "use": "sig", "alg": "RS256", "n": "...", "e": "AQAB"}, "retire_after": "2026-11-28T17:00:00Z"}]
 //	}
 //
-// current is the signing key as a private JWK (RFC 7517 §4, RFC 7518 §6.3);
-// retired keys are kept as public JWKs only, since they never sign again, and
-// verify tokens until retire_after. Every kid is the RFC 7638 SHA-256
+// current is the signing key as a private JWK (RFC 7517 §4, RFC 7518 §6.3).
+// next, optional, is the pending key of a staged rotation, also private: from
+// active_from it replaces current, and the previous current key verifies
+// until previous_retire_after (a document read after active_from is used as
+// if the switch had been written). Retired keys are kept as public JWKs
+// only, since they never sign again, and verify tokens until retire_after. Every kid is the RFC 7638 SHA-256
 // thumbprint of the key (base64url, no padding) and is recomputed on load.
 // Keys are RSA of 2048 bits used with RS256, the algorithm RFC 9068 §2.1
 // requires every implementation to support.
@@ -81,6 +96,11 @@ type AccessClaims struct {
 	ExpiresAt time.Time
 }
 
+// JWKSMaxAge is how long a client may cache the JWK Set (the max-age of its
+// Cache-Control). A staged rotation waits for it, on top of the refresh
+// interval, before the new key signs.
+const JWKSMaxAge = 5 * time.Minute
+
 // ErrInvalidToken is wrapped by every error of Verify about the token itself
 // (malformed, unknown key, bad signature, wrong alg, typ or issuer), as
 // opposed to a failure of the keyring.
@@ -109,7 +129,19 @@ const (
 type document struct {
 	Version int             `json:"version"`
 	Current jose.JSONWebKey `json:"current"`
+	Next    *nextKey        `json:"next,omitempty"`
 	Retired []retiredKey    `json:"retired,omitempty"`
+}
+
+// nextKey is the pending key of a staged rotation.
+type nextKey struct {
+	// Key is the private JWK that signs from ActiveFrom.
+	Key jose.JSONWebKey `json:"key"`
+	// ActiveFrom is when Key replaces the current key.
+	ActiveFrom time.Time `json:"active_from"`
+	// PreviousRetireAfter is when the key current before ActiveFrom stops
+	// verifying.
+	PreviousRetireAfter time.Time `json:"previous_retire_after"`
 }
 
 type retiredKey struct {
@@ -129,7 +161,18 @@ type keySet struct {
 	doc       document
 	signer    jose.Signer
 	current   string
-	verifiers []verifier // current first
+	verifiers []verifier // current first, then the pending key, then retired
+	// activated is the set once doc.Next is active (nil without one).
+	activated *keySet
+}
+
+// at returns the key set in effect at now: s, or the set in which the
+// pending key has become current.
+func (s *keySet) at(now time.Time) *keySet {
+	if s.activated != nil && !now.Before(s.doc.Next.ActiveFrom) {
+		return s.activated
+	}
+	return s
 }
 
 // Keyring signs and verifies access tokens. It is safe for concurrent use.
@@ -278,6 +321,25 @@ func rsaKey(jwk jose.JSONWebKey, private bool) (*rsa.PublicKey, error) {
 	return pub, nil
 }
 
+// activated returns d with its pending key made current, the previous
+// current key retired until PreviousRetireAfter, and no pending key.
+func (d document) activated() document {
+	if d.Next == nil {
+		return d
+	}
+	out := document{Version: d.Version, Current: d.Next.Key}
+	if d.Next.PreviousRetireAfter.After(d.Next.ActiveFrom) {
+		out.Retired = append(out.Retired, retiredKey{Key: d.Current.Public(), RetireAfter: d.Next.PreviousRetireAfter})
+	}
+	for _, r := range d.Retired {
+		if r.Key.KeyID != d.Current.KeyID && r.Key.KeyID != d.Next.Key.KeyID {
+			out.Retired = append(out.Retired, r)
+		}
+	}
+	slices.SortStableFunc(out.Retired, func(a, b retiredKey) int { return b.RetireAfter.Compare(a.RetireAfter) })
+	return out
+}
+
 func newKeySet(doc document) (*keySet, error) {
 	pub, err := rsaKey(doc.Current, true)
 	if err != nil {
@@ -292,6 +354,26 @@ func newKeySet(doc document) (*keySet, error) {
 	}
 	s := &keySet{doc: doc, signer: signer, current: doc.Current.KeyID,
 		verifiers: []verifier{{kid: doc.Current.KeyID, pub: pub}}}
+	if n := doc.Next; n != nil {
+		pub, err := rsaKey(n.Key, true)
+		if err != nil {
+			return nil, fmt.Errorf("pending key: %w", err)
+		}
+		switch {
+		case n.Key.KeyID == doc.Current.KeyID:
+			return nil, fmt.Errorf("pending key %q: same as the current key", n.Key.KeyID)
+		case n.ActiveFrom.IsZero():
+			return nil, fmt.Errorf("pending key %q: no active_from", n.Key.KeyID)
+		case n.PreviousRetireAfter.Before(n.ActiveFrom):
+			return nil, fmt.Errorf("pending key %q: previous_retire_after before active_from", n.Key.KeyID)
+		}
+		// Published and verifying at once: another instance may already
+		// sign with it.
+		s.verifiers = append(s.verifiers, verifier{kid: n.Key.KeyID, pub: pub})
+		if s.activated, err = newKeySet(doc.activated()); err != nil {
+			return nil, err
+		}
+	}
 	for _, r := range doc.Retired {
 		pub, err := rsaKey(r.Key, false)
 		if err != nil {
@@ -321,16 +403,17 @@ func (k *Keyring) install(set *keySet, now time.Time) {
 	k.nextCheck = now.Add(k.o.Refresh)
 }
 
-// keys returns the cached key set, re-reading it first when it is due. Only
-// one caller re-reads; the others keep using the cached set meanwhile. A
-// failed re-read is logged and the cached set stays in use.
+// keys returns the cached key set in effect now (with a pending key
+// activated once its time has come, without I/O), re-reading it first when
+// it is due. Only one caller re-reads; the others keep using the cached set
+// meanwhile. A failed re-read is logged and the cached set stays in use.
 func (k *Keyring) keys(ctx context.Context) *keySet {
 	now := k.o.Now()
 	k.mu.RLock()
 	set, due := k.set, !now.Before(k.nextCheck)
 	k.mu.RUnlock()
 	if !due || !k.reload.TryLock() {
-		return set
+		return set.at(now)
 	}
 	defer k.reload.Unlock()
 	k.mu.RLock()
@@ -341,7 +424,7 @@ func (k *Keyring) keys(ctx context.Context) *keySet {
 	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.set
+	return k.set.at(now)
 }
 
 // refresh re-reads the document; k.reload must be held.
@@ -373,7 +456,7 @@ func (k *Keyring) refreshForUnknownKid(ctx context.Context) *keySet {
 	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.set
+	return k.set.at(now)
 }
 
 // wireClaims is the JSON of an access token's claims (RFC 9068 §2.2).
@@ -390,7 +473,7 @@ type wireClaims struct {
 }
 
 // Sign returns the compact JWS of c with header typ "at+jwt" and the current
-// key's kid.
+// key's kid (a pending key signs only from its active_from).
 func (k *Keyring) Sign(ctx context.Context, c AccessClaims) (string, error) {
 	switch {
 	case c.Issuer == "", c.Subject == "", c.Audience == "", c.ClientID == "", c.JTI == "":
@@ -425,7 +508,8 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidToken}, args...)...)
 }
 
-// Verify checks the signature (by kid, among current and retired keys), typ
+// Verify checks the signature (by kid, among current, pending and retired
+// keys), typ
 // and issuer of token and returns its claims. It does not check expiry or
 // revocation: the caller does. Only RS256 is accepted (so "none" and HMAC
 // algorithms are refused, RFC 8725 §3.1), and typ must be "at+jwt" (RFC 9068
@@ -449,7 +533,8 @@ func (k *Keyring) Verify(ctx context.Context, token string) (AccessClaims, error
 	if h.KeyID == "" {
 		return AccessClaims{}, invalid("no kid")
 	}
-	pub := k.keys(ctx).lookup(h.KeyID, k.o.Now())
+	now := k.o.Now()
+	pub := k.keys(ctx).lookup(h.KeyID, now)
 	if pub == nil {
 		pub = k.refreshForUnknownKid(ctx).lookup(h.KeyID, k.o.Now())
 	}
@@ -494,8 +579,9 @@ func audience(raw json.RawMessage) (string, error) {
 	return "", invalid("aud must be one non-empty string")
 }
 
-// JWKS returns the public JWK Set document (RFC 7517 §5): the current key
-// and every retired key not yet past its retire_after.
+// JWKS returns the public JWK Set document (RFC 7517 §5): the current key,
+// the pending key of a staged rotation, and every retired key not yet past
+// its retire_after. It holds public keys only.
 func (k *Keyring) JWKS(ctx context.Context) ([]byte, error) {
 	set := k.keys(ctx)
 	now := k.o.Now()
@@ -513,11 +599,35 @@ func (k *Keyring) JWKS(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-// Rotate generates a new current key; the previous one stays in the JWK Set
-// (and verifies) for keep, which should be at least ACCESS_TOKEN_TTL.
-// Retired keys whose time has passed are dropped. Rotate starts from the
-// stored document, not the cache; two instances rotating at the same moment
-// race (the last write wins), so rotate from one place (an operator or a
+// Pending returns the kid and active_from of the pending key of a staged
+// rotation, from the cached key set (no I/O); ok is false when no key is
+// pending (none staged, or it has become current).
+func (k *Keyring) Pending() (kid string, activeFrom time.Time, ok bool) {
+	now := k.o.Now()
+	k.mu.RLock()
+	set := k.set.at(now)
+	k.mu.RUnlock()
+	if set.doc.Next == nil {
+		return "", time.Time{}, false
+	}
+	return set.doc.Next.Key.KeyID, set.doc.Next.ActiveFrom, true
+}
+
+// ActivationDelay is how long after a rotation the new key starts signing:
+// the refresh interval (every instance has re-read the key set) plus
+// JWKSMaxAge (every cached JWK Set holds the new key).
+func (k *Keyring) ActivationDelay() time.Duration {
+	return k.o.Refresh + JWKSMaxAge
+}
+
+// Rotate stages a new key: it is published in the JWK Set (and verifies) at
+// once, and becomes the signing key ActivationDelay later; from then the
+// previous key stays in the JWK Set (and verifies) for keep, which should be
+// at least ACCESS_TOKEN_TTL. A pending key whose time has come is made
+// current first; one not yet active is replaced (it never signed). Retired
+// keys whose time has passed are dropped. Rotate starts from the stored
+// document, not the cache; two instances rotating at the same moment race
+// (the last write wins), so rotate from one place (an operator or a
 // scheduled job).
 func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) error {
 	if keep < 0 {
@@ -525,25 +635,29 @@ func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) error {
 	}
 	k.reload.Lock()
 	defer k.reload.Unlock()
-	old, err := k.load(ctx)
+	stored, err := k.load(ctx)
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
+	}
+	now := k.o.Now()
+	base := stored.at(now).doc
+	replaced := ""
+	if base.Next != nil {
+		replaced = base.Next.Key.KeyID
 	}
 	key, err := k.generate()
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
 	}
-	now := k.o.Now()
-	doc := document{Version: docVersion, Current: key}
-	if keep > 0 {
-		doc.Retired = append(doc.Retired, retiredKey{Key: old.doc.Current.Public(), RetireAfter: now.Add(keep)})
-	}
-	for _, r := range old.doc.Retired {
-		if now.Before(r.RetireAfter) && r.Key.KeyID != key.KeyID {
+	activeFrom := now.Add(k.ActivationDelay())
+	doc := document{Version: docVersion, Current: base.Current, Next: &nextKey{
+		Key: key, ActiveFrom: activeFrom, PreviousRetireAfter: activeFrom.Add(keep),
+	}}
+	for _, r := range base.Retired {
+		if now.Before(r.RetireAfter) && r.Key.KeyID != key.KeyID && r.Key.KeyID != base.Current.KeyID {
 			doc.Retired = append(doc.Retired, r)
 		}
 	}
-	slices.SortStableFunc(doc.Retired, func(a, b retiredKey) int { return b.RetireAfter.Compare(a.RetireAfter) })
 	set, err := newKeySet(doc)
 	if err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
@@ -556,6 +670,11 @@ func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) error {
 		return fmt.Errorf("rotate signing key: store: %w", err)
 	}
 	k.install(set, now)
-	web.Audit(ctx, "signing_key_rotated", "kid", key.KeyID, "retired_kid", old.current, "keep_seconds", int64(keep/time.Second))
+	attrs := []any{"kid", key.KeyID, "previous_kid", base.Current.KeyID,
+		"active_from", activeFrom.UTC().Format(time.RFC3339), "keep_seconds", int64(keep / time.Second)}
+	if replaced != "" {
+		attrs = append(attrs, "replaced_pending_kid", replaced)
+	}
+	web.Audit(ctx, "signing_key_rotated", attrs...)
 	return nil
 }

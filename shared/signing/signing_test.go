@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,12 +172,24 @@ func TestDocumentFormat(t *testing.T) {
 	src := &memSource{}
 	c := &clock{now: time.Unix(1_800_000_000, 0)}
 	k := newKeyring(t, src, c)
+	// Two rotations, the first one active, so the document holds a
+	// current, a pending and a retired key.
+	if err := k.Rotate(context.Background(), time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	firstActive := c.Now().Add(k.ActivationDelay())
+	c.Add(k.ActivationDelay())
 	if err := k.Rotate(context.Background(), time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	var doc struct {
 		Version int            `json:"version"`
 		Current map[string]any `json:"current"`
+		Next    struct {
+			Key                 map[string]any `json:"key"`
+			ActiveFrom          time.Time      `json:"active_from"`
+			PreviousRetireAfter time.Time      `json:"previous_retire_after"`
+		} `json:"next"`
 		Retired []struct {
 			Key         map[string]any `json:"key"`
 			RetireAfter time.Time      `json:"retire_after"`
@@ -192,6 +205,15 @@ func TestDocumentFormat(t *testing.T) {
 		if _, ok := doc.Current[f]; !ok {
 			t.Errorf("current key: missing %q", f)
 		}
+		if _, ok := doc.Next.Key[f]; !ok {
+			t.Errorf("pending key: missing %q", f)
+		}
+	}
+	if want := c.Now().Add(10 * time.Minute); !doc.Next.ActiveFrom.Equal(want) {
+		t.Errorf("active_from: got %v, want %v", doc.Next.ActiveFrom, want)
+	}
+	if want := doc.Next.ActiveFrom.Add(time.Hour); !doc.Next.PreviousRetireAfter.Equal(want) {
+		t.Errorf("previous_retire_after: got %v, want %v", doc.Next.PreviousRetireAfter, want)
 	}
 	if doc.Current["alg"] != "RS256" || doc.Current["use"] != "sig" {
 		t.Errorf("current key: got alg %v use %v, want RS256 sig", doc.Current["alg"], doc.Current["use"])
@@ -202,7 +224,7 @@ func TestDocumentFormat(t *testing.T) {
 	if _, ok := doc.Retired[0].Key["d"]; ok {
 		t.Error("retired key holds its private part, want public only")
 	}
-	if want := c.Now().Add(time.Hour); !doc.Retired[0].RetireAfter.Equal(want) {
+	if want := firstActive.Add(time.Hour); !doc.Retired[0].RetireAfter.Equal(want) {
 		t.Errorf("retire_after: got %v, want %v", doc.Retired[0].RetireAfter, want)
 	}
 	// kid is the RFC 7638 thumbprint of the key.
@@ -426,11 +448,54 @@ func flip(s string) string {
 	return "A" + s[1:]
 }
 
-func TestRotateKeepsOldKeyUntilKeepPasses(t *testing.T) {
+// pendingKid is the kid of the pending key in src's document, or "".
+func pendingKid(t *testing.T, src *memSource) string {
+	t.Helper()
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	var doc document
+	if err := json.Unmarshal(src.doc, &doc); err != nil {
+		t.Fatalf("decode document: %v", err)
+	}
+	if doc.Next == nil {
+		return ""
+	}
+	return doc.Next.Key.KeyID
+}
+
+// checkPublicOnly fails when a JWK of k's JWK Set has a member other than
+// the public ones (RFC 7518 §6.3.1), such as the private exponent "d".
+func checkPublicOnly(t *testing.T, k *Keyring) {
+	t.Helper()
+	raw, err := k.JWKS(context.Background())
+	if err != nil {
+		t.Fatalf("JWKS: %v", err)
+	}
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("decode JWKS: %v", err)
+	}
+	public := map[string]bool{"kty": true, "kid": true, "use": true, "alg": true, "n": true, "e": true}
+	for _, key := range doc.Keys {
+		for f := range key {
+			if !public[f] {
+				t.Errorf("JWKS key %v: holds member %q, want public members only", key["kid"], f)
+			}
+		}
+	}
+}
+
+func TestRotateIsStaged(t *testing.T) {
 	c := &clock{now: time.Unix(1_800_000_000, 0)}
 	src := &memSource{}
 	k := newKeyring(t, src, c)
 	ctx := context.Background()
+	delay := k.ActivationDelay()
+	if want := defaultRefresh + JWKSMaxAge; delay != want || want != 10*time.Minute {
+		t.Fatalf("activation delay: got %v, want %v (10m)", delay, want)
+	}
 	oldKid := currentKid(t, k)
 	oldTok, err := k.Sign(ctx, claimsAt(c.Now()))
 	if err != nil {
@@ -439,33 +504,98 @@ func TestRotateKeepsOldKeyUntilKeepPasses(t *testing.T) {
 	if err := k.Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	newKid := currentKid(t, k)
-	if newKid == oldKid {
-		t.Fatal("Rotate kept the same kid")
+	newKid := pendingKid(t, src)
+	if newKid == "" || newKid == oldKid {
+		t.Fatalf("pending kid after rotate: got %q, want a new one (old %q)", newKid, oldKid)
 	}
-	if got := jwksKids(t, k); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
-		t.Errorf("JWKS after rotate: got %v, want [%s %s]", got, newKid, oldKid)
-	}
-	if _, err := k.Verify(ctx, oldTok); err != nil {
-		t.Errorf("old token after rotate: got %v, want nil", err)
-	}
-	newTok, _ := k.Sign(ctx, claimsAt(c.Now()))
-	if h := header(t, newTok); h.KeyID != newKid {
-		t.Errorf("new token kid: got %q, want %q", h.KeyID, newKid)
+	if kid, at, ok := k.Pending(); !ok || kid != newKid || !at.Equal(c.Now().Add(delay)) {
+		t.Errorf("Pending: got (%q, %v, %v), want (%q, %v, true)", kid, at, ok, newKid, c.Now().Add(delay))
 	}
 
-	c.Add(time.Hour)
-	if got := jwksKids(t, k); len(got) != 1 || got[0] != newKid {
-		t.Errorf("JWKS after keep: got %v, want [%s]", got, newKid)
+	// Right after the rotation the old key signs and both are published.
+	if got := currentKid(t, k); got != oldKid {
+		t.Errorf("current after rotate: got %q, want the old %q", got, oldKid)
 	}
-	if _, err := k.Verify(ctx, oldTok); !errors.Is(err, ErrInvalidToken) {
-		t.Errorf("old token after keep: got %v, want ErrInvalidToken", err)
+	tok, err := k.Sign(ctx, claimsAt(c.Now()))
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if h := header(t, tok); h.KeyID != oldKid {
+		t.Errorf("token kid after rotate: got %q, want the old %q", h.KeyID, oldKid)
+	}
+	if got := jwksKids(t, k); len(got) != 2 || got[0] != oldKid || got[1] != newKid {
+		t.Errorf("JWKS after rotate: got %v, want [%s %s]", got, oldKid, newKid)
+	}
+	checkPublicOnly(t, k)
+
+	// Another instance whose clock is past active_from signs with the new
+	// key; k verifies that token from its cache before its own switch.
+	ahead := &clock{now: c.Now().Add(delay)}
+	other := newKeyring(t, src, ahead)
+	if got := currentKid(t, other); got != newKid {
+		t.Errorf("instance past active_from: got current %q, want %q", got, newKid)
+	}
+	early, err := other.Sign(ctx, claimsAt(ahead.Now()))
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if h := header(t, early); h.KeyID != newKid {
+		t.Errorf("token of the instance past active_from: got kid %q, want %q", h.KeyID, newKid)
+	}
+	gets, _ := src.stats()
+	c.Add(delay - time.Second)
+	lastOld, _ := k.Sign(ctx, claimsAt(c.Now()))
+	if h := header(t, lastOld); h.KeyID != oldKid {
+		t.Errorf("token 1s before active_from: got kid %q, want the old %q", h.KeyID, oldKid)
+	}
+	if _, err := k.Verify(ctx, early); err != nil {
+		t.Errorf("pending-key token before activation: got %v, want nil", err)
+	}
+
+	// At active_from the new key signs, with no read needed: the store is
+	// down and the cached document is enough.
+	src.setFail(fmt.Errorf("secrets manager: %w", shared.ErrUnavailable))
+	c.Add(time.Second)
+	newTok, err := k.Sign(ctx, claimsAt(c.Now()))
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if h := header(t, newTok); h.KeyID != newKid {
+		t.Errorf("token at active_from: got kid %q, want %q", h.KeyID, newKid)
+	}
+	if kid, _, ok := k.Pending(); ok {
+		t.Errorf("Pending at active_from: got %q, want none", kid)
+	}
+	if got := jwksKids(t, k); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
+		t.Errorf("JWKS at active_from: got %v, want [%s %s]", got, newKid, oldKid)
+	}
+	checkPublicOnly(t, k)
+	if g, _ := src.stats(); g-gets > 1 {
+		t.Errorf("reads up to active_from: got %d, want at most 1 (the failed refresh)", g-gets)
+	}
+	src.setFail(nil)
+
+	// The old key verifies until previous_retire_after, then disappears.
+	c.Add(time.Hour - time.Second)
+	for name, tk := range map[string]string{"first": oldTok, "last": lastOld, "new": newTok} {
+		if _, err := k.Verify(ctx, tk); err != nil {
+			t.Errorf("%s token 1s before previous_retire_after: got %v, want nil", name, err)
+		}
+	}
+	c.Add(time.Second)
+	if got := jwksKids(t, k); len(got) != 1 || got[0] != newKid {
+		t.Errorf("JWKS after previous_retire_after: got %v, want [%s]", got, newKid)
+	}
+	for name, tk := range map[string]string{"first": oldTok, "last": lastOld} {
+		if _, err := k.Verify(ctx, tk); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s old token after previous_retire_after: got %v, want ErrInvalidToken", name, err)
+		}
 	}
 	if _, err := k.Verify(ctx, newTok); err != nil {
 		t.Errorf("new token: got %v, want nil", err)
 	}
 
-	// The next rotation drops the expired retired key from the document.
+	// The next rotation writes the switch and drops the expired key.
 	if err := k.Rotate(ctx, time.Minute); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -473,8 +603,55 @@ func TestRotateKeepsOldKeyUntilKeepPasses(t *testing.T) {
 	if err := json.Unmarshal(src.doc, &doc); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	if len(doc.Retired) != 1 || doc.Retired[0].Key.KeyID != newKid {
-		t.Errorf("retired after second rotate: got %+v, want only %s", doc.Retired, newKid)
+	if doc.Current.KeyID != newKid || len(doc.Retired) != 0 {
+		t.Errorf("document after second rotate: got current %q, retired %+v; want current %s, none retired",
+			doc.Current.KeyID, doc.Retired, newKid)
+	}
+}
+
+func TestRotateReplacesPendingKey(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	src := &memSource{}
+	k := newKeyring(t, src, c)
+	ctx := context.Background()
+	oldKid := currentKid(t, k)
+	if err := k.Rotate(ctx, time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	first := pendingKid(t, src)
+	c.Add(k.ActivationDelay() / 2)
+	if err := k.Rotate(ctx, time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	second := pendingKid(t, src)
+	if second == "" || second == first || second == oldKid {
+		t.Fatalf("pending after second rotate: got %q, want a new kid (first %q, old %q)", second, first, oldKid)
+	}
+	if got := currentKid(t, k); got != oldKid {
+		t.Errorf("current: got %q, want the old %q", got, oldKid)
+	}
+	if got := jwksKids(t, k); len(got) != 2 || got[0] != oldKid || got[1] != second {
+		t.Errorf("JWKS: got %v, want [%s %s] (the replaced key gone)", got, oldKid, second)
+	}
+	checkPublicOnly(t, k)
+
+	// The replacement waits the full delay from its own rotation.
+	c.Add(k.ActivationDelay() - time.Second)
+	if got := currentKid(t, k); got != oldKid {
+		t.Errorf("1s before the second active_from: got current %q, want %q", got, oldKid)
+	}
+	c.Add(time.Second)
+	if got := currentKid(t, k); got != second {
+		t.Errorf("at the second active_from: got current %q, want %q", got, second)
+	}
+	var doc document
+	if err := json.Unmarshal(src.doc, &doc); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	for _, r := range doc.Retired {
+		if r.Key.KeyID == first {
+			t.Errorf("replaced pending key %q kept as retired", first)
+		}
 	}
 }
 
@@ -497,21 +674,23 @@ func TestRefresh(t *testing.T) {
 	if err := a.Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	newKid := currentKid(t, a)
+	newKid := pendingKid(t, src)
 
 	// b still uses its cache until Refresh passes.
 	if got := jwksKids(t, b); len(got) != 1 || got[0] != oldKid {
 		t.Errorf("b before refresh: got %v, want [%s]", got, oldKid)
 	}
 
-	// A token by the new key makes b re-read at once (unknown kid).
+	// A token by the pending key (from an instance already past
+	// active_from) makes b re-read at once (unknown kid).
 	c.Add(unknownKidInterval)
-	tok, _ := a.Sign(ctx, claimsAt(c.Now()))
+	ahead := newKeyring(t, src, &clock{now: c.Now().Add(a.ActivationDelay())})
+	tok, _ := ahead.Sign(ctx, claimsAt(c.Now()))
 	if _, err := b.Verify(ctx, tok); err != nil {
-		t.Errorf("b verifies a's new key: got %v, want nil", err)
+		t.Errorf("b verifies the pending key: got %v, want nil", err)
 	}
-	if got := currentKid(t, b); got != newKid {
-		t.Errorf("b after unknown kid: got current %q, want %q", got, newKid)
+	if got := jwksKids(t, b); len(got) != 2 || got[0] != oldKid || got[1] != newKid {
+		t.Errorf("b after unknown kid: got JWKS %v, want [%s %s]", got, oldKid, newKid)
 	}
 
 	// Unknown kids do not make a read each: at most one per interval.
@@ -540,8 +719,8 @@ func TestRefresh(t *testing.T) {
 	if g, _ := src.stats(); g-gets != 1 {
 		t.Errorf("burst after refresh: got %d reads, want 1", g-gets)
 	}
-	if got := currentKid(t, b); got != currentKid(t, a) {
-		t.Errorf("b after refresh: got %q, want %q", got, currentKid(t, a))
+	if got, want := jwksKids(t, b), jwksKids(t, a); !slices.Equal(got, want) {
+		t.Errorf("b after refresh: got JWKS %v, want %v", got, want)
 	}
 
 	// A failed refresh keeps the cached keys.
@@ -562,7 +741,10 @@ func TestRefresh(t *testing.T) {
 func TestNewErrors(t *testing.T) {
 	c := &clock{now: time.Unix(1_800_000_000, 0)}
 	good := &memSource{}
-	newKeyring(t, good, c)
+	k := newKeyring(t, good, c)
+	if err := k.Rotate(context.Background(), time.Hour); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
 	mutate := func(f func(map[string]any)) []byte {
 		var d map[string]any
 		_ = json.Unmarshal(good.doc, &d)
@@ -570,6 +752,7 @@ func TestNewErrors(t *testing.T) {
 		b, _ := json.Marshal(d)
 		return b
 	}
+	next := func(d map[string]any) map[string]any { return d["next"].(map[string]any) }
 	tests := []struct {
 		name string
 		src  *memSource
@@ -586,6 +769,21 @@ func TestNewErrors(t *testing.T) {
 				delete(cur, f)
 			}
 		})}},
+		{"public pending key", &memSource{doc: mutate(func(d map[string]any) {
+			delete(next(d)["key"].(map[string]any), "d")
+		})}},
+		{"pending kid not thumbprint", &memSource{doc: mutate(func(d map[string]any) {
+			next(d)["key"].(map[string]any)["kid"] = "chosen-by-hand"
+		})}},
+		{"pending key is current", &memSource{doc: mutate(func(d map[string]any) { next(d)["key"] = d["current"] })}},
+		{"pending without active_from", &memSource{doc: mutate(func(d map[string]any) { delete(next(d), "active_from") })}},
+		{"previous retired before active_from", &memSource{doc: mutate(func(d map[string]any) {
+			next(d)["previous_retire_after"] = "2020-01-01T00:00:00Z"
+		})}},
+	}
+	// The control: the document with a pending key loads.
+	if _, err := New(context.Background(), &memSource{doc: mutate(func(map[string]any) {})}, Options{Now: c.Now}); err != nil {
+		t.Fatalf("document with a pending key: got %v, want nil", err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

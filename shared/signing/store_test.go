@@ -37,13 +37,24 @@ func TestOnStore(t *testing.T) {
 	if err := rings[0].Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
+	// The new key is published at once, after the current one...
 	later, err := signing.New(ctx, st, signing.Options{})
 	if err != nil {
 		t.Fatalf("New after rotate: %v", err)
 	}
 	got := jwksKids(t, later)
-	if len(got) != 2 || got[1] != kids[0] || got[0] == kids[0] {
-		t.Errorf("JWKS after rotate: got %v, want [new %s]", got, kids[0])
+	if len(got) != 2 || got[0] != kids[0] || got[1] == kids[0] {
+		t.Fatalf("JWKS after rotate: got %v, want [%s new]", got, kids[0])
+	}
+	// ...and is current for an instance reading the document after its
+	// active_from.
+	delay := rings[0].ActivationDelay()
+	ahead, err := signing.New(ctx, st, signing.Options{Now: func() time.Time { return time.Now().Add(delay) }})
+	if err != nil {
+		t.Fatalf("New past active_from: %v", err)
+	}
+	if after := jwksKids(t, ahead); len(after) != 2 || after[0] != got[1] || after[1] != kids[0] {
+		t.Errorf("JWKS past active_from: got %v, want [%s %s]", after, got[1], kids[0])
 	}
 }
 
