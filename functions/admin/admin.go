@@ -18,7 +18,7 @@
 //	GET    /admin/users/{username}
 //	PATCH  /admin/users/{username}               password, permissions, disabled
 //	DELETE /admin/users/{username}               204; revokes the user's grants
-//	POST   /admin/signing-keys/rotate            {"rotated": true}
+//	POST   /admin/signing-keys/rotate            {"rotated": true, "active_from": RFC 3339}
 //
 // Error codes: invalid_request (400, malformed JSON or query), unauthorized
 // (401), forbidden (403), not_found (404), method_not_allowed (405, with
@@ -105,9 +105,16 @@ var _ Store = (*store.Store)(nil)
 // KeyRotator rotates the token-signing key; *signing.Keyring implements it.
 // It must be safe for concurrent use.
 type KeyRotator interface {
-	// Rotate makes a new key current; the previous one keeps verifying
-	// (and stays in the JWK Set) for keep.
+	// Rotate stages a new key (published at once, signing from a later
+	// active_from); once it signs, the previous one keeps verifying (and
+	// stays in the JWK Set) for keep.
 	Rotate(ctx context.Context, keep time.Duration) error
+}
+
+// pendingKeys is implemented by a KeyRotator that stages its rotations
+// (*signing.Keyring): it tells when the staged key starts signing.
+type pendingKeys interface {
+	Pending() (kid string, activeFrom time.Time, ok bool)
 }
 
 // Options are the dependencies of a Handler.
@@ -129,8 +136,8 @@ type Options struct {
 }
 
 // keyOverlap is how much longer than ACCESS_TOKEN_TTL a retired signing key
-// stays in the JWK Set after a rotation: the tokens it signed just before the
-// rotation expire within ACCESS_TOKEN_TTL, and the margin covers clock skew
+// stays in the JWK Set once the new key signs: the tokens it signed just
+// before expire within ACCESS_TOKEN_TTL, and the margin covers clock skew
 // and JWKS caching by resource servers.
 const keyOverlap = 5 * time.Minute
 
@@ -290,10 +297,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // rotateSigningKey serves POST /admin/signing-keys/rotate: a new signing key
-// becomes current at once, and the previous one stays in the JWK Set (and
-// keeps verifying) for ACCESS_TOKEN_TTL plus five minutes, so that every
-// access token it signed stays verifiable until it expires. The body is
-// optional and, when sent, must be an empty JSON object.
+// is published in the JWK Set at once and signs from active_from (10 minutes
+// later by default: the key-set refresh interval plus the JWK Set cache
+// lifetime, so every instance and every cached JWK Set knows it first); the
+// previous one then stays in the JWK Set (and keeps verifying) for
+// ACCESS_TOKEN_TTL plus five minutes, so that every access token it signed
+// stays verifiable until it expires. A rotation while a key is pending
+// replaces that key. The response carries active_from when the rotator
+// tells it. The body is optional and, when sent, must be an empty JSON
+// object.
 func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c call) error {
 	var in struct{}
 	if err := decodeOptional(r, &in); err != nil {
@@ -302,8 +314,15 @@ func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c cal
 	if err := h.keys.Rotate(r.Context(), h.cfg.AccessTokenTTL+keyOverlap); err != nil {
 		return wrapf(err, "rotate signing key")
 	}
-	web.Audit(r.Context(), "signing_key_rotated", "principal", c.principal,
-		"previous_key_kept", (h.cfg.AccessTokenTTL + keyOverlap).String())
-	web.WriteJSON(w, http.StatusOK, map[string]bool{"rotated": true})
+	out := map[string]any{"rotated": true}
+	attrs := []any{"principal", c.principal, "previous_key_kept", (h.cfg.AccessTokenTTL + keyOverlap).String()}
+	if p, ok := h.keys.(pendingKeys); ok {
+		if kid, at, ok := p.Pending(); ok {
+			out["active_from"] = at.UTC().Format(time.RFC3339)
+			attrs = append(attrs, "kid", kid, "active_from", out["active_from"])
+		}
+	}
+	web.Audit(r.Context(), "signing_key_rotated", attrs...)
+	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

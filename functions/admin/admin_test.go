@@ -17,6 +17,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 	"github.com/applinks/applinks/shared/web"
@@ -474,6 +475,49 @@ func TestRotateSigningKey(t *testing.T) {
 		t.Errorf("got audit events %v, want two by %q", a, tokenPrincipal)
 	}
 
+	if _, ok := body["active_from"]; ok {
+		t.Errorf("got body %v, want no active_from from a rotator that does not tell it", body)
+	}
+
 	e.keys.err = fmt.Errorf("put signing keys: %w", shared.ErrUnavailable)
 	checkError(t, e.do(503, http.MethodPost, "/admin/signing-keys/rotate", ""), "unavailable", "try again")
+}
+
+// TestRotateSigningKeyStaged rotates a real keyring on the store: the
+// response tells when the new key signs, and the JWK Set already holds it.
+func TestRotateSigningKeyStaged(t *testing.T) {
+	st := storetest.Kumo(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	keys, err := signing.New(ctx, st, signing.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatalf("signing.New: %v", err)
+	}
+	h, err := New(Options{Config: testConfig(t), Store: st, Keys: keys, Auth: BearerToken(testToken), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	w := httptest.NewRecorder()
+	web.Middleware(h, slog.New(slog.DiscardHandler), nil).ServeHTTP(w, req(http.MethodPost, "/admin/signing-keys/rotate", ""))
+	if w.Code != http.StatusOK {
+		t.Fatalf("got status %d, want 200; body %s", w.Code, w.Body.String())
+	}
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatalf("decode body %q: %v", w.Body.String(), err)
+	}
+	want := now.Add(10 * time.Minute).Format(time.RFC3339)
+	if body["rotated"] != true || body["active_from"] != want {
+		t.Errorf("got body %v, want rotated true, active_from %s", body, want)
+	}
+	raw, err := keys.JWKS(ctx)
+	if err != nil {
+		t.Fatalf("JWKS: %v", err)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 2 {
+		t.Errorf("JWKS after rotate: got %s (%v), want 2 keys (current and pending)", raw, err)
+	}
 }
