@@ -17,9 +17,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/applinks/applinks/local/htmlform"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -155,67 +155,24 @@ func (b *browser) get(u string) page {
 	return b.do(req)
 }
 
-// form is the one <form method="post"> of a page.
-type form struct {
-	action  string
-	fields  url.Values
-	buttons map[string][]string // name → values of submit buttons
-}
-
-func parseForm(t *testing.T, p page) form {
+// parseForm reads the one <form method="post"> of a page.
+func parseForm(t *testing.T, p page) htmlform.Form {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(p.body))
+	f, err := htmlform.One([]byte(p.body))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v:\n%s", p.url, err, p.body)
 	}
-	var forms []form
-	var walk func(n *html.Node, f *form)
-	walk = func(n *html.Node, f *form) {
-		if n.Type == html.ElementNode {
-			attr := map[string]string{}
-			for _, a := range n.Attr {
-				attr[a.Key] = a.Val
-			}
-			switch n.Data {
-			case "form":
-				if strings.EqualFold(attr["method"], "post") {
-					forms = append(forms, form{action: attr["action"], fields: url.Values{}, buttons: map[string][]string{}})
-					f = &forms[len(forms)-1]
-				}
-			case "input":
-				if f != nil && attr["name"] != "" {
-					switch attr["type"] {
-					case "hidden":
-						f.fields.Set(attr["name"], attr["value"])
-					case "submit":
-						f.buttons[attr["name"]] = append(f.buttons[attr["name"]], attr["value"])
-					}
-				}
-			case "button":
-				if f != nil && attr["name"] != "" {
-					f.buttons[attr["name"]] = append(f.buttons[attr["name"]], attr["value"])
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, f)
-		}
-	}
-	walk(doc, nil)
-	if len(forms) != 1 {
-		t.Fatalf("%s: got %d post forms, want 1:\n%s", p.url, len(forms), p.body)
-	}
-	return forms[0]
+	return f
 }
 
-func (b *browser) submit(from page, f form, extra url.Values) page {
+func (b *browser) submit(from page, f htmlform.Form, extra url.Values) page {
 	b.t.Helper()
-	target, err := from.url.Parse(f.action)
+	target, err := from.url.Parse(f.Action)
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	vals := url.Values{}
-	for k, v := range f.fields {
+	for k, v := range f.Hidden {
 		vals[k] = v
 	}
 	for k, v := range extra {
@@ -246,7 +203,7 @@ func (b *browser) authorize(authURL, user, password, decision string) *url.URL {
 		b.t.Fatalf("after login: got status %d, want the consent page: %s", p.status, p.body)
 	}
 	f := parseForm(b.t, p)
-	if vals := f.buttons["decision"]; len(vals) != 2 {
+	if vals := f.Buttons["decision"]; len(vals) != 2 {
 		b.t.Fatalf("consent buttons: got %v, want approve and deny", vals)
 	}
 	p = b.submit(p, f, url.Values{"decision": {decision}})

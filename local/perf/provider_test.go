@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/html"
-
 	"github.com/applinks/applinks/functions/admin"
 	"github.com/applinks/applinks/functions/authorize"
 	"github.com/applinks/applinks/functions/token"
+	"github.com/applinks/applinks/local/htmlform"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
@@ -342,54 +340,21 @@ type postForm struct {
 	values url.Values // hidden inputs
 }
 
-// parsePostForm reads the page's only POST form (SPEC: exactly one), its
-// action resolved against pageURL and its hidden inputs.
+// parsePostForm reads the page's only POST form (SPEC: exactly one, read
+// with htmlform.One), its action resolved against pageURL and its hidden
+// inputs.
 func parsePostForm(page []byte, pageURL string) (*postForm, error) {
-	doc, err := html.Parse(bytes.NewReader(page))
+	hf, err := htmlform.One(page)
 	if err != nil {
 		return nil, err
-	}
-	var forms []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "form" && strings.EqualFold(attr(n, "method"), "post") {
-			forms = append(forms, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	if len(forms) != 1 {
-		return nil, fmt.Errorf(`got %d <form method="post">, want 1`, len(forms))
 	}
 	base, err := url.Parse(pageURL)
 	if err != nil {
 		return nil, err
 	}
-	action, err := base.Parse(attr(forms[0], "action"))
+	action, err := base.Parse(hf.Action)
 	if err != nil {
 		return nil, err
 	}
-	f := &postForm{action: action.String(), values: url.Values{}}
-	var read func(*html.Node)
-	read = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "input" && strings.EqualFold(attr(n, "type"), "hidden") && attr(n, "name") != "" {
-			f.values.Add(attr(n, "name"), attr(n, "value"))
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			read(c)
-		}
-	}
-	read(forms[0])
-	return f, nil
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if strings.EqualFold(a.Key, key) {
-			return a.Val
-		}
-	}
-	return ""
+	return &postForm{action: action.String(), values: hf.Hidden}, nil
 }

@@ -19,8 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"golang.org/x/net/html"
 
+	"github.com/applinks/applinks/local/htmlform"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -313,43 +313,14 @@ type form struct {
 
 func forms(t *testing.T, body string) []form {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(body))
+	parsed, err := htmlform.Parse([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []form
-	var walk func(n *html.Node, f *form)
-	walk = func(n *html.Node, f *form) {
-		if n.Type == html.ElementNode {
-			attr := map[string]string{}
-			for _, a := range n.Attr {
-				attr[a.Key] = a.Val
-			}
-			switch n.Data {
-			case "form":
-				if strings.EqualFold(attr["method"], "post") {
-					out = append(out, form{action: attr["action"], fields: url.Values{}, buttons: map[string][]string{}})
-					f = &out[len(out)-1]
-				}
-			case "input":
-				if f != nil && attr["name"] != "" {
-					if attr["type"] == "submit" {
-						f.buttons[attr["name"]] = append(f.buttons[attr["name"]], attr["value"])
-					} else if attr["type"] == "hidden" {
-						f.fields.Set(attr["name"], attr["value"])
-					}
-				}
-			case "button":
-				if f != nil && attr["name"] != "" {
-					f.buttons[attr["name"]] = append(f.buttons[attr["name"]], attr["value"])
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c, f)
-		}
+	out := make([]form, len(parsed))
+	for i, f := range parsed {
+		out[i] = form{action: f.Action, fields: f.Hidden, buttons: f.Buttons}
 	}
-	walk(doc, nil)
 	return out
 }
 
