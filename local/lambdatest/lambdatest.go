@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // Functions are the function names, each built from functions/<name>/lambda.
@@ -307,12 +309,11 @@ func WithIAM(ev events.APIGatewayV2HTTPRequest, userARN string) events.APIGatewa
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := storetest.FreePort()
 	if err != nil {
-		t.Fatalf("free port: %v", err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // syncBuffer is a bytes.Buffer safe for the emulator's two output streams

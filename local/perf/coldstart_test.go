@@ -262,15 +262,15 @@ func (s *syncBuffer) String() string {
 	return s.buf.String()
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago, outside the
+// kernel's ephemeral range (storetest.FreePort).
 func freePort(b *testing.B) int {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := storetest.FreePort()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func waitListening(addr string, timeout time.Duration) error {

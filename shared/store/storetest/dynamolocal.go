@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,17 +82,6 @@ func findJarDir(dir string) (string, error) {
 	}
 }
 
-// freePort asks the kernel for a free loopback port. DynamoDB Local binds
-// every interface on it; the port is free there too in practice.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startDynamoLocal() (*engine, error) {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -107,7 +95,7 @@ func startDynamoLocal() (*engine, error) {
 	if err != nil {
 		return nil, errors.New("dynamodb local: java not found (Java 17 is needed): run `make tools`")
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb local: pick a port: %w", err)
 	}
