@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -476,18 +477,15 @@ func (h *Handler) rotateCredentials(w http.ResponseWriter, r *http.Request, c ca
 		}
 		overlap = time.Duration(s) * time.Second
 	}
-	link, err := h.store.GetLink(r.Context(), c.param)
-	if err != nil {
-		return linkError(wrapf(err, "get link %q", c.param))
-	}
-	if link.ClientType == store.Public {
-		return errPublicNoSecret()
-	}
 	secret, err := shared.NewToken(h.random)
 	if err != nil {
 		return err
 	}
-	link, err = h.store.RotateLinkSecret(r.Context(), link.ID, secret, overlap, h.now().UTC())
+	// The store reads the link itself: no second read here.
+	link, err := h.store.RotateLinkSecret(r.Context(), c.param, secret, overlap, h.now().UTC())
+	if errors.Is(err, store.ErrPublicLink) {
+		return errPublicNoSecret()
+	}
 	if err != nil {
 		return linkError(wrapf(err, "rotate secret of link %q", c.param))
 	}

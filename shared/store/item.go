@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/applinks/applinks/shared/store/table"
@@ -303,3 +305,17 @@ func (u *update) String() string {
 }
 
 func (s *Store) tableName() *string { return aws.String(s.table) }
+
+// updateItem is the store's one conditional UpdateItem: upd and cond are
+// built with e, and the item comes back as updated (ReturnValues ALL_NEW,
+// which costs no extra capacity). The error is the SDK's, unclassified.
+func (s *Store) updateItem(ctx context.Context, k map[string]types.AttributeValue, upd, cond string, e *expr) (*dynamodb.UpdateItemOutput, error) {
+	return s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: k,
+		UpdateExpression:          aws.String(upd),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+}

@@ -285,14 +285,7 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
 	u.Remove(aTTL)
 	cond := e.n(aState) + " = " + e.v(str(statePending))
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
-		UpdateExpression:          aws.String(u.String()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
 	if err != nil {
 		err = classify(err, false)
 		if errors.Is(err, shared.ErrConflict) {
@@ -538,14 +531,7 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
 	cond := e.n(aState) + " = " + e.v(str(stateActive))
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
-		UpdateExpression:          aws.String(up.String()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), up.String(), cond, e)
 	if err != nil {
 		return Link{}, fmt.Errorf("update link %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}
@@ -579,14 +565,7 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 	u.Remove(gsiLinks.PartitionKey)
 	u.Remove(gsiLinks.SortKey)
 	cond := e.n(aState) + " IN (" + e.v(str(stateActive)) + ", " + e.v(str(stateDeleting)) + ")"
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
-		UpdateExpression:          aws.String(u.String()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
 	if err != nil {
 		return fmt.Errorf("delete link %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}
@@ -702,7 +681,7 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 		return Link{}, fmt.Errorf("rotate link secret: %w", err)
 	}
 	if !hasSecret(l.ClientType) {
-		return Link{}, fmt.Errorf("rotate link secret %q: public link: %w", id, shared.ErrConflict)
+		return Link{}, fmt.Errorf("rotate link secret %q: %w", id, ErrPublicLink)
 	}
 	if newSecret == "" {
 		return Link{}, fmt.Errorf("rotate link secret %q: empty secret", id)
@@ -749,14 +728,7 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 	}
 	u.Remove(aRotationLease)
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND " + e.n(aSecretHash) + " = " + e.v(str(leased.SecretHash))
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+l.ClientID, skLink),
-		UpdateExpression:          aws.String(u.String()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	out, err := s.updateItem(ctx, key(linkPrefix+l.ClientID, skLink), u.String(), cond, e)
 	if err != nil {
 		return Link{}, fmt.Errorf("rotate link secret %q: update verifiers: %w", id, notFoundOnConflict(classify(err, false)))
 	}
@@ -780,14 +752,7 @@ func (s *Store) takeRotationLease(ctx context.Context, clientID, lease string, n
 	u.Remove(aPrevSecretExpires)
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND (attribute_not_exists(" +
 		e.n(aRotationLease) + ") OR " + e.n(aRotationLease) + " < " + e.v(str(fmtTime(now))) + ")"
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
-		UpdateExpression:          aws.String(u.String()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
 	if err != nil {
 		return Link{}, fmt.Errorf("take rotation lease: %w", classify(err, false))
 	}
@@ -805,11 +770,5 @@ func (s *Store) releaseRotationLease(ctx context.Context, clientID, lease string
 	u := update{e: e}
 	u.Remove(aRotationLease)
 	cond := e.n(aRotationLease) + " = " + e.v(str(lease))
-	_, _ = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
-		UpdateExpression:          aws.String(u.String()),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
+	_, _ = s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
 }

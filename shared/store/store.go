@@ -11,6 +11,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/applinks/applinks/shared"
@@ -204,6 +205,10 @@ type Store struct {
 	table  string
 	prefix string
 }
+
+// ErrPublicLink is RotateLinkSecret's answer for a public link, which has no
+// client secret. It wraps shared.ErrConflict.
+var ErrPublicLink = fmt.Errorf("public link has no client secret: %w", shared.ErrConflict)
 
 // Options configure a Store.
 type Options struct {

@@ -375,13 +375,7 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 	upd := "SET " + e.n(aRevoked) + " = " + e.v(boolean(true)) + ", " +
 		e.n(aRevokedAt) + " = if_not_exists(" + e.n(aRevokedAt) + ", " + e.v(str(fmtTime(now))) + "), " +
 		e.n(aUpdatedAt) + " = " + e.v(str(fmtTime(now)))
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(grantPrefix+id, skGrant),
-		UpdateExpression:          aws.String(upd),
-		ConditionExpression:       aws.String("attribute_exists(" + e.n(aPK) + ")"),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
+	_, err := s.updateItem(ctx, key(grantPrefix+id, skGrant), upd, "attribute_exists("+e.n(aPK)+")", e)
 	if err != nil {
 		return fmt.Errorf("revoke grant %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}

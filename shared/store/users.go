@@ -85,14 +85,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, n
 		up.Set(aCredsChangedAt, str(fmtTime(now)))
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: s.tableName(), Key: key(userPrefix+username, skUser),
-		UpdateExpression:          aws.String(up.String()),
-		ConditionExpression:       aws.String("attribute_exists(" + e.n(aPK) + ")"),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	out, err := s.updateItem(ctx, key(userPrefix+username, skUser), up.String(), "attribute_exists("+e.n(aPK)+")", e)
 	if err != nil {
 		return User{}, fmt.Errorf("update user %q: %w", username, notFoundOnConflict(classify(err, false)))
 	}
@@ -159,14 +152,7 @@ func (s *Store) AddLoginFailure(ctx context.Context, username string, window tim
 			e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v(ttl(end)) + ") ADD " +
 			e.n(aCount) + " " + e.v(num(1))
 		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aWindowEnd) + " > " + e.v(str(fmtTime(now)))
-		out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: s.tableName(), Key: k,
-			UpdateExpression:          aws.String(upd),
-			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  e.Names(),
-			ExpressionAttributeValues: e.Values(),
-			ReturnValues:              types.ReturnValueAllNew,
-		})
+		out, err := s.updateItem(ctx, k, upd, cond, e)
 		if err == nil {
 			return int(item(out.Attributes).n(aCount)), nil
 		}
