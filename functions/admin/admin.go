@@ -18,7 +18,7 @@
 //	GET    /admin/users/{username}
 //	PATCH  /admin/users/{username}               password, permissions, disabled
 //	DELETE /admin/users/{username}               204; revokes the user's grants
-//	POST   /admin/signing-keys/rotate            {"rotated": true, "active_from": RFC 3339}
+//	POST   /admin/signing-keys/rotate            {"rotated": true, "kid": ..., "active_from": RFC 3339}
 //
 // Error codes: invalid_request (400, malformed JSON or query), unauthorized
 // (401), forbidden (403), not_found (404), method_not_allowed (405, with
@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -102,19 +103,15 @@ type Store interface {
 
 var _ Store = (*store.Store)(nil)
 
-// KeyRotator rotates the token-signing key; *signing.Keyring implements it.
-// It must be safe for concurrent use.
+// KeyRotator rotates the token-signing key; *signing.Rotator (the admin
+// function's, which reads nothing at start) and *signing.Keyring (the local
+// runner's, shared with the token handler) implement it. It must be safe for
+// concurrent use.
 type KeyRotator interface {
-	// Rotate stages a new key (published at once, signing from a later
-	// active_from); once it signs, the previous one keeps verifying (and
+	// Rotate stages a new key (published at once, signing from
+	// ActiveFrom); once it signs, the previous one keeps verifying (and
 	// stays in the JWK Set) for keep.
-	Rotate(ctx context.Context, keep time.Duration) error
-}
-
-// pendingKeys is implemented by a KeyRotator that stages its rotations
-// (*signing.Keyring): it tells when the staged key starts signing.
-type pendingKeys interface {
-	Pending() (kid string, activeFrom time.Time, ok bool)
+	Rotate(ctx context.Context, keep time.Duration) (signing.Rotation, error)
 }
 
 // Options are the dependencies of a Handler.
@@ -303,26 +300,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // previous one then stays in the JWK Set (and keeps verifying) for
 // ACCESS_TOKEN_TTL plus five minutes, so that every access token it signed
 // stays verifiable until it expires. A rotation while a key is pending
-// replaces that key. The response carries active_from when the rotator
-// tells it. The body is optional and, when sent, must be an empty JSON
+// replaces that key. The response carries the new key's kid and its
+// active_from. The body is optional and, when sent, must be an empty JSON
 // object.
 func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c call) error {
 	var in struct{}
 	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
-	if err := h.keys.Rotate(r.Context(), h.cfg.AccessTokenTTL+keyOverlap); err != nil {
+	keep := h.cfg.AccessTokenTTL + keyOverlap
+	rot, err := h.keys.Rotate(r.Context(), keep)
+	if err != nil {
 		return wrapf(err, "rotate signing key")
 	}
-	out := map[string]any{"rotated": true}
-	attrs := []any{"principal", c.principal, "previous_key_kept", (h.cfg.AccessTokenTTL + keyOverlap).String()}
-	if p, ok := h.keys.(pendingKeys); ok {
-		if kid, at, ok := p.Pending(); ok {
-			out["active_from"] = at.UTC().Format(time.RFC3339)
-			attrs = append(attrs, "kid", kid, "active_from", out["active_from"])
-		}
+	activeFrom := rot.ActiveFrom.UTC().Format(time.RFC3339)
+	attrs := []any{"principal", c.principal, "kid", rot.KeyID, "active_from", activeFrom,
+		"previous_kid", rot.PreviousKeyID, "previous_key_kept", keep.String()}
+	if rot.ReplacedKeyID != "" {
+		attrs = append(attrs, "replaced_pending_kid", rot.ReplacedKeyID)
 	}
 	web.Audit(r.Context(), "signing_key_rotated", attrs...)
-	web.WriteJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "kid": rot.KeyID, "active_from": activeFrom})
 	return nil
 }

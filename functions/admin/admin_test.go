@@ -53,14 +53,16 @@ type fakeKeys struct {
 	err   error
 }
 
-func (k *fakeKeys) Rotate(ctx context.Context, keep time.Duration) error {
+func (k *fakeKeys) Rotate(ctx context.Context, keep time.Duration) (signing.Rotation, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.err != nil {
-		return k.err
+		return signing.Rotation{}, k.err
 	}
 	k.keeps = append(k.keeps, keep)
-	return nil
+	n := len(k.keeps)
+	return signing.Rotation{KeyID: fmt.Sprintf("kid-%d", n), PreviousKeyID: fmt.Sprintf("kid-%d", n-1),
+		ActiveFrom: time.Date(2026, 11, 28, 17, 10, n, 0, time.UTC)}, nil
 }
 
 // errStore fails every call with err: it proves how store failures are
@@ -471,53 +473,70 @@ func TestRotateSigningKey(t *testing.T) {
 	if len(e.keys.keeps) != 2 || e.keys.keeps[0] != want || e.keys.keeps[1] != want {
 		t.Errorf("got rotations keeping %v, want two keeping %v", e.keys.keeps, want)
 	}
-	if a := e.audits("signing_key_rotated"); len(a) != 2 || a[0]["principal"] != tokenPrincipal {
-		t.Errorf("got audit events %v, want two by %q", a, tokenPrincipal)
+	if a := e.audits("signing_key_rotated"); len(a) != 2 || a[0]["principal"] != tokenPrincipal ||
+		a[0]["kid"] != "kid-1" || a[0]["previous_kid"] != "kid-0" || a[1]["kid"] != "kid-2" {
+		t.Errorf("got audit events %v, want two by %q naming kid-1 (over kid-0), then kid-2", a, tokenPrincipal)
 	}
-
-	if _, ok := body["active_from"]; ok {
-		t.Errorf("got body %v, want no active_from from a rotator that does not tell it", body)
+	if body["kid"] != "kid-1" || body["active_from"] != "2026-11-28T17:10:01Z" {
+		t.Errorf("got body %v, want the rotator's kid-1 and its active_from", body)
 	}
 
 	e.keys.err = fmt.Errorf("put signing keys: %w", shared.ErrUnavailable)
 	checkError(t, e.do(503, http.MethodPost, "/admin/signing-keys/rotate", ""), "unavailable", "try again")
 }
 
-// TestRotateSigningKeyStaged rotates a real keyring on the store: the
-// response tells when the new key signs, and the JWK Set already holds it.
+// TestRotateSigningKeyStaged rotates the key set on the store, through the
+// admin function's Rotator and through the local runner's Keyring: the
+// response tells which key signs from when, and a keyring reading the store
+// (another instance) already publishes it.
 func TestRotateSigningKeyStaged(t *testing.T) {
-	st := storetest.Kumo(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
-	keys, err := signing.New(ctx, st, signing.Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatalf("signing.New: %v", err)
-	}
-	h, err := New(Options{Config: testConfig(t), Store: st, Keys: keys, Auth: BearerToken(testToken), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	w := httptest.NewRecorder()
-	web.Middleware(h, slog.New(slog.DiscardHandler), nil).ServeHTTP(w, req(http.MethodPost, "/admin/signing-keys/rotate", ""))
-	if w.Code != http.StatusOK {
-		t.Fatalf("got status %d, want 200; body %s", w.Code, w.Body.String())
-	}
-	var body map[string]any
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-		t.Fatalf("decode body %q: %v", w.Body.String(), err)
-	}
-	want := now.Add(10 * time.Minute).Format(time.RFC3339)
-	if body["rotated"] != true || body["active_from"] != want {
-		t.Errorf("got body %v, want rotated true, active_from %s", body, want)
-	}
-	raw, err := keys.JWKS(ctx)
-	if err != nil {
-		t.Fatalf("JWKS: %v", err)
-	}
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 2 {
-		t.Errorf("JWKS after rotate: got %s (%v), want 2 keys (current and pending)", raw, err)
+	clock := func() time.Time { return now }
+	for name, open := range map[string]func(*store.Store) (KeyRotator, error){
+		"rotator": func(st *store.Store) (KeyRotator, error) { return signing.NewRotator(st, signing.Options{Now: clock}) },
+		"keyring": func(st *store.Store) (KeyRotator, error) { return signing.New(ctx, st, signing.Options{Now: clock}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := storetest.Kumo(t)
+			keys, err := open(st)
+			if err != nil {
+				t.Fatalf("open %s: %v", name, err)
+			}
+			h, err := New(Options{Config: testConfig(t), Store: st, Keys: keys, Auth: BearerToken(testToken), Now: clock})
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			w := httptest.NewRecorder()
+			web.Middleware(h, slog.New(slog.DiscardHandler), nil).ServeHTTP(w, req(http.MethodPost, "/admin/signing-keys/rotate", ""))
+			if w.Code != http.StatusOK {
+				t.Fatalf("got status %d, want 200; body %s", w.Code, w.Body.String())
+			}
+			var body map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatalf("decode body %q: %v", w.Body.String(), err)
+			}
+			want := now.Add(10 * time.Minute).Format(time.RFC3339)
+			kid, _ := body["kid"].(string)
+			if body["rotated"] != true || body["active_from"] != want || kid == "" {
+				t.Errorf("got body %v, want rotated true, a kid, active_from %s", body, want)
+			}
+			other, err := signing.New(ctx, st, signing.Options{Now: clock})
+			if err != nil {
+				t.Fatalf("signing.New: %v", err)
+			}
+			raw, err := other.JWKS(ctx)
+			if err != nil {
+				t.Fatalf("JWKS: %v", err)
+			}
+			var set struct {
+				Keys []struct {
+					KeyID string `json:"kid"`
+				} `json:"keys"`
+			}
+			if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 2 || set.Keys[1].KeyID != kid {
+				t.Errorf("JWKS after rotate: got %s (%v), want 2 keys, the second %q (pending)", raw, err, kid)
+			}
+		})
 	}
 }

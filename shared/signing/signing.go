@@ -194,6 +194,21 @@ type Keyring struct {
 // exists; concurrent first starts end with one key set (the loser of
 // CreateSigningKeys reads the winner's).
 func New(ctx context.Context, src Source, o Options) (*Keyring, error) {
+	k, err := newUnloaded(src, o)
+	if err != nil {
+		return nil, err
+	}
+	set, err := k.loadOrCreate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k.install(set, k.o.Now())
+	return k, nil
+}
+
+// newUnloaded checks o, fills in its defaults and returns a Keyring with no
+// key set loaded.
+func newUnloaded(src Source, o Options) (*Keyring, error) {
 	if src == nil {
 		return nil, errors.New("signing: nil source")
 	}
@@ -209,16 +224,16 @@ func New(ctx context.Context, src Source, o Options) (*Keyring, error) {
 	if o.Random == nil {
 		o.Random = rand.Reader
 	}
-	k := &Keyring{src: src, o: o}
+	return &Keyring{src: src, o: o}, nil
+}
+
+// loadOrCreate reads the stored key set, creating it when none exists.
+func (k *Keyring) loadOrCreate(ctx context.Context) (*keySet, error) {
 	set, err := k.load(ctx)
 	if errors.Is(err, shared.ErrNotFound) {
 		set, err = k.create(ctx)
 	}
-	if err != nil {
-		return nil, err
-	}
-	k.install(set, k.o.Now())
-	return k, nil
+	return set, err
 }
 
 // load reads and parses the stored document.
@@ -599,25 +614,27 @@ func (k *Keyring) JWKS(ctx context.Context) ([]byte, error) {
 	return b, nil
 }
 
-// Pending returns the kid and active_from of the pending key of a staged
-// rotation, from the cached key set (no I/O); ok is false when no key is
-// pending (none staged, or it has become current).
-func (k *Keyring) Pending() (kid string, activeFrom time.Time, ok bool) {
-	now := k.o.Now()
-	k.mu.RLock()
-	set := k.set.at(now)
-	k.mu.RUnlock()
-	if set.doc.Next == nil {
-		return "", time.Time{}, false
-	}
-	return set.doc.Next.Key.KeyID, set.doc.Next.ActiveFrom, true
-}
-
 // ActivationDelay is how long after a rotation the new key starts signing:
 // the refresh interval (every instance has re-read the key set) plus
 // JWKSMaxAge (every cached JWK Set holds the new key).
 func (k *Keyring) ActivationDelay() time.Duration {
 	return k.o.Refresh + JWKSMaxAge
+}
+
+// Rotation is the outcome of a staged rotation.
+type Rotation struct {
+	// KeyID is the new key's kid: in the JWK Set (and verifying) at once,
+	// signing from ActiveFrom.
+	KeyID string
+	// ActiveFrom is when KeyID becomes the signing key.
+	ActiveFrom time.Time
+	// PreviousKeyID is the key that signs until ActiveFrom and then verifies
+	// until PreviousRetireAfter.
+	PreviousKeyID       string
+	PreviousRetireAfter time.Time
+	// ReplacedKeyID is the pending key of an earlier rotation that this one
+	// replaced before it ever signed; empty when there was none.
+	ReplacedKeyID string
 }
 
 // Rotate stages a new key: it is published in the JWK Set (and verifies) at
@@ -626,28 +643,25 @@ func (k *Keyring) ActivationDelay() time.Duration {
 // at least ACCESS_TOKEN_TTL. A pending key whose time has come is made
 // current first; one not yet active is replaced (it never signed). Retired
 // keys whose time has passed are dropped. Rotate starts from the stored
-// document, not the cache; two instances rotating at the same moment race
-// (the last write wins), so rotate from one place (an operator or a
-// scheduled job).
-func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) error {
+// document, not the cache (creating it first when none exists); two
+// instances rotating at the same moment race (the last write wins), so
+// rotate from one place (an operator or a scheduled job). The caller audits
+// the rotation: it knows who asked.
+func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) (Rotation, error) {
 	if keep < 0 {
-		return fmt.Errorf("rotate signing key: negative keep %s", keep)
+		return Rotation{}, fmt.Errorf("rotate signing key: negative keep %s", keep)
 	}
 	k.reload.Lock()
 	defer k.reload.Unlock()
-	stored, err := k.load(ctx)
+	stored, err := k.loadOrCreate(ctx)
 	if err != nil {
-		return fmt.Errorf("rotate signing key: %w", err)
+		return Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	now := k.o.Now()
 	base := stored.at(now).doc
-	replaced := ""
-	if base.Next != nil {
-		replaced = base.Next.Key.KeyID
-	}
 	key, err := k.generate()
 	if err != nil {
-		return fmt.Errorf("rotate signing key: %w", err)
+		return Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	activeFrom := now.Add(k.ActivationDelay())
 	doc := document{Version: docVersion, Current: base.Current, Next: &nextKey{
@@ -660,21 +674,48 @@ func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) error {
 	}
 	set, err := newKeySet(doc)
 	if err != nil {
-		return fmt.Errorf("rotate signing key: %w", err)
+		return Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
-		return fmt.Errorf("rotate signing key: encode: %w", err)
+		return Rotation{}, fmt.Errorf("rotate signing key: encode: %w", err)
 	}
 	if err := k.src.PutSigningKeys(ctx, raw); err != nil {
-		return fmt.Errorf("rotate signing key: store: %w", err)
+		return Rotation{}, fmt.Errorf("rotate signing key: store: %w", err)
 	}
 	k.install(set, now)
-	attrs := []any{"kid", key.KeyID, "previous_kid", base.Current.KeyID,
-		"active_from", activeFrom.UTC().Format(time.RFC3339), "keep_seconds", int64(keep / time.Second)}
-	if replaced != "" {
-		attrs = append(attrs, "replaced_pending_kid", replaced)
+	rot := Rotation{KeyID: key.KeyID, ActiveFrom: activeFrom,
+		PreviousKeyID: base.Current.KeyID, PreviousRetireAfter: doc.Next.PreviousRetireAfter}
+	if base.Next != nil {
+		rot.ReplacedKeyID = base.Next.Key.KeyID
 	}
-	web.Audit(ctx, "signing_key_rotated", attrs...)
-	return nil
+	return rot, nil
+}
+
+// Rotator stages rotations of the stored key set without holding one: it
+// reads nothing until Rotate, so a function that rotates but never signs or
+// verifies (the admin function) reads no secret when it starts. It is safe
+// for concurrent use.
+type Rotator struct {
+	k *Keyring
+}
+
+// NewRotator returns a Rotator on src. It does no I/O; o is as for New
+// (Refresh sets the activation delay, with Now and Random).
+func NewRotator(src Source, o Options) (*Rotator, error) {
+	k, err := newUnloaded(src, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Rotator{k: k}, nil
+}
+
+// Rotate is Keyring.Rotate on the stored key set.
+func (r *Rotator) Rotate(ctx context.Context, keep time.Duration) (Rotation, error) {
+	return r.k.Rotate(ctx, keep)
+}
+
+// ActivationDelay is Keyring.ActivationDelay.
+func (r *Rotator) ActivationDelay() time.Duration {
+	return r.k.ActivationDelay()
 }

@@ -174,12 +174,12 @@ func TestDocumentFormat(t *testing.T) {
 	k := newKeyring(t, src, c)
 	// Two rotations, the first one active, so the document holds a
 	// current, a pending and a retired key.
-	if err := k.Rotate(context.Background(), time.Hour); err != nil {
+	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	firstActive := c.Now().Add(k.ActivationDelay())
 	c.Add(k.ActivationDelay())
-	if err := k.Rotate(context.Background(), time.Hour); err != nil {
+	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	var doc struct {
@@ -501,15 +501,18 @@ func TestRotateIsStaged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
-	if err := k.Rotate(ctx, time.Hour); err != nil {
+	rot, err := k.Rotate(ctx, time.Hour)
+	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	newKid := pendingKid(t, src)
 	if newKid == "" || newKid == oldKid {
 		t.Fatalf("pending kid after rotate: got %q, want a new one (old %q)", newKid, oldKid)
 	}
-	if kid, at, ok := k.Pending(); !ok || kid != newKid || !at.Equal(c.Now().Add(delay)) {
-		t.Errorf("Pending: got (%q, %v, %v), want (%q, %v, true)", kid, at, ok, newKid, c.Now().Add(delay))
+	want := Rotation{KeyID: newKid, ActiveFrom: c.Now().Add(delay), PreviousKeyID: oldKid,
+		PreviousRetireAfter: c.Now().Add(delay + time.Hour)}
+	if rot != want {
+		t.Errorf("Rotate: got %+v, want %+v", rot, want)
 	}
 
 	// Right after the rotation the old key signs and both are published.
@@ -563,9 +566,6 @@ func TestRotateIsStaged(t *testing.T) {
 	if h := header(t, newTok); h.KeyID != newKid {
 		t.Errorf("token at active_from: got kid %q, want %q", h.KeyID, newKid)
 	}
-	if kid, _, ok := k.Pending(); ok {
-		t.Errorf("Pending at active_from: got %q, want none", kid)
-	}
 	if got := jwksKids(t, k); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
 		t.Errorf("JWKS at active_from: got %v, want [%s %s]", got, newKid, oldKid)
 	}
@@ -596,7 +596,7 @@ func TestRotateIsStaged(t *testing.T) {
 	}
 
 	// The next rotation writes the switch and drops the expired key.
-	if err := k.Rotate(ctx, time.Minute); err != nil {
+	if _, err := k.Rotate(ctx, time.Minute); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	var doc document
@@ -615,15 +615,19 @@ func TestRotateReplacesPendingKey(t *testing.T) {
 	k := newKeyring(t, src, c)
 	ctx := context.Background()
 	oldKid := currentKid(t, k)
-	if err := k.Rotate(ctx, time.Hour); err != nil {
+	if _, err := k.Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	first := pendingKid(t, src)
 	c.Add(k.ActivationDelay() / 2)
-	if err := k.Rotate(ctx, time.Hour); err != nil {
+	rot, err := k.Rotate(ctx, time.Hour)
+	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	second := pendingKid(t, src)
+	if rot.KeyID != second || rot.ReplacedKeyID != first || rot.PreviousKeyID != oldKid {
+		t.Errorf("second Rotate: got %+v, want key %q replacing %q, previous %q", rot, second, first, oldKid)
+	}
 	if second == "" || second == first || second == oldKid {
 		t.Fatalf("pending after second rotate: got %q, want a new kid (first %q, old %q)", second, first, oldKid)
 	}
@@ -671,7 +675,7 @@ func TestRefresh(t *testing.T) {
 	a := newKeyring(t, src, c)
 	b := newKeyring(t, src, c)
 	oldKid := currentKid(t, b)
-	if err := a.Rotate(ctx, time.Hour); err != nil {
+	if _, err := a.Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	newKid := pendingKid(t, src)
@@ -706,7 +710,7 @@ func TestRefresh(t *testing.T) {
 	}
 
 	// After Refresh, a burst of uses does one read.
-	if err := a.Rotate(ctx, time.Hour); err != nil {
+	if _, err := a.Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	c.Add(defaultRefresh)
@@ -742,7 +746,7 @@ func TestNewErrors(t *testing.T) {
 	c := &clock{now: time.Unix(1_800_000_000, 0)}
 	good := &memSource{}
 	k := newKeyring(t, good, c)
-	if err := k.Rotate(context.Background(), time.Hour); err != nil {
+	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	mutate := func(f func(map[string]any)) []byte {
@@ -806,5 +810,70 @@ func TestSignRequiresClaims(t *testing.T) {
 	bad.ExpiresAt = bad.IssuedAt
 	if _, err := k.Sign(context.Background(), bad); err == nil {
 		t.Error("exp not after iat: got nil error, want one")
+	}
+}
+
+// TestRotator: a Rotator reads nothing until it rotates, then stages a key
+// on the stored document exactly as a Keyring does, and creates the
+// document first when none exists.
+func TestRotator(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	if _, err := NewRotator(nil, Options{}); err == nil {
+		t.Errorf("NewRotator(nil): got nil error, want one")
+	}
+	if _, err := NewRotator(&memSource{}, Options{Refresh: -time.Second}); err == nil {
+		t.Errorf("NewRotator with a negative refresh: got nil error, want one")
+	}
+
+	src := &memSource{}
+	r, err := NewRotator(src, Options{Now: c.Now})
+	if err != nil {
+		t.Fatalf("NewRotator: %v", err)
+	}
+	if gets, creates := src.stats(); gets != 0 || creates != 0 {
+		t.Fatalf("after NewRotator: got %d reads and %d creates, want none", gets, creates)
+	}
+	// No document yet: Rotate creates one, then stages a key on it.
+	rot, err := r.Rotate(ctx, time.Hour)
+	if err != nil {
+		t.Fatalf("Rotate on an empty source: %v", err)
+	}
+	if _, creates := src.stats(); creates != 1 {
+		t.Errorf("creates: got %d, want 1", creates)
+	}
+	if got := pendingKid(t, src); got == "" || got != rot.KeyID || rot.PreviousKeyID == "" || rot.PreviousKeyID == got {
+		t.Errorf("after Rotate: got pending %q and %+v, want the rotation's new key over another current one", got, rot)
+	}
+	if want := c.Now().Add(r.ActivationDelay()); !rot.ActiveFrom.Equal(want) {
+		t.Errorf("active_from: got %v, want %v", rot.ActiveFrom, want)
+	}
+
+	// A keyring reading the document sees what the Rotator staged: the
+	// previous key signs, both are published.
+	k := newKeyring(t, src, c)
+	if got := currentKid(t, k); got != rot.PreviousKeyID {
+		t.Errorf("keyring current: got %q, want %q", got, rot.PreviousKeyID)
+	}
+	if got := jwksKids(t, k); len(got) != 2 || got[0] != rot.PreviousKeyID || got[1] != rot.KeyID {
+		t.Errorf("JWKS: got %v, want [%s %s]", got, rot.PreviousKeyID, rot.KeyID)
+	}
+
+	// A second rotation before active_from replaces the pending key.
+	again, err := r.Rotate(ctx, time.Hour)
+	if err != nil {
+		t.Fatalf("second Rotate: %v", err)
+	}
+	if again.ReplacedKeyID != rot.KeyID || again.PreviousKeyID != rot.PreviousKeyID || again.KeyID == rot.KeyID {
+		t.Errorf("second Rotate: got %+v, want a new key replacing %q over %q", again, rot.KeyID, rot.PreviousKeyID)
+	}
+
+	// A failing store is the Rotate's error, wrapped.
+	src.setFail(fmt.Errorf("secrets manager: %w", shared.ErrUnavailable))
+	if _, err := r.Rotate(ctx, time.Hour); !errors.Is(err, shared.ErrUnavailable) {
+		t.Errorf("Rotate with the store down: got %v, want ErrUnavailable", err)
+	}
+	if _, err := r.Rotate(ctx, -time.Second); err == nil {
+		t.Errorf("Rotate with a negative keep: got nil error, want one")
 	}
 }

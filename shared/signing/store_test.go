@@ -34,7 +34,7 @@ func TestOnStore(t *testing.T) {
 			t.Errorf("keyring #%d: got kid %s, want %s (one key for concurrent starts)", i, kids[i], kids[0])
 		}
 	}
-	if err := rings[0].Rotate(ctx, time.Hour); err != nil {
+	if _, err := rings[0].Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	// The new key is published at once, after the current one...

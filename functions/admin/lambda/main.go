@@ -1,5 +1,5 @@
-// Command admin is the Lambda entry point of the admin function: it loads
-// the signing keyring and serves admin.Handler through lambdahttp.Serve.
+// Command admin is the Lambda entry point of the admin function: it serves
+// admin.Handler, with a signing-key Rotator, through lambdahttp.Serve.
 // Authentication is API Gateway's IAM authorization (SigV4) on /admin/*;
 // the handler also refuses any request whose context carries no IAM
 // principal. It holds no logic of its own.
@@ -19,11 +19,13 @@ import (
 
 func main() {
 	lambdahttp.Serve("admin", func(ctx context.Context, cfg config.Config, st *store.Store) (http.Handler, error) {
-		kr, err := signing.New(ctx, st, signing.Options{})
+		// The admin function only rotates the signing key: the Rotator reads
+		// the key set when asked to, not at start.
+		rot, err := signing.NewRotator(st, signing.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("load signing keys: %w", err)
+			return nil, fmt.Errorf("signing key rotator: %w", err)
 		}
-		h, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: kr, Auth: admin.IAMPrincipal()})
+		h, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: rot, Auth: admin.IAMPrincipal()})
 		if err != nil {
 			return nil, fmt.Errorf("admin handler: %w", err)
 		}
