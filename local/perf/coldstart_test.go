@@ -62,6 +62,7 @@ func apiEvent(method, path, query string, iam bool) string {
 var coldTargets = []coldTarget{
 	{"hello", "./local/perf/testdata/hello", apiEvent("GET", "/", "", false), http.StatusOK},
 	{"sdkfloor", "./local/perf/testdata/sdkfloor", apiEvent("GET", "/", "", false), http.StatusOK},
+	{"keyfloor", "./local/perf/testdata/keyfloor", apiEvent("GET", "/", "", false), http.StatusOK},
 	{"token", "./functions/token/lambda", apiEvent("GET", "/.well-known/oauth-authorization-server", "", false), http.StatusOK},
 	// An unknown client: the error page after one GetItem.
 	{"authorize", "./functions/authorize/lambda", apiEvent("GET", "/oauth2/authorize", "client_id=perf-unknown", false), http.StatusBadRequest},
@@ -74,18 +75,20 @@ var buildFlags = []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldfla
 // BenchmarkColdStart builds each bootstrap and a hello-world aws-lambda-go
 // function for the host with `make build`'s flags, starts each under the
 // Lambda Runtime Interface Emulator several times (after one start that is
-// not counted: the very first start of the token function generates and
+// not counted: the first start that reads the signing keys (keyfloor) generates and
 // stores the signing key), invokes it once per start with an API Gateway
 // event, and reports medians:
 //
 //	init-ms        the INIT phase as the emulator logs it ("INIT REPORT
 //	               (durationMs: ...)"): process start to the runtime's first
-//	               /next, including config, SDK clients and, for token and
-//	               admin, the signing key read from Secrets Manager
+//	               /next, including config, SDK clients and, for token,
+//	               the signing key read from Secrets Manager
 //	x-hello        the median over rounds of init over hello's init in
 //	               the same round (target at most 1.5);
 //	               sdkfloor (hello plus store.Open: config and SDK
-//	               clients, no call) shows the SDK's share
+//	               clients, no call) shows the SDK's share, keyfloor
+//	               (sdkfloor plus signing.New: one GetSecretValue and the
+//	               key's parsing) that of reading the signing key
 //	min-init-ms    the fastest start, and x-hello-min the ratio of the
 //	               fastest starts: on a loaded machine, contention only
 //	               adds time, so the minimum is the steadiest estimate
@@ -99,7 +102,7 @@ var buildFlags = []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldfla
 // The starts are interleaved: each round starts every binary once, in
 // turn, so that the machine's changing load weighs on all of them alike, and
 // x-hello is the median of the per-round ratios. -coldstart-rounds sets the
-// number of counted rounds (make bench: 15). It needs the emulator
+// number of counted rounds (make bench: 25). It needs the emulator
 // (AWS_LAMBDA_RIE, .local/bin or $GOPATH/bin; `make tools` installs it) and
 // DynamoDB Local.
 func BenchmarkColdStart(b *testing.B) {
@@ -164,7 +167,7 @@ func helloInits(rs []coldResult) []float64 {
 }
 
 // coldRounds is the number of counted rounds of BenchmarkColdStart.
-var coldRounds = flag.Int("coldstart-rounds", 15, "counted rounds of BenchmarkColdStart (each starts every binary once)")
+var coldRounds = flag.Int("coldstart-rounds", 25, "counted rounds of BenchmarkColdStart (each starts every binary once)")
 
 // coldResult is one cold start.
 type coldResult struct {
