@@ -18,10 +18,13 @@ import (
 
 // Defaults and limits of SPEC "Configuration".
 const (
-	DefaultIssuer            = "http://127.0.0.1:8080"
-	DefaultListenAddr        = "127.0.0.1:8080"
-	DefaultTableName         = "applinks"
-	DefaultSecretPrefix      = "applinks"
+	DefaultIssuer       = "http://127.0.0.1:8080"
+	DefaultListenAddr   = "127.0.0.1:8080"
+	DefaultTableName    = "applinks"
+	DefaultSecretPrefix = "applinks"
+	// MaxSecretPrefix bounds SECRET_PREFIX so that every secret name
+	// (prefix + "/links/" + client id) stays within Secrets Manager's 512.
+	MaxSecretPrefix          = 256
 	DefaultAuthCodeTTL       = 60 * time.Second
 	MaxAuthCodeTTL           = 600 * time.Second
 	DefaultAccessTokenTTL    = 3600 * time.Second
@@ -98,8 +101,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("AWS_ENDPOINT_URL: %q is not an absolute http(s) URL", c.EndpointURL)
 		}
 	}
-	if strings.ContainsAny(c.SecretPrefix, " \t") {
-		return Config{}, fmt.Errorf("SECRET_PREFIX: %q must not contain whitespace", c.SecretPrefix)
+	if !validName(c.TableName, 3, 255, "_.-") {
+		return Config{}, fmt.Errorf("TABLE_NAME: %q is not a DynamoDB table name (3 to 255 letters, digits, '_', '.' or '-')", c.TableName)
+	}
+	if !validName(c.SecretPrefix, 1, MaxSecretPrefix, "/_+=.@-") {
+		return Config{}, fmt.Errorf("SECRET_PREFIX: %q is not a Secrets Manager name prefix (1 to %d letters, digits or any of /_+=.@-)", c.SecretPrefix, MaxSecretPrefix)
 	}
 	durations := []struct {
 		name      string
@@ -237,6 +243,23 @@ func loadCatalog(v string) (*shared.Catalog, error) {
 		return nil, oneLine(err)
 	}
 	return c, nil
+}
+
+// validName reports whether s has between min and max bytes, each an ASCII
+// letter, a digit or one of extra: the names DynamoDB (tables) and Secrets
+// Manager (secrets) accept, checked here so that a bad name stops start-up
+// instead of failing every request.
+func validName(s string, min, max int, extra string) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		ok := r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(extra, r))
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // oneLine keeps an error on one line (a JSON syntax error never spans lines,

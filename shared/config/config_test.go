@@ -55,7 +55,7 @@ func TestFromEnvValues(t *testing.T) {
 	c, err := FromEnv(env(map[string]string{
 		"ISSUER_URL":          "https://auth.example.com/",
 		"LISTEN_ADDR":         ":9000",
-		"TABLE_NAME":          "t1",
+		"TABLE_NAME":          "tbl-1",
 		"SECRET_PREFIX":       "p1",
 		"AWS_ENDPOINT_URL":    "http://localhost:4566",
 		"ADMIN_TOKEN":         "tok",
@@ -76,7 +76,7 @@ func TestFromEnvValues(t *testing.T) {
 	}{
 		{"Issuer", c.Issuer, "https://auth.example.com"},
 		{"ListenAddr", c.ListenAddr, ":9000"},
-		{"TableName", c.TableName, "t1"},
+		{"TableName", c.TableName, "tbl-1"},
 		{"SecretPrefix", c.SecretPrefix, "p1"},
 		{"EndpointURL", c.EndpointURL, "http://localhost:4566"},
 		{"AdminToken", c.AdminToken, "tok"},
@@ -156,6 +156,13 @@ func TestFromEnvErrors(t *testing.T) {
 		{"LISTEN_ADDR", "8080", "LISTEN_ADDR: ..."},
 		{"AWS_ENDPOINT_URL", "localhost:4566", "AWS_ENDPOINT_URL: ..."},
 		{"SECRET_PREFIX", "a b", "SECRET_PREFIX: ..."},
+		{"SECRET_PREFIX", "app*links", "SECRET_PREFIX: ..."},
+		{"SECRET_PREFIX", "é", "SECRET_PREFIX: ..."},
+		{"SECRET_PREFIX", strings.Repeat("p", MaxSecretPrefix+1), "SECRET_PREFIX: ..."},
+		{"TABLE_NAME", "bad name!", `TABLE_NAME: "bad name!" is not a DynamoDB table name (3 to 255 letters, digits, '_', '.' or '-')`},
+		{"TABLE_NAME", "ab", "TABLE_NAME: ..."},
+		{"TABLE_NAME", "app/links", "TABLE_NAME: ..."},
+		{"TABLE_NAME", strings.Repeat("t", 256), "TABLE_NAME: ..."},
 		{"REQUIRE_PKCE", "yes", `REQUIRE_PKCE: "yes" is not one of true, false, 1, 0`},
 		{"SCOPE_CATALOG", "/nonexistent/catalog.json", "SCOPE_CATALOG: read /nonexistent/catalog.json: no such file or directory"},
 		{"SCOPE_CATALOG", `{"baseline":"B","scopes":[{"name":"A"}]}`, `SCOPE_CATALOG: scope catalog: baseline "B" is not a scope of the catalog`},
@@ -180,5 +187,24 @@ func TestFromEnvErrors(t *testing.T) {
 				t.Errorf("got a multi-line error %q, want one line", got)
 			}
 		})
+	}
+}
+
+// TestNamesAccepted: the edges of what DynamoDB and Secrets Manager accept
+// pass.
+func TestNamesAccepted(t *testing.T) {
+	for _, vars := range []map[string]string{
+		{"TABLE_NAME": "a.b", "SECRET_PREFIX": "p"},
+		{"TABLE_NAME": strings.Repeat("T", 255), "SECRET_PREFIX": strings.Repeat("p", MaxSecretPrefix)},
+		{"TABLE_NAME": "Team_1.app-links", "SECRET_PREFIX": "team/app+links=1@prod.eu-west_1"},
+	} {
+		c, err := FromEnv(env(vars))
+		if err != nil {
+			t.Errorf("got %v, want %v accepted", err, vars)
+			continue
+		}
+		if c.TableName != vars["TABLE_NAME"] || c.SecretPrefix != vars["SECRET_PREFIX"] {
+			t.Errorf("got (%q, %q), want %v", c.TableName, c.SecretPrefix, vars)
+		}
 	}
 }
