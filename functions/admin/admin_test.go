@@ -406,7 +406,6 @@ func TestMalformedRequests(t *testing.T) {
 		{"rotate unknown field", "POST", "/admin/links/abc/credentials/rotate", `{"overlap":5}`, "", 400, "invalid_request", "unknown field"},
 		{"signing key body", "POST", "/admin/signing-keys/rotate", `{"keep":5}`, "", 400, "invalid_request", "unknown field"},
 		{"limit repeated", "GET", "/admin/links?limit=1&limit=2", "", "", 400, "invalid_request", "repeated"},
-		{"empty cursor", "GET", "/admin/links?cursor=", "", "", 400, "invalid_request", "cursor"},
 		{"limit zero", "GET", "/admin/links?limit=0", "", "", 422, "validation_failed", "limit: "},
 		{"limit too big", "GET", "/admin/links?limit=101", "", "", 422, "validation_failed", "limit: "},
 		{"limit not a number", "GET", "/admin/links?limit=ten", "", "", 422, "validation_failed", "limit: "},

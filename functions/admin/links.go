@@ -288,14 +288,16 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 // page reads the limit (1..MaxPageSize, default DefaultPageSize) and cursor
-// query parameters of a list request.
+// query parameters of a list request. An empty value is an omitted one (the
+// first page, the default limit), as SPEC writes the template
+// `?limit=&cursor=`.
 func page(r *http.Request) (int, string, error) {
 	q, err := web.ParseForm(r, true)
 	if err != nil {
 		return 0, "", errInvalidRequest(err.Error())
 	}
 	limit := DefaultPageSize
-	if s := q.Get("limit"); q.Has("limit") {
+	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxPageSize {
 			return 0, "", errValidation("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
@@ -303,7 +305,7 @@ func page(r *http.Request) (int, string, error) {
 		limit = n
 	}
 	cursor := q.Get("cursor")
-	if q.Has("cursor") && (cursor == "" || len(cursor) > maxCursor) {
+	if len(cursor) > maxCursor {
 		return 0, "", errInvalidRequest("cursor is not valid: pass next_cursor from the previous page unchanged")
 	}
 	return limit, cursor, nil

@@ -332,6 +332,17 @@ func TestListLinks(t *testing.T) {
 	if !slices.Equal(got, ids) {
 		t.Errorf("got ids %v, want %v in creation order", got, ids)
 	}
+	// Empty values are omitted ones: the first page at the default limit.
+	for _, q := range []string{"?limit=&cursor=", "?cursor=", "?limit="} {
+		body := e.do(200, http.MethodGet, "/admin/links"+q, "")
+		var first []string
+		for _, l := range body["links"].([]any) {
+			first = append(first, l.(map[string]any)["id"].(string))
+		}
+		if !slices.Equal(first, ids) || body["next_cursor"] != nil {
+			t.Errorf("%s: got ids %v and next_cursor %v, want all %v on one page", q, first, body["next_cursor"], ids)
+		}
+	}
 	checkError(t, e.do(400, http.MethodGet, "/admin/links?cursor=not-a-cursor", ""), "invalid_request", "cursor")
 }
 
