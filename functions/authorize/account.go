@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -172,7 +173,10 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 			RevokeAction:  "/account/authorizations/" + url.PathEscape(a.ClientID) + "/revoke",
 		})
 	}
-	if cid := r.URL.Query().Get("revoked"); cid != "" {
+	// The confirmation after a revocation. The query can be forged by a
+	// link, so it confirms only what is true: the named application holds
+	// no authorization of this user.
+	if cid := r.URL.Query().Get("revoked"); cid != "" && !slices.ContainsFunc(apps, func(a Authorization) bool { return a.ClientID == cid }) {
 		d.Revoked = "Access revoked."
 		if len(cid) <= maxParamBytes {
 			if link, err := h.store.GetLinkByClientID(ctx, cid); err == nil {

@@ -151,6 +151,12 @@ func testAccountPage(t *testing.T, mk mkEnv) {
 	if !strings.Contains(parsePage(t, gone.body).Text, "Access revoked.") {
 		t.Errorf("confirmation for a deleted link lacks \"Access revoked.\"")
 	}
+	// A forged confirmation for an application that still holds an
+	// authorization (a crafted link) is not shown.
+	forged := parsePage(t, b.get(accountPath+"?revoked="+queryClient).body)
+	if strings.Contains(forged.Text, "Access revoked") {
+		t.Errorf("got a revocation confirmation for %s, which is still authorized (text %q)", queryClient, forged.Text)
+	}
 }
 
 func TestRevokeRefused(t *testing.T) { testRevokeRefused(t, newEnv) }
