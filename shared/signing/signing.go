@@ -648,20 +648,31 @@ type Rotation struct {
 // rotate from one place (an operator or a scheduled job). The caller audits
 // the rotation: it knows who asked.
 func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) (Rotation, error) {
-	if keep < 0 {
-		return Rotation{}, fmt.Errorf("rotate signing key: negative keep %s", keep)
-	}
 	k.reload.Lock()
 	defer k.reload.Unlock()
+	set, rot, err := k.rotate(ctx, keep)
+	if err != nil {
+		return Rotation{}, err
+	}
+	k.install(set, k.o.Now())
+	return rot, nil
+}
+
+// rotate writes the rotated document and returns it parsed, without
+// installing it; k.reload must be held.
+func (k *Keyring) rotate(ctx context.Context, keep time.Duration) (*keySet, Rotation, error) {
+	if keep < 0 {
+		return nil, Rotation{}, fmt.Errorf("rotate signing key: negative keep %s", keep)
+	}
 	stored, err := k.loadOrCreate(ctx)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("rotate signing key: %w", err)
+		return nil, Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	now := k.o.Now()
 	base := stored.at(now).doc
 	key, err := k.generate()
 	if err != nil {
-		return Rotation{}, fmt.Errorf("rotate signing key: %w", err)
+		return nil, Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	activeFrom := now.Add(k.ActivationDelay())
 	doc := document{Version: docVersion, Current: base.Current, Next: &nextKey{
@@ -674,22 +685,21 @@ func (k *Keyring) Rotate(ctx context.Context, keep time.Duration) (Rotation, err
 	}
 	set, err := newKeySet(doc)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("rotate signing key: %w", err)
+		return nil, Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
-		return Rotation{}, fmt.Errorf("rotate signing key: encode: %w", err)
+		return nil, Rotation{}, fmt.Errorf("rotate signing key: encode: %w", err)
 	}
 	if err := k.src.PutSigningKeys(ctx, raw); err != nil {
-		return Rotation{}, fmt.Errorf("rotate signing key: store: %w", err)
+		return nil, Rotation{}, fmt.Errorf("rotate signing key: store: %w", err)
 	}
-	k.install(set, now)
 	rot := Rotation{KeyID: key.KeyID, ActiveFrom: activeFrom,
 		PreviousKeyID: base.Current.KeyID, PreviousRetireAfter: doc.Next.PreviousRetireAfter}
 	if base.Next != nil {
 		rot.ReplacedKeyID = base.Next.Key.KeyID
 	}
-	return rot, nil
+	return set, rot, nil
 }
 
 // Rotator stages rotations of the stored key set without holding one: it
@@ -710,9 +720,13 @@ func NewRotator(src Source, o Options) (*Rotator, error) {
 	return &Rotator{k: k}, nil
 }
 
-// Rotate is Keyring.Rotate on the stored key set.
+// Rotate is Keyring.Rotate on the stored key set; the Rotator keeps
+// nothing of it.
 func (r *Rotator) Rotate(ctx context.Context, keep time.Duration) (Rotation, error) {
-	return r.k.Rotate(ctx, keep)
+	r.k.reload.Lock()
+	defer r.k.reload.Unlock()
+	_, rot, err := r.k.rotate(ctx, keep)
+	return rot, err
 }
 
 // ActivationDelay is Keyring.ActivationDelay.
