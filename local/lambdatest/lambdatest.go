@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -29,12 +30,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
@@ -72,20 +75,35 @@ func Build(ctx context.Context, dir string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, fn := range Functions {
 		bin := filepath.Join(dir, fn, "bootstrap")
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath",
-			"-ldflags=-s -w", "-o", bin, "./functions/"+fn+"/lambda")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s: %w\n%s", fn, err, b)
+		if err := BuildPackage(ctx, root, "./functions/"+fn+"/lambda", bin, runtime.GOARCH); err != nil {
+			return nil, fmt.Errorf("build %s: %w", fn, err)
 		}
 		out[fn] = bin
 	}
 	return out, nil
 }
 
+// BuildFlags are the go build flags of `make build`.
+var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+
+// BuildPackage compiles pkg (a package path, or one relative to root, the
+// module root) into out for linux and goarch, with BuildFlags and cgo off:
+// a Lambda bootstrap, for the emulator (runtime.GOARCH) or as `make build`
+// makes it ("arm64").
+func BuildPackage(ctx context.Context, root, pkg, out, goarch string) error {
+	args := append(append([]string{"build"}, BuildFlags...), "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s for linux/%s: %w\n%s", pkg, goarch, err, b)
+	}
+	return nil
+}
+
 // RIEPath finds the emulator: $AWS_LAMBDA_RIE, then .local/bin/aws-lambda-rie
-// under the module root (where `make tools` installs it), then PATH.
+// under the module root (where `make tools` installs it), then PATH, then
+// $GOPATH/bin (where a plain `go install` puts it).
 func RIEPath() (string, error) {
 	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -102,21 +120,32 @@ func RIEPath() (string, error) {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p, nil
 	}
-	return "", errors.New("aws-lambda-rie not found in $AWS_LAMBDA_RIE, .local/bin or PATH: run make tools")
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "aws-lambda-rie")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", errors.New("aws-lambda-rie not found in $AWS_LAMBDA_RIE, .local/bin, PATH or $GOPATH/bin: run make tools")
 }
 
 // Emulator is one bootstrap running under the Runtime Interface Emulator.
 // Invocations are serial, as in one Lambda execution environment.
 type Emulator struct {
-	url    string
-	cmd    *exec.Cmd
-	output *syncBuffer
-	client *http.Client
+	url     string
+	cmd     *exec.Cmd
+	output  *logtest.Buffer
+	client  *http.Client
+	stop    sync.Once
+	stopped atomic.Bool
 }
 
 // Start runs bootstrap under the emulator at rie with env as the complete
-// environment (besides PATH and HOME) and stops the process group when the
-// test ends, whatever its outcome.
+// environment besides PATH and HOME, which are the test's unless env sets
+// them too (the last value of a variable wins), and stops the process group
+// when the test ends, whatever its outcome, unless Stop did so before. When
+// the test fails, the output of an emulator still running at its end is
+// logged.
 func Start(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 	t.Helper()
 	p1, p2 := freePort(t), freePort(t)
@@ -125,7 +154,7 @@ func Start(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2),
 		bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so that the emulator and the bootstrap it
 	// started are killed together.
@@ -140,8 +169,10 @@ func Start(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 		client: &http.Client{Timeout: 60 * time.Second},
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		if e.stopped.Load() {
+			return
+		}
+		e.Stop()
 		if t.Failed() {
 			t.Logf("emulator output (%s):\n%s", filepath.Base(filepath.Dir(bootstrap)), out.String())
 		}
@@ -161,38 +192,59 @@ func Start(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 	return e
 }
 
+// Stop stops the emulator and the function now rather than when the test
+// ends (a benchmark that starts many keeps one running at a time). Output
+// stays readable; Stop's caller reports it if need be.
+func (e *Emulator) Stop() {
+	e.stop.Do(func() {
+		e.stopped.Store(true)
+		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		_ = e.cmd.Wait()
+	})
+}
+
 // Invoke sends ev as an API Gateway HTTP API event and decodes the
 // function's response. A function error (the emulator's errorMessage
 // payload) is an error.
 func (e *Emulator) Invoke(ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	resp, _, err := e.InvokeTimed(ev)
+	return resp, err
+}
+
+// InvokeTimed is Invoke, and also returns the invocation as the caller
+// sees it: from sending the request to the last byte of the answer (on an
+// environment's first invocation, the initialisation and the invocation).
+func (e *Emulator) InvokeTimed(ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, time.Duration, error) {
 	var resp events.APIGatewayV2HTTPResponse
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return resp, fmt.Errorf("encode event: %w", err)
+		return resp, 0, fmt.Errorf("encode event: %w", err)
 	}
+	start := time.Now()
 	r, err := e.client.Post(e.url, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return resp, fmt.Errorf("invoke: %w", err)
+		return resp, 0, fmt.Errorf("invoke: %w", err)
 	}
 	defer r.Body.Close()
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return resp, fmt.Errorf("invoke: read response: %w", err)
+		return resp, 0, fmt.Errorf("invoke: read response: %w", err)
 	}
+	took := time.Since(start)
 	var fnErr struct {
 		ErrorMessage string `json:"errorMessage"`
 		ErrorType    string `json:"errorType"`
 	}
 	if json.Unmarshal(raw, &fnErr) == nil && (fnErr.ErrorMessage != "" || fnErr.ErrorType != "") {
-		return resp, fmt.Errorf("function error %s: %s", fnErr.ErrorType, fnErr.ErrorMessage)
+		return resp, took, fmt.Errorf("function error %s: %s", fnErr.ErrorType, fnErr.ErrorMessage)
 	}
 	if r.StatusCode != http.StatusOK {
-		return resp, fmt.Errorf("invoke: emulator status %d: %s", r.StatusCode, raw)
+		return resp, took, fmt.Errorf("invoke: emulator status %d: %s", r.StatusCode, raw)
 	}
 	if err := json.Unmarshal(raw, &resp); err != nil {
-		return resp, fmt.Errorf("decode response %q: %w", raw, err)
+		return resp, took, fmt.Errorf("decode response %q: %w", raw, err)
 	}
-	return resp, nil
+	return resp, took, nil
 }
 
 // Output is everything the emulator and the function wrote so far.
@@ -205,6 +257,12 @@ type Report struct {
 	RequestID    string
 	InitDuration time.Duration // 0 when the environment was warm
 	Duration     time.Duration
+	// ReportedInit is the "Init Duration" field of the REPORT line, which
+	// the emulator writes on an environment's first invocation only
+	// (HasReportedInit). It times only the emulator's own asynchronous init
+	// call, not the initialisation: InitDuration is the measure.
+	ReportedInit    time.Duration
+	HasReportedInit bool
 }
 
 // The emulator writes "INIT REPORT(durationMs: N)" when a runtime has
@@ -213,7 +271,7 @@ type Report struct {
 // INIT REPORT is used; the first invocation's Duration includes the init.
 var (
 	initLine   = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	reportLine = regexp.MustCompile(`REPORT RequestId: (\S+)\s+(?:Init Duration: [0-9.]+ ms\s+)?Duration: ([0-9.]+) ms`)
+	reportLine = regexp.MustCompile(`REPORT RequestId: (\S+)\s+(?:Init Duration: ([0-9.]+) ms\s+)?Duration: ([0-9.]+) ms`)
 )
 
 // Reports parses the REPORT lines written so far.
@@ -244,16 +302,19 @@ func ParseReports(out string) []Report {
 			continue
 		}
 		if m := reportLine.FindStringSubmatch(line); m != nil {
-			rs = append(rs, Report{RequestID: m[1], InitDuration: pendingInit, Duration: ms(m[2])})
+			rs = append(rs, Report{RequestID: m[1], InitDuration: pendingInit, Duration: ms(m[3]),
+				ReportedInit: ms(m[2]), HasReportedInit: m[2] != ""})
 			pendingInit = 0
 		}
 	}
 	return rs
 }
 
+// ms converts the emulator's milliseconds to a Duration, rounded to the
+// nanosecond.
 func ms(s string) time.Duration {
 	f, _ := strconv.ParseFloat(s, 64)
-	return time.Duration(f * float64(time.Millisecond))
+	return time.Duration(math.Round(f * float64(time.Millisecond)))
 }
 
 // Event is an API Gateway HTTP API (payload 2.0) event for method and
@@ -314,23 +375,4 @@ func freePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's two output streams
-// and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -392,7 +392,8 @@ func TestParseReports(t *testing.T) {
 		"REPORT RequestId: b\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 3008 MB\tMax Memory Used: 3008 MB\n"
 	got := ParseReports(out)
 	want := []Report{
-		{RequestID: "a", InitDuration: 85342 * time.Microsecond, Duration: 88370 * time.Microsecond},
+		{RequestID: "a", InitDuration: 85342 * time.Microsecond, Duration: 88370 * time.Microsecond,
+			ReportedInit: 40 * time.Microsecond, HasReportedInit: true},
 		{RequestID: "b", Duration: time.Millisecond},
 	}
 	if len(got) != len(want) {

@@ -4,23 +4,20 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
+	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/applinks/applinks/local/lambdatest"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
@@ -30,47 +27,30 @@ import (
 type coldTarget struct {
 	name   string // "hello" or the function's directory under functions/
 	pkg    string // the package to build, relative to the module root
-	event  string
+	event  events.APIGatewayV2HTTPRequest
 	status int
 }
 
-// apiEvent is an API Gateway HTTP API (payload format 2.0) event; iam adds
-// the IAM authorizer context API Gateway sets on /admin/* (SigV4).
-func apiEvent(method, path, query string, iam bool) string {
-	rc := map[string]any{
-		"accountId": "000000000000", "apiId": "perf", "domainName": "127.0.0.1",
-		"requestId": "perf-request", "routeKey": "$default", "stage": "$default",
-		"timeEpoch": time.Now().UnixMilli(),
-		"http": map[string]any{"method": method, "path": path, "protocol": "HTTP/1.1",
-			"sourceIp": "127.0.0.1", "userAgent": "perf"},
-	}
+// apiEvent is an API Gateway HTTP API (payload format 2.0) event for
+// method and target (a path with an optional query); iam adds the IAM
+// authorizer context API Gateway sets on /admin/* (SigV4).
+func apiEvent(method, target string, iam bool) events.APIGatewayV2HTTPRequest {
+	ev := lambdatest.Event(method, target, map[string]string{"host": "127.0.0.1", "accept": "application/json"}, "")
 	if iam {
-		rc["authorizer"] = map[string]any{"iam": map[string]any{
-			"accessKey": "AKIAPERF", "accountId": "000000000000", "callerId": "AIDAPERF",
-			"userArn": "arn:aws:iam::000000000000:user/perf", "userId": "AIDAPERF",
-		}}
+		ev = lambdatest.WithIAM(ev, "arn:aws:iam::000000000000:user/perf")
 	}
-	ev := map[string]any{
-		"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-		"headers":        map[string]string{"host": "127.0.0.1", "accept": "application/json"},
-		"requestContext": rc, "isBase64Encoded": false,
-	}
-	b, _ := json.Marshal(ev)
-	return string(b)
+	return ev
 }
 
 var coldTargets = []coldTarget{
-	{"hello", "./local/perf/testdata/hello", apiEvent("GET", "/", "", false), http.StatusOK},
-	{"sdkfloor", "./local/perf/testdata/sdkfloor", apiEvent("GET", "/", "", false), http.StatusOK},
-	{"keyfloor", "./local/perf/testdata/keyfloor", apiEvent("GET", "/", "", false), http.StatusOK},
-	{"token", "./functions/token/lambda", apiEvent("GET", "/.well-known/oauth-authorization-server", "", false), http.StatusOK},
+	{"hello", "./local/perf/testdata/hello", apiEvent("GET", "/", false), http.StatusOK},
+	{"sdkfloor", "./local/perf/testdata/sdkfloor", apiEvent("GET", "/", false), http.StatusOK},
+	{"keyfloor", "./local/perf/testdata/keyfloor", apiEvent("GET", "/", false), http.StatusOK},
+	{"token", "./functions/token/lambda", apiEvent("GET", "/.well-known/oauth-authorization-server", false), http.StatusOK},
 	// An unknown client: the error page after one GetItem.
-	{"authorize", "./functions/authorize/lambda", apiEvent("GET", "/oauth2/authorize", "client_id=perf-unknown", false), http.StatusBadRequest},
-	{"admin", "./functions/admin/lambda", apiEvent("GET", "/admin/links", "", true), http.StatusOK},
+	{"authorize", "./functions/authorize/lambda", apiEvent("GET", "/oauth2/authorize?client_id=perf-unknown", false), http.StatusBadRequest},
+	{"admin", "./functions/admin/lambda", apiEvent("GET", "/admin/links", true), http.StatusOK},
 }
-
-// buildFlags are `make build`'s.
-var buildFlags = []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
 
 // BenchmarkColdStart builds each bootstrap and a hello-world aws-lambda-go
 // function for the host with `make build`'s flags, starts each under the
@@ -103,16 +83,22 @@ var buildFlags = []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldfla
 // turn, so that the machine's changing load weighs on all of them alike, and
 // x-hello is the median of the per-round ratios. -coldstart-rounds sets the
 // number of counted rounds (make bench: 25). It needs the emulator
-// (AWS_LAMBDA_RIE, .local/bin or $GOPATH/bin; `make tools` installs it) and
-// DynamoDB Local.
+// (lambdatest.RIEPath: AWS_LAMBDA_RIE, .local/bin, PATH or $GOPATH/bin;
+// `make tools` installs it) and DynamoDB Local.
 func BenchmarkColdStart(b *testing.B) {
-	rie := findRIE(b)
-	root := moduleRoot(b)
+	rie, err := lambdatest.RIEPath()
+	if err != nil {
+		b.Fatal(err)
+	}
+	root, err := lambdatest.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
 	dir := b.TempDir()
 	env := storetest.DynamoLocalEnv(b)
 	bins := map[string]string{}
 	for _, t := range coldTargets {
-		bins[t.name] = goBuild(b, root, t.pkg, filepath.Join(dir, "host", t.name), nil)
+		bins[t.name] = goBuild(b, root, t.pkg, filepath.Join(dir, "host", t.name), runtime.GOARCH)
 	}
 	// Round 0 is not counted.
 	results := map[string][]coldResult{}
@@ -174,162 +160,41 @@ type coldResult struct {
 	initMS, reportInitMS, firstCallMS float64
 }
 
-var (
-	initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	reportInitRE = regexp.MustCompile(`REPORT RequestId: \S+\s+Init Duration: ([0-9.]+) ms`)
-)
-
 // coldInvoke starts the emulator with bin, invokes it once with t's event,
 // checks the answer's status and reads the init durations from the
 // emulator's output. The emulator and the function are stopped before it
 // returns.
 func coldInvoke(b *testing.B, rie, bin string, env storetest.Env, t coldTarget) coldResult {
 	b.Helper()
-	apiPort, runtimePort := freePort(b), freePort(b)
-	api := "127.0.0.1:" + strconv.Itoa(apiPort)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", api,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(runtimePort), bin)
-	cmd.Dir = b.TempDir()
-	cmd.Env = append([]string{"HOME=" + cmd.Dir, "PATH=/usr/bin:/bin", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
-		"ISSUER_URL=http://127.0.0.1:8080"}, env.Environ()...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so that stopping it stops the function too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("start the emulator: %v", err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
-	if err := waitListening(api, 10*time.Second); err != nil {
-		b.Fatalf("%s: the emulator did not listen: %v\n%s", t.name, err, out.String())
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		"http://"+api+"/2015-03-31/functions/function/invocations", strings.NewReader(t.event))
+	home := b.TempDir()
+	e := lambdatest.Start(b, rie, bin, append([]string{"HOME=" + home, "PATH=/usr/bin:/bin",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "ISSUER_URL=http://127.0.0.1:8080"}, env.Environ()...))
+	defer e.Stop()
+	resp, firstCall, err := e.InvokeTimed(t.event)
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("%s: invoke: %v\n%s", t.name, err, e.Output())
 	}
-	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatalf("%s: invoke: %v\n%s", t.name, err, out.String())
+	if resp.StatusCode != t.status {
+		b.Fatalf("%s: got statusCode %d (body %.300s), want %d\n%s", t.name, resp.StatusCode, resp.Body, t.status, e.Output())
 	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	firstCall := time.Since(start)
-	var answer struct {
-		StatusCode int `json:"statusCode"`
-	}
-	if err := json.Unmarshal(data, &answer); err != nil || answer.StatusCode != t.status {
-		b.Fatalf("%s: got answer %.300s, want statusCode %d\n%s", t.name, data, t.status, out.String())
-	}
-
 	// The REPORT line follows the answer.
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "REPORT RequestId") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	rs := e.WaitReports(1, 5*time.Second)
+	if len(rs) == 0 || rs[0].InitDuration == 0 || !rs[0].HasReportedInit {
+		b.Fatalf("%s: no INIT REPORT or REPORT Init Duration in the emulator's output:\n%s", t.name, e.Output())
 	}
-	log := out.String()
-	m := initReportRE.FindStringSubmatch(log)
-	r := reportInitRE.FindStringSubmatch(log)
-	if m == nil || r == nil {
-		b.Fatalf("%s: no INIT REPORT or REPORT Init Duration in the emulator's output:\n%s", t.name, log)
+	return coldResult{
+		initMS:       float64(rs[0].InitDuration) / float64(time.Millisecond),
+		reportInitMS: float64(rs[0].ReportedInit) / float64(time.Millisecond),
+		firstCallMS:  float64(firstCall) / float64(time.Millisecond),
 	}
-	res := coldResult{firstCallMS: float64(firstCall) / float64(time.Millisecond)}
-	res.initMS, _ = strconv.ParseFloat(m[1], 64)
-	res.reportInitMS, _ = strconv.ParseFloat(r[1], 64)
-	return res
 }
 
-// syncBuffer is a bytes.Buffer safe for the emulator's two output pipes
-// and the reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// freePort returns a loopback port that was free a moment ago, outside the
-// kernel's ephemeral range (storetest.FreePort).
-func freePort(b *testing.B) int {
+// goBuild builds pkg with `make build`'s flags into out for linux/goarch:
+// the host's architecture for the emulator, or arm64 as deployed.
+func goBuild(b *testing.B, root, pkg, out, goarch string) string {
 	b.Helper()
-	p, err := storetest.FreePort()
-	if err != nil {
+	if err := lambdatest.BuildPackage(context.Background(), root, pkg, out, goarch); err != nil {
 		b.Fatal(err)
-	}
-	return p
-}
-
-func waitListening(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// findRIE finds the emulator: AWS_LAMBDA_RIE, then the project's
-// .local/bin, then $GOPATH/bin.
-func findRIE(b *testing.B) string {
-	b.Helper()
-	candidates := []string{os.Getenv("AWS_LAMBDA_RIE"), filepath.Join(moduleRoot(b), ".local", "bin", "aws-lambda-rie")}
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		candidates = append(candidates, filepath.Join(strings.TrimSpace(string(gopath)), "bin", "aws-lambda-rie"))
-	}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if fi, err := os.Stat(c); err == nil && !fi.IsDir() {
-			return c
-		}
-	}
-	b.Fatalf("the Lambda Runtime Interface Emulator is missing (looked at %q): run `make tools`", candidates)
-	return ""
-}
-
-// moduleRoot is the directory of the main module's go.mod.
-func moduleRoot(b *testing.B) string {
-	b.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		b.Fatalf("go env GOMOD: %v", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// goBuild builds pkg with `make build`'s flags (CGO off) into out, for
-// the host or, with extra env (GOOS, GOARCH), another platform.
-func goBuild(b *testing.B, root, pkg, out string, extra []string) string {
-	b.Helper()
-	args := append(slices.Clone(buildFlags), "-o", out, pkg)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), extra...)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	return out
 }
@@ -346,7 +211,7 @@ func arm64Size(b *testing.B, root, dir string, t coldTarget) (bin, zipped int64)
 	if path == "" {
 		path = filepath.Join(dir, "arm64", t.name, "bootstrap")
 		if _, err := os.Stat(path); err != nil {
-			goBuild(b, root, t.pkg, path, []string{"GOOS=linux", "GOARCH=arm64"})
+			goBuild(b, root, t.pkg, path, "arm64")
 		}
 	}
 	fi, err := os.Stat(path)
