@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clocktest"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
@@ -27,24 +28,6 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // testToken is the admin token of the test handlers.
 const testToken = "test-admin-token-0123456789"
-
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeKeys records the rotations asked of it.
 type fakeKeys struct {
@@ -107,7 +90,7 @@ type env struct {
 	h     http.Handler
 	st    Store
 	keys  *fakeKeys
-	clock *clock
+	clock *clocktest.Clock
 	cfg   config.Config
 	mu    sync.Mutex
 	logs  bytes.Buffer
@@ -129,7 +112,7 @@ func newEnv(t *testing.T, st Store, auth Authenticator) *env {
 	if auth == nil {
 		auth = BearerToken(testToken)
 	}
-	e := &env{t: t, st: st, keys: &fakeKeys{}, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, cfg: testConfig(t)}
+	e := &env{t: t, st: st, keys: &fakeKeys{}, clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), cfg: testConfig(t)}
 	h, err := New(Options{Config: e.cfg, Store: st, Keys: e.keys, Auth: auth, Now: e.clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clocktest"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/store"
@@ -59,19 +60,6 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // seeder is what the tests need to set up data, on the fake or a real store.
 type seeder interface {
 	Store
@@ -103,7 +91,7 @@ type env struct {
 	t     *testing.T
 	store seeder
 	fake  *fakeStore // nil on a real store
-	clock *clock
+	clock *clocktest.Clock
 	h     *Handler
 	srv   *httptest.Server
 }
@@ -129,7 +117,7 @@ func newEnvOn(t *testing.T, st seeder, opts ...envOption) *env {
 		o(&cfg)
 	}
 	// Start at the wall clock: emulators reap TTL items by it.
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	h, err := New(Options{
 		Config: cfg,
 		Store:  st,

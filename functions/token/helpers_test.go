@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clocktest"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
@@ -170,24 +171,6 @@ func (c *counting) RevokeAccessToken(ctx context.Context, jti string, exp time.T
 	return c.Store.RevokeAccessToken(ctx, jti, exp)
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // syncBuffer collects log lines from concurrent requests.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -211,7 +194,7 @@ type env struct {
 	t     *testing.T
 	st    *store.Store
 	calls *counting
-	clock *clock
+	clock *clocktest.Clock
 	cfg   config.Config
 	keys  *signing.Keyring
 	h     http.Handler
@@ -241,7 +224,7 @@ func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 		t.Fatalf("keyring: %v", err)
 	}
 	e := &env{t: t, st: st, cfg: cfg, keys: keys,
-		clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}}
+		clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
 	e.calls = &counting{Store: e.st, calls: map[string]int{}, fail: map[string]error{}}
 	h, err := New(Options{Config: cfg, Store: e.calls, Keys: keys, Now: e.clock.Now})
 	if err != nil {

@@ -20,6 +20,7 @@ var forbidden = []struct{ prefix, why string }{
 	{"github.com/aws/aws-sdk-go-v2/service/secretsmanager/schemas", "schema-based serde (service/secretsmanager v1.50.0 and later), as for DynamoDB: go.mod keeps v1.49.0"},
 	{"testing", "test code"},
 	{"net/http/httptest", "test code"},
+	{"github.com/applinks/applinks/shared/clocktest", "test code"},
 	{"github.com/applinks/applinks/shared/logtest", "test code"},
 }
 

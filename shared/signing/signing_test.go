@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clocktest"
 )
 
 // memSource is an in-memory Source that counts its calls.
@@ -72,27 +73,9 @@ func (m *memSource) setFail(err error) {
 	m.failGet = err
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 const issuer = "https://auth.example.com"
 
-func newKeyring(t *testing.T, src Source, c *clock) *Keyring {
+func newKeyring(t *testing.T, src Source, c *clocktest.Clock) *Keyring {
 	t.Helper()
 	k, err := New(context.Background(), src, Options{Now: c.Now, Issuer: issuer})
 	if err != nil {
@@ -133,7 +116,7 @@ func jwksKids(t *testing.T, k *Keyring) []string {
 
 func TestNewConcurrentCreatesOneKey(t *testing.T) {
 	src := &memSource{}
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	const n = 4
 	kids := make([]string, n)
 	errs := make([]error, n)
@@ -170,7 +153,7 @@ func TestNewConcurrentCreatesOneKey(t *testing.T) {
 
 func TestDocumentFormat(t *testing.T) {
 	src := &memSource{}
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	k := newKeyring(t, src, c)
 	// Two rotations, the first one active, so the document holds a
 	// current, a pending and a retired key.
@@ -248,7 +231,7 @@ func TestDocumentFormat(t *testing.T) {
 }
 
 func TestSignVerifyRoundTrip(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	k := newKeyring(t, &memSource{}, c)
 	want := claimsAt(c.Now())
 	tok, err := k.Sign(context.Background(), want)
@@ -306,7 +289,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 }
 
 func TestJWKSPublicOnly(t *testing.T) {
-	k := newKeyring(t, &memSource{}, &clock{now: time.Unix(1_800_000_000, 0)})
+	k := newKeyring(t, &memSource{}, clocktest.New(time.Unix(1_800_000_000, 0)))
 	raw, err := k.JWKS(context.Background())
 	if err != nil {
 		t.Fatalf("JWKS: %v", err)
@@ -343,7 +326,7 @@ func b64(v any) string {
 }
 
 func TestVerifyRefuses(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	src := &memSource{}
 	k := newKeyring(t, src, c)
 	ctx := context.Background()
@@ -488,7 +471,7 @@ func checkPublicOnly(t *testing.T, k *Keyring) {
 }
 
 func TestRotateIsStaged(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	src := &memSource{}
 	k := newKeyring(t, src, c)
 	ctx := context.Background()
@@ -533,7 +516,7 @@ func TestRotateIsStaged(t *testing.T) {
 
 	// Another instance whose clock is past active_from signs with the new
 	// key; k verifies that token from its cache before its own switch.
-	ahead := &clock{now: c.Now().Add(delay)}
+	ahead := clocktest.New(c.Now().Add(delay))
 	other := newKeyring(t, src, ahead)
 	if got := currentKid(t, other); got != newKid {
 		t.Errorf("instance past active_from: got current %q, want %q", got, newKid)
@@ -610,7 +593,7 @@ func TestRotateIsStaged(t *testing.T) {
 }
 
 func TestRotateReplacesPendingKey(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	src := &memSource{}
 	k := newKeyring(t, src, c)
 	ctx := context.Background()
@@ -669,7 +652,7 @@ func header(t *testing.T, tok string) jose.Header {
 }
 
 func TestRefresh(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	src := &memSource{}
 	ctx := context.Background()
 	a := newKeyring(t, src, c)
@@ -688,7 +671,7 @@ func TestRefresh(t *testing.T) {
 	// A token by the pending key (from an instance already past
 	// active_from) makes b re-read at once (unknown kid).
 	c.Add(unknownKidInterval)
-	ahead := newKeyring(t, src, &clock{now: c.Now().Add(a.ActivationDelay())})
+	ahead := newKeyring(t, src, clocktest.New(c.Now().Add(a.ActivationDelay())))
 	tok, _ := ahead.Sign(ctx, claimsAt(c.Now()))
 	if _, err := b.Verify(ctx, tok); err != nil {
 		t.Errorf("b verifies the pending key: got %v, want nil", err)
@@ -743,7 +726,7 @@ func TestRefresh(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	good := &memSource{}
 	k := newKeyring(t, good, c)
 	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
@@ -799,7 +782,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestSignRequiresClaims(t *testing.T) {
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	k := newKeyring(t, &memSource{}, c)
 	bad := claimsAt(c.Now())
 	bad.Subject = ""
@@ -818,7 +801,7 @@ func TestSignRequiresClaims(t *testing.T) {
 // document first when none exists.
 func TestRotator(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	if _, err := NewRotator(nil, Options{}); err == nil {
 		t.Errorf("NewRotator(nil): got nil error, want one")
 	}
