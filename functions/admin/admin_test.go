@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clocktest"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -92,8 +92,7 @@ type env struct {
 	keys  *fakeKeys
 	clock *clocktest.Clock
 	cfg   config.Config
-	mu    sync.Mutex
-	logs  bytes.Buffer
+	logs  logtest.Buffer
 }
 
 func testConfig(t *testing.T) config.Config {
@@ -117,7 +116,7 @@ func newEnv(t *testing.T, st Store, auth Authenticator) *env {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	log := slog.New(slog.NewJSONHandler(lockedWriter{&e.mu, &e.logs}, nil))
+	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
 	e.h = web.Middleware(h, log, nil)
 	return e
 }
@@ -128,38 +127,15 @@ func newStoreEnv(t *testing.T) *env {
 	return newEnv(t, storetest.Kumo(t), nil)
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
 // logText returns everything logged so far.
-func (e *env) logText() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.logs.String()
-}
+func (e *env) logText() string { return e.logs.String() }
 
 // audits returns the audit events logged so far, each as its decoded line.
 func (e *env) audits(event string) []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(e.logText(), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			e.t.Fatalf("log line is not JSON: %q", line)
-		}
-		if m["audit"] == true && m["event"] == event {
-			out = append(out, m)
-		}
+	e.t.Helper()
+	out, err := e.logs.Audits(event)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,6 +18,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clocktest"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -171,24 +171,6 @@ func (c *counting) RevokeAccessToken(ctx context.Context, jti string, exp time.T
 	return c.Store.RevokeAccessToken(ctx, jti, exp)
 }
 
-// syncBuffer collects log lines from concurrent requests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a token handler on a fresh kumo table with seeded links and user.
 type env struct {
 	t     *testing.T
@@ -198,7 +180,7 @@ type env struct {
 	cfg   config.Config
 	keys  *signing.Keyring
 	h     http.Handler
-	logs  *syncBuffer
+	logs  *logtest.Buffer // the log lines of concurrent requests
 }
 
 // newEnv starts an environment on kumo; vars are extra configuration
@@ -224,7 +206,7 @@ func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 		t.Fatalf("keyring: %v", err)
 	}
 	e := &env{t: t, st: st, cfg: cfg, keys: keys,
-		clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
+		clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), logs: &logtest.Buffer{}}
 	e.calls = &counting{Store: e.st, calls: map[string]int{}, fail: map[string]error{}}
 	h, err := New(Options{Config: cfg, Store: e.calls, Keys: keys, Now: e.clock.Now})
 	if err != nil {
@@ -436,11 +418,10 @@ func (e *env) noSecretsLogged(values ...string) {
 
 // audited reports whether an audit event was logged.
 func (e *env) audited(event string) bool {
-	for line := range strings.SplitSeq(e.logs.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["audit"] == true && m["event"] == event {
-			return true
-		}
+	e.t.Helper()
+	a, err := e.logs.Audits(event)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return false
+	return len(a) > 0
 }

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,13 +23,14 @@ import (
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // defaultLogs captures what is logged through slog's default logger (the
 // signing keyring's audit line at start-up, outside any request).
-var defaultLogs = &logBuffer{}
+var defaultLogs = &logtest.Buffer{}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -45,24 +45,6 @@ const (
 	password = "correct horse battery staple"
 )
 
-// logBuffer captures the provider's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // env is the provider as the local runner serves it (local/server on a
 // loopback http.Server with the runner's limits), on a fresh table of
 // DynamoDB Local (secrets on kumo), with every AWS call going through a
@@ -73,7 +55,7 @@ type env struct {
 	http    *http.Client // follows no redirect
 	backend storetest.Backend
 	faults  *Faults
-	logs    *logBuffer
+	logs    *logtest.Buffer // the provider's JSON log lines
 	handler http.Handler
 }
 
@@ -96,7 +78,7 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 	b := backend(t)
 	f := NewFaults()
 	st := store.New(f.DynamoDB(b.DynamoDB), f.SecretsManager(b.SecretsManager), b.Options)
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := server.New(context.Background(), cfg, st, logger)
 	if err != nil {
