@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -41,17 +42,49 @@ type client struct {
 	adminToken string
 	transport  *http.Transport
 	timeout    time.Duration
+
+	// The endpoints posted to with the client's credentials: this
+	// project's, under issuer, or another server's (external).
+	tokenEP, introspectEP endpoint
+	// external: another server (-token-url), which gets clientAuth and
+	// scope and whose token responses are checked by RFC 6749 §5.1 alone.
+	external   bool
+	clientAuth string
+	scope      string
 }
 
+// endpoint is where a form is posted, and its name in error messages.
+type endpoint struct{ url, name string }
+
 func newClient(issuer, adminToken string, concurrency int, timeout time.Duration) *client {
-	tr := &http.Transport{
+	return &client{
+		issuer: issuer, adminToken: adminToken, transport: newTransport(concurrency), timeout: timeout,
+		tokenEP:      endpoint{issuer + "/oauth2/token", "/oauth2/token"},
+		introspectEP: endpoint{issuer + "/oauth2/introspect", "/oauth2/introspect"},
+		clientAuth:   authBasic,
+	}
+}
+
+// newExternalClient is the client of another server (-token-url).
+func newExternalClient(o options) *client {
+	return &client{
+		transport: newTransport(o.concurrency), timeout: o.timeout,
+		tokenEP:      endpoint{o.tokenURL, o.tokenURL},
+		introspectEP: endpoint{o.introspectURL, o.introspectURL},
+		external:     true, clientAuth: o.clientAuth, scope: o.scope,
+	}
+}
+
+// newTransport dials loopback addresses only (dialLoopback) and keeps
+// enough idle connections for concurrency clients.
+func newTransport(concurrency int) *http.Transport {
+	return &http.Transport{
 		DialContext:         dialLoopback,
 		MaxIdleConns:        2 * concurrency,
 		MaxIdleConnsPerHost: 2 * concurrency,
 		IdleConnTimeout:     30 * time.Second,
 		ForceAttemptHTTP2:   false,
 	}
-	return &client{issuer: issuer, adminToken: adminToken, transport: tr, timeout: timeout}
 }
 
 // httpClient returns a client that never follows redirects (the flow reads
@@ -176,15 +209,23 @@ func basicAuth(req *http.Request, id, secret string) {
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 }
 
-// postForm posts form to path with the link's client credentials and
+// postForm posts form to ep with the client's credentials
+// (client_secret_basic, or client_secret_post with -client-auth post) and
 // returns the body when the status is 200.
-func (c *client) postForm(ctx context.Context, fx *fixtures, path string, form url.Values) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.issuer+path, strings.NewReader(form.Encode()))
+func (c *client) postForm(ctx context.Context, fx *fixtures, ep endpoint, form url.Values) ([]byte, error) {
+	if c.clientAuth == authPost {
+		form = maps.Clone(form)
+		form.Set("client_id", fx.clientID)
+		form.Set("client_secret", fx.clientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	basicAuth(req, fx.clientID, fx.clientSecret)
+	if c.clientAuth != authPost {
+		basicAuth(req, fx.clientID, fx.clientSecret)
+	}
 	resp, err := c.httpClient(nil).Do(req)
 	if err != nil {
 		return nil, err
@@ -192,19 +233,22 @@ func (c *client) postForm(ctx context.Context, fx *fixtures, path string, form u
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("POST %s: read answer: %w", path, err)
+		return nil, fmt.Errorf("POST %s: read answer: %w", ep.name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: got status %d, want 200: %s", path, resp.StatusCode, snippet(data))
+		return nil, fmt.Errorf("POST %s: got status %d, want 200: %s", ep.name, resp.StatusCode, snippet(data))
 	}
 	return data, nil
 }
 
 // token calls the token endpoint and checks the response's shape.
 func (c *client) token(ctx context.Context, fx *fixtures, form url.Values) (tokens, error) {
-	data, err := c.postForm(ctx, fx, "/oauth2/token", form)
+	data, err := c.postForm(ctx, fx, c.tokenEP, form)
 	if err != nil {
 		return tokens{}, err
+	}
+	if c.external {
+		return externalTokens(data)
 	}
 	var t tokens
 	if err := json.Unmarshal(data, &t); err != nil {
@@ -216,15 +260,40 @@ func (c *client) token(ctx context.Context, fx *fixtures, form url.Values) (toke
 	return t, nil
 }
 
-// refresh redeems a refresh token (RFC 6749 §6).
+// externalTokens reads another server's token response by RFC 6749 §5.1
+// alone: access_token and a Bearer token_type are required; refresh_token
+// is optional (a non-rotating server omits it) and expires_in, only
+// RECOMMENDED, is not read.
+func externalTokens(data []byte) (tokens, error) {
+	var v struct {
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return tokens{}, fmt.Errorf("decode token response: %w", err)
+	}
+	if v.AccessToken == "" || !strings.EqualFold(v.TokenType, "bearer") {
+		return tokens{}, errors.New("token response lacks access_token or a Bearer token_type")
+	}
+	return tokens{AccessToken: v.AccessToken, TokenType: v.TokenType, RefreshToken: v.RefreshToken}, nil
+}
+
+// refresh redeems a refresh token (RFC 6749 §6), with -scope when given.
+// From another server, the answer's RefreshToken is empty when the server
+// does not rotate.
 func (c *client) refresh(ctx context.Context, fx *fixtures, refreshToken string) (tokens, error) {
-	return c.token(ctx, fx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	if c.scope != "" {
+		form.Set("scope", c.scope)
+	}
+	return c.token(ctx, fx, form)
 }
 
 // introspect asks whether accessToken is active (RFC 7662 §2.1) and fails
 // unless it is.
 func (c *client) introspect(ctx context.Context, fx *fixtures, accessToken string) error {
-	data, err := c.postForm(ctx, fx, "/oauth2/introspect", url.Values{
+	data, err := c.postForm(ctx, fx, c.introspectEP, url.Values{
 		"token": {accessToken}, "token_type_hint": {"access_token"},
 	})
 	if err != nil {

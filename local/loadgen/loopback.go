@@ -34,6 +34,28 @@ func checkLoopbackURL(raw string) error {
 	return nil
 }
 
+// checkLoopbackEndpoint accepts the absolute http(s) URL of another
+// server's endpoint (-token-url, -introspect-url) whose host is localhost
+// or a loopback IP literal, as checkLoopbackURL does. A path and a query
+// are allowed; userinfo is not (credentials travel in -client-id and
+// -client-secret), nor a fragment (RFC 6749 §3.2).
+func checkLoopbackEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	if u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q: an endpoint has no userinfo or fragment", u.Redacted())
+	}
+	if !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("target %q %s", u.Hostname(), errNotLoopback)
+	}
+	return nil
+}
+
 // isLoopbackHost reports whether host is localhost or a loopback IP
 // literal (127.0.0.0/8, ::1, or an IPv4-mapped form of 127.0.0.0/8).
 func isLoopbackHost(host string) bool {

@@ -27,9 +27,50 @@
 //
 //	go run ./local/loadgen -issuer http://127.0.0.1:8080 -admin-token "$ADMIN_TOKEN" \
 //	    -c 8 -n 2000 -duration 30s -op refresh,introspect,codeflow
+//
+// # Another server
+//
+// With -token-url, loadgen drives another OAuth 2.0 server on this machine
+// instead, for side-by-side comparisons, with the two operations any RFC
+// 6749 server serves without this project's admin API or pages:
+//
+//	refresh     POST -token-url, grant_type=refresh_token (RFC 6749 §6),
+//	            with -scope when given. A refresh_token in the answer
+//	            replaces the client's (a rotating server); without one the
+//	            client keeps using its own (a non-rotating server).
+//	introspect  POST -introspect-url (RFC 7662) of the access token of the
+//	            client's latest refresh (each client refreshes once, untimed,
+//	            before the timed run); the answer must say "active": true.
+//
+// The server must already know a confidential client (-client-id and
+// -client-secret, or $LOADGEN_CLIENT_SECRET), which authenticates with
+// client_secret_basic (id and secret form-urlencoded before Base64, RFC
+// 6749 §2.3.1) or, with -client-auth post, client_secret_post. Each
+// concurrent client needs a refresh token of its own, issued to -client-id
+// by the server beforehand (how depends on the server): -refresh-tokens
+// names a file of them, one a line (blank lines are skipped), client i using
+// the i-th; it must hold at least -c, all different. Nothing is created or
+// deleted, so no admin token is needed and -issuer and -admin-token are
+// refused; codeflow is refused (it reads this project's pages), and -op all
+// means refresh and, when -introspect-url is given, introspect. Every URL
+// must be a loopback one, as above. A rotating server consumes the file's
+// tokens: a second run needs fresh ones. A client whose refresh fails on a
+// server that rotates (or has not yet been seen not to) stops, since its
+// refresh token may be gone; the failure is counted as usual, and before
+// the next operation the client tries one untimed refresh and sits out if
+// it fails. A refresh in flight at the end of -duration is let finish
+// (within -timeout) so that a rotated token is not lost; it counts as cut.
+// The report is the same but names the endpoints instead of the issuer (in
+// JSON, token_url and introspect_url instead of issuer).
+//
+//	go run ./local/loadgen -token-url http://127.0.0.1:9096/token \
+//	    -introspect-url http://127.0.0.1:9096/introspect \
+//	    -client-id bench -client-secret "$CLIENT_SECRET" \
+//	    -refresh-tokens tokens.txt -c 4 -n 2000 -duration 15s
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -80,7 +121,35 @@ type options struct {
 	ops         []string
 	timeout     time.Duration
 	json        bool
+
+	// External mode (tokenURL set): another server's endpoints, its client
+	// and the clients' refresh tokens (exactly concurrency of them).
+	tokenURL      string
+	introspectURL string
+	clientID      string
+	clientSecret  string
+	clientAuth    string
+	scope         string
+	refreshTokens []string
 }
+
+// external reports whether the run drives another server (-token-url).
+func (o options) external() bool { return o.tokenURL != "" }
+
+// Values of -client-auth.
+const (
+	authBasic = "basic" // client_secret_basic (RFC 6749 §2.3.1)
+	authPost  = "post"  // client_secret_post
+)
+
+// externalFlags are the flags of the external mode but -token-url.
+var externalFlags = []string{"introspect-url", "client-id", "client-secret", "client-auth", "refresh-tokens", "scope"}
+
+// Bounds of -refresh-tokens' file.
+const (
+	maxTokenFile = 16 << 20 // bytes
+	maxTokenLine = 64 << 10 // bytes of one line
+)
 
 // parseFlags reads the command line; defaults for -issuer and -admin-token
 // come from ISSUER_URL and ADMIN_TOKEN.
@@ -101,33 +170,162 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&ops, "op", "all", "operations, comma-separated: refresh, introspect, codeflow, or all")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON instead of a table")
+	fs.StringVar(&o.tokenURL, "token-url", "", "another server's token endpoint (loopback only): drive it instead of this project's provider, with refresh and introspect only")
+	fs.StringVar(&o.introspectURL, "introspect-url", "", "with -token-url: the other server's introspection endpoint (RFC 7662; loopback only); without it, introspect is not run")
+	fs.StringVar(&o.clientID, "client-id", "", "with -token-url: the other server's confidential client")
+	fs.StringVar(&o.clientSecret, "client-secret", getenv("LOADGEN_CLIENT_SECRET"), "with -token-url: that client's secret (default $LOADGEN_CLIENT_SECRET)")
+	fs.StringVar(&o.clientAuth, "client-auth", authBasic, "with -token-url: how the client authenticates, basic (client_secret_basic) or post (client_secret_post)")
+	var tokenFile string
+	fs.StringVar(&tokenFile, "refresh-tokens", "", "with -token-url: a file of refresh tokens issued to -client-id, one a line; client i uses the i-th, so it needs at least -c")
+	fs.StringVar(&o.scope, "scope", "", "with -token-url: the scope parameter of every refresh (default: none, the grant's scope)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
 	if fs.NArg() > 0 {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.tokenURL != "" || set["token-url"] {
+		return parseExternal(o, ops, tokenFile, set)
+	}
+	for _, name := range externalFlags {
+		if set[name] {
+			return options{}, fmt.Errorf("-%s: only with -token-url (another server)", name)
+		}
+	}
+	o.clientSecret = "" // from the environment, unused here
 	o.issuer = strings.TrimSuffix(o.issuer, "/")
 	if err := checkLoopbackURL(o.issuer); err != nil {
 		return options{}, fmt.Errorf("-issuer: %w", err)
 	}
-	switch {
-	case o.adminToken == "":
+	if o.adminToken == "" {
 		return options{}, errors.New("-admin-token: required (or set ADMIN_TOKEN); `make run` prints it")
-	case o.concurrency < 1 || o.concurrency > maxConcurrency:
-		return options{}, fmt.Errorf("-c: %d is outside 1 to %d", o.concurrency, maxConcurrency)
-	case o.count < 1:
-		return options{}, fmt.Errorf("-n: %d is not positive", o.count)
-	case o.duration <= 0 || o.duration > maxDuration:
-		return options{}, fmt.Errorf("-duration: %s is outside (0, %s]", o.duration, maxDuration)
-	case o.timeout <= 0:
-		return options{}, fmt.Errorf("-timeout: %s is not positive", o.timeout)
+	}
+	if err := checkBounds(o); err != nil {
+		return options{}, err
 	}
 	var err error
 	if o.ops, err = parseOps(ops); err != nil {
 		return options{}, fmt.Errorf("-op: %w", err)
 	}
 	return o, nil
+}
+
+// checkBounds checks the flags that bound a run, in either mode.
+func checkBounds(o options) error {
+	switch {
+	case o.concurrency < 1 || o.concurrency > maxConcurrency:
+		return fmt.Errorf("-c: %d is outside 1 to %d", o.concurrency, maxConcurrency)
+	case o.count < 1:
+		return fmt.Errorf("-n: %d is not positive", o.count)
+	case o.duration <= 0 || o.duration > maxDuration:
+		return fmt.Errorf("-duration: %s is outside (0, %s]", o.duration, maxDuration)
+	case o.timeout <= 0:
+		return fmt.Errorf("-timeout: %s is not positive", o.timeout)
+	}
+	return nil
+}
+
+// parseExternal checks the flags of the external mode (-token-url); set
+// names the flags given on the command line.
+func parseExternal(o options, ops, tokenFile string, set map[string]bool) (options, error) {
+	switch {
+	case set["issuer"]:
+		return options{}, errors.New("-issuer: not with -token-url (another server is driven through -token-url and -introspect-url)")
+	case set["admin-token"]:
+		return options{}, errors.New("-admin-token: not with -token-url (nothing is created on another server; its client and refresh tokens are given)")
+	}
+	o.issuer, o.adminToken = "", "" // defaults from the environment, unused here
+	if err := checkLoopbackEndpoint(o.tokenURL); err != nil {
+		return options{}, fmt.Errorf("-token-url: %w", err)
+	}
+	if o.introspectURL != "" || set["introspect-url"] {
+		if err := checkLoopbackEndpoint(o.introspectURL); err != nil {
+			return options{}, fmt.Errorf("-introspect-url: %w", err)
+		}
+	}
+	switch {
+	case o.clientID == "":
+		return options{}, errors.New("-client-id: required with -token-url (a confidential client the other server knows)")
+	case o.clientSecret == "":
+		return options{}, errors.New("-client-secret: required with -token-url (or set LOADGEN_CLIENT_SECRET)")
+	case o.clientAuth != authBasic && o.clientAuth != authPost:
+		return options{}, fmt.Errorf("-client-auth: %q is neither %s (client_secret_basic) nor %s (client_secret_post)", o.clientAuth, authBasic, authPost)
+	case tokenFile == "":
+		return options{}, errors.New("-refresh-tokens: required with -token-url (a file of refresh tokens, one a line, at least one per client of -c)")
+	}
+	if err := checkBounds(o); err != nil {
+		return options{}, err
+	}
+	var err error
+	if o.ops, err = parseExternalOps(ops, o.introspectURL != ""); err != nil {
+		return options{}, fmt.Errorf("-op: %w", err)
+	}
+	if o.refreshTokens, err = readRefreshTokens(tokenFile, o.concurrency); err != nil {
+		return options{}, fmt.Errorf("-refresh-tokens: %w", err)
+	}
+	return o, nil
+}
+
+// parseExternalOps reads the -op list of the external mode: all is refresh
+// and, with an introspection endpoint, introspect; codeflow is refused.
+func parseExternalOps(s string, introspection bool) ([]string, error) {
+	if strings.TrimSpace(s) == "all" {
+		if introspection {
+			return []string{opRefresh, opIntrospect}, nil
+		}
+		return []string{opRefresh}, nil
+	}
+	ops, err := parseOps(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range ops {
+		switch {
+		case op == opCodeFlow:
+			return nil, errors.New("codeflow is not available with -token-url: it signs in through this project's login and consent pages; another server offers refresh and introspect")
+		case op == opIntrospect && !introspection:
+			return nil, errors.New("introspect needs -introspect-url with -token-url")
+		}
+	}
+	return ops, nil
+}
+
+// readRefreshTokens reads the first n refresh tokens of the file at path,
+// one a line, surrounding spaces trimmed and blank lines skipped. It fails
+// when there are fewer than n or two are the same. Tokens are secrets: no
+// message quotes one.
+func readRefreshTokens(path string, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxTokenFile))
+	sc.Buffer(make([]byte, 0, 4096), maxTokenLine)
+	var toks []string
+	lineOf := map[string]int{}
+	line := 0
+	for len(toks) < n && sc.Scan() {
+		line++
+		tok := strings.TrimSpace(sc.Text())
+		if tok == "" {
+			continue
+		}
+		if prev, ok := lineOf[tok]; ok {
+			return nil, fmt.Errorf("%s: lines %d and %d hold the same refresh token (each client needs its own)", path, prev, line)
+		}
+		lineOf[tok] = line
+		toks = append(toks, tok)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: line %d: %w", path, line+1, err)
+	}
+	if len(toks) < n {
+		return nil, fmt.Errorf("%s holds %d refresh tokens, fewer than the %d clients of -c (one per client, one a line)", path, len(toks), n)
+	}
+	return toks, nil
 }
 
 // parseOps reads the -op list.
@@ -159,6 +357,9 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	if err != nil {
 		return err
 	}
+	if o.external() {
+		return runExternal(ctx, o, out)
+	}
 	c := newClient(o.issuer, o.adminToken, o.concurrency, o.timeout)
 	fx, err := c.setup(ctx)
 	if err != nil {
@@ -175,12 +376,38 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 
 	var results []result
 	for _, op := range o.ops {
-		rs, err := runOp(ctx, c, fx, op, o)
+		rs, err := runOp(ctx, c, fx, op, o, nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
 		results = append(results, rs...)
 	}
+	return report(ctx, out, o, results)
+}
+
+// runExternal runs the operations against another server (-token-url): no
+// fixtures are created, and each client keeps its refresh token from the
+// file across the operations.
+func runExternal(ctx context.Context, o options, out io.Writer) error {
+	c := newExternalClient(o)
+	fx := &fixtures{clientID: o.clientID, clientSecret: o.clientSecret}
+	workers := make([]*worker, o.concurrency)
+	for i := range workers {
+		workers[i] = &worker{id: i + 1, tok: tokens{RefreshToken: o.refreshTokens[i]}}
+	}
+	var results []result
+	for _, op := range o.ops {
+		rs, err := runOp(ctx, c, fx, op, o, workers)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		results = append(results, rs...)
+	}
+	return report(ctx, out, o, results)
+}
+
+// report writes the results to out and fails when any operation failed.
+func report(ctx context.Context, out io.Writer, o options, results []result) error {
 	if o.json {
 		if err := writeJSON(out, o, results); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -65,35 +66,54 @@ func (r *recorder) fail(ctx context.Context, err error) {
 	}
 }
 
+// cutOne counts a request that ended after the time bound.
+func (r *recorder) cutOne() {
+	r.mu.Lock()
+	r.cut++
+	r.mu.Unlock()
+}
+
 // worker is one concurrent client: its tokens for refresh and
 // introspection.
 type worker struct {
 	tok tokens
+
+	// External mode only.
+	id int // 1-based: the client's refresh token is the id-th of the file
+	// keeps: the server's last answer to this client's refresh had no new
+	// refresh token (it does not rotate), so a failed refresh leaves the
+	// client's refresh token usable.
+	keeps bool
+	// lost: a refresh failed while the server may rotate, so the client's
+	// refresh token may be gone.
+	lost bool
 }
 
-// runOp prepares op's clients (untimed), then runs op with o.concurrency
-// clients until o.count operations were started or o.duration passed.
-func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options) ([]result, error) {
-	workers := make([]*worker, o.concurrency)
-	for i := range workers {
-		workers[i] = &worker{}
+// update takes the tokens of a refresh from another server: a new refresh
+// token replaces the client's (a rotating server); none, or the same one,
+// leaves the client its own (a non-rotating server).
+func (w *worker) update(t tokens) {
+	w.keeps = t.RefreshToken == "" || t.RefreshToken == w.tok.RefreshToken
+	if w.keeps {
+		t.RefreshToken = w.tok.RefreshToken
 	}
-	if op != opCodeFlow {
-		// Each client signs in once to get its own token family (refresh
-		// tokens rotate, so clients cannot share one).
-		var wg sync.WaitGroup
-		errs := make([]error, len(workers))
-		for i, w := range workers {
-			wg.Go(func() {
-				var err error
-				w.tok, _, err = c.codeFlow(ctx, fx)
-				errs[i] = err
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, fmt.Errorf("prepare tokens: %w", err)
-		}
+	w.tok = t
+}
+
+// runOp prepares op's clients (untimed), then runs op with them until
+// o.count operations were started or o.duration passed. ext nil: this
+// project's provider, o.concurrency fresh clients; otherwise the clients of
+// another server, kept across operations (prepareExternal).
+func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options, ext []*worker) ([]result, error) {
+	var workers []*worker
+	var err error
+	if ext == nil {
+		workers, err = prepareProvider(ctx, c, fx, op, o.concurrency)
+	} else {
+		workers, err = prepareExternal(ctx, c, fx, op, ext)
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	rec := newRecorder()
@@ -105,7 +125,7 @@ func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options) (
 	for _, w := range workers {
 		wg.Go(func() {
 			for opCtx.Err() == nil && started.Add(1) <= int64(o.count) {
-				if !once(opCtx, c, fx, op, w, rec) {
+				if !once(ctx, opCtx, c, fx, op, w, rec) {
 					return
 				}
 			}
@@ -113,6 +133,11 @@ func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options) (
 	}
 	wg.Wait()
 	elapsed := time.Since(begin)
+	if c.external {
+		// Refreshes in flight at the end of -duration were let finish
+		// (once); they are cut, and the time they took is not the run's.
+		elapsed = min(elapsed, o.duration)
+	}
 
 	var results []result
 	names := []string{op}
@@ -132,9 +157,83 @@ func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options) (
 	return results, nil
 }
 
-// once runs one operation and records it; false stops the worker (its
-// token family is lost and could not be replaced).
-func once(ctx context.Context, c *client, fx *fixtures, op string, w *worker, rec *recorder) bool {
+// prepareProvider returns n clients for op; for refresh and introspect,
+// each signs in once to get its own token family (refresh tokens rotate,
+// so clients cannot share one).
+func prepareProvider(ctx context.Context, c *client, fx *fixtures, op string, n int) ([]*worker, error) {
+	workers := make([]*worker, n)
+	for i := range workers {
+		workers[i] = &worker{}
+	}
+	if op != opCodeFlow {
+		var wg sync.WaitGroup
+		errs := make([]error, len(workers))
+		for i, w := range workers {
+			wg.Go(func() {
+				var err error
+				w.tok, _, err = c.codeFlow(ctx, fx)
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("prepare tokens: %w", err)
+		}
+	}
+	return workers, nil
+}
+
+// prepareExternal returns the clients of another server that take part in
+// op. Before introspect, each refreshes once (untimed) for a current access
+// token. A client whose refresh token may be gone (lost) tries one refresh
+// (untimed) before either operation: if it fails, the client sits out, with
+// a note on stderr. Any other client's failed refresh stops the run.
+func prepareExternal(ctx context.Context, c *client, fx *fixtures, op string, all []*worker) ([]*worker, error) {
+	var wg sync.WaitGroup
+	errs := make([]error, len(all))
+	for i, w := range all {
+		if op != opIntrospect && !w.lost {
+			continue
+		}
+		wg.Go(func() {
+			t, err := c.refresh(ctx, fx, w.tok.RefreshToken)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			w.update(t)
+			w.lost = false
+		})
+	}
+	wg.Wait()
+	var ready []*worker
+	var fatal []error
+	for i, w := range all {
+		switch {
+		case errs[i] == nil:
+			ready = append(ready, w)
+		case w.lost:
+			fmt.Fprintf(os.Stderr, "loadgen: %s: client %d sits out: its refresh token, whose last refresh failed, no longer refreshes: %v\n", op, w.id, errs[i])
+		default:
+			fatal = append(fatal, fmt.Errorf("client %d: %w", w.id, errs[i]))
+		}
+	}
+	if err := errors.Join(fatal...); err != nil {
+		return nil, fmt.Errorf("prepare tokens: %w", err)
+	}
+	if len(ready) == 0 {
+		return nil, errors.New("no client has a usable refresh token left")
+	}
+	return ready, nil
+}
+
+// once runs one operation within ctx, the operation's time bound, and
+// records it; false stops the worker (its token family is lost and could
+// not be replaced). runCtx is the whole run's (Ctrl-C).
+func once(runCtx, ctx context.Context, c *client, fx *fixtures, op string, w *worker, rec *recorder) bool {
+	if c.external && op == opRefresh {
+		return onceExternalRefresh(runCtx, ctx, c, fx, w, rec)
+	}
 	start := time.Now()
 	var err error
 	switch op {
@@ -170,6 +269,35 @@ func once(ctx context.Context, c *client, fx *fixtures, op string, w *worker, re
 	return ctx.Err() == nil
 }
 
+// onceExternalRefresh is once's refresh against another server. The end of
+// -duration (ctx) does not interrupt the request, which is bounded by
+// -timeout and by runCtx alone: a rotating server would likely consume the
+// refresh token of an interrupted request, leaving the client none for the
+// next operation. A refresh that ends after ctx is counted as cut, as an
+// interrupted one would be, and its tokens are kept.
+func onceExternalRefresh(runCtx, ctx context.Context, c *client, fx *fixtures, w *worker, rec *recorder) bool {
+	start := time.Now()
+	t, err := c.refresh(runCtx, fx, w.tok.RefreshToken)
+	d := time.Since(start)
+	if err == nil {
+		w.update(t)
+		if ctx.Err() != nil {
+			rec.cutOne()
+			return false
+		}
+		rec.ok(opRefresh, d)
+		return true
+	}
+	rec.fail(ctx, err)
+	if !w.keeps {
+		// The server may have consumed the refresh token (rotation) and no
+		// new family can be started: this client stops.
+		w.lost = true
+		return false
+	}
+	return ctx.Err() == nil
+}
+
 // summarize computes the percentiles of lat (nearest-rank method).
 func summarize(name string, lat []time.Duration, elapsed time.Duration) result {
 	r := result{Op: name, OK: len(lat), Elapsed: elapsed}
@@ -194,7 +322,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 // writeTable prints the results for a person.
 func writeTable(out io.Writer, o options, results []result) {
 	fmt.Fprintf(out, "loadgen: %s, %d clients, at most %d operations or %s per operation\n",
-		o.issuer, o.concurrency, o.count, o.duration)
+		o.target(), o.concurrency, o.count, o.duration)
 	// Operation names are padded to one width so that they read left
 	// aligned while the numbers align right.
 	width := len("op")
@@ -232,8 +360,29 @@ func ms(d time.Duration) string {
 func writeJSON(out io.Writer, o options, results []result) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
-	return enc.Encode(map[string]any{
+	head := map[string]any{
 		"issuer": o.issuer, "clients": o.concurrency, "max_count": o.count,
 		"max_duration_ns": o.duration, "results": results,
-	})
+	}
+	if o.external() {
+		delete(head, "issuer")
+		head["token_url"] = o.tokenURL
+		if o.introspectURL != "" {
+			head["introspect_url"] = o.introspectURL
+		}
+	}
+	return enc.Encode(head)
+}
+
+// target names what the run drove, for the table's first line: the issuer,
+// or another server's endpoints.
+func (o options) target() string {
+	if !o.external() {
+		return o.issuer
+	}
+	s := "token " + o.tokenURL
+	if o.introspectURL != "" {
+		s += ", introspect " + o.introspectURL
+	}
+	return s
 }
