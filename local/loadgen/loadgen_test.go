@@ -14,21 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/applinks/functions/admin"
-	"github.com/applinks/applinks/functions/authorize"
-	"github.com/applinks/applinks/functions/token"
+	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
-	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store/storetest"
-	"github.com/applinks/applinks/shared/web"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 const testAdminToken = "loadgen-test-admin-token"
 
-// startProvider serves the three handlers on one mux, as the local runner
-// mounts them, on a loopback port, backed by the store on kumo.
+// startProvider serves the local runner's handler (server.New) on a
+// loopback port, backed by the store on kumo.
 func startProvider(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -42,33 +38,11 @@ func startProvider(t *testing.T) string {
 		t.Fatal(err)
 	}
 	st := storetest.Kumo(t)
-	keys, err := signing.New(context.Background(), st, signing.Options{})
+	h, err := server.New(context.Background(), cfg, st, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(testAdminToken)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	for _, m := range []struct {
-		paths []string
-		h     http.Handler
-	}{{token.Paths, tok}, {authorize.Paths, authz}, {admin.Paths, adm}} {
-		for _, p := range m.paths {
-			mux.Handle(p, m.h)
-		}
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := &http.Server{Handler: web.Middleware(mux, logger, nil), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return issuer

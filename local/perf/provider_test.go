@@ -14,16 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/applinks/functions/admin"
-	"github.com/applinks/applinks/functions/authorize"
-	"github.com/applinks/applinks/functions/token"
 	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
-	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
-	"github.com/applinks/applinks/shared/web"
 )
 
 func TestMain(m *testing.M) {
@@ -44,8 +40,8 @@ const (
 	verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
 
-// provider is the three handlers on one mux, as the local runner mounts
-// them (local/mux.go), driven in-process through httptest.
+// provider is the local runner's handler (server.New: the three handlers on
+// one mux), driven in-process through httptest.
 type provider struct {
 	tb      testing.TB
 	h       http.Handler
@@ -77,34 +73,11 @@ func newProvider(tb testing.TB, b storetest.Backend, capacity bool) *provider {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx := context.Background()
-	keys, err := signing.New(ctx, st, signing.Options{})
+	h, err := server.New(context.Background(), cfg, st, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
-		tb.Fatalf("signing keys: %v", err)
+		tb.Fatalf("provider: %v", err)
 	}
-	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys})
-	if err != nil {
-		tb.Fatalf("token handler: %v", err)
-	}
-	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st})
-	if err != nil {
-		tb.Fatalf("authorize handler: %v", err)
-	}
-	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(adminToken)})
-	if err != nil {
-		tb.Fatalf("admin handler: %v", err)
-	}
-	mux := http.NewServeMux()
-	for _, m := range []struct {
-		paths []string
-		h     http.Handler
-	}{{token.Paths, tok}, {authorize.Paths, authz}, {admin.Paths, adm}} {
-		for _, p := range m.paths {
-			mux.Handle(p, m.h)
-		}
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return &provider{tb: tb, h: web.Middleware(mux, logger, nil), st: st, db: db, sm: sm, cookies: map[string]*http.Cookie{}}
+	return &provider{tb: tb, h: h, st: st, db: db, sm: sm, cookies: map[string]*http.Cookie{}}
 }
 
 // serve runs one request through the handler and keeps the cookies it sets.
