@@ -14,6 +14,10 @@
 #                             order: "jwt opaque" (default), "jwt", "opaque"
 #   HYDRA_PBKDF2_ITERATIONS   Hydra's client secret hashing (PBKDF2-SHA256,
 #                             its default algorithm): 25000 (Hydra's default)
+#   HYDRA_JWT_RSA_BITS        with it (e.g. 2048, this provider's size), the
+#                             JWT access token signing key is replaced by an
+#                             RS256 key of that size; by default Hydra keeps
+#                             the RS256 key of 4096 bits it generates
 #   HYDRA_DBS                 Hydra's databases, one run per database and
 #                             strategy, default "memory sqlite": "memory"
 #                             (DSN=memory: SQLite in memory, shared cache,
@@ -54,6 +58,7 @@ HYDRA_STRATEGIES=${HYDRA_STRATEGIES:-jwt opaque}
 HYDRA_PBKDF2_ITERATIONS=${HYDRA_PBKDF2_ITERATIONS:-25000}
 HYDRA_DBS=${HYDRA_DBS:-memory sqlite}
 HYDRA_PG_SYNC=${HYDRA_PG_SYNC:-off}
+HYDRA_JWT_RSA_BITS=${HYDRA_JWT_RSA_BITS:-0}
 SKIP_APPLINKS=${SKIP_APPLINKS:-}
 HYDRA_VERSION=v2.3.0
 HYDRA_CLIENT_VERSION=v2.2.1
@@ -229,7 +234,7 @@ run_hydra() {
 	pub=$(free_port)
 	adm=$(free_port)
 	[[ $pub != "$adm" ]] || adm=$(free_port)
-	log "Hydra $HYDRA_VERSION: public http://127.0.0.1:$pub, admin http://127.0.0.1:$adm, DSN=${dsn%%\?*}, access tokens $strategy, client secrets PBKDF2-SHA256 x$HYDRA_PBKDF2_ITERATIONS"
+	log "Hydra $HYDRA_VERSION: public http://127.0.0.1:$pub, admin http://127.0.0.1:$adm, DSN=${dsn%%\?*}, access tokens $strategy$([[ $strategy == jwt ]] && echo " (RS256, $([[ $HYDRA_JWT_RSA_BITS == 0 ]] && echo "Hydra's 4096-bit key" || echo "$HYDRA_JWT_RSA_BITS-bit key"))"), client secrets PBKDF2-SHA256 x$HYDRA_PBKDF2_ITERATIONS"
 	env DSN="$dsn" \
 		SERVE_PUBLIC_HOST=127.0.0.1 SERVE_PUBLIC_PORT="$pub" \
 		SERVE_ADMIN_HOST=127.0.0.1 SERVE_ADMIN_PORT="$adm" \
@@ -244,7 +249,8 @@ run_hydra() {
 	PIDS+=("$pid")
 	wait_for "http://127.0.0.1:$adm/health/ready" "$pid" "$name"
 	listeners "$pid"
-	go run ./local/compare hydra -public "http://127.0.0.1:$pub" -admin "http://127.0.0.1:$adm" -n "$C" -dir "$dir"
+	go run ./local/compare hydra -public "http://127.0.0.1:$pub" -admin "http://127.0.0.1:$adm" -n "$C" -dir "$dir" \
+		-jwt-rsa-bits "$([[ $strategy == jwt ]] && echo "$HYDRA_JWT_RSA_BITS" || echo 0)"
 	loadgen "$name" "http://127.0.0.1:$pub/oauth2/token" "http://127.0.0.1:$adm/admin/oauth2/introspect" "$dir"
 	stop "$pid"
 	stop_postgres

@@ -25,6 +25,11 @@
 // PUT /admin/oauth2/auth/requests/consent/accept granting offline_access
 // and bench, follow to the redirect URI, POST /oauth2/token with the code.
 //
+// With -jwt-rsa-bits B, hydra first replaces the key set Hydra signs JWT
+// access tokens with (hydra.jwt.access-token, PUT /admin/keys/{set}) by
+// one RS256 key of B bits: Hydra generates RS256 keys of 4096 bits, this
+// provider uses 2048, and the size sets the cost of signing each token.
+//
 // Both write into -dir three files: client_id, client_secret and
 // refresh_tokens (one a line, as loadgen's -refresh-tokens reads them).
 // Every URL must be a loopback one (127.0.0.0/8, ::1, localhost), and the
@@ -35,6 +40,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -42,6 +48,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -79,6 +86,7 @@ func run(ctx context.Context, args []string) error {
 	public := fs.String("public", "", "hydra: the public URL")
 	admin := fs.String("admin", "", "hydra: the admin URL")
 	n := fs.Int("n", 4, "refresh tokens to obtain (one per loadgen client)")
+	rsaBits := fs.Int("jwt-rsa-bits", 0, "hydra: replace Hydra's JWT access token signing key by an RS256 key of this size (0: keep Hydra's)")
 	dir := fs.String("dir", "", "directory to write client_id, client_secret and refresh_tokens into")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -108,6 +116,14 @@ func run(ctx context.Context, args []string) error {
 	case "hydra":
 		if err := errors.Join(checkLoopback(*public), checkLoopback(*admin)); err != nil {
 			return fmt.Errorf("-public, -admin: %w", err)
+		}
+		if *rsaBits != 0 && (*rsaBits < 2048 || *rsaBits > 8192) {
+			return errors.New("-jwt-rsa-bits: 0, or 2048 to 8192")
+		}
+		if *rsaBits != 0 {
+			if err := hydraSigningKey(ctx, strings.TrimSuffix(*admin, "/"), *rsaBits); err != nil {
+				return err
+			}
 		}
 		id, secret, toks, err = hydraTokens(ctx, strings.TrimSuffix(*public, "/"), strings.TrimSuffix(*admin, "/"), *n)
 	}
@@ -381,6 +397,27 @@ func applinksFlow(ctx context.Context, issuer, clientID, clientSecret, username,
 		})
 	}
 	return "", errors.New("unreachable")
+}
+
+// hydraSigningKey makes an RS256 key of bits the only key of Hydra's JWT
+// access token key set.
+func hydraSigningKey(ctx context.Context, admin string, bits int) error {
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return err
+	}
+	b64 := func(i *big.Int) string { return base64.RawURLEncoding.EncodeToString(i.Bytes()) }
+	jwk := map[string]string{
+		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": fmt.Sprintf("compare-rs256-%d", bits),
+		"n": b64(k.N), "e": b64(big.NewInt(int64(k.E))), "d": b64(k.D),
+		"p": b64(k.Primes[0]), "q": b64(k.Primes[1]),
+		"dp": b64(k.Precomputed.Dp), "dq": b64(k.Precomputed.Dq), "qi": b64(k.Precomputed.Qinv),
+	}
+	if err := jsonCall(ctx, httpClient(nil), http.MethodPut, admin+"/admin/keys/hydra.jwt.access-token", nil,
+		map[string]any{"keys": []any{jwk}}, http.StatusOK, nil); err != nil {
+		return fmt.Errorf("replace Hydra's JWT access token key: %w", err)
+	}
+	return nil
 }
 
 // hydraScope is what the Hydra client may ask for and is granted.
