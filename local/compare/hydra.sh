@@ -98,11 +98,15 @@ stop() {
 	PIDS=("${keep[@]}")
 }
 
-# free_port: a loopback TCP port nobody listens on (from a random start).
+# free_port: a loopback TCP port nobody listens on, below the ephemeral
+# range (so that no outgoing connection, such as the embedded emulator's,
+# takes it before the server binds it).
 free_port() {
-	local p tries
+	local p tries low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	((low > 12000)) || low=32768
 	for ((tries = 0; tries < 200; tries++)); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
