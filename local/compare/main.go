@@ -49,18 +49,16 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/local/loopback"
 )
 
 // callbackURI is the redirect URI of both clients. Nothing listens there:
@@ -141,37 +139,17 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// checkLoopback accepts an absolute http URL whose host is localhost or a
-// loopback IP literal.
+// checkLoopback accepts an absolute http(s) URL whose host is localhost or
+// a loopback IP literal.
 func checkLoopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
-	}
-	if !isLoopbackHost(u.Hostname()) {
-		return fmt.Errorf("%q is not a loopback address", u.Hostname())
-	}
-	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
+	_, err := loopback.ParseURL(raw)
+	return err
 }
 
 // httpClient never follows redirects, dials loopback addresses only and
 // keeps cookies in jar (nil: none).
 func httpClient(jar http.CookieJar) *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil || !isLoopbackHost(host) {
-			return fmt.Errorf("dial %q: not a loopback address", address)
-		}
-		return nil
-	}}
+	d := loopback.Dialer()
 	return &http.Client{
 		Transport:     &http.Transport{DialContext: d.DialContext},
 		Jar:           jar,

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applinks/applinks/local/loopback"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -170,7 +171,7 @@ func TestRefusesNonLoopbackTargets(t *testing.T) {
 
 func TestDialerRefusesNonLoopback(t *testing.T) {
 	// Control is what refuses a name that resolved elsewhere.
-	d := loopbackDialer()
+	d := loopback.Dialer()
 	tests := []struct {
 		addr string
 		ok   bool
