@@ -17,12 +17,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help run test tools build synth deploy bench fuzz test-localstack localstack-deploy clean
+.PHONY: help run test tools build synth deploy bench compare fuzz test-localstack localstack-deploy clean
 
 help:
 	@echo "make run    start the provider at http://127.0.0.1:8080 (embedded AWS emulator, data under .local/)"
 	@echo "make test   install what the tests need, then vet and run every test"
-	@echo "also: build synth deploy bench fuzz test-localstack localstack-deploy clean"
+	@echo "also: build synth deploy bench compare fuzz test-localstack localstack-deploy clean"
 
 # make run: the real handlers and store against kumo in-process. kumo reads
 # KUMO_DATA_DIR in its package init, so it is set here, before the process starts.
@@ -111,6 +111,13 @@ bench: tools build
 	set -o pipefail; go test -count 1 -run 'TestRoundTripBudgets|TestConsumedCapacity' -v ./local/perf | tee $(BENCH_DIR)/roundtrips.txt
 	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 1x -count 1 -timeout 20m ./local/perf -coldstart-rounds 25 | tee $(BENCH_DIR)/coldstart.txt
 	cat $(BENCH_DIR)/shared.txt $(BENCH_DIR)/handlers.txt $(BENCH_DIR)/coldstart.txt | go run ./local/perf/medians | tee $(BENCH_DIR)/medians.md
+
+# compare: this provider and ORY Hydra v2.3.0 under the same load-generator
+# load, one after the other, on loopback (method and options in
+# local/compare/hydra.sh; the first run builds Hydra, which needs a C
+# compiler, for a few minutes). Not part of make test.
+compare:
+	local/compare/hydra.sh
 
 # fuzz: every fuzz target of the main module, one at a time, for FUZZTIME each
 # (their seed corpora also run in `make test`).
