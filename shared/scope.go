@@ -31,28 +31,22 @@ type Catalog struct {
 	closure [][]bool
 }
 
-// defaultCatalogJSON is Bitbucket Data Center's catalog (SPEC "Scopes and
-// capping").
-const defaultCatalogJSON = `{
-  "baseline": "PUBLIC_REPOS",
-  "scopes": [
-    {"name": "PUBLIC_REPOS", "description": "View public projects and repositories"},
-    {"name": "ACCOUNT_WRITE", "description": "Update your account"},
-    {"name": "REPO_READ", "description": "View projects and repositories", "implies": ["PUBLIC_REPOS"]},
-    {"name": "REPO_WRITE", "description": "Update projects and repositories", "implies": ["REPO_READ"]},
-    {"name": "REPO_ADMIN", "description": "Administer repositories", "implies": ["REPO_WRITE"]},
-    {"name": "PROJECT_ADMIN", "description": "Administer projects", "implies": ["REPO_ADMIN"]},
-    {"name": "ADMIN_WRITE", "description": "Administer Bitbucket", "implies": ["PROJECT_ADMIN", "ACCOUNT_WRITE"]},
-    {"name": "SYSTEM_ADMIN", "description": "Administer Bitbucket system", "implies": ["ADMIN_WRITE"]}
-  ]
-}`
-
 // DefaultCatalog returns Bitbucket Data Center's catalog (SPEC "Scopes and
-// capping"), baseline PUBLIC_REPOS.
+// capping"), baseline PUBLIC_REPOS. It is built from Go values, not parsed
+// from JSON, so that a function's start does no JSON decoding for it.
 func DefaultCatalog() *Catalog {
-	c, err := ParseCatalog([]byte(defaultCatalogJSON))
+	c, err := NewCatalog("PUBLIC_REPOS", []Scope{
+		{Name: "PUBLIC_REPOS", Description: "View public projects and repositories"},
+		{Name: "ACCOUNT_WRITE", Description: "Update your account"},
+		{Name: "REPO_READ", Description: "View projects and repositories", Implies: []string{"PUBLIC_REPOS"}},
+		{Name: "REPO_WRITE", Description: "Update projects and repositories", Implies: []string{"REPO_READ"}},
+		{Name: "REPO_ADMIN", Description: "Administer repositories", Implies: []string{"REPO_WRITE"}},
+		{Name: "PROJECT_ADMIN", Description: "Administer projects", Implies: []string{"REPO_ADMIN"}},
+		{Name: "ADMIN_WRITE", Description: "Administer Bitbucket", Implies: []string{"PROJECT_ADMIN", "ACCOUNT_WRITE"}},
+		{Name: "SYSTEM_ADMIN", Description: "Administer Bitbucket system", Implies: []string{"ADMIN_WRITE"}},
+	})
 	if err != nil {
-		// The constant above is covered by tests; this cannot happen.
+		// The values above are covered by tests; this cannot happen.
 		panic("shared: default scope catalog: " + err.Error())
 	}
 	return c
@@ -83,11 +77,18 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	if dec.More() {
 		return nil, errors.New("scope catalog: trailing data after the JSON object")
 	}
-	if len(in.Scopes) == 0 {
+	return NewCatalog(in.Baseline, in.Scopes)
+}
+
+// NewCatalog validates a catalog given as values, with the rules of
+// ParseCatalog (which it serves), and returns it. The order of scopes is
+// the catalog order; scopes is not retained.
+func NewCatalog(baseline string, scopes []Scope) (*Catalog, error) {
+	if len(scopes) == 0 {
 		return nil, errors.New("scope catalog: no scopes")
 	}
-	c := &Catalog{index: make(map[string]int, len(in.Scopes))}
-	for i, s := range in.Scopes {
+	c := &Catalog{index: make(map[string]int, len(scopes))}
+	for i, s := range scopes {
 		if s.Name == "" {
 			return nil, fmt.Errorf("scope catalog: scope #%d has an empty name", i+1)
 		}
@@ -114,13 +115,13 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	if err := c.checkCycles(); err != nil {
 		return nil, err
 	}
-	if in.Baseline == "" {
+	if baseline == "" {
 		return nil, errors.New("scope catalog: missing baseline scope")
 	}
-	if _, ok := c.index[in.Baseline]; !ok {
-		return nil, fmt.Errorf("scope catalog: baseline %q is not a scope of the catalog", in.Baseline)
+	if _, ok := c.index[baseline]; !ok {
+		return nil, fmt.Errorf("scope catalog: baseline %q is not a scope of the catalog", baseline)
 	}
-	c.baseline = in.Baseline
+	c.baseline = baseline
 	c.closure = make([][]bool, len(c.scopes))
 	for i := range c.scopes {
 		set := make([]bool, len(c.scopes))

@@ -294,3 +294,23 @@ func TestCapErrorDescriptionIsShort(t *testing.T) {
 		t.Errorf("got %s with a description of %d bytes, want invalid_scope with a short one", e.Code, len(e.Description))
 	}
 }
+
+// TestNewCatalogCopies: the catalog keeps its own copy of the values it was
+// built from, and NewCatalog applies ParseCatalog's rules.
+func TestNewCatalogCopies(t *testing.T) {
+	in := []Scope{{Name: "A", Description: "a"}, {Name: "B", Description: "b", Implies: []string{"A"}}}
+	c, err := NewCatalog("A", in)
+	if err != nil {
+		t.Fatalf("NewCatalog: %v", err)
+	}
+	in[0].Name, in[1].Implies[0] = "X", "X"
+	if got := c.Scopes(); got[0].Name != "A" || got[1].Implies[0] != "A" {
+		t.Errorf("got %+v after changing the input, want the catalog unchanged", got)
+	}
+	if _, err := NewCatalog("A", []Scope{{Name: "A", Implies: []string{"A"}}}); err == nil {
+		t.Errorf("NewCatalog with a cycle: got nil error, want one")
+	}
+	if _, err := NewCatalog("", in); err == nil {
+		t.Errorf("NewCatalog without a baseline: got nil error, want one")
+	}
+}
