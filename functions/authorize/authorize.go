@@ -33,9 +33,11 @@
 // hash, for SessionTTL; its CSRF token guards consent, revocation and
 // sign-out. The login form, which has no session yet, uses a double-submit
 // token (cookie and hidden input compared in constant time). Sign-in is
-// throttled per username (known or not): after MaxLoginFailures failures
-// within LoginWindow every attempt fails with the same message as a wrong
-// password.
+// throttled per username (known or not): each attempt is counted before
+// its password is checked, a success clears the count, and once
+// MaxLoginFailures attempts are counted within LoginWindow every attempt
+// fails with the same message as a wrong password, so that no more than
+// MaxLoginFailures passwords are checked per window even in parallel.
 package authorize
 
 import (

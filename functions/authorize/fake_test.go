@@ -72,32 +72,22 @@ func (f *fakeStore) GetUser(_ context.Context, username string) (store.User, err
 	return u, nil
 }
 
-func (f *fakeStore) LoginFailures(_ context.Context, username string, now time.Time) (int, error) {
+func (f *fakeStore) ReserveLoginAttempt(_ context.Context, username string, max int, window time.Duration, now time.Time) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
-		return 0, err
-	}
-	w := f.failures[username]
-	if !now.Before(w.until) {
-		return 0, nil
-	}
-	return w.n, nil
-}
-
-func (f *fakeStore) AddLoginFailure(_ context.Context, username string, window time.Duration, now time.Time) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail(); err != nil {
-		return 0, err
+		return false, err
 	}
 	w := f.failures[username]
 	if !now.Before(w.until) {
 		w = failureWindow{until: now.Add(window)}
 	}
+	if w.n >= max {
+		return false, nil
+	}
 	w.n++
 	f.failures[username] = w
-	return w.n, nil
+	return true, nil
 }
 
 func (f *fakeStore) ClearLoginFailures(_ context.Context, username string) error {

@@ -157,13 +157,14 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 		log.Info("login failed", "reason", "malformed")
 		return nil, nil
 	}
-	now := h.now()
-	n, err := h.store.LoginFailures(ctx, username, now)
+	// The attempt is counted before the password is checked, so that
+	// guesses sent in parallel cannot all be checked before any is counted.
+	ok, err := h.store.ReserveLoginAttempt(ctx, username, MaxLoginFailures, LoginWindow, h.now())
 	if err != nil {
-		log.Error("login failures", "err", err.Error())
+		log.Error("reserve login attempt", "err", err.Error())
 		return nil, err
 	}
-	if n >= MaxLoginFailures {
+	if !ok {
 		password.VerifyDummy(pw)
 		log.Info("login failed", "reason", "throttled", "username", username)
 		return nil, nil
@@ -183,17 +184,12 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 		reason = "disabled"
 	}
 	if reason != "" {
-		if _, err := h.store.AddLoginFailure(ctx, username, LoginWindow, now); err != nil {
-			log.Error("add login failure", "err", err.Error())
-			return nil, err
-		}
+		// The reserved attempt stays counted as a failure.
 		log.Info("login failed", "reason", reason, "username", username)
 		return nil, nil
 	}
-	if n > 0 {
-		if err := h.store.ClearLoginFailures(ctx, username); err != nil {
-			log.Warn("clear login failures", "err", err.Error())
-		}
+	if err := h.store.ClearLoginFailures(ctx, username); err != nil {
+		log.Warn("clear login failures", "err", err.Error())
 	}
 	return &u, nil
 }

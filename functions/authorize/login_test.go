@@ -109,8 +109,8 @@ func testLoginThrottle(t *testing.T, mk mkEnv) {
 					t.Fatalf("failure %d: status %d message %q, want 200 %q", i+1, r.status, errorText(t, r), msgLoginFailed)
 				}
 			}
-			if got, _ := e.store.LoginFailures(context.Background(), user, e.clock.Now()); got != MaxLoginFailures {
-				t.Errorf("failures counted = %d, want %d", got, MaxLoginFailures)
+			if ok, err := e.store.ReserveLoginAttempt(context.Background(), user, MaxLoginFailures, LoginWindow, e.clock.Now()); ok || err != nil {
+				t.Errorf("after %d failures: a further attempt got (%v, %v), want refused", MaxLoginFailures, ok, err)
 			}
 			if user != "alice" {
 				return
@@ -124,8 +124,8 @@ func testLoginThrottle(t *testing.T, mk mkEnv) {
 			if r.status != http.StatusSeeOther {
 				t.Fatalf("login after the window: status %d, want 303", r.status)
 			}
-			if n, _ := e.store.LoginFailures(context.Background(), "alice", e.clock.Now()); n != 0 {
-				t.Errorf("failures after the window = %d, want 0", n)
+			if !clearedCount(t, e, "alice") {
+				t.Errorf("failures not cleared by the login after the window")
 			}
 			// Within a window, a success forgets the earlier failures.
 			b, f = loginForm(t, e)
@@ -134,11 +134,25 @@ func testLoginThrottle(t *testing.T, mk mkEnv) {
 			if r := b.submit(f, "", map[string]string{"username": "alice", "password": alicePass}); r.status != http.StatusSeeOther {
 				t.Fatalf("login: status %d, want 303", r.status)
 			}
-			if n, _ := e.store.LoginFailures(context.Background(), "alice", e.clock.Now()); n != 0 {
+			if !clearedCount(t, e, "alice") {
 				t.Errorf("failures not cleared after a successful login")
 			}
 		})
 	}
+}
+
+// clearedCount reports whether no attempt of username is counted: a window
+// of one attempt still has room. It clears what it counted.
+func clearedCount(t *testing.T, e *env, username string) bool {
+	t.Helper()
+	ok, err := e.store.ReserveLoginAttempt(context.Background(), username, 1, LoginWindow, e.clock.Now())
+	if err != nil {
+		t.Fatalf("ReserveLoginAttempt: %v", err)
+	}
+	if err := e.store.ClearLoginFailures(context.Background(), username); err != nil {
+		t.Fatalf("ClearLoginFailures: %v", err)
+	}
+	return ok
 }
 
 // TestLoginCSRF: the double-submit token must match; Origin does not matter.

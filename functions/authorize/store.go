@@ -19,13 +19,13 @@ type Users interface {
 	GetUser(ctx context.Context, username string) (store.User, error)
 }
 
-// LoginThrottle counts failed sign-ins per username.
+// LoginThrottle counts sign-in attempts per username.
 type LoginThrottle interface {
-	// LoginFailures returns the failures counted in the current window.
-	LoginFailures(ctx context.Context, username string, now time.Time) (int, error)
-	// AddLoginFailure counts one failure; the window starts at the first.
-	AddLoginFailure(ctx context.Context, username string, window time.Duration, now time.Time) (int, error)
-	// ClearLoginFailures forgets the failures of username.
+	// ReserveLoginAttempt counts one attempt before its password is
+	// checked; false when max attempts were counted in the current window
+	// (which starts at the first and lasts window).
+	ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error)
+	// ClearLoginFailures forgets the attempts of username.
 	ClearLoginFailures(ctx context.Context, username string) error
 }
 

@@ -1,10 +1,13 @@
 package security
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,5 +109,73 @@ func TestBruteForce_NoUserEnumeration(t *testing.T) {
 				tc.name, normalized(got, tc.user), normalized(known, "alice"))
 		}
 		t.Logf("%s took %s; a known user's wrong password %s", tc.name, d, dk)
+	}
+}
+
+// TestBruteForce_ParallelBurst: guesses sent at once cannot all be checked
+// before any is counted. A burst of wrong passwords for one username, all
+// on one login form, gets at most authorize.MaxLoginFailures passwords
+// checked (each attempt is counted before its check); the others are
+// throttled without a check, and afterwards the right password is refused
+// too.
+func TestBruteForce_ParallelBurst(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("dave", "REPO_READ")
+	l := e.link(store.Confidential)
+	b := e.browser()
+	b.noFollow()
+	p := b.get(e.authURL(l, nil))
+	f := theForm(t, p)
+	target, err := p.url.Parse(f.action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const burst = 24
+	var wg sync.WaitGroup
+	statuses := make([]int, burst)
+	errs := make([]error, burst)
+	for i := range burst {
+		wg.Go(func() {
+			vals := url.Values{}
+			for k, v := range f.fields {
+				vals[k] = v
+			}
+			vals.Set("username", "dave")
+			vals.Set("password", fmt.Sprintf("wrong guess %d", i))
+			req, _ := http.NewRequest("POST", target.String(), strings.NewReader(vals.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.c.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for i := range burst {
+		if errs[i] != nil || statuses[i] != http.StatusOK {
+			t.Fatalf("guess %d: got status %d, %v, want 200 (the login page again)", i, statuses[i], errs[i])
+		}
+	}
+	checked, throttled := 0, 0
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if !strings.Contains(line, `"msg":"login failed"`) || !strings.Contains(line, `"username":"dave"`) {
+			continue
+		}
+		switch {
+		case strings.Contains(line, `"reason":"wrong_password"`):
+			checked++
+		case strings.Contains(line, `"reason":"throttled"`):
+			throttled++
+		}
+	}
+	if checked > authorize.MaxLoginFailures || checked+throttled != burst {
+		t.Errorf("got %d passwords checked and %d throttled of %d guesses, want at most %d checked and the rest throttled",
+			checked, throttled, burst, authorize.MaxLoginFailures)
+	}
+	if r, _ := b.signIn(t, e, l, "dave", password); r.status == http.StatusSeeOther {
+		t.Errorf("the right password after the burst: got 303 (signed in), want refused")
 	}
 }

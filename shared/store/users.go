@@ -119,31 +119,21 @@ func (s *Store) DeleteUser(ctx context.Context, username string, now time.Time) 
 	return nil
 }
 
-// LoginFailures returns the failed sign-ins counted for username in the
-// current window (0 when none or the window has passed).
-func (s *Store) LoginFailures(ctx context.Context, username string, now time.Time) (int, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.tableName(), Key: key(throttlePrefix+username, skThrottle), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("login failures %q: %w", username, classify(err, false))
-	}
-	it := item(out.Item)
-	if out.Item == nil || !now.Before(it.t(aWindowEnd)) {
-		return 0, nil
-	}
-	return int(it.n(aCount)), nil
-}
-
-// AddLoginFailure counts one failed sign-in for username (known or not) and
-// returns the new count; the window starts at the first failure and lasts
-// window.
+// ReserveLoginAttempt counts one sign-in attempt for username (known or
+// not) before its password is checked, and reports whether it may go on:
+// false when max attempts have been counted in the current window, which
+// starts at the first attempt and lasts window. A failed attempt stays
+// counted; a successful one clears the count (ClearLoginFailures).
+// Reserving before checking bounds the passwords checked per window even
+// when guesses arrive in parallel: each one must win a slot first.
 //
-// One UpdateItem adds 1 while the window is open (condition: no record, or
-// window_end after now; if_not_exists sets the window's end and TTL on the
-// first failure). When the window has passed, a conditional put restarts
-// it at 1; a concurrent restart that won is counted on by trying again.
-func (s *Store) AddLoginFailure(ctx context.Context, username string, window time.Duration, now time.Time) (int, error) {
+// One conditional UpdateItem adds 1 while there is no record, or the
+// window is open and the count below max (if_not_exists sets the window's
+// end and TTL on the first attempt). When its condition fails, a
+// consistent read tells a full window (refused) from a passed one, which a
+// conditional put restarts at 1; losing that race to a concurrent attempt
+// tries again.
+func (s *Store) ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error) {
 	k := key(throttlePrefix+username, skThrottle)
 	end := now.Add(window)
 	for range 3 {
@@ -151,16 +141,28 @@ func (s *Store) AddLoginFailure(ctx context.Context, username string, window tim
 		upd := "SET " + e.n(aWindowEnd) + " = if_not_exists(" + e.n(aWindowEnd) + ", " + e.v(str(fmtTime(end))) + "), " +
 			e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v(ttl(end)) + ") ADD " +
 			e.n(aCount) + " " + e.v(num(1))
-		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aWindowEnd) + " > " + e.v(str(fmtTime(now)))
-		out, err := s.updateItem(ctx, k, upd, cond, e)
+		cond := "attribute_not_exists(" + e.n(aPK) + ") OR (" + e.n(aWindowEnd) + " > " + e.v(str(fmtTime(now))) +
+			" AND " + e.n(aCount) + " < " + e.v(num(int64(max))) + ")"
+		_, err := s.updateItem(ctx, k, upd, cond, e)
 		if err == nil {
-			return int(item(out.Attributes).n(aCount)), nil
+			return true, nil
 		}
 		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
-			return 0, fmt.Errorf("add login failure %q: %w", username, err)
+			return false, fmt.Errorf("reserve login attempt %q: %w", username, err)
+		}
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.tableName(), Key: k, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return false, fmt.Errorf("reserve login attempt %q: %w", username, classify(err, false))
+		}
+		it := item(out.Item)
+		if out.Item != nil && now.Before(it.t(aWindowEnd)) {
+			if it.n(aCount) >= int64(max) {
+				return false, nil
+			}
+			continue // cleared or restarted meanwhile: try again
 		}
 		// The window has passed: start a new one, unless a concurrent
-		// failure just did.
+		// attempt just did.
 		e = newExpr()
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: s.tableName(),
@@ -174,13 +176,13 @@ func (s *Store) AddLoginFailure(ctx context.Context, username string, window tim
 			ExpressionAttributeValues: e.Values(),
 		})
 		if err == nil {
-			return 1, nil
+			return true, nil
 		}
 		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
-			return 0, fmt.Errorf("add login failure %q: %w", username, err)
+			return false, fmt.Errorf("reserve login attempt %q: %w", username, err)
 		}
 	}
-	return 0, fmt.Errorf("add login failure %q: too much contention: %w", username, shared.ErrUnavailable)
+	return false, fmt.Errorf("reserve login attempt %q: too much contention: %w", username, shared.ErrUnavailable)
 }
 
 // ClearLoginFailures forgets the failures of username.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,48 +82,65 @@ func TestLoginThrottle(t *testing.T) {
 		s := nb(t).Store()
 		at := now()
 		const window = 15 * time.Minute
-		for i := 1; i <= 3; i++ {
-			n, err := s.AddLoginFailure(ctx(), "alice", window, at.Add(time.Duration(i)*time.Minute))
-			if err != nil || n != i {
-				t.Errorf("AddLoginFailure #%d = %d, %v, want %d", i, n, err, i)
+		const max = 3
+		reserve := func(user string, when time.Time) bool {
+			t.Helper()
+			ok, err := s.ReserveLoginAttempt(ctx(), user, max, window, when)
+			if err != nil {
+				t.Fatalf("ReserveLoginAttempt(%s): %v", user, err)
+			}
+			return ok
+		}
+		// The window starts at the first attempt (+1m) and ends at +16m.
+		for i := 1; i <= max; i++ {
+			if !reserve("alice", at.Add(time.Duration(i)*time.Minute)) {
+				t.Errorf("attempt %d of %d: got refused, want reserved", i, max)
 			}
 		}
-		if n, err := s.LoginFailures(ctx(), "alice", at.Add(5*time.Minute)); err != nil || n != 3 {
-			t.Errorf("LoginFailures in the window = %d, %v, want 3", n, err)
+		if reserve("alice", at.Add(5*time.Minute)) {
+			t.Errorf("attempt %d in the window: got reserved, want refused", max+1)
 		}
-		if n, err := s.LoginFailures(ctx(), "bob", at); err != nil || n != 0 {
-			t.Errorf("LoginFailures(other user) = %d, %v, want 0", n, err)
+		if !reserve("bob", at.Add(5*time.Minute)) {
+			t.Errorf("another username: got refused, want reserved")
 		}
-		// The window started at the first failure (+1m) and ends at +16m.
 		end := at.Add(time.Minute + window)
-		if n, err := s.LoginFailures(ctx(), "alice", end); err != nil || n != 0 {
-			t.Errorf("LoginFailures after the window = %d, %v, want 0", n, err)
+		if reserve("alice", end.Add(-time.Second)) {
+			t.Errorf("a second before the window ends: got reserved, want refused")
 		}
-		if n, err := s.AddLoginFailure(ctx(), "alice", window, end); err != nil || n != 1 {
-			t.Errorf("AddLoginFailure after the window = %d, %v, want 1 (a new window)", n, err)
+		if !reserve("alice", end) {
+			t.Errorf("when the window has passed: got refused, want reserved (a new window)")
 		}
-		if n, err := s.AddLoginFailure(ctx(), "alice", window, end.Add(window-time.Second)); err != nil || n != 2 {
-			t.Errorf("AddLoginFailure in the new window = %d, %v, want 2", n, err)
+		for i := 2; i <= max; i++ {
+			if !reserve("alice", end.Add(window-time.Second)) {
+				t.Errorf("attempt %d of the new window: got refused, want reserved", i)
+			}
+		}
+		if reserve("alice", end.Add(window-time.Second)) {
+			t.Errorf("attempt %d of the new window: got reserved, want refused", max+1)
 		}
 		if err := s.ClearLoginFailures(ctx(), "alice"); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := s.LoginFailures(ctx(), "alice", end); err != nil || n != 0 {
-			t.Errorf("LoginFailures after clear = %d, %v, want 0", n, err)
+		if !reserve("alice", end.Add(window-time.Second)) {
+			t.Errorf("after clear: got refused, want reserved")
 		}
-		// Concurrent failures are all counted.
+		// Concurrent attempts: exactly max of them win a slot.
 		const n = 20
+		var won atomic.Int64
 		errs := parallel(n, func(int) error {
-			_, err := s.AddLoginFailure(ctx(), "carol", window, at)
+			ok, err := s.ReserveLoginAttempt(ctx(), "carol", max, window, at)
+			if ok {
+				won.Add(1)
+			}
 			return err
 		})
 		for _, err := range errs {
 			if err != nil {
-				t.Errorf("concurrent AddLoginFailure: %v", err)
+				t.Errorf("concurrent ReserveLoginAttempt: %v", err)
 			}
 		}
-		if got, err := s.LoginFailures(ctx(), "carol", at); err != nil || got != n {
-			t.Errorf("LoginFailures after %d concurrent failures = %d, %v", n, got, err)
+		if got := won.Load(); got != max {
+			t.Errorf("%d concurrent attempts: got %d reserved, want %d", n, got, max)
 		}
 	})
 }
