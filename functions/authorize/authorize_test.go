@@ -457,6 +457,14 @@ func testEarlierGrant(t *testing.T, mk mkEnv) {
 		{"narrower grant", store.Grant{Scope: []string{"PUBLIC_REPOS"}}, nil, false, ""},
 		{"narrower grant, prompt none", store.Grant{Scope: []string{"PUBLIC_REPOS"}}, map[string]string{"prompt": "none"}, false, "consent_required"},
 		{"other client", store.Grant{ClientID: pubClient, Scope: []string{"REPO_WRITE"}}, nil, false, ""},
+		// A public client cannot be authenticated: its covering grant does
+		// not skip the consent page (RFC 8252 §8.6), on another loopback
+		// port neither.
+		{"public client, covering grant", store.Grant{ClientID: pubClient, Scope: []string{"REPO_READ"}}, pubRequest(nil), false, ""},
+		{"public client, covering grant, other port", store.Grant{ClientID: pubClient, Scope: []string{"REPO_READ"}},
+			pubRequest(map[string]string{"redirect_uri": "http://127.0.0.1:31337/cb"}), false, ""},
+		{"public client, covering grant, prompt none", store.Grant{ClientID: pubClient, Scope: []string{"REPO_READ"}},
+			pubRequest(map[string]string{"prompt": "none"}), false, "consent_required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -495,6 +503,17 @@ func testEarlierGrant(t *testing.T, mk mkEnv) {
 			}
 		})
 	}
+}
+
+// pubRequest is authorizeURL's parameters for the public client, with a
+// PKCE challenge, and over on top.
+func pubRequest(over map[string]string) map[string]string {
+	q := map[string]string{"client_id": pubClient, "redirect_uri": pubRedirect,
+		"code_challenge": testChallenge, "code_challenge_method": "S256"}
+	for k, v := range over {
+		q[k] = v
+	}
+	return q
 }
 
 // TestPromptLogin: prompt=login shows the login page to a signed-in user,

@@ -46,7 +46,11 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 
 // decide handles a valid request of a signed-in user: the code at once when
 // an earlier active grant covers the capped scope (and prompt is not
-// consent), else the consent page.
+// consent) and the client is confidential, else the consent page. A public
+// client always gets the consent page (prompt=none: consent_required): it
+// cannot be authenticated, so any program that can receive its redirect (a
+// loopback port, a private-use scheme) could otherwise collect codes
+// without the user seeing anything (RFC 6749 §10.2, RFC 8252 §8.6).
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User) {
 	ctx := r.Context()
 	granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
@@ -54,7 +58,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest,
 		shared.WriteAuthorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
 		return
 	}
-	if !a.prompts[promptConsent] {
+	if !a.prompts[promptConsent] && a.link.ClientType != store.Public {
 		covered, err := h.covered(ctx, user.Username, a.link.ClientID, granted)
 		if err != nil {
 			shared.WriteAuthorizeError(w, r, a.target, err)
