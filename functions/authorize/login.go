@@ -3,6 +3,7 @@ package authorize
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -166,7 +167,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 	}
 	if !ok {
 		password.VerifyDummy(pw)
-		log.Info("login failed", "reason", "throttled", "username", username)
+		log.Info("login failed", "reason", "throttled", usernameAttr(username, false))
 		return nil, nil
 	}
 	u, err := h.store.GetUser(ctx, username)
@@ -185,13 +186,23 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 	}
 	if reason != "" {
 		// The reserved attempt stays counted as a failure.
-		log.Info("login failed", "reason", reason, "username", username)
+		log.Info("login failed", "reason", reason, usernameAttr(username, reason != "unknown_user"))
 		return nil, nil
 	}
 	if err := h.store.ClearLoginFailures(ctx, username); err != nil {
 		log.Warn("clear login failures", "err", err.Error())
 	}
 	return &u, nil
+}
+
+// usernameAttr is the username for a log line: in clear when it names a
+// user (known), else only its hash prefix, since what was typed into the
+// username field of a failed sign-in may be a password.
+func usernameAttr(username string, known bool) slog.Attr {
+	if known {
+		return slog.String("username", username)
+	}
+	return slog.String("username_hash", shared.HashPrefix(username))
 }
 
 // describeReturnTo names the application a pending authorization request

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,7 +118,13 @@ func authenticate(ctx context.Context, c credentials, link *store.Link, now time
 		reason = "wrong client secret"
 	}
 	if reason != "" {
-		web.Logger(ctx).Info("client authentication failed", "client_id", c.clientID, "method", c.method, "reason", reason)
+		// An unknown client_id may be a secret sent in the wrong field (id
+		// and secret swapped): only its hash prefix is logged.
+		id := slog.String("client_id", c.clientID)
+		if link == nil {
+			id = slog.String("client_id_hash", shared.HashPrefix(c.clientID))
+		}
+		web.Logger(ctx).Info("client authentication failed", id, "method", c.method, "reason", reason)
 		return nil, shared.InvalidClient("client authentication failed")
 	}
 	return link, nil

@@ -58,6 +58,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	seen.add("password", wrong)
 	b.submit(p, theForm(t, p), map[string]string{"username": "alice", "password": wrong})
 	b.submit(p, theForm(t, p), map[string]string{"username": "mallory", "password": wrong})
+	// A password typed into the username field (an unknown username).
+	b.submit(p, theForm(t, p), map[string]string{"username": password, "password": wrong})
 
 	// Sign-in, consent, exchange, refresh, introspection, revocation.
 	v, challenge := verifier("z")
@@ -86,6 +88,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	e.refresh(l, g.refresh)
 	e.token(link{ClientID: l.ClientID, ClientSecret: "wrong-secret-Jq9"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g2.refresh}})
 	seen.add("client secret", "wrong-secret-Jq9")
+	// Client id and secret swapped (an unknown client_id that is a secret).
+	e.token(link{ClientID: l.ClientSecret, ClientSecret: l.ClientID}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g2.refresh}})
 	e.post("/oauth2/token?code="+url.QueryEscape(code)+"&client_secret="+url.QueryEscape(l.ClientSecret), url.Values{"grant_type": {"authorization_code"}})
 	e.do("GET", "/oauth2/token?client_secret="+url.QueryEscape(l.ClientSecret)+"&code="+url.QueryEscape(code), nil)
 
