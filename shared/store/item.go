@@ -48,6 +48,10 @@ const (
 	skGrant    = "GRANT"
 	skRefresh  = "RT"
 	skJTI      = "JTI"
+
+	// skRevokedPrefix is the sort key prefix of a revocation marker, an
+	// item in the user's partition: USER#<username> / REVOKED#<client_id>.
+	skRevokedPrefix = "REVOKED#"
 )
 
 // Index names and key attributes, from the one table definition.

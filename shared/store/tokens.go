@@ -433,47 +433,61 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	if len(keys) == 0 {
 		return b, nil
 	}
+	items, err := s.batchGet(ctx, "fetch", keys)
+	if err != nil {
+		return Bundle{}, err
+	}
+	for _, it := range items {
+		switch pk := it.s(aPK); {
+		case pk == linkPrefix+k.ClientID && it.s(aSK) == skLink:
+			b.Link = activeLink(it)
+		case pk == linkPrefix+k.TokenClientID && it.s(aSK) == skLink:
+			b.TokenLink = activeLink(it)
+		case pk == codePrefix+k.CodeHash:
+			c := decodeCode(it)
+			b.Code = &c
+		case pk == refreshPrefix+k.RefreshHash:
+			rt := decodeRefresh(it)
+			b.Refresh = &rt
+		case pk == grantPrefix+k.GrantID:
+			g := decodeGrant(it)
+			b.Grant = &g
+		case pk == userPrefix+k.Username && it.s(aSK) == skUser:
+			u := decodeUser(it)
+			b.User = &u
+		case pk == jtiPrefix+k.JTI:
+			b.AccessRevoked = true
+		}
+	}
+	return b, nil
+}
 
+// batchGet reads keys (at most 100, none twice) with one strongly
+// consistent BatchGetItem. Keys DynamoDB leaves unprocessed (throttling)
+// are retried a few times, then the result is ErrUnavailable; op names the
+// caller in errors.
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]item, error) {
+	var items []item
 	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 	for attempt := 0; ; attempt++ {
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
-			return Bundle{}, fmt.Errorf("fetch: %w", classify(err, false))
+			return nil, fmt.Errorf("%s: %w", op, classify(err, false))
 		}
 		for _, raw := range out.Responses[s.table] {
-			it := item(raw)
-			switch pk := it.s(aPK); {
-			case pk == linkPrefix+k.ClientID && it.s(aSK) == skLink:
-				b.Link = activeLink(it)
-			case pk == linkPrefix+k.TokenClientID && it.s(aSK) == skLink:
-				b.TokenLink = activeLink(it)
-			case pk == codePrefix+k.CodeHash:
-				c := decodeCode(it)
-				b.Code = &c
-			case pk == refreshPrefix+k.RefreshHash:
-				rt := decodeRefresh(it)
-				b.Refresh = &rt
-			case pk == grantPrefix+k.GrantID:
-				g := decodeGrant(it)
-				b.Grant = &g
-			case pk == userPrefix+k.Username:
-				u := decodeUser(it)
-				b.User = &u
-			case pk == jtiPrefix+k.JTI:
-				b.AccessRevoked = true
-			}
+			items = append(items, item(raw))
 		}
 		left, ok := out.UnprocessedKeys[s.table]
 		if !ok || len(left.Keys) == 0 {
-			return b, nil
+			return items, nil
 		}
 		if attempt+1 >= fetchAttempts {
-			return Bundle{}, fmt.Errorf("fetch: keys left unprocessed: %w", shared.ErrUnavailable)
+			return nil, fmt.Errorf("%s: keys left unprocessed: %w", op, shared.ErrUnavailable)
 		}
 		req = map[string]types.KeysAndAttributes{s.table: left}
 		select {
 		case <-ctx.Done():
-			return Bundle{}, fmt.Errorf("fetch: %w", classify(ctx.Err(), false))
+			return nil, fmt.Errorf("%s: %w", op, classify(ctx.Err(), false))
 		case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
 		}
 	}
