@@ -133,6 +133,8 @@ func TestOnDynamoDBLocal(t *testing.T) {
 		{name: "replay", run: func(t *testing.T, e *env) { testCodeReplay(t, e) }},
 		{name: "rotation and reuse", run: func(t *testing.T, e *env) { testRefreshRotation(t, e) }},
 		{name: "grace", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) { testRefreshReuseGrace(t, e) }},
+		{name: "code cancelled by a user change", run: testCodeCancelledByUserChange},
+		{name: "code cancelled by a revocation", run: testCodeCancelledByRevocation},
 	}
 	for _, s := range append(flows, raceScenarios...) {
 		t.Run(s.name, func(t *testing.T) { s.run(t, newEnvOn(t, storetest.DynamoLocal(t), s.vars)) })

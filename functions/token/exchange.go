@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -75,7 +76,8 @@ func clientForGrant(ctx context.Context, c credentials, link *store.Link, now ti
 }
 
 // exchangeCode is the authorization_code grant (RFC 6749 §4.1.3, RFC 7636
-// §4.5-4.6). It costs three DynamoDB calls: Fetch (link and code), GetUser,
+// §4.5-4.6). It costs three DynamoDB calls: Fetch (link and code),
+// GetUserForClient (the user and their revocation marker for the client),
 // RedeemCode.
 func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[string]string) (tokenResponse, error) {
 	code := form["code"]
@@ -116,10 +118,12 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 		return tokenResponse{}, err
 	}
 
-	// The user may have been deleted or disabled since consent. The scope
-	// is the code's, capped again by the link's and the user's current
-	// scopes; the grant keeps what the user approved.
-	user, err := h.activeUser(ctx, c.Username)
+	// The user may have been deleted, disabled, re-created or given a new
+	// password since consent, or have revoked the client: then the code no
+	// longer speaks for them. The scope is the code's, capped again by the
+	// link's and the user's current scopes; the grant keeps what the user
+	// approved.
+	user, err := h.codeHolder(ctx, log, c)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -231,19 +235,46 @@ func (h *Handler) checkPKCE(c *store.Code, link *store.Link, form map[string]str
 	return nil
 }
 
-// activeUser reads a user that exists and is enabled; otherwise the grant
-// is invalid (RFC 6749 §5.2: the resource owner's authorization no longer
-// holds).
-func (h *Handler) activeUser(ctx context.Context, username string) (store.User, error) {
-	u, err := h.store.GetUser(ctx, username)
-	if errors.Is(err, shared.ErrNotFound) {
+// codeHolder reads the user of code c together with their revocation
+// marker for c's client (one BatchGetItem) and checks that the code still
+// speaks for them (RFC 6749 §5.2 invalid_grant otherwise, with a log line
+// giving the reason): the user exists and is enabled, their credentials
+// have not changed since the code was issued (a new password, a disabling,
+// or a deletion and re-creation under the same name all move
+// CredentialsChangedAt), and they have not revoked the client on the
+// account page since (store.RevokePendingCodes).
+//
+// Precision: the store keeps every time at the nanosecond (fmtTime writes
+// fixed-width UTC with nine fractional digits; parseTime reads RFC 3339
+// with nanoseconds), so the two times compare exactly, nothing rounded. A
+// code is accepted only when created strictly after the change or the
+// revocation: at equal stored instants the order cannot be known, the
+// code could have been created first, so it is refused (the cost, a code
+// issued in that very nanosecond after the change, is one more consent).
+// The times come from the clocks of different instances; their skew
+// (sub-millisecond under the Amazon Time Sync Service) is not covered by a
+// margin, which would refuse legitimate codes of a user who signs in right
+// after being created or given a new password.
+func (h *Handler) codeHolder(ctx context.Context, log *slog.Logger, c *store.Code) (store.User, error) {
+	u, revokedAt, err := h.store.GetUserForClient(ctx, c.Username, c.ClientID)
+	log = log.With("username", c.Username)
+	switch {
+	case errors.Is(err, shared.ErrNotFound):
+		log.Info("code refused", "reason", "user no longer exists")
 		return store.User{}, shared.InvalidGrant("the user of this grant no longer exists")
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("get user %q: %w", username, err)
-	}
-	if u.Disabled {
+	case err != nil:
+		return store.User{}, fmt.Errorf("get user %q for client %q: %w", c.Username, c.ClientID, err)
+	case u.Disabled:
+		log.Info("code refused", "reason", "user disabled")
 		return store.User{}, shared.InvalidGrant("the user of this grant is disabled")
+	case !c.CreatedAt.After(u.CredentialsChangedAt):
+		log.Info("code refused", "reason", "user credentials changed (new password, disabled, or re-created) since the code was issued",
+			"code_created_at", c.CreatedAt, "credentials_changed_at", u.CredentialsChangedAt)
+		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")
+	case !revokedAt.IsZero() && !c.CreatedAt.After(revokedAt):
+		log.Info("code refused", "reason", "user revoked the client since the code was issued",
+			"code_created_at", c.CreatedAt, "revoked_at", revokedAt)
+		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")
 	}
 	return u, nil
 }

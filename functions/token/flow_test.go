@@ -803,7 +803,7 @@ func TestStoreFailures(t *testing.T) {
 		{"fetch unavailable", "Fetch", shared.ErrUnavailable, 503, "temporarily_unavailable"},
 		{"fetch broken", "Fetch", errInternal, 500, "server_error"},
 		{"redeem unavailable", "RedeemCode", shared.ErrUnavailable, 503, "temporarily_unavailable"},
-		{"user broken", "GetUser", errInternal, 500, "server_error"},
+		{"user broken", "GetUserForClient", errInternal, 500, "server_error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,7 +60,7 @@ func FuzzTokenHandler(f *testing.F) {
 		f.Fatal(err)
 	}
 	if err := st.CreateUser(ctx, store.User{Username: "alice", PasswordHash: "unused", Permissions: []string{"REPO_WRITE"},
-		CreatedAt: now, UpdatedAt: now}); err != nil {
+		CreatedAt: now.Add(-time.Minute), UpdatedAt: now.Add(-time.Minute)}); err != nil {
 		f.Fatal(err)
 	}
 	verifier := strings.Repeat("v", 43)

@@ -129,11 +129,11 @@ func (c *counting) Fetch(ctx context.Context, k store.Keys) (store.Bundle, error
 	return c.Store.Fetch(ctx, k)
 }
 
-func (c *counting) GetUser(ctx context.Context, u string) (store.User, error) {
-	if err := c.hit("GetUser"); err != nil {
-		return store.User{}, err
+func (c *counting) GetUserForClient(ctx context.Context, u, clientID string) (store.User, time.Time, error) {
+	if err := c.hit("GetUserForClient"); err != nil {
+		return store.User{}, time.Time{}, err
 	}
-	return c.Store.GetUser(ctx, u)
+	return c.Store.GetUserForClient(ctx, u, clientID)
 }
 
 func (c *counting) RedeemCode(ctx context.Context, h string, g store.Grant, rt *store.RefreshToken, now time.Time) error {
@@ -231,8 +231,11 @@ func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 			t.Fatalf("CreateLink %s: %v", l.ID, err)
 		}
 	}
+	// alice exists before she signs in: a code created at the very instant
+	// of her creation is refused (see codeHolder).
+	created := e.clock.Now().Add(-time.Minute)
 	if err := e.st.CreateUser(ctx, store.User{Username: alice, PasswordHash: "unused",
-		Permissions: []string{"REPO_WRITE", "ACCOUNT_WRITE"}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}); err != nil {
+		Permissions: []string{"REPO_WRITE", "ACCOUNT_WRITE"}, CreatedAt: created, UpdatedAt: created}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	return e

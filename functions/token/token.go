@@ -4,8 +4,8 @@
 //
 // Every endpoint reads what it needs with one Store.Fetch (one DynamoDB
 // BatchGetItem), so a successful code exchange costs three DynamoDB calls
-// (Fetch, GetUser, RedeemCode), a refresh three (Fetch, GetUser,
-// RotateRefresh) and an introspection one (access token) or two (refresh
+// (Fetch, GetUserForClient, RedeemCode), a refresh three (Fetch, a second
+// Fetch of the grant and user, RotateRefresh) and an introspection one (access token) or two (refresh
 // token). Client secrets are checked against the link's stored hash, never
 // by calling Secrets Manager.
 package token
@@ -39,8 +39,10 @@ var Paths = []string{
 type Reader interface {
 	// Fetch reads every record named by k in one call.
 	Fetch(ctx context.Context, k store.Keys) (store.Bundle, error)
-	// GetUser reads a user (ErrNotFound).
-	GetUser(ctx context.Context, username string) (store.User, error)
+	// GetUserForClient reads a user and the time they last revoked
+	// clientID on the account page (zero when not recently) in one call
+	// (ErrNotFound when the user does not exist).
+	GetUserForClient(ctx context.Context, username, clientID string) (store.User, time.Time, error)
 }
 
 // Redeemer exchanges an authorization code for a grant.

@@ -1,0 +1,127 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared/store"
+)
+
+// redeem presents code for the confidential client (or clientID's link).
+func (e *env) redeem(code string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	return e.post("/oauth2/token", basic(confID, confSecret), url.Values{
+		"grant_type": {"authorization_code"}, "code": {code},
+	})
+}
+
+// refusedFor checks that w is invalid_grant and that a "code refused" log
+// line gives reason, without the code.
+func (e *env) refusedFor(w *httptest.ResponseRecorder, code, reason string) {
+	e.t.Helper()
+	oauthError(e.t, w, 400, "invalid_grant")
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "code refused" &&
+			strings.Contains(str(m["reason"]), reason) && m["username"] == alice {
+			found = true
+		}
+	}
+	if !found {
+		e.t.Errorf("no \"code refused\" log line with reason %q and the username; logs:\n%s", reason, e.logs)
+	}
+	e.noSecretsLogged(code)
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// testCodeCancelledByUserChange: a code issued before the user's
+// credentials changed (the user deleted and created again under the same
+// name, disabled and enabled again, or given a new password) is refused;
+// one issued after the change is redeemed.
+func testCodeCancelledByUserChange(t *testing.T, e *env) {
+	ctx := context.Background()
+	const reason = "user credentials changed"
+	changes := []struct {
+		name   string
+		change func()
+	}{
+		{"deleted and created again", func() {
+			if err := e.st.DeleteUser(ctx, alice, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Add(time.Second)
+			if err := e.st.CreateUser(ctx, store.User{Username: alice, PasswordHash: "another person",
+				Permissions: []string{"REPO_WRITE", "ACCOUNT_WRITE"}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"disabled and enabled again", func() {
+			e.setUser(store.UserUpdate{Disabled: ptr(true)})
+			e.clock.Add(time.Second)
+			e.setUser(store.UserUpdate{Disabled: ptr(false)})
+		}},
+		{"new password", func() { e.setUser(store.UserUpdate{PasswordHash: ptr("new hash")}) }},
+	}
+	parent := e.t
+	defer func() { e.t = parent }()
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			e.t = t
+			old := e.code(codeOpts{})
+			e.clock.Add(time.Second)
+			c.change()
+			e.clock.Add(time.Second)
+			e.refusedFor(e.redeem(old), old, reason)
+			// The refusal consumed nothing: the user can authorize again.
+			e.exchange(e.code(codeOpts{}))
+		})
+	}
+	t.Run("same instant as the change", func(t *testing.T) {
+		e.t = t
+		e.clock.Add(time.Second)
+		same := e.code(codeOpts{})
+		e.setUser(store.UserUpdate{PasswordHash: ptr("newer hash")}) // at the code's very instant
+		e.refusedFor(e.redeem(same), same, reason)
+		e.clock.Add(time.Nanosecond) // the store keeps nanoseconds: one is enough to order them
+		e.exchange(e.code(codeOpts{}))
+	})
+}
+
+// testCodeCancelledByRevocation: after the user revokes the client on the
+// account page, a code for that client issued at or before the revocation
+// is refused; codes for other clients, and codes issued after it, are
+// redeemed.
+func testCodeCancelledByRevocation(t *testing.T, e *env) {
+	ctx := context.Background()
+	const reason = "user revoked the client"
+	before := e.code(codeOpts{})
+	other := e.code(codeOpts{clientID: otherID})
+	e.clock.Add(time.Second)
+	same := e.code(codeOpts{})
+	if err := e.st.RevokePendingCodes(ctx, alice, confID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.refusedFor(e.redeem(before), before, reason)
+	e.refusedFor(e.redeem(same), same, reason)
+	e.ok(e.post("/oauth2/token", basic(otherID, otherSec), url.Values{"grant_type": {"authorization_code"}, "code": {other}}))
+
+	e.clock.Add(time.Nanosecond)
+	e.exchange(e.code(codeOpts{}))
+	e.clock.Add(time.Second)
+	e.exchange(e.code(codeOpts{}))
+}
+
+func TestCodeCancelledByUserChange(t *testing.T) {
+	testCodeCancelledByUserChange(t, newEnv(t, nil))
+}
+
+func TestCodeCancelledByRevocation(t *testing.T) {
+	testCodeCancelledByRevocation(t, newEnv(t, nil))
+}
