@@ -199,7 +199,14 @@ func (h *Handler) failAccount(w http.ResponseWriter, asJSON bool, err error) {
 
 // revoke serves POST /account/authorizations/{client_id}/revoke: every
 // active grant of the user for the client is revoked, which makes all
-// their tokens inactive at once.
+// their tokens inactive at once, and so is every authorization code of
+// theirs for the client not yet redeemed.
+//
+// The revocation marker that cancels the codes is written first: if
+// revoking a grant then fails, the page reports the failure (a retry
+// finishes the job) and no pending code can bring the client back
+// meanwhile. If writing the marker fails, nothing is revoked and the page
+// reports the failure.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string) {
 	ctx := r.Context()
 	form, ok := readForm(w, r)
@@ -220,13 +227,18 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		renderMessage(w, http.StatusForbidden, msgCSRF)
 		return
 	}
+	now := h.now()
+	if err := h.store.RevokePendingCodes(ctx, user.Username, clientID, now); err != nil {
+		web.Logger(ctx).Error("revoke pending codes", "err", err.Error())
+		h.fail(w, err)
+		return
+	}
 	grants, err := h.store.ListGrantsByUser(ctx, user.Username)
 	if err != nil {
 		web.Logger(ctx).Error("list grants", "err", err.Error())
 		h.fail(w, err)
 		return
 	}
-	now := h.now()
 	for _, g := range grants {
 		if g.ClientID != clientID || g.Revoked {
 			continue

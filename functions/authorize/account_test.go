@@ -139,6 +139,16 @@ func testAccountPage(t *testing.T, mk mkEnv) {
 			t.Errorf("grant %s revoked = %v, want %v", id, g.Revoked, want)
 		}
 	}
+	// The codes not yet redeemed are cancelled too: a revocation marker
+	// for alice and this client only, at the time of the revocation.
+	for _, m := range []struct {
+		user, client string
+		want         time.Time
+	}{{"alice", appClient, e.clock.Now()}, {"alice", queryClient, time.Time{}}, {"bob", appClient, time.Time{}}} {
+		if got := e.store.revokedAt(m.user, m.client); !got.Equal(m.want) {
+			t.Errorf("revocation marker of %s for %s = %v, want %v", m.user, m.client, got, m.want)
+		}
+	}
 	after := b.get(r.header.Get("Location"))
 	ap := checkPage(t, after)
 	if !strings.Contains(ap.Text, "Access revoked") || !strings.Contains(ap.Text, "Build <Bot> & Co can no longer") {
@@ -185,6 +195,9 @@ func testRevokeRefused(t *testing.T, mk mkEnv) {
 			if e.store.grant("g1").Revoked {
 				t.Errorf("grant revoked by a refused request")
 			}
+			if at := e.store.revokedAt("alice", appClient); !at.IsZero() {
+				t.Errorf("revocation marker written at %v by a refused request, want none", at)
+			}
 		})
 	}
 }
@@ -227,5 +240,52 @@ func testLogout(t *testing.T, mk mkEnv) {
 	parsePage(t, next.body).form(t, "/oauth2/login")
 	if r := b.get("/oauth2/logout"); r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
 		t.Errorf("sign-out page signed out: status %d Location %q, want 303 to %s", r.status, r.header.Get("Location"), accountPath)
+	}
+}
+
+// TestRevokePartialFailure: the revocation marker is written before the
+// grants are revoked. When revoking a grant fails, the page reports the
+// failure and the marker already blocks the pending codes; when writing the
+// marker fails, nothing is revoked and the page reports the failure.
+func TestRevokePartialFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		grantErr   error
+		codesErr   error
+		status     int
+		wantMarker bool
+	}{
+		{"grant revocation fails", shared.ErrUnavailable, nil, http.StatusServiceUnavailable, true},
+		{"marker write fails", nil, errors.New("dynamodb: boom"), http.StatusInternalServerError, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			seedGrants(e)
+			b, page := signInAccount(t, e)
+			f := parsePage(t, page.body).form(t, "/account/authorizations/"+appClient+"/revoke")
+			e.fake.mu.Lock()
+			e.fake.revokeGrantErr, e.fake.revokeCodesErr = tc.grantErr, tc.codesErr
+			e.fake.mu.Unlock()
+			r := b.submit(f, "", nil)
+			if r.status != tc.status || r.header.Get("Location") != "" {
+				t.Errorf("revoke: status %d Location %q, want %d without a redirect", r.status, r.header.Get("Location"), tc.status)
+			}
+			if got := !e.store.revokedAt("alice", appClient).IsZero(); got != tc.wantMarker {
+				t.Errorf("revocation marker written = %v, want %v", got, tc.wantMarker)
+			}
+			if e.store.grant("g1").Revoked || e.store.grant("g2").Revoked {
+				t.Error("a grant was revoked, want none (the failure comes first)")
+			}
+			// A retry once the store is healthy finishes the job.
+			e.fake.mu.Lock()
+			e.fake.revokeGrantErr, e.fake.revokeCodesErr = nil, nil
+			e.fake.mu.Unlock()
+			if r := b.submit(f, "", nil); r.status != http.StatusSeeOther {
+				t.Fatalf("retry: status %d, want 303", r.status)
+			}
+			if !e.store.grant("g1").Revoked || !e.store.grant("g2").Revoked || e.store.revokedAt("alice", appClient).IsZero() {
+				t.Error("after the retry: want both grants revoked and the marker written")
+			}
+		})
 	}
 }

@@ -22,6 +22,10 @@ type fakeStore struct {
 	sessions map[string]store.Session
 	codes    map[string]store.Code
 	grants   map[string]store.Grant
+	revoked  map[[2]string]time.Time // RevokePendingCodes, by username and client id
+	// revokeGrantErr and revokeCodesErr, when set, fail RevokeGrant and
+	// RevokePendingCodes alone.
+	revokeGrantErr, revokeCodesErr error
 }
 
 type failureWindow struct {
@@ -39,6 +43,7 @@ func newFakeStore() *fakeStore {
 		sessions: map[string]store.Session{},
 		codes:    map[string]store.Code{},
 		grants:   map[string]store.Grant{},
+		revoked:  map[[2]string]time.Time{},
 	}
 }
 
@@ -165,6 +170,9 @@ func (f *fakeStore) RevokeGrant(_ context.Context, id string, now time.Time) err
 	if err := f.fail(); err != nil {
 		return err
 	}
+	if f.revokeGrantErr != nil {
+		return f.revokeGrantErr
+	}
 	g, ok := f.grants[id]
 	if !ok {
 		return fmt.Errorf("grant %q: %w", id, shared.ErrNotFound)
@@ -176,11 +184,33 @@ func (f *fakeStore) RevokeGrant(_ context.Context, id string, now time.Time) err
 	return nil
 }
 
+func (f *fakeStore) RevokePendingCodes(_ context.Context, username, clientID string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return err
+	}
+	if f.revokeCodesErr != nil {
+		return f.revokeCodesErr
+	}
+	k := [2]string{username, clientID}
+	if now.After(f.revoked[k]) {
+		f.revoked[k] = now
+	}
+	return nil
+}
+
 // The seeding side, shared with the real store in tests (see seeder).
 
 func (f *fakeStore) addLink(l store.Link)   { f.mu.Lock(); f.links[l.ClientID] = l; f.mu.Unlock() }
 func (f *fakeStore) addUser(u store.User)   { f.mu.Lock(); f.users[u.Username] = u; f.mu.Unlock() }
 func (f *fakeStore) addGrant(g store.Grant) { f.mu.Lock(); f.grants[g.ID] = g; f.mu.Unlock() }
+
+func (f *fakeStore) revokedAt(username, clientID string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.revoked[[2]string{username, clientID}]
+}
 
 func (f *fakeStore) setErr(err error) { f.mu.Lock(); f.err = err; f.mu.Unlock() }
 

@@ -69,6 +69,9 @@ type seeder interface {
 	// code reads a stored code by hash; grant a grant by id.
 	code(hash string) (store.Code, bool)
 	grant(id string) store.Grant
+	// revokedAt is the time of the latest RevokePendingCodes of username
+	// (who must exist) for clientID, zero when none.
+	revokedAt(username, clientID string) time.Time
 }
 
 // mkEnv builds an env on some store (newEnv: the fake; newKumoEnv: kumo).

@@ -81,6 +81,15 @@ func (r realStore) grant(id string) store.Grant {
 	return g
 }
 
+func (r realStore) revokedAt(username, clientID string) time.Time {
+	r.t.Helper()
+	_, at, err := r.GetUserForClient(context.Background(), username, clientID)
+	if err != nil {
+		r.t.Fatalf("get user %s for client %s: %v", username, clientID, err)
+	}
+	return at
+}
+
 // newKumoEnv is newEnv on a real store in kumo (fresh table and secret
 // prefix).
 func newKumoEnv(t *testing.T, opts ...envOption) *env {

@@ -53,6 +53,10 @@ type Grants interface {
 	ListGrantsByUser(ctx context.Context, username string) ([]store.Grant, error)
 	// RevokeGrant marks a grant revoked (idempotent).
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokePendingCodes records that username revoked clientID at now:
+	// the token endpoint then refuses every code of theirs for clientID
+	// created at or before now, redeemed or not yet.
+	RevokePendingCodes(ctx context.Context, username, clientID string, now time.Time) error
 }
 
 // Store is everything the handler persists: the union of the small
