@@ -1,0 +1,103 @@
+package security
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/applinks/applinks/shared/store"
+)
+
+// TestPendingCode_RevokedOnAccountPage: a user approves app B (a code is
+// issued), then revokes app B on the account page before the code is
+// redeemed. The code must not bring app B back: the exchange is refused,
+// and app B holds no active grant of the user.
+func TestPendingCode_RevokedOnAccountPage(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("alice", "REPO_WRITE")
+	appB := e.link(store.Confidential)
+	b := e.browser()
+
+	// An earlier authorization, so that the account page lists app B.
+	first := b.approve(e.authURL(appB, nil), "alice").Get("code")
+	e.exchange(appB, first, "")
+	// A second consent (approved): the code is pending.
+	pending := b.approve(e.authURL(appB, map[string]string{"prompt": "consent", "state": "st-2"}), "alice").Get("code")
+	if pending == "" {
+		t.Fatal("no code from the second consent")
+	}
+
+	account := b.get(e.issuer + "/account/authorizations")
+	var revoke *form
+	for _, f := range forms(t, account.body) {
+		if strings.HasSuffix(f.action, "/"+url.PathEscape(appB.ClientID)+"/revoke") {
+			revoke = &f
+		}
+	}
+	if revoke == nil {
+		t.Fatalf("account page: no revoke form for app B:\n%s", account.body)
+	}
+	if r := b.submit(account, *revoke, nil); r.status != http.StatusOK || !strings.Contains(r.body, "Access revoked") {
+		t.Fatalf("account revoke: got status %d, want the account page confirming the revocation:\n%s", r.status, r.body)
+	}
+
+	oauthError(t, e.token(appB, url.Values{"grant_type": {"authorization_code"}, "code": {pending}}), 400, "invalid_grant")
+	for _, g := range e.grants(appB) {
+		if !g.Revoked {
+			t.Errorf("grant %s of app B is active after the user revoked app B", g.ID)
+		}
+	}
+	if p := b.get(e.issuer + "/account/authorizations"); strings.Contains(p.body, "/revoke\"") {
+		t.Errorf("account page lists an authorization after the revocation:\n%s", p.body)
+	}
+	if !strings.Contains(e.logs.String(), "user revoked the client since the code was issued") {
+		t.Error("no log line giving the reason of the refusal")
+	}
+
+	// Authorizing app B again afterwards works.
+	e.exchange(appB, b.approve(e.authURL(appB, map[string]string{"prompt": "consent", "state": "st-3"}), "alice").Get("code"), "")
+}
+
+// TestPendingCode_UserChanged: a code issued to erin must not be redeemed
+// after the administrator deleted erin and created a new user named erin
+// (the tokens would speak for another person), nor after erin was disabled
+// and enabled again, or given a new password.
+func TestPendingCode_UserChanged(t *testing.T) {
+	e := newEnv(t, nil)
+	l := e.link(store.Confidential)
+	for _, tc := range []struct {
+		name   string
+		change func(user string)
+	}{
+		{"deleted and created again", func(user string) {
+			e.admin("DELETE", "/admin/users/"+user, nil, 204, nil)
+			e.user(user, "REPO_WRITE")
+		}},
+		{"disabled and enabled again", func(user string) {
+			e.admin("PATCH", "/admin/users/"+user, map[string]any{"disabled": true}, 200, nil)
+			e.admin("PATCH", "/admin/users/"+user, map[string]any{"disabled": false}, 200, nil)
+		}},
+		{"new password", func(user string) {
+			e.admin("PATCH", "/admin/users/"+user, map[string]any{"password": password}, 200, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			user := "erin-" + strings.ReplaceAll(tc.name, " ", "-")
+			e.user(user, "REPO_WRITE")
+			code := e.code(l, user, nil)
+			tc.change(user)
+			r := e.token(l, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
+			oauthError(t, r, 400, "invalid_grant")
+			if strings.Contains(r.body, "access_token") {
+				t.Errorf("got tokens for %s from a code issued before the change: %s", user, r.body)
+			}
+			// The user (the new one, after a re-creation) can still
+			// authorize afresh.
+			e.exchange(l, e.code(l, user, nil), "")
+		})
+	}
+	if !strings.Contains(e.logs.String(), "user credentials changed") {
+		t.Error("no log line giving the reason of the refusal")
+	}
+}
