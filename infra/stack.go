@@ -148,7 +148,7 @@ type Access struct {
 // operations behind them (shared/store); TestAccessesFollowTheCode derives
 // them from the source and fails when the two differ:
 //
-//   - token: Fetch (BatchGetItem), GetUser (GetItem), RevokeAccessToken
+//   - token: Fetch and GetUserForClient (BatchGetItem), RevokeAccessToken
 //     (PutItem), RevokeGrant (UpdateItem), and RedeemCode, RotateRefresh and
 //     ReplaceSuccessor, which are TransactWriteItems of Update, Put and
 //     ConditionCheck items. IAM has no TransactWriteItems action: each item
@@ -156,7 +156,8 @@ type Access struct {
 //     or ConditionCheckItem. The keyring reads the signing keys, and the
 //     first start of a deployment creates them (signing.New).
 //   - authorize: links, users, sessions and codes by key (GetItem, PutItem,
-//     UpdateItem, DeleteItem: login-failure counters and sign-out), and
+//     UpdateItem, DeleteItem: login-attempt counters, revocation markers
+//     and sign-out), and
 //     ListGrantsByUser (Query on gsi2) for the account page. No secrets.
 //   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
 //     Put and Delete items), the listings and revocation by link or user
@@ -168,7 +169,7 @@ type Access struct {
 var Accesses = map[string]Access{
 	"token": {
 		Table: []string{
-			"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem",
+			"dynamodb:BatchGetItem", "dynamodb:PutItem",
 			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
 		},
 		SigningKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},

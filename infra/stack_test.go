@@ -571,7 +571,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		want map[string][]string // Sid → actions, sorted
 	}{
 		{"token", map[string][]string{
-			"Table": {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem",
+			"Table": {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem",
 				"dynamodb:PutItem", "dynamodb:UpdateItem"},
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"},
 		}},
