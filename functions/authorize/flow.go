@@ -172,7 +172,7 @@ func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Sess
 		web.Logger(ctx).Error("get user", "err", err.Error())
 		return nil, nil, err
 	}
-	if u.Disabled || sess.CreatedAt.Before(u.CredentialsChangedAt) {
+	if u.Disabled || !u.IssuedSince(sess.CreatedAt) {
 		// Disabled, or the password changed (or the user was deleted and
 		// created again) since this session began: signed out.
 		return nil, nil, nil

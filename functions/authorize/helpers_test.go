@@ -148,8 +148,12 @@ func seed(st seeder, now time.Time) {
 	link(queryClient, "Query App", store.Confidential, true, []string{"REPO_READ"}, queryRedir)
 	link(offClient, "Disabled App", store.Confidential, false, []string{"REPO_READ"}, "https://off.example.com/cb")
 	link(rsClient, "Resource Server", store.ResourceServer, true, []string{"REPO_READ"})
-	st.addUser(store.User{Username: "alice", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, CreatedAt: now, UpdatedAt: now})
-	st.addUser(store.User{Username: "bob", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, Disabled: true, CreatedAt: now, UpdatedAt: now})
+	// The users exist a minute before the test's clock starts, so that a
+	// session begun at its first instant is strictly after their
+	// credentials (store.User.IssuedSince).
+	made := now.Add(-time.Minute)
+	st.addUser(store.User{Username: "alice", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, CreatedAt: made, UpdatedAt: made})
+	st.addUser(store.User{Username: "bob", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, Disabled: true, CreatedAt: made, UpdatedAt: made})
 }
 
 // authorizeURL is a valid request of the app link, with overrides

@@ -267,7 +267,7 @@ func (h *Handler) codeHolder(ctx context.Context, log *slog.Logger, c *store.Cod
 	case u.Disabled:
 		log.Info("code refused", "reason", "user disabled")
 		return store.User{}, shared.InvalidGrant("the user of this grant is disabled")
-	case !c.CreatedAt.After(u.CredentialsChangedAt):
+	case !u.IssuedSince(c.CreatedAt):
 		log.Info("code refused", "reason", "user credentials changed (new password, disabled, or re-created) since the code was issued",
 			"code_created_at", c.CreatedAt, "credentials_changed_at", u.CredentialsChangedAt)
 		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")

@@ -99,9 +99,17 @@ type User struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	// CredentialsChangedAt is when the password was last set or the user
-	// disabled (CreatedAt at first): a browser session that began before it
-	// is no longer valid.
+	// disabled (CreatedAt at first): a browser session or an authorization
+	// code issued before it no longer speaks for the user (IssuedSince).
 	CredentialsChangedAt time.Time `json:"-"`
+}
+
+// IssuedSince reports whether something issued at t (a browser session, an
+// authorization code) still speaks for u: t is strictly after
+// CredentialsChangedAt. The store keeps both times to the nanosecond; at
+// equal instants the order cannot be known, so the answer is no.
+func (u User) IssuedSince(t time.Time) bool {
+	return t.After(u.CredentialsChangedAt)
 }
 
 // UserUpdate is a partial update; nil fields are left unchanged.
