@@ -133,6 +133,10 @@ func (h *Handler) maxScopes(names []string) []string {
 	return out
 }
 
+// revokedNotice is how long after a revocation the account page confirms
+// it.
+const revokedNotice = 5 * time.Minute
+
 // account serves GET /account/authorizations.
 func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -161,28 +165,40 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 		h.failAccount(w, asJSON, err)
 		return
 	}
+	// After a revocation (the 303 of revoke names the client), confirm it
+	// from the user's revocation marker, which is read consistently: the
+	// grant listing comes from an index that may still show the grants as
+	// active for a moment, so an application whose newest grant is not
+	// after the revocation is left out. The query can be forged by a link:
+	// only a revocation this user made in the last revokedNotice is
+	// confirmed.
+	var revoked string
+	if cid := r.URL.Query().Get("revoked"); cid != "" && len(cid) <= maxParamBytes {
+		at, err := h.store.RevokedAt(ctx, user.Username, cid)
+		if err != nil {
+			web.Logger(ctx).Warn("revoked at", "err", err.Error())
+		}
+		if !at.IsZero() && h.now().Sub(at) < revokedNotice {
+			apps = slices.DeleteFunc(apps, func(a Authorization) bool {
+				return a.ClientID == cid && !a.LastAuthorizedAt.After(at)
+			})
+			revoked = "Access revoked."
+			if link, err := h.store.GetLinkByClientID(ctx, cid); err == nil {
+				revoked = "Access revoked: " + link.Name + " can no longer use your account."
+			}
+		}
+	}
 	if asJSON {
 		web.WriteJSON(w, http.StatusOK, map[string][]Authorization{"authorizations": apps})
 		return
 	}
-	d := accountData{Username: user.Username, CSRF: sess.CSRF}
+	d := accountData{Username: user.Username, CSRF: sess.CSRF, Revoked: revoked}
 	for _, a := range apps {
 		d.Apps = append(d.Apps, appView{
 			Authorization: a,
 			ScopeItems:    h.scopeItems(a.Scopes),
 			RevokeAction:  "/account/authorizations/" + url.PathEscape(a.ClientID) + "/revoke",
 		})
-	}
-	// The confirmation after a revocation. The query can be forged by a
-	// link, so it confirms only what is true: the named application holds
-	// no authorization of this user.
-	if cid := r.URL.Query().Get("revoked"); cid != "" && !slices.ContainsFunc(apps, func(a Authorization) bool { return a.ClientID == cid }) {
-		d.Revoked = "Access revoked."
-		if len(cid) <= maxParamBytes {
-			if link, err := h.store.GetLinkByClientID(ctx, cid); err == nil {
-				d.Revoked = "Access revoked: " + link.Name + " can no longer use your account."
-			}
-		}
 	}
 	render(w, http.StatusOK, accountPage, d)
 }

@@ -157,15 +157,37 @@ func testAccountPage(t *testing.T, mk mkEnv) {
 	if n := strings.Count(after.body, "/revoke\""); n != 1 {
 		t.Errorf("got %d revoke forms after revoking, want 1", n)
 	}
-	gone := b.get(accountPath + "?revoked=client-gone")
-	if !strings.Contains(parsePage(t, gone.body).Text, "Access revoked.") {
-		t.Errorf("confirmation for a deleted link lacks \"Access revoked.\"")
+	// A forged confirmation (a crafted link) is not shown: for an
+	// application that still holds an authorization, or one the user
+	// never revoked.
+	for _, cid := range []string{queryClient, "client-gone"} {
+		forged := parsePage(t, b.get(accountPath+"?revoked="+cid).body)
+		if strings.Contains(forged.Text, "Access revoked") {
+			t.Errorf("got a revocation confirmation for %s, which alice did not revoke (text %q)", cid, forged.Text)
+		}
 	}
-	// A forged confirmation for an application that still holds an
-	// authorization (a crafted link) is not shown.
-	forged := parsePage(t, b.get(accountPath+"?revoked="+queryClient).body)
-	if strings.Contains(forged.Text, "Access revoked") {
-		t.Errorf("got a revocation confirmation for %s, which is still authorized (text %q)", queryClient, forged.Text)
+	// A link deleted since alice revoked it: confirmed without its name.
+	ctx := context.Background()
+	if err := e.store.RevokePendingCodes(ctx, "alice", "client-gone", e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if gone := parsePage(t, b.get(accountPath+"?revoked=client-gone").body); !strings.Contains(gone.Text, "Access revoked.") {
+		t.Errorf("confirmation for a deleted link lacks \"Access revoked.\" (text %q)", gone.Text)
+	}
+	// The grant listing comes from an eventually consistent index: an
+	// application revoked a moment ago but still listed as active is left
+	// out after the revocation's redirect.
+	if err := e.store.RevokePendingCodes(ctx, "alice", queryClient, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	stale := b.get(accountPath + "?revoked=" + queryClient)
+	if p := parsePage(t, stale.body); !strings.Contains(p.Text, "Access revoked: Query App") || strings.Contains(stale.body, queryClient+"/revoke") {
+		t.Errorf("after revoking %s with its grant still listed: got text %q, want the confirmation and no revoke form for it", queryClient, p.Text)
+	}
+	// The confirmation is shown for a few minutes only.
+	e.clock.Add(revokedNotice + time.Second)
+	if late := parsePage(t, b.get(accountPath+"?revoked="+appClient).body); strings.Contains(late.Text, "Access revoked") {
+		t.Errorf("got a confirmation %v after the revocation, want none", revokedNotice+time.Second)
 	}
 }
 

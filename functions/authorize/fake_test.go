@@ -184,6 +184,15 @@ func (f *fakeStore) RevokeGrant(_ context.Context, id string, now time.Time) err
 	return nil
 }
 
+func (f *fakeStore) RevokedAt(_ context.Context, username, clientID string) (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return time.Time{}, err
+	}
+	return f.revoked[[2]string{username, clientID}], nil
+}
+
 func (f *fakeStore) RevokePendingCodes(_ context.Context, username, clientID string, now time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

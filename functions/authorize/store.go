@@ -57,6 +57,9 @@ type Grants interface {
 	// the token endpoint then refuses every code of theirs for clientID
 	// created at or before now, redeemed or not yet.
 	RevokePendingCodes(ctx context.Context, username, clientID string, now time.Time) error
+	// RevokedAt is the time of the latest RevokePendingCodes of username for
+	// clientID, read consistently; zero when none.
+	RevokedAt(ctx context.Context, username, clientID string) (time.Time, error)
 }
 
 // Store is everything the handler persists: the union of the small

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/applinks/applinks/shared"
@@ -87,4 +89,24 @@ func (s *Store) GetUserForClient(ctx context.Context, username, clientID string)
 		return User{}, time.Time{}, fmt.Errorf("get user %q: %w", username, shared.ErrNotFound)
 	}
 	return u, revokedAt, nil
+}
+
+// RevokedAt returns the time of the latest RevokePendingCodes of username
+// for clientID (one strongly consistent GetItem), zero when none. The
+// account page confirms a revocation by it: unlike the grant listing (an
+// eventually consistent index), it is current at once.
+func (s *Store) RevokedAt(ctx context.Context, username, clientID string) (time.Time, error) {
+	if tooLong(username, clientID) {
+		return time.Time{}, nil
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: revocationKey(username, clientID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("revoked at %q for %q: %w", username, clientID, classify(err, false))
+	}
+	if out.Item == nil {
+		return time.Time{}, nil
+	}
+	return item(out.Item).t(aRevokedAt), nil
 }

@@ -47,6 +47,17 @@ func TestRevokePendingCodes(t *testing.T) {
 		}
 		read("marked", "alice", "app-b", at)
 		read("other client", "alice", "app-c", time.Time{})
+		// RevokedAt reads the marker alone, consistently, in one GetItem.
+		c.reset()
+		if got, err := s.RevokedAt(ctx(), "alice", "app-b"); err != nil || !got.Equal(at) {
+			t.Errorf("RevokedAt(alice, app-b) = %v, %v, want %v", got, err, at)
+		}
+		if got, err := s.RevokedAt(ctx(), "alice", "app-c"); err != nil || !got.IsZero() {
+			t.Errorf("RevokedAt(alice, app-c) = %v, %v, want zero", got, err)
+		}
+		if n := c.total(); n != 2 || c.calls["GetItem"] != 2 {
+			t.Errorf("two RevokedAt made %d DynamoDB calls (%v), want 2 GetItem", n, c.calls)
+		}
 
 		it := rawItem(t, b, "USER#alice", "REVOKED#app-b")
 		wantTTL := at.Add(config.MaxAuthCodeTTL + store.RevocationMarkerMargin)
