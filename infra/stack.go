@@ -162,7 +162,8 @@ type Access struct {
 //   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
 //     Put and Delete items), the listings and revocation by link or user
 //     (Query on the indexes), the link secrets (Create, Get, Put, Delete) and
-//     signing-key rotation (Get, Create on a first start, Put).
+//     signing-key rotation (Get, Create when the first rotation finds no
+//     key set, Put).
 //
 // Query is only ever on an index, so it is granted on <table>/index/* and
 // the item actions on the table alone.

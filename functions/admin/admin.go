@@ -315,7 +315,7 @@ func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c cal
 	}
 	activeFrom := rot.ActiveFrom.UTC().Format(time.RFC3339)
 	attrs := []any{"principal", c.principal, "kid", rot.KeyID, "active_from", activeFrom,
-		"previous_kid", rot.PreviousKeyID, "previous_key_kept", keep.String()}
+		"previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339)}
 	if rot.ReplacedKeyID != "" {
 		attrs = append(attrs, "replaced_pending_kid", rot.ReplacedKeyID)
 	}

@@ -20,22 +20,27 @@ func (e *env) redeem(code string) *httptest.ResponseRecorder {
 	})
 }
 
-// refusedFor checks that w is invalid_grant and that a "code refused" log
-// line gives reason, without the code.
+// refusedFor checks that w is invalid_grant and that one more "code
+// refused" log line than at its previous call gives reason (and the
+// username), without the code.
 func (e *env) refusedFor(w *httptest.ResponseRecorder, code, reason string) {
 	e.t.Helper()
 	oauthError(e.t, w, 400, "invalid_grant")
-	found := false
+	n := 0
 	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "code refused" &&
 			strings.Contains(str(m["reason"]), reason) && m["username"] == alice {
-			found = true
+			n++
 		}
 	}
-	if !found {
-		e.t.Errorf("no \"code refused\" log line with reason %q and the username; logs:\n%s", reason, e.logs)
+	if e.refused == nil {
+		e.refused = map[string]int{}
 	}
+	if want := e.refused[reason] + 1; n != want {
+		e.t.Errorf("got %d \"code refused\" log lines with reason %q and the username, want %d; logs:\n%s", n, reason, want, e.logs)
+	}
+	e.refused[reason] = n
 	e.noSecretsLogged(code)
 }
 

@@ -181,6 +181,9 @@ type env struct {
 	keys  *signing.Keyring
 	h     http.Handler
 	logs  *logtest.Buffer // the log lines of concurrent requests
+	// refused counts the "code refused" log lines seen so far, by reason
+	// (refusedFor).
+	refused map[string]int
 }
 
 // newEnv starts an environment on kumo; vars are extra configuration

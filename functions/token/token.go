@@ -2,11 +2,11 @@
 // revocation (RFC 7009), introspection (RFC 7662), authorization-server
 // metadata (RFC 8414) and the JWK Set.
 //
-// Every endpoint reads what it needs with one Store.Fetch (one DynamoDB
-// BatchGetItem), so a successful code exchange costs three DynamoDB calls
-// (Fetch, GetUserForClient, RedeemCode), a refresh three (Fetch, a second
-// Fetch of the grant and user, RotateRefresh) and an introspection one (access token) or two (refresh
-// token). Client secrets are checked against the link's stored hash, never
+// Reads are batched (one DynamoDB BatchGetItem each): a successful code
+// exchange costs three DynamoDB calls (Fetch of the link and code,
+// GetUserForClient, RedeemCode), a refresh three (Fetch, a second Fetch of
+// the grant and user, RotateRefresh) and an introspection one (access
+// token) or two (refresh token). Client secrets are checked against the link's stored hash, never
 // by calling Secrets Manager.
 package token
 

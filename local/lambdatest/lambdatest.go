@@ -83,15 +83,16 @@ func Build(ctx context.Context, dir string) (map[string]string, error) {
 	return out, nil
 }
 
-// BuildFlags are the go build flags of `make build`.
-var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+// buildFlags are the go build flags of `make build` (TestBuildFlagsAreMakeBuilds
+// keeps the two equal).
+var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
 
 // BuildPackage compiles pkg (a package path, or one relative to root, the
-// module root) into out for linux and goarch, with BuildFlags and cgo off:
+// module root) into out for linux and goarch, with buildFlags and cgo off:
 // a Lambda bootstrap, for the emulator (runtime.GOARCH) or as `make build`
 // makes it ("arm64").
 func BuildPackage(ctx context.Context, root, pkg, out, goarch string) error {
-	args := append(append([]string{"build"}, BuildFlags...), "-o", out, pkg)
+	args := append(append([]string{"build"}, buildFlags...), "-o", out, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")

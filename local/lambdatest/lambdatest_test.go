@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -420,4 +421,22 @@ func functionLines(out string) []string {
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// TestBuildFlagsAreMakeBuilds: the binaries under test are built with the
+// flags `make build` uses for the deployed ones.
+func TestBuildFlagsAreMakeBuilds(t *testing.T) {
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "go build -tags lambda.norpc -trimpath -ldflags='-s -w'"
+	got := "go build " + strings.Join(buildFlags, " ")
+	if got != strings.Replace(want, "'-s -w'", "-s -w", 1) || !strings.Contains(string(mk), want) {
+		t.Errorf("got %q here and the Makefile's build line %s %q, want them equal", got, map[bool]string{true: "contains", false: "lacks"}[strings.Contains(string(mk), want)], want)
+	}
 }

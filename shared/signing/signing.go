@@ -728,8 +728,3 @@ func (r *Rotator) Rotate(ctx context.Context, keep time.Duration) (Rotation, err
 	_, rot, err := r.k.rotate(ctx, keep)
 	return rot, err
 }
-
-// ActivationDelay is Keyring.ActivationDelay.
-func (r *Rotator) ActivationDelay() time.Duration {
-	return r.k.ActivationDelay()
-}

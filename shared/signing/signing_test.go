@@ -828,7 +828,7 @@ func TestRotator(t *testing.T) {
 	if got := pendingKid(t, src); got == "" || got != rot.KeyID || rot.PreviousKeyID == "" || rot.PreviousKeyID == got {
 		t.Errorf("after Rotate: got pending %q and %+v, want the rotation's new key over another current one", got, rot)
 	}
-	if want := c.Now().Add(r.ActivationDelay()); !rot.ActiveFrom.Equal(want) {
+	if want := c.Now().Add(r.k.ActivationDelay()); !rot.ActiveFrom.Equal(want) {
 		t.Errorf("active_from: got %v, want %v", rot.ActiveFrom, want)
 	}
 

@@ -72,7 +72,7 @@ func (s *Store) GetUserForClient(ctx context.Context, username, clientID string)
 	if !tooLong(clientID) {
 		keys = append(keys, revocationKey(username, clientID))
 	}
-	items, err := s.batchGet(ctx, fmt.Sprintf("get user %q for client %q", username, clientID), keys)
+	items, err := s.batchGet(ctx, "get user for client", keys)
 	if err != nil {
 		return User{}, time.Time{}, err
 	}
