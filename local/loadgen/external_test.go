@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/applinks/applinks/local/oauthflow"
 )
 
 // writeTokens writes lines to a file of the test's temporary directory and
@@ -163,23 +165,23 @@ func TestExternalRefusesBeforeContact(t *testing.T) {
 // way this project's mode does (admin API, then the browser flow), and
 // returns the link's credentials; the link and user are deleted at the
 // test's end.
-func providerTokens(t *testing.T, issuer string, n int) (*fixtures, []string) {
+func providerTokens(t *testing.T, issuer string, n int) (*oauthflow.Fixtures, []string) {
 	t.Helper()
 	ctx := context.Background()
 	c := newClient(issuer, testAdminToken, n, 30*time.Second)
-	fx, err := c.setup(ctx)
+	fx, err := c.flow.Setup(ctx)
 	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := c.teardown(context.Background(), fx); err != nil {
+		if err := c.flow.Teardown(context.Background(), fx); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
 	})
 	return fx, moreProviderTokens(t, c, fx, n)
 }
 
-func moreProviderTokens(t *testing.T, c *client, fx *fixtures, n int) []string {
+func moreProviderTokens(t *testing.T, c *client, fx *oauthflow.Fixtures, n int) []string {
 	t.Helper()
 	var toks []string
 	for range n {
@@ -202,7 +204,7 @@ func TestExternalAgainstProvider(t *testing.T) {
 	file := writeTokens(t, toks...)
 	ext := func(file string, extra ...string) []string {
 		return append([]string{"-token-url", issuer + "/oauth2/token", "-introspect-url", issuer + "/oauth2/introspect",
-			"-client-id", fx.clientID, "-client-secret", fx.clientSecret, "-refresh-tokens", file,
+			"-client-id", fx.ClientID, "-client-secret", fx.ClientSecret, "-refresh-tokens", file,
 			"-c", fmt.Sprint(clients), "-duration", "60s"}, extra...)
 	}
 
@@ -434,16 +436,16 @@ func TestExternalFailures(t *testing.T) {
 }
 
 func TestWorkerUpdate(t *testing.T) {
-	w := &worker{tok: tokens{RefreshToken: "rt-0"}}
-	w.update(tokens{AccessToken: "at-1"})
+	w := &worker{tok: oauthflow.Tokens{RefreshToken: "rt-0"}}
+	w.update(oauthflow.Tokens{AccessToken: "at-1"})
 	if w.tok.RefreshToken != "rt-0" || w.tok.AccessToken != "at-1" || !w.keeps {
 		t.Errorf("no refresh_token in the answer: got %+v, keeps %v; want rt-0 kept", w.tok, w.keeps)
 	}
-	w.update(tokens{AccessToken: "at-2", RefreshToken: "rt-1"})
+	w.update(oauthflow.Tokens{AccessToken: "at-2", RefreshToken: "rt-1"})
 	if w.tok.RefreshToken != "rt-1" || w.tok.AccessToken != "at-2" || w.keeps {
 		t.Errorf("a new refresh_token: got %+v, keeps %v; want rt-1, rotating", w.tok, w.keeps)
 	}
-	w.update(tokens{AccessToken: "at-3", RefreshToken: "rt-1"})
+	w.update(oauthflow.Tokens{AccessToken: "at-3", RefreshToken: "rt-1"})
 	if w.tok.RefreshToken != "rt-1" || !w.keeps {
 		t.Errorf("the same refresh_token again: got %+v, keeps %v; want rt-1, not rotating", w.tok, w.keeps)
 	}
@@ -488,7 +490,7 @@ func TestExternalStopsAtDuration(t *testing.T) {
 	fx, toks := providerTokens(t, issuer, 2)
 	const n = 100_000_000
 	args := []string{"-token-url", issuer + "/oauth2/token", "-introspect-url", issuer + "/oauth2/introspect",
-		"-client-id", fx.clientID, "-client-secret", fx.clientSecret, "-refresh-tokens", writeTokens(t, toks...),
+		"-client-id", fx.ClientID, "-client-secret", fx.ClientSecret, "-refresh-tokens", writeTokens(t, toks...),
 		"-c", "2", "-n", fmt.Sprint(n), "-duration", "1s", "-json"}
 	var out bytes.Buffer
 	if err := run(context.Background(), args, &out, noEnv); err != nil {

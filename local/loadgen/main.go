@@ -81,6 +81,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/applinks/applinks/local/oauthflow"
 )
 
 func main() {
@@ -361,7 +363,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		return runExternal(ctx, o, out)
 	}
 	c := newClient(o.issuer, o.adminToken, o.concurrency, o.timeout)
-	fx, err := c.setup(ctx)
+	fx, err := c.flow.Setup(ctx)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
@@ -369,7 +371,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		// Cleanup runs even when ctx was cancelled (Ctrl-C), bounded.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := c.teardown(cctx, fx); err != nil {
+		if err := c.flow.Teardown(cctx, fx); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen: cleanup:", err)
 		}
 	}()
@@ -390,10 +392,10 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 // file across the operations.
 func runExternal(ctx context.Context, o options, out io.Writer) error {
 	c := newExternalClient(o)
-	fx := &fixtures{clientID: o.clientID, clientSecret: o.clientSecret}
+	fx := &oauthflow.Fixtures{ClientID: o.clientID, ClientSecret: o.clientSecret}
 	workers := make([]*worker, o.concurrency)
 	for i := range workers {
-		workers[i] = &worker{id: i + 1, tok: tokens{RefreshToken: o.refreshTokens[i]}}
+		workers[i] = &worker{id: i + 1, tok: oauthflow.Tokens{RefreshToken: o.refreshTokens[i]}}
 	}
 	var results []result
 	for _, op := range o.ops {

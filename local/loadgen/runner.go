@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/applinks/applinks/local/oauthflow"
 )
 
 // result is the outcome of one operation (or, named "codeflow/<step>", of
@@ -76,7 +78,7 @@ func (r *recorder) cutOne() {
 // worker is one concurrent client: its tokens for refresh and
 // introspection.
 type worker struct {
-	tok tokens
+	tok oauthflow.Tokens
 
 	// External mode only.
 	id int // 1-based: the client's refresh token is the id-th of the file
@@ -92,7 +94,7 @@ type worker struct {
 // update takes the tokens of a refresh from another server: a new refresh
 // token replaces the client's (a rotating server); none, or the same one,
 // leaves the client its own (a non-rotating server).
-func (w *worker) update(t tokens) {
+func (w *worker) update(t oauthflow.Tokens) {
 	w.keeps = t.RefreshToken == "" || t.RefreshToken == w.tok.RefreshToken
 	if w.keeps {
 		t.RefreshToken = w.tok.RefreshToken
@@ -104,7 +106,7 @@ func (w *worker) update(t tokens) {
 // o.count operations were started or o.duration passed. ext nil: this
 // project's provider, o.concurrency fresh clients; otherwise the clients of
 // another server, kept across operations (prepareExternal).
-func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options, ext []*worker) ([]result, error) {
+func runOp(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, o options, ext []*worker) ([]result, error) {
 	var workers []*worker
 	var err error
 	if ext == nil {
@@ -142,7 +144,7 @@ func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options, e
 	var results []result
 	names := []string{op}
 	if op == opCodeFlow {
-		for _, s := range flowSteps {
+		for _, s := range oauthflow.Steps {
 			names = append(names, op+"/"+s)
 		}
 	}
@@ -160,7 +162,7 @@ func runOp(ctx context.Context, c *client, fx *fixtures, op string, o options, e
 // prepareProvider returns n clients for op; for refresh and introspect,
 // each signs in once to get its own token family (refresh tokens rotate,
 // so clients cannot share one).
-func prepareProvider(ctx context.Context, c *client, fx *fixtures, op string, n int) ([]*worker, error) {
+func prepareProvider(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, n int) ([]*worker, error) {
 	workers := make([]*worker, n)
 	for i := range workers {
 		workers[i] = &worker{}
@@ -188,7 +190,7 @@ func prepareProvider(ctx context.Context, c *client, fx *fixtures, op string, n 
 // token. A client whose refresh token may be gone (lost) tries one refresh
 // (untimed) before either operation: if it fails, the client sits out, with
 // a note on stderr. Any other client's failed refresh stops the run.
-func prepareExternal(ctx context.Context, c *client, fx *fixtures, op string, all []*worker) ([]*worker, error) {
+func prepareExternal(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, all []*worker) ([]*worker, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(all))
 	for i, w := range all {
@@ -230,7 +232,7 @@ func prepareExternal(ctx context.Context, c *client, fx *fixtures, op string, al
 // once runs one operation within ctx, the operation's time bound, and
 // records it; false stops the worker (its token family is lost and could
 // not be replaced). runCtx is the whole run's (Ctrl-C).
-func once(runCtx, ctx context.Context, c *client, fx *fixtures, op string, w *worker, rec *recorder) bool {
+func once(runCtx, ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, w *worker, rec *recorder) bool {
 	if c.external && op == opRefresh {
 		return onceExternalRefresh(runCtx, ctx, c, fx, w, rec)
 	}
@@ -238,7 +240,7 @@ func once(runCtx, ctx context.Context, c *client, fx *fixtures, op string, w *wo
 	var err error
 	switch op {
 	case opRefresh:
-		var t tokens
+		var t oauthflow.Tokens
 		if t, err = c.refresh(ctx, fx, w.tok.RefreshToken); err == nil {
 			w.tok = t
 		}
@@ -275,7 +277,7 @@ func once(runCtx, ctx context.Context, c *client, fx *fixtures, op string, w *wo
 // refresh token of an interrupted request, leaving the client none for the
 // next operation. A refresh that ends after ctx is counted as cut, as an
 // interrupted one would be, and its tokens are kept.
-func onceExternalRefresh(runCtx, ctx context.Context, c *client, fx *fixtures, w *worker, rec *recorder) bool {
+func onceExternalRefresh(runCtx, ctx context.Context, c *client, fx *oauthflow.Fixtures, w *worker, rec *recorder) bool {
 	start := time.Now()
 	t, err := c.refresh(runCtx, fx, w.tok.RefreshToken)
 	d := time.Since(start)

@@ -1,0 +1,202 @@
+package oauthflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Steps of the code flow, in order, as CodeFlow reports their times.
+const (
+	StepAuthorize = "authorize"         // GET /oauth2/authorize, no session: login page
+	StepLogin     = "login"             // POST the login form: 303 back
+	StepSession   = "authorize-session" // GET /oauth2/authorize with a session: consent page
+	StepConsent   = "consent"           // POST the consent form: 303 with the code
+	StepExchange  = "token-code"        // POST /oauth2/token, authorization_code
+)
+
+// Steps lists the steps of the code flow in order.
+var Steps = []string{StepAuthorize, StepLogin, StepSession, StepConsent, StepExchange}
+
+// CodeFlow runs the browser flow of RFC 6749 §4.1 with PKCE S256 (RFC
+// 7636 §4) in a fresh cookie jar as fx's user and client, and returns the
+// tokens of the code exchange. prompt=consent asks for the consent page
+// even though earlier runs granted the same scope, so every flow is the
+// full one. The forms must be SPEC's (one post form with hidden inputs;
+// username and password on the login page; a decision=approve button on
+// the consent page) and the callback must carry the request's state and
+// the issuer (RFC 9207 §2.4).
+//
+// timed (nil: none) is called after each step that was attempted, with
+// the step's name (StepAuthorize ... StepExchange) and the time its
+// request took, the failing step included; parsing and checks between the
+// requests are not timed.
+func (c *Client) CodeFlow(ctx context.Context, fx *Fixtures, timed func(step string, d time.Duration)) (Tokens, error) {
+	if timed == nil {
+		timed = func(string, time.Duration) {}
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return Tokens{}, err
+	}
+	hc := c.HTTPClient(jar)
+	verifier := randomString(32)
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	state := randomString(12)
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {fx.ClientID}, "redirect_uri": {c.RedirectURI},
+		"scope": {requestScope}, "state": {state}, "prompt": {"consent"},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	}
+	authURL := c.Issuer + "/oauth2/authorize?" + q.Encode()
+
+	// 1. The login page.
+	start := time.Now()
+	page, pageURL, err := c.getPage(ctx, hc, authURL)
+	timed(StepAuthorize, time.Since(start))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("authorize: %w", err)
+	}
+	login, err := parseForm(page, pageURL)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("login page: %w", err)
+	}
+	if !login.has("username") || !login.has("password") {
+		return Tokens{}, errors.New("login page: the form lacks username or password")
+	}
+	login.values.Set("username", fx.Username)
+	login.values.Set("password", fx.Password)
+
+	// 2. Sign in: 303 back to the pending authorization request.
+	start = time.Now()
+	next, err := c.submit(ctx, hc, login)
+	timed(StepLogin, time.Since(start))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("login: %w", err)
+	}
+
+	// 3. The consent page (the session cookie is in the jar).
+	start = time.Now()
+	page, pageURL, err = c.getPage(ctx, hc, next.String())
+	timed(StepSession, time.Since(start))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("authorize with a session: %w", err)
+	}
+	consent, err := parseForm(page, pageURL)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("consent page: %w", err)
+	}
+	if !consent.hasButton("decision", "approve") {
+		return Tokens{}, errors.New(`consent page: no button name="decision" value="approve"`)
+	}
+	consent.values.Set("decision", "approve")
+
+	// 4. Approve: 303 to the redirect URI with code, state and iss.
+	start = time.Now()
+	back, err := c.submit(ctx, hc, consent)
+	timed(StepConsent, time.Since(start))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("consent: %w", err)
+	}
+	code, err := c.checkCallback(back, state)
+	if err != nil {
+		return Tokens{}, err
+	}
+
+	// 5. Exchange the code (RFC 6749 §4.1.3, RFC 7636 §4.5).
+	start = time.Now()
+	t, err := c.exchange(ctx, fx, code, verifier)
+	timed(StepExchange, time.Since(start))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("code exchange: %w", err)
+	}
+	return t, nil
+}
+
+// exchange redeems code at the token endpoint with client_secret_basic.
+func (c *Client) exchange(ctx context.Context, fx *Fixtures, code, verifier string) (Tokens, error) {
+	data, err := c.PostForm(ctx, c.Issuer+"/oauth2/token", "/oauth2/token", url.Values{
+		"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {c.RedirectURI}, "code_verifier": {verifier},
+	}, fx.ClientID, fx.ClientSecret, ClientSecretBasic)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return DecodeTokens(data)
+}
+
+// checkCallback reads the code from the redirect to the client and checks
+// state and iss (RFC 9207 §2.4).
+func (c *Client) checkCallback(back *url.URL, state string) (string, error) {
+	if !strings.HasPrefix(back.String(), c.RedirectURI+"?") {
+		return "", fmt.Errorf("consent: redirected to %q, want the callback", back.Redacted())
+	}
+	p := back.Query()
+	switch {
+	case p.Get("error") != "":
+		return "", fmt.Errorf("consent: the callback got error=%s", p.Get("error"))
+	case p.Get("state") != state:
+		return "", errors.New("consent: the callback's state differs from the request's")
+	case p.Get("iss") != c.Issuer:
+		return "", fmt.Errorf("consent: the callback's iss is %q, want %q", p.Get("iss"), c.Issuer)
+	case p.Get("code") == "":
+		return "", errors.New("consent: the callback has no code")
+	}
+	return p.Get("code"), nil
+}
+
+// getPage GETs an HTML page that must answer 200.
+func (c *Client) getPage(ctx context.Context, hc *http.Client, u string) ([]byte, *url.URL, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "text/html")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read page: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("got status %d, want 200: %s", resp.StatusCode, snippet(data))
+	}
+	return data, req.URL, nil
+}
+
+// submit posts a form as a browser would (with Origin) and returns the
+// Location of the 303 that must answer it.
+func (c *Client) submit(ctx context.Context, hc *http.Client, f *form) (*url.URL, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.action.String(), strings.NewReader(f.values.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.Issuer)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("got status %d, want 303: %s", resp.StatusCode, snippet(data))
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return nil, fmt.Errorf("303 without a usable Location: %w", err)
+	}
+	return loc, nil
+}
