@@ -12,8 +12,9 @@
 // link, then signs in n times through the pages (GET /oauth2/authorize,
 // POST the login form, GET /oauth2/authorize with the session, POST the
 // consent form with decision=approve, POST /oauth2/token with the code and
-// PKCE), reading the forms with local/htmlform as the load generator does.
-// Nothing is deleted: the provider the script starts is thrown away.
+// PKCE), with local/oauthflow as the load generator does (the forms read
+// by SPEC's contract, the callback's state and iss checked). Nothing is
+// deleted: the provider the script starts is thrown away.
 //
 // hydra creates, through Hydra's admin API (POST /admin/clients), one
 // confidential client with the grant types authorization_code and
@@ -41,7 +42,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -57,8 +57,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/applinks/applinks/local/htmlform"
 	"github.com/applinks/applinks/local/loopback"
+	"github.com/applinks/applinks/local/oauthflow"
 )
 
 // callbackURI is the redirect URI of both clients. Nothing listens there:
@@ -225,16 +225,15 @@ func short(b []byte) string {
 	return s
 }
 
-// exchange redeems code at tokenURL with client_secret_basic (id and
-// secret form-urlencoded first, RFC 6749 §2.3.1) and returns the refresh
-// token.
+// exchange redeems a Hydra code at tokenURL with client_secret_basic
+// (oauthflow.BasicAuth, RFC 6749 §2.3.1) and returns the refresh token.
 func exchange(ctx context.Context, hc *http.Client, tokenURL, id, secret string, form url.Values) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	oauthflow.BasicAuth(req, id, secret)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return "", err
@@ -268,113 +267,27 @@ func codeFrom(loc *url.URL, state string) (string, error) {
 	return q.Get("code"), nil
 }
 
-// Fixtures of this project's provider, as local/loadgen creates them: the
-// link's scope ceiling, the user's permissions, the requested scope.
-var (
-	linkScopes = []string{"REPO_ADMIN"}
-	userPerms  = []string{"REPO_WRITE"}
-)
-
-const requestScope = "REPO_READ"
-
+// applinksTokens creates the fixtures of this project's provider and runs
+// n code flows (local/oauthflow), returning the link's credentials and the
+// refresh tokens.
 func applinksTokens(ctx context.Context, issuer, adminToken string, n int) (string, string, []string, error) {
-	hc := httpClient(nil)
-	auth := func() http.Header { return http.Header{"Authorization": {"Bearer " + adminToken}} }
-	run := strings.NewReplacer("-", "x", "_", "y").Replace(strings.ToLower(randomString(6)))
-	username, password := "compare-"+run, randomString(18)
-	if err := jsonCall(ctx, hc, http.MethodPost, issuer+"/admin/users", auth(), map[string]any{
-		"username": username, "password": password, "permissions": userPerms,
-	}, http.StatusCreated, nil); err != nil {
-		return "", "", nil, fmt.Errorf("create user: %w", err)
+	c := &oauthflow.Client{
+		Issuer: issuer, AdminToken: adminToken, Name: "compare", RedirectURI: callbackURI,
+		Timeout: 30 * time.Second,
 	}
-	var link struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := jsonCall(ctx, hc, http.MethodPost, issuer+"/admin/links", auth(), map[string]any{
-		"name": "compare " + run, "redirect_uris": []string{callbackURI}, "scopes": linkScopes,
-		"client_type": "confidential", "enabled": true,
-	}, http.StatusCreated, &link); err != nil {
-		return "", "", nil, fmt.Errorf("create link: %w", err)
-	}
-	if link.ClientID == "" || link.ClientSecret == "" {
-		return "", "", nil, errors.New("create link: the answer lacks client_id or client_secret")
+	fx, err := c.Setup(ctx)
+	if err != nil {
+		return "", "", nil, err
 	}
 	var toks []string
 	for range n {
-		tok, err := applinksFlow(ctx, issuer, link.ClientID, link.ClientSecret, username, password)
+		t, err := c.CodeFlow(ctx, fx, nil)
 		if err != nil {
 			return "", "", nil, fmt.Errorf("code flow: %w", err)
 		}
-		toks = append(toks, tok)
+		toks = append(toks, t.RefreshToken)
 	}
-	return link.ClientID, link.ClientSecret, toks, nil
-}
-
-// applinksFlow signs in through the provider's pages and exchanges the code.
-func applinksFlow(ctx context.Context, issuer, clientID, clientSecret, username, password string) (string, error) {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		return "", err
-	}
-	hc := httpClient(jar)
-	verifier := randomString(32)
-	sum := sha256.Sum256([]byte(verifier))
-	state := randomString(12)
-	q := url.Values{
-		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {callbackURI},
-		"scope": {requestScope}, "state": {state}, "prompt": {"consent"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}
-	page := issuer + "/oauth2/authorize?" + q.Encode()
-	// The login page, then the consent page: each one form to post.
-	for i, step := range []string{"login", "consent"} {
-		status, _, body, err := do(ctx, hc, http.MethodGet, page, http.Header{"Accept": {"text/html"}}, nil)
-		if err != nil {
-			return "", err
-		}
-		if status != http.StatusOK {
-			return "", fmt.Errorf("%s page: got status %d: %s", step, status, short(body))
-		}
-		f, err := htmlform.One(body)
-		if err != nil {
-			return "", fmt.Errorf("%s page: %w", step, err)
-		}
-		base, _ := url.Parse(page)
-		action, err := base.Parse(f.Action)
-		if err != nil {
-			return "", err
-		}
-		values := f.Hidden
-		if i == 0 {
-			values.Set("username", username)
-			values.Set("password", password)
-		} else {
-			values.Set("decision", "approve")
-		}
-		status, loc, body, err := do(ctx, hc, http.MethodPost, action.String(), http.Header{
-			"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {issuer},
-		}, strings.NewReader(values.Encode()))
-		if err != nil {
-			return "", err
-		}
-		if status != http.StatusSeeOther || loc == nil {
-			return "", fmt.Errorf("%s: got status %d, want 303: %s", step, status, short(body))
-		}
-		if i == 0 {
-			page = loc.String()
-			continue
-		}
-		code, err := codeFrom(loc, state)
-		if err != nil {
-			return "", err
-		}
-		return exchange(ctx, hc, issuer+"/oauth2/token", clientID, clientSecret, url.Values{
-			"grant_type": {"authorization_code"}, "code": {code},
-			"redirect_uri": {callbackURI}, "code_verifier": {verifier},
-		})
-	}
-	return "", errors.New("unreachable")
+	return fx.ClientID, fx.ClientSecret, toks, nil
 }
 
 // hydraSigningKey makes an RS256 key of bits the only key of Hydra's JWT
