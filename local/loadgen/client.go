@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applinks/applinks/local/loopback"
 	"github.com/applinks/applinks/local/oauthflow"
 )
 
@@ -65,11 +66,11 @@ func newExternalClient(o options) *client {
 	}
 }
 
-// newTransport dials loopback addresses only (dialLoopback) and keeps
+// newTransport dials loopback addresses only (loopback.Dialer) and keeps
 // enough idle connections for concurrency clients.
 func newTransport(concurrency int) *http.Transport {
 	return &http.Transport{
-		DialContext:         dialLoopback,
+		DialContext:         loopback.Dialer().DialContext,
 		MaxIdleConns:        2 * concurrency,
 		MaxIdleConnsPerHost: 2 * concurrency,
 		IdleConnTimeout:     30 * time.Second,

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 
@@ -47,10 +45,4 @@ func parseLoopback(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: loadgen only drives a server on this machine", err)
 	}
 	return u, nil
-}
-
-// dialLoopback is the DialContext of the HTTP transport: loopback
-// addresses only, checked after name resolution.
-func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
-	return loopback.Dialer().DialContext(ctx, network, addr)
 }
