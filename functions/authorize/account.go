@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -200,7 +201,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 			RevokeAction:  "/account/authorizations/" + url.PathEscape(a.ClientID) + "/revoke",
 		})
 	}
-	render(w, http.StatusOK, accountPage, d)
+	page.Render(w, http.StatusOK, accountPage, d)
 }
 
 // failAccount answers a store failure of the account page.
@@ -267,5 +268,5 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		web.Audit(ctx, "grant_revoked", "grant_id", g.ID, "client_id", g.ClientID,
 			"username", user.Username, "by", "user")
 	}
-	redirect(w, accountPath+"?revoked="+url.QueryEscape(clientID), http.StatusSeeOther)
+	page.Redirect(w, accountPath+"?revoked="+url.QueryEscape(clientID), http.StatusSeeOther)
 }

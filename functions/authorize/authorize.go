@@ -19,14 +19,16 @@
 //	GET  /oauth2/logout           the sign-out page (one form)
 //	POST /oauth2/logout           end the session
 //
-// Every page is built by a plain function (pages.go; no template package,
-// which would bloat the Lambda binary) that escapes every value, is sent
-// with the page security headers of shared.SetPageHeaders, and holds exactly one form (the account page: one
-// per application, plus sign-out). The login and consent pages widen the
+// Every page is built by a plain function (pages.go, on shared/page: no
+// template package, which would bloat the Lambda binary) that escapes every
+// value, is sent with the page security headers of shared.SetPageHeaders,
+// and holds exactly one form (the account page: one per application, plus
+// sign-out). The login and consent pages widen the
 // CSP form-action to the client's origin, because browsers check
 // form-action on the redirect that answers the post.
 //
-// Cookies are HttpOnly, SameSite=Lax, Path=/ and Secure with the __Host-
+// Cookies (page.Cookies, shared with the console of functions/admin) are
+// HttpOnly, SameSite=Lax, Path=/ and Secure with the __Host-
 // prefix (__Host-session, __Host-login_csrf), except for a plain-http
 // loopback issuer (local runs), where they are session and login_csrf
 // without Secure. The session id is 256 random bits, stored only as its
@@ -44,14 +46,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -103,11 +104,10 @@ type Handler struct {
 	now     func() time.Time
 	random  io.Reader
 
-	// secure is false only for a plain-http loopback issuer (local runs):
-	// cookies then lose the Secure attribute and the __Host- prefix.
-	secure        bool
-	sessionCookie string
-	csrfCookie    string
+	// cookies are the session and login cookies (page.Cookies): without
+	// the Secure attribute and the __Host- prefix only for a plain-http
+	// loopback issuer (local runs).
+	cookies page.Cookies
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -115,8 +115,8 @@ func New(o Options) (*Handler, error) {
 	if o.Store == nil {
 		return nil, errors.New("authorize: no store")
 	}
-	iss, err := url.Parse(o.Config.Issuer)
-	if err != nil || o.Config.Issuer == "" || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
+	cookies, err := page.NewCookies(o.Config.Issuer)
+	if err != nil {
 		return nil, errors.New("authorize: the issuer must be an absolute http(s) URL")
 	}
 	if o.Config.AuthCodeTTL <= 0 {
@@ -128,7 +128,7 @@ func New(o Options) (*Handler, error) {
 		store:   o.Store,
 		now:     o.Now,
 		random:  o.Random,
-		secure:  !(iss.Scheme == "http" && isLoopback(iss.Hostname())),
+		cookies: cookies,
 	}
 	if h.catalog == nil {
 		h.catalog = shared.DefaultCatalog()
@@ -139,22 +139,7 @@ func New(o Options) (*Handler, error) {
 	if h.random == nil {
 		h.random = rand.Reader
 	}
-	if h.secure {
-		// __Host- cookies are Secure, host-only and Path=/, so no sibling
-		// subdomain can plant or overwrite them.
-		h.sessionCookie, h.csrfCookie = "__Host-session", "__Host-login_csrf"
-	} else {
-		h.sessionCookie, h.csrfCookie = "session", "login_csrf"
-	}
 	return h, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // ServeHTTP routes the request to the endpoint its path names.

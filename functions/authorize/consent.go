@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -70,7 +71,7 @@ func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *sto
 			d.Hidden = append(d.Hidden, hiddenInput{Name: k, Value: v})
 		}
 	}
-	render(w, http.StatusOK, consentPage, d, shared.FormActionSource(a.redirectTo))
+	page.Render(w, http.StatusOK, consentPage, d, shared.FormActionSource(a.redirectTo))
 }
 
 // readPostForm reads an application/x-www-form-urlencoded body keeping

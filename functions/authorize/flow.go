@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -134,17 +135,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther
 	}
-	redirect(w, loc, status)
-}
-
-// redirect answers status with Location loc, never cached nor leaking a
-// Referer.
-func redirect(w http.ResponseWriter, loc string, status int) {
-	hd := w.Header()
-	hd.Set("Location", loc)
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
+	page.Redirect(w, loc, status)
 }
 
 // currentUser returns the session of r's cookie and its user, or nils when
@@ -152,11 +143,11 @@ func redirect(w http.ResponseWriter, loc string, status int) {
 // user that was deleted or disabled since (treated as signed out). Only a
 // store failure is an error.
 func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Session, *store.User, error) {
-	c, err := r.Cookie(h.sessionCookie)
-	if err != nil || !wellFormedToken(c.Value) {
+	tok := h.cookies.SessionToken(r)
+	if tok == "" {
 		return nil, nil, nil
 	}
-	sess, err := h.store.GetSession(ctx, shared.HashToken(c.Value), h.now())
+	sess, err := h.store.GetSession(ctx, shared.HashToken(tok), h.now())
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -178,19 +169,4 @@ func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Sess
 		return nil, nil, nil
 	}
 	return &sess, &u, nil
-}
-
-// wellFormedToken reports whether s looks like a shared.NewToken value, so
-// that garbage never reaches the store.
-func wellFormedToken(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -81,7 +81,7 @@ type mkEnv func(t *testing.T, opts ...envOption) *env
 func (b *browser) sessionCookie() string {
 	u, _ := url.Parse(b.e.srv.URL)
 	for _, c := range b.client.Jar.Cookies(u) {
-		if c.Name == b.e.h.sessionCookie {
+		if c.Name == b.e.h.cookies.Session {
 			return c.Value
 		}
 	}

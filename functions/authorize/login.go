@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -59,7 +59,7 @@ type loginData struct {
 // two tabs can sign in.
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
 	tok := ""
-	if c, err := r.Cookie(h.csrfCookie); err == nil && wellFormedToken(c.Value) && status != http.StatusForbidden {
+	if c, err := r.Cookie(h.cookies.LoginCSRF); err == nil && page.WellFormedToken(c.Value) && status != http.StatusForbidden {
 		tok = c.Value
 	} else {
 		var err error
@@ -69,9 +69,9 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 			return
 		}
 	}
-	http.SetCookie(w, h.cookie(h.csrfCookie, tok, loginCSRFTTL))
+	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, tok, loginCSRFTTL))
 	d.CSRF = tok
-	render(w, status, loginPage, d, d.formAction)
+	page.Render(w, status, loginPage, d, d.formAction)
 }
 
 // login serves POST /oauth2/login.
@@ -91,7 +91,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 
 	// Double-submit check; the token is the defence, not Origin (a form
 	// post under Referrer-Policy: no-referrer may carry Origin: null).
-	c, err := r.Cookie(h.csrfCookie)
+	c, err := r.Cookie(h.cookies.LoginCSRF)
 	if tok := form.Get("csrf"); err != nil || tok == "" || !shared.Equal(c.Value, tok) {
 		web.Logger(ctx).Info("login csrf mismatch")
 		d.Message = msgLoginExpired
@@ -136,15 +136,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	if old, err := r.Cookie(h.sessionCookie); err == nil && wellFormedToken(old.Value) {
+	if old, err := r.Cookie(h.cookies.Session); err == nil && page.WellFormedToken(old.Value) {
 		if err := h.store.DeleteSession(ctx, shared.HashToken(old.Value)); err != nil {
 			web.Logger(ctx).Warn("delete previous session", "err", err.Error())
 		}
 	}
 	web.Logger(ctx).Info("login succeeded", "username", user.Username, "session", shared.HashPrefix(id))
-	http.SetCookie(w, h.cookie(h.sessionCookie, id, SessionTTL))
-	http.SetCookie(w, h.cookie(h.csrfCookie, "", -1))
-	redirect(w, returnTo, http.StatusSeeOther)
+	http.SetCookie(w, h.cookies.Make(h.cookies.Session, id, SessionTTL))
+	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, "", -1))
+	page.Redirect(w, returnTo, http.StatusSeeOther)
 }
 
 // checkPassword returns the user when username and pw are right and the
@@ -234,10 +234,10 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == nil {
-		redirect(w, accountPath, http.StatusSeeOther)
+		page.Redirect(w, accountPath, http.StatusSeeOther)
 		return
 	}
-	render(w, http.StatusOK, signOutPage, accountData{Username: user.Username, CSRF: sess.CSRF})
+	page.Render(w, http.StatusOK, signOutPage, accountData{Username: user.Username, CSRF: sess.CSRF})
 }
 
 // logout serves POST /oauth2/logout: it ends the session (CSRF-checked) and
@@ -265,29 +265,8 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		}
 		web.Logger(ctx).Info("logout", "username", sess.Username)
 	}
-	http.SetCookie(w, h.cookie(h.sessionCookie, "", -1))
-	redirect(w, accountPath, http.StatusSeeOther)
-}
-
-// cookie returns a cookie of this handler: HttpOnly, SameSite=Lax (the
-// session must reach the authorize GET that a client's top-level redirect
-// starts), Path=/, Secure unless the issuer is plain-http loopback. A
-// negative maxAge deletes it.
-func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{
-		Name:     name,
-		Value:    value,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   h.secure,
-		SameSite: http.SameSiteLaxMode,
-	}
-	if maxAge < 0 {
-		c.MaxAge = -1
-	} else {
-		c.MaxAge = int(maxAge / time.Second)
-	}
-	return c
+	http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
+	page.Redirect(w, accountPath, http.StatusSeeOther)
 }
 
 // readForm parses a form post strictly (web.ParseForm). On failure it

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/applinks/applinks/shared/page"
 )
 
 // hostile is a value that breaks out of an element or an attribute if it
@@ -26,13 +28,13 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 	}{
 		{"login", func(v string) func(w http.ResponseWriter) {
 			d := loginData{ReturnTo: v, AppName: v, CSRF: v, Username: v, Message: v}
-			return func(w http.ResponseWriter) { render(w, http.StatusOK, loginPage, d) }
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, loginPage, d) }
 		}},
 		{"consent", func(v string) func(w http.ResponseWriter) {
 			d := consentData{AppName: v, RedirectHost: v, Username: v, CSRF: v,
 				Scopes: []scopeItem{{Name: v, Description: v}},
 				Hidden: []hiddenInput{{Name: "state", Value: v}, {Name: v, Value: v}}}
-			return func(w http.ResponseWriter) { render(w, http.StatusOK, consentPage, d) }
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, consentPage, d) }
 		}},
 		{"account", func(v string) func(w http.ResponseWriter) {
 			d := accountData{Username: v, Revoked: v, CSRF: v, Apps: []appView{{
@@ -40,7 +42,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 				ScopeItems:    []scopeItem{{Name: v, Description: v}},
 				RevokeAction:  "/account/authorizations/c/revoke",
 			}}}
-			return func(w http.ResponseWriter) { render(w, http.StatusOK, accountPage, d) }
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, accountPage, d) }
 		}},
 		{"message", func(v string) func(w http.ResponseWriter) {
 			m := message{Title: v, Text: v, Link: accountPath, LinkText: v}
@@ -58,7 +60,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 					t.Errorf("got a page containing %q, want every value escaped", raw)
 				}
 			}
-			escaped := escapeHTML(hostile)
+			escaped := page.Escape(hostile)
 			if n := strings.Count(body, escaped); n == 0 {
 				t.Fatalf("got a page without the escaped value %q", escaped)
 			}
@@ -66,62 +68,5 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 				t.Errorf("got a page whose markup changes with the value:\n%s\nwant:\n%s", got, want)
 			}
 		})
-	}
-}
-
-func TestEscapeHTML(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"plain text é", "plain text é"},
-		{`<a href="x">&'</a>`, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;"},
-		{"a\x00b", "a\uFFFDb"},
-		{"a+b%s", "a+b%s"},
-	}
-	for _, tc := range tests {
-		if got := escapeHTML(tc.in); got != tc.want {
-			t.Errorf("escapeHTML(%q): got %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestLocalURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{accountPath, accountPath},
-		{"/account/authorizations/a%2Fb%20c/revoke", "/account/authorizations/a%2Fb%20c/revoke"},
-		{"", "#"},
-		{"javascript:alert(1)", "#"},
-		{"https://evil.example/", "#"},
-		{"//evil.example/", "#"},
-		{`/\evil.example/`, "#"},
-		{`/a"onmouseover="x`, "#"},
-		{"/a b", "#"},
-		{"/a<b", "#"},
-		{"/é", "#"},
-	}
-	for _, tc := range tests {
-		if got := localURL(tc.in); got != tc.want {
-			t.Errorf("localURL(%q): got %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestFill(t *testing.T) {
-	tests := []struct {
-		format string
-		vals   []string
-		want   string
-	}{
-		{"<p>%s</p>", []string{"<b>"}, "<p>&lt;b&gt;</p>"},
-		{"%s and %s", []string{"a", "&"}, "a and &amp;"},
-		{"100% of %s", []string{"%s"}, "100% of %s"},
-		{"no values %s", nil, "no values "},
-		{"extra", []string{"x"}, "extra"},
-	}
-	for _, tc := range tests {
-		var b pageBuffer
-		b.fill(tc.format, tc.vals...)
-		if got := b.String(); got != tc.want {
-			t.Errorf("fill(%q, %q): got %q, want %q", tc.format, tc.vals, got, tc.want)
-		}
 	}
 }

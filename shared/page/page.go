@@ -1,0 +1,150 @@
+// Package page builds the provider's HTML pages without html/template: a
+// Buffer that escapes every value it is given, the common frame (Head, Foot
+// with the inline style sheet), Render, which sends a page with the page
+// security headers of shared.SetPageHeaders, and the browser cookies the
+// sign-in session lives in (Cookies).
+//
+// html/template is not used because it makes the linker keep every
+// exported method of every reachable type (it calls methods by name through
+// reflect), which put megabytes of SDK code into the Lambda binaries
+// (shared/lambdahttp's TestLambdaDependencies keeps it out). Every dynamic
+// value goes through Buffer.Fill, which escapes it; every attribute is
+// double-quoted; every value in a URL attribute (href, action) goes through
+// LocalURL first.
+//
+// The package is pure: it imports nothing from AWS.
+package page
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+)
+
+// Render builds a page into a buffer and writes it with status and the page
+// security headers (CSP with frame-ancestors 'none', X-Frame-Options DENY,
+// Referrer-Policy no-referrer, Cache-Control no-store); formAction adds CSP
+// form-action sources (shared.SetPageHeadersFormAction). A HEAD request
+// gets the same status and headers: net/http drops the body.
+func Render[T any](w http.ResponseWriter, status int, page func(*Buffer, T), data T, formAction ...string) {
+	var b Buffer
+	page(&b, data)
+	shared.SetPageHeadersFormAction(w.Header(), formAction...)
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// Redirect answers status (a 3xx) with Location loc, never cached nor
+// leaking a Referer.
+func Redirect(w http.ResponseWriter, loc string, status int) {
+	hd := w.Header()
+	hd.Set("Location", loc)
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+}
+
+// Buffer accumulates a page's HTML.
+type Buffer struct{ strings.Builder }
+
+// Fill writes format, a constant piece of markup, with each %s replaced by
+// the next value, HTML-escaped (Escape). A value with no %s left is not
+// written; a %s with no value left is dropped. Values that land in a URL
+// attribute (href, action) must go through LocalURL first.
+func (b *Buffer) Fill(format string, vals ...string) {
+	for {
+		i := strings.Index(format, "%s")
+		if i < 0 {
+			b.WriteString(format)
+			return
+		}
+		b.WriteString(format[:i])
+		if len(vals) > 0 {
+			b.WriteString(Escape(vals[0]))
+			vals = vals[1:]
+		}
+		format = format[i+2:]
+	}
+}
+
+// htmlEscaper escapes text for an HTML element or a double-quoted
+// attribute value: the five characters html.EscapeString escapes, and NUL,
+// which HTML parsers drop or replace, as U+FFFD (as html/template does).
+var htmlEscaper = strings.NewReplacer(
+	"&", "&amp;",
+	"'", "&#39;",
+	"<", "&lt;",
+	">", "&gt;",
+	`"`, "&#34;",
+	"\x00", "\uFFFD",
+)
+
+// Escape escapes s for an HTML element or a double-quoted attribute.
+func Escape(s string) string { return htmlEscaper.Replace(s) }
+
+// LocalURL returns u when it is a path on this site made only of characters
+// that need no escaping in a URL ("/account/...", never "//host" or a
+// scheme such as javascript:), and "#" otherwise. The pages' links and form
+// actions are built by the handlers (url.PathEscape for ids), so "#" marks
+// a bug rather than an attack.
+func LocalURL(u string) string {
+	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || strings.HasPrefix(u, "/\\") {
+		return "#"
+	}
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '<' || c == '>' || c == '\\' || c == '`' {
+			return "#"
+		}
+	}
+	return u
+}
+
+// Head writes the frame's start: language, viewport, title, inline CSS
+// readable at 375 px, visible focus.
+func Head(b *Buffer, title string) {
+	b.Fill(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%s</title>
+`, title)
+	b.WriteString(`<style>
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem;line-height:1.5;color:#172b4d;background:#f4f5f7}
+main{max-width:32rem;margin:1.5rem auto;background:#fff;padding:1.5rem;border-radius:6px;box-shadow:0 1px 3px rgba(9,30,66,.25)}
+h1{font-size:1.5rem;margin:0 0 1rem;overflow-wrap:anywhere}
+h2{font-size:1.15rem;margin:1.25rem 0 .5rem;overflow-wrap:anywhere}
+p,li{overflow-wrap:anywhere}
+label{display:block;font-weight:600;margin:1rem 0 .25rem}
+input[type=text],input[type=password]{display:block;width:100%;font:inherit;padding:.5rem;border:2px solid #8993a4;border-radius:4px}
+button{font:inherit;font-weight:600;padding:.6rem 1.2rem;margin:1rem .5rem 0 0;border-radius:4px;border:2px solid #0052cc;background:#0052cc;color:#fff;cursor:pointer;min-height:44px}
+button.secondary{background:#fff;color:#0052cc}
+:focus-visible{outline:3px solid #ff8b00;outline-offset:2px}
+a{color:#0052cc}
+code{background:#f4f5f7;padding:.1rem .3rem;border-radius:3px;font-size:.9em;overflow-wrap:anywhere}
+.error{color:#bf2600;font-weight:600}
+.notice{background:#e3fcef;padding:.5rem .75rem;border-radius:4px}
+.small{font-size:.9rem;color:#42526e}
+ul.apps{list-style:none;padding:0}
+ul.apps>li{border-top:1px solid #dfe1e6;padding:.5rem 0 1rem}
+</style>
+</head>
+<body>
+<main>
+`)
+}
+
+// Foot writes the frame's end.
+func Foot(b *Buffer) {
+	b.WriteString("</main>\n</body>\n</html>\n")
+}
+
+// RFC3339 is t for a datetime attribute.
+func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Day is t as a person reads it.
+func Day(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
