@@ -3,7 +3,11 @@ package admin
 import (
 	"fmt"
 	"net/http"
+	"net/mail"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/store"
@@ -24,28 +28,125 @@ const (
 // userInput is the body of POST and PATCH /admin/users. A nil field was not
 // sent (or sent as null). Username is refused by PATCH.
 type userInput struct {
-	Username    *string   `json:"username"`
-	Password    *string   `json:"password"`
-	Permissions *[]string `json:"permissions"`
-	Disabled    *bool     `json:"disabled"`
+	Username      *string   `json:"username"`
+	Password      *string   `json:"password"`
+	Permissions   *[]string `json:"permissions"`
+	Disabled      *bool     `json:"disabled"`
+	Admin         *bool     `json:"admin"`
+	Name          *string   `json:"name"`
+	Email         *string   `json:"email"`
+	EmailVerified *bool     `json:"email_verified"`
 }
 
 // userView is a user as the API shows it: never the password hash.
 type userView struct {
-	Username    string    `json:"username"`
-	Permissions []string  `json:"permissions"`
-	Disabled    bool      `json:"disabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Username      string    `json:"username"`
+	Permissions   []string  `json:"permissions"`
+	Disabled      bool      `json:"disabled"`
+	Admin         bool      `json:"admin"`
+	Name          string    `json:"name"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func viewUser(u store.User) userView {
 	return userView{
-		Username:    u.Username,
-		Permissions: nonNil(u.Permissions),
-		Disabled:    u.Disabled,
-		CreatedAt:   u.CreatedAt.UTC(),
-		UpdatedAt:   u.UpdatedAt.UTC(),
+		Username:      u.Username,
+		Permissions:   nonNil(u.Permissions),
+		Disabled:      u.Disabled,
+		Admin:         u.Admin,
+		Name:          u.Name,
+		Email:         u.Email,
+		EmailVerified: u.EmailVerified,
+		CreatedAt:     u.CreatedAt.UTC(),
+		UpdatedAt:     u.UpdatedAt.UTC(),
+	}
+}
+
+// Limits of the profile attributes.
+const (
+	// MaxDisplayNameLen is the longest display name, in bytes.
+	MaxDisplayNameLen = 200
+	// MaxEmailLen is the longest email address (RFC 5321 §4.5.3.1.3 path
+	// limit less the angle brackets).
+	MaxEmailLen = 254
+)
+
+// validateDisplayName checks a user's display name: at most
+// MaxDisplayNameLen bytes of valid UTF-8 without control characters ("" is
+// allowed: no name).
+func validateDisplayName(name string) error {
+	if len(name) > MaxDisplayNameLen {
+		return errValidation("name", fmt.Sprintf("is %d bytes long, above the maximum of %d", len(name), MaxDisplayNameLen))
+	}
+	if !utf8.ValidString(name) {
+		return errValidation("name", "must be valid UTF-8")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return errValidation("name", "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// validateEmail checks an email address: "" (none), or a bare addr-spec
+// (local@domain, no display name, no spaces) of at most MaxEmailLen bytes.
+func validateEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	if len(email) > MaxEmailLen {
+		return errValidation("email", fmt.Sprintf("is %d bytes long, above the maximum of %d", len(email), MaxEmailLen))
+	}
+	a, err := mail.ParseAddress(email)
+	at := strings.LastIndexByte(email, '@')
+	if err != nil || a.Address != email || a.Name != "" || at < 1 || at == len(email)-1 || strings.ContainsAny(email, " <>\"") {
+		return errValidation("email", "must be an address like name@example.com")
+	}
+	return nil
+}
+
+// profileUpdate validates the profile attributes of in into u (nil fields
+// are left alone) and returns the names of the fields sent.
+func profileUpdate(in userInput, u *store.UserUpdate) ([]string, error) {
+	var fields []string
+	if in.Admin != nil {
+		u.Admin, fields = in.Admin, append(fields, "admin")
+	}
+	if in.Name != nil {
+		if err := validateDisplayName(*in.Name); err != nil {
+			return nil, err
+		}
+		u.Name, fields = in.Name, append(fields, "name")
+	}
+	if in.Email != nil {
+		if err := validateEmail(*in.Email); err != nil {
+			return nil, err
+		}
+		u.Email, fields = in.Email, append(fields, "email")
+	}
+	if in.EmailVerified != nil {
+		u.EmailVerified, fields = in.EmailVerified, append(fields, "email_verified")
+	}
+	return fields, nil
+}
+
+// applyProfile copies the profile fields of up into u.
+func applyProfile(up store.UserUpdate, u *store.User) {
+	if up.Admin != nil {
+		u.Admin = *up.Admin
+	}
+	if up.Name != nil {
+		u.Name = *up.Name
+	}
+	if up.Email != nil {
+		u.Email = *up.Email
+	}
+	if up.EmailVerified != nil {
+		u.EmailVerified = *up.EmailVerified
 	}
 }
 
@@ -127,6 +228,11 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 	if in.Disabled != nil {
 		u.Disabled = *in.Disabled
 	}
+	var profile store.UserUpdate
+	if _, err := profileUpdate(in, &profile); err != nil {
+		return err
+	}
+	applyProfile(profile, &u)
 	if u.PasswordHash, err = h.hashPassword(*in.Password); err != nil {
 		return err
 	}
@@ -139,7 +245,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 		return wrapf(err, "create user %q", u.Username)
 	}
 	web.Audit(r.Context(), "user_created", "principal", c.principal,
-		"username", u.Username, "permissions", u.Permissions, "disabled", u.Disabled)
+		"username", u.Username, "permissions", u.Permissions, "disabled", u.Disabled, "admin", u.Admin)
 	w.Header().Set("Location", "/admin/users/"+u.Username)
 	web.WriteJSON(w, http.StatusCreated, viewUser(u))
 	return nil
@@ -168,7 +274,10 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 		return errValidation("username", "cannot be changed; create a new user instead")
 	}
 	var u store.UserUpdate
-	var fields []string
+	fields, err := profileUpdate(in, &u)
+	if err != nil {
+		return err
+	}
 	if in.Password != nil {
 		hash, err := h.hashPassword(*in.Password)
 		if err != nil {
@@ -194,7 +303,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 		return userError(wrapf(err, "update user %q", c.param))
 	}
 	web.Audit(r.Context(), "user_updated", "principal", c.principal,
-		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled)
+		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled, "admin", user.Admin)
 	web.WriteJSON(w, http.StatusOK, viewUser(user))
 	return nil
 }

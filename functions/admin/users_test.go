@@ -30,6 +30,11 @@ func TestUserValidation(t *testing.T) {
 		{"patch username", "PATCH", "/admin/users/alice", `{"username":"alicia"}`, "username: cannot be changed"},
 		{"patch password short", "PATCH", "/admin/users/alice", `{"password":"short"}`, "password: must be at least 8 bytes"},
 		{"patch permission unknown", "PATCH", "/admin/users/alice", `{"permissions":["NOPE"]}`, `permissions[0]: unknown scope "NOPE"`},
+		{"email display name", "POST", "/admin/users", `{"username":"alice","password":"correct horse","email":"Alice <a@example.com>"}`, "email: must be an address"},
+		{"email no domain", "POST", "/admin/users", `{"username":"alice","password":"correct horse","email":"alice@"}`, "email: must be an address"},
+		{"email too long", "POST", "/admin/users", `{"username":"alice","password":"correct horse","email":"` + strings.Repeat("a", 250) + `@example.com"}`, "email: is 262 bytes long"},
+		{"name control", "PATCH", "/admin/users/alice", `{"name":"Alice\u0007"}`, "name: must not contain control characters"},
+		{"name too long", "PATCH", "/admin/users/alice", `{"name":"` + strings.Repeat("n", MaxDisplayNameLen+1) + `"}`, "name: is 201 bytes long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +106,20 @@ func TestUserCRUD(t *testing.T) {
 		t.Errorf("after a password change, the stored hash does not verify the new password alone")
 	}
 
+	// The administrator flag and the profile: set, shown, stored, changed.
+	prof := e.do(200, http.MethodPatch, "/admin/users/"+name,
+		`{"admin":true,"name":"Alice Liddell","email":"alice@example.com","email_verified":true}`)
+	if prof["admin"] != true || prof["name"] != "Alice Liddell" || prof["email"] != "alice@example.com" || prof["email_verified"] != true {
+		t.Errorf("got %v, want admin, name, email and email_verified set", prof)
+	}
+	if u, _ := e.st.GetUser(ctx, name); !u.Admin || u.Name != "Alice Liddell" || u.Email != "alice@example.com" || !u.EmailVerified {
+		t.Errorf("got stored user %+v, want the profile and the admin flag", u)
+	}
+	prof = e.do(200, http.MethodPatch, "/admin/users/"+name, `{"admin":false,"email":""}`)
+	if prof["admin"] != false || prof["name"] != "Alice Liddell" || prof["email"] != "" {
+		t.Errorf("got %v, want admin and email cleared, name kept", prof)
+	}
+
 	// Delete: afterwards 404, and the name is free again.
 	e.do(204, http.MethodDelete, "/admin/users/"+name, "")
 	checkError(t, e.do(404, http.MethodGet, "/admin/users/"+name, ""), "not_found", "no user")
@@ -108,7 +127,7 @@ func TestUserCRUD(t *testing.T) {
 	checkError(t, e.do(404, http.MethodDelete, "/admin/users/"+name, ""), "not_found", "no user")
 	e.do(201, http.MethodPost, "/admin/users", `{"username":"`+name+`","password":"`+pw+`"}`)
 
-	for ev, n := range map[string]int{"user_created": 2, "user_updated": 2, "user_deleted": 1} {
+	for ev, n := range map[string]int{"user_created": 2, "user_updated": 4, "user_deleted": 1} {
 		a := e.audits(ev)
 		if len(a) != n {
 			t.Errorf("got %d %s events, want %d", len(a), ev, n)

@@ -96,8 +96,15 @@ type User struct {
 	PasswordHash string    `json:"-"`
 	Permissions  []string  `json:"permissions"`
 	Disabled     bool      `json:"disabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// Admin lets the user into the administration console.
+	Admin bool `json:"admin"`
+	// Name, Email and EmailVerified are the user's profile, shared with
+	// applications by the OpenID Connect scopes profile and email.
+	Name          string    `json:"name"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 	// CredentialsChangedAt is when the password was last set or the user
 	// disabled (CreatedAt at first): a browser session or an authorization
 	// code issued before it no longer speaks for the user (IssuedSince).
@@ -114,9 +121,13 @@ func (u User) IssuedSince(t time.Time) bool {
 
 // UserUpdate is a partial update; nil fields are left unchanged.
 type UserUpdate struct {
-	PasswordHash *string
-	Permissions  *[]string
-	Disabled     *bool
+	PasswordHash  *string
+	Permissions   *[]string
+	Disabled      *bool
+	Admin         *bool
+	Name          *string
+	Email         *string
+	EmailVerified *bool
 }
 
 // Session is a signed-in browser session. ID is shared.HashToken of the

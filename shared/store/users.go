@@ -15,12 +15,16 @@ import (
 
 func decodeUser(it item) User {
 	return User{
-		Username:     it.s(aUsername),
-		PasswordHash: it.s(aPasswordHash),
-		Permissions:  it.l(aPermissions),
-		Disabled:     it.b(aDisabled),
-		CreatedAt:    it.t(aCreatedAt),
-		UpdatedAt:    it.t(aUpdatedAt),
+		Username:      it.s(aUsername),
+		PasswordHash:  it.s(aPasswordHash),
+		Permissions:   it.l(aPermissions),
+		Disabled:      it.b(aDisabled),
+		Admin:         it.b(aAdmin),
+		Name:          it.s(aName),
+		Email:         it.s(aEmail),
+		EmailVerified: it.b(aEmailVerified),
+		CreatedAt:     it.t(aCreatedAt),
+		UpdatedAt:     it.t(aUpdatedAt),
 
 		CredentialsChangedAt: it.t(aCredsChangedAt),
 	}
@@ -35,6 +39,7 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 			aPK: str(userPrefix + u.Username), aSK: str(skUser),
 			aUsername: str(u.Username), aPasswordHash: str(u.PasswordHash),
 			aPermissions: list(nonNil(u.Permissions)), aDisabled: boolean(u.Disabled),
+			aAdmin: boolean(u.Admin), aName: str(u.Name), aEmail: str(u.Email), aEmailVerified: boolean(u.EmailVerified),
 			aCreatedAt: str(fmtTime(u.CreatedAt)), aUpdatedAt: str(fmtTime(u.UpdatedAt)),
 			aCredsChangedAt: str(fmtTime(u.CreatedAt)),
 		},
@@ -79,6 +84,18 @@ func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, n
 	}
 	if u.Disabled != nil {
 		up.Set(aDisabled, boolean(*u.Disabled))
+	}
+	if u.Admin != nil {
+		up.Set(aAdmin, boolean(*u.Admin))
+	}
+	if u.Name != nil {
+		up.Set(aName, str(*u.Name))
+	}
+	if u.Email != nil {
+		up.Set(aEmail, str(*u.Email))
+	}
+	if u.EmailVerified != nil {
+		up.Set(aEmailVerified, boolean(*u.EmailVerified))
 	}
 	if u.PasswordHash != nil || (u.Disabled != nil && *u.Disabled) {
 		// Ends every browser session begun before (see User).

@@ -48,6 +48,14 @@ func TestUsers(t *testing.T) {
 		if got, err = s.UpdateUser(ctx(), "alice", store.UserUpdate{PasswordHash: &hash}, later); err != nil || got.PasswordHash != hash || !got.Disabled {
 			t.Errorf("UpdateUser(password) = %+v, %v", got, err)
 		}
+		admin, name, email, verified := true, "Alice Liddell", "alice@example.com", true
+		got, err = s.UpdateUser(ctx(), "alice", store.UserUpdate{Admin: &admin, Name: &name, Email: &email, EmailVerified: &verified}, later)
+		if err != nil || !got.Admin || got.Name != name || got.Email != email || !got.EmailVerified || got.PasswordHash != hash {
+			t.Errorf("UpdateUser(profile) = %+v, %v, want admin, name, email, verified, same password", got, err)
+		}
+		if got, err = s.GetUser(ctx(), "alice"); err != nil || !got.Admin || got.Name != name || got.Email != email || !got.EmailVerified {
+			t.Errorf("GetUser after the profile update = %+v, %v", got, err)
+		}
 		for op, call := range map[string]func() error{
 			"GetUser": func() error { _, err := s.GetUser(ctx(), "bob"); return err },
 			"UpdateUser": func() error {
