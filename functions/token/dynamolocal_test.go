@@ -133,6 +133,7 @@ func TestOnDynamoDBLocal(t *testing.T) {
 		{name: "replay", run: func(t *testing.T, e *env) { testCodeReplay(t, e) }},
 		{name: "rotation and reuse", run: func(t *testing.T, e *env) { testRefreshRotation(t, e) }},
 		{name: "grace", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) { testRefreshReuseGrace(t, e) }},
+		{name: "grace takeover", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) { testRefreshGraceTakeover(t, e) }},
 		{name: "code cancelled by a user change", run: testCodeCancelledByUserChange},
 		{name: "code cancelled by a revocation", run: testCodeCancelledByRevocation},
 	}

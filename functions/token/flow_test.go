@@ -363,20 +363,19 @@ func TestRefreshReuseGrace(t *testing.T) {
 
 func testRefreshReuseGrace(t *testing.T, e *env) {
 	a := e.exchange(e.code(codeOpts{}))
-	b := e.ok(e.refresh(a.RefreshToken, nil))
+	e.ok(e.refresh(a.RefreshToken, nil)) // B: its answer is lost
 
 	// Within the grace period, A again (a retry after a lost response)
-	// replaces B by C.
+	// replaces B by C, which the client uses from then on.
 	e.clock.Add(10 * time.Second)
 	c := e.ok(e.refresh(a.RefreshToken, nil))
-	if c.RefreshToken == b.RefreshToken {
-		t.Fatal("retry returned the lost refresh token again")
-	}
-	oauthError(t, e.refresh(b.RefreshToken, nil), 400, "invalid_grant")
 	if !e.active(c.RefreshToken) {
 		t.Fatal("C: got inactive, want active")
 	}
 	d := e.ok(e.refresh(c.RefreshToken, nil))
+	if e.audited("refresh_token_reuse") {
+		t.Error("a retry within the grace was audited as reuse")
+	}
 
 	// A again, still within the grace, after its successor C was used:
 	// reuse.
@@ -385,6 +384,50 @@ func testRefreshReuseGrace(t *testing.T, e *env) {
 	if e.active(d.RefreshToken) || e.active(d.AccessToken) {
 		t.Error("D after reuse: got active, want inactive")
 	}
+	if !e.audited("refresh_token_reuse") {
+		t.Error("no refresh_token_reuse audit event")
+	}
+}
+
+func TestRefreshGraceTakeover(t *testing.T) {
+	testRefreshGraceTakeover(t, newEnv(t, map[string]string{"REFRESH_REUSE_GRACE": "30s"}))
+}
+
+// testRefreshGraceTakeover is the takeover of issue 13: the client refreshes
+// RT0 and gets RT1; an attacker who stole RT0 replays it within the grace
+// and gets RT2. RT1 was replaced, so the client presenting it is reuse:
+// the grant is revoked and RT2 is dead, also past the grace.
+func testRefreshGraceTakeover(t *testing.T, e *env) {
+	rt0 := e.exchange(e.code(codeOpts{}))
+	e.clock.Add(time.Second)
+	rt1 := e.ok(e.refresh(rt0.RefreshToken, nil)) // the client
+	e.clock.Add(5 * time.Second)
+	rt2 := e.ok(e.refresh(rt0.RefreshToken, nil)) // the attacker
+	if e.audited("refresh_token_reuse") {
+		t.Fatal("the replay within the grace was already audited as reuse")
+	}
+	if e.active(rt1.RefreshToken) {
+		t.Error("RT1 after the replay: got active, want inactive (replaced)")
+	}
+
+	// The client presents RT1: reuse.
+	w := e.refresh(rt1.RefreshToken, nil)
+	oauthError(t, w, 400, "invalid_grant")
+	if !strings.Contains(w.Body.String(), "already been used") {
+		t.Errorf("RT1: got %s, want the reuse answer", w.Body)
+	}
+	if !e.audited("refresh_token_reuse") {
+		t.Error("no refresh_token_reuse audit event")
+	}
+	for name, tok := range map[string]string{"RT2": rt2.RefreshToken, "RT2's access token": rt2.AccessToken, "RT1's access token": rt1.AccessToken} {
+		if e.active(tok) {
+			t.Errorf("%s after reuse: got active, want inactive", name)
+		}
+	}
+	e.clock.Add(31 * time.Second)
+	oauthError(t, e.refresh(rt2.RefreshToken, nil), 400, "invalid_grant")
+	oauthError(t, e.refresh(rt0.RefreshToken, nil), 400, "invalid_grant")
+	e.noSecretsLogged(rt0.RefreshToken, rt1.RefreshToken, rt2.RefreshToken)
 }
 
 func TestRefreshReuseAfterGrace(t *testing.T) {

@@ -83,6 +83,14 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 			return tokenResponse{}, fmt.Errorf("replace successor of %s: %w", shared.HashPrefix(tok), err)
 		}
 		return resp, nil
+
+	case store.RefreshReplaced:
+		// A successor replaced by a retry of its predecessor within the
+		// grace period: the client that retried never received it, so
+		// whoever presents it had its chain taken over by a replay of the
+		// predecessor (or is replaying it itself). Either way one party
+		// holds a stolen token: reuse, the grant is revoked.
+		return tokenResponse{}, h.reuse(ctx, rt, tok)
 	}
 	return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
 }
@@ -97,6 +105,9 @@ func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.
 	switch {
 	case b.Refresh == nil || b.Grant == nil || b.Grant.Revoked:
 		return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
+	case b.Refresh.Status == store.RefreshReplaced:
+		// Replaced while this request rotated it: reuse, whatever retry.
+		return h.useRefresh(ctx, link, *b.Refresh, tok, scopeParam, now, false)
 	case b.Refresh.Status == store.RefreshActive || !retry:
 		// Still active, so the rotation failed for another reason; do not
 		// loop.
@@ -133,8 +144,8 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 }
 
 // reuse handles a rotated refresh token presented again after the grace
-// period: the token was probably stolen, so the whole grant is revoked
-// (RFC 9700 §4.14.2).
+// period, or a replaced one at any time: the token was probably stolen, so
+// the whole grant is revoked (RFC 9700 §4.14.2).
 func (h *Handler) reuse(ctx context.Context, rt store.RefreshToken, tok string) error {
 	web.Audit(ctx, "refresh_token_reuse", "client_id", rt.ClientID, "grant_id", rt.GrantID,
 		"username", rt.Username, "token", shared.HashPrefix(tok))

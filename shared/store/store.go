@@ -172,6 +172,9 @@ const (
 	RefreshActive  = "active"
 	RefreshRotated = "rotated"
 	RefreshRevoked = "revoked"
+	// RefreshReplaced is a successor that ReplaceSuccessor superseded
+	// within REFRESH_REUSE_GRACE: presenting it is reuse.
+	RefreshReplaced = "replaced"
 )
 
 // RefreshToken is a refresh token. Hash is shared.HashToken of the token.

@@ -227,14 +227,21 @@ func (s *Store) RotateRefresh(ctx context.Context, old RefreshToken, next Refres
 
 // ReplaceSuccessor is rotation within REFRESH_REUSE_GRACE: old is already
 // rotated; atomically its successor (condition: still active, unused) is
-// revoked, next becomes old's successor and is written, and the grant is
-// checked not revoked. ErrConflict when any condition fails.
+// marked RefreshReplaced, next becomes old's successor and is written, and
+// the grant is checked not revoked. ErrConflict when any condition fails.
+//
+// The successor is marked replaced, not revoked, so that presenting it
+// later is recognisably reuse: whoever holds it either lost the answer that
+// carried it (and never presents it) or had its chain taken over by a
+// replay of old, and the token endpoint then revokes the grant. So at most
+// one chain of the grant stays usable, and never the one a client lost
+// without the grant being revoked.
 func (s *Store) ReplaceSuccessor(ctx context.Context, old RefreshToken, next RefreshToken, now time.Time) error {
 	if old.Successor == "" || old.Successor == next.Hash {
 		return fmt.Errorf("replace successor of %s: no successor to replace: %w", shortID(old.Hash), shared.ErrConflict)
 	}
 	es := newExpr()
-	succUpd := "SET " + es.n(aStatus) + " = " + es.v(str(RefreshRevoked))
+	succUpd := "SET " + es.n(aStatus) + " = " + es.v(str(RefreshReplaced))
 	succCond := es.n(aStatus) + " = " + es.v(str(RefreshActive))
 	eo := newExpr()
 	oldUpd := "SET " + eo.n(aSuccessor) + " = " + eo.v(str(next.Hash))

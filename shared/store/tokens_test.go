@@ -224,14 +224,19 @@ func TestReplaceSuccessor(t *testing.T) {
 		if err := s.ReplaceSuccessor(ctx(), old, repl, at); err != nil {
 			t.Fatalf("ReplaceSuccessor: %v", err)
 		}
-		if got := fetch(succ.Hash).Status; got != store.RefreshRevoked {
-			t.Errorf("replaced successor status = %q, want revoked", got)
+		// Replaced, not revoked: presenting it is reuse (issue 13).
+		if got := fetch(succ.Hash).Status; got != store.RefreshReplaced {
+			t.Errorf("replaced successor status = %q, want replaced", got)
 		}
 		if got := fetch(rt.Hash); got.Successor != repl.Hash || got.Status != store.RefreshRotated {
 			t.Errorf("old token = %+v, want rotated with successor %s", got, repl.Hash)
 		}
 		if got := fetch(repl.Hash).Status; got != store.RefreshActive {
 			t.Errorf("replacement status = %q, want active", got)
+		}
+		// The replaced successor cannot start a second chain.
+		if err := s.RotateRefresh(ctx(), fetch(succ.Hash), newRefresh(g, at), at); !errors.Is(err, shared.ErrConflict) {
+			t.Errorf("RotateRefresh of the replaced successor = %v, want ErrConflict", err)
 		}
 		// The stale view (successor succ) no longer matches: conflict.
 		if err := s.ReplaceSuccessor(ctx(), old, newRefresh(g, at), at); !errors.Is(err, shared.ErrConflict) {
