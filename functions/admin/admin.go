@@ -37,6 +37,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,8 +300,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // lifetime, so every instance and every cached JWK Set knows it first); the
 // previous one then stays in the JWK Set (and keeps verifying) for
 // ACCESS_TOKEN_TTL plus five minutes, so that every access token it signed
-// stays verifiable until it expires. A rotation while a key is pending
-// replaces that key. The response carries the new key's kid and its
+// stays verifiable until it expires. A rotation while a key is pending is
+// 409 conflict with Retry-After and the pending key's active_from (see
+// signing.PendingRotationError for why it is not replaced). The response carries the new key's kid and its
 // active_from. The body is optional and, when sent, must be an empty JSON
 // object.
 func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c call) error {
@@ -310,16 +312,18 @@ func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c cal
 	}
 	keep := h.cfg.AccessTokenTTL + keyOverlap
 	rot, err := h.keys.Rotate(r.Context(), keep)
+	if pending := (*signing.PendingRotationError)(nil); errors.As(err, &pending) {
+		wait := max((pending.ActiveFrom.Sub(h.now())+time.Second-1)/time.Second, 1)
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait), 10))
+		return errConflict("a rotation is already pending: key " + pending.KeyID + " starts signing at " +
+			pending.ActiveFrom.UTC().Format(time.RFC3339) + "; rotate again from then")
+	}
 	if err != nil {
 		return wrapf(err, "rotate signing key")
 	}
 	activeFrom := rot.ActiveFrom.UTC().Format(time.RFC3339)
-	attrs := []any{"principal", c.principal, "kid", rot.KeyID, "active_from", activeFrom,
-		"previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339)}
-	if rot.ReplacedKeyID != "" {
-		attrs = append(attrs, "replaced_pending_kid", rot.ReplacedKeyID)
-	}
-	web.Audit(r.Context(), "signing_key_rotated", attrs...)
+	web.Audit(r.Context(), "signing_key_rotated", "principal", c.principal, "kid", rot.KeyID, "active_from", activeFrom,
+		"previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339))
 	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "kid": rot.KeyID, "active_from": activeFrom})
 	return nil
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -494,6 +495,27 @@ func TestRotateSigningKeyStaged(t *testing.T) {
 			}
 			if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 2 || set.Keys[1].KeyID != kid {
 				t.Errorf("JWKS after rotate: got %s (%v), want 2 keys, the second %q (pending)", raw, err, kid)
+			}
+
+			// Rotating again while the key is pending is refused (issue
+			// 13): replacing it would let an instance that read the set
+			// sign with a key no longer published.
+			w = httptest.NewRecorder()
+			web.Middleware(h, slog.New(slog.DiscardHandler), nil).ServeHTTP(w, req(http.MethodPost, "/admin/signing-keys/rotate", ""))
+			if w.Code != http.StatusConflict || w.Header().Get("Retry-After") != "600" {
+				t.Errorf("second rotate: got %d with Retry-After %q, want 409 with 600", w.Code, w.Header().Get("Retry-After"))
+			}
+			var conflict map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &conflict); err != nil {
+				t.Fatalf("decode body %q: %v", w.Body.String(), err)
+			}
+			checkError(t, conflict, "conflict", "pending: key "+kid+" starts signing at "+want)
+			fresh, err := signing.New(ctx, st, signing.Options{Now: clock})
+			if err != nil {
+				t.Fatalf("signing.New: %v", err)
+			}
+			if again, err := fresh.JWKS(ctx); err != nil || !bytes.Equal(again, raw) {
+				t.Errorf("JWKS after the refused rotate: got %s (%v), want it unchanged %s", again, err, raw)
 			}
 		})
 	}

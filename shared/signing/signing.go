@@ -13,7 +13,9 @@
 // interval plus JWKSMaxAge). By then every instance has re-read the document
 // and every cached JWK Set holds the new key. At active_from each instance
 // switches on its own, with no I/O: the pending key becomes current and the
-// previous one is retired until previous_retire_after.
+// previous one is retired until previous_retire_after. One rotation at a
+// time: while a key is pending, Rotate refuses (PendingRotationError), since
+// an instance that read the set may already be set to switch to that key.
 //
 // # Key-set document
 //
@@ -632,17 +634,43 @@ type Rotation struct {
 	// until PreviousRetireAfter.
 	PreviousKeyID       string
 	PreviousRetireAfter time.Time
-	// ReplacedKeyID is the pending key of an earlier rotation that this one
-	// replaced before it ever signed; empty when there was none.
-	ReplacedKeyID string
 }
+
+// PendingRotationError is Rotate's error while the key of an earlier
+// rotation is pending (published, not signing yet). It wraps
+// shared.ErrConflict.
+//
+// Replacing a pending key is unsafe: an instance that read the key set
+// before the replacement still switches to the replaced key at its
+// active_from, with no I/O, and signs with a key that is no longer stored or
+// published until its next refresh (issue 13). Keeping the replaced key as a
+// verifier instead would need a bound on when every instance has re-read the
+// set, which a failing refresh breaks; refusing keeps the rule simple: every
+// key an instance can ever sign with is the current or the pending key of
+// the stored set, and so in the JWK Set. The cost is small: a second
+// rotation waits ActivationDelay at most, the time a new key would wait
+// anyway before it signs.
+type PendingRotationError struct {
+	// KeyID is the pending key's kid.
+	KeyID string
+	// ActiveFrom is when it starts signing: a rotation succeeds from then.
+	ActiveFrom time.Time
+}
+
+func (e *PendingRotationError) Error() string {
+	return fmt.Sprintf("rotate signing key: key %s is pending until %s", e.KeyID, e.ActiveFrom.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes the error a shared.ErrConflict.
+func (e *PendingRotationError) Unwrap() error { return shared.ErrConflict }
 
 // Rotate stages a new key: it is published in the JWK Set (and verifies) at
 // once, and becomes the signing key ActivationDelay later; from then the
 // previous key stays in the JWK Set (and verifies) for keep, which should be
 // at least ACCESS_TOKEN_TTL. A pending key whose time has come is made
-// current first; one not yet active is replaced (it never signed). Retired
-// keys whose time has passed are dropped. Rotate starts from the stored
+// current first; while one is not yet active, Rotate refuses with a
+// *PendingRotationError (ErrConflict) and changes nothing. Retired keys
+// whose time has passed are dropped. Rotate starts from the stored
 // document, not the cache (creating it first when none exists); two
 // instances rotating at the same moment race (the last write wins), so
 // rotate from one place (an operator or a scheduled job). The caller audits
@@ -670,6 +698,9 @@ func (k *Keyring) rotate(ctx context.Context, keep time.Duration) (*keySet, Rota
 	}
 	now := k.o.Now()
 	base := stored.at(now).doc
+	if n := base.Next; n != nil {
+		return nil, Rotation{}, &PendingRotationError{KeyID: n.Key.KeyID, ActiveFrom: n.ActiveFrom}
+	}
 	key, err := k.generate()
 	if err != nil {
 		return nil, Rotation{}, fmt.Errorf("rotate signing key: %w", err)
@@ -696,9 +727,6 @@ func (k *Keyring) rotate(ctx context.Context, keep time.Duration) (*keySet, Rota
 	}
 	rot := Rotation{KeyID: key.KeyID, ActiveFrom: activeFrom,
 		PreviousKeyID: base.Current.KeyID, PreviousRetireAfter: doc.Next.PreviousRetireAfter}
-	if base.Next != nil {
-		rot.ReplacedKeyID = base.Next.Key.KeyID
-	}
 	return set, rot, nil
 }
 

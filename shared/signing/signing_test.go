@@ -592,53 +592,69 @@ func TestRotateIsStaged(t *testing.T) {
 	}
 }
 
-func TestRotateReplacesPendingKey(t *testing.T) {
+// TestRotateRefusedWhilePending is the double rotation of issue 13: a second
+// rotation within the activation delay used to replace the pending key, and
+// an instance that had read the set before still switched to the replaced
+// key at its active_from and signed with a key no longer published. The
+// second rotation is now refused and changes nothing, so every token any
+// instance signs verifies against the JWK Set.
+func TestRotateRefusedWhilePending(t *testing.T) {
 	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	src := &memSource{}
-	k := newKeyring(t, src, c)
 	ctx := context.Background()
-	oldKid := currentKid(t, k)
-	if _, err := k.Rotate(ctx, time.Hour); err != nil {
-		t.Fatalf("Rotate: %v", err)
-	}
-	first := pendingKid(t, src)
-	c.Add(k.ActivationDelay() / 2)
-	rot, err := k.Rotate(ctx, time.Hour)
+	admin := newKeyring(t, src, c)
+	oldKid := currentKid(t, admin)
+	first, err := admin.Rotate(ctx, time.Hour)
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	second := pendingKid(t, src)
-	if rot.KeyID != second || rot.ReplacedKeyID != first || rot.PreviousKeyID != oldKid {
-		t.Errorf("second Rotate: got %+v, want key %q replacing %q, previous %q", rot, second, first, oldKid)
-	}
-	if second == "" || second == first || second == oldKid {
-		t.Fatalf("pending after second rotate: got %q, want a new kid (first %q, old %q)", second, first, oldKid)
-	}
-	if got := currentKid(t, k); got != oldKid {
-		t.Errorf("current: got %q, want the old %q", got, oldKid)
-	}
-	if got := jwksKids(t, k); len(got) != 2 || got[0] != oldKid || got[1] != second {
-		t.Errorf("JWKS: got %v, want [%s %s] (the replaced key gone)", got, oldKid, second)
-	}
-	checkPublicOnly(t, k)
+	// Another instance reads the set with the pending key, late enough
+	// that its next re-read is due only after active_from.
+	c.Add(admin.ActivationDelay() - 4*time.Minute)
+	other := newKeyring(t, src, c)
+	c.Add(time.Minute)
+	stored := append([]byte(nil), src.doc...)
 
-	// The replacement waits the full delay from its own rotation.
-	c.Add(k.ActivationDelay() - time.Second)
-	if got := currentKid(t, k); got != oldKid {
-		t.Errorf("1s before the second active_from: got current %q, want %q", got, oldKid)
+	_, err = admin.Rotate(ctx, time.Hour)
+	var pending *PendingRotationError
+	if !errors.As(err, &pending) || !errors.Is(err, shared.ErrConflict) {
+		t.Errorf("second Rotate while pending: got %v, want a PendingRotationError wrapping ErrConflict", err)
+	} else if pending.KeyID != first.KeyID || !pending.ActiveFrom.Equal(first.ActiveFrom) {
+		t.Errorf("PendingRotationError: got %s until %v, want %s until %v", pending.KeyID, pending.ActiveFrom, first.KeyID, first.ActiveFrom)
 	}
-	c.Add(time.Second)
-	if got := currentKid(t, k); got != second {
-		t.Errorf("at the second active_from: got current %q, want %q", got, second)
+	if !bytes.Equal(src.doc, stored) {
+		t.Error("the refused rotation changed the stored key set")
 	}
-	var doc document
-	if err := json.Unmarshal(src.doc, &doc); err != nil {
-		t.Fatalf("decode: %v", err)
+	if got := pendingKid(t, src); got != first.KeyID {
+		t.Errorf("pending after the refused rotation: got %q, want %q", got, first.KeyID)
 	}
-	for _, r := range doc.Retired {
-		if r.Key.KeyID == first {
-			t.Errorf("replaced pending key %q kept as retired", first)
-		}
+
+	// At active_from, without re-reading, the other instance signs with the
+	// pending key, which every fresh reader publishes.
+	c.Add(first.ActiveFrom.Sub(c.Now()))
+	tok, err := other.Sign(ctx, claimsAt(c.Now()))
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	kid := header(t, tok).KeyID
+	fresh := newKeyring(t, src, c)
+	if kid != first.KeyID || !slices.Contains(jwksKids(t, fresh), kid) {
+		t.Errorf("token signed at active_from with %q; want %q, published in the JWK Set %v", kid, first.KeyID, jwksKids(t, fresh))
+	}
+	if _, err := fresh.Verify(ctx, tok); err != nil {
+		t.Errorf("a fresh instance verifies the token: got %v, want nil", err)
+	}
+
+	// From active_from a rotation goes through again, over the new key.
+	again, err := admin.Rotate(ctx, time.Hour)
+	if err != nil {
+		t.Fatalf("Rotate at active_from: %v", err)
+	}
+	if again.PreviousKeyID != first.KeyID || again.KeyID == first.KeyID || again.KeyID == oldKid {
+		t.Errorf("Rotate at active_from: got %+v, want a new key over %q", again, first.KeyID)
+	}
+	if got := jwksKids(t, newKeyring(t, src, c)); len(got) != 3 || got[0] != first.KeyID || got[1] != again.KeyID || got[2] != oldKid {
+		t.Errorf("JWKS: got %v, want [%s %s %s] (current, pending, retired)", got, first.KeyID, again.KeyID, oldKid)
 	}
 }
 
@@ -692,7 +708,9 @@ func TestRefresh(t *testing.T) {
 		t.Errorf("unknown kids: got %d reads, want at most 1", g-gets)
 	}
 
-	// After Refresh, a burst of uses does one read.
+	// After Refresh, a burst of uses does one read (a rotation once the
+	// pending key is active makes the stored set differ from b's).
+	c.Add(a.ActivationDelay())
 	if _, err := a.Rotate(ctx, time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -842,13 +860,10 @@ func TestRotator(t *testing.T) {
 		t.Errorf("JWKS: got %v, want [%s %s]", got, rot.PreviousKeyID, rot.KeyID)
 	}
 
-	// A second rotation before active_from replaces the pending key.
-	again, err := r.Rotate(ctx, time.Hour)
-	if err != nil {
-		t.Fatalf("second Rotate: %v", err)
-	}
-	if again.ReplacedKeyID != rot.KeyID || again.PreviousKeyID != rot.PreviousKeyID || again.KeyID == rot.KeyID {
-		t.Errorf("second Rotate: got %+v, want a new key replacing %q over %q", again, rot.KeyID, rot.PreviousKeyID)
+	// A second rotation before active_from is refused.
+	var pending *PendingRotationError
+	if _, err := r.Rotate(ctx, time.Hour); !errors.As(err, &pending) || pending.KeyID != rot.KeyID {
+		t.Errorf("second Rotate: got %v, want a PendingRotationError naming %q", err, rot.KeyID)
 	}
 
 	// A failing store is the Rotate's error, wrapped.
