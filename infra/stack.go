@@ -85,8 +85,9 @@ type Route struct {
 	IAM bool
 }
 
-// Routes are the routes of SPEC "Endpoints". Only the admin API is behind
-// IAM authorization: the OAuth endpoints authenticate clients and users
+// Routes are the routes of SPEC "Endpoints"; each GET route gets a HEAD
+// route to the same function. Only the admin API is behind IAM
+// authorization: the OAuth endpoints authenticate clients and users
 // themselves.
 var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/token", false},
@@ -297,9 +298,14 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 
 	iam := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
 	for _, r := range Routes {
+		methods := []awsapigatewayv2.HttpMethod{r.Method}
+		if r.Method == awsapigatewayv2.HttpMethod_GET {
+			// Every GET answers HEAD too (shared/web's Middleware).
+			methods = append(methods, awsapigatewayv2.HttpMethod_HEAD)
+		}
 		opts := &awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.Path),
-			Methods:     &[]awsapigatewayv2.HttpMethod{r.Method},
+			Methods:     &methods,
 			Integration: integrations[r.Function],
 		}
 		if r.IAM {

@@ -397,6 +397,11 @@ func TestRoutes(t *testing.T) {
 		"POST /account/authorizations/{client_id}/revoke": "authorize",
 		"ANY /admin/{proxy+}":                             "admin",
 	}
+	for k, fn := range want {
+		if p, ok := strings.CutPrefix(k, "GET "); ok {
+			want["HEAD "+p] = fn // HEAD is answered wherever GET is
+		}
+	}
 	fnOf := map[string]string{} // function logical id → name
 	for _, fn := range Functions {
 		fnOf[doc.function(t, fn)] = fn

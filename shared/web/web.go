@@ -36,7 +36,9 @@ const (
 // requestID when it returns non-empty, e.g. the API Gateway request id,
 // otherwise a random one), a request-scoped logger (see Logger), a body
 // limited to MaxBodyBytes, and one log line when it ends with the method,
-// path (never the query, which may hold codes), status and duration.
+// path (never the query, which may hold codes), status and duration. HEAD
+// is answered wherever GET is (serveHead), and a 405's Allow header that
+// names GET names HEAD too.
 func Middleware(next http.Handler, log *slog.Logger, requestID func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -67,6 +69,10 @@ func Middleware(next http.Handler, log *slog.Logger, requestID func(*http.Reques
 			l.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 				"duration_ms", time.Since(start).Milliseconds())
 		}()
+		if r.Method == http.MethodHead {
+			serveHead(next, sw, r)
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }
@@ -80,12 +86,16 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
+		allowHead(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wrote = true
+	if !w.wrote {
+		w.wrote = true
+		allowHead(w.Header())
+	}
 	return w.ResponseWriter.Write(b)
 }
 
