@@ -674,11 +674,12 @@ func TestIntrospect(t *testing.T) {
 	inactive("refresh token, another client", basic(otherID, otherSec), tk.RefreshToken)
 	inactive("garbage", basic(confID, confSecret), "garbage")
 	inactive("forged JWT", basic(confID, confSecret), tk.AccessToken[:len(tk.AccessToken)-4]+"AAAA")
-	for name, tok := range map[string]string{"access": tk.AccessToken, "refresh": tk.RefreshToken} {
-		if e.introspect(basic(rsID, rsSecret), tok)["active"] != true {
-			t.Errorf("%s token by the resource server: got inactive, want active", name)
-		}
+	if e.introspect(basic(rsID, rsSecret), tk.AccessToken)["active"] != true {
+		t.Error("access token by the resource server: got inactive, want active")
 	}
+	// A resource server never sees a refresh token as active (issue 13):
+	// one that checks only "active" would take it for an access token.
+	inactive("refresh token, the resource server", basic(rsID, rsSecret), tk.RefreshToken)
 
 	// Errors: authentication is required, with a secret.
 	oauthError(t, e.post("/oauth2/introspect", "", url.Values{"token": {tk.AccessToken}}), 401, "invalid_client")
@@ -703,8 +704,8 @@ func TestIntrospectDisabledUser(t *testing.T) {
 }
 
 // TestIntrospectLinkGone: the tokens of a disabled or deleted link are
-// inactive, also for a resource server (which introspects every token), and
-// active again when a disabled link is enabled.
+// inactive, also for a resource server (which introspects every access
+// token), and active again when a disabled link is enabled.
 func TestIntrospectLinkGone(t *testing.T) {
 	e := newEnv(t, nil)
 	tk := e.exchange(e.code(codeOpts{}))
@@ -712,29 +713,33 @@ func TestIntrospectLinkGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byRS := func() (bool, bool) {
-		return e.introspect(basic(rsID, rsSecret), tk.AccessToken)["active"] == true,
-			e.introspect(basic(rsID, rsSecret), tk.RefreshToken)["active"] == true
+	// The resource server sees the access token; the refresh token only
+	// its own client sees, and never while its link is disabled or gone
+	// (the client cannot authenticate then).
+	byRS := func() bool { return e.introspect(basic(rsID, rsSecret), tk.AccessToken)["active"] == true }
+	byOwner := func() bool {
+		w := e.post("/oauth2/introspect", basic(confID, confSecret), url.Values{"token": {tk.RefreshToken}})
+		return w.Code == 200 && strings.Contains(w.Body.String(), `"active":true`)
 	}
-	if a, r := byRS(); !a || !r {
+	if a, r := byRS(), byOwner(); !a || !r {
 		t.Fatalf("before: access active %v, refresh active %v, want both active", a, r)
 	}
 	if _, err := e.st.UpdateLink(context.Background(), link.ID, store.LinkUpdate{Enabled: ptr(false)}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if a, r := byRS(); a || r {
+	if a, r := byRS(), byOwner(); a || r {
 		t.Errorf("link disabled: access active %v, refresh active %v, want both inactive", a, r)
 	}
 	if _, err := e.st.UpdateLink(context.Background(), link.ID, store.LinkUpdate{Enabled: ptr(true)}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if a, r := byRS(); !a || !r {
+	if a, r := byRS(), byOwner(); !a || !r {
 		t.Errorf("link enabled again: access active %v, refresh active %v, want both active", a, r)
 	}
 	if err := e.st.DeleteLink(context.Background(), link.ID, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if a, r := byRS(); a || r {
+	if a, r := byRS(), byOwner(); a || r {
 		t.Errorf("link deleted: access active %v, refresh active %v, want both inactive", a, r)
 	}
 }

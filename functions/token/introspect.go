@@ -30,7 +30,8 @@ type introspection struct {
 // introspect serves POST /oauth2/introspect (RFC 7662 §2). The caller must
 // authenticate with a secret (§2.1 requires authorization, and a public
 // client has none). A client sees its own tokens; a resource_server link
-// sees every token; any other token is inactive. An access token costs one
+// sees every access token, but no refresh token; any other token is
+// inactive. An access token costs one
 // DynamoDB call (the caller's link, the token's link, grant, user and jti
 // revocation in one Fetch), a refresh token two.
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +82,8 @@ func (h *Handler) introspector(ctx context.Context, c credentials, link *store.L
 // covers a grant the deletion's index query could not see yet).
 func linkLive(l *store.Link) bool { return l != nil && l.Enabled }
 
-// mayView reports whether caller may learn about a token of clientID.
+// mayView reports whether caller may learn about an access token of
+// clientID (refresh tokens: only their own client).
 func mayView(caller *store.Link, clientID string) bool {
 	return caller.ClientID == clientID || caller.ClientType == store.ResourceServer
 }
@@ -118,7 +120,12 @@ func (h *Handler) introspectRefresh(ctx context.Context, creds credentials, tok 
 		return introspection{}, err
 	}
 	rt := b.Refresh
-	if rt == nil || rt.Status != store.RefreshActive || !h.now().Before(rt.ExpiresAt) || !mayView(caller, rt.ClientID) {
+	// Only the client a refresh token was issued to learns about it, a
+	// resource server included (RFC 7662 §2.2 lets the server answer
+	// inactive to a caller it will not tell): a resource server checking
+	// only "active" would otherwise accept a refresh token as an access
+	// token.
+	if rt == nil || rt.Status != store.RefreshActive || !h.now().Before(rt.ExpiresAt) || caller.ClientID != rt.ClientID {
 		return introspection{}, nil
 	}
 	gb, err := h.store.Fetch(ctx, store.Keys{GrantID: rt.GrantID, Username: rt.Username, TokenClientID: rt.ClientID})
