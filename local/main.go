@@ -204,7 +204,7 @@ Incoming application links: OAuth 2.0 provider
   storage      %s
   admin token  %s%s
 
-Try it (copy and paste into another shell):
+Try it (copy and paste into another shell; README.md "Quick start" shows each answer):
 
   export ISSUER=%s ADMIN_TOKEN=%s
 
@@ -213,20 +213,22 @@ Try it (copy and paste into another shell):
     -H 'Content-Type: application/json' \
     -d '{"username":"alice","password":"correct horse battery staple","permissions":["REPO_WRITE"]}'
 
-  # 2. an application link (note client_id and client_secret in the answer)
-  curl -s -X POST "$ISSUER/admin/links" -H "Authorization: Bearer $ADMIN_TOKEN" \
+  # 2. an application link; its id names it in admin paths, client_id is for OAuth
+  LINK=$(curl -s -X POST "$ISSUER/admin/links" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' \
-    -d '{"name":"Demo app","redirect_uris":["%s"],"scopes":["REPO_ADMIN"],"client_type":"confidential"}'
+    -d '{"name":"Demo app","redirect_uris":["%s"],"scopes":["REPO_ADMIN"],"client_type":"confidential"}')
+  echo "$LINK"
+  field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+  export LINK_ID=$(echo "$LINK" | field id) CLIENT_ID=$(echo "$LINK" | field client_id) CLIENT_SECRET=$(echo "$LINK" | field client_secret)
 
-  export CLIENT_ID=<client_id> CLIENT_SECRET=<client_secret>
-
-  # 3. open this in a browser, sign in as alice, approve
+  # 3. open this in a browser, sign in as alice, allow access
   echo "$ISSUER/oauth2/authorize?response_type=code&client_id=$CLIENT_ID&scope=REPO_READ&state=demo"
 
-  # 4. the callback page shows the code; exchange it
+  # 4. the callback page shows the code: exchange it within %d seconds, once
+  #    (a second exchange of the same code revokes the tokens of the first)
   curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
 
-`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb)
+`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb, int(cfg.AuthCodeTTL.Seconds()))
 }
 
 // openStore opens the store for the chosen backend; the returned func

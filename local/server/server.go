@@ -66,7 +66,7 @@ var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>
 </head><body><main>
 <h1>Local callback</h1>
 {{if .Error}}<p>The authorization ended with <code>{{.Error}}</code>{{if .Description}}: {{.Description}}{{end}}.</p>
-{{else}}<p>Authorization code (valid for a short time, single use):</p>
+{{else}}<p>Authorization code (valid for a short time and for one exchange: exchanging it a second time revokes the tokens of the first):</p>
 <p><code>{{.Code}}</code></p>
 <p>Exchange it:</p>
 <p><code>curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code={{.Code}} "$ISSUER/oauth2/token"</code></p>{{end}}
