@@ -27,7 +27,8 @@ const CallbackPath = "/local/callback"
 
 // New mounts the three functions' handlers on one mux, exactly as API
 // Gateway routes them, plus the demo callback page, behind the shared
-// request middleware. The admin API authenticates with cfg.AdminToken.
+// request middleware and, with an https issuer, web.HSTS as in Lambda. The
+// admin API authenticates with cfg.AdminToken.
 func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (http.Handler, error) {
 	keys, err := signing.New(ctx, st, signing.Options{})
 	if err != nil {
@@ -55,7 +56,7 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.L
 		}
 	}
 	mux.HandleFunc("GET "+CallbackPath, callback)
-	return web.Middleware(mux, logger, nil), nil
+	return web.HSTS(web.Middleware(mux, logger, nil), cfg.Issuer), nil
 }
 
 var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>

@@ -54,7 +54,8 @@ func Serve(name string, build Build) {
 // key), the store (store.Open, which reads the AWS settings from the
 // process environment), build, and web.Middleware with the API Gateway
 // request id, so that a log line can be found from the API's access log or
-// a client's report.
+// a client's report, inside web.HSTS (Strict-Transport-Security on every
+// response of an https issuer).
 func setup(ctx context.Context, getenv func(string) string, logs io.Writer, build Build) (http.Handler, error) {
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
@@ -70,7 +71,7 @@ func setup(ctx context.Context, getenv func(string) string, logs io.Writer, buil
 	if err != nil {
 		return nil, err
 	}
-	return web.Middleware(h, logger, requestID), nil
+	return web.HSTS(web.Middleware(h, logger, requestID), cfg.Issuer), nil
 }
 
 // requestID is the API Gateway request id of r ("" outside API Gateway,

@@ -85,6 +85,10 @@ func TestSetup(t *testing.T) {
 	if resp.StatusCode != http.StatusTeapot {
 		t.Errorf("got status %d, want %d", resp.StatusCode, http.StatusTeapot)
 	}
+	// An https issuer: every response of a function carries HSTS.
+	if got := resp.Headers["Strict-Transport-Security"]; got != web.HSTSValue {
+		t.Errorf("got Strict-Transport-Security %q (headers %v), want %q", got, resp.Headers, web.HSTSValue)
+	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("got %d log lines, want 2 (the handler's and the request's):\n%s", len(lines), logs.String())
