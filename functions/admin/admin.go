@@ -1,7 +1,11 @@
 // Package admin serves the admin API: links (incoming application links)
 // with their credentials, the grants of a link, users, and the rotation of
 // the token-signing key. JSON in and out; errors are
-// {"error": CODE, "message": TEXT}.
+// {"error": CODE, "message": TEXT}. It also serves the same operations as
+// HTML pages under /console/, the Application links console for
+// administrators signed in with the browser session (console.go); each
+// operation is one method (createLinkOp, ...) that both call, so the
+// validation, the store calls and the audit events are the same.
 //
 // Every request under /admin/ is authenticated first (see Authenticator),
 // before its path or method is even looked at. The routes are:
@@ -14,6 +18,7 @@
 //	GET    /admin/links/{id}/credentials         "View credentials"
 //	POST   /admin/links/{id}/credentials/rotate  {"overlap_seconds": 0..604800}
 //	GET    /admin/links/{id}/grants              ?limit= &cursor=
+//	DELETE /admin/links/{id}/grants/{grant_id}   204; the grant and its tokens
 //	POST   /admin/users                          201
 //	GET    /admin/users/{username}
 //	PATCH  /admin/users/{username}               password, permissions, disabled
@@ -42,13 +47,15 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
 
-// Paths are the ServeMux prefixes this handler serves.
-var Paths = []string{"/admin/"}
+// Paths are the ServeMux patterns this handler serves: the JSON API and
+// the console.
+var Paths = []string{"/admin/", "/console", "/console/"}
 
 // LinkStore keeps links. Errors wrap shared.ErrNotFound, shared.ErrConflict
 // or shared.ErrUnavailable where one applies.
@@ -75,10 +82,17 @@ type CredentialStore interface {
 	RotateLinkSecret(ctx context.Context, id, newSecret string, overlap time.Duration, now time.Time) (store.Link, error)
 }
 
-// GrantLister lists the grants of a link.
-type GrantLister interface {
+// GrantStore lists and revokes the grants of a link.
+type GrantStore interface {
 	// ListGrantsByLink lists the grants of a client id, newest first.
 	ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]store.Grant, string, error)
+	// GetGrant reads a grant by id.
+	GetGrant(ctx context.Context, id string) (store.Grant, error)
+	// RevokeGrant revokes a grant and so every token of it.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokePendingCodes cancels the user's codes for a client not yet
+	// redeemed.
+	RevokePendingCodes(ctx context.Context, username, clientID string, now time.Time) error
 }
 
 // UserStore keeps users.
@@ -98,8 +112,9 @@ type UserStore interface {
 type Store interface {
 	LinkStore
 	CredentialStore
-	GrantLister
+	GrantStore
 	UserStore
+	SessionStore
 }
 
 var _ Store = (*store.Store)(nil)
@@ -149,6 +164,10 @@ type Handler struct {
 	now    func() time.Time
 	random io.Reader
 	routes []route
+
+	// cookies names the sign-in session cookie the console reads.
+	cookies       page.Cookies
+	consoleRoutes []consoleRoute
 }
 
 // New returns a Handler, or an error when a required dependency is missing.
@@ -165,13 +184,18 @@ func New(o Options) (*Handler, error) {
 	case o.Config.AccessTokenTTL <= 0:
 		return nil, errors.New("admin: config has no access token ttl")
 	}
+	cookies, err := page.NewCookies(o.Config.Issuer)
+	if err != nil {
+		return nil, errors.New("admin: the issuer must be an absolute http(s) URL")
+	}
 	h := &Handler{
-		cfg:    o.Config,
-		store:  o.Store,
-		keys:   o.Keys,
-		auth:   o.Auth,
-		now:    o.Now,
-		random: o.Random,
+		cookies: cookies,
+		cfg:     o.Config,
+		store:   o.Store,
+		keys:    o.Keys,
+		auth:    o.Auth,
+		now:     o.Now,
+		random:  o.Random,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -190,6 +214,8 @@ func New(o Options) (*Handler, error) {
 			http.MethodPost: h.rotateCredentials}},
 		{[]string{"links", "*", "grants"}, map[string]handlerFunc{
 			http.MethodGet: h.listGrants}},
+		{[]string{"links", "*", "grants", "*"}, map[string]handlerFunc{
+			http.MethodDelete: h.revokeGrant}},
 		{[]string{"users"}, map[string]handlerFunc{
 			http.MethodPost: h.createUser}},
 		{[]string{"users", "*"}, map[string]handlerFunc{
@@ -197,15 +223,24 @@ func New(o Options) (*Handler, error) {
 		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
 			http.MethodPost: h.rotateSigningKey}},
 	}
+	h.consoleRoutes = h.newConsoleRoutes()
 	return h, nil
 }
 
-// call is one authenticated request: the matched path parameter (a link id
-// or a username, "" for routes without one) and the principal recorded in
-// audit lines.
+// call is one authenticated request: the matched path parameters (a link
+// id or a username, then a grant id; "" for routes without one), the
+// principal recorded in audit lines, and the way it came (via: "api" for
+// the JSON API, "console" for the console, whose principal is the signed-in
+// administrator's username).
 type call struct {
-	param     string
-	principal string
+	param, param2 string
+	principal     string
+	via           string
+}
+
+// audit writes the audit event of an operation, naming who made it.
+func (c call) audit(ctx context.Context, event string, attrs ...any) {
+	web.Audit(ctx, event, append([]any{"principal", c.principal, "via", c.via}, attrs...)...)
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
@@ -217,25 +252,25 @@ type route struct {
 	methods map[string]handlerFunc
 }
 
-// match reports whether segs fits the pattern and returns the segment that
-// matched "*", if any.
-func (rt route) match(segs []string) (string, bool) {
+// match reports whether segs fits the pattern and returns the segments
+// that matched "*", in order.
+func (rt route) match(segs []string) ([]string, bool) {
 	if len(segs) != len(rt.pattern) {
-		return "", false
+		return nil, false
 	}
-	param := ""
+	var params []string
 	for i, p := range rt.pattern {
 		switch {
 		case p == "*":
 			if segs[i] == "" {
-				return "", false
+				return nil, false
 			}
-			param = segs[i]
+			params = append(params, segs[i])
 		case p != segs[i]:
-			return "", false
+			return nil, false
 		}
 	}
-	return param, true
+	return params, true
 }
 
 // allow is the Allow header of a route: its methods in a fixed order.
@@ -256,13 +291,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
 	}
+	if p := r.URL.Path; p == consolePrefix || strings.HasPrefix(p, consolePrefix+"/") {
+		// The console authenticates with the sign-in session, not with
+		// the API's authenticator.
+		h.console(w, r)
+		return
+	}
 	if err := h.auth(r); err != nil {
 		e := authFailure(w, err)
 		web.Logger(r.Context()).Warn("admin authentication failed", "status", e.Status, "reason", e.Message)
 		writeError(w, r, e)
 		return
 	}
-	c := call{principal: principalOf(r)}
+	c := call{principal: principalOf(r), via: "api"}
 
 	rest, ok := strings.CutPrefix(r.URL.Path, "/admin/")
 	if !ok {
@@ -271,7 +312,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	segs := strings.Split(rest, "/")
 	for _, rt := range h.routes {
-		param, ok := rt.match(segs)
+		params, ok := rt.match(segs)
 		if !ok {
 			continue
 		}
@@ -285,7 +326,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			})
 			return
 		}
-		c.param = param
+		if len(params) > 0 {
+			c.param = params[0]
+		}
+		if len(params) > 1 {
+			c.param2 = params[1]
+		}
 		if err := fn(w, r, c); err != nil {
 			writeError(w, r, err)
 		}
@@ -322,7 +368,7 @@ func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c cal
 		return wrapf(err, "rotate signing key")
 	}
 	activeFrom := rot.ActiveFrom.UTC().Format(time.RFC3339)
-	web.Audit(r.Context(), "signing_key_rotated", "principal", c.principal, "kid", rot.KeyID, "active_from", activeFrom,
+	c.audit(r.Context(), "signing_key_rotated", "kid", rot.KeyID, "active_from", activeFrom,
 		"previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339))
 	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "kid": rot.KeyID, "active_from": activeFrom})
 	return nil

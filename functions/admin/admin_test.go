@@ -73,6 +73,11 @@ func (s errStore) RotateLinkSecret(context.Context, string, string, time.Duratio
 func (s errStore) ListGrantsByLink(context.Context, string, int, string) ([]store.Grant, string, error) {
 	return nil, "", s.err
 }
+func (s errStore) GetGrant(context.Context, string) (store.Grant, error) { return store.Grant{}, s.err }
+func (s errStore) RevokeGrant(context.Context, string, time.Time) error  { return s.err }
+func (s errStore) RevokePendingCodes(context.Context, string, string, time.Time) error {
+	return s.err
+}
 func (s errStore) CreateUser(context.Context, store.User) error { return s.err }
 func (s errStore) GetUser(context.Context, string) (store.User, error) {
 	return store.User{}, s.err
@@ -81,6 +86,15 @@ func (s errStore) UpdateUser(context.Context, string, store.UserUpdate, time.Tim
 	return store.User{}, s.err
 }
 func (s errStore) DeleteUser(context.Context, string, time.Time) error { return s.err }
+func (s errStore) GetSession(context.Context, string, time.Time) (store.Session, error) {
+	return store.Session{}, s.err
+}
+func (s errStore) CreateSession(context.Context, store.Session) error { return s.err }
+func (s errStore) DeleteSession(context.Context, string) error        { return s.err }
+func (s errStore) ReserveLoginAttempt(context.Context, string, int, time.Duration, time.Time) (bool, error) {
+	return false, s.err
+}
+func (s errStore) ClearLoginFailures(context.Context, string) error { return s.err }
 
 var _ Store = errStore{}
 

@@ -59,11 +59,17 @@ func wrapf(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
-// writeError renders err: an *apiError in its chain as it is; errors
-// wrapping shared.ErrNotFound, ErrConflict and ErrUnavailable as 404, 409
-// and 503; anything else as a 500 with no detail, logged with the request's
-// logger.
+// writeError renders err as JSON (classify).
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := classify(w, r, err)
+	web.WriteJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+}
+
+// classify is the answer to err, for the API and the console alike: an
+// *apiError in its chain as it is; errors wrapping shared.ErrNotFound,
+// ErrConflict and ErrUnavailable as 404, 409 and 503 (with Retry-After);
+// anything else as a 500 with no detail, logged with the request's logger.
+func classify(w http.ResponseWriter, r *http.Request, err error) *apiError {
 	var e *apiError
 	switch {
 	case errors.As(err, &e):
@@ -81,7 +87,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e = &apiError{Status: http.StatusInternalServerError, Code: "internal",
 			Message: "the server could not complete the request"}
 	}
-	web.WriteJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+	return e
 }
 
 // decodeBody decodes a required JSON object body (web.DecodeJSON: unknown

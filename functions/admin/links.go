@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -222,21 +223,39 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) err
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
+	v, replayed, err := h.createLinkOp(r.Context(), c, in, key)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", "/admin/links/"+v.ID)
+	web.WriteJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// createLinkOp validates in and creates the link, for the API and the
+// console: the link with its client secret (none for a public link), and
+// whether the store answered a retry with the link an earlier request with
+// key created (no audit event then).
+func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key string) (linkView, bool, error) {
 	nl := store.NewLink{IdempotencyKey: key, Enabled: true}
+	var err error
 	if in.Name == nil {
-		return errValidation("name", "is required")
+		return linkView{}, false, errValidation("name", "is required")
 	}
 	if nl.Name, err = validateName(*in.Name); err != nil {
-		return err
+		return linkView{}, false, err
 	}
 	if nl.ClientType, err = validateClientType(in.ClientType); err != nil {
-		return err
+		return linkView{}, false, err
 	}
 	if in.RedirectURIs != nil {
 		nl.RedirectURIs = *in.RedirectURIs
 	}
 	if err := validateRedirectURIs(nl.ClientType, nl.RedirectURIs); err != nil {
-		return err
+		return linkView{}, false, err
 	}
 	nl.RedirectURIs = nonNil(nl.RedirectURIs)
 	var scopes []string
@@ -244,37 +263,36 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) err
 		scopes = *in.Scopes
 	}
 	if nl.Scopes, err = validateScopes(h.cfg.Catalog, "scopes", scopes); err != nil {
-		return err
+		return linkView{}, false, err
 	}
 	if in.Enabled != nil {
 		nl.Enabled = *in.Enabled
 	}
 
 	if nl.ID, err = newID(h.random); err != nil {
-		return err
+		return linkView{}, false, err
 	}
 	if nl.ClientID, err = newID(h.random); err != nil {
-		return err
+		return linkView{}, false, err
 	}
 	if nl.ClientType != store.Public {
 		if nl.Secret, err = shared.NewToken(h.random); err != nil {
-			return err
+			return linkView{}, false, err
 		}
 	}
 
-	link, secret, err := h.store.CreateLink(r.Context(), nl, h.now().UTC())
+	link, secret, err := h.store.CreateLink(ctx, nl, h.now().UTC())
 	if err != nil {
 		if key != "" && isConflict(err) {
-			return errConflict("this Idempotency-Key was already used for a different request (or for a link since deleted)")
+			return linkView{}, false, errConflict("this Idempotency-Key was already used for a different request (or for a link since deleted)")
 		}
-		return wrapf(err, "create link")
+		return linkView{}, false, wrapf(err, "create link")
 	}
-	if link.ID != nl.ID {
-		// A retry with the same Idempotency-Key: the store answered the
-		// link created the first time.
-		w.Header().Set("Idempotent-Replayed", "true")
-	} else {
-		web.Audit(r.Context(), "link_created", "principal", c.principal,
+	// A retry with the same Idempotency-Key: the store answered the link
+	// created the first time.
+	replayed := link.ID != nl.ID
+	if !replayed {
+		c.audit(ctx, "link_created",
 			"link_id", link.ID, "client_id", link.ClientID, "client_type", link.ClientType,
 			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs, "enabled", link.Enabled)
 	}
@@ -282,16 +300,14 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) err
 	if link.ClientType != store.Public {
 		v.ClientSecret = secret
 	}
-	w.Header().Set("Location", "/admin/links/"+link.ID)
-	web.WriteJSON(w, http.StatusCreated, v)
-	return nil
+	return v, replayed, nil
 }
 
-// page reads the limit (1..MaxPageSize, default DefaultPageSize) and cursor
+// pageParams reads the limit (1..MaxPageSize, default DefaultPageSize) and cursor
 // query parameters of a list request. An empty value is an omitted one (the
 // first page, the default limit), as SPEC writes the template
 // `?limit=&cursor=`.
-func page(r *http.Request) (int, string, error) {
+func pageParams(r *http.Request) (int, string, error) {
 	q, err := web.ParseForm(r, true)
 	if err != nil {
 		return 0, "", errInvalidRequest(err.Error())
@@ -318,13 +334,13 @@ const maxCursor = 2048
 // listLinks serves GET /admin/links: {"links": [...], "next_cursor": "..."},
 // next_cursor absent after the last page.
 func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request, c call) error {
-	limit, cursor, err := page(r)
+	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	links, next, err := h.store.ListLinks(r.Context(), limit, cursor)
+	links, next, err := h.listLinksOp(r.Context(), limit, cursor)
 	if err != nil {
-		return cursorError(cursor, wrapf(err, "list links"))
+		return err
 	}
 	out := struct {
 		Links      []linkView `json:"links"`
@@ -337,14 +353,32 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request, c call) erro
 	return nil
 }
 
+// listLinksOp lists a page of links in creation order.
+func (h *Handler) listLinksOp(ctx context.Context, limit int, cursor string) ([]store.Link, string, error) {
+	links, next, err := h.store.ListLinks(ctx, limit, cursor)
+	if err != nil {
+		return nil, "", cursorError(cursor, wrapf(err, "list links"))
+	}
+	return links, next, nil
+}
+
 // getLink serves GET /admin/links/{id}.
 func (h *Handler) getLink(w http.ResponseWriter, r *http.Request, c call) error {
-	link, err := h.store.GetLink(r.Context(), c.param)
+	link, err := h.getLinkOp(r.Context(), c.param)
 	if err != nil {
-		return linkError(wrapf(err, "get link %q", c.param))
+		return err
 	}
 	web.WriteJSON(w, http.StatusOK, viewLink(link))
 	return nil
+}
+
+// getLinkOp reads a link by id (404 not_found "no link with this id").
+func (h *Handler) getLinkOp(ctx context.Context, id string) (store.Link, error) {
+	link, err := h.store.GetLink(ctx, id)
+	if err != nil {
+		return store.Link{}, linkError(wrapf(err, "get link %q", id))
+	}
+	return link, nil
 }
 
 // updateLink serves PATCH /admin/links/{id}: name, redirect_uris, scopes and
@@ -355,33 +389,44 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) err
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	cur, err := h.store.GetLink(r.Context(), c.param)
+	link, err := h.updateLinkOp(r.Context(), c, c.param, in)
 	if err != nil {
-		return linkError(wrapf(err, "get link %q", c.param))
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, viewLink(link))
+	return nil
+}
+
+// updateLinkOp validates in and applies it to the link id; with nothing to
+// change it answers the link as it is.
+func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkInput) (store.Link, error) {
+	cur, err := h.getLinkOp(ctx, id)
+	if err != nil {
+		return store.Link{}, err
 	}
 	if in.ClientType != nil && *in.ClientType != cur.ClientType {
-		return errValidation("client_type", "cannot be changed; create a new link instead")
+		return store.Link{}, errValidation("client_type", "cannot be changed; create a new link instead")
 	}
 	var u store.LinkUpdate
 	var fields []string
 	if in.Name != nil {
 		name, err := validateName(*in.Name)
 		if err != nil {
-			return err
+			return store.Link{}, err
 		}
 		u.Name, fields = &name, append(fields, "name")
 	}
 	if in.RedirectURIs != nil {
 		uris := nonNil(*in.RedirectURIs)
 		if err := validateRedirectURIs(cur.ClientType, uris); err != nil {
-			return err
+			return store.Link{}, err
 		}
 		u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
 	}
 	if in.Scopes != nil {
 		scopes, err := validateScopes(h.cfg.Catalog, "scopes", *in.Scopes)
 		if err != nil {
-			return err
+			return store.Link{}, err
 		}
 		u.Scopes, fields = &scopes, append(fields, "scopes")
 	}
@@ -389,29 +434,35 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) err
 		u.Enabled, fields = in.Enabled, append(fields, "enabled")
 	}
 	if len(fields) == 0 {
-		web.WriteJSON(w, http.StatusOK, viewLink(cur))
-		return nil
+		return cur, nil
 	}
-	link, err := h.store.UpdateLink(r.Context(), c.param, u, h.now().UTC())
+	link, err := h.store.UpdateLink(ctx, id, u, h.now().UTC())
 	if err != nil {
-		return linkError(wrapf(err, "update link %q", c.param))
+		return store.Link{}, linkError(wrapf(err, "update link %q", id))
 	}
-	web.Audit(r.Context(), "link_updated", "principal", c.principal,
+	c.audit(ctx, "link_updated",
 		"link_id", link.ID, "client_id", link.ClientID, "fields", fields,
 		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs, "enabled", link.Enabled)
-	web.WriteJSON(w, http.StatusOK, viewLink(link))
-	return nil
+	return link, nil
 }
 
 // deleteLink serves DELETE /admin/links/{id}: the store revokes every grant
 // and token of the link and deletes its secret; afterwards the id is 404.
 func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request, c call) error {
-	if err := h.store.DeleteLink(r.Context(), c.param, h.now().UTC()); err != nil {
-		return linkError(wrapf(err, "delete link %q", c.param))
+	if err := h.deleteLinkOp(r.Context(), c, c.param); err != nil {
+		return err
 	}
-	web.Audit(r.Context(), "link_deleted", "principal", c.principal, "link_id", c.param)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteLinkOp deletes the link id, revoking every grant and token of it.
+func (h *Handler) deleteLinkOp(ctx context.Context, c call, id string) error {
+	if err := h.store.DeleteLink(ctx, id, h.now().UTC()); err != nil {
+		return linkError(wrapf(err, "delete link %q", id))
+	}
+	c.audit(ctx, "link_deleted", "link_id", id)
 	return nil
 }
 
@@ -435,26 +486,35 @@ func errPublicNoSecret() *apiError {
 // credentials"): the client id and the current secret; 409 for a public
 // link.
 func (h *Handler) viewCredentials(w http.ResponseWriter, r *http.Request, c call) error {
-	link, err := h.store.GetLink(r.Context(), c.param)
+	out, err := h.viewCredentialsOp(r.Context(), c, c.param)
 	if err != nil {
-		return linkError(wrapf(err, "get link %q", c.param))
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// viewCredentialsOp reads the client id and current secret of the link id
+// (409 for a public link), with an audit event.
+func (h *Handler) viewCredentialsOp(ctx context.Context, c call, id string) (credentialsView, error) {
+	link, err := h.getLinkOp(ctx, id)
+	if err != nil {
+		return credentialsView{}, err
 	}
 	if link.ClientType == store.Public {
-		return errPublicNoSecret()
+		return credentialsView{}, errPublicNoSecret()
 	}
-	sec, err := h.store.GetLinkSecret(r.Context(), link.ID)
+	sec, err := h.store.GetLinkSecret(ctx, link.ID)
 	if err != nil {
-		return linkError(wrapf(err, "get secret of link %q", link.ID))
+		return credentialsView{}, linkError(wrapf(err, "get secret of link %q", link.ID))
 	}
 	out := credentialsView{ClientID: link.ClientID, ClientSecret: sec.ClientSecret}
 	if sec.PreviousSecret != "" && sec.PreviousExpiresAt.After(h.now()) {
 		t := sec.PreviousExpiresAt.UTC()
 		out.PreviousExpiresAt = &t
 	}
-	web.Audit(r.Context(), "credentials_viewed", "principal", c.principal,
-		"link_id", link.ID, "client_id", link.ClientID)
-	web.WriteJSON(w, http.StatusOK, out)
-	return nil
+	c.audit(ctx, "credentials_viewed", "link_id", link.ID, "client_id", link.ClientID)
+	return out, nil
 }
 
 // rotateInput is the optional body of a credentials rotation.
@@ -471,35 +531,44 @@ func (h *Handler) rotateCredentials(w http.ResponseWriter, r *http.Request, c ca
 	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
+	out, err := h.rotateCredentialsOp(r.Context(), c, c.param, in.OverlapSeconds)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// rotateCredentialsOp gives the link id a new secret; the old one keeps
+// working for overlapSeconds (nil: 0).
+func (h *Handler) rotateCredentialsOp(ctx context.Context, c call, id string, overlapSeconds *int64) (credentialsView, error) {
 	var overlap time.Duration
-	if in.OverlapSeconds != nil {
-		s := *in.OverlapSeconds
+	if overlapSeconds != nil {
+		s := *overlapSeconds
 		if s < 0 || s > int64(MaxOverlap/time.Second) {
-			return errValidation("overlap_seconds", fmt.Sprintf("must be from 0 to %d (7 days)", int64(MaxOverlap/time.Second)))
+			return credentialsView{}, errValidation("overlap_seconds", fmt.Sprintf("must be from 0 to %d (7 days)", int64(MaxOverlap/time.Second)))
 		}
 		overlap = time.Duration(s) * time.Second
 	}
 	secret, err := shared.NewToken(h.random)
 	if err != nil {
-		return err
+		return credentialsView{}, err
 	}
 	// The store reads the link itself: no second read here.
-	link, err := h.store.RotateLinkSecret(r.Context(), c.param, secret, overlap, h.now().UTC())
+	link, err := h.store.RotateLinkSecret(ctx, id, secret, overlap, h.now().UTC())
 	if errors.Is(err, store.ErrPublicLink) {
-		return errPublicNoSecret()
+		return credentialsView{}, errPublicNoSecret()
 	}
 	if err != nil {
-		return linkError(wrapf(err, "rotate secret of link %q", c.param))
+		return credentialsView{}, linkError(wrapf(err, "rotate secret of link %q", id))
 	}
 	out := credentialsView{ClientID: link.ClientID, ClientSecret: secret}
 	if overlap > 0 && !link.PrevSecretExpires.IsZero() {
 		t := link.PrevSecretExpires.UTC()
 		out.PreviousExpiresAt = &t
 	}
-	web.Audit(r.Context(), "credentials_rotated", "principal", c.principal,
-		"link_id", link.ID, "client_id", link.ClientID, "overlap_seconds", int64(overlap/time.Second))
-	web.WriteJSON(w, http.StatusOK, out)
-	return nil
+	c.audit(ctx, "credentials_rotated", "link_id", link.ID, "client_id", link.ClientID, "overlap_seconds", int64(overlap/time.Second))
+	return out, nil
 }
 
 // grantView is one grant as GET /admin/links/{id}/grants shows it.
@@ -527,17 +596,13 @@ func viewGrant(g store.Grant) grantView {
 // listGrants serves GET /admin/links/{id}/grants: who authorized the link,
 // with the scope they approved and when, newest first.
 func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) error {
-	limit, cursor, err := page(r)
+	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	link, err := h.store.GetLink(r.Context(), c.param)
+	_, grants, next, err := h.listGrantsOp(r.Context(), c.param, limit, cursor)
 	if err != nil {
-		return linkError(wrapf(err, "get link %q", c.param))
-	}
-	grants, next, err := h.store.ListGrantsByLink(r.Context(), link.ClientID, limit, cursor)
-	if err != nil {
-		return cursorError(cursor, wrapf(err, "list grants of link %q", link.ID))
+		return err
 	}
 	out := struct {
 		Grants     []grantView `json:"grants"`
@@ -547,6 +612,63 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) err
 		out.Grants = append(out.Grants, viewGrant(g))
 	}
 	web.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// listGrantsOp reads the link id and a page of its grants, newest first.
+func (h *Handler) listGrantsOp(ctx context.Context, id string, limit int, cursor string) (store.Link, []store.Grant, string, error) {
+	link, err := h.getLinkOp(ctx, id)
+	if err != nil {
+		return store.Link{}, nil, "", err
+	}
+	grants, next, err := h.store.ListGrantsByLink(ctx, link.ClientID, limit, cursor)
+	if err != nil {
+		return store.Link{}, nil, "", cursorError(cursor, wrapf(err, "list grants of link %q", link.ID))
+	}
+	return link, grants, next, nil
+}
+
+// revokeGrant serves DELETE /admin/links/{id}/grants/{grant_id}: the grant
+// and every token issued under it stop working at once (204; revoking a
+// revoked grant is 204 too). A grant of another link is 404.
+func (h *Handler) revokeGrant(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.revokeGrantOp(r.Context(), c, c.param, c.param2); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeGrantOp revokes the grant grantID of the link id.
+func (h *Handler) revokeGrantOp(ctx context.Context, c call, id, grantID string) error {
+	link, err := h.getLinkOp(ctx, id)
+	if err != nil {
+		return err
+	}
+	g, err := h.store.GetGrant(ctx, grantID)
+	if err == nil && g.ClientID != link.ClientID {
+		err = shared.ErrNotFound
+	}
+	if err != nil {
+		if isNotFound(err) {
+			return errNotFound("this link has no grant with this id")
+		}
+		return wrapf(err, "get grant")
+	}
+	if g.Revoked {
+		return nil
+	}
+	// As on the account page: the marker that cancels the user's pending
+	// codes for the client first, so that none brings the link back.
+	now := h.now().UTC()
+	if err := h.store.RevokePendingCodes(ctx, g.Username, link.ClientID, now); err != nil {
+		return wrapf(err, "revoke pending codes")
+	}
+	if err := h.store.RevokeGrant(ctx, g.ID, now); err != nil {
+		return wrapf(err, "revoke grant")
+	}
+	c.audit(ctx, "grant_revoked", "link_id", link.ID, "client_id", link.ClientID, "grant_id", g.ID, "username", g.Username)
 	return nil
 }
 

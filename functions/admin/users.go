@@ -244,7 +244,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 		}
 		return wrapf(err, "create user %q", u.Username)
 	}
-	web.Audit(r.Context(), "user_created", "principal", c.principal,
+	c.audit(r.Context(), "user_created",
 		"username", u.Username, "permissions", u.Permissions, "disabled", u.Disabled, "admin", u.Admin)
 	w.Header().Set("Location", "/admin/users/"+u.Username)
 	web.WriteJSON(w, http.StatusCreated, viewUser(u))
@@ -302,7 +302,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 	if err != nil {
 		return userError(wrapf(err, "update user %q", c.param))
 	}
-	web.Audit(r.Context(), "user_updated", "principal", c.principal,
+	c.audit(r.Context(), "user_updated",
 		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled, "admin", user.Admin)
 	web.WriteJSON(w, http.StatusOK, viewUser(user))
 	return nil
@@ -314,7 +314,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) err
 	if err := h.store.DeleteUser(r.Context(), c.param, h.now().UTC()); err != nil {
 		return userError(wrapf(err, "delete user %q", c.param))
 	}
-	web.Audit(r.Context(), "user_deleted", "principal", c.principal, "username", c.param)
+	c.audit(r.Context(), "user_deleted", "username", c.param)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 	return nil

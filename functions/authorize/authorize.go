@@ -8,6 +8,8 @@
 //	                              page (no session), an immediate code (an
 //	                              earlier grant covers the request) or the
 //	                              consent page
+//	GET  /oauth2/login            the sign-in form for ?return_to= (the
+//	                              account page, a console page)
 //	POST /oauth2/login            check the double-submit CSRF token and the
 //	                              throttle, verify the password, start a
 //	                              session, 303 back to the pending request
@@ -154,8 +156,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.authorize(w, r)
 		}
 	case p == "/oauth2/login":
-		if allow(w, r, http.MethodPost) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			h.loginForm(w, r)
+		case http.MethodPost:
 			h.login(w, r)
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 		}
 	case p == "/oauth2/consent":
 		if allow(w, r, http.MethodPost) {

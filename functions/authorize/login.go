@@ -28,7 +28,8 @@ const (
 const accountPath = "/account/authorizations"
 
 // validReturnTo reports whether s is a place the login form may send the
-// browser back to: the account page or a local authorization request.
+// browser back to: the account page, a local authorization request, or a
+// page of the administrators' console (functions/admin, /console/...).
 // Never an absolute URL (an open redirect).
 func validReturnTo(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -37,6 +38,7 @@ func validReturnTo(s string) bool {
 		}
 	}
 	return s == accountPath ||
+		s == "/console" || strings.HasPrefix(s, "/console/") ||
 		strings.HasPrefix(s, "/oauth2/authorize?") ||
 		strings.HasPrefix(s, "/rest/oauth2/latest/authorize?")
 }
@@ -72,6 +74,31 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, tok, loginCSRFTTL))
 	d.CSRF = tok
 	page.Render(w, status, loginPage, d, d.formAction)
+}
+
+// loginForm serves GET /oauth2/login?return_to=...: the sign-in form for
+// a page that needs a signed-in user (the console sends its visitors
+// here). A return_to that is not a valid place to return to is a 400 page;
+// a user already signed in goes straight there.
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	returnTo := r.URL.Query().Get("return_to")
+	if !validReturnTo(returnTo) || len(r.URL.Query()["return_to"]) != 1 {
+		renderMessage(w, http.StatusBadRequest, msgBadReturn)
+		return
+	}
+	_, user, err := h.currentUser(ctx, r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	if user != nil {
+		page.Redirect(w, returnTo, http.StatusSeeOther)
+		return
+	}
+	d := loginData{ReturnTo: returnTo}
+	h.describeReturnTo(ctx, &d)
+	h.renderLogin(w, r, http.StatusOK, d)
 }
 
 // login serves POST /oauth2/login.

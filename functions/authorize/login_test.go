@@ -338,7 +338,8 @@ func TestMethodsAndPaths(t *testing.T) {
 		allow        string
 	}{
 		{http.MethodPost, "/oauth2/authorize", http.StatusMethodNotAllowed, "GET"},
-		{http.MethodGet, "/oauth2/login", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPut, "/oauth2/login", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
+		{http.MethodGet, "/oauth2/login", http.StatusBadRequest, ""},
 		{http.MethodGet, "/oauth2/consent", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodPut, "/oauth2/logout", http.StatusMethodNotAllowed, "GET, POST"},
 		{http.MethodDelete, "/account/authorizations", http.StatusMethodNotAllowed, "GET"},
@@ -376,5 +377,39 @@ func TestLoginBadForm(t *testing.T) {
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("%s %q: status = %d, want 400", tc.ct, tc.body, rec.Code)
 		}
+	}
+}
+
+// TestLoginFormForReturnTo: GET /oauth2/login renders the sign-in form for
+// a return_to the login accepts (the console's pages), a sign-in there
+// goes back to it, a signed-in user goes straight there, and any other
+// return_to is a 400 page, never a redirect elsewhere.
+func TestLoginFormForReturnTo(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []string{"", "https://evil.example/console/", "//evil.example/console/", "/consolex", "/console/\\x", "/elsewhere"} {
+		r := e.browser().get("/oauth2/login?return_to=" + url.QueryEscape(bad))
+		if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
+			t.Errorf("return_to %q: got %d (Location %q), want a 400 page", bad, r.status, r.header.Get("Location"))
+		}
+	}
+	if r := e.browser().get("/oauth2/login?return_to=%2Fconsole%2Flinks&return_to=%2Fconsole%2Fusers"); r.status != http.StatusBadRequest {
+		t.Errorf("repeated return_to: got %d, want 400", r.status)
+	}
+	b := e.browser()
+	r := b.get("/oauth2/login?return_to=" + url.QueryEscape("/console/links/x?after=y"))
+	if r.status != http.StatusOK {
+		t.Fatalf("got %d, want the form", r.status)
+	}
+	f := checkPage(t, r).form(t, "/oauth2/login")
+	if v, _ := f.get("return_to"); v != "/console/links/x?after=y" {
+		t.Errorf("got return_to %q in the form, want the console page", v)
+	}
+	r = b.submit(f, "", map[string]string{"username": "alice", "password": alicePass})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/links/x?after=y" {
+		t.Fatalf("sign-in: got %d to %q, want 303 to the console page", r.status, r.header.Get("Location"))
+	}
+	r = b.get("/oauth2/login?return_to=%2Fconsole%2Fusers")
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/users" {
+		t.Errorf("signed in: got %d to %q, want 303 to /console/users", r.status, r.header.Get("Location"))
 	}
 }

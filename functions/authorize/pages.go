@@ -20,6 +20,7 @@ var (
 	msgNotFound  = message{Title: "Page not found", Text: "There is nothing at this address."}
 	msgMethod    = message{Title: "Method not allowed", Text: "This address does not accept that kind of request."}
 	msgBadForm   = message{Title: "Invalid request", Text: "The form could not be read. Go back to the application and try again."}
+	msgBadReturn = message{Title: "Invalid request", Text: "This sign-in link does not say where to go after signing in.", Link: accountPath, LinkText: "Your authorized applications"}
 	msgTooLarge  = message{Title: "Request too large", Text: "The form sent too much data."}
 	msgCSRF      = message{Title: "Request refused", Text: "This form has expired or did not come from this site. Reload the page and try again.", Link: accountPath, LinkText: "Your authorized applications"}
 	msgSignedOut = message{Title: "Signed out", Text: "Your session has ended. Sign in again to continue.", Link: accountPath, LinkText: "Sign in"}

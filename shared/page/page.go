@@ -16,6 +16,8 @@
 package page
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"time"
@@ -112,8 +114,13 @@ func Head(b *Buffer, title string) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>%s</title>
 `, title)
-	b.WriteString(`<style>
-*{box-sizing:border-box}
+	b.WriteString("<style>\n" + Style + "</style>\n</head>\n<body>\n<main>\n")
+}
+
+// Style is the style sheet of every page (Head inlines it; a page with
+// its own frame, such as the console's, inlines it before its own rules),
+// so that every page of the provider has one look.
+const Style = `*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:1rem;line-height:1.5;color:#172b4d;background:#f4f5f7}
 main{max-width:32rem;margin:1.5rem auto;background:#fff;padding:1.5rem;border-radius:6px;box-shadow:0 1px 3px rgba(9,30,66,.25)}
 h1{font-size:1.5rem;margin:0 0 1rem;overflow-wrap:anywhere}
@@ -131,12 +138,7 @@ code{background:#f4f5f7;padding:.1rem .3rem;border-radius:3px;font-size:.9em;ove
 .small{font-size:.9rem;color:#42526e}
 ul.apps{list-style:none;padding:0}
 ul.apps>li{border-top:1px solid #dfe1e6;padding:.5rem 0 1rem}
-</style>
-</head>
-<body>
-<main>
-`)
-}
+`
 
 // Foot writes the frame's end.
 func Foot(b *Buffer) {
@@ -148,3 +150,12 @@ func RFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // Day is t as a person reads it.
 func Day(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+// AllowScript adds to the Content-Security-Policy that Render (or
+// shared.SetPageHeaders) set on h a script-src allowing exactly the inline
+// script whose text is script (its SHA-256 hash source, CSP Level 2), so a
+// page may carry a small script (copy buttons) and nothing else runs.
+func AllowScript(h http.Header, script string) {
+	sum := sha256.Sum256([]byte(script))
+	h.Set("Content-Security-Policy", h.Get("Content-Security-Policy")+"; script-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+}

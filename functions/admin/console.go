@@ -1,0 +1,550 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// The console is the administrators' HTML interface under /console/: the
+// same operations as the JSON API (the *Op methods), for a signed-in user
+// with the administrator flag. It has no authenticator of its own: the
+// browser session of functions/authorize (its cookie, page.Cookies, and its
+// record in the store) is the authentication, so administrators sign in on
+// the same page, with the same throttling and password hashing, as every
+// user. In AWS the console's path has no IAM authorizer; /admin/* keeps it.
+//
+//	GET  /console                             → /console/links
+//	GET  /console/links                       ?after= (a page cursor)
+//	GET  /console/links/new, POST             create a link
+//	GET  /console/links/{id}                  settings, grants, More actions
+//	GET  /console/links/{id}/created          the new link's credentials
+//	GET  /console/links/{id}/credentials      View credentials (confirmed)
+//	GET  /console/links/{id}/rotate, POST     Rotate secret (confirmed)
+//	GET  /console/links/{id}/edit, POST       Edit
+//	POST /console/links/{id}/enable|disable
+//	GET  /console/links/{id}/delete, POST     Delete (confirmed)
+//	POST /console/links/{id}/grants/{g}/revoke
+//	GET  /console/users, /console/users/new, POST
+//	GET  /console/users/{u}, POST             edit permissions, flags, profile
+//	POST /console/users/{u}/password          set a password
+//	POST /console/users/{u}/revoke            revoke everything the user authorized
+//	GET  /console/users/{u}/delete, POST      Delete (confirmed)
+//	GET  /console/keys, POST /console/keys/rotate (confirmed)
+//	GET  /console/confirm, POST               confirm the password
+//
+// Every page is sent with the page security headers (page.Render); HEAD is
+// answered wherever GET is. Every form carries the session's CSRF token and
+// answers 303 (a validation error re-renders the form, 422, with the
+// message next to its field). A signed-out visitor is sent to the sign-in
+// page with return_to; a signed-in user without the administrator flag gets
+// a 403 page.
+
+// consolePrefix is the path of the console.
+const consolePrefix = "/console"
+
+// ConfirmTTL is how long a password confirmation lasts: the secret of a
+// link, its deletion, a user's deletion and the signing-key rotation need
+// one this recent. Signing in counts as one.
+const ConfirmTTL = 10 * time.Minute
+
+// The console's password confirmation is throttled with the sign-in's
+// counter and limits (functions/authorize MaxLoginFailures and LoginWindow,
+// checked equal by a test), so that confirming cannot be used to guess
+// more passwords than signing in.
+const (
+	confirmMaxFailures = 5
+	confirmWindow      = 15 * time.Minute
+)
+
+// SessionStore is what the console reads of the sign-in sessions and the
+// sign-in throttle; *store.Store implements it.
+type SessionStore interface {
+	// GetSession reads a session by id hash (ErrNotFound when absent or
+	// expired).
+	GetSession(ctx context.Context, id string, now time.Time) (store.Session, error)
+	// CreateSession stores a session record (here: a confirmation).
+	CreateSession(ctx context.Context, sess store.Session) error
+	// DeleteSession removes a session record.
+	DeleteSession(ctx context.Context, id string) error
+	// ReserveLoginAttempt counts one password check for username.
+	ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error)
+	// ClearLoginFailures clears the count after a right password.
+	ClearLoginFailures(ctx context.Context, username string) error
+}
+
+// signedIn is the signed-in user of a console request.
+type signedIn struct {
+	sess  store.Session
+	user  store.User
+	token string // the session cookie's value
+}
+
+// call is the admin's call for the operations: audit lines name the
+// administrator's username.
+func (a *signedIn) call() call { return call{principal: a.user.Username, via: "console"} }
+
+// console serves everything under /console.
+func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	rest := strings.TrimPrefix(r.URL.Path, consolePrefix)
+	if rest == "" || rest == "/" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+			return
+		}
+		page.Redirect(w, consolePrefix+"/links", http.StatusSeeOther)
+		return
+	}
+	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+	rt, params := h.consoleRoute(segs)
+	if rt == nil {
+		h.consoleMessage(w, nil, http.StatusNotFound, msgConsoleNotFound)
+		return
+	}
+	isPost := r.Method == http.MethodPost
+	if !isPost && r.Method != http.MethodGet && r.Method != http.MethodHead || isPost && rt.post == nil || !isPost && rt.get == nil {
+		allow := []string{}
+		if rt.get != nil {
+			allow = append(allow, "GET", "HEAD")
+		}
+		if rt.post != nil {
+			allow = append(allow, "POST")
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+		return
+	}
+	a, err := h.consoleAdmin(ctx, r)
+	if err != nil {
+		h.consoleFail(w, r, nil, err)
+		return
+	}
+	if a == nil {
+		h.toSignIn(w, r)
+		return
+	}
+	if !a.user.Admin {
+		web.Logger(ctx).Info("console refused: not an administrator", "username", a.user.Username)
+		h.consoleMessage(w, nil, http.StatusForbidden, msgNotAdmin)
+		return
+	}
+	cr := &consoleReq{h: h, w: w, r: r, a: a, params: params}
+	if isPost {
+		form, ok := cr.readForm(rt.multi...)
+		if !ok {
+			return
+		}
+		if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, a.sess.CSRF) {
+			web.Logger(ctx).Info("console csrf mismatch", "username", a.user.Username)
+			h.consoleMessage(w, a, http.StatusForbidden, msgConsoleCSRF)
+			return
+		}
+		cr.form = form
+	}
+	if rt.confirm {
+		ok, err := h.confirmed(ctx, a, h.now())
+		if err != nil {
+			h.consoleFail(w, r, a, err)
+			return
+		}
+		if !ok {
+			// A GET goes to the confirmation and comes back; a POST (its
+			// form was shown while confirmed, which has lapsed since) goes
+			// to the confirmation, then to the page the form was on.
+			back := r.URL.Path
+			if isPost {
+				back = rt.back(params)
+			} else if r.URL.RawQuery != "" {
+				back += "?" + r.URL.RawQuery
+			}
+			page.Redirect(w, consolePrefix+"/confirm?return_to="+url.QueryEscape(back), http.StatusSeeOther)
+			return
+		}
+	}
+	if isPost {
+		rt.post(cr)
+	} else {
+		rt.get(cr)
+	}
+}
+
+// consoleReq is one request of a signed-in administrator.
+type consoleReq struct {
+	h      *Handler
+	w      http.ResponseWriter
+	r      *http.Request
+	a      *signedIn
+	params []string
+	form   url.Values // the POST form, CSRF-checked
+}
+
+func (c *consoleReq) ctx() context.Context { return c.r.Context() }
+
+// param is the i-th "*" segment of the route, unescaped.
+func (c *consoleReq) param(i int) string { return c.params[i] }
+
+// consoleRoute is one console path pattern: its GET and POST handlers,
+// whether they need a fresh password confirmation, and the form fields
+// that may repeat.
+type consoleRoute struct {
+	pattern   []string
+	get, post func(*consoleReq)
+	confirm   bool
+	multi     []string
+	// backTo names the page a lapsed confirmation returns to after a POST
+	// (default: the pattern's path with its parameters).
+	backTo func(params []string) string
+}
+
+func (rt *consoleRoute) back(params []string) string {
+	if rt.backTo != nil {
+		return rt.backTo(params)
+	}
+	var b strings.Builder
+	b.WriteString(consolePrefix)
+	i := 0
+	for _, p := range rt.pattern {
+		b.WriteByte('/')
+		if p == "*" {
+			b.WriteString(url.PathEscape(params[i]))
+			i++
+		} else {
+			b.WriteString(p)
+		}
+	}
+	return b.String()
+}
+
+func (h *Handler) consoleRoute(segs []string) (*consoleRoute, []string) {
+	for i := range h.consoleRoutes {
+		rt := &h.consoleRoutes[i]
+		if len(segs) != len(rt.pattern) {
+			continue
+		}
+		var params []string
+		ok := true
+		for j, p := range rt.pattern {
+			if p == "*" {
+				v, err := url.PathUnescape(segs[j])
+				if err != nil || v == "" {
+					ok = false
+					break
+				}
+				params = append(params, v)
+			} else if p != segs[j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rt, params
+		}
+	}
+	return nil, nil
+}
+
+// consoleAdmin returns the signed-in user of r's session cookie, nil when
+// there is no valid session: no cookie, an unknown or expired session, or
+// a user deleted, disabled or given a new password since (as the sign-in
+// pages treat it). Only a store failure is an error.
+func (h *Handler) consoleAdmin(ctx context.Context, r *http.Request) (*signedIn, error) {
+	tok := h.cookies.SessionToken(r)
+	if tok == "" {
+		return nil, nil
+	}
+	sess, err := h.store.GetSession(ctx, shared.HashToken(tok), h.now())
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapf(err, "get session")
+	}
+	u, err := h.sessionUser(ctx, sess)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled || !u.IssuedSince(sess.CreatedAt) {
+		return nil, nil
+	}
+	return &signedIn{sess: sess, user: u, token: tok}, nil
+}
+
+// sessionUser reads the user a session belongs to: the one place the
+// console maps a session to its user.
+func (h *Handler) sessionUser(ctx context.Context, sess store.Session) (store.User, error) {
+	u, err := h.store.GetUser(ctx, sess.Username)
+	if err != nil {
+		return store.User{}, wrapf(err, "get user of session")
+	}
+	return u, nil
+}
+
+// toSignIn sends a signed-out visitor to the sign-in page, which brings
+// them back here (a GET) or to the page the form was on (a POST).
+func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request) {
+	back := consolePrefix + "/links"
+	if r.Method != http.MethodPost {
+		back = r.URL.Path
+		if r.URL.RawQuery != "" {
+			back += "?" + r.URL.RawQuery
+		}
+	}
+	if page.LocalURL(back) == "#" {
+		back = consolePrefix + "/links"
+	}
+	page.Redirect(w, "/oauth2/login?return_to="+url.QueryEscape(back), http.StatusSeeOther)
+}
+
+// confirmID is the id of the confirmation record of the session whose
+// cookie is tok: a session record keyed by a hash that only the cookie's
+// holder can compute, and that no session cookie hashes to (a cookie is 43
+// base64url characters, this input is longer and holds ':').
+func confirmID(tok string) string { return shared.HashToken("confirm:" + tok) }
+
+// confirmed reports whether the administrator proved their password within
+// ConfirmTTL: by signing in, or on the confirmation page.
+func (h *Handler) confirmed(ctx context.Context, a *signedIn, now time.Time) (bool, error) {
+	if now.Sub(a.sess.CreatedAt) < ConfirmTTL {
+		return true, nil
+	}
+	c, err := h.store.GetSession(ctx, confirmID(a.token), now)
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrapf(err, "get confirmation")
+	}
+	return c.Username == a.sess.Username && !c.CreatedAt.Before(a.sess.CreatedAt) && now.Sub(c.CreatedAt) < ConfirmTTL, nil
+}
+
+// checkPassword verifies the administrator's password under the sign-in
+// throttle: the attempt is counted first, a right password clears the count.
+func (h *Handler) checkPassword(ctx context.Context, u store.User, pw string) (bool, error) {
+	if pw == "" || len(pw) > MaxPasswordBytes {
+		password.VerifyDummy(pw)
+		return false, nil
+	}
+	ok, err := h.store.ReserveLoginAttempt(ctx, u.Username, confirmMaxFailures, confirmWindow, h.now())
+	if err != nil {
+		return false, wrapf(err, "reserve login attempt")
+	}
+	if !ok {
+		password.VerifyDummy(pw)
+		web.Logger(ctx).Info("console confirmation failed", "reason", "throttled", "username", u.Username)
+		return false, nil
+	}
+	if !password.Verify(pw, u.PasswordHash) {
+		web.Logger(ctx).Info("console confirmation failed", "reason", "wrong_password", "username", u.Username)
+		return false, nil
+	}
+	if err := h.store.ClearLoginFailures(ctx, u.Username); err != nil {
+		web.Logger(ctx).Warn("clear login failures", "err", err.Error())
+	}
+	return true, nil
+}
+
+// confirmData fills the confirmation page.
+type confirmData struct {
+	CSRF     string
+	ReturnTo string
+	Error    string
+}
+
+// validConsoleReturn reports whether s is a console page to come back to.
+func validConsoleReturn(s string) bool {
+	return strings.HasPrefix(s, consolePrefix+"/") && page.LocalURL(s) == s
+}
+
+func (c *consoleReq) confirmPage() {
+	back := c.r.URL.Query().Get("return_to")
+	if !validConsoleReturn(back) {
+		back = consolePrefix + "/links"
+	}
+	render(c, http.StatusOK, "Confirm your password", "", confirmPage, confirmData{CSRF: c.a.sess.CSRF, ReturnTo: back})
+}
+
+func (c *consoleReq) confirm() {
+	back := c.form.Get("return_to")
+	if !validConsoleReturn(back) {
+		back = consolePrefix + "/links"
+	}
+	ok, err := c.h.checkPassword(c.ctx(), c.a.user, c.form.Get("password"))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if !ok {
+		render(c, http.StatusOK, "Confirm your password", "", confirmPage, confirmData{CSRF: c.a.sess.CSRF, ReturnTo: back,
+			Error: "Incorrect password, or too many attempts. Try again later."})
+		return
+	}
+	now := c.h.now()
+	id := confirmID(c.a.token)
+	if err := c.h.store.DeleteSession(c.ctx(), id); err != nil {
+		c.fail(wrapf(err, "delete confirmation"))
+		return
+	}
+	exp := now.Add(ConfirmTTL)
+	if exp.After(c.a.sess.ExpiresAt) {
+		exp = c.a.sess.ExpiresAt
+	}
+	if err := c.h.store.CreateSession(c.ctx(), store.Session{ID: id, Username: c.a.sess.Username, CreatedAt: now, ExpiresAt: exp}); err != nil {
+		c.fail(wrapf(err, "create confirmation"))
+		return
+	}
+	web.Logger(c.ctx()).Info("console password confirmed", "username", c.a.user.Username)
+	page.Redirect(c.w, back, http.StatusSeeOther)
+}
+
+// readForm reads a console form post (application/x-www-form-urlencoded,
+// at most web.MaxBodyBytes): every field once, except the multi ones.
+func (c *consoleReq) readForm(multi ...string) (url.Values, bool) {
+	mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		c.h.consoleMessage(c.w, c.a, http.StatusUnsupportedMediaType, msgConsoleBadForm)
+		return nil, false
+	}
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			c.h.consoleMessage(c.w, c.a, http.StatusRequestEntityTooLarge, msgConsoleTooLarge)
+		} else {
+			c.h.consoleMessage(c.w, c.a, http.StatusBadRequest, msgConsoleBadForm)
+		}
+		return nil, false
+	}
+	form, err := url.ParseQuery(string(body))
+	if err == nil {
+		for k, vs := range form {
+			if len(vs) > 1 && !contains(multi, k) || !utf8.ValidString(k) {
+				err = errors.New("repeated field")
+			}
+			for _, v := range vs {
+				if !utf8.ValidString(v) {
+					err = errors.New("not UTF-8")
+				}
+			}
+		}
+	}
+	if err != nil {
+		c.h.consoleMessage(c.w, c.a, http.StatusBadRequest, msgConsoleBadForm)
+		return nil, false
+	}
+	return form, true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// seeOther answers a form with 303 to loc.
+func (c *consoleReq) seeOther(loc string) { page.Redirect(c.w, loc, http.StatusSeeOther) }
+
+// fail answers an operation's error that is not a validation error of a
+// form: not found, conflict, unavailable, internal.
+func (c *consoleReq) fail(err error) { c.h.consoleFail(c.w, c.r, c.a, err) }
+
+// consoleFail renders err as a console page with the status the API would
+// answer; an internal error is logged and shown without detail.
+func (h *Handler) consoleFail(w http.ResponseWriter, r *http.Request, a *signedIn, err error) {
+	e := classify(w, r, err)
+	m := consoleMsg{Title: "Not possible", Text: sentence(e.Message), Link: consolePrefix + "/links", LinkText: "Back to Application links"}
+	switch e.Status {
+	case http.StatusServiceUnavailable:
+		m = msgConsoleBusy
+	case http.StatusInternalServerError:
+		m = msgConsoleServer
+	case http.StatusNotFound:
+		m.Title = "Not found"
+	case http.StatusUnprocessableEntity, http.StatusBadRequest:
+		m.Title = "Invalid request"
+	}
+	h.consoleMessage(w, a, e.Status, m)
+}
+
+// sentence makes an API message a sentence for a page: capital first
+// letter, final period.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// consoleMsg is a plain console page.
+type consoleMsg struct {
+	Title, Text    string
+	Link, LinkText string
+}
+
+var (
+	msgConsoleNotFound = consoleMsg{Title: "Page not found", Text: "There is nothing at this address.", Link: consolePrefix + "/links", LinkText: "Application links"}
+	msgConsoleMethod   = consoleMsg{Title: "Method not allowed", Text: "This address does not accept that kind of request."}
+	msgNotAdmin        = consoleMsg{Title: "Administrators only", Text: "You are signed in, but your account is not an administrator, so the Application links console is not open to you. Ask an administrator to make you one, or sign out and sign in as an administrator.", Link: "/oauth2/logout", LinkText: "Sign out"}
+	msgConsoleCSRF     = consoleMsg{Title: "Request refused", Text: "This form has expired or did not come from this site. Nothing was changed. Reload the page and try again.", Link: consolePrefix + "/links", LinkText: "Application links"}
+	msgConsoleBadForm  = consoleMsg{Title: "Invalid request", Text: "The form could not be read. Nothing was changed. Reload the page and try again."}
+	msgConsoleTooLarge = consoleMsg{Title: "Request too large", Text: "The form sent too much data. Nothing was changed."}
+	msgConsoleServer   = consoleMsg{Title: "Something went wrong", Text: "The server could not complete the request. Try again later."}
+	msgConsoleBusy     = consoleMsg{Title: "Temporarily unavailable", Text: "The service is temporarily unavailable. Try again in a moment."}
+)
+
+// consoleMessage renders a plain page; a is nil when no administrator is
+// known (the page then has no navigation).
+func (h *Handler) consoleMessage(w http.ResponseWriter, a *signedIn, status int, m consoleMsg) {
+	renderConsole(w, status, frame{Title: m.Title, Admin: a}, messagePage, m)
+}
+
+// render renders a console page for the signed-in administrator; section
+// names the navigation entry to mark ("links", "users", "keys").
+func render[T any](c *consoleReq, status int, title, section string, body func(*page.Buffer, T), data T) {
+	renderConsole(c.w, status, frame{Title: title, Section: section, Admin: c.a}, body, data)
+}
+
+// consoleRoutes lists the console's pages and actions.
+func (h *Handler) newConsoleRoutes() []consoleRoute {
+	get := func(f func(*consoleReq)) func(*consoleReq) { return f }
+	return []consoleRoute{
+		{pattern: []string{"confirm"}, get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
+		{pattern: []string{"links"}, get: (*consoleReq).links},
+		{pattern: []string{"links", "new"}, get: (*consoleReq).newLinkForm, post: (*consoleReq).createLink, multi: []string{"redirect_uri", "scope"}},
+		{pattern: []string{"links", "*"}, get: (*consoleReq).link},
+		{pattern: []string{"links", "*", "created"}, get: (*consoleReq).created, confirm: true},
+		{pattern: []string{"links", "*", "credentials"}, get: (*consoleReq).credentials, confirm: true},
+		{pattern: []string{"links", "*", "rotate"}, get: (*consoleReq).rotateForm, post: (*consoleReq).rotate, confirm: true},
+		{pattern: []string{"links", "*", "edit"}, get: (*consoleReq).editLinkForm, post: (*consoleReq).editLink, multi: []string{"redirect_uri", "scope"}},
+		{pattern: []string{"links", "*", "enable"}, post: func(c *consoleReq) { c.setEnabled(true) }, backTo: linkBack},
+		{pattern: []string{"links", "*", "disable"}, post: func(c *consoleReq) { c.setEnabled(false) }, backTo: linkBack},
+		{pattern: []string{"links", "*", "delete"}, get: (*consoleReq).deleteLinkForm, post: (*consoleReq).deleteLink, confirm: true},
+		{pattern: []string{"links", "*", "grants", "*", "revoke"}, post: get((*consoleReq).revokeGrant), backTo: linkBack},
+	}
+}
+
+// linkBack is the link's page, where its one-button forms are.
+func linkBack(params []string) string { return linkPath(params[0], "") }

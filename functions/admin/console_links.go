@@ -1,0 +1,688 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/store"
+)
+
+// consolePageSize is the number of links (and users, and grants) a console
+// page lists.
+const consolePageSize = 25
+
+// linksData fills the Application links page.
+type linksData struct {
+	Links   []store.Link
+	Next    string // the next page's cursor
+	First   bool   // this is the first page
+	Notice  string
+	Catalog *shared.Catalog
+}
+
+// after is the page cursor of a console list (?after=), "" for the first
+// page; the store refuses one it did not issue.
+func (c *consoleReq) after() string {
+	if a := c.r.URL.Query().Get("after"); len(a) <= maxCursor {
+		return a
+	}
+	return ""
+}
+
+func (c *consoleReq) links() {
+	q := c.r.URL.Query()
+	after := c.after()
+	links, next, err := c.h.listLinksOp(c.ctx(), consolePageSize, after)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d := linksData{Links: links, Next: next, First: after == ""}
+	if q.Get("deleted") != "" {
+		d.Notice = "The link was deleted, with every authorization and token of it."
+	}
+	render(c, http.StatusOK, "Application links", "links", linksPage, d)
+}
+
+// clientTypeLabel is how the console names a client type.
+func clientTypeLabel(t string) string {
+	switch t {
+	case store.Public:
+		return "Public (PKCE, no secret)"
+	case store.ResourceServer:
+		return "Resource server"
+	}
+	return "Confidential"
+}
+
+// redirectHosts is the hosts of a link's redirect URIs, for the list.
+func redirectHosts(uris []string) string {
+	var hosts []string
+	for _, u := range uris {
+		h := u
+		if p, err := url.Parse(u); err == nil {
+			if p.Host != "" {
+				h = p.Host
+			} else {
+				h = p.Scheme + ":"
+			}
+		}
+		if !contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 {
+		return "—"
+	}
+	return strings.Join(hosts, ", ")
+}
+
+func statusBadge(b *page.Buffer, enabled bool) {
+	if enabled {
+		b.WriteString(`<span class="status on">Enabled</span>`)
+	} else {
+		b.WriteString(`<span class="status off">Disabled</span>`)
+	}
+}
+
+func linksPage(b *page.Buffer, d linksData) {
+	b.WriteString(`<div class="bar"><h1>Application links</h1><a class="button" href="/console/links/new">Create link</a></div>
+<p>An incoming application link lets an external application act on behalf of this service's users: it sends them here to sign in and approve, and gets OAuth 2.0 tokens limited to the permissions you choose.</p>
+`)
+	if d.Notice != "" {
+		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
+	}
+	if len(d.Links) == 0 {
+		if d.First {
+			b.WriteString(`<div class="empty"><h2>No application links yet</h2>
+<p>Create a link for each external application that should reach this service. You will choose its redirect URL and permissions, and get its client ID and client secret.</p>
+<p><a class="button" href="/console/links/new">Create link</a></p></div>
+`)
+		} else {
+			b.WriteString(`<p>There are no more links. <a href="/console/links">Back to the first page</a></p>` + "\n")
+		}
+		return
+	}
+	b.WriteString(`<table class="cards">
+<thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Redirect host</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead>
+<tbody>
+`)
+	for _, l := range d.Links {
+		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Type">External application · Incoming · %s</td><td data-label="Redirect host">%s</td><td data-label="Status">`,
+			page.LocalURL(linkPath(l.ID, "")), l.Name, clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
+		statusBadge(b, l.Enabled)
+		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
+	}
+	b.WriteString("</tbody></table>\n<div class=\"pager\">")
+	if !d.First {
+		b.WriteString(`<a href="/console/links">First page</a>`)
+	}
+	if d.Next != "" {
+		b.Fill(`<a href="%s">Next page</a>`, page.LocalURL(consolePrefix+"/links?after="+url.QueryEscape(d.Next)))
+	}
+	b.WriteString("</div>\n")
+}
+
+// linkFormData fills the Create link and Edit pages.
+type linkFormData struct {
+	CSRF       string
+	Edit       bool   // editing an existing link (no client type choice)
+	ID         string // the link, when editing
+	Name       string
+	URIs       []string // the redirect URL fields (at least one)
+	ClientType string
+	Scopes     []string
+	Errs       fieldErrors
+	Table      permTable
+}
+
+func (c *consoleReq) newLinkForm() {
+	d := linkFormData{CSRF: c.a.sess.CSRF, URIs: []string{""}, ClientType: store.Confidential, Table: newPermTable(c.h.cfg.Catalog)}
+	render(c, http.StatusOK, "Create link", "links", linkFormPage, d)
+}
+
+// linkFormInput reads the fields of the link form; add reports the "add
+// another redirect URL" button, which re-renders the form with one more
+// field and changes nothing.
+func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
+	name := form.Get("name")
+	var uris []string
+	for _, u := range form["redirect_uri"] {
+		if u = strings.TrimSpace(u); u != "" {
+			uris = append(uris, u)
+		}
+	}
+	scopes := form["scope"]
+	ct := form.Get("client_type")
+	in = linkInput{Name: &name, RedirectURIs: &uris, Scopes: &scopes, ClientType: &ct}
+	d = linkFormData{Name: name, URIs: uris, ClientType: ct, Scopes: scopes}
+	if d.URIs == nil {
+		d.URIs = []string{}
+	}
+	return in, d, form.Get("action") == "add_uri"
+}
+
+func (c *consoleReq) createLink() {
+	in, d, add := linkFormInput(c.form)
+	d.CSRF, d.Table = c.a.sess.CSRF, newPermTable(c.h.cfg.Catalog)
+	if c.form.Get("app_type") != "external" || c.form.Get("direction") != "incoming" {
+		d.Errs = fieldErrors{"app_type": "only External application, Incoming links can be created here"}
+	}
+	if add || d.Errs != nil {
+		if add && len(d.URIs) < shared.MaxRedirectURIs {
+			d.URIs = append(d.URIs, "")
+		}
+		if len(d.URIs) == 0 {
+			d.URIs = []string{""}
+		}
+		status := http.StatusOK
+		if d.Errs != nil {
+			status = http.StatusUnprocessableEntity
+		}
+		render(c, status, "Create link", "links", linkFormPage, d)
+		return
+	}
+	if *in.ClientType == store.ResourceServer {
+		// A resource server has no redirect URIs; the form's fields are
+		// ignored rather than refused, since the radio hides nothing.
+		none := []string{}
+		in.RedirectURIs = &none
+		d.URIs = nil
+	}
+	v, _, err := c.h.createLinkOp(c.ctx(), c.a.call(), in, "")
+	if errs, ok := fieldError(err); ok {
+		d.Errs = errs
+		if len(d.URIs) == 0 {
+			d.URIs = []string{""}
+		}
+		render(c, http.StatusUnprocessableEntity, "Create link", "links", linkFormPage, d)
+		return
+	}
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.seeOther(linkPath(v.ID, "/created"))
+}
+
+func linkFormPage(b *page.Buffer, d linkFormData) {
+	title := "Create link"
+	action := consolePrefix + "/links/new"
+	if d.Edit {
+		title = "Edit " + d.Name
+		action = linkPath(d.ID, "/edit")
+	}
+	b.Fill("<h1>%s</h1>\n", title)
+	errorSummary(b, d.Errs)
+	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
+	csrfInput(b, d.CSRF)
+	if !d.Edit {
+		b.WriteString(`<fieldset><legend>Application type</legend>
+<label class="radio"><input type="radio" name="app_type" value="external" checked> <span><strong>External application</strong><br><span class="small">An application outside this service, such as a CI server or a chat bot.</span></span></label>
+</fieldset>
+<fieldset><legend>Direction</legend>
+<label class="radio"><input type="radio" name="direction" value="incoming" checked> <span><strong>Incoming</strong><br><span class="small">The external application reaches this service's data on behalf of its users, with OAuth 2.0.</span></span></label>
+</fieldset>
+`)
+		writeFieldError(b, d.Errs, "app_type", "app_type")
+	}
+	b.Fill(`<label for="name">Name</label>
+<input type="text" id="name" name="name" value="%s" maxlength="200" required`, d.Name)
+	b.WriteString(inputAttrs(d.Errs, "name", "name") + ">\n")
+	b.WriteString(`<p class="hint">Users see this name when they are asked to approve the application.</p>` + "\n")
+	writeFieldError(b, d.Errs, "name", "name")
+
+	b.WriteString(`<fieldset><legend>Redirect URL</legend>
+<p class="hint">Where the application receives its users back after they approve: an https URL, an http URL on 127.0.0.1, [::1] or localhost, or an app's private-use scheme such as com.example.app:/callback. Up to 10. Not needed for a resource server.</p>
+`)
+	writeFieldError(b, d.Errs, "redirect_uris", "redirect_uris")
+	uris := d.URIs
+	if len(uris) == 0 {
+		uris = []string{""}
+	}
+	for i, u := range uris {
+		id := "redirect_uri_" + strconv.Itoa(i)
+		field := "redirect_uris[" + strconv.Itoa(i) + "]"
+		label := "Redirect URL"
+		if i > 0 {
+			label = "Redirect URL " + strconv.Itoa(i+1)
+		}
+		b.Fill(`<label for="%s">%s</label>`, id, label)
+		b.Fill(`<input type="url" id="%s" name="redirect_uri" value="%s" inputmode="url" autocapitalize="none" spellcheck="false"`, id, u)
+		b.WriteString(inputAttrs(d.Errs, field, id) + ">\n")
+		writeFieldError(b, d.Errs, field, id)
+	}
+	if len(uris) < shared.MaxRedirectURIs {
+		b.WriteString(`<button type="submit" name="action" value="add_uri" class="secondary" formnovalidate>Add another redirect URL</button>` + "\n")
+	}
+	b.WriteString("</fieldset>\n")
+
+	if !d.Edit {
+		b.WriteString("<fieldset><legend>Client type</legend>\n")
+		writeFieldError(b, d.Errs, "client_type", "client_type")
+		for _, o := range []struct{ v, label, help string }{
+			{store.Confidential, "Confidential", "A server-side application that can keep a client secret. It gets a client ID and a client secret."},
+			{store.Public, "Public", "A mobile, desktop or single-page application that cannot keep a secret. It gets a client ID and must use PKCE."},
+			{store.ResourceServer, "Resource server", "A service that receives access tokens and checks them (introspection). It has no redirect URL and no users authorize it."},
+		} {
+			chk := ""
+			if d.ClientType == o.v || d.ClientType == "" && o.v == store.Confidential {
+				chk = " checked"
+			}
+			b.Fill(`<label class="radio"><input type="radio" name="client_type" value="%s"`+chk+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n", o.v, o.label, o.help)
+		}
+		b.WriteString("</fieldset>\n")
+	}
+
+	scopeErr := d.Errs["scopes"]
+	for k, v := range d.Errs {
+		if strings.HasPrefix(k, "scopes[") {
+			scopeErr = v
+		}
+	}
+	writePermTable(b, d.Table, "scope", "Permissions", d.Scopes, sentence(scopeErr))
+	if d.Edit {
+		b.Fill(`<button type="submit">Save</button> <a href="%s">Cancel</a>`+"\n", page.LocalURL(linkPath(d.ID, "")))
+	} else {
+		b.WriteString(`<button type="submit">Create</button> <a href="/console/links">Cancel</a>` + "\n")
+	}
+	b.WriteString("</form>\n")
+}
+
+// credentialsData fills the pages that show a link's credentials.
+type credentialsData struct {
+	Link    store.Link
+	Creds   credentialsView
+	Issuer  string
+	Created bool // right after "Create"
+	Rotated bool // right after "Rotate secret"
+}
+
+func (c *consoleReq) created() {
+	c.showCredentials(true)
+}
+
+func (c *consoleReq) credentials() {
+	c.showCredentials(false)
+}
+
+func (c *consoleReq) showCredentials(created bool) {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d := credentialsData{Link: link, Issuer: c.h.cfg.Issuer, Created: created, Rotated: c.r.URL.Query().Get("rotated") != ""}
+	d.Creds.ClientID = link.ClientID
+	if link.ClientType != store.Public {
+		if d.Creds, err = c.h.viewCredentialsOp(c.ctx(), c.a.call(), link.ID); err != nil {
+			c.fail(err)
+			return
+		}
+	}
+	title := "Credentials of " + link.Name
+	if created {
+		title = "Link created"
+	}
+	renderConsole(c.w, http.StatusOK, frame{Title: title, Section: "links", Admin: c.a, Script: true}, credentialsPage, d)
+}
+
+func secretField(b *page.Buffer, id, label, value string) {
+	b.Fill(`<label for="%s">%s</label>
+<div class="secret" data-name="%s"><input type="text" id="%s" value="%s" readonly spellcheck="false" autocomplete="off"></div>
+`, id, label, label, id, value)
+}
+
+func credentialsPage(b *page.Buffer, d credentialsData) {
+	if d.Created {
+		b.Fill(`<h1>Link created</h1>
+<p class="notice" role="status">The link <strong>%s</strong> was created. Give the application these credentials.</p>
+`, d.Link.Name)
+	} else {
+		b.Fill("<h1>Credentials of %s</h1>\n", d.Link.Name)
+		if d.Rotated {
+			b.WriteString(`<p class="notice" role="status">The secret was rotated. Put the new secret into the application.</p>` + "\n")
+		}
+	}
+	secretField(b, "client_id", "Client ID", d.Creds.ClientID)
+	if d.Link.ClientType == store.Public {
+		b.WriteString(`<p>A public link has no client secret: the application proves itself with PKCE (S256) on every authorization.</p>` + "\n")
+	} else {
+		secretField(b, "client_secret", "Client secret", d.Creds.ClientSecret)
+		if d.Creds.PreviousExpiresAt != nil {
+			b.Fill(`<p class="small">The previous secret keeps working until <time datetime="%s">%s</time>.</p>`+"\n",
+				page.RFC3339(*d.Creds.PreviousExpiresAt), page.Day(*d.Creds.PreviousExpiresAt))
+		}
+	}
+	if d.Link.ClientType != store.ResourceServer {
+		b.WriteString(`<h2>What the application needs</h2>
+<table class="cards"><thead><tr><th scope="col">Endpoint</th><th scope="col">Standard URL</th><th scope="col">Bitbucket-style URL</th></tr></thead><tbody>
+`)
+		b.Fill(`<tr><td data-label="Endpoint">Authorization URL</td><td data-label="Standard URL"><code>%s</code></td><td data-label="Bitbucket-style URL"><code>%s</code></td></tr>
+<tr><td data-label="Endpoint">Token URL</td><td data-label="Standard URL"><code>%s</code></td><td data-label="Bitbucket-style URL"><code>%s</code></td></tr>
+`, d.Issuer+"/oauth2/authorize", d.Issuer+"/rest/oauth2/latest/authorize", d.Issuer+"/oauth2/token", d.Issuer+"/rest/oauth2/latest/token")
+		b.WriteString("</tbody></table>\n")
+		b.Fill(`<p class="small">Discovery document: <code>%s</code></p>`+"\n", d.Issuer+"/.well-known/openid-configuration")
+	} else {
+		b.Fill(`<p>A resource server checks access tokens at <code>%s</code> with these credentials, or verifies them with the keys at <code>%s</code>.</p>`+"\n",
+			d.Issuer+"/oauth2/introspect", d.Issuer+"/.well-known/jwks.json")
+	}
+	b.WriteString(`<p>You can view these credentials again from the link's page: <strong>More actions › View credentials</strong>.</p>` + "\n")
+	b.Fill(`<p><a class="button secondary" href="%s">Go to %s</a></p>`+"\n", page.LocalURL(linkPath(d.Link.ID, "")), d.Link.Name)
+}
+
+// linkData fills a link's page.
+type linkData struct {
+	CSRF    string
+	Link    store.Link
+	Grants  []store.Grant
+	Next    string
+	Notice  string
+	Catalog *shared.Catalog
+}
+
+func (c *consoleReq) link() {
+	q := c.r.URL.Query()
+	after := c.after()
+	link, grants, next, err := c.h.listGrantsOp(c.ctx(), c.param(0), consolePageSize, after)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d := linkData{CSRF: c.a.sess.CSRF, Link: link, Grants: grants, Next: next, Catalog: c.h.cfg.Catalog}
+	switch {
+	case q.Get("updated") != "":
+		d.Notice = "Your changes were saved."
+	case q.Get("enabled") == "1":
+		d.Notice = "The link is enabled: users can authorize it again."
+	case q.Get("enabled") == "0":
+		d.Notice = "The link is disabled: it cannot get new tokens until you enable it."
+	case q.Get("revoked") != "":
+		d.Notice = "The authorization was revoked: its tokens stopped working."
+	}
+	render(c, http.StatusOK, link.Name, "links", linkPage, d)
+}
+
+func scopeList(b *page.Buffer, cat *shared.Catalog, scopes []string) {
+	if len(scopes) == 0 {
+		b.Fill(`<span>Only the baseline: %s (<code>%s</code>)</span>`, cat.Description(cat.Baseline()), cat.Baseline())
+		return
+	}
+	b.WriteString(`<ul class="plain">`)
+	for _, s := range scopes {
+		b.Fill(`<li>%s <code>%s</code></li>`, cat.Description(s), s)
+	}
+	b.WriteString("</ul>")
+}
+
+func linkPage(b *page.Buffer, d linkData) {
+	l := d.Link
+	b.Fill(`<p class="small"><a href="/console/links">Application links</a> ›</p>
+<div class="bar"><h1>%s</h1>
+<details class="menu"><summary>More actions</summary><div class="items">
+`, l.Name)
+	if l.ClientType != store.Public {
+		b.Fill(`<a href="%s">View credentials</a><a href="%s">Rotate secret</a>`, page.LocalURL(linkPath(l.ID, "/credentials")), page.LocalURL(linkPath(l.ID, "/rotate")))
+	} else {
+		b.Fill(`<a href="%s">View credentials</a>`, page.LocalURL(linkPath(l.ID, "/credentials")))
+	}
+	b.Fill(`<a href="%s">Edit</a>`, page.LocalURL(linkPath(l.ID, "/edit")))
+	if l.Enabled {
+		postButton(b, linkPath(l.ID, "/disable"), d.CSRF, "Disable", "")
+	} else {
+		postButton(b, linkPath(l.ID, "/enable"), d.CSRF, "Enable", "")
+	}
+	b.Fill(`<a href="%s">Delete</a>`, page.LocalURL(linkPath(l.ID, "/delete")))
+	b.WriteString("</div></details></div>\n")
+	if d.Notice != "" {
+		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
+	}
+	b.WriteString(`<h2>Settings</h2><dl class="settings">`)
+	b.WriteString(`<dt>Status</dt><dd>`)
+	statusBadge(b, l.Enabled)
+	b.Fill(`</dd><dt>Application type</dt><dd>External application · Incoming</dd>
+<dt>Client type</dt><dd>%s</dd>
+<dt>Client ID</dt><dd><code>%s</code></dd>
+<dt>Redirect URLs</dt><dd>`, clientTypeLabel(l.ClientType), l.ClientID)
+	if len(l.RedirectURIs) == 0 {
+		b.WriteString("None")
+	} else {
+		b.WriteString(`<ul class="plain">`)
+		for _, u := range l.RedirectURIs {
+			b.Fill(`<li><code>%s</code></li>`, u)
+		}
+		b.WriteString("</ul>")
+	}
+	b.WriteString("</dd><dt>Permissions</dt><dd>")
+	scopeList(b, d.Catalog, l.Scopes)
+	b.Fill(`</dd><dt>Created</dt><dd><time datetime="%s">%s</time></dd><dt>Last changed</dt><dd><time datetime="%s">%s</time></dd></dl>
+`, page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt), page.RFC3339(l.UpdatedAt), page.Day(l.UpdatedAt))
+
+	b.WriteString("<h2>Authorizations</h2>\n")
+	if len(d.Grants) == 0 {
+		if l.ClientType == store.ResourceServer {
+			b.WriteString("<p>A resource server is not authorized by users: it only receives their tokens.</p>\n")
+		} else {
+			b.WriteString("<p>No one has authorized this application yet. Once users approve it, they are listed here, and you can revoke their access.</p>\n")
+		}
+		return
+	}
+	b.WriteString(`<table class="cards"><thead><tr><th scope="col">User</th><th scope="col">Permissions granted</th><th scope="col">Authorized</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>` + "\n")
+	for _, g := range d.Grants {
+		b.Fill(`<tr><td data-label="User">%s</td><td data-label="Permissions granted">`, g.Username)
+		b.WriteString(page.Escape(shared.FormatScope(g.Scope)))
+		b.Fill(`</td><td data-label="Authorized"><time datetime="%s">%s</time></td><td data-label="Status">`, page.RFC3339(g.CreatedAt), page.Day(g.CreatedAt))
+		if g.Revoked {
+			b.WriteString(`<span class="status off">Revoked</span>`)
+			if !g.RevokedAt.IsZero() {
+				b.Fill(` <time class="small" datetime="%s">%s</time>`, page.RFC3339(g.RevokedAt), page.Day(g.RevokedAt))
+			}
+			b.WriteString("</td><td></td></tr>\n")
+			continue
+		}
+		b.WriteString(`<span class="status on">Active</span></td><td>`)
+		b.Fill(`<form method="post" action="%s">`, page.LocalURL(linkPath(l.ID, "/grants/"+url.PathEscape(g.ID)+"/revoke")))
+		csrfInput(b, d.CSRF)
+		b.Fill(`<button type="submit" class="secondary">Revoke<span class="visually-hidden"> access of %s</span></button></form></td></tr>`+"\n", g.Username)
+	}
+	b.WriteString("</tbody></table>\n")
+	if d.Next != "" {
+		b.Fill(`<div class="pager"><a href="%s">More authorizations</a></div>`+"\n", page.LocalURL(linkPath(l.ID, "?after="+url.QueryEscape(d.Next))))
+	}
+}
+
+func (c *consoleReq) editLinkForm() {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d := linkFormData{CSRF: c.a.sess.CSRF, Edit: true, ID: link.ID, Name: link.Name, URIs: append([]string{}, link.RedirectURIs...),
+		ClientType: link.ClientType, Scopes: link.Scopes, Table: newPermTable(c.h.cfg.Catalog)}
+	if link.ClientType != store.ResourceServer && len(d.URIs) == 0 {
+		d.URIs = []string{""}
+	}
+	render(c, http.StatusOK, "Edit "+link.Name, "links", linkFormPage, d)
+}
+
+func (c *consoleReq) editLink() {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	in, d, add := linkFormInput(c.form)
+	d.CSRF, d.Edit, d.ID, d.ClientType, d.Table = c.a.sess.CSRF, true, link.ID, link.ClientType, newPermTable(c.h.cfg.Catalog)
+	in.ClientType = nil
+	if add {
+		if len(d.URIs) < shared.MaxRedirectURIs {
+			d.URIs = append(d.URIs, "")
+		}
+		render(c, http.StatusOK, "Edit "+link.Name, "links", linkFormPage, d)
+		return
+	}
+	if link.ClientType == store.ResourceServer {
+		in.RedirectURIs = nil
+	}
+	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), link.ID, in); err != nil {
+		if errs, ok := fieldError(err); ok {
+			d.Errs = errs
+			if len(d.URIs) == 0 && link.ClientType != store.ResourceServer {
+				d.URIs = []string{""}
+			}
+			render(c, http.StatusUnprocessableEntity, "Edit "+link.Name, "links", linkFormPage, d)
+			return
+		}
+		c.fail(err)
+		return
+	}
+	c.seeOther(linkPath(link.ID, "?updated=1"))
+}
+
+func (c *consoleReq) setEnabled(on bool) {
+	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), c.param(0), linkInput{Enabled: &on}); err != nil {
+		c.fail(err)
+		return
+	}
+	v := "0"
+	if on {
+		v = "1"
+	}
+	c.seeOther(linkPath(c.param(0), "?enabled="+v))
+}
+
+// rotateData fills the Rotate secret page.
+type rotateData struct {
+	CSRF string
+	Link store.Link
+	Errs fieldErrors
+}
+
+// overlapChoices are the overlaps the Rotate secret page offers.
+var overlapChoices = []struct {
+	seconds int64
+	label   string
+}{
+	{0, "None: the current secret stops working now"},
+	{int64(time.Hour / time.Second), "1 hour"},
+	{int64(24 * time.Hour / time.Second), "1 day"},
+	{int64(MaxOverlap / time.Second), "7 days (the most)"},
+}
+
+func (c *consoleReq) rotateForm() {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if link.ClientType == store.Public {
+		c.fail(errPublicNoSecret())
+		return
+	}
+	render(c, http.StatusOK, "Rotate secret of "+link.Name, "links", rotatePage, rotateData{CSRF: c.a.sess.CSRF, Link: link})
+}
+
+func rotatePage(b *page.Buffer, d rotateData) {
+	b.Fill(`<p class="small"><a href="%s">%s</a> ›</p>
+<h1>Rotate the secret of %s</h1>
+<p>A new client secret is made now. Until the overlap ends, the application may use either secret, so you can update it without downtime. Only one previous secret is kept: rotating again ends an earlier overlap.</p>
+`, page.LocalURL(linkPath(d.Link.ID, "")), d.Link.Name, d.Link.Name)
+	errorSummary(b, d.Errs)
+	b.Fill(`<form method="post" action="%s">`+"\n", page.LocalURL(linkPath(d.Link.ID, "/rotate")))
+	csrfInput(b, d.CSRF)
+	b.WriteString("<fieldset><legend>How long the current secret keeps working</legend>\n")
+	writeFieldError(b, d.Errs, "overlap_seconds", "overlap_seconds")
+	for i, o := range overlapChoices {
+		chk := ""
+		if i == 0 {
+			chk = " checked"
+		}
+		b.Fill(`<label class="radio"><input type="radio" name="overlap_seconds" value="%s"`+chk+`> <span>%s</span></label>`+"\n", strconv.FormatInt(o.seconds, 10), o.label)
+	}
+	b.Fill(`</fieldset>
+<button type="submit">Rotate secret</button> <a href="%s">Cancel</a>
+</form>
+`, page.LocalURL(linkPath(d.Link.ID, "")))
+}
+
+func (c *consoleReq) rotate() {
+	var overlap *int64
+	if s := c.form.Get("overlap_seconds"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			n = -1 // refused by the operation, in its words
+		}
+		overlap = &n
+	}
+	if _, err := c.h.rotateCredentialsOp(c.ctx(), c.a.call(), c.param(0), overlap); err != nil {
+		if errs, ok := fieldError(err); ok {
+			link, gerr := c.h.getLinkOp(c.ctx(), c.param(0))
+			if gerr != nil {
+				c.fail(gerr)
+				return
+			}
+			render(c, http.StatusUnprocessableEntity, "Rotate secret of "+link.Name, "links", rotatePage, rotateData{CSRF: c.a.sess.CSRF, Link: link, Errs: errs})
+			return
+		}
+		c.fail(err)
+		return
+	}
+	c.seeOther(linkPath(c.param(0), "/credentials?rotated=1"))
+}
+
+// deleteData fills a deletion's confirmation page.
+type deleteData struct {
+	CSRF, Action, Cancel string
+	Title, Text, Button  string
+}
+
+func deletePage(b *page.Buffer, d deleteData) {
+	b.Fill(`<h1>%s</h1>
+<p>%s</p>
+<form method="post" action="%s">
+`, d.Title, d.Text, page.LocalURL(d.Action))
+	csrfInput(b, d.CSRF)
+	b.Fill(`<button type="submit" class="danger">%s</button> <a href="%s">Cancel</a>
+</form>
+`, d.Button, page.LocalURL(d.Cancel))
+}
+
+func (c *consoleReq) deleteLinkForm() {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	render(c, http.StatusOK, "Delete "+link.Name, "links", deletePage, deleteData{
+		CSRF: c.a.sess.CSRF, Action: linkPath(link.ID, "/delete"), Cancel: linkPath(link.ID, ""),
+		Title:  "Delete " + link.Name + "?",
+		Text:   "Deleting the link " + link.Name + " revokes every authorization and token it has: the application stops working at once, for every user. Its client ID and secret are gone for good. This cannot be undone.",
+		Button: "Delete " + link.Name,
+	})
+}
+
+func (c *consoleReq) deleteLink() {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if err := c.h.deleteLinkOp(c.ctx(), c.a.call(), link.ID); err != nil {
+		c.fail(err)
+		return
+	}
+	c.seeOther(consolePrefix + "/links?deleted=1")
+}
+
+func (c *consoleReq) revokeGrant() {
+	if err := c.h.revokeGrantOp(c.ctx(), c.a.call(), c.param(0), c.param(1)); err != nil {
+		c.fail(err)
+		return
+	}
+	c.seeOther(linkPath(c.param(0), "?revoked=1"))
+}

@@ -1,0 +1,232 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
+)
+
+// The console's pages are built like the sign-in pages (shared/page: every
+// value escaped by Buffer.Fill, every attribute double-quoted, every URL
+// through page.LocalURL) and share their style sheet (page.Style); the
+// rules below only add the console's frame: a top bar, the navigation, a
+// wider main area, tables that become stacked cards at 375 px.
+const consoleStyle = `main.wide{max-width:64rem;margin:1rem auto}
+.top{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;max-width:64rem;margin:0 auto}
+.brand{font-weight:700;font-size:1.1rem}
+.who{font-size:.9rem}
+nav.sections{max-width:64rem;margin:.5rem auto 0;display:flex;flex-wrap:wrap;gap:.25rem}
+nav.sections a{padding:.5rem .75rem;border-radius:4px;text-decoration:none;font-weight:600;min-height:44px;display:inline-flex;align-items:center}
+nav.sections a[aria-current=page]{background:#deebff;color:#0747a6}
+.skip{position:absolute;left:-999px}
+.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem;z-index:1}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.bar{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between}
+.bar h1{margin:0}
+a.button{display:inline-flex;align-items:center;font-weight:600;padding:.6rem 1.2rem;border-radius:4px;border:2px solid #0052cc;background:#0052cc;color:#fff;text-decoration:none;min-height:44px}
+a.button.secondary{background:#fff;color:#0052cc}
+button.danger,a.button.danger{background:#de350b;border-color:#de350b;color:#fff}
+button.link{background:none;border:none;color:#0052cc;padding:.5rem 0;margin:0;text-decoration:underline;font-weight:400;min-height:44px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.5rem;border-bottom:1px solid #dfe1e6;vertical-align:top;overflow-wrap:anywhere}
+thead th{font-size:.85rem;color:#42526e;border-bottom:2px solid #dfe1e6}
+.status{display:inline-block;font-size:.8rem;font-weight:700;padding:0 .4rem;border-radius:3px;text-transform:uppercase}
+.status.on{background:#e3fcef;color:#006644}.status.off{background:#ffebe6;color:#bf2600}.status.info{background:#deebff;color:#0747a6}
+dl.settings{display:grid;grid-template-columns:minmax(8rem,14rem) 1fr;gap:.25rem 1rem;margin:0}
+dl.settings dt{font-weight:600}dl.settings dd{margin:0;overflow-wrap:anywhere}
+fieldset{border:1px solid #dfe1e6;border-radius:4px;margin:1rem 0;padding:.5rem 1rem 1rem}
+legend{font-weight:600;padding:0 .25rem}
+label.check,label.radio{display:flex;gap:.5rem;align-items:flex-start;font-weight:400;margin:.25rem 0}
+label.check input,label.radio input{width:1.25rem;height:1.25rem;margin:.15rem 0 0;flex:none}
+input[type=url],input[type=email],select{display:block;width:100%;font:inherit;padding:.5rem;border:2px solid #8993a4;border-radius:4px}
+input[aria-invalid=true]{border-color:#bf2600}
+.field-error{color:#bf2600;font-weight:600;margin:.25rem 0 0}
+.hint{font-size:.9rem;color:#42526e;margin:.25rem 0 0}
+.permtable td{min-width:6rem}
+.permtable td.none{background:#fafbfc}
+.permtable .incl{display:none;color:#006644;font-weight:600}
+.permtable .implies{display:block}
+.tablewrap{overflow-x:auto}
+details.menu{position:relative;display:inline-block}
+details.menu summary{cursor:pointer;font-weight:600;padding:.6rem 1.2rem;border:2px solid #0052cc;border-radius:4px;color:#0052cc;min-height:44px;list-style:none;display:inline-flex;align-items:center}
+details.menu summary::-webkit-details-marker{display:none}
+details.menu summary::after{content:" \25BE"}
+details.menu .items{position:absolute;right:0;z-index:1;background:#fff;border:1px solid #dfe1e6;border-radius:4px;box-shadow:0 4px 8px rgba(9,30,66,.25);padding:.25rem 0;min-width:14rem}
+details.menu .items a,details.menu .items button{display:block;width:100%;text-align:left;padding:.6rem 1rem;margin:0;border:0;border-radius:0;background:none;color:#172b4d;font-weight:400;text-decoration:none;min-height:44px}
+details.menu .items a:hover,details.menu .items button:hover{background:#f4f5f7}
+details.menu .items form{margin:0}
+.secret{display:flex;gap:.5rem;align-items:stretch}
+.secret input{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;flex:1;min-width:0}
+.secret button{margin:0}
+.empty{border:2px dashed #dfe1e6;border-radius:6px;padding:1rem 1.5rem;text-align:center}
+.pager{display:flex;gap:1rem;margin-top:1rem}
+@media (max-width:40rem){
+main.wide{padding:1rem}
+table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+table.cards,table.cards tbody,table.cards tr,table.cards td{display:block;width:100%}
+table.cards tr{border:1px solid #dfe1e6;border-radius:4px;margin:0 0 .75rem;padding:.25rem .5rem}
+table.cards td{border:0;padding:.25rem 0}
+table.cards td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#42526e}
+dl.settings{grid-template-columns:1fr}
+dl.settings dd{margin-bottom:.5rem}
+details.menu .items{left:0;right:auto}
+.permtable td{min-width:5rem}
+}
+`
+
+// copyScript adds a Copy button to every read-only credential field
+// (.secret); without it the fields are still selectable text. Its hash is
+// the only script the console's CSP allows (page.AllowScript).
+const copyScript = `document.querySelectorAll(".secret").forEach(function(d){var i=d.querySelector("input");var b=document.createElement("button");b.type="button";b.className="secondary";b.textContent="Copy";b.setAttribute("aria-label","Copy "+d.dataset.name);b.addEventListener("click",function(){navigator.clipboard.writeText(i.value).then(function(){b.textContent="Copied"},function(){i.select()})});d.appendChild(b)});`
+
+// frame is the console's frame around a page's body.
+type frame struct {
+	Title   string
+	Section string    // "links", "users", "keys": the navigation entry marked current
+	Admin   *signedIn // nil: no navigation (a signed-out or refused visitor)
+	Script  bool      // the page has credential fields (copy buttons)
+}
+
+// renderConsole writes a console page with the page security headers.
+func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(*page.Buffer, T), data T) {
+	var b page.Buffer
+	b.Fill(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%s · Administration</title>
+`, f.Title)
+	b.WriteString("<style>\n" + page.Style + consoleStyle + "</style>\n</head>\n<body>\n<a class=\"skip\" href=\"#content\">Skip to content</a>\n")
+	b.WriteString("<header class=\"top\"><span class=\"brand\">Administration</span>")
+	if f.Admin != nil {
+		b.Fill(`<span class="who">Signed in as <strong>%s</strong> · <a href="/oauth2/logout">Sign out</a></span>`, f.Admin.user.Username)
+	}
+	b.WriteString("</header>\n")
+	if f.Admin != nil && f.Admin.user.Admin {
+		b.WriteString(`<nav class="sections" aria-label="Administration">`)
+		for _, s := range []struct{ key, href, label string }{
+			{"links", consolePrefix + "/links", "Application links"},
+			{"users", consolePrefix + "/users", "Users"},
+			{"keys", consolePrefix + "/keys", "Signing keys"},
+		} {
+			cur := ""
+			if s.key == f.Section {
+				cur = ` aria-current="page"`
+			}
+			b.Fill(`<a href="%s"`+cur+`>%s</a>`, s.href, s.label)
+		}
+		b.WriteString("</nav>\n")
+	}
+	b.WriteString("<main id=\"content\" class=\"wide\">\n")
+	body(&b, data)
+	b.WriteString("</main>\n")
+	if f.Script {
+		b.WriteString("<script>" + copyScript + "</script>\n")
+	}
+	b.WriteString("</body>\n</html>\n")
+	shared.SetPageHeaders(w.Header())
+	if f.Script {
+		page.AllowScript(w.Header(), copyScript)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func messagePage(b *page.Buffer, m consoleMsg) {
+	b.Fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
+	if m.Link != "" {
+		b.Fill(`<p><a href="%s">%s</a></p>`+"\n", page.LocalURL(m.Link), m.LinkText)
+	}
+}
+
+func confirmPage(b *page.Buffer, d confirmData) {
+	b.WriteString(`<h1>Confirm your password</h1>
+<p>You are about to see or change something sensitive: a client secret, a deletion, or the signing key. Enter your password again to continue. You will not be asked again for 10 minutes.</p>
+`)
+	if d.Error != "" {
+		b.Fill(`<p class="error" role="alert" id="password-error">%s</p>`+"\n", d.Error)
+	}
+	b.Fill(`<form method="post" action="/console/confirm">
+<input type="hidden" name="csrf" value="%s">
+<input type="hidden" name="return_to" value="%s">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required autofocus`, d.CSRF, d.ReturnTo)
+	if d.Error != "" {
+		b.WriteString(` aria-invalid="true" aria-describedby="password-error"`)
+	}
+	b.Fill(`>
+<button type="submit">Confirm</button>
+</form>
+<p class="small"><a href="%s">Cancel</a></p>
+`, page.LocalURL(consolePrefix+"/links"))
+}
+
+// csrfInput is the hidden CSRF field of every console form.
+func csrfInput(b *page.Buffer, csrf string) {
+	b.Fill(`<input type="hidden" name="csrf" value="%s">`+"\n", csrf)
+}
+
+// postButton writes a one-button form posting to action.
+func postButton(b *page.Buffer, action, csrf, label, class string) {
+	b.Fill(`<form method="post" action="%s">`, page.LocalURL(action))
+	csrfInput(b, csrf)
+	b.Fill(`<button type="submit" class="%s">%s</button></form>`+"\n", class, label)
+}
+
+// linkPath is the console path of a link, with suffix.
+func linkPath(id, suffix string) string {
+	return consolePrefix + "/links/" + url.PathEscape(id) + suffix
+}
+
+// userPath is the console path of a user, with suffix.
+func userPath(username, suffix string) string {
+	return consolePrefix + "/users/" + url.PathEscape(username) + suffix
+}
+
+// fieldErrors holds the message of a form's invalid field, keyed by the
+// API's field name ("name", "redirect_uris[1]", "scopes").
+type fieldErrors map[string]string
+
+// fieldError splits a validation error of an operation into its field and
+// the API's words for the reason; ok is false for any other error.
+func fieldError(err error) (fieldErrors, bool) {
+	e, ok := err.(*apiError)
+	if !ok || e.Status != http.StatusUnprocessableEntity || e.Code != "validation_failed" {
+		return nil, false
+	}
+	field, reason, ok := strings.Cut(e.Message, ": ")
+	if !ok {
+		return fieldErrors{"": e.Message}, true
+	}
+	return fieldErrors{field: reason}, true
+}
+
+// inputError writes the error of field (if any) under its input, and
+// returns the attributes that tie the input to it.
+func inputAttrs(errs fieldErrors, field, id string) string {
+	if errs[field] == "" {
+		return ""
+	}
+	return ` aria-invalid="true" aria-describedby="` + page.Escape(id) + `-error"`
+}
+
+func writeFieldError(b *page.Buffer, errs fieldErrors, field, id string) {
+	if msg := errs[field]; msg != "" {
+		b.Fill(`<p class="field-error" id="%s-error">%s</p>`+"\n", id, sentence(msg))
+	}
+}
+
+// errorSummary writes a form's error at the top, in the API's words.
+func errorSummary(b *page.Buffer, errs fieldErrors) {
+	for field, msg := range errs {
+		text := msg
+		if field != "" {
+			text = field + ": " + msg
+		}
+		b.Fill(`<p class="error" role="alert">The form has an error: %s</p>`+"\n", text)
+	}
+}
