@@ -279,6 +279,10 @@ func (rt route) allow() string {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		if _, ok := rt.methods[m]; ok {
 			ms = append(ms, m)
+			if m == http.MethodGet {
+				// web.Middleware answers HEAD wherever GET is.
+				ms = append(ms, http.MethodHead)
+			}
 		}
 	}
 	return strings.Join(ms, ", ")

@@ -256,15 +256,15 @@ func TestRouting(t *testing.T) {
 		status       int
 		allow        string
 	}{
-		{http.MethodPut, "/admin/links", 405, "GET, POST"},
-		{http.MethodDelete, "/admin/links", 405, "GET, POST"},
-		{http.MethodPost, "/admin/links/abc", 405, "GET, PATCH, DELETE"},
-		{http.MethodPut, "/admin/links/abc", 405, "GET, PATCH, DELETE"},
-		{http.MethodPost, "/admin/links/abc/credentials", 405, "GET"},
+		{http.MethodPut, "/admin/links", 405, "GET, HEAD, POST"},
+		{http.MethodDelete, "/admin/links", 405, "GET, HEAD, POST"},
+		{http.MethodPost, "/admin/links/abc", 405, "GET, HEAD, PATCH, DELETE"},
+		{http.MethodPut, "/admin/links/abc", 405, "GET, HEAD, PATCH, DELETE"},
+		{http.MethodPost, "/admin/links/abc/credentials", 405, "GET, HEAD"},
 		{http.MethodGet, "/admin/links/abc/credentials/rotate", 405, "POST"},
-		{http.MethodDelete, "/admin/links/abc/grants", 405, "GET"},
+		{http.MethodDelete, "/admin/links/abc/grants", 405, "GET, HEAD"},
 		{http.MethodGet, "/admin/users", 405, "POST"},
-		{http.MethodPost, "/admin/users/alice", 405, "GET, PATCH, DELETE"},
+		{http.MethodPost, "/admin/users/alice", 405, "GET, HEAD, PATCH, DELETE"},
 		{http.MethodGet, "/admin/signing-keys/rotate", 405, "POST"},
 		{http.MethodGet, "/admin/", 404, ""},
 		{http.MethodGet, "/admin/nothing", 404, ""},
