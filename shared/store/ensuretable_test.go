@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // TestEnsureTable: the local runner's endpoint mode creates a missing table
@@ -11,7 +12,7 @@ import (
 func TestEnsureTable(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		b := nb(t)
-		s := store.New(b.DynamoDB, b.SecretsManager, store.Options{TableName: uniq("ensure"), SecretPrefix: b.Options.SecretPrefix})
+		s := store.New(b.DynamoDB, b.SecretsManager, storetest.Fresh(t, b.DynamoDBEndpoint, b.SecretsManagerEndpoint))
 		if exists, err := s.EnsureTable(ctx()); err != nil || exists {
 			t.Fatalf("first EnsureTable = %v, %v, want created", exists, err)
 		}

@@ -26,11 +26,15 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // backendFunc hands out a fresh table and secret prefix on one engine.
 type backendFunc func(testing.TB) storetest.Backend
 
-// engines are the engines the conformance suite runs on: DynamoDB Local
-// (or AWS_ENDPOINT_URL when set), the reference; kumo too when
-// STORE_CONFORMANCE_KUMO is set, to survey its gaps (not a proof).
+// engines are the engines the conformance suite runs on: DynamoDB Local,
+// the reference, and moto's server (what LocalStack builds on); kumo too
+// when STORE_CONFORMANCE_KUMO is set, to survey its gaps (not a proof).
+// With AWS_ENDPOINT_URL set, that endpoint alone (make test-localstack).
 func engines() map[string]backendFunc {
-	m := map[string]backendFunc{"dynamolocal": storetest.DynamoLocalBackend}
+	if os.Getenv("AWS_ENDPOINT_URL") != "" {
+		return map[string]backendFunc{"endpoint": storetest.KumoBackend}
+	}
+	m := map[string]backendFunc{"dynamolocal": storetest.DynamoLocalBackend, "moto": storetest.MotoBackend}
 	if os.Getenv("STORE_CONFORMANCE_KUMO") != "" {
 		m["kumo"] = storetest.KumoBackend
 	}

@@ -30,39 +30,55 @@ func clearAWSEnv(t *testing.T) {
 
 // TestOpen: Open finds emulators through the endpoint variables with no
 // region and no credentials configured, and uses the environment's
-// credentials when they are set.
+// credentials and region when they are set. It runs on kumo and on moto,
+// which keeps regions apart as AWS does: each case's table is made in the
+// region Open then uses.
 func TestOpen(t *testing.T) {
-	b := storetest.KumoBackend(t)
+	for name, nb := range map[string]backendFunc{"kumo": storetest.KumoBackend, "moto": storetest.MotoBackend} {
+		t.Run(name, func(t *testing.T) { testOpen(t, nb) })
+	}
+}
+
+func testOpen(t *testing.T, nb backendFunc) {
+	b := nb(t)
 	dead := "http://127.0.0.1:1" // nothing listens: a client using it fails
 	cases := []struct {
-		name string
-		env  map[string]string
-		cfg  config.Config
+		name   string
+		env    map[string]string
+		cfg    config.Config
+		region string // where Open looks: "" for the emulator default
 	}{
-		{"AWS_ENDPOINT_URL", map[string]string{"AWS_ENDPOINT_URL": b.DynamoDBEndpoint}, config.Config{}},
+		{"AWS_ENDPOINT_URL", map[string]string{"AWS_ENDPOINT_URL": b.DynamoDBEndpoint}, config.Config{}, ""},
 		{"service-specific over general", map[string]string{
 			"AWS_ENDPOINT_URL":                 dead,
 			"AWS_ENDPOINT_URL_DYNAMODB":        b.DynamoDBEndpoint,
 			"AWS_ENDPOINT_URL_SECRETS_MANAGER": b.SecretsManagerEndpoint,
-		}, config.Config{}},
-		{"config EndpointURL", nil, config.Config{EndpointURL: b.DynamoDBEndpoint}},
+		}, config.Config{}, ""},
+		{"config EndpointURL", nil, config.Config{EndpointURL: b.DynamoDBEndpoint}, ""},
 		{"service-specific over config", map[string]string{
 			"AWS_ENDPOINT_URL_DYNAMODB":        b.DynamoDBEndpoint,
 			"AWS_ENDPOINT_URL_SECRETS_MANAGER": b.SecretsManagerEndpoint,
-		}, config.Config{EndpointURL: dead}},
+		}, config.Config{EndpointURL: dead}, ""},
 		{"environment credentials and region", map[string]string{
 			"AWS_ENDPOINT_URL": b.DynamoDBEndpoint, "AWS_REGION": "eu-west-1",
 			"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "session",
-		}, config.Config{}},
+		}, config.Config{}, "eu-west-1"},
+		{"AWS_DEFAULT_REGION", map[string]string{
+			"AWS_ENDPOINT_URL": b.DynamoDBEndpoint, "AWS_DEFAULT_REGION": "ap-southeast-2",
+		}, config.Config{}, "ap-southeast-2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			cb := b
+			if c.region != "" {
+				cb = b.InRegion(t, c.region)
+			}
 			clearAWSEnv(t)
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
 			cfg := c.cfg
-			cfg.TableName, cfg.SecretPrefix = b.Options.TableName, b.Options.SecretPrefix+"/"+c.name
+			cfg.TableName, cfg.SecretPrefix = cb.Options.TableName, cb.Options.SecretPrefix+"/"+c.name
 			s, err := store.Open(ctx(), cfg)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
@@ -73,6 +89,9 @@ func TestOpen(t *testing.T) {
 			user := uniq("user")
 			if err := s.CreateUser(ctx(), store.User{Username: user, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
 				t.Fatalf("CreateUser through Open: %v", err)
+			}
+			if _, err := cb.Store().GetUser(ctx(), user); err != nil {
+				t.Errorf("GetUser of %s from the table in %s: %v", user, cb.Region, err)
 			}
 			if _, err := s.GetSigningKeys(ctx()); !errors.Is(err, shared.ErrNotFound) {
 				t.Errorf("GetSigningKeys through Open = %v, want ErrNotFound", err)

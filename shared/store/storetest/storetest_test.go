@@ -5,10 +5,15 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
@@ -41,9 +46,9 @@ func TestFindJarDirWalksUp(t *testing.T) {
 	}
 }
 
-// TestEngines checks that both engines hand out working, separate stores.
+// TestEngines checks that every engine hands out working, separate stores.
 func TestEngines(t *testing.T) {
-	for name, open := range map[string]func(testing.TB) *store.Store{"dynamolocal": DynamoLocal, "kumo": Kumo} {
+	for name, open := range map[string]func(testing.TB) *store.Store{"dynamolocal": DynamoLocal, "moto": Moto, "kumo": Kumo} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			a, b := open(t), open(t)
@@ -61,6 +66,89 @@ func TestEngines(t *testing.T) {
 				t.Errorf("GetUser on another store: got %v, want ErrNotFound", err)
 			}
 		})
+	}
+}
+
+func TestFindMotoMissing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/go.mod", []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	_, err := findMoto(dir)
+	if err == nil || !strings.Contains(err.Error(), "make tools") {
+		t.Errorf("findMoto(no moto) = %v, want an error naming make tools", err)
+	}
+}
+
+func TestFindMotoInLocal(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/go.mod", []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, motoLocal)
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	sub := filepath.Join(dir, "shared", "store")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := findMoto(sub); err != nil || got != bin {
+		t.Errorf("findMoto(%s) = %q, %v, want %q", sub, got, err, bin)
+	}
+}
+
+// TestRegions: a backend in another region has its table there, and moto
+// keeps regions apart (as AWS and LocalStack do).
+func TestRegions(t *testing.T) {
+	b := MotoBackend(t)
+	eu := b.InRegion(t, "eu-west-1")
+	if eu.Region != "eu-west-1" || b.Region == eu.Region {
+		t.Fatalf("regions %q and %q, want the default and eu-west-1", b.Region, eu.Region)
+	}
+	ctx := context.Background()
+	if _, err := eu.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(eu.Options.TableName)}); err != nil {
+		t.Errorf("DescribeTable in eu-west-1: %v", err)
+	}
+	if _, err := b.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(eu.Options.TableName)}); err == nil {
+		t.Errorf("eu-west-1's table %s found from %s, want moto to keep regions apart", eu.Options.TableName, b.Region)
+	}
+}
+
+// TestCheckLeftovers: a table or a secret that no test deleted is
+// reported, and nothing is once they are gone.
+func TestCheckLeftovers(t *testing.T) {
+	old := leftoverWait
+	leftoverWait = 0
+	t.Cleanup(func() { leftoverWait = old })
+	ep := MotoEndpoint(t)
+	used.add(place{ep, ep, region()})
+	db, sm := Clients(ep, ep)
+	ctx := context.Background()
+	name := runPrefix + "leak"
+	if _, err := store.CreateTable(ctx, db, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name + "/x"), SecretString: aws.String("not a secret")}); err != nil {
+		t.Fatal(err)
+	}
+	err := checkLeftovers()
+	if err == nil || !strings.Contains(err.Error(), "table "+name) || !strings.Contains(err.Error(), "secret "+name+"/x") {
+		t.Errorf("checkLeftovers with a table and a secret left = %v, want both named", err)
+	}
+	if err := deleteTable(ctx, db, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteSecrets(ctx, sm, name+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkLeftovers(); err != nil {
+		t.Errorf("checkLeftovers after deleting them = %v, want nil", err)
 	}
 }
 
@@ -82,26 +170,30 @@ func TestDynamoLocalEnv(t *testing.T) {
 	}
 }
 
-// TestJavaIsChildOfTestBinary checks the engine runs in its own process
+// TestEnginesAreChildren checks that each engine runs in its own process
 // group with a parent-death signal, so it cannot outlive the tests.
-func TestJavaIsChildOfTestBinary(t *testing.T) {
+func TestEnginesAreChildren(t *testing.T) {
 	if os.Getenv("AWS_ENDPOINT_URL") != "" {
 		t.Log("AWS_ENDPOINT_URL set: no engine is started")
 		return
 	}
 	DynamoLocal(t)
-	dlMu.Lock()
-	cmd := dlEngine.cmd
-	dlMu.Unlock()
-	attr := cmd.SysProcAttr
-	if attr == nil || !attr.Setpgid || attr.Pdeathsig == 0 {
-		t.Fatalf("SysProcAttr = %+v, want Setpgid and Pdeathsig", attr)
-	}
-	out, err := exec.Command("ps", "-o", "ppid=", "-p", strconv.Itoa(cmd.Process.Pid)).Output()
-	if err != nil {
-		t.Fatalf("ps: %v", err)
-	}
-	if got := strings.TrimSpace(string(out)); got != strconv.Itoa(os.Getpid()) {
-		t.Errorf("java's parent = %s, want the test binary %d", got, os.Getpid())
+	Moto(t)
+	for _, l := range []*lazyEngine{dynamoLocalEngine, motoEngine} {
+		e := l.running()
+		if e == nil {
+			t.Fatalf("%s not running", l.name)
+		}
+		attr := e.cmd.SysProcAttr
+		if attr == nil || !attr.Setpgid || attr.Pdeathsig == 0 {
+			t.Fatalf("%s: SysProcAttr = %+v, want Setpgid and Pdeathsig", l.name, attr)
+		}
+		out, err := exec.Command("ps", "-o", "ppid=", "-p", strconv.Itoa(e.cmd.Process.Pid)).Output()
+		if err != nil {
+			t.Fatalf("ps: %v", err)
+		}
+		if got := strings.TrimSpace(string(out)); got != strconv.Itoa(os.Getpid()) {
+			t.Errorf("%s's parent = %s, want the test binary %d", l.name, got, os.Getpid())
+		}
 	}
 }
