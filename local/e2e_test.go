@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,9 +13,14 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
@@ -318,81 +324,90 @@ func TestEndToEnd(t *testing.T) {
 		{"bitbucket paths, client_secret_post", "/rest/oauth2/latest", oauth2.AuthStyleInParams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProvider(t, nil)
-			ctx := context.Background()
-			p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
-			l := p.createLink("Demo app", callbackURL, []string{"REPO_ADMIN"}, "confidential")
-			conf := oauthConfig(p, l, tc.prefix, tc.style, "REPO_READ")
-
-			verifier := oauth2.GenerateVerifier()
-			authURL := conf.AuthCodeURL("st-123", oauth2.S256ChallengeOption(verifier))
-			cb := newBrowser(t, callbackURL).authorize(authURL, "alice", "correct horse battery staple", "approve")
-			q := cb.Query()
-			if got := q.Get("state"); got != "st-123" {
-				t.Errorf("state: got %q, want st-123", got)
-			}
-			if got := q.Get("iss"); got != p.issuer {
-				t.Errorf("iss: got %q, want %q", got, p.issuer)
-			}
-			code := q.Get("code")
-			if code == "" {
-				t.Fatalf("no code in %s", cb)
-			}
-
-			tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-			if err != nil {
-				t.Fatalf("exchange: %v", err)
-			}
-			if got := tok.Extra("scope"); got != "REPO_READ" {
-				t.Errorf("scope: got %v, want REPO_READ", got)
-			}
-			if tok.RefreshToken == "" {
-				t.Fatal("no refresh token")
-			}
-			c := p.claims(tok.AccessToken)
-			for k, want := range map[string]any{"iss": p.issuer, "sub": "alice", "client_id": l.ClientID, "scope": "REPO_READ", "aud": p.issuer} {
-				if c[k] != want {
-					t.Errorf("claim %s: got %v, want %v", k, c[k], want)
-				}
-			}
-			if _, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
-				t.Error("second redemption of the code: got success, want invalid_grant")
-			}
-			if got := p.introspect(l, tok.AccessToken)["active"]; got != false {
-				t.Errorf("after code replay, introspect first access token: got active=%v, want false", got)
-			}
-
-			// A fresh authorization (the earlier grant was revoked by the replay).
-			verifier = oauth2.GenerateVerifier()
-			cb = newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)),
-				"alice", "correct horse battery staple", "approve")
-			tok, err = conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
-			if err != nil {
-				t.Fatalf("exchange: %v", err)
-			}
-
-			// Refresh through a TokenSource by presenting an expired token.
-			old := *tok
-			old.Expiry = time.Now().Add(-time.Minute)
-			refreshed, err := conf.TokenSource(ctx, &old).Token()
-			if err != nil {
-				t.Fatalf("refresh: %v", err)
-			}
-			if refreshed.AccessToken == tok.AccessToken || refreshed.RefreshToken == tok.RefreshToken {
-				t.Error("refresh did not issue a new access token and a rotated refresh token")
-			}
-			if got := p.introspect(l, refreshed.AccessToken); got["active"] != true || got["scope"] != "REPO_READ" {
-				t.Errorf("introspect refreshed token: got %v, want active with scope REPO_READ", got)
-			}
-			p.revoke(l, refreshed.RefreshToken)
-			if got := p.introspect(l, refreshed.AccessToken)["active"]; got != false {
-				t.Errorf("after revoking the grant, introspect access token: got active=%v, want false", got)
-			}
-			if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshed.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token(); err == nil {
-				t.Error("refresh with a revoked grant: got success, want invalid_grant")
-			}
+			codeFlow(t, startProvider(t, nil), tc.prefix, tc.style)
 		})
 	}
+}
+
+// codeFlow is one whole authorization on p: a user and a link, sign-in and
+// consent, the code exchanged with PKCE (and refused the second time, which
+// revokes its grant), a fresh authorization, a refresh, introspection and
+// revocation. It returns the link.
+func codeFlow(t *testing.T, p *provider, prefix string, style oauth2.AuthStyle) link {
+	t.Helper()
+	ctx := context.Background()
+	p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	l := p.createLink("Demo app", callbackURL, []string{"REPO_ADMIN"}, "confidential")
+	conf := oauthConfig(p, l, prefix, style, "REPO_READ")
+
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("st-123", oauth2.S256ChallengeOption(verifier))
+	cb := newBrowser(t, callbackURL).authorize(authURL, "alice", "correct horse battery staple", "approve")
+	q := cb.Query()
+	if got := q.Get("state"); got != "st-123" {
+		t.Errorf("state: got %q, want st-123", got)
+	}
+	if got := q.Get("iss"); got != p.issuer {
+		t.Errorf("iss: got %q, want %q", got, p.issuer)
+	}
+	code := q.Get("code")
+	if code == "" {
+		t.Fatalf("no code in %s", cb)
+	}
+
+	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if got := tok.Extra("scope"); got != "REPO_READ" {
+		t.Errorf("scope: got %v, want REPO_READ", got)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	c := p.claims(tok.AccessToken)
+	for k, want := range map[string]any{"iss": p.issuer, "sub": "alice", "client_id": l.ClientID, "scope": "REPO_READ", "aud": p.issuer} {
+		if c[k] != want {
+			t.Errorf("claim %s: got %v, want %v", k, c[k], want)
+		}
+	}
+	if _, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil {
+		t.Error("second redemption of the code: got success, want invalid_grant")
+	}
+	if got := p.introspect(l, tok.AccessToken)["active"]; got != false {
+		t.Errorf("after code replay, introspect first access token: got active=%v, want false", got)
+	}
+
+	// A fresh authorization (the earlier grant was revoked by the replay).
+	verifier = oauth2.GenerateVerifier()
+	cb = newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)),
+		"alice", "correct horse battery staple", "approve")
+	tok, err = conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+
+	// Refresh through a TokenSource by presenting an expired token.
+	old := *tok
+	old.Expiry = time.Now().Add(-time.Minute)
+	refreshed, err := conf.TokenSource(ctx, &old).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if refreshed.AccessToken == tok.AccessToken || refreshed.RefreshToken == tok.RefreshToken {
+		t.Error("refresh did not issue a new access token and a rotated refresh token")
+	}
+	if got := p.introspect(l, refreshed.AccessToken); got["active"] != true || got["scope"] != "REPO_READ" {
+		t.Errorf("introspect refreshed token: got %v, want active with scope REPO_READ", got)
+	}
+	p.revoke(l, refreshed.RefreshToken)
+	if got := p.introspect(l, refreshed.AccessToken)["active"]; got != false {
+		t.Errorf("after revoking the grant, introspect access token: got active=%v, want false", got)
+	}
+	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshed.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token(); err == nil {
+		t.Error("refresh with a revoked grant: got success, want invalid_grant")
+	}
+	return l
 }
 
 type scopeCase struct {
@@ -474,4 +489,132 @@ func TestScopeCappingThroughHTTP(t *testing.T) {
 			t.Errorf("access token scope after demotion: got %v, want REPO_READ", got)
 		}
 	})
+}
+
+// TestLocalRunnerOnMoto runs the local runner as `make run` does with
+// AWS_ENDPOINT_URL naming moto's server (the endpoint mode meant for
+// LocalStack): run opens the store through the endpoint variables alone,
+// creates its table on the endpoint, serves, and one whole code flow, a
+// signing-key rotation and a link deletion go through it.
+func TestLocalRunnerOnMoto(t *testing.T) {
+	ep := storetest.MotoEndpoint(t)
+	names := storetest.Fresh(t, ep, ep) // the runner creates the table; both are deleted at the end
+	port, err := storetest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+		"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "ISSUER_URL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	// store.Open reads the endpoint, region and credentials from the
+	// process environment, as in a real run.
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": ep, "TABLE_NAME": names.TableName, "SECRET_PREFIX": names.SecretPrefix,
+		"LISTEN_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "ADMIN_TOKEN": adminToken,
+	} {
+		t.Setenv(k, v)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var banner syncWriter
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, os.Getenv, &banner) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run after the flow: %v", err)
+		}
+	})
+	p := &provider{t: t, issuer: issuer, client: &http.Client{Timeout: 30 * time.Second}}
+	waitServing(t, p, done)
+	if got := banner.String(); !strings.Contains(got, "storage      AWS_ENDPOINT_URL") || !strings.Contains(got, "issuer       "+issuer) {
+		t.Errorf("banner:\n%s\nwant the issuer %s and storage AWS_ENDPOINT_URL", got, issuer)
+	}
+
+	l := codeFlow(t, p, "/oauth2", oauth2.AuthStyleInHeader)
+
+	// The records are in moto: the table the runner created, and the
+	// link's secret under SECRET_PREFIX.
+	db, sm := storetest.Clients(ep, ep)
+	if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(names.TableName)}); err != nil {
+		t.Errorf("the runner's table %s on moto: %v", names.TableName, err)
+	}
+	secretID := names.SecretPrefix + "/links/" + l.ClientID
+	if _, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)}); err != nil {
+		t.Errorf("the link's secret %s on moto: %v", secretID, err)
+	}
+
+	var rotated struct {
+		Rotated bool   `json:"rotated"`
+		Kid     string `json:"kid"`
+	}
+	p.admin("POST", "/admin/signing-keys/rotate", nil, 200, &rotated)
+	if !rotated.Rotated || rotated.Kid == "" {
+		t.Errorf("signing-key rotation = %+v, want rotated with a kid", rotated)
+	}
+	resp, err := p.client.Get(issuer + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set jose.JSONWebKeySet
+	err = json.NewDecoder(resp.Body).Decode(&set)
+	resp.Body.Close()
+	if err != nil || len(set.Key(rotated.Kid)) != 1 || len(set.Keys) != 2 {
+		t.Errorf("JWKS after rotation: %d keys (%v), want 2 with %s", len(set.Keys), err, rotated.Kid)
+	}
+
+	var got link
+	p.admin("GET", "/admin/links/"+l.ID+"/credentials", nil, 200, &got)
+	if got.ClientSecret != l.ClientSecret {
+		t.Errorf("credentials view: got another secret than the one created")
+	}
+	p.admin("DELETE", "/admin/links/"+l.ID, nil, 204, nil)
+	p.admin("GET", "/admin/links/"+l.ID, nil, 404, nil)
+	_, err = sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
+	var nf *smtypes.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("the link's secret after deleting the link: %v, want ResourceNotFoundException", err)
+	}
+}
+
+// waitServing waits until p answers its metadata, or fails when run ends.
+func waitServing(t *testing.T, p *provider, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before serving: %v", err)
+		default:
+		}
+		if resp, err := p.client.Get(p.issuer + "/.well-known/oauth-authorization-server"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not serving after 30 s", p.issuer)
+}
+
+// syncWriter is an io.Writer for run's banner, read by the test.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (w *syncWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(b)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
