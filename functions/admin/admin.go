@@ -7,8 +7,9 @@
 // operation is one method (createLinkOp, ...) that both call, so the
 // validation, the store calls and the audit events are the same.
 //
-// Every request under /admin/ is authenticated first (see Authenticator),
-// before its path or method is even looked at. The routes are:
+// Every request under /admin/ but the OpenAPI document is authenticated
+// first (see Authenticator), before its path or method is even looked at.
+// The routes are:
 //
 //	GET    /admin/links                          ?limit=1..100 (default 50) &cursor=
 //	POST   /admin/links                          201; Idempotency-Key header honoured
@@ -23,7 +24,9 @@
 //	GET    /admin/users/{username}
 //	PATCH  /admin/users/{username}               password, permissions, disabled
 //	DELETE /admin/users/{username}               204; revokes the user's grants
+//	DELETE /admin/users/{username}/grants        204; revokes the user's grants, keeps the user
 //	POST   /admin/signing-keys/rotate            {"rotated": true, "kid": ..., "active_from": RFC 3339}
+//	GET    /admin/openapi.json                   this list as an OpenAPI 3.1 document (openapi.json)
 //
 // Error codes: invalid_request (400, malformed JSON or query), unauthorized
 // (401), forbidden (403), not_found (404), method_not_allowed (405, with
@@ -90,6 +93,8 @@ type GrantStore interface {
 	GetGrant(ctx context.Context, id string) (store.Grant, error)
 	// RevokeGrant revokes a grant and so every token of it.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// ListGrantsByUser lists every grant of a user.
+	ListGrantsByUser(ctx context.Context, username string) ([]store.Grant, error)
 	// RevokePendingCodes cancels the user's codes for a client not yet
 	// redeemed.
 	RevokePendingCodes(ctx context.Context, username, clientID string, now time.Time) error
@@ -107,6 +112,12 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, username string, now time.Time) error
 }
 
+// KeyReader reads the signing-key set document (signing.Source's), for
+// the console's list of keys.
+type KeyReader interface {
+	GetSigningKeys(ctx context.Context) ([]byte, error)
+}
+
 // Store is everything the admin API keeps; *store.Store implements it. It
 // must be safe for concurrent use.
 type Store interface {
@@ -115,6 +126,7 @@ type Store interface {
 	GrantStore
 	UserStore
 	SessionStore
+	KeyReader
 }
 
 var _ Store = (*store.Store)(nil)
@@ -220,6 +232,8 @@ func New(o Options) (*Handler, error) {
 			http.MethodPost: h.createUser}},
 		{[]string{"users", "*"}, map[string]handlerFunc{
 			http.MethodGet: h.getUser, http.MethodPatch: h.updateUser, http.MethodDelete: h.deleteUser}},
+		{[]string{"users", "*", "grants"}, map[string]handlerFunc{
+			http.MethodDelete: h.revokeUserGrants}},
 		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
 			http.MethodPost: h.rotateSigningKey}},
 	}
@@ -301,6 +315,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.console(w, r)
 		return
 	}
+	if r.URL.Path == openAPIPath {
+		serveOpenAPI(w, r)
+		return
+	}
 	if err := h.auth(r); err != nil {
 		e := authFailure(w, err)
 		web.Logger(r.Context()).Warn("admin authentication failed", "status", e.Status, "reason", e.Message)
@@ -360,20 +378,29 @@ func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c cal
 	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
+	rot, err := h.rotateSigningKeyOp(r.Context(), w, c)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "kid": rot.KeyID, "active_from": rot.ActiveFrom.UTC().Format(time.RFC3339)})
+	return nil
+}
+
+// rotateSigningKeyOp stages a new signing key; a rotation while one is
+// pending is a 409 (with Retry-After on w).
+func (h *Handler) rotateSigningKeyOp(ctx context.Context, w http.ResponseWriter, c call) (signing.Rotation, error) {
 	keep := h.cfg.AccessTokenTTL + keyOverlap
-	rot, err := h.keys.Rotate(r.Context(), keep)
+	rot, err := h.keys.Rotate(ctx, keep)
 	if pending := (*signing.PendingRotationError)(nil); errors.As(err, &pending) {
 		wait := max((pending.ActiveFrom.Sub(h.now())+time.Second-1)/time.Second, 1)
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait), 10))
-		return errConflict("a rotation is already pending: key " + pending.KeyID + " starts signing at " +
+		return signing.Rotation{}, errConflict("a rotation is already pending: key " + pending.KeyID + " starts signing at " +
 			pending.ActiveFrom.UTC().Format(time.RFC3339) + "; rotate again from then")
 	}
 	if err != nil {
-		return wrapf(err, "rotate signing key")
+		return signing.Rotation{}, wrapf(err, "rotate signing key")
 	}
-	activeFrom := rot.ActiveFrom.UTC().Format(time.RFC3339)
-	c.audit(r.Context(), "signing_key_rotated", "kid", rot.KeyID, "active_from", activeFrom,
+	c.audit(ctx, "signing_key_rotated", "kid", rot.KeyID, "active_from", rot.ActiveFrom.UTC().Format(time.RFC3339),
 		"previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339))
-	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "kid": rot.KeyID, "active_from": activeFrom})
-	return nil
+	return rot, nil
 }

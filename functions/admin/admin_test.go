@@ -75,6 +75,9 @@ func (s errStore) ListGrantsByLink(context.Context, string, int, string) ([]stor
 }
 func (s errStore) GetGrant(context.Context, string) (store.Grant, error) { return store.Grant{}, s.err }
 func (s errStore) RevokeGrant(context.Context, string, time.Time) error  { return s.err }
+func (s errStore) ListGrantsByUser(context.Context, string) ([]store.Grant, error) {
+	return nil, s.err
+}
 func (s errStore) RevokePendingCodes(context.Context, string, string, time.Time) error {
 	return s.err
 }
@@ -95,6 +98,7 @@ func (s errStore) ReserveLoginAttempt(context.Context, string, int, time.Duratio
 	return false, s.err
 }
 func (s errStore) ClearLoginFailures(context.Context, string) error { return s.err }
+func (s errStore) GetSigningKeys(context.Context) ([]byte, error)   { return nil, s.err }
 
 var _ Store = errStore{}
 
@@ -272,7 +276,7 @@ func TestRouting(t *testing.T) {
 		{http.MethodGet, "/admin/links//credentials", 404, ""},
 		{http.MethodGet, "/admin/links/abc/secrets", 404, ""},
 		{http.MethodGet, "/admin/links/abc/credentials/rotate/now", 404, ""},
-		{http.MethodGet, "/admin/users/alice/grants", 404, ""},
+		{http.MethodGet, "/admin/users/alice/grants", 405, "DELETE"},
 		{http.MethodGet, "/other", 404, ""},
 		// The store says not found: routed to a handler.
 		{http.MethodGet, "/admin/links/abc", 404, ""},

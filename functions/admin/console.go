@@ -529,7 +529,6 @@ func render[T any](c *consoleReq, status int, title, section string, body func(*
 
 // consoleRoutes lists the console's pages and actions.
 func (h *Handler) newConsoleRoutes() []consoleRoute {
-	get := func(f func(*consoleReq)) func(*consoleReq) { return f }
 	return []consoleRoute{
 		{pattern: []string{"confirm"}, get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
 		{pattern: []string{"links"}, get: (*consoleReq).links},
@@ -542,9 +541,20 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 		{pattern: []string{"links", "*", "enable"}, post: func(c *consoleReq) { c.setEnabled(true) }, backTo: linkBack},
 		{pattern: []string{"links", "*", "disable"}, post: func(c *consoleReq) { c.setEnabled(false) }, backTo: linkBack},
 		{pattern: []string{"links", "*", "delete"}, get: (*consoleReq).deleteLinkForm, post: (*consoleReq).deleteLink, confirm: true},
-		{pattern: []string{"links", "*", "grants", "*", "revoke"}, post: get((*consoleReq).revokeGrant), backTo: linkBack},
+		{pattern: []string{"links", "*", "grants", "*", "revoke"}, post: (*consoleReq).revokeGrant, backTo: linkBack},
+		{pattern: []string{"users"}, get: (*consoleReq).users},
+		{pattern: []string{"users", "new"}, get: (*consoleReq).newUserForm, post: (*consoleReq).createUser, multi: []string{"permission"}},
+		{pattern: []string{"users", "*"}, get: (*consoleReq).user, post: (*consoleReq).updateUser, multi: []string{"permission"}},
+		{pattern: []string{"users", "*", "password"}, post: (*consoleReq).setPassword, backTo: userBack},
+		{pattern: []string{"users", "*", "revoke"}, post: (*consoleReq).revokeUserGrants, backTo: userBack},
+		{pattern: []string{"users", "*", "delete"}, get: (*consoleReq).deleteUserForm, post: (*consoleReq).deleteUser, confirm: true},
+		{pattern: []string{"keys"}, get: (*consoleReq).keys},
+		{pattern: []string{"keys", "rotate"}, post: (*consoleReq).rotateKey, confirm: true, backTo: func([]string) string { return consolePrefix + "/keys" }},
 	}
 }
+
+// userBack is the user's page, where its one-button forms are.
+func userBack(params []string) string { return userPath(params[0], "") }
 
 // linkBack is the link's page, where its one-button forms are.
 func linkBack(params []string) string { return linkPath(params[0], "") }

@@ -118,12 +118,18 @@ func linksPage(b *page.Buffer, d linksData) {
 		statusBadge(b, l.Enabled)
 		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
 	}
-	b.WriteString("</tbody></table>\n<div class=\"pager\">")
-	if !d.First {
-		b.WriteString(`<a href="/console/links">First page</a>`)
+	b.WriteString("</tbody></table>\n")
+	pager(b, consolePrefix+"/links", d.First, d.Next)
+}
+
+// pager writes the links between the pages of a list at base.
+func pager(b *page.Buffer, base string, first bool, next string) {
+	b.WriteString(`<div class="pager">`)
+	if !first {
+		b.Fill(`<a href="%s">First page</a>`, page.LocalURL(base))
 	}
-	if d.Next != "" {
-		b.Fill(`<a href="%s">Next page</a>`, page.LocalURL(consolePrefix+"/links?after="+url.QueryEscape(d.Next)))
+	if next != "" {
+		b.Fill(`<a href="%s">Next page</a>`, page.LocalURL(base+"?after="+url.QueryEscape(next)))
 	}
 	b.WriteString("</div>\n")
 }

@@ -127,6 +127,7 @@ func consoleGetPaths(linkID string) []string {
 		"/console/links/" + linkID + "/created", "/console/links/" + linkID + "/credentials",
 		"/console/links/" + linkID + "/rotate", "/console/links/" + linkID + "/edit",
 		"/console/links/" + linkID + "/delete", "/console/confirm?return_to=%2Fconsole%2Flinks",
+		"/console/users", "/console/users/new", "/console/users/bob", "/console/users/bob/delete", "/console/keys",
 	}
 }
 
@@ -136,6 +137,8 @@ func consolePostPaths(linkID string) []string {
 		"/console/links/new", "/console/links/" + linkID + "/rotate", "/console/links/" + linkID + "/edit",
 		"/console/links/" + linkID + "/enable", "/console/links/" + linkID + "/disable",
 		"/console/links/" + linkID + "/delete", "/console/links/" + linkID + "/grants/g/revoke", "/console/confirm",
+		"/console/users/new", "/console/users/bob", "/console/users/bob/password", "/console/users/bob/revoke",
+		"/console/users/bob/delete", "/console/keys/rotate",
 	}
 }
 
@@ -516,5 +519,125 @@ func TestConsoleMethods(t *testing.T) {
 	e.h.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized {
 		t.Errorf("API with a console session and no token: got %d, want 401", w.Code)
+	}
+}
+
+// TestConsoleUsers creates, edits, gives a password to, revokes and deletes
+// a user through the console, checking each effect through the API.
+func TestConsoleUsers(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.user("alice", true)
+	cookie, csrf := e.signIn("alice", time.Minute)
+	r := e.get(cookie, "/console/users/new")
+	if r.status != http.StatusOK || !strings.Contains(r.body, `name="permission" value="REPO_ADMIN"`) || !strings.Contains(r.body, `id="admin"`) {
+		t.Fatalf("create form: got %d without the permission table or the administrator flag", r.status)
+	}
+	form := url.Values{"csrf": {csrf}, "username": {"bob smith"}, "password": {"bob's password"}, "permission": {"REPO_READ", "ACCOUNT_WRITE"}, "admin": {"on"}, "name": {"Bob"}}
+	r = e.post(cookie, "/console/users/new", form)
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="username-error">Must contain only letters`) {
+		t.Fatalf("bad username: got %d, want 422 with the API's words at the field:\n%s", r.status, r.body)
+	}
+	form.Set("username", "bob")
+	if r = e.post(cookie, "/console/users/new", form); r.status != http.StatusSeeOther || r.location() != "/console/users/bob?created=1" {
+		t.Fatalf("create: got %d to %q", r.status, r.location())
+	}
+	u := e.do(http.StatusOK, "GET", "/admin/users/bob", "")
+	if u["admin"] != true || u["name"] != "Bob" || strings.Join(toStrings(u["permissions"]), " ") != "ACCOUNT_WRITE REPO_READ" {
+		t.Errorf("created user: got %v", u)
+	}
+	if a := e.audits("user_created"); len(a) != 1 || a[0]["principal"] != "alice" || a[0]["via"] != "console" {
+		t.Errorf("got %v, want user_created by alice", a)
+	}
+	if r := e.post(cookie, "/console/users/new", form); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "already exists") {
+		t.Errorf("duplicate: got %d, want 422 saying it exists", r.status)
+	}
+	if r := e.get(cookie, "/console/users?username=bob"); r.status != http.StatusSeeOther || r.location() != "/console/users/bob" {
+		t.Errorf("find bob: got %d to %q", r.status, r.location())
+	}
+	if r := e.get(cookie, "/console/users?username=ghost"); r.status != http.StatusOK || !strings.Contains(r.body, "There is no user named ghost.") {
+		t.Errorf("find ghost: got %d", r.status)
+	}
+	r = e.get(cookie, "/console/users/bob?created=1")
+	for _, want := range []string{"The user was created", `value="Bob"`, `id="admin" name="admin" checked`, `value="REPO_READ" checked`, "Set password", "Revoke all authorizations of bob", "Delete user"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("user page: want %q", want)
+		}
+	}
+	// Edit: permissions, flags.
+	r = e.post(cookie, "/console/users/bob", url.Values{"csrf": {csrf}, "name": {"Bob S"}, "email": {"bob@example.com"}, "permission": {"REPO_WRITE"}, "disabled": {"on"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("edit: got %d:\n%s", r.status, r.body)
+	}
+	u = e.do(http.StatusOK, "GET", "/admin/users/bob", "")
+	if u["admin"] != false || u["disabled"] != true || u["email"] != "bob@example.com" || strings.Join(toStrings(u["permissions"]), " ") != "REPO_WRITE" {
+		t.Errorf("edited user: got %v", u)
+	}
+	if r := e.post(cookie, "/console/users/bob", url.Values{"csrf": {csrf}, "email": {"not an address"}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="email-error">Must be an address`) {
+		t.Errorf("bad email: got %d", r.status)
+	}
+	// An administrator cannot lock themselves out.
+	if r := e.post(cookie, "/console/users/alice", url.Values{"csrf": {csrf}}); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("self-demotion: got %d, want 422", r.status)
+	}
+	if u := e.do(http.StatusOK, "GET", "/admin/users/alice", ""); u["admin"] != true {
+		t.Errorf("alice lost the administrator flag")
+	}
+	// Password.
+	if r := e.post(cookie, "/console/users/bob/password", url.Values{"csrf": {csrf}, "new_password": {"short"}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Must be at least 8 bytes long") {
+		t.Errorf("short password: got %d", r.status)
+	}
+	if r := e.post(cookie, "/console/users/bob/password", url.Values{"csrf": {csrf}, "new_password": {"a new long password"}}); r.status != http.StatusSeeOther {
+		t.Errorf("password: got %d", r.status)
+	}
+	if a := e.audits("user_updated"); len(a) != 2 || toStrings(a[1]["fields"])[0] != "password" {
+		t.Errorf("got %v, want the password change audited", a)
+	}
+	// Revoke everything.
+	if r := e.post(cookie, "/console/users/bob/revoke", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther || r.location() != "/console/users/bob?revoked=1" {
+		t.Errorf("revoke: got %d to %q", r.status, r.location())
+	}
+	if a := e.audits("user_grants_revoked"); len(a) != 1 || a[0]["principal"] != "alice" {
+		t.Errorf("got %v, want user_grants_revoked by alice", a)
+	}
+	// Delete: the confirmation names the user; not oneself.
+	if r := e.get(cookie, "/console/users/bob/delete"); !strings.Contains(r.body, "Delete the user bob?") {
+		t.Errorf("delete page: want it to name the user")
+	}
+	if r := e.post(cookie, "/console/users/alice/delete", url.Values{"csrf": {csrf}}); r.status != http.StatusConflict {
+		t.Errorf("delete oneself: got %d, want 409", r.status)
+	}
+	if r := e.post(cookie, "/console/users/bob/delete", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther || r.location() != "/console/users?deleted=1" {
+		t.Fatalf("delete: got %d to %q", r.status, r.location())
+	}
+	e.do(http.StatusNotFound, "GET", "/admin/users/bob", "")
+	if r := e.get(cookie, "/console/users/bob"); r.status != http.StatusNotFound || !strings.Contains(r.body, "No user with this username.") {
+		t.Errorf("deleted user: got %d", r.status)
+	}
+}
+
+// TestConsoleKeys: the keys page and the rotation, which needs a fresh
+// confirmation and is audited with the administrator's name.
+func TestConsoleKeys(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.user("alice", true)
+	cookie, csrf := e.signIn("alice", time.Minute)
+	if r := e.get(cookie, "/console/keys"); r.status != http.StatusOK || !strings.Contains(r.body, "No signing key yet") || !strings.Contains(r.body, "Rotate signing key") {
+		t.Fatalf("keys page: got %d", r.status)
+	}
+	if r := e.post(cookie, "/console/keys/rotate", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther || r.location() != "/console/keys?rotated=1" {
+		t.Fatalf("rotate: got %d to %q", r.status, r.location())
+	}
+	if len(e.keys.keeps) != 1 || e.keys.keeps[0] != e.cfg.AccessTokenTTL+keyOverlap {
+		t.Errorf("got rotations %v, want one keeping ACCESS_TOKEN_TTL+5m", e.keys.keeps)
+	}
+	if a := e.audits("signing_key_rotated"); len(a) != 1 || a[0]["principal"] != "alice" || a[0]["via"] != "console" {
+		t.Errorf("got %v", a)
+	}
+	old, oldCSRF := e.signIn("alice", ConfirmTTL)
+	if r := e.post(old, "/console/keys/rotate", url.Values{"csrf": {oldCSRF}}); r.status != http.StatusSeeOther || r.location() != "/console/confirm?return_to=%2Fconsole%2Fkeys" {
+		t.Errorf("unconfirmed rotation: got %d to %q", r.status, r.location())
+	}
+	if len(e.keys.keeps) != 1 {
+		t.Errorf("an unconfirmed rotation rotated")
 	}
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -204,17 +205,29 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
+	u, err := h.createUserOp(r.Context(), c, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/admin/users/"+u.Username)
+	web.WriteJSON(w, http.StatusCreated, viewUser(u))
+	return nil
+}
+
+// createUserOp validates in and creates the user, for the API and the
+// console.
+func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store.User, error) {
 	if in.Username == nil {
-		return errValidation("username", "is required")
+		return store.User{}, errValidation("username", "is required")
 	}
 	if err := validateUsername(*in.Username); err != nil {
-		return err
+		return store.User{}, err
 	}
 	if in.Password == nil {
-		return errValidation("password", "is required")
+		return store.User{}, errValidation("password", "is required")
 	}
 	if err := validatePassword(*in.Password); err != nil {
-		return err
+		return store.User{}, err
 	}
 	var perms []string
 	if in.Permissions != nil {
@@ -222,7 +235,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 	}
 	perms, err := validateScopes(h.cfg.Catalog, "permissions", perms)
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
 	u := store.User{Username: *in.Username, Permissions: perms}
 	if in.Disabled != nil {
@@ -230,35 +243,42 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 	}
 	var profile store.UserUpdate
 	if _, err := profileUpdate(in, &profile); err != nil {
-		return err
+		return store.User{}, err
 	}
 	applyProfile(profile, &u)
 	if u.PasswordHash, err = h.hashPassword(*in.Password); err != nil {
-		return err
+		return store.User{}, err
 	}
 	now := h.now().UTC()
 	u.CreatedAt, u.UpdatedAt = now, now
-	if err := h.store.CreateUser(r.Context(), u); err != nil {
+	if err := h.store.CreateUser(ctx, u); err != nil {
 		if isConflict(err) {
-			return errConflict(fmt.Sprintf("a user named %q already exists", u.Username))
+			return store.User{}, errConflict(fmt.Sprintf("a user named %q already exists", u.Username))
 		}
-		return wrapf(err, "create user %q", u.Username)
+		return store.User{}, wrapf(err, "create user %q", u.Username)
 	}
-	c.audit(r.Context(), "user_created",
+	c.audit(ctx, "user_created",
 		"username", u.Username, "permissions", u.Permissions, "disabled", u.Disabled, "admin", u.Admin)
-	w.Header().Set("Location", "/admin/users/"+u.Username)
-	web.WriteJSON(w, http.StatusCreated, viewUser(u))
-	return nil
+	return u, nil
 }
 
 // getUser serves GET /admin/users/{username}.
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c call) error {
-	u, err := h.store.GetUser(r.Context(), c.param)
+	u, err := h.userOp(r.Context(), c.param)
 	if err != nil {
-		return userError(wrapf(err, "get user %q", c.param))
+		return err
 	}
 	web.WriteJSON(w, http.StatusOK, viewUser(u))
 	return nil
+}
+
+// userOp reads the user named username (404 "no user with this username").
+func (h *Handler) userOp(ctx context.Context, username string) (store.User, error) {
+	u, err := h.store.GetUser(ctx, username)
+	if err != nil {
+		return store.User{}, userError(wrapf(err, "get user %q", username))
+	}
+	return u, nil
 }
 
 // updateUser serves PATCH /admin/users/{username}: password, permissions
@@ -270,25 +290,36 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	if in.Username != nil && *in.Username != c.param {
-		return errValidation("username", "cannot be changed; create a new user instead")
+	user, err := h.updateUserOp(r.Context(), c, c.param, in)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, viewUser(user))
+	return nil
+}
+
+// updateUserOp validates in and applies it to the user named username;
+// with nothing to change it answers the user as it is.
+func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in userInput) (store.User, error) {
+	if in.Username != nil && *in.Username != username {
+		return store.User{}, errValidation("username", "cannot be changed; create a new user instead")
 	}
 	var u store.UserUpdate
 	fields, err := profileUpdate(in, &u)
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
 	if in.Password != nil {
 		hash, err := h.hashPassword(*in.Password)
 		if err != nil {
-			return err
+			return store.User{}, err
 		}
 		u.PasswordHash, fields = &hash, append(fields, "password")
 	}
 	if in.Permissions != nil {
 		perms, err := validateScopes(h.cfg.Catalog, "permissions", *in.Permissions)
 		if err != nil {
-			return err
+			return store.User{}, err
 		}
 		u.Permissions, fields = &perms, append(fields, "permissions")
 	}
@@ -296,27 +327,79 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 		u.Disabled, fields = in.Disabled, append(fields, "disabled")
 	}
 	if len(fields) == 0 {
-		return h.getUser(w, r, c)
+		return h.userOp(ctx, username)
 	}
-	user, err := h.store.UpdateUser(r.Context(), c.param, u, h.now().UTC())
+	user, err := h.store.UpdateUser(ctx, username, u, h.now().UTC())
 	if err != nil {
-		return userError(wrapf(err, "update user %q", c.param))
+		return store.User{}, userError(wrapf(err, "update user %q", username))
 	}
-	c.audit(r.Context(), "user_updated",
+	c.audit(ctx, "user_updated",
 		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled, "admin", user.Admin)
-	web.WriteJSON(w, http.StatusOK, viewUser(user))
-	return nil
+	return user, nil
 }
 
 // deleteUser serves DELETE /admin/users/{username}: the store revokes every
 // grant of the user; afterwards the username is 404 (and free again).
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) error {
-	if err := h.store.DeleteUser(r.Context(), c.param, h.now().UTC()); err != nil {
-		return userError(wrapf(err, "delete user %q", c.param))
+	if err := h.deleteUserOp(r.Context(), c, c.param); err != nil {
+		return err
 	}
-	c.audit(r.Context(), "user_deleted", "username", c.param)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deleteUserOp deletes the user named username and revokes their grants.
+func (h *Handler) deleteUserOp(ctx context.Context, c call, username string) error {
+	if err := h.store.DeleteUser(ctx, username, h.now().UTC()); err != nil {
+		return userError(wrapf(err, "delete user %q", username))
+	}
+	c.audit(ctx, "user_deleted", "username", username)
+	return nil
+}
+
+// revokeUserGrants serves DELETE /admin/users/{username}/grants: every
+// application the user authorized loses access at once (every token of
+// every grant inactive, pending codes refused); the user stays and can
+// authorize again.
+func (h *Handler) revokeUserGrants(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.revokeUserGrantsOp(r.Context(), c, c.param); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeUserGrantsOp revokes everything the user named username has
+// authorized: for each client, the marker that cancels pending codes
+// first (as the account page does), then the grants.
+func (h *Handler) revokeUserGrantsOp(ctx context.Context, c call, username string) error {
+	u, err := h.userOp(ctx, username)
+	if err != nil {
+		return err
+	}
+	grants, err := h.store.ListGrantsByUser(ctx, u.Username)
+	if err != nil {
+		return wrapf(err, "list grants of user %q", u.Username)
+	}
+	now := h.now().UTC()
+	var done []string
+	for _, g := range grants {
+		if g.Revoked {
+			continue
+		}
+		if !contains(done, g.ClientID) {
+			if err := h.store.RevokePendingCodes(ctx, u.Username, g.ClientID, now); err != nil {
+				return wrapf(err, "revoke pending codes")
+			}
+			done = append(done, g.ClientID)
+		}
+		if err := h.store.RevokeGrant(ctx, g.ID, now); err != nil && !isNotFound(err) {
+			return wrapf(err, "revoke grant")
+		}
+	}
+	c.audit(ctx, "user_grants_revoked", "username", u.Username, "clients", done)
 	return nil
 }
 

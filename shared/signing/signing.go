@@ -756,3 +756,38 @@ func (r *Rotator) Rotate(ctx context.Context, keep time.Duration) (Rotation, err
 	_, rot, err := r.k.rotate(ctx, keep)
 	return rot, err
 }
+
+// KeyInfo describes one key of the set, without key material (the
+// administrators' console lists them).
+type KeyInfo struct {
+	KeyID string
+	// State is "current" (signs), "next" (published, signs from
+	// ActiveFrom) or "retired" (verifies until RetireAfter).
+	State       string
+	ActiveFrom  time.Time // next
+	RetireAfter time.Time // retired; for the current key, when a pending rotation retires it
+}
+
+// Describe lists the keys of a stored key-set document (Source's) as of
+// now: the current key, the pending one, then the retired keys that still
+// verify, latest retirement first. Times are in UTC.
+func Describe(doc []byte, now time.Time) ([]KeyInfo, error) {
+	var d document
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	if d.Next != nil && !now.Before(d.Next.ActiveFrom) {
+		d = d.activated()
+	}
+	out := []KeyInfo{{KeyID: d.Current.KeyID, State: "current"}}
+	if d.Next != nil {
+		out[0].RetireAfter = d.Next.PreviousRetireAfter.UTC()
+		out = append(out, KeyInfo{KeyID: d.Next.Key.KeyID, State: "next", ActiveFrom: d.Next.ActiveFrom.UTC()})
+	}
+	for _, r := range d.Retired {
+		if now.Before(r.RetireAfter) {
+			out = append(out, KeyInfo{KeyID: r.Key.KeyID, State: "retired", RetireAfter: r.RetireAfter.UTC()})
+		}
+	}
+	return out, nil
+}

@@ -875,3 +875,41 @@ func TestRotator(t *testing.T) {
 		t.Errorf("Rotate with a negative keep: got nil error, want one")
 	}
 }
+
+// TestDescribe lists the keys as the console shows them: current, then the
+// pending key until it signs, then the retired key until it retires.
+func TestDescribe(t *testing.T) {
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
+	src := &memSource{}
+	k := newKeyring(t, src, c)
+	ctx := context.Background()
+	old := currentKid(t, k)
+	doc, _ := src.GetSigningKeys(ctx)
+	got, err := Describe(doc, c.Now())
+	if err != nil || len(got) != 1 || got[0] != (KeyInfo{KeyID: old, State: "current"}) {
+		t.Fatalf("before a rotation: got %+v, %v", got, err)
+	}
+	rot, err := k.Rotate(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot.ActiveFrom, rot.PreviousRetireAfter = rot.ActiveFrom.UTC(), rot.PreviousRetireAfter.UTC()
+	doc, _ = src.GetSigningKeys(ctx)
+	got, _ = Describe(doc, c.Now())
+	want := []KeyInfo{{KeyID: old, State: "current", RetireAfter: rot.PreviousRetireAfter}, {KeyID: rot.KeyID, State: "next", ActiveFrom: rot.ActiveFrom}}
+	if !slices.Equal(got, want) {
+		t.Errorf("pending: got %+v, want %+v", got, want)
+	}
+	got, _ = Describe(doc, rot.ActiveFrom)
+	want = []KeyInfo{{KeyID: rot.KeyID, State: "current"}, {KeyID: old, State: "retired", RetireAfter: rot.PreviousRetireAfter}}
+	if !slices.Equal(got, want) {
+		t.Errorf("active: got %+v, want %+v", got, want)
+	}
+	got, _ = Describe(doc, rot.PreviousRetireAfter)
+	if len(got) != 1 || got[0].KeyID != rot.KeyID {
+		t.Errorf("after retirement: got %+v, want the new key alone", got)
+	}
+	if _, err := Describe([]byte("{"), c.Now()); err == nil {
+		t.Errorf("got no error for a broken document")
+	}
+}

@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// docRoutes reads the document's operations as "METHOD /admin/links/*"
+// (path parameters as *).
+func docRoutes(t *testing.T, doc []byte) []string {
+	t.Helper()
+	var d struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if d.OpenAPI != "3.1.0" {
+		t.Errorf("got openapi %q, want 3.1.0", d.OpenAPI)
+	}
+	var out []string
+	for p, item := range d.Paths {
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+				segs[i] = "*"
+			}
+		}
+		for m := range item {
+			switch m {
+			case "get", "post", "put", "patch", "delete", "head", "options", "trace":
+				out = append(out, strings.ToUpper(m)+" "+strings.Join(segs, "/"))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestOpenAPIMatchesRoutes fails when a route the handler serves is missing
+// from openapi.json, or the document names one the handler does not serve:
+// both lists are compared, and every documented operation is requested
+// and must reach a handler (not 404 "no such resource", not 405).
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	e := newEnv(t, errStore{}, nil)
+	h, _ := New(Options{Config: e.cfg, Store: errStore{}, Keys: e.keys, Auth: BearerToken(testToken)})
+	served := []string{"GET " + openAPIPath}
+	for _, rt := range h.routes {
+		for m := range rt.methods {
+			served = append(served, m+" /admin/"+strings.Join(rt.pattern, "/"))
+		}
+	}
+	slices.Sort(served)
+	documented := docRoutes(t, openAPI)
+	for _, s := range served {
+		if !slices.Contains(documented, s) {
+			t.Errorf("the handler serves %s, which openapi.json does not describe", s)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(served, d) {
+			t.Errorf("openapi.json describes %s, which the handler does not serve", d)
+		}
+		method, path, _ := strings.Cut(d, " ")
+		w := e.serve(req(method, strings.ReplaceAll(path, "*", "x"), ""))
+		if w.Code == http.StatusMethodNotAllowed || w.Code == http.StatusNotFound && strings.Contains(w.Body.String(), "no such resource") {
+			t.Errorf("%s: got %d %s, want it served", d, w.Code, w.Body.String())
+		}
+	}
+}
+
+// TestOpenAPIServed: the document is served without a token, as JSON.
+func TestOpenAPIServed(t *testing.T) {
+	e := newEnv(t, errStore{}, nil)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, openAPIPath, nil))
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" || !json.Valid(w.Body.Bytes()) {
+		t.Errorf("got %d %q, want the JSON document", w.Code, w.Header().Get("Content-Type"))
+	}
+	w = httptest.NewRecorder()
+	e.h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, openAPIPath, nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: got %d, want 405", w.Code)
+	}
+}
