@@ -95,9 +95,9 @@ func newID(random io.Reader) (string, error) {
 }
 
 // validateName checks a link name and returns it trimmed: 1 to MaxNameRunes
-// characters, no control characters and no bidirectional-override
-// characters (the name is shown on the consent page, where those could
-// disguise it).
+// characters, no control characters, and none of the bidirectional controls
+// and zero-width characters of shared.CheckName (the name is shown on the
+// consent page, where those could disguise it).
 func validateName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch n := utf8.RuneCountInString(name); {
@@ -112,18 +112,12 @@ func validateName(name string) (string, error) {
 			return "", errValidation("name", "must be valid UTF-8")
 		case unicode.IsControl(c):
 			return "", errValidation("name", "must not contain control characters")
-		case isBidiControl(c):
-			return "", errValidation("name", fmt.Sprintf("must not contain the bidirectional control character U+%04X", c))
 		}
 	}
+	if err := shared.CheckName(name); err != nil {
+		return "", errValidation("name", err.Error())
+	}
 	return name, nil
-}
-
-// isBidiControl reports the embedding, override and isolate characters of
-// Unicode's bidirectional algorithm (UAX #9), which can make a name display
-// as something else.
-func isBidiControl(c rune) bool {
-	return (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069')
 }
 
 // validateClientType checks a client type; nil is the default, confidential.

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -90,6 +91,9 @@ func validateDisplayName(name string) error {
 			return errValidation("name", "must not contain control characters")
 		}
 	}
+	if err := shared.CheckName(name); err != nil {
+		return errValidation("name", err.Error())
+	}
 	return nil
 }
 
@@ -159,6 +163,9 @@ func validateUsername(name string) error {
 	}
 	if len(name) > MaxUsernameLen {
 		return errValidation("username", fmt.Sprintf("is %d characters long, above the maximum of %d", len(name), MaxUsernameLen))
+	}
+	if err := shared.CheckName(name); err != nil {
+		return errValidation("username", err.Error())
 	}
 	for i := 0; i < len(name); i++ {
 		if !isUsernameChar(name[i]) {

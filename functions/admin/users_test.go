@@ -35,6 +35,10 @@ func TestUserValidation(t *testing.T) {
 		{"email too long", "POST", "/admin/users", `{"username":"alice","password":"correct horse","email":"` + strings.Repeat("a", 250) + `@example.com"}`, "email: is 262 bytes long"},
 		{"name control", "PATCH", "/admin/users/alice", `{"name":"Alice\u0007"}`, "name: must not contain control characters"},
 		{"name too long", "PATCH", "/admin/users/alice", `{"name":"` + strings.Repeat("n", MaxDisplayNameLen+1) + `"}`, "name: is 201 bytes long"},
+		{"name bidi override", "PATCH", "/admin/users/alice", `{"name":"Alice\u202Enimda"}`, "name: must not contain the bidirectional control character U+202E (character 6)"},
+		{"name zero-width joiner", "POST", "/admin/users", `{"username":"alice","password":"correct horse","name":"Al\u200Dice"}`, "name: must not contain the zero-width character U+200D"},
+		{"username zero-width space", "POST", "/admin/users", `{"username":"ad\u200Bmin","password":"correct horse"}`, "username: must not contain the zero-width character U+200B (character 3)"},
+		{"username bidi isolate", "POST", "/admin/users", `{"username":"a\u2066b","password":"correct horse"}`, "username: must not contain the bidirectional control character U+2066"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -124,6 +124,74 @@ func TestHostile_MalformedJSON400WithReason(t *testing.T) {
 	}
 }
 
+// TestHostile_AmbiguousJSONKeys: encoding/json matches keys to fields
+// case-insensitively and lets the last of a repeated key win, so
+// {"name":"x","NAME":"y"} used to create a link named "y" (issue 13). The
+// admin API now answers 400 invalid_request naming the key, and creates
+// nothing.
+func TestHostile_AmbiguousJSONKeys(t *testing.T) {
+	e := newEnv(t, nil)
+	before := len(e.links())
+	for _, tc := range []struct {
+		path, body, reason string
+	}{
+		{"/admin/links", `{"name":"x","NAME":"y","redirect_uris":["https://a.example/cb"]}`, `key "NAME" differs from the field "name" only by letter case`},
+		{"/admin/links", `{"name":"x","redirect_uris":["https://a.example/cb"],"Client_Type":"public"}`, `key "Client_Type"`},
+		{"/admin/links", `{"name":"x","name":"y","redirect_uris":["https://a.example/cb"]}`, `key "name" is repeated`},
+		{"/admin/links", `{"name":"x","redirect_uris":["https://a.example/cb"],"scopes":["PUBLIC_REPOS"],"scopes":["SYSTEM_ADMIN"]}`, `key "scopes" is repeated`},
+		{"/admin/users", `{"username":"mallory","password":"a long passphrase","Permissions":["SYSTEM_ADMIN"]}`, `key "Permissions"`},
+	} {
+		t.Run(tc.body, func(t *testing.T) {
+			r := e.do("POST", tc.path, strings.NewReader(tc.body),
+				"Authorization", "Bearer "+adminToken, "Content-Type", "application/json")
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("got status %d (%s), want 400", r.status, r.body)
+			}
+			if m := r.json(t); m["error"] != "invalid_request" || !strings.Contains(str(m["message"]), tc.reason) {
+				t.Errorf("got %s, want invalid_request with a message naming %q", r.body, tc.reason)
+			}
+		})
+	}
+	if after := len(e.links()); after != before {
+		t.Errorf("got %d links after the refused requests, want %d", after, before)
+	}
+	e.admin("GET", "/admin/users/mallory", nil, 404, nil)
+}
+
+// TestHostile_InvisibleCharactersInNames: link names, usernames and user
+// display names with a bidirectional control or a zero-width character
+// (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069, U+061C, U+FEFF) are 422
+// with the character named (shared.CheckName), on create and on update.
+func TestHostile_InvisibleCharactersInNames(t *testing.T) {
+	e := newEnv(t, nil)
+	l := e.link(store.Confidential)
+	e.user("alice")
+	for _, tc := range []struct {
+		method, path, body, reason string
+	}{
+		{"POST", "/admin/links", `{"name":"abc\u202egpj.exe","redirect_uris":["https://a.example/cb"]}`, "name: must not contain the bidirectional control character U+202E"},
+		{"POST", "/admin/links", `{"name":"Jen\u200bkins","redirect_uris":["https://a.example/cb"]}`, "name: must not contain the zero-width character U+200B"},
+		{"POST", "/admin/links", `{"name":"\ufeffJenkins","redirect_uris":["https://a.example/cb"]}`, "U+FEFF"},
+		{"PATCH", "/admin/links/" + l.ID, `{"name":"a\u061cb"}`, "U+061C"},
+		{"PATCH", "/admin/links/" + l.ID, `{"name":"a\u2068b"}`, "U+2068"},
+		{"POST", "/admin/users", `{"username":"ad\u200bmin","password":"a long passphrase"}`, "username: must not contain the zero-width character U+200B"},
+		{"POST", "/admin/users", `{"username":"bob","password":"a long passphrase","name":"Bob\u200e"}`, "name: must not contain the bidirectional control character U+200E"},
+		{"PATCH", "/admin/users/alice", `{"name":"Al\u200dice"}`, "U+200D"},
+	} {
+		t.Run(tc.method+" "+tc.body, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, strings.NewReader(tc.body),
+				"Authorization", "Bearer "+adminToken, "Content-Type", "application/json")
+			if r.status != http.StatusUnprocessableEntity {
+				t.Fatalf("got status %d (%s), want 422", r.status, r.body)
+			}
+			if m := r.json(t); m["error"] != "validation_failed" || !strings.Contains(str(m["message"]), tc.reason) {
+				t.Errorf("got %s, want validation_failed naming %q", r.body, tc.reason)
+			}
+		})
+	}
+	e.admin("GET", "/admin/users/bob", nil, 404, nil)
+}
+
 // TestHostile_NonUTF8Refused: bytes that are not UTF-8 in form values,
 // query strings, JSON strings, paths and headers are refused with a 4xx,
 // never a 5xx.

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -189,21 +191,36 @@ func ParseForm(r *http.Request, allowQuery bool) (url.Values, error) {
 	return out, nil
 }
 
-// DecodeJSON decodes a JSON object body into v, refusing unknown fields and
-// trailing data. A body over MaxBodyBytes is ErrTooLarge; any other error
-// text names the problem and is safe to show to clients.
+// DecodeJSON decodes a JSON object body into v, refusing unknown fields,
+// trailing data, a key repeated in one object and a key that differs from a
+// field's name only by letter case (encoding/json would accept both: the
+// last repeat wins, and names match case-insensitively). A body over
+// MaxBodyBytes is ErrTooLarge; any other error text names the problem and
+// is safe to show to clients.
 func DecodeJSON(r *http.Request, v any) error {
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "" && ct != "application/json" {
 		return errors.New("content type must be application/json")
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return ErrTooLarge
+		}
+		return errors.New("could not read the request body")
+	}
+	if err := decodeJSON(body, v); err != nil {
+		return err
+	}
+	return checkKeys(body, reflect.TypeOf(v))
+}
+
+// decodeJSON is DecodeJSON's decoding of body into v.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			return ErrTooLarge
-		case errors.Is(err, io.EOF):
+		if errors.Is(err, io.EOF) {
 			return errors.New("request body is empty")
 		}
 		var se *json.SyntaxError
