@@ -88,7 +88,8 @@ type Route struct {
 // Routes are the routes of SPEC "Endpoints"; each GET route gets a HEAD
 // route to the same function. Only the admin API is behind IAM
 // authorization: the OAuth endpoints authenticate clients and users
-// themselves.
+// themselves, and the console (/console, served by the admin function)
+// authenticates administrators with their sign-in session.
 var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/token", false},
 	{"token", awsapigatewayv2.HttpMethod_POST, "/rest/oauth2/latest/token", false},
@@ -98,6 +99,7 @@ var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/jwks.json", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/login", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/login", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/consent", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/logout", false},
@@ -105,6 +107,11 @@ var Routes = []Route{
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/account/authorizations", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/account/authorizations/{client_id}/revoke", false},
 	{"admin", awsapigatewayv2.HttpMethod_ANY, "/admin/{proxy+}", true},
+	// The console: the administrator's sign-in session is the
+	// authentication (functions/admin checks it and the administrator
+	// flag), so no IAM authorizer; the JSON API above keeps it.
+	{"admin", awsapigatewayv2.HttpMethod_ANY, "/console", false},
+	{"admin", awsapigatewayv2.HttpMethod_ANY, "/console/{proxy+}", false},
 }
 
 // sizing is the memory and timeout of a function. Lambda gives CPU in

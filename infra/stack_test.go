@@ -389,6 +389,7 @@ func TestRoutes(t *testing.T) {
 		"GET /.well-known/jwks.json":                      "token",
 		"GET /oauth2/authorize":                           "authorize",
 		"GET /rest/oauth2/latest/authorize":               "authorize",
+		"GET /oauth2/login":                               "authorize",
 		"POST /oauth2/login":                              "authorize",
 		"POST /oauth2/consent":                            "authorize",
 		"GET /oauth2/logout":                              "authorize",
@@ -396,6 +397,8 @@ func TestRoutes(t *testing.T) {
 		"GET /account/authorizations":                     "authorize",
 		"POST /account/authorizations/{client_id}/revoke": "authorize",
 		"ANY /admin/{proxy+}":                             "admin",
+		"ANY /console":                                    "admin",
+		"ANY /console/{proxy+}":                           "admin",
 	}
 	for k, fn := range want {
 		if p, ok := strings.CutPrefix(k, "GET "); ok {
@@ -407,6 +410,7 @@ func TestRoutes(t *testing.T) {
 		fnOf[doc.function(t, fn)] = fn
 	}
 	got := map[string]string{}
+	authOf := map[string]string{} // route key → AuthorizationType
 	for _, id := range doc.ofType("AWS::ApiGatewayV2::Route") {
 		p := doc.Resources[id].Properties
 		key := p["RouteKey"].(string)
@@ -428,6 +432,7 @@ func TestRoutes(t *testing.T) {
 
 		admin := strings.Contains(key, " /admin/")
 		auth, _ := p["AuthorizationType"].(string)
+		authOf[key] = auth
 		if admin && auth != "AWS_IAM" {
 			t.Errorf("route %s: AuthorizationType got %q, want AWS_IAM", key, auth)
 		}
@@ -437,6 +442,13 @@ func TestRoutes(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("routes: got %v, want %v", got, want)
+	}
+	// The console reaches the admin function without IAM (the sign-in
+	// session authenticates there); the JSON API stays under IAM.
+	for key, wantAuth := range map[string]string{"ANY /console": "", "ANY /console/{proxy+}": "", "ANY /admin/{proxy+}": "AWS_IAM"} {
+		if got := authOf[key]; got != wantAuth && !(wantAuth == "" && got == "NONE") {
+			t.Errorf("route %s: AuthorizationType got %q, want %q", key, got, wantAuth)
+		}
 	}
 	noPanic(t, "api", func() {
 		tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Api"), jsii.Number(1))
