@@ -203,10 +203,17 @@ Incoming application links: OAuth 2.0 provider
   issuer       %s
   storage      %s
   admin token  %s%s
+  console      %s/console/
 
 Try it (copy and paste into another shell; README.md "Quick start" shows each answer):
 
   export ISSUER=%s ADMIN_TOKEN=%s
+
+  # 0. an administrator: open $ISSUER/console/ and sign in as admin to create
+  #    links, view their credentials and manage users in the browser
+  curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' \
+    -d '{"username":"admin","password":"choose a long password","admin":true}'
 
   # 1. a user who can sign in
   curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
@@ -228,7 +235,7 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
   #    (a second exchange of the same code revokes the tokens of the first)
   curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
 
-`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.AdminToken, cb, int(cfg.AuthCodeTTL.Seconds()))
+`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.Issuer, cfg.AdminToken, cb, int(cfg.AuthCodeTTL.Seconds()))
 }
 
 // openStore opens the store for the chosen backend; the returned func

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/applinks/applinks/shared/config"
 )
 
 func TestIssuerFor(t *testing.T) {
@@ -28,6 +30,18 @@ func TestIssuerFor(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("issuerFor(%q) = %q, %v, want %q", tc.addr, got, err, tc.want)
+		}
+	}
+}
+
+// TestBannerNamesTheConsole: make run prints the console's URL and a
+// command that creates an administrator.
+func TestBannerNamesTheConsole(t *testing.T) {
+	var b strings.Builder
+	printBanner(&b, config.Config{Issuer: "http://127.0.0.1:8181", AdminToken: "tok"}, "embedded emulator", true)
+	for _, want := range []string{"console      http://127.0.0.1:8181/console/", `"admin":true`, `"$ISSUER/admin/users"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("got a banner without %q:\n%s", want, b.String())
 		}
 	}
 }

@@ -2,7 +2,8 @@
 // admin.Handler, with a signing-key Rotator, through lambdahttp.Serve.
 // Authentication is API Gateway's IAM authorization (SigV4) on /admin/*;
 // the handler also refuses any request whose context carries no IAM
-// principal. It holds no logic of its own.
+// principal. The console (/console/*, no authorizer) authenticates with the
+// sign-in session instead. It holds no logic of its own.
 package main
 
 import (
