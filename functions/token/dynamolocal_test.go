@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -63,6 +64,44 @@ var raceScenarios = []scenario{
 		// Without a grace period the others are reuse: the grant is revoked.
 		if e.active(next.RefreshToken) || e.active(next.AccessToken) {
 			t.Error("tokens after concurrent reuse: got active, want inactive")
+		}
+	}},
+	{name: "replay within the grace racing the client", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) {
+		// The client refreshes RT0 into RT1; then, at once, an attacker
+		// replays RT0 (within the grace) and the client uses RT1. Both
+		// write RT1 on condition that it is active, so one loses and is
+		// reuse: whatever the interleaving, the grant ends revoked and no
+		// token of it is active (the client's chain is never lost
+		// silently).
+		for range 3 {
+			rt0 := e.exchange(e.code(codeOpts{}))
+			rt1 := e.ok(e.refresh(rt0.RefreshToken, nil))
+			ws := parallel(2, func() func() (int, string) {
+				var i atomic.Int32
+				return func() (int, string) {
+					tok := rt0.RefreshToken
+					if i.Add(1) == 2 {
+						tok = rt1.RefreshToken
+					}
+					w := e.refresh(tok, nil)
+					return w.Code, w.Body.String()
+				}
+			}())
+			for _, w := range ws {
+				if w.status == http.StatusOK {
+					if tk := decodeTokens(t, w.body); e.active(tk.RefreshToken) || e.active(tk.AccessToken) {
+						t.Errorf("tokens issued in the race: got active, want inactive (grant revoked)")
+					}
+				} else if w.status != http.StatusBadRequest {
+					t.Errorf("got %d %s, want 200 or 400 invalid_grant", w.status, w.body)
+				}
+			}
+			if e.active(rt1.AccessToken) {
+				t.Error("RT1's access token after the race: got active, want inactive")
+			}
+		}
+		if !e.audited("refresh_token_reuse") {
+			t.Error("no refresh_token_reuse audit event")
 		}
 	}},
 	{name: "concurrent retries within the grace", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) {
