@@ -156,25 +156,29 @@ type Access struct {
 // operations behind them (shared/store); TestAccessesFollowTheCode derives
 // them from the source and fails when the two differ:
 //
-//   - token: Fetch and GetUserForClient (BatchGetItem), RevokeAccessToken
+//   - token: Fetch (BatchGetItem), RevokeAccessToken
 //     (PutItem), RevokeGrant (UpdateItem), and RedeemCode, RotateRefresh and
 //     ReplaceSuccessor, which are TransactWriteItems of Update, Put and
 //     ConditionCheck items. IAM has no TransactWriteItems action: each item
 //     of a transaction is authorized as its PutItem, UpdateItem, DeleteItem
 //     or ConditionCheckItem. The keyring reads the signing keys, and the
 //     first start of a deployment creates them (signing.New).
-//   - authorize: links, users, sessions and codes by key (GetItem, PutItem,
-//     UpdateItem, DeleteItem: login-attempt counters, revocation markers
-//     and sign-out), and
-//     ListGrantsByUser (Query on gsi2) for the account page. No secrets.
+//   - authorize: links, users, sessions, codes and grants by key (GetItem,
+//     BatchGetItem for an authorization request's link, session, user and
+//     grant, PutItem, UpdateItem, DeleteItem: login-attempt counters,
+//     revocation and sign-out), ApproveGrant (a transaction of a Put or
+//     Update of the grant and a ConditionCheck of the user), and
+//     ListGrantsByUser (Query of the user's grants partition, on the table)
+//     for the account page. No index, no secrets.
 //   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
-//     Put and Delete items), the listings and revocation by link or user
-//     (Query on the indexes), the link secrets (Create, Get, Put, Delete) and
+//     Put and Delete items), the listings and revocation by link (Query on
+//     gsi1), the user listing (Query on gsi2), a user's grants (Query on
+//     the table), the link secrets (Create, Get, Put, Delete) and
 //     signing-key rotation (Get, Create when the first rotation finds no
 //     key set, Put).
 //
-// Query is only ever on an index, so it is granted on <table>/index/* and
-// the item actions on the table alone.
+// Query of the table itself is in Table; QueryIndex grants Query on
+// <table>/index/* alone.
 var Accesses = map[string]Access{
 	"token": {
 		Table: []string{
@@ -185,13 +189,14 @@ var Accesses = map[string]Access{
 	},
 	"authorize": {
 		Table: []string{
-			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+			"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+			"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query",
 		},
-		QueryIndex: true,
 	},
 	"admin": {
 		Table: []string{
 			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+			"dynamodb:Query",
 		},
 		QueryIndex: true,
 		LinkSecrets: []string{

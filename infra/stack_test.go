@@ -593,11 +593,11 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"},
 		}},
 		{"authorize", map[string][]string{
-			"Table":   {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-			"Indexes": {"dynamodb:Query"},
+			"Table": {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+				"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 		}},
 		{"admin", map[string][]string{
-			"Table":   {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+			"Table":   {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 			"Indexes": {"dynamodb:Query"},
 			"LinkSecrets": {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
 				"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},

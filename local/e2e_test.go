@@ -103,8 +103,16 @@ type link struct {
 	ClientSecret string `json:"client_secret"`
 }
 
-func (p *provider) createUser(name, password string, perms []string) {
-	p.admin("POST", "/admin/users", map[string]any{"username": name, "password": password, "permissions": perms}, 201, nil)
+// createUser creates a user and returns its id.
+func (p *provider) createUser(name, password string, perms []string) string {
+	var u struct {
+		ID string `json:"id"`
+	}
+	p.admin("POST", "/admin/users", map[string]any{"username": name, "password": password, "permissions": perms}, 201, &u)
+	if u.ID == "" {
+		p.t.Fatalf("created user %s has no id", name)
+	}
+	return u.ID
 }
 
 func (p *provider) createLink(name, redirect string, scopes []string, clientType string) link {
@@ -336,7 +344,7 @@ func TestEndToEnd(t *testing.T) {
 func codeFlow(t *testing.T, p *provider, prefix string, style oauth2.AuthStyle) link {
 	t.Helper()
 	ctx := context.Background()
-	p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	aliceID := p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
 	l := p.createLink("Demo app", callbackURL, []string{"REPO_ADMIN"}, "confidential")
 	conf := oauthConfig(p, l, prefix, style, "REPO_READ")
 
@@ -366,7 +374,7 @@ func codeFlow(t *testing.T, p *provider, prefix string, style oauth2.AuthStyle) 
 		t.Fatal("no refresh token")
 	}
 	c := p.claims(tok.AccessToken)
-	for k, want := range map[string]any{"iss": p.issuer, "sub": "alice", "client_id": l.ClientID, "scope": "REPO_READ", "aud": p.issuer} {
+	for k, want := range map[string]any{"iss": p.issuer, "sub": aliceID, "username": "alice", "client_id": l.ClientID, "scope": "REPO_READ", "aud": p.issuer} {
 		if c[k] != want {
 			t.Errorf("claim %s: got %v, want %v", k, c[k], want)
 		}

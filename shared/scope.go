@@ -288,6 +288,17 @@ func (c *Catalog) Covers(have, want []string) bool {
 	return true
 }
 
+// Union returns max(closure(a) ∪ closure(b)) in catalog order: what a user
+// has approved in all, after approving a and then b. Unknown names are
+// dropped.
+func (c *Catalog) Union(a, b []string) []string {
+	set := c.closureOf(a)
+	for i, in := range c.closureOf(b) {
+		set[i] = set[i] || in
+	}
+	return c.list(c.maxOf(set))
+}
+
 // parseRequest parses a scope parameter into the closure of its scopes, or
 // an InvalidScope *Error.
 func (c *Catalog) parseRequest(request string) ([]bool, error) {

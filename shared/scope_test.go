@@ -242,6 +242,25 @@ func TestCovers(t *testing.T) {
 	}
 }
 
+func TestUnion(t *testing.T) {
+	c := DefaultCatalog()
+	tests := []struct {
+		a, b, want []string
+	}{
+		{[]string{"REPO_READ"}, []string{"REPO_WRITE"}, []string{"REPO_WRITE"}},
+		{[]string{"REPO_WRITE"}, []string{"REPO_READ"}, []string{"REPO_WRITE"}},
+		{[]string{"REPO_READ"}, []string{"ACCOUNT_WRITE"}, []string{"ACCOUNT_WRITE", "REPO_READ"}},
+		{[]string{"REPO_ADMIN", "ACCOUNT_WRITE"}, []string{"PROJECT_ADMIN"}, []string{"ACCOUNT_WRITE", "PROJECT_ADMIN"}},
+		{nil, []string{"PUBLIC_REPOS"}, []string{"PUBLIC_REPOS"}},
+		{[]string{"UNKNOWN"}, nil, []string{}},
+	}
+	for _, tc := range tests {
+		if got := c.Union(tc.a, tc.b); !slices.Equal(got, tc.want) {
+			t.Errorf("Union(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
 func TestParseScope(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -27,6 +27,23 @@ func NewToken(random io.Reader) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
+// IDBytes is the entropy of every record id (user, grant, token jti).
+const IDBytes = 16
+
+// NewID reads IDBytes from random and returns them base64url-encoded
+// without padding (22 characters): a random id that is never derived from
+// anything and, at 128 bits, never repeats.
+func NewID(random io.Reader) (string, error) {
+	if random == nil {
+		return "", fmt.Errorf("new id: no random source")
+	}
+	var b [IDBytes]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("new id: read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
 // HashToken returns the storage form of a high-entropy token: base64url
 // (no padding) of its SHA-256. Never use it for passwords.
 func HashToken(token string) string {

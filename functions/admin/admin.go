@@ -85,31 +85,31 @@ type CredentialStore interface {
 	RotateLinkSecret(ctx context.Context, id, newSecret string, overlap time.Duration, now time.Time) (store.Link, error)
 }
 
-// GrantStore lists and revokes the grants of a link.
+// GrantStore lists and revokes the grants of a link (one per user).
 type GrantStore interface {
-	// ListGrantsByLink lists the grants of a client id, newest first.
+	// ListGrantsByLink lists the active grants of a client id, newest
+	// first.
 	ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]store.Grant, string, error)
-	// GetGrant reads a grant by id.
-	GetGrant(ctx context.Context, id string) (store.Grant, error)
-	// RevokeGrant revokes a grant and so every token of it.
-	RevokeGrant(ctx context.Context, id string, now time.Time) error
-	// ListGrantsByUser lists every grant of a user.
-	ListGrantsByUser(ctx context.Context, username string) ([]store.Grant, error)
-	// RevokePendingCodes cancels the user's codes for a client not yet
-	// redeemed.
-	RevokePendingCodes(ctx context.Context, username, clientID string, now time.Time) error
+	// RevokeGrant revokes the user's grant for the client (only while its
+	// id is id), and so every token and pending code of it.
+	RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (store.Grant, error)
 }
 
 // UserStore keeps users.
 type UserStore interface {
-	// CreateUser creates a user (ErrConflict when the username is taken).
+	// CreateUser creates a user with a fresh id (ErrConflict when the
+	// username is taken, regardless of case).
 	CreateUser(ctx context.Context, u store.User) error
-	// GetUser reads a user.
-	GetUser(ctx context.Context, username string) (store.User, error)
-	// UpdateUser applies a partial update.
-	UpdateUser(ctx context.Context, username string, u store.UserUpdate, now time.Time) (store.User, error)
-	// DeleteUser deletes a user and revokes every grant of theirs.
-	DeleteUser(ctx context.Context, username string, now time.Time) error
+	// GetUser reads a user by id.
+	GetUser(ctx context.Context, id string) (store.User, error)
+	// GetUserByName reads a user by username, regardless of case.
+	GetUserByName(ctx context.Context, username string) (store.User, error)
+	// UpdateUser applies a partial update to the user with id.
+	UpdateUser(ctx context.Context, id string, u store.UserUpdate, now time.Time) (store.User, error)
+	// DeleteUser deletes the user with id and revokes every grant of theirs.
+	DeleteUser(ctx context.Context, id string, now time.Time) error
+	// RevokeUserGrants revokes every grant of the user with id.
+	RevokeUserGrants(ctx context.Context, id, reason string, now time.Time) error
 }
 
 // KeyReader reads the signing-key set document (signing.Source's), for

@@ -73,17 +73,14 @@ func (s errStore) RotateLinkSecret(context.Context, string, string, time.Duratio
 func (s errStore) ListGrantsByLink(context.Context, string, int, string) ([]store.Grant, string, error) {
 	return nil, "", s.err
 }
-func (s errStore) GetGrant(context.Context, string) (store.Grant, error) { return store.Grant{}, s.err }
-func (s errStore) RevokeGrant(context.Context, string, time.Time) error  { return s.err }
-func (s errStore) ListGrantsByUser(context.Context, string) ([]store.Grant, error) {
-	return nil, s.err
-}
-func (s errStore) RevokePendingCodes(context.Context, string, string, time.Time) error {
-	return s.err
-}
-func (s errStore) CreateUser(context.Context, store.User) error { return s.err }
-func (s errStore) GetUser(context.Context, string) (store.User, error) {
+func (s errStore) CreateUser(context.Context, store.User) error                      { return s.err }
+func (s errStore) RevokeUserGrants(context.Context, string, string, time.Time) error { return s.err }
+func (s errStore) GetUserByName(context.Context, string) (store.User, error) {
 	return store.User{}, s.err
+}
+func (s errStore) GetUser(context.Context, string) (store.User, error) { return store.User{}, s.err }
+func (s errStore) RevokeGrant(context.Context, string, string, string, time.Time) (store.Grant, error) {
+	return store.Grant{}, s.err
 }
 func (s errStore) UpdateUser(context.Context, string, store.UserUpdate, time.Time) (store.User, error) {
 	return store.User{}, s.err
@@ -277,6 +274,7 @@ func TestRouting(t *testing.T) {
 		{http.MethodGet, "/admin/links/abc/secrets", 404, ""},
 		{http.MethodGet, "/admin/links/abc/credentials/rotate/now", 404, ""},
 		{http.MethodGet, "/admin/users/alice/grants", 405, "DELETE"},
+		{http.MethodGet, "/admin/users/alice/grants/x", 404, ""},
 		{http.MethodGet, "/other", 404, ""},
 		// The store says not found: routed to a handler.
 		{http.MethodGet, "/admin/links/abc", 404, ""},

@@ -289,7 +289,7 @@ func (h *Handler) consoleAdmin(ctx context.Context, r *http.Request) (*signedIn,
 // sessionUser reads the user a session belongs to: the one place the
 // console maps a session to its user.
 func (h *Handler) sessionUser(ctx context.Context, sess store.Session) (store.User, error) {
-	u, err := h.store.GetUser(ctx, sess.Username)
+	u, err := h.store.GetUser(ctx, sess.UserID)
 	if err != nil {
 		return store.User{}, wrapf(err, "get user of session")
 	}
@@ -331,7 +331,7 @@ func (h *Handler) confirmed(ctx context.Context, a *signedIn, now time.Time) (bo
 	if err != nil {
 		return false, wrapf(err, "get confirmation")
 	}
-	return c.Username == a.sess.Username && !c.CreatedAt.Before(a.sess.CreatedAt) && now.Sub(c.CreatedAt) < ConfirmTTL, nil
+	return c.UserID == a.sess.UserID && !c.CreatedAt.Before(a.sess.CreatedAt) && now.Sub(c.CreatedAt) < ConfirmTTL, nil
 }
 
 // checkPassword verifies the administrator's password under the sign-in
@@ -405,7 +405,7 @@ func (c *consoleReq) confirm() {
 	if exp.After(c.a.sess.ExpiresAt) {
 		exp = c.a.sess.ExpiresAt
 	}
-	if err := c.h.store.CreateSession(c.ctx(), store.Session{ID: id, Username: c.a.sess.Username, CreatedAt: now, ExpiresAt: exp}); err != nil {
+	if err := c.h.store.CreateSession(c.ctx(), store.Session{ID: id, UserID: c.a.sess.UserID, CreatedAt: now, ExpiresAt: exp}); err != nil {
 		c.fail(wrapf(err, "create confirmation"))
 		return
 	}

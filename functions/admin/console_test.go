@@ -47,7 +47,7 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 func (e *consoleEnv) user(name string, isAdmin bool) {
 	e.t.Helper()
 	now := e.clock.Now().Add(-time.Hour)
-	if err := e.st.CreateUser(context.Background(), store.User{Username: name, PasswordHash: consoleHash(),
+	if err := e.st.CreateUser(context.Background(), store.User{ID: "uid-" + name, Username: name, PasswordHash: consoleHash(),
 		Admin: isAdmin, CreatedAt: now, UpdatedAt: now}); err != nil {
 		e.t.Fatalf("CreateUser: %v", err)
 	}
@@ -60,7 +60,7 @@ func (e *consoleEnv) signIn(name string, age time.Duration) (cookie, csrf string
 	tok, _ := shared.NewToken(crand.Reader)
 	csrf, _ = shared.NewToken(crand.Reader)
 	now := e.clock.Now().Add(-age)
-	if err := e.st.CreateSession(context.Background(), store.Session{ID: shared.HashToken(tok), Username: name,
+	if err := e.st.CreateSession(context.Background(), store.Session{ID: shared.HashToken(tok), UserID: "uid-" + name,
 		CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(authorize.SessionTTL)}); err != nil {
 		e.t.Fatalf("CreateSession: %v", err)
 	}

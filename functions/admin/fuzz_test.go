@@ -43,7 +43,7 @@ func FuzzAdminHandler(f *testing.F) {
 		ClientType: store.Confidential, Enabled: true, RedirectURIs: []string{"https://app.example/cb"}, Scopes: []string{"REPO_WRITE"}}, now); err != nil {
 		f.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, store.User{Username: "alice", PasswordHash: "unused", Permissions: []string{"REPO_WRITE"},
+	if err := st.CreateUser(ctx, store.User{ID: "fz-alice", Username: "alice", PasswordHash: "unused", Permissions: []string{"REPO_WRITE"},
 		CreatedAt: now, UpdatedAt: now}); err != nil {
 		f.Fatal(err)
 	}

@@ -568,9 +568,11 @@ func (h *Handler) rotateCredentialsOp(ctx context.Context, c call, id string, ov
 // grantView is one grant as GET /admin/links/{id}/grants shows it.
 type grantView struct {
 	GrantID   string     `json:"grant_id"`
+	UserID    string     `json:"user_id"`
 	Username  string     `json:"username"`
 	Scope     []string   `json:"scope"`
 	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"` // the user's latest approval
 	Revoked   bool       `json:"revoked"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
@@ -578,8 +580,8 @@ type grantView struct {
 // viewGrant shows a grant: revoked_at only when it is revoked and the time
 // is known.
 func viewGrant(g store.Grant) grantView {
-	v := grantView{GrantID: g.ID, Username: g.Username, Scope: nonNil(g.Scope),
-		CreatedAt: g.CreatedAt.UTC(), Revoked: g.Revoked}
+	v := grantView{GrantID: g.ID, UserID: g.UserID, Username: g.Username, Scope: nonNil(g.Scope),
+		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(), Revoked: g.Revoked}
 	if g.Revoked && !g.RevokedAt.IsZero() {
 		t := g.RevokedAt.UTC()
 		v.RevokedAt = &t
@@ -587,8 +589,9 @@ func viewGrant(g store.Grant) grantView {
 	return v
 }
 
-// listGrants serves GET /admin/links/{id}/grants: who authorized the link,
-// with the scope they approved and when, newest first.
+// listGrants serves GET /admin/links/{id}/grants: who authorized the link
+// (one active grant per user), with the scope they approved and when,
+// newest first.
 func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) error {
 	limit, cursor, err := pageParams(r)
 	if err != nil {
@@ -640,30 +643,42 @@ func (h *Handler) revokeGrantOp(ctx context.Context, c call, id, grantID string)
 	if err != nil {
 		return err
 	}
-	g, err := h.store.GetGrant(ctx, grantID)
-	if err == nil && g.ClientID != link.ClientID {
-		err = shared.ErrNotFound
-	}
+	g, err := h.findGrant(ctx, link.ClientID, grantID)
 	if err != nil {
-		if isNotFound(err) {
+		return err
+	}
+	// Revoking the grant refuses its pending codes too: they name its id.
+	if _, err := h.store.RevokeGrant(ctx, g.UserID, link.ClientID, g.ID, h.now().UTC()); err != nil {
+		if isNotFound(err) { // revoked or replaced meanwhile
 			return errNotFound("this link has no grant with this id")
 		}
-		return wrapf(err, "get grant")
-	}
-	if g.Revoked {
-		return nil
-	}
-	// As on the account page: the marker that cancels the user's pending
-	// codes for the client first, so that none brings the link back.
-	now := h.now().UTC()
-	if err := h.store.RevokePendingCodes(ctx, g.Username, link.ClientID, now); err != nil {
-		return wrapf(err, "revoke pending codes")
-	}
-	if err := h.store.RevokeGrant(ctx, g.ID, now); err != nil {
 		return wrapf(err, "revoke grant")
 	}
-	c.audit(ctx, "grant_revoked", "link_id", link.ID, "client_id", link.ClientID, "grant_id", g.ID, "username", g.Username)
+	c.audit(ctx, "grant_revoked", "link_id", link.ID, "client_id", link.ClientID, "grant_id", g.ID,
+		"user_id", g.UserID, "username", g.Username)
 	return nil
+}
+
+// findGrant finds the active grant grantID of clientID in the link's
+// listing (grants are keyed by user and link; an administrator's
+// revocation is rare enough to read the listing for it).
+func (h *Handler) findGrant(ctx context.Context, clientID, grantID string) (store.Grant, error) {
+	cursor := ""
+	for {
+		grants, next, err := h.store.ListGrantsByLink(ctx, clientID, 100, cursor)
+		if err != nil {
+			return store.Grant{}, wrapf(err, "list grants")
+		}
+		for _, g := range grants {
+			if g.ID == grantID {
+				return g, nil
+			}
+		}
+		if next == "" {
+			return store.Grant{}, errNotFound("this link has no grant with this id")
+		}
+		cursor = next
+	}
 }
 
 // linkError names the missing resource of a not-found link.

@@ -432,12 +432,12 @@ func TestViewGrant(t *testing.T) {
 		in   store.Grant
 		want string
 	}{
-		{"active", store.Grant{ID: "g1", ClientID: "c", Username: "alice", Scope: []string{"REPO_READ"}, CreatedAt: created, UpdatedAt: revoked},
-			`{"grant_id":"g1","username":"alice","scope":["REPO_READ"],"created_at":"2026-11-28T09:00:00Z","revoked":false}`},
-		{"revoked", store.Grant{ID: "g2", Username: "bob", CreatedAt: created, Revoked: true, RevokedAt: revoked},
-			`{"grant_id":"g2","username":"bob","scope":[],"created_at":"2026-11-28T09:00:00Z","revoked":true,"revoked_at":"2026-11-28T10:00:00Z"}`},
-		{"revoked, time unknown", store.Grant{ID: "g3", Username: "carol", CreatedAt: created, Revoked: true},
-			`{"grant_id":"g3","username":"carol","scope":[],"created_at":"2026-11-28T09:00:00Z","revoked":true}`},
+		{"active", store.Grant{ID: "g1", ClientID: "c", UserID: "u1", Username: "alice", Scope: []string{"REPO_READ"}, CreatedAt: created, UpdatedAt: revoked},
+			`{"grant_id":"g1","user_id":"u1","username":"alice","scope":["REPO_READ"],"created_at":"2026-11-28T09:00:00Z","updated_at":"2026-11-28T10:00:00Z","revoked":false}`},
+		{"revoked", store.Grant{ID: "g2", UserID: "u2", Username: "bob", CreatedAt: created, UpdatedAt: created, Revoked: true, RevokedAt: revoked},
+			`{"grant_id":"g2","user_id":"u2","username":"bob","scope":[],"created_at":"2026-11-28T09:00:00Z","updated_at":"2026-11-28T09:00:00Z","revoked":true,"revoked_at":"2026-11-28T10:00:00Z"}`},
+		{"revoked, time unknown", store.Grant{ID: "g3", UserID: "u3", Username: "carol", CreatedAt: created, UpdatedAt: created, Revoked: true},
+			`{"grant_id":"g3","user_id":"u3","username":"carol","scope":[],"created_at":"2026-11-28T09:00:00Z","updated_at":"2026-11-28T09:00:00Z","revoked":true}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -459,40 +459,45 @@ func TestListGrants(t *testing.T) {
 	l := e.createLink(confidentialBody)
 	other := e.createLink(`{"name":"other","redirect_uris":["https://o.example/cb"]}`)
 
-	// Three grants through the store's own code path: a code, redeemed.
-	grant := func(clientID, user string, scope []string) string {
+	// Grants through the store's own code path: a user's approval, one
+	// record per user and link.
+	grant := func(clientID, user string, scope []string) store.Grant {
 		t.Helper()
-		now := e.clock.Now()
-		code, err := shared.NewToken(strings.NewReader(strings.Repeat(clientID+user, 10)))
+		u, err := st.GetUserByName(ctx, user)
 		if err != nil {
-			t.Fatal(err)
-		}
-		c := store.Code{Hash: shared.HashToken(code), ClientID: clientID, Username: user, Scope: scope,
-			CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if err := st.CreateCode(ctx, c); err != nil {
-			t.Fatalf("CreateCode: %v", err)
+			u = store.User{ID: "uid-" + user, Username: user, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+			if err := st.CreateUser(ctx, u); err != nil {
+				t.Fatalf("CreateUser: %v", err)
+			}
 		}
 		id, err := newID(strings.NewReader(strings.Repeat(user+clientID, 10)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := store.Grant{ID: id, ClientID: clientID, Username: user, Scope: scope, CreatedAt: now, UpdatedAt: now}
-		if err := st.RedeemCode(ctx, c.Hash, g, nil, now); err != nil {
-			t.Fatalf("RedeemCode: %v", err)
+		g, err := st.ApproveGrant(ctx, store.Grant{ID: id, UserID: u.ID, Username: user, ClientID: clientID, Scope: scope},
+			e.cfg.Catalog.Union, e.clock.Now())
+		if err != nil {
+			t.Fatalf("ApproveGrant: %v", err)
 		}
 		e.clock.Add(time.Second)
-		return id
+		return g
 	}
 	g1 := grant(l.ClientID, "alice", []string{"REPO_READ"})
 	g2 := grant(l.ClientID, "bob", []string{"REPO_WRITE"})
+	g3 := grant(l.ClientID, "carol", []string{"REPO_READ"})
 	grant(other.ClientID, "carol", []string{"PUBLIC_REPOS"})
-	if err := st.RevokeGrant(ctx, g1, e.clock.Now()); err != nil {
+	// carol authorizes again: still one grant of hers for the link.
+	if again := grant(l.ClientID, "carol", []string{"ACCOUNT_WRITE"}); again.ID != g3.ID {
+		t.Errorf("carol's second authorization made grant %s, want her first, %s", again.ID, g3.ID)
+	}
+	if _, err := st.RevokeGrant(ctx, g1.UserID, g1.ClientID, g1.ID, e.clock.Now()); err != nil {
 		t.Fatalf("RevokeGrant: %v", err)
 	}
 
 	var body struct {
 		Grants []struct {
 			GrantID   string     `json:"grant_id"`
+			UserID    string     `json:"user_id"`
 			Username  string     `json:"username"`
 			Scope     []string   `json:"scope"`
 			CreatedAt time.Time  `json:"created_at"`
@@ -501,19 +506,27 @@ func TestListGrants(t *testing.T) {
 		} `json:"grants"`
 		NextCursor string `json:"next_cursor"`
 	}
-	b, _ := json.Marshal(e.do(200, http.MethodGet, "/admin/links/"+l.ID+"/grants", ""))
-	if err := json.Unmarshal(b, &body); err != nil {
-		t.Fatal(err)
+	var b []byte
+	for range 50 { // the link's listing is an eventually consistent index
+		b, _ = json.Marshal(e.do(200, http.MethodGet, "/admin/links/"+l.ID+"/grants", ""))
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Fatal(err)
+		}
+		if len(body.Grants) == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if len(body.Grants) != 2 || body.NextCursor != "" {
-		t.Fatalf("got %s, want the link's two grants and no next_cursor", b)
+		t.Fatalf("got %s, want the link's two active grants (one per user; alice's revoked one gone) and no next_cursor", b)
 	}
 	// Newest first.
-	if g := body.Grants[0]; g.GrantID != g2 || g.Username != "bob" || !slices.Equal(g.Scope, []string{"REPO_WRITE"}) || g.Revoked || g.RevokedAt != nil {
-		t.Errorf("got first grant %+v, want bob's active REPO_WRITE grant %s", g, g2)
+	if g := body.Grants[0]; g.GrantID != g3.ID || g.Username != "carol" || g.UserID != "uid-carol" ||
+		!slices.Equal(g.Scope, []string{"ACCOUNT_WRITE", "REPO_READ"}) || g.Revoked || g.RevokedAt != nil {
+		t.Errorf("got first grant %+v, want carol's active grant %s with both approvals", g, g3.ID)
 	}
-	if g := body.Grants[1]; g.GrantID != g1 || g.Username != "alice" || !g.Revoked {
-		t.Errorf("got second grant %+v, want alice's revoked grant %s", g, g1)
+	if g := body.Grants[1]; g.GrantID != g2.ID || g.Username != "bob" || !slices.Equal(g.Scope, []string{"REPO_WRITE"}) || g.Revoked {
+		t.Errorf("got second grant %+v, want bob's active REPO_WRITE grant %s", g, g2.ID)
 	}
 
 	page := e.do(200, http.MethodGet, "/admin/links/"+l.ID+"/grants?limit=1", "")
@@ -523,10 +536,10 @@ func TestListGrants(t *testing.T) {
 
 	// Deleting the link revokes every grant of it.
 	e.do(204, http.MethodDelete, "/admin/links/"+l.ID, "")
-	switch g, err := st.GetGrant(ctx, g2); {
+	switch g, err := st.GetGrant(ctx, g2.UserID, g2.ClientID); {
 	case err != nil && !isNotFound(err):
 		t.Fatalf("GetGrant: %v", err)
 	case err == nil && !g.Revoked:
-		t.Errorf("grant %s of the deleted link: got revoked false, want true (or gone)", g2)
+		t.Errorf("grant %s of the deleted link: got revoked false, want true (or gone)", g2.ID)
 	}
 }

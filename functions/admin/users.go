@@ -42,6 +42,7 @@ type userInput struct {
 
 // userView is a user as the API shows it: never the password hash.
 type userView struct {
+	ID            string    `json:"id"`
 	Username      string    `json:"username"`
 	Permissions   []string  `json:"permissions"`
 	Disabled      bool      `json:"disabled"`
@@ -55,6 +56,7 @@ type userView struct {
 
 func viewUser(u store.User) userView {
 	return userView{
+		ID:            u.ID,
 		Username:      u.Username,
 		Permissions:   nonNil(u.Permissions),
 		Disabled:      u.Disabled,
@@ -156,7 +158,9 @@ func applyProfile(up store.UserUpdate, u *store.User) {
 }
 
 // validateUsername checks a username: 1 to MaxUsernameLen characters of
-// [A-Za-z0-9._@-]. Usernames are case-sensitive and kept as sent.
+// [A-Za-z0-9._@-]. Usernames are kept as sent and compared regardless of
+// case (store.UsernameKey): the alphabet is ASCII, so lower-casing is the
+// whole of case folding.
 func validateUsername(name string) error {
 	if name == "" {
 		return errValidation("username", "must not be empty")
@@ -244,7 +248,11 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 	if err != nil {
 		return store.User{}, err
 	}
-	u := store.User{Username: *in.Username, Permissions: perms}
+	id, err := shared.NewID(h.random)
+	if err != nil {
+		return store.User{}, fmt.Errorf("new user id: %w", err)
+	}
+	u := store.User{ID: id, Username: *in.Username, Permissions: perms}
 	if in.Disabled != nil {
 		u.Disabled = *in.Disabled
 	}
@@ -260,16 +268,17 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 	u.CreatedAt, u.UpdatedAt = now, now
 	if err := h.store.CreateUser(ctx, u); err != nil {
 		if isConflict(err) {
-			return store.User{}, errConflict(fmt.Sprintf("a user named %q already exists", u.Username))
+			return store.User{}, errConflict(fmt.Sprintf("a user named %q already exists (usernames are compared regardless of letter case)", u.Username))
 		}
 		return store.User{}, wrapf(err, "create user %q", u.Username)
 	}
-	c.audit(ctx, "user_created",
+	c.audit(ctx, "user_created", "user_id", u.ID,
 		"username", u.Username, "permissions", u.Permissions, "disabled", u.Disabled, "admin", u.Admin)
 	return u, nil
 }
 
-// getUser serves GET /admin/users/{username}.
+// getUser serves GET /admin/users/{username}; the username matches
+// regardless of case.
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c call) error {
 	u, err := h.userOp(r.Context(), c.param)
 	if err != nil {
@@ -279,9 +288,10 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c call) error 
 	return nil
 }
 
-// userOp reads the user named username (404 "no user with this username").
+// userOp reads the user named username, in any case (404 "no user with
+// this username").
 func (h *Handler) userOp(ctx context.Context, username string) (store.User, error) {
-	u, err := h.store.GetUser(ctx, username)
+	u, err := h.store.GetUserByName(ctx, username)
 	if err != nil {
 		return store.User{}, userError(wrapf(err, "get user %q", username))
 	}
@@ -308,7 +318,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 // updateUserOp validates in and applies it to the user named username;
 // with nothing to change it answers the user as it is.
 func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in userInput) (store.User, error) {
-	if in.Username != nil && *in.Username != username {
+	if in.Username != nil && store.UsernameKey(*in.Username) != store.UsernameKey(username) {
 		return store.User{}, errValidation("username", "cannot be changed; create a new user instead")
 	}
 	var u store.UserUpdate
@@ -333,20 +343,43 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 	if in.Disabled != nil {
 		u.Disabled, fields = in.Disabled, append(fields, "disabled")
 	}
-	if len(fields) == 0 {
-		return h.userOp(ctx, username)
+	cur, err := h.userOp(ctx, username)
+	if err != nil || len(fields) == 0 {
+		return cur, err
 	}
-	user, err := h.store.UpdateUser(ctx, username, u, h.now().UTC())
+	now := h.now().UTC()
+	user, err := h.store.UpdateUser(ctx, cur.ID, u, now)
 	if err != nil {
 		return store.User{}, userError(wrapf(err, "update user %q", username))
 	}
-	c.audit(ctx, "user_updated",
+	// A new password set by an administrator, or a disabling, is incident
+	// response: everything the user authorized is revoked for good
+	// (enabling the user again brings nothing back; they authorize again).
+	if reason := credentialsReason(u); reason != "" {
+		if err := h.store.RevokeUserGrants(ctx, user.ID, reason, now); err != nil {
+			return store.User{}, wrapf(err, "revoke grants of user %q", username)
+		}
+	}
+	c.audit(ctx, "user_updated", "user_id", user.ID,
 		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled, "admin", user.Admin)
 	return user, nil
 }
 
+// credentialsReason names why an update revokes the user's grants: a new
+// password or a disabling; "" for any other update.
+func credentialsReason(u store.UserUpdate) string {
+	switch {
+	case u.PasswordHash != nil:
+		return "password_set"
+	case u.Disabled != nil && *u.Disabled:
+		return "user_disabled"
+	}
+	return ""
+}
+
 // deleteUser serves DELETE /admin/users/{username}: the store revokes every
-// grant of the user; afterwards the username is 404 (and free again).
+// grant of the user; afterwards the username is 404 (and free again: a new
+// user of that name gets a new id, and nothing of the old one works for it).
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) error {
 	if err := h.deleteUserOp(r.Context(), c, c.param); err != nil {
 		return err
@@ -358,10 +391,14 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) err
 
 // deleteUserOp deletes the user named username and revokes their grants.
 func (h *Handler) deleteUserOp(ctx context.Context, c call, username string) error {
-	if err := h.store.DeleteUser(ctx, username, h.now().UTC()); err != nil {
+	u, err := h.userOp(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeleteUser(ctx, u.ID, h.now().UTC()); err != nil {
 		return userError(wrapf(err, "delete user %q", username))
 	}
-	c.audit(ctx, "user_deleted", "username", username)
+	c.audit(ctx, "user_deleted", "user_id", u.ID, "username", u.Username)
 	return nil
 }
 
@@ -379,34 +416,17 @@ func (h *Handler) revokeUserGrants(w http.ResponseWriter, r *http.Request, c cal
 }
 
 // revokeUserGrantsOp revokes everything the user named username has
-// authorized: for each client, the marker that cancels pending codes
-// first (as the account page does), then the grants.
+// authorized: every grant (one per link), so every token of each is
+// inactive and every pending code refused; the user stays.
 func (h *Handler) revokeUserGrantsOp(ctx context.Context, c call, username string) error {
 	u, err := h.userOp(ctx, username)
 	if err != nil {
 		return err
 	}
-	grants, err := h.store.ListGrantsByUser(ctx, u.Username)
-	if err != nil {
-		return wrapf(err, "list grants of user %q", u.Username)
+	if err := h.store.RevokeUserGrants(ctx, u.ID, "admin_revoked", h.now().UTC()); err != nil {
+		return wrapf(err, "revoke grants of user %q", u.Username)
 	}
-	now := h.now().UTC()
-	var done []string
-	for _, g := range grants {
-		if g.Revoked {
-			continue
-		}
-		if !contains(done, g.ClientID) {
-			if err := h.store.RevokePendingCodes(ctx, u.Username, g.ClientID, now); err != nil {
-				return wrapf(err, "revoke pending codes")
-			}
-			done = append(done, g.ClientID)
-		}
-		if err := h.store.RevokeGrant(ctx, g.ID, now); err != nil && !isNotFound(err) {
-			return wrapf(err, "revoke grant")
-		}
-	}
-	c.audit(ctx, "user_grants_revoked", "username", u.Username, "clients", done)
+	c.audit(ctx, "user_grants_revoked", "user_id", u.ID, "username", u.Username)
 	return nil
 }
 

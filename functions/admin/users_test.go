@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/store"
 )
 
 func TestUserValidation(t *testing.T) {
@@ -81,7 +82,7 @@ func TestUserCRUD(t *testing.T) {
 	checkUser(body, []string{"PUBLIC_REPOS", "REPO_WRITE"}, false)
 	checkUser(e.do(200, http.MethodGet, "/admin/users/"+name, ""), []string{"PUBLIC_REPOS", "REPO_WRITE"}, false)
 
-	u, err := e.st.GetUser(ctx, name)
+	u, err := e.st.GetUserByName(ctx, name)
 	if err != nil {
 		t.Fatalf("GetUser: %v", err)
 	}
@@ -92,7 +93,7 @@ func TestUserCRUD(t *testing.T) {
 	// A taken username is 409, and the first user is unchanged.
 	checkError(t, e.do(409, http.MethodPost, "/admin/users", `{"username":"`+name+`","password":"another password"}`),
 		"conflict", "already exists")
-	if u, _ := e.st.GetUser(ctx, name); !password.Verify(pw, u.PasswordHash) {
+	if u, _ := e.st.GetUserByName(ctx, name); !password.Verify(pw, u.PasswordHash) {
 		t.Errorf("a refused duplicate changed the first user's password")
 	}
 
@@ -102,7 +103,7 @@ func TestUserCRUD(t *testing.T) {
 	checkUser(e.do(200, http.MethodPatch, "/admin/users/"+name, `{"password":"`+pw2+`","disabled":false}`),
 		[]string{"REPO_READ"}, false)
 	checkUser(e.do(200, http.MethodPatch, "/admin/users/"+name, `{}`), []string{"REPO_READ"}, false)
-	u, err = e.st.GetUser(ctx, name)
+	u, err = e.st.GetUserByName(ctx, name)
 	if err != nil {
 		t.Fatalf("GetUser: %v", err)
 	}
@@ -116,7 +117,7 @@ func TestUserCRUD(t *testing.T) {
 	if prof["admin"] != true || prof["name"] != "Alice Liddell" || prof["email"] != "alice@example.com" || prof["email_verified"] != true {
 		t.Errorf("got %v, want admin, name, email and email_verified set", prof)
 	}
-	if u, _ := e.st.GetUser(ctx, name); !u.Admin || u.Name != "Alice Liddell" || u.Email != "alice@example.com" || !u.EmailVerified {
+	if u, _ := e.st.GetUserByName(ctx, name); !u.Admin || u.Name != "Alice Liddell" || u.Email != "alice@example.com" || !u.EmailVerified {
 		t.Errorf("got stored user %+v, want the profile and the admin flag", u)
 	}
 	prof = e.do(200, http.MethodPatch, "/admin/users/"+name, `{"admin":false,"email":""}`)
@@ -146,5 +147,88 @@ func TestUserCRUD(t *testing.T) {
 		if strings.Contains(e.logText(), secret) {
 			t.Errorf("the logs hold %q", secret)
 		}
+	}
+}
+
+// TestUserIdentity: every user gets a random id, never reused; usernames
+// are unique and found regardless of case; an administrator's new password
+// or a disabling revokes the user's grants for good, and so does DELETE
+// /admin/users/{username}/grants, which keeps the user.
+func TestUserIdentity(t *testing.T) {
+	e := newStoreEnv(t)
+	ctx := context.Background()
+	st := e.st.(*store.Store)
+	const pw = "correct horse battery"
+	first := e.do(201, http.MethodPost, "/admin/users", `{"username":"Alice","password":"`+pw+`"}`)
+	id, _ := first["id"].(string)
+	if len(id) < 20 || strings.Contains(strings.ToLower(id), "alice") {
+		t.Fatalf("got id %q, want a random id of at least 20 characters, not derived from the name", id)
+	}
+	checkError(t, e.do(409, http.MethodPost, "/admin/users", `{"username":"aLiCe","password":"`+pw+`"}`),
+		"conflict", "regardless of letter case")
+	for _, name := range []string{"Alice", "alice", "ALICE"} {
+		if got := e.do(200, http.MethodGet, "/admin/users/"+name, ""); got["id"] != id || got["username"] != "Alice" {
+			t.Errorf("GET /admin/users/%s = %v, want id %s, username Alice", name, got, id)
+		}
+	}
+
+	approve := func(clientID string) store.Grant {
+		t.Helper()
+		g, err := st.ApproveGrant(ctx, store.Grant{ID: clientID + "-grant-" + e.clock.Now().Format("150405.000"), UserID: id,
+			Username: "Alice", ClientID: clientID, Scope: []string{"REPO_READ"}}, e.cfg.Catalog.Union, e.clock.Now())
+		if err != nil {
+			t.Fatalf("ApproveGrant: %v", err)
+		}
+		e.clock.Add(time.Second)
+		return g
+	}
+	active := func() int {
+		t.Helper()
+		gs, err := st.ListGrantsByUser(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, g := range gs {
+			if !g.Revoked {
+				n++
+			}
+		}
+		return n
+	}
+	for _, step := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"revoke everything", http.MethodDelete, "/admin/users/alice/grants", "", 204},
+		{"set a password", http.MethodPatch, "/admin/users/ALICE", `{"password":"staple staple staple"}`, 200},
+		{"disable", http.MethodPatch, "/admin/users/alice", `{"disabled":true}`, 200},
+	} {
+		e.do(200, http.MethodPatch, "/admin/users/alice", `{"disabled":false}`)
+		approve("c1")
+		approve("c2")
+		if n := active(); n != 2 {
+			t.Fatalf("%s: %d active grants before, want 2", step.name, n)
+		}
+		e.do(step.status, step.method, step.path, step.body)
+		if n := active(); n != 0 {
+			t.Errorf("%s: %d active grants after, want 0", step.name, n)
+		}
+		// Re-enabling brings nothing back.
+		e.do(200, http.MethodPatch, "/admin/users/alice", `{"disabled":false}`)
+		if n := active(); n != 0 {
+			t.Errorf("%s, then enabled: %d active grants, want 0", step.name, n)
+		}
+	}
+	if got := e.audits("user_grants_revoked"); len(got) != 1 || got[0]["user_id"] != id || got[0]["principal"] != tokenPrincipal {
+		t.Errorf("user_grants_revoked events = %v, want one for %s by %s", got, id, tokenPrincipal)
+	}
+	checkError(t, e.do(404, http.MethodDelete, "/admin/users/nobody/grants", ""), "not_found", "no user")
+
+	// Deleted and created again: a new id.
+	e.do(204, http.MethodDelete, "/admin/users/alice", "")
+	again := e.do(201, http.MethodPost, "/admin/users", `{"username":"alice","password":"`+pw+`"}`)
+	if again["id"] == id || again["id"] == "" {
+		t.Errorf("re-created user id %v, want a new id (old %s)", again["id"], id)
 	}
 }

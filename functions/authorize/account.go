@@ -5,25 +5,25 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
 
-// Authorization is one application the user has authorized: the active
-// grants of one client, merged. It is the JSON form of the account page.
+// Authorization is one application the user has authorized: the user's
+// grant for one client. It is the JSON form of the account page.
 type Authorization struct {
 	ClientID string   `json:"client_id"`
 	Name     string   `json:"name"`
 	Scopes   []string `json:"scopes"`
-	// AuthorizedAt is when the oldest active grant was created.
+	// AuthorizedAt is when the user first authorized the application.
 	AuthorizedAt time.Time `json:"authorized_at"`
-	// LastAuthorizedAt is when the newest active grant was created.
+	// LastAuthorizedAt is the user's latest approval.
 	LastAuthorizedAt time.Time `json:"last_authorized_at"`
 }
 
@@ -52,49 +52,36 @@ func wantsJSON(r *http.Request) bool {
 	return false
 }
 
-// authorizations merges the active grants of username by client, skipping
-// clients whose link no longer exists; newest first.
-func (h *Handler) authorizations(r *http.Request, username string) ([]Authorization, error) {
+// authorizations lists the user's active grants (one query of the user's
+// grants partition, strongly consistent: one item per link), skipping
+// clients whose link no longer exists, newest approval first; and the
+// grant of revokedClient if it was revoked in the last revokedNotice.
+func (h *Handler) authorizations(r *http.Request, userID, revokedClient string) ([]Authorization, *store.Grant, error) {
 	ctx := r.Context()
-	grants, err := h.store.ListGrantsByUser(ctx, username)
+	grants, err := h.store.ListGrantsByUser(ctx, userID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	byClient := map[string]*Authorization{}
-	var scopes = map[string][]string{}
-	var order []string
+	var revoked *store.Grant
+	out := make([]Authorization, 0, len(grants))
 	for _, g := range grants {
 		if g.Revoked {
+			if g.ClientID == revokedClient && h.now().Sub(g.RevokedAt) < revokedNotice {
+				revoked = &g
+			}
 			continue
 		}
-		a, ok := byClient[g.ClientID]
-		if !ok {
-			a = &Authorization{ClientID: g.ClientID, AuthorizedAt: g.CreatedAt, LastAuthorizedAt: g.CreatedAt}
-			byClient[g.ClientID] = a
-			order = append(order, g.ClientID)
-		}
-		if g.CreatedAt.Before(a.AuthorizedAt) {
-			a.AuthorizedAt = g.CreatedAt
-		}
-		if g.CreatedAt.After(a.LastAuthorizedAt) {
-			a.LastAuthorizedAt = g.CreatedAt
-		}
-		scopes[g.ClientID] = append(scopes[g.ClientID], g.Scope...)
-	}
-	out := make([]Authorization, 0, len(order))
-	for _, cid := range order {
-		link, err := h.store.GetLinkByClientID(ctx, cid)
+		link, err := h.store.GetLinkByClientID(ctx, g.ClientID)
 		if errors.Is(err, shared.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		a := byClient[cid]
-		a.Name = link.Name
-		a.Scopes = h.maxScopes(scopes[cid])
-		a.AuthorizedAt, a.LastAuthorizedAt = a.AuthorizedAt.UTC(), a.LastAuthorizedAt.UTC()
-		out = append(out, *a)
+		out = append(out, Authorization{
+			ClientID: g.ClientID, Name: link.Name, Scopes: h.maxScopes(g.Scope),
+			AuthorizedAt: g.CreatedAt.UTC(), LastAuthorizedAt: g.UpdatedAt.UTC(),
+		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].LastAuthorizedAt.Equal(out[j].LastAuthorizedAt) {
@@ -102,7 +89,7 @@ func (h *Handler) authorizations(r *http.Request, username string) ([]Authorizat
 		}
 		return out[i].ClientID < out[j].ClientID
 	})
-	return out, nil
+	return out, revoked, nil
 }
 
 // maxScopes returns the union of names, in catalog order, without a scope
@@ -160,33 +147,25 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusOK, loginData{ReturnTo: accountPath})
 		return
 	}
-	apps, err := h.authorizations(r, user.Username)
+	// After a revocation (the 303 of revoke names the client), confirm it
+	// from the user's grant for that client, read in the same strongly
+	// consistent query: the query can be forged by a link, so only a
+	// revocation of this user's in the last revokedNotice is confirmed.
+	cid := r.URL.Query().Get("revoked")
+	if len(cid) > maxParamBytes {
+		cid = ""
+	}
+	apps, gone, err := h.authorizations(r, user.ID, cid)
 	if err != nil {
 		web.Logger(ctx).Error("list authorizations", "err", err.Error())
 		h.failAccount(w, asJSON, err)
 		return
 	}
-	// After a revocation (the 303 of revoke names the client), confirm it
-	// from the user's revocation marker, which is read consistently: the
-	// grant listing comes from an index that may still show the grants as
-	// active for a moment, so an application whose newest grant is not
-	// after the revocation is left out. The query can be forged by a link:
-	// only a revocation this user made in the last revokedNotice is
-	// confirmed.
 	var revoked string
-	if cid := r.URL.Query().Get("revoked"); cid != "" && len(cid) <= maxParamBytes {
-		at, err := h.store.RevokedAt(ctx, user.Username, cid)
-		if err != nil {
-			web.Logger(ctx).Warn("revoked at", "err", err.Error())
-		}
-		if !at.IsZero() && h.now().Sub(at) < revokedNotice {
-			apps = slices.DeleteFunc(apps, func(a Authorization) bool {
-				return a.ClientID == cid && !a.LastAuthorizedAt.After(at)
-			})
-			revoked = "Access revoked."
-			if link, err := h.store.GetLinkByClientID(ctx, cid); err == nil {
-				revoked = "Access revoked: " + link.Name + " can no longer use your account."
-			}
+	if gone != nil {
+		revoked = "Access revoked."
+		if link, err := h.store.GetLinkByClientID(ctx, gone.ClientID); err == nil {
+			revoked = "Access revoked: " + link.Name + " can no longer use your account."
 		}
 	}
 	if asJSON {
@@ -214,16 +193,11 @@ func (h *Handler) failAccount(w http.ResponseWriter, asJSON bool, err error) {
 	web.WriteJSON(w, e.Status, map[string]string{"error": e.Code, "message": e.Description})
 }
 
-// revoke serves POST /account/authorizations/{client_id}/revoke: every
-// active grant of the user for the client is revoked, which makes all
-// their tokens inactive at once, and so is every authorization code of
-// theirs for the client not yet redeemed.
-//
-// The revocation marker that cancels the codes is written first: if
-// revoking a grant then fails, the page reports the failure (a retry
-// finishes the job) and no pending code can bring the client back
-// meanwhile. If writing the marker fails, nothing is revoked and the page
-// reports the failure.
+// revoke serves POST /account/authorizations/{client_id}/revoke: the user's
+// grant for the client is revoked (1 UpdateItem), which makes every token
+// of it inactive at once and refuses every code of it not yet redeemed
+// (codes and tokens name the grant's ID; a new authorization gets a new
+// one).
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string) {
 	ctx := r.Context()
 	form, ok := readForm(w, r)
@@ -240,33 +214,20 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		return
 	}
 	if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, sess.CSRF) {
-		web.Logger(ctx).Info("revoke csrf mismatch", "username", user.Username)
+		web.Logger(ctx).Info("revoke csrf mismatch", "user_id", user.ID)
 		renderMessage(w, http.StatusForbidden, msgCSRF)
 		return
 	}
-	now := h.now()
-	if err := h.store.RevokePendingCodes(ctx, user.Username, clientID, now); err != nil {
-		web.Logger(ctx).Error("revoke pending codes", "err", err.Error())
+	g, err := h.store.RevokeGrant(ctx, user.ID, clientID, "", h.now())
+	switch {
+	case errors.Is(err, shared.ErrNotFound): // nothing to revoke
+	case err != nil:
+		web.Logger(ctx).Error("revoke grant", "err", err.Error())
 		h.fail(w, err)
 		return
-	}
-	grants, err := h.store.ListGrantsByUser(ctx, user.Username)
-	if err != nil {
-		web.Logger(ctx).Error("list grants", "err", err.Error())
-		h.fail(w, err)
-		return
-	}
-	for _, g := range grants {
-		if g.ClientID != clientID || g.Revoked {
-			continue
-		}
-		if err := h.store.RevokeGrant(ctx, g.ID, now); err != nil && !errors.Is(err, shared.ErrNotFound) {
-			web.Logger(ctx).Error("revoke grant", "err", err.Error(), "grant_id", g.ID)
-			h.fail(w, err)
-			return
-		}
+	default:
 		web.Audit(ctx, "grant_revoked", "grant_id", g.ID, "client_id", g.ClientID,
-			"username", user.Username, "by", "user")
+			"user_id", user.ID, "username", user.Username, "by", "user")
 	}
 	page.Redirect(w, accountPath+"?revoked="+url.QueryEscape(clientID), http.StatusSeeOther)
 }

@@ -33,20 +33,35 @@ func signInAccount(t *testing.T, e *env) (*browser, *response) {
 	return b, b.get(accountPath)
 }
 
-// seedGrants gives alice two grants for the app link, one for the query
-// link, a revoked one for the public link and one for a deleted link; bob
-// has one for the app link.
+// carolID is the id of carol, a user seedGrants adds.
+const carolID = "carolCCCCCCCCCCCCCCCCC"
+
+// Ids of the grants seedGrants writes.
+const (
+	gApp   = "gAppAAAAAAAAAAAAAAAAAA" // alice, app link: approved twice
+	gQuery = "gQueryAAAAAAAAAAAAAAAA" // alice, query link
+	gPub   = "gPubAAAAAAAAAAAAAAAAAA" // alice, public link: revoked
+	gGone  = "gGoneAAAAAAAAAAAAAAAAA" // alice, a deleted link
+	gCarol = "gCarolAAAAAAAAAAAAAAAA" // carol, app link
+)
+
+// seedGrants gives alice one grant per link (one record per user and
+// link): the app link's approved at t0 and again an hour later, the query
+// link's, a revoked one for the public link and one for a deleted link;
+// carol, another user, has one for the app link.
 func seedGrants(e *env) time.Time {
 	t0 := e.clock.Now().Add(-48 * time.Hour)
-	add := func(id, cid, user string, scope []string, at time.Time, revoked bool) {
-		e.store.addGrant(store.Grant{ID: id, ClientID: cid, Username: user, Scope: scope, CreatedAt: at, UpdatedAt: at, Revoked: revoked})
+	made := e.clock.Now().Add(-72 * time.Hour)
+	e.store.addUser(store.User{ID: carolID, Username: "carol", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, CreatedAt: made, UpdatedAt: made})
+	add := func(id, cid, userID, username string, scope []string, at, last time.Time, revoked bool) {
+		e.store.addGrant(store.Grant{ID: id, ClientID: cid, UserID: userID, Username: username, Scope: scope,
+			CreatedAt: at, UpdatedAt: last, Revoked: revoked, RevokedAt: map[bool]time.Time{true: last}[revoked]})
 	}
-	add("g1", appClient, "alice", []string{"REPO_READ"}, t0, false)
-	add("g2", appClient, "alice", []string{"REPO_WRITE"}, t0.Add(time.Hour), false)
-	add("g3", queryClient, "alice", []string{"PUBLIC_REPOS"}, t0.Add(2*time.Hour), false)
-	add("g4", pubClient, "alice", []string{"REPO_READ"}, t0, true)
-	add("g5", "client-gone", "alice", []string{"REPO_READ"}, t0, false)
-	add("g6", appClient, "bob", []string{"REPO_READ"}, t0, false)
+	add(gApp, appClient, aliceID, "alice", []string{"REPO_WRITE"}, t0, t0.Add(time.Hour), false)
+	add(gQuery, queryClient, aliceID, "alice", []string{"PUBLIC_REPOS"}, t0.Add(2*time.Hour), t0.Add(2*time.Hour), false)
+	add(gPub, pubClient, aliceID, "alice", []string{"REPO_READ"}, t0, t0, true)
+	add(gGone, "client-gone", aliceID, "alice", []string{"REPO_READ"}, t0, t0, false)
+	add(gCarol, appClient, carolID, "carol", []string{"REPO_READ"}, t0, t0, false)
 	return t0
 }
 
@@ -134,20 +149,21 @@ func testAccountPage(t *testing.T, mk mkEnv) {
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath+"?revoked="+appClient {
 		t.Fatalf("revoke: status %d Location %q, want 303 to %s?revoked=%s", r.status, r.header.Get("Location"), accountPath, appClient)
 	}
-	for id, want := range map[string]bool{"g1": true, "g2": true, "g3": false, "g6": false} {
-		if g := e.store.grant(id); g.Revoked != want {
-			t.Errorf("grant %s revoked = %v, want %v", id, g.Revoked, want)
+	// Only alice's grant for this client is revoked. It was the one
+	// record of her two approvals, and it keeps its ID: every code and
+	// token issued under it names that ID, so they are all dead at once
+	// (their grant is no longer Active), including codes not yet redeemed.
+	for _, m := range []struct {
+		user, client, id string
+		revoked          bool
+	}{{aliceID, appClient, gApp, true}, {aliceID, queryClient, gQuery, false}, {carolID, appClient, gCarol, false}} {
+		g := e.store.grant(m.user, m.client)
+		if g.ID != m.id || g.Revoked != m.revoked || g.Active(m.id) == m.revoked {
+			t.Errorf("grant of %s for %s = %+v, want id %s revoked %v", m.user, m.client, g, m.id, m.revoked)
 		}
 	}
-	// The codes not yet redeemed are cancelled too: a revocation marker
-	// for alice and this client only, at the time of the revocation.
-	for _, m := range []struct {
-		user, client string
-		want         time.Time
-	}{{"alice", appClient, e.clock.Now()}, {"alice", queryClient, time.Time{}}, {"bob", appClient, time.Time{}}} {
-		if got := e.store.revokedAt(m.user, m.client); !got.Equal(m.want) {
-			t.Errorf("revocation marker of %s for %s = %v, want %v", m.user, m.client, got, m.want)
-		}
+	if g := e.store.grant(aliceID, appClient); !g.RevokedAt.Equal(e.clock.Now()) {
+		t.Errorf("revoked at %v, want %v", g.RevokedAt, e.clock.Now())
 	}
 	after := b.get(r.header.Get("Location"))
 	ap := checkPage(t, after)
@@ -168,16 +184,16 @@ func testAccountPage(t *testing.T, mk mkEnv) {
 	}
 	// A link deleted since alice revoked it: confirmed without its name.
 	ctx := context.Background()
-	if err := e.store.RevokePendingCodes(ctx, "alice", "client-gone", e.clock.Now()); err != nil {
+	if _, err := e.store.RevokeGrant(ctx, aliceID, "client-gone", "", e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if gone := parsePage(t, b.get(accountPath+"?revoked=client-gone").body); !strings.Contains(gone.Text, "Access revoked.") {
 		t.Errorf("confirmation for a deleted link lacks \"Access revoked.\" (text %q)", gone.Text)
 	}
-	// The grant listing comes from an eventually consistent index: an
-	// application revoked a moment ago but still listed as active is left
-	// out after the revocation's redirect.
-	if err := e.store.RevokePendingCodes(ctx, "alice", queryClient, e.clock.Now()); err != nil {
+	// An application revoked elsewhere a moment ago (another tab, the
+	// admin API) is confirmed and no longer listed: the listing is one
+	// strongly consistent read of alice's grants.
+	if _, err := e.store.RevokeGrant(ctx, aliceID, queryClient, "", e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	stale := b.get(accountPath + "?revoked=" + queryClient)
@@ -214,11 +230,8 @@ func testRevokeRefused(t *testing.T, mk mkEnv) {
 				t.Errorf("status = %d Location %q, want 403 without a redirect", r.status, r.header.Get("Location"))
 			}
 			checkPage(t, r)
-			if e.store.grant("g1").Revoked {
-				t.Errorf("grant revoked by a refused request")
-			}
-			if at := e.store.revokedAt("alice", appClient); !at.IsZero() {
-				t.Errorf("revocation marker written at %v by a refused request, want none", at)
+			if g := e.store.grant(aliceID, appClient); !g.Active(gApp) {
+				t.Errorf("grant %+v after a refused request, want %s still active", g, gApp)
 			}
 		})
 	}
@@ -265,20 +278,17 @@ func testLogout(t *testing.T, mk mkEnv) {
 	}
 }
 
-// TestRevokePartialFailure: the revocation marker is written before the
-// grants are revoked. When revoking a grant fails, the page reports the
-// failure and the marker already blocks the pending codes; when writing the
-// marker fails, nothing is revoked and the page reports the failure.
-func TestRevokePartialFailure(t *testing.T) {
+// TestRevokeFailure: when revoking the grant fails, the page reports the
+// failure (no redirect, no confirmation) and the grant is untouched; a
+// retry once the store is healthy revokes it.
+func TestRevokeFailure(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		grantErr   error
-		codesErr   error
-		status     int
-		wantMarker bool
+		name     string
+		grantErr error
+		status   int
 	}{
-		{"grant revocation fails", shared.ErrUnavailable, nil, http.StatusServiceUnavailable, true},
-		{"marker write fails", nil, errors.New("dynamodb: boom"), http.StatusInternalServerError, false},
+		{"unavailable", shared.ErrUnavailable, http.StatusServiceUnavailable},
+		{"internal", errors.New("dynamodb: boom"), http.StatusInternalServerError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -286,27 +296,27 @@ func TestRevokePartialFailure(t *testing.T) {
 			b, page := signInAccount(t, e)
 			f := parsePage(t, page.body).form(t, "/account/authorizations/"+appClient+"/revoke")
 			e.fake.mu.Lock()
-			e.fake.revokeGrantErr, e.fake.revokeCodesErr = tc.grantErr, tc.codesErr
+			e.fake.revokeGrantErr = tc.grantErr
 			e.fake.mu.Unlock()
 			r := b.submit(f, "", nil)
 			if r.status != tc.status || r.header.Get("Location") != "" {
 				t.Errorf("revoke: status %d Location %q, want %d without a redirect", r.status, r.header.Get("Location"), tc.status)
 			}
-			if got := !e.store.revokedAt("alice", appClient).IsZero(); got != tc.wantMarker {
-				t.Errorf("revocation marker written = %v, want %v", got, tc.wantMarker)
+			if strings.Contains(r.body, "boom") {
+				t.Errorf("page shows internal detail: %.200s", r.body)
 			}
-			if e.store.grant("g1").Revoked || e.store.grant("g2").Revoked {
-				t.Error("a grant was revoked, want none (the failure comes first)")
+			if g := e.store.grant(aliceID, appClient); !g.Active(gApp) {
+				t.Errorf("grant %+v after a failed revocation, want it active", g)
 			}
 			// A retry once the store is healthy finishes the job.
 			e.fake.mu.Lock()
-			e.fake.revokeGrantErr, e.fake.revokeCodesErr = nil, nil
+			e.fake.revokeGrantErr = nil
 			e.fake.mu.Unlock()
 			if r := b.submit(f, "", nil); r.status != http.StatusSeeOther {
 				t.Fatalf("retry: status %d, want 303", r.status)
 			}
-			if !e.store.grant("g1").Revoked || !e.store.grant("g2").Revoked || e.store.revokedAt("alice", appClient).IsZero() {
-				t.Error("after the retry: want both grants revoked and the marker written")
+			if g := e.store.grant(aliceID, appClient); !g.Revoked || g.Active(gApp) {
+				t.Errorf("after the retry: grant %+v, want it revoked", g)
 			}
 		})
 	}

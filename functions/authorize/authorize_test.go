@@ -258,9 +258,17 @@ func testApprove(t *testing.T, mk mkEnv) {
 	if !ok {
 		t.Fatalf("code %q is not stored under its hash", code)
 	}
+	// The approval created alice's grant for the link (a fresh random id),
+	// and the code names it: the code is good only while that grant is.
+	g := e.store.grant(aliceID, appClient)
+	if len(g.ID) != 22 || !g.Active(g.ID) || g.UserID != aliceID || g.Username != "alice" || g.ClientID != appClient ||
+		strings.Join(g.Scope, " ") != "REPO_WRITE" || !g.CreatedAt.Equal(e.clock.Now()) || !g.UpdatedAt.Equal(e.clock.Now()) {
+		t.Errorf("grant = %+v, want an active grant of alice for %s with a 22-character id, REPO_WRITE, created now", g, appClient)
+	}
 	want := store.Code{
 		Hash: shared.HashToken(code), ClientID: appClient, RedirectURI: appRedirect, Challenge: testChallenge,
-		Username: "alice", Scope: []string{"REPO_WRITE"}, CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(60 * time.Second),
+		UserID: aliceID, Scope: []string{"REPO_WRITE"}, GrantID: g.ID, AuthTime: e.clock.Now(),
+		CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(60 * time.Second),
 	}
 	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", want) {
 		t.Errorf("stored code = %+v, want %+v", c, want)
@@ -470,11 +478,14 @@ func testEarlierGrant(t *testing.T, mk mkEnv) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := mk(t)
 			g := tc.grant
-			g.ID, g.Username = "g1", "alice"
+			g.ID, g.UserID, g.Username = "g1", aliceID, "alice"
 			if g.ClientID == "" {
 				g.ClientID = appClient
 			}
-			g.CreatedAt = e.clock.Now()
+			g.CreatedAt, g.UpdatedAt = e.clock.Now(), e.clock.Now()
+			if g.Revoked {
+				g.RevokedAt = e.clock.Now()
+			}
 			e.store.addGrant(g)
 			b := e.browser()
 			b.flow(authorizeURL(nil)) // sign in; ignore the first answer
@@ -485,8 +496,17 @@ func testEarlierGrant(t *testing.T, mk mkEnv) {
 					t.Fatalf("status = %d, want 302 with a code", r.status)
 				}
 				q := r.location(t).Query()
-				if _, ok := e.store.code(shared.HashToken(q.Get("code"))); !ok || q.Get("iss") != testIssuer || q.Get("state") != "st-123" {
+				c, ok := e.store.code(shared.HashToken(q.Get("code")))
+				if !ok || q.Get("iss") != testIssuer || q.Get("state") != "st-123" {
 					t.Errorf("redirect query = %v, want a stored code with state and iss", q)
+				}
+				// The code is issued under the remembered grant, which is
+				// left as it was.
+				if c.GrantID != "g1" || c.UserID != aliceID || strings.Join(c.Scope, " ") != "REPO_READ" {
+					t.Errorf("code = %+v, want grant g1, alice, REPO_READ", c)
+				}
+				if got := e.store.grant(aliceID, appClient); got.ID != "g1" || strings.Join(got.Scope, " ") != "REPO_WRITE" || !got.Active("g1") {
+					t.Errorf("grant after a remembered consent = %+v, want g1 unchanged", got)
 				}
 			case tc.wantError != "":
 				if r.status != http.StatusFound {
@@ -548,13 +568,20 @@ func TestSignedInUserGone(t *testing.T) {
 		name   string
 		change func(*fakeStore, time.Time)
 	}{
-		{"disabled", func(f *fakeStore, _ time.Time) { u := f.users["alice"]; u.Disabled = true; f.addUser(u) }},
-		{"deleted", func(f *fakeStore, _ time.Time) { f.mu.Lock(); delete(f.users, "alice"); f.mu.Unlock() }},
-		// A new password, or the user deleted and created again, ends the
-		// sessions begun before.
+		{"disabled", func(f *fakeStore, _ time.Time) { u := f.user(aliceID); u.Disabled = true; f.addUser(u) }},
+		{"deleted", func(f *fakeStore, _ time.Time) { f.deleteUser(aliceID) }},
+		// A new password ends the sessions begun before.
 		{"credentials changed", func(f *fakeStore, now time.Time) {
-			u := f.users["alice"]
+			u := f.user(aliceID)
 			u.CredentialsChangedAt = now.Add(time.Second)
+			f.addUser(u)
+		}},
+		// A user deleted and created again under the same name is another
+		// user (a new id): the old session does not speak for them.
+		{"deleted and created again", func(f *fakeStore, now time.Time) {
+			u := f.user(aliceID)
+			f.deleteUser(aliceID)
+			u.ID, u.CreatedAt, u.UpdatedAt, u.CredentialsChangedAt = "alice2AAAAAAAAAAAAAAAA", now, now, now.Add(-time.Hour)
 			f.addUser(u)
 		}},
 		{"session expired", func(*fakeStore, time.Time) {}},
@@ -592,7 +619,8 @@ func TestStoreFailure(t *testing.T) {
 	e = newEnv(t)
 	b := e.browser()
 	b.flow(authorizeURL(nil))
-	// Fail only after the link was read: the session lookup.
+	// Fail only after the link and the session were read: the lookup of
+	// the session's user and grant.
 	f := &failAfterLink{fakeStore: e.fake, err: errors.New("boom secret-detail")}
 	e.h.store = f
 	r = b.get(authorizeURL(nil))
@@ -605,10 +633,18 @@ func TestStoreFailure(t *testing.T) {
 	}
 }
 
-// failAfterLink fails every session read.
+// failAfterLink fails every read of a user (and grant) and every session
+// read on its own.
 type failAfterLink struct {
 	*fakeStore
 	err error
+}
+
+func (f *failAfterLink) Fetch(ctx context.Context, k store.Keys) (store.Bundle, error) {
+	if k.UserID != "" {
+		return store.Bundle{}, f.err
+	}
+	return f.fakeStore.Fetch(ctx, k)
 }
 
 func (f *failAfterLink) GetSession(context.Context, string, time.Time) (store.Session, error) {
@@ -694,4 +730,167 @@ func TestPublicLoopback(t *testing.T) {
 	if !ok || c.RedirectURI != sent || c.Challenge != testChallenge || strings.Join(c.Scope, " ") != "REPO_READ" {
 		t.Errorf("stored code = %+v (found %v), want redirect %s, the challenge, REPO_READ", c, ok, sent)
 	}
+}
+
+// approveOn approves the consent page r and returns the stored code.
+func approveOn(t *testing.T, e *env, b *browser, r *response) store.Code {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status = %d, want 200 consent page (body %.300s)", r.status, r.body)
+	}
+	f := parsePage(t, r.body).form(t, "/oauth2/consent")
+	a := b.submit(f, "decision=approve", nil)
+	if a.status != http.StatusSeeOther {
+		t.Fatalf("approve: status = %d, want 303 (body %.300s)", a.status, a.body)
+	}
+	return codeOf(t, e, a)
+}
+
+// codeOf returns the stored code of the redirect r.
+func codeOf(t *testing.T, e *env, r *response) store.Code {
+	t.Helper()
+	q := r.location(t).Query()
+	c, ok := e.store.code(shared.HashToken(q.Get("code")))
+	if !ok {
+		t.Fatalf("redirect %v carries no stored code", q)
+	}
+	return c
+}
+
+// TestRememberedConsent: once alice approved a request, the next request
+// the grant covers skips the consent page: the decision is the one grant
+// record read with the user, and the code names that grant. The grant is
+// not written again.
+func TestRememberedConsent(t *testing.T) { testRememberedConsent(t, newEnv) }
+
+func testRememberedConsent(t *testing.T, mk mkEnv) {
+	e := mk(t)
+	b := e.browser()
+	first := approveOn(t, e, b, b.flow(authorizeURL(map[string]string{"scope": "REPO_WRITE"})))
+	g := e.store.grant(aliceID, appClient)
+	if !g.Active(first.GrantID) {
+		t.Fatalf("grant %+v, want the active grant the code names (%s)", g, first.GrantID)
+	}
+	e.clock.Add(time.Minute)
+	for _, scope := range []string{"REPO_WRITE", "REPO_READ", ""} {
+		r := b.get(authorizeURL(map[string]string{"scope": scope, "state": "again"}))
+		if r.status != http.StatusFound {
+			t.Fatalf("scope %q: status = %d, want 302 with a code (no consent page)", scope, r.status)
+		}
+		if q := r.location(t).Query(); q.Get("state") != "again" || q.Get("iss") != testIssuer || q.Has("error") {
+			t.Errorf("scope %q: redirect query = %v, want state, iss and no error", scope, q)
+		}
+		c := codeOf(t, e, r)
+		if c.GrantID != first.GrantID || c.UserID != aliceID {
+			t.Errorf("scope %q: code = %+v, want grant %s of alice", scope, c, first.GrantID)
+		}
+	}
+	if got := e.store.grant(aliceID, appClient); got.ID != g.ID || !got.UpdatedAt.Equal(g.UpdatedAt) || !got.Active(g.ID) {
+		t.Errorf("grant after remembered consents = %+v, want %+v unchanged", got, g)
+	}
+}
+
+// TestReauthorize: approving again updates the one grant of alice for the
+// link (same id, first creation time, latest approval time) and its scope
+// becomes the union of the approvals, not the latest one.
+func TestReauthorize(t *testing.T) { testReauthorize(t, newEnv) }
+
+func testReauthorize(t *testing.T, mk mkEnv) {
+	e := mk(t)
+	b := e.browser()
+	created := e.clock.Now()
+	first := approveOn(t, e, b, b.flow(authorizeURL(map[string]string{"scope": "REPO_WRITE"})))
+	e.clock.Add(time.Hour)
+	second := approveOn(t, e, b, b.get(authorizeURL(map[string]string{"scope": "REPO_READ", "prompt": "consent"})))
+	if second.GrantID != first.GrantID || strings.Join(second.Scope, " ") != "REPO_READ" {
+		t.Errorf("second code = %+v, want grant %s and scope REPO_READ", second, first.GrantID)
+	}
+	grants, err := e.store.ListGrantsByUser(context.Background(), aliceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grants) != 1 {
+		t.Fatalf("got %d grants of alice, want 1 (one per user and link): %+v", len(grants), grants)
+	}
+	g := grants[0]
+	if g.ID != first.GrantID || g.ClientID != appClient || !g.Active(first.GrantID) ||
+		!g.CreatedAt.Equal(created) || !g.UpdatedAt.Equal(e.clock.Now()) {
+		t.Errorf("grant = %+v, want %s created %v, updated %v", g, first.GrantID, created, e.clock.Now())
+	}
+	if strings.Join(g.Scope, " ") != "REPO_WRITE" {
+		t.Errorf("grant scope = %v, want REPO_WRITE (the union of REPO_WRITE and REPO_READ)", g.Scope)
+	}
+	// The union still covers the first approval: no consent page for it.
+	r := b.get(authorizeURL(map[string]string{"scope": "REPO_WRITE"}))
+	if r.status != http.StatusFound {
+		t.Fatalf("status = %d, want 302 with a code: the grant's union covers REPO_WRITE", r.status)
+	}
+	if c := codeOf(t, e, r); c.GrantID != first.GrantID || strings.Join(c.Scope, " ") != "REPO_WRITE" {
+		t.Errorf("code = %+v, want grant %s and REPO_WRITE", c, first.GrantID)
+	}
+}
+
+// TestRevokeThenReauthorize: a code issued before alice revoked the app on
+// the account page names the revoked grant, which is no longer active for
+// it (the token endpoint refuses it); authorizing again asks for consent
+// and creates a new grant with a new id, so the old code stays dead.
+func TestRevokeThenReauthorize(t *testing.T) { testRevokeThenReauthorize(t, newEnv) }
+
+func testRevokeThenReauthorize(t *testing.T, mk mkEnv) {
+	e := mk(t)
+	b := e.browser()
+	old := approveOn(t, e, b, b.flow(authorizeURL(nil)))
+	page := b.get(accountPath)
+	f := parsePage(t, page.body).form(t, "/account/authorizations/"+appClient+"/revoke")
+	if r := b.submit(f, "", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: status %d, want 303", r.status)
+	}
+	if g := e.store.grant(aliceID, appClient); g.Active(old.GrantID) || !g.Revoked {
+		t.Errorf("grant after revocation = %+v, want revoked: the pending code must be refused", g)
+	}
+	e.clock.Add(time.Second)
+	r := b.get(authorizeURL(nil))
+	if r.status != http.StatusOK {
+		t.Fatalf("after revocation: status %d, want 200 consent page (the revoked grant is not remembered)", r.status)
+	}
+	next := approveOn(t, e, b, r)
+	g := e.store.grant(aliceID, appClient)
+	if next.GrantID == old.GrantID || !g.Active(next.GrantID) || g.Active(old.GrantID) {
+		t.Errorf("new code's grant %s, grant %+v; want a new active grant, not %s", next.GrantID, g, old.GrantID)
+	}
+	if !g.CreatedAt.Equal(e.clock.Now()) {
+		t.Errorf("new grant created %v, want %v", g.CreatedAt, e.clock.Now())
+	}
+}
+
+// TestApproveUserGone: a user disabled between the consent page and the
+// approval gets access_denied and no grant or code.
+func TestApproveUserGone(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	f := parsePage(t, consent.body).form(t, "/oauth2/consent")
+	// Disabled after the session was read: the store's ApproveGrant
+	// refuses (its transaction checks the user).
+	e.h.store = &disableOnApprove{fakeStore: e.fake}
+	r := b.submit(f, "decision=approve", nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("status = %d, want 303", r.status)
+	}
+	if q := r.location(t).Query(); q.Get("error") != "access_denied" || q.Has("code") {
+		t.Errorf("redirect query = %v, want access_denied and no code", q)
+	}
+	if len(e.fake.codes) != 0 || len(e.fake.grants) != 0 {
+		t.Errorf("got %d codes and %d grants, want none", len(e.fake.codes), len(e.fake.grants))
+	}
+}
+
+// disableOnApprove disables alice just before ApproveGrant.
+type disableOnApprove struct{ *fakeStore }
+
+func (d *disableOnApprove) ApproveGrant(ctx context.Context, g store.Grant, merge func(a, b []string) []string, now time.Time) (store.Grant, error) {
+	u := d.user(aliceID)
+	u.Disabled = true
+	d.addUser(u)
+	return d.fakeStore.ApproveGrant(ctx, g, merge, now)
 }

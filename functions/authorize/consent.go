@@ -116,7 +116,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	if sess != nil {
 		tok := form["csrf"]
 		if len(tok) != 1 || tok[0] == "" || !shared.Equal(tok[0], sess.CSRF) {
-			web.Logger(ctx).Info("consent csrf mismatch", "username", sess.Username)
+			web.Logger(ctx).Info("consent csrf mismatch", "user_id", sess.UserID)
 			renderMessage(w, http.StatusForbidden, msgCSRF)
 			return
 		}
@@ -125,7 +125,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	delete(form, "csrf")
 	delete(form, "decision")
 
-	a, t, err := h.parseAuthRequest(ctx, form)
+	a, t, err := h.parseAuthRequest(ctx, form, "")
 	if err != nil {
 		shared.WriteAuthorizeError(w, r, t, err)
 		return
@@ -151,9 +151,30 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 			shared.WriteAuthorizeError(w, r, t, shared.InvalidScope("the scope parameter names an unknown scope"))
 			return
 		}
-		h.issueCode(w, r, a, user.Username, granted, false)
+		id, err := shared.NewID(h.random)
+		if err != nil {
+			web.Logger(ctx).Error("new grant id", "err", err.Error())
+			shared.WriteAuthorizeError(w, r, t, shared.ServerError())
+			return
+		}
+		g, err := h.store.ApproveGrant(ctx, store.Grant{
+			ID: id, UserID: user.ID, Username: user.Username, ClientID: a.link.ClientID, Scope: granted,
+		}, h.catalog.Union, h.now())
+		if err != nil {
+			web.Logger(ctx).Error("approve grant", "err", err.Error())
+			if errors.Is(err, shared.ErrNotFound) { // deleted or disabled meanwhile
+				err = shared.AccessDenied("the account can no longer authorize applications")
+			}
+			shared.WriteAuthorizeError(w, r, t, err)
+			return
+		}
+		if g.CreatedAt.Equal(g.UpdatedAt) {
+			web.Audit(ctx, "grant_created", "grant_id", g.ID, "client_id", g.ClientID,
+				"user_id", user.ID, "username", user.Username, "scope", shared.FormatScope(g.Scope))
+		}
+		h.issueCode(w, r, a, sess, user, g.ID, granted, false)
 	case "deny":
-		web.Audit(ctx, "consent_denied", "client_id", a.link.ClientID, "username", user.Username)
+		web.Audit(ctx, "consent_denied", "client_id", a.link.ClientID, "user_id", user.ID, "username", user.Username)
 		// RFC 6749 §4.1.2.1: access_denied, with state and iss (RFC 9207).
 		shared.WriteAuthorizeError(w, r, t, shared.AccessDenied("the user denied the request"))
 	default:

@@ -17,15 +17,13 @@ type fakeStore struct {
 	mu       sync.Mutex
 	err      error
 	links    map[string]store.Link // by client id
-	users    map[string]store.User
+	users    map[string]store.User // by id
 	failures map[string]failureWindow
 	sessions map[string]store.Session
 	codes    map[string]store.Code
-	grants   map[string]store.Grant
-	revoked  map[[2]string]time.Time // RevokePendingCodes, by username and client id
-	// revokeGrantErr and revokeCodesErr, when set, fail RevokeGrant and
-	// RevokePendingCodes alone.
-	revokeGrantErr, revokeCodesErr error
+	grants   map[[2]string]store.Grant // by user id and client id
+	// revokeGrantErr, when set, fails RevokeGrant alone.
+	revokeGrantErr error
 }
 
 type failureWindow struct {
@@ -42,8 +40,7 @@ func newFakeStore() *fakeStore {
 		failures: map[string]failureWindow{},
 		sessions: map[string]store.Session{},
 		codes:    map[string]store.Code{},
-		grants:   map[string]store.Grant{},
-		revoked:  map[[2]string]time.Time{},
+		grants:   map[[2]string]store.Grant{},
 	}
 }
 
@@ -64,17 +61,64 @@ func (f *fakeStore) GetLinkByClientID(_ context.Context, clientID string) (store
 	return l, nil
 }
 
-func (f *fakeStore) GetUser(_ context.Context, username string) (store.User, error) {
+func (f *fakeStore) GetUser(_ context.Context, id string) (store.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
 		return store.User{}, err
 	}
-	u, ok := f.users[username]
+	u, ok := f.users[id]
 	if !ok {
-		return store.User{}, fmt.Errorf("user %q: %w", username, shared.ErrNotFound)
+		return store.User{}, fmt.Errorf("user %s: %w", id, shared.ErrNotFound)
 	}
 	return u, nil
+}
+
+func (f *fakeStore) GetUserByName(_ context.Context, username string) (store.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return store.User{}, err
+	}
+	if username != "" {
+		for _, u := range f.users {
+			if store.UsernameKey(u.Username) == store.UsernameKey(username) {
+				return u, nil
+			}
+		}
+	}
+	return store.User{}, fmt.Errorf("user %q: %w", username, shared.ErrNotFound)
+}
+
+// Fetch reads what the authorize handler asks for: a link, a session (even
+// expired, as the store), a user and that user's grant for a client, a
+// code.
+func (f *fakeStore) Fetch(_ context.Context, k store.Keys) (store.Bundle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return store.Bundle{}, err
+	}
+	var b store.Bundle
+	if l, ok := f.links[k.ClientID]; ok && k.ClientID != "" {
+		b.Link = &l
+	}
+	if s, ok := f.sessions[k.SessionID]; ok && k.SessionID != "" {
+		b.Session = &s
+	}
+	if u, ok := f.users[k.UserID]; ok && k.UserID != "" {
+		b.User = &u
+	}
+	if g, ok := f.grants[[2]string{k.UserID, k.GrantClientID}]; ok && k.UserID != "" && k.GrantClientID != "" {
+		b.Grant = &g
+	}
+	if c, ok := f.codes[k.CodeHash]; ok && k.CodeHash != "" {
+		b.Code = &c
+	}
+	if k.RefreshHash != "" || k.JTI != "" || k.TokenClientID != "" {
+		return store.Bundle{}, fmt.Errorf("fake Fetch: keys %+v not supported", k)
+	}
+	return b, nil
 }
 
 func (f *fakeStore) ReserveLoginAttempt(_ context.Context, username string, max int, window time.Duration, now time.Time) (bool, error) {
@@ -83,7 +127,8 @@ func (f *fakeStore) ReserveLoginAttempt(_ context.Context, username string, max 
 	if err := f.fail(); err != nil {
 		return false, err
 	}
-	w := f.failures[username]
+	k := store.UsernameKey(username)
+	w := f.failures[k]
 	if !now.Before(w.until) {
 		w = failureWindow{until: now.Add(window)}
 	}
@@ -91,7 +136,7 @@ func (f *fakeStore) ReserveLoginAttempt(_ context.Context, username string, max 
 		return false, nil
 	}
 	w.n++
-	f.failures[username] = w
+	f.failures[k] = w
 	return true, nil
 }
 
@@ -101,7 +146,7 @@ func (f *fakeStore) ClearLoginFailures(_ context.Context, username string) error
 	if err := f.fail(); err != nil {
 		return err
 	}
-	delete(f.failures, username)
+	delete(f.failures, store.UsernameKey(username))
 	return nil
 }
 
@@ -148,7 +193,32 @@ func (f *fakeStore) CreateCode(_ context.Context, c store.Code) error {
 	return nil
 }
 
-func (f *fakeStore) ListGrantsByUser(_ context.Context, username string) ([]store.Grant, error) {
+// ApproveGrant behaves as the store's: the user must exist and not be
+// disabled; an active grant keeps its ID and merges the scope; else g is
+// written as a new grant (replacing a revoked one).
+func (f *fakeStore) ApproveGrant(_ context.Context, g store.Grant, merge func(stored, approved []string) []string, now time.Time) (store.Grant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return store.Grant{}, err
+	}
+	if u, ok := f.users[g.UserID]; !ok || u.Disabled || g.ID == "" {
+		return store.Grant{}, fmt.Errorf("approve grant: %w", shared.ErrNotFound)
+	}
+	k := [2]string{g.UserID, g.ClientID}
+	out := g
+	if cur, ok := f.grants[k]; ok && !cur.Revoked {
+		out = cur
+		out.Scope = merge(cur.Scope, g.Scope)
+		out.UpdatedAt = now
+	} else {
+		out.CreatedAt, out.UpdatedAt, out.Revoked, out.RevokedAt = now, now, false, time.Time{}
+	}
+	f.grants[k] = out
+	return out, nil
+}
+
+func (f *fakeStore) ListGrantsByUser(_ context.Context, userID string) ([]store.Grant, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
@@ -156,69 +226,43 @@ func (f *fakeStore) ListGrantsByUser(_ context.Context, username string) ([]stor
 	}
 	var out []store.Grant
 	for _, g := range f.grants {
-		if g.Username == username {
+		if g.UserID == userID {
 			out = append(out, g)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].ClientID < out[j].ClientID })
 	return out, nil
 }
 
-func (f *fakeStore) RevokeGrant(_ context.Context, id string, now time.Time) error {
+func (f *fakeStore) RevokeGrant(_ context.Context, userID, clientID, id string, now time.Time) (store.Grant, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(); err != nil {
-		return err
+		return store.Grant{}, err
 	}
 	if f.revokeGrantErr != nil {
-		return f.revokeGrantErr
+		return store.Grant{}, f.revokeGrantErr
 	}
-	g, ok := f.grants[id]
-	if !ok {
-		return fmt.Errorf("grant %q: %w", id, shared.ErrNotFound)
+	k := [2]string{userID, clientID}
+	g, ok := f.grants[k]
+	if !ok || (id != "" && g.ID != id) {
+		return store.Grant{}, fmt.Errorf("grant of %s for %q: %w", userID, clientID, shared.ErrNotFound)
 	}
 	if !g.Revoked {
 		g.Revoked, g.RevokedAt = true, now
-		f.grants[id] = g
+		f.grants[k] = g
 	}
-	return nil
-}
-
-func (f *fakeStore) RevokedAt(_ context.Context, username, clientID string) (time.Time, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail(); err != nil {
-		return time.Time{}, err
-	}
-	return f.revoked[[2]string{username, clientID}], nil
-}
-
-func (f *fakeStore) RevokePendingCodes(_ context.Context, username, clientID string, now time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail(); err != nil {
-		return err
-	}
-	if f.revokeCodesErr != nil {
-		return f.revokeCodesErr
-	}
-	k := [2]string{username, clientID}
-	if now.After(f.revoked[k]) {
-		f.revoked[k] = now
-	}
-	return nil
+	return g, nil
 }
 
 // The seeding side, shared with the real store in tests (see seeder).
 
-func (f *fakeStore) addLink(l store.Link)   { f.mu.Lock(); f.links[l.ClientID] = l; f.mu.Unlock() }
-func (f *fakeStore) addUser(u store.User)   { f.mu.Lock(); f.users[u.Username] = u; f.mu.Unlock() }
-func (f *fakeStore) addGrant(g store.Grant) { f.mu.Lock(); f.grants[g.ID] = g; f.mu.Unlock() }
-
-func (f *fakeStore) revokedAt(username, clientID string) time.Time {
+func (f *fakeStore) addLink(l store.Link) { f.mu.Lock(); f.links[l.ClientID] = l; f.mu.Unlock() }
+func (f *fakeStore) addUser(u store.User) { f.mu.Lock(); f.users[u.ID] = u; f.mu.Unlock() }
+func (f *fakeStore) addGrant(g store.Grant) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.revoked[[2]string{username, clientID}]
+	f.grants[[2]string{g.UserID, g.ClientID}] = g
+	f.mu.Unlock()
 }
 
 func (f *fakeStore) setErr(err error) { f.mu.Lock(); f.err = err; f.mu.Unlock() }
@@ -230,8 +274,19 @@ func (f *fakeStore) code(hash string) (store.Code, bool) {
 	return c, ok
 }
 
-func (f *fakeStore) grant(id string) store.Grant {
+func (f *fakeStore) grant(userID, clientID string) store.Grant {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.grants[id]
+	return f.grants[[2]string{userID, clientID}]
 }
+
+// user reads a user by id (zero when absent).
+func (f *fakeStore) user(id string) store.User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.users[id]
+}
+
+// deleteUser removes a user (the store's DeleteUser, for the handler's
+// point of view).
+func (f *fakeStore) deleteUser(id string) { f.mu.Lock(); delete(f.users, id); f.mu.Unlock() }

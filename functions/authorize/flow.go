@@ -20,12 +20,12 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		shared.WriteAuthorizeError(w, r, shared.AuthorizeTarget{}, pageError("the query string is malformed"))
 		return
 	}
-	a, t, err := h.parseAuthRequest(ctx, vals)
+	a, t, err := h.parseAuthRequest(ctx, vals, h.sessionID(r))
 	if err != nil {
 		shared.WriteAuthorizeError(w, r, t, err)
 		return
 	}
-	sess, user, err := h.currentUser(ctx, r)
+	sess, user, grant, err := h.signedIn(ctx, a)
 	if err != nil {
 		shared.WriteAuthorizeError(w, r, t, err)
 		return
@@ -42,33 +42,27 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	h.decide(w, r, a, sess, user)
+	h.decide(w, r, a, sess, user, grant)
 }
 
 // decide handles a valid request of a signed-in user: the code at once when
-// an earlier active grant covers the capped scope (and prompt is not
-// consent) and the client is confidential, else the consent page. A public
+// the user's active grant for the client (one point read, with the user)
+// covers the capped scope (and prompt is not consent) and the client is
+// confidential, else the consent page. A public
 // client always gets the consent page (prompt=none: consent_required): it
 // cannot be authenticated, so any program that can receive its redirect (a
 // loopback port, a private-use scheme) could otherwise collect codes
 // without the user seeing anything (RFC 6749 §10.2, RFC 8252 §8.6).
-func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User) {
-	ctx := r.Context()
+func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User, grant *store.Grant) {
 	granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
 	if err != nil {
 		shared.WriteAuthorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
 		return
 	}
-	if !a.prompts[promptConsent] && a.link.ClientType != store.Public {
-		covered, err := h.covered(ctx, user.Username, a.link.ClientID, granted)
-		if err != nil {
-			shared.WriteAuthorizeError(w, r, a.target, err)
-			return
-		}
-		if covered {
-			h.issueCode(w, r, a, user.Username, granted, true)
-			return
-		}
+	if !a.prompts[promptConsent] && a.link.ClientType != store.Public &&
+		grant != nil && !grant.Revoked && h.catalog.Covers(grant.Scope, granted) {
+		h.issueCode(w, r, a, sess, user, grant.ID, granted, true)
+		return
 	}
 	if a.prompts[promptNone] {
 		shared.WriteAuthorizeError(w, r, a.target, oidcError(codeConsentRequired, "the user has not approved this request"))
@@ -77,26 +71,10 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest,
 	h.renderConsent(w, a, sess, user, granted)
 }
 
-// covered reports whether an active grant of username for clientID covers
-// granted (shared.Catalog.Covers).
-func (h *Handler) covered(ctx context.Context, username, clientID string, granted []string) (bool, error) {
-	grants, err := h.store.ListGrantsByUser(ctx, username)
-	if err != nil {
-		web.Logger(ctx).Error("list grants", "err", err.Error())
-		return false, err
-	}
-	for _, g := range grants {
-		if g.ClientID == clientID && !g.Revoked && h.catalog.Covers(g.Scope, granted) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // issueCode creates an authorization code (RFC 6749 §4.1.2) and redirects
 // to the client with code, state and iss (RFC 9207): 302 after GET, 303
 // after the consent POST.
-func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authRequest, username string, granted []string, auto bool) {
+func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User, grantID string, granted []string, auto bool) {
 	ctx := r.Context()
 	code, err := shared.NewToken(h.random)
 	if err != nil {
@@ -110,8 +88,10 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 		ClientID:    a.link.ClientID,
 		RedirectURI: a.get("redirect_uri"),
 		Challenge:   a.get("code_challenge"),
-		Username:    username,
+		UserID:      user.ID,
 		Scope:       granted,
+		GrantID:     grantID,
+		AuthTime:    sess.CreatedAt,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(h.cfg.AuthCodeTTL),
 	}
@@ -129,8 +109,8 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 		shared.WriteAuthorizeError(w, r, shared.AuthorizeTarget{}, shared.ServerError())
 		return
 	}
-	web.Audit(ctx, "consent_approved", "client_id", a.link.ClientID, "username", username,
-		"scope", shared.FormatScope(granted), "prior_grant", auto)
+	web.Audit(ctx, "consent_approved", "client_id", a.link.ClientID, "user_id", user.ID, "username", user.Username,
+		"grant_id", grantID, "scope", shared.FormatScope(granted), "prior_grant", auto)
 	status := http.StatusFound
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther
@@ -138,16 +118,51 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 	page.Redirect(w, loc, status)
 }
 
+// sessionID is the hash of r's session cookie, "" when there is none.
+func (h *Handler) sessionID(r *http.Request) string {
+	if tok := h.cookies.SessionToken(r); tok != "" {
+		return shared.HashToken(tok)
+	}
+	return ""
+}
+
+// signedIn returns the session read with a's link, its user, and the user's
+// grant for a's client (nil when none), read together in one call; nils
+// when there is no valid session (as currentUser). Only a store failure is
+// an error.
+func (h *Handler) signedIn(ctx context.Context, a *authRequest) (*store.Session, *store.User, *store.Grant, error) {
+	sess := a.session
+	if sess == nil || !h.now().Before(sess.ExpiresAt) {
+		return nil, nil, nil, nil
+	}
+	b, err := h.store.Fetch(ctx, store.Keys{UserID: sess.UserID, GrantClientID: a.link.ClientID})
+	if err != nil {
+		web.Logger(ctx).Error("get user and grant", "err", err.Error())
+		return nil, nil, nil, err
+	}
+	if !liveSession(*sess, b.User) {
+		return nil, nil, nil, nil
+	}
+	return sess, b.User, b.Grant, nil
+}
+
+// liveSession reports whether sess still speaks for u: u exists, is not
+// disabled, and neither the password changed nor the user was disabled
+// since the session began.
+func liveSession(sess store.Session, u *store.User) bool {
+	return u != nil && !u.Disabled && u.IssuedSince(sess.CreatedAt)
+}
+
 // currentUser returns the session of r's cookie and its user, or nils when
 // there is no valid session: no cookie, an unknown or expired session, or a
 // user that was deleted or disabled since (treated as signed out). Only a
 // store failure is an error.
 func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Session, *store.User, error) {
-	tok := h.cookies.SessionToken(r)
-	if tok == "" {
+	id := h.sessionID(r)
+	if id == "" {
 		return nil, nil, nil
 	}
-	sess, err := h.store.GetSession(ctx, shared.HashToken(tok), h.now())
+	sess, err := h.store.GetSession(ctx, id, h.now())
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -155,7 +170,7 @@ func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Sess
 		web.Logger(ctx).Error("get session", "err", err.Error())
 		return nil, nil, err
 	}
-	u, err := h.store.GetUser(ctx, sess.Username)
+	u, err := h.store.GetUser(ctx, sess.UserID)
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -163,9 +178,7 @@ func (h *Handler) currentUser(ctx context.Context, r *http.Request) (*store.Sess
 		web.Logger(ctx).Error("get user", "err", err.Error())
 		return nil, nil, err
 	}
-	if u.Disabled || !u.IssuedSince(sess.CreatedAt) {
-		// Disabled, or the password changed (or the user was deleted and
-		// created again) since this session began: signed out.
+	if !liveSession(sess, &u) {
 		return nil, nil, nil
 	}
 	return &sess, &u, nil

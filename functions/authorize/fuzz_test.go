@@ -60,11 +60,11 @@ func FuzzAuthorizeHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, store.User{Username: "alice", PasswordHash: hash, Permissions: []string{"REPO_WRITE"},
+	if err := st.CreateUser(ctx, store.User{ID: "fzaliceAAAAAAAAAAAAAAA", Username: "alice", PasswordHash: hash, Permissions: []string{"REPO_WRITE"},
 		CreatedAt: now, UpdatedAt: now}); err != nil {
 		f.Fatal(err)
 	}
-	if err := st.CreateSession(ctx, store.Session{ID: shared.HashToken(session), Username: "alice", CSRF: csrf,
+	if err := st.CreateSession(ctx, store.Session{ID: shared.HashToken(session), UserID: "fzaliceAAAAAAAAAAAAAAA", CSRF: csrf,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		f.Fatal(err)
 	}

@@ -34,6 +34,10 @@ const (
 	offClient    = "client-disabled"
 	rsClient     = "client-rs"
 	testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	// aliceID and bobID are the users' ids (the sub of their tokens), in
+	// the form of shared.NewID.
+	aliceID = "aliceAAAAAAAAAAAAAAAAA"
+	bobID   = "bobBBBBBBBBBBBBBBBBBBB"
 )
 
 var testChallenge = shared.S256Challenge(testVerifier)
@@ -65,13 +69,13 @@ type seeder interface {
 	Store
 	addLink(store.Link)
 	addUser(store.User)
+	// addGrant stores g as the user's grant for its client, as approved
+	// at CreatedAt and last at UpdatedAt (and revoked when g.Revoked).
 	addGrant(store.Grant)
-	// code reads a stored code by hash; grant a grant by id.
+	// code reads a stored code by hash; grant the grant of a user for a
+	// client (zero when none).
 	code(hash string) (store.Code, bool)
-	grant(id string) store.Grant
-	// revokedAt is the time of the latest RevokePendingCodes of username
-	// (who must exist) for clientID, zero when none.
-	revokedAt(username, clientID string) time.Time
+	grant(userID, clientID string) store.Grant
 }
 
 // mkEnv builds an env on some store (newEnv: the fake; newKumoEnv: kumo).
@@ -152,8 +156,8 @@ func seed(st seeder, now time.Time) {
 	// session begun at its first instant is strictly after their
 	// credentials (store.User.IssuedSince).
 	made := now.Add(-time.Minute)
-	st.addUser(store.User{Username: "alice", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, CreatedAt: made, UpdatedAt: made})
-	st.addUser(store.User{Username: "bob", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, Disabled: true, CreatedAt: made, UpdatedAt: made})
+	st.addUser(store.User{ID: aliceID, Username: "alice", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, CreatedAt: made, UpdatedAt: made})
+	st.addUser(store.User{ID: bobID, Username: "bob", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, Disabled: true, CreatedAt: made, UpdatedAt: made})
 }
 
 // authorizeURL is a valid request of the app link, with overrides

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
@@ -45,18 +44,29 @@ func (r realStore) addUser(u store.User) {
 	}
 }
 
-// addGrant writes g the only way the store allows: by redeeming a code.
+// addGrant writes g the only way the store allows: by the user's
+// approval (ApproveGrant) at g.CreatedAt, again at g.UpdatedAt when later,
+// then RevokeGrant when g.Revoked.
 func (r realStore) addGrant(g store.Grant) {
 	r.t.Helper()
 	ctx := context.Background()
-	hash := shared.HashToken("seed-" + g.ID)
-	c := store.Code{Hash: hash, ClientID: g.ClientID, Username: g.Username, Scope: g.Scope,
-		CreatedAt: g.CreatedAt, ExpiresAt: time.Now().Add(time.Hour)}
-	if err := r.CreateCode(ctx, c); err != nil {
-		r.t.Fatalf("seed code for grant %s: %v", g.ID, err)
-	}
-	if err := r.RedeemCode(ctx, hash, g, nil, g.CreatedAt); err != nil {
+	union := shared.DefaultCatalog().Union
+	if _, err := r.ApproveGrant(ctx, g, union, g.CreatedAt); err != nil {
 		r.t.Fatalf("seed grant %s: %v", g.ID, err)
+	}
+	if g.UpdatedAt.After(g.CreatedAt) {
+		if _, err := r.ApproveGrant(ctx, g, union, g.UpdatedAt); err != nil {
+			r.t.Fatalf("seed grant %s again: %v", g.ID, err)
+		}
+	}
+	if g.Revoked {
+		at := g.RevokedAt
+		if at.IsZero() {
+			at = g.UpdatedAt
+		}
+		if _, err := r.RevokeGrant(ctx, g.UserID, g.ClientID, g.ID, at); err != nil {
+			r.t.Fatalf("seed revoked grant %s: %v", g.ID, err)
+		}
 	}
 }
 
@@ -72,22 +82,13 @@ func (r realStore) code(hash string) (store.Code, bool) {
 	return *b.Code, true
 }
 
-func (r realStore) grant(id string) store.Grant {
+func (r realStore) grant(userID, clientID string) store.Grant {
 	r.t.Helper()
-	g, err := r.GetGrant(context.Background(), id)
+	g, err := r.GetGrant(context.Background(), userID, clientID)
 	if err != nil && !errors.Is(err, shared.ErrNotFound) {
-		r.t.Fatalf("get grant %s: %v", id, err)
+		r.t.Fatalf("get grant of %s for %s: %v", userID, clientID, err)
 	}
 	return g
-}
-
-func (r realStore) revokedAt(username, clientID string) time.Time {
-	r.t.Helper()
-	_, at, err := r.GetUserForClient(context.Background(), username, clientID)
-	if err != nil {
-		r.t.Fatalf("get user %s for client %s: %v", username, clientID, err)
-	}
-	return at
 }
 
 // newKumoEnv is newEnv on a real store in kumo (fresh table and secret
@@ -116,6 +117,10 @@ var storeScenarios = []struct {
 	{"AccountPage", testAccountPage},
 	{"RevokeRefused", testRevokeRefused},
 	{"Logout", testLogout},
+	{"LoginUsernameCase", testLoginUsernameCase},
+	{"RememberedConsent", testRememberedConsent},
+	{"Reauthorize", testReauthorize},
+	{"RevokeThenReauthorize", testRevokeThenReauthorize},
 }
 
 // TestKumo runs the store scenarios against the real store on kumo.

@@ -153,7 +153,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	sess := store.Session{
 		ID:        shared.HashToken(id),
-		Username:  user.Username,
+		UserID:    user.ID,
 		CSRF:      csrf,
 		CreatedAt: now,
 		ExpiresAt: now.Add(SessionTTL),
@@ -168,7 +168,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 			web.Logger(ctx).Warn("delete previous session", "err", err.Error())
 		}
 	}
-	web.Logger(ctx).Info("login succeeded", "username", user.Username, "session", shared.HashPrefix(id))
+	web.Logger(ctx).Info("login succeeded", "user_id", user.ID, "username", user.Username, "session", shared.HashPrefix(id))
 	http.SetCookie(w, h.cookies.Make(h.cookies.Session, id, SessionTTL))
 	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, "", -1))
 	page.Redirect(w, returnTo, http.StatusSeeOther)
@@ -197,7 +197,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 		log.Info("login failed", "reason", "throttled", usernameAttr(username, false))
 		return nil, nil
 	}
-	u, err := h.store.GetUser(ctx, username)
+	u, err := h.store.GetUserByName(ctx, username)
 	reason := ""
 	switch {
 	case errors.Is(err, shared.ErrNotFound):
@@ -244,7 +244,7 @@ func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
 	if err != nil {
 		return
 	}
-	a, _, err := h.parseAuthRequest(ctx, vals)
+	a, _, err := h.parseAuthRequest(ctx, vals, "")
 	if err != nil {
 		return
 	}
@@ -290,7 +290,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, err)
 			return
 		}
-		web.Logger(ctx).Info("logout", "username", sess.Username)
+		web.Logger(ctx).Info("logout", "user_id", sess.UserID)
 	}
 	http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
 	page.Redirect(w, accountPath, http.StatusSeeOther)

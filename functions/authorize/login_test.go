@@ -46,7 +46,6 @@ func testLoginFailures(t *testing.T, mk mkEnv) {
 		{"disabled user", "bob", alicePass},
 		{"empty password", "alice", ""},
 		{"empty username", "", alicePass},
-		{"username case differs", "Alice", alicePass},
 	}
 	var first string
 	for _, tc := range tests {
@@ -304,7 +303,7 @@ func TestSessionCookie(t *testing.T) {
 			if !ok {
 				t.Fatalf("session not stored under the hash of its cookie")
 			}
-			if s.Username != "alice" || len(s.CSRF) != 43 || !s.ExpiresAt.Equal(e.clock.Now().Add(8*time.Hour)) {
+			if s.UserID != aliceID || len(s.CSRF) != 43 || !s.ExpiresAt.Equal(e.clock.Now().Add(8*time.Hour)) {
 				t.Errorf("session = %+v, want alice, a 43-character CSRF token, 8h lifetime", s)
 			}
 			if len(sc.Value) != 43 {
@@ -412,4 +411,50 @@ func TestLoginFormForReturnTo(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/users" {
 		t.Errorf("signed in: got %d to %q, want 303 to /console/users", r.status, r.header.Get("Location"))
 	}
+}
+
+// TestLoginUsernameCase: usernames are unique regardless of letter case, so
+// a username typed in another case signs the same user in (same id), and
+// its failures count in the same window.
+func TestLoginUsernameCase(t *testing.T) { testLoginUsernameCase(t, newEnv) }
+
+func testLoginUsernameCase(t *testing.T, mk mkEnv) {
+	e := mk(t)
+	for _, name := range []string{"ALICE", "Alice"} {
+		t.Run("sign in as "+name, func(t *testing.T) {
+			b, f := loginForm(t, e)
+			r := b.submit(f, "", map[string]string{"username": name, "password": alicePass})
+			if r.status != http.StatusSeeOther {
+				t.Fatalf("login as %s: status %d message %q, want 303", name, r.status, errorText(t, r))
+			}
+			s, err := e.store.GetSession(context.Background(), shared.HashToken(b.sessionCookie()), e.clock.Now())
+			if err != nil || s.UserID != aliceID {
+				t.Fatalf("session = %+v (%v), want alice's id %s", s, err, aliceID)
+			}
+			consent := b.get(r.header.Get("Location"))
+			if p := parsePage(t, consent.body); !strings.Contains(p.Text, "alice") || strings.Contains(p.Text, name) {
+				t.Errorf("consent page text %q, want the stored username alice", p.Text)
+			}
+		})
+	}
+	t.Run("throttled in one window", func(t *testing.T) {
+		b, f := loginForm(t, e)
+		names := []string{"alice", "ALICE", "Alice", "aLiCe", "ALICE"}
+		for i := range MaxLoginFailures {
+			r := b.submit(f, "", map[string]string{"username": names[i%len(names)], "password": "wrong"})
+			if r.status != http.StatusOK || errorText(t, r) != msgLoginFailed {
+				t.Fatalf("failure %d: status %d, want 200 %q", i+1, r.status, msgLoginFailed)
+			}
+		}
+		for _, name := range []string{"alice", "ALICE"} {
+			r := b.submit(f, "", map[string]string{"username": name, "password": alicePass})
+			if r.status != http.StatusOK || errorText(t, r) != msgLoginFailed {
+				t.Errorf("right password as %s after %d failures in other cases: status %d, want 200 %q",
+					name, MaxLoginFailures, r.status, msgLoginFailed)
+			}
+		}
+		if ok, err := e.store.ReserveLoginAttempt(context.Background(), "AlIcE", MaxLoginFailures, LoginWindow, e.clock.Now()); ok || err != nil {
+			t.Errorf("a further attempt as AlIcE got (%v, %v), want refused", ok, err)
+		}
+	})
 }

@@ -46,6 +46,10 @@ type authRequest struct {
 	redirectTo string
 	prompts    map[string]bool
 	target     shared.AuthorizeTarget
+	// session is the browser session read with the link (parseAuthRequest
+	// with a session id), nil when none was asked for or found; it may have
+	// expired (signedIn checks).
+	session *store.Session
 }
 
 func (a *authRequest) get(name string) string { return a.params[name] }
@@ -92,14 +96,33 @@ func oidcError(code, desc string) error {
 	return &shared.Error{Code: code, Description: desc, Status: http.StatusBadRequest, Redirectable: true}
 }
 
+// readLink reads the link of clientID (shared.ErrNotFound) and, when
+// sessionID is set, the session in the same call.
+func (h *Handler) readLink(ctx context.Context, clientID, sessionID string) (store.Link, *store.Session, error) {
+	if sessionID == "" {
+		l, err := h.store.GetLinkByClientID(ctx, clientID)
+		return l, nil, err
+	}
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: clientID, SessionID: sessionID})
+	if err != nil {
+		return store.Link{}, nil, err
+	}
+	if b.Link == nil {
+		return store.Link{}, nil, fmt.Errorf("get link %q: %w", clientID, shared.ErrNotFound)
+	}
+	return *b.Link, b.Session, nil
+}
+
 // parseAuthRequest validates an authorization request (RFC 6749 §4.1.1) in
 // the order of SPEC "Endpoints": client_id (present once, known, enabled,
 // not a resource server), then redirect_uri (RFC 6749 §3.1.2.3); every
 // error until then is not redirectable. The returned target is set as soon
 // as the redirect URI is validated, so later errors go back to the client
 // with state and iss (RFC 9207). vals may hold repeated parameters; any
-// repetition is invalid_request (RFC 6749 §3.1).
-func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values) (*authRequest, shared.AuthorizeTarget, error) {
+// repetition is invalid_request (RFC 6749 §3.1). With sessionID (the hash
+// of the session cookie) the session is read in the same call as the link
+// and kept in the request.
+func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, sessionID string) (*authRequest, shared.AuthorizeTarget, error) {
 	t := shared.AuthorizeTarget{Issuer: h.cfg.Issuer}
 
 	cid := vals["client_id"]
@@ -111,7 +134,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values) (*authR
 	case len(cid[0]) > maxParamBytes || !utf8.ValidString(cid[0]):
 		return nil, t, pageError("the application is unknown or disabled")
 	}
-	link, err := h.store.GetLinkByClientID(ctx, cid[0])
+	link, sess, err := h.readLink(ctx, cid[0], sessionID)
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil, t, pageError("the application is unknown or disabled")
 	}
@@ -140,7 +163,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values) (*authR
 		t.State = st[0] // echoed even when a later check fails (RFC 6749 §4.1.2.1)
 	}
 
-	a := &authRequest{params: map[string]string{}, link: link, redirectTo: target, target: t}
+	a := &authRequest{params: map[string]string{}, link: link, redirectTo: target, target: t, session: sess}
 	for k, vs := range vals {
 		if len(vs) > 1 {
 			return nil, t, shared.InvalidRequest(fmt.Sprintf("parameter %s is repeated", safeName(k)))

@@ -15,8 +15,18 @@ type Links interface {
 
 // Users reads the people who sign in.
 type Users interface {
-	// GetUser reads a user (shared.ErrNotFound).
-	GetUser(ctx context.Context, username string) (store.User, error)
+	// GetUser reads a user by id (shared.ErrNotFound).
+	GetUser(ctx context.Context, id string) (store.User, error)
+	// GetUserByName reads the user whose username matches regardless of
+	// case (shared.ErrNotFound).
+	GetUserByName(ctx context.Context, username string) (store.User, error)
+}
+
+// Fetcher reads several records in one call (an authorization request's
+// link and session, then its user and grant).
+type Fetcher interface {
+	// Fetch reads the records k names; absent ones are nil.
+	Fetch(ctx context.Context, k store.Keys) (store.Bundle, error)
 }
 
 // LoginThrottle counts sign-in attempts per username.
@@ -47,19 +57,18 @@ type Codes interface {
 	CreateCode(ctx context.Context, c store.Code) error
 }
 
-// Grants lists and revokes a user's authorizations.
+// Grants records, lists and revokes a user's authorizations, one per
+// (user, link).
 type Grants interface {
-	// ListGrantsByUser lists every grant of a user (active and revoked).
-	ListGrantsByUser(ctx context.Context, username string) ([]store.Grant, error)
-	// RevokeGrant marks a grant revoked (idempotent).
-	RevokeGrant(ctx context.Context, id string, now time.Time) error
-	// RevokePendingCodes records that username revoked clientID at now:
-	// the token endpoint then refuses every code of theirs for clientID
-	// created at or before now, redeemed or not yet.
-	RevokePendingCodes(ctx context.Context, username, clientID string, now time.Time) error
-	// RevokedAt is the time of the latest RevokePendingCodes of username for
-	// clientID, read consistently; zero when none.
-	RevokedAt(ctx context.Context, username, clientID string) (time.Time, error)
+	// ApproveGrant creates the user's grant for the client, or updates the
+	// active one (its scope becomes merge(stored, approved)).
+	ApproveGrant(ctx context.Context, g store.Grant, merge func(stored, approved []string) []string, now time.Time) (store.Grant, error)
+	// ListGrantsByUser lists the user's grants, one per link (active, and
+	// recently revoked).
+	ListGrantsByUser(ctx context.Context, userID string) ([]store.Grant, error)
+	// RevokeGrant revokes the user's grant for the client (id "": whichever
+	// is there); shared.ErrNotFound when there is none.
+	RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (store.Grant, error)
 }
 
 // Store is everything the handler persists: the union of the small
@@ -69,6 +78,7 @@ type Grants interface {
 type Store interface {
 	Links
 	Users
+	Fetcher
 	LoginThrottle
 	Sessions
 	Codes

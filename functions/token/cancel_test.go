@@ -30,7 +30,7 @@ func (e *env) refusedFor(w *httptest.ResponseRecorder, code, reason string) {
 	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "code refused" &&
-			strings.Contains(str(m["reason"]), reason) && m["username"] == alice {
+			strings.Contains(str(m["reason"]), reason) && strings.HasPrefix(str(m["user_id"]), "uid-"+alice) {
 			n++
 		}
 	}
@@ -38,7 +38,7 @@ func (e *env) refusedFor(w *httptest.ResponseRecorder, code, reason string) {
 		e.refused = map[string]int{}
 	}
 	if want := e.refused[reason] + 1; n != want {
-		e.t.Errorf("got %d \"code refused\" log lines with reason %q and the username, want %d; logs:\n%s", n, reason, want, e.logs)
+		e.t.Errorf("got %d \"code refused\" log lines with reason %q and the user id, want %d; logs:\n%s", n, reason, want, e.logs)
 	}
 	e.refused[reason] = n
 	e.noSecretsLogged(code)
@@ -56,23 +56,27 @@ func testCodeCancelledByUserChange(t *testing.T, e *env) {
 	changes := []struct {
 		name   string
 		change func()
+		reason string
 	}{
 		{"deleted and created again", func() {
-			if err := e.st.DeleteUser(ctx, alice, e.clock.Now()); err != nil {
+			if err := e.st.DeleteUser(ctx, e.aliceID, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			e.clock.Add(time.Second)
-			if err := e.st.CreateUser(ctx, store.User{Username: alice, PasswordHash: "another person",
+			// Another person under the same name: a new id, so the old
+			// code names a user that no longer exists.
+			e.aliceID = e.aliceID + "-2"
+			if err := e.st.CreateUser(ctx, store.User{ID: e.aliceID, Username: alice, PasswordHash: "another person",
 				Permissions: []string{"REPO_WRITE", "ACCOUNT_WRITE"}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, "user no longer exists"},
 		{"disabled and enabled again", func() {
 			e.setUser(store.UserUpdate{Disabled: ptr(true)})
 			e.clock.Add(time.Second)
 			e.setUser(store.UserUpdate{Disabled: ptr(false)})
-		}},
-		{"new password", func() { e.setUser(store.UserUpdate{PasswordHash: ptr("new hash")}) }},
+		}, reason},
+		{"new password", func() { e.setUser(store.UserUpdate{PasswordHash: ptr("new hash")}) }, reason},
 	}
 	parent := e.t
 	defer func() { e.t = parent }()
@@ -83,7 +87,7 @@ func testCodeCancelledByUserChange(t *testing.T, e *env) {
 			e.clock.Add(time.Second)
 			c.change()
 			e.clock.Add(time.Second)
-			e.refusedFor(e.redeem(old), old, reason)
+			e.refusedFor(e.redeem(old), old, c.reason)
 			// The refusal consumed nothing: the user can authorize again.
 			e.exchange(e.code(codeOpts{}))
 		})
@@ -100,17 +104,17 @@ func testCodeCancelledByUserChange(t *testing.T, e *env) {
 }
 
 // testCodeCancelledByRevocation: after the user revokes the client on the
-// account page, a code for that client issued at or before the revocation
-// is refused; codes for other clients, and codes issued after it, are
-// redeemed.
+// account page, every code of the revoked grant is refused, however close
+// to the revocation it was issued; codes for other clients, and codes of
+// the new grant a later approval makes, are redeemed.
 func testCodeCancelledByRevocation(t *testing.T, e *env) {
 	ctx := context.Background()
-	const reason = "user revoked the client"
+	const reason = "the grant was revoked since the code was issued"
 	before := e.code(codeOpts{})
 	other := e.code(codeOpts{clientID: otherID})
 	e.clock.Add(time.Second)
 	same := e.code(codeOpts{})
-	if err := e.st.RevokePendingCodes(ctx, alice, confID, e.clock.Now()); err != nil {
+	if _, err := e.st.RevokeGrant(ctx, e.aliceID, confID, "", e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.refusedFor(e.redeem(before), before, reason)

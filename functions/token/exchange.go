@@ -76,9 +76,8 @@ func clientForGrant(ctx context.Context, c credentials, link *store.Link, now ti
 }
 
 // exchangeCode is the authorization_code grant (RFC 6749 §4.1.3, RFC 7636
-// §4.5-4.6). It costs three DynamoDB calls: Fetch (link and code),
-// GetUserForClient (the user and their revocation marker for the client),
-// RedeemCode.
+// §4.5-4.6). It costs three DynamoDB calls: Fetch (link and code), Fetch
+// (the user and their grant for the client), RedeemCode.
 func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[string]string) (tokenResponse, error) {
 	code := form["code"]
 	if code == "" {
@@ -118,11 +117,10 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 		return tokenResponse{}, err
 	}
 
-	// The user may have been deleted, disabled, re-created or given a new
-	// password since consent, or have revoked the client: then the code no
-	// longer speaks for them. The scope is the code's, capped again by the
-	// link's and the user's current scopes; the grant keeps what the user
-	// approved.
+	// The user may have been deleted, disabled or given a new password
+	// since consent, or the grant revoked: then the code no longer speaks
+	// for them. The scope is the code's, capped again by the link's and the
+	// user's current scopes; the family keeps what the user approved.
 	user, err := h.codeHolder(ctx, log, c)
 	if err != nil {
 		return tokenResponse{}, err
@@ -132,27 +130,19 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 		return tokenResponse{}, fmt.Errorf("cap code scope: %w", err)
 	}
 
-	grantID, err := h.newID()
-	if err != nil {
-		return tokenResponse{}, err
-	}
 	rtoken, rt, err := h.newRefresh(store.RefreshToken{
-		GrantID: grantID, ClientID: link.ClientID, Username: c.Username, Scope: c.Scope,
+		GrantID: c.GrantID, ClientID: link.ClientID, UserID: user.ID, Scope: c.Scope, AuthTime: c.AuthTime,
 	}, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	// Sign before writing, so that nothing is stored for a response that
 	// could not be made.
-	access, err := h.signAccess(ctx, link.ClientID, c.Username, grantID, scope, now)
+	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, scope, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	g := store.Grant{
-		ID: grantID, ClientID: link.ClientID, Username: c.Username, Scope: c.Scope,
-		CreatedAt: now, UpdatedAt: now,
-	}
-	err = h.store.RedeemCode(ctx, codeHash, g, &rt, now)
+	err = h.store.RedeemCode(ctx, codeHash, &rt, now)
 	if errors.Is(err, shared.ErrConflict) {
 		// Redeemed concurrently (or expired meanwhile): read it again to
 		// tell a replay from an expiry.
@@ -168,35 +158,41 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("redeem code %s: %w", shared.HashPrefix(code), err)
 	}
-	web.Audit(ctx, "grant_created", "grant_id", grantID, "client_id", link.ClientID,
-		"username", c.Username, "scope", shared.FormatScope(c.Scope))
+	web.Audit(ctx, "code_redeemed", "grant_id", c.GrantID, "client_id", link.ClientID,
+		"user_id", user.ID, "username", user.Username, "scope", shared.FormatScope(c.Scope))
 	return h.response(access, rtoken, scope), nil
 }
 
-// codeReplay revokes the grant issued from a code presented again (RFC 6749
-// §4.1.2, §10.5) and returns the invalid_grant to send. A failure to revoke
-// is returned instead, so that it is logged and the client may retry.
+// codeReplay revokes the grant of a code presented again (RFC 6749 §4.1.2,
+// §10.5): every token of it, from every family, since a used code in
+// anyone's hands is a leak. It returns the invalid_grant to send; a
+// failure to revoke is returned instead, so that it is logged and the
+// client may retry.
 func (h *Handler) codeReplay(ctx context.Context, code string, c *store.Code) error {
 	web.Audit(ctx, "code_replay", "client_id", c.ClientID, "grant_id", c.GrantID,
-		"username", c.Username, "code", shared.HashPrefix(code))
-	if c.GrantID != "" {
-		if err := h.revokeGrant(ctx, c.GrantID, "code_replay"); err != nil {
-			return err
-		}
+		"user_id", c.UserID, "code", shared.HashPrefix(code))
+	if err := h.revokeGrant(ctx, c.UserID, c.ClientID, c.GrantID, "code_replay"); err != nil {
+		return err
 	}
 	return shared.InvalidGrant("the authorization code has already been used")
 }
 
-// revokeGrant revokes a grant (an absent one is not an error) and audits it.
-func (h *Handler) revokeGrant(ctx context.Context, grantID, reason string) error {
-	err := h.store.RevokeGrant(ctx, grantID, h.now())
+// revokeGrant revokes the user's grant for the client while its ID is
+// grantID (an absent or newer grant is not an error: a token of an earlier
+// grant must not end a newer one) and audits it.
+func (h *Handler) revokeGrant(ctx context.Context, userID, clientID, grantID, reason string) error {
+	if grantID == "" {
+		return nil
+	}
+	g, err := h.store.RevokeGrant(ctx, userID, clientID, grantID, h.now())
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("revoke grant %q (%s): %w", grantID, reason, err)
 	}
-	web.Audit(ctx, "grant_revoked", "grant_id", grantID, "reason", reason)
+	web.Audit(ctx, "grant_revoked", "grant_id", grantID, "client_id", clientID,
+		"user_id", userID, "username", g.Username, "reason", reason)
 	return nil
 }
 
@@ -235,48 +231,41 @@ func (h *Handler) checkPKCE(c *store.Code, link *store.Link, form map[string]str
 	return nil
 }
 
-// codeHolder reads the user of code c together with their revocation
-// marker for c's client (one BatchGetItem) and checks that the code still
-// speaks for them (RFC 6749 §5.2 invalid_grant otherwise, with a log line
-// giving the reason): the user exists and is enabled, their credentials
-// have not changed since the code was issued (a new password, a disabling,
-// or a deletion and re-creation under the same name all move
-// CredentialsChangedAt), and they have not revoked the client on the
-// account page since (store.RevokePendingCodes).
+// codeHolder reads the user of code c together with their grant for c's
+// client (one BatchGetItem) and checks that the code still speaks for them
+// (RFC 6749 §5.2 invalid_grant otherwise, with a log line giving the
+// reason): the user exists and is enabled, their credentials have not
+// changed since the code was issued (a new password or a disabling move
+// CredentialsChangedAt), and the grant the user's approval created is
+// still their active grant for the client (revoking it on the account
+// page, or by an administrator, ends it; a new approval makes a new one).
+// A user deleted and created again under the same name has a new id, so
+// the code names a user that no longer exists.
 //
-// Precision: the store keeps every time at the nanosecond (fmtTime writes
-// fixed-width UTC with nine fractional digits; parseTime reads RFC 3339
-// with nanoseconds), so the two times compare exactly, nothing rounded. A
-// code is accepted only when created strictly after the change or the
-// revocation: at equal stored instants the order cannot be known, the
-// code could have been created first, so it is refused (the cost, a code
-// issued in that very nanosecond after the change, is one more consent).
-// The times come from the clocks of different instances; their skew
-// (sub-millisecond under the Amazon Time Sync Service) is not covered by a
-// margin, which would refuse legitimate codes of a user who signs in right
-// after being created or given a new password.
+// Precision: the store keeps every time at the nanosecond, so the code's
+// creation and the credentials change compare exactly; at equal instants
+// the order cannot be known, so the code is refused.
 func (h *Handler) codeHolder(ctx context.Context, log *slog.Logger, c *store.Code) (store.User, error) {
-	u, revokedAt, err := h.store.GetUserForClient(ctx, c.Username, c.ClientID)
-	log = log.With("username", c.Username)
+	b, err := h.store.Fetch(ctx, store.Keys{UserID: c.UserID, GrantClientID: c.ClientID})
+	log = log.With("user_id", c.UserID)
 	switch {
-	case errors.Is(err, shared.ErrNotFound):
+	case err != nil:
+		return store.User{}, fmt.Errorf("get user %s and grant for client %q: %w", c.UserID, c.ClientID, err)
+	case b.User == nil:
 		log.Info("code refused", "reason", "user no longer exists")
 		return store.User{}, shared.InvalidGrant("the user of this grant no longer exists")
-	case err != nil:
-		return store.User{}, fmt.Errorf("get user %q for client %q: %w", c.Username, c.ClientID, err)
-	case u.Disabled:
+	case b.User.Disabled:
 		log.Info("code refused", "reason", "user disabled")
 		return store.User{}, shared.InvalidGrant("the user of this grant is disabled")
-	case !u.IssuedSince(c.CreatedAt):
-		log.Info("code refused", "reason", "user credentials changed (new password, disabled, or re-created) since the code was issued",
-			"code_created_at", c.CreatedAt, "credentials_changed_at", u.CredentialsChangedAt)
+	case !b.User.IssuedSince(c.CreatedAt):
+		log.Info("code refused", "reason", "user credentials changed (new password or disabled) since the code was issued",
+			"code_created_at", c.CreatedAt, "credentials_changed_at", b.User.CredentialsChangedAt)
 		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")
-	case !revokedAt.IsZero() && !c.CreatedAt.After(revokedAt):
-		log.Info("code refused", "reason", "user revoked the client since the code was issued",
-			"code_created_at", c.CreatedAt, "revoked_at", revokedAt)
+	case !b.Grant.Active(c.GrantID):
+		log.Info("code refused", "reason", "the grant was revoked since the code was issued", "grant_id", c.GrantID)
 		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")
 	}
-	return u, nil
+	return *b.User, nil
 }
 
 // newRefresh returns a fresh refresh token (256-bit random) and its record
@@ -296,14 +285,15 @@ func (h *Handler) newRefresh(tmpl store.RefreshToken, now time.Time) (string, st
 	return tok, rt, nil
 }
 
-// signAccess issues an access token (RFC 9068 §2.2).
-func (h *Handler) signAccess(ctx context.Context, clientID, username, grantID string, scope []string, now time.Time) (string, error) {
+// signAccess issues an access token (RFC 9068 §2.2) for user: sub is the
+// user's immutable id, username their username.
+func (h *Handler) signAccess(ctx context.Context, clientID string, user store.User, grantID string, scope []string, now time.Time) (string, error) {
 	jti, err := h.newID()
 	if err != nil {
 		return "", err
 	}
 	return h.keys.Sign(ctx, signing.AccessClaims{
-		Issuer: h.cfg.Issuer, Subject: username, Audience: h.cfg.Audience, ClientID: clientID,
+		Issuer: h.cfg.Issuer, Subject: user.ID, Username: user.Username, Audience: h.cfg.Audience, ClientID: clientID,
 		Scope: shared.FormatScope(scope), JTI: jti, GrantID: grantID,
 		IssuedAt: now, ExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 	})

@@ -100,14 +100,14 @@ func TestCodeExchangeClientAuthentication(t *testing.T) {
 			if clientID == "" {
 				clientID = confID
 			}
-			if c["client_id"] != clientID || c["sub"] != alice || c["iss"] != issuer || c["aud"] != issuer || c["scope"] != want {
+			if c["client_id"] != clientID || c["sub"] != e.aliceID || c["username"] != alice || c["iss"] != issuer || c["aud"] != issuer || c["scope"] != want {
 				t.Errorf("claims: got %v", c)
 			}
 			if c["jti"] == "" || c["grant_id"] == "" {
 				t.Errorf("claims: got jti %v grant_id %v, want both", c["jti"], c["grant_id"])
 			}
-			if !e.audited("grant_created") {
-				t.Error("no grant_created audit event")
+			if !e.audited("code_redeemed") {
+				t.Error("no code_redeemed audit event")
 			}
 			e.noSecretsLogged(code, tk.AccessToken, tk.RefreshToken, confSecret, verifier)
 		})
@@ -200,7 +200,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{name: "user disabled", code: &codeOpts{}, setup: func(e *env) { e.setUser(store.UserUpdate{Disabled: ptr(true)}) },
 			r: req{auth: conf, form: ac()}, status: 400, err: "invalid_grant"},
 		{name: "user deleted", code: &codeOpts{}, setup: func(e *env) {
-			if err := e.st.DeleteUser(context.Background(), alice, e.clock.Now()); err != nil {
+			if err := e.st.DeleteUser(context.Background(), e.aliceID, e.clock.Now()); err != nil {
 				e.t.Fatalf("DeleteUser: %v", err)
 			}
 		}, r: req{auth: conf, form: ac()}, status: 400, err: "invalid_grant"},
@@ -244,7 +244,7 @@ func ptr[T any](v T) *T { return &v }
 // setUser updates alice.
 func (e *env) setUser(u store.UserUpdate) {
 	e.t.Helper()
-	if _, err := e.st.UpdateUser(context.Background(), alice, u, e.clock.Now()); err != nil {
+	if _, err := e.st.UpdateUser(context.Background(), e.aliceID, u, e.clock.Now()); err != nil {
 		e.t.Fatalf("UpdateUser: %v", err)
 	}
 }
@@ -315,7 +315,7 @@ func (s *staleCode) Fetch(ctx context.Context, k store.Keys) (store.Bundle, erro
 	if err == nil && !s.done && k.CodeHash == s.hash && b.Code != nil {
 		s.done = true
 		c := *b.Code
-		c.Used, c.GrantID = false, ""
+		c.Used = false
 		b.Code = &c
 	}
 	return b, err
@@ -646,7 +646,7 @@ func TestIntrospect(t *testing.T) {
 	got := e.introspect(basic(confID, confSecret), tk.AccessToken)
 	want := map[string]any{
 		"active": true, "scope": "ACCOUNT_WRITE REPO_WRITE", "client_id": confID, "username": alice,
-		"sub": alice, "aud": issuer, "iss": issuer, "token_type": "Bearer",
+		"sub": e.aliceID, "aud": issuer, "iss": issuer, "token_type": "Bearer",
 		"exp": c["exp"], "iat": c["iat"], "jti": c["jti"], "grant_id": c["grant_id"],
 	}
 	for k, v := range want {
@@ -851,7 +851,7 @@ func TestStoreFailures(t *testing.T) {
 		{"fetch unavailable", "Fetch", shared.ErrUnavailable, 503, "temporarily_unavailable"},
 		{"fetch broken", "Fetch", errInternal, 500, "server_error"},
 		{"redeem unavailable", "RedeemCode", shared.ErrUnavailable, 503, "temporarily_unavailable"},
-		{"user broken", "GetUserForClient", errInternal, 500, "server_error"},
+		{"user broken", "FetchUser", errInternal, 500, "server_error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,24 +59,28 @@ func FuzzTokenHandler(f *testing.F) {
 		ClientType: store.Confidential, Enabled: true, RedirectURIs: []string{cb}, Scopes: []string{"REPO_WRITE"}}, now); err != nil {
 		f.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, store.User{Username: "alice", PasswordHash: "unused", Permissions: []string{"REPO_WRITE"},
+	if err := st.CreateUser(ctx, store.User{ID: "fz-alice", Username: "alice", PasswordHash: "unused", Permissions: []string{"REPO_WRITE"},
 		CreatedAt: now.Add(-time.Minute), UpdatedAt: now.Add(-time.Minute)}); err != nil {
+		f.Fatal(err)
+	}
+	g, err := st.ApproveGrant(ctx, store.Grant{ID: "fz-grant", UserID: "fz-alice", Username: "alice", ClientID: id,
+		Scope: []string{"REPO_READ"}}, func(a, _ []string) []string { return a }, now)
+	if err != nil {
 		f.Fatal(err)
 	}
 	verifier := strings.Repeat("v", 43)
 	if err := st.CreateCode(ctx, store.Code{Hash: shared.HashToken(code), ClientID: id, RedirectURI: cb,
-		Challenge: shared.S256Challenge(verifier), Username: "alice", Scope: []string{"REPO_READ"},
+		Challenge: shared.S256Challenge(verifier), UserID: "fz-alice", GrantID: g.ID, Scope: []string{"REPO_READ"},
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		f.Fatal(err)
 	}
 	// A grant with an active refresh token, redeemed from a second code.
-	if err := st.CreateCode(ctx, store.Code{Hash: shared.HashToken("fz-other-code"), ClientID: id, Username: "alice",
-		Scope: []string{"REPO_READ"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := st.CreateCode(ctx, store.Code{Hash: shared.HashToken("fz-other-code"), ClientID: id, UserID: "fz-alice",
+		GrantID: g.ID, Scope: []string{"REPO_READ"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		f.Fatal(err)
 	}
-	if err := st.RedeemCode(ctx, shared.HashToken("fz-other-code"), store.Grant{ID: "fz-grant", ClientID: id, Username: "alice",
-		Scope: []string{"REPO_READ"}, CreatedAt: now, UpdatedAt: now}, &store.RefreshToken{Hash: shared.HashToken(refresh),
-		GrantID: "fz-grant", ClientID: id, Username: "alice", Scope: []string{"REPO_READ"}, Status: store.RefreshActive,
+	if err := st.RedeemCode(ctx, shared.HashToken("fz-other-code"), &store.RefreshToken{Hash: shared.HashToken(refresh),
+		GrantID: g.ID, ClientID: id, UserID: "fz-alice", Scope: []string{"REPO_READ"}, Status: store.RefreshActive,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now); err != nil {
 		f.Fatal(err)
 	}

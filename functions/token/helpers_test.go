@@ -126,21 +126,20 @@ func (c *counting) Fetch(ctx context.Context, k store.Keys) (store.Bundle, error
 	if err := c.hit("Fetch"); err != nil {
 		return store.Bundle{}, err
 	}
+	c.mu.Lock()
+	err := c.fail["FetchUser"] // a failure of the Fetch that reads a user
+	c.mu.Unlock()
+	if err != nil && k.UserID != "" {
+		return store.Bundle{}, err
+	}
 	return c.Store.Fetch(ctx, k)
 }
 
-func (c *counting) GetUserForClient(ctx context.Context, u, clientID string) (store.User, time.Time, error) {
-	if err := c.hit("GetUserForClient"); err != nil {
-		return store.User{}, time.Time{}, err
-	}
-	return c.Store.GetUserForClient(ctx, u, clientID)
-}
-
-func (c *counting) RedeemCode(ctx context.Context, h string, g store.Grant, rt *store.RefreshToken, now time.Time) error {
+func (c *counting) RedeemCode(ctx context.Context, h string, rt *store.RefreshToken, now time.Time) error {
 	if err := c.hit("RedeemCode"); err != nil {
 		return err
 	}
-	return c.Store.RedeemCode(ctx, h, g, rt, now)
+	return c.Store.RedeemCode(ctx, h, rt, now)
 }
 
 func (c *counting) RotateRefresh(ctx context.Context, old, next store.RefreshToken, now time.Time) error {
@@ -157,11 +156,11 @@ func (c *counting) ReplaceSuccessor(ctx context.Context, old, next store.Refresh
 	return c.Store.ReplaceSuccessor(ctx, old, next, now)
 }
 
-func (c *counting) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+func (c *counting) RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (store.Grant, error) {
 	if err := c.hit("RevokeGrant"); err != nil {
-		return err
+		return store.Grant{}, err
 	}
-	return c.Store.RevokeGrant(ctx, id, now)
+	return c.Store.RevokeGrant(ctx, userID, clientID, id, now)
 }
 
 func (c *counting) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
@@ -181,6 +180,8 @@ type env struct {
 	keys  *signing.Keyring
 	h     http.Handler
 	logs  *logtest.Buffer // the log lines of concurrent requests
+	// aliceID is the id of the seeded user alice: the sub of her tokens.
+	aliceID string
 	// refused counts the "code refused" log lines seen so far, by reason
 	// (refusedFor).
 	refused map[string]int
@@ -237,11 +238,28 @@ func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 	// alice exists before she signs in: a code created at the very instant
 	// of her creation is refused (see codeHolder).
 	created := e.clock.Now().Add(-time.Minute)
-	if err := e.st.CreateUser(ctx, store.User{Username: alice, PasswordHash: "unused",
+	e.aliceID = "uid-" + alice + "-" + shared.HashPrefix(t.Name())
+	if err := e.st.CreateUser(ctx, store.User{ID: e.aliceID, Username: alice, PasswordHash: "unused",
 		Permissions: []string{"REPO_WRITE", "ACCOUNT_WRITE"}, CreatedAt: created, UpdatedAt: created}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	return e
+}
+
+// grant is alice's grant for clientID as her approval on the consent page
+// leaves it (created, or the active one updated with scope).
+func (e *env) grant(clientID string, scope []string) store.Grant {
+	e.t.Helper()
+	id, err := shared.NewID(rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	g, err := e.st.ApproveGrant(context.Background(), store.Grant{ID: id, UserID: e.aliceID, Username: alice,
+		ClientID: clientID, Scope: scope}, e.cfg.Catalog.Union, e.clock.Now())
+	if err != nil {
+		e.t.Fatalf("ApproveGrant: %v", err)
+	}
+	return g
 }
 
 // codeOpts describe an authorization code to seed.
@@ -270,10 +288,11 @@ func (e *env) code(o codeOpts) string {
 	if o.ttl == 0 {
 		o.ttl = time.Minute
 	}
+	g := e.grant(o.clientID, o.scope)
 	now := e.clock.Now()
 	err = e.st.CreateCode(context.Background(), store.Code{
-		Hash: shared.HashToken(code), ClientID: o.clientID, RedirectURI: o.redirectURI,
-		Challenge: o.challenge, Username: alice, Scope: o.scope, CreatedAt: now, ExpiresAt: now.Add(o.ttl),
+		Hash: shared.HashToken(code), ClientID: o.clientID, RedirectURI: o.redirectURI, Challenge: o.challenge,
+		UserID: e.aliceID, GrantID: g.ID, Scope: o.scope, AuthTime: now.Add(-time.Second), CreatedAt: now, ExpiresAt: now.Add(o.ttl),
 	})
 	if err != nil {
 		e.t.Fatalf("CreateCode: %v", err)

@@ -89,8 +89,8 @@ func mayView(caller *store.Link, clientID string) bool {
 }
 
 func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c signing.AccessClaims) (introspection, error) {
-	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, GrantID: c.GrantID, JTI: c.JTI, Username: c.Subject,
-		TokenClientID: c.ClientID})
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, UserID: c.Subject, GrantClientID: c.ClientID,
+		JTI: c.JTI, TokenClientID: c.ClientID})
 	if err != nil {
 		return introspection{}, fmt.Errorf("fetch grant of access token %q: %w", c.JTI, err)
 	}
@@ -99,12 +99,12 @@ func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c sig
 		return introspection{}, err
 	}
 	g, u := b.Grant, b.User
-	if !h.now().Before(c.ExpiresAt) || c.GrantID == "" || g == nil || g.Revoked || g.ClientID != c.ClientID ||
+	if !h.now().Before(c.ExpiresAt) || !g.Active(c.GrantID) || g.ClientID != c.ClientID ||
 		b.AccessRevoked || u == nil || u.Disabled || !linkLive(b.TokenLink) || !mayView(caller, c.ClientID) {
 		return introspection{}, nil
 	}
 	return introspection{
-		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Subject, TokenType: "Bearer",
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: u.Username, TokenType: "Bearer",
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer,
 		JTI: c.JTI, GrantID: c.GrantID,
 	}, nil
@@ -128,11 +128,11 @@ func (h *Handler) introspectRefresh(ctx context.Context, creds credentials, tok 
 	if rt == nil || rt.Status != store.RefreshActive || !h.now().Before(rt.ExpiresAt) || caller.ClientID != rt.ClientID {
 		return introspection{}, nil
 	}
-	gb, err := h.store.Fetch(ctx, store.Keys{GrantID: rt.GrantID, Username: rt.Username, TokenClientID: rt.ClientID})
+	gb, err := h.store.Fetch(ctx, store.Keys{UserID: rt.UserID, GrantClientID: rt.ClientID, TokenClientID: rt.ClientID})
 	if err != nil {
 		return introspection{}, fmt.Errorf("fetch grant %q: %w", rt.GrantID, err)
 	}
-	if gb.Grant == nil || gb.Grant.Revoked || gb.User == nil || gb.User.Disabled || !linkLive(gb.TokenLink) {
+	if !gb.Grant.Active(rt.GrantID) || gb.User == nil || gb.User.Disabled || !linkLive(gb.TokenLink) {
 		return introspection{}, nil
 	}
 	scope, err := h.cfg.Catalog.Validate(rt.Scope)
@@ -141,8 +141,8 @@ func (h *Handler) introspectRefresh(ctx context.Context, creds credentials, tok 
 		scope = rt.Scope
 	}
 	return introspection{
-		Active: true, Scope: shared.FormatScope(scope), ClientID: rt.ClientID, Username: rt.Username,
-		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Sub: rt.Username,
+		Active: true, Scope: shared.FormatScope(scope), ClientID: rt.ClientID, Username: gb.User.Username,
+		TokenType: "refresh_token", Exp: rt.ExpiresAt.Unix(), Iat: rt.CreatedAt.Unix(), Sub: rt.UserID,
 		Iss: h.cfg.Issuer, GrantID: rt.GrantID,
 	}, nil
 }

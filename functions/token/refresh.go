@@ -98,12 +98,12 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 // afterConflict re-reads a token whose rotation lost a race and acts on its
 // new state once.
 func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.RefreshToken, tok, scopeParam string, now time.Time, retry bool) (tokenResponse, error) {
-	b, err := h.store.Fetch(ctx, store.Keys{RefreshHash: rt.Hash, GrantID: rt.GrantID})
+	b, err := h.store.Fetch(ctx, store.Keys{RefreshHash: rt.Hash, UserID: rt.UserID, GrantClientID: rt.ClientID})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("re-read refresh token %s: %w", shared.HashPrefix(tok), err)
 	}
 	switch {
-	case b.Refresh == nil || b.Grant == nil || b.Grant.Revoked:
+	case b.Refresh == nil || !b.Grant.Active(rt.GrantID):
 		return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
 	case b.Refresh.Status == store.RefreshReplaced:
 		// Replaced while this request rotated it: reuse, whatever retry.
@@ -131,12 +131,12 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
 	tok, next, err := h.newRefresh(store.RefreshToken{
-		GrantID: rt.GrantID, ClientID: rt.ClientID, Username: rt.Username, Scope: rt.Scope,
+		GrantID: rt.GrantID, ClientID: rt.ClientID, UserID: rt.UserID, Scope: rt.Scope, AuthTime: rt.AuthTime,
 	}, now)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
-	access, err := h.signAccess(ctx, link.ClientID, rt.Username, rt.GrantID, scope, now)
+	access, err := h.signAccess(ctx, link.ClientID, user, rt.GrantID, scope, now)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
@@ -148,22 +148,23 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 // the whole grant is revoked (RFC 9700 §4.14.2).
 func (h *Handler) reuse(ctx context.Context, rt store.RefreshToken, tok string) error {
 	web.Audit(ctx, "refresh_token_reuse", "client_id", rt.ClientID, "grant_id", rt.GrantID,
-		"username", rt.Username, "token", shared.HashPrefix(tok))
-	if err := h.revokeGrant(ctx, rt.GrantID, "refresh_token_reuse"); err != nil {
+		"user_id", rt.UserID, "token", shared.HashPrefix(tok))
+	if err := h.revokeGrant(ctx, rt.UserID, rt.ClientID, rt.GrantID, "refresh_token_reuse"); err != nil {
 		return err
 	}
 	return shared.InvalidGrant("the refresh token has already been used")
 }
 
-// grantHolder reads rt's grant and user in one call: a revoked grant is
+// grantHolder reads rt's grant and user in one call: a revoked grant (or a
+// newer grant of the same user and client, made after a revocation) is
 // invalid_grant (RotateRefresh does not check it), and so is a user who is
 // gone or disabled.
 func (h *Handler) grantHolder(ctx context.Context, rt store.RefreshToken) (store.User, error) {
-	b, err := h.store.Fetch(ctx, store.Keys{Username: rt.Username, GrantID: rt.GrantID})
+	b, err := h.store.Fetch(ctx, store.Keys{UserID: rt.UserID, GrantClientID: rt.ClientID})
 	switch {
 	case err != nil:
 		return store.User{}, fmt.Errorf("fetch grant %q and its user: %w", rt.GrantID, err)
-	case b.Grant == nil || b.Grant.Revoked:
+	case !b.Grant.Active(rt.GrantID):
 		return store.User{}, shared.InvalidGrant("the refresh token has been revoked")
 	case b.User == nil:
 		return store.User{}, shared.InvalidGrant("the user of this grant no longer exists")

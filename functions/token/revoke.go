@@ -49,7 +49,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	switch rt := b.Refresh; {
 	case rt != nil && rt.ClientID == link.ClientID:
-		err = h.revokeGrant(ctx, rt.GrantID, "refresh_token_revoked")
+		err = h.revokeGrant(ctx, rt.UserID, rt.ClientID, rt.GrantID, "refresh_token_revoked")
 	case rt == nil && looksLikeJWT(tok):
 		err = h.revokeAccess(ctx, link, tok)
 	}

@@ -3,8 +3,8 @@
 // metadata (RFC 8414) and the JWK Set.
 //
 // Reads are batched (one DynamoDB BatchGetItem each): a successful code
-// exchange costs three DynamoDB calls (Fetch of the link and code,
-// GetUserForClient, RedeemCode), a refresh three (Fetch, a second Fetch of
+// exchange costs three DynamoDB calls (Fetch of the link and code, Fetch of
+// the user and grant, RedeemCode), a refresh three (Fetch, a second Fetch of
 // the grant and user, RotateRefresh) and an introspection one (access
 // token) or two (refresh token). Client secrets are checked against the link's stored hash, never
 // by calling Secrets Manager.
@@ -13,10 +13,8 @@ package token
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -39,18 +37,14 @@ var Paths = []string{
 type Reader interface {
 	// Fetch reads every record named by k in one call.
 	Fetch(ctx context.Context, k store.Keys) (store.Bundle, error)
-	// GetUserForClient reads a user and the time they last revoked
-	// clientID on the account page (zero when not recently) in one call
-	// (ErrNotFound when the user does not exist).
-	GetUserForClient(ctx context.Context, username, clientID string) (store.User, time.Time, error)
 }
 
-// Redeemer exchanges an authorization code for a grant.
+// Redeemer exchanges an authorization code for tokens.
 type Redeemer interface {
-	// RedeemCode marks the code used and writes the grant and its first
-	// refresh token atomically; ErrConflict when the code was used or
+	// RedeemCode marks the code used and writes the first refresh token
+	// of a new family atomically; ErrConflict when the code was used or
 	// expired.
-	RedeemCode(ctx context.Context, codeHash string, g store.Grant, rt *store.RefreshToken, now time.Time) error
+	RedeemCode(ctx context.Context, codeHash string, rt *store.RefreshToken, now time.Time) error
 }
 
 // Rotator rotates refresh tokens.
@@ -64,8 +58,9 @@ type Rotator interface {
 
 // Revoker revokes grants and access tokens.
 type Revoker interface {
-	// RevokeGrant makes every token of a grant inactive (ErrNotFound).
-	RevokeGrant(ctx context.Context, id string, now time.Time) error
+	// RevokeGrant makes every token of the user's grant for the client
+	// inactive, only while its ID is id (ErrNotFound otherwise).
+	RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (store.Grant, error)
 	// RevokeAccessToken makes the access token jti inactive until exp.
 	RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error
 }
@@ -221,10 +216,4 @@ func writeNoStore(w http.ResponseWriter, v any) {
 
 // newID returns a random identifier of 128 bits, base64url (grant ids and
 // jti).
-func (h *Handler) newID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(h.random, b[:]); err != nil {
-		return "", fmt.Errorf("random id: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
+func (h *Handler) newID() (string, error) { return shared.NewID(h.random) }

@@ -3,6 +3,7 @@ package perf
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -296,10 +297,24 @@ func (p *provider) introspect(l link, at string) {
 // browser flow per iteration.
 func (p *provider) seedCode(l link, username, code string) {
 	p.tb.Helper()
+	ctx := context.Background()
 	now := time.Now()
-	err := p.st.CreateCode(context.Background(), store.Code{
+	u, err := p.st.GetUserByName(ctx, username)
+	if err != nil {
+		p.tb.Fatalf("seed code: %v", err)
+	}
+	id, err := shared.NewID(rand.Reader)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	g, err := p.st.ApproveGrant(ctx, store.Grant{ID: id, UserID: u.ID, Username: u.Username, ClientID: l.ClientID,
+		Scope: []string{"REPO_READ"}}, shared.DefaultCatalog().Union, now)
+	if err != nil {
+		p.tb.Fatalf("seed code: %v", err)
+	}
+	err = p.st.CreateCode(ctx, store.Code{
 		Hash: shared.HashToken(code), ClientID: l.ClientID, RedirectURI: callback,
-		Challenge: shared.S256Challenge(verifier), Username: username,
+		Challenge: shared.S256Challenge(verifier), UserID: u.ID, GrantID: g.ID, AuthTime: now,
 		Scope: []string{"REPO_READ"}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
 	})
 	if err != nil {

@@ -68,7 +68,33 @@ func measureFlows(t *testing.T, capacity bool) []step {
 	measure(opExchange, func() { tok = p.tokens(l, exchangeForm(code)) })
 	measure(opRefresh, func() { tok = p.tokens(l, refreshForm(tok.RefreshToken)) })
 	measure(opIntrospect, func() { p.introspect(l, tok.AccessToken) })
+	// bob authorizes again with his session: the remembered consent
+	// answers with a code at once. Then again after many more
+	// authorizations of his: the cost must not grow with his history.
+	measure(opRemembered, func() { code = p.remembered(l, "s2") })
+	for i := range historyRounds {
+		p.tokens(l, exchangeForm(p.remembered(l, fmt.Sprintf("h%d", i))))
+	}
+	measure(opRememberedLater, func() { code = p.remembered(l, "s3") })
+	measure(opExchangeLater, func() { tok = p.tokens(l, exchangeForm(code)) })
 	return steps
+}
+
+// historyRounds is how many authorizations (each exchanged) the user makes
+// between the two measured remembered-consent authorizations.
+const historyRounds = 40
+
+// remembered GETs an authorization request of l with the current session
+// and requires the redirect with a code (the consent is remembered), which
+// it returns.
+func (p *provider) remembered(l link, state string) string {
+	p.tb.Helper()
+	resp := p.get(authorizeURL(l, state))
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
+		p.tb.Fatalf("authorize with a remembered consent: got %d to %q, want 302 with a code", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc.Query().Get("code")
 }
 
 // The token-endpoint operations with round-trip budgets.
@@ -76,6 +102,11 @@ const (
 	opExchange   = "token: code exchange"
 	opRefresh    = "token: refresh"
 	opIntrospect = "introspection"
+	// opRemembered is an authorization request of a signed-in user whose
+	// grant covers it: the code at once.
+	opRemembered      = "authorize (session, remembered consent)"
+	opRememberedLater = "authorize (session, remembered consent) after 40 more authorizations"
+	opExchangeLater   = "token: code exchange after 40 more authorizations"
 )
 
 // TestRoundTripBudgets enforces the round-trip budgets of the token
@@ -83,7 +114,8 @@ const (
 // budget, and no Secrets Manager call at all (client secrets are verified
 // against the hash on the link item; the signing key is cached).
 func TestRoundTripBudgets(t *testing.T) {
-	budgets := map[string]int{opExchange: 3, opRefresh: 3, opIntrospect: 2}
+	budgets := map[string]int{opExchange: 3, opRefresh: 3, opIntrospect: 2,
+		opRemembered: 3, opRememberedLater: 3, opExchangeLater: 3}
 	steps := measureFlows(t, false)
 	seen := 0
 	for _, s := range steps {
@@ -105,6 +137,16 @@ func TestRoundTripBudgets(t *testing.T) {
 	}
 	if seen != len(budgets) {
 		t.Errorf("measured %d budgeted operations, want %d", seen, len(budgets))
+	}
+	// Flat: the same calls after the user's history grew.
+	byName := map[string]step{}
+	for _, s := range steps {
+		byName[s.name] = s
+	}
+	for before, after := range map[string]string{opRemembered: opRememberedLater, opExchange: opExchangeLater} {
+		if b, a := byName[before].dynamo, byName[after].dynamo; b.String() != a.String() {
+			t.Errorf("%s: got %s after %d more authorizations, want the same calls as before (%s)", after, a, historyRounds, b)
+		}
 	}
 }
 

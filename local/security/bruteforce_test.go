@@ -73,8 +73,26 @@ func TestBruteForce_PerUsernameThrottle(t *testing.T) {
 	if normalized(r, "alice") != normalized(failure, "alice") {
 		t.Errorf("the throttled answer differs from a wrong password's:\n%s\n---\n%s", normalized(r, "alice"), normalized(failure, "alice"))
 	}
+	// Usernames are unique regardless of letter case: the same name in
+	// another case is the same account and the same throttle, so changing
+	// the case does not buy more guesses.
+	for _, name := range []string{"ALICE", "Alice"} {
+		if r, _ := e.browser().signIn(t, e, l, name, password); r.status == http.StatusSeeOther {
+			t.Errorf("%s with the right password after alice was throttled: got 303 (signed in), want refused", name)
+		}
+	}
 	if r, _ := e.browser().signIn(t, e, l, "bob", password); r.status != http.StatusSeeOther {
 		t.Errorf("another username: got status %d, want 303 (signed in)", r.status)
+	}
+	// Guesses spread over the cases of one name count in one window.
+	e.user("carol", "REPO_READ")
+	for i, name := range []string{"carol", "CAROL", "Carol", "cArOl", "caROL"}[:authorize.MaxLoginFailures] {
+		if r, _ := b.signIn(t, e, l, name, "wrong password "+string(rune('a'+i))); r.status != http.StatusOK {
+			t.Fatalf("failure %d as %s: got status %d, want the login page again", i+1, name, r.status)
+		}
+	}
+	if r, _ := e.browser().signIn(t, e, l, "carol", password); r.status == http.StatusSeeOther {
+		t.Errorf("carol after %d failures in other cases: got 303 (signed in), want refused", authorize.MaxLoginFailures)
 	}
 	// Unknown usernames are counted as well: the throttle cannot tell them
 	// apart either.

@@ -317,29 +317,37 @@ func TestFault_ConsentApprove(t *testing.T) {
 	})
 }
 
-// newGrants returns the grants of l not in before.
-func newGrants(e *env, l link, before map[string]bool) []grantView {
-	var out []grantView
+// activeGrant returns the id of the one active grant of l (one per user
+// and link: the tests have one user), "" when there is none.
+func activeGrant(t *testing.T, e *env, l link) string {
+	t.Helper()
+	var ids []string
 	for _, g := range e.grants(l) {
-		if !before[g.ID] {
-			out = append(out, g)
+		if !g.Revoked {
+			ids = append(ids, g.ID)
 		}
 	}
-	return out
+	switch len(ids) {
+	case 0:
+		return ""
+	case 1:
+		return ids[0]
+	}
+	t.Fatalf("got active grants %v of one user for one link, want at most one", ids)
+	return ""
 }
 
 // TestFault_CodeExchange fails each call of a code exchange: the answer is
 // temporarily_unavailable/server_error, and a retry with the same code
 // either succeeds (the code was not consumed) or, when the redemption took
-// effect but its answer was lost, is invalid_grant with the grant issued
-// from the code revoked (RFC 6749 §4.1.2): no token of it stays active.
+// effect but its answer was lost, is invalid_grant with the grant the code
+// was issued under revoked (RFC 6749 §4.1.2): no token of it stays active.
 func TestFault_CodeExchange(t *testing.T) {
 	e := newEnv(t, nil)
 	e.user("alice", "REPO_READ")
 	l := e.link(store.Confidential)
 	b := e.session(t, "alice", l)
-	var code string
-	before := map[string]bool{}
+	var code, codeGrant string
 	exchange := func() response {
 		return e.token(l, url.Values{"grant_type": {"authorization_code"}, "code": {code}})
 	}
@@ -347,9 +355,10 @@ func TestFault_CodeExchange(t *testing.T) {
 		surface: "token",
 		prepare: func(t *testing.T) func() response {
 			code = e.freshCode(t, b, l)
-			clear(before)
-			for _, g := range e.grants(l) {
-				before[g.ID] = true
+			// The approval created or updated alice's one grant for l:
+			// the code is issued under it.
+			if codeGrant = activeGrant(t, e, l); codeGrant == "" {
+				t.Fatal("no active grant after the approval")
 			}
 			return exchange
 		},
@@ -358,21 +367,18 @@ func TestFault_CodeExchange(t *testing.T) {
 			if failed {
 				r = exchange()
 			}
-			gs := newGrants(e, l, before)
 			switch {
 			case r.status == 200:
-				if len(gs) != 1 || gs[0].Revoked {
-					t.Errorf("after a successful exchange: got new grants %+v, want one active", gs)
+				if got := activeGrant(t, e, l); got != codeGrant {
+					t.Errorf("after a successful exchange: got active grant %q, want the code's %q", got, codeGrant)
 				}
 				if !e.active(l, str(r.json(t)["refresh_token"])) {
 					t.Error("the issued refresh token is inactive")
 				}
 			case failed && r.status == 400 && str(r.json(t)["error"]) == "invalid_grant":
 				t.Logf("the redemption took effect and its answer was lost: the retry is invalid_grant")
-				for _, g := range gs {
-					if !g.Revoked {
-						t.Errorf("grant %s of the consumed code: got active, want revoked", g.ID)
-					}
+				if got := activeGrant(t, e, l); got == codeGrant {
+					t.Errorf("grant %s of the consumed code: got active, want revoked", codeGrant)
 				}
 			default:
 				t.Errorf("retry: got status %d (%s), want 200 (or invalid_grant when the code was consumed)", r.status, r.body)

@@ -366,10 +366,21 @@ func (b *browser) consentPage(authURL, user string) page {
 }
 
 // approve drives authURL to the client's redirect and returns the
-// redirect's query.
+// redirect's query: through the consent page, or at once when the user's
+// grant for the client already covers the request (a remembered consent:
+// an earlier approval, without prompt=consent).
 func (b *browser) approve(authURL, user string) url.Values {
 	b.t.Helper()
-	p := b.consentPage(authURL, user)
+	p := b.get(authURL)
+	if strings.Contains(p.body, `name="password"`) {
+		p = b.login(p, user)
+	}
+	if p.status == http.StatusFound && !strings.HasPrefix(p.header.Get("Location"), b.e.issuer) {
+		return p.location(b.t).Query()
+	}
+	if p.status != 200 || !strings.Contains(p.body, `name="decision"`) {
+		b.t.Fatalf("got status %d, want the consent page or the client's redirect:\n%s", p.status, p.body)
+	}
 	r := b.submit(p, theForm(b.t, p), map[string]string{"decision": "approve"})
 	if r.status != http.StatusSeeOther {
 		b.t.Fatalf("consent: got status %d, want 303: %s", r.status, r.body)
@@ -553,6 +564,32 @@ func (e *env) grants(l link) []grantView {
 	}
 	e.admin("GET", "/admin/links/"+l.ID+"/grants?limit=100", nil, 200, &page)
 	return page.Grants
+}
+
+// userID is the id of the user named name (the admin API's answer).
+func (e *env) userID(name string) string {
+	e.t.Helper()
+	var u struct {
+		ID string `json:"id"`
+	}
+	e.admin("GET", "/admin/users/"+url.PathEscape(name), nil, 200, &u)
+	if u.ID == "" {
+		e.t.Fatalf("user %s has no id", name)
+	}
+	return u.ID
+}
+
+// userGrants reads every grant record of the user named name straight from
+// the store (active and recently revoked: the admin listing of a link
+// shows only active ones).
+func (e *env) userGrants(name string) []store.Grant {
+	e.t.Helper()
+	st := store.New(e.backend.DynamoDB, e.backend.SecretsManager, e.backend.Options)
+	gs, err := st.ListGrantsByUser(context.Background(), e.userID(name))
+	if err != nil {
+		e.t.Fatalf("list grants of %s: %v", name, err)
+	}
+	return gs
 }
 
 // errorAs is errors.As for tests that only ask whether err is of a kind.

@@ -11,8 +11,10 @@ import (
 
 // TestPendingCode_RevokedOnAccountPage: a user approves app B (a code is
 // issued), then revokes app B on the account page before the code is
-// redeemed. The code must not bring app B back: the exchange is refused,
-// and app B holds no active grant of the user.
+// redeemed. The code must not bring app B back: the exchange is refused
+// (the code names the grant the user revoked), app B holds no active grant
+// of the user, and the code stays refused after the user authorizes app B
+// again (a new grant, with a new id).
 func TestPendingCode_RevokedOnAccountPage(t *testing.T) {
 	e := newEnv(t, nil)
 	e.user("alice", "REPO_WRITE")
@@ -51,12 +53,19 @@ func TestPendingCode_RevokedOnAccountPage(t *testing.T) {
 	if p := b.get(e.issuer + "/account/authorizations"); strings.Contains(p.body, "/revoke\"") {
 		t.Errorf("account page lists an authorization after the revocation:\n%s", p.body)
 	}
-	if !strings.Contains(e.logs.String(), "user revoked the client since the code was issued") {
+	if !strings.Contains(e.logs.String(), "the grant was revoked since the code was issued") {
 		t.Error("no log line giving the reason of the refusal")
 	}
 
-	// Authorizing app B again afterwards works.
-	e.exchange(appB, b.approve(e.authURL(appB, map[string]string{"prompt": "consent", "state": "st-3"}), "alice").Get("code"), "")
+	// Authorizing app B again afterwards works: a new grant, with a new
+	// id. The pending code names the revoked one, so the new grant does
+	// not bring it back.
+	again := b.approve(e.authURL(appB, map[string]string{"prompt": "consent", "state": "st-3"}), "alice").Get("code")
+	oauthError(t, e.token(appB, url.Values{"grant_type": {"authorization_code"}, "code": {pending}}), 400, "invalid_grant")
+	g := e.exchange(appB, again, "")
+	if !e.active(appB, g.refresh) || !e.active(appB, g.access) {
+		t.Error("the tokens of the new authorization: got inactive, want active")
+	}
 }
 
 // TestPendingCode_UserChanged: a code issued to erin must not be redeemed

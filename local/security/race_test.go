@@ -103,8 +103,17 @@ func TestRace_ConcurrentCodeRedemption(t *testing.T) {
 	if got["OK"] != 1 || got["Bad Request invalid_grant"] != 49 {
 		t.Errorf("got %v, want exactly 1 OK and 49 invalid_grant", got)
 	}
-	if gs := e.grants(l); len(gs) != 1 {
-		t.Errorf("got %d grants, want 1 (one token family)", len(gs))
+	// One grant record (one per user and link), and the 49 replays of the
+	// used code revoked it (RFC 6749 §4.1.2): the tokens of the one
+	// success are inactive.
+	gs := e.userGrants("alice")
+	if len(gs) != 1 || gs[0].ClientID != l.ClientID || !gs[0].Revoked {
+		t.Errorf("got grants %+v, want alice's one grant for the link, revoked by the replays", gs)
+	}
+	for _, tok := range refreshTokens(t, rs) {
+		if e.active(l, tok) {
+			t.Error("the refresh token of the one success is active after the replays, want inactive")
+		}
 	}
 }
 
@@ -134,8 +143,10 @@ func TestRace_ConcurrentRefresh(t *testing.T) {
 	if active > 1 {
 		t.Errorf("got %d active refresh tokens, want at most 1", active)
 	}
-	if gs := e.grants(l); len(gs) != 1 {
-		t.Errorf("got %d grants, want 1", len(gs))
+	// Still the one grant record of alice for the link, with the id the
+	// tokens were issued under: no second token family got a grant.
+	if gs := e.userGrants("alice"); len(gs) != 1 || gs[0].ClientID != l.ClientID {
+		t.Errorf("got grants %+v, want alice's one grant for the link", gs)
 	}
 }
 

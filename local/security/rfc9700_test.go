@@ -288,7 +288,7 @@ func TestRFC9207_IssInAuthorizationResponses(t *testing.T) {
 	})
 	t.Run("access_denied", func(t *testing.T) {
 		b := e.browser()
-		p := b.consentPage(e.authURL(l, nil), "alice")
+		p := b.consentPage(e.authURL(l, map[string]string{"prompt": "consent"}), "alice")
 		r := b.submit(p, theForm(t, p), map[string]string{"decision": "deny"})
 		check(t, r.location(t).Query(), "access_denied")
 	})
@@ -434,7 +434,7 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 
 	t.Run("consent", func(t *testing.T) {
 		b := e.browser()
-		p := b.consentPage(e.authURL(l, nil), "alice")
+		p := b.consentPage(e.authURL(l, map[string]string{"prompt": "consent"}), "alice")
 		f := theForm(t, p)
 		for _, tok := range []string{"", "wrong"} {
 			g := form{action: f.action, fields: url.Values{}}
@@ -456,7 +456,7 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 
 	t.Run("sign-out", func(t *testing.T) {
 		b := e.browser()
-		b.consentPage(e.authURL(l, nil), "alice")
+		b.consentPage(e.authURL(l, map[string]string{"prompt": "consent"}), "alice")
 		account := b.get(e.issuer + "/oauth2/logout") // the sign-out page
 		var out form
 		for _, f := range forms(t, account.body) {
@@ -487,7 +487,7 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 
 	t.Run("account revoke", func(t *testing.T) {
 		b := e.browser()
-		p := b.consentPage(e.authURL(l, nil), "alice")
+		p := b.consentPage(e.authURL(l, map[string]string{"prompt": "consent"}), "alice")
 		code := b.submit(p, theForm(t, p), map[string]string{"decision": "approve"}).location(t).Query().Get("code")
 		g := e.exchange(l, code, "")
 		account := b.get(e.issuer + "/account/authorizations")

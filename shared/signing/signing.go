@@ -88,7 +88,8 @@ type Options struct {
 // AccessClaims are the claims of an access token (RFC 9068 §2.2).
 type AccessClaims struct {
 	Issuer    string
-	Subject   string // the username
+	Subject   string // the user's immutable id
+	Username  string // the user's username (claim "username")
 	Audience  string
 	ClientID  string
 	Scope     string // space-separated, catalog order
@@ -480,6 +481,7 @@ func (k *Keyring) refreshForUnknownKid(ctx context.Context) *keySet {
 type wireClaims struct {
 	Issuer   string          `json:"iss"`
 	Subject  string          `json:"sub"`
+	Username string          `json:"username,omitempty"`
 	Audience json.RawMessage `json:"aud"`
 	ClientID string          `json:"client_id"`
 	Scope    string          `json:"scope,omitempty"`
@@ -504,7 +506,7 @@ func (k *Keyring) Sign(ctx context.Context, c AccessClaims) (string, error) {
 	}
 	iat, exp := c.IssuedAt.Unix(), c.ExpiresAt.Unix()
 	payload, err := json.Marshal(wireClaims{
-		Issuer: c.Issuer, Subject: c.Subject, Audience: aud, ClientID: c.ClientID,
+		Issuer: c.Issuer, Subject: c.Subject, Username: c.Username, Audience: aud, ClientID: c.ClientID,
 		Scope: c.Scope, IssuedAt: &iat, Expires: &exp, JTI: c.JTI, GrantID: c.GrantID,
 	})
 	if err != nil {
@@ -577,7 +579,7 @@ func (k *Keyring) Verify(ctx context.Context, token string) (AccessClaims, error
 		return AccessClaims{}, err
 	}
 	return AccessClaims{
-		Issuer: w.Issuer, Subject: w.Subject, Audience: aud, ClientID: w.ClientID,
+		Issuer: w.Issuer, Subject: w.Subject, Username: w.Username, Audience: aud, ClientID: w.ClientID,
 		Scope: w.Scope, JTI: w.JTI, GrantID: w.GrantID,
 		IssuedAt: time.Unix(*w.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(*w.Expires, 0).UTC(),
 	}, nil

@@ -18,29 +18,30 @@ func TestCredentialsChangedAt(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		s := nb(t).Store()
 		at := now()
-		if err := s.CreateUser(ctx(), store.User{Username: "alice", PasswordHash: "h1", CreatedAt: at, UpdatedAt: at}); err != nil {
+		id := uniq("uid")
+		if err := s.CreateUser(ctx(), store.User{ID: id, Username: "alice", PasswordHash: "h1", CreatedAt: at, UpdatedAt: at}); err != nil {
 			t.Fatal(err)
 		}
 		check := func(step string, want time.Time) {
 			t.Helper()
-			u, err := s.GetUser(ctx(), "alice")
+			u, err := s.GetUser(ctx(), id)
 			if err != nil || !u.CredentialsChangedAt.Equal(want) {
 				t.Errorf("%s: CredentialsChangedAt = %v (%v), want %v", step, u.CredentialsChangedAt, err, want)
 			}
 		}
 		check("created", at)
 		perms := []string{"REPO_READ"}
-		if _, err := s.UpdateUser(ctx(), "alice", store.UserUpdate{Permissions: &perms}, at.Add(time.Minute)); err != nil {
+		if _, err := s.UpdateUser(ctx(), id, store.UserUpdate{Permissions: &perms}, at.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		check("permissions changed", at)
 		pw := "h2"
-		if _, err := s.UpdateUser(ctx(), "alice", store.UserUpdate{PasswordHash: &pw}, at.Add(2*time.Minute)); err != nil {
+		if _, err := s.UpdateUser(ctx(), id, store.UserUpdate{PasswordHash: &pw}, at.Add(2*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		check("password changed", at.Add(2*time.Minute))
 		off := true
-		if _, err := s.UpdateUser(ctx(), "alice", store.UserUpdate{Disabled: &off}, at.Add(3*time.Minute)); err != nil {
+		if _, err := s.UpdateUser(ctx(), id, store.UserUpdate{Disabled: &off}, at.Add(3*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		check("disabled", at.Add(3*time.Minute))
@@ -59,14 +60,7 @@ func TestRevokeAllAudited(t *testing.T) {
 		if _, _, err := s.CreateLink(c, in, at); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateUser(c, store.User{Username: "bob", CreatedAt: at, UpdatedAt: at}); err != nil {
-			t.Fatal(err)
-		}
-		g := newGrant(in.ClientID, "bob", at)
-		code := newCode(t, s, in.ClientID, "bob", at)
-		if err := s.RedeemCode(c, code.Hash, g, nil, at); err != nil {
-			t.Fatal(err)
-		}
+		g := approved(t, s, seedUser(t, s, "bob", at), in.ClientID, at)
 		waitForIndex(t, s, in.ClientID)
 		if err := s.DeleteLink(c, in.ID, at); err != nil {
 			t.Fatal(err)

@@ -19,7 +19,7 @@ func TestEnsureTable(t *testing.T) {
 		if exists, err := s.EnsureTable(ctx()); err != nil || !exists {
 			t.Fatalf("second EnsureTable = %v, %v, want exists", exists, err)
 		}
-		if err := s.CreateUser(ctx(), store.User{Username: "alice", CreatedAt: now(), UpdatedAt: now()}); err != nil {
+		if err := s.CreateUser(ctx(), store.User{ID: uniq("uid"), Username: "alice", CreatedAt: now(), UpdatedAt: now()}); err != nil {
 			t.Errorf("CreateUser on the ensured table: %v", err)
 		}
 	})

@@ -22,18 +22,19 @@ const (
 	linkPrefix     = "LINK#"     // LINK#<client_id>: the link
 	linkIDPrefix   = "LINKID#"   // LINKID#<id>: pointer from link id to client id
 	idemPrefix     = "IDEM#"     // IDEM#<sha256(key)>: idempotency record of a link creation
-	userPrefix     = "USER#"     // USER#<username>
-	throttlePrefix = "THROTTLE#" // THROTTLE#<username>: failed sign-ins in the current window
+	userPrefix     = "USER#"     // USER#<user id>: the user
+	usernamePrefix = "USERNAME#" // USERNAME#<username key>: pointer from the (case-folded) username to the user id
+	throttlePrefix = "THROTTLE#" // THROTTLE#<username key>: failed sign-ins in the current window
 	sessionPrefix  = "SESSION#"  // SESSION#<id hash>
 	codePrefix     = "CODE#"     // CODE#<code hash>
-	grantPrefix    = "GRANT#"    // GRANT#<grant id>
+	grantsPrefix   = "GRANTS#"   // GRANTS#<user id>: the user's grants, one item per link (sk GRANT#<client_id>)
 	refreshPrefix  = "RT#"       // RT#<refresh token hash>
 	jtiPrefix      = "JTI#"      // JTI#<jti>: a revoked access token
 
 	// Partition keys of the secondary indexes.
 	linksIndexPK     = "LINKS"       // gsi1: every active link, by creation
-	linkGrantsPrefix = "LINKGRANTS#" // gsi1: grants of a client id, by creation
-	userGrantsPrefix = "USERGRANTS#" // gsi2: grants of a user, by creation
+	linkGrantsPrefix = "LINKGRANTS#" // gsi1: active grants of a client id, by creation
+	usersIndexPK     = "USERS"       // gsi2: every user, by username key
 )
 
 // Sort keys: one item per partition, named for its kind.
@@ -42,22 +43,22 @@ const (
 	skLinkID   = "LINKID"
 	skIdem     = "IDEM"
 	skUser     = "USER"
+	skUsername = "USERNAME"
 	skThrottle = "THROTTLE"
 	skSession  = "SESSION"
 	skCode     = "CODE"
-	skGrant    = "GRANT"
 	skRefresh  = "RT"
 	skJTI      = "JTI"
 
-	// skRevokedPrefix is the sort key prefix of a revocation marker, an
-	// item in the user's partition: USER#<username> / REVOKED#<client_id>.
-	skRevokedPrefix = "REVOKED#"
+	// skGrantPrefix is the sort key prefix of a grant in its user's grants
+	// partition: GRANTS#<user id> / GRANT#<client_id>.
+	skGrantPrefix = "GRANT#"
 )
 
 // Index names and key attributes, from the one table definition.
 var (
-	gsiLinks      = table.GSI1 // links by creation; grants by link
-	gsiUserGrants = table.GSI2 // grants by user
+	gsiLinks = table.GSI1 // links by creation; active grants by link
+	gsiUsers = table.GSI2 // users by username key
 )
 
 // Attribute names (item payload).
@@ -82,6 +83,8 @@ const (
 	aFingerprint       = "fingerprint"
 	aRotationLease     = "rotation_lease"
 	aUsername          = "username"
+	aUserID            = "user_id"
+	aAuthTime          = "auth_time"
 	aPasswordHash      = "password_hash"
 	aCredsChangedAt    = "credentials_changed_at"
 	aPermissions       = "permissions"

@@ -570,7 +570,7 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 		return fmt.Errorf("delete link %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}
 	it := item(out.Attributes)
-	if err := s.revokeAll(ctx, gsiLinks, linkGrantsPrefix+clientID, "link_deleted", now); err != nil {
+	if err := s.revokeLinkGrants(ctx, clientID, "link_deleted", now); err != nil {
 		return fmt.Errorf("delete link %q: revoke grants: %w", id, err)
 	}
 	if hasSecret(it.s(aClientType)) {

@@ -419,19 +419,21 @@ func TestDeleteLink(t *testing.T) {
 		if _, _, err := s.CreateLink(ctx(), keep, at); err != nil {
 			t.Fatal(err)
 		}
-		g1 := redeemed(t, s, in.ClientID, "alice", at)
-		g2 := redeemed(t, s, in.ClientID, "bob", at)
-		other := redeemed(t, s, keep.ClientID, "alice", at)
+		alice, bob := seedUser(t, s, "alice", at), seedUser(t, s, "bob", at)
+		g1 := approved(t, s, alice, in.ClientID, at)
+		g2 := approved(t, s, bob, in.ClientID, at)
+		other := approved(t, s, alice, keep.ClientID, at)
+		waitForIndex(t, s, in.ClientID)
 		if err := s.DeleteLink(ctx(), in.ID, at.Add(time.Minute)); err != nil {
 			t.Fatalf("DeleteLink: %v", err)
 		}
-		for _, id := range []string{g1, g2} {
-			g, err := s.GetGrant(ctx(), id)
+		for _, g0 := range []store.Grant{g1, g2} {
+			g, err := s.GetGrant(ctx(), g0.UserID, g0.ClientID)
 			if err != nil || !g.Revoked {
-				t.Errorf("grant %s after DeleteLink = %+v, %v, want revoked", id, g, err)
+				t.Errorf("grant %s after DeleteLink = %+v, %v, want revoked", g0.ID, g, err)
 			}
 		}
-		if g, err := s.GetGrant(ctx(), other); err != nil || g.Revoked {
+		if g, err := s.GetGrant(ctx(), other.UserID, other.ClientID); err != nil || g.Revoked {
 			t.Errorf("another link's grant = %+v, %v, want untouched", g, err)
 		}
 		if _, err := s.GetLink(ctx(), in.ID); !errors.Is(err, shared.ErrNotFound) {
@@ -466,7 +468,8 @@ func TestDeleteLinkResumes(t *testing.T) {
 		if _, _, err := good.CreateLink(ctx(), in, at); err != nil {
 			t.Fatal(err)
 		}
-		g := redeemed(t, good, in.ClientID, "alice", at)
+		g := approved(t, good, seedUser(t, good, "alice", at), in.ClientID, at)
+		waitForIndex(t, good, in.ClientID)
 		db := &faultyDB{DynamoDB: b.DynamoDB, transact: once(func(in *dynamodb.TransactWriteItemsInput) bool {
 			return in.TransactItems[0].Delete != nil
 		})}
@@ -476,7 +479,7 @@ func TestDeleteLinkResumes(t *testing.T) {
 		if _, err := good.GetLink(ctx(), in.ID); !errors.Is(err, shared.ErrNotFound) {
 			t.Errorf("GetLink of a half-deleted link = %v, want ErrNotFound", err)
 		}
-		if gr, err := good.GetGrant(ctx(), g); err != nil || !gr.Revoked {
+		if gr, err := good.GetGrant(ctx(), g.UserID, g.ClientID); err != nil || !gr.Revoked {
 			t.Errorf("grant of a half-deleted link = %+v, %v, want revoked", gr, err)
 		}
 		if err := good.DeleteLink(ctx(), in.ID, at); err != nil {

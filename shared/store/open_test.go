@@ -87,10 +87,10 @@ func testOpen(t *testing.T, nb backendFunc) {
 				t.Errorf("Open names %q, %q, want %q, %q", s.TableName(), s.SecretPrefix(), cfg.TableName, cfg.SecretPrefix)
 			}
 			user := uniq("user")
-			if err := s.CreateUser(ctx(), store.User{Username: user, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			if err := s.CreateUser(ctx(), store.User{ID: uniq("uid"), Username: user, CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
 				t.Fatalf("CreateUser through Open: %v", err)
 			}
-			if _, err := cb.Store().GetUser(ctx(), user); err != nil {
+			if _, err := cb.Store().GetUserByName(ctx(), user); err != nil {
 				t.Errorf("GetUser of %s from the table in %s: %v", user, cb.Region, err)
 			}
 			if _, err := s.GetSigningKeys(ctx()); !errors.Is(err, shared.ErrNotFound) {

@@ -30,16 +30,21 @@ func TestOversizedIdentifiers(t *testing.T) {
 			{"GetUser", func() error { _, err := s.GetUser(ctx(), long); return err }()},
 			{"UpdateUser", func() error { _, err := s.UpdateUser(ctx(), long, store.UserUpdate{}, now()); return err }()},
 			{"DeleteUser", s.DeleteUser(ctx(), long, now())},
-			{"GetGrant", func() error { _, err := s.GetGrant(ctx(), long); return err }()},
-			{"RevokeGrant", s.RevokeGrant(ctx(), long, now())},
+			{"GetUserByName", func() error { _, err := s.GetUserByName(ctx(), long); return err }()},
+			{"GetGrant", func() error { _, err := s.GetGrant(ctx(), long, long); return err }()},
+			{"RevokeGrant", func() error { _, err := s.RevokeGrant(ctx(), long, long, "", now()); return err }()},
+			{"ApproveGrant", func() error {
+				_, err := s.ApproveGrant(ctx(), store.Grant{ID: "g", UserID: long, ClientID: long}, unionOf, now())
+				return err
+			}()},
 		}
 		for _, tc := range notFound {
 			if !errors.Is(tc.err, shared.ErrNotFound) {
 				t.Errorf("%s(3000-byte id) = %v, want ErrNotFound", tc.name, tc.err)
 			}
 		}
-		b, err := s.Fetch(ctx(), store.Keys{ClientID: long, RefreshHash: long, GrantID: long, Username: long, JTI: long, CodeHash: long})
-		if err != nil || b.Link != nil || b.Refresh != nil || b.Grant != nil || b.User != nil || b.Code != nil || b.AccessRevoked {
+		b, err := s.Fetch(ctx(), store.Keys{ClientID: long, RefreshHash: long, SessionID: long, UserID: long, GrantClientID: long, JTI: long, CodeHash: long})
+		if err != nil || b.Link != nil || b.Refresh != nil || b.Grant != nil || b.User != nil || b.Session != nil || b.Code != nil || b.AccessRevoked {
 			t.Errorf("Fetch(3000-byte keys) = %+v, %v, want an empty bundle", b, err)
 		}
 		if g, next, err := s.ListGrantsByLink(ctx(), long, 10, ""); err != nil || len(g) != 0 || next != "" {

@@ -90,12 +90,15 @@ type LinkSecret struct {
 	PreviousExpiresAt time.Time `json:"previous_expires_at,omitzero"`
 }
 
-// User is a person who can sign in.
+// User is a person who can sign in. ID is immutable, random and never
+// reused: it is the sub of every token. Username is unique regardless of
+// letter case (UsernameKey) and kept as it was first written.
 type User struct {
-	Username     string    `json:"username"`
-	PasswordHash string    `json:"-"`
-	Permissions  []string  `json:"permissions"`
-	Disabled     bool      `json:"disabled"`
+	ID           string   `json:"id"`
+	Username     string   `json:"username"`
+	PasswordHash string   `json:"-"`
+	Permissions  []string `json:"permissions"`
+	Disabled     bool     `json:"disabled"`
 	// Admin lets the user into the administration console.
 	Admin bool `json:"admin"`
 	// Name, Email and EmailVerified are the user's profile, shared with
@@ -131,10 +134,11 @@ type UserUpdate struct {
 }
 
 // Session is a signed-in browser session. ID is shared.HashToken of the
-// cookie value.
+// cookie value. CreatedAt is when the user authenticated (OpenID Connect's
+// auth_time).
 type Session struct {
 	ID        string
-	Username  string
+	UserID    string
 	CSRF      string // the CSRF token bound to this session
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -146,25 +150,40 @@ type Code struct {
 	ClientID    string
 	RedirectURI string // the redirect_uri the request carried, "" when omitted
 	Challenge   string // S256 code_challenge, "" when none was sent
-	Username    string
+	UserID      string
 	Scope       []string // granted (capped) scope, catalog order
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	Used        bool
-	GrantID     string // set when redeemed
+	// GrantID is the grant the user's approval created or updated (Grant.ID
+	// at the time the code was issued): the code is refused unless that
+	// grant is still the user's active grant for the client.
+	GrantID   string
+	AuthTime  time.Time // when the user authenticated (the session's CreatedAt)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Used      bool
 }
 
-// Grant is one authorization of a client by a user: the family of tokens
-// issued from one code. Revoking it makes every token of it inactive at once.
+// Grant is a user's authorization of a link: one record per (user, link).
+// Authorizing again updates it; every code and refresh-token family issued
+// under it carries its ID. Revoking it makes every token of it inactive at
+// once, and the next authorization creates a new grant with a new ID, so
+// nothing issued under the revoked one works again.
 type Grant struct {
 	ID        string    `json:"grant_id"`
+	UserID    string    `json:"user_id"`
+	Username  string    `json:"username"` // the user's (immutable) username, for listings
 	ClientID  string    `json:"client_id"`
-	Username  string    `json:"username"`
-	Scope     []string  `json:"scope"` // the scope the user approved
+	Scope     []string  `json:"scope"` // every scope the user approved, catalog order
 	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedAt time.Time `json:"updated_at"` // the latest approval
 	Revoked   bool      `json:"revoked"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Active reports whether g is an unrevoked grant with the given id, the one
+// a code or token names: a token of a revoked grant, or of an earlier grant
+// of the same user and link, is inactive.
+func (g *Grant) Active(id string) bool {
+	return g != nil && !g.Revoked && id != "" && g.ID == id
 }
 
 // Refresh token states.
@@ -182,8 +201,9 @@ type RefreshToken struct {
 	Hash      string
 	GrantID   string
 	ClientID  string
-	Username  string
-	Scope     []string // the grant's approved scope
+	UserID    string
+	Scope     []string  // the scope approved for this family (the code's)
+	AuthTime  time.Time // when the user authenticated, kept across rotations
 	Status    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -196,9 +216,12 @@ type Keys struct {
 	ClientID    string // the link by client id
 	CodeHash    string
 	RefreshHash string
-	GrantID     string
-	Username    string
-	JTI         string // whether this access-token id was revoked
+	SessionID   string // a session by id hash (an expired one is absent)
+	UserID      string
+	// GrantClientID, with UserID, names the grant of that user for that
+	// client.
+	GrantClientID string
+	JTI           string // whether this access-token id was revoked
 	// TokenClientID is the link a token was issued to, when it may differ
 	// from ClientID (a resource server introspecting another client's
 	// token): read in the same call, so that a token of a deleted or
@@ -213,6 +236,7 @@ type Bundle struct {
 	Refresh       *RefreshToken
 	Grant         *Grant
 	User          *User
+	Session       *Session
 	AccessRevoked bool
 	// TokenLink is the active link of Keys.TokenClientID (the same value
 	// as Link when the two client ids are equal).

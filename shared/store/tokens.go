@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/store/table"
-	"github.com/applinks/applinks/shared/web"
 )
 
 // CreateSession stores a session with a TTL at ExpiresAt.
@@ -22,7 +20,7 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 		TableName: s.tableName(),
 		Item: map[string]types.AttributeValue{
 			aPK: str(sessionPrefix + sess.ID), aSK: str(skSession),
-			aUsername: str(sess.Username), aCSRF: str(sess.CSRF),
+			aUserID: str(sess.UserID), aCSRF: str(sess.CSRF),
 			aCreatedAt: str(fmtTime(sess.CreatedAt)), aExpiresAt: str(fmtTime(sess.ExpiresAt)),
 			aTTL: ttl(sess.ExpiresAt),
 		},
@@ -52,10 +50,14 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (Sessi
 	if out.Item == nil || !now.Before(it.t(aExpiresAt)) {
 		return Session{}, fmt.Errorf("get session %s: %w", shortID(id), shared.ErrNotFound)
 	}
+	return decodeSession(it), nil
+}
+
+func decodeSession(it item) Session {
 	return Session{
-		ID: id, Username: it.s(aUsername), CSRF: it.s(aCSRF),
+		ID: strings.TrimPrefix(it.s(aPK), sessionPrefix), UserID: it.s(aUserID), CSRF: it.s(aCSRF),
 		CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
-	}, nil
+	}
 }
 
 // DeleteSession removes a session (no error when absent).
@@ -73,8 +75,8 @@ func (s *Store) CreateCode(ctx context.Context, c Code) error {
 	it := map[string]types.AttributeValue{
 		aPK: str(codePrefix + c.Hash), aSK: str(skCode),
 		aClientID: str(c.ClientID), aRedirectURI: str(c.RedirectURI), aChallenge: str(c.Challenge),
-		aUsername: str(c.Username), aScope: list(nonNil(c.Scope)),
-		aCreatedAt: str(fmtTime(c.CreatedAt)), aExpiresAt: str(fmtTime(c.ExpiresAt)),
+		aUserID: str(c.UserID), aScope: list(nonNil(c.Scope)), aGrantID: str(c.GrantID),
+		aAuthTime: str(fmtTime(c.AuthTime)), aCreatedAt: str(fmtTime(c.CreatedAt)), aExpiresAt: str(fmtTime(c.ExpiresAt)),
 		aUsed: boolean(false), aTTL: ttl(c.ExpiresAt),
 	}
 	e := newExpr()
@@ -95,37 +97,13 @@ func decodeCode(it item) Code {
 		ClientID:    it.s(aClientID),
 		RedirectURI: it.s(aRedirectURI),
 		Challenge:   it.s(aChallenge),
-		Username:    it.s(aUsername),
+		UserID:      it.s(aUserID),
 		Scope:       it.l(aScope),
+		GrantID:     it.s(aGrantID),
+		AuthTime:    it.t(aAuthTime),
 		CreatedAt:   it.t(aCreatedAt),
 		ExpiresAt:   it.t(aExpiresAt),
 		Used:        it.b(aUsed),
-		GrantID:     it.s(aGrantID),
-	}
-}
-
-func grantItem(g Grant) map[string]types.AttributeValue {
-	it := map[string]types.AttributeValue{
-		aPK: str(grantPrefix + g.ID), aSK: str(skGrant),
-		aID: str(g.ID), aClientID: str(g.ClientID), aUsername: str(g.Username),
-		aScope: list(nonNil(g.Scope)), aCreatedAt: str(fmtTime(g.CreatedAt)),
-		aUpdatedAt: str(fmtTime(g.UpdatedAt)), aRevoked: boolean(g.Revoked),
-		table.GSI1.PartitionKey: str(linkGrantsPrefix + g.ClientID),
-		table.GSI1.SortKey:      str(creationKey(g.CreatedAt, g.ID)),
-		table.GSI2.PartitionKey: str(userGrantsPrefix + g.Username),
-		table.GSI2.SortKey:      str(creationKey(g.CreatedAt, g.ID)),
-	}
-	if g.Revoked {
-		it[aRevokedAt] = str(fmtTime(g.RevokedAt))
-	}
-	return it
-}
-
-func decodeGrant(it item) Grant {
-	return Grant{
-		ID: it.s(aID), ClientID: it.s(aClientID), Username: it.s(aUsername),
-		Scope: it.l(aScope), CreatedAt: it.t(aCreatedAt), UpdatedAt: it.t(aUpdatedAt),
-		Revoked: it.b(aRevoked), RevokedAt: it.t(aRevokedAt),
 	}
 }
 
@@ -136,8 +114,8 @@ func refreshItem(rt RefreshToken) map[string]types.AttributeValue {
 	}
 	it := map[string]types.AttributeValue{
 		aPK: str(refreshPrefix + rt.Hash), aSK: str(skRefresh),
-		aGrantID: str(rt.GrantID), aClientID: str(rt.ClientID), aUsername: str(rt.Username),
-		aScope: list(nonNil(rt.Scope)), aStatus: str(status),
+		aGrantID: str(rt.GrantID), aClientID: str(rt.ClientID), aUserID: str(rt.UserID),
+		aScope: list(nonNil(rt.Scope)), aStatus: str(status), aAuthTime: str(fmtTime(rt.AuthTime)),
 		aCreatedAt: str(fmtTime(rt.CreatedAt)), aExpiresAt: str(fmtTime(rt.ExpiresAt)),
 		aTTL: ttl(rt.ExpiresAt),
 	}
@@ -147,19 +125,21 @@ func refreshItem(rt RefreshToken) map[string]types.AttributeValue {
 func decodeRefresh(it item) RefreshToken {
 	return RefreshToken{
 		Hash: strings.TrimPrefix(it.s(aPK), refreshPrefix), GrantID: it.s(aGrantID),
-		ClientID: it.s(aClientID), Username: it.s(aUsername), Scope: it.l(aScope),
+		ClientID: it.s(aClientID), UserID: it.s(aUserID), Scope: it.l(aScope), AuthTime: it.t(aAuthTime),
 		Status: it.s(aStatus), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
 		RotatedAt: it.t(aRotatedAt), Successor: it.s(aSuccessor),
 	}
 }
 
-// RedeemCode atomically (one transaction, 1 call) marks the code used with
-// g.ID, and writes the grant g and its first refresh token rt (rt may be
+// RedeemCode atomically (one transaction, 1 call) marks the code used and
+// writes the first refresh token rt of a new family of its grant (rt may be
 // nil when no refresh token is issued). ErrConflict when the code was
-// already used or has expired: nothing is written then.
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, g Grant, rt *RefreshToken, now time.Time) error {
+// already used or has expired: nothing is written then. The grant is not
+// written: the user's approval did that (ApproveGrant), and the caller
+// checked just before that the code's grant is still active.
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, rt *RefreshToken, now time.Time) error {
 	e := newExpr()
-	upd := "SET " + e.n(aUsed) + " = " + e.v(boolean(true)) + ", " + e.n(aGrantID) + " = " + e.v(str(g.ID))
+	upd := "SET " + e.n(aUsed) + " = " + e.v(boolean(true))
 	cond := "attribute_exists(" + e.n(aPK) + ") AND " + e.n(aUsed) + " = " + e.v(boolean(false)) +
 		" AND " + e.n(aExpiresAt) + " > " + e.v(str(fmtTime(now)))
 	items := []types.TransactWriteItem{
@@ -170,7 +150,6 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, g Grant, rt *Re
 			ExpressionAttributeNames:  e.Names(),
 			ExpressionAttributeValues: e.Values(),
 		}},
-		s.putNew(grantItem(g)),
 	}
 	if rt != nil {
 		items = append(items, s.putNew(refreshItem(*rt)))
@@ -181,13 +160,14 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, g Grant, rt *Re
 	return nil
 }
 
-// grantNotRevoked is the ConditionCheck that a grant exists and is not
-// revoked.
-func (s *Store) grantNotRevoked(grantID string) types.TransactWriteItem {
+// grantNotRevoked is the ConditionCheck that the grant a refresh token
+// names is still its user's active grant for its client.
+func (s *Store) grantNotRevoked(rt RefreshToken) types.TransactWriteItem {
 	e := newExpr()
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: s.tableName(), Key: key(grantPrefix+grantID, skGrant),
-		ConditionExpression:       aws.String("attribute_exists(" + e.n(aPK) + ") AND " + e.n(aRevoked) + " = " + e.v(boolean(false))),
+		TableName: s.tableName(), Key: grantKey(rt.UserID, rt.ClientID),
+		ConditionExpression: aws.String(e.n(aID) + " = " + e.v(str(rt.GrantID)) + " AND " +
+			e.n(aRevoked) + " = " + e.v(boolean(false))),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	}}
@@ -263,128 +243,10 @@ func (s *Store) ReplaceSuccessor(ctx context.Context, old RefreshToken, next Ref
 			ExpressionAttributeValues: eo.Values(),
 		}},
 		s.putNew(refreshItem(next)),
-		s.grantNotRevoked(old.GrantID),
+		s.grantNotRevoked(old),
 	}
 	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return fmt.Errorf("replace successor of %s: %w", shortID(old.Hash), classify(err, false))
-	}
-	return nil
-}
-
-// GetGrant reads a grant (ErrNotFound).
-func (s *Store) GetGrant(ctx context.Context, id string) (Grant, error) {
-	if tooLong(id) {
-		return Grant{}, fmt.Errorf("get grant: %w", shared.ErrNotFound)
-	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.tableName(), Key: key(grantPrefix+id, skGrant), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return Grant{}, fmt.Errorf("get grant %q: %w", id, classify(err, false))
-	}
-	if out.Item == nil {
-		return Grant{}, fmt.Errorf("get grant %q: %w", id, shared.ErrNotFound)
-	}
-	return decodeGrant(out.Item), nil
-}
-
-// ListGrantsByLink lists the grants of a client id, newest first, with a
-// cursor as in ListLinks.
-func (s *Store) ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]Grant, string, error) {
-	if tooLong(clientID) {
-		return nil, "", nil
-	}
-	items, next, err := s.queryPage(ctx, gsiLinks, linkGrantsPrefix+clientID, false, limit, cursor)
-	if err != nil {
-		return nil, "", fmt.Errorf("list grants of link %q: %w", clientID, err)
-	}
-	grants := make([]Grant, len(items))
-	for i, it := range items {
-		grants[i] = decodeGrant(it)
-	}
-	return grants, next, nil
-}
-
-// ListGrantsByUser lists every grant of a user (active and revoked), newest
-// first.
-func (s *Store) ListGrantsByUser(ctx context.Context, username string) ([]Grant, error) {
-	if tooLong(username) {
-		return nil, nil
-	}
-	items, err := s.queryAll(ctx, gsiUserGrants, userGrantsPrefix+username, false)
-	if err != nil {
-		return nil, fmt.Errorf("list grants of user %q: %w", username, err)
-	}
-	grants := make([]Grant, len(items))
-	for i, it := range items {
-		grants[i] = decodeGrant(it)
-	}
-	return grants, nil
-}
-
-// queryAll reads every item of partition pk of index g, page by page.
-func (s *Store) queryAll(ctx context.Context, g table.Index, pk string, forward bool) ([]item, error) {
-	e := newExpr()
-	in := &dynamodb.QueryInput{
-		TableName:                 s.tableName(),
-		IndexName:                 aws.String(g.Name),
-		KeyConditionExpression:    aws.String(e.n(g.PartitionKey) + " = " + e.v(str(pk))),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ScanIndexForward:          aws.Bool(forward),
-	}
-	var items []item
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, classify(err, false)
-		}
-		for _, it := range out.Items {
-			items = append(items, it)
-		}
-		if out.LastEvaluatedKey == nil {
-			return items, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
-}
-
-// revokeAll revokes every grant in partition pk of index g that is not
-// revoked yet.
-func (s *Store) revokeAll(ctx context.Context, g table.Index, pk, reason string, now time.Time) error {
-	items, err := s.queryAll(ctx, g, pk, true)
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
-		if it.b(aRevoked) {
-			continue
-		}
-		if err := s.RevokeGrant(ctx, it.s(aID), now); err != nil {
-			return err
-		}
-		// SPEC "Errors and logs": a revoked grant is an audit event, whoever
-		// revokes it; the handlers log the others.
-		web.Audit(ctx, "grant_revoked", "grant_id", it.s(aID), "client_id", it.s(aClientID),
-			"username", it.s(aUsername), "reason", reason)
-	}
-	return nil
-}
-
-// RevokeGrant marks a grant revoked (idempotent; ErrNotFound when absent).
-// From then on every token of it is inactive: refresh and introspection
-// check the grant. The first revocation time is kept.
-func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
-	if tooLong(id) {
-		return fmt.Errorf("revoke grant: %w", shared.ErrNotFound)
-	}
-	e := newExpr()
-	upd := "SET " + e.n(aRevoked) + " = " + e.v(boolean(true)) + ", " +
-		e.n(aRevokedAt) + " = if_not_exists(" + e.n(aRevokedAt) + ", " + e.v(str(fmtTime(now))) + "), " +
-		e.n(aUpdatedAt) + " = " + e.v(str(fmtTime(now)))
-	_, err := s.updateItem(ctx, key(grantPrefix+id, skGrant), upd, "attribute_exists("+e.n(aPK)+")", e)
-	if err != nil {
-		return fmt.Errorf("revoke grant %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}
 	return nil
 }
@@ -410,8 +272,8 @@ const fetchAttempts = 5
 // Fetch reads every record named by k with one strongly consistent
 // BatchGetItem (1 call; the token endpoint's read path). Keys DynamoDB
 // leaves unprocessed (throttling) are retried a few times, then the result
-// is ErrUnavailable. A link that is not active is absent; a code is
-// returned even when expired (the caller checks ExpiresAt).
+// is ErrUnavailable. A link that is not active is absent; a code and a
+// session are returned even when expired (the caller checks ExpiresAt).
 func (s *Store) Fetch(ctx context.Context, k Keys) (Bundle, error) {
 	b, err := s.fetch(ctx, k)
 	if err == nil && k.TokenClientID != "" && k.TokenClientID == k.ClientID {
@@ -430,8 +292,11 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	add(k.ClientID, linkPrefix, skLink)
 	add(k.CodeHash, codePrefix, skCode)
 	add(k.RefreshHash, refreshPrefix, skRefresh)
-	add(k.GrantID, grantPrefix, skGrant)
-	add(k.Username, userPrefix, skUser)
+	add(k.SessionID, sessionPrefix, skSession)
+	add(k.UserID, userPrefix, skUser)
+	if k.UserID != "" && k.GrantClientID != "" && !tooLong(k.UserID, k.GrantClientID) {
+		keys = append(keys, grantKey(k.UserID, k.GrantClientID))
+	}
 	add(k.JTI, jtiPrefix, skJTI)
 	if k.TokenClientID != k.ClientID {
 		add(k.TokenClientID, linkPrefix, skLink) // BatchGetItem refuses a key twice
@@ -456,10 +321,13 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 		case pk == refreshPrefix+k.RefreshHash:
 			rt := decodeRefresh(it)
 			b.Refresh = &rt
-		case pk == grantPrefix+k.GrantID:
+		case pk == sessionPrefix+k.SessionID:
+			sess := decodeSession(it)
+			b.Session = &sess
+		case pk == grantsPrefix+k.UserID && it.s(aSK) == skGrantPrefix+k.GrantClientID:
 			g := decodeGrant(it)
 			b.Grant = &g
-		case pk == userPrefix+k.Username && it.s(aSK) == skUser:
+		case pk == userPrefix+k.UserID && it.s(aSK) == skUser:
 			u := decodeUser(it)
 			b.User = &u
 		case pk == jtiPrefix+k.JTI:

@@ -10,13 +10,47 @@ import (
 	"github.com/applinks/applinks/shared/store"
 )
 
-// newCode stores a fresh code for clientID and username and returns it.
-func newCode(t *testing.T, s *store.Store, clientID, username string, at time.Time) store.Code {
+// seedUser creates a user named username with a fresh id.
+func seedUser(t *testing.T, s *store.Store, username string, at time.Time) store.User {
+	t.Helper()
+	u := store.User{ID: uniq("uid"), Username: username, PasswordHash: "$argon2id$x", CreatedAt: at, UpdatedAt: at}
+	if err := s.CreateUser(ctx(), u); err != nil {
+		t.Fatalf("CreateUser(%s): %v", username, err)
+	}
+	return u
+}
+
+// unionOf is a catalog-free merge for ApproveGrant: the scopes of both, in
+// order, without repeats.
+func unionOf(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// approved records u's approval of clientID (scope REPO_READ) and returns
+// the grant.
+func approved(t *testing.T, s *store.Store, u store.User, clientID string, at time.Time) store.Grant {
+	t.Helper()
+	g, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: u.ID, Username: u.Username, ClientID: clientID,
+		Scope: []string{"REPO_READ"}}, unionOf, at)
+	if err != nil {
+		t.Fatalf("ApproveGrant(%s, %s): %v", u.Username, clientID, err)
+	}
+	return g
+}
+
+// newCode stores a fresh code of grant g and returns it.
+func newCode(t *testing.T, s *store.Store, g store.Grant, at time.Time) store.Code {
 	t.Helper()
 	c := store.Code{
-		Hash: uniq("code"), ClientID: clientID, RedirectURI: "https://ci.example/cb",
-		Challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Username: username,
-		Scope: []string{"REPO_READ"}, CreatedAt: at, ExpiresAt: at.Add(time.Minute),
+		Hash: uniq("code"), ClientID: g.ClientID, RedirectURI: "https://ci.example/cb",
+		Challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", UserID: g.UserID, GrantID: g.ID,
+		Scope: []string{"REPO_READ"}, AuthTime: at.Add(-time.Second), CreatedAt: at, ExpiresAt: at.Add(time.Minute),
 	}
 	if err := s.CreateCode(ctx(), c); err != nil {
 		t.Fatalf("CreateCode: %v", err)
@@ -24,34 +58,19 @@ func newCode(t *testing.T, s *store.Store, clientID, username string, at time.Ti
 	return c
 }
 
-func newGrant(clientID, username string, at time.Time) store.Grant {
-	return store.Grant{ID: uniq("grant"), ClientID: clientID, Username: username,
-		Scope: []string{"REPO_READ"}, CreatedAt: at, UpdatedAt: at}
-}
-
 func newRefresh(g store.Grant, at time.Time) store.RefreshToken {
-	return store.RefreshToken{Hash: uniq("rt"), GrantID: g.ID, ClientID: g.ClientID, Username: g.Username,
-		Scope: g.Scope, Status: store.RefreshActive, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)}
+	return store.RefreshToken{Hash: uniq("rt"), GrantID: g.ID, ClientID: g.ClientID, UserID: g.UserID,
+		Scope: g.Scope, AuthTime: at.Add(-time.Second), Status: store.RefreshActive, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)}
 }
 
-// redeemed creates and redeems a code, returning the grant id.
-func redeemed(t *testing.T, s *store.Store, clientID, username string, at time.Time) string {
-	t.Helper()
-	c := newCode(t, s, clientID, username, at)
-	g := newGrant(clientID, username, at)
-	if err := s.RedeemCode(ctx(), c.Hash, g, nil, at); err != nil {
-		t.Fatalf("RedeemCode: %v", err)
-	}
-	return g.ID
-}
-
-// grantWithToken redeems a code with a first refresh token.
+// grantWithToken approves a grant for a new user, and redeems a code of it
+// with a first refresh token.
 func grantWithToken(t *testing.T, s *store.Store, at time.Time) (store.Grant, store.RefreshToken) {
 	t.Helper()
-	c := newCode(t, s, "client", "alice", at)
-	g := newGrant("client", "alice", at)
+	g := approved(t, s, seedUser(t, s, uniq("alice"), at), "client", at)
+	c := newCode(t, s, g, at)
 	rt := newRefresh(g, at)
-	if err := s.RedeemCode(ctx(), c.Hash, g, &rt, at); err != nil {
+	if err := s.RedeemCode(ctx(), c.Hash, &rt, at); err != nil {
 		t.Fatalf("RedeemCode: %v", err)
 	}
 	return g, rt
@@ -61,50 +80,49 @@ func TestRedeemCode(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		s := nb(t).Store()
 		at := now()
-		c := newCode(t, s, "client", "alice", at)
+		g := approved(t, s, seedUser(t, s, "alice", at), "client", at)
+		c := newCode(t, s, g, at)
 		b, err := s.Fetch(ctx(), store.Keys{CodeHash: c.Hash})
 		if err != nil || b.Code == nil {
 			t.Fatalf("Fetch(code) = %+v, %v", b.Code, err)
 		}
 		if got := *b.Code; got.Hash != c.Hash || got.ClientID != c.ClientID || got.RedirectURI != c.RedirectURI ||
-			got.Challenge != c.Challenge || got.Username != c.Username || !slices.Equal(got.Scope, c.Scope) ||
-			!got.CreatedAt.Equal(c.CreatedAt) || !got.ExpiresAt.Equal(c.ExpiresAt) || got.Used || got.GrantID != "" {
+			got.Challenge != c.Challenge || got.UserID != c.UserID || got.GrantID != g.ID || !slices.Equal(got.Scope, c.Scope) ||
+			!got.CreatedAt.Equal(c.CreatedAt) || !got.ExpiresAt.Equal(c.ExpiresAt) || !got.AuthTime.Equal(c.AuthTime) || got.Used {
 			t.Errorf("Fetch(code) = %+v, want %+v", got, c)
 		}
-		g := newGrant("client", "alice", at)
 		rt := newRefresh(g, at)
-		if err := s.RedeemCode(ctx(), c.Hash, g, &rt, at); err != nil {
+		if err := s.RedeemCode(ctx(), c.Hash, &rt, at); err != nil {
 			t.Fatalf("RedeemCode: %v", err)
 		}
-		b, err = s.Fetch(ctx(), store.Keys{CodeHash: c.Hash, GrantID: g.ID, RefreshHash: rt.Hash})
-		if err != nil || b.Code == nil || b.Grant == nil || b.Refresh == nil {
-			t.Fatalf("Fetch after redemption = %+v, %v, want code, grant and token", b, err)
+		b, err = s.Fetch(ctx(), store.Keys{CodeHash: c.Hash, UserID: g.UserID, GrantClientID: "client", RefreshHash: rt.Hash})
+		if err != nil || b.Code == nil || b.Grant == nil || b.Refresh == nil || b.User == nil {
+			t.Fatalf("Fetch after redemption = %+v, %v, want code, grant, user and token", b, err)
 		}
-		if !b.Code.Used || b.Code.GrantID != g.ID {
-			t.Errorf("redeemed code: used %v grant %q, want true %q", b.Code.Used, b.Code.GrantID, g.ID)
+		if !b.Code.Used {
+			t.Errorf("redeemed code: used %v, want true", b.Code.Used)
 		}
-		if b.Grant.ClientID != "client" || b.Grant.Username != "alice" || b.Grant.Revoked || !b.Grant.CreatedAt.Equal(at) {
-			t.Errorf("grant = %+v", *b.Grant)
+		if !b.Grant.Active(g.ID) || b.Grant.UserID != g.UserID || b.Grant.Username != "alice" {
+			t.Errorf("grant = %+v, want the active grant %s", *b.Grant, g.ID)
 		}
-		if b.Refresh.Status != store.RefreshActive || b.Refresh.GrantID != g.ID || !b.Refresh.ExpiresAt.Equal(rt.ExpiresAt) {
-			t.Errorf("refresh token = %+v", *b.Refresh)
+		if b.Refresh.Status != store.RefreshActive || b.Refresh.GrantID != g.ID || b.Refresh.UserID != g.UserID ||
+			!b.Refresh.ExpiresAt.Equal(rt.ExpiresAt) || !b.Refresh.AuthTime.Equal(rt.AuthTime) {
+			t.Errorf("refresh token = %+v, want %+v", *b.Refresh, rt)
 		}
 		// Second redemption: conflict, and nothing written.
-		g2 := newGrant("client", "alice", at)
-		rt2 := newRefresh(g2, at)
-		if err := s.RedeemCode(ctx(), c.Hash, g2, &rt2, at); !errors.Is(err, shared.ErrConflict) {
+		rt2 := newRefresh(g, at)
+		if err := s.RedeemCode(ctx(), c.Hash, &rt2, at); !errors.Is(err, shared.ErrConflict) {
 			t.Errorf("second RedeemCode = %v, want ErrConflict", err)
 		}
-		b, err = s.Fetch(ctx(), store.Keys{CodeHash: c.Hash, GrantID: g2.ID, RefreshHash: rt2.Hash})
-		if err != nil || b.Grant != nil || b.Refresh != nil || b.Code.GrantID != g.ID {
-			t.Errorf("after a refused redemption: grant %v, token %v, code grant %q; want nothing new", b.Grant, b.Refresh, b.Code.GrantID)
+		if b, err = s.Fetch(ctx(), store.Keys{RefreshHash: rt2.Hash}); err != nil || b.Refresh != nil {
+			t.Errorf("after a refused redemption: token %v, %v; want nothing new", b.Refresh, err)
 		}
 		// Expired and unknown codes.
-		expired := newCode(t, s, "client", "alice", at.Add(-2*time.Minute))
-		if err := s.RedeemCode(ctx(), expired.Hash, newGrant("client", "alice", at), nil, at); !errors.Is(err, shared.ErrConflict) {
+		expired := newCode(t, s, g, at.Add(-2*time.Minute))
+		if err := s.RedeemCode(ctx(), expired.Hash, nil, at); !errors.Is(err, shared.ErrConflict) {
 			t.Errorf("RedeemCode(expired) = %v, want ErrConflict", err)
 		}
-		if err := s.RedeemCode(ctx(), "unknown", newGrant("client", "alice", at), nil, at); !errors.Is(err, shared.ErrConflict) {
+		if err := s.RedeemCode(ctx(), "unknown", nil, at); !errors.Is(err, shared.ErrConflict) {
 			t.Errorf("RedeemCode(unknown) = %v, want ErrConflict", err)
 		}
 	})
@@ -115,12 +133,12 @@ func TestRedeemCodeConcurrent(t *testing.T) {
 		b := nb(t)
 		s := b.Store()
 		at := now()
-		c := newCode(t, s, "client", "alice", at)
+		g := approved(t, s, seedUser(t, s, "alice", at), "client", at)
+		c := newCode(t, s, g, at)
 		const n = 20
 		errs := parallel(n, func(int) error {
-			g := newGrant("client", "alice", at)
 			rt := newRefresh(g, at)
-			return s.RedeemCode(ctx(), c.Hash, g, &rt, at)
+			return s.RedeemCode(ctx(), c.Hash, &rt, at)
 		})
 		ok := 0
 		for _, err := range errs {
@@ -134,8 +152,8 @@ func TestRedeemCodeConcurrent(t *testing.T) {
 		if ok != 1 {
 			t.Errorf("%d of %d concurrent redemptions succeeded, want 1", ok, n)
 		}
-		if got := countItems(t, b, "GRANT#"); got != 1 {
-			t.Errorf("%d grants written, want 1", got)
+		if got := countItems(t, b, "GRANTS#"); got != 1 {
+			t.Errorf("%d grants, want 1", got)
 		}
 		if got := countItems(t, b, "RT#"); got != 1 {
 			t.Errorf("%d refresh tokens written, want 1", got)
@@ -251,7 +269,7 @@ func TestReplaceSuccessor(t *testing.T) {
 			t.Errorf("ReplaceSuccessor of a used successor = %v, want ErrConflict", err)
 		}
 		// A revoked grant blocks it.
-		if err := s.RevokeGrant(ctx(), g.ID, at); err != nil {
+		if _, err := s.RevokeGrant(ctx(), g.UserID, g.ClientID, g.ID, at); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ReplaceSuccessor(ctx(), fetch(repl.Hash), newRefresh(g, at), at); !errors.Is(err, shared.ErrConflict) {
@@ -265,18 +283,36 @@ func TestReplaceSuccessor(t *testing.T) {
 
 func TestGrants(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
-		s := nb(t).Store()
+		b := nb(t)
+		s := b.Store()
 		at := now()
+		users := []store.User{seedUser(t, s, "alice", at), seedUser(t, s, "bob", at), seedUser(t, s, "carol", at)}
 		var ids []string
-		for i := range 5 {
-			ids = append(ids, redeemed(t, s, "client", []string{"alice", "bob"}[i%2], at.Add(time.Duration(i)*time.Second)))
+		for i, u := range users {
+			ids = append(ids, approved(t, s, u, "client", at.Add(time.Duration(i)*time.Second)).ID)
 		}
-		redeemed(t, s, "other", "alice", at)
-		g, err := s.GetGrant(ctx(), ids[0])
-		if err != nil || g.ID != ids[0] || g.ClientID != "client" || g.Username != "alice" || !slices.Equal(g.Scope, []string{"REPO_READ"}) {
+		approved(t, s, users[0], "other", at)
+
+		// Authorizing again updates the one record: same id, union of the
+		// scopes, later UpdatedAt; no second item.
+		later := at.Add(time.Hour)
+		again, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: users[0].ID, Username: "alice",
+			ClientID: "client", Scope: []string{"ACCOUNT_WRITE"}}, unionOf, later)
+		if err != nil || again.ID != ids[0] || !slices.Equal(again.Scope, []string{"REPO_READ", "ACCOUNT_WRITE"}) ||
+			!again.CreatedAt.Equal(at) || !again.UpdatedAt.Equal(later) {
+			t.Errorf("ApproveGrant again = %+v, %v, want id %s, both scopes, created %v, updated %v", again, err, ids[0], at, later)
+		}
+		for range 3 {
+			approved(t, s, users[0], "client", later)
+		}
+		if got := countItems(t, b, "GRANTS#"); got != 4 {
+			t.Errorf("%d grant items after repeated authorizations, want 4 (one per user and link)", got)
+		}
+		g, err := s.GetGrant(ctx(), users[0].ID, "client")
+		if err != nil || g.ID != ids[0] || g.ClientID != "client" || g.Username != "alice" || g.UserID != users[0].ID {
 			t.Errorf("GetGrant = %+v, %v", g, err)
 		}
-		if _, err := s.GetGrant(ctx(), "nope"); !errors.Is(err, shared.ErrNotFound) {
+		if _, err := s.GetGrant(ctx(), users[0].ID, "nope"); !errors.Is(err, shared.ErrNotFound) {
 			t.Errorf("GetGrant(unknown) = %v, want ErrNotFound", err)
 		}
 		// By link, newest first, two per page.
@@ -299,33 +335,60 @@ func TestGrants(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("ListGrantsByLink = %v, want %v", got, want)
 		}
-		byUser, err := s.ListGrantsByUser(ctx(), "alice")
-		if err != nil || len(byUser) != 4 {
-			t.Errorf("ListGrantsByUser(alice) = %d grants, %v, want 4", len(byUser), err)
+		byUser, err := s.ListGrantsByUser(ctx(), users[0].ID)
+		if err != nil || len(byUser) != 2 {
+			t.Errorf("ListGrantsByUser(alice) = %d grants, %v, want 2 (one per link)", len(byUser), err)
 		}
-		// Revocation is idempotent and keeps the first time.
-		if err := s.RevokeGrant(ctx(), ids[0], at.Add(time.Hour)); err != nil {
+		// Revocation with another id is refused; with the id or "" it is
+		// idempotent and keeps the first time; the grant leaves the link's
+		// listing and gets a TTL.
+		if _, err := s.RevokeGrant(ctx(), users[0].ID, "client", "not-its-id", at); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("RevokeGrant(other id) = %v, want ErrNotFound", err)
+		}
+		if _, err := s.RevokeGrant(ctx(), users[0].ID, "client", ids[0], at.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeGrant(ctx(), ids[0], at.Add(2*time.Hour)); err != nil {
+		if _, err := s.RevokeGrant(ctx(), users[0].ID, "client", "", at.Add(2*time.Hour)); err != nil {
 			t.Errorf("second RevokeGrant = %v, want nil", err)
 		}
-		g, err = s.GetGrant(ctx(), ids[0])
-		if err != nil || !g.Revoked || !g.RevokedAt.Equal(at.Add(time.Hour)) {
+		g, err = s.GetGrant(ctx(), users[0].ID, "client")
+		if err != nil || !g.Revoked || !g.RevokedAt.Equal(at.Add(time.Hour)) || g.Active(ids[0]) {
 			t.Errorf("revoked grant = %+v, %v, want revoked at +1h", g, err)
 		}
-		if err := s.RevokeGrant(ctx(), "nope", at); !errors.Is(err, shared.ErrNotFound) {
+		if raw := rawItem(t, b, "GRANTS#"+users[0].ID, "GRANT#client"); raw["ttl"] == nil || raw["gsi1pk"] != nil {
+			t.Errorf("revoked grant item = %v, want a ttl and no gsi1pk", raw)
+		}
+		if _, err := s.RevokeGrant(ctx(), users[0].ID, "nope", "", at); !errors.Is(err, shared.ErrNotFound) {
 			t.Errorf("RevokeGrant(unknown) = %v, want ErrNotFound", err)
 		}
-		byUser, _ = s.ListGrantsByUser(ctx(), "alice")
-		revoked := 0
-		for _, g := range byUser {
-			if g.Revoked {
-				revoked++
-			}
+		if page, _, _ := s.ListGrantsByLink(ctx(), "client", 10, ""); len(page) != 2 {
+			t.Errorf("ListGrantsByLink after a revocation: %d grants, want 2", len(page))
 		}
-		if len(byUser) != 4 || revoked != 1 {
-			t.Errorf("ListGrantsByUser after a revocation: %d grants, %d revoked; want 4, 1", len(byUser), revoked)
+		// Authorizing after a revocation makes a new grant with a new id.
+		fresh := approved(t, s, users[0], "client", at.Add(3*time.Hour))
+		if fresh.ID == ids[0] || fresh.Revoked || !fresh.CreatedAt.Equal(at.Add(3*time.Hour)) {
+			t.Errorf("grant after a revocation = %+v, want a new id, active, created now", fresh)
+		}
+		// No grant for a user that is gone or disabled.
+		if _, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: "no-such-user", ClientID: "client"}, unionOf, at); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("ApproveGrant(unknown user) = %v, want ErrNotFound", err)
+		}
+		disabled := true
+		if _, err := s.UpdateUser(ctx(), users[2].ID, store.UserUpdate{Disabled: &disabled}, at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: users[2].ID, ClientID: "client"}, unionOf, at); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("ApproveGrant(disabled user) = %v, want ErrNotFound", err)
+		}
+		// RevokeUserGrants: every active grant of the user.
+		if err := s.RevokeUserGrants(ctx(), users[0].ID, "test", at); err != nil {
+			t.Fatal(err)
+		}
+		byUser, _ = s.ListGrantsByUser(ctx(), users[0].ID)
+		for _, g := range byUser {
+			if !g.Revoked {
+				t.Errorf("after RevokeUserGrants: %+v still active", g)
+			}
 		}
 	})
 }
@@ -358,12 +421,14 @@ func TestFetchOneCall(t *testing.T) {
 		if _, _, err := s.CreateLink(ctx(), in, at); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateUser(ctx(), store.User{Username: "alice", CreatedAt: at, UpdatedAt: at}); err != nil {
+		u := seedUser(t, s, "alice", at)
+		g := approved(t, s, u, in.ClientID, at)
+		code := newCode(t, s, g, at)
+		rt := newRefresh(g, at)
+		sess := store.Session{ID: uniq("sess"), UserID: u.ID, CSRF: "csrf", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		if err := s.CreateSession(ctx(), sess); err != nil {
 			t.Fatal(err)
 		}
-		code := newCode(t, s, in.ClientID, "alice", at)
-		g := newGrant(in.ClientID, "alice", at)
-		rt := newRefresh(g, at)
 		if err := s.RevokeAccessToken(ctx(), "jti", at.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -371,27 +436,32 @@ func TestFetchOneCall(t *testing.T) {
 			name string
 			call func() error
 		}{
-			{"RedeemCode", func() error { return s.RedeemCode(ctx(), code.Hash, g, &rt, at) }},
+			{"RedeemCode", func() error { return s.RedeemCode(ctx(), code.Hash, &rt, at) }},
 			{"Fetch", func() error {
 				bundle, err := s.Fetch(ctx(), store.Keys{ClientID: in.ClientID, CodeHash: code.Hash, RefreshHash: rt.Hash,
-					GrantID: g.ID, Username: "alice", JTI: "jti"})
+					SessionID: sess.ID, UserID: u.ID, GrantClientID: in.ClientID, JTI: "jti"})
 				if err == nil && (bundle.Link == nil || bundle.Code == nil || bundle.Refresh == nil || bundle.Grant == nil ||
-					bundle.User == nil || !bundle.AccessRevoked) {
+					bundle.User == nil || bundle.Session == nil || !bundle.AccessRevoked) {
 					t.Errorf("Fetch(all) = %+v, want every record", bundle)
+				}
+				if err == nil && (bundle.Session.UserID != u.ID || bundle.User.ID != u.ID || bundle.Grant.ID != g.ID) {
+					t.Errorf("Fetch(all) = session %+v, user %+v, grant %+v; want %s's", bundle.Session, bundle.User, bundle.Grant, u.ID)
 				}
 				return err
 			}},
 			{"Fetch(absent)", func() error {
-				bundle, err := s.Fetch(ctx(), store.Keys{ClientID: "x", CodeHash: "x", RefreshHash: "x", GrantID: "x", Username: "x", JTI: "x"})
+				bundle, err := s.Fetch(ctx(), store.Keys{ClientID: "x", CodeHash: "x", RefreshHash: "x", SessionID: "x",
+					UserID: "x", GrantClientID: "x", JTI: "x"})
 				if err == nil && (bundle.Link != nil || bundle.Code != nil || bundle.Refresh != nil || bundle.Grant != nil ||
-					bundle.User != nil || bundle.AccessRevoked) {
+					bundle.User != nil || bundle.Session != nil || bundle.AccessRevoked) {
 					t.Errorf("Fetch(absent) = %+v, want nothing", bundle)
 				}
 				return err
 			}},
 			{"RotateRefresh", func() error { return s.RotateRefresh(ctx(), rt, newRefresh(g, at), at) }},
 			{"GetLinkByClientID", func() error { _, err := s.GetLinkByClientID(ctx(), in.ClientID); return err }},
-			{"GetUser", func() error { _, err := s.GetUser(ctx(), "alice"); return err }},
+			{"GetUser", func() error { _, err := s.GetUser(ctx(), u.ID); return err }},
+			{"GetGrant", func() error { _, err := s.GetGrant(ctx(), u.ID, in.ClientID); return err }},
 		} {
 			c.reset()
 			if err := step.call(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store/table"
 )
 
 func decodeUser(it item) User {
 	return User{
+		ID:            it.s(aID),
 		Username:      it.s(aUsername),
 		PasswordHash:  it.s(aPasswordHash),
 		Permissions:   it.l(aPermissions),
@@ -30,48 +33,107 @@ func decodeUser(it item) User {
 	}
 }
 
-// CreateUser creates a user (ErrConflict when the username is taken).
+// UsernameKey is the form of a username that uniqueness and sign-in
+// compare: ASCII lower case. Usernames are ASCII letters, digits and
+// ". _ @ -" (the admin API refuses anything else), so lower-casing ASCII is
+// the whole of case folding and no Unicode normalisation is needed.
+func UsernameKey(username string) string { return strings.ToLower(username) }
+
+// CreateUser creates u (u.ID is a fresh random id chosen by the caller):
+// one transaction writes the user and the pointer from its username key,
+// both on condition that they are new, so two names that differ only by
+// case cannot both exist (ErrConflict), and no id is used twice.
 func (s *Store) CreateUser(ctx context.Context, u User) error {
-	e := newExpr()
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: s.tableName(),
-		Item: map[string]types.AttributeValue{
-			aPK: str(userPrefix + u.Username), aSK: str(skUser),
-			aUsername: str(u.Username), aPasswordHash: str(u.PasswordHash),
-			aPermissions: list(nonNil(u.Permissions)), aDisabled: boolean(u.Disabled),
-			aAdmin: boolean(u.Admin), aName: str(u.Name), aEmail: str(u.Email), aEmailVerified: boolean(u.EmailVerified),
-			aCreatedAt: str(fmtTime(u.CreatedAt)), aUpdatedAt: str(fmtTime(u.UpdatedAt)),
-			aCredsChangedAt: str(fmtTime(u.CreatedAt)),
-		},
-		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(aPK) + ")"),
-		ExpressionAttributeNames: e.Names(),
-	})
+	if u.ID == "" || tooLong(u.ID, u.Username) {
+		return fmt.Errorf("create user %q: no valid id", u.Username)
+	}
+	ukey := UsernameKey(u.Username)
+	userItem := map[string]types.AttributeValue{
+		aPK: str(userPrefix + u.ID), aSK: str(skUser),
+		aID: str(u.ID), aUsername: str(u.Username), aPasswordHash: str(u.PasswordHash),
+		aPermissions: list(nonNil(u.Permissions)), aDisabled: boolean(u.Disabled),
+		aAdmin: boolean(u.Admin), aName: str(u.Name), aEmail: str(u.Email), aEmailVerified: boolean(u.EmailVerified),
+		aCreatedAt: str(fmtTime(u.CreatedAt)), aUpdatedAt: str(fmtTime(u.UpdatedAt)),
+		aCredsChangedAt:         str(fmtTime(u.CreatedAt)),
+		table.GSI2.PartitionKey: str(usersIndexPK), table.GSI2.SortKey: str(ukey + "#" + u.ID),
+	}
+	pointer := map[string]types.AttributeValue{
+		aPK: str(usernamePrefix + ukey), aSK: str(skUsername), aUserID: str(u.ID),
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		s.putNew(pointer), s.putNew(userItem),
+	}})
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, classify(err, false))
 	}
 	return nil
 }
 
-// GetUser reads a user (1 call, ErrNotFound).
-func (s *Store) GetUser(ctx context.Context, username string) (User, error) {
-	if tooLong(username) {
+// GetUser reads a user by id (1 call, ErrNotFound).
+func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
+	if id == "" || tooLong(id) {
 		return User{}, fmt.Errorf("get user: %w", shared.ErrNotFound)
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.tableName(), Key: key(userPrefix+username, skUser), ConsistentRead: aws.Bool(true),
+		TableName: s.tableName(), Key: key(userPrefix+id, skUser), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return User{}, fmt.Errorf("get user %q: %w", username, classify(err, false))
+		return User{}, fmt.Errorf("get user %s: %w", id, classify(err, false))
 	}
 	if out.Item == nil {
-		return User{}, fmt.Errorf("get user %q: %w", username, shared.ErrNotFound)
+		return User{}, fmt.Errorf("get user %s: %w", id, shared.ErrNotFound)
 	}
 	return decodeUser(out.Item), nil
 }
 
-// UpdateUser applies u and returns the updated user (ErrNotFound).
-func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, now time.Time) (User, error) {
-	if tooLong(username) {
+// UserID finds the id of the user whose username matches username
+// regardless of case (1 call, ErrNotFound).
+func (s *Store) UserID(ctx context.Context, username string) (string, error) {
+	if username == "" || tooLong(username) {
+		return "", fmt.Errorf("find user: %w", shared.ErrNotFound)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(usernamePrefix+UsernameKey(username), skUsername), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("find user %q: %w", username, classify(err, false))
+	}
+	if out.Item == nil || item(out.Item).s(aUserID) == "" {
+		return "", fmt.Errorf("find user %q: %w", username, shared.ErrNotFound)
+	}
+	return item(out.Item).s(aUserID), nil
+}
+
+// GetUserByName reads the user whose username matches username regardless
+// of case (2 calls: the pointer, then the user; ErrNotFound).
+func (s *Store) GetUserByName(ctx context.Context, username string) (User, error) {
+	id, err := s.UserID(ctx, username)
+	if err != nil {
+		return User{}, err
+	}
+	return s.GetUser(ctx, id)
+}
+
+// ListUsers lists users by username key (case-insensitive order), with a
+// cursor as in ListLinks.
+func (s *Store) ListUsers(ctx context.Context, limit int, cursor string) ([]User, string, error) {
+	items, next, err := s.queryPage(ctx, gsiUsers, usersIndexPK, true, limit, cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("list users: %w", err)
+	}
+	users := make([]User, len(items))
+	for i, it := range items {
+		users[i] = decodeUser(it)
+	}
+	return users, next, nil
+}
+
+// UpdateUser applies u to the user with id and returns the updated user
+// (ErrNotFound). A new password or a disabling moves CredentialsChangedAt,
+// which ends the user's browser sessions and refuses their pending codes;
+// the caller revokes the user's grants too (RevokeUserGrants).
+func (s *Store) UpdateUser(ctx context.Context, id string, u UserUpdate, now time.Time) (User, error) {
+	if id == "" || tooLong(id) {
 		return User{}, fmt.Errorf("update user: %w", shared.ErrNotFound)
 	}
 	e := newExpr()
@@ -102,42 +164,56 @@ func (s *Store) UpdateUser(ctx context.Context, username string, u UserUpdate, n
 		up.Set(aCredsChangedAt, str(fmtTime(now)))
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
-	out, err := s.updateItem(ctx, key(userPrefix+username, skUser), up.String(), "attribute_exists("+e.n(aPK)+")", e)
+	out, err := s.updateItem(ctx, key(userPrefix+id, skUser), up.String(), "attribute_exists("+e.n(aPK)+")", e)
 	if err != nil {
-		return User{}, fmt.Errorf("update user %q: %w", username, notFoundOnConflict(classify(err, false)))
+		return User{}, fmt.Errorf("update user %s: %w", id, notFoundOnConflict(classify(err, false)))
 	}
 	return decodeUser(out.Attributes), nil
 }
 
-// DeleteUser deletes a user and revokes every grant of theirs (ErrNotFound).
-// The grants are revoked first, so a failure part-way leaves the user in
-// place and a retry finishes the job.
-func (s *Store) DeleteUser(ctx context.Context, username string, now time.Time) error {
-	if tooLong(username) {
-		return fmt.Errorf("delete user: %w", shared.ErrNotFound)
-	}
-	if _, err := s.GetUser(ctx, username); err != nil {
+// DeleteUser deletes the user with id (ErrNotFound) and every grant of
+// theirs. The user and the username pointer go in one transaction (so the
+// name is free again at once, and a new user of that name gets a new id);
+// then the grants partition is emptied with a strongly consistent query.
+// No grant can be written after the user is gone (ApproveGrant checks the
+// user in its transaction), so none is missed; a failure part-way leaves
+// grants that no token can use (their user does not exist), and they are
+// revoked first so listings do not show them. Then the user's sign-in
+// failures are forgotten.
+func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
+	u, err := s.GetUser(ctx, id)
+	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	if err := s.revokeAll(ctx, gsiUserGrants, userGrantsPrefix+username, "user_deleted", now); err != nil {
-		return fmt.Errorf("delete user %q: revoke grants: %w", username, err)
+	if err := s.RevokeUserGrants(ctx, id, "user_deleted", now); err != nil {
+		return fmt.Errorf("delete user %s: %w", id, err)
 	}
 	e := newExpr()
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: s.tableName(), Key: key(userPrefix+username, skUser),
-		ConditionExpression:      aws.String("attribute_exists(" + e.n(aPK) + ")"),
-		ExpressionAttributeNames: e.Names(),
-	})
+	cond := aws.String("attribute_exists(" + e.n(aPK) + ")")
+	ep := newExpr()
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: s.tableName(), Key: key(userPrefix+id, skUser),
+			ConditionExpression: cond, ExpressionAttributeNames: e.Names()}},
+		{Delete: &types.Delete{TableName: s.tableName(), Key: key(usernamePrefix+UsernameKey(u.Username), skUsername),
+			ConditionExpression:       aws.String(ep.n(aUserID) + " = " + ep.v(str(id))),
+			ExpressionAttributeNames:  ep.Names(),
+			ExpressionAttributeValues: ep.Values()}},
+	}})
 	if err != nil {
-		return fmt.Errorf("delete user %q: %w", username, notFoundOnConflict(classify(err, false)))
+		return fmt.Errorf("delete user %s: %w", id, notFoundOnConflict(classify(err, false)))
+	}
+	// A grant approved between the revocation above and the deletion: the
+	// partition is read again, strongly consistent, after the user is gone.
+	if err := s.RevokeUserGrants(ctx, id, "user_deleted", now); err != nil {
+		return fmt.Errorf("delete user %s: %w", id, err)
 	}
 	// Forget the user's sign-in failures too (best effort: they expire).
-	_ = s.ClearLoginFailures(ctx, username)
+	_ = s.ClearLoginFailures(ctx, u.Username)
 	return nil
 }
 
 // ReserveLoginAttempt counts one sign-in attempt for username (known or
-// not) before its password is checked, and reports whether it may go on:
+// not; counted by UsernameKey, so Alice and alice share one window) before its password is checked, and reports whether it may go on:
 // false when max attempts have been counted in the current window, which
 // starts at the first attempt and lasts window. A failed attempt stays
 // counted; a successful one clears the count (ClearLoginFailures).
@@ -151,7 +227,10 @@ func (s *Store) DeleteUser(ctx context.Context, username string, now time.Time) 
 // conditional put restarts at 1; losing that race to a concurrent attempt
 // tries again.
 func (s *Store) ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error) {
-	k := key(throttlePrefix+username, skThrottle)
+	if tooLong(username) {
+		return false, nil
+	}
+	k := key(throttlePrefix+UsernameKey(username), skThrottle)
 	end := now.Add(window)
 	for range 3 {
 		e := newExpr()
@@ -184,7 +263,7 @@ func (s *Store) ReserveLoginAttempt(ctx context.Context, username string, max in
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: s.tableName(),
 			Item: map[string]types.AttributeValue{
-				aPK: str(throttlePrefix + username), aSK: str(skThrottle),
+				aPK: str(throttlePrefix + UsernameKey(username)), aSK: str(skThrottle),
 				aCount: num(1), aWindowEnd: str(fmtTime(end)), aTTL: ttl(end),
 			},
 			ConditionExpression: aws.String("attribute_not_exists(" + e.n(aPK) + ") OR " +
@@ -205,7 +284,7 @@ func (s *Store) ReserveLoginAttempt(ctx context.Context, username string, max in
 // ClearLoginFailures forgets the failures of username.
 func (s *Store) ClearLoginFailures(ctx context.Context, username string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: s.tableName(), Key: key(throttlePrefix+username, skThrottle),
+		TableName: s.tableName(), Key: key(throttlePrefix+UsernameKey(username), skThrottle),
 	})
 	if err != nil {
 		return fmt.Errorf("clear login failures %q: %w", username, classify(err, false))

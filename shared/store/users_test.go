@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -24,62 +25,160 @@ import (
 
 func TestUsers(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
-		s := nb(t).Store()
+		b := nb(t)
+		s := b.Store()
 		at := now()
-		u := store.User{Username: "alice", PasswordHash: "$argon2id$x", Permissions: []string{"REPO_WRITE"}, CreatedAt: at, UpdatedAt: at}
+		u := store.User{ID: uniq("uid"), Username: "Alice", PasswordHash: "$argon2id$x", Permissions: []string{"REPO_WRITE"}, CreatedAt: at, UpdatedAt: at}
 		if err := s.CreateUser(ctx(), u); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
-		if err := s.CreateUser(ctx(), u); !errors.Is(err, shared.ErrConflict) {
-			t.Errorf("CreateUser(duplicate) = %v, want ErrConflict", err)
+		// The same name, in any case, or the same id: conflict, nothing written.
+		for _, dup := range []store.User{
+			{ID: uniq("uid"), Username: "Alice", CreatedAt: at},
+			{ID: uniq("uid"), Username: "aLICE", CreatedAt: at},
+			{ID: u.ID, Username: "someone-else", CreatedAt: at},
+		} {
+			if err := s.CreateUser(ctx(), dup); !errors.Is(err, shared.ErrConflict) {
+				t.Errorf("CreateUser(%s, %s) = %v, want ErrConflict", dup.ID, dup.Username, err)
+			}
 		}
-		got, err := s.GetUser(ctx(), "alice")
-		if err != nil || got.Username != u.Username || got.PasswordHash != u.PasswordHash ||
+		if n := countItems(t, b, "USER#"); n != 1 {
+			t.Errorf("%d user items after refused duplicates, want 1", n)
+		}
+		got, err := s.GetUser(ctx(), u.ID)
+		if err != nil || got.ID != u.ID || got.Username != "Alice" || got.PasswordHash != u.PasswordHash ||
 			!slices.Equal(got.Permissions, u.Permissions) || got.Disabled || !got.CreatedAt.Equal(at) {
 			t.Errorf("GetUser = %+v, %v, want %+v", got, err, u)
 		}
+		for _, name := range []string{"Alice", "alice", "ALICE"} {
+			if got, err := s.GetUserByName(ctx(), name); err != nil || got.ID != u.ID || got.Username != "Alice" {
+				t.Errorf("GetUserByName(%s) = %+v, %v, want %s kept as Alice", name, got, err, u.ID)
+			}
+		}
 		later := at.Add(time.Minute)
 		perms, disabled := []string{}, true
-		got, err = s.UpdateUser(ctx(), "alice", store.UserUpdate{Permissions: &perms, Disabled: &disabled}, later)
+		got, err = s.UpdateUser(ctx(), u.ID, store.UserUpdate{Permissions: &perms, Disabled: &disabled}, later)
 		if err != nil || len(got.Permissions) != 0 || !got.Disabled || got.PasswordHash != u.PasswordHash || !got.UpdatedAt.Equal(later) {
 			t.Errorf("UpdateUser = %+v, %v, want no permissions, disabled, same password, updated %v", got, err, later)
 		}
 		hash := "$argon2id$y"
-		if got, err = s.UpdateUser(ctx(), "alice", store.UserUpdate{PasswordHash: &hash}, later); err != nil || got.PasswordHash != hash || !got.Disabled {
+		if got, err = s.UpdateUser(ctx(), u.ID, store.UserUpdate{PasswordHash: &hash}, later); err != nil || got.PasswordHash != hash || !got.Disabled {
 			t.Errorf("UpdateUser(password) = %+v, %v", got, err)
 		}
 		admin, name, email, verified := true, "Alice Liddell", "alice@example.com", true
-		got, err = s.UpdateUser(ctx(), "alice", store.UserUpdate{Admin: &admin, Name: &name, Email: &email, EmailVerified: &verified}, later)
+		got, err = s.UpdateUser(ctx(), u.ID, store.UserUpdate{Admin: &admin, Name: &name, Email: &email, EmailVerified: &verified}, later)
 		if err != nil || !got.Admin || got.Name != name || got.Email != email || !got.EmailVerified || got.PasswordHash != hash {
 			t.Errorf("UpdateUser(profile) = %+v, %v, want admin, name, email, verified, same password", got, err)
 		}
-		if got, err = s.GetUser(ctx(), "alice"); err != nil || !got.Admin || got.Name != name || got.Email != email || !got.EmailVerified {
+		if got, err = s.GetUser(ctx(), u.ID); err != nil || !got.Admin || got.Name != name || got.Email != email || !got.EmailVerified {
 			t.Errorf("GetUser after the profile update = %+v, %v", got, err)
 		}
 		for op, call := range map[string]func() error{
-			"GetUser": func() error { _, err := s.GetUser(ctx(), "bob"); return err },
+			"GetUser":       func() error { _, err := s.GetUser(ctx(), "no-such-id"); return err },
+			"GetUserByName": func() error { _, err := s.GetUserByName(ctx(), "bob"); return err },
 			"UpdateUser": func() error {
-				_, err := s.UpdateUser(ctx(), "bob", store.UserUpdate{Disabled: &disabled}, at)
+				_, err := s.UpdateUser(ctx(), "no-such-id", store.UserUpdate{Disabled: &disabled}, at)
 				return err
 			},
-			"DeleteUser": func() error { return s.DeleteUser(ctx(), "bob", at) },
+			"DeleteUser": func() error { return s.DeleteUser(ctx(), "no-such-id", at) },
 		} {
 			if err := call(); !errors.Is(err, shared.ErrNotFound) {
 				t.Errorf("%s(unknown) = %v, want ErrNotFound", op, err)
 			}
 		}
-		g1 := redeemed(t, s, "c1", "alice", at)
-		g2 := redeemed(t, s, "c2", "alice", at)
-		kept := redeemed(t, s, "c1", "carol", at)
-		if err := s.DeleteUser(ctx(), "alice", later); err != nil {
+		enabled := false
+		if _, err := s.UpdateUser(ctx(), u.ID, store.UserUpdate{Disabled: &enabled}, later); err != nil {
+			t.Fatal(err)
+		}
+		carol := seedUser(t, s, "carol", at)
+		g1 := approved(t, s, got, "c1", at)
+		g2 := approved(t, s, got, "c2", at)
+		kept := approved(t, s, carol, "c1", at)
+		if err := s.DeleteUser(ctx(), u.ID, later); err != nil {
 			t.Fatalf("DeleteUser: %v", err)
 		}
-		if _, err := s.GetUser(ctx(), "alice"); !errors.Is(err, shared.ErrNotFound) {
+		if _, err := s.GetUser(ctx(), u.ID); !errors.Is(err, shared.ErrNotFound) {
 			t.Errorf("GetUser after delete = %v, want ErrNotFound", err)
 		}
-		for id, want := range map[string]bool{g1: true, g2: true, kept: false} {
-			if g, err := s.GetGrant(ctx(), id); err != nil || g.Revoked != want {
-				t.Errorf("grant %s after DeleteUser(alice): revoked %v, %v, want %v", id, g.Revoked, err, want)
+		if _, err := s.GetUserByName(ctx(), "alice"); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("GetUserByName after delete = %v, want ErrNotFound", err)
+		}
+		for _, c := range []struct {
+			g       store.Grant
+			revoked bool
+		}{{g1, true}, {g2, true}, {kept, false}} {
+			if g, err := s.GetGrant(ctx(), c.g.UserID, c.g.ClientID); err != nil || g.Revoked != c.revoked {
+				t.Errorf("grant %s after DeleteUser(alice): revoked %v, %v, want %v", c.g.ID, g.Revoked, err, c.revoked)
+			}
+		}
+		// The name is free again, under a new id; nothing of the old user
+		// belongs to the new one.
+		again := seedUser(t, s, "alice", later)
+		if again.ID == u.ID {
+			t.Fatalf("re-created user has the old id %s", u.ID)
+		}
+		if gs, err := s.ListGrantsByUser(ctx(), again.ID); err != nil || len(gs) != 0 {
+			t.Errorf("grants of the re-created user = %v, %v, want none", gs, err)
+		}
+		if _, err := s.GetGrant(ctx(), again.ID, "c1"); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("GetGrant(re-created user, c1) = %v, want ErrNotFound", err)
+		}
+		// ListUsers: by username key, paged.
+		seedUser(t, s, "Bob", at)
+		var names []string
+		cursor := ""
+		for range 5 {
+			page, next, err := s.ListUsers(ctx(), 2, cursor)
+			if err != nil {
+				t.Fatalf("ListUsers: %v", err)
+			}
+			for _, u := range page {
+				names = append(names, u.Username)
+			}
+			if cursor = next; cursor == "" {
+				break
+			}
+		}
+		if !slices.Equal(names, []string{"alice", "Bob", "carol"}) {
+			t.Errorf("ListUsers = %v, want [alice Bob carol]", names)
+		}
+	})
+}
+
+// TestDeleteUserRacesApproval: approvals racing a deletion leave no active
+// grant of the deleted user (the approval's transaction checks the user;
+// the deletion reads the grants partition again, strongly consistent,
+// after the user is gone).
+func TestDeleteUserRacesApproval(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		s := nb(t).Store()
+		at := now()
+		for round := range 5 {
+			u := seedUser(t, s, uniq("racer"), at)
+			errs := parallel(9, func(i int) error {
+				if i == 0 {
+					return s.DeleteUser(ctx(), u.ID, at)
+				}
+				_, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: u.ID, Username: u.Username,
+					ClientID: fmt.Sprintf("client-%d", i), Scope: []string{"REPO_READ"}}, unionOf, at)
+				if errors.Is(err, shared.ErrNotFound) {
+					return nil
+				}
+				return err
+			})
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			gs, err := s.ListGrantsByUser(ctx(), u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range gs {
+				if !g.Revoked {
+					t.Errorf("round %d: grant %s for %s of the deleted user is active", round, g.ID, g.ClientID)
+				}
 			}
 		}
 	})
@@ -157,12 +256,12 @@ func TestSessions(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		s := nb(t).Store()
 		at := now()
-		sess := store.Session{ID: uniq("sess"), Username: "alice", CSRF: "csrf", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		sess := store.Session{ID: uniq("sess"), UserID: "uid-alice", CSRF: "csrf", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 		if err := s.CreateSession(ctx(), sess); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.GetSession(ctx(), sess.ID, at.Add(time.Minute))
-		if err != nil || got.ID != sess.ID || got.Username != "alice" || got.CSRF != "csrf" ||
+		if err != nil || got.ID != sess.ID || got.UserID != "uid-alice" || got.CSRF != "csrf" ||
 			!got.CreatedAt.Equal(at) || !got.ExpiresAt.Equal(sess.ExpiresAt) {
 			t.Errorf("GetSession = %+v, %v, want %+v", got, err, sess)
 		}
@@ -262,7 +361,7 @@ func TestErrorClassification(t *testing.T) {
 		s := store.New(throttled{err: c.err}, nil, store.Options{TableName: "t"})
 		_, err := s.GetUser(ctx(), "alice")
 		if strings.HasPrefix(c.name, "transaction") {
-			err = s.RedeemCode(ctx(), "code", newGrant("c", "u", now()), nil, now())
+			err = s.RedeemCode(ctx(), "code", &store.RefreshToken{Hash: "rt"}, now())
 		}
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)

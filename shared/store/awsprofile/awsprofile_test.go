@@ -58,7 +58,7 @@ func TestOpenProfile(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	now := time.Now()
-	if err := s.CreateUser(context.Background(), store.User{Username: "profile-user", CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := s.CreateUser(context.Background(), store.User{ID: "uid-profile-user", Username: "profile-user", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatalf("CreateUser through Open: %v", err)
 	}
 }

@@ -10,6 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/sivchari/kumo"
+
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
@@ -35,6 +41,9 @@ func TestMain(m *testing.M) {
 
 func runStep(step string) error {
 	ctx := context.Background()
+	if step == "write-old" {
+		return writeOldLayout(ctx)
+	}
 	st, stop, err := Start(ctx, testConfig)
 	if err != nil {
 		return err
@@ -43,14 +52,14 @@ func runStep(step string) error {
 	now := time.Now()
 	switch step {
 	case "write":
-		if err := st.CreateUser(ctx, store.User{Username: "alice", Permissions: []string{"REPO_READ"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := st.CreateUser(ctx, store.User{ID: "uid-alice", Username: "alice", Permissions: []string{"REPO_READ"}, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		_, _, err := st.CreateLink(ctx, store.NewLink{ID: "id1", ClientID: "client1", Secret: "s3cret", Name: "App",
 			RedirectURIs: []string{"https://app.example/cb"}, ClientType: store.Confidential, Enabled: true}, now)
 		return err
 	case "read":
-		u, err := st.GetUser(ctx, "alice")
+		u, err := st.GetUserByName(ctx, "alice")
 		if err != nil {
 			return err
 		}
@@ -68,6 +77,42 @@ func runStep(step string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown step %q", step)
+}
+
+// writeOldLayout leaves what a `make run` of the first layout kept: the
+// table with a user keyed by username, and no layout marker.
+func writeOldLayout(ctx context.Context) error {
+	srv := kumo.NewServer()
+	defer func() { srv.Close(); time.Sleep(flushInterval() + 500*time.Millisecond) }()
+	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	if _, err := store.CreateTable(ctx, db, testConfig.TableName); err != nil {
+		return err
+	}
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(testConfig.TableName), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "USER#alice"}, "sk": &types.AttributeValueMemberS{Value: "USER"},
+		"username": &types.AttributeValueMemberS{Value: "alice"},
+	}})
+	return err
+}
+
+// TestOldLayout: data kept by the first layout is refused at start with one
+// line that says what to do.
+func TestOldLayout(t *testing.T) {
+	dir := t.TempDir()
+	for _, step := range []string{"write-old", "read"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+step, "KUMO_DATA_DIR="+dir)
+		out, err := cmd.CombinedOutput()
+		switch {
+		case step == "write-old" && err != nil:
+			t.Fatalf("write-old: %v: %s", err, out)
+		case step == "read" && (err == nil || !strings.Contains(string(out), "older version") ||
+			!strings.Contains(string(out), "rm -rf .local/kumo") || strings.Count(strings.TrimSpace(string(out)), "\n") > 0):
+			t.Errorf("start on old data: got %v: %q, want one line naming the older version and rm -rf .local/kumo", err, out)
+		}
+	}
 }
 
 // TestPersistence writes a user and a link in one process and reads them
@@ -103,7 +148,7 @@ func TestStart(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	defer stop()
-	if _, err := st.GetUser(ctx, "nobody"); !errors.Is(err, shared.ErrNotFound) {
+	if _, err := st.GetUserByName(ctx, "nobody"); !errors.Is(err, shared.ErrNotFound) {
 		t.Errorf("GetUser on a fresh embedded store = %v, want ErrNotFound", err)
 	}
 	st2, stop2, err := Start(ctx, testConfig)
@@ -111,7 +156,7 @@ func TestStart(t *testing.T) {
 		t.Fatalf("second Start: %v", err)
 	}
 	defer stop2()
-	if err := st2.CreateUser(ctx, store.User{Username: "bob"}); err != nil {
+	if err := st2.CreateUser(ctx, store.User{ID: "uid-bob", Username: "bob"}); err != nil {
 		t.Errorf("CreateUser on the second store: %v", err)
 	}
 }

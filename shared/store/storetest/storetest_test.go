@@ -55,14 +55,14 @@ func TestEngines(t *testing.T) {
 			if a.TableName() == b.TableName() {
 				t.Fatalf("two stores share table %q", a.TableName())
 			}
-			u := store.User{Username: "alice", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			u := store.User{ID: "uid-alice", Username: "alice", CreatedAt: time.Now(), UpdatedAt: time.Now()}
 			if err := a.CreateUser(ctx, u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			if _, err := a.GetUser(ctx, "alice"); err != nil {
+			if _, err := a.GetUser(ctx, "uid-alice"); err != nil {
 				t.Errorf("GetUser on the same store: %v", err)
 			}
-			if _, err := b.GetUser(ctx, "alice"); !errors.Is(err, shared.ErrNotFound) {
+			if _, err := b.GetUser(ctx, "uid-alice"); !errors.Is(err, shared.ErrNotFound) {
 				t.Errorf("GetUser on another store: got %v, want ErrNotFound", err)
 			}
 		})
