@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"syscall"
 	"testing"
 	"time"
@@ -138,5 +139,42 @@ func BenchmarkAuthorize(b *testing.B) {
 			}
 			reportCPU(b, cpu)
 		})
+	}
+}
+
+// BenchmarkRememberedFlow is what an application a user relies on every
+// day costs: a signed-in user's authorization request that a remembered
+// consent answers with a code at once (no page), and the code's exchange.
+// The user has already authorized the same application history times
+// (each a full authorization and exchange, through the handlers): the
+// cost must stay flat as that history grows (one grant record per user
+// and link, read by key; issue 11).
+func BenchmarkRememberedFlow(b *testing.B) {
+	for _, be := range backends {
+		for _, history := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("%s/history=%d", be.name, history), func(b *testing.B) {
+				p := newProvider(b, be.backend(b), false)
+				l := p.seed("bench")
+				p.login(l, "bench")
+				consent := p.page(authorizeURL(l, "first"))
+				consent.values.Set("decision", "approve")
+				first, err := url.Parse(p.submit(consent))
+				if err != nil {
+					b.Fatal(err)
+				}
+				p.tokens(l, exchangeForm(first.Query().Get("code")))
+				for i := 1; i < history; i++ {
+					p.tokens(l, exchangeForm(p.remembered(l, fmt.Sprintf("h%d", i))))
+				}
+				b.ReportAllocs()
+				cpu := cpuTime(b)
+				n := 0
+				for b.Loop() {
+					n++
+					p.tokens(l, exchangeForm(p.remembered(l, fmt.Sprintf("m%d", n))))
+				}
+				reportCPU(b, cpu)
+			})
+		}
 	}
 }
