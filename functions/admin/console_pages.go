@@ -46,6 +46,8 @@ input[aria-invalid=true]{border-color:#bf2600}
 .field-error{color:#bf2600;font-weight:600;margin:.25rem 0 0}
 .hint{font-size:.9rem;color:#42526e;margin:.25rem 0 0}
 .permtable td{min-width:6rem}
+.permtable th{white-space:nowrap}
+td form button{margin:0}
 .permtable td.none{background:#fafbfc}
 .permtable .incl{display:none;color:#006644;font-weight:600}
 .permtable .implies{display:block}
@@ -73,7 +75,14 @@ table.cards td[data-label]::before{content:attr(data-label) ": ";font-weight:600
 dl.settings{grid-template-columns:1fr}
 dl.settings dd{margin-bottom:.5rem}
 details.menu .items{left:0;right:auto}
-.permtable td{min-width:5rem}
+fieldset{padding:.5rem .75rem .75rem}
+.permtable thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.permtable,.permtable tbody,.permtable tr,.permtable th,.permtable td{display:block;width:100%}
+.permtable tr{border:1px solid #dfe1e6;border-radius:4px;margin:0 0 .75rem}
+.permtable tbody th{background:#f4f5f7;border:0}
+.permtable td{min-width:0;border:0;border-top:1px solid #dfe1e6}
+.permtable td.none{display:none}
+.permtable td::before{content:attr(data-level);display:block;font-size:.8rem;font-weight:700;color:#42526e;text-transform:uppercase}
 }
 `
 

@@ -160,11 +160,15 @@ func cellID(field, scope string) string { return field + "-" + scope }
 // checkbox says what the level includes; a style rule per scope marks the
 // included cells as soon as a box is ticked (CSS :has, no script).
 func writePermTable(b *page.Buffer, t permTable, field, legend string, checked []string, errMsg string) {
+	who, whom := "an application may use", "link"
+	if field == "permission" {
+		who, whom = "the user may grant an application", "user"
+	}
 	b.Fill(`<fieldset class="perm" aria-describedby="%s-help">
 <legend>%s</legend>
-<p class="small" id="%s-help">Tick the highest level an application may use for each resource: a level includes the levels it lists. `, field, legend, field)
+<p class="small" id="%s-help">Tick the highest level `+who+` for each resource: a level includes the levels it lists. `, field, legend, field)
 	if t.Baseline != "" {
-		b.Fill(`Every link has <strong>%s</strong> (<code>%s</code>).`, t.BaselineDescription, t.Baseline)
+		b.Fill(`Every `+whom+` has <strong>%s</strong> (<code>%s</code>).`, t.BaselineDescription, t.Baseline)
 	}
 	b.WriteString("</p>\n")
 	if errMsg != "" {

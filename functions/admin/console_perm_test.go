@@ -121,3 +121,11 @@ func TestConsolePagesEscape(t *testing.T) {
 		}
 	}
 }
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0 seconds", time.Hour + 5*time.Minute: "1 hour 5 minutes", 48 * time.Hour: "2 days", time.Second: "1 second"} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v): got %q, want %q", d, got, want)
+		}
+	}
+}

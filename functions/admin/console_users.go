@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -427,7 +428,7 @@ func keysPage(b *page.Buffer, d keysData) {
 		return
 	}
 	b.Fill(`<p>Rotate when a key may have leaked, or on your schedule. Tokens already issued keep working until they expire; the old key stays published for %s.</p>
-`, d.Keep.String())
+`, humanDuration(d.Keep))
 	postButton(b, consolePrefix+"/keys/rotate", d.CSRF, "Rotate signing key", "")
 }
 
@@ -437,4 +438,26 @@ func (c *consoleReq) rotateKey() {
 		return
 	}
 	c.seeOther(consolePrefix + "/keys?rotated=1")
+}
+
+// humanDuration is d in words: "1 hour 5 minutes", "90 days".
+func humanDuration(d time.Duration) string {
+	var parts []string
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if n := d / u.d; n > 0 {
+			w := strconv.FormatInt(int64(n), 10) + " " + u.name
+			if n > 1 {
+				w += "s"
+			}
+			parts = append(parts, w)
+			d -= n * u.d
+		}
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
 }

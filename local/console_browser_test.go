@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	chrome "github.com/applinks/applinks/local/browser"
+	"github.com/applinks/applinks/local/server"
+)
+
+// TestConsoleInBrowser drives the Application links console in headless
+// Chromium as an administrator would: sign in, create a link through the
+// permission table, read its credentials from the page, have another user
+// authorize it in a second browser context (and exchange the code with
+// golang.org/x/oauth2), view the credentials again, rotate the secret and
+// see the old one refused. Every console page is captured at 375 and 1280
+// px (the folder is in the test's output) and checked for sideways
+// scrolling at 375 px and for console errors (CSP, script).
+func TestConsoleInBrowser(t *testing.T) {
+	p := startProvider(t, nil)
+	const adminPass, alicePass = "a long administrator password", "correct horse battery staple"
+	p.admin("POST", "/admin/users", map[string]any{"username": "root", "password": adminPass, "admin": true, "name": "Rosa Admin"}, 201, nil)
+	p.createUser("alice", alicePass, []string{"REPO_WRITE"})
+	callback := p.issuer + server.CallbackPath
+
+	b := chrome.New(t)
+	adm := b.User("admin")
+	look := func(tab *chrome.Tab, name string) {
+		t.Helper()
+		tab.Screenshot(name)
+		if tab.HorizontalOverflow(375) {
+			t.Errorf("%s: the page scrolls sideways at 375 px", name)
+		}
+	}
+
+	// Signed out: the console sends the administrator to the sign-in page.
+	if st := adm.Navigate(p.issuer + "/console/"); st != 200 || adm.Text("h1") != "Sign in" {
+		t.Fatalf("console signed out: got %d %q, want the sign-in page", st, adm.Text("h1"))
+	}
+	look(adm, "signin")
+	adm.Type("#username", "root")
+	adm.Type("#password", adminPass)
+	if st := adm.Submit("button[type=submit]"); st != 200 || !strings.HasSuffix(adm.URL(), "/console/links") {
+		t.Fatalf("sign in: got %d at %s, want the links page", st, adm.URL())
+	}
+	if !strings.Contains(adm.BodyText(), "No application links yet") {
+		t.Errorf("empty console: want the empty state")
+	}
+	look(adm, "links-empty")
+	// The keyboard alone: the first Tab is the skip link.
+	if got := adm.TabKey(); got != `a "Skip to content"` {
+		t.Errorf("first Tab: got %s, want the skip link", got)
+	}
+
+	// Create link, through the permission table.
+	if st := adm.Submit("a.button[href='/console/links/new']"); st != 200 || adm.Text("h1") != "Create link" {
+		t.Fatalf("create link: got %d %q", st, adm.Text("h1"))
+	}
+	look(adm, "create")
+	adm.Type("#name", "Build server")
+	adm.Type("#redirect_uri_0", callback)
+	adm.Do(chromedp.Click(chromedp.CSS("#scope-REPO_ADMIN"), chromedp.NodeVisible))
+	// Ticking Repositories: Admin marks Write and Read as included.
+	if got := chrome.Must(adm, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".inc-scope-REPO_READ .incl")).display`)); got == "none" {
+		t.Errorf("ticking REPO_ADMIN: Repositories: Read is not marked included")
+	}
+	look(adm, "create-ticked")
+	if st := adm.Submit("form button[type=submit]:not([name])"); st != 200 || adm.Text("h1") != "Link created" {
+		t.Fatalf("create: got %d %q: %s", st, adm.Text("h1"), adm.BodyText())
+	}
+	look(adm, "created")
+	value := func(id string) string {
+		return chrome.Must(adm, chromedp.Evaluate[string](`document.getElementById("`+id+`").value`))
+	}
+	clientID, secret := value("client_id"), value("client_secret")
+	if clientID == "" || len(secret) < 40 {
+		t.Fatalf("created page: got client id %q, secret of %d characters", clientID, len(secret))
+	}
+	if !adm.Exists(`button[aria-label="Copy Client secret"]`) {
+		t.Errorf("created page: no Copy button for the secret")
+	}
+	adm.CheckConsole()
+	linkURL := strings.TrimSuffix(adm.URL(), "/created")
+
+	// Another user authorizes the link in a browser context of her own.
+	cfg := &oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: callback, Scopes: []string{"REPO_READ"},
+		Endpoint: oauth2.Endpoint{AuthURL: p.issuer + "/oauth2/authorize", TokenURL: p.issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	alice := b.User("alice")
+	alice.Navigate(cfg.AuthCodeURL("st4te"))
+	alice.Type("#username", "alice")
+	alice.Type("#password", alicePass)
+	alice.Submit("button[type=submit]")
+	if !strings.Contains(alice.BodyText(), "Build server") {
+		t.Fatalf("consent: want the link's name on the page: %s", alice.BodyText())
+	}
+	alice.Submit("button[name=decision][value=approve]")
+	back, err := url.Parse(alice.URL())
+	if err != nil || back.Query().Get("code") == "" || back.Query().Get("state") != "st4te" {
+		t.Fatalf("callback: got %s, want a code and the state", alice.URL())
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, p.client)
+	tok, err := cfg.Exchange(ctx, back.Query().Get("code"))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange with the page's credentials: %v", err)
+	}
+	// A non-administrator is refused the console, in plain words.
+	if st := alice.Navigate(p.issuer + "/console/links"); st != 403 || alice.Text("h1") != "Administrators only" {
+		t.Errorf("alice in the console: got %d %q, want the 403 page", st, alice.Text("h1"))
+	}
+	look(alice, "not-admin")
+
+	// The link's page lists alice's authorization; View credentials shows
+	// the same secret again.
+	adm.Navigate(linkURL)
+	if body := adm.BodyText(); !strings.Contains(body, "alice") || !strings.Contains(body, "REPO_READ") {
+		t.Errorf("link page: want alice's authorization listed: %s", body)
+	}
+	adm.Do(chromedp.Click(chromedp.CSS("details.menu summary"), chromedp.NodeVisible))
+	look(adm, "link-menu")
+	if st := adm.Submit("details.menu a[href$='/credentials']"); st != 200 || value("client_secret") != secret {
+		t.Fatalf("view credentials: got %d, want the same secret", st)
+	}
+	look(adm, "credentials")
+
+	// Rotate the secret (no overlap): the old one is refused at once.
+	adm.Navigate(linkURL + "/rotate")
+	look(adm, "rotate")
+	if st := adm.Submit("form button[type=submit]"); st != 200 {
+		t.Fatalf("rotate: got %d", st)
+	}
+	look(adm, "rotated")
+	newSecret := value("client_secret")
+	if newSecret == secret || newSecret == "" {
+		t.Fatalf("after rotating: got the same secret")
+	}
+	var re *oauth2.RetrieveError
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+		t.Errorf("refresh with the old secret: got %v, want invalid_client", err)
+	}
+	cfg.ClientSecret = newSecret
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Errorf("refresh with the new secret: %v", err)
+	}
+
+	// Every other page, to look at.
+	for _, pg := range []struct{ path, name, h1 string }{
+		{"/console/links", "links", "Application links"},
+		{strings.TrimPrefix(linkURL, p.issuer) + "/edit", "edit", "Edit Build server"},
+		{strings.TrimPrefix(linkURL, p.issuer) + "/delete", "delete", "Delete Build server?"},
+		{"/console/users", "users", "Users"},
+		{"/console/users/new", "user-new", "Create user"},
+		{"/console/users/alice", "user", "alice"},
+		{"/console/keys", "keys", "Signing keys"},
+		{"/console/confirm?return_to=%2Fconsole%2Fkeys", "confirm", "Confirm your password"},
+	} {
+		if st := adm.Navigate(p.issuer + pg.path); st != 200 || adm.Text("h1") != pg.h1 {
+			t.Errorf("%s: got %d %q, want 200 %q", pg.path, st, adm.Text("h1"), pg.h1)
+		}
+		look(adm, pg.name)
+	}
+	adm.CheckConsole()
+	// A validation error next to its field (the browser logs the 422 as a
+	// failed load, so the console is checked before).
+	adm.Navigate(p.issuer + "/console/links/new")
+	adm.Type("#name", "Bad")
+	adm.Type("#redirect_uri_0", "http://example.com/cb")
+	if st := adm.Submit("form button[type=submit]:not([name])"); st != 422 || !strings.Contains(adm.Text("#redirect_uri_0-error"), "http") {
+		t.Errorf("bad redirect URL: got %d, want 422 with the error at the field", st)
+	}
+	look(adm, "create-error")
+}
