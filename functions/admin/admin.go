@@ -110,6 +110,8 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string, now time.Time) error
 	// RevokeUserGrants revokes every grant of the user with id.
 	RevokeUserGrants(ctx context.Context, id, reason string, now time.Time) error
+	// ListUsers lists users by username, limit 1..100 (the console).
+	ListUsers(ctx context.Context, limit int, cursor string) ([]store.User, string, error)
 }
 
 // KeyReader reads the signing-key set document (signing.Source's), for

@@ -551,6 +551,9 @@ func TestConsoleUsers(t *testing.T) {
 	if r := e.post(cookie, "/console/users/new", form); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "already exists") {
 		t.Errorf("duplicate: got %d, want 422 saying it exists", r.status)
 	}
+	if r := e.get(cookie, "/console/users"); r.status != http.StatusOK || !strings.Contains(r.body, `<a href="/console/users/bob">bob</a>`) || !strings.Contains(r.body, `<a href="/console/users/alice">alice</a>`) {
+		t.Errorf("users list: got %d without alice and bob", r.status)
+	}
 	if r := e.get(cookie, "/console/users?username=bob"); r.status != http.StatusSeeOther || r.location() != "/console/users/bob" {
 		t.Errorf("find bob: got %d to %q", r.status, r.location())
 	}

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,17 +12,9 @@ import (
 	"github.com/applinks/applinks/shared/store"
 )
 
-// userLister lists users page by page; the store implements it once users
-// have an index to list them by. Until then the Users page finds a user by
-// username instead of listing.
-type userLister interface {
-	ListUsers(ctx context.Context, limit int, cursor string) ([]store.User, string, error)
-}
-
 // usersData fills the Users page.
 type usersData struct {
 	Users  []store.User
-	Listed bool // the store can list users
 	Next   string
 	First  bool
 	Notice string
@@ -49,14 +40,12 @@ func (c *consoleReq) users() {
 		}
 		d.Find, d.Error = find, "There is no user named "+find+"."
 	}
-	if l, ok := c.h.store.(userLister); ok {
-		users, next, err := l.ListUsers(c.ctx(), consolePageSize, c.after())
-		if err != nil {
-			c.fail(cursorError(c.after(), wrapf(err, "list users")))
-			return
-		}
-		d.Users, d.Next, d.Listed = users, next, true
+	users, next, err := c.h.store.ListUsers(c.ctx(), consolePageSize, c.after())
+	if err != nil {
+		c.fail(cursorError(c.after(), wrapf(err, "list users")))
+		return
 	}
+	d.Users, d.Next = users, next
 	render(c, http.StatusOK, "Users", "users", usersPage, d)
 }
 
@@ -87,9 +76,6 @@ func usersPage(b *page.Buffer, d usersData) {
 	b.WriteString(`><button type="submit" class="secondary">Find</button></div></form>` + "\n")
 	if d.Error != "" {
 		b.Fill(`<p class="field-error" id="find-error">%s</p>`+"\n", d.Error)
-	}
-	if !d.Listed {
-		return
 	}
 	if len(d.Users) == 0 {
 		if d.First {
