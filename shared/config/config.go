@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
 )
@@ -64,6 +66,31 @@ type Config struct {
 	Audience string
 	// RequirePKCE is REQUIRE_PKCE (default false).
 	RequirePKCE bool
+	// ProviderName is PROVIDER_NAME: the name the pages give this
+	// provider ("Sign in to Example Corp"). Default: the issuer's host
+	// name (ProviderNameFor).
+	ProviderName string
+	// SupportContact is SUPPORT_CONTACT: an optional line the error pages
+	// show people who need help ("Contact the IT service desk on ext.
+	// 4357."), plain text. Default none.
+	SupportContact string
+}
+
+// Limits of the text settings the pages show.
+const (
+	MaxProviderName   = 64
+	MaxSupportContact = 200
+)
+
+// ProviderNameFor is the default PROVIDER_NAME: the host name of the
+// issuer ("auth.example.com", "127.0.0.1"), or "" when issuer does not
+// parse.
+func ProviderNameFor(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in binaries).
@@ -77,7 +104,9 @@ type Config struct {
 // [::1] and localhost. AWS_ENDPOINT_URL, when set, is an absolute http(s)
 // URL. TTLs are positive (REFRESH_REUSE_GRACE may be 0). SCOPE_CATALOG is
 // inline JSON when its first non-space character is '{', otherwise the path
-// of a JSON file. REQUIRE_PKCE is true, false, 1 or 0. Values are trimmed of
+// of a JSON file. REQUIRE_PKCE is true, false, 1 or 0. PROVIDER_NAME (at
+// most 64 characters) and SUPPORT_CONTACT (at most 200) are one line of
+// text without control characters. Values are trimmed of
 // surrounding whitespace; an empty value means unset.
 func FromEnv(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
@@ -142,6 +171,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("SCOPE_CATALOG: %w", err)
 	}
 	c.Audience = orDefault(get("AUDIENCE"), c.Issuer)
+	c.ProviderName = orDefault(get("PROVIDER_NAME"), ProviderNameFor(c.Issuer))
+	if err := checkText(c.ProviderName, MaxProviderName); err != nil {
+		return Config{}, fmt.Errorf("PROVIDER_NAME: %w", err)
+	}
+	c.SupportContact = get("SUPPORT_CONTACT")
+	if err := checkText(c.SupportContact, MaxSupportContact); err != nil {
+		return Config{}, fmt.Errorf("SUPPORT_CONTACT: %w", err)
+	}
 	switch v := get("REQUIRE_PKCE"); strings.ToLower(v) {
 	case "", "false", "0":
 		c.RequirePKCE = false
@@ -243,6 +280,23 @@ func loadCatalog(v string) (*shared.Catalog, error) {
 		return nil, oneLine(err)
 	}
 	return c, nil
+}
+
+// checkText accepts text a page can show on one line: valid UTF-8, at most
+// max characters, no control characters (a newline included).
+func checkText(s string, max int) error {
+	if !utf8.ValidString(s) {
+		return errors.New("the value is not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return fmt.Errorf("%d characters is above the maximum of %d", n, max)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%q holds a control character", s)
+		}
+	}
+	return nil
 }
 
 // validName reports whether s has between min and max bytes, each an ASCII

@@ -35,6 +35,8 @@ func TestFromEnvDefaults(t *testing.T) {
 		{"RefreshReuseGrace", c.RefreshReuseGrace, time.Duration(0)},
 		{"Audience", c.Audience, "http://127.0.0.1:8080"},
 		{"RequirePKCE", c.RequirePKCE, false},
+		{"ProviderName", c.ProviderName, "127.0.0.1"},
+		{"SupportContact", c.SupportContact, ""},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -66,6 +68,8 @@ func TestFromEnvValues(t *testing.T) {
 		"SCOPE_CATALOG":       path,
 		"AUDIENCE":            "https://api.example.com",
 		"REQUIRE_PKCE":        "TRUE",
+		"PROVIDER_NAME":       " Example Corp ",
+		"SUPPORT_CONTACT":     "Call the service desk on ext. 4357.",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +90,8 @@ func TestFromEnvValues(t *testing.T) {
 		{"RefreshReuseGrace", c.RefreshReuseGrace, 60 * time.Second},
 		{"Audience", c.Audience, "https://api.example.com"},
 		{"RequirePKCE", c.RequirePKCE, true},
+		{"ProviderName", c.ProviderName, "Example Corp"},
+		{"SupportContact", c.SupportContact, "Call the service desk on ext. 4357."},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -112,6 +118,9 @@ func TestFromEnvAccepted(t *testing.T) {
 		{"grace 0", "REFRESH_REUSE_GRACE", "0", func(c Config) bool { return c.RefreshReuseGrace == 0 }},
 		{"code ttl seconds", "AUTH_CODE_TTL", "1", func(c Config) bool { return c.AuthCodeTTL == time.Second }},
 		{"code ttl duration", "AUTH_CODE_TTL", "10m", func(c Config) bool { return c.AuthCodeTTL == 10*time.Minute }},
+		{"provider name follows the issuer host", "ISSUER_URL", "https://auth.example.com:8443", func(c Config) bool { return c.ProviderName == "auth.example.com" }},
+		{"provider name of 64 characters", "PROVIDER_NAME", strings.Repeat("é", MaxProviderName), func(c Config) bool { return c.ProviderName == strings.Repeat("é", MaxProviderName) }},
+		{"support contact", "SUPPORT_CONTACT", "help@example.com", func(c Config) bool { return c.SupportContact == "help@example.com" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,6 +177,11 @@ func TestFromEnvErrors(t *testing.T) {
 		{"SCOPE_CATALOG", `{"baseline":"B","scopes":[{"name":"A"}]}`, `SCOPE_CATALOG: scope catalog: baseline "B" is not a scope of the catalog`},
 		{"SCOPE_CATALOG", `{"baseline":"A","scopes":[{"name":"A","implies":["X"]}]}`, `SCOPE_CATALOG: scope catalog: scope "A" implies unknown scope "X"`},
 		{"SCOPE_CATALOG", "{\n", "SCOPE_CATALOG: ..."},
+		{"PROVIDER_NAME", strings.Repeat("x", MaxProviderName+1), "PROVIDER_NAME: 65 characters is above the maximum of 64"},
+		{"PROVIDER_NAME", "Example\nCorp", `PROVIDER_NAME: "Example\nCorp" holds a control character`},
+		{"PROVIDER_NAME", "bad\xffname", "PROVIDER_NAME: the value is not valid UTF-8"},
+		{"SUPPORT_CONTACT", strings.Repeat("x", MaxSupportContact+1), "SUPPORT_CONTACT: 201 characters is above the maximum of 200"},
+		{"SUPPORT_CONTACT", "tab\there", "SUPPORT_CONTACT: ..."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
