@@ -36,6 +36,7 @@ type appView struct {
 
 // accountData fills the account page.
 type accountData struct {
+	site
 	Username string
 	Revoked  string // the confirmation after a revocation, if any
 	Apps     []appView
@@ -172,7 +173,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string][]Authorization{"authorizations": apps})
 		return
 	}
-	d := accountData{Username: user.Username, CSRF: sess.CSRF, Revoked: revoked}
+	d := accountData{site: h.site(), Username: user.Username, CSRF: sess.CSRF, Revoked: revoked}
 	for _, a := range apps {
 		d.Apps = append(d.Apps, appView{
 			Authorization: a,
@@ -200,7 +201,7 @@ func (h *Handler) failAccount(w http.ResponseWriter, asJSON bool, err error) {
 // one).
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string) {
 	ctx := r.Context()
-	form, ok := readForm(w, r)
+	form, ok := h.readForm(w, r)
 	if !ok {
 		return
 	}
@@ -210,12 +211,12 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		return
 	}
 	if user == nil {
-		renderMessage(w, http.StatusForbidden, msgSignedOut)
+		h.renderMessage(w, http.StatusForbidden, msgSignedOut)
 		return
 	}
 	if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, sess.CSRF) {
 		web.Logger(ctx).Info("revoke csrf mismatch", "user_id", user.ID)
-		renderMessage(w, http.StatusForbidden, msgCSRF)
+		h.renderMessage(w, http.StatusForbidden, msgCSRF)
 		return
 	}
 	g, err := h.store.RevokeGrant(ctx, user.ID, clientID, "", h.now())

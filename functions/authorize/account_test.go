@@ -265,16 +265,23 @@ func testLogout(t *testing.T, mk mkEnv) {
 		t.Fatalf("no session cookie before logout")
 	}
 	r := b.submit(f, "", nil)
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
-		t.Fatalf("logout: status %d Location %q, want 303 to %s", r.status, r.header.Get("Location"), accountPath)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != logoutPath {
+		t.Fatalf("logout: status %d Location %q, want 303 to %s", r.status, r.header.Get("Location"), logoutPath)
 	}
 	if _, err := e.store.GetSession(context.Background(), shared.HashToken(id), e.clock.Now()); !errors.Is(err, shared.ErrNotFound) {
 		t.Errorf("session after logout: got err %v, want ErrNotFound", err)
 	}
 	next := b.get(accountPath)
 	parsePage(t, next.body).form(t, "/oauth2/login")
-	if r := b.get("/oauth2/logout"); r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
-		t.Errorf("sign-out page signed out: status %d Location %q, want 303 to %s", r.status, r.header.Get("Location"), accountPath)
+	// Signed out, the sign-out page says so and offers to sign in again.
+	done := b.get("/oauth2/logout")
+	if done.status != http.StatusOK {
+		t.Fatalf("sign-out page signed out: status %d, want 200", done.status)
+	}
+	p := checkPage(t, done)
+	if p.Title != "You are signed out" || !strings.Contains(p.Text, "You are no longer signed in to "+e.h.provider) || len(p.Forms) != 0 ||
+		!strings.Contains(done.body, `<a href="/account/authorizations">Sign in again</a>`) {
+		t.Errorf("signed-out page: title %q, text %q, %d forms; want the confirmation with a sign-in link", p.Title, p.Text, len(p.Forms))
 	}
 }
 

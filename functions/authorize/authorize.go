@@ -85,6 +85,7 @@ const (
 // Options are the dependencies of a Handler.
 type Options struct {
 	// Config is the provider's configuration: Issuer, AuthCodeTTL,
+	// ProviderName, SupportContact,
 	// Catalog (nil: shared.DefaultCatalog()) and RequirePKCE are used.
 	Config config.Config
 	// Store persists links, users, sessions, codes and grants. *store.Store
@@ -110,6 +111,9 @@ type Handler struct {
 	// the Secure attribute and the __Host- prefix only for a plain-http
 	// loopback issuer (local runs).
 	cookies page.Cookies
+	// provider is the name the pages give the provider
+	// (config.Config.ProviderName, else the issuer's host name).
+	provider string
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -125,12 +129,16 @@ func New(o Options) (*Handler, error) {
 		return nil, errors.New("authorize: the authorization code TTL must be positive")
 	}
 	h := &Handler{
-		cfg:     o.Config,
-		catalog: o.Config.Catalog,
-		store:   o.Store,
-		now:     o.Now,
-		random:  o.Random,
-		cookies: cookies,
+		cfg:      o.Config,
+		catalog:  o.Config.Catalog,
+		store:    o.Store,
+		now:      o.Now,
+		random:   o.Random,
+		cookies:  cookies,
+		provider: o.Config.ProviderName,
+	}
+	if h.provider == "" {
+		h.provider = config.ProviderNameFor(o.Config.Issuer)
 	}
 	if h.catalog == nil {
 		h.catalog = shared.DefaultCatalog()
@@ -152,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case p == "/oauth2/authorize" || p == "/rest/oauth2/latest/authorize":
-		if allow(w, r, http.MethodGet) {
+		if h.allow(w, r, http.MethodGet) {
 			h.authorize(w, r)
 		}
 	case p == "/oauth2/login":
@@ -163,10 +171,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.login(w, r)
 		default:
 			w.Header().Set("Allow", "GET, HEAD, POST")
-			renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
+			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 		}
 	case p == "/oauth2/consent":
-		if allow(w, r, http.MethodPost) {
+		if h.allow(w, r, http.MethodPost) {
 			h.consent(w, r)
 		}
 	case p == "/oauth2/logout":
@@ -177,32 +185,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.logout(w, r)
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
+			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 		}
 	case p == "/account/authorizations":
-		if allow(w, r, http.MethodGet) {
+		if h.allow(w, r, http.MethodGet) {
 			h.account(w, r)
 		}
 	case strings.HasPrefix(p, "/account/authorizations/") && strings.HasSuffix(p, "/revoke"):
 		clientID := strings.TrimSuffix(strings.TrimPrefix(p, "/account/authorizations/"), "/revoke")
 		if clientID == "" || strings.Contains(clientID, "/") {
-			renderMessage(w, http.StatusNotFound, msgNotFound)
+			h.renderMessage(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if allow(w, r, http.MethodPost) {
+		if h.allow(w, r, http.MethodPost) {
 			h.revoke(w, r, clientID)
 		}
 	default:
-		renderMessage(w, http.StatusNotFound, msgNotFound)
+		h.renderMessage(w, http.StatusNotFound, msgNotFound)
 	}
 }
 
 // allow answers 405 with an Allow header unless r's method is method.
-func allow(w http.ResponseWriter, r *http.Request, method string) bool {
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, method string) bool {
 	if r.Method == method {
 		return true
 	}
 	w.Header().Set("Allow", method)
-	renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
+	h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 	return false
 }

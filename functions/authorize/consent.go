@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
@@ -16,11 +17,16 @@ import (
 // hiddenInput is one hidden field of a form.
 type hiddenInput struct{ Name, Value string }
 
-// scopeItem is a granted scope as a person reads it.
-type scopeItem struct{ Name, Description string }
+// scopeItem is a granted scope as a person reads it: its description and
+// the descriptions of the scopes it includes (transitively, catalog order).
+type scopeItem struct {
+	Name, Description string
+	Includes          []string
+}
 
 // consentData fills the consent page.
 type consentData struct {
+	site
 	AppName      string
 	RedirectHost string
 	Username     string
@@ -29,11 +35,22 @@ type consentData struct {
 	CSRF         string
 }
 
-// scopeItems describes scopes in the order given (catalog order).
+// scopeItems describes scopes in the order given (catalog order), each
+// with what it includes (the nearest first, in reverse catalog order), less
+// what another listed scope already says.
 func (h *Handler) scopeItems(names []string) []scopeItem {
 	out := make([]scopeItem, 0, len(names))
+	all := h.catalog.Scopes()
 	for _, n := range names {
-		out = append(out, scopeItem{Name: n, Description: h.catalog.Description(n)})
+		it := scopeItem{Name: n, Description: h.catalog.Description(n)}
+		for _, s := range all {
+			if s.Name != n && !slices.Contains(names, s.Name) && s.Description != "" &&
+				h.catalog.Covers([]string{n}, []string{s.Name}) {
+				it.Includes = append(it.Includes, s.Description)
+			}
+		}
+		slices.Reverse(it.Includes) // the nearest first
+		out = append(out, it)
 	}
 	return out
 }
@@ -59,6 +76,7 @@ func redirectHost(uri string) string {
 // that answers the post.
 func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *store.Session, user *store.User, granted []string) {
 	d := consentData{
+		site:         h.site(),
 		AppName:      a.link.Name,
 		RedirectHost: redirectHost(a.redirectTo),
 		Username:     user.Username,
@@ -102,10 +120,10 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	form, err := readPostForm(r)
 	if err != nil {
 		if errors.Is(err, web.ErrTooLarge) {
-			renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+			h.renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 			return
 		}
-		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		h.renderMessage(w, http.StatusBadRequest, msgBadForm)
 		return
 	}
 	sess, user, err := h.currentUser(ctx, r)
@@ -117,17 +135,18 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 		tok := form["csrf"]
 		if len(tok) != 1 || tok[0] == "" || !shared.Equal(tok[0], sess.CSRF) {
 			web.Logger(ctx).Info("consent csrf mismatch", "user_id", sess.UserID)
-			renderMessage(w, http.StatusForbidden, msgCSRF)
+			h.renderMessage(w, http.StatusForbidden, msgCSRF)
 			return
 		}
 	}
-	decision := form["decision"]
+	decision, account := form["decision"], form["account"]
 	delete(form, "csrf")
 	delete(form, "decision")
+	delete(form, "account")
 
 	a, t, err := h.parseAuthRequest(ctx, form, "")
 	if err != nil {
-		shared.WriteAuthorizeError(w, r, t, err)
+		h.authorizeError(w, r, t, err)
 		return
 	}
 	if user == nil {
@@ -140,21 +159,32 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	if len(account) == 1 && account[0] == "switch" && len(decision) == 0 {
+		// "Not you? Use another account" (a button of its own, so that
+		// the decision buttons stay approve and deny): sign out, then the
+		// login page for the same request.
+		if err := h.endSession(w, r, sess); err != nil {
+			h.authorizeError(w, r, t, err)
+			return
+		}
+		page.Redirect(w, a.returnTo(), http.StatusSeeOther)
+		return
+	}
 	if len(decision) != 1 {
-		shared.WriteAuthorizeError(w, r, t, shared.InvalidRequest("decision is missing"))
+		h.authorizeError(w, r, t, shared.InvalidRequest("decision is missing"))
 		return
 	}
 	switch decision[0] {
 	case "approve":
 		granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
 		if err != nil {
-			shared.WriteAuthorizeError(w, r, t, shared.InvalidScope("the scope parameter names an unknown scope"))
+			h.authorizeError(w, r, t, shared.InvalidScope("the scope parameter names an unknown scope"))
 			return
 		}
 		id, err := shared.NewID(h.random)
 		if err != nil {
 			web.Logger(ctx).Error("new grant id", "err", err.Error())
-			shared.WriteAuthorizeError(w, r, t, shared.ServerError())
+			h.authorizeError(w, r, t, shared.ServerError())
 			return
 		}
 		g, err := h.store.ApproveGrant(ctx, store.Grant{
@@ -165,7 +195,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 			if errors.Is(err, shared.ErrNotFound) { // deleted or disabled meanwhile
 				err = shared.AccessDenied("the account can no longer authorize applications")
 			}
-			shared.WriteAuthorizeError(w, r, t, err)
+			h.authorizeError(w, r, t, err)
 			return
 		}
 		if g.CreatedAt.Equal(g.UpdatedAt) {
@@ -176,8 +206,8 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	case "deny":
 		web.Audit(ctx, "consent_denied", "client_id", a.link.ClientID, "user_id", user.ID, "username", user.Username)
 		// RFC 6749 §4.1.2.1: access_denied, with state and iss (RFC 9207).
-		shared.WriteAuthorizeError(w, r, t, shared.AccessDenied("the user denied the request"))
+		h.authorizeError(w, r, t, shared.AccessDenied("the user denied the request"))
 	default:
-		shared.WriteAuthorizeError(w, r, t, shared.InvalidRequest("decision must be approve or deny"))
+		h.authorizeError(w, r, t, shared.InvalidRequest("decision must be approve or deny"))
 	}
 }

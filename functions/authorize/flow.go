@@ -17,29 +17,35 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	vals, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		shared.WriteAuthorizeError(w, r, shared.AuthorizeTarget{}, pageError("the query string is malformed"))
+		h.authorizeError(w, r, shared.AuthorizeTarget{}, pageError(problemLink, "", "the query string is malformed"))
 		return
 	}
 	a, t, err := h.parseAuthRequest(ctx, vals, h.sessionID(r))
 	if err != nil {
-		shared.WriteAuthorizeError(w, r, t, err)
+		h.authorizeError(w, r, t, err)
 		return
 	}
 	sess, user, grant, err := h.signedIn(ctx, a)
 	if err != nil {
-		shared.WriteAuthorizeError(w, r, t, err)
+		h.authorizeError(w, r, t, err)
 		return
 	}
 	if user == nil && a.prompts[promptNone] {
-		shared.WriteAuthorizeError(w, r, t, oidcError(codeLoginRequired, "the user is not signed in"))
+		h.authorizeError(w, r, t, oidcError(codeLoginRequired, "the user is not signed in"))
 		return
 	}
-	if user == nil || a.prompts[promptLogin] {
-		h.renderLogin(w, r, http.StatusOK, loginData{
+	if user == nil || a.prompts[promptLogin] || a.prompts[promptSelectAccount] {
+		// prompt=select_account: the login page for this request; signing
+		// in replaces the session (no state changes on GET).
+		d := loginData{
 			ReturnTo:   a.returnTo(),
 			AppName:    a.link.Name,
 			formAction: shared.FormActionSource(a.redirectTo),
-		})
+		}
+		if user != nil {
+			d.SignedInAs = user.Username
+		}
+		h.renderLogin(w, r, http.StatusOK, d)
 		return
 	}
 	h.decide(w, r, a, sess, user, grant)
@@ -56,7 +62,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User, grant *store.Grant) {
 	granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
 	if err != nil {
-		shared.WriteAuthorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
+		h.authorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
 		return
 	}
 	if !a.prompts[promptConsent] && a.link.ClientType != store.Public &&
@@ -65,7 +71,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest,
 		return
 	}
 	if a.prompts[promptNone] {
-		shared.WriteAuthorizeError(w, r, a.target, oidcError(codeConsentRequired, "the user has not approved this request"))
+		h.authorizeError(w, r, a.target, oidcError(codeConsentRequired, "the user has not approved this request"))
 		return
 	}
 	h.renderConsent(w, a, sess, user, granted)
@@ -79,7 +85,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 	code, err := shared.NewToken(h.random)
 	if err != nil {
 		web.Logger(ctx).Error("new code", "err", err.Error())
-		shared.WriteAuthorizeError(w, r, a.target, shared.ServerError())
+		h.authorizeError(w, r, a.target, shared.ServerError())
 		return
 	}
 	now := h.now()
@@ -97,7 +103,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 	}
 	if err := h.store.CreateCode(ctx, c); err != nil {
 		web.Logger(ctx).Error("create code", "err", err.Error())
-		shared.WriteAuthorizeError(w, r, a.target, err)
+		h.authorizeError(w, r, a.target, err)
 		return
 	}
 	q := url.Values{"code": {code}, "iss": {h.cfg.Issuer}}
@@ -106,7 +112,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 	}
 	loc, ok := shared.AppendQuery(a.redirectTo, q)
 	if !ok { // a registered URI always parses; refuse rather than guess
-		shared.WriteAuthorizeError(w, r, shared.AuthorizeTarget{}, shared.ServerError())
+		h.authorizeError(w, r, shared.AuthorizeTarget{}, shared.ServerError())
 		return
 	}
 	web.Audit(ctx, "consent_approved", "client_id", a.link.ClientID, "user_id", user.ID, "username", user.Username,

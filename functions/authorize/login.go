@@ -18,9 +18,11 @@ import (
 
 // Messages of the login page. One message covers every kind of failed
 // sign-in (unknown user, wrong password, disabled user, throttled), so the
-// page does not reveal which usernames exist.
+// page does not reveal which usernames exist or that a username is
+// throttled; it asks to check what was typed, which is what most failures
+// need, and never to wait.
 const (
-	msgLoginFailed  = "Incorrect username or password, or too many attempts. Try again later."
+	msgLoginFailed  = "The username or password is not right. Check them and try again."
 	msgLoginExpired = "Your sign-in form expired. Please sign in again."
 )
 
@@ -45,11 +47,15 @@ func validReturnTo(s string) bool {
 
 // loginData fills the login page.
 type loginData struct {
+	site
 	ReturnTo string
 	AppName  string // the application the sign-in continues to, if any
 	CSRF     string
 	Username string
 	Message  string
+	// SignedInAs is the user already signed in, when the request asks to
+	// choose the account (prompt=select_account or login).
+	SignedInAs string
 	// formAction is the CSP form-action source of the client the login's
 	// 303 may lead to at once (an earlier grant covers the request).
 	formAction string
@@ -73,6 +79,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	}
 	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, tok, loginCSRFTTL))
 	d.CSRF = tok
+	d.site = h.site()
 	page.Render(w, status, loginPage, d, d.formAction)
 }
 
@@ -84,7 +91,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	returnTo := r.URL.Query().Get("return_to")
 	if !validReturnTo(returnTo) || len(r.URL.Query()["return_to"]) != 1 {
-		renderMessage(w, http.StatusBadRequest, msgBadReturn)
+		h.renderMessage(w, http.StatusBadRequest, msgBadReturn)
 		return
 	}
 	_, user, err := h.currentUser(ctx, r)
@@ -104,13 +111,17 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 // login serves POST /oauth2/login.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, ok := readForm(w, r)
+	form, ok := h.readForm(w, r)
 	if !ok {
 		return
 	}
 	returnTo := form.Get("return_to")
 	if !validReturnTo(returnTo) {
-		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		h.renderMessage(w, http.StatusBadRequest, msgBadForm)
+		return
+	}
+	if form.Get("cancel") != "" {
+		h.cancelLogin(w, r, returnTo)
 		return
 	}
 	d := loginData{ReturnTo: returnTo}
@@ -252,8 +263,39 @@ func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
 	d.formAction = shared.FormActionSource(a.redirectTo)
 }
 
+// cancelLogin answers the login form's Cancel: for an authorization
+// request, validated again exactly as on GET, access_denied to the
+// application (RFC 6749 §4.1.2.1, with state and iss), or the error page
+// when the request is not valid (never a redirect to an unverified URI);
+// from the account page's sign-in, the signed-out page. The CSRF token is
+// not needed: the answer is what anyone can send the application.
+func (h *Handler) cancelLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	ctx := r.Context()
+	_, q, ok := strings.Cut(returnTo, "?")
+	if !ok {
+		page.Redirect(w, logoutPath, http.StatusSeeOther)
+		return
+	}
+	vals, err := url.ParseQuery(q)
+	if err != nil {
+		h.authorizeError(w, r, shared.AuthorizeTarget{}, &problem{err: shared.NoRedirect(shared.InvalidRequest("return_to is malformed"))})
+		return
+	}
+	a, t, err := h.parseAuthRequest(ctx, vals, "")
+	if err != nil {
+		h.authorizeError(w, r, t, err)
+		return
+	}
+	web.Audit(ctx, "login_cancelled", "client_id", a.link.ClientID)
+	h.authorizeError(w, r, t, shared.AccessDenied("the user cancelled the sign-in"))
+}
+
+// logoutPath is the sign-out page; signed out, it confirms that.
+const logoutPath = "/oauth2/logout"
+
 // logoutPage serves GET /oauth2/logout: the sign-out form for a signed-in
-// user; a signed-out one goes to the account page, which asks to sign in.
+// user; for a signed-out one (after POST /oauth2/logout too) the page that
+// says so.
 func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 	sess, user, err := h.currentUser(r.Context(), r)
 	if err != nil {
@@ -261,17 +303,18 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == nil {
-		page.Redirect(w, accountPath, http.StatusSeeOther)
+		page.Render(w, http.StatusOK, signedOutPage, h.site())
 		return
 	}
-	page.Render(w, http.StatusOK, signOutPage, accountData{Username: user.Username, CSRF: sess.CSRF})
+	page.Render(w, http.StatusOK, signOutPage, accountData{site: h.site(), Username: user.Username, CSRF: sess.CSRF})
 }
 
 // logout serves POST /oauth2/logout: it ends the session (CSRF-checked) and
-// returns to the account page, which then asks to sign in.
+// answers 303 to the sign-out page, which then says that the browser is
+// signed out.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, ok := readForm(w, r)
+	form, ok := h.readForm(w, r)
 	if !ok {
 		return
 	}
@@ -282,32 +325,44 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	if sess != nil {
 		if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, sess.CSRF) {
-			renderMessage(w, http.StatusForbidden, msgCSRF)
+			h.renderMessage(w, http.StatusForbidden, msgCSRF)
 			return
 		}
-		if err := h.store.DeleteSession(ctx, sess.ID); err != nil {
-			web.Logger(ctx).Error("delete session", "err", err.Error())
+		if err := h.endSession(w, r, sess); err != nil {
 			h.fail(w, err)
 			return
 		}
-		web.Logger(ctx).Info("logout", "user_id", sess.UserID)
+	} else {
+		http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
 	}
+	page.Redirect(w, logoutPath, http.StatusSeeOther)
+}
+
+// endSession deletes sess (its CSRF token already checked) and the
+// session cookie: sign-out, and "Use another account" on the consent page.
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, sess *store.Session) error {
+	ctx := r.Context()
+	if err := h.store.DeleteSession(ctx, sess.ID); err != nil {
+		web.Logger(ctx).Error("delete session", "err", err.Error())
+		return err
+	}
+	web.Logger(ctx).Info("logout", "user_id", sess.UserID)
 	http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
-	page.Redirect(w, accountPath, http.StatusSeeOther)
+	return nil
 }
 
 // readForm parses a form post strictly (web.ParseForm). On failure it
 // answers the page itself, 413 for a body over web.MaxBodyBytes and 400
 // otherwise, and returns false.
-func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+func (h *Handler) readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	form, err := web.ParseForm(r, false)
 	if err == nil {
 		return form, true
 	}
 	if errors.Is(err, web.ErrTooLarge) {
-		renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+		h.renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 	} else {
-		renderMessage(w, http.StatusBadRequest, msgBadForm)
+		h.renderMessage(w, http.StatusBadRequest, msgBadForm)
 	}
 	return nil, false
 }

@@ -1,164 +1,415 @@
 package authorize
 
 import (
+	"errors"
 	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
 )
 
+// The pages people see. Each names the provider at the top (page.Brand),
+// says in its headline what it is for, and ends with the next step. Codes
+// (scope names, OAuth error codes, client ids) appear only as secondary
+// detail.
+
+// site is what every page of the handler shows besides its own content:
+// the provider's display name and the optional help line.
+type site struct {
+	Provider string // config.Config.ProviderName
+	Contact  string // config.Config.SupportContact, "" for none
+}
+
 // message is the content of a plain page (errors of the browser flow that
 // are not OAuth errors of the authorization endpoint).
 type message struct {
+	site
 	Title, Text string
 	// Link, when set, is a local place to continue from.
 	Link, LinkText string
+	// Help shows the support contact (a failure the person may need help
+	// with).
+	Help bool
 }
 
 // The plain pages.
 var (
-	msgNotFound  = message{Title: "Page not found", Text: "There is nothing at this address."}
-	msgMethod    = message{Title: "Method not allowed", Text: "This address does not accept that kind of request."}
-	msgBadForm   = message{Title: "Invalid request", Text: "The form could not be read. Go back to the application and try again."}
-	msgBadReturn = message{Title: "Invalid request", Text: "This sign-in link does not say where to go after signing in.", Link: accountPath, LinkText: "Your authorized applications"}
-	msgTooLarge  = message{Title: "Request too large", Text: "The form sent too much data."}
-	msgCSRF      = message{Title: "Request refused", Text: "This form has expired or did not come from this site. Reload the page and try again.", Link: accountPath, LinkText: "Your authorized applications"}
-	msgSignedOut = message{Title: "Signed out", Text: "Your session has ended. Sign in again to continue.", Link: accountPath, LinkText: "Sign in"}
-	msgServer    = message{Title: "Something went wrong", Text: "The server could not complete the request. Try again later."}
-	msgBusy      = message{Title: "Temporarily unavailable", Text: "The service is temporarily unavailable. Try again in a moment."}
+	msgNotFound  = message{Title: "Page not found", Text: "There is nothing at this address. Check the link you followed.", Link: accountPath, LinkText: "Go to your authorized applications"}
+	msgMethod    = message{Title: "This page cannot be used that way", Text: "The address was reached in a way it does not support. Go back and try again."}
+	msgBadForm   = message{Title: "The form could not be read", Text: "Something was missing from the form you sent. Go back to the application and start again.", Help: true}
+	msgBadReturn = message{Title: "This sign-in link is incomplete", Text: "The link does not say where to go after signing in. Go back to the page you came from and try again.", Link: accountPath, LinkText: "Go to your authorized applications"}
+	msgTooLarge  = message{Title: "The form was too large", Text: "The form sent more data than this page accepts. Go back and try again."}
+	msgCSRF      = message{Title: "This form has expired", Text: "For your security, a form stops working after a while or when it comes from another site. Go back, reload the page and try again.", Link: accountPath, LinkText: "Go to your authorized applications"}
+	msgSignedOut = message{Title: "You are signed out", Text: "Your session ended before the change could be made. Sign in and try again.", Link: accountPath, LinkText: "Sign in"}
+	msgServer    = message{Title: "Something went wrong", Text: "The request could not be completed because of a problem on our side. Try again in a few minutes.", Help: true}
+	msgBusy      = message{Title: "The service is busy", Text: "Too many requests are being handled right now. Try again in a moment.", Help: true}
 )
+
+// site returns what every page of h shows.
+func (h *Handler) site() site { return site{Provider: h.provider, Contact: h.cfg.SupportContact} }
 
 // fail answers an internal failure (already logged by the caller) with a
 // plain page: 503 when a dependency is unavailable, else 500. Nothing of
 // err reaches the page.
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	if shared.AsError(err).Code == shared.CodeTemporarilyUnavailable {
-		renderMessage(w, http.StatusServiceUnavailable, msgBusy)
+		h.renderMessage(w, http.StatusServiceUnavailable, msgBusy)
 		return
 	}
-	renderMessage(w, http.StatusInternalServerError, msgServer)
+	h.renderMessage(w, http.StatusInternalServerError, msgServer)
 }
 
-func renderMessage(w http.ResponseWriter, status int, m message) {
+func (h *Handler) renderMessage(w http.ResponseWriter, status int, m message) {
+	m.site = h.site()
 	page.Render(w, status, messagePage, m)
+}
+
+// problemKind says what went wrong with an authorization request that
+// cannot be sent back to the application, in the terms the error page
+// explains it to the person.
+type problemKind int
+
+const (
+	// problemLink: the request is malformed (a repeated or undecodable
+	// parameter).
+	problemLink problemKind = iota
+	// problemApp: client_id is missing or names no enabled application.
+	problemApp
+	// problemReturn: redirect_uri is missing, repeated or not registered
+	// for the application.
+	problemReturn
+)
+
+// problem is an authorization error answered with the error page, never a
+// redirect: the OAuth error (shown to the developer) and how to explain it
+// to the person.
+type problem struct {
+	err  *shared.Error
+	kind problemKind
+	app  string // the application's name, when known
+}
+
+func (p *problem) Error() string { return p.err.Error() }
+func (p *problem) Unwrap() error { return p.err }
+
+// authError is what the error page shows.
+type authError struct {
+	site
+	Title, Text, Next string
+	Code, Description string
+}
+
+// authorizeError answers an error of the authorization endpoint: a
+// redirect to the client when the redirect URI is validated and the error
+// may go there (shared.WriteAuthorizeError), else the error page: a
+// plain-language headline and next step for the person, the help line, and
+// the OAuth error code and description under "Details for the
+// application's developer". Status 400, or the error's own 5xx.
+func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, t shared.AuthorizeTarget, err error) {
+	e := shared.AsError(err)
+	if t.RedirectURI != "" && e.Redirectable {
+		if _, ok := shared.AppendQuery(t.RedirectURI, nil); ok {
+			shared.WriteAuthorizeError(w, r, t, err)
+			return
+		}
+	}
+	d := authError{site: h.site(), Code: e.Code, Description: e.Description}
+	status := http.StatusBadRequest
+	var p *problem
+	switch {
+	case e.Code == shared.CodeTemporarilyUnavailable:
+		status = http.StatusServiceUnavailable
+		d.Title = "The service is busy"
+		d.Text = "Too many requests are being handled right now, so you could not be signed in."
+		d.Next = "Go back to the application and try again in a moment."
+	case e.Code == shared.CodeServerError || e.Status >= 500:
+		status = http.StatusInternalServerError
+		if e.Status > 500 {
+			status = e.Status
+		}
+		d.Title = "Something went wrong"
+		d.Text = "You could not be signed in because of a problem on our side."
+		d.Next = "Go back to the application and try again in a few minutes."
+	case errors.As(err, &p) && p.kind == problemApp:
+		d.Title = "This application is not recognised"
+		d.Text = "The link that brought you here names an application that " + h.provider + " does not know, or one that has been turned off."
+		d.Next = "Go back to the application and try again. If this keeps happening, tell the people who run the application."
+	case errors.As(err, &p) && p.kind == problemReturn:
+		app := p.app
+		if app == "" {
+			app = "the application"
+		}
+		d.Title = "This sign-in link is not set up correctly"
+		d.Text = "The link asks to send you back to an address that is not registered for " + app + ", so you cannot be sent back safely."
+		d.Next = "Go back to " + app + " and try again. If this keeps happening, tell the people who run " + app + "."
+	default:
+		d.Title = "This sign-in link is broken"
+		d.Text = "The link that brought you here is incomplete or damaged."
+		d.Next = "Go back to the application and start signing in again."
+	}
+	page.Render(w, status, errorPage, d)
+}
+
+// contact writes the help line, when one is configured.
+func contact(b *page.Buffer, s site) {
+	if s.Contact != "" {
+		b.Fill(`<p class="small contact">Need help? %s</p>`+"\n", s.Contact)
+	}
+}
+
+// errorPage explains a failed authorization request: what happened, what
+// to do, whom to ask, and the OAuth details for the developer.
+func errorPage(b *page.Buffer, d authError) {
+	page.Head(b, d.Title)
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1>%s</h1>
+<p>%s</p>
+<p><strong>%s</strong></p>
+`, d.Title, d.Text, d.Next)
+	contact(b, d.site)
+	b.Fill(`<details class="developer">
+<summary>Details for the application's developer</summary>
+<p>Error <code>%s</code></p>
+`, d.Code)
+	if d.Description != "" {
+		b.Fill("<p>%s</p>\n", d.Description)
+	}
+	b.WriteString("</details>\n")
+	page.Foot(b)
+}
+
+// messagePage is a plain page: a headline, a text, an optional local link
+// and, for failures, the help line.
+func messagePage(b *page.Buffer, m message) {
+	page.Head(b, m.Title)
+	page.Brand(b, m.Provider)
+	b.Fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
+	if m.Link != "" {
+		b.Fill(`<p><a href="%s">%s</a></p>`+"\n", page.LocalURL(m.Link), m.LinkText)
+	}
+	if m.Help {
+		contact(b, m.site)
+	}
+	page.Foot(b)
 }
 
 // loginPage is the sign-in form: the pending request (return_to) and the
 // double-submit CSRF token in hidden inputs, labelled username and password
-// fields.
+// fields (the first empty one focused), Sign in and, for an application's
+// request, Cancel (back to the application with access_denied).
 func loginPage(b *page.Buffer, d loginData) {
-	page.Head(b, "Sign in")
-	b.WriteString("<h1>Sign in</h1>\n")
-	if d.AppName != "" {
-		b.Fill("<p>Sign in to continue to <strong>%s</strong>.</p>", d.AppName)
+	page.Head(b, "Sign in to "+d.Provider)
+	page.Brand(b, d.Provider)
+	b.Fill("<h1>Sign in to %s</h1>\n", d.Provider)
+	switch {
+	case d.AppName != "":
+		b.Fill("<p>to continue to <strong>%s</strong></p>\n", d.AppName)
+	case d.ReturnTo == accountPath:
+		b.Fill("<p>to see the applications you have allowed to use your %s account, and to revoke their access.</p>\n", d.Provider)
 	}
-	b.WriteString("\n")
+	if d.SignedInAs != "" {
+		b.Fill("<p class=\"small\">You are signed in as <strong>%s</strong>. Sign in with the account you want to use.</p>\n", d.SignedInAs)
+	}
 	if d.Message != "" {
-		b.Fill(`<p class="error" role="alert">%s</p>`, d.Message)
+		b.Fill(`<p class="error" role="alert">%s</p>`+"\n", d.Message)
 	}
-	b.Fill(`
-<form method="post" action="/oauth2/login">
+	userFocus, pwFocus := " autofocus", ""
+	if d.Username != "" {
+		userFocus, pwFocus = "", " autofocus"
+	}
+	b.Fill(`<form method="post" action="/oauth2/login">
 <input type="hidden" name="return_to" value="%s">
 <input type="hidden" name="csrf" value="%s">
 <label for="username">Username</label>
-<input type="text" id="username" name="username" value="%s" autocomplete="username" autocapitalize="none" spellcheck="false" required>
+<input type="text" id="username" name="username" value="%s" autocomplete="username" autocapitalize="none" spellcheck="false" required`, d.ReturnTo, d.CSRF, d.Username)
+	b.WriteString(userFocus + `>
 <label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required>
+<input type="password" id="password" name="password" autocomplete="current-password" required` + pwFocus + `>
+<div class="actions">
 <button type="submit">Sign in</button>
-</form>
-`, d.ReturnTo, d.CSRF, d.Username)
+`)
+	if d.AppName != "" {
+		b.Fill(`<button type="submit" name="cancel" value="cancel" class="secondary" formnovalidate>Cancel</button>
+`)
+	}
+	b.WriteString("</div>\n</form>\n")
+	if d.AppName != "" {
+		b.Fill("<p class=\"small\">Cancel takes you back to %s without signing in.</p>\n", d.AppName)
+	}
+	contact(b, d.site)
 	page.Foot(b)
 }
 
 // consentPage asks the user to allow or deny an application: who asks,
-// where the answer goes, each scope, and one form carrying the request in
-// hidden inputs with approve and deny buttons.
+// for which account (with a way to use another one), each scope in plain
+// words with what it includes, where the answer goes, and one form
+// carrying the request in hidden inputs with the decision buttons (approve,
+// deny) and the account switch. The scope codes are secondary detail at the end.
 func consentPage(b *page.Buffer, d consentData) {
-	page.Head(b, "Authorize "+d.AppName)
-	b.Fill(`<h1>Authorize %s</h1>
-<p><strong>%s</strong> is asking to access your account <strong>%s</strong>.</p>
-<p>When you answer, you will be sent back to <strong>%s</strong>.</p>
-<h2>It will be allowed to:</h2>
-<ul>
-`, d.AppName, d.AppName, d.Username, d.RedirectHost)
+	page.Head(b, "Allow "+d.AppName+" to access your account")
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1><strong>%s</strong> wants to access your %s account</h1>
+<form method="post" action="/oauth2/consent">
+<p class="account">Signed in as <strong>%s</strong>.
+<button type="submit" name="account" value="switch" class="link">Not you? Use another account</button></p>
+<h2>If you allow access, %s will be able to:</h2>
+<ul class="scopes">
+`, d.AppName, d.Provider, d.Username, d.AppName)
 	for _, s := range d.Scopes {
-		b.Fill("<li>%s <code>%s</code></li>\n", s.Description, s.Name)
+		b.Fill("<li><strong>%s</strong>", s.Description)
+		if len(s.Includes) > 0 {
+			b.Fill(`<br><span class="small">Includes: %s.</span>`, includesText(s.Includes))
+		}
+		b.WriteString("</li>\n")
 	}
-	b.WriteString("</ul>\n<form method=\"post\" action=\"/oauth2/consent\">\n")
+	b.WriteString("</ul>\n")
+	b.Fill("<p>After you choose, you will be sent back to <strong>%s</strong>.</p>\n", d.RedirectHost)
 	for _, h := range d.Hidden {
 		b.Fill("<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", h.Name, h.Value)
 	}
 	b.Fill(`<input type="hidden" name="csrf" value="%s">
+<div class="actions">
 <button type="submit" name="decision" value="approve">Allow access</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</div>
 </form>
 <p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
 `, d.CSRF)
+	scopeCodes(b, d.Scopes)
 	page.Foot(b)
 }
 
-// accountPage lists the user's authorized applications, each with its
-// scopes and a revoke form, and a link to sign out.
-func accountPage(b *page.Buffer, d accountData) {
-	page.Head(b, "Authorized applications")
-	b.Fill("<h1>Authorized applications</h1>\n<p>Signed in as <strong>%s</strong>.</p>\n", d.Username)
-	if d.Revoked != "" {
-		b.Fill(`<p class="notice" role="status">%s</p>`, d.Revoked)
+// appCodes writes an authorized application's client id and scope names
+// as secondary detail.
+func appCodes(b *page.Buffer, a appView) {
+	b.Fill(`<details class="developer">
+<summary>Technical details</summary>
+<p>Client ID <code>%s</code></p>
+<p>Permission codes:`, a.ClientID)
+	for _, s := range a.ScopeItems {
+		b.Fill(" <code>%s</code>", s.Name)
 	}
-	b.WriteString("\n")
-	if len(d.Apps) > 0 {
-		b.WriteString("<ul class=\"apps\">\n")
-		for _, a := range d.Apps {
-			b.Fill("<li>\n<h2>%s</h2>\n<p class=\"small\">Client ID <code>%s</code></p>\n<p>Can:</p>\n<ul>", a.Name, a.ClientID)
-			for _, s := range a.ScopeItems {
-				b.Fill("<li>%s <code>%s</code></li>", s.Description, s.Name)
+	b.WriteString("</p>\n</details>\n")
+}
+
+// scopeCodes writes the scope names of items as secondary detail.
+func scopeCodes(b *page.Buffer, items []scopeItem) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString(`<details class="developer">
+<summary>Permission codes</summary>
+<p>`)
+	for i, s := range items {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.Fill("<code>%s</code>", s.Name)
+	}
+	b.WriteString("</p>\n</details>\n")
+}
+
+// includesText joins the descriptions of included scopes as one phrase:
+// "view projects and repositories; view public projects and
+// repositories". A description's first letter is lowered unless the
+// second is upper case too (an acronym).
+func includesText(descs []string) string {
+	out := make([]string, len(descs))
+	for i, d := range descs {
+		out[i] = lowerFirst(d)
+	}
+	return strings.Join(out, "; ")
+}
+
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	if r2, _ := utf8.DecodeRuneInString(s[n:]); unicode.IsUpper(r2) {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// accountPage lists the user's authorized applications, each with what it
+// can do and a revoke form behind a confirmation step (a details element
+// that names the application: no script needed), and a link to sign out.
+func accountPage(b *page.Buffer, d accountData) {
+	page.Head(b, "Your authorized applications")
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1>Your authorized applications</h1>
+<p>Signed in as <strong>%s</strong>. <a href="/oauth2/logout">Sign out</a></p>
+`, d.Username)
+	if d.Revoked != "" {
+		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Revoked)
+	}
+	if len(d.Apps) == 0 {
+		b.Fill("<p>No application can use your %s account. When you allow one, it is listed here, and you can revoke its access at any time.</p>\n", d.Provider)
+		page.Foot(b)
+		return
+	}
+	b.Fill("<p>These applications can use your %s account. Revoking access stops an application at once; to use it again, it has to ask you again.</p>\n", d.Provider)
+	b.WriteString("<ul class=\"apps\">\n")
+	for _, a := range d.Apps {
+		b.Fill("<li>\n<h2>%s</h2>\n<p>It can:</p>\n<ul class=\"scopes\">\n", a.Name)
+		for _, s := range a.ScopeItems {
+			b.Fill("<li>%s", s.Description)
+			if len(s.Includes) > 0 {
+				b.Fill(`<br><span class="small">Includes: %s.</span>`, includesText(s.Includes))
 			}
-			first, last := page.RFC3339(a.AuthorizedAt), page.RFC3339(a.LastAuthorizedAt)
-			b.Fill("</ul>\n<p class=\"small\">Authorized <time datetime=\"%s\">%s</time>", first, page.Day(a.AuthorizedAt))
-			if first != last {
-				b.Fill(", last on <time datetime=\"%s\">%s</time>", last, page.Day(a.LastAuthorizedAt))
-			}
-			b.Fill(`</p>
+			b.WriteString("</li>\n")
+		}
+		first, last := page.RFC3339(a.AuthorizedAt), page.RFC3339(a.LastAuthorizedAt)
+		b.Fill("</ul>\n<p class=\"small\">Allowed on <time datetime=\"%s\">%s</time>", first, page.Day(a.AuthorizedAt))
+		if first != last {
+			b.Fill(", last on <time datetime=\"%s\">%s</time>", last, page.Day(a.LastAuthorizedAt))
+		}
+		b.Fill(`.</p>
+<details class="confirm">
+<summary>Revoke access…</summary>
+<p>Revoke access for <strong>%s</strong>? It will no longer be able to use your account, and anything it is signed in with stops working now.</p>
 <form method="post" action="%s">
 <input type="hidden" name="csrf" value="%s">
-<button type="submit">Revoke access for %s</button>
+<button type="submit" class="danger">Revoke access for %s</button>
 </form>
+</details>
 </li>
-`, page.LocalURL(a.RevokeAction), d.CSRF, a.Name)
-		}
-		b.WriteString("</ul>\n")
-	} else {
-		b.WriteString("<p>You have not authorized any applications.</p>\n")
+`, a.Name, page.LocalURL(a.RevokeAction), d.CSRF, a.Name)
+		appCodes(b, a)
 	}
-	// Sign-out is a link to its own page, so that this page holds exactly
-	// one form per authorized application (SPEC).
-	b.WriteString(`<p><a href="/oauth2/logout">Sign out</a></p>
-`)
+	b.WriteString("</ul>\n")
 	page.Foot(b)
 }
 
 // signOutPage asks a signed-in user to confirm signing out: one form,
 // CSRF-protected.
 func signOutPage(b *page.Buffer, d accountData) {
-	page.Head(b, "Sign out")
-	b.Fill(`<h1>Sign out</h1>
-<p>Signed in as <strong>%s</strong>.</p>
+	page.Head(b, "Sign out of "+d.Provider)
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1>Sign out of %s</h1>
+<p>You are signed in as <strong>%s</strong> on this browser.</p>
 <form method="post" action="/oauth2/logout">
 <input type="hidden" name="csrf" value="%s">
+<div class="actions">
 <button type="submit">Sign out</button>
+</div>
 </form>
 <p class="small"><a href="/account/authorizations">Back to your authorized applications</a></p>
-`, d.Username, d.CSRF)
+`, d.Provider, d.Username, d.CSRF)
 	page.Foot(b)
 }
 
-// messagePage is a plain page: a title, a text and an optional local link.
-func messagePage(b *page.Buffer, m message) {
-	page.Head(b, m.Title)
-	b.Fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
-	if m.Link != "" {
-		b.Fill(`<p><a href="%s">%s</a></p>`, page.LocalURL(m.Link), m.LinkText)
-	}
-	b.WriteString("\n")
+// signedOutPage confirms that the browser is signed out.
+func signedOutPage(b *page.Buffer, s site) {
+	page.Head(b, "You are signed out")
+	page.Brand(b, s.Provider)
+	b.Fill(`<h1>You are signed out</h1>
+<p>You are no longer signed in to %s on this browser. Applications you have allowed keep their access until you revoke it.</p>
+<p><a href="/account/authorizations">Sign in again</a></p>
+`, s.Provider)
 	page.Foot(b)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
 )
 
@@ -27,26 +28,38 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 		build func(v string) func(w http.ResponseWriter)
 	}{
 		{"login", func(v string) func(w http.ResponseWriter) {
-			d := loginData{ReturnTo: v, AppName: v, CSRF: v, Username: v, Message: v}
+			d := loginData{site: site{v, v}, ReturnTo: v, AppName: v, CSRF: v, Username: v, Message: v, SignedInAs: v}
 			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, loginPage, d) }
 		}},
 		{"consent", func(v string) func(w http.ResponseWriter) {
-			d := consentData{AppName: v, RedirectHost: v, Username: v, CSRF: v,
-				Scopes: []scopeItem{{Name: v, Description: v}},
+			d := consentData{site: site{v, v}, AppName: v, RedirectHost: v, Username: v, CSRF: v,
+				Scopes: []scopeItem{{Name: v, Description: v, Includes: []string{v, v}}},
 				Hidden: []hiddenInput{{Name: "state", Value: v}, {Name: v, Value: v}}}
 			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, consentPage, d) }
 		}},
 		{"account", func(v string) func(w http.ResponseWriter) {
-			d := accountData{Username: v, Revoked: v, CSRF: v, Apps: []appView{{
+			d := accountData{site: site{v, v}, Username: v, Revoked: v, CSRF: v, Apps: []appView{{
 				Authorization: Authorization{ClientID: v, Name: v, AuthorizedAt: at, LastAuthorizedAt: at.Add(time.Hour)},
-				ScopeItems:    []scopeItem{{Name: v, Description: v}},
+				ScopeItems:    []scopeItem{{Name: v, Description: v, Includes: []string{v}}},
 				RevokeAction:  "/account/authorizations/c/revoke",
 			}}}
 			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, accountPage, d) }
 		}},
 		{"message", func(v string) func(w http.ResponseWriter) {
-			m := message{Title: v, Text: v, Link: accountPath, LinkText: v}
-			return func(w http.ResponseWriter) { renderMessage(w, http.StatusOK, m) }
+			m := message{Title: v, Text: v, Link: accountPath, LinkText: v, Help: true}
+			h := &Handler{provider: v, cfg: config.Config{SupportContact: v}}
+			return func(w http.ResponseWriter) { h.renderMessage(w, http.StatusOK, m) }
+		}},
+		{"error", func(v string) func(w http.ResponseWriter) {
+			d := authError{site: site{v, v}, Title: v, Text: v, Next: v, Code: v, Description: v}
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusBadRequest, errorPage, d) }
+		}},
+		{"sign out", func(v string) func(w http.ResponseWriter) {
+			d := accountData{site: site{v, v}, Username: v, CSRF: v}
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signOutPage, d) }
+		}},
+		{"signed out", func(v string) func(w http.ResponseWriter) {
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signedOutPage, site{v, v}) }
 		}},
 	}
 	for _, p := range pages {

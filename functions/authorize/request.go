@@ -26,6 +26,9 @@ const (
 	promptNone    = "none"
 	promptLogin   = "login"
 	promptConsent = "consent"
+	// promptSelectAccount asks for the login page even when signed in,
+	// like login (OpenID Connect Core §3.1.2.1).
+	promptSelectAccount = "select_account"
 )
 
 // authParams are the parameters of an authorization request (RFC 6749
@@ -55,8 +58,9 @@ type authRequest struct {
 func (a *authRequest) get(name string) string { return a.params[name] }
 
 // values returns the authorization parameters to carry forward. prompt
-// loses "login": a login it asked for is the one the user is about to do
-// (or has just done), and keeping it would ask again forever.
+// loses "login" and "select_account": the login they asked for is the one
+// the user is about to do (or has just done), and keeping them would ask
+// again forever.
 func (a *authRequest) values() url.Values {
 	v := url.Values{}
 	for _, k := range authParams {
@@ -67,7 +71,7 @@ func (a *authRequest) values() url.Values {
 		if k == "prompt" {
 			var keep []string
 			for _, p := range strings.Fields(s) {
-				if p != promptLogin {
+				if p != promptLogin && p != promptSelectAccount {
 					keep = append(keep, p)
 				}
 			}
@@ -86,9 +90,11 @@ func (a *authRequest) returnTo() string {
 	return "/oauth2/authorize?" + a.values().Encode()
 }
 
-// pageError is an error answered with the error page, never a redirect.
-func pageError(desc string) error {
-	return shared.NoRedirect(shared.InvalidRequest(desc))
+// pageError is an invalid_request answered with the error page, never a
+// redirect; kind and app (the application's name, if known) say how the
+// page explains it.
+func pageError(kind problemKind, app, desc string) error {
+	return &problem{err: shared.NoRedirect(shared.InvalidRequest(desc)), kind: kind, app: app}
 }
 
 // oidcError is a redirectable error with an OpenID Connect code.
@@ -128,27 +134,27 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	cid := vals["client_id"]
 	switch {
 	case len(cid) > 1:
-		return nil, t, pageError("client_id is repeated")
+		return nil, t, pageError(problemApp, "", "client_id is repeated")
 	case len(cid) == 0 || cid[0] == "":
-		return nil, t, pageError("client_id is missing")
+		return nil, t, pageError(problemApp, "", "client_id is missing")
 	case len(cid[0]) > maxParamBytes || !utf8.ValidString(cid[0]):
-		return nil, t, pageError("the application is unknown or disabled")
+		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
 	link, sess, err := h.readLink(ctx, cid[0], sessionID)
 	if errors.Is(err, shared.ErrNotFound) {
-		return nil, t, pageError("the application is unknown or disabled")
+		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
 	if err != nil {
 		web.Logger(ctx).Error("get link", "err", err.Error())
 		return nil, t, shared.NoRedirect(shared.AsError(err))
 	}
 	if !link.Enabled || link.ClientType == store.ResourceServer {
-		return nil, t, pageError("the application is unknown or disabled")
+		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
 
 	ru := vals["redirect_uri"]
 	if len(ru) > 1 {
-		return nil, t, pageError("redirect_uri is repeated")
+		return nil, t, pageError(problemReturn, link.Name, "redirect_uri is repeated")
 	}
 	sent := ""
 	if len(ru) == 1 {
@@ -156,7 +162,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	}
 	target, ok := shared.MatchRedirectURI(link.RedirectURIs, sent, len(ru) == 1)
 	if !ok {
-		return nil, t, pageError("redirect_uri is missing or does not match a redirect URI registered for the application")
+		return nil, t, pageError(problemReturn, link.Name, "redirect_uri is missing or does not match a redirect URI registered for the application")
 	}
 	t.RedirectURI = target
 	if st := vals["state"]; len(st) == 1 {
@@ -228,7 +234,7 @@ func parsePrompt(s string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, p := range strings.Fields(s) {
 		switch p {
-		case promptNone, promptLogin, promptConsent, "select_account":
+		case promptNone, promptLogin, promptConsent, promptSelectAccount:
 			out[p] = true
 		default:
 			return nil, shared.InvalidRequest("prompt has an unsupported value")

@@ -138,7 +138,29 @@ code{background:#f4f5f7;padding:.1rem .3rem;border-radius:3px;font-size:.9em;ove
 .small{font-size:.9rem;color:#42526e}
 ul.apps{list-style:none;padding:0}
 ul.apps>li{border-top:1px solid #dfe1e6;padding:.5rem 0 1rem}
+.brand{margin:0 0 1rem;font-size:.85rem;font-weight:600;letter-spacing:.02em;color:#42526e;overflow-wrap:anywhere}
+.actions{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:1rem}
+.actions button{margin:0}
+button.link{background:none;border:none;color:#0052cc;padding:0;margin:0;min-height:0;font-weight:400;text-decoration:underline}
+button.danger{background:#de350b;border-color:#de350b;color:#fff}
+details{margin:1rem 0}
+summary{cursor:pointer;padding:.25rem 0}
+details.developer{font-size:.9rem;color:#42526e;border-top:1px solid #dfe1e6;padding-top:.5rem}
+details.confirm>summary{display:inline-block;font-weight:600;color:#bf2600;border:2px solid #de350b;border-radius:4px;padding:.5rem 1rem;min-height:44px}
+details.confirm[open]{background:#ffebe6;border-radius:4px;padding:.75rem}
+details.confirm[open]>summary{background:#fff}
+ul.scopes{padding-left:1.25rem}
+ul.scopes>li{margin:.35rem 0}
 `
+
+// Brand writes the line that names the provider at the top of a page
+// (config.Config.ProviderName), so that people know whose account a page
+// is about.
+func Brand(b *Buffer, provider string) {
+	if provider != "" {
+		b.Fill(`<p class="brand">%s</p>`+"\n", provider)
+	}
+}
 
 // Foot writes the frame's end.
 func Foot(b *Buffer) {
