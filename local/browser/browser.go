@@ -282,6 +282,20 @@ func (p *Tab) Submit(css string) int {
 	}, "click "+css)
 }
 
+// Click clicks the element css matches without waiting for a new page
+// (a details summary, a checkbox); use Submit when the click loads one.
+func (p *Tab) Click(css string) {
+	p.b.t.Helper()
+	p.Do(chromedp.Click(chromedp.CSS(css), chromedp.NodeVisible))
+}
+
+// Focus moves the keyboard focus to the element css matches, as if the
+// keyboard had reached it.
+func (p *Tab) Focus(css string) {
+	p.b.t.Helper()
+	p.Do(chromedp.Focus(chromedp.CSS(css), chromedp.NodeVisible))
+}
+
 // Type types text into the element css matches, key by key, after what it
 // holds already.
 func (p *Tab) Type(css, text string) {
@@ -443,8 +457,9 @@ func (p *Tab) Console() []chromedp.ConsoleMessage {
 }
 
 // CheckConsole fails the test for every error or warning on the console
-// so far (a CSP violation, a script error, a failed load), except the
-// browser's own request for /favicon.ico. Messages arrive asynchronously:
+// so far (a CSP violation, a script error, a load that failed), except the
+// browser's own request for /favicon.ico and the note that a response had
+// an error status (Navigate and Submit return statuses to check). Messages arrive asynchronously:
 // call it after the page has loaded.
 func (p *Tab) CheckConsole() {
 	p.b.t.Helper()
@@ -456,6 +471,12 @@ func (p *Tab) CheckConsole() {
 			continue
 		}
 		if strings.Contains(m.URL, "/favicon.ico") {
+			continue
+		}
+		if m.Source == "network" && strings.HasPrefix(m.Text, "Failed to load resource: the server responded with a status of") {
+			// A page answered with an error status (an error page the
+			// test asked for): Navigate and Submit return the status for
+			// the test to check.
 			continue
 		}
 		p.b.t.Errorf("browser %s: console %s (%s)", p.name, m, m.URL)
