@@ -40,7 +40,7 @@ func validReturnTo(s string) bool {
 		}
 	}
 	return s == accountPath ||
-		s == "/console" || strings.HasPrefix(s, "/console/") ||
+		isConsole(s) ||
 		strings.HasPrefix(s, "/oauth2/authorize?") ||
 		strings.HasPrefix(s, "/rest/oauth2/latest/authorize?")
 }
@@ -106,6 +106,11 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	d := loginData{ReturnTo: returnTo}
 	h.describeReturnTo(ctx, &d)
 	h.renderLogin(w, r, http.StatusOK, d)
+}
+
+// isConsole reports whether a return_to is a page of the console.
+func isConsole(returnTo string) bool {
+	return returnTo == "/console" || strings.HasPrefix(returnTo, "/console/")
 }
 
 // login serves POST /oauth2/login.
@@ -245,8 +250,13 @@ func usernameAttr(username string, known bool) slog.Attr {
 
 // describeReturnTo names the application a pending authorization request
 // belongs to and the CSP form-action source its redirect needs, by
-// validating the request again; nothing when it is not valid.
+// validating the request again; nothing when it is not valid. A console
+// page is named as such.
 func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
+	if isConsole(d.ReturnTo) {
+		d.AppName = "the Application links console"
+		return
+	}
 	_, q, ok := strings.Cut(d.ReturnTo, "?")
 	if !ok {
 		return
