@@ -399,7 +399,7 @@ func TestLoginFormForReturnTo(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("got %d, want the form", r.status)
 	}
-	if !strings.Contains(r.body, "Sign in to continue to <strong>the Application links console</strong>") {
+	if !strings.Contains(r.body, "to continue to <strong>the Application links console</strong>") {
 		t.Errorf("got a sign-in page that does not say where it leads")
 	}
 	f := checkPage(t, r).form(t, "/oauth2/login")

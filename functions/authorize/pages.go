@@ -231,16 +231,23 @@ func loginPage(b *page.Buffer, d loginData) {
 <div class="actions">
 <button type="submit">Sign in</button>
 `)
-	if d.AppName != "" {
+	cancel := d.AppName != "" && isAuthorizeRequest(d.ReturnTo)
+	if cancel {
 		b.Fill(`<button type="submit" name="cancel" value="cancel" class="secondary" formnovalidate>Cancel</button>
 `)
 	}
 	b.WriteString("</div>\n</form>\n")
-	if d.AppName != "" {
+	if cancel {
 		b.Fill("<p class=\"small\">Cancel takes you back to %s without signing in.</p>\n", d.AppName)
 	}
 	contact(b, d.site)
 	page.Foot(b)
+}
+
+// isAuthorizeRequest reports whether a login's return_to is an
+// application's authorization request, which Cancel can answer.
+func isAuthorizeRequest(returnTo string) bool {
+	return strings.HasPrefix(returnTo, "/oauth2/authorize?") || strings.HasPrefix(returnTo, "/rest/oauth2/latest/authorize?")
 }
 
 // consentPage asks the user to allow or deny an application: who asks,
