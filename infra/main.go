@@ -12,6 +12,8 @@
 //	                   Go durations for the variables of the same name
 //	requirePkce        "true" for REQUIRE_PKCE=true
 //	audience           AUDIENCE
+//	providerName       PROVIDER_NAME (the name the pages give the provider)
+//	supportContact     SUPPORT_CONTACT (the error pages' help line)
 //	assetDir           directory holding <fn>/bootstrap, default ../build
 //	throttleRate, throttleBurst
 //	                   $default stage limits, default 100 and 200
@@ -79,6 +81,8 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 		RefreshTokenTTL:   get("refreshTokenTtl"),
 		RefreshReuseGrace: get("refreshReuseGrace"),
 		Audience:          get("audience"),
+		ProviderName:      get("providerName"),
+		SupportContact:    get("supportContact"),
 		AssetDir:          get("assetDir"),
 		AlarmTopicArn:     get("alarmTopicArn"),
 	}

@@ -53,6 +53,12 @@ type ProviderStackProps struct {
 	RequirePKCE bool
 	// Audience sets AUDIENCE (default: the issuer).
 	Audience string
+	// ProviderName sets PROVIDER_NAME, the name the pages give the
+	// provider (default: the issuer's host name).
+	ProviderName string
+	// SupportContact sets SUPPORT_CONTACT, the help line of the error
+	// pages (default: none).
+	SupportContact string
 
 	// AssetDir holds the prebuilt bootstraps, one directory per function
 	// (AssetDir/token/bootstrap...), as `make build` leaves them. Default
@@ -287,6 +293,8 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		"REFRESH_TOKEN_TTL":   p.RefreshTokenTTL,
 		"REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
 		"AUDIENCE":            p.Audience,
+		"PROVIDER_NAME":       p.ProviderName,
+		"SUPPORT_CONTACT":     p.SupportContact,
 	} {
 		if v != "" {
 			env[name] = jsii.String(v)
@@ -375,7 +383,7 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 	env := map[string]string{
 		"ISSUER_URL": iss, "AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
 		"REFRESH_TOKEN_TTL": p.RefreshTokenTTL, "REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
-		"AUDIENCE": p.Audience,
+		"AUDIENCE": p.Audience, "PROVIDER_NAME": p.ProviderName, "SUPPORT_CONTACT": p.SupportContact,
 	}
 	if _, err := config.FromEnv(func(k string) string { return env[k] }); err != nil {
 		return p, err

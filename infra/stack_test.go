@@ -311,6 +311,8 @@ func TestEnvironmentFromProps(t *testing.T) {
 		RefreshReuseGrace: "10s",
 		RequirePKCE:       true,
 		Audience:          "https://api.example.com",
+		ProviderName:      "Example Corp",
+		SupportContact:    "Call the service desk on ext. 4357.",
 	})
 	want := map[string]any{
 		"ISSUER_URL":          "https://auth.example.com",
@@ -321,6 +323,8 @@ func TestEnvironmentFromProps(t *testing.T) {
 		"REFRESH_REUSE_GRACE": "10s",
 		"REQUIRE_PKCE":        "true",
 		"AUDIENCE":            "https://api.example.com",
+		"PROVIDER_NAME":       "Example Corp",
+		"SUPPORT_CONTACT":     "Call the service desk on ext. 4357.",
 	}
 	for _, fn := range Functions {
 		vars := doc.Resources[doc.function(t, fn)].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
@@ -366,6 +370,7 @@ func TestPropsErrors(t *testing.T) {
 		{"bad stage", ProviderStackProps{Stage: "Prod_1"}, "stage"},
 		{"bad duration", ProviderStackProps{AccessTokenTTL: "an hour"}, "ACCESS_TOKEN_TTL"},
 		{"code TTL above 600s", ProviderStackProps{AuthCodeTTL: "900s"}, "AUTH_CODE_TTL"},
+		{"provider name too long", ProviderStackProps{ProviderName: strings.Repeat("x", 65)}, "PROVIDER_NAME"},
 		{"grace above 60s", ProviderStackProps{RefreshReuseGrace: "5m"}, "REFRESH_REUSE_GRACE"},
 	}
 	for _, tc := range tests {
