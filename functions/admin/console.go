@@ -518,13 +518,13 @@ var (
 // consoleMessage renders a plain page; a is nil when no administrator is
 // known (the page then has no navigation).
 func (h *Handler) consoleMessage(w http.ResponseWriter, a *signedIn, status int, m consoleMsg) {
-	renderConsole(w, status, frame{Title: m.Title, Admin: a}, messagePage, m)
+	renderConsole(w, status, frame{Title: m.Title, Admin: a, Provider: h.cfg.ProviderName}, messagePage, m)
 }
 
 // render renders a console page for the signed-in administrator; section
 // names the navigation entry to mark ("links", "users", "keys").
 func render[T any](c *consoleReq, status int, title, section string, body func(*page.Buffer, T), data T) {
-	renderConsole(c.w, status, frame{Title: title, Section: section, Admin: c.a}, body, data)
+	renderConsole(c.w, status, frame{Title: title, Section: section, Admin: c.a, Provider: c.h.cfg.ProviderName}, body, data)
 }
 
 // consoleRoutes lists the console's pages and actions.

@@ -335,7 +335,7 @@ func (c *consoleReq) showCredentials(created bool) {
 	if created {
 		title = "Link created"
 	}
-	renderConsole(c.w, http.StatusOK, frame{Title: title, Section: "links", Admin: c.a, Script: true}, credentialsPage, d)
+	renderConsole(c.w, http.StatusOK, frame{Title: title, Section: "links", Admin: c.a, Script: true, Provider: c.h.cfg.ProviderName}, credentialsPage, d)
 }
 
 func secretField(b *page.Buffer, id, label, value string) {

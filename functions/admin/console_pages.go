@@ -16,7 +16,7 @@ import (
 // wider main area, tables that become stacked cards at 375 px.
 const consoleStyle = `main.wide{max-width:64rem;margin:1rem auto}
 .top{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;max-width:64rem;margin:0 auto}
-.brand{font-weight:700;font-size:1.1rem}
+.top .site{font-weight:700;font-size:1.1rem}
 .who{font-size:.9rem}
 nav.sections{max-width:64rem;margin:.5rem auto 0;display:flex;flex-wrap:wrap;gap:.25rem}
 nav.sections a{padding:.5rem .75rem;border-radius:4px;text-decoration:none;font-weight:600;min-height:44px;display:inline-flex;align-items:center}
@@ -63,6 +63,7 @@ details.menu .items form{margin:0}
 .secret{display:flex;gap:.5rem;align-items:stretch}
 .secret input{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;flex:1;min-width:0}
 .secret button{margin:0}
+form.find{margin-bottom:1rem}
 .empty{border:2px dashed #dfe1e6;border-radius:6px;padding:1rem 1.5rem;text-align:center}
 .pager{display:flex;gap:1rem;margin-top:1rem}
 @media (max-width:40rem){
@@ -97,6 +98,9 @@ type frame struct {
 	Section string    // "links", "users", "keys": the navigation entry marked current
 	Admin   *signedIn // nil: no navigation (a signed-out or refused visitor)
 	Script  bool      // the page has credential fields (copy buttons)
+	// Provider is PROVIDER_NAME, the name the sign-in pages give the
+	// provider ("" in tests that build a frame by hand).
+	Provider string
 }
 
 // renderConsole writes a console page with the page security headers.
@@ -110,7 +114,11 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 <title>%s · Administration</title>
 `, f.Title)
 	b.WriteString("<style>\n" + page.Style + consoleStyle + "</style>\n</head>\n<body>\n<a class=\"skip\" href=\"#content\">Skip to content</a>\n")
-	b.WriteString("<header class=\"top\"><span class=\"brand\">Administration</span>")
+	if f.Provider != "" {
+		b.Fill(`<header class="top"><span class="site">%s administration</span>`, f.Provider)
+	} else {
+		b.WriteString(`<header class="top"><span class="site">Administration</span>`)
+	}
 	if f.Admin != nil {
 		b.Fill(`<span class="who">Signed in as <strong>%s</strong> · <a href="/oauth2/logout">Sign out</a></span>`, f.Admin.user.Username)
 	}

@@ -326,7 +326,7 @@ func TestConsoleLinkLifecycle(t *testing.T) {
 
 	// The list shows it.
 	r = e.get(cookie, "/console/links")
-	for _, want := range []string{"CI server", "ci.example.com", "Enabled", "Confidential"} {
+	for _, want := range []string{"CI server", "ci.example.com", "Enabled", "Confidential", e.cfg.ProviderName + " administration"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("list: want %q", want)
 		}

@@ -88,7 +88,7 @@ func usersPage(b *page.Buffer, d usersData) {
 	b.WriteString(`<table class="cards"><thead><tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Administrator</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead><tbody>` + "\n")
 	for _, u := range d.Users {
 		b.Fill(`<tr><td data-label="Username"><a href="%s">%s</a></td><td data-label="Name">%s</td><td data-label="Administrator">%s</td><td data-label="Status">`,
-			page.LocalURL(userPath(u.Username, "")), u.Username, u.Name, yesNo(u.Admin))
+			page.LocalURL(userPath(u.Username, "")), u.Username, orDash(u.Name), yesNo(u.Admin))
 		statusBadge(b, !u.Disabled)
 		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(u.CreatedAt), page.Day(u.CreatedAt))
 	}
@@ -446,4 +446,12 @@ func humanDuration(d time.Duration) string {
 		return "0 seconds"
 	}
 	return strings.Join(parts, " ")
+}
+
+// orDash is s, or a dash for an empty value in a table.
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
