@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
 	chrome "github.com/applinks/applinks/local/browser"
@@ -121,9 +122,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	if body := adm.BodyText(); !strings.Contains(body, "alice") || !strings.Contains(body, "REPO_READ") {
 		t.Errorf("link page: want alice's authorization listed: %s", body)
 	}
-	adm.Do(chromedp.Click(chromedp.CSS("details.menu summary"), chromedp.NodeVisible))
+	// More actions › View credentials, by keyboard alone.
+	adm.Focus("details.menu summary")
+	adm.Press(kb.Enter, false)
+	if !chrome.Must(adm, chromedp.Evaluate[bool](`document.querySelector("details.menu").open`)) {
+		t.Errorf("Enter on More actions: the menu did not open")
+	}
 	look(adm, "link-menu")
-	if st := adm.Submit("details.menu a[href$='/credentials']"); st != 200 || value("client_secret") != secret {
+	if got := adm.TabKey(); got != `a "View credentials"` || !adm.FocusRingVisible() {
+		t.Errorf("Tab in the open menu: got %s (focus ring %v), want View credentials with a visible focus", got, adm.FocusRingVisible())
+	}
+	if st := adm.Press(kb.Enter, true); st != 200 || value("client_secret") != secret {
 		t.Fatalf("view credentials: got %d, want the same secret", st)
 	}
 	look(adm, "credentials")
