@@ -130,7 +130,16 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Error("account: the revoke confirmation is open before it is asked for")
 	}
 	look(alice, "account")
-	alice.Click("details.confirm > summary")
+	// With the keyboard alone: from Sign out, Tab reaches the first step,
+	// Enter opens it, Tab reaches the red button.
+	alice.Focus(`a[href="/oauth2/logout"]`)
+	if got := alice.TabKey(); got != `summary "Revoke access…"` {
+		t.Errorf("account: Tab after Sign out focuses %q, want the Revoke access… step", got)
+	}
+	if !alice.FocusRingVisible() {
+		t.Error("account: the Revoke access… step has no visible focus ring")
+	}
+	alice.Press(kb.Enter, false)
 	expect(alice, "revoke confirmation", "Revoke access for Demo app?")
 	if got := alice.TabKey(); got != `button "Revoke access for Demo app"` {
 		t.Errorf("confirmation: Tab focuses %q, want the revoke button", got)
