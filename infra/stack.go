@@ -277,10 +277,17 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			BurstLimit: jsii.Number(p.ThrottleBurst),
 		},
 	}
+	stage := api.AddStage(jsii.String("DefaultStage"), stageOpts)
 	if domain != nil {
-		stageOpts.DomainMapping = &awsapigatewayv2.DomainMappingOptions{DomainName: domain}
+		// Declared here rather than through the stage's DomainMapping,
+		// whose mapping takes the logical id "...Domainundefined..." (the
+		// absent mapping key, stringified).
+		awsapigatewayv2.NewApiMapping(stack, jsii.String("DomainMapping"), &awsapigatewayv2.ApiMappingProps{
+			Api:        api,
+			DomainName: domain,
+			Stage:      stage,
+		})
 	}
-	api.AddStage(jsii.String("DefaultStage"), stageOpts)
 
 	env := map[string]*string{
 		"ISSUER_URL":    s.Issuer,

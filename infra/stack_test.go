@@ -353,6 +353,22 @@ func TestEnvironmentFromProps(t *testing.T) {
 	if len(mappings) != 1 {
 		t.Fatalf("got API mappings %v, want one", mappings)
 	}
+	if strings.Contains(mappings[0], "undefined") {
+		t.Errorf("API mapping logical id %s: want one without \"undefined\"", mappings[0])
+	}
+	m := doc.Resources[mappings[0]].Properties
+	stages := doc.ofType("AWS::ApiGatewayV2::Stage")
+	if m["Stage"] != "$default" || !slices.Equal(refs(m["DomainName"]), domains) ||
+		!slices.Equal(refs(m["ApiId"]), doc.ofType("AWS::ApiGatewayV2::Api")) {
+		t.Errorf("API mapping %v: want the API's $default stage on the domain %v", m, domains)
+	}
+	// The stage is named, not referenced: the mapping must wait for it.
+	if dep := fmt.Sprint(doc.Resources[mappings[0]].DependsOn); len(stages) != 1 || !strings.Contains(dep, stages[0]) {
+		t.Errorf("API mapping DependsOn %s: want the stage %v", dep, stages)
+	}
+	if _, ok := m["ApiMappingKey"]; ok {
+		t.Errorf("API mapping key %v: want none (the issuer has no path)", m["ApiMappingKey"])
+	}
 	if _, ok := doc.Outputs["DomainTarget"]; !ok {
 		t.Errorf("no DomainTarget output")
 	}
