@@ -137,6 +137,7 @@ func pager(b *page.Buffer, base string, first bool, next string) {
 // linkFormData fills the Create link and Edit pages.
 type linkFormData struct {
 	CSRF       string
+	Key        string // the Create form's idempotency key
 	Edit       bool   // editing an existing link (no client type choice)
 	ID         string // the link, when editing
 	Name       string
@@ -148,7 +149,15 @@ type linkFormData struct {
 }
 
 func (c *consoleReq) newLinkForm() {
-	d := linkFormData{CSRF: c.a.sess.CSRF, URIs: []string{""}, ClientType: store.Confidential, Table: newPermTable(c.h.cfg.Catalog)}
+	// The form's idempotency key: submitting it twice (a double click,
+	// a reload of the post) creates one link, as an API retry with an
+	// Idempotency-Key does.
+	key, err := shared.NewToken(c.h.random)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	d := linkFormData{CSRF: c.a.sess.CSRF, Key: key, URIs: []string{""}, ClientType: store.Confidential, Table: newPermTable(c.h.cfg.Catalog)}
 	render(c, http.StatusOK, "Create link", "links", linkFormPage, d)
 }
 
@@ -175,7 +184,10 @@ func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 
 func (c *consoleReq) createLink() {
 	in, d, add := linkFormInput(c.form)
-	d.CSRF, d.Table = c.a.sess.CSRF, newPermTable(c.h.cfg.Catalog)
+	d.CSRF, d.Table, d.Key = c.a.sess.CSRF, newPermTable(c.h.cfg.Catalog), c.form.Get("key")
+	if len(d.Key) > 64 {
+		d.Key = ""
+	}
 	if c.form.Get("app_type") != "external" || c.form.Get("direction") != "incoming" {
 		d.Errs = fieldErrors{"app_type": "only External application, Incoming links can be created here"}
 	}
@@ -200,7 +212,17 @@ func (c *consoleReq) createLink() {
 		in.RedirectURIs = &none
 		d.URIs = nil
 	}
-	v, _, err := c.h.createLinkOp(c.ctx(), c.a.call(), in, "")
+	key := ""
+	if d.Key != "" {
+		key = "console:" + d.Key
+	}
+	v, _, err := c.h.createLinkOp(c.ctx(), c.a.call(), in, key)
+	if key != "" && isAPIConflict(err) {
+		c.h.consoleMessage(c.w, c.a, http.StatusConflict, consoleMsg{Title: "Already used",
+			Text: "This form already created a link, with other settings. Nothing was changed. Open Create link again to make another link.",
+			Link: consolePrefix + "/links/new", LinkText: "Create link"})
+		return
+	}
 	if errs, ok := fieldError(err); ok {
 		d.Errs = errs
 		if len(d.URIs) == 0 {
@@ -228,6 +250,7 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
 	csrfInput(b, d.CSRF)
 	if !d.Edit {
+		b.Fill(`<input type="hidden" name="key" value="%s">`+"\n", d.Key)
 		b.WriteString(`<fieldset><legend>Application type</legend>
 <label class="radio"><input type="radio" name="app_type" value="external" checked> <span><strong>External application</strong><br><span class="small">An application outside this service, such as a CI server or a chat bot.</span></span></label>
 </fieldset>
@@ -691,4 +714,10 @@ func (c *consoleReq) revokeGrant() {
 		return
 	}
 	c.seeOther(linkPath(c.param(0), "?revoked=1"))
+}
+
+// isAPIConflict reports an operation's 409.
+func isAPIConflict(err error) bool {
+	e, ok := err.(*apiError)
+	return ok && e.Status == http.StatusConflict
 }

@@ -291,9 +291,26 @@ func TestConsoleLinkLifecycle(t *testing.T) {
 		t.Errorf("got a message other than the API's %q", reason)
 	}
 
+	key := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(e.get(cookie, "/console/links/new").body)
+	if key == nil {
+		t.Fatalf("create form: no idempotency key")
+	}
+	form.Set("key", key[1])
 	r = e.post(cookie, "/console/links/new", form)
 	if r.status != http.StatusSeeOther || !strings.HasSuffix(r.location(), "/created") {
 		t.Fatalf("create: got %d to %q, want 303 to the created page", r.status, r.location())
+	}
+	// The same form again (a double click): the same link, not a second.
+	if again := e.post(cookie, "/console/links/new", form); again.location() != r.location() {
+		t.Errorf("second post of the form: got %d to %q, want the same link %q", again.status, again.location(), r.location())
+	}
+	changed := url.Values{}
+	for k, v := range form {
+		changed[k] = v
+	}
+	changed.Set("name", "Other")
+	if again := e.post(cookie, "/console/links/new", changed); again.status != http.StatusConflict || !strings.Contains(again.body, "already created a link") {
+		t.Errorf("the form reused with other settings: got %d, want 409 in plain words", again.status)
 	}
 	links := e.do(http.StatusOK, "GET", "/admin/links", "")["links"].([]any)
 	if len(links) != 1 {
