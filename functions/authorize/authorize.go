@@ -12,20 +12,27 @@
 //	                              account page, a console page)
 //	POST /oauth2/login            check the double-submit CSRF token and the
 //	                              throttle, verify the password, start a
-//	                              session, 303 back to the pending request
+//	                              session, 303 back to the pending request;
+//	                              Cancel: access_denied to the client
+//	                              (after validating the request again)
 //	POST /oauth2/consent          check the session's CSRF token, validate
 //	                              again, then 303 to the client with a code
-//	                              or access_denied
+//	                              or access_denied; account=switch ends
+//	                              the session, 303 to the same request
 //	GET  /account/authorizations  the user's authorized applications
 //	POST /account/authorizations/{client_id}/revoke
-//	GET  /oauth2/logout           the sign-out page (one form)
-//	POST /oauth2/logout           end the session
+//	GET  /oauth2/logout           the sign-out page (one form); signed
+//	                              out, the page that says so
+//	POST /oauth2/logout           end the session, 303 to GET /oauth2/logout
 //
 // Every page is built by a plain function (pages.go, on shared/page: no
 // template package, which would bloat the Lambda binary) that escapes every
 // value, is sent with the page security headers of shared.SetPageHeaders,
-// and holds exactly one form (the account page: one per application, plus
-// sign-out). The login and consent pages widen the
+// and holds exactly one form (the account page: one per application, each
+// behind a "Revoke access…" details step). Every page names the provider
+// (PROVIDER_NAME); error pages explain the failure in plain words and keep
+// the OAuth code and description under "Details for the application's
+// developer". The login and consent pages widen the
 // CSP form-action to the client's origin, because browsers check
 // form-action on the redirect that answers the post.
 //
