@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/table"
@@ -278,6 +280,18 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		},
 	}
 	stage := api.AddStage(jsii.String("DefaultStage"), stageOpts)
+	// Access logs: one JSON line per request at the API, so that requests
+	// no function saw (throttled with 429, refused by IAM, integration
+	// failures) are on record too. The path is logged without its query
+	// string, and no header or body: nothing of a token, code or password.
+	accessLogs := awslogs.NewLogGroup(stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: accessLogs.LogGroupArn(),
+		Format:         jsii.String(accessLogFormat),
+	})
 	if domain != nil {
 		// Declared here rather than through the stage's DomainMapping,
 		// whose mapping takes the logical id "...Domainundefined..." (the
@@ -316,6 +330,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		fn := newFunction(stack, name, p.AssetDir, env)
 		s.Functions[name] = fn
 		grant(stack, fn, s.Table, p.Stage, Accesses[name])
+		suppressRoleFindings(fn, p.Stage)
 		integrations[name] = awsapigatewayv2integrations.NewHttpLambdaIntegration(
 			jsii.String(title(name)+"Integration"), fn,
 			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
@@ -325,6 +340,12 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 
 	iam := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
 	for _, r := range Routes {
+		publicReason := ""
+		if !r.IAM {
+			if publicReason = publicRoutes[publicKind(r)]; publicReason == "" {
+				return nil, fmt.Errorf("route %s %s to %s: neither behind IAM nor of a public kind (publicRoutes)", r.Method, r.Path, r.Function)
+			}
+		}
 		methods := []awsapigatewayv2.HttpMethod{r.Method}
 		if r.Method == awsapigatewayv2.HttpMethod_GET {
 			// Every GET answers HEAD too (shared/web's Middleware).
@@ -338,7 +359,13 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		if r.IAM {
 			opts.Authorizer = iam
 		}
-		api.AddRoutes(opts)
+		for _, route := range *api.AddRoutes(opts) {
+			if publicReason != "" {
+				cdknag.NagSuppressions_AddResourceSuppressions(route, &[]*cdknag.NagPackSuppression{
+					{Id: jsii.String("AwsSolutions-APIG4"), Reason: jsii.String(publicReason)},
+				}, jsii.Bool(true))
+			}
+		}
 	}
 
 	newAlarms(stack, s, p.AlarmTopicArn)
@@ -516,6 +543,68 @@ func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage
 			Resources: &[]*string{secretArn(prefix + "/signing-keys-??????")},
 		}))
 	}
+}
+
+// accessLogFormat is the API's access log line (HTTP API context
+// variables): who called, what route, the answer, and timings. For the
+// admin API, the IAM principal that signed the request.
+const accessLogFormat = `{"requestId":"$context.requestId","time":"$context.requestTime","ip":"$context.identity.sourceIp",` +
+	`"userAgent":"$context.identity.userAgent","method":"$context.httpMethod","routeKey":"$context.routeKey",` +
+	`"path":"$context.path","protocol":"$context.protocol","status":"$context.status",` +
+	`"responseLength":"$context.responseLength","responseLatency":"$context.responseLatency",` +
+	`"integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage",` +
+	`"principal":"$context.identity.userArn"}`
+
+// publicRoutes are the reasons why routes without IAM authorization are
+// public (cdk-nag's AwsSolutions-APIG4, "the API does not implement
+// authorization", is suppressed on them with that reason), by publicKind.
+// A new route of another kind fails the synth until it is decided here.
+var publicRoutes = map[string]string{
+	"token": "OAuth 2.0 endpoints for clients: the token, revocation and introspection endpoints authenticate the client " +
+		"themselves (client_secret_basic or client_secret_post, RFC 6749 2.3; public clients by PKCE, RFC 7636), and the " +
+		"metadata and JWK Set are public documents (RFC 8414, RFC 7517). An OAuth client cannot sign with SigV4.",
+	"authorize": "Pages for a person's browser: the authorization endpoint (RFC 6749 3.1), sign-in, consent, sign-out and the " +
+		"account page. The user authenticates with a password (argon2id, throttled) and then a session cookie, and every " +
+		"form carries a CSRF token. A browser cannot sign with SigV4.",
+	"console": "The administrators' console in a browser: it authenticates with the sign-in session (administrators only, " +
+		"CSRF tokens, the password confirmed again for sensitive actions). The JSON admin API, /admin/*, stays behind IAM.",
+}
+
+// publicKind is the key of publicRoutes for a route: its function, or
+// "console" for the admin function's console pages.
+func publicKind(r Route) string {
+	if r.Function == "admin" {
+		if r.Path == "/console" || strings.HasPrefix(r.Path, "/console/") {
+			return "console"
+		}
+		return "" // every other admin route needs IAM
+	}
+	return r.Function
+}
+
+// suppressRoleFindings suppresses cdk-nag's findings on fn's role that are
+// accepted, each with its reason (listed in infra/README.md, "cdk-nag").
+func suppressRoleFindings(fn awslambda.Function, stage string) {
+	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{
+		{
+			Id: jsii.String("AwsSolutions-IAM4"),
+			Reason: jsii.String("AWSLambdaBasicExecutionRole, AWS's managed policy for a function's logs (logs:CreateLogGroup, " +
+				"CreateLogStream, PutLogEvents). The function's log group is declared in the stack and named in its " +
+				"LoggingConfig; the policy's Resource * only adds writing log lines to other groups of the account."),
+			AppliesTo: &[]any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+		},
+		{
+			Id: jsii.String("AwsSolutions-IAM5"),
+			Reason: jsii.String("Query on <table>/index/*: the indexes of the provider's own table only (Query is " +
+				"never granted on the table itself); and <prefix>/links/*: one secret per application link, created " +
+				"at run time under this stage's SECRET_PREFIX, so the names are not known at deploy time."),
+			AppliesTo: &[]any{
+				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<Table[0-9A-F]{8}\.Arn>\/index\/\*$/g`)},
+				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
+					regexp.QuoteMeta(secretPrefix(stage)) + `\/links\/\*$/g`)},
+			},
+		},
+	}, jsii.Bool(true))
 }
 
 // newAlarms declares the alarms an operator needs first: server errors at

@@ -279,8 +279,8 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("log group %s: RetentionInDays got %v, want 30", id, got)
 		}
 	}
-	if got := len(doc.ofType("AWS::Logs::LogGroup")); got != 3 {
-		t.Errorf("got %d log groups, want 3", got)
+	if got := len(doc.ofType("AWS::Logs::LogGroup")); got != 4 {
+		t.Errorf("got %d log groups, want 4 (one per function, and the API's access logs)", got)
 	}
 	// LogRetention custom resources would mean retention set out of band.
 	if got := doc.ofType("Custom::LogRetention"); len(got) != 0 {
