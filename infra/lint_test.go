@@ -38,10 +38,12 @@ func synthFile(t *testing.T, props ProviderStackProps) string {
 	return path
 }
 
-// variants are the stacks the lint test checks: the default one and the
-// custom-domain one (which adds the domain and its API mapping).
+// variants are the stacks the lint and nag tests check: the default one,
+// the custom-domain one (which adds the domain and its API mapping), and
+// the one without the API that make localstack-deploy puts into moto.
 var variants = map[string]ProviderStackProps{
-	"default": {},
+	"default":     {},
+	"without API": {WithoutAPI: true},
 	"custom domain": {
 		DomainName:     "auth.example.com",
 		CertificateArn: "arn:aws:acm:us-east-1:000000000000:certificate/11111111-2222-3333-4444-555555555555",

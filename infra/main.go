@@ -19,6 +19,8 @@
 //	                   $default stage limits, default 100 and 200
 //	alarmTopicArn      SNS topic for the alarms
 //	removalPolicy      "retain" (default) or "destroy" for throw-away stacks
+//	withoutApi         "true" leaves the HTTP API out, for emulators without
+//	                   API Gateway v2 (make localstack-deploy against moto)
 package main
 
 import (
@@ -97,6 +99,13 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 		p.RequirePKCE = true
 	default:
 		return p, fmt.Errorf("context requirePkce: %q is neither true nor false", v)
+	}
+	switch v := get("withoutApi"); v {
+	case "", "false":
+	case "true":
+		p.WithoutAPI = true
+	default:
+		return p, fmt.Errorf("context withoutApi: %q is neither true nor false", v)
 	}
 	switch v := get("removalPolicy"); v {
 	case "", "retain":

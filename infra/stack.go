@@ -75,6 +75,14 @@ type ProviderStackProps struct {
 	// AlarmTopicArn is an optional SNS topic that receives every alarm.
 	AlarmTopicArn string
 
+	// WithoutAPI leaves the HTTP API out (routes, stage, custom domain,
+	// access logs, the API alarm and the ApiUrl output): for emulators
+	// without API Gateway v2 (moto; LocalStack without a Pro token), whose
+	// CloudFormation fails on the API's attributes. The functions' issuer is
+	// then https://DomainName, or http://localhost without a domain. Such
+	// a stack serves nothing: it checks the rest of the template.
+	WithoutAPI bool
+
 	// RemovalPolicy of the table; default RETAIN (a stack deletion must not
 	// delete every link and grant). DESTROY is for throw-away test stacks
 	// and also turns off deletion protection.
@@ -251,12 +259,98 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	// (whose environment references the API id), then the integrations.
 	// stack_test.go checks that the template's dependency graph is acyclic.
 	// The handlers never derive the issuer from the Host header.
+	var api awsapigatewayv2.HttpApi
+	if p.WithoutAPI {
+		s.Issuer = jsii.String("http://localhost")
+		if p.DomainName != "" {
+			s.Issuer = jsii.String("https://" + p.DomainName)
+		}
+	} else {
+		var domain awsapigatewayv2.DomainName
+		api, domain = newAPI(stack, p)
+		s.API = api
+		if domain != nil {
+			s.Issuer = jsii.String("https://" + p.DomainName)
+			awscdk.NewCfnOutput(stack, jsii.String("DomainTarget"), &awscdk.CfnOutputProps{
+				Value:       domain.RegionalDomainName(),
+				Description: jsii.String("Point a CNAME (or Route 53 alias) for the custom domain here"),
+			})
+		} else {
+			s.Issuer = api.ApiEndpoint()
+		}
+	}
+
+	env := map[string]*string{
+		"ISSUER_URL":    s.Issuer,
+		"TABLE_NAME":    s.Table.TableName(),
+		"SECRET_PREFIX": jsii.String(secretPrefix(p.Stage)),
+	}
+	for name, v := range map[string]string{
+		"AUTH_CODE_TTL":       p.AuthCodeTTL,
+		"ACCESS_TOKEN_TTL":    p.AccessTokenTTL,
+		"REFRESH_TOKEN_TTL":   p.RefreshTokenTTL,
+		"REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
+		"AUDIENCE":            p.Audience,
+		"PROVIDER_NAME":       p.ProviderName,
+		"SUPPORT_CONTACT":     p.SupportContact,
+	} {
+		if v != "" {
+			env[name] = jsii.String(v)
+		}
+	}
+	if p.RequirePKCE {
+		env["REQUIRE_PKCE"] = jsii.String("true")
+	}
+
+	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
+	for _, name := range Functions {
+		fn := newFunction(stack, name, p.AssetDir, env)
+		s.Functions[name] = fn
+		grant(stack, fn, s.Table, p.Stage, Accesses[name])
+		suppressRoleFindings(fn, p.Stage)
+		if api == nil {
+			continue
+		}
+		integrations[name] = awsapigatewayv2integrations.NewHttpLambdaIntegration(
+			jsii.String(title(name)+"Integration"), fn,
+			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+			})
+	}
+
+	if api != nil {
+		if err := addRoutes(api, integrations); err != nil {
+			return nil, err
+		}
+	}
+
+	newAlarms(stack, s, p.AlarmTopicArn)
+
+	awscdk.NewCfnOutput(stack, jsii.String("IssuerUrl"), &awscdk.CfnOutputProps{
+		Value:       s.Issuer,
+		Description: jsii.String("ISSUER_URL: the OAuth issuer; metadata at /.well-known/oauth-authorization-server"),
+	})
+	if api != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+			Value:       api.ApiEndpoint(),
+			Description: jsii.String("The HTTP API's own endpoint ($default stage)"),
+		})
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
+		Value:       s.Table.TableName(),
+		Description: jsii.String("The DynamoDB table"),
+	})
+	return s, nil
+}
+
+// newAPI declares the HTTP API, its $default stage with access logs, and
+// the custom domain when p has one (nil otherwise).
+func newAPI(stack awscdk.Stack, p ProviderStackProps) (awsapigatewayv2.HttpApi, awsapigatewayv2.DomainName) {
 	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		ApiName:            jsii.String("applinks-" + p.Stage),
 		Description:        jsii.String("applinks OAuth 2.0 authorization server (" + p.Stage + ")"),
 		CreateDefaultStage: jsii.Bool(false),
 	})
-	s.API = api
 	var domain awsapigatewayv2.DomainName
 	if p.DomainName != "" {
 		domain = awsapigatewayv2.NewDomainName(stack, jsii.String("Domain"), &awsapigatewayv2.DomainNameProps{
@@ -264,9 +358,6 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			Certificate:    awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), jsii.String(p.CertificateArn)),
 			SecurityPolicy: awsapigatewayv2.SecurityPolicy_TLS_1_2,
 		})
-		s.Issuer = jsii.String("https://" + p.DomainName)
-	} else {
-		s.Issuer = api.ApiEndpoint()
 	}
 
 	// The $default stage (the issuer has no path), throttled: the OAuth
@@ -303,47 +394,18 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		})
 	}
 
-	env := map[string]*string{
-		"ISSUER_URL":    s.Issuer,
-		"TABLE_NAME":    s.Table.TableName(),
-		"SECRET_PREFIX": jsii.String(secretPrefix(p.Stage)),
-	}
-	for name, v := range map[string]string{
-		"AUTH_CODE_TTL":       p.AuthCodeTTL,
-		"ACCESS_TOKEN_TTL":    p.AccessTokenTTL,
-		"REFRESH_TOKEN_TTL":   p.RefreshTokenTTL,
-		"REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
-		"AUDIENCE":            p.Audience,
-		"PROVIDER_NAME":       p.ProviderName,
-		"SUPPORT_CONTACT":     p.SupportContact,
-	} {
-		if v != "" {
-			env[name] = jsii.String(v)
-		}
-	}
-	if p.RequirePKCE {
-		env["REQUIRE_PKCE"] = jsii.String("true")
-	}
+	return api, domain
+}
 
-	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
-	for _, name := range Functions {
-		fn := newFunction(stack, name, p.AssetDir, env)
-		s.Functions[name] = fn
-		grant(stack, fn, s.Table, p.Stage, Accesses[name])
-		suppressRoleFindings(fn, p.Stage)
-		integrations[name] = awsapigatewayv2integrations.NewHttpLambdaIntegration(
-			jsii.String(title(name)+"Integration"), fn,
-			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
-				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
-			})
-	}
-
+// addRoutes adds Routes to api, with the IAM authorizer where a route
+// needs it and cdk-nag's APIG4 suppressed with its reason where not.
+func addRoutes(api awsapigatewayv2.HttpApi, integrations map[string]awsapigatewayv2.HttpRouteIntegration) error {
 	iam := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
 	for _, r := range Routes {
 		publicReason := ""
 		if !r.IAM {
 			if publicReason = publicRoutes[publicKind(r)]; publicReason == "" {
-				return nil, fmt.Errorf("route %s %s to %s: neither behind IAM nor of a public kind (publicRoutes)", r.Method, r.Path, r.Function)
+				return fmt.Errorf("route %s %s to %s: neither behind IAM nor of a public kind (publicRoutes)", r.Method, r.Path, r.Function)
 			}
 		}
 		methods := []awsapigatewayv2.HttpMethod{r.Method}
@@ -367,28 +429,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			}
 		}
 	}
-
-	newAlarms(stack, s, p.AlarmTopicArn)
-
-	awscdk.NewCfnOutput(stack, jsii.String("IssuerUrl"), &awscdk.CfnOutputProps{
-		Value:       s.Issuer,
-		Description: jsii.String("ISSUER_URL: the OAuth issuer; metadata at /.well-known/oauth-authorization-server"),
-	})
-	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
-		Value:       api.ApiEndpoint(),
-		Description: jsii.String("The HTTP API's own endpoint ($default stage)"),
-	})
-	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
-		Value:       s.Table.TableName(),
-		Description: jsii.String("The DynamoDB table"),
-	})
-	if domain != nil {
-		awscdk.NewCfnOutput(stack, jsii.String("DomainTarget"), &awscdk.CfnOutputProps{
-			Value:       domain.RegionalDomainName(),
-			Description: jsii.String("Point a CNAME (or Route 53 alias) for the custom domain here"),
-		})
-	}
-	return s, nil
+	return nil
 }
 
 func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
@@ -630,8 +671,10 @@ func newAlarms(stack awscdk.Stack, s *ProviderStack, topicArn string) {
 	// 4xx is not alarmed: invalid_grant, invalid_client and login failures
 	// are the normal traffic of an OAuth server, and HTTP APIs count their
 	// throttling (429) among the 4xx.
-	add("Api5xxAlarm", "The HTTP API answered 5xx (a function failed or timed out)",
-		s.API.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}))
+	if s.API != nil {
+		add("Api5xxAlarm", "The HTTP API answered 5xx (a function failed or timed out)",
+			s.API.MetricServerError(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}))
+	}
 	for _, name := range Functions {
 		fn := s.Functions[name]
 		add(title(name)+"ErrorsAlarm", "The "+name+" function failed (crash, timeout, bad configuration)",

@@ -750,3 +750,39 @@ func TestNoDependencyCycle(t *testing.T) {
 		t.Errorf("token function does not reference the API; the issuer test above proves nothing")
 	}
 }
+
+// TestWithoutAPI: the variant for emulators without API Gateway v2 has no
+// API resource and nothing that refers to one (moto's CloudFormation
+// fails a stack on a GetAtt of a resource it skipped), and keeps the rest.
+func TestWithoutAPI(t *testing.T) {
+	_, doc := synth(t, ProviderStackProps{WithoutAPI: true})
+	var apiRes []string
+	for id, r := range doc.Resources {
+		if strings.HasPrefix(r.Type, "AWS::ApiGatewayV2::") {
+			apiRes = append(apiRes, id)
+		}
+		for _, ref := range refs(r.Properties) {
+			if _, ok := doc.Resources[ref]; !ok {
+				t.Errorf("%s refers to %s, which is not in the template", id, ref)
+			}
+		}
+	}
+	if len(apiRes) != 0 {
+		t.Errorf("API Gateway resources %v, want none", apiRes)
+	}
+	for _, typ := range []string{"AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::CloudWatch::Alarm", "AWS::Logs::LogGroup"} {
+		want := map[string]int{"AWS::Lambda::Function": 3, "AWS::DynamoDB::Table": 1, "AWS::CloudWatch::Alarm": 6, "AWS::Logs::LogGroup": 3}[typ]
+		if got := len(doc.ofType(typ)); got != want {
+			t.Errorf("%s: got %d, want %d", typ, got, want)
+		}
+	}
+	for _, fn := range Functions {
+		vars := doc.Resources[doc.function(t, fn)].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if vars["ISSUER_URL"] != "http://localhost" {
+			t.Errorf("%s ISSUER_URL: got %v, want http://localhost", fn, vars["ISSUER_URL"])
+		}
+	}
+	if _, ok := doc.Outputs["ApiUrl"]; ok {
+		t.Errorf("ApiUrl output without an API")
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
@@ -72,11 +74,32 @@ func startMoto() (*engine, error) {
 // motoURL is the endpoint of the moto server this binary started.
 var motoURL atomic.Value
 
-// isMoto reports whether url is the moto server this binary started.
+// isMoto reports whether url is the moto server this binary started, or a
+// moto server started by hand and named by AWS_ENDPOINT_URL (`make
+// test-localstack` against moto): one that serves moto's own API,
+// /moto-api/. The answer for each URL is kept.
 func isMoto(url string) bool {
-	u, _ := motoURL.Load().(string)
-	return u != "" && u == url
+	if u, _ := motoURL.Load().(string); u != "" && u == url {
+		return true
+	}
+	if url != os.Getenv("AWS_ENDPOINT_URL") {
+		return false
+	}
+	if v, ok := motoProbed.Load(url); ok {
+		return v.(bool)
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(strings.TrimSuffix(url, "/") + "/moto-api/")
+	is := err == nil && resp.StatusCode == http.StatusOK
+	if err == nil {
+		resp.Body.Close()
+	}
+	v, _ := motoProbed.LoadOrStore(url, is)
+	return v.(bool)
 }
+
+// motoProbed holds isMoto's answers for AWS_ENDPOINT_URL.
+var motoProbed sync.Map
 
 // serialClient sends one request at a time and reads each answer whole
 // before the next request goes out.
