@@ -162,7 +162,11 @@ var sizes = map[string]sizing{
 // the link secrets and on the signing-key secret. Nothing else, and never
 // on "*".
 type Access struct {
-	Table       []string
+	Table []string
+	// WritePrefixes, when set, restrict the item writes among Table
+	// (PutItem, UpdateItem, DeleteItem) to partition keys starting with one
+	// of them (table.WritePrefixes).
+	WritePrefixes []string
 	QueryIndex  bool
 	LinkSecrets []string
 	SigningKeys []string
@@ -197,6 +201,7 @@ type Access struct {
 // <table>/index/* alone.
 var Accesses = map[string]Access{
 	"token": {
+		WritePrefixes: table.WritePrefixes["token"],
 		Table: []string{
 			"dynamodb:BatchGetItem", "dynamodb:PutItem",
 			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
@@ -204,6 +209,7 @@ var Accesses = map[string]Access{
 		SigningKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
 	},
 	"authorize": {
+		WritePrefixes: table.WritePrefixes["authorize"],
 		Table: []string{
 			"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 			"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query",
@@ -224,6 +230,16 @@ var Accesses = map[string]Access{
 			"secretsmanager:PutSecretValue",
 		},
 	},
+}
+
+// isItemWrite reports whether a DynamoDB action writes an item (the
+// actions dynamodb:LeadingKeys restricts in a write statement).
+func isItemWrite(action string) bool {
+	switch action {
+	case "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem":
+		return true
+	}
+	return false
 }
 
 // ProviderStack is the deployed provider: the table, the three functions
@@ -545,11 +561,40 @@ func newFunction(stack awscdk.Stack, name, assetDir string, env map[string]*stri
 // grant gives fn exactly the access a: DynamoDB actions on the table and
 // its indexes, Secrets Manager actions on the named secrets only.
 func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage string, a Access) {
-	if len(a.Table) > 0 {
+	// With write prefixes, the item writes go in a statement of their own,
+	// conditioned on dynamodb:LeadingKeys: every partition key written
+	// (also each Put, Update or Delete of a transaction) must start with
+	// one of the prefixes.
+	reads, writes := a.Table, []string(nil)
+	if len(a.WritePrefixes) > 0 {
+		reads = nil
+		for _, act := range a.Table {
+			if isItemWrite(act) {
+				writes = append(writes, act)
+			} else {
+				reads = append(reads, act)
+			}
+		}
+	}
+	if len(reads) > 0 {
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("Table"),
-			Actions:   jsii.Strings(a.Table...),
+			Actions:   jsii.Strings(reads...),
 			Resources: &[]*string{t.TableArn()},
+		}))
+	}
+	if len(writes) > 0 {
+		var keys []any
+		for _, p := range a.WritePrefixes {
+			keys = append(keys, p+"*")
+		}
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("TableWrites"),
+			Actions:   jsii.Strings(writes...),
+			Resources: &[]*string{t.TableArn()},
+			Conditions: &map[string]any{
+				"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": keys},
+			},
 		}))
 	}
 	if a.QueryIndex {

@@ -558,10 +558,11 @@ func TestOutputs(t *testing.T) {
 
 // statement is an IAM policy statement as synthesized.
 type statement struct {
-	Sid      string
-	Effect   string
-	Action   any
-	Resource any
+	Sid       string
+	Effect    string
+	Action    any
+	Resource  any
+	Condition any
 }
 
 func list(v any) []any {
@@ -609,13 +610,13 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		want map[string][]string // Sid → actions, sorted
 	}{
 		{"token", map[string][]string{
-			"Table": {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem",
-				"dynamodb:PutItem", "dynamodb:UpdateItem"},
+			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"},
+			"TableWrites": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"},
 		}},
 		{"authorize", map[string][]string{
-			"Table": {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
-				"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
+			"TableWrites": {"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		}},
 		{"admin", map[string][]string{
 			"Table":   {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
@@ -628,6 +629,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	}
 	wantResources := map[string][]any{
 		"Table":       {tableArn},
+		"TableWrites": {tableArn},
 		"Indexes":     {indexArn},
 		"LinkSecrets": {secret("links/*")},
 		"SigningKeys": {secret("signing-keys-??????")},
@@ -650,6 +652,20 @@ func TestIAMLeastPrivilege(t *testing.T) {
 				got[st.Sid] = actions
 				if want := wantResources[st.Sid]; !reflect.DeepEqual(list(st.Resource), want) {
 					t.Errorf("statement %s: Resource got %v, want %v", st.Sid, st.Resource, want)
+				}
+				// Writes of token and authorize only under their own key
+				// prefixes (issue 13: a compromised function cannot create
+				// a link or a user); every other statement unconditioned.
+				var wantCond any
+				if st.Sid == "TableWrites" {
+					var keys []any
+					for _, p := range table.WritePrefixes[tc.fn] {
+						keys = append(keys, p+"*")
+					}
+					wantCond = map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": keys}}
+				}
+				if !reflect.DeepEqual(st.Condition, wantCond) {
+					t.Errorf("statement %s: Condition got %v, want %v", st.Sid, st.Condition, wantCond)
 				}
 			}
 			if !reflect.DeepEqual(got, tc.want) {

@@ -9,15 +9,27 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/shared/store/table"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
 // realStore seeds and inspects a real store (kumo or DynamoDB Local)
-// through its public methods only.
+// through its public methods only. The handler gets the embedded Store,
+// which refuses every write outside the authorize function's IAM write
+// prefixes (table.WritePrefixes, as dynamodb:LeadingKeys would in AWS), so
+// every scenario proves that policy is enough; seeding goes through raw.
 type realStore struct {
 	*store.Store
-	t testing.TB
+	raw *store.Store
+	t   testing.TB
+}
+
+// newRealStore is a realStore on st.
+func newRealStore(t testing.TB, st *store.Store) realStore {
+	return realStore{t: t, raw: st, Store: st.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB {
+		return storetest.LeadingKeys(db, table.WritePrefixes["authorize"])
+	})}
 }
 
 var _ seeder = realStore{}
@@ -28,7 +40,7 @@ func (r realStore) addLink(l store.Link) {
 	if l.ClientType != store.Public {
 		secret = "secret-" + l.ClientID
 	}
-	_, _, err := r.CreateLink(context.Background(), store.NewLink{
+	_, _, err := r.raw.CreateLink(context.Background(), store.NewLink{
 		ID: l.ID, ClientID: l.ClientID, Secret: secret, Name: l.Name, RedirectURIs: l.RedirectURIs,
 		Scopes: l.Scopes, ClientType: l.ClientType, Enabled: l.Enabled,
 	}, l.CreatedAt)
@@ -39,7 +51,7 @@ func (r realStore) addLink(l store.Link) {
 
 func (r realStore) addUser(u store.User) {
 	r.t.Helper()
-	if err := r.CreateUser(context.Background(), u); err != nil {
+	if err := r.raw.CreateUser(context.Background(), u); err != nil {
 		r.t.Fatalf("seed user %s: %v", u.Username, err)
 	}
 }
@@ -51,11 +63,11 @@ func (r realStore) addGrant(g store.Grant) {
 	r.t.Helper()
 	ctx := context.Background()
 	union := shared.DefaultCatalog().Union
-	if _, err := r.ApproveGrant(ctx, g, union, g.CreatedAt); err != nil {
+	if _, err := r.raw.ApproveGrant(ctx, g, union, g.CreatedAt); err != nil {
 		r.t.Fatalf("seed grant %s: %v", g.ID, err)
 	}
 	if g.UpdatedAt.After(g.CreatedAt) {
-		if _, err := r.ApproveGrant(ctx, g, union, g.UpdatedAt); err != nil {
+		if _, err := r.raw.ApproveGrant(ctx, g, union, g.UpdatedAt); err != nil {
 			r.t.Fatalf("seed grant %s again: %v", g.ID, err)
 		}
 	}
@@ -64,7 +76,7 @@ func (r realStore) addGrant(g store.Grant) {
 		if at.IsZero() {
 			at = g.UpdatedAt
 		}
-		if _, err := r.RevokeGrant(ctx, g.UserID, g.ClientID, g.ID, at); err != nil {
+		if _, err := r.raw.RevokeGrant(ctx, g.UserID, g.ClientID, g.ID, at); err != nil {
 			r.t.Fatalf("seed revoked grant %s: %v", g.ID, err)
 		}
 	}
@@ -95,7 +107,7 @@ func (r realStore) grant(userID, clientID string) store.Grant {
 // prefix).
 func newKumoEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	return newEnvOn(t, realStore{Store: storetest.Kumo(t), t: t}, opts...)
+	return newEnvOn(t, newRealStore(t, storetest.Kumo(t)), opts...)
 }
 
 // storeScenarios are the tests that hold on any store.

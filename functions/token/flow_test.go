@@ -294,10 +294,10 @@ func TestConcurrentRedemptionRevokes(t *testing.T) {
 	code := e.code(codeOpts{})
 	first := e.exchange(code)
 	// Simulate the race: the loser read the code before the winner wrote.
-	e.calls.Store = &staleCode{Store: e.st, hash: shared.HashToken(code)}
+	e.calls.Store = &staleCode{Store: e.hst, hash: shared.HashToken(code)}
 	w := e.post("/oauth2/token", basic(confID, confSecret), url.Values{"grant_type": {"authorization_code"}, "code": {code}})
 	oauthError(t, w, 400, "invalid_grant")
-	e.calls.Store = e.st
+	e.calls.Store = e.hst
 	if e.active(first.AccessToken) {
 		t.Error("winner's access token: got active, want inactive")
 	}

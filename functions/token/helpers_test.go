@@ -22,6 +22,7 @@ import (
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/shared/store/table"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -180,6 +181,9 @@ type env struct {
 	keys  *signing.Keyring
 	h     http.Handler
 	logs  *logtest.Buffer // the log lines of concurrent requests
+	// hst is the handler's store: e.st under the token function's write
+	// policy.
+	hst *store.Store
 	// aliceID is the id of the seeded user alice: the sub of her tokens.
 	aliceID string
 	// refused counts the "code refused" log lines seen so far, by reason
@@ -211,7 +215,14 @@ func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 	}
 	e := &env{t: t, st: st, cfg: cfg, keys: keys,
 		clock: clocktest.New(time.Now().UTC().Truncate(time.Second)), logs: &logtest.Buffer{}}
-	e.calls = &counting{Store: e.st, calls: map[string]int{}, fail: map[string]error{}}
+	// The handler's store refuses every write outside the token function's
+	// IAM write prefixes (table.WritePrefixes, as dynamodb:LeadingKeys
+	// would in AWS), so every test proves that policy is enough; seeding
+	// goes through e.st.
+	e.hst = e.st.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB {
+		return storetest.LeadingKeys(db, table.WritePrefixes["token"])
+	})
+	e.calls = &counting{Store: e.hst, calls: map[string]int{}, fail: map[string]error{}}
 	h, err := New(Options{Config: cfg, Store: e.calls, Keys: keys, Now: e.clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)

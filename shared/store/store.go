@@ -270,6 +270,15 @@ func New(db DynamoDB, sm SecretsManager, o Options) *Store {
 	return &Store{db: db, sm: sm, table: o.TableName, prefix: o.SecretPrefix}
 }
 
+// WithDynamoDB returns a store on the same table and secrets whose
+// DynamoDB calls go through wrap(db) (tests: a counting wrapper, or one
+// that enforces a function's IAM write policy).
+func (s *Store) WithDynamoDB(wrap func(DynamoDB) DynamoDB) *Store {
+	c := *s
+	c.db = wrap(s.db)
+	return &c
+}
+
 // TableName is the DynamoDB table the store uses.
 func (s *Store) TableName() string { return s.table }
 

@@ -197,3 +197,28 @@ func TestEnginesAreChildren(t *testing.T) {
 		}
 	}
 }
+
+// TestLeadingKeys: the write-policy wrapper refuses a write outside its
+// prefixes, also inside a transaction, and lets the others and reads pass.
+func TestLeadingKeys(t *testing.T) {
+	ctx := context.Background()
+	raw := Kumo(t)
+	st := raw.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB { return LeadingKeys(db, []string{"SESSION#"}) })
+	now := time.Now()
+	if err := st.CreateUser(ctx, store.User{ID: "uid-x", Username: "x", CreatedAt: now, UpdatedAt: now}); err == nil ||
+		!strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("CreateUser (a transaction writing USER# and USERNAME#) = %v, want AccessDenied", err)
+	}
+	if _, err := raw.GetUserByName(ctx, "x"); !errors.Is(err, shared.ErrNotFound) {
+		t.Errorf("after the refused CreateUser: GetUserByName = %v, want ErrNotFound (nothing written)", err)
+	}
+	if err := st.CreateSession(ctx, store.Session{ID: "s", UserID: "uid-x", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Errorf("CreateSession (SESSION#) = %v, want allowed", err)
+	}
+	if _, err := st.GetSession(ctx, "s", now); err != nil {
+		t.Errorf("GetSession through the wrapper = %v, want the session", err)
+	}
+	if err := st.RevokeAccessToken(ctx, "jti", now.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("RevokeAccessToken (JTI#) = %v, want AccessDenied", err)
+	}
+}

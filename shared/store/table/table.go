@@ -51,3 +51,21 @@ func AttributeNames() []string {
 	}
 	return names
 }
+
+// WritePrefixes are, for each function that may not write every item, the
+// partition-key prefixes of the items it writes (PutItem, UpdateItem,
+// DeleteItem, alone or in a transaction). The CDK stack restricts each
+// function's writes to them with the dynamodb:LeadingKeys condition, so
+// that a compromised token or authorize function cannot create a link or a
+// user, or make anyone an administrator; the functions' tests run their
+// handlers on a store that refuses any other write (storetest.LeadingKeys).
+// The admin function writes every kind of item and is not restricted.
+var WritePrefixes = map[string][]string{
+	// Sessions, sign-in throttles, codes, and the user's grants (approval
+	// on the consent page, revocation on the account page).
+	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#"},
+	// Code redemption, refresh tokens, revoked access-token ids, and
+	// grants (revoked on a replayed code, a reused refresh token or an
+	// RFC 7009 revocation).
+	"token": {"CODE#", "RT#", "JTI#", "GRANTS#"},
+}
