@@ -167,9 +167,9 @@ type Access struct {
 	// (PutItem, UpdateItem, DeleteItem) to partition keys starting with one
 	// of them (table.WritePrefixes).
 	WritePrefixes []string
-	QueryIndex  bool
-	LinkSecrets []string
-	SigningKeys []string
+	QueryIndex    bool
+	LinkSecrets   []string
+	SigningKeys   []string
 }
 
 // Accesses follow the store methods each handler calls and the SDK
