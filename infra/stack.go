@@ -113,6 +113,9 @@ var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/introspect", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/oauth-authorization-server", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/jwks.json", false},
+	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/openid-configuration", false},
+	{"token", awsapigatewayv2.HttpMethod_GET, "/oauth2/userinfo", false},
+	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/userinfo", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/login", false},
@@ -648,7 +651,8 @@ const accessLogFormat = `{"requestId":"$context.requestId","time":"$context.requ
 var publicRoutes = map[string]string{
 	"token": "OAuth 2.0 endpoints for clients: the token, revocation and introspection endpoints authenticate the client " +
 		"themselves (client_secret_basic or client_secret_post, RFC 6749 2.3; public clients by PKCE, RFC 7636), and the " +
-		"metadata and JWK Set are public documents (RFC 8414, RFC 7517). An OAuth client cannot sign with SigV4.",
+		"metadata and JWK Set are public documents (RFC 8414, RFC 7517, OpenID Connect Discovery), and UserInfo authenticates " +
+		"the bearer access token (RFC 6750). An OAuth client cannot sign with SigV4.",
 	"authorize": "Pages for a person's browser: the authorization endpoint (RFC 6749 3.1), sign-in, consent, sign-out and the " +
 		"account page. The user authenticates with a password (argon2id, throttled) and then a session cookie, and every " +
 		"form carries a CSRF token. A browser cannot sign with SigV4.",

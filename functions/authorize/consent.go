@@ -55,6 +55,24 @@ func (h *Handler) scopeItems(names []string) []scopeItem {
 	return out
 }
 
+// protocolItems are the consent page's lines for the OpenID Connect scopes
+// that share something about the user (openid and offline_access share
+// nothing beyond signing in and staying signed in).
+func protocolItems(protocol []string) []scopeItem {
+	var out []scopeItem
+	for _, p := range protocol {
+		switch p {
+		case "openid":
+			out = append(out, scopeItem{Name: p, Description: "Sign you in with your account (it learns your account's id)"})
+		case "profile":
+			out = append(out, scopeItem{Name: p, Description: "See your name and username"})
+		case "email":
+			out = append(out, scopeItem{Name: p, Description: "See your email address and whether it is verified"})
+		}
+	}
+	return out
+}
+
 // redirectHost is what the consent page names as the destination: the
 // host (and port) of an http(s) URI, the scheme of a native app's
 // private-use URI (RFC 8252 §7.1).
@@ -80,7 +98,7 @@ func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *sto
 		AppName:      a.link.Name,
 		RedirectHost: redirectHost(a.redirectTo),
 		Username:     user.Username,
-		Scopes:       h.scopeItems(granted),
+		Scopes:       append(h.scopeItems(granted), protocolItems(a.protocol)...),
 		CSRF:         sess.CSRF,
 	}
 	vals := a.values()
@@ -176,7 +194,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch decision[0] {
 	case "approve":
-		granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
+		granted, err := h.catalog.Cap(a.catalogScope, a.link.Scopes, user.Permissions)
 		if err != nil {
 			h.authorizeError(w, r, t, shared.InvalidScope("the scope parameter names an unknown scope"))
 			return

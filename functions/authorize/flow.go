@@ -60,7 +60,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 // loopback port, a private-use scheme) could otherwise collect codes
 // without the user seeing anything (RFC 6749 §10.2, RFC 8252 §8.6).
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User, grant *store.Grant) {
-	granted, err := h.catalog.Cap(a.get("scope"), a.link.Scopes, user.Permissions)
+	granted, err := h.catalog.Cap(a.catalogScope, a.link.Scopes, user.Permissions)
 	if err != nil {
 		h.authorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
 		return
@@ -98,6 +98,8 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 		Scope:       granted,
 		GrantID:     grantID,
 		AuthTime:    sess.CreatedAt,
+		Protocol:    a.protocol,
+		Nonce:       a.get("nonce"),
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(h.cfg.AuthCodeTTL),
 	}

@@ -36,7 +36,7 @@ const (
 // the return_to of the login page.
 var authParams = []string{
 	"client_id", "redirect_uri", "response_type", "scope", "state",
-	"code_challenge", "code_challenge_method", "prompt",
+	"code_challenge", "code_challenge_method", "prompt", "nonce",
 }
 
 // authRequest is a validated authorization request.
@@ -49,6 +49,11 @@ type authRequest struct {
 	redirectTo string
 	prompts    map[string]bool
 	target     shared.AuthorizeTarget
+	// catalogScope is the scope parameter without its OpenID Connect
+	// protocol scopes (the part that is capped); protocol are those
+	// (shared.SplitProtocolScopes).
+	catalogScope string
+	protocol     []string
 	// session is the browser session read with the link (parseAuthRequest
 	// with a session id), nil when none was asked for or found; it may have
 	// expired (signedIn checks).
@@ -209,8 +214,10 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 		return nil, t, shared.InvalidRequest("PKCE (code_challenge with S256) is required")
 	}
 
-	// RFC 6749 §3.3: every scope token must be known.
-	if s := a.get("scope"); s != "" {
+	// RFC 6749 §3.3: every scope token must be known: a catalog scope or an
+	// OpenID Connect protocol scope (outside capping).
+	a.catalogScope, a.protocol = shared.SplitProtocolScopes(a.get("scope"))
+	if s := a.catalogScope; s != "" {
 		names, err := shared.ParseScope(s)
 		if err != nil {
 			return nil, t, shared.InvalidScope("the scope parameter is malformed")

@@ -28,6 +28,9 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	Scope        string `json:"scope"`
 	RefreshToken string `json:"refresh_token,omitempty"`
+	// IDToken is the OpenID Connect ID token, when openid was granted (OIDC
+	// Core 1.0 §3.1.3.3).
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // token serves POST /oauth2/token (RFC 6749 §3.2).
@@ -132,14 +135,20 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 
 	rtoken, rt, err := h.newRefresh(store.RefreshToken{
 		GrantID: c.GrantID, ClientID: link.ClientID, UserID: user.ID, Scope: c.Scope, AuthTime: c.AuthTime,
+		Protocol: c.Protocol,
 	}, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	// Sign before writing, so that nothing is stored for a response that
 	// could not be made.
-	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, scope, now)
+	granted := append(slices.Clone(scope), c.Protocol...)
+	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, granted, now)
 	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp := h.response(access, rtoken, granted)
+	if resp.IDToken, err = h.idToken(ctx, link.ClientID, user, c.Protocol, c.AuthTime, c.Nonce, access, now); err != nil {
 		return tokenResponse{}, err
 	}
 	err = h.store.RedeemCode(ctx, codeHash, &rt, now)
@@ -160,7 +169,7 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	}
 	web.Audit(ctx, "code_redeemed", "grant_id", c.GrantID, "client_id", link.ClientID,
 		"user_id", user.ID, "username", user.Username, "scope", shared.FormatScope(c.Scope))
-	return h.response(access, rtoken, scope), nil
+	return resp, nil
 }
 
 // codeReplay revokes the grant of a code presented again (RFC 6749 §4.1.2,
@@ -297,6 +306,35 @@ func (h *Handler) signAccess(ctx context.Context, clientID string, user store.Us
 		Scope: shared.FormatScope(scope), JTI: jti, GrantID: grantID,
 		IssuedAt: now, ExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 	})
+}
+
+// idToken signs the OpenID Connect ID token of a response (OIDC Core 1.0
+// §2, §3.1.3.6, §5.4), or returns "" when openid is not among protocol:
+// sub is the user's immutable id, aud and azp the client, auth_time the
+// sign-in, at_hash the access token's; profile adds name and
+// preferred_username, email adds email and email_verified. nonce is ""
+// on a refresh (§12.2: no nonce).
+func (h *Handler) idToken(ctx context.Context, clientID string, user store.User, protocol []string, authTime time.Time, nonce, access string, now time.Time) (string, error) {
+	if !shared.HasScope(protocol, "openid") {
+		return "", nil
+	}
+	c := signing.IDClaims{
+		Issuer: h.cfg.Issuer, Subject: user.ID, Audience: clientID, AuthorizedParty: clientID,
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(h.cfg.AccessTokenTTL).Unix(), AuthTime: authTime.Unix(),
+		Nonce: nonce, AccessTokenHash: signing.AccessTokenHash(access),
+	}
+	if shared.HasScope(protocol, "profile") {
+		c.Name, c.Username = user.Name, user.Username
+	}
+	if shared.HasScope(protocol, "email") && user.Email != "" {
+		verified := user.EmailVerified
+		c.Email, c.EmailVerified = user.Email, &verified
+	}
+	tok, err := h.keys.SignIDToken(ctx, c)
+	if err != nil {
+		return "", fmt.Errorf("id token: %w", err)
+	}
+	return tok, nil
 }
 
 func (h *Handler) response(access, refresh string, scope []string) tokenResponse {

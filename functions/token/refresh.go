@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/applinks/applinks/shared"
@@ -126,21 +127,39 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
-	scope, err := h.cfg.Catalog.CapRefresh(scopeParam, rt.Scope, link.Scopes, user.Permissions)
+	// OpenID Connect protocol scopes are outside capping: a refresh may
+	// keep or drop them, never add one the family did not have.
+	catalogParam, protocol := shared.SplitProtocolScopes(scopeParam)
+	if scopeParam == "" {
+		protocol = rt.Protocol
+	}
+	for _, p := range protocol {
+		if !shared.HasScope(rt.Protocol, p) {
+			return tokenResponse{}, store.RefreshToken{}, shared.InvalidScope("the scope exceeds the scope originally granted")
+		}
+	}
+	scope, err := h.cfg.Catalog.CapRefresh(catalogParam, rt.Scope, link.Scopes, user.Permissions)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
 	tok, next, err := h.newRefresh(store.RefreshToken{
 		GrantID: rt.GrantID, ClientID: rt.ClientID, UserID: rt.UserID, Scope: rt.Scope, AuthTime: rt.AuthTime,
+		Protocol: rt.Protocol,
 	}, now)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
-	access, err := h.signAccess(ctx, link.ClientID, user, rt.GrantID, scope, now)
+	granted := append(slices.Clone(scope), protocol...)
+	access, err := h.signAccess(ctx, link.ClientID, user, rt.GrantID, granted, now)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
-	return h.response(access, tok, scope), next, nil
+	resp := h.response(access, tok, granted)
+	// OIDC Core §12.2: a fresh ID token, the same auth_time, no nonce.
+	if resp.IDToken, err = h.idToken(ctx, link.ClientID, user, protocol, rt.AuthTime, "", access, now); err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	return resp, next, nil
 }
 
 // reuse handles a rotated refresh token presented again after the grace

@@ -31,6 +31,7 @@ var Paths = []string{
 	"/oauth2/token", "/rest/oauth2/latest/token",
 	"/oauth2/revoke", "/oauth2/introspect",
 	"/.well-known/oauth-authorization-server", "/.well-known/jwks.json",
+	"/.well-known/openid-configuration", "/oauth2/userinfo",
 }
 
 // Reader reads the records a request needs.
@@ -95,6 +96,8 @@ type Handler struct {
 	random   io.Reader
 	mux      *http.ServeMux
 	metadata []byte
+	// discovery is the OpenID Connect Discovery document.
+	discovery []byte
 }
 
 // New returns a Handler.
@@ -126,6 +129,9 @@ func New(o Options) (*Handler, error) {
 		return nil, errors.New("token: encode metadata")
 	}
 	h.metadata = md
+	if h.discovery, err = json.Marshal(newDiscovery(newMetadata(h.cfg))); err != nil {
+		return nil, errors.New("token: encode discovery")
+	}
 
 	mux := http.NewServeMux()
 	post := func(path string, f http.HandlerFunc) {
@@ -142,6 +148,10 @@ func New(o Options) (*Handler, error) {
 	}
 	get("/.well-known/oauth-authorization-server", h.serveMetadata)
 	get("/.well-known/jwks.json", h.serveJWKS)
+	get("/.well-known/openid-configuration", h.serveDiscovery)
+	mux.HandleFunc("GET /oauth2/userinfo", h.userinfo)
+	mux.HandleFunc("POST /oauth2/userinfo", h.userinfo)
+	mux.HandleFunc("/oauth2/userinfo", methodNotAllowed("GET, HEAD, POST"))
 	h.mux = mux
 	return h, nil
 }

@@ -44,6 +44,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -162,7 +163,8 @@ type verifier struct {
 // keySet is an immutable, parsed key-set document.
 type keySet struct {
 	doc       document
-	signer    jose.Signer
+	signer    jose.Signer // access tokens (typ at+jwt)
+	idSigner  jose.Signer // ID tokens (typ JWT), the same key
 	current   string
 	verifiers []verifier // current first, then the pending key, then retired
 	// activated is the set once doc.Next is active (nil without one).
@@ -370,7 +372,14 @@ func newKeySet(doc document) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: %w", err)
 	}
-	s := &keySet{doc: doc, signer: signer, current: doc.Current.KeyID,
+	idSigner, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: doc.Current.Key, KeyID: doc.Current.KeyID}},
+		(&jose.SignerOptions{}).WithType("JWT"),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("id token signer: %w", err)
+	}
+	s := &keySet{doc: doc, signer: signer, idSigner: idSigner, current: doc.Current.KeyID,
 		verifiers: []verifier{{kid: doc.Current.KeyID, pub: pub}}}
 	if n := doc.Next; n != nil {
 		pub, err := rsaKey(n.Key, true)
@@ -521,6 +530,53 @@ func (k *Keyring) Sign(ctx context.Context, c AccessClaims) (string, error) {
 		return "", fmt.Errorf("serialize access token: %w", err)
 	}
 	return out, nil
+}
+
+// IDClaims are the claims of an OpenID Connect ID token (OIDC Core 1.0
+// §2, §3.1.3.6, §5.1). Empty optional claims are left out.
+type IDClaims struct {
+	Issuer          string `json:"iss"`
+	Subject         string `json:"sub"` // the user's immutable id
+	Audience        string `json:"aud"` // the client id
+	AuthorizedParty string `json:"azp"` // the client id (§2)
+	IssuedAt        int64  `json:"iat"`
+	ExpiresAt       int64  `json:"exp"`
+	AuthTime        int64  `json:"auth_time"`
+	Nonce           string `json:"nonce,omitempty"`
+	AccessTokenHash string `json:"at_hash,omitempty"`
+	Name            string `json:"name,omitempty"`
+	Username        string `json:"preferred_username,omitempty"`
+	Email           string `json:"email,omitempty"`
+	EmailVerified   *bool  `json:"email_verified,omitempty"`
+}
+
+// SignIDToken returns the compact JWS of c, RS256 with header typ "JWT" and
+// the kid of the key that signs access tokens at this moment (so the JWKS
+// publishes it).
+func (k *Keyring) SignIDToken(ctx context.Context, c IDClaims) (string, error) {
+	if c.Issuer == "" || c.Subject == "" || c.Audience == "" || c.ExpiresAt <= c.IssuedAt {
+		return "", errors.New("sign id token: iss, sub, aud and exp after iat are required")
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	jws, err := k.keys(ctx).idSigner.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("serialize id token: %w", err)
+	}
+	return out, nil
+}
+
+// AccessTokenHash is the at_hash of an access token for RS256 (OIDC Core
+// §3.1.3.6): base64url of the left half of its SHA-256.
+func AccessTokenHash(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
 func invalid(format string, args ...any) error {

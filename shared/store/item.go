@@ -85,6 +85,8 @@ const (
 	aUsername          = "username"
 	aUserID            = "user_id"
 	aAuthTime          = "auth_time"
+	aProtocol          = "protocol_scopes"
+	aNonce             = "nonce"
 	aPasswordHash      = "password_hash"
 	aCredsChangedAt    = "credentials_changed_at"
 	aPermissions       = "permissions"

@@ -155,8 +155,13 @@ type Code struct {
 	// GrantID is the grant the user's approval created or updated (Grant.ID
 	// at the time the code was issued): the code is refused unless that
 	// grant is still the user's active grant for the client.
-	GrantID   string
-	AuthTime  time.Time // when the user authenticated (the session's CreatedAt)
+	GrantID  string
+	AuthTime time.Time // when the user authenticated (the session's CreatedAt)
+	// Protocol are the OpenID Connect scopes granted (openid, profile,
+	// email, offline_access), outside the catalog; Nonce is the request's
+	// nonce, echoed in the ID token.
+	Protocol  []string
+	Nonce     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	Used      bool
@@ -204,6 +209,7 @@ type RefreshToken struct {
 	UserID    string
 	Scope     []string  // the scope approved for this family (the code's)
 	AuthTime  time.Time // when the user authenticated, kept across rotations
+	Protocol  []string  // the OpenID Connect scopes of the family (a refresh returns a fresh ID token with openid)
 	Status    string
 	CreatedAt time.Time
 	ExpiresAt time.Time

@@ -76,6 +76,7 @@ func (s *Store) CreateCode(ctx context.Context, c Code) error {
 		aPK: str(codePrefix + c.Hash), aSK: str(skCode),
 		aClientID: str(c.ClientID), aRedirectURI: str(c.RedirectURI), aChallenge: str(c.Challenge),
 		aUserID: str(c.UserID), aScope: list(nonNil(c.Scope)), aGrantID: str(c.GrantID),
+		aProtocol: list(nonNil(c.Protocol)), aNonce: str(c.Nonce),
 		aAuthTime: str(fmtTime(c.AuthTime)), aCreatedAt: str(fmtTime(c.CreatedAt)), aExpiresAt: str(fmtTime(c.ExpiresAt)),
 		aUsed: boolean(false), aTTL: ttl(c.ExpiresAt),
 	}
@@ -101,6 +102,8 @@ func decodeCode(it item) Code {
 		Scope:       it.l(aScope),
 		GrantID:     it.s(aGrantID),
 		AuthTime:    it.t(aAuthTime),
+		Protocol:    it.l(aProtocol),
+		Nonce:       it.s(aNonce),
 		CreatedAt:   it.t(aCreatedAt),
 		ExpiresAt:   it.t(aExpiresAt),
 		Used:        it.b(aUsed),
@@ -116,6 +119,7 @@ func refreshItem(rt RefreshToken) map[string]types.AttributeValue {
 		aPK: str(refreshPrefix + rt.Hash), aSK: str(skRefresh),
 		aGrantID: str(rt.GrantID), aClientID: str(rt.ClientID), aUserID: str(rt.UserID),
 		aScope: list(nonNil(rt.Scope)), aStatus: str(status), aAuthTime: str(fmtTime(rt.AuthTime)),
+		aProtocol:  list(nonNil(rt.Protocol)),
 		aCreatedAt: str(fmtTime(rt.CreatedAt)), aExpiresAt: str(fmtTime(rt.ExpiresAt)),
 		aTTL: ttl(rt.ExpiresAt),
 	}
@@ -126,7 +130,8 @@ func decodeRefresh(it item) RefreshToken {
 	return RefreshToken{
 		Hash: strings.TrimPrefix(it.s(aPK), refreshPrefix), GrantID: it.s(aGrantID),
 		ClientID: it.s(aClientID), UserID: it.s(aUserID), Scope: it.l(aScope), AuthTime: it.t(aAuthTime),
-		Status: it.s(aStatus), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
+		Protocol: it.l(aProtocol),
+		Status:   it.s(aStatus), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
 		RotatedAt: it.t(aRotatedAt), Successor: it.s(aSuccessor),
 	}
 }
