@@ -894,3 +894,51 @@ func (d *disableOnApprove) ApproveGrant(ctx context.Context, g store.Grant, merg
 	d.addUser(u)
 	return d.fakeStore.ApproveGrant(ctx, g, merge, now)
 }
+
+// TestMaxAgeAndLoginHint: OpenID Connect's max_age asks a user whose
+// sign-in is older to sign in again (prompt=none: login_required), without
+// a loop afterwards, also for max_age=0; a recent enough sign-in goes on;
+// login_hint pre-fills the login form's username; max_age must be a
+// non-negative number.
+func TestMaxAgeAndLoginHint(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil)) // alice signed in: the consent page
+	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d, want 303", r.status)
+	}
+	e.clock.Add(10 * time.Minute)
+
+	// Recent enough: the consent is remembered, the code comes at once.
+	if r := b.get(authorizeURL(map[string]string{"max_age": "3600"})); r.status != http.StatusFound {
+		t.Errorf("max_age=3600 after a 10-minute-old sign-in: status %d, want 302 with a code", r.status)
+	}
+	// Too old, with prompt=none: login_required to the client.
+	r := b.get(authorizeURL(map[string]string{"max_age": "60", "prompt": "none"}))
+	if loc := r.header.Get("Location"); r.status != http.StatusFound || !strings.Contains(loc, "error=login_required") {
+		t.Errorf("max_age=60, prompt=none: got %d to %q, want login_required", r.status, loc)
+	}
+	for _, maxAge := range []string{"60", "0"} {
+		r := b.get(authorizeURL(map[string]string{"max_age": maxAge, "login_hint": "alice"}))
+		if r.status != http.StatusOK {
+			t.Fatalf("max_age=%s: status %d, want the login page", maxAge, r.status)
+		}
+		f := parsePage(t, r.body).form(t, "/oauth2/login")
+		if v, _ := f.get("username"); v != "alice" {
+			t.Errorf("login_hint: username field %q, want alice", v)
+		}
+		next := b.signIn(r, "alice", alicePass)
+		if next.status != http.StatusSeeOther {
+			t.Fatalf("max_age=%s, sign-in: status %d, want 303", maxAge, next.status)
+		}
+		if after := b.get(next.header.Get("Location")); after.status != http.StatusFound {
+			t.Errorf("max_age=%s, after signing in again: status %d, want 302 with a code (no loop)", maxAge, after.status)
+		}
+	}
+	for _, bad := range []string{"-1", "abc", "1.5"} {
+		r := b.get(authorizeURL(map[string]string{"max_age": bad}))
+		if loc := r.header.Get("Location"); !strings.Contains(loc, "error=invalid_request") {
+			t.Errorf("max_age=%s: got %d to %q, want invalid_request", bad, r.status, loc)
+		}
+	}
+}

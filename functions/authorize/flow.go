@@ -30,17 +30,22 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.authorizeError(w, r, t, err)
 		return
 	}
-	if user == nil && a.prompts[promptNone] {
-		h.authorizeError(w, r, t, oidcError(codeLoginRequired, "the user is not signed in"))
+	// max_age: a sign-in older than it must be done again (OIDC Core
+	// §3.1.2.1; max_age=0 is prompt=login).
+	tooOld := user != nil && a.hasMaxAge && h.now().Sub(sess.CreatedAt) >= a.maxAge
+	if (user == nil || tooOld) && a.prompts[promptNone] {
+		h.authorizeError(w, r, t, oidcError(codeLoginRequired, "the user is not signed in, or not recently enough"))
 		return
 	}
-	if user == nil || a.prompts[promptLogin] || a.prompts[promptSelectAccount] {
+	if user == nil || tooOld || a.prompts[promptLogin] || a.prompts[promptSelectAccount] {
 		// prompt=select_account: the login page for this request; signing
 		// in replaces the session (no state changes on GET).
 		d := loginData{
 			ReturnTo:   a.returnTo(),
 			AppName:    a.link.Name,
 			formAction: shared.FormActionSource(a.redirectTo),
+			// login_hint pre-fills the username (OIDC Core §3.1.2.1).
+			Username: a.get("login_hint"),
 		}
 		if user != nil {
 			d.SignedInAs = user.Username

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
@@ -37,6 +39,8 @@ const (
 var authParams = []string{
 	"client_id", "redirect_uri", "response_type", "scope", "state",
 	"code_challenge", "code_challenge_method", "prompt", "nonce",
+	// OpenID Connect Core §3.1.2.1.
+	"max_age", "login_hint", "id_token_hint", "ui_locales", "display",
 }
 
 // authRequest is a validated authorization request.
@@ -54,6 +58,10 @@ type authRequest struct {
 	// (shared.SplitProtocolScopes).
 	catalogScope string
 	protocol     []string
+	// maxAge is max_age (OIDC Core §3.1.2.1) when hasMaxAge: a session
+	// whose sign-in is older must sign in again.
+	maxAge    time.Duration
+	hasMaxAge bool
 	// session is the browser session read with the link (parseAuthRequest
 	// with a session id), nil when none was asked for or found; it may have
 	// expired (signedIn checks).
@@ -63,14 +71,14 @@ type authRequest struct {
 func (a *authRequest) get(name string) string { return a.params[name] }
 
 // values returns the authorization parameters to carry forward. prompt
-// loses "login" and "select_account": the login they asked for is the one
-// the user is about to do (or has just done), and keeping them would ask
-// again forever.
+// loses "login" and "select_account", and max_age goes: the login they
+// asked for is the one the user is about to do (or has just done), and
+// keeping them would ask again forever (max_age=0 every time).
 func (a *authRequest) values() url.Values {
 	v := url.Values{}
 	for _, k := range authParams {
 		s, ok := a.params[k]
-		if !ok {
+		if !ok || k == "max_age" {
 			continue
 		}
 		if k == "prompt" {
@@ -227,6 +235,15 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 		}
 	}
 
+	// OpenID Connect Core §3.1.2.1: max_age is a number of seconds.
+	if m := a.get("max_age"); m != "" {
+		n, err := strconv.ParseInt(m, 10, 64)
+		if err != nil || n < 0 {
+			return nil, t, shared.InvalidRequest("max_age must be a non-negative number of seconds")
+		}
+		a.maxAge = time.Duration(min(n, int64(1<<31))) * time.Second
+		a.hasMaxAge = true
+	}
 	a.prompts, err = parsePrompt(a.get("prompt"))
 	if err != nil {
 		return nil, t, err
