@@ -2,6 +2,7 @@ package authorize
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -940,5 +941,54 @@ func TestMaxAgeAndLoginHint(t *testing.T) {
 		if loc := r.header.Get("Location"); !strings.Contains(loc, "error=invalid_request") {
 			t.Errorf("max_age=%s: got %d to %q, want invalid_request", bad, r.status, loc)
 		}
+	}
+}
+
+// TestIDTokenHint: id_token_hint naming the signed-in user goes on;
+// naming another user asks for a sign-in (prompt=none: login_required);
+// a hint of another issuer or client, or not a JWT, is invalid_request; a
+// request object is request_not_supported (OIDC Core §3.1.2.1, §6).
+func TestIDTokenHint(t *testing.T) {
+	hint := func(claims string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(claims)) + ".c2ln"
+	}
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d, want 303", r.status)
+	}
+	own := hint(`{"iss":"` + testIssuer + `","sub":"` + aliceID + `","aud":"` + appClient + `"}`)
+	if r := b.get(authorizeURL(map[string]string{"id_token_hint": own, "prompt": "none"})); r.status != http.StatusFound ||
+		!strings.Contains(r.header.Get("Location"), "code=") {
+		t.Errorf("hint naming alice, prompt=none: got %d to %q, want a code", r.status, r.header.Get("Location"))
+	}
+	other := hint(`{"iss":"` + testIssuer + `","sub":"someoneElseAAAAAAAAAAA","aud":["` + appClient + `"]}`)
+	r := b.get(authorizeURL(map[string]string{"id_token_hint": other, "prompt": "none"}))
+	if loc := r.header.Get("Location"); r.status != http.StatusFound || !strings.Contains(loc, "error=login_required") {
+		t.Errorf("hint naming another user, prompt=none: got %d to %q, want login_required", r.status, loc)
+	}
+	r = b.get(authorizeURL(map[string]string{"id_token_hint": other}))
+	if r.status != http.StatusOK {
+		t.Fatalf("hint naming another user: status %d, want the login page", r.status)
+	}
+	f := parsePage(t, r.body).form(t, "/oauth2/login")
+	if rt, _ := f.get("return_to"); strings.Contains(rt, "id_token_hint") {
+		t.Errorf("return_to %q keeps id_token_hint: signing in would ask again forever", rt)
+	}
+	for name, bad := range map[string]string{
+		"another issuer": hint(`{"iss":"https://elsewhere.example","sub":"` + aliceID + `","aud":"` + appClient + `"}`),
+		"another client": hint(`{"iss":"` + testIssuer + `","sub":"` + aliceID + `","aud":"other-client"}`),
+		"not a JWT":      "not-a-jwt",
+	} {
+		r := b.get(authorizeURL(map[string]string{"id_token_hint": bad}))
+		if loc := r.header.Get("Location"); !strings.Contains(loc, "error=invalid_request") {
+			t.Errorf("hint from %s: got %d to %q, want invalid_request", name, r.status, loc)
+		}
+	}
+	r = b.get(authorizeURL(map[string]string{"request": "eyJhbGciOiJub25lIn0.e30."}))
+	if loc := r.header.Get("Location"); !strings.Contains(loc, "error=request_not_supported") {
+		t.Errorf("request object: got %d to %q, want request_not_supported", r.status, loc)
 	}
 }

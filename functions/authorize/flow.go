@@ -33,6 +33,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	// max_age: a sign-in older than it must be done again (OIDC Core
 	// §3.1.2.1; max_age=0 is prompt=login).
 	tooOld := user != nil && a.hasMaxAge && h.now().Sub(sess.CreatedAt) >= a.maxAge
+	// id_token_hint naming another user than the one signed in: that user
+	// must sign in (prompt=none: login_required, OIDC Core §3.1.2.1).
+	tooOld = tooOld || (user != nil && a.hintSub != "" && a.hintSub != user.ID)
 	if (user == nil || tooOld) && a.prompts[promptNone] {
 		h.authorizeError(w, r, t, oidcError(codeLoginRequired, "the user is not signed in, or not recently enough"))
 		return
