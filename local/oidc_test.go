@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +99,44 @@ func TestOpenIDConnect(t *testing.T) {
 	}
 	if err := info.Claims(&ic); err != nil || info.Subject != u.ID || info.Email != "grace@example.com" || !info.EmailVerified || ic.Name != "Grace Hopper" {
 		t.Errorf("UserInfo: sub %s email %s verified %v name %q (%v), want grace's", info.Subject, info.Email, info.EmailVerified, ic.Name, err)
+	}
+
+	// UserInfo by POST, the token in the header and in the form body
+	// (RFC 6750 §2.1, §2.2); no token: 401 with a bare Bearer challenge.
+	userinfo := p.issuer + "/oauth2/userinfo"
+	for name, mk := range map[string]func() *http.Request{
+		"POST header": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, userinfo, nil)
+			r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			return r
+		},
+		"POST body": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, userinfo, strings.NewReader(url.Values{"access_token": {tok.AccessToken}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		},
+	} {
+		resp, err := http.DefaultClient.Do(mk())
+		if err != nil {
+			t.Fatalf("UserInfo %s: %v", name, err)
+		}
+		var got struct {
+			Sub   string `json:"sub"`
+			Email string `json:"email"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil || got.Sub != u.ID || got.Email != "grace@example.com" {
+			t.Errorf("UserInfo %s: status %d, %+v (%v), want grace's claims", name, resp.StatusCode, got, err)
+		}
+	}
+	if resp, err := http.Post(userinfo, "application/x-www-form-urlencoded", nil); err != nil {
+		t.Fatalf("UserInfo without a token: %v", err)
+	} else {
+		resp.Body.Close()
+		if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(ch, "Bearer") || strings.Contains(ch, "error=") {
+			t.Errorf("UserInfo without a token: status %d, WWW-Authenticate %q; want 401 and a Bearer challenge without error (RFC 6750 §3.1)", resp.StatusCode, ch)
+		}
 	}
 
 	// A refresh: a fresh ID token, the same sub and auth_time, no nonce.
