@@ -992,3 +992,36 @@ func TestIDTokenHint(t *testing.T) {
 		t.Errorf("request object: got %d to %q, want request_not_supported", r.status, loc)
 	}
 }
+
+// TestOIDCOptionalParameters: an OpenID Connect request with display,
+// ui_locales, claims_locales, acr_values, claims, no nonce and an unknown
+// parameter, in another scope order, still gets its code (OIDC Core
+// §3.1.2.1: the OP ignores what it does not support; the Basic OP plan's
+// display, locales, acr_values, unknown-parameter, scope-order and no-nonce
+// modules).
+func TestOIDCOptionalParameters(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d, want 303", r.status)
+	}
+	for name, over := range map[string]map[string]string{
+		"display=page":   {"display": "page"},
+		"display=popup":  {"display": "popup"},
+		"ui_locales":     {"ui_locales": "fr-CA fr en"},
+		"claims_locales": {"claims_locales": "fr"},
+		"acr_values":     {"acr_values": "urn:mace:incommon:iap:silver"},
+		"claims":         {"claims": `{"id_token":{"email":{"essential":true}}}`},
+		"unknown":        {"extra_param": "foo"},
+		"scope order":    {"scope": "email openid REPO_READ profile"},
+	} {
+		if _, ok := over["scope"]; !ok {
+			over["scope"] = "openid REPO_READ"
+		}
+		r := b.get(authorizeURL(over))
+		if loc := r.header.Get("Location"); r.status != http.StatusFound || !strings.Contains(loc, "code=") {
+			t.Errorf("%s: got %d to %q, want a code", name, r.status, loc)
+		}
+	}
+}
