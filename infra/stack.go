@@ -117,6 +117,7 @@ var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_GET, "/oauth2/userinfo", false},
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/userinfo", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/authorize", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/login", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/login", false},

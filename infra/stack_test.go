@@ -412,6 +412,7 @@ func TestRoutes(t *testing.T) {
 		"GET /oauth2/userinfo":                            "token",
 		"POST /oauth2/userinfo":                           "token",
 		"GET /oauth2/authorize":                           "authorize",
+		"POST /oauth2/authorize":                          "authorize",
 		"GET /rest/oauth2/latest/authorize":               "authorize",
 		"GET /oauth2/login":                               "authorize",
 		"POST /oauth2/login":                              "authorize",

@@ -167,7 +167,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case p == "/oauth2/authorize" || p == "/rest/oauth2/latest/authorize":
-		if h.allow(w, r, http.MethodGet) {
+		// OIDC Core §3.1.2.1: the authorization endpoint takes GET and POST
+		// (form-encoded), with the same meaning.
+		if r.Method == http.MethodPost {
+			h.authorize(w, r)
+		} else if h.allow(w, r, http.MethodGet) {
 			h.authorize(w, r)
 		}
 	case p == "/oauth2/login":

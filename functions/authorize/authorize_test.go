@@ -1025,3 +1025,32 @@ func TestOIDCOptionalParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizePost: the authorization request sent by POST, form-encoded,
+// means what the GET means (OIDC Core §3.1.2.1): a code for a remembered
+// consent, the same redirected errors; parameters in the query of a POST
+// are refused with a page.
+func TestAuthorizePost(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d, want 303", r.status)
+	}
+	form := func(over map[string]string) url.Values {
+		u, _ := url.Parse(authorizeURL(over))
+		return u.Query()
+	}
+	r := b.post("/oauth2/authorize", form(map[string]string{"scope": "openid REPO_READ"}))
+	if loc := r.header.Get("Location"); r.status != http.StatusSeeOther || !strings.Contains(loc, "code=") || !strings.Contains(loc, "state=st-123") {
+		t.Errorf("POST authorize: got %d to %q, want 303 with a code and state", r.status, loc)
+	}
+	r = b.post("/oauth2/authorize", form(map[string]string{"response_type": "token"}))
+	if loc := r.header.Get("Location"); !strings.Contains(loc, "error=unsupported_response_type") {
+		t.Errorf("POST authorize, response_type=token: got %d to %q, want unsupported_response_type", r.status, loc)
+	}
+	r = b.post("/oauth2/authorize?client_id="+appClient, form(nil))
+	if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
+		t.Errorf("POST authorize with a query: got %d to %q, want a 400 page", r.status, r.header.Get("Location"))
+	}
+}

@@ -16,6 +16,15 @@ import (
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if r.Method == http.MethodPost {
+		// OIDC Core §3.1.2.1: the parameters in the form body, none in
+		// the query.
+		if r.URL.RawQuery != "" {
+			err = errors.New("parameters in the query of a POST")
+		} else {
+			vals, err = readPostForm(r)
+		}
+	}
 	if err != nil {
 		h.authorizeError(w, r, shared.AuthorizeTarget{}, pageError(problemLink, "", "the query string is malformed"))
 		return
