@@ -72,7 +72,7 @@ func TestHeadEverywhere(t *testing.T) {
 	}
 	for _, c := range []struct{ method, path, allow string }{
 		{"POST", "/.well-known/jwks.json", "GET, HEAD"},
-		{"POST", "/oauth2/authorize", "GET, HEAD"},
+		{"PUT", "/oauth2/authorize", "GET, HEAD, POST"},
 		{"PUT", "/oauth2/logout", "GET, HEAD, POST"},
 		{"GET", "/oauth2/token", "POST"},
 	} {

@@ -169,10 +169,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/oauth2/authorize" || p == "/rest/oauth2/latest/authorize":
 		// OIDC Core §3.1.2.1: the authorization endpoint takes GET and POST
 		// (form-encoded), with the same meaning.
-		if r.Method == http.MethodPost {
+		switch r.Method {
+		case http.MethodGet, http.MethodPost:
 			h.authorize(w, r)
-		} else if h.allow(w, r, http.MethodGet) {
-			h.authorize(w, r)
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 		}
 	case p == "/oauth2/login":
 		switch r.Method {

@@ -336,7 +336,7 @@ func TestMethodsAndPaths(t *testing.T) {
 		status       int
 		allow        string
 	}{
-		{http.MethodPut, "/oauth2/authorize", http.StatusMethodNotAllowed, "GET"},
+		{http.MethodPut, "/oauth2/authorize", http.StatusMethodNotAllowed, "GET, POST"},
 		{http.MethodPut, "/oauth2/login", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
 		{http.MethodGet, "/oauth2/login", http.StatusBadRequest, ""},
 		{http.MethodGet, "/oauth2/consent", http.StatusMethodNotAllowed, "POST"},
