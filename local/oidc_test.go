@@ -176,4 +176,20 @@ func TestOpenIDConnect(t *testing.T) {
 	if _, err := op.UserInfo(ctx, oauth2.StaticTokenSource(t2)); err == nil {
 		t.Error("UserInfo with a token without openid: got claims, want an error")
 	}
+
+	// An application approved for permissions alone must ask before it
+	// learns the user's profile or email: the remembered consent does not
+	// cover protocol scopes it never had (the consent page is shown, and
+	// denying it gives access_denied, not a code).
+	other := p.createLink("Other app", callbackURL, []string{"REPO_READ"}, "confidential")
+	oplain := oauthConfig(p, other, "/oauth2", oauth2.AuthStyleInHeader, "REPO_READ")
+	pkce = oauth2.GenerateVerifier()
+	if cb := newBrowser(t, callbackURL).authorize(oplain.AuthCodeURL("s-o1", oauth2.S256ChallengeOption(pkce)), "grace", pw, "approve"); cb.Query().Get("code") == "" {
+		t.Fatalf("plain approval of the other app: %v", cb)
+	}
+	ooidc := oauthConfig(p, other, "/oauth2", oauth2.AuthStyleInHeader, "REPO_READ", "openid", "email")
+	cb = newBrowser(t, callbackURL).authorize(ooidc.AuthCodeURL("s-o2", oauth2.S256ChallengeOption(pkce)), "grace", pw, "deny")
+	if q := cb.Query(); q.Get("code") != "" || q.Get("error") != "access_denied" {
+		t.Errorf("openid email after a plain approval: got %v, want the consent page (denied: access_denied), not a code", q)
+	}
 }

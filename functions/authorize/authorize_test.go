@@ -896,6 +896,33 @@ func (d *disableOnApprove) ApproveGrant(ctx context.Context, g store.Grant, merg
 	return d.fakeStore.ApproveGrant(ctx, g, merge, now)
 }
 
+// TestRememberedConsentCoversProtocolScopes: an application approved for
+// permissions alone gets the consent page before it learns the user's
+// profile or email (the remembered consent covers only the OpenID Connect
+// scopes the user approved); once approved, they are remembered too.
+func TestRememberedConsentCoversProtocolScopes(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(nil))
+	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d, want 303", r.status)
+	}
+	oidc := authorizeURL(map[string]string{"scope": "openid email"})
+	r := b.get(oidc)
+	if r.status != http.StatusOK || !strings.Contains(r.body, "email address") {
+		t.Fatalf("openid email after a plain approval: got %d (Location %q), want the consent page naming the email address", r.status, r.header.Get("Location"))
+	}
+	if a := b.submit(parsePage(t, r.body).form(t, "/oauth2/consent"), "decision=approve", nil); a.status != http.StatusSeeOther {
+		t.Fatalf("approve openid email: status %d, want 303", a.status)
+	}
+	if again := b.get(oidc); again.status != http.StatusFound || !strings.Contains(again.header.Get("Location"), "code=") {
+		t.Errorf("openid email again: got %d, want 302 with a code (remembered)", again.status)
+	}
+	if p := b.get(authorizeURL(map[string]string{"scope": "openid profile"})); p.status != http.StatusOK {
+		t.Errorf("openid profile, never approved: got %d, want the consent page", p.status)
+	}
+}
+
 // TestMaxAgeAndLoginHint: OpenID Connect's max_age asks a user whose
 // sign-in is older to sign in again (prompt=none: login_required), without
 // a loop afterwards, also for max_age=0; a recent enough sign-in goes on;
@@ -1002,7 +1029,9 @@ func TestIDTokenHint(t *testing.T) {
 func TestOIDCOptionalParameters(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	consent := b.flow(authorizeURL(nil))
+	// The user approves the OpenID Connect scopes once; later requests are
+	// covered by that remembered consent.
+	consent := b.flow(authorizeURL(map[string]string{"scope": "openid profile email REPO_READ"}))
 	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
 		t.Fatalf("approve: status %d, want 303", r.status)
 	}
@@ -1033,7 +1062,7 @@ func TestOIDCOptionalParameters(t *testing.T) {
 func TestAuthorizePost(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	consent := b.flow(authorizeURL(nil))
+	consent := b.flow(authorizeURL(map[string]string{"scope": "openid REPO_READ"}))
 	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
 		t.Fatalf("approve: status %d, want 303", r.status)
 	}

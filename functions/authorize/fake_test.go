@@ -3,6 +3,7 @@ package authorize
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -210,6 +211,11 @@ func (f *fakeStore) ApproveGrant(_ context.Context, g store.Grant, merge func(st
 	if cur, ok := f.grants[k]; ok && !cur.Revoked {
 		out = cur
 		out.Scope = merge(cur.Scope, g.Scope)
+		for _, p := range g.Protocol {
+			if !slices.Contains(out.Protocol, p) {
+				out.Protocol = append(append([]string(nil), out.Protocol...), p)
+			}
+		}
 		out.UpdatedAt = now
 	} else {
 		out.CreatedAt, out.UpdatedAt, out.Revoked, out.RevokedAt = now, now, false, time.Time{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,7 +31,7 @@ func grantItem(g Grant) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		aPK: str(grantsPrefix + g.UserID), aSK: str(skGrantPrefix + g.ClientID),
 		aID: str(g.ID), aUserID: str(g.UserID), aUsername: str(g.Username), aClientID: str(g.ClientID),
-		aScope: list(nonNil(g.Scope)), aCreatedAt: str(fmtTime(g.CreatedAt)),
+		aScope: list(nonNil(g.Scope)), aProtocol: list(nonNil(g.Protocol)), aCreatedAt: str(fmtTime(g.CreatedAt)),
 		aUpdatedAt: str(fmtTime(g.UpdatedAt)), aRevoked: boolean(false),
 		table.GSI1.PartitionKey: str(linkGrantsPrefix + g.ClientID),
 		table.GSI1.SortKey:      str(creationKey(g.CreatedAt, g.UserID)),
@@ -40,7 +41,7 @@ func grantItem(g Grant) map[string]types.AttributeValue {
 func decodeGrant(it item) Grant {
 	return Grant{
 		ID: it.s(aID), UserID: it.s(aUserID), Username: it.s(aUsername), ClientID: it.s(aClientID),
-		Scope: it.l(aScope), CreatedAt: it.t(aCreatedAt), UpdatedAt: it.t(aUpdatedAt),
+		Scope: it.l(aScope), Protocol: it.l(aProtocol), CreatedAt: it.t(aCreatedAt), UpdatedAt: it.t(aUpdatedAt),
 		Revoked: it.b(aRevoked), RevokedAt: it.t(aRevokedAt),
 	}
 }
@@ -83,10 +84,12 @@ func (s *Store) ApproveGrant(ctx context.Context, g Grant, merge func(stored, ap
 		if err == nil && !cur.Revoked {
 			out = cur
 			out.Scope = merge(cur.Scope, g.Scope)
+			out.Protocol = unionOrdered(cur.Protocol, g.Protocol)
 			out.UpdatedAt = now
 			e := newExpr()
 			up := update{e: e}
 			up.Set(aScope, list(nonNil(out.Scope)))
+			up.Set(aProtocol, list(nonNil(out.Protocol)))
 			up.Set(aUpdatedAt, str(fmtTime(now)))
 			write = types.TransactWriteItem{Update: &types.Update{
 				TableName: s.tableName(), Key: grantKey(g.UserID, g.ClientID),
@@ -126,6 +129,17 @@ func (s *Store) ApproveGrant(ctx context.Context, g Grant, merge func(stored, ap
 		}
 	}
 	return Grant{}, fmt.Errorf("approve grant: too much contention: %w", shared.ErrUnavailable)
+}
+
+// unionOrdered is a followed by the members of b not in a.
+func unionOrdered(a, b []string) []string {
+	out := append([]string(nil), a...)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // GetGrant reads the grant of a user for a client, revoked or not (1

@@ -173,11 +173,15 @@ type Code struct {
 // once, and the next authorization creates a new grant with a new ID, so
 // nothing issued under the revoked one works again.
 type Grant struct {
-	ID        string    `json:"grant_id"`
-	UserID    string    `json:"user_id"`
-	Username  string    `json:"username"` // the user's (immutable) username, for listings
-	ClientID  string    `json:"client_id"`
-	Scope     []string  `json:"scope"` // every scope the user approved, catalog order
+	ID       string   `json:"grant_id"`
+	UserID   string   `json:"user_id"`
+	Username string   `json:"username"` // the user's (immutable) username, for listings
+	ClientID string   `json:"client_id"`
+	Scope    []string `json:"scope"` // every scope the user approved, catalog order
+	// Protocol are the OpenID Connect scopes the user approved (openid,
+	// profile, email...), outside the catalog: a remembered consent covers
+	// a request only when it covers these too.
+	Protocol  []string  `json:"protocol_scopes,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"` // the latest approval
 	Revoked   bool      `json:"revoked"`

@@ -294,11 +294,13 @@ func TestGrants(t *testing.T) {
 		approved(t, s, users[0], "other", at)
 
 		// Authorizing again updates the one record: same id, union of the
-		// scopes, later UpdatedAt; no second item.
+		// scopes (and of the OpenID Connect scopes), later UpdatedAt; no
+		// second item.
 		later := at.Add(time.Hour)
 		again, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: users[0].ID, Username: "alice",
-			ClientID: "client", Scope: []string{"ACCOUNT_WRITE"}}, unionOf, later)
+			ClientID: "client", Scope: []string{"ACCOUNT_WRITE"}, Protocol: []string{"openid", "email"}}, unionOf, later)
 		if err != nil || again.ID != ids[0] || !slices.Equal(again.Scope, []string{"REPO_READ", "ACCOUNT_WRITE"}) ||
+			!slices.Equal(again.Protocol, []string{"openid", "email"}) ||
 			!again.CreatedAt.Equal(at) || !again.UpdatedAt.Equal(later) {
 			t.Errorf("ApproveGrant again = %+v, %v, want id %s, both scopes, created %v, updated %v", again, err, ids[0], at, later)
 		}
@@ -309,7 +311,8 @@ func TestGrants(t *testing.T) {
 			t.Errorf("%d grant items after repeated authorizations, want 4 (one per user and link)", got)
 		}
 		g, err := s.GetGrant(ctx(), users[0].ID, "client")
-		if err != nil || g.ID != ids[0] || g.ClientID != "client" || g.Username != "alice" || g.UserID != users[0].ID {
+		if err != nil || g.ID != ids[0] || g.ClientID != "client" || g.Username != "alice" || g.UserID != users[0].ID ||
+			!slices.Equal(g.Protocol, []string{"openid", "email"}) {
 			t.Errorf("GetGrant = %+v, %v", g, err)
 		}
 		if _, err := s.GetGrant(ctx(), users[0].ID, "nope"); !errors.Is(err, shared.ErrNotFound) {
