@@ -1,6 +1,9 @@
 package shared
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // ProtocolScopes are the OpenID Connect scopes (OIDC Core 1.0 §3.1.2.1,
 // §5.4, §11): they ask for an ID token, claims about the user, or a refresh
@@ -20,7 +23,7 @@ func SplitProtocolScopes(scope string) (catalog string, protocol []string) {
 	seen := map[string]bool{}
 	var rest []string
 	for _, t := range toks {
-		if isProtocolScope(t) {
+		if slices.Contains(ProtocolScopes, t) {
 			seen[t] = true
 		} else {
 			rest = append(rest, t)
@@ -37,21 +40,14 @@ func SplitProtocolScopes(scope string) (catalog string, protocol []string) {
 	return strings.Join(rest, " "), protocol
 }
 
-func isProtocolScope(t string) bool {
-	for _, p := range ProtocolScopes {
-		if t == p {
-			return true
+// CoversProtocol reports whether every protocol scope of want is in have:
+// a remembered consent covers a request, and a refresh may keep a scope,
+// only for OpenID Connect scopes the user approved.
+func CoversProtocol(have, want []string) bool {
+	for _, p := range want {
+		if !slices.Contains(have, p) {
+			return false
 		}
 	}
-	return false
-}
-
-// HasScope reports whether scopes holds name.
-func HasScope(scopes []string, name string) bool {
-	for _, s := range scopes {
-		if s == name {
-			return true
-		}
-	}
-	return false
+	return true
 }

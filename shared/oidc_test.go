@@ -24,3 +24,19 @@ func TestSplitProtocolScopes(t *testing.T) {
 		}
 	}
 }
+
+func TestCoversProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		have, want []string
+		ok         bool
+	}{
+		{[]string{"openid", "email"}, []string{"openid"}, true},
+		{[]string{"openid"}, []string{"openid", "email"}, false},
+		{nil, nil, true},
+		{nil, []string{"profile"}, false},
+	} {
+		if got := CoversProtocol(tc.have, tc.want); got != tc.ok {
+			t.Errorf("CoversProtocol(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.ok)
+		}
+	}
+}

@@ -224,7 +224,7 @@ func (c *consoleReq) deleteUserForm() {
 		c.fail(err)
 		return
 	}
-	if u.Username == c.a.user.Username {
+	if u.ID == c.a.user.ID {
 		c.h.consoleMessage(c.w, c.a, http.StatusConflict, consoleMsg{Title: "Not possible", Text: "You cannot delete your own account while signed in with it. Ask another administrator.", Link: userPath(u.Username, ""), LinkText: "Back to " + u.Username})
 		return
 	}
@@ -242,7 +242,7 @@ func (c *consoleReq) deleteUser() {
 		c.fail(err)
 		return
 	}
-	if u.Username == c.a.user.Username {
+	if u.ID == c.a.user.ID {
 		c.h.consoleMessage(c.w, c.a, http.StatusConflict, consoleMsg{Title: "Not possible", Text: "You cannot delete your own account while signed in with it."})
 		return
 	}

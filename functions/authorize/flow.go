@@ -83,7 +83,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest,
 		return
 	}
 	if !a.prompts[promptConsent] && a.link.ClientType != store.Public &&
-		grant != nil && !grant.Revoked && h.catalog.Covers(grant.Scope, granted) && coversProtocol(grant.Protocol, a.protocol) {
+		grant != nil && !grant.Revoked && h.catalog.Covers(grant.Scope, granted) && shared.CoversProtocol(grant.Protocol, a.protocol) {
 		h.issueCode(w, r, a, sess, user, grant.ID, granted, true)
 		return
 	}
@@ -141,18 +141,6 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 		status = http.StatusSeeOther
 	}
 	page.Redirect(w, loc, status)
-}
-
-// coversProtocol reports whether the OpenID Connect scopes a user approved
-// include every one requested: an application approved for permissions
-// alone must ask again before it learns the user's profile or email.
-func coversProtocol(approved, requested []string) bool {
-	for _, p := range requested {
-		if !shared.HasScope(approved, p) {
-			return false
-		}
-	}
-	return true
 }
 
 // sessionID is the hash of r's session cookie, "" when there is none.

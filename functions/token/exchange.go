@@ -315,7 +315,7 @@ func (h *Handler) signAccess(ctx context.Context, clientID string, user store.Us
 // preferred_username, email adds email and email_verified. nonce is ""
 // on a refresh (§12.2: no nonce).
 func (h *Handler) idToken(ctx context.Context, clientID string, user store.User, protocol []string, authTime time.Time, nonce, access string, now time.Time) (string, error) {
-	if !shared.HasScope(protocol, "openid") {
+	if !slices.Contains(protocol, "openid") {
 		return "", nil
 	}
 	c := signing.IDClaims{
@@ -323,10 +323,10 @@ func (h *Handler) idToken(ctx context.Context, clientID string, user store.User,
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(h.cfg.AccessTokenTTL).Unix(), AuthTime: authTime.Unix(),
 		Nonce: nonce, AccessTokenHash: signing.AccessTokenHash(access),
 	}
-	if shared.HasScope(protocol, "profile") {
+	if slices.Contains(protocol, "profile") {
 		c.Name, c.Username = user.Name, user.Username
 	}
-	if shared.HasScope(protocol, "email") && user.Email != "" {
+	if slices.Contains(protocol, "email") && user.Email != "" {
 		verified := user.EmailVerified
 		c.Email, c.EmailVerified = user.Email, &verified
 	}

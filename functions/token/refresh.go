@@ -133,10 +133,8 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 	if scopeParam == "" {
 		protocol = rt.Protocol
 	}
-	for _, p := range protocol {
-		if !shared.HasScope(rt.Protocol, p) {
-			return tokenResponse{}, store.RefreshToken{}, shared.InvalidScope("the scope exceeds the scope originally granted")
-		}
+	if !shared.CoversProtocol(rt.Protocol, protocol) {
+		return tokenResponse{}, store.RefreshToken{}, shared.InvalidScope("the scope exceeds the scope originally granted")
 	}
 	scope, err := h.cfg.Catalog.CapRefresh(catalogParam, rt.Scope, link.Scopes, user.Permissions)
 	if err != nil {

@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/applinks/applinks/shared"
@@ -58,7 +59,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scopes := strings.Fields(c.Scope)
-	if !shared.HasScope(scopes, "openid") {
+	if !slices.Contains(scopes, "openid") {
 		challenge(w, http.StatusForbidden, "insufficient_scope", "the access token was not issued with the openid scope")
 		return
 	}
@@ -76,13 +77,13 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims := map[string]any{"sub": u.ID}
-	if shared.HasScope(scopes, "profile") {
+	if slices.Contains(scopes, "profile") {
 		claims["preferred_username"] = u.Username
 		if u.Name != "" {
 			claims["name"] = u.Name
 		}
 	}
-	if shared.HasScope(scopes, "email") && u.Email != "" {
+	if slices.Contains(scopes, "email") && u.Email != "" {
 		claims["email"], claims["email_verified"] = u.Email, u.EmailVerified
 	}
 	w.Header().Set("Content-Type", "application/json")
