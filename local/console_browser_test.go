@@ -66,6 +66,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	look(adm, "create")
 	adm.Type("#name", "Build server")
 	adm.Type("#redirect_uri_0", callback)
+	adm.Type("#post_logout_redirect_uris", callback+"?signed_out=1")
 	adm.Do(chromedp.Click(chromedp.CSS("#scope-REPO_ADMIN"), chromedp.NodeVisible))
 	// Ticking Repositories: Admin marks Write and Read as included.
 	if got := chrome.Must(adm, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".inc-scope-REPO_READ .incl")).display`)); got == "none" {
@@ -121,6 +122,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	adm.Navigate(linkURL)
 	if body := adm.BodyText(); !strings.Contains(body, "alice") || !strings.Contains(body, "REPO_READ") {
 		t.Errorf("link page: want alice's authorization listed: %s", body)
+	}
+	if body := adm.BodyText(); !strings.Contains(body, "Sign-out redirect URLs\n"+callback+"?signed_out=1") {
+		t.Errorf("link page: want the sign-out redirect URL typed at creation: %s", body)
 	}
 	// More actions › View credentials, by keyboard alone.
 	adm.Focus("details.menu summary")

@@ -41,7 +41,7 @@ fieldset{border:1px solid #dfe1e6;border-radius:4px;margin:1rem 0;padding:.5rem 
 legend{font-weight:600;padding:0 .25rem}
 label.check,label.radio{display:flex;gap:.5rem;align-items:flex-start;font-weight:400;margin:.25rem 0}
 label.check input,label.radio input{width:1.25rem;height:1.25rem;margin:.15rem 0 0;flex:none}
-input[type=url],input[type=email],select{display:block;width:100%;font:inherit;padding:.5rem;border:2px solid #8993a4;border-radius:4px}
+input[type=url],input[type=email],select,textarea{display:block;width:100%;font:inherit;padding:.5rem;border:2px solid #8993a4;border-radius:4px}
 input[aria-invalid=true]{border-color:#bf2600}
 .field-error{color:#bf2600;font-weight:600;margin:.25rem 0 0}
 .hint{font-size:.9rem;color:#42526e;margin:.25rem 0 0}

@@ -365,6 +365,35 @@ func TestConsoleLinkLifecycle(t *testing.T) {
 	if got["name"] != "CI" || len(toStrings(got["redirect_uris"])) != 2 || strings.Join(toStrings(got["scopes"]), " ") != "REPO_READ" {
 		t.Errorf("after edit: got %v", got)
 	}
+	// Sign-out redirect URLs: one per line; an element's error is shown
+	// as its line; saved, the details page and the edit form show them.
+	edit := url.Values{"csrf": {csrf}, "name": {"CI"}, "redirect_uri": {"https://ci.example.com/cb"}, "scope": {"REPO_READ"},
+		"post_logout_redirect_uris": {"https://ci.example.com/bye\r\nhttp://ci.example.com/bye\r\n"}}
+	r = e.post(cookie, "/console/links/"+id+"/edit", edit)
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `<p class="field-error" id="post_logout_redirect_uris-error">Line 2: `) ||
+		!strings.Contains(r.body, `aria-invalid="true" aria-describedby="post_logout_redirect_uris-hint post_logout_redirect_uris-error">https://ci.example.com/bye`) {
+		t.Fatalf("bad sign-out redirect URL: got %d, want 422 with the error on line 2:\n%s", r.status, r.body)
+	}
+	edit.Set("post_logout_redirect_uris", "https://ci.example.com/bye\r\n\r\n  http://127.0.0.1/bye  \r\n")
+	if r = e.post(cookie, "/console/links/"+id+"/edit", edit); r.status != http.StatusSeeOther {
+		t.Fatalf("edit sign-out redirect URLs: got %d, want 303:\n%s", r.status, r.body)
+	}
+	got = e.do(http.StatusOK, "GET", "/admin/links/"+id, "")
+	if pl := strings.Join(toStrings(got["post_logout_redirect_uris"]), " "); pl != "https://ci.example.com/bye http://127.0.0.1/bye" {
+		t.Errorf("after edit: post_logout_redirect_uris %q, want the two lines", pl)
+	}
+	if r := e.get(cookie, "/console/links/"+id); !strings.Contains(r.body, "<dt>Sign-out redirect URLs</dt><dd><ul class=\"plain\"><li><code>https://ci.example.com/bye</code></li><li><code>http://127.0.0.1/bye</code></li>") {
+		t.Errorf("details: the sign-out redirect URLs are not shown")
+	}
+	if r := e.get(cookie, "/console/links/"+id+"/edit"); !strings.Contains(r.body, ">https://ci.example.com/bye\nhttp://127.0.0.1/bye</textarea>") {
+		t.Errorf("edit form: the textarea does not hold the saved URLs")
+	}
+	// A form without the field leaves them alone.
+	delete(edit, "post_logout_redirect_uris")
+	e.post(cookie, "/console/links/"+id+"/edit", edit)
+	if got := e.do(http.StatusOK, "GET", "/admin/links/"+id, ""); len(toStrings(got["post_logout_redirect_uris"])) != 2 {
+		t.Errorf("an edit without the field changed the sign-out redirect URLs: %v", got["post_logout_redirect_uris"])
+	}
 	// Disable, enable.
 	if r := e.post(cookie, "/console/links/"+id+"/disable", url.Values{"csrf": {csrf}}); r.status != http.StatusSeeOther {
 		t.Fatalf("disable: got %d", r.status)

@@ -40,39 +40,44 @@ const idBytes = 16
 // linkInput is the body of POST and PATCH /admin/links. A nil field was not
 // sent (or sent as null).
 type linkInput struct {
-	Name         *string   `json:"name"`
-	RedirectURIs *[]string `json:"redirect_uris"`
-	Scopes       *[]string `json:"scopes"`
-	ClientType   *string   `json:"client_type"`
-	Enabled      *bool     `json:"enabled"`
+	Name           *string   `json:"name"`
+	RedirectURIs   *[]string `json:"redirect_uris"`
+	PostLogoutURIs *[]string `json:"post_logout_redirect_uris"`
+	Scopes         *[]string `json:"scopes"`
+	ClientType     *string   `json:"client_type"`
+	Enabled        *bool     `json:"enabled"`
 }
 
 // linkView is a link as the API shows it. ClientSecret is set only in the
 // answer to a create.
 type linkView struct {
-	ID           string    `json:"id"`
-	ClientID     string    `json:"client_id"`
-	ClientSecret string    `json:"client_secret,omitempty"`
-	Name         string    `json:"name"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Scopes       []string  `json:"scopes"`
-	ClientType   string    `json:"client_type"`
-	Enabled      bool      `json:"enabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// PostLogoutURIs are the link's post_logout_redirect_uris (OpenID
+	// Connect RP-Initiated Logout 1.0 §3), [] when none.
+	PostLogoutURIs []string  `json:"post_logout_redirect_uris"`
+	Scopes         []string  `json:"scopes"`
+	ClientType     string    `json:"client_type"`
+	Enabled        bool      `json:"enabled"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 func viewLink(l store.Link) linkView {
 	return linkView{
-		ID:           l.ID,
-		ClientID:     l.ClientID,
-		Name:         l.Name,
-		RedirectURIs: nonNil(l.RedirectURIs),
-		Scopes:       nonNil(l.Scopes),
-		ClientType:   l.ClientType,
-		Enabled:      l.Enabled,
-		CreatedAt:    l.CreatedAt.UTC(),
-		UpdatedAt:    l.UpdatedAt.UTC(),
+		ID:             l.ID,
+		ClientID:       l.ClientID,
+		Name:           l.Name,
+		RedirectURIs:   nonNil(l.RedirectURIs),
+		PostLogoutURIs: nonNil(l.PostLogoutRedirectURIs),
+		Scopes:         nonNil(l.Scopes),
+		ClientType:     l.ClientType,
+		Enabled:        l.Enabled,
+		CreatedAt:      l.CreatedAt.UTC(),
+		UpdatedAt:      l.UpdatedAt.UTC(),
 	}
 }
 
@@ -137,30 +142,47 @@ func validateClientType(t *string) (string, error) {
 // shared.MaxRedirectURIs, each valid, no duplicates. The message names the
 // offending element, e.g. "redirect_uris[1]: ...".
 func validateRedirectURIs(clientType string, uris []string) error {
+	return validateURIList("redirect_uris", clientType, uris, true)
+}
+
+// validatePostLogoutURIs checks a link's post_logout_redirect_uris under
+// the rules of its redirect URIs (SPEC), except that the list may be
+// empty: a link without any sends nobody back after sign-out.
+func validatePostLogoutURIs(clientType string, uris []string) error {
+	return validateURIList("post_logout_redirect_uris", clientType, uris, false)
+}
+
+// validateURIList checks the list field of redirection URIs: none for a
+// resource server (it sends no browser anywhere); otherwise at most
+// shared.MaxRedirectURIs (at least one when required), each a valid
+// redirect URI, no duplicates.
+func validateURIList(field, clientType string, uris []string, required bool) error {
 	if clientType == store.ResourceServer {
 		if len(uris) > 0 {
-			return errValidation("redirect_uris", "a resource_server link has no redirect URIs (it receives tokens, it does not ask for them)")
+			return errValidation(field, "a resource_server link has no redirect URIs (it receives tokens, it does not ask for them)")
 		}
 		return nil
 	}
 	switch {
+	case len(uris) == 0 && required:
+		return errValidation(field, "at least one redirect URI is required")
 	case len(uris) == 0:
-		return errValidation("redirect_uris", "at least one redirect URI is required")
+		return nil
 	case len(uris) > shared.MaxRedirectURIs:
-		return errValidation("redirect_uris", fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxRedirectURIs))
+		return errValidation(field, fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxRedirectURIs))
 	}
 	for i, u := range uris {
-		field := fmt.Sprintf("redirect_uris[%d]", i)
+		elem := fmt.Sprintf("%s[%d]", field, i)
 		if err := shared.ValidateRedirectURI(u); err != nil {
-			return errValidation(field, err.Error())
+			return errValidation(elem, err.Error())
 		}
 		if j := slices.Index(uris[:i], u); j >= 0 {
-			return errValidation(field, fmt.Sprintf("duplicates redirect_uris[%d]", j))
+			return errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, j))
 		}
 	}
 	// The list rules live in shared; the loop above only names the element.
 	if err := shared.ValidateRedirectURIs(uris); err != nil {
-		return errValidation("redirect_uris", err.Error())
+		return errValidation(field, err.Error())
 	}
 	return nil
 }
@@ -252,6 +274,13 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		return linkView{}, false, err
 	}
 	nl.RedirectURIs = nonNil(nl.RedirectURIs)
+	if in.PostLogoutURIs != nil {
+		nl.PostLogoutURIs = *in.PostLogoutURIs
+	}
+	if err := validatePostLogoutURIs(nl.ClientType, nl.PostLogoutURIs); err != nil {
+		return linkView{}, false, err
+	}
+	nl.PostLogoutURIs = nonNil(nl.PostLogoutURIs)
 	var scopes []string
 	if in.Scopes != nil {
 		scopes = *in.Scopes
@@ -288,7 +317,8 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 	if !replayed {
 		c.audit(ctx, "link_created",
 			"link_id", link.ID, "client_id", link.ClientID, "client_type", link.ClientType,
-			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs, "enabled", link.Enabled)
+			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
+			"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "enabled", link.Enabled)
 	}
 	v := viewLink(link)
 	if link.ClientType != store.Public {
@@ -375,8 +405,8 @@ func (h *Handler) getLinkOp(ctx context.Context, id string) (store.Link, error) 
 	return link, nil
 }
 
-// updateLink serves PATCH /admin/links/{id}: name, redirect_uris, scopes and
-// enabled may change; client_type may not (create a new link instead). An
+// updateLink serves PATCH /admin/links/{id}: name, redirect_uris,
+// post_logout_redirect_uris, scopes and enabled may change; client_type may not (create a new link instead). An
 // empty object changes nothing and answers the link.
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) error {
 	var in linkInput
@@ -417,6 +447,13 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 		}
 		u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
 	}
+	if in.PostLogoutURIs != nil {
+		uris := nonNil(*in.PostLogoutURIs)
+		if err := validatePostLogoutURIs(cur.ClientType, uris); err != nil {
+			return store.Link{}, err
+		}
+		u.PostLogoutURIs, fields = &uris, append(fields, "post_logout_redirect_uris")
+	}
 	if in.Scopes != nil {
 		scopes, err := validateScopes(h.cfg.Catalog, "scopes", *in.Scopes)
 		if err != nil {
@@ -436,7 +473,8 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 	}
 	c.audit(ctx, "link_updated",
 		"link_id", link.ID, "client_id", link.ClientID, "fields", fields,
-		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs, "enabled", link.Enabled)
+		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
+		"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "enabled", link.Enabled)
 	return link, nil
 }
 

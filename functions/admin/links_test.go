@@ -28,6 +28,7 @@ type linkBody struct {
 	ClientSecret *string   `json:"client_secret"`
 	Name         string    `json:"name"`
 	RedirectURIs []string  `json:"redirect_uris"`
+	PostLogout   []string  `json:"post_logout_redirect_uris"`
 	Scopes       []string  `json:"scopes"`
 	ClientType   string    `json:"client_type"`
 	Enabled      bool      `json:"enabled"`
@@ -91,6 +92,10 @@ func TestLinkValidation(t *testing.T) {
 		{"too long uri", `{"name":"a","redirect_uris":["https://a.example/` + strings.Repeat("a", 2000) + `"]}`, "redirect_uris[0]: ", "maximum of 2000"},
 		{"duplicate uri", `{"name":"a","redirect_uris":["https://a.example/cb","https://b.example/cb","https://a.example/cb"]}`, "redirect_uris[2]: ", "duplicates redirect_uris[0]"},
 		{"resource server with uris", `{"name":"a","client_type":"resource_server","redirect_uris":["https://a.example/cb"]}`, "redirect_uris: ", "resource_server"},
+		{"post-logout http not loopback", `{"name":"a","redirect_uris":["https://a.example/cb"],"post_logout_redirect_uris":["http://a.example/bye"]}`, "post_logout_redirect_uris[0]: ", "loopback"},
+		{"post-logout wildcard", `{"name":"a","redirect_uris":["https://a.example/cb"],"post_logout_redirect_uris":["https://a.example/bye","https://*.a.example/bye"]}`, "post_logout_redirect_uris[1]: ", "wildcard"},
+		{"too many post-logout uris", `{"name":"a","redirect_uris":["https://a.example/cb"],"post_logout_redirect_uris":` + uris(11) + `}`, "post_logout_redirect_uris: ", "maximum of 10"},
+		{"resource server with post-logout uris", `{"name":"a","client_type":"resource_server","post_logout_redirect_uris":["https://a.example/bye"]}`, "post_logout_redirect_uris: ", "resource_server"},
 		{"unknown scope", `{"name":"a","redirect_uris":["https://a.example/cb"],"scopes":["NOPE"]}`, "scopes[0]: ", `"NOPE"`},
 		{"second scope unknown", `{"name":"a","redirect_uris":["https://a.example/cb"],"scopes":["REPO_READ","repo_write"]}`, "scopes[1]: ", `"repo_write"`},
 		{"empty scope", `{"name":"a","redirect_uris":["https://a.example/cb"],"scopes":[""]}`, "scopes[0]: ", "unknown"},
@@ -130,8 +135,8 @@ func TestLinkCRUD(t *testing.T) {
 	secret := *l.ClientSecret
 	want := linkBody{
 		ID: l.ID, ClientID: l.ClientID, ClientSecret: l.ClientSecret, Name: "Jenkins",
-		RedirectURIs: []string{"https://ci.example.com/oauth/callback", "http://127.0.0.1/cb"},
-		Scopes:       []string{"REPO_READ", "REPO_WRITE"}, ClientType: store.Confidential, Enabled: true,
+		RedirectURIs: []string{"https://ci.example.com/oauth/callback", "http://127.0.0.1/cb"}, PostLogout: []string{},
+		Scopes: []string{"REPO_READ", "REPO_WRITE"}, ClientType: store.Confidential, Enabled: true,
 		CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now(),
 	}
 	if !equalLinks(l, want) {
@@ -173,6 +178,11 @@ func TestLinkCRUD(t *testing.T) {
 	if !equalLinks(upd, want) {
 		t.Errorf("updated redirect URIs:\n got %+v\nwant %+v", upd, want)
 	}
+	upd = asLink(t, e.do(200, http.MethodPatch, "/admin/links/"+l.ID, `{"post_logout_redirect_uris":["https://ci.example.com/signed-out","http://127.0.0.1/bye"]}`))
+	want.PostLogout = []string{"https://ci.example.com/signed-out", "http://127.0.0.1/bye"}
+	if !equalLinks(upd, want) {
+		t.Errorf("updated post-logout redirect URIs:\n got %+v\nwant %+v", upd, want)
+	}
 	if unchanged := asLink(t, e.do(200, http.MethodPatch, "/admin/links/"+l.ID, `{}`)); !equalLinks(unchanged, want) {
 		t.Errorf("empty patch:\n got %+v\nwant %+v", unchanged, want)
 	}
@@ -181,6 +191,8 @@ func TestLinkCRUD(t *testing.T) {
 		{`{"name":""}`, "name: must not be empty"},
 		{`{"redirect_uris":[]}`, "redirect_uris: at least one"},
 		{`{"redirect_uris":["https://a.example/cb","http://b.example/cb"]}`, "redirect_uris[1]: "},
+		{`{"post_logout_redirect_uris":["https://a.example/bye#x"]}`, "post_logout_redirect_uris[0]: "},
+		{`{"post_logout_redirect_uris":["https://a.example/bye","https://a.example/bye"]}`, "post_logout_redirect_uris[1]: duplicates post_logout_redirect_uris[0]"},
 		{`{"scopes":["REPO_READ","BOGUS"]}`, `scopes[1]: unknown scope "BOGUS"`},
 	}
 	for _, pe := range patchErrors {
@@ -212,8 +224,8 @@ func TestLinkCRUD(t *testing.T) {
 			t.Errorf("got %s events %v, want one for %s by %s", ev, a, l.ID, tokenPrincipal)
 		}
 	}
-	if a := e.audits("link_updated"); len(a) != 2 {
-		t.Errorf("got %d link_updated events, want 2 (the empty patch changes nothing)", len(a))
+	if a := e.audits("link_updated"); len(a) != 3 {
+		t.Errorf("got %d link_updated events, want 3 (the empty patch changes nothing)", len(a))
 	}
 	if strings.Contains(e.logText(), secret) {
 		t.Errorf("the client secret was logged")
@@ -231,7 +243,7 @@ func equalLinks(a, b linkBody) bool {
 	}
 	return a.ID == b.ID && a.ClientID == b.ClientID && sec(a.ClientSecret) == sec(b.ClientSecret) &&
 		a.Name == b.Name && slices.Equal(a.RedirectURIs, b.RedirectURIs) && slices.Equal(a.Scopes, b.Scopes) &&
-		a.RedirectURIs != nil && a.Scopes != nil &&
+		slices.Equal(a.PostLogout, b.PostLogout) && a.RedirectURIs != nil && a.Scopes != nil && a.PostLogout != nil &&
 		a.ClientType == b.ClientType && a.Enabled == b.Enabled &&
 		a.CreatedAt.Truncate(time.Second).Equal(b.CreatedAt.Truncate(time.Second)) &&
 		a.UpdatedAt.Truncate(time.Second).Equal(b.UpdatedAt.Truncate(time.Second)) &&

@@ -55,6 +55,7 @@ func newLink(key string) store.NewLink {
 		Secret:         uniq("secret"),
 		Name:           "Jenkins",
 		RedirectURIs:   []string{"https://ci.example/cb"},
+		PostLogoutURIs: []string{"https://ci.example/signed-out"},
 		Scopes:         []string{"REPO_READ"},
 		ClientType:     store.Confidential,
 		Enabled:        true,

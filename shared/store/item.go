@@ -70,6 +70,7 @@ const (
 	aClientID          = "client_id"
 	aName              = "name"
 	aRedirectURIs      = "redirect_uris"
+	aPostLogoutURIs    = "post_logout_redirect_uris"
 	aScopes            = "scopes"
 	aClientType        = "client_type"
 	aEnabled           = "enabled"

@@ -44,7 +44,7 @@ func TestCreateLink(t *testing.T) {
 				t.Errorf("CreateLink(%s) secret = %q, want %q", typ, secret, in.Secret)
 			}
 			want := store.Link{ID: in.ID, ClientID: in.ClientID, Name: in.Name, RedirectURIs: in.RedirectURIs,
-				Scopes: in.Scopes, ClientType: typ, Enabled: true, CreatedAt: at, UpdatedAt: at}
+				PostLogoutRedirectURIs: in.PostLogoutURIs, Scopes: in.Scopes, ClientType: typ, Enabled: true, CreatedAt: at, UpdatedAt: at}
 			for name, get := range map[string]func() (store.Link, error){
 				"CreateLink":        func() (store.Link, error) { return l, nil },
 				"GetLink":           func() (store.Link, error) { return s.GetLink(ctx(), in.ID) },
@@ -56,7 +56,7 @@ func TestCreateLink(t *testing.T) {
 				}
 				if got.ID != want.ID || got.ClientID != want.ClientID || got.Name != want.Name ||
 					!slices.Equal(got.RedirectURIs, want.RedirectURIs) || !slices.Equal(got.Scopes, want.Scopes) ||
-					got.ClientType != want.ClientType || got.Enabled != want.Enabled ||
+					!slices.Equal(got.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs) || got.ClientType != want.ClientType || got.Enabled != want.Enabled ||
 					!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
 					t.Errorf("%s(%s) = %+v, want %+v", name, typ, got, want)
 				}
@@ -126,8 +126,16 @@ func TestUpdateLink(t *testing.T) {
 		if !got.VerifySecret(in.Secret, later) {
 			t.Error("UpdateLink lost the secret verifier")
 		}
+		if !slices.Equal(got.PostLogoutRedirectURIs, in.PostLogoutURIs) {
+			t.Errorf("UpdateLink without post-logout URIs changed them: %v, want %v", got.PostLogoutRedirectURIs, in.PostLogoutURIs)
+		}
+		logout := []string{"https://a.example/bye", "https://b.example/bye"}
+		if got, err = s.UpdateLink(ctx(), in.ID, store.LinkUpdate{PostLogoutURIs: &logout}, later); err != nil ||
+			!slices.Equal(got.PostLogoutRedirectURIs, logout) || !slices.Equal(got.RedirectURIs, uris) {
+			t.Errorf("UpdateLink(post-logout URIs) = %+v, %v, want them %v and the redirect URIs unchanged", got, err, logout)
+		}
 		read, err := s.GetLink(ctx(), in.ID)
-		if err != nil || read.Name != name || read.Enabled {
+		if err != nil || read.Name != name || read.Enabled || !slices.Equal(read.PostLogoutRedirectURIs, logout) {
 			t.Errorf("GetLink after update = %+v, %v, want the update", read, err)
 		}
 	})

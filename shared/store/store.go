@@ -26,15 +26,18 @@ const (
 
 // Link is an incoming application link (a registered OAuth client).
 type Link struct {
-	ID           string    `json:"id"`
-	ClientID     string    `json:"client_id"`
-	Name         string    `json:"name"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Scopes       []string  `json:"scopes"`
-	ClientType   string    `json:"client_type"`
-	Enabled      bool      `json:"enabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	ClientID     string   `json:"client_id"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs are where OpenID Connect RP-Initiated Logout
+	// may send the browser after sign-out (none: the provider's page).
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	Scopes                 []string  `json:"scopes"`
+	ClientType             string    `json:"client_type"`
+	Enabled                bool      `json:"enabled"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 
 	// SecretHash is shared.HashToken of the current client secret ("" for a
 	// public link): the verifier the token endpoint checks without calling
@@ -70,6 +73,7 @@ type NewLink struct {
 	Secret         string // "" for a public link
 	Name           string
 	RedirectURIs   []string
+	PostLogoutURIs []string // PostLogoutRedirectURIs
 	Scopes         []string
 	ClientType     string
 	Enabled        bool
@@ -77,10 +81,11 @@ type NewLink struct {
 
 // LinkUpdate is a partial update; nil fields are left unchanged.
 type LinkUpdate struct {
-	Name         *string
-	RedirectURIs *[]string
-	Scopes       *[]string
-	Enabled      *bool
+	Name           *string
+	RedirectURIs   *[]string
+	PostLogoutURIs *[]string // PostLogoutRedirectURIs
+	Scopes         *[]string
+	Enabled        *bool
 }
 
 // LinkSecret is the value kept in the link's secret.
