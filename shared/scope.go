@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -94,6 +95,11 @@ func NewCatalog(baseline string, scopes []Scope) (*Catalog, error) {
 		}
 		if !validScopeToken(s.Name) {
 			return nil, fmt.Errorf("scope catalog: scope %q: name is not a valid scope token (RFC 6749 §3.3)", s.Name)
+		}
+		if slices.Contains(ProtocolScopes, s.Name) {
+			// A catalog scope of that name could never be asked for: the
+			// authorization endpoint reads it as OpenID Connect's.
+			return nil, fmt.Errorf("scope catalog: scope %q is an OpenID Connect scope, outside the catalog; choose another name", s.Name)
 		}
 		if _, dup := c.index[s.Name]; dup {
 			return nil, fmt.Errorf("scope catalog: scope %q is listed twice", s.Name)

@@ -89,6 +89,8 @@ func TestParseCatalogErrors(t *testing.T) {
 		{"name with a space", `{"baseline":"A","scopes":[{"name":"A B"}]}`, []string{`"A B"`, "scope token"}},
 		{"name with a quote", `{"baseline":"A","scopes":[{"name":"A\"B"}]}`, []string{"scope token"}},
 		{"duplicate", `{"baseline":"A","scopes":[{"name":"A"},{"name":"B"},{"name":"A"}]}`, []string{`"A"`, "twice"}},
+		{"an OpenID Connect scope", `{"baseline":"A","scopes":[{"name":"A"},{"name":"email"}]}`, []string{`"email"`, "OpenID Connect"}},
+		{"openid", `{"baseline":"openid","scopes":[{"name":"openid"}]}`, []string{`"openid"`, "OpenID Connect"}},
 		{"unknown implied", `{"baseline":"A","scopes":[{"name":"A"},{"name":"B","implies":["C"]}]}`, []string{`"B"`, `"C"`, "unknown"}},
 		{"self cycle", `{"baseline":"A","scopes":[{"name":"A","implies":["A"]}]}`, []string{`"A"`, "cycle"}},
 		{"long cycle", `{"baseline":"A","scopes":[{"name":"A"},{"name":"B","implies":["C"]},{"name":"C","implies":["D"]},{"name":"D","implies":["B"]}]}`, []string{"cycle"}},

@@ -59,6 +59,8 @@ func testAuthorizeErrorPage(t *testing.T, mk mkEnv) {
 		{"repeated redirect_uri", "client_id=" + appClient + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&redirect_uri=" + url.QueryEscape(appRedirect) + "&response_type=code&state=s"},
 		{"empty redirect_uri with one registered", "client_id=" + appClient + "&redirect_uri=&response_type=code&state=s"},
 		{"omitted redirect with two registered", "client_id=" + twoClient + "&response_type=code&state=s"},
+		// OIDC Core §3.1.2.1: required with openid, even with one registered.
+		{"omitted redirect in an OpenID Connect request", "client_id=" + appClient + "&response_type=code&state=s&scope=openid+REPO_READ"},
 		{"malformed query", "client_id=" + appClient + "&redirect_uri=%zz&response_type=code"},
 		{"invalid response_type before client", "client_id=nope&response_type=token&state=s"},
 	}

@@ -183,6 +183,11 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	if !ok {
 		return nil, t, pageError(problemReturn, link.Name, "redirect_uri is missing or does not match a redirect URI registered for the application")
 	}
+	// OIDC Core §3.1.2.1: redirect_uri is REQUIRED in an OpenID Connect
+	// request, even when the application registered only one.
+	if sc := vals["scope"]; len(ru) == 0 && len(sc) == 1 && slices.Contains(strings.Split(sc[0], " "), "openid") {
+		return nil, t, pageError(problemReturn, link.Name, "redirect_uri is required in an OpenID Connect request")
+	}
 	t.RedirectURI = target
 	if st := vals["state"]; len(st) == 1 {
 		t.State = st[0] // echoed even when a later check fails (RFC 6749 §4.1.2.1)
