@@ -36,11 +36,13 @@ func TestOpenIDConnect(t *testing.T) {
 		t.Fatalf("discovery: %v", err)
 	}
 	var disc struct {
-		Issuer   string `json:"issuer"`
-		UserInfo string `json:"userinfo_endpoint"`
+		Issuer     string `json:"issuer"`
+		UserInfo   string `json:"userinfo_endpoint"`
+		EndSession string `json:"end_session_endpoint"`
 	}
-	if err := op.Claims(&disc); err != nil || disc.Issuer != p.issuer || disc.UserInfo != p.issuer+"/oauth2/userinfo" {
-		t.Errorf("discovery document: %+v (%v), want issuer %s and its userinfo endpoint", disc, err, p.issuer)
+	if err := op.Claims(&disc); err != nil || disc.Issuer != p.issuer || disc.UserInfo != p.issuer+"/oauth2/userinfo" ||
+		disc.EndSession != p.issuer+"/oauth2/logout" {
+		t.Errorf("discovery document: %+v (%v), want issuer %s and its userinfo and end-session endpoints", disc, err, p.issuer)
 	}
 	conf := &oauth2.Config{ClientID: l.ClientID, ClientSecret: l.ClientSecret, RedirectURL: callbackURL,
 		Endpoint: op.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}

@@ -163,6 +163,28 @@ func TestPagesInBrowser(t *testing.T) {
 	expect(alice, "account signed out", "Sign in to Example Corp", "to see the applications you have allowed to use your Example Corp account")
 	look(alice, "account-signed-out")
 
+	// The application signs bob out (OpenID Connect RP-Initiated Logout):
+	// the provider asks, naming the application and where the browser goes
+	// afterwards; the application gets its state back.
+	alice.Type("#username", "bob")
+	alice.Type("#password", "battery staple horse correct")
+	alice.Submit("button[type=submit]")
+	expect(alice, "signed in again", "Signed in as bob")
+	p.admin("PATCH", "/admin/links/"+l.ID, map[string]any{"post_logout_redirect_uris": []string{p.issuer + "/local/callback"}}, 200, nil)
+	alice.Navigate(p.issuer + "/oauth2/logout?" + url.Values{
+		"client_id": {l.ClientID}, "post_logout_redirect_uri": {p.issuer + "/local/callback"}, "state": {"bye"},
+	}.Encode())
+	host := strings.TrimPrefix(p.issuer, "http://")
+	expect(alice, "sign out by the application", "Demo app asks to sign you out of Example Corp.",
+		"You are signed in as bob on this browser. Afterwards you go back to Demo app at "+host+".", "Stay signed in and go back to Demo app")
+	look(alice, "sign-out-by-app")
+	alice.Submit("button[type=submit]")
+	if u := alice.URL(); u != p.issuer+"/local/callback?state=bye" {
+		t.Errorf("sign-out by the application landed on %s, want its post-logout redirect with the state", u)
+	}
+	alice.Navigate(p.issuer + "/account/authorizations")
+	expect(alice, "signed out by the application", "Sign in to Example Corp")
+
 	// An error page: same look, plain words, whom to ask, the details for
 	// the developer folded away.
 	alice.Navigate(p.issuer + "/oauth2/authorize?response_type=code&client_id=nope")

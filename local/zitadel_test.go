@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,5 +189,38 @@ func TestZitadelRelyingParty(t *testing.T) {
 	}
 	if info2.Subject != u.ID || info2.Email != "ada@example.com" || !bool(info2.EmailVerified) || info2.PreferredUsername != "ada" {
 		t.Errorf("rp.Userinfo: %+v, want ada's sub %s, email, username", info2, u.ID)
+	}
+
+	// RP-Initiated Logout with rp.EndSession: the application posts the
+	// request from its server (id_token_hint, client_id, its registered
+	// post-logout redirect, state) and sends the browser to the Location it
+	// gets back; the provider asks the person, ends the session and sends
+	// the browser back to the application with the state.
+	if got := relying.GetEndSessionEndpoint(); got != p.issuer+"/oauth2/logout" {
+		t.Errorf("end_session_endpoint from discovery: %q, want %s/oauth2/logout", got, p.issuer)
+	}
+	signedOutURI := app.URL + "/signed-out"
+	p.admin("PATCH", "/admin/links/"+l.ID, map[string]any{"post_logout_redirect_uris": []string{signedOutURI}}, 200, nil)
+	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
+		to, err := rp.EndSession(r.Context(), relying, fresh.IDToken, signedOutURI, "bye-state", "", nil)
+		if err != nil || to == nil {
+			http.Error(w, fmt.Sprintf("rp.EndSession: %v (location %v)", err, to), http.StatusBadGateway)
+			return
+		}
+		http.Redirect(w, r, to.String(), http.StatusFound)
+	})
+	mux.HandleFunc("/signed-out", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("signed out, state " + r.URL.Query().Get("state")))
+	})
+	confirm := b.get(app.URL + "/logout")
+	if confirm.status != http.StatusOK || confirm.url.Path != "/oauth2/logout" || !strings.Contains(confirm.body, "Zitadel app</strong> asks to sign you out") {
+		t.Fatalf("logout through rp.EndSession: got %d at %s, want the provider's confirmation page:\n%.600s", confirm.status, confirm.url, confirm.body)
+	}
+	done := b.submit(confirm, parseForm(t, confirm), nil)
+	if done.status != http.StatusOK || done.url.String() != signedOutURI+"?state=bye-state" || done.body != "signed out, state bye-state" {
+		t.Errorf("after confirming: got %d at %s (%q), want the application's signed-out page with the state", done.status, done.url, done.body)
+	}
+	if acct := b.get(p.issuer + "/account/authorizations"); !strings.Contains(acct.body, `name="password"`) {
+		t.Errorf("the provider session survived the logout: the account page is not the sign-in form")
 	}
 }

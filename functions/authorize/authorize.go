@@ -22,8 +22,11 @@
 //	GET  /account/authorizations  the user's authorized applications
 //	POST /account/authorizations/{client_id}/revoke
 //	GET  /oauth2/logout           the sign-out page (one form); signed
-//	                              out, the page that says so
+//	                              out, the page that says so; also the
+//	                              OpenID Connect end_session_endpoint
+//	                              (logout.go)
 //	POST /oauth2/logout           end the session, 303 to GET /oauth2/logout
+//	                              or the application's post-logout URI
 //
 // Every page is built by a plain function (pages.go, on shared/page: no
 // template package, which would bloat the Lambda binary) that escapes every
@@ -56,6 +59,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -193,7 +197,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/oauth2/logout":
 		switch r.Method {
 		case http.MethodGet:
-			h.logoutPage(w, r)
+			vals, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
+				h.failLogout(w, logoutProblem(textLogoutLink, "the query string is not valid"))
+				return
+			}
+			h.logoutPage(w, r, vals)
 		case http.MethodPost:
 			h.logout(w, r)
 		default:

@@ -303,51 +303,6 @@ func (h *Handler) cancelLogin(w http.ResponseWriter, r *http.Request, returnTo s
 // logoutPath is the sign-out page; signed out, it confirms that.
 const logoutPath = "/oauth2/logout"
 
-// logoutPage serves GET /oauth2/logout: the sign-out form for a signed-in
-// user; for a signed-out one (after POST /oauth2/logout too) the page that
-// says so.
-func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
-	sess, user, err := h.currentUser(r.Context(), r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	if user == nil {
-		page.Render(w, http.StatusOK, signedOutPage, h.site())
-		return
-	}
-	page.Render(w, http.StatusOK, signOutPage, accountData{site: h.site(), Username: user.Username, CSRF: sess.CSRF})
-}
-
-// logout serves POST /oauth2/logout: it ends the session (CSRF-checked) and
-// answers 303 to the sign-out page, which then says that the browser is
-// signed out.
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	form, ok := h.readForm(w, r)
-	if !ok {
-		return
-	}
-	sess, _, err := h.currentUser(ctx, r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	if sess != nil {
-		if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, sess.CSRF) {
-			h.renderMessage(w, http.StatusForbidden, msgCSRF)
-			return
-		}
-		if err := h.endSession(w, r, sess); err != nil {
-			h.fail(w, err)
-			return
-		}
-	} else {
-		http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
-	}
-	page.Redirect(w, logoutPath, http.StatusSeeOther)
-}
-
 // endSession deletes sess (its CSRF token already checked) and the
 // session cookie: sign-out, and "Use another account" on the consent page.
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, sess *store.Session) error {

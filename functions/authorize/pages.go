@@ -33,6 +33,9 @@ type message struct {
 	// Help shows the support contact (a failure the person may need help
 	// with).
 	Help bool
+	// Developer, when set, is shown under "Details for the application's
+	// developer".
+	Developer string
 }
 
 // The plain pages.
@@ -192,6 +195,13 @@ func messagePage(b *page.Buffer, m message) {
 	}
 	if m.Help {
 		contact(b, m.site)
+	}
+	if m.Developer != "" {
+		b.Fill(`<details class="developer">
+<summary>Details for the application's developer</summary>
+<p>%s</p>
+</details>
+`, m.Developer)
 	}
 	page.Foot(b)
 }
@@ -392,21 +402,54 @@ func accountPage(b *page.Buffer, d accountData) {
 	page.Foot(b)
 }
 
+// signOutData fills the sign-out page: the signed-in user, and for an
+// application's logout request (RP-Initiated Logout) which application
+// asked and where the browser goes afterwards.
+type signOutData struct {
+	site
+	Username, CSRF string
+	Logout         *logoutRequest // nil: the person came here themselves
+}
+
 // signOutPage asks a signed-in user to confirm signing out: one form,
-// CSRF-protected.
-func signOutPage(b *page.Buffer, d accountData) {
+// CSRF-protected; for an application's request, the form carries it
+// (client_id, post_logout_redirect_uri, state, checked again on post) and
+// the page says where the browser goes afterwards.
+func signOutPage(b *page.Buffer, d signOutData) {
 	page.Head(b, "Sign out of "+d.Provider)
 	page.Brand(b, d.Provider)
-	b.Fill(`<h1>Sign out of %s</h1>
-<p>You are signed in as <strong>%s</strong> on this browser.</p>
+	b.Fill("<h1>Sign out of %s</h1>\n", d.Provider)
+	lr := d.Logout
+	if lr != nil && lr.link != nil {
+		b.Fill("<p><strong>%s</strong> asks to sign you out of %s.</p>\n", lr.link.Name, d.Provider)
+	}
+	b.Fill("<p>You are signed in as <strong>%s</strong> on this browser.", d.Username)
+	if lr != nil && lr.redirect != "" {
+		b.Fill(" Afterwards you go back to %s at <strong>%s</strong>.", lr.link.Name, redirectHost(lr.redirect))
+	}
+	b.Fill(`</p>
 <form method="post" action="/oauth2/logout">
 <input type="hidden" name="csrf" value="%s">
-<div class="actions">
+`, d.CSRF)
+	if lr != nil && lr.link != nil {
+		b.Fill(`<input type="hidden" name="client_id" value="%s">`+"\n", lr.link.ClientID)
+	}
+	if lr != nil && lr.redirect != "" {
+		b.Fill(`<input type="hidden" name="post_logout_redirect_uri" value="%s">`+"\n", lr.redirect)
+		if lr.state != "" {
+			b.Fill(`<input type="hidden" name="state" value="%s">`+"\n", lr.state)
+		}
+	}
+	b.WriteString(`<div class="actions">
 <button type="submit">Sign out</button>
 </div>
 </form>
-<p class="small"><a href="/account/authorizations">Back to your authorized applications</a></p>
-`, d.Provider, d.Username, d.CSRF)
+`)
+	if lr != nil && lr.redirect != "" {
+		b.Fill(`<p class="small"><a href="%s">Stay signed in and go back to %s</a></p>`+"\n", lr.target(), lr.link.Name)
+	} else {
+		b.WriteString(`<p class="small"><a href="/account/authorizations">Back to your authorized applications</a></p>` + "\n")
+	}
 	page.Foot(b)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/store"
 )
 
 // hostile is a value that breaks out of an element or an attribute if it
@@ -46,7 +47,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, accountPage, d) }
 		}},
 		{"message", func(v string) func(w http.ResponseWriter) {
-			m := message{Title: v, Text: v, Link: accountPath, LinkText: v, Help: true}
+			m := message{Title: v, Text: v, Link: accountPath, LinkText: v, Help: true, Developer: v}
 			h := &Handler{provider: v, cfg: config.Config{SupportContact: v}}
 			return func(w http.ResponseWriter) { h.renderMessage(w, http.StatusOK, m) }
 		}},
@@ -55,7 +56,12 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 			return func(w http.ResponseWriter) { page.Render(w, http.StatusBadRequest, errorPage, d) }
 		}},
 		{"sign out", func(v string) func(w http.ResponseWriter) {
-			d := accountData{site: site{v, v}, Username: v, CSRF: v}
+			d := signOutData{site: site{v, v}, Username: v, CSRF: v}
+			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signOutPage, d) }
+		}},
+		{"sign out for an application", func(v string) func(w http.ResponseWriter) {
+			lr := &logoutRequest{link: &store.Link{Name: v, ClientID: v}, redirect: "https://app.example/bye", state: "st"}
+			d := signOutData{site: site{v, v}, Username: v, CSRF: v, Logout: lr}
 			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signOutPage, d) }
 		}},
 		{"signed out", func(v string) func(w http.ResponseWriter) {

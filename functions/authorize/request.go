@@ -317,45 +317,79 @@ const maxHintBytes = 8 << 10
 
 // hintSubject returns the sub of an ID token passed back as a hint
 // (id_token_hint, OIDC Core §3.1.2.1): a compact JWS whose iss is issuer
-// and whose aud names clientID. Its signature is not checked, since the
-// authorize function holds no keys; so the hint is never trusted to say
-// who anyone is. It can only make a request ask for a sign-in (its sub is
-// not the signed-in user; prompt=none: login_required). It may have
+// and whose aud names clientID (parseHint). Its signature is not checked,
+// since the authorize function holds no keys; so the hint is never trusted
+// to say who anyone is. It can only make a request ask for a sign-in (its
+// sub is not the signed-in user; prompt=none: login_required). It may have
 // expired, which the spec allows.
 func hintSubject(hint, issuer, clientID string) (string, error) {
+	c, err := parseHint(hint, issuer)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(c.Aud, clientID) {
+		return "", errors.New("id_token_hint: issued to another client")
+	}
+	return c.Sub, nil
+}
+
+// idHint is what an id_token_hint says, unverified (see hintSubject).
+type idHint struct {
+	Sub string
+	Aud []string
+	Azp string
+}
+
+// parseHint reads the claims of an id_token_hint: a compact JWS of at most
+// maxHintBytes, with alg RS256 and a signature (present, not verified),
+// whose iss is issuer, with a sub and an aud (a string or an array of
+// strings).
+func parseHint(hint, issuer string) (idHint, error) {
 	if len(hint) > maxHintBytes {
-		return "", errors.New("id_token_hint: too long")
+		return idHint{}, errors.New("id_token_hint: too long")
 	}
 	parts := strings.Split(hint, ".")
-	if len(parts) != 3 {
-		return "", errors.New("id_token_hint: not a compact JWS")
+	if len(parts) != 3 || parts[2] == "" {
+		return idHint{}, errors.New("id_token_hint: not a signed compact JWS")
+	}
+	// The signature cannot be checked here, but what this provider signs
+	// is RS256: a hint changed to another alg (alg none, which the
+	// conformance suite sends) is refused.
+	head, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return idHint{}, errors.New("id_token_hint: header is not base64url")
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(head, &h); err != nil || h.Alg != "RS256" {
+		return idHint{}, errors.New("id_token_hint: not signed with RS256")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", errors.New("id_token_hint: payload is not base64url")
+		return idHint{}, errors.New("id_token_hint: payload is not base64url")
 	}
 	var c struct {
 		Iss string          `json:"iss"`
 		Sub string          `json:"sub"`
 		Aud json.RawMessage `json:"aud"`
+		Azp string          `json:"azp"`
 	}
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return "", errors.New("id_token_hint: payload is not a JSON object")
+		return idHint{}, errors.New("id_token_hint: payload is not a JSON object")
 	}
 	var aud []string
 	var one string
 	if err := json.Unmarshal(c.Aud, &one); err == nil {
 		aud = []string{one}
 	} else if err := json.Unmarshal(c.Aud, &aud); err != nil {
-		return "", errors.New("id_token_hint: aud is neither a string nor an array of strings")
+		return idHint{}, errors.New("id_token_hint: aud is neither a string nor an array of strings")
 	}
 	switch {
 	case c.Iss != issuer:
-		return "", errors.New("id_token_hint: another issuer")
+		return idHint{}, errors.New("id_token_hint: another issuer")
 	case c.Sub == "":
-		return "", errors.New("id_token_hint: no sub")
-	case !slices.Contains(aud, clientID):
-		return "", errors.New("id_token_hint: issued to another client")
+		return idHint{}, errors.New("id_token_hint: no sub")
 	}
-	return c.Sub, nil
+	return idHint{Sub: c.Sub, Aud: aud, Azp: c.Azp}, nil
 }

@@ -16,7 +16,9 @@ import (
 // OpenID Connect fields.
 type discovery struct {
 	metadata
-	UserinfoEndpoint                 string   `json:"userinfo_endpoint"`
+	UserinfoEndpoint string `json:"userinfo_endpoint"`
+	// EndSessionEndpoint is OpenID Connect RP-Initiated Logout 1.0 §2.1.
+	EndSessionEndpoint               string   `json:"end_session_endpoint"`
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                  []string `json:"claims_supported"`
@@ -27,6 +29,7 @@ func newDiscovery(m metadata) discovery {
 	return discovery{
 		metadata:                         m,
 		UserinfoEndpoint:                 m.Issuer + "/oauth2/userinfo",
+		EndSessionEndpoint:               m.Issuer + "/oauth2/logout",
 		SubjectTypesSupported:            []string{"public"},
 		IDTokenSigningAlgValuesSupported: []string{"RS256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash",
