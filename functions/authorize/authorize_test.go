@@ -1020,6 +1020,10 @@ func TestIDTokenHint(t *testing.T) {
 	if loc := r.header.Get("Location"); !strings.Contains(loc, "error=request_not_supported") {
 		t.Errorf("request object: got %d to %q, want request_not_supported", r.status, loc)
 	}
+	r = b.get(authorizeURL(map[string]string{"request_uri": "https://app.example.com/request.jwt"}))
+	if loc := r.header.Get("Location"); !strings.Contains(loc, "error=request_uri_not_supported") || !strings.Contains(loc, "state=st-123") {
+		t.Errorf("request_uri: got %d to %q, want request_uri_not_supported with the state", r.status, loc)
+	}
 }
 
 // TestOIDCOptionalParameters: an OpenID Connect request with display,
