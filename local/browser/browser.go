@@ -337,11 +337,28 @@ func (p *Tab) navigation(f func(context.Context) (int, error), what string) int 
 	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
 	defer cancel()
 	st, err := f(ctx)
+	if err == nil {
+		// The load event can come before the browser applies autofocus
+		// (it does so when it next renders; on a busy machine, later):
+		// wait until the autofocus element, if any, has the focus, so
+		// that what a test reads next is the page a person sees.
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](autofocusApplied, chromedp.WithPollingTimeout(2*time.Second)))
+		if errors.Is(err, chromedp.ErrPollingTimeout) {
+			err = nil // the page moved the focus elsewhere itself
+		}
+	}
 	if err != nil {
 		p.b.t.Fatalf("browser %s: %s: %v", p.name, what, err)
 	}
 	return st
 }
+
+// autofocusApplied is true once the page's autofocus element (if any)
+// holds the focus, or the focus is anywhere but the body.
+const autofocusApplied = `(() => {
+  const a = document.querySelector("[autofocus]");
+  return !a || document.activeElement !== document.body;
+})()`
 
 func status(resp *network.Response, err error) (int, error) {
 	if err != nil {
