@@ -199,11 +199,12 @@ func printBanner(out io.Writer, cfg config.Config, storage string, generated boo
 	}
 	cb := cfg.Issuer + server.CallbackPath
 	fmt.Fprintf(out, `
-Incoming application links: OAuth 2.0 provider
+Incoming application links: OAuth 2.0 and OpenID Connect provider
   issuer       %s
   storage      %s
   admin token  %s%s
   console      %s/console/
+  discovery    %s/.well-known/openid-configuration
 
 Try it (copy and paste into another shell; README.md "Quick start" shows each answer):
 
@@ -235,7 +236,7 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
   #    (a second exchange of the same code revokes the tokens of the first)
   curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
 
-`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.Issuer, cfg.AdminToken, cb, int(cfg.AuthCodeTTL.Seconds()))
+`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.Issuer, cfg.Issuer, cfg.AdminToken, cb, int(cfg.AuthCodeTTL.Seconds()))
 }
 
 // openStore opens the store for the chosen backend; the returned func

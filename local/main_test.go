@@ -39,7 +39,8 @@ func TestIssuerFor(t *testing.T) {
 func TestBannerNamesTheConsole(t *testing.T) {
 	var b strings.Builder
 	printBanner(&b, config.Config{Issuer: "http://127.0.0.1:8181", AdminToken: "tok"}, "embedded emulator", true)
-	for _, want := range []string{"console      http://127.0.0.1:8181/console/", `"admin":true`, `"$ISSUER/admin/users"`} {
+	for _, want := range []string{"console      http://127.0.0.1:8181/console/",
+		"discovery    http://127.0.0.1:8181/.well-known/openid-configuration", `"admin":true`, `"$ISSUER/admin/users"`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("got a banner without %q:\n%s", want, b.String())
 		}
