@@ -201,6 +201,12 @@ func linkPath(id, suffix string) string {
 
 // userPath is the console path of a user, with suffix.
 func userPath(username, suffix string) string {
+	if strings.EqualFold(username, "new") {
+		// /console/users/new is the create form. Usernames are unique
+		// regardless of case and looked up so, so a user named new (in
+		// any case) is reached by the name in capitals instead.
+		username = "NEW"
+	}
 	return consolePrefix + "/users/" + url.PathEscape(username) + suffix
 }
 

@@ -612,6 +612,21 @@ func TestConsoleUsers(t *testing.T) {
 			t.Errorf("user page: want %q", want)
 		}
 	}
+	// A user named new (the create form's address) is reached, edited
+	// and listed all the same, by the name in capitals.
+	form.Set("username", "new")
+	if r := e.post(cookie, "/console/users/new", form); r.status != http.StatusSeeOther || r.location() != "/console/users/NEW?created=1" {
+		t.Fatalf("create new: got %d to %q", r.status, r.location())
+	}
+	if r := e.get(cookie, "/console/users/NEW"); r.status != http.StatusOK || !strings.Contains(r.body, "<h1>new</h1>") || !strings.Contains(r.body, `action="/console/users/NEW"`) {
+		t.Errorf("user new: got %d, want its page with its edit form:\n%.2000s", r.status, r.body)
+	}
+	if r := e.get(cookie, "/console/users"); !strings.Contains(r.body, `<a href="/console/users/NEW">new</a>`) {
+		t.Errorf("users list: no link to the user new")
+	}
+	if r := e.get(cookie, "/console/users/new"); !strings.Contains(r.body, `id="username"`) {
+		t.Errorf("/console/users/new is no longer the create form")
+	}
 	// Edit: permissions, flags.
 	r = e.post(cookie, "/console/users/bob", url.Values{"csrf": {csrf}, "name": {"Bob S"}, "email": {"bob@example.com"}, "permission": {"REPO_WRITE"}, "disabled": {"on"}})
 	if r.status != http.StatusSeeOther {
