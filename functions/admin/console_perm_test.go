@@ -9,6 +9,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/signing"
 )
 
 // cellNames is the table as rows of "label: scope scope".
@@ -95,12 +96,13 @@ func TestConsolePagesEscape(t *testing.T) {
 	cat, _ := shared.ParseCatalog([]byte(`{"baseline":"B","scopes":[{"name":"B","description":"` + strings.ReplaceAll(v, `"`, `\"`) + `"},{"name":"X</style><script>x()</script>_READ","description":"d"}]}`))
 	l := linkData{CSRF: v, Catalog: cat}
 	l.Link.ID, l.Link.Name, l.Link.ClientID, l.Link.RedirectURIs, l.Link.Scopes = v, v, v, []string{v}, []string{v}
+	l.Link.PostLogoutRedirectURIs = []string{v}
 	l.Link.CreatedAt, l.Link.UpdatedAt = at, at
 	l.Notice = v
 	pages := map[string]func(w http.ResponseWriter){
 		"link": func(w http.ResponseWriter) { renderConsole(w, 200, frame{Title: v}, linkPage, l) },
 		"form": func(w http.ResponseWriter) {
-			renderConsole(w, 200, frame{Title: v}, linkFormPage, linkFormData{CSRF: v, Name: v, URIs: []string{v}, Scopes: []string{v}, Errs: fieldErrors{"name": v}, Table: newPermTable(cat)})
+			renderConsole(w, 200, frame{Title: v}, linkFormPage, linkFormData{CSRF: v, Name: v, URIs: []string{v}, LogoutURIs: v, Scopes: []string{v}, Errs: fieldErrors{"name": v, "post_logout_redirect_uris[0]": v}, Table: newPermTable(cat)})
 		},
 		"credentials": func(w http.ResponseWriter) {
 			renderConsole(w, 200, frame{Title: v, Script: true}, credentialsPage, credentialsData{Link: l.Link, Creds: credentialsView{ClientID: v, ClientSecret: v}, Issuer: v})
@@ -126,6 +128,25 @@ func TestHumanDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{0: "0 seconds", time.Hour + 5*time.Minute: "1 hour 5 minutes", 48 * time.Hour: "2 days", time.Second: "1 second"} {
 		if got := humanDuration(d); got != want {
 			t.Errorf("humanDuration(%v): got %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestKeysPageSigningSince: the current key says since when it signs, when
+// its document knows.
+func TestKeysPageSigningSince(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		key  signing.KeyInfo
+		want string
+	}{
+		{signing.KeyInfo{KeyID: "k1", State: "current", ActiveFrom: at}, `Signs every new token, since <time datetime="2026-05-01T12:00:00Z">`},
+		{signing.KeyInfo{KeyID: "k1", State: "current"}, "Signs every new token</td>"},
+	} {
+		w := httptest.NewRecorder()
+		renderConsole(w, 200, frame{Title: "Signing keys"}, keysPage, keysData{Keys: []signing.KeyInfo{c.key}})
+		if !strings.Contains(w.Body.String(), c.want) {
+			t.Errorf("key %+v: the page lacks %q", c.key, c.want)
 		}
 	}
 }

@@ -398,6 +398,9 @@ func keysPage(b *page.Buffer, d keysData) {
 					b.Fill(`Verifies until <time datetime="%s">%s</time>`, page.RFC3339(k.RetireAfter), page.Day(k.RetireAfter))
 				} else {
 					b.WriteString("Signs every new token")
+					if !k.ActiveFrom.IsZero() {
+						b.Fill(`, since <time datetime="%s">%s</time>`, page.RFC3339(k.ActiveFrom), page.Day(k.ActiveFrom))
+					}
 				}
 			case "next":
 				b.Fill(`<span class="status info">Next</span></td><td data-label="When">Signs from <time datetime="%s">%s</time>`, page.RFC3339(k.ActiveFrom), page.Day(k.ActiveFrom))

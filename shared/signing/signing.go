@@ -133,8 +133,11 @@ const (
 type document struct {
 	Version int             `json:"version"`
 	Current jose.JSONWebKey `json:"current"`
-	Next    *nextKey        `json:"next,omitempty"`
-	Retired []retiredKey    `json:"retired,omitempty"`
+	// CurrentSince is when Current began to sign (zero in documents
+	// written before it was kept).
+	CurrentSince time.Time    `json:"current_since,omitzero"`
+	Next         *nextKey     `json:"next,omitempty"`
+	Retired      []retiredKey `json:"retired,omitempty"`
 }
 
 // nextKey is the pending key of a staged rotation.
@@ -261,7 +264,7 @@ func (k *Keyring) create(ctx context.Context) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc := document{Version: docVersion, Current: key}
+	doc := document{Version: docVersion, Current: key, CurrentSince: k.o.Now().UTC()}
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode signing keys: %w", err)
@@ -347,7 +350,7 @@ func (d document) activated() document {
 	if d.Next == nil {
 		return d
 	}
-	out := document{Version: d.Version, Current: d.Next.Key}
+	out := document{Version: d.Version, Current: d.Next.Key, CurrentSince: d.Next.ActiveFrom}
 	if d.Next.PreviousRetireAfter.After(d.Next.ActiveFrom) {
 		out.Retired = append(out.Retired, retiredKey{Key: d.Current.Public(), RetireAfter: d.Next.PreviousRetireAfter})
 	}
@@ -764,7 +767,7 @@ func (k *Keyring) rotate(ctx context.Context, keep time.Duration) (*keySet, Rota
 		return nil, Rotation{}, fmt.Errorf("rotate signing key: %w", err)
 	}
 	activeFrom := now.Add(k.ActivationDelay())
-	doc := document{Version: docVersion, Current: base.Current, Next: &nextKey{
+	doc := document{Version: docVersion, Current: base.Current, CurrentSince: base.CurrentSince, Next: &nextKey{
 		Key: key, ActiveFrom: activeFrom, PreviousRetireAfter: activeFrom.Add(keep),
 	}}
 	for _, r := range base.Retired {
@@ -822,7 +825,7 @@ type KeyInfo struct {
 	// State is "current" (signs), "next" (published, signs from
 	// ActiveFrom) or "retired" (verifies until RetireAfter).
 	State       string
-	ActiveFrom  time.Time // next
+	ActiveFrom  time.Time // next: when it signs; current: since when it signs (zero when not known)
 	RetireAfter time.Time // retired; for the current key, when a pending rotation retires it
 }
 
@@ -837,7 +840,7 @@ func Describe(doc []byte, now time.Time) ([]KeyInfo, error) {
 	if d.Next != nil && !now.Before(d.Next.ActiveFrom) {
 		d = d.activated()
 	}
-	out := []KeyInfo{{KeyID: d.Current.KeyID, State: "current"}}
+	out := []KeyInfo{{KeyID: d.Current.KeyID, State: "current", ActiveFrom: d.CurrentSince.UTC()}}
 	if d.Next != nil {
 		out[0].RetireAfter = d.Next.PreviousRetireAfter.UTC()
 		out = append(out, KeyInfo{KeyID: d.Next.Key.KeyID, State: "next", ActiveFrom: d.Next.ActiveFrom.UTC()})

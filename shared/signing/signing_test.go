@@ -885,9 +885,10 @@ func TestDescribe(t *testing.T) {
 	ctx := context.Background()
 	old := currentKid(t, k)
 	doc, _ := src.GetSigningKeys(ctx)
+	created := c.Now().UTC()
 	got, err := Describe(doc, c.Now())
-	if err != nil || len(got) != 1 || got[0] != (KeyInfo{KeyID: old, State: "current"}) {
-		t.Fatalf("before a rotation: got %+v, %v", got, err)
+	if err != nil || len(got) != 1 || got[0] != (KeyInfo{KeyID: old, State: "current", ActiveFrom: created}) {
+		t.Fatalf("before a rotation: got %+v, %v, want the key signing since its creation", got, err)
 	}
 	rot, err := k.Rotate(ctx, time.Hour)
 	if err != nil {
@@ -896,18 +897,32 @@ func TestDescribe(t *testing.T) {
 	rot.ActiveFrom, rot.PreviousRetireAfter = rot.ActiveFrom.UTC(), rot.PreviousRetireAfter.UTC()
 	doc, _ = src.GetSigningKeys(ctx)
 	got, _ = Describe(doc, c.Now())
-	want := []KeyInfo{{KeyID: old, State: "current", RetireAfter: rot.PreviousRetireAfter}, {KeyID: rot.KeyID, State: "next", ActiveFrom: rot.ActiveFrom}}
+	want := []KeyInfo{{KeyID: old, State: "current", ActiveFrom: created, RetireAfter: rot.PreviousRetireAfter}, {KeyID: rot.KeyID, State: "next", ActiveFrom: rot.ActiveFrom}}
 	if !slices.Equal(got, want) {
 		t.Errorf("pending: got %+v, want %+v", got, want)
 	}
 	got, _ = Describe(doc, rot.ActiveFrom)
-	want = []KeyInfo{{KeyID: rot.KeyID, State: "current"}, {KeyID: old, State: "retired", RetireAfter: rot.PreviousRetireAfter}}
+	want = []KeyInfo{{KeyID: rot.KeyID, State: "current", ActiveFrom: rot.ActiveFrom}, {KeyID: old, State: "retired", RetireAfter: rot.PreviousRetireAfter}}
 	if !slices.Equal(got, want) {
 		t.Errorf("active: got %+v, want %+v", got, want)
 	}
 	got, _ = Describe(doc, rot.PreviousRetireAfter)
 	if len(got) != 1 || got[0].KeyID != rot.KeyID {
 		t.Errorf("after retirement: got %+v, want the new key alone", got)
+	}
+	// The next rotation's document keeps when the new key began to sign.
+	c.Add(rot.ActiveFrom.Add(time.Minute).Sub(c.Now()))
+	if _, err := k.Rotate(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ = src.GetSigningKeys(ctx)
+	if got, _ = Describe(doc, c.Now()); got[0].KeyID != rot.KeyID || !got[0].ActiveFrom.Equal(rot.ActiveFrom) {
+		t.Errorf("after the next rotation: current %+v, want %s signing since %v", got[0], rot.KeyID, rot.ActiveFrom)
+	}
+	// A document written before current_since was kept: no date.
+	legacy := strings.Replace(string(doc), `"current_since"`, `"x_current_since"`, 1)
+	if got, err = Describe([]byte(legacy), c.Now()); err != nil || !got[0].ActiveFrom.IsZero() {
+		t.Errorf("a document without current_since: got %+v, %v, want no date", got, err)
 	}
 	if _, err := Describe([]byte("{"), c.Now()); err == nil {
 		t.Errorf("got no error for a broken document")
