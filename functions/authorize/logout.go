@@ -250,7 +250,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		if lr.link != nil {
 			web.Audit(ctx, "logout_by_application", "client_id", lr.link.ClientID, "user_id", sess.UserID)
 		}
-	} else {
+	} else if h.sessionID(r) != "" {
+		// A cookie whose session is gone (expired, ended elsewhere) is
+		// cleared. Without one nothing is: a cross-site post comes without
+		// the cookie (SameSite=Lax), and deleting it then would let any
+		// site sign its visitors out without asking them.
 		http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
 	}
 	page.Redirect(w, lr.target(), http.StatusSeeOther)

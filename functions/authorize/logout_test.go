@@ -148,6 +148,8 @@ func TestRPInitiatedLogoutRefusals(t *testing.T) {
 		"hint for another client than client_id": {"client_id": {twoClient}, "id_token_hint": {hintFor(testIssuer, appClient)}, "post_logout_redirect_uri": {appSignedOut}},
 		"hint from another issuer":               {"id_token_hint": {hintFor("https://elsewhere.example", appClient)}, "post_logout_redirect_uri": {appSignedOut}},
 		"hint that is not a JWT":                 {"id_token_hint": {"nope"}, "post_logout_redirect_uri": {appSignedOut}},
+		"hint whose azp is not an audience":      {"id_token_hint": {fakeIDToken(`{"iss":"` + testIssuer + `","sub":"` + aliceID + `","aud":["` + twoClient + `"],"azp":"` + appClient + `"}`)}, "post_logout_redirect_uri": {appSignedOut}},
+		"hint with an empty audience":            {"id_token_hint": {fakeIDToken(`{"iss":"` + testIssuer + `","sub":"` + aliceID + `","aud":""}`)}},
 		// oidcc-rp-initiated-logout-modified-id-token-hint: alg none.
 		"hint changed to alg none": {"id_token_hint": {algNone(hintFor(testIssuer, appClient))}, "post_logout_redirect_uri": {appSignedOut}},
 		"hint without a signature": {"id_token_hint": {strings.TrimSuffix(hintFor(testIssuer, appClient), "c2ln")}, "post_logout_redirect_uri": {appSignedOut}},
@@ -228,6 +230,32 @@ func TestLogoutPageWithoutApplication(t *testing.T) {
 		}
 		if b.signedIn() {
 			t.Errorf("%s: still signed in", path)
+		}
+	}
+}
+
+// TestLogoutCrossSitePost: a cross-site form post to /oauth2/logout comes
+// without the session cookie (SameSite=Lax), so it finds no session; it
+// must not answer with a Set-Cookie that deletes the cookie, or any site
+// could sign its visitors out without asking them. Found by review.
+func TestLogoutCrossSitePost(t *testing.T) {
+	e, _ := logoutEnv(t)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, body := range []url.Values{
+		{},
+		{"csrf": {"anything"}},
+		{"csrf": {"x"}, "client_id": {appClient}, "post_logout_redirect_uri": {appSignedOut}, "state": {"attacker"}},
+	} {
+		// What the browser sends cross-site: no cookie.
+		res, err := client.PostForm(e.srv.URL+"/oauth2/logout", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		for _, c := range res.Cookies() {
+			if c.Name == e.h.cookies.Session {
+				t.Errorf("post %v without a cookie: answered Set-Cookie %s (deletes the session cookie)", body, c)
+			}
 		}
 	}
 }

@@ -390,6 +390,12 @@ func parseHint(hint, issuer string) (idHint, error) {
 		return idHint{}, errors.New("id_token_hint: another issuer")
 	case c.Sub == "":
 		return idHint{}, errors.New("id_token_hint: no sub")
+	case len(aud) == 0 || slices.Contains(aud, ""):
+		return idHint{}, errors.New("id_token_hint: an empty audience")
+	case c.Azp != "" && !slices.Contains(aud, c.Azp):
+		// OIDC Core §2: azp is the party the token was issued to, one
+		// of its audiences.
+		return idHint{}, errors.New("id_token_hint: azp is not among its audiences")
 	}
 	return idHint{Sub: c.Sub, Aud: aud, Azp: c.Azp}, nil
 }
