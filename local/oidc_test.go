@@ -140,6 +140,25 @@ func TestOpenIDConnect(t *testing.T) {
 			t.Errorf("UserInfo without a token: status %d, WWW-Authenticate %q; want 401 and a Bearer challenge without error (RFC 6750 §3.1)", resp.StatusCode, ch)
 		}
 	}
+	// A malformed request is 400 invalid_request (RFC 6750 §3.1): the
+	// token both in the header and in the body (§2), or a body with a
+	// repeated field.
+	for name, body := range map[string]string{
+		"token twice":    url.Values{"access_token": {tok.AccessToken}}.Encode(),
+		"repeated field": "a=1&a=2",
+	} {
+		r, _ := http.NewRequest(http.MethodPost, userinfo, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatalf("UserInfo %s: %v", name, err)
+		}
+		resp.Body.Close()
+		if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(ch, `error="invalid_request"`) {
+			t.Errorf("UserInfo %s: status %d, WWW-Authenticate %q; want 400 invalid_request", name, resp.StatusCode, ch)
+		}
+	}
 
 	// A refresh: a fresh ID token, the same sub and auth_time, no nonce.
 	old := *tok

@@ -21,6 +21,9 @@ type Authorization struct {
 	ClientID string   `json:"client_id"`
 	Name     string   `json:"name"`
 	Scopes   []string `json:"scopes"`
+	// ProtocolScopes are the OpenID Connect scopes the user approved for
+	// it (openid, profile, email): what it may learn about them.
+	ProtocolScopes []string `json:"protocol_scopes,omitempty"`
 	// AuthorizedAt is when the user first authorized the application.
 	AuthorizedAt time.Time `json:"authorized_at"`
 	// LastAuthorizedAt is the user's latest approval.
@@ -80,7 +83,7 @@ func (h *Handler) authorizations(r *http.Request, userID, revokedClient string) 
 			return nil, nil, err
 		}
 		out = append(out, Authorization{
-			ClientID: g.ClientID, Name: link.Name, Scopes: h.maxScopes(g.Scope),
+			ClientID: g.ClientID, Name: link.Name, Scopes: h.maxScopes(g.Scope), ProtocolScopes: g.Protocol,
 			AuthorizedAt: g.CreatedAt.UTC(), LastAuthorizedAt: g.UpdatedAt.UTC(),
 		})
 	}
@@ -177,7 +180,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 	for _, a := range apps {
 		d.Apps = append(d.Apps, appView{
 			Authorization: a,
-			ScopeItems:    h.scopeItems(a.Scopes),
+			ScopeItems:    append(h.scopeItems(a.Scopes), protocolItems(a.ProtocolScopes)...),
 			RevokeAction:  "/account/authorizations/" + url.PathEscape(a.ClientID) + "/revoke",
 		})
 	}

@@ -328,3 +328,29 @@ func TestRevokeFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountPageShowsProtocolScopes: an application approved for openid
+// and email is listed with what it may learn about the user, in the page
+// and in its JSON, since a remembered consent gives it that again without
+// asking. Found by review.
+func TestAccountPageShowsProtocolScopes(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	consent := b.flow(authorizeURL(map[string]string{"scope": "openid email REPO_READ"}))
+	if r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("approve: status %d, want 303", r.status)
+	}
+	page := checkPage(t, b.get(accountPath))
+	for _, want := range []string{"Sign you in with your account", "See your email address and whether it is verified"} {
+		if !strings.Contains(page.Text, want) {
+			t.Errorf("account page lacks %q (text %q)", want, page.Text)
+		}
+	}
+	if strings.Contains(page.Text, "See your name and username") {
+		t.Error("account page lists profile, which was not approved")
+	}
+	js := b.get(accountPath, "Accept", "application/json")
+	if !strings.Contains(js.body, `"protocol_scopes":["openid","email"]`) {
+		t.Errorf("account JSON: %s, want protocol_scopes openid and email", js.body)
+	}
+}

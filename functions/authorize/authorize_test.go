@@ -1089,3 +1089,36 @@ func TestAuthorizePost(t *testing.T) {
 		t.Errorf("POST authorize with a query: got %d to %q, want a 400 page", r.status, r.header.Get("Location"))
 	}
 }
+
+// TestMaxAgeAtConsentPost: max_age holds until the user approves. A consent
+// page shown to a recent sign-in and approved after max_age has passed
+// asks for a sign-in again instead of issuing a code with an older
+// auth_time (OIDC Core §3.1.2.1); the consent after that sign-in issues it
+// (no loop, even for a small max_age). Found by review.
+func TestMaxAgeAtConsentPost(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.flow(authorizeURL(map[string]string{"scope": "REPO_WRITE"})) // alice signs in; this consent is not approved
+	consent := b.get(authorizeURL(map[string]string{"max_age": "60"}))
+	if consent.status != http.StatusOK || !strings.Contains(consent.body, `name="decision"`) {
+		t.Fatalf("max_age=60 a moment after the sign-in: status %d, want the consent page", consent.status)
+	}
+	e.clock.Add(10 * time.Minute)
+	r := b.submit(parsePage(t, consent.body).form(t, "/oauth2/consent"), "decision=approve", nil)
+	if r.status != http.StatusOK || !strings.Contains(r.body, `name="password"`) {
+		t.Fatalf("approve 10 minutes after the sign-in with max_age=60: got %d (Location %q), want the login page", r.status, r.header.Get("Location"))
+	}
+	next := b.signIn(r, "alice", alicePass)
+	if next.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: status %d, want 303", next.status)
+	}
+	again := b.get(next.header.Get("Location"))
+	if again.status != http.StatusOK {
+		t.Fatalf("after signing in: status %d, want the consent page", again.status)
+	}
+	e.clock.Add(2 * time.Minute) // a slow decision right after the sign-in the request asked for
+	if r := b.submit(parsePage(t, again.body).form(t, "/oauth2/consent"), "decision=approve", nil); r.status != http.StatusSeeOther ||
+		!strings.Contains(r.header.Get("Location"), "code=") {
+		t.Errorf("approve after the fresh sign-in: got %d to %q, want a code", r.status, r.header.Get("Location"))
+	}
+}

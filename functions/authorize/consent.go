@@ -102,6 +102,13 @@ func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *sto
 		CSRF:         sess.CSRF,
 	}
 	vals := a.values()
+	if a.hasMaxAge {
+		// The consent's post checks max_age again (consent below): the
+		// sign-in must still be recent enough when the user approves.
+		// After a sign-in for this request there is none (values drops
+		// it), as that sign-in is the one max_age asked for.
+		vals.Set("max_age", a.get("max_age"))
+	}
 	for _, k := range authParams {
 		if v := vals.Get(k); v != "" {
 			d.Hidden = append(d.Hidden, hiddenInput{Name: k, Value: v})
@@ -167,14 +174,23 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 		h.authorizeError(w, r, t, err)
 		return
 	}
-	if user == nil {
-		// The session ended (or was never there): sign in, then see the
-		// consent page again.
-		h.renderLogin(w, r, http.StatusOK, loginData{
+	// max_age (OIDC Core §3.1.2.1) still holds when the user decides: a
+	// sign-in that has grown too old while the consent page was open is
+	// done again, then the consent page comes back (without max_age: the
+	// sign-in it asks for has just happened, so even a small one ends).
+	tooOld := user != nil && a.hasMaxAge && h.now().Sub(sess.CreatedAt) >= a.maxAge
+	if user == nil || tooOld && len(account) == 0 {
+		// The session ended (or was never there), or is too old: sign
+		// in, then see the consent page again.
+		d := loginData{
 			ReturnTo:   a.returnTo(),
 			AppName:    a.link.Name,
 			formAction: shared.FormActionSource(a.redirectTo),
-		})
+		}
+		if user != nil {
+			d.SignedInAs = user.Username
+		}
+		h.renderLogin(w, r, http.StatusOK, d)
 		return
 	}
 	if len(account) == 1 && account[0] == "switch" && len(decision) == 0 {

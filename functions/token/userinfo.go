@@ -51,8 +51,12 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 // (email). Errors are RFC 6750 §3 challenges.
 func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	tok, ok := bearer(r)
-	if !ok {
+	tok, malformed := bearer(r)
+	switch {
+	case malformed != "":
+		challenge(w, http.StatusBadRequest, "invalid_request", malformed)
+		return
+	case tok == "":
 		challenge(w, http.StatusUnauthorized, "", "")
 		return
 	}
@@ -95,27 +99,29 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // bearer reads the access token of r: the Authorization header's Bearer
-// credentials, or on POST the access_token form field (RFC 6750 §2.2);
-// both, or two form fields, are refused.
-func bearer(r *http.Request) (string, bool) {
+// credentials, or on POST the access_token form field (RFC 6750 §2.2). It
+// returns "" when there is none, and a reason when the request is
+// malformed (RFC 6750 §3.1 invalid_request): a form body that does not
+// parse (a repeated field, a body over the limit), or the token sent both
+// ways (§2: a client MUST NOT use more than one method).
+func bearer(r *http.Request) (tok, malformed string) {
 	h := r.Header.Get("Authorization")
-	var tok string
 	if scheme, cred, found := strings.Cut(h, " "); found && strings.EqualFold(scheme, "Bearer") {
 		tok = strings.TrimSpace(cred)
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		form, err := web.ParseForm(r, false)
 		if err != nil {
-			return "", false
+			return "", "the request body is malformed"
 		}
 		if v := form.Get("access_token"); v != "" {
 			if tok != "" {
-				return "", false
+				return "", "the access token is sent both in the Authorization header and in the body"
 			}
 			tok = v
 		}
 	}
-	return tok, tok != ""
+	return tok, ""
 }
 
 // challenge answers an RFC 6750 §3 error: WWW-Authenticate Bearer with
