@@ -347,7 +347,7 @@ func logoutField(b *page.Buffer, d linkFormData) {
 	for k, v := range d.Errs {
 		if i, ok := strings.CutPrefix(k, field+"["); ok {
 			if n, err := strconv.Atoi(strings.TrimSuffix(i, "]")); err == nil {
-				msg = "line " + strconv.Itoa(n+1) + ": " + v
+				msg = "line " + strconv.Itoa(textLine(d.LogoutURIs, n)) + ": " + v
 			}
 		}
 	}
@@ -364,6 +364,22 @@ func logoutField(b *page.Buffer, d linkFormData) {
 	b.Fill(">%s</textarea>\n", d.LogoutURIs)
 	writeFieldError(b, errs, field, id)
 	b.WriteString("</fieldset>\n")
+}
+
+// textLine is the line number (from 1) of the n-th non-blank line of
+// text, the element n of the list linkFormInput reads from it.
+func textLine(text string, n int) int {
+	line := 0
+	for l := range strings.Lines(text) {
+		line++
+		if strings.TrimSpace(l) != "" {
+			if n == 0 {
+				return line
+			}
+			n--
+		}
+	}
+	return line + 1
 }
 
 // credentialsData fills the pages that show a link's credentials.

@@ -368,11 +368,11 @@ func TestConsoleLinkLifecycle(t *testing.T) {
 	// Sign-out redirect URLs: one per line; an element's error is shown
 	// as its line; saved, the details page and the edit form show them.
 	edit := url.Values{"csrf": {csrf}, "name": {"CI"}, "redirect_uri": {"https://ci.example.com/cb"}, "scope": {"REPO_READ"},
-		"post_logout_redirect_uris": {"https://ci.example.com/bye\r\nhttp://ci.example.com/bye\r\n"}}
+		"post_logout_redirect_uris": {"https://ci.example.com/bye\r\n\r\nhttp://ci.example.com/bye\r\n"}}
 	r = e.post(cookie, "/console/links/"+id+"/edit", edit)
-	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `<p class="field-error" id="post_logout_redirect_uris-error">Line 2: `) ||
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `<p class="field-error" id="post_logout_redirect_uris-error">Line 3: `) ||
 		!strings.Contains(r.body, `aria-invalid="true" aria-describedby="post_logout_redirect_uris-hint post_logout_redirect_uris-error">https://ci.example.com/bye`) {
-		t.Fatalf("bad sign-out redirect URL: got %d, want 422 with the error on line 2:\n%s", r.status, r.body)
+		t.Fatalf("bad sign-out redirect URL: got %d, want 422 with the error on line 3 (a blank line between):\n%s", r.status, r.body)
 	}
 	edit.Set("post_logout_redirect_uris", "https://ci.example.com/bye\r\n\r\n  http://127.0.0.1/bye  \r\n")
 	if r = e.post(cookie, "/console/links/"+id+"/edit", edit); r.status != http.StatusSeeOther {
