@@ -180,13 +180,8 @@ func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 	// (a page from before it existed) leaves them as they are.
 	text := form.Get("post_logout_redirect_uris")
 	if form.Has("post_logout_redirect_uris") {
-		logout := []string{}
-		for u := range strings.Lines(text) {
-			if u = strings.TrimSpace(u); u != "" {
-				logout = append(logout, u)
-			}
-		}
-		in.PostLogoutURIs = &logout
+		logout, _ := uriLines(text)
+		in.PostLogoutRedirectURIs = &logout
 	}
 	d = linkFormData{Name: name, URIs: uris, LogoutURIs: text, ClientType: ct, Scopes: scopes}
 	if d.URIs == nil {
@@ -222,7 +217,7 @@ func (c *consoleReq) createLink() {
 		// A resource server has no redirect URIs; the form's fields are
 		// ignored rather than refused, since the radio hides nothing.
 		none := []string{}
-		in.RedirectURIs, in.PostLogoutURIs = &none, &none
+		in.RedirectURIs, in.PostLogoutRedirectURIs = &none, &none
 		d.URIs, d.LogoutURIs = nil, ""
 	}
 	key := ""
@@ -347,7 +342,10 @@ func logoutField(b *page.Buffer, d linkFormData) {
 	for k, v := range d.Errs {
 		if i, ok := strings.CutPrefix(k, field+"["); ok {
 			if n, err := strconv.Atoi(strings.TrimSuffix(i, "]")); err == nil {
-				msg = "line " + strconv.Itoa(textLine(d.LogoutURIs, n)) + ": " + v
+				msg = v
+				if _, lines := uriLines(d.LogoutURIs); n < len(lines) {
+					msg = "line " + strconv.Itoa(lines[n]) + ": " + v
+				}
 			}
 		}
 	}
@@ -366,20 +364,19 @@ func logoutField(b *page.Buffer, d linkFormData) {
 	b.WriteString("</fieldset>\n")
 }
 
-// textLine is the line number (from 1) of the n-th non-blank line of
-// text, the element n of the list linkFormInput reads from it.
-func textLine(text string, n int) int {
+// uriLines reads a one-URL-per-line field: its non-blank lines, trimmed,
+// and the line number (from 1) of each, so that an error of element i of
+// the list is shown on its line.
+func uriLines(text string) (uris []string, lines []int) {
+	uris = []string{}
 	line := 0
 	for l := range strings.Lines(text) {
 		line++
-		if strings.TrimSpace(l) != "" {
-			if n == 0 {
-				return line
-			}
-			n--
+		if l = strings.TrimSpace(l); l != "" {
+			uris, lines = append(uris, l), append(lines, line)
 		}
 	}
-	return line + 1
+	return uris, lines
 }
 
 // credentialsData fills the pages that show a link's credentials.
@@ -624,7 +621,7 @@ func (c *consoleReq) editLink() {
 		return
 	}
 	if link.ClientType == store.ResourceServer {
-		in.RedirectURIs, in.PostLogoutURIs = nil, nil
+		in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 	}
 	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), link.ID, in); err != nil {
 		if errs, ok := fieldError(err); ok {

@@ -40,12 +40,12 @@ const idBytes = 16
 // linkInput is the body of POST and PATCH /admin/links. A nil field was not
 // sent (or sent as null).
 type linkInput struct {
-	Name           *string   `json:"name"`
-	RedirectURIs   *[]string `json:"redirect_uris"`
-	PostLogoutURIs *[]string `json:"post_logout_redirect_uris"`
-	Scopes         *[]string `json:"scopes"`
-	ClientType     *string   `json:"client_type"`
-	Enabled        *bool     `json:"enabled"`
+	Name                   *string   `json:"name"`
+	RedirectURIs           *[]string `json:"redirect_uris"`
+	PostLogoutRedirectURIs *[]string `json:"post_logout_redirect_uris"`
+	Scopes                 *[]string `json:"scopes"`
+	ClientType             *string   `json:"client_type"`
+	Enabled                *bool     `json:"enabled"`
 }
 
 // linkView is a link as the API shows it. ClientSecret is set only in the
@@ -56,28 +56,28 @@ type linkView struct {
 	ClientSecret string   `json:"client_secret,omitempty"`
 	Name         string   `json:"name"`
 	RedirectURIs []string `json:"redirect_uris"`
-	// PostLogoutURIs are the link's post_logout_redirect_uris (OpenID
+	// PostLogoutRedirectURIs are the link's post_logout_redirect_uris (OpenID
 	// Connect RP-Initiated Logout 1.0 §3), [] when none.
-	PostLogoutURIs []string  `json:"post_logout_redirect_uris"`
-	Scopes         []string  `json:"scopes"`
-	ClientType     string    `json:"client_type"`
-	Enabled        bool      `json:"enabled"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	Scopes                 []string  `json:"scopes"`
+	ClientType             string    `json:"client_type"`
+	Enabled                bool      `json:"enabled"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 func viewLink(l store.Link) linkView {
 	return linkView{
-		ID:             l.ID,
-		ClientID:       l.ClientID,
-		Name:           l.Name,
-		RedirectURIs:   nonNil(l.RedirectURIs),
-		PostLogoutURIs: nonNil(l.PostLogoutRedirectURIs),
-		Scopes:         nonNil(l.Scopes),
-		ClientType:     l.ClientType,
-		Enabled:        l.Enabled,
-		CreatedAt:      l.CreatedAt.UTC(),
-		UpdatedAt:      l.UpdatedAt.UTC(),
+		ID:                     l.ID,
+		ClientID:               l.ClientID,
+		Name:                   l.Name,
+		RedirectURIs:           nonNil(l.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(l.PostLogoutRedirectURIs),
+		Scopes:                 nonNil(l.Scopes),
+		ClientType:             l.ClientType,
+		Enabled:                l.Enabled,
+		CreatedAt:              l.CreatedAt.UTC(),
+		UpdatedAt:              l.UpdatedAt.UTC(),
 	}
 }
 
@@ -145,10 +145,10 @@ func validateRedirectURIs(clientType string, uris []string) error {
 	return validateURIList("redirect_uris", clientType, uris, true)
 }
 
-// validatePostLogoutURIs checks a link's post_logout_redirect_uris under
+// validatePostLogoutRedirectURIs checks a link's post_logout_redirect_uris under
 // the rules of its redirect URIs (SPEC), except that the list may be
 // empty: a link without any sends nobody back after sign-out.
-func validatePostLogoutURIs(clientType string, uris []string) error {
+func validatePostLogoutRedirectURIs(clientType string, uris []string) error {
 	return validateURIList("post_logout_redirect_uris", clientType, uris, false)
 }
 
@@ -274,13 +274,13 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		return linkView{}, false, err
 	}
 	nl.RedirectURIs = nonNil(nl.RedirectURIs)
-	if in.PostLogoutURIs != nil {
-		nl.PostLogoutURIs = *in.PostLogoutURIs
+	if in.PostLogoutRedirectURIs != nil {
+		nl.PostLogoutRedirectURIs = *in.PostLogoutRedirectURIs
 	}
-	if err := validatePostLogoutURIs(nl.ClientType, nl.PostLogoutURIs); err != nil {
+	if err := validatePostLogoutRedirectURIs(nl.ClientType, nl.PostLogoutRedirectURIs); err != nil {
 		return linkView{}, false, err
 	}
-	nl.PostLogoutURIs = nonNil(nl.PostLogoutURIs)
+	nl.PostLogoutRedirectURIs = nonNil(nl.PostLogoutRedirectURIs)
 	var scopes []string
 	if in.Scopes != nil {
 		scopes = *in.Scopes
@@ -447,12 +447,12 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 		}
 		u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
 	}
-	if in.PostLogoutURIs != nil {
-		uris := nonNil(*in.PostLogoutURIs)
-		if err := validatePostLogoutURIs(cur.ClientType, uris); err != nil {
+	if in.PostLogoutRedirectURIs != nil {
+		uris := nonNil(*in.PostLogoutRedirectURIs)
+		if err := validatePostLogoutRedirectURIs(cur.ClientType, uris); err != nil {
 			return store.Link{}, err
 		}
-		u.PostLogoutURIs, fields = &uris, append(fields, "post_logout_redirect_uris")
+		u.PostLogoutRedirectURIs, fields = &uris, append(fields, "post_logout_redirect_uris")
 	}
 	if in.Scopes != nil {
 		scopes, err := validateScopes(h.cfg.Catalog, "scopes", *in.Scopes)

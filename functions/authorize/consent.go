@@ -178,7 +178,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	// sign-in that has grown too old while the consent page was open is
 	// done again, then the consent page comes back (without max_age: the
 	// sign-in it asks for has just happened, so even a small one ends).
-	tooOld := user != nil && a.hasMaxAge && h.now().Sub(sess.CreatedAt) >= a.maxAge
+	tooOld := user != nil && a.signInTooOld(sess, h.now())
 	if user == nil || tooOld && len(account) == 0 {
 		// The session ended (or was never there), or is too old: sign
 		// in, then see the consent page again.

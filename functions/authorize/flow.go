@@ -39,9 +39,8 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.authorizeError(w, r, t, err)
 		return
 	}
-	// max_age: a sign-in older than it must be done again (OIDC Core
-	// §3.1.2.1; max_age=0 is prompt=login).
-	tooOld := user != nil && a.hasMaxAge && h.now().Sub(sess.CreatedAt) >= a.maxAge
+	// max_age: a sign-in older than it must be done again.
+	tooOld := user != nil && a.signInTooOld(sess, h.now())
 	// id_token_hint naming another user than the one signed in: that user
 	// must sign in (prompt=none: login_required, OIDC Core §3.1.2.1).
 	tooOld = tooOld || (user != nil && a.hintSub != "" && a.hintSub != user.ID)

@@ -207,9 +207,6 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request, vals url.Va
 		// Browsers apply form-action to the redirect that answers the post.
 		formAction = append(formAction, shared.FormActionSource(lr.redirect))
 	}
-	if lr.link == nil {
-		lr = nil
-	}
 	page.Render(w, http.StatusOK, signOutPage, signOutData{site: h.site(), Username: user.Username, CSRF: sess.CSRF, Logout: lr}, formAction...)
 }
 

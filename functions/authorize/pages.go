@@ -408,7 +408,7 @@ func accountPage(b *page.Buffer, d accountData) {
 type signOutData struct {
 	site
 	Username, CSRF string
-	Logout         *logoutRequest // nil: the person came here themselves
+	Logout         *logoutRequest // nil, or no link: the person came here themselves
 }
 
 // signOutPage asks a signed-in user to confirm signing out: one form,

@@ -76,6 +76,12 @@ type authRequest struct {
 
 func (a *authRequest) get(name string) string { return a.params[name] }
 
+// signInTooOld reports whether max_age asks for a new sign-in of sess at
+// now (OIDC Core §3.1.2.1; max_age=0 is prompt=login).
+func (a *authRequest) signInTooOld(sess *store.Session, now time.Time) bool {
+	return sess != nil && a.hasMaxAge && now.Sub(sess.CreatedAt) >= a.maxAge
+}
+
 // values returns the authorization parameters to carry forward. prompt
 // loses "login" and "select_account", and max_age and id_token_hint go: the login they
 // asked for is the one the user is about to do (or has just done), and

@@ -524,13 +524,19 @@ func (k *Keyring) Sign(ctx context.Context, c AccessClaims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
-	jws, err := k.keys(ctx).signer.Sign(payload)
+	return compact(k.keys(ctx).signer, payload, "access token")
+}
+
+// compact signs payload with signer and returns the compact JWS; what
+// names the token in errors.
+func compact(signer jose.Signer, payload []byte, what string) (string, error) {
+	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("sign access token: %w", err)
+		return "", fmt.Errorf("sign %s: %w", what, err)
 	}
 	out, err := jws.CompactSerialize()
 	if err != nil {
-		return "", fmt.Errorf("serialize access token: %w", err)
+		return "", fmt.Errorf("serialize %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -564,15 +570,7 @@ func (k *Keyring) SignIDToken(ctx context.Context, c IDClaims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
 	}
-	jws, err := k.keys(ctx).idSigner.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("sign id token: %w", err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		return "", fmt.Errorf("serialize id token: %w", err)
-	}
-	return out, nil
+	return compact(k.keys(ctx).idSigner, payload, "id token")
 }
 
 // AccessTokenHash is the at_hash of an access token for RS256 (OIDC Core

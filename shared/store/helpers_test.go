@@ -49,16 +49,16 @@ func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, seq.Add(1)
 // newLink is a fresh confidential link request.
 func newLink(key string) store.NewLink {
 	return store.NewLink{
-		IdempotencyKey: key,
-		ID:             uniq("id"),
-		ClientID:       uniq("client"),
-		Secret:         uniq("secret"),
-		Name:           "Jenkins",
-		RedirectURIs:   []string{"https://ci.example/cb"},
-		PostLogoutURIs: []string{"https://ci.example/signed-out"},
-		Scopes:         []string{"REPO_READ"},
-		ClientType:     store.Confidential,
-		Enabled:        true,
+		IdempotencyKey:         key,
+		ID:                     uniq("id"),
+		ClientID:               uniq("client"),
+		Secret:                 uniq("secret"),
+		Name:                   "Jenkins",
+		RedirectURIs:           []string{"https://ci.example/cb"},
+		PostLogoutRedirectURIs: []string{"https://ci.example/signed-out"},
+		Scopes:                 []string{"REPO_READ"},
+		ClientType:             store.Confidential,
+		Enabled:                true,
 	}
 }
 

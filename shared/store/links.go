@@ -41,13 +41,13 @@ func creationKey(created time.Time, id string) string { return fmtTime(created) 
 // idempotency key reused for a different request is refused.
 func fingerprint(in NewLink) string {
 	b, _ := json.Marshal(struct {
-		Name           string   `json:"name"`
-		RedirectURIs   []string `json:"redirect_uris"`
-		PostLogoutURIs []string `json:"post_logout_redirect_uris,omitempty"`
-		Scopes         []string `json:"scopes"`
-		ClientType     string   `json:"client_type"`
-		Enabled        bool     `json:"enabled"`
-	}{in.Name, in.RedirectURIs, in.PostLogoutURIs, in.Scopes, in.ClientType, in.Enabled})
+		Name                   string   `json:"name"`
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+		Scopes                 []string `json:"scopes"`
+		ClientType             string   `json:"client_type"`
+		Enabled                bool     `json:"enabled"`
+	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -60,7 +60,7 @@ func decodeLink(it item) Link {
 		ClientID:               it.s(aClientID),
 		Name:                   it.s(aName),
 		RedirectURIs:           it.l(aRedirectURIs),
-		PostLogoutRedirectURIs: it.l(aPostLogoutURIs),
+		PostLogoutRedirectURIs: it.l(aPostLogoutRedirectURIs),
 		Scopes:                 it.l(aScopes),
 		ClientType:             it.s(aClientType),
 		Enabled:                it.b(aEnabled),
@@ -104,13 +104,13 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	}
 	l := Link{
 		ID: in.ID, ClientID: in.ClientID, Name: in.Name,
-		RedirectURIs: nonNil(in.RedirectURIs), PostLogoutRedirectURIs: nonNil(in.PostLogoutURIs), Scopes: nonNil(in.Scopes),
+		RedirectURIs: nonNil(in.RedirectURIs), PostLogoutRedirectURIs: nonNil(in.PostLogoutRedirectURIs), Scopes: nonNil(in.Scopes),
 		ClientType: in.ClientType, Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
 	}
 	linkItem := map[string]types.AttributeValue{
 		aPK: str(linkPrefix + l.ClientID), aSK: str(skLink),
 		aID: str(l.ID), aClientID: str(l.ClientID), aName: str(l.Name),
-		aRedirectURIs: list(l.RedirectURIs), aPostLogoutURIs: list(l.PostLogoutRedirectURIs), aScopes: list(l.Scopes),
+		aRedirectURIs: list(l.RedirectURIs), aPostLogoutRedirectURIs: list(l.PostLogoutRedirectURIs), aScopes: list(l.Scopes),
 		aClientType: str(l.ClientType), aEnabled: boolean(l.Enabled),
 		aCreatedAt: str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
 	}
@@ -525,8 +525,8 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 	if u.RedirectURIs != nil {
 		up.Set(aRedirectURIs, list(*u.RedirectURIs))
 	}
-	if u.PostLogoutURIs != nil {
-		up.Set(aPostLogoutURIs, list(*u.PostLogoutURIs))
+	if u.PostLogoutRedirectURIs != nil {
+		up.Set(aPostLogoutRedirectURIs, list(*u.PostLogoutRedirectURIs))
 	}
 	if u.Scopes != nil {
 		up.Set(aScopes, list(*u.Scopes))

@@ -44,7 +44,7 @@ func TestCreateLink(t *testing.T) {
 				t.Errorf("CreateLink(%s) secret = %q, want %q", typ, secret, in.Secret)
 			}
 			want := store.Link{ID: in.ID, ClientID: in.ClientID, Name: in.Name, RedirectURIs: in.RedirectURIs,
-				PostLogoutRedirectURIs: in.PostLogoutURIs, Scopes: in.Scopes, ClientType: typ, Enabled: true, CreatedAt: at, UpdatedAt: at}
+				PostLogoutRedirectURIs: in.PostLogoutRedirectURIs, Scopes: in.Scopes, ClientType: typ, Enabled: true, CreatedAt: at, UpdatedAt: at}
 			for name, get := range map[string]func() (store.Link, error){
 				"CreateLink":        func() (store.Link, error) { return l, nil },
 				"GetLink":           func() (store.Link, error) { return s.GetLink(ctx(), in.ID) },
@@ -126,11 +126,11 @@ func TestUpdateLink(t *testing.T) {
 		if !got.VerifySecret(in.Secret, later) {
 			t.Error("UpdateLink lost the secret verifier")
 		}
-		if !slices.Equal(got.PostLogoutRedirectURIs, in.PostLogoutURIs) {
-			t.Errorf("UpdateLink without post-logout URIs changed them: %v, want %v", got.PostLogoutRedirectURIs, in.PostLogoutURIs)
+		if !slices.Equal(got.PostLogoutRedirectURIs, in.PostLogoutRedirectURIs) {
+			t.Errorf("UpdateLink without post-logout URIs changed them: %v, want %v", got.PostLogoutRedirectURIs, in.PostLogoutRedirectURIs)
 		}
 		logout := []string{"https://a.example/bye", "https://b.example/bye"}
-		if got, err = s.UpdateLink(ctx(), in.ID, store.LinkUpdate{PostLogoutURIs: &logout}, later); err != nil ||
+		if got, err = s.UpdateLink(ctx(), in.ID, store.LinkUpdate{PostLogoutRedirectURIs: &logout}, later); err != nil ||
 			!slices.Equal(got.PostLogoutRedirectURIs, logout) || !slices.Equal(got.RedirectURIs, uris) {
 			t.Errorf("UpdateLink(post-logout URIs) = %+v, %v, want them %v and the redirect URIs unchanged", got, err, logout)
 		}

@@ -67,25 +67,25 @@ func (l *Link) VerifySecret(secret string, now time.Time) bool {
 // generated candidates; a retry with the same IdempotencyKey returns the
 // link (and secret) created the first time instead.
 type NewLink struct {
-	IdempotencyKey string // "" when the caller sent none
-	ID             string
-	ClientID       string
-	Secret         string // "" for a public link
-	Name           string
-	RedirectURIs   []string
-	PostLogoutURIs []string // PostLogoutRedirectURIs
-	Scopes         []string
-	ClientType     string
-	Enabled        bool
+	IdempotencyKey         string // "" when the caller sent none
+	ID                     string
+	ClientID               string
+	Secret                 string // "" for a public link
+	Name                   string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	Scopes                 []string
+	ClientType             string
+	Enabled                bool
 }
 
 // LinkUpdate is a partial update; nil fields are left unchanged.
 type LinkUpdate struct {
-	Name           *string
-	RedirectURIs   *[]string
-	PostLogoutURIs *[]string // PostLogoutRedirectURIs
-	Scopes         *[]string
-	Enabled        *bool
+	Name                   *string
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
+	Scopes                 *[]string
+	Enabled                *bool
 }
 
 // LinkSecret is the value kept in the link's secret.
