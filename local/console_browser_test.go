@@ -66,6 +66,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	look(adm, "create")
 	adm.Type("#name", "Build server")
 	adm.Type("#redirect_uri_0", callback)
+	// The keyboard reaches the sign-out redirect URLs right after the
+	// redirect URL's "Add another" button.
+	adm.Focus(`button[value="add_uri"]`)
+	if got := adm.TabKey(); got != "textarea#post_logout_redirect_uris" || !adm.FocusRingVisible() {
+		t.Errorf("create link: Tab after Add another redirect URL focuses %q (focus ring %v), want the sign-out redirect URLs", got, adm.FocusRingVisible())
+	}
 	adm.Type("#post_logout_redirect_uris", callback+"?signed_out=1")
 	adm.Do(chromedp.Click(chromedp.CSS("#scope-REPO_ADMIN"), chromedp.NodeVisible))
 	// Ticking Repositories: Admin marks Write and Read as included.

@@ -178,6 +178,14 @@ func TestPagesInBrowser(t *testing.T) {
 	expect(alice, "sign out by the application", "Demo app asks to sign you out of Example Corp.",
 		"You are signed in as bob on this browser. Afterwards you go back to Demo app at "+host+".", "Stay signed in and go back to Demo app")
 	look(alice, "sign-out-by-app")
+	// With the keyboard alone: Sign out, then the way back without it.
+	alice.Focus("button[type=submit]")
+	if !alice.FocusRingVisible() {
+		t.Error("sign out by the application: the Sign out button has no visible focus ring")
+	}
+	if got := alice.TabKey(); got != `a "Stay signed in and go back to Demo app"` {
+		t.Errorf("sign out by the application: Tab after Sign out focuses %q, want the stay-signed-in link", got)
+	}
 	alice.Submit("button[type=submit]")
 	if u := alice.URL(); u != p.issuer+"/local/callback?state=bye" {
 		t.Errorf("sign-out by the application landed on %s, want its post-logout redirect with the state", u)
