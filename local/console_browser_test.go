@@ -79,7 +79,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("ticking REPO_ADMIN: Repositories: Read is not marked included")
 	}
 	look(adm, "create-ticked")
-	if st := adm.Submit("form button[type=submit]:not([name])"); st != 200 || adm.Text("h1") != "Link created" {
+	if st := adm.Submit("main form button[type=submit]:not([name])"); st != 200 || adm.Text("h1") != "Link created" {
 		t.Fatalf("create: got %d %q: %s", st, adm.Text("h1"), adm.BodyText())
 	}
 	look(adm, "created")
@@ -117,9 +117,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("exchange with the page's credentials: %v", err)
 	}
-	// A non-administrator is refused the console, in plain words.
-	if st := alice.Navigate(p.issuer + "/console/links"); st != 403 || alice.Text("h1") != "Administrators only" {
-		t.Errorf("alice in the console: got %d %q, want the 403 page", st, alice.Text("h1"))
+	// The console signs its administrators in itself: alice's session of
+	// the end users' pages does not open it, and her password does not
+	// either, in plain words.
+	if st := alice.Navigate(p.issuer + "/console/links"); st != 200 || alice.Text("h1") != "Sign in to the console" {
+		t.Errorf("alice in the console: got %d %q, want the console's sign-in page", st, alice.Text("h1"))
+	}
+	alice.Type("#username", "alice")
+	alice.Type("#password", alicePass)
+	if st := alice.Submit("button[type=submit]"); st != 200 || !strings.Contains(alice.Text("#login-error"), "not an administrator") {
+		t.Errorf("alice signs in to the console: got %d %q, want the refusal", st, alice.Text("#login-error"))
 	}
 	look(alice, "not-admin")
 
@@ -150,7 +157,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Rotate the secret (no overlap): the old one is refused at once.
 	adm.Navigate(linkURL + "/rotate")
 	look(adm, "rotate")
-	if st := adm.Submit("form button[type=submit]"); st != 200 {
+	if st := adm.Submit("main form button[type=submit]"); st != 200 {
 		t.Fatalf("rotate: got %d", st)
 	}
 	look(adm, "rotated")
@@ -189,8 +196,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	adm.Navigate(p.issuer + "/console/links/new")
 	adm.Type("#name", "Bad")
 	adm.Type("#redirect_uri_0", "http://example.com/cb")
-	if st := adm.Submit("form button[type=submit]:not([name])"); st != 422 || !strings.Contains(adm.Text("#redirect_uri_0-error"), "http") {
+	if st := adm.Submit("main form button[type=submit]:not([name])"); st != 422 || !strings.Contains(adm.Text("#redirect_uri_0-error"), "http") {
 		t.Errorf("bad redirect URL: got %d, want 422 with the error at the field", st)
 	}
 	look(adm, "create-error")
+
+	// Sign out: the header's button ends the session on the sign-in page,
+	// which says so; the console is closed afterwards.
+	if st := adm.Submit(`form[action="/console/logout"] button`); st != 200 || !strings.Contains(adm.BodyText(), "You are signed out of the console.") {
+		t.Errorf("sign out: got %d %q, want the sign-in page saying so", st, adm.BodyText())
+	}
+	look(adm, "signed-out")
+	if st := adm.Navigate(p.issuer + "/console/links"); st != 200 || adm.Text("h1") != "Sign in to the console" {
+		t.Errorf("after signing out: got %d %q, want the sign-in page", st, adm.Text("h1"))
+	}
 }

@@ -89,11 +89,16 @@ func (s errStore) DeleteUser(context.Context, string, time.Time) error { return 
 func (s errStore) ListUsers(context.Context, int, string) ([]store.User, string, error) {
 	return nil, "", s.err
 }
-func (s errStore) GetSession(context.Context, string, time.Time) (store.Session, error) {
-	return store.Session{}, s.err
+func (s errStore) CreateConsoleSession(context.Context, store.ConsoleSession, time.Duration) error {
+	return s.err
 }
-func (s errStore) CreateSession(context.Context, store.Session) error { return s.err }
-func (s errStore) DeleteSession(context.Context, string) error        { return s.err }
+func (s errStore) GetConsoleSession(context.Context, string, time.Duration, time.Time) (store.ConsoleSession, error) {
+	return store.ConsoleSession{}, s.err
+}
+func (s errStore) TouchConsoleSession(context.Context, string, bool, time.Duration, time.Time) (store.ConsoleSession, error) {
+	return store.ConsoleSession{}, s.err
+}
+func (s errStore) DeleteConsoleSession(context.Context, string) error { return s.err }
 func (s errStore) ReserveLoginAttempt(context.Context, string, int, time.Duration, time.Time) (bool, error) {
 	return false, s.err
 }

@@ -20,45 +20,62 @@ import (
 
 // The console is the administrators' HTML interface under /console/: the
 // same operations as the JSON API (the *Op methods), for a signed-in user
-// with the administrator flag. It has no authenticator of its own: the
-// browser session of functions/authorize (its cookie, page.Cookies, and its
-// record in the store) is the authentication, so administrators sign in on
-// the same page, with the same throttling and password hashing, as every
-// user. In AWS the console's path has no IAM authorizer; /admin/* keeps it.
+// with the administrator flag. It signs its administrators in itself
+// (/console/login, console_login.go): its session is a record only this
+// function may write (store.ConsoleSession, under CONSOLE#) in a cookie of
+// its own (page.Cookies.Console), so neither the end users' sign-in
+// session nor anything the authorize function writes opens it. In AWS the
+// console's path has no IAM authorizer; /admin/* keeps it.
 //
+//	GET  /console/login, POST                 sign in (username, password)
+//	POST /console/logout                      sign out
 //	GET  /console                             → /console/links
 //	GET  /console/links                       ?after= (a page cursor)
-//	GET  /console/links/new, POST             create a link
+//	GET  /console/links/new, POST             create a link (confirmed)
 //	GET  /console/links/{id}                  settings, grants, More actions
 //	GET  /console/links/{id}/created          the new link's credentials
 //	GET  /console/links/{id}/credentials      View credentials (confirmed)
 //	GET  /console/links/{id}/rotate, POST     Rotate secret (confirmed)
-//	GET  /console/links/{id}/edit, POST       Edit
-//	POST /console/links/{id}/enable|disable
+//	GET  /console/links/{id}/edit, POST       Edit (confirmed)
+//	POST /console/links/{id}/enable           (confirmed)
+//	POST /console/links/{id}/disable
 //	GET  /console/links/{id}/delete, POST     Delete (confirmed)
 //	POST /console/links/{id}/grants/{g}/revoke
-//	GET  /console/users, /console/users/new, POST
-//	GET  /console/users/{u}, POST             edit permissions, flags, profile
-//	POST /console/users/{u}/password          set a password
+//	GET  /console/users, /console/users/new, POST (confirmed)
+//	GET  /console/users/{u}, POST             edit permissions, flags, profile (POST confirmed)
+//	POST /console/users/{u}/password          set a password (confirmed; one's own: the current one too)
 //	POST /console/users/{u}/revoke            revoke everything the user authorized
 //	GET  /console/users/{u}/delete, POST      Delete (confirmed)
 //	GET  /console/keys, POST /console/keys/rotate (confirmed)
 //	GET  /console/confirm, POST               confirm the password
 //
+// "Confirmed" is a proof of the password within ConfirmTTL (signing in
+// counts): every action that grants power or decides where tokens go asks
+// for it; only the ones that take access away (disable, revoke) do not.
+// A session ends after ConsoleIdle without a request, and ConsoleSessionTTL
+// after the sign-in in any case.
+//
 // Every page is sent with the page security headers (page.Render); HEAD is
-// answered wherever GET is. Every form carries the session's CSRF token and
-// answers 303 (a validation error re-renders the form, 422, with the
-// message next to its field). A signed-out visitor is sent to the sign-in
-// page with return_to; a signed-in user without the administrator flag gets
-// a 403 page.
+// answered wherever GET is. Every form carries the console session's CSRF
+// token and answers 303 (a validation error re-renders the form, 422, with
+// the message next to its field). A signed-out visitor is sent to the
+// console's sign-in page with return_to; a signed-in user who has lost the
+// administrator flag gets a 403 page.
 
 // consolePrefix is the path of the console.
 const consolePrefix = "/console"
 
-// ConfirmTTL is how long a password confirmation lasts: the secret of a
-// link, its deletion, a user's deletion and the signing-key rotation need
-// one this recent. Signing in counts as one.
+// ConfirmTTL is how long a password confirmation lasts: every console
+// action that grants power or decides where tokens go (see the route list)
+// needs one this recent. Signing in counts as one.
 const ConfirmTTL = 10 * time.Minute
+
+// ConsoleIdle ends a console session after this long without a request;
+// ConsoleSessionTTL ends it this long after the sign-in, however busy.
+const (
+	ConsoleIdle       = 30 * time.Minute
+	ConsoleSessionTTL = 8 * time.Hour
+)
 
 // The console's password confirmation is throttled with the sign-in's
 // counter and limits (functions/authorize MaxLoginFailures and LoginWindow,
@@ -69,16 +86,19 @@ const (
 	confirmWindow      = 15 * time.Minute
 )
 
-// SessionStore is what the console reads of the sign-in sessions and the
+// SessionStore is what the console keeps of its sessions and reads of the
 // sign-in throttle; *store.Store implements it.
 type SessionStore interface {
-	// GetSession reads a session by id hash (ErrNotFound when absent or
-	// expired).
-	GetSession(ctx context.Context, id string, now time.Time) (store.Session, error)
-	// CreateSession stores a session record (here: a confirmation).
-	CreateSession(ctx context.Context, sess store.Session) error
-	// DeleteSession removes a session record.
-	DeleteSession(ctx context.Context, id string) error
+	// CreateConsoleSession stores a new console session.
+	CreateConsoleSession(ctx context.Context, cs store.ConsoleSession, idle time.Duration) error
+	// GetConsoleSession reads a console session by id hash (ErrNotFound
+	// when absent, ended, or idle for idle).
+	GetConsoleSession(ctx context.Context, id string, idle time.Duration, now time.Time) (store.ConsoleSession, error)
+	// TouchConsoleSession records a request (and with confirmed, a proof
+	// of the password) at now; ErrNotFound when the session has ended.
+	TouchConsoleSession(ctx context.Context, id string, confirmed bool, idle time.Duration, now time.Time) (store.ConsoleSession, error)
+	// DeleteConsoleSession removes a console session.
+	DeleteConsoleSession(ctx context.Context, id string) error
 	// ReserveLoginAttempt counts one password check for username.
 	ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error)
 	// ClearLoginFailures clears the count after a right password.
@@ -87,9 +107,8 @@ type SessionStore interface {
 
 // signedIn is the signed-in user of a console request.
 type signedIn struct {
-	sess  store.Session
-	user  store.User
-	token string // the session cookie's value
+	sess store.ConsoleSession
+	user store.User
 }
 
 // call is the admin's call for the operations: audit lines name the
@@ -109,7 +128,19 @@ func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
 		page.Redirect(w, consolePrefix+"/links", http.StatusSeeOther)
 		return
 	}
-	segs := strings.Split(strings.TrimPrefix(rest, "/"), "/")
+	switch rest {
+	case "/login":
+		h.consoleLogin(w, r)
+		return
+	case "/logout":
+		h.consoleLogout(w, r)
+		return
+	}
+	// The segments are unescaped once, from the escaped path: r.URL.Path is
+	// already unescaped, and unescaping it again would open
+	// /console/users/%2572oot1 as root1.
+	escaped := strings.TrimPrefix(r.URL.EscapedPath(), consolePrefix)
+	segs := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
 	rt, params := h.consoleRoute(segs)
 	if rt == nil {
 		h.consoleMessage(w, nil, http.StatusNotFound, msgConsoleNotFound)
@@ -155,13 +186,8 @@ func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
 		}
 		cr.form = form
 	}
-	if rt.confirm {
-		ok, err := h.confirmed(ctx, a, h.now())
-		if err != nil {
-			h.consoleFail(w, r, a, err)
-			return
-		}
-		if !ok {
+	if rt.confirm || isPost && rt.confirmPost {
+		if !h.confirmed(a, h.now()) {
 			// A GET goes to the confirmation and comes back; a POST (its
 			// form was shown while confirmed, which has lapsed since) goes
 			// to the confirmation, then to the page the form was on.
@@ -198,13 +224,14 @@ func (c *consoleReq) ctx() context.Context { return c.r.Context() }
 func (c *consoleReq) param(i int) string { return c.params[i] }
 
 // consoleRoute is one console path pattern: its GET and POST handlers,
-// whether they need a fresh password confirmation, and the form fields
-// that may repeat.
+// whether they need a fresh password confirmation (confirm: both;
+// confirmPost: the POST only), and the form fields that may repeat.
 type consoleRoute struct {
-	pattern   []string
-	get, post func(*consoleReq)
-	confirm   bool
-	multi     []string
+	pattern     []string
+	get, post   func(*consoleReq)
+	confirm     bool
+	confirmPost bool
+	multi       []string
 	// backTo names the page a lapsed confirmation returns to after a POST
 	// (default: the pattern's path with its parameters).
 	backTo func(params []string) string
@@ -257,21 +284,24 @@ func (h *Handler) consoleRoute(segs []string) (*consoleRoute, []string) {
 	return nil, nil
 }
 
-// consoleAdmin returns the signed-in user of r's session cookie, nil when
-// there is no valid session: no cookie, an unknown or expired session, or
-// a user deleted, disabled or given a new password since (as the sign-in
-// pages treat it). Only a store failure is an error.
+// consoleAdmin returns the signed-in user of r's console cookie, nil when
+// there is no valid session: no cookie, an unknown, ended or idle session,
+// or a user deleted, disabled or given a new password since (as the
+// sign-in pages treat it). A request starts the session's idle period
+// again (recorded at most once per store.ConsoleTouchEvery). Only a store
+// failure is an error.
 func (h *Handler) consoleAdmin(ctx context.Context, r *http.Request) (*signedIn, error) {
-	tok := h.cookies.SessionToken(r)
+	tok := h.cookies.Token(r, h.cookies.Console)
 	if tok == "" {
 		return nil, nil
 	}
-	sess, err := h.store.GetSession(ctx, shared.HashToken(tok), h.now())
+	now := h.now()
+	sess, err := h.store.GetConsoleSession(ctx, shared.HashToken(tok), ConsoleIdle, now)
 	if isNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, wrapf(err, "get session")
+		return nil, wrapf(err, "get console session")
 	}
 	u, err := h.sessionUser(ctx, sess)
 	if isNotFound(err) {
@@ -283,12 +313,21 @@ func (h *Handler) consoleAdmin(ctx context.Context, r *http.Request) (*signedIn,
 	if u.Disabled || !u.IssuedSince(sess.CreatedAt) {
 		return nil, nil
 	}
-	return &signedIn{sess: sess, user: u, token: tok}, nil
+	if now.Sub(sess.LastSeen) >= store.ConsoleTouchEvery {
+		sess, err = h.store.TouchConsoleSession(ctx, sess.ID, false, ConsoleIdle, now)
+		if isNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, wrapf(err, "touch console session")
+		}
+	}
+	return &signedIn{sess: sess, user: u}, nil
 }
 
 // sessionUser reads the user a session belongs to: the one place the
 // console maps a session to its user.
-func (h *Handler) sessionUser(ctx context.Context, sess store.Session) (store.User, error) {
+func (h *Handler) sessionUser(ctx context.Context, sess store.ConsoleSession) (store.User, error) {
 	u, err := h.store.GetUser(ctx, sess.UserID)
 	if err != nil {
 		return store.User{}, wrapf(err, "get user of session")
@@ -309,29 +348,13 @@ func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request) {
 	if page.LocalURL(back) == "#" {
 		back = consolePrefix + "/links"
 	}
-	page.Redirect(w, "/oauth2/login?return_to="+url.QueryEscape(back), http.StatusSeeOther)
+	page.Redirect(w, consoleLoginURL(back), http.StatusSeeOther)
 }
 
-// confirmID is the id of the confirmation record of the session whose
-// cookie is tok: a session record keyed by a hash that only the cookie's
-// holder can compute, and that no session cookie hashes to (a cookie is 43
-// base64url characters, this input is longer and holds ':').
-func confirmID(tok string) string { return shared.HashToken("confirm:" + tok) }
-
-// confirmed reports whether the administrator proved their password within
-// ConfirmTTL: by signing in, or on the confirmation page.
-func (h *Handler) confirmed(ctx context.Context, a *signedIn, now time.Time) (bool, error) {
-	if now.Sub(a.sess.CreatedAt) < ConfirmTTL {
-		return true, nil
-	}
-	c, err := h.store.GetSession(ctx, confirmID(a.token), now)
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, wrapf(err, "get confirmation")
-	}
-	return c.UserID == a.sess.UserID && !c.CreatedAt.Before(a.sess.CreatedAt) && now.Sub(c.CreatedAt) < ConfirmTTL, nil
+// confirmed reports whether the administrator proved their password
+// within ConfirmTTL: by signing in, or on the confirmation page.
+func (h *Handler) confirmed(a *signedIn, now time.Time) bool {
+	return now.Sub(a.sess.ConfirmedAt) < ConfirmTTL
 }
 
 // checkPassword verifies the administrator's password under the sign-in
@@ -395,18 +418,12 @@ func (c *consoleReq) confirm() {
 			Error: "Incorrect password, or too many attempts. Try again later."})
 		return
 	}
-	now := c.h.now()
-	id := confirmID(c.a.token)
-	if err := c.h.store.DeleteSession(c.ctx(), id); err != nil {
-		c.fail(wrapf(err, "delete confirmation"))
-		return
-	}
-	exp := now.Add(ConfirmTTL)
-	if exp.After(c.a.sess.ExpiresAt) {
-		exp = c.a.sess.ExpiresAt
-	}
-	if err := c.h.store.CreateSession(c.ctx(), store.Session{ID: id, UserID: c.a.sess.UserID, CreatedAt: now, ExpiresAt: exp}); err != nil {
-		c.fail(wrapf(err, "create confirmation"))
+	if _, err := c.h.store.TouchConsoleSession(c.ctx(), c.a.sess.ID, true, ConsoleIdle, c.h.now()); err != nil {
+		if isNotFound(err) {
+			c.h.toSignIn(c.w, c.r)
+			return
+		}
+		c.fail(wrapf(err, "record confirmation"))
 		return
 	}
 	web.Logger(c.ctx()).Info("console password confirmed", "username", c.a.user.Username)
@@ -507,7 +524,7 @@ type consoleMsg struct {
 var (
 	msgConsoleNotFound = consoleMsg{Title: "Page not found", Text: "There is nothing at this address.", Link: consolePrefix + "/links", LinkText: "Application links"}
 	msgConsoleMethod   = consoleMsg{Title: "Method not allowed", Text: "This address does not accept that kind of request."}
-	msgNotAdmin        = consoleMsg{Title: "Administrators only", Text: "You are signed in, but your account is not an administrator, so the Application links console is not open to you. Ask an administrator to make you one, or sign out and sign in as an administrator.", Link: "/oauth2/logout", LinkText: "Sign out"}
+	msgNotAdmin        = consoleMsg{Title: "Administrators only", Text: "You are signed in, but your account is not an administrator, so the Application links console is not open to you. Ask an administrator to make you one, or sign out and sign in as an administrator.", }
 	msgConsoleCSRF     = consoleMsg{Title: "Request refused", Text: "This form has expired or did not come from this site. Nothing was changed. Reload the page and try again.", Link: consolePrefix + "/links", LinkText: "Application links"}
 	msgConsoleBadForm  = consoleMsg{Title: "Invalid request", Text: "The form could not be read. Nothing was changed. Reload the page and try again."}
 	msgConsoleTooLarge = consoleMsg{Title: "Request too large", Text: "The form sent too much data. Nothing was changed."}
@@ -532,20 +549,20 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 	return []consoleRoute{
 		{pattern: []string{"confirm"}, get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
 		{pattern: []string{"links"}, get: (*consoleReq).links},
-		{pattern: []string{"links", "new"}, get: (*consoleReq).newLinkForm, post: (*consoleReq).createLink, multi: []string{"redirect_uri", "scope"}},
+		{pattern: []string{"links", "new"}, get: (*consoleReq).newLinkForm, post: (*consoleReq).createLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
 		{pattern: []string{"links", "*"}, get: (*consoleReq).link},
 		{pattern: []string{"links", "*", "created"}, get: (*consoleReq).created, confirm: true},
 		{pattern: []string{"links", "*", "credentials"}, get: (*consoleReq).credentials, confirm: true},
 		{pattern: []string{"links", "*", "rotate"}, get: (*consoleReq).rotateForm, post: (*consoleReq).rotate, confirm: true},
-		{pattern: []string{"links", "*", "edit"}, get: (*consoleReq).editLinkForm, post: (*consoleReq).editLink, multi: []string{"redirect_uri", "scope"}},
-		{pattern: []string{"links", "*", "enable"}, post: func(c *consoleReq) { c.setEnabled(true) }, backTo: linkBack},
+		{pattern: []string{"links", "*", "edit"}, get: (*consoleReq).editLinkForm, post: (*consoleReq).editLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
+		{pattern: []string{"links", "*", "enable"}, post: func(c *consoleReq) { c.setEnabled(true) }, confirm: true, backTo: linkBack},
 		{pattern: []string{"links", "*", "disable"}, post: func(c *consoleReq) { c.setEnabled(false) }, backTo: linkBack},
 		{pattern: []string{"links", "*", "delete"}, get: (*consoleReq).deleteLinkForm, post: (*consoleReq).deleteLink, confirm: true},
 		{pattern: []string{"links", "*", "grants", "*", "revoke"}, post: (*consoleReq).revokeGrant, backTo: linkBack},
 		{pattern: []string{"users"}, get: (*consoleReq).users},
-		{pattern: []string{"users", "new"}, get: (*consoleReq).newUserForm, post: (*consoleReq).createUser, multi: []string{"permission"}},
-		{pattern: []string{"users", "*"}, get: (*consoleReq).user, post: (*consoleReq).updateUser, multi: []string{"permission"}},
-		{pattern: []string{"users", "*", "password"}, post: (*consoleReq).setPassword, backTo: userBack},
+		{pattern: []string{"users", "new"}, get: (*consoleReq).newUserForm, post: (*consoleReq).createUser, confirm: true, multi: []string{"permission"}},
+		{pattern: []string{"users", "*"}, get: (*consoleReq).user, post: (*consoleReq).updateUser, confirmPost: true, multi: []string{"permission"}},
+		{pattern: []string{"users", "*", "password"}, post: (*consoleReq).setPassword, confirm: true, backTo: userBack},
 		{pattern: []string{"users", "*", "revoke"}, post: (*consoleReq).revokeUserGrants, backTo: userBack},
 		{pattern: []string{"users", "*", "delete"}, get: (*consoleReq).deleteUserForm, post: (*consoleReq).deleteUser, confirm: true},
 		{pattern: []string{"keys"}, get: (*consoleReq).keys},

@@ -18,6 +18,8 @@ const consoleStyle = `main.wide{max-width:64rem;margin:1rem auto}
 .top{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;max-width:64rem;margin:0 auto}
 .top .site{font-weight:700;font-size:1.1rem}
 .who{font-size:.9rem}
+.who form.inline{display:inline;margin:0}
+.who button.link{min-height:auto;padding:0 .25rem;font-size:inherit}
 nav.sections{max-width:64rem;margin:.5rem auto 0;display:flex;flex-wrap:wrap;gap:.25rem}
 nav.sections a{padding:.5rem .75rem;border-radius:4px;text-decoration:none;font-weight:600;min-height:44px;display:inline-flex;align-items:center}
 nav.sections a[aria-current=page]{background:#deebff;color:#0747a6}
@@ -120,7 +122,9 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 		b.WriteString(`<header class="top"><span class="site">Administration</span>`)
 	}
 	if f.Admin != nil {
-		b.Fill(`<span class="who">Signed in as <strong>%s</strong> · <a href="/oauth2/logout">Sign out</a></span>`, f.Admin.user.Username)
+		b.Fill(`<span class="who">Signed in as <strong>%s</strong> <form method="post" action="/console/logout" class="inline">`, f.Admin.user.Username)
+		csrfInput(&b, f.Admin.sess.CSRF)
+		b.WriteString(`<button type="submit" class="link">Sign out</button></form></span>`)
 	}
 	b.WriteString("</header>\n")
 	if f.Admin != nil && f.Admin.user.Admin {

@@ -53,16 +53,17 @@ func (e *consoleEnv) user(name string, isAdmin bool) {
 	}
 }
 
-// signIn starts a session of name begun age ago, as the sign-in page
-// would, and returns its cookie value and CSRF token.
+// signIn starts a console session of name, signed in (and so confirmed)
+// age ago and seen just now, as the console's sign-in would, and returns
+// its cookie value and CSRF token.
 func (e *consoleEnv) signIn(name string, age time.Duration) (cookie, csrf string) {
 	e.t.Helper()
 	tok, _ := shared.NewToken(crand.Reader)
 	csrf, _ = shared.NewToken(crand.Reader)
-	now := e.clock.Now().Add(-age)
-	if err := e.st.CreateSession(context.Background(), store.Session{ID: shared.HashToken(tok), UserID: "uid-" + name,
-		CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(authorize.SessionTTL)}); err != nil {
-		e.t.Fatalf("CreateSession: %v", err)
+	now := e.clock.Now()
+	if err := e.st.CreateConsoleSession(context.Background(), store.ConsoleSession{ID: shared.HashToken(tok), UserID: "uid-" + name,
+		CSRF: csrf, CreatedAt: now.Add(-age), ConfirmedAt: now.Add(-age), LastSeen: now, ExpiresAt: now.Add(-age).Add(ConsoleSessionTTL)}, ConsoleIdle); err != nil {
+		e.t.Fatalf("CreateConsoleSession: %v", err)
 	}
 	return tok, csrf
 }
@@ -92,7 +93,7 @@ func (e *consoleEnv) post(cookie, path string, form url.Values) resp {
 func (e *consoleEnv) send(cookie string, r *http.Request) resp {
 	e.t.Helper()
 	if cookie != "" {
-		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+		r.AddCookie(&http.Cookie{Name: "console", Value: cookie})
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
@@ -161,18 +162,18 @@ func TestConsoleSignedOut(t *testing.T) {
 			}
 			continue
 		}
-		want := "/oauth2/login?return_to=" + url.QueryEscape(p)
+		want := "/console/login?return_to=" + url.QueryEscape(p)
 		if r.status != http.StatusSeeOther || r.location() != want {
 			t.Errorf("GET %s: got %d to %q, want 303 to %q", p, r.status, r.location(), want)
 		}
 		// A cookie that names no session is signed out too.
-		if r := e.get(strings.Repeat("a", 43), p); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/oauth2/login?") {
+		if r := e.get(strings.Repeat("a", 43), p); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/console/login?") {
 			t.Errorf("GET %s with an unknown session: got %d to %q, want the sign-in page", p, r.status, r.location())
 		}
 	}
 	for _, p := range consolePostPaths(id) {
 		r := e.post("", p, url.Values{"name": {"x"}})
-		if r.status != http.StatusSeeOther || r.location() != "/oauth2/login?return_to=%2Fconsole%2Flinks" {
+		if r.status != http.StatusSeeOther || r.location() != "/console/login?return_to=%2Fconsole%2Flinks" {
 			t.Errorf("POST %s: got %d to %q, want 303 to the sign-in page", p, r.status, r.location())
 		}
 	}
@@ -205,7 +206,7 @@ func TestConsoleNotAdmin(t *testing.T) {
 		t.Fatalf("administrator: got %d, want 200", r.status)
 	}
 	e.do(http.StatusOK, "PATCH", "/admin/users/carol", `{"disabled":true}`)
-	if r := e.get(cookie, "/console/links"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/oauth2/login?") {
+	if r := e.get(cookie, "/console/links"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/console/login?") {
 		t.Errorf("disabled administrator: got %d to %q, want the sign-in page", r.status, r.location())
 	}
 }
@@ -560,7 +561,7 @@ func TestConsoleMethods(t *testing.T) {
 	}
 	// The JSON API keeps its authentication.
 	r := httptest.NewRequest(http.MethodGet, "/admin/links", nil)
-	r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+	r.AddCookie(&http.Cookie{Name: "console", Value: cookie})
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized {

@@ -198,6 +198,22 @@ func (c *consoleReq) setPassword() {
 		c.fail(err)
 		return
 	}
+	self := cur.ID == c.a.user.ID
+	if self {
+		// One's own password changes only with the current one (ASVS
+		// V2.1.5): a session left open is not enough to take the account.
+		ok, err := c.h.checkPassword(c.ctx(), c.a.user, c.form.Get("current_password"))
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if !ok {
+			render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: cur,
+				PwErrs: fieldErrors{"current_password": "your current password is not right, or there were too many attempts; nothing was changed"},
+				Table:  newPermTable(c.h.cfg.Catalog), Self: true})
+			return
+		}
+	}
 	pw := c.form.Get("new_password")
 	if _, err := c.h.updateUserOp(c.ctx(), c.a.call(), cur.Username, userInput{Password: &pw}); err != nil {
 		if errs, ok := fieldError(err); ok {
@@ -329,6 +345,11 @@ func userFormPage(b *page.Buffer, d userFormData) {
 	b.WriteString("<h2>Set a password</h2>\n")
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(userPath(u.Username, "/password")))
 	csrfInput(b, d.CSRF)
+	if d.Self {
+		b.WriteString(`<label for="current_password">Your current password</label>
+<input type="password" id="current_password" name="current_password" autocomplete="current-password" required` + inputAttrs(d.PwErrs, "current_password", "current_password") + ">\n")
+		writeFieldError(b, d.PwErrs, "current_password", "current_password")
+	}
 	b.WriteString(`<label for="new_password">New password</label>
 <input type="password" id="new_password" name="new_password" autocomplete="new-password" required` + inputAttrs(d.PwErrs, "password", "new_password") + ">\n")
 	writeFieldError(b, d.PwErrs, "password", "new_password")

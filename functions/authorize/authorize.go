@@ -9,7 +9,7 @@
 //	                              earlier grant covers the request) or the
 //	                              consent page
 //	GET  /oauth2/login            the sign-in form for ?return_to= (the
-//	                              account page, a console page)
+//	                              account page)
 //	POST /oauth2/login            check the double-submit CSRF token and the
 //	                              throttle, verify the password, start a
 //	                              session, 303 back to the pending request;
@@ -39,7 +39,7 @@
 // CSP form-action to the client's origin, because browsers check
 // form-action on the redirect that answers the post.
 //
-// Cookies (page.Cookies, shared with the console of functions/admin) are
+// Cookies (page.Cookies; the console of functions/admin has its own) are
 // HttpOnly, SameSite=Lax, Path=/ and Secure with the __Host-
 // prefix (__Host-session, __Host-login_csrf), except for a plain-http
 // loopback issuer (local runs), where they are session and login_csrf

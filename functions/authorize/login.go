@@ -30,9 +30,9 @@ const (
 const accountPath = "/account/authorizations"
 
 // validReturnTo reports whether s is a place the login form may send the
-// browser back to: the account page, a local authorization request, or a
-// page of the administrators' console (functions/admin, /console/...).
-// Never an absolute URL (an open redirect).
+// browser back to: the account page or a local authorization request.
+// Never an absolute URL (an open redirect), and never the administrators'
+// console, which signs its users in itself (functions/admin).
 func validReturnTo(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '\\' {
@@ -40,7 +40,6 @@ func validReturnTo(s string) bool {
 		}
 	}
 	return s == accountPath ||
-		isConsole(s) ||
 		strings.HasPrefix(s, "/oauth2/authorize?") ||
 		strings.HasPrefix(s, "/rest/oauth2/latest/authorize?")
 }
@@ -84,8 +83,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 }
 
 // loginForm serves GET /oauth2/login?return_to=...: the sign-in form for
-// a page that needs a signed-in user (the console sends its visitors
-// here). A return_to that is not a valid place to return to is a 400 page;
+// a page that needs a signed-in user (the account page). A return_to that is not a valid place to return to is a 400 page;
 // a user already signed in goes straight there.
 func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -106,11 +104,6 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 	d := loginData{ReturnTo: returnTo}
 	h.describeReturnTo(ctx, &d)
 	h.renderLogin(w, r, http.StatusOK, d)
-}
-
-// isConsole reports whether a return_to is a page of the console.
-func isConsole(returnTo string) bool {
-	return returnTo == "/console" || strings.HasPrefix(returnTo, "/console/")
 }
 
 // login serves POST /oauth2/login.
@@ -250,13 +243,8 @@ func usernameAttr(username string, known bool) slog.Attr {
 
 // describeReturnTo names the application a pending authorization request
 // belongs to and the CSP form-action source its redirect needs, by
-// validating the request again; nothing when it is not valid. A console
-// page is named as such.
+// validating the request again; nothing when it is not valid.
 func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
-	if isConsole(d.ReturnTo) {
-		d.AppName = "the Application links console"
-		return
-	}
 	_, q, ok := strings.Cut(d.ReturnTo, "?")
 	if !ok {
 		return

@@ -391,28 +391,33 @@ func TestLoginFormForReturnTo(t *testing.T) {
 			t.Errorf("return_to %q: got %d (Location %q), want a 400 page", bad, r.status, r.header.Get("Location"))
 		}
 	}
-	if r := e.browser().get("/oauth2/login?return_to=%2Fconsole%2Flinks&return_to=%2Fconsole%2Fusers"); r.status != http.StatusBadRequest {
+	if r := e.browser().get("/oauth2/login?return_to=%2Faccount%2Fauthorizations&return_to=%2Faccount%2Fauthorizations"); r.status != http.StatusBadRequest {
 		t.Errorf("repeated return_to: got %d, want 400", r.status)
 	}
+	// The console signs its administrators in itself: this page never
+	// leads there, so a session of the end users' pages cannot be steered
+	// into it.
+	for _, console := range []string{"/console/links", "/console/links/x?after=y", "/console"} {
+		if r := e.browser().get("/oauth2/login?return_to=" + url.QueryEscape(console)); r.status != http.StatusBadRequest {
+			t.Errorf("return_to %q: got %d, want a 400 page", console, r.status)
+		}
+	}
 	b := e.browser()
-	r := b.get("/oauth2/login?return_to=" + url.QueryEscape("/console/links/x?after=y"))
+	r := b.get("/oauth2/login?return_to=" + url.QueryEscape(accountPath))
 	if r.status != http.StatusOK {
 		t.Fatalf("got %d, want the form", r.status)
 	}
-	if !strings.Contains(r.body, "to continue to <strong>the Application links console</strong>") {
-		t.Errorf("got a sign-in page that does not say where it leads")
-	}
 	f := checkPage(t, r).form(t, "/oauth2/login")
-	if v, _ := f.get("return_to"); v != "/console/links/x?after=y" {
-		t.Errorf("got return_to %q in the form, want the console page", v)
+	if v, _ := f.get("return_to"); v != accountPath {
+		t.Errorf("got return_to %q in the form, want the account page", v)
 	}
 	r = b.submit(f, "", map[string]string{"username": "alice", "password": alicePass})
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/links/x?after=y" {
-		t.Fatalf("sign-in: got %d to %q, want 303 to the console page", r.status, r.header.Get("Location"))
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+		t.Fatalf("sign-in: got %d to %q, want 303 to the account page", r.status, r.header.Get("Location"))
 	}
-	r = b.get("/oauth2/login?return_to=%2Fconsole%2Fusers")
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/console/users" {
-		t.Errorf("signed in: got %d to %q, want 303 to /console/users", r.status, r.header.Get("Location"))
+	r = b.get("/oauth2/login?return_to=" + url.QueryEscape(accountPath))
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != accountPath {
+		t.Errorf("signed in: got %d to %q, want 303 to the account page", r.status, r.header.Get("Location"))
 	}
 }
 

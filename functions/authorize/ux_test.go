@@ -114,11 +114,6 @@ func TestLoginPageNamesProviderAndApp(t *testing.T) {
 	if len(af.Buttons) != 1 {
 		t.Errorf("account sign-in buttons %+v, want Sign in only", af.Buttons)
 	}
-	// Nor has the console's sign-in.
-	con := e.browser().get("/oauth2/login?return_to=%2Fconsole%2Flinks")
-	if cf := checkPage(t, con).form(t, "/oauth2/login"); len(cf.Buttons) != 1 || strings.Contains(con.body, "Cancel") {
-		t.Errorf("console sign-in buttons %+v, want Sign in only", cf.Buttons)
-	}
 }
 
 func TestLoginFailuresLookAlike(t *testing.T) {

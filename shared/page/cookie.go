@@ -8,15 +8,18 @@ import (
 	"time"
 )
 
-// Cookies names and builds the cookies of the browser pages. The sign-in
-// session is one cookie shared by every page of the provider (the sign-in,
-// consent and account pages of functions/authorize and the console of
-// functions/admin): HttpOnly, SameSite=Lax (the session must reach the
-// authorize GET that a client's top-level redirect starts), Path=/, and
-// Secure with the __Host- prefix (__Host-session), so that no sibling
-// subdomain can plant or overwrite it. A plain-http loopback issuer (local
-// runs) is the one exception: there the cookies are named without the
-// prefix (session) and are not Secure.
+// Cookies names and builds the cookies of the browser pages. The end users'
+// sign-in session is one cookie shared by the sign-in, consent and account
+// pages of functions/authorize: HttpOnly, SameSite=Lax (the session must
+// reach the authorize GET that a client's top-level redirect starts),
+// Path=/, and Secure with the __Host- prefix (__Host-session), so that no
+// sibling subdomain can plant or overwrite it. The administrators' console
+// (functions/admin) has a session and a sign-in form of its own, in cookies
+// of their own (__Host-console, __Host-console_login), SameSite=Strict
+// (MakeStrict): no other site's link or form ever carries them. A
+// plain-http loopback issuer (local runs) is the one exception: there the
+// cookies are named without the prefix (session, console) and are not
+// Secure.
 type Cookies struct {
 	// Secure is false only for a plain-http loopback issuer.
 	Secure bool
@@ -25,6 +28,10 @@ type Cookies struct {
 	// LoginCSRF is the name of the sign-in form's double-submit cookie:
 	// __Host-login_csrf or login_csrf.
 	LoginCSRF string
+	// Console is the console's session cookie: __Host-console or console;
+	// ConsoleLogin the console sign-in form's double-submit cookie:
+	// __Host-console_login or console_login.
+	Console, ConsoleLogin string
 }
 
 // NewCookies returns the cookies of the provider whose issuer is issuer, an
@@ -35,9 +42,10 @@ func NewCookies(issuer string) (Cookies, error) {
 		return Cookies{}, errors.New("the issuer must be an absolute http(s) URL")
 	}
 	if iss.Scheme == "http" && isLoopback(iss.Hostname()) {
-		return Cookies{Secure: false, Session: "session", LoginCSRF: "login_csrf"}, nil
+		return Cookies{Secure: false, Session: "session", LoginCSRF: "login_csrf", Console: "console", ConsoleLogin: "console_login"}, nil
 	}
-	return Cookies{Secure: true, Session: "__Host-session", LoginCSRF: "__Host-login_csrf"}, nil
+	return Cookies{Secure: true, Session: "__Host-session", LoginCSRF: "__Host-login_csrf",
+		Console: "__Host-console", ConsoleLogin: "__Host-console_login"}, nil
 }
 
 func isLoopback(host string) bool {
@@ -67,15 +75,26 @@ func (c Cookies) Make(name, value string, maxAge time.Duration) *http.Cookie {
 	return k
 }
 
-// SessionToken returns the value of r's session cookie when it is well
-// formed (WellFormedToken), else "".
-func (c Cookies) SessionToken(r *http.Request) string {
-	k, err := r.Cookie(c.Session)
+// MakeStrict is Make with SameSite=Strict: the console's cookies.
+func (c Cookies) MakeStrict(name, value string, maxAge time.Duration) *http.Cookie {
+	k := c.Make(name, value, maxAge)
+	k.SameSite = http.SameSiteStrictMode
+	return k
+}
+
+// Token returns the value of r's cookie name when it is well formed
+// (WellFormedToken), else "".
+func (c Cookies) Token(r *http.Request, name string) string {
+	k, err := r.Cookie(name)
 	if err != nil || !WellFormedToken(k.Value) {
 		return ""
 	}
 	return k.Value
 }
+
+// SessionToken returns the value of r's session cookie when it is well
+// formed (WellFormedToken), else "".
+func (c Cookies) SessionToken(r *http.Request) string { return c.Token(r, c.Session) }
 
 // WellFormedToken reports whether s looks like a shared.NewToken value (43
 // base64url characters), so that garbage never reaches the store.

@@ -57,7 +57,8 @@ func AttributeNames() []string {
 // DeleteItem, alone or in a transaction). The CDK stack restricts each
 // function's writes to them with the dynamodb:LeadingKeys condition, so
 // that a compromised token or authorize function cannot create a link or a
-// user, or make anyone an administrator; the functions' tests run their
+// user, make anyone an administrator, or open the console (its sessions
+// are CONSOLE# items); the functions' tests run their
 // handlers on a store that refuses any other write (storetest.LeadingKeys).
 // The admin function writes every kind of item and is not restricted.
 var WritePrefixes = map[string][]string{

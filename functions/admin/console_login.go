@@ -1,0 +1,301 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/web"
+)
+
+// The console's own sign-in. The admin function checks the password itself
+// and writes the session itself (store.ConsoleSession, CONSOLE# items that
+// neither the authorize nor the token function may write), so a session of
+// the end users' pages, or anything a compromised authorize function could
+// write, never opens the console.
+
+const (
+	consoleLoginPath  = consolePrefix + "/login"
+	consoleLogoutPath = consolePrefix + "/logout"
+	// consoleLoginTTL is how long the sign-in form's double-submit cookie
+	// lives: a form left open longer is refused (and shown again).
+	consoleLoginTTL = 30 * time.Minute
+)
+
+// Messages of the console's sign-in page. One message covers every failed
+// sign-in (unknown user, wrong password, not an administrator, disabled,
+// throttled), so the page reveals nothing about an account; it never asks
+// to wait.
+const (
+	msgConsoleLoginFailed  = "The username or password is not right, or the account is not an administrator. Check them and try again."
+	msgConsoleLoginExpired = "The sign-in form expired. Sign in again."
+	msgConsoleSignedOut    = "You are signed out of the console."
+)
+
+// consoleLoginData fills the console's sign-in page.
+type consoleLoginData struct {
+	CSRF     string
+	ReturnTo string
+	Username string
+	Error    string // a failed sign-in, in plain words
+	Notice   string // signed out
+}
+
+// consoleReturnTo is return_to when it is a console page to come back to,
+// else the links page.
+func consoleReturnTo(s string) string {
+	if s == consoleLoginPath || !validConsoleReturn(s) {
+		return consolePrefix + "/links"
+	}
+	return s
+}
+
+// consoleLogin serves GET and POST /console/login.
+func (h *Handler) consoleLogin(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.consoleLoginForm(w, r)
+	case http.MethodPost:
+		h.consoleLoginPost(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+	}
+}
+
+func (h *Handler) consoleLoginForm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	back := consoleReturnTo(q.Get("return_to"))
+	a, err := h.consoleAdmin(r.Context(), r)
+	if err != nil {
+		h.consoleFail(w, r, nil, err)
+		return
+	}
+	if a != nil && a.user.Admin {
+		page.Redirect(w, back, http.StatusSeeOther)
+		return
+	}
+	d := consoleLoginData{ReturnTo: back}
+	if q.Get("signed_out") == "1" {
+		d.Notice = msgConsoleSignedOut
+	}
+	h.renderConsoleLogin(w, r, http.StatusOK, d)
+}
+
+// renderConsoleLogin renders the sign-in page with a double-submit CSRF
+// token: a random value in a cookie and the same value in a hidden input
+// (there is no session yet to bind it to). A well-formed cookie is reused,
+// so two tabs can sign in.
+func (h *Handler) renderConsoleLogin(w http.ResponseWriter, r *http.Request, status int, d consoleLoginData) {
+	tok := h.cookies.Token(r, h.cookies.ConsoleLogin)
+	if tok == "" || status == http.StatusForbidden {
+		var err error
+		if tok, err = shared.NewToken(h.random); err != nil {
+			h.consoleFail(w, r, nil, wrapf(err, "new console login token"))
+			return
+		}
+	}
+	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.ConsoleLogin, tok, consoleLoginTTL))
+	d.CSRF = tok
+	renderConsole(w, status, frame{Title: "Sign in", Provider: h.cfg.ProviderName}, consoleLoginPage, d)
+}
+
+func (h *Handler) consoleLoginPost(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, err := web.ParseForm(r, false)
+	if err != nil {
+		if errors.Is(err, web.ErrTooLarge) {
+			h.consoleMessage(w, nil, http.StatusRequestEntityTooLarge, msgConsoleTooLarge)
+		} else {
+			h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)
+		}
+		return
+	}
+	d := consoleLoginData{ReturnTo: consoleReturnTo(form.Get("return_to"))}
+	// Double-submit check; the token is the defence, not Origin.
+	if tok, cookie := form.Get("csrf"), h.cookies.Token(r, h.cookies.ConsoleLogin); tok == "" || cookie == "" || !shared.Equal(tok, cookie) {
+		web.Logger(ctx).Info("console login csrf mismatch")
+		d.Error = msgConsoleLoginExpired
+		h.renderConsoleLogin(w, r, http.StatusForbidden, d)
+		return
+	}
+	username := form.Get("username")
+	u, err := h.consolePassword(ctx, username, form.Get("password"))
+	if err != nil {
+		h.consoleFail(w, r, nil, err)
+		return
+	}
+	if u == nil {
+		d.Username, d.Error = username, msgConsoleLoginFailed
+		h.renderConsoleLogin(w, r, http.StatusOK, d)
+		return
+	}
+	tok, err := shared.NewToken(h.random)
+	if err != nil {
+		h.consoleFail(w, r, nil, wrapf(err, "new console session id"))
+		return
+	}
+	csrf, err := shared.NewToken(h.random)
+	if err != nil {
+		h.consoleFail(w, r, nil, wrapf(err, "new console csrf"))
+		return
+	}
+	now := h.now()
+	sess := store.ConsoleSession{ID: shared.HashToken(tok), UserID: u.ID, CSRF: csrf,
+		CreatedAt: now, ConfirmedAt: now, LastSeen: now, ExpiresAt: now.Add(ConsoleSessionTTL)}
+	if err := h.store.CreateConsoleSession(ctx, sess, ConsoleIdle); err != nil {
+		h.consoleFail(w, r, nil, wrapf(err, "create console session"))
+		return
+	}
+	if old := h.cookies.Token(r, h.cookies.Console); old != "" {
+		if err := h.store.DeleteConsoleSession(ctx, shared.HashToken(old)); err != nil {
+			web.Logger(ctx).Warn("delete previous console session", "err", err.Error())
+		}
+	}
+	web.Audit(ctx, "console_signed_in", "user_id", u.ID, "username", u.Username, "session", shared.HashPrefix(tok))
+	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.Console, tok, ConsoleSessionTTL))
+	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.ConsoleLogin, "", -1))
+	page.Redirect(w, d.ReturnTo, http.StatusSeeOther)
+}
+
+// consolePassword returns the administrator whose username and password
+// these are, nil when the sign-in fails for any reason (counted against
+// the username, known or not, under the sign-in's throttle), and an error
+// only when the store fails. Unknown usernames spend the time of a real
+// verification.
+func (h *Handler) consolePassword(ctx context.Context, username, pw string) (*store.User, error) {
+	log := web.Logger(ctx)
+	if username == "" || pw == "" || len(username) > 256 || len(pw) > MaxPasswordBytes || !validUsernameInput(username) {
+		password.VerifyDummy(pw)
+		log.Info("console login failed", "reason", "malformed")
+		return nil, nil
+	}
+	ok, err := h.store.ReserveLoginAttempt(ctx, username, confirmMaxFailures, confirmWindow, h.now())
+	if err != nil {
+		return nil, wrapf(err, "reserve login attempt")
+	}
+	if !ok {
+		password.VerifyDummy(pw)
+		log.Info("console login failed", "reason", "throttled", "username_hash", shared.HashPrefix(username))
+		return nil, nil
+	}
+	u, err := h.store.GetUserByName(ctx, username)
+	reason := ""
+	switch {
+	case isNotFound(err):
+		password.VerifyDummy(pw)
+		reason = "unknown_user"
+	case err != nil:
+		return nil, wrapf(err, "get user")
+	case !password.Verify(pw, u.PasswordHash):
+		reason = "wrong_password"
+	case u.Disabled:
+		reason = "disabled"
+	case !u.Admin:
+		reason = "not_admin"
+	}
+	if reason != "" {
+		if reason == "unknown_user" {
+			log.Info("console login failed", "reason", reason, "username_hash", shared.HashPrefix(username))
+		} else {
+			log.Info("console login failed", "reason", reason, "username", u.Username)
+		}
+		return nil, nil
+	}
+	if err := h.store.ClearLoginFailures(ctx, username); err != nil {
+		log.Warn("clear login failures", "err", err.Error())
+	}
+	return &u, nil
+}
+
+// validUsernameInput reports whether a typed username is printable ASCII:
+// anything else (a look-alike such as U+212A KELVIN SIGN, which folds to
+// "k") is refused before any lookup.
+func validUsernameInput(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// consoleLogout serves POST /console/logout: the session's CSRF token ends
+// it; either way the cookie is cleared and the browser goes to the sign-in
+// page, which says it is signed out.
+func (h *Handler) consoleLogout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+		return
+	}
+	form, err := web.ParseForm(r, false)
+	if err != nil {
+		h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)
+		return
+	}
+	a, err := h.consoleAdmin(ctx, r)
+	if err != nil {
+		h.consoleFail(w, r, nil, err)
+		return
+	}
+	if a != nil {
+		if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, a.sess.CSRF) {
+			web.Logger(ctx).Info("console csrf mismatch", "username", a.user.Username)
+			h.consoleMessage(w, a, http.StatusForbidden, msgConsoleCSRF)
+			return
+		}
+		if err := h.store.DeleteConsoleSession(ctx, a.sess.ID); err != nil {
+			h.consoleFail(w, r, a, wrapf(err, "delete console session"))
+			return
+		}
+		web.Logger(ctx).Info("console logout", "username", a.user.Username)
+	}
+	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.Console, "", -1))
+	page.Redirect(w, consoleLoginPath+"?signed_out=1", http.StatusSeeOther)
+}
+
+func consoleLoginPage(b *page.Buffer, d consoleLoginData) {
+	b.WriteString("<h1>Sign in to the console</h1>\n")
+	if d.Notice != "" {
+		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
+	}
+	b.WriteString("<p>The console is for administrators: it creates and changes application links, users and signing keys.</p>\n")
+	if d.Error != "" {
+		b.Fill(`<p class="error" role="alert" id="login-error">%s</p>`+"\n", d.Error)
+	}
+	invalid := ""
+	if d.Error != "" {
+		invalid = ` aria-invalid="true" aria-describedby="login-error"`
+	}
+	b.Fill(`<form method="post" action="%s" class="narrow">
+<input type="hidden" name="csrf" value="%s">
+<input type="hidden" name="return_to" value="%s">
+<label for="username">Username</label>
+<input type="text" id="username" name="username" value="%s" autocomplete="username" autocapitalize="none" spellcheck="false" required`, consoleLoginPath, d.CSRF, d.ReturnTo, d.Username)
+	if d.Username == "" {
+		b.WriteString(" autofocus")
+	}
+	b.WriteString(invalid + `>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required`)
+	if d.Username != "" {
+		b.WriteString(" autofocus")
+	}
+	b.WriteString(invalid + `>
+<button type="submit">Sign in</button>
+</form>
+`)
+}
+
+// consoleLoginURL is the sign-in page that returns to back.
+func consoleLoginURL(back string) string {
+	return consoleLoginPath + "?return_to=" + url.QueryEscape(back)
+}
