@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -209,85 +208,5 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 	}
 	// Forget the user's sign-in failures too (best effort: they expire).
 	_ = s.ClearLoginFailures(ctx, u.Username)
-	return nil
-}
-
-// ReserveLoginAttempt counts one sign-in attempt for username (known or
-// not; counted by UsernameKey, so Alice and alice share one window) before its password is checked, and reports whether it may go on:
-// false when max attempts have been counted in the current window, which
-// starts at the first attempt and lasts window. A failed attempt stays
-// counted; a successful one clears the count (ClearLoginFailures).
-// Reserving before checking bounds the passwords checked per window even
-// when guesses arrive in parallel: each one must win a slot first.
-//
-// One conditional UpdateItem adds 1 while there is no record, or the
-// window is open and the count below max (if_not_exists sets the window's
-// end and TTL on the first attempt). When its condition fails, a
-// consistent read tells a full window (refused) from a passed one, which a
-// conditional put restarts at 1; losing that race to a concurrent attempt
-// tries again.
-func (s *Store) ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error) {
-	if tooLong(username) {
-		return false, nil
-	}
-	k := key(throttlePrefix+UsernameKey(username), skThrottle)
-	end := now.Add(window)
-	for range 3 {
-		e := newExpr()
-		upd := "SET " + e.n(aWindowEnd) + " = if_not_exists(" + e.n(aWindowEnd) + ", " + e.v(str(fmtTime(end))) + "), " +
-			e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v(ttl(end)) + ") ADD " +
-			e.n(aCount) + " " + e.v(num(1))
-		cond := "attribute_not_exists(" + e.n(aPK) + ") OR (" + e.n(aWindowEnd) + " > " + e.v(str(fmtTime(now))) +
-			" AND " + e.n(aCount) + " < " + e.v(num(int64(max))) + ")"
-		_, err := s.updateItem(ctx, k, upd, cond, e)
-		if err == nil {
-			return true, nil
-		}
-		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
-			return false, fmt.Errorf("reserve login attempt %q: %w", username, err)
-		}
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.tableName(), Key: k, ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return false, fmt.Errorf("reserve login attempt %q: %w", username, classify(err, false))
-		}
-		it := item(out.Item)
-		if out.Item != nil && now.Before(it.t(aWindowEnd)) {
-			if it.n(aCount) >= int64(max) {
-				return false, nil
-			}
-			continue // cleared or restarted meanwhile: try again
-		}
-		// The window has passed: start a new one, unless a concurrent
-		// attempt just did.
-		e = newExpr()
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: s.tableName(),
-			Item: map[string]types.AttributeValue{
-				aPK: str(throttlePrefix + UsernameKey(username)), aSK: str(skThrottle),
-				aCount: num(1), aWindowEnd: str(fmtTime(end)), aTTL: ttl(end),
-			},
-			ConditionExpression: aws.String("attribute_not_exists(" + e.n(aPK) + ") OR " +
-				e.n(aWindowEnd) + " <= " + e.v(str(fmtTime(now)))),
-			ExpressionAttributeNames:  e.Names(),
-			ExpressionAttributeValues: e.Values(),
-		})
-		if err == nil {
-			return true, nil
-		}
-		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
-			return false, fmt.Errorf("reserve login attempt %q: %w", username, err)
-		}
-	}
-	return false, fmt.Errorf("reserve login attempt %q: too much contention: %w", username, shared.ErrUnavailable)
-}
-
-// ClearLoginFailures forgets the failures of username.
-func (s *Store) ClearLoginFailures(ctx context.Context, username string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: s.tableName(), Key: key(throttlePrefix+UsernameKey(username), skThrottle),
-	})
-	if err != nil {
-		return fmt.Errorf("clear login failures %q: %w", username, classify(err, false))
-	}
 	return nil
 }
