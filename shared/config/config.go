@@ -74,6 +74,13 @@ type Config struct {
 	// show people who need help ("Contact the IT service desk on ext.
 	// 4357."), plain text. Default none.
 	SupportContact string
+	// TrustCloudFrontViewerAddress is TRUST_CLOUDFRONT_VIEWER_ADDRESS
+	// (default false): the sign-in limits take a request's source address
+	// from its CloudFront-Viewer-Address header instead of the connection's
+	// (API Gateway's sourceIp). Set it only when the API is reachable
+	// solely through CloudFront, which sets that header: anyone who can
+	// reach the API directly could otherwise choose their address.
+	TrustCloudFrontViewerAddress bool
 }
 
 // Limits of the text settings the pages show.
@@ -104,7 +111,8 @@ func ProviderNameFor(issuer string) string {
 // [::1] and localhost. AWS_ENDPOINT_URL, when set, is an absolute http(s)
 // URL. TTLs are positive (REFRESH_REUSE_GRACE may be 0). SCOPE_CATALOG is
 // inline JSON when its first non-space character is '{', otherwise the path
-// of a JSON file. REQUIRE_PKCE is true, false, 1 or 0. PROVIDER_NAME (at
+// of a JSON file. REQUIRE_PKCE and TRUST_CLOUDFRONT_VIEWER_ADDRESS are
+// true, false, 1 or 0 (any letter case). PROVIDER_NAME (at
 // most 64 characters) and SUPPORT_CONTACT (at most 200) are one line of
 // text without control characters. Values are trimmed of
 // surrounding whitespace; an empty value means unset.
@@ -179,13 +187,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err := checkText(c.SupportContact, MaxSupportContact); err != nil {
 		return Config{}, fmt.Errorf("SUPPORT_CONTACT: %w", err)
 	}
-	switch v := get("REQUIRE_PKCE"); strings.ToLower(v) {
-	case "", "false", "0":
-		c.RequirePKCE = false
-	case "true", "1":
-		c.RequirePKCE = true
-	default:
-		return Config{}, fmt.Errorf("REQUIRE_PKCE: %q is not one of true, false, 1, 0", v)
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{
+		{"REQUIRE_PKCE", &c.RequirePKCE},
+		{"TRUST_CLOUDFRONT_VIEWER_ADDRESS", &c.TrustCloudFrontViewerAddress},
+	} {
+		switch v := get(b.name); strings.ToLower(v) {
+		case "", "false", "0":
+			*b.dst = false
+		case "true", "1":
+			*b.dst = true
+		default:
+			return Config{}, fmt.Errorf("%s: %q is not one of true, false, 1, 0", b.name, v)
+		}
 	}
 	return c, nil
 }

@@ -37,6 +37,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		{"RequirePKCE", c.RequirePKCE, false},
 		{"ProviderName", c.ProviderName, "127.0.0.1"},
 		{"SupportContact", c.SupportContact, ""},
+		{"TrustCloudFrontViewerAddress", c.TrustCloudFrontViewerAddress, false},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -70,6 +71,8 @@ func TestFromEnvValues(t *testing.T) {
 		"REQUIRE_PKCE":        "TRUE",
 		"PROVIDER_NAME":       " Example Corp ",
 		"SUPPORT_CONTACT":     "Call the service desk on ext. 4357.",
+
+		"TRUST_CLOUDFRONT_VIEWER_ADDRESS": "True",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +95,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"RequirePKCE", c.RequirePKCE, true},
 		{"ProviderName", c.ProviderName, "Example Corp"},
 		{"SupportContact", c.SupportContact, "Call the service desk on ext. 4357."},
+		{"TrustCloudFrontViewerAddress", c.TrustCloudFrontViewerAddress, true},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -115,6 +119,8 @@ func TestFromEnvAccepted(t *testing.T) {
 		{"pkce 1", "REQUIRE_PKCE", "1", func(c Config) bool { return c.RequirePKCE }},
 		{"pkce 0", "REQUIRE_PKCE", "0", func(c Config) bool { return !c.RequirePKCE }},
 		{"pkce false", "REQUIRE_PKCE", "false", func(c Config) bool { return !c.RequirePKCE }},
+		{"cloudfront viewer address 1", "TRUST_CLOUDFRONT_VIEWER_ADDRESS", "1", func(c Config) bool { return c.TrustCloudFrontViewerAddress }},
+		{"cloudfront viewer address false", "TRUST_CLOUDFRONT_VIEWER_ADDRESS", "false", func(c Config) bool { return !c.TrustCloudFrontViewerAddress }},
 		{"grace 0", "REFRESH_REUSE_GRACE", "0", func(c Config) bool { return c.RefreshReuseGrace == 0 }},
 		{"code ttl seconds", "AUTH_CODE_TTL", "1", func(c Config) bool { return c.AuthCodeTTL == time.Second }},
 		{"code ttl duration", "AUTH_CODE_TTL", "10m", func(c Config) bool { return c.AuthCodeTTL == 10*time.Minute }},
@@ -173,6 +179,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"TABLE_NAME", "app/links", "TABLE_NAME: ..."},
 		{"TABLE_NAME", strings.Repeat("t", 256), "TABLE_NAME: ..."},
 		{"REQUIRE_PKCE", "yes", `REQUIRE_PKCE: "yes" is not one of true, false, 1, 0`},
+		{"TRUST_CLOUDFRONT_VIEWER_ADDRESS", "yes", `TRUST_CLOUDFRONT_VIEWER_ADDRESS: "yes" is not one of true, false, 1, 0`},
 		{"SCOPE_CATALOG", "/nonexistent/catalog.json", "SCOPE_CATALOG: read /nonexistent/catalog.json: no such file or directory"},
 		{"SCOPE_CATALOG", `{"baseline":"B","scopes":[{"name":"A"}]}`, `SCOPE_CATALOG: scope catalog: baseline "B" is not a scope of the catalog`},
 		{"SCOPE_CATALOG", `{"baseline":"A","scopes":[{"name":"A","implies":["X"]}]}`, `SCOPE_CATALOG: scope catalog: scope "A" implies unknown scope "X"`},
