@@ -47,14 +47,17 @@
 // hash, for SessionTTL; its CSRF token guards consent, revocation and
 // sign-out. The login form, which has no session yet, uses a double-submit
 // token (cookie and hidden input compared in constant time). Sign-in is
-// throttled per username (known or not): each attempt is counted before
-// its password is checked, a success clears the count, and once
+// limited by shared/throttle: per username (known or not; once
 // MaxLoginFailures attempts are counted within LoginWindow every attempt
-// fails with the same message as a wrong password, so that no more than
-// MaxLoginFailures passwords are checked per window even in parallel.
+// fails, a success clears the count), per source address (an IPv4 address
+// or an IPv6 /64) and, by slowing down but never refusing, across all
+// sources. Each attempt is counted before its password is checked, so no
+// more passwords are checked per window even in parallel, and a refused
+// attempt gets the same message as a wrong password.
 package authorize
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -66,6 +69,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/throttle"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -83,9 +87,9 @@ const (
 	SessionTTL = 8 * time.Hour
 	// MaxLoginFailures is the number of failed sign-ins per username within
 	// LoginWindow after which every sign-in for it is refused.
-	MaxLoginFailures = 5
+	MaxLoginFailures = throttle.MaxUsernameFailures
 	// LoginWindow is the throttling window, counted from the first failure.
-	LoginWindow = 15 * time.Minute
+	LoginWindow = throttle.UsernameWindow
 	// loginCSRFTTL is the lifetime of the login form's double-submit cookie.
 	loginCSRFTTL = time.Hour
 	// maxParamBytes bounds usernames and client ids before they reach the
@@ -107,6 +111,9 @@ type Options struct {
 	// Random is the source of codes, session ids and CSRF tokens (default
 	// crypto/rand.Reader).
 	Random io.Reader
+	// Sleep waits out the sign-in slow-down of shared/throttle (default: a
+	// timer that ends with the request's context).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Handler is the authorize function's http.Handler. It is safe for
@@ -125,6 +132,8 @@ type Handler struct {
 	// provider is the name the pages give the provider
 	// (config.Config.ProviderName, else the issuer's host name).
 	provider string
+	// limiter decides before each password check (shared/throttle).
+	limiter *throttle.Limiter
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -160,6 +169,11 @@ func New(o Options) (*Handler, error) {
 	if h.random == nil {
 		h.random = rand.Reader
 	}
+	h.limiter = throttle.New(o.Store, throttle.Options{
+		TrustViewerAddress: o.Config.TrustCloudFrontViewerAddress,
+		Now:                h.now,
+		Sleep:              o.Sleep,
+	})
 	return h, nil
 }
 

@@ -20,6 +20,7 @@ type fakeStore struct {
 	links    map[string]store.Link // by client id
 	users    map[string]store.User // by id
 	failures map[string]failureWindow
+	counters map[string]failureWindow // named counters (ReserveAttempt)
 	sessions map[string]store.Session
 	codes    map[string]store.Code
 	grants   map[[2]string]store.Grant // by user id and client id
@@ -39,6 +40,7 @@ func newFakeStore() *fakeStore {
 		links:    map[string]store.Link{},
 		users:    map[string]store.User{},
 		failures: map[string]failureWindow{},
+		counters: map[string]failureWindow{},
 		sessions: map[string]store.Session{},
 		codes:    map[string]store.Code{},
 		grants:   map[[2]string]store.Grant{},
@@ -148,6 +150,37 @@ func (f *fakeStore) ClearLoginFailures(_ context.Context, username string) error
 		return err
 	}
 	delete(f.failures, store.UsernameKey(username))
+	return nil
+}
+
+func (f *fakeStore) ReserveAttempt(_ context.Context, name string, max int64, window time.Duration, now time.Time) (store.Counter, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return store.Counter{}, false, err
+	}
+	w := f.counters[name]
+	if !now.Before(w.until) {
+		w = failureWindow{until: now.Add(window)}
+	}
+	if max > 0 && int64(w.n) >= max {
+		return store.Counter{Count: int64(w.n), WindowEnd: w.until}, false, nil
+	}
+	w.n++
+	f.counters[name] = w
+	return store.Counter{Count: int64(w.n), WindowEnd: w.until}, true, nil
+}
+
+func (f *fakeStore) ReleaseAttempt(_ context.Context, name string, c store.Counter) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail(); err != nil {
+		return err
+	}
+	if w, ok := f.counters[name]; ok && w.until.Equal(c.WindowEnd) && w.n > 0 {
+		w.n--
+		f.counters[name] = w
+	}
 	return nil
 }
 

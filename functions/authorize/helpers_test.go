@@ -101,6 +101,8 @@ type env struct {
 	clock *clocktest.Clock
 	h     *Handler
 	srv   *httptest.Server
+	// sleeps are the sign-in slow-downs asked for (none is waited).
+	sleeps *sleepRecorder
 }
 
 type envOption func(*config.Config)
@@ -125,11 +127,13 @@ func newEnvOn(t *testing.T, st seeder, opts ...envOption) *env {
 	}
 	// Start at the wall clock: emulators reap TTL items by it.
 	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
+	sleeps := &sleepRecorder{}
 	h, err := New(Options{
 		Config: cfg,
 		Store:  st,
 		Now:    clk.Now,
 		Random: &lockedReader{r: rand.NewChaCha8([32]byte{byte(len(t.Name()))})},
+		Sleep:  sleeps.sleep,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -137,7 +141,7 @@ func newEnvOn(t *testing.T, st seeder, opts ...envOption) *env {
 	seed(st, clk.Now())
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, store: st, clock: clk, h: h, srv: srv}
+	return &env{t: t, store: st, clock: clk, h: h, srv: srv, sleeps: sleeps}
 }
 
 // seed adds the standard links and users.

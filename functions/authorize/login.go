@@ -136,7 +136,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 
 	username, pw := form.Get("username"), form.Get("password")
-	user, err := h.checkPassword(ctx, username, pw)
+	user, err := h.checkPassword(r, username, pw)
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -184,10 +184,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkPassword returns the user when username and pw are right and the
-// username is not throttled, nil when the sign-in fails for any reason
-// (counted against the username, known or not), and an error only when the
-// store fails. Unknown usernames spend the time of a real verification.
-func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*store.User, error) {
+// sign-in limits (shared/throttle: per source, per username, and the
+// global slow-down) let the check happen, nil when the sign-in fails for
+// any reason (counted against the source and the username, known or not),
+// and an error only when the store fails. Unknown usernames and refused
+// attempts spend the time of a real verification.
+func (h *Handler) checkPassword(r *http.Request, username, pw string) (*store.User, error) {
+	ctx := r.Context()
 	log := web.Logger(ctx)
 	if username == "" || pw == "" || len(username) > maxParamBytes || !utf8.ValidString(username) {
 		password.VerifyDummy(pw)
@@ -196,14 +199,14 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 	}
 	// The attempt is counted before the password is checked, so that
 	// guesses sent in parallel cannot all be checked before any is counted.
-	ok, err := h.store.ReserveLoginAttempt(ctx, username, MaxLoginFailures, LoginWindow, h.now())
+	a, err := h.limiter.Begin(r, username)
 	if err != nil {
-		log.Error("reserve login attempt", "err", err.Error())
+		log.Error("sign-in limits", "err", err.Error())
 		return nil, err
 	}
-	if !ok {
+	if !a.Allowed() {
 		password.VerifyDummy(pw)
-		log.Info("login failed", "reason", "throttled", usernameAttr(username, false))
+		log.Info("login failed", "reason", "throttled", "limit", a.Refused, "source", a.Source, usernameAttr(username, false))
 		return nil, nil
 	}
 	u, err := h.store.GetUserByName(ctx, username)
@@ -222,11 +225,11 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (*stor
 	}
 	if reason != "" {
 		// The reserved attempt stays counted as a failure.
-		log.Info("login failed", "reason", reason, usernameAttr(username, reason != "unknown_user"))
+		log.Info("login failed", "reason", reason, "source", a.Source, usernameAttr(username, reason != "unknown_user"))
 		return nil, nil
 	}
-	if err := h.store.ClearLoginFailures(ctx, username); err != nil {
-		log.Warn("clear login failures", "err", err.Error())
+	if err := h.limiter.Succeeded(ctx, a); err != nil {
+		log.Warn("clear sign-in counts", "err", err.Error())
 	}
 	return &u, nil
 }

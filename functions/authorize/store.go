@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/throttle"
 )
 
 // Links reads registered clients.
@@ -29,14 +30,10 @@ type Fetcher interface {
 	Fetch(ctx context.Context, k store.Keys) (store.Bundle, error)
 }
 
-// LoginThrottle counts sign-in attempts per username.
+// LoginThrottle counts sign-in attempts per username, per source address
+// and across all sources (shared/throttle).
 type LoginThrottle interface {
-	// ReserveLoginAttempt counts one attempt before its password is
-	// checked; false when max attempts were counted in the current window
-	// (which starts at the first and lasts window).
-	ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error)
-	// ClearLoginFailures forgets the attempts of username.
-	ClearLoginFailures(ctx context.Context, username string) error
+	throttle.Store
 }
 
 // Sessions keeps signed-in browser sessions, keyed by the hash of the
