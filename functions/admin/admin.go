@@ -53,6 +53,7 @@ import (
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/throttle"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -129,6 +130,9 @@ type Store interface {
 	UserStore
 	SessionStore
 	KeyReader
+	// The sign-in limits' counters, for the console's password
+	// confirmation (shared/throttle).
+	throttle.Counters
 }
 
 var _ Store = (*store.Store)(nil)
@@ -182,6 +186,8 @@ type Handler struct {
 	// cookies names the sign-in session cookie the console reads.
 	cookies       page.Cookies
 	consoleRoutes []consoleRoute
+	// limiter decides before each password check (shared/throttle).
+	limiter *throttle.Limiter
 }
 
 // New returns a Handler, or an error when a required dependency is missing.
@@ -217,6 +223,7 @@ func New(o Options) (*Handler, error) {
 	if h.random == nil {
 		h.random = rand.Reader
 	}
+	h.limiter = throttle.New(o.Store, throttle.Options{TrustViewerAddress: o.Config.TrustCloudFrontViewerAddress, Now: h.now})
 	h.routes = []route{
 		{[]string{"links"}, map[string]handlerFunc{
 			http.MethodGet: h.listLinks, http.MethodPost: h.createLink}},

@@ -105,6 +105,11 @@ func (s errStore) ReserveLoginAttempt(context.Context, string, int, time.Duratio
 func (s errStore) ClearLoginFailures(context.Context, string) error { return s.err }
 func (s errStore) GetSigningKeys(context.Context) ([]byte, error)   { return nil, s.err }
 
+func (s errStore) ReserveAttempt(context.Context, string, int64, time.Duration, time.Time) (store.Counter, bool, error) {
+	return store.Counter{}, false, s.err
+}
+func (s errStore) ReleaseAttempt(context.Context, string, store.Counter) error { return s.err }
+
 var _ Store = errStore{}
 
 // env is a Handler under test, wrapped in web.Middleware so that its log

@@ -358,27 +358,29 @@ func (h *Handler) confirmed(a *signedIn, now time.Time) bool {
 }
 
 // checkPassword verifies the administrator's password under the sign-in
-// throttle: the attempt is counted first, a right password clears the count.
-func (h *Handler) checkPassword(ctx context.Context, u store.User, pw string) (bool, error) {
+// limits (shared/throttle, per source and per username, with the global
+// slow-down): the attempt is counted first, a right password takes it back.
+func (h *Handler) checkPassword(r *http.Request, u store.User, pw string) (bool, error) {
+	ctx := r.Context()
 	if pw == "" || len(pw) > MaxPasswordBytes {
 		password.VerifyDummy(pw)
 		return false, nil
 	}
-	ok, err := h.store.ReserveLoginAttempt(ctx, u.Username, confirmMaxFailures, confirmWindow, h.now())
+	a, err := h.limiter.Begin(r, u.Username)
 	if err != nil {
-		return false, wrapf(err, "reserve login attempt")
+		return false, wrapf(err, "sign-in limits")
 	}
-	if !ok {
+	if !a.Allowed() {
 		password.VerifyDummy(pw)
-		web.Logger(ctx).Info("console confirmation failed", "reason", "throttled", "username", u.Username)
+		web.Logger(ctx).Info("console confirmation failed", "reason", "throttled", "limit", a.Refused, "source", a.Source, "username", u.Username)
 		return false, nil
 	}
 	if !password.Verify(pw, u.PasswordHash) {
 		web.Logger(ctx).Info("console confirmation failed", "reason", "wrong_password", "username", u.Username)
 		return false, nil
 	}
-	if err := h.store.ClearLoginFailures(ctx, u.Username); err != nil {
-		web.Logger(ctx).Warn("clear login failures", "err", err.Error())
+	if err := h.limiter.Succeeded(ctx, a); err != nil {
+		web.Logger(ctx).Warn("clear sign-in counts", "err", err.Error())
 	}
 	return true, nil
 }
@@ -408,7 +410,7 @@ func (c *consoleReq) confirm() {
 	if !validConsoleReturn(back) {
 		back = consolePrefix + "/links"
 	}
-	ok, err := c.h.checkPassword(c.ctx(), c.a.user, c.form.Get("password"))
+	ok, err := c.h.checkPassword(c.r, c.a.user, c.form.Get("password"))
 	if err != nil {
 		c.fail(err)
 		return

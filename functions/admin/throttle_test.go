@@ -1,0 +1,44 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applinks/applinks/shared/throttle"
+)
+
+// TestConsoleConfirmSourceLimit: the console's password confirmation is
+// under the sign-in's per-source limit: from a source over it even the
+// right password is refused, with the usual answer; from another source it
+// is confirmed.
+func TestConsoleConfirmSourceLimit(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.user("alice", true)
+	cookie, csrf := e.signIn("alice", ConfirmTTL+time.Second)
+	// Failed sign-ins from 192.0.2.1 (any usernames) used up its window.
+	for range throttle.MaxSourceFailures {
+		if _, _, err := e.st.ReserveAttempt(context.Background(), throttle.SourceCounter("192.0.2.1"),
+			throttle.MaxSourceFailures, throttle.SourceWindow, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confirm := func(remote string) resp {
+		t.Helper()
+		form := url.Values{"csrf": {csrf}, "return_to": {"/console/links"}, "password": {consolePass}}
+		r := httptest.NewRequest(http.MethodPost, "/console/confirm", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = remote
+		return e.send(cookie, r)
+	}
+	if r := confirm("192.0.2.1:5555"); r.status != http.StatusOK || !strings.Contains(r.body, "too many attempts") {
+		t.Errorf("right password from the source over its limit: got %d, want 200 and the refusal", r.status)
+	}
+	if r := confirm("198.51.100.7:5555"); r.status != http.StatusSeeOther {
+		t.Errorf("right password from another source: got %d, want 303 (confirmed)", r.status)
+	}
+}
