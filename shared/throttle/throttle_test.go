@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -318,5 +321,45 @@ func TestLimiterParallel(t *testing.T) {
 	}
 	if got := e.sleep.asked(); len(got) != 0 {
 		t.Errorf("sleeps asked for below the global threshold: got %v, want none", got)
+	}
+}
+
+// TestSourceBehindAPIGateway: through the Lambda adapter the functions use
+// (aws-lambda-go-api-proxy's httpadapter.NewV2), the source is the event's
+// requestContext.http.sourceIp, which the adapter sets as RemoteAddr
+// without a port; a viewer header in the event counts only when trusted.
+func TestSourceBehindAPIGateway(t *testing.T) {
+	tests := []struct {
+		sourceIP string
+		trust    bool
+		want     string
+	}{
+		{"203.0.113.7", false, "203.0.113.7"},
+		{"2001:db8:1:2:aaaa::7", false, "2001:db8:1:2::/64"},
+		{"203.0.113.7", true, "2001:db8:9:9::/64"},
+	}
+	for _, tc := range tests {
+		l := throttle.New(nil, throttle.Options{TrustViewerAddress: tc.trust})
+		adapter := httpadapter.NewV2(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, l.Source(r))
+		}))
+		ev := events.APIGatewayV2HTTPRequest{
+			RawPath: "/oauth2/login",
+			Headers: map[string]string{
+				"x-forwarded-for":           "198.51.100.1",
+				"cloudfront-viewer-address": "2001:db8:9:9::1:443",
+			},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{
+				DomainName: "api.example.com",
+				HTTP:       events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodPost, Path: "/oauth2/login", SourceIP: tc.sourceIP},
+			},
+		}
+		resp, err := adapter.ProxyWithContext(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Body != tc.want {
+			t.Errorf("sourceIp %s, trust %v: got source %q, want %q", tc.sourceIP, tc.trust, resp.Body, tc.want)
+		}
 	}
 }
