@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -126,7 +125,7 @@ func (h *Handler) consoleLoginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := form.Get("username")
-	u, err := h.consolePassword(ctx, username, form.Get("password"))
+	u, err := h.consolePassword(r, username, form.Get("password"))
 	if err != nil {
 		h.consoleFail(w, r, nil, err)
 		return
@@ -165,24 +164,26 @@ func (h *Handler) consoleLoginPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // consolePassword returns the administrator whose username and password
-// these are, nil when the sign-in fails for any reason (counted against
-// the username, known or not, under the sign-in's throttle), and an error
-// only when the store fails. Unknown usernames spend the time of a real
-// verification.
-func (h *Handler) consolePassword(ctx context.Context, username, pw string) (*store.User, error) {
+// these are, nil when the sign-in fails for any reason, and an error only
+// when the store fails. The attempt goes through the sign-in limits first
+// (shared/throttle: per source, per username, the global slow-down), as
+// the end users' sign-in does; a right password takes it back. Unknown
+// usernames spend the time of a real verification.
+func (h *Handler) consolePassword(r *http.Request, username, pw string) (*store.User, error) {
+	ctx := r.Context()
 	log := web.Logger(ctx)
 	if username == "" || pw == "" || len(username) > 256 || len(pw) > MaxPasswordBytes || !validUsernameInput(username) {
 		password.VerifyDummy(pw)
 		log.Info("console login failed", "reason", "malformed")
 		return nil, nil
 	}
-	ok, err := h.store.ReserveLoginAttempt(ctx, username, confirmMaxFailures, confirmWindow, h.now())
+	a, err := h.limiter.Begin(r, username)
 	if err != nil {
-		return nil, wrapf(err, "reserve login attempt")
+		return nil, wrapf(err, "sign-in limits")
 	}
-	if !ok {
+	if !a.Allowed() {
 		password.VerifyDummy(pw)
-		log.Info("console login failed", "reason", "throttled", "username_hash", shared.HashPrefix(username))
+		log.Info("console login failed", "reason", "throttled", "limit", a.Refused, "source", a.Source, "username_hash", shared.HashPrefix(username))
 		return nil, nil
 	}
 	u, err := h.store.GetUserByName(ctx, username)
@@ -208,8 +209,8 @@ func (h *Handler) consolePassword(ctx context.Context, username, pw string) (*st
 		}
 		return nil, nil
 	}
-	if err := h.store.ClearLoginFailures(ctx, username); err != nil {
-		log.Warn("clear login failures", "err", err.Error())
+	if err := h.limiter.Succeeded(ctx, a); err != nil {
+		log.Warn("clear sign-in counts", "err", err.Error())
 	}
 	return &u, nil
 }

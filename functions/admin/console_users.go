@@ -202,7 +202,7 @@ func (c *consoleReq) setPassword() {
 	if self {
 		// One's own password changes only with the current one (ASVS
 		// V2.1.5): a session left open is not enough to take the account.
-		ok, err := c.h.checkPassword(c.ctx(), c.a.user, c.form.Get("current_password"))
+		ok, err := c.h.checkPassword(c.r, c.a.user, c.form.Get("current_password"))
 		if err != nil {
 			c.fail(err)
 			return
