@@ -152,9 +152,24 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 		return tokenResponse{}, err
 	}
 	err = h.store.RedeemCode(ctx, codeHash, &rt, now)
+	if errors.Is(err, store.ErrTransactionConflict) {
+		// Another request was redeeming this code at the same moment
+		// (DynamoDB cancelled this transaction with TransactionConflict).
+		// Its transaction may not have committed yet, so a read now could
+		// still show the code unused: nothing can be concluded from one.
+		// Nothing but a redemption writes a code, so the code has been
+		// presented twice, and that is a replay whichever request commits,
+		// or neither (RFC 6749 §4.1.2). Revoking the code's grant ends every
+		// token the other redemption issues, whether it commits before or
+		// after the revocation: it does not write the grant, and every use
+		// of its tokens checks it.
+		log.Info("code refused", "reason", "redeemed by another request at the same moment")
+		return tokenResponse{}, h.codeReplay(ctx, code, c)
+	}
 	if errors.Is(err, shared.ErrConflict) {
-		// Redeemed concurrently (or expired meanwhile): read it again to
-		// tell a replay from an expiry.
+		// A failed condition, evaluated against the code as committed: it
+		// was redeemed already (a replay) or has expired meanwhile. Read
+		// it again to tell which.
 		b, ferr := h.store.Fetch(ctx, store.Keys{CodeHash: codeHash})
 		if ferr != nil {
 			return tokenResponse{}, fmt.Errorf("re-read code %s: %w", shared.HashPrefix(code), ferr)
@@ -193,7 +208,16 @@ func (h *Handler) revokeGrant(ctx context.Context, userID, clientID, grantID, re
 	if grantID == "" {
 		return nil
 	}
-	g, err := h.store.RevokeGrant(ctx, userID, clientID, grantID, h.now())
+	// RevokeGrant is a single-item write: a transaction writing the grant
+	// at that moment (an approval, or a refresh's check of it) makes AWS
+	// refuse it with TransactionConflictException, and the revocation
+	// must still land.
+	var g store.Grant
+	revoke := func() (err error) {
+		g, err = h.store.RevokeGrant(ctx, userID, clientID, grantID, h.now())
+		return err
+	}
+	err := retryInFlight(ctx, revoke(), revoke)
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil
 	}

@@ -54,7 +54,17 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 		if err != nil {
 			return tokenResponse{}, err
 		}
-		err = h.store.RotateRefresh(ctx, rt, next, now)
+		rotate := func() error { return h.store.RotateRefresh(ctx, rt, next, now) }
+		err = rotate()
+		if errors.Is(err, store.ErrTransactionConflict) {
+			// Another request was rotating this token (or replacing it)
+			// at the same moment, and may not have committed yet: a read
+			// now could still show it active. See concurrentUse.
+			if h.cfg.RefreshReuseGrace <= 0 {
+				return tokenResponse{}, h.concurrentUse(ctx, rt, tok)
+			}
+			err = retryInFlight(ctx, err, rotate)
+		}
 		if errors.Is(err, shared.ErrConflict) {
 			return h.afterConflict(ctx, link, rt, tok, scopeParam, now, retry)
 		}
@@ -74,7 +84,11 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 		if err != nil {
 			return tokenResponse{}, err
 		}
-		err = h.store.ReplaceSuccessor(ctx, rt, next, now)
+		replace := func() error { return h.store.ReplaceSuccessor(ctx, rt, next, now) }
+		// A transaction in flight on one of its items (the successor being
+		// rotated, another retry, an approval of the grant) decides
+		// nothing yet: wait for its outcome.
+		err = retryInFlight(ctx, replace(), replace)
 		if errors.Is(err, shared.ErrConflict) {
 			// The successor was used already (or the grant revoked): this
 			// is reuse, not a retry.
@@ -96,8 +110,29 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 	return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
 }
 
-// afterConflict re-reads a token whose rotation lost a race and acts on its
-// new state once.
+// concurrentUse answers a refresh whose rotation DynamoDB cancelled because
+// another request was writing the token at the same moment
+// (TransactionConflict), when there is no reuse grace. Only a rotation or
+// a replacement of this token writes it, so it has been presented twice
+// at once: with no grace a client never does that, and it is reuse
+// whichever request commits, or neither (RFC 9700 §4.14.2). The other
+// request may not have committed yet, so nothing is read back (it could
+// still show the token active); the grant is revoked at once, which ends
+// the other request's new pair whether it commits before or after: its
+// rotation does not write the grant, and every use of a token checks it.
+//
+// With a grace, a second presentation is a retry, not reuse, so the
+// caller instead waits for the other request's outcome (retryInFlight):
+// its rotation either goes through or fails its condition, and the token
+// as committed then routes the request.
+func (h *Handler) concurrentUse(ctx context.Context, rt store.RefreshToken, tok string) error {
+	web.Logger(ctx).Info("refresh refused", "client_id", rt.ClientID, "token", shared.HashPrefix(tok),
+		"reason", "used by another request at the same moment")
+	return h.reuse(ctx, rt, tok)
+}
+
+// afterConflict re-reads a token whose rotation failed its condition (the
+// token as committed is no longer active) and acts on its new state once.
 func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.RefreshToken, tok, scopeParam string, now time.Time, retry bool) (tokenResponse, error) {
 	b, err := h.store.Fetch(ctx, store.Keys{RefreshHash: rt.Hash, UserID: rt.UserID, GrantClientID: rt.ClientID})
 	if err != nil {

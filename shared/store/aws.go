@@ -167,10 +167,21 @@ var (
 	}
 	conflictCodes = map[string]bool{
 		"ConditionalCheckFailedException": true,
-		"TransactionConflictException":    true,
 		"ResourceExistsException":         true,
 	}
 )
+
+// ErrTransactionConflict marks a write DynamoDB refused because another
+// request was writing the same item at that moment: a transaction
+// cancelled with a TransactionConflict reason (and no failed condition), or
+// a single-item write refused with TransactionConflictException. It wraps
+// shared.ErrConflict, but unlike a failed condition it decides nothing:
+// nothing of the refused write was applied, and the other request's write
+// may not have committed yet, so a read made now, even a strongly
+// consistent one, may still show the item as it was before either. A
+// caller must not conclude from such a read that the item is unused; see
+// "Conflicting transactions" in README.md.
+var ErrTransactionConflict = fmt.Errorf("another request is writing the item (transaction conflict): %w", shared.ErrConflict)
 
 // classify wraps err with the shared classification that applies: a failed
 // condition or an existing resource is shared.ErrConflict, a missing secret
@@ -198,6 +209,8 @@ func classOf(err error, missingIsNotFound bool) error {
 		switch {
 		case code == "TransactionCanceledException":
 			return transactionClass(err)
+		case code == "TransactionConflictException":
+			return ErrTransactionConflict
 		case conflictCodes[code]:
 			return shared.ErrConflict
 		case unavailableCodes[code]:
@@ -226,17 +239,32 @@ func classOf(err error, missingIsNotFound bool) error {
 }
 
 // transactionClass classifies a TransactionCanceledException by its
-// cancellation reasons: throttling is unavailability; anything else (a
-// failed condition, a conflicting transaction, or an engine such as kumo
-// that leaves the reasons empty) is a conflict.
+// cancellation reasons, one per item in the order of the request:
+//   - throttling of any item is unavailability;
+//   - a failed condition of any item is a conflict that decides: the
+//     condition was evaluated against the item as committed;
+//   - otherwise a TransactionConflict (another transaction or write was in
+//     flight on the item) is ErrTransactionConflict, which decides nothing;
+//   - anything else (an engine such as kumo that leaves the reasons empty)
+//     is a conflict.
 func transactionClass(err error) error {
 	var canceled *types.TransactionCanceledException
-	if errors.As(err, &canceled) {
-		for _, r := range canceled.CancellationReasons {
-			if r.Code != nil && unavailableCodes[*r.Code] {
-				return shared.ErrUnavailable
-			}
+	if !errors.As(err, &canceled) {
+		return shared.ErrConflict
+	}
+	failed, inFlight := false, false
+	for _, r := range canceled.CancellationReasons {
+		switch code := aws.ToString(r.Code); {
+		case unavailableCodes[code]:
+			return shared.ErrUnavailable
+		case code == "ConditionalCheckFailed":
+			failed = true
+		case code == "TransactionConflict":
+			inFlight = true
 		}
+	}
+	if inFlight && !failed {
+		return ErrTransactionConflict
 	}
 	return shared.ErrConflict
 }

@@ -215,7 +215,9 @@ func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]Grant, e
 // (they name its ID, and a new authorization gets a new one). With id set,
 // only the grant with that ID is revoked (reuse detection: a replayed token
 // of an earlier grant must not end a newer one): ErrNotFound otherwise, as
-// for an absent grant. Revoking a revoked grant keeps its first time.
+// for an absent grant. Revoking a revoked grant keeps its first time. A
+// transaction in flight on the grant (TransactionConflictException) is
+// ErrTransactionConflict, not ErrNotFound: nothing was revoked.
 func (s *Store) RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (Grant, error) {
 	if userID == "" || clientID == "" || tooLong(userID, clientID) {
 		return Grant{}, fmt.Errorf("revoke grant: %w", shared.ErrNotFound)
@@ -230,8 +232,13 @@ func (s *Store) RevokeGrant(ctx context.Context, userID, clientID, id string, no
 		cond += " AND " + e.n(aID) + " = " + e.v(str(id))
 	}
 	out, err := s.updateItem(ctx, grantKey(userID, clientID), upd, cond, e)
+	if err = classify(err, false); errors.Is(err, ErrTransactionConflict) {
+		// A transaction writing or checking the grant at that moment: not a
+		// failed condition, and nothing was revoked; the caller retries.
+		return Grant{}, fmt.Errorf("revoke grant of %s for %q: %w", userID, clientID, err)
+	}
 	if err != nil {
-		return Grant{}, fmt.Errorf("revoke grant of %s for %q: %w", userID, clientID, notFoundOnConflict(classify(err, false)))
+		return Grant{}, fmt.Errorf("revoke grant of %s for %q: %w", userID, clientID, notFoundOnConflict(err))
 	}
 	return decodeGrant(out.Attributes), nil
 }
