@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applinks/applinks/local/server"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
@@ -245,5 +250,132 @@ func TestRace_ConcurrentFirstStart(t *testing.T) {
 		if len(r.kids) != 1 || r.kids[0] != rs[0].kids[0] {
 			t.Errorf("instance %d: got kids %v, want exactly [%v]", i, r.kids, rs[0].kids)
 		}
+	}
+}
+
+// runner is one more instance of the local runner (local/server on its own
+// loopback listener) serving the provider of e on the same store, with
+// its own log lines: two Lambda instances behind one API.
+func (e *env) runner(st *store.Store) (base string, logs *logtest.Buffer) {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{"ISSUER_URL": e.issuer, "ADMIN_TOKEN": adminToken}[k]
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	logs = &logtest.Buffer{}
+	h, err := server.New(context.Background(), cfg, st, slog.New(slog.NewJSONHandler(logs, nil)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	e.t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String(), logs
+}
+
+// raceOnTwoRunners sends body to the token endpoint of two runners on one
+// store at once, as l, their transactions meeting as order says (AWS's
+// TransactionConflict, through storetest.Conflicts), and returns the two
+// answers and the audit events of both runners' logs.
+func raceOnTwoRunners(t *testing.T, e *env, c *storetest.Conflicts, bases [2]string, l link, body string, order storetest.RaceOrder) []result {
+	t.Helper()
+	r := c.Race(order)
+	answers := make(chan result, 2)
+	for _, base := range bases {
+		go func() {
+			answers <- (&env{t: t, issuer: base, http: e.http}).raw("POST", "/oauth2/token", body,
+				"Content-Type", "application/x-www-form-urlencoded", "Authorization", basic(l.ClientID, l.ClientSecret))
+		}()
+	}
+	var out []result
+	for range 2 {
+		a := <-answers
+		select {
+		case <-r.Raced():
+		default:
+			r.Abort()
+			t.Errorf("a request ended before the race: %d %s %v", a.status, a.body, a.err)
+		}
+		out = append(out, a)
+		r.Release() // with CommitLate the first answer is the loser's
+	}
+	return out
+}
+
+// audited counts the audit events named event in the given logs.
+func audited(t *testing.T, event string, logs ...*logtest.Buffer) int {
+	t.Helper()
+	n := 0
+	for _, l := range logs {
+		a, err := l.Audits(event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(a)
+	}
+	return n
+}
+
+// TestRace_TwoRunnersTransactionConflict: two runners on one store, whose
+// DynamoDB calls meet as on AWS, where two transactions writing one item
+// at once can end with one cancelled (TransactionConflict) before the
+// other commits (DynamoDB Local serialises them; storetest.Conflicts
+// makes the conflict, in every order). The same code redeemed on both at
+// once: one 200, one invalid_grant, a code_replay audit line, and the
+// winner's tokens inactive. The same refresh token used on both at once:
+// one new pair, the other reuse (refresh_token_reuse), and the new pair
+// inactive. Before the fix, whenever the winner committed after the
+// loser's request ended, the loser answered "expired" or "invalid",
+// revoked nothing and logged neither event.
+func TestRace_TwoRunnersTransactionConflict(t *testing.T) {
+	for _, order := range storetest.RaceOrders {
+		t.Run(order.String(), func(t *testing.T) {
+			e := newEnv(t, nil)
+			e.user("alice", "REPO_WRITE")
+			l := e.link(store.Confidential)
+			c := storetest.NewConflicts(e.backend.DynamoDB)
+			st := store.New(c, e.backend.SecretsManager, e.backend.Options)
+			var bases [2]string
+			var logs [2]*logtest.Buffer
+			for i := range bases {
+				bases[i], logs[i] = e.runner(st)
+			}
+
+			code := e.code(l, "alice", nil)
+			rs := raceOnTwoRunners(t, e, c, bases, l,
+				url.Values{"grant_type": {"authorization_code"}, "code": {code}}.Encode(), order)
+			if got := tally(t, rs); got["OK"] != 1 || got["Bad Request invalid_grant"] != 1 {
+				t.Errorf("code redeemed on two runners at once: got %v, want 1 OK and 1 invalid_grant", got)
+			}
+			for _, tok := range refreshTokens(t, rs) {
+				if e.active(l, tok) {
+					t.Error("the refresh token of the code's one success is active, want inactive (the code replayed)")
+				}
+			}
+			if audited(t, "code_replay", logs[:]...) != 1 {
+				t.Error("got no code_replay audit line, want one")
+			}
+
+			g := e.exchange(l, e.code(l, "alice", nil), "")
+			rs = raceOnTwoRunners(t, e, c, bases, l,
+				url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.refresh}}.Encode(), order)
+			if got := tally(t, rs); got["OK"] != 1 || got["Bad Request invalid_grant"] != 1 {
+				t.Errorf("refresh token used on two runners at once: got %v, want 1 OK and 1 invalid_grant", got)
+			}
+			for _, tok := range refreshTokens(t, rs) {
+				if e.active(l, tok) {
+					t.Error("the new refresh token is active, want inactive (the other use is reuse)")
+				}
+			}
+			if audited(t, "refresh_token_reuse", logs[:]...) != 1 {
+				t.Error("got no refresh_token_reuse audit line, want one")
+			}
+		})
 	}
 }
