@@ -208,16 +208,7 @@ func (h *Handler) revokeGrant(ctx context.Context, userID, clientID, grantID, re
 	if grantID == "" {
 		return nil
 	}
-	// RevokeGrant is a single-item write: a transaction writing the grant
-	// at that moment (an approval, or a refresh's check of it) makes AWS
-	// refuse it with TransactionConflictException, and the revocation
-	// must still land.
-	var g store.Grant
-	revoke := func() (err error) {
-		g, err = h.store.RevokeGrant(ctx, userID, clientID, grantID, h.now())
-		return err
-	}
-	err := retryInFlight(ctx, revoke(), revoke)
+	g, err := h.store.RevokeGrant(ctx, userID, clientID, grantID, h.now())
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil
 	}

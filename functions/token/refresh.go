@@ -63,7 +63,7 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 			if h.cfg.RefreshReuseGrace <= 0 {
 				return tokenResponse{}, h.concurrentUse(ctx, rt, tok)
 			}
-			err = retryInFlight(ctx, err, rotate)
+			err = store.RetryInFlight(ctx, err, rotate)
 		}
 		if errors.Is(err, shared.ErrConflict) {
 			return h.afterConflict(ctx, link, rt, tok, scopeParam, now, retry)
@@ -88,7 +88,7 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 		// A transaction in flight on one of its items (the successor being
 		// rotated, another retry, an approval of the grant) decides
 		// nothing yet: wait for its outcome.
-		err = retryInFlight(ctx, replace(), replace)
+		err = store.RetryInFlight(ctx, replace(), replace)
 		if errors.Is(err, shared.ErrConflict) {
 			// The successor was used already (or the grant revoked): this
 			// is reuse, not a retry.
@@ -122,7 +122,7 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 // rotation does not write the grant, and every use of a token checks it.
 //
 // With a grace, a second presentation is a retry, not reuse, so the
-// caller instead waits for the other request's outcome (retryInFlight):
+// caller instead waits for the other request's outcome (RetryInFlight):
 // its rotation either goes through or fails its condition, and the token
 // as committed then routes the request.
 func (h *Handler) concurrentUse(ctx context.Context, rt store.RefreshToken, tok string) error {

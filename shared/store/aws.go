@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -182,6 +184,42 @@ var (
 // caller must not conclude from such a read that the item is unused; see
 // "Conflicting transactions" in README.md.
 var ErrTransactionConflict = fmt.Errorf("another request is writing the item (transaction conflict): %w", shared.ErrConflict)
+
+// Bounds of RetryInFlight. On AWS a transaction holds its items for a few
+// milliseconds, so waits of about 10, 20, 40 and 80 ms (each between half
+// and all of that, so that two requests retrying together drift apart)
+// outlast one; a write still refused after them meets a stream of writes.
+const (
+	inFlightAttempts  = 5
+	inFlightFirstWait = 10 * time.Millisecond
+)
+
+// RetryInFlight retries write while it answers ErrTransactionConflict
+// (another request was writing the same item at that moment, with an
+// outcome not known yet); err is write's first answer. It makes at most 5
+// attempts in all, waiting about 10, 20, 40 and 80 ms before the retries,
+// and returns the last answer, except that a write still in flight after
+// the last attempt becomes shared.ErrUnavailable (the caller may try again
+// later), no longer a shared.ErrConflict, since nothing was decided. write
+// must be safe to repeat: it was not applied when it answered
+// ErrTransactionConflict.
+func RetryInFlight(ctx context.Context, err error, write func() error) error {
+	wait := inFlightFirstWait
+	for attempt := 1; errors.Is(err, ErrTransactionConflict); attempt++ {
+		if attempt == inFlightAttempts {
+			return fmt.Errorf("%w: still written by another request after %d attempts: %v",
+				shared.ErrUnavailable, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w (after %v)", shared.ErrUnavailable, ctx.Err(), err)
+		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		}
+		wait *= 2
+		err = write()
+	}
+	return err
+}
 
 // classify wraps err with the shared classification that applies: a failed
 // condition or an existing resource is shared.ErrConflict, a missing secret

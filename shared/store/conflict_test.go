@@ -15,7 +15,7 @@ import (
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
-// refusing answers every write with err.
+// refusing answers every transaction with err.
 type refusing struct {
 	store.DynamoDB
 	err error
@@ -25,17 +25,12 @@ func (f refusing) TransactWriteItems(context.Context, *dynamodb.TransactWriteIte
 	return nil, f.err
 }
 
-func (f refusing) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return nil, f.err
-}
-
 // TestTransactionConflictClassified: a write refused because another was
 // in flight on the item (a cancellation whose reasons hold
 // TransactionConflict and no failed condition, or
 // TransactionConflictException) is store.ErrTransactionConflict, which is
 // also shared.ErrConflict; a failed condition is not, even beside a
-// conflict on another item: it decides. RevokeGrant, which reports a
-// failed condition as ErrNotFound, reports a write in flight as one.
+// conflict on another item: it decides.
 func TestTransactionConflictClassified(t *testing.T) {
 	cancelled := func(codes ...string) error {
 		e := &types.TransactionCanceledException{Message: aws.String("cancelled")}
@@ -70,28 +65,53 @@ func TestTransactionConflictClassified(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []struct {
-		name     string
-		err      error
-		inFlight bool
-		class    error
-	}{
-		{"single-item write in flight", &types.TransactionConflictException{Message: aws.String("Transaction is ongoing for the item")},
-			true, shared.ErrConflict},
-		{"single-item condition", &types.ConditionalCheckFailedException{}, false, shared.ErrNotFound},
-	} {
-		s := store.New(refusing{err: c.err}, nil, store.Options{TableName: "t"})
-		_, err := s.RevokeGrant(ctx(), "uid", "client", "gid", now())
-		if got := errors.Is(err, store.ErrTransactionConflict); got != c.inFlight {
-			t.Errorf("%s, RevokeGrant: got %v, in flight %v, want %v", c.name, err, got, c.inFlight)
-		}
-		if !errors.Is(err, c.class) {
-			t.Errorf("%s, RevokeGrant: got %v, want %v", c.name, err, c.class)
-		}
-		if c.inFlight && errors.Is(err, shared.ErrNotFound) {
-			t.Errorf("%s, RevokeGrant: got %v, want not ErrNotFound (nothing was revoked)", c.name, err)
-		}
+}
+
+// refusingFirst refuses the first n UpdateItem calls with
+// TransactionConflictException, then passes them on.
+type refusingFirst struct {
+	store.DynamoDB
+	n, calls int
+}
+
+func (f *refusingFirst) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	f.calls++
+	if f.calls <= f.n {
+		return nil, &types.TransactionConflictException{Message: aws.String("Transaction is ongoing for the item")}
 	}
+	return f.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+// TestRevokeGrantInFlight: RevokeGrant refused because a transaction is
+// writing the grant (TransactionConflictException) tries again and lands;
+// refused on every attempt it is ErrUnavailable, never the ErrNotFound of
+// a failed condition (nothing was revoked). Before, a refusal was "no such
+// grant", which the token endpoint takes for a grant already gone.
+func TestRevokeGrantInFlight(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		b := nb(t)
+		at := now()
+		g := approved(t, b.Store(), seedUser(t, b.Store(), "alice", at), "client", at)
+		for _, c := range []struct {
+			refusals int
+			want     error // nil: revoked
+		}{
+			{3, nil},
+			{5, shared.ErrUnavailable},
+		} {
+			db := &refusingFirst{DynamoDB: b.DynamoDB, n: c.refusals}
+			got, err := store.New(db, b.SecretsManager, b.Options).RevokeGrant(ctx(), g.UserID, g.ClientID, g.ID, at)
+			switch {
+			case c.want == nil && (err != nil || !got.Revoked):
+				t.Errorf("%d refusals: got %+v, %v, want the grant revoked", c.refusals, got, err)
+			case c.want != nil && (!errors.Is(err, c.want) || errors.Is(err, shared.ErrNotFound) || errors.Is(err, shared.ErrConflict)):
+				t.Errorf("%d refusals: got %v, want only %v", c.refusals, err, c.want)
+			}
+			if db.calls != min(c.refusals+1, 5) {
+				t.Errorf("%d refusals: got %d attempts, want %d", c.refusals, db.calls, min(c.refusals+1, 5))
+			}
+		}
+	})
 }
 
 // racing returns a store on b whose DynamoDB calls go through a

@@ -217,7 +217,8 @@ func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]Grant, e
 // of an earlier grant must not end a newer one): ErrNotFound otherwise, as
 // for an absent grant. Revoking a revoked grant keeps its first time. A
 // transaction in flight on the grant (TransactionConflictException) is
-// ErrTransactionConflict, not ErrNotFound: nothing was revoked.
+// waited for (RetryInFlight): ErrUnavailable if it outlasts the retries,
+// never ErrNotFound.
 func (s *Store) RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (Grant, error) {
 	if userID == "" || clientID == "" || tooLong(userID, clientID) {
 		return Grant{}, fmt.Errorf("revoke grant: %w", shared.ErrNotFound)
@@ -231,13 +232,15 @@ func (s *Store) RevokeGrant(ctx context.Context, userID, clientID, id string, no
 	if id != "" {
 		cond += " AND " + e.n(aID) + " = " + e.v(str(id))
 	}
-	out, err := s.updateItem(ctx, grantKey(userID, clientID), upd, cond, e)
-	if err = classify(err, false); errors.Is(err, ErrTransactionConflict) {
-		// A transaction writing or checking the grant at that moment: not a
-		// failed condition, and nothing was revoked; the caller retries.
-		return Grant{}, fmt.Errorf("revoke grant of %s for %q: %w", userID, clientID, err)
+	var out *dynamodb.UpdateItemOutput
+	update := func() (err error) {
+		out, err = s.updateItem(ctx, grantKey(userID, clientID), upd, cond, e)
+		return classify(err, false)
 	}
-	if err != nil {
+	// A transaction writing or checking the grant at that moment (an
+	// approval, ReplaceSuccessor) refuses this write without deciding
+	// anything: not a failed condition, and nothing was revoked.
+	if err := RetryInFlight(ctx, update(), update); err != nil {
 		return Grant{}, fmt.Errorf("revoke grant of %s for %q: %w", userID, clientID, notFoundOnConflict(err))
 	}
 	return decodeGrant(out.Attributes), nil
