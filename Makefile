@@ -123,11 +123,12 @@ localstack-deploy: $(TOOLS)/node_modules/.installed build
 
 # test-localstack: the store conformance suite against LocalStack (start it
 # with `docker compose -f local/docker-compose.yml up -d` where Docker exists)
-# or a moto server (moto_server -H 127.0.0.1 -p 4566). One package at a time:
-# storetest sends one request at a time to a moto endpoint (moto does not
-# make concurrent conditional writes atomic), which holds within a process.
-test-localstack:
-	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://localhost:4566} go test -p 1 -count=1 ./shared/store/...
+# or a moto server at AWS_ENDPOINT_URL (default http://localhost:4566); when
+# nothing answers there, local/test-localstack.sh starts moto's server on
+# that port itself and stops it afterwards. It needs what `make tools`
+# installs (the DynamoDB Local jar that storetest's own tests look for).
+test-localstack: tools
+	local/test-localstack.sh
 
 # bench: every number of BENCHMARKS.md in a few minutes (method there): the
 # shared hot paths; the token, introspection and authorize handlers on kumo
