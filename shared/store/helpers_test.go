@@ -46,10 +46,16 @@ var seq atomic.Int64
 // uniq returns a name no other call of the test binary returns.
 func uniq(prefix string) string { return fmt.Sprintf("%s-%d", prefix, seq.Add(1)) }
 
-// newLink is a fresh confidential link request.
+// newLink is a fresh confidential link request; a key comes from one
+// principal (testScope).
 func newLink(key string) store.NewLink {
+	scope := ""
+	if key != "" {
+		scope = testScope
+	}
 	return store.NewLink{
 		IdempotencyKey:         key,
+		IdempotencyScope:       scope,
 		ID:                     uniq("id"),
 		ClientID:               uniq("client"),
 		Secret:                 uniq("secret"),
@@ -61,6 +67,9 @@ func newLink(key string) store.NewLink {
 		Enabled:                true,
 	}
 }
+
+// testScope is the principal newLink's idempotency keys come from.
+const testScope = "api:admin-token"
 
 // now is a whole-second time near the real clock (kumo reaps expired TTL
 // items by the real clock).
@@ -230,6 +239,16 @@ type faultySM struct {
 	put    func(*secretsmanager.PutSecretValueInput) error
 	// putAfter fails a put after it took effect (a lost answer).
 	putAfter func(*secretsmanager.PutSecretValueInput) error
+	get      func(*secretsmanager.GetSecretValueInput) error
+}
+
+func (f *faultySM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if f.get != nil {
+		if err := f.get(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.SecretsManager.GetSecretValue(ctx, in, opts...)
 }
 
 func (f *faultySM) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {

@@ -81,6 +81,7 @@ const (
 	aPrevSecretExpires      = "prev_secret_expires"
 	aState                  = "state"
 	aIdemKey                = "idem_key"
+	aCreationSecretHash     = "creation_secret_hash"
 	aFingerprint            = "fingerprint"
 	aRotationLease          = "rotation_lease"
 	aUsername               = "username"

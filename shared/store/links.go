@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +30,32 @@ const rotationLease = 30 * time.Second
 // ErrInvalidCursor is returned (wrapped) for a cursor the store did not
 // issue. Handlers answer it with 400.
 var ErrInvalidCursor = errors.New("invalid cursor")
+
+// SecretRotatedError is CreateLink's answer to a retry (same idempotency
+// key and scope, same request) whose link no longer has, as its current
+// secret, the secret the creation returned: it was rotated since, perhaps
+// because that secret leaked. The retry cannot give the creation's answer
+// again and must not give the new secret (only "View credentials" shows
+// that), so it gets this error, which wraps shared.ErrConflict and names
+// the link.
+type SecretRotatedError struct {
+	Link Link // the link the key created, as it is now
+}
+
+func (e *SecretRotatedError) Error() string {
+	return fmt.Sprintf("create link %q: the secret this idempotency key's creation returned was rotated since", e.Link.ClientID)
+}
+
+// Unwrap makes the error a shared.ErrConflict.
+func (e *SecretRotatedError) Unwrap() error { return shared.ErrConflict }
+
+// idemKey is the stored form of a creation's idempotency key: the hash of
+// its scope and the key, so that a key replays only the creations of the
+// principal that sent it. The scope's length comes first, so that no two
+// (scope, key) pairs share a form ("x" with "yz" is not "xy" with "z").
+func idemKey(in NewLink) string {
+	return hashKey(strconv.Itoa(len(in.IdempotencyScope)) + ":" + in.IdempotencyScope + in.IdempotencyKey)
+}
 
 func (s *Store) linkSecretName(clientID string) string {
 	return s.prefix + "/links/" + clientID
@@ -95,6 +122,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	if hasSecret(in.ClientType) && in.Secret == "" {
 		return Link{}, "", fmt.Errorf("create link: %s link without a secret", in.ClientType)
 	}
+	if in.IdempotencyKey != "" && in.IdempotencyScope == "" {
+		return Link{}, "", errors.New("create link: idempotency key without a scope")
+	}
 	fp := fingerprint(in)
 	if in.IdempotencyKey != "" {
 		l, secret, found, err := s.resumeLink(ctx, in, fp, now)
@@ -115,7 +145,7 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		aCreatedAt: str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
 	}
 	if in.IdempotencyKey != "" {
-		linkItem[aIdemKey] = str(hashKey(in.IdempotencyKey))
+		linkItem[aIdemKey] = str(idemKey(in))
 	}
 	if hasSecret(l.ClientType) {
 		linkItem[aState] = str(statePending)
@@ -134,7 +164,7 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	}
 	if in.IdempotencyKey != "" {
 		items = append(items, s.putNew(map[string]types.AttributeValue{
-			aPK: str(idemPrefix + hashKey(in.IdempotencyKey)), aSK: str(skIdem),
+			aPK: str(idemPrefix + idemKey(in)), aSK: str(skIdem),
 			aID: str(l.ID), aClientID: str(l.ClientID), aFingerprint: str(fp),
 			aCreatedAt: str(fmtTime(now)), aTTL: ttl(now.Add(pendingTTL)),
 		}))
@@ -174,12 +204,15 @@ func (s *Store) putNew(it map[string]types.AttributeValue) types.TransactWriteIt
 	}}
 }
 
-// resumeLink handles a creation whose idempotency key was seen before: it
-// returns the link created the first time (found), finishing it when it is
-// still pending.
+// resumeLink handles a creation whose idempotency key (in its scope) was
+// seen before: it returns the link created the first time (found),
+// finishing it when it is still pending. The secret comes back only while
+// it is the one that creation returned and still the link's current
+// secret (creation_secret_hash, set on activation, equals secret_hash);
+// after a rotation the answer is a *SecretRotatedError.
 func (s *Store) resumeLink(ctx context.Context, in NewLink, fp string, now time.Time) (Link, string, bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.tableName(), Key: key(idemPrefix+hashKey(in.IdempotencyKey), skIdem), ConsistentRead: aws.Bool(true),
+		TableName: s.tableName(), Key: key(idemPrefix+idemKey(in), skIdem), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return Link{}, "", false, fmt.Errorf("create link: read idempotency record: %w", classify(err, false))
@@ -210,11 +243,23 @@ func (s *Store) resumeLink(ctx context.Context, in NewLink, fp string, now time.
 		if !hasSecret(l.ClientType) {
 			return l, "", true, nil
 		}
+		// A link activated before creation_secret_hash existed cannot
+		// tell: it is answered as rotated (no secret) too.
+		created := it.s(aCreationSecretHash)
+		if created == "" || l.SecretHash != created {
+			return Link{}, "", true, &SecretRotatedError{Link: l}
+		}
 		sec, err := s.readLinkSecret(ctx, clientID)
 		if err != nil {
 			return Link{}, "", true, fmt.Errorf("create link %q: %w", clientID, err)
 		}
-		return l, sec.ClientSecret, true, nil
+		// A rotation may have happened since the link was read: only
+		// the creation's own secret goes back.
+		secret := verifiedSecret(l, sec).ClientSecret
+		if shared.HashToken(secret) != created {
+			return Link{}, "", true, &SecretRotatedError{Link: l}
+		}
+		return l, secret, true, nil
 	default:
 		return Link{}, "", true, fmt.Errorf("create link %q: the link of this idempotency key is being deleted: %w", clientID, shared.ErrConflict)
 	}
@@ -282,6 +327,9 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 	u := update{e: e}
 	u.Set(aState, str(stateActive))
 	u.Set(aSecretHash, str(hash))
+	// The secret this creation returns: a retry with its idempotency key
+	// returns it only while the link's current secret is still this one.
+	u.Set(aCreationSecretHash, str(hash))
 	u.Set(aUpdatedAt, str(fmtTime(now)))
 	u.Set(gsiLinks.PartitionKey, str(linksIndexPK))
 	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))

@@ -283,6 +283,139 @@ func TestCreateLinkConcurrentIdempotent(t *testing.T) {
 	})
 }
 
+// TestCreateLinkReplayAfterRotation: a retry with the idempotency key of
+// a creation returns the secret that creation returned only while the link
+// still has it as its current secret. After a rotation (made, say, because
+// that secret leaked) the retry is a conflict that carries no secret: not
+// the new one, which only "View credentials" shows, nor the old one, with
+// or without an overlap; also when the rotation lands between the retry's
+// read of the link and its read of the secret.
+func TestCreateLinkReplayAfterRotation(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		b := nb(t)
+		var rotateNow func()
+		sm := &faultySM{SecretsManager: b.SecretsManager, get: func(*secretsmanager.GetSecretValueInput) error {
+			if f := rotateNow; f != nil {
+				rotateNow = nil
+				f()
+			}
+			return nil
+		}}
+		s := store.New(b.DynamoDB, sm, b.Options)
+		plain := b.Store()
+		at := now()
+		for _, tc := range []struct {
+			name    string
+			overlap time.Duration
+			racing  bool // the rotation lands between the retry's two reads
+		}{
+			{"rotated, no overlap", 0, false},
+			{"rotated, overlap", time.Hour, false},
+			{"rotated during the retry", 0, true},
+		} {
+			key := uniq("key")
+			l1, s1, err := s.CreateLink(ctx(), newLink(key), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, s2, err := s.CreateLink(ctx(), newLink(key), at); err != nil || s2 != s1 {
+				t.Fatalf("%s: retry before any rotation = %q, %v, want the first secret", tc.name, s2, err)
+			}
+			rotated := uniq("rotated-secret")
+			rotate := func() {
+				if _, err := plain.RotateLinkSecret(ctx(), l1.ID, rotated, tc.overlap, at); err != nil {
+					t.Fatalf("%s: RotateLinkSecret: %v", tc.name, err)
+				}
+			}
+			if tc.racing {
+				rotateNow = rotate
+			} else {
+				rotate()
+			}
+			_, s3, err := s.CreateLink(ctx(), newLink(key), at.Add(time.Minute))
+			var rot *store.SecretRotatedError
+			if !errors.Is(err, shared.ErrConflict) || !errors.As(err, &rot) || rot.Link.ID != l1.ID || s3 != "" {
+				t.Errorf("%s: retry after the rotation = secret %q, %v, want no secret and a SecretRotatedError naming %s", tc.name, s3, err, l1.ID)
+			}
+			if s3 == rotated {
+				t.Errorf("%s: the retry returned the rotated secret", tc.name)
+			}
+			if rotateNow != nil {
+				t.Errorf("%s: the retry did not read the secret", tc.name)
+				rotateNow = nil
+			}
+		}
+		if n := countItems(t, b, "LINK#"); n != 3 {
+			t.Errorf("%d link items, want 3 (no retry creates a link)", n)
+		}
+	})
+}
+
+// TestCreateLinkIdempotencyScope: an idempotency key replays only the
+// creations of the scope (the principal) that sent it: the same key from
+// another principal creates its own link, whatever its body, and never
+// answers the first principal's link or secret. A key without a scope is
+// refused.
+func TestCreateLinkIdempotencyScope(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		b := nb(t)
+		s := b.Store()
+		at := now()
+		key := uniq("key")
+		from := func(scope string) store.NewLink {
+			in := newLink(key)
+			in.IdempotencyScope = scope
+			return in
+		}
+		alice := from("api:arn:aws:iam::123456789012:user/alice")
+		la, sa, err := s.CreateLink(ctx(), alice, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, scope := range []string{
+			"api:arn:aws:iam::123456789012:user/mallory",
+			"console:arn:aws:iam::123456789012:user/alice",
+			"api:arn:aws:iam::123456789012:user/alic", // a prefix of alice's scope
+		} {
+			in := from(scope)
+			l, secret, err := s.CreateLink(ctx(), in, at)
+			if err != nil || l.ID != in.ID || secret != in.Secret {
+				t.Errorf("same key from %q = %s/%q, %v, want a link of its own (%s)", scope, l.ID, secret, err, in.ID)
+			}
+			if l.ID == la.ID || secret == sa {
+				t.Errorf("same key from %q answered alice's link or secret", scope)
+			}
+		}
+		// The key with another body from another principal: its own
+		// link, not a conflict with alice's request.
+		other := from("api:carol")
+		other.Name = "Carol's app"
+		if l, _, err := s.CreateLink(ctx(), other, at); err != nil || l.ID != other.ID {
+			t.Errorf("same key, other body, other principal = %s, %v, want a new link %s", l.ID, err, other.ID)
+		}
+		// A key's scope is not confused with the key: scope "x" with key
+		// "yz" is not scope "xy" with key "z".
+		split1, split2 := newLink("yz-"+key), newLink("z-"+key)
+		split1.IdempotencyScope, split2.IdempotencyScope = "x", "xy"
+		l1, _, err1 := s.CreateLink(ctx(), split1, at)
+		l2, _, err2 := s.CreateLink(ctx(), split2, at)
+		if err1 != nil || err2 != nil || l1.ID == l2.ID {
+			t.Errorf("scope x key yz and scope xy key z: %s, %v; %s, %v, want two links", l1.ID, err1, l2.ID, err2)
+		}
+		// Alice's own retry still answers her link.
+		if l, secret, err := s.CreateLink(ctx(), from(alice.IdempotencyScope), at); err != nil || l.ID != la.ID || secret != sa {
+			t.Errorf("alice's retry = %s/%q, %v, want her link %s", l.ID, secret, err, la.ID)
+		}
+		unscoped := from("")
+		if _, _, err := s.CreateLink(ctx(), unscoped, at); err == nil {
+			t.Error("a key without a scope was accepted")
+		}
+		if n := countItems(t, b, "LINK#"); n != 7 {
+			t.Errorf("%d link items, want 7", n)
+		}
+	})
+}
+
 // TestCreateLinkSecretFails: when the secret cannot be created, nothing
 // of the link remains and a retry with the same key creates it afresh.
 func TestCreateLinkSecretFails(t *testing.T) {

@@ -64,10 +64,15 @@ func (l *Link) VerifySecret(secret string, now time.Time) bool {
 }
 
 // NewLink is the input of CreateLink. ID, ClientID and Secret are freshly
-// generated candidates; a retry with the same IdempotencyKey returns the
-// link (and secret) created the first time instead.
+// generated candidates; a retry with the same IdempotencyKey from the same
+// IdempotencyScope returns the link (and secret) created the first time
+// instead.
 type NewLink struct {
-	IdempotencyKey         string // "" when the caller sent none
+	IdempotencyKey string // "" when the caller sent none
+	// IdempotencyScope names who sent IdempotencyKey (the admin API's
+	// principal): a key replays only the creations of its own scope.
+	// Required with a key.
+	IdempotencyScope       string
 	ID                     string
 	ClientID               string
 	Secret                 string // "" for a public link
