@@ -261,6 +261,13 @@ type call struct {
 	via           string
 }
 
+// idempotencyScope is the scope of the Idempotency-Keys the call sends:
+// the way it came and its principal (the IAM principal, the admin token,
+// or the console administrator's username), so that one principal's key
+// never replays another's creation, and an API principal never shares keys
+// with a console administrator whatever their names.
+func (c call) idempotencyScope() string { return c.via + ":" + c.principal }
+
 // audit writes the audit event of an operation, naming who made it.
 func (c call) audit(ctx context.Context, event string, attrs ...any) {
 	web.Audit(ctx, event, append([]any{"principal", c.principal, "via", c.via}, attrs...)...)

@@ -227,9 +227,11 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 // createLink serves POST /admin/links. With an Idempotency-Key, a retry
-// returns the link created the first time, with its credentials, again as
-// 201 (and Idempotent-Replayed: true); the same key with a different
-// request is 409. The store keeps keys for 24 hours.
+// by the same principal returns the link created the first time, with its
+// credentials, again as 201 (and Idempotent-Replayed: true); the same key
+// with a different request is 409, and so is a retry after the link's
+// secret was rotated (see createLinkOp). Another principal's key is
+// another key. The store keeps keys for 24 hours.
 func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) error {
 	key, err := idempotencyKey(r)
 	if err != nil {
@@ -255,8 +257,17 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) err
 // console: the link with its client secret (none for a public link), and
 // whether the store answered a retry with the link an earlier request with
 // key created (no audit event then).
+//
+// A key is scoped to the principal that sent it (idempotencyScope), so a
+// key never replays another principal's creation. A retry whose link's
+// secret was rotated since is 409 naming the link: the creation's secret
+// may be why it was rotated (it leaked), and the new one is for "View
+// credentials" alone, so the retry gets neither.
 func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key string) (linkView, bool, error) {
 	nl := store.NewLink{IdempotencyKey: key, Enabled: true}
+	if key != "" {
+		nl.IdempotencyScope = c.idempotencyScope()
+	}
 	var err error
 	if in.Name == nil {
 		return linkView{}, false, errValidation("name", "is required")
@@ -305,6 +316,10 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 	}
 
 	link, secret, err := h.store.CreateLink(ctx, nl, h.now().UTC())
+	if rot := (*store.SecretRotatedError)(nil); errors.As(err, &rot) {
+		return linkView{}, false, errConflict(fmt.Sprintf("the link this Idempotency-Key created (id %s) has had its client secret rotated since, "+
+			"so a retry no longer answers a secret; read the current one with GET /admin/links/%s/credentials", rot.Link.ID, rot.Link.ID))
+	}
 	if err != nil {
 		if key != "" && isConflict(err) {
 			return linkView{}, false, errConflict("this Idempotency-Key was already used for a different request (or for a link since deleted)")

@@ -11,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // base64url without padding: the alphabet of ids and client secrets.
@@ -309,6 +313,119 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 	if a := e.audits("link_created"); len(a) != 3 {
 		t.Errorf("got %d link_created events, want 3 (none for the replay)", len(a))
+	}
+}
+
+// TestIdempotentReplayAfterRotation: a replay of POST /admin/links with
+// the same Idempotency-Key answers the creation's secret only while the
+// link still has it; after a rotation (the first secret leaked, say) the
+// replay is 409 naming the link and its credentials path, with neither the
+// new secret nor the old one.
+func TestIdempotentReplayAfterRotation(t *testing.T) {
+	e := newStoreEnv(t)
+	const key = "create-jenkins-rotated"
+	first := e.createLink(confidentialBody, "Idempotency-Key", key)
+	if again := e.createLink(confidentialBody, "Idempotency-Key", key); again.ID != first.ID || *again.ClientSecret != *first.ClientSecret {
+		t.Fatalf("replay before the rotation = %s, want %s with its secret", again.ID, first.ID)
+	}
+	rotated := e.do(200, http.MethodPost, "/admin/links/"+first.ID+"/credentials/rotate", `{"overlap_seconds":3600}`)
+	newSecret, _ := rotated["client_secret"].(string)
+	w := e.serve(req(http.MethodPost, "/admin/links", confidentialBody, "Idempotency-Key", key))
+	if w.Code != http.StatusConflict {
+		t.Fatalf("replay after the rotation: got %d, want 409; body %s", w.Code, w.Body.String())
+	}
+	body := w.Body.String()
+	if newSecret == "" || strings.Contains(body, newSecret) || strings.Contains(body, *first.ClientSecret) || strings.Contains(body, "client_secret") {
+		t.Errorf("replay after the rotation answered a secret: %s", body)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(w.Body.Bytes(), &m)
+	checkError(t, m, "conflict", "rotated")
+	checkError(t, m, "conflict", "/admin/links/"+first.ID+"/credentials")
+	if w.Header().Get("Idempotent-Replayed") != "" {
+		t.Errorf("got Idempotent-Replayed %q on a 409, want none", w.Header().Get("Idempotent-Replayed"))
+	}
+	if creds := e.do(200, http.MethodGet, "/admin/links/"+first.ID+"/credentials", ""); creds["client_secret"] != newSecret {
+		t.Errorf("View credentials = %v, want the rotated secret", creds)
+	}
+}
+
+// iamRequest is a request as aws-lambda-go-api-proxy hands it to the
+// handler from API Gateway, signed by the IAM principal arn.
+func iamRequest(t *testing.T, arn, method, path, body string, header ...string) *http.Request {
+	t.Helper()
+	h := map[string]string{"content-type": "application/json"}
+	for i := 0; i+1 < len(header); i += 2 {
+		h[strings.ToLower(header[i])] = header[i+1]
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		RawPath: path, Body: body, Headers: h,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			DomainName: "api.example.com", RequestID: "req-" + arn,
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path},
+			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: arn}},
+		},
+	}
+	r, err := (&core.RequestAccessorV2{}).EventToRequestWithContext(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("EventToRequestWithContext: %v", err)
+	}
+	return r
+}
+
+// TestIdempotencyKeyPerPrincipal: an Idempotency-Key is the sender's own:
+// another IAM principal sending the same key (with the same body, or
+// another) creates its own link and never gets the first one's secret;
+// the first principal's retry still replays. The console's administrators
+// and the API's principals do not share keys either, whatever the name.
+func TestIdempotencyKeyPerPrincipal(t *testing.T) {
+	e := newEnv(t, storetest.Kumo(t), IAMPrincipal())
+	const alice, mallory, carol = "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/mallory", "arn:aws:iam::123456789012:user/carol"
+	const key = "create-jenkins-1"
+	post := func(arn, body string) (*http.Response, linkBody) {
+		t.Helper()
+		w := e.serve(iamRequest(t, arn, http.MethodPost, "/admin/links", body, "Idempotency-Key", key))
+		if w.Code != http.StatusCreated {
+			t.Fatalf("POST as %s: got %d, want 201; body %s", arn, w.Code, w.Body.String())
+		}
+		var l linkBody
+		if err := json.Unmarshal(w.Body.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		return w.Result(), l
+	}
+	_, la := post(alice, confidentialBody)
+	resp, lm := post(mallory, confidentialBody)
+	if lm.ID == la.ID || lm.ClientSecret == nil || *lm.ClientSecret == *la.ClientSecret || resp.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("mallory with alice's key = %s (replayed %q), want a link of mallory's own, not %s", lm.ID, resp.Header.Get("Idempotent-Replayed"), la.ID)
+	}
+	if _, lc := post(carol, `{"name":"Carol's app","redirect_uris":["https://carol.example/cb"]}`); lc.ID == la.ID || lc.ID == lm.ID {
+		t.Errorf("carol with alice's key and another body = %s, want a new link", lc.ID)
+	}
+	resp, again := post(alice, confidentialBody)
+	if again.ID != la.ID || *again.ClientSecret != *la.ClientSecret || resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("alice's retry = %s (replayed %q), want her link %s replayed", again.ID, resp.Header.Get("Idempotent-Replayed"), la.ID)
+	}
+	if a := e.audits("link_created"); len(a) != 3 || a[0]["principal"] != alice || a[1]["principal"] != mallory || a[2]["principal"] != carol {
+		t.Errorf("got link_created events %v, want alice's, mallory's and carol's", a)
+	}
+
+	// The local admin token and a console administrator who happens to
+	// be named like it: two principals.
+	h, err := New(Options{Config: e.cfg, Store: e.st, Keys: e.keys, Auth: BearerToken(testToken), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Token app"
+	in := linkInput{Name: &name, RedirectURIs: &[]string{"https://token.example/cb"}}
+	api, _, err := h.createLinkOp(context.Background(), call{principal: tokenPrincipal, via: "api"}, in, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	console, replayed, err := h.createLinkOp(context.Background(), call{principal: tokenPrincipal, via: "console"}, in, key)
+	if err != nil || replayed || console.ID == api.ID {
+		t.Errorf("console administrator %q with the API token's key = %s (replayed %v), %v, want a new link, not %s", tokenPrincipal, console.ID, replayed, err, api.ID)
 	}
 }
 
