@@ -68,3 +68,38 @@ func TestCheckName(t *testing.T) {
 		t.Errorf("error %q: want lowercase, no final punctuation", got)
 	}
 }
+
+func TestCheckUsername(t *testing.T) {
+	tests := []struct {
+		name, in, want string // want "" = accepted
+	}{
+		{"letters", "alice", ""},
+		{"every kind", "Alice.O-K_1@example", ""},
+		{"longest", strings.Repeat("a", MaxUsernameLen), ""},
+		{"empty", "", "must not be empty"},
+		{"too long", strings.Repeat("a", MaxUsernameLen+1), "is 101 characters long, above the maximum of 100"},
+		{"space", "a b", `must contain only letters, digits and . _ @ - (found " " at character 2)`},
+		{"slash", "a/b", `found "/" at character 2`},
+		{"Kelvin sign", "\u212Aim", `found "\u212a" (U+212A) at character 1`},
+		{"fullwidth letter", "\uff41lice", "(U+FF41) at character 1"},
+		{"Cyrillic a", "\u0430lice", "(U+0430) at character 1"},
+		{"dotless i", "adm\u0131n", "(U+0131) at character 4"},
+		{"long s", "\u017fam", "(U+017F) at character 1"},
+		{"combining mark", "e\u0301", "(U+0301) at character 2"},
+		{"non-ASCII, long", strings.Repeat("\u212A", 60), "(U+212A) at character 1"},
+		{"invalid UTF-8", "a\xffb", "(U+FFFD) at character 2"},
+		{"zero-width space", "ad\u200bmin", "must not contain the zero-width character U+200B (character 3)"},
+		{"NUL", "a\x00", `found "\x00" (U+0000) at character 2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckUsername(tt.in)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("CheckUsername(%q) = %v, want nil", tt.in, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("CheckUsername(%q) = %v, want an error containing %q", tt.in, err, tt.want)
+			}
+		})
+	}
+}

@@ -19,7 +19,7 @@ import (
 // Limits of the users API.
 const (
 	// MaxUsernameLen is the longest username.
-	MaxUsernameLen = 100
+	MaxUsernameLen = shared.MaxUsernameLen
 	// MinPasswordBytes and MaxPasswordBytes bound a password's length in
 	// bytes (the upper bound keeps argon2id's input, and so its cost,
 	// bounded).
@@ -158,30 +158,15 @@ func applyProfile(up store.UserUpdate, u *store.User) {
 }
 
 // validateUsername checks a username: 1 to MaxUsernameLen characters of
-// [A-Za-z0-9._@-]. Usernames are kept as sent and compared regardless of
-// case (store.UsernameKey): the alphabet is ASCII, so lower-casing is the
-// whole of case folding.
+// [A-Za-z0-9._@-] (shared.CheckUsername). Usernames are kept as sent and
+// compared regardless of case (store.UsernameKey): the alphabet is ASCII,
+// so lowering ASCII letters is the whole of case folding, and it has no
+// look-alike letters.
 func validateUsername(name string) error {
-	if name == "" {
-		return errValidation("username", "must not be empty")
-	}
-	if len(name) > MaxUsernameLen {
-		return errValidation("username", fmt.Sprintf("is %d characters long, above the maximum of %d", len(name), MaxUsernameLen))
-	}
-	if err := shared.CheckName(name); err != nil {
+	if err := shared.CheckUsername(name); err != nil {
 		return errValidation("username", err.Error())
 	}
-	for i := 0; i < len(name); i++ {
-		if !isUsernameChar(name[i]) {
-			return errValidation("username", fmt.Sprintf("must contain only letters, digits and . _ @ - (found %q at position %d)", rune(name[i]), i))
-		}
-	}
 	return nil
-}
-
-func isUsernameChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '.' || c == '_' || c == '@' || c == '-'
 }
 
 // validatePassword checks a new password's length (MinPasswordBytes to
@@ -289,8 +274,13 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c call) error 
 }
 
 // userOp reads the user named username, in any case (404 "no user with
-// this username").
+// this username"). A name outside the username alphabet names no user: it
+// is 404 before any lookup, so that no store can fold it into another
+// (U+212A KELVIN SIGN into k).
 func (h *Handler) userOp(ctx context.Context, username string) (store.User, error) {
+	if shared.CheckUsername(username) != nil {
+		return store.User{}, errNotFound("no user with this username")
+	}
 	u, err := h.store.GetUserByName(ctx, username)
 	if err != nil {
 		return store.User{}, userError(wrapf(err, "get user %q", username))

@@ -232,3 +232,28 @@ func TestUserIdentity(t *testing.T) {
 		t.Errorf("re-created user id %v, want a new id (old %s)", again["id"], id)
 	}
 }
+
+// TestUserLookAlikeNames: a username outside the username alphabet names
+// no user. Creating "\u212Aim" (U+212A KELVIN SIGN, which Unicode lowers
+// to an ASCII k) is 422, and reading, changing or deleting it (escaped in
+// the path) is 404, never kim.
+func TestUserLookAlikeNames(t *testing.T) {
+	e := newStoreEnv(t)
+	const pw = "correct horse battery"
+	kim := e.do(201, http.MethodPost, "/admin/users", `{"username":"kim","password":"`+pw+`"}`)
+	checkError(t, e.do(422, http.MethodPost, "/admin/users", `{"username":"\u212Aim","password":"`+pw+`"}`),
+		"validation_failed", `username: must contain only letters, digits and . _ @ - (found "\u212a" (U+212A) at character 1)`)
+	for _, name := range []string{"%E2%84%AAim", "%E2%84%AAIM", "%EF%BD%8Bim", "kim%E2%80%8B"} {
+		checkError(t, e.do(404, http.MethodGet, "/admin/users/"+name, ""), "not_found", "no user")
+		checkError(t, e.do(404, http.MethodPatch, "/admin/users/"+name, `{"password":"a new long password"}`), "not_found", "no user")
+		checkError(t, e.do(404, http.MethodDelete, "/admin/users/"+name+"/grants", ""), "not_found", "no user")
+		checkError(t, e.do(404, http.MethodDelete, "/admin/users/"+name, ""), "not_found", "no user")
+	}
+	got := e.do(200, http.MethodGet, "/admin/users/KIM", "")
+	if got["id"] != kim["id"] || got["updated_at"] != kim["updated_at"] {
+		t.Errorf("kim = %v, want unchanged %v", got, kim)
+	}
+	if u, err := e.st.GetUserByName(context.Background(), "kim"); err != nil || !password.Verify(pw, u.PasswordHash) {
+		t.Errorf("kim's password changed, or kim is gone: %v", err)
+	}
+}

@@ -134,6 +134,7 @@ var storeScenarios = []struct {
 	{"RevokeRefused", testRevokeRefused},
 	{"Logout", testLogout},
 	{"LoginUsernameCase", testLoginUsernameCase},
+	{"LoginLookAlikeUsername", testLoginLookAlikeUsername},
 	{"RememberedConsent", testRememberedConsent},
 	{"Reauthorize", testReauthorize},
 	{"RevokeThenReauthorize", testRevokeThenReauthorize},

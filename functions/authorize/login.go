@@ -209,6 +209,18 @@ func (h *Handler) checkPassword(r *http.Request, username, pw string) (*store.Us
 		log.Info("login failed", "reason", "throttled", "limit", a.Refused, "source", a.Source, usernameAttr(username, false))
 		return nil, nil
 	}
+	// A name outside the username alphabet (U+212A KELVIN SIGN, which
+	// Unicode lowers to an ASCII k; a Cyrillic а) names no user: it fails
+	// as an unknown username does, before any lookup that could fold it
+	// into one. Its attempt stays counted, like every failure: against its
+	// source and in the global count, so a flood of such names is limited
+	// like any other, and against its own username key, which no user has
+	// (store.UsernameKey lowers ASCII letters only), so it locks no one out.
+	if shared.CheckUsername(username) != nil {
+		password.VerifyDummy(pw)
+		log.Info("login failed", "reason", "not_a_username", "source", a.Source, usernameAttr(username, false))
+		return nil, nil
+	}
 	u, err := h.store.GetUserByName(ctx, username)
 	reason := ""
 	switch {

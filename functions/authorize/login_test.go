@@ -11,6 +11,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store"
 )
 
 // loginForm returns a browser that has seen the login page of a valid
@@ -465,4 +466,38 @@ func testLoginUsernameCase(t *testing.T, mk mkEnv) {
 			t.Errorf("a further attempt as AlIcE got (%v, %v), want refused", ok, err)
 		}
 	})
+}
+
+// TestLoginLookAlikeUsername: a username outside the username alphabet
+// signs no one in. "\u212Aim" (U+212A KELVIN SIGN, which Unicode lowers to
+// an ASCII k) with kim's right password gets the usual failure, like the
+// other look-alikes, and no session. Such a name is refused before any
+// lookup, and its failures count against no user: after more look-alike
+// attempts than the per-username limit allows, kim still signs in.
+func TestLoginLookAlikeUsername(t *testing.T) { testLoginLookAlikeUsername(t, newEnv) }
+
+func testLoginLookAlikeUsername(t *testing.T, mk mkEnv) {
+	e := mk(t)
+	const kimID = "kimKKKKKKKKKKKKKKKKKKK"
+	made := e.clock.Now().Add(-time.Minute)
+	e.store.addUser(store.User{ID: kimID, Username: "kim", PasswordHash: aliceHash(), Permissions: []string{"REPO_WRITE"}, CreatedAt: made, UpdatedAt: made})
+	lookAlikes := []string{"\u212Aim", "\u212AIM", "\uff4bim", "k\u0131m", "kim\u200b"}
+	for i := range MaxLoginFailures + 1 {
+		name := lookAlikes[i%len(lookAlikes)]
+		b, f := loginForm(t, e)
+		r := b.submit(f, "", map[string]string{"username": name, "password": alicePass})
+		if r.status != http.StatusOK || errorText(t, r) != msgLoginFailed || b.sessionCookie() != "" {
+			t.Errorf("sign-in as %q with kim's password: status %d (Location %q), want 200 %q and no session",
+				name, r.status, r.header.Get("Location"), msgLoginFailed)
+		}
+	}
+	b, f := loginForm(t, e)
+	r := b.submit(f, "", map[string]string{"username": "KIM", "password": alicePass})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("kim after %d look-alike attempts: status %d message %q, want 303 (look-alikes count against no one)",
+			MaxLoginFailures+1, r.status, errorText(t, r))
+	}
+	if s, err := e.store.GetSession(context.Background(), shared.HashToken(b.sessionCookie()), e.clock.Now()); err != nil || s.UserID != kimID {
+		t.Errorf("session = %+v (%v), want kim's", s, err)
+	}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,10 +32,21 @@ func decodeUser(it item) User {
 }
 
 // UsernameKey is the form of a username that uniqueness and sign-in
-// compare: ASCII lower case. Usernames are ASCII letters, digits and
-// ". _ @ -" (the admin API refuses anything else), so lower-casing ASCII is
-// the whole of case folding and no Unicode normalisation is needed.
-func UsernameKey(username string) string { return strings.ToLower(username) }
+// compare: its ASCII letters lowered, every other byte as it is.
+// Usernames are ASCII letters, digits and ". _ @ -" (shared.CheckUsername;
+// the admin API and the sign-in refuse anything else), so lowering ASCII
+// is the whole of case folding and no Unicode normalisation is needed.
+// Nothing else is lowered: strings.ToLower would fold U+212A KELVIN SIGN
+// into an ASCII k, so that a look-alike name would find the user "kim".
+func UsernameKey(username string) string {
+	b := []byte(username)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
 
 // CreateUser creates u (u.ID is a fresh random id chosen by the caller):
 // one transaction writes the user and the pointer from its username key,
@@ -86,9 +96,11 @@ func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
 }
 
 // UserID finds the id of the user whose username matches username
-// regardless of case (1 call, ErrNotFound).
+// regardless of case (1 call, ErrNotFound). A string outside the username
+// alphabet (shared.CheckUsername) is ErrNotFound without a call.
 func (s *Store) UserID(ctx context.Context, username string) (string, error) {
-	if username == "" || tooLong(username) {
+	if shared.CheckUsername(username) != nil {
+		// Not a username: it names no user (and is not looked up).
 		return "", fmt.Errorf("find user: %w", shared.ErrNotFound)
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{

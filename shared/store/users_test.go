@@ -149,6 +149,48 @@ func TestUsers(t *testing.T) {
 // grant of the deleted user (the approval's transaction checks the user;
 // the deletion reads the grants partition again, strongly consistent,
 // after the user is gone).
+// TestUsernameKeyIsASCII: UsernameKey lowers ASCII letters only, so no
+// other character folds into a username: U+212A KELVIN SIGN, which
+// strings.ToLower turns into an ASCII k, finds no user "kim", and counts
+// no sign-in failure against kim.
+func TestUsernameKeyIsASCII(t *testing.T) {
+	for in, want := range map[string]string{
+		"Alice.O-K_1@Example": "alice.o-k_1@example",
+		"\u212Aim":            "\u212aim",
+		"\u0130":              "\u0130", // LATIN CAPITAL I WITH DOT ABOVE: not "i̇"
+		"\uff2b":              "\uff2b", // FULLWIDTH K
+		"a\xffB":              "a\xffb",
+	} {
+		if got := store.UsernameKey(in); got != want {
+			t.Errorf("UsernameKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		s := nb(t).Store()
+		at := now()
+		kim := store.User{ID: uniq("uid"), Username: "kim", PasswordHash: "$argon2id$x", CreatedAt: at, UpdatedAt: at}
+		if err := s.CreateUser(ctx(), kim); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetUserByName(ctx(), "KIM"); err != nil || got.ID != kim.ID {
+			t.Fatalf("GetUserByName(KIM) = %+v, %v, want kim", got, err)
+		}
+		for _, name := range []string{"\u212Aim", "\u212AIM", "\uff4bim"} {
+			if got, err := s.GetUserByName(ctx(), name); !errors.Is(err, shared.ErrNotFound) {
+				t.Errorf("GetUserByName(%q) = %+v, %v, want ErrNotFound", name, got, err)
+			}
+		}
+		for range 3 {
+			if _, err := s.ReserveLoginAttempt(ctx(), "\u212Aim", 3, time.Hour, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := s.ReserveLoginAttempt(ctx(), "kim", 3, time.Hour, at); !ok || err != nil {
+			t.Errorf("kim after 3 attempts as \\u212Aim = %v, %v, want allowed (not the same window)", ok, err)
+		}
+	})
+}
+
 func TestDeleteUserRacesApproval(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		s := nb(t).Store()
