@@ -26,7 +26,8 @@ import (
 func TestConsoleInBrowser(t *testing.T) {
 	p := startProvider(t, nil)
 	const adminPass, alicePass = "a long administrator password", "correct horse battery staple"
-	p.admin("POST", "/admin/users", map[string]any{"username": "root", "password": adminPass, "admin": true, "name": "Rosa Admin"}, 201, nil)
+	p.admin("POST", "/admin/users", map[string]any{"username": "root", "password": adminPass, "name": "Rosa Admin"}, 201, nil)
+	p.admin("PUT", "/admin/users/root/admin", map[string]any{"admin": true}, 200, nil)
 	p.createUser("alice", alicePass, []string{"REPO_WRITE"})
 	callback := p.issuer + server.CallbackPath
 

@@ -210,11 +210,14 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
 
   export ISSUER=%s ADMIN_TOKEN=%s
 
-  # 0. an administrator: open $ISSUER/console/ and sign in as admin to create
-  #    links, view their credentials and manage users in the browser
+  # 0. an administrator: a user, then the administrator flag (set only by PUT
+  #    .../admin); open $ISSUER/console/ and sign in as admin to create links,
+  #    view their credentials and manage users in the browser
   curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' \
-    -d '{"username":"admin","password":"choose a long password","admin":true}'
+    -d '{"username":"admin","password":"choose a long password"}'
+  curl -s -X PUT "$ISSUER/admin/users/admin/admin" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' -d '{"admin":true}'
 
   # 1. a user who can sign in
   curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \

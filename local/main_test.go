@@ -34,15 +34,21 @@ func TestIssuerFor(t *testing.T) {
 	}
 }
 
-// TestBannerNamesTheConsole: make run prints the console's URL and a
-// command that creates an administrator.
+// TestBannerNamesTheConsole: make run prints the console's URL and the
+// commands that create an administrator: a user (POST, whose body may not
+// carry the flag), then PUT .../admin.
 func TestBannerNamesTheConsole(t *testing.T) {
 	var b strings.Builder
 	printBanner(&b, config.Config{Issuer: "http://127.0.0.1:8181", AdminToken: "tok"}, "embedded emulator", true)
 	for _, want := range []string{"console      http://127.0.0.1:8181/console/",
-		"discovery    http://127.0.0.1:8181/.well-known/openid-configuration", `"admin":true`, `"$ISSUER/admin/users"`} {
+		"discovery    http://127.0.0.1:8181/.well-known/openid-configuration", `"$ISSUER/admin/users"`,
+		`-d '{"username":"admin","password":"choose a long password"}'`,
+		`curl -s -X PUT "$ISSUER/admin/users/admin/admin"`, `-d '{"admin":true}'`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("got a banner without %q:\n%s", want, b.String())
 		}
+	}
+	if strings.Contains(b.String(), `password","admin":true`) {
+		t.Errorf("the banner still sets the flag in POST /admin/users:\n%s", b.String())
 	}
 }

@@ -20,11 +20,13 @@
 //	POST   /admin/links/{id}/credentials/rotate  {"overlap_seconds": 0..604800}
 //	GET    /admin/links/{id}/grants              ?limit= &cursor=
 //	DELETE /admin/links/{id}/grants/{grant_id}   204; the grant and its tokens
-//	POST   /admin/users                          201
+//	POST   /admin/users                          201; "admin" refused (422)
 //	GET    /admin/users/{username}
-//	PATCH  /admin/users/{username}               password, permissions, disabled
-//	DELETE /admin/users/{username}               204; revokes the user's grants
+//	PATCH  /admin/users/{username}               password, permissions, disabled, profile; "admin" refused (422); 403 for an administrator
+//	DELETE /admin/users/{username}               204; revokes the user's grants; 403 for an administrator
 //	DELETE /admin/users/{username}/grants        204; revokes the user's grants, keeps the user
+//	PUT    /admin/users/{username}/admin         {"admin": true|false}: the only way to set or take away the flag
+//	PUT    /admin/users/{username}/admin/password {"password": ...}: any user's, an administrator's too
 //	POST   /admin/signing-keys/rotate            {"rotated": true, "kid": ..., "active_from": RFC 3339}
 //	GET    /admin/openapi.json                   this list as an OpenAPI 3.1 document (openapi.json)
 //
@@ -109,6 +111,9 @@ type UserStore interface {
 	UpdateUser(ctx context.Context, id string, u store.UserUpdate, now time.Time) (store.User, error)
 	// DeleteUser deletes the user with id and revokes every grant of theirs.
 	DeleteUser(ctx context.Context, id string, now time.Time) error
+	// DeleteUserUnlessAdmin is DeleteUser, refused (store.ErrAdministrator)
+	// when the user is an administrator.
+	DeleteUserUnlessAdmin(ctx context.Context, id string, now time.Time) error
 	// RevokeUserGrants revokes every grant of the user with id.
 	RevokeUserGrants(ctx context.Context, id, reason string, now time.Time) error
 	// ListUsers lists users by username, limit 1..100 (the console).
@@ -243,6 +248,10 @@ func New(o Options) (*Handler, error) {
 			http.MethodGet: h.getUser, http.MethodPatch: h.updateUser, http.MethodDelete: h.deleteUser}},
 		{[]string{"users", "*", "grants"}, map[string]handlerFunc{
 			http.MethodDelete: h.revokeUserGrants}},
+		{[]string{"users", "*", "admin"}, map[string]handlerFunc{
+			http.MethodPut: h.setAdmin}},
+		{[]string{"users", "*", "admin", "password"}, map[string]handlerFunc{
+			http.MethodPut: h.setAdminPassword}},
 		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
 			http.MethodPost: h.rotateSigningKey}},
 	}
@@ -260,6 +269,21 @@ type call struct {
 	principal     string
 	via           string
 }
+
+// The ways a call comes (call.via).
+const (
+	viaAPI     = "api"
+	viaConsole = "console" // the console's calls (signedIn.call)
+)
+
+// changesAdministrators reports whether the call may set the
+// administrator flag in a user's body, and change or delete an
+// administrator, through the user operations: only the console's calls,
+// whose principal is a signed-in administrator. The JSON API sets the flag
+// and an administrator's password only under
+// /admin/users/{username}/admin, so that an IAM policy can allow user
+// management without allowing the making or taking over of administrators.
+func (c call) changesAdministrators() bool { return c.via == viaConsole }
 
 // idempotencyScope is the scope of the Idempotency-Keys the call sends:
 // the way it came and its principal (the IAM principal, the admin token,
@@ -306,7 +330,7 @@ func (rt route) match(segs []string) ([]string, bool) {
 // allow is the Allow header of a route: its methods in a fixed order.
 func (rt route) allow() string {
 	var ms []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if _, ok := rt.methods[m]; ok {
 			ms = append(ms, m)
 			if m == http.MethodGet {
@@ -341,7 +365,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	c := call{principal: principalOf(r), via: "api"}
+	c := call{principal: principalOf(r), via: viaAPI}
 
 	rest, ok := strings.CutPrefix(r.URL.Path, "/admin/")
 	if !ok {

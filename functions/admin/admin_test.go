@@ -86,6 +86,9 @@ func (s errStore) UpdateUser(context.Context, string, store.UserUpdate, time.Tim
 	return store.User{}, s.err
 }
 func (s errStore) DeleteUser(context.Context, string, time.Time) error { return s.err }
+func (s errStore) DeleteUserUnlessAdmin(context.Context, string, time.Time) error {
+	return s.err
+}
 func (s errStore) ListUsers(context.Context, int, string) ([]store.User, string, error) {
 	return nil, "", s.err
 }

@@ -88,3 +88,59 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("POST: got %d, want 405", w.Code)
 	}
 }
+
+// TestOpenAPIAdminFlag: the document says what the handler does with the
+// administrator flag: the user body (POST, PATCH) has no admin property,
+// PUT /admin/users/{username}/admin requires one, PUT .../admin/password
+// requires a password, and PATCH and DELETE of a user list 403.
+func TestOpenAPIAdminFlag(t *testing.T) {
+	type operation struct {
+		Responses   map[string]json.RawMessage `json:"responses"`
+		RequestBody struct {
+			Content map[string]struct {
+				Schema struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+			} `json:"content"`
+		} `json:"requestBody"`
+	}
+	var d struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string                   `json:"required"`
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &d); err != nil {
+		t.Fatal(err)
+	}
+	op := func(path, method string) operation {
+		t.Helper()
+		var o operation
+		if err := json.Unmarshal(d.Paths[path][method], &o); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return o
+	}
+	schemas := d.Components.Schemas
+	if _, ok := schemas["UserInput"].Properties["admin"]; ok {
+		t.Error("UserInput lists admin, which POST and PATCH refuse")
+	}
+	if _, ok := schemas["User"].Properties["admin"]; !ok {
+		t.Error("User does not list admin, which every answer carries")
+	}
+	for path, want := range map[string]string{"/admin/users/{username}/admin": "admin", "/admin/users/{username}/admin/password": "password"} {
+		ref := op(path, "put").RequestBody.Content["application/json"].Schema.Ref
+		name := strings.TrimPrefix(ref, "#/components/schemas/")
+		if s, ok := schemas[name]; !ok || !slices.Equal(s.Required, []string{want}) {
+			t.Errorf("PUT %s: body schema %q requires %v, want [%s]", path, ref, s.Required, want)
+		}
+	}
+	for _, m := range []string{"patch", "delete"} {
+		if _, ok := op("/admin/users/{username}", m).Responses["403"]; !ok {
+			t.Errorf("%s /admin/users/{username} does not list 403", m)
+		}
+	}
+}

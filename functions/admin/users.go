@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/mail"
@@ -28,7 +29,8 @@ const (
 )
 
 // userInput is the body of POST and PATCH /admin/users. A nil field was not
-// sent (or sent as null). Username is refused by PATCH.
+// sent (or sent as null). Username is refused by PATCH; Admin only the
+// console may send (see call.changesAdministrators).
 type userInput struct {
 	Username      *string   `json:"username"`
 	Password      *string   `json:"password"`
@@ -210,9 +212,26 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c call) err
 	return nil
 }
 
+// errAdminField is the JSON API's answer to "admin" in a user's body.
+func errAdminField() error {
+	return errValidation("admin", "is set only by PUT /admin/users/{username}/admin, not in this body")
+}
+
+// errAdministrator is the JSON API's answer to a change or deletion of an
+// administrator through /admin/users/{username}.
+func errAdministrator(username string) error {
+	return &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: fmt.Sprintf(
+		"%s is an administrator: an administrator's credentials change only under /admin/users/%s/admin "+
+			"(PUT /admin/users/%s/admin/password sets the password; PUT /admin/users/%s/admin with {\"admin\": false} "+
+			"takes the flag away, after which the user is changed or deleted like any other)", username, username, username, username)}
+}
+
 // createUserOp validates in and creates the user, for the API and the
-// console.
+// console. Only the console may set the administrator flag here.
 func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store.User, error) {
+	if in.Admin != nil && !c.changesAdministrators() {
+		return store.User{}, errAdminField()
+	}
 	if in.Username == nil {
 		return store.User{}, errValidation("username", "is required")
 	}
@@ -288,10 +307,12 @@ func (h *Handler) userOp(ctx context.Context, username string) (store.User, erro
 	return u, nil
 }
 
-// updateUser serves PATCH /admin/users/{username}: password, permissions
-// and disabled may change; the username may not. Lowered permissions take
-// effect at the user's next token refresh, which caps the scope again. An
-// empty object changes nothing and answers the user.
+// updateUser serves PATCH /admin/users/{username}: password, permissions,
+// disabled and the profile may change; the username may not, nor the
+// administrator flag (PUT .../admin). An administrator is 403: their
+// credentials change only under /admin/users/{username}/admin. Lowered
+// permissions take effect at the user's next token refresh, which caps the
+// scope again. An empty object changes nothing and answers the user.
 func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) error {
 	var in userInput
 	if err := decodeBody(r, &in); err != nil {
@@ -306,8 +327,14 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 // updateUserOp validates in and applies it to the user named username;
-// with nothing to change it answers the user as it is.
+// with nothing to change it answers the user as it is. Only the console may
+// set the administrator flag here or change an administrator; for anyone
+// else the store checks, in the update itself, that the user is not one.
 func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in userInput) (store.User, error) {
+	guard := !c.changesAdministrators()
+	if in.Admin != nil && guard {
+		return store.User{}, errAdminField()
+	}
 	if in.Username != nil && store.UsernameKey(*in.Username) != store.UsernameKey(username) {
 		return store.User{}, errValidation("username", "cannot be changed; create a new user instead")
 	}
@@ -334,25 +361,103 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 		u.Disabled, fields = in.Disabled, append(fields, "disabled")
 	}
 	cur, err := h.userOp(ctx, username)
-	if err != nil || len(fields) == 0 {
-		return cur, err
+	if err != nil {
+		return store.User{}, err
 	}
+	if guard && cur.Admin {
+		return store.User{}, errAdministrator(cur.Username)
+	}
+	if len(fields) == 0 {
+		return cur, nil
+	}
+	u.UnlessAdmin = guard
+	return h.applyUserUpdate(ctx, c, cur, u, fields)
+}
+
+// applyUserUpdate writes u to the user cur (as read), revokes the user's
+// grants when u is a new password or a disabling, and writes the audit
+// event naming fields.
+func (h *Handler) applyUserUpdate(ctx context.Context, c call, cur store.User, u store.UserUpdate, fields []string) (store.User, error) {
 	now := h.now().UTC()
 	user, err := h.store.UpdateUser(ctx, cur.ID, u, now)
+	if errors.Is(err, store.ErrAdministrator) {
+		// Made an administrator since it was read.
+		return store.User{}, errAdministrator(cur.Username)
+	}
 	if err != nil {
-		return store.User{}, userError(wrapf(err, "update user %q", username))
+		return store.User{}, userError(wrapf(err, "update user %q", cur.Username))
 	}
 	// A new password set by an administrator, or a disabling, is incident
 	// response: everything the user authorized is revoked for good
 	// (enabling the user again brings nothing back; they authorize again).
 	if reason := credentialsReason(u); reason != "" {
 		if err := h.store.RevokeUserGrants(ctx, user.ID, reason, now); err != nil {
-			return store.User{}, wrapf(err, "revoke grants of user %q", username)
+			return store.User{}, wrapf(err, "revoke grants of user %q", user.Username)
 		}
 	}
 	c.audit(ctx, "user_updated", "user_id", user.ID,
 		"username", user.Username, "fields", fields, "permissions", user.Permissions, "disabled", user.Disabled, "admin", user.Admin)
 	return user, nil
+}
+
+// setAdmin serves PUT /admin/users/{username}/admin {"admin": true|false}:
+// the JSON API's only way to make a user an administrator (they may open
+// the console) or to take the flag away (the console refuses them from
+// their next request; their sessions and grants stay, and the user is then
+// changed or deleted through /admin/users/{username} like any other). 200
+// with the user.
+func (h *Handler) setAdmin(w http.ResponseWriter, r *http.Request, c call) error {
+	var in struct {
+		Admin *bool `json:"admin"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if in.Admin == nil {
+		return errValidation("admin", "is required: true or false")
+	}
+	cur, err := h.userOp(r.Context(), c.param)
+	if err != nil {
+		return err
+	}
+	user, err := h.applyUserUpdate(r.Context(), c, cur, store.UserUpdate{Admin: in.Admin}, []string{"admin"})
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, viewUser(user))
+	return nil
+}
+
+// setAdminPassword serves PUT /admin/users/{username}/admin/password
+// {"password": ...}: it sets the password of any user, an administrator
+// too (PATCH refuses one), so that an operator can recover an
+// administrator's account. Like a password set by PATCH, it ends the
+// user's sessions and pending codes and revokes everything they
+// authorized, for good. 200 with the user.
+func (h *Handler) setAdminPassword(w http.ResponseWriter, r *http.Request, c call) error {
+	var in struct {
+		Password *string `json:"password"`
+	}
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if in.Password == nil {
+		return errValidation("password", "is required")
+	}
+	hash, err := h.hashPassword(*in.Password)
+	if err != nil {
+		return err
+	}
+	cur, err := h.userOp(r.Context(), c.param)
+	if err != nil {
+		return err
+	}
+	user, err := h.applyUserUpdate(r.Context(), c, cur, store.UserUpdate{PasswordHash: &hash}, []string{"password"})
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, viewUser(user))
+	return nil
 }
 
 // credentialsReason names why an update revokes the user's grants: a new
@@ -370,6 +475,7 @@ func credentialsReason(u store.UserUpdate) string {
 // deleteUser serves DELETE /admin/users/{username}: the store revokes every
 // grant of the user; afterwards the username is 404 (and free again: a new
 // user of that name gets a new id, and nothing of the old one works for it).
+// An administrator is 403 (PUT .../admin {"admin": false} first).
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) error {
 	if err := h.deleteUserOp(r.Context(), c, c.param); err != nil {
 		return err
@@ -380,12 +486,24 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 // deleteUserOp deletes the user named username and revokes their grants.
+// Only the console may delete an administrator; for anyone else the store
+// checks, in the deletion itself, that the user is not one.
 func (h *Handler) deleteUserOp(ctx context.Context, c call, username string) error {
 	u, err := h.userOp(ctx, username)
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteUser(ctx, u.ID, h.now().UTC()); err != nil {
+	del := h.store.DeleteUser
+	if !c.changesAdministrators() {
+		if u.Admin {
+			return errAdministrator(u.Username)
+		}
+		del = h.store.DeleteUserUnlessAdmin
+	}
+	if err := del(ctx, u.ID, h.now().UTC()); err != nil {
+		if errors.Is(err, store.ErrAdministrator) {
+			return errAdministrator(u.Username)
+		}
 		return userError(wrapf(err, "delete user %q", username))
 	}
 	c.audit(ctx, "user_deleted", "user_id", u.ID, "username", u.Username)

@@ -111,18 +111,32 @@ func TestUserCRUD(t *testing.T) {
 		t.Errorf("after a password change, the stored hash does not verify the new password alone")
 	}
 
-	// The administrator flag and the profile: set, shown, stored, changed.
+	// The profile: set, shown, stored, changed.
 	prof := e.do(200, http.MethodPatch, "/admin/users/"+name,
-		`{"admin":true,"name":"Alice Liddell","email":"alice@example.com","email_verified":true}`)
-	if prof["admin"] != true || prof["name"] != "Alice Liddell" || prof["email"] != "alice@example.com" || prof["email_verified"] != true {
-		t.Errorf("got %v, want admin, name, email and email_verified set", prof)
+		`{"name":"Alice Liddell","email":"alice@example.com","email_verified":true}`)
+	if prof["admin"] != false || prof["name"] != "Alice Liddell" || prof["email"] != "alice@example.com" || prof["email_verified"] != true {
+		t.Errorf("got %v, want name, email and email_verified set", prof)
 	}
-	if u, _ := e.st.GetUserByName(ctx, name); !u.Admin || u.Name != "Alice Liddell" || u.Email != "alice@example.com" || !u.EmailVerified {
-		t.Errorf("got stored user %+v, want the profile and the admin flag", u)
+	if u, _ := e.st.GetUserByName(ctx, name); u.Admin || u.Name != "Alice Liddell" || u.Email != "alice@example.com" || !u.EmailVerified {
+		t.Errorf("got stored user %+v, want the profile", u)
 	}
-	prof = e.do(200, http.MethodPatch, "/admin/users/"+name, `{"admin":false,"email":""}`)
-	if prof["admin"] != false || prof["name"] != "Alice Liddell" || prof["email"] != "" {
-		t.Errorf("got %v, want admin and email cleared, name kept", prof)
+	prof = e.do(200, http.MethodPatch, "/admin/users/"+name, `{"email":""}`)
+	if prof["name"] != "Alice Liddell" || prof["email"] != "" {
+		t.Errorf("got %v, want email cleared, name kept", prof)
+	}
+	// The administrator flag: set by PUT .../admin, shown, stored, taken
+	// away the same way.
+	if got := e.do(200, http.MethodPut, "/admin/users/"+name+"/admin", `{"admin":true}`); got["admin"] != true {
+		t.Errorf("PUT admin true: got %v, want admin", got)
+	}
+	if got := e.do(200, http.MethodGet, "/admin/users/"+name, ""); got["admin"] != true {
+		t.Errorf("GET after PUT admin true: got %v, want admin", got)
+	}
+	if u, _ := e.st.GetUserByName(ctx, name); !u.Admin {
+		t.Errorf("got stored user %+v, want the admin flag", u)
+	}
+	if got := e.do(200, http.MethodPut, "/admin/users/"+name+"/admin", `{"admin":false}`); got["admin"] != false || got["name"] != "Alice Liddell" {
+		t.Errorf("PUT admin false: got %v, want not admin, profile kept", got)
 	}
 
 	// Delete: afterwards 404, and the name is free again.
@@ -132,7 +146,7 @@ func TestUserCRUD(t *testing.T) {
 	checkError(t, e.do(404, http.MethodDelete, "/admin/users/"+name, ""), "not_found", "no user")
 	e.do(201, http.MethodPost, "/admin/users", `{"username":"`+name+`","password":"`+pw+`"}`)
 
-	for ev, n := range map[string]int{"user_created": 2, "user_updated": 4, "user_deleted": 1} {
+	for ev, n := range map[string]int{"user_created": 2, "user_updated": 6, "user_deleted": 1} {
 		a := e.audits(ev)
 		if len(a) != n {
 			t.Errorf("got %d %s events, want %d", len(a), ev, n)
@@ -255,5 +269,124 @@ func TestUserLookAlikeNames(t *testing.T) {
 	}
 	if u, err := e.st.GetUserByName(context.Background(), "kim"); err != nil || !password.Verify(pw, u.PasswordHash) {
 		t.Errorf("kim's password changed, or kim is gone: %v", err)
+	}
+}
+
+// TestAdminFlagOnlyUnderAdminPath: through the JSON API the administrator
+// flag is set only by PUT /admin/users/{username}/admin; "admin" in a POST
+// or PATCH body is 422, and a PATCH or DELETE of an administrator is 403,
+// so a principal allowed user management cannot make an administrator or
+// take one over. PUT /admin/users/{username}/admin/password resets an
+// administrator's password (ending their sessions and grants), and PUT
+// .../admin {"admin": false} takes the flag away, after which the user is
+// managed like any other.
+func TestAdminFlagOnlyUnderAdminPath(t *testing.T) {
+	e := newStoreEnv(t)
+	ctx := context.Background()
+	st := e.st.(*store.Store)
+	const pw, pw2 = "correct horse battery", "staple staple staple"
+
+	for _, body := range []string{`{"username":"root","password":"` + pw + `","admin":true}`, `{"username":"root","password":"` + pw + `","admin":false}`} {
+		checkError(t, e.do(422, http.MethodPost, "/admin/users", body), "validation_failed", "admin: is set only by PUT /admin/users/{username}/admin")
+	}
+	checkError(t, e.do(404, http.MethodGet, "/admin/users/root", ""), "not_found", "no user")
+	e.do(201, http.MethodPost, "/admin/users", `{"username":"root","password":"`+pw+`"}`)
+	checkError(t, e.do(422, http.MethodPatch, "/admin/users/root", `{"admin":true}`), "validation_failed", "admin: is set only by PUT /admin/users/{username}/admin")
+	if u, _ := e.st.GetUserByName(ctx, "root"); u.Admin {
+		t.Fatalf("PATCH admin true made root an administrator")
+	}
+
+	// PUT .../admin: the body is required and must say true or false.
+	checkError(t, e.do(422, http.MethodPut, "/admin/users/root/admin", `{}`), "validation_failed", "admin: is required")
+	checkError(t, e.do(400, http.MethodPut, "/admin/users/root/admin", `{"admin":"yes"}`), "invalid_request", "admin")
+	checkError(t, e.do(400, http.MethodPut, "/admin/users/root/admin", `{"admin":true,"password":"x"}`), "invalid_request", "password")
+	checkError(t, e.do(404, http.MethodPut, "/admin/users/nobody/admin", `{"admin":true}`), "not_found", "no user")
+	checkError(t, e.do(404, http.MethodPut, "/admin/users/%E2%84%AAim/admin", `{"admin":true}`), "not_found", "no user")
+	if w := e.serve(req(http.MethodGet, "/admin/users/root/admin", "")); w.Code != 405 || w.Header().Get("Allow") != "PUT" {
+		t.Errorf("GET .../admin: got %d, Allow %q, want 405 with Allow: PUT", w.Code, w.Header().Get("Allow"))
+	}
+	if got := e.do(200, http.MethodPut, "/admin/users/ROOT/admin", `{"admin":true}`); got["admin"] != true || got["username"] != "root" {
+		t.Fatalf("PUT admin true: got %v, want root as an administrator", got)
+	}
+	if got := e.do(200, http.MethodGet, "/admin/users/root", ""); got["admin"] != true {
+		t.Errorf("GET root: got %v, want admin true", got)
+	}
+
+	// An administrator: PATCH (whatever it changes) and DELETE are 403,
+	// and nothing changes.
+	before, _ := e.st.GetUserByName(ctx, "root")
+	for _, body := range []string{`{}`, `{"password":"` + pw2 + `"}`, `{"disabled":true}`, `{"name":"Mallory"}`, `{"permissions":["SYSTEM_ADMIN"]}`} {
+		checkError(t, e.do(403, http.MethodPatch, "/admin/users/root", body), "forbidden", "root is an administrator: an administrator's credentials change only under /admin/users/root/admin")
+	}
+	checkError(t, e.do(403, http.MethodDelete, "/admin/users/Root", ""), "forbidden", "root is an administrator")
+	if after, err := e.st.GetUserByName(ctx, "root"); err != nil || after.PasswordHash != before.PasswordHash || after.Disabled ||
+		after.Name != "" || len(after.Permissions) != 0 || !after.UpdatedAt.Equal(before.UpdatedAt) || !after.Admin {
+		t.Errorf("after refused changes: %+v, %v, want root unchanged", after, err)
+	}
+
+	// Recovery: PUT .../admin/password sets the password, ends the
+	// sessions and revokes the grants.
+	if _, err := st.ApproveGrant(ctx, store.Grant{ID: "root-grant", UserID: before.ID, Username: "root", ClientID: "c1", Scope: []string{"REPO_READ"}},
+		e.cfg.Catalog.Union, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Second)
+	checkError(t, e.do(422, http.MethodPut, "/admin/users/root/admin/password", `{"password":"short"}`), "validation_failed", "password: must be at least 8 bytes")
+	checkError(t, e.do(422, http.MethodPut, "/admin/users/root/admin/password", `{}`), "validation_failed", "password: is required")
+	checkError(t, e.do(404, http.MethodPut, "/admin/users/nobody/admin/password", `{"password":"`+pw2+`"}`), "not_found", "no user")
+	if got := e.do(200, http.MethodPut, "/admin/users/root/admin/password", `{"password":"`+pw2+`"}`); got["admin"] != true || got["username"] != "root" {
+		t.Errorf("PUT admin/password: got %v, want root, still an administrator", got)
+	}
+	u, _ := e.st.GetUserByName(ctx, "root")
+	if !password.Verify(pw2, u.PasswordHash) || password.Verify(pw, u.PasswordHash) || !u.CredentialsChangedAt.After(before.CredentialsChangedAt) {
+		t.Errorf("after PUT admin/password: the stored hash does not verify the new password alone, or sessions were not ended")
+	}
+	if gs, err := st.ListGrantsByUser(ctx, u.ID); err != nil || len(gs) != 1 || !gs[0].Revoked {
+		t.Errorf("root's grants after PUT admin/password = %+v, %v, want the one grant revoked", gs, err)
+	}
+
+	// Revoking everything an administrator authorized is still allowed
+	// (it changes no credential).
+	e.do(204, http.MethodDelete, "/admin/users/root/grants", "")
+
+	// Taken away, the flag no longer protects: root is managed like any
+	// user again.
+	if got := e.do(200, http.MethodPut, "/admin/users/root/admin", `{"admin":false}`); got["admin"] != false {
+		t.Errorf("PUT admin false: got %v, want admin false", got)
+	}
+	if got := e.do(200, http.MethodPatch, "/admin/users/root", `{"disabled":true}`); got["disabled"] != true {
+		t.Errorf("PATCH after the flag was taken away: got %v, want disabled", got)
+	}
+	e.do(204, http.MethodDelete, "/admin/users/root", "")
+
+	var admins []any
+	for _, a := range e.audits("user_updated") {
+		if slices.Contains(a["fields"].([]any), any("admin")) {
+			admins = append(admins, a["admin"])
+		}
+		if a["principal"] != tokenPrincipal || a["username"] != "root" {
+			t.Errorf("user_updated event %v, want root by %s", a, tokenPrincipal)
+		}
+	}
+	if !slices.Equal(admins, []any{true, false}) {
+		t.Errorf("admin changes in audit events = %v, want true then false", admins)
+	}
+	if strings.Contains(e.logText(), pw2) || strings.Contains(e.logText(), pw) {
+		t.Errorf("a password was logged")
+	}
+}
+
+// TestConsoleCallMayChangeAdministrators: the console's calls (a signed-in
+// administrator) keep setting the flag and changing administrators through
+// the same operations; every other call gets the JSON API's rules.
+func TestConsoleCallMayChangeAdministrators(t *testing.T) {
+	a := &signedIn{user: store.User{Username: "root", Admin: true}}
+	if !a.call().changesAdministrators() {
+		t.Errorf("the console's call %+v may not change administrators, want it may", a.call())
+	}
+	for _, c := range []call{{principal: tokenPrincipal, via: "api"}, {principal: "root"}, {}} {
+		if c.changesAdministrators() {
+			t.Errorf("call %+v may change administrators, want only the console's", c)
+		}
 	}
 }

@@ -141,6 +141,10 @@ type UserUpdate struct {
 	Name          *string
 	Email         *string
 	EmailVerified *bool
+	// UnlessAdmin applies the update only while the user is not an
+	// administrator, checked in the write itself (ErrAdministrator
+	// otherwise, nothing changed).
+	UnlessAdmin bool
 }
 
 // Session is a signed-in browser session. ID is shared.HashToken of the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,31 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store/table"
 )
+
+// ErrAdministrator is returned (wrapped) by UpdateUser with UnlessAdmin
+// and by DeleteUserUnlessAdmin when the user is an administrator.
+var ErrAdministrator = errors.New("the user is an administrator")
+
+// notAdminCond is the condition "the item exists and is not an
+// administrator's".
+func notAdminCond(e *expr) string {
+	return "attribute_exists(" + e.n(aPK) + ") AND (attribute_not_exists(" + e.n(aAdmin) + ") OR " +
+		e.n(aAdmin) + " = " + e.v(boolean(false)) + ")"
+}
+
+// guardFailure names why a write conditioned on notAdminCond failed, by
+// reading the user again: ErrNotFound when it is gone, ErrAdministrator
+// when it is an administrator, else err (a change in between).
+func (s *Store) guardFailure(ctx context.Context, id string, err error) error {
+	u, gerr := s.GetUser(ctx, id)
+	switch {
+	case errors.Is(gerr, shared.ErrNotFound):
+		return shared.ErrNotFound
+	case gerr == nil && u.Admin:
+		return ErrAdministrator
+	}
+	return err
+}
 
 func decodeUser(it item) User {
 	return User{
@@ -140,9 +166,11 @@ func (s *Store) ListUsers(ctx context.Context, limit int, cursor string) ([]User
 }
 
 // UpdateUser applies u to the user with id and returns the updated user
-// (ErrNotFound). A new password or a disabling moves CredentialsChangedAt,
-// which ends the user's browser sessions and refuses their pending codes;
-// the caller revokes the user's grants too (RevokeUserGrants).
+// (ErrNotFound; with u.UnlessAdmin, ErrAdministrator for an
+// administrator). A new password or a disabling moves
+// CredentialsChangedAt, which ends the user's browser sessions and refuses
+// their pending codes; the caller revokes the user's grants too
+// (RevokeUserGrants).
 func (s *Store) UpdateUser(ctx context.Context, id string, u UserUpdate, now time.Time) (User, error) {
 	if id == "" || tooLong(id) {
 		return User{}, fmt.Errorf("update user: %w", shared.ErrNotFound)
@@ -175,9 +203,17 @@ func (s *Store) UpdateUser(ctx context.Context, id string, u UserUpdate, now tim
 		up.Set(aCredsChangedAt, str(fmtTime(now)))
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
-	out, err := s.updateItem(ctx, key(userPrefix+id, skUser), up.String(), "attribute_exists("+e.n(aPK)+")", e)
+	cond := "attribute_exists(" + e.n(aPK) + ")"
+	if u.UnlessAdmin {
+		cond = notAdminCond(e)
+	}
+	out, err := s.updateItem(ctx, key(userPrefix+id, skUser), up.String(), cond, e)
 	if err != nil {
-		return User{}, fmt.Errorf("update user %s: %w", id, notFoundOnConflict(classify(err, false)))
+		err = classify(err, false)
+		if u.UnlessAdmin && errors.Is(err, shared.ErrConflict) {
+			err = s.guardFailure(ctx, id, err)
+		}
+		return User{}, fmt.Errorf("update user %s: %w", id, notFoundOnConflict(err))
 	}
 	return decodeUser(out.Attributes), nil
 }
@@ -192,26 +228,49 @@ func (s *Store) UpdateUser(ctx context.Context, id string, u UserUpdate, now tim
 // revoked first so listings do not show them. Then the user's sign-in
 // failures are forgotten.
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
+	return s.deleteUser(ctx, id, false, now)
+}
+
+// DeleteUserUnlessAdmin is DeleteUser for a user who is not an
+// administrator: ErrAdministrator for one, checked when the user is read
+// and again in the deletion's transaction, so a user made an
+// administrator in between is not deleted (the grants revoked before the
+// transaction stay revoked).
+func (s *Store) DeleteUserUnlessAdmin(ctx context.Context, id string, now time.Time) error {
+	return s.deleteUser(ctx, id, true, now)
+}
+
+func (s *Store) deleteUser(ctx context.Context, id string, unlessAdmin bool, now time.Time) error {
 	u, err := s.GetUser(ctx, id)
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
+	}
+	if unlessAdmin && u.Admin {
+		return fmt.Errorf("delete user %s: %w", id, ErrAdministrator)
 	}
 	if err := s.RevokeUserGrants(ctx, id, "user_deleted", now); err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)
 	}
 	e := newExpr()
-	cond := aws.String("attribute_exists(" + e.n(aPK) + ")")
+	cond := "attribute_exists(" + e.n(aPK) + ")"
+	if unlessAdmin {
+		cond = notAdminCond(e)
+	}
 	ep := newExpr()
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(userPrefix+id, skUser),
-			ConditionExpression: cond, ExpressionAttributeNames: e.Names()}},
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}},
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(usernamePrefix+UsernameKey(u.Username), skUsername),
 			ConditionExpression:       aws.String(ep.n(aUserID) + " = " + ep.v(str(id))),
 			ExpressionAttributeNames:  ep.Names(),
 			ExpressionAttributeValues: ep.Values()}},
 	}})
 	if err != nil {
-		return fmt.Errorf("delete user %s: %w", id, notFoundOnConflict(classify(err, false)))
+		err = classify(err, false)
+		if unlessAdmin && errors.Is(err, shared.ErrConflict) {
+			err = s.guardFailure(ctx, id, err)
+		}
+		return fmt.Errorf("delete user %s: %w", id, notFoundOnConflict(err))
 	}
 	// A grant approved between the revocation above and the deletion: the
 	// partition is read again, strongly consistent, after the user is gone.

@@ -191,6 +191,104 @@ func TestUsernameKeyIsASCII(t *testing.T) {
 	})
 }
 
+// TestUnlessAdmin: UpdateUser with UnlessAdmin and DeleteUserUnlessAdmin
+// change a user only while the user is not an administrator, checked in
+// the write itself (a user made an administrator after the caller read it
+// is not changed): ErrAdministrator, nothing written. For a user who is
+// not an administrator they are UpdateUser and DeleteUser.
+func TestUnlessAdmin(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		b := nb(t)
+		s := b.Store()
+		at := now()
+		mk := func(name string, admin bool) store.User {
+			u := store.User{ID: uniq("uid"), Username: name, PasswordHash: "$argon2id$old", Admin: admin, CreatedAt: at, UpdatedAt: at}
+			if err := s.CreateUser(ctx(), u); err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		root, alice := mk("root", true), mk("alice", false)
+		hash, yes := "$argon2id$new", true
+		later := at.Add(time.Minute)
+		if _, err := s.UpdateUser(ctx(), root.ID, store.UserUpdate{PasswordHash: &hash, UnlessAdmin: true}, later); !errors.Is(err, store.ErrAdministrator) {
+			t.Errorf("UpdateUser(root, UnlessAdmin) = %v, want ErrAdministrator", err)
+		}
+		if err := s.DeleteUserUnlessAdmin(ctx(), root.ID, later); !errors.Is(err, store.ErrAdministrator) {
+			t.Errorf("DeleteUserUnlessAdmin(root) = %v, want ErrAdministrator", err)
+		}
+		if got, err := s.GetUser(ctx(), root.ID); err != nil || got.PasswordHash != root.PasswordHash || !got.UpdatedAt.Equal(at) {
+			t.Errorf("root after refused changes = %+v, %v, want unchanged", got, err)
+		}
+		// alice is read as not an administrator, then made one: the
+		// guarded update and deletion (as after that read) are refused.
+		if _, err := s.UpdateUser(ctx(), alice.ID, store.UserUpdate{PasswordHash: &hash, UnlessAdmin: true}, later); err != nil {
+			t.Fatalf("UpdateUser(alice, UnlessAdmin) = %v, want it applied", err)
+		}
+		if _, err := s.UpdateUser(ctx(), alice.ID, store.UserUpdate{Admin: &yes}, later); err != nil {
+			t.Fatal(err)
+		}
+		other := "$argon2id$other"
+		if _, err := s.UpdateUser(ctx(), alice.ID, store.UserUpdate{PasswordHash: &other, UnlessAdmin: true}, later); !errors.Is(err, store.ErrAdministrator) {
+			t.Errorf("UpdateUser(alice made an administrator, UnlessAdmin) = %v, want ErrAdministrator", err)
+		}
+		if err := s.DeleteUserUnlessAdmin(ctx(), alice.ID, later); !errors.Is(err, store.ErrAdministrator) {
+			t.Errorf("DeleteUserUnlessAdmin(alice made an administrator) = %v, want ErrAdministrator", err)
+		}
+		if got, err := s.GetUser(ctx(), alice.ID); err != nil || got.PasswordHash != hash {
+			t.Errorf("alice = %+v, %v, want her first new password only", got, err)
+		}
+		// carol is made an administrator after DeleteUserUnlessAdmin
+		// read her, just before its transaction: the transaction's
+		// condition refuses.
+		carol := mk("carol", false)
+		var promote func()
+		db := &faultyDB{DynamoDB: b.DynamoDB, transact: func(*dynamodb.TransactWriteItemsInput) error {
+			if f := promote; f != nil {
+				promote = nil
+				f()
+			}
+			return nil
+		}}
+		promote = func() {
+			if _, err := s.UpdateUser(ctx(), carol.ID, store.UserUpdate{Admin: &yes}, later); err != nil {
+				t.Error(err)
+			}
+		}
+		if err := store.New(db, b.SecretsManager, b.Options).DeleteUserUnlessAdmin(ctx(), carol.ID, later); !errors.Is(err, store.ErrAdministrator) {
+			t.Errorf("DeleteUserUnlessAdmin(carol, made an administrator before its transaction) = %v, want ErrAdministrator", err)
+		}
+		if promote != nil {
+			t.Error("the deletion ran no transaction")
+		}
+		if got, err := s.GetUserByName(ctx(), "carol"); err != nil || !got.Admin {
+			t.Errorf("carol = %+v, %v, want her, an administrator", got, err)
+		}
+
+		// Unguarded, an administrator changes and goes.
+		if _, err := s.UpdateUser(ctx(), root.ID, store.UserUpdate{PasswordHash: &hash}, later); err != nil {
+			t.Errorf("UpdateUser(root) = %v", err)
+		}
+		if err := s.DeleteUser(ctx(), root.ID, later); err != nil {
+			t.Errorf("DeleteUser(root) = %v", err)
+		}
+		// Not an administrator: deleted; unknown: ErrNotFound.
+		bob := mk("bob", false)
+		if err := s.DeleteUserUnlessAdmin(ctx(), bob.ID, later); err != nil {
+			t.Errorf("DeleteUserUnlessAdmin(bob) = %v", err)
+		}
+		if _, err := s.GetUserByName(ctx(), "bob"); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("bob after deletion: %v, want ErrNotFound", err)
+		}
+		if err := s.DeleteUserUnlessAdmin(ctx(), bob.ID, later); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("DeleteUserUnlessAdmin(deleted) = %v, want ErrNotFound", err)
+		}
+		if _, err := s.UpdateUser(ctx(), bob.ID, store.UserUpdate{PasswordHash: &hash, UnlessAdmin: true}, later); !errors.Is(err, shared.ErrNotFound) {
+			t.Errorf("UpdateUser(deleted, UnlessAdmin) = %v, want ErrNotFound", err)
+		}
+	})
+}
+
 func TestDeleteUserRacesApproval(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		s := nb(t).Store()
