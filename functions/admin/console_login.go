@@ -172,7 +172,7 @@ func (h *Handler) consoleLoginPost(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) consolePassword(r *http.Request, username, pw string) (*store.User, error) {
 	ctx := r.Context()
 	log := web.Logger(ctx)
-	if username == "" || pw == "" || len(username) > 256 || len(pw) > MaxPasswordBytes || !validUsernameInput(username) {
+	if username == "" || pw == "" || len(username) > 256 || len(pw) > MaxPasswordBytes {
 		password.VerifyDummy(pw)
 		log.Info("console login failed", "reason", "malformed")
 		return nil, nil
@@ -186,7 +186,14 @@ func (h *Handler) consolePassword(r *http.Request, username, pw string) (*store.
 		log.Info("console login failed", "reason", "throttled", "limit", a.Refused, "source", a.Source, "username_hash", shared.HashPrefix(username))
 		return nil, nil
 	}
-	u, err := h.store.GetUserByName(ctx, username)
+	// A name outside the username alphabet (a look-alike such as U+212A
+	// KELVIN SIGN, which case folding would turn into "k") names no one:
+	// it is refused before any lookup, counted like an unknown username.
+	var u store.User
+	err = shared.ErrNotFound
+	if shared.CheckUsername(username) == nil {
+		u, err = h.store.GetUserByName(ctx, username)
+	}
 	reason := ""
 	switch {
 	case isNotFound(err):
@@ -213,18 +220,6 @@ func (h *Handler) consolePassword(r *http.Request, username, pw string) (*store.
 		log.Warn("clear sign-in counts", "err", err.Error())
 	}
 	return &u, nil
-}
-
-// validUsernameInput reports whether a typed username is printable ASCII:
-// anything else (a look-alike such as U+212A KELVIN SIGN, which folds to
-// "k") is refused before any lookup.
-func validUsernameInput(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= 0x20 || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // consoleLogout serves POST /console/logout: the session's CSRF token ends
