@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/applinks/applinks/shared"
 )
 
 // TestEnvConfig: the region, the credentials and the retryer Open builds
@@ -69,5 +73,17 @@ func TestEndpoint(t *testing.T) {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestNotFoundOnConflictInFlight: a link update refused by a transaction
+// in flight is unavailable (retry), not "not found"; a failed condition
+// still is.
+func TestNotFoundOnConflictInFlight(t *testing.T) {
+	if err := notFoundOnConflict(ErrTransactionConflict); !errors.Is(err, shared.ErrUnavailable) || errors.Is(err, shared.ErrNotFound) {
+		t.Errorf("in flight: got %v, want ErrUnavailable and not ErrNotFound", err)
+	}
+	if err := notFoundOnConflict(fmt.Errorf("condition: %w", shared.ErrConflict)); !errors.Is(err, shared.ErrNotFound) {
+		t.Errorf("failed condition: got %v, want ErrNotFound", err)
 	}
 }

@@ -592,7 +592,13 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 }
 
 // notFoundOnConflict turns a failed "exists" condition into ErrNotFound.
+// A write refused because another request is writing the item
+// (ErrTransactionConflict) decided nothing about its existence: it is
+// ErrUnavailable, for the caller to retry, never "not found".
 func notFoundOnConflict(err error) error {
+	if errors.Is(err, ErrTransactionConflict) {
+		return fmt.Errorf("%w: %w", shared.ErrUnavailable, err)
+	}
 	if errors.Is(err, shared.ErrConflict) {
 		return fmt.Errorf("%w (condition failed)", shared.ErrNotFound)
 	}
