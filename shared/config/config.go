@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,25 @@ type Config struct {
 	// solely through CloudFront, which sets that header: anyone who can
 	// reach the API directly could otherwise choose their address.
 	TrustCloudFrontViewerAddress bool
+
+	// LinkSecretPrincipals is LINK_SECRET_PRINCIPALS and
+	// SigningKeyPrincipals SIGNING_KEY_PRINCIPALS: the IAM principals
+	// (role or user ARNs, comma-separated) that alone may use the link
+	// secrets and the signing-key secret. The store attaches a resource
+	// policy denying every other principal to each such secret it creates.
+	// Empty (the default, and local runs): no policy.
+	LinkSecretPrincipals []string
+	SigningKeyPrincipals []string
+	// SecretKMSKey is SECRET_KMS_KEY: the KMS key (ARN, key id or alias)
+	// the store creates secrets with. Default: Secrets Manager's AWS
+	// managed key aws/secretsmanager.
+	SecretKMSKey string
+	// OriginVerifySecret is ORIGIN_VERIFY_SECRET: the ARN (or name) of the
+	// Secrets Manager secret holding the value CloudFront sends in the
+	// X-Origin-Verify header. When set, the Lambda functions read it at
+	// start and refuse (403) every request not authorized by IAM that
+	// lacks it. Default none: no check.
+	OriginVerifySecret string
 }
 
 // Limits of the text settings the pages show.
@@ -114,7 +134,10 @@ func ProviderNameFor(issuer string) string {
 // of a JSON file. REQUIRE_PKCE and TRUST_CLOUDFRONT_VIEWER_ADDRESS are
 // true, false, 1 or 0 (any letter case). PROVIDER_NAME (at
 // most 64 characters) and SUPPORT_CONTACT (at most 200) are one line of
-// text without control characters. Values are trimmed of
+// text without control characters. LINK_SECRET_PRINCIPALS and
+// SIGNING_KEY_PRINCIPALS are comma-separated IAM role or user ARNs (no
+// wildcards). SECRET_KMS_KEY and ORIGIN_VERIFY_SECRET are names or ARNs
+// (letters, digits and the punctuation of ARNs). Values are trimmed of
 // surrounding whitespace; an empty value means unset.
 func FromEnv(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
@@ -187,6 +210,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err := checkText(c.SupportContact, MaxSupportContact); err != nil {
 		return Config{}, fmt.Errorf("SUPPORT_CONTACT: %w", err)
 	}
+	for _, p := range []struct {
+		name string
+		dst  *[]string
+	}{
+		{"LINK_SECRET_PRINCIPALS", &c.LinkSecretPrincipals},
+		{"SIGNING_KEY_PRINCIPALS", &c.SigningKeyPrincipals},
+	} {
+		if *p.dst, err = parsePrincipals(get(p.name)); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	c.SecretKMSKey = get("SECRET_KMS_KEY")
+	if c.SecretKMSKey != "" && !validName(c.SecretKMSKey, 1, 2048, ":/_-") {
+		return Config{}, fmt.Errorf("SECRET_KMS_KEY: %q is not a KMS key ARN, key id or alias", c.SecretKMSKey)
+	}
+	c.OriginVerifySecret = get("ORIGIN_VERIFY_SECRET")
+	if c.OriginVerifySecret != "" && !validName(c.OriginVerifySecret, 1, 2048, ":/_+=.@-") {
+		return Config{}, fmt.Errorf("ORIGIN_VERIFY_SECRET: %q is not a Secrets Manager secret ARN or name", c.OriginVerifySecret)
+	}
 	for _, b := range []struct {
 		name string
 		dst  *bool
@@ -204,6 +246,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// principalARN is an IAM role or user ARN, with its path: what the
+// condition key aws:PrincipalArn holds for a request by that principal
+// (for a role, also when it is assumed).
+var principalARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+
+// parsePrincipals reads a comma-separated list of IAM role or user ARNs
+// ("" is none). Wildcards are refused: the policy compares them exactly.
+func parsePrincipals(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if !principalARN.MatchString(p) {
+			return nil, fmt.Errorf("%q is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name, comma-separated)", p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func orDefault(v, def string) string {

@@ -38,6 +38,10 @@ func TestFromEnvDefaults(t *testing.T) {
 		{"ProviderName", c.ProviderName, "127.0.0.1"},
 		{"SupportContact", c.SupportContact, ""},
 		{"TrustCloudFrontViewerAddress", c.TrustCloudFrontViewerAddress, false},
+		{"LinkSecretPrincipals", len(c.LinkSecretPrincipals), 0},
+		{"SigningKeyPrincipals", len(c.SigningKeyPrincipals), 0},
+		{"SecretKMSKey", c.SecretKMSKey, ""},
+		{"OriginVerifySecret", c.OriginVerifySecret, ""},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -73,6 +77,11 @@ func TestFromEnvValues(t *testing.T) {
 		"SUPPORT_CONTACT":     "Call the service desk on ext. 4357.",
 
 		"TRUST_CLOUDFRONT_VIEWER_ADDRESS": "True",
+		"LINK_SECRET_PRINCIPALS": "arn:aws:iam::111111111111:role/applinks-prod-AdminFunctionServiceRole-AB12, " +
+			"arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123",
+		"SIGNING_KEY_PRINCIPALS": "arn:aws-us-gov:iam::111111111111:role/token",
+		"SECRET_KMS_KEY":         "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"ORIGIN_VERIFY_SECRET":   "arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerify-AbCdEf",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +114,21 @@ func TestFromEnvValues(t *testing.T) {
 	if got, want := c.Catalog.Names(), []string{"READ", "WRITE"}; !slices.Equal(got, want) {
 		t.Errorf("got catalog %q, want %q", got, want)
 	}
+	if got, want := c.LinkSecretPrincipals, []string{
+		"arn:aws:iam::111111111111:role/applinks-prod-AdminFunctionServiceRole-AB12",
+		"arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123",
+	}; !slices.Equal(got, want) {
+		t.Errorf("LinkSecretPrincipals: got %q, want %q", got, want)
+	}
+	if got, want := c.SigningKeyPrincipals, []string{"arn:aws-us-gov:iam::111111111111:role/token"}; !slices.Equal(got, want) {
+		t.Errorf("SigningKeyPrincipals: got %q, want %q", got, want)
+	}
+	if got, want := c.SecretKMSKey, "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"; got != want {
+		t.Errorf("SecretKMSKey: got %q, want %q", got, want)
+	}
+	if got, want := c.OriginVerifySecret, "arn:aws:secretsmanager:eu-west-1:111111111111:secret:OriginVerify-AbCdEf"; got != want {
+		t.Errorf("OriginVerifySecret: got %q, want %q", got, want)
+	}
 }
 
 func TestFromEnvAccepted(t *testing.T) {
@@ -127,6 +151,12 @@ func TestFromEnvAccepted(t *testing.T) {
 		{"provider name follows the issuer host", "ISSUER_URL", "https://auth.example.com:8443", func(c Config) bool { return c.ProviderName == "auth.example.com" }},
 		{"provider name of 64 characters", "PROVIDER_NAME", strings.Repeat("é", MaxProviderName), func(c Config) bool { return c.ProviderName == strings.Repeat("é", MaxProviderName) }},
 		{"support contact", "SUPPORT_CONTACT", "help@example.com", func(c Config) bool { return c.SupportContact == "help@example.com" }},
+		{"a user as principal", "LINK_SECRET_PRINCIPALS", "arn:aws:iam::111111111111:user/ops", func(c Config) bool {
+			return slices.Equal(c.LinkSecretPrincipals, []string{"arn:aws:iam::111111111111:user/ops"})
+		}},
+		{"KMS alias", "SECRET_KMS_KEY", "alias/applinks", func(c Config) bool { return c.SecretKMSKey == "alias/applinks" }},
+		{"KMS key id", "SECRET_KMS_KEY", "1234abcd-12ab-34cd-56ef-1234567890ab", func(c Config) bool { return c.SecretKMSKey == "1234abcd-12ab-34cd-56ef-1234567890ab" }},
+		{"origin secret by name", "ORIGIN_VERIFY_SECRET", "applinks-prod/origin-verify", func(c Config) bool { return c.OriginVerifySecret == "applinks-prod/origin-verify" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,6 +219,13 @@ func TestFromEnvErrors(t *testing.T) {
 		{"PROVIDER_NAME", "bad\xffname", "PROVIDER_NAME: the value is not valid UTF-8"},
 		{"SUPPORT_CONTACT", strings.Repeat("x", MaxSupportContact+1), "SUPPORT_CONTACT: 201 characters is above the maximum of 200"},
 		{"SUPPORT_CONTACT", "tab\there", "SUPPORT_CONTACT: ..."},
+		{"LINK_SECRET_PRINCIPALS", "arn:aws:iam::111111111111:role/*", `LINK_SECRET_PRINCIPALS: "arn:aws:iam::111111111111:role/*" is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name, comma-separated)`},
+		{"LINK_SECRET_PRINCIPALS", "arn:aws:iam::111111111111:role/a,", `LINK_SECRET_PRINCIPALS: "" is not ...`},
+		{"SIGNING_KEY_PRINCIPALS", "arn:aws:sts::111111111111:assumed-role/a/session", "SIGNING_KEY_PRINCIPALS: ..."},
+		{"SIGNING_KEY_PRINCIPALS", "arn:aws:iam::1111:role/a", "SIGNING_KEY_PRINCIPALS: ..."},
+		{"SIGNING_KEY_PRINCIPALS", "arn:aws:iam::111111111111:root", "SIGNING_KEY_PRINCIPALS: ..."},
+		{"SECRET_KMS_KEY", "my key", `SECRET_KMS_KEY: "my key" is not a KMS key ARN, key id or alias`},
+		{"ORIGIN_VERIFY_SECRET", "secret\x00", "ORIGIN_VERIFY_SECRET: ..."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {

@@ -292,8 +292,14 @@ func (s *Store) ensureLinkSecret(ctx context.Context, clientID, candidate string
 		SecretString:       aws.String(string(doc)),
 		ClientRequestToken: aws.String(requestToken(clientID + "/" + candidate)),
 		Description:        aws.String("client secret of application link " + clientID),
+		KmsKeyId:           s.secretKMSKey(),
 	})
 	if err == nil {
+		// The resource policy before the secret is used: when it cannot be
+		// attached, the creation fails and abandonLink deletes the secret.
+		if err := s.protectSecret(ctx, s.linkSecretName(clientID), s.linkPrincipals()); err != nil {
+			return "", err
+		}
 		return candidate, nil
 	}
 	err = classify(err, true)
@@ -303,6 +309,11 @@ func (s *Store) ensureLinkSecret(ctx context.Context, clientID, candidate string
 	sec, rerr := s.readLinkSecret(ctx, clientID)
 	if rerr != nil {
 		return "", rerr
+	}
+	// Another attempt created it: attach the policy again (the same
+	// document), in case that attempt stopped before it did.
+	if err := s.protectSecret(ctx, s.linkSecretName(clientID), s.linkPrincipals()); err != nil {
+		return "", err
 	}
 	return sec.ClientSecret, nil
 }

@@ -274,6 +274,8 @@ type Store struct {
 	sm     SecretsManager
 	table  string
 	prefix string
+	// secrets protects the secrets the store creates (WithSecretProtection).
+	secrets *secretProtection
 }
 
 // ErrPublicLink is RotateLinkSecret's answer for a public link, which has no
