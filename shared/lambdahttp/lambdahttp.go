@@ -21,11 +21,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -52,7 +54,9 @@ func Serve(name string, build Build) {
 // on logs that also becomes slog's default (for what logs outside a
 // request, such as the keyring's audit line when it creates the signing
 // key), the store (store.Open, which reads the AWS settings from the
-// process environment), build, and web.Middleware with the API Gateway
+// process environment, protecting the secrets it creates as the
+// configuration says), build, RequireOrigin when ORIGIN_VERIFY_SECRET is
+// set, and web.Middleware with the API Gateway
 // request id, so that a log line can be found from the API's access log or
 // a client's report, inside web.HSTS (Strict-Transport-Security on every
 // response of an https issuer).
@@ -67,11 +71,67 @@ func setup(ctx context.Context, getenv func(string) string, logs io.Writer, buil
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	st, err = st.WithSecretProtection(store.SecretProtection{
+		LinkPrincipals:       cfg.LinkSecretPrincipals,
+		SigningKeyPrincipals: cfg.SigningKeyPrincipals,
+		KMSKey:               cfg.SecretKMSKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// The origin-verify value is read once, here, rather than passed in
+	// the environment, where the Lambda console would show it.
+	origin := ""
+	if cfg.OriginVerifySecret != "" {
+		if origin, err = st.GetConfigSecret(ctx, cfg.OriginVerifySecret); err != nil {
+			return nil, fmt.Errorf("ORIGIN_VERIFY_SECRET: %w", err)
+		}
+	}
 	h, err := build(ctx, cfg, st)
 	if err != nil {
 		return nil, err
 	}
+	if origin != "" {
+		h = RequireOrigin(h, origin)
+	}
 	return web.HSTS(web.Middleware(h, logger, requestID), cfg.Issuer), nil
+}
+
+// OriginHeader is the header CloudFront adds, with a secret value, to
+// every request it forwards to the API (the front door of infra/README.md).
+// CloudFront overwrites a header of that name a viewer sends.
+const OriginHeader = "X-Origin-Verify"
+
+// RequireOrigin serves h only for requests that came through the front
+// door (OriginHeader equal to value, compared in constant time) or that
+// API Gateway authorized with IAM (SigV4: the admin API, /admin/*, which
+// stays on the regional host and which CloudFront does not forward). Any
+// other request, one sent to the regional host directly around CloudFront
+// and its web ACL, gets a plain 403.
+func RequireOrigin(h http.Handler, value string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if shared.Equal(r.Header.Get(OriginHeader), value) || iamAuthorized(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+	})
+}
+
+// iamAuthorized reports whether API Gateway authorized r with IAM: its
+// request context names the IAM principal that signed it.
+func iamAuthorized(r *http.Request) bool {
+	rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	if !ok || rc.Authorizer == nil || rc.Authorizer.IAM == nil {
+		return false
+	}
+	iam := rc.Authorizer.IAM
+	for _, p := range []string{iam.UserARN, iam.CallerID, iam.AccessKey} {
+		if strings.TrimSpace(p) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // requestID is the API Gateway request id of r ("" outside API Gateway,
