@@ -21,6 +21,16 @@
 //	removalPolicy      "retain" (default) or "destroy" for throw-away stacks
 //	withoutApi         "true" leaves the HTTP API out, for emulators without
 //	                   API Gateway v2 (make localstack-deploy against moto)
+//	operatorRoleArn    IAM role ARNs (comma-separated) that may use the link
+//	                   and signing-key secrets besides the functions
+//	kmsKey             "true" for a customer managed KMS key (table and
+//	                   secrets), or the ARN of an existing key
+//	frontDomainName, frontCertificateArn
+//	                   the CloudFront front door with AWS WAF (certificate
+//	                   in us-east-1; needs domainName as its origin)
+//	wafRateLimit, wafSignInRateLimit
+//	                   requests and password posts per IP address in 5
+//	                   minutes at the front door, default 1000 and 100
 package main
 
 import (
@@ -28,6 +38,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -75,18 +86,34 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 			},
 			Description: jsii.String("applinks: OAuth 2.0 authorization server (incoming application links)"),
 		},
-		Stage:             get("stage"),
-		DomainName:        get("domainName"),
-		CertificateArn:    get("certificateArn"),
-		AuthCodeTTL:       get("authCodeTtl"),
-		AccessTokenTTL:    get("accessTokenTtl"),
-		RefreshTokenTTL:   get("refreshTokenTtl"),
-		RefreshReuseGrace: get("refreshReuseGrace"),
-		Audience:          get("audience"),
-		ProviderName:      get("providerName"),
-		SupportContact:    get("supportContact"),
-		AssetDir:          get("assetDir"),
-		AlarmTopicArn:     get("alarmTopicArn"),
+		Stage:               get("stage"),
+		DomainName:          get("domainName"),
+		CertificateArn:      get("certificateArn"),
+		AuthCodeTTL:         get("authCodeTtl"),
+		AccessTokenTTL:      get("accessTokenTtl"),
+		RefreshTokenTTL:     get("refreshTokenTtl"),
+		RefreshReuseGrace:   get("refreshReuseGrace"),
+		Audience:            get("audience"),
+		ProviderName:        get("providerName"),
+		SupportContact:      get("supportContact"),
+		AssetDir:            get("assetDir"),
+		AlarmTopicArn:       get("alarmTopicArn"),
+		FrontDomainName:     get("frontDomainName"),
+		FrontCertificateArn: get("frontCertificateArn"),
+	}
+	for _, a := range strings.Split(get("operatorRoleArn"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			p.OperatorRoleArns = append(p.OperatorRoleArns, a)
+		}
+	}
+	switch v := get("kmsKey"); {
+	case v == "" || v == "false":
+	case v == "true":
+		p.CreateKMSKey = true
+	case strings.HasPrefix(v, "arn:"):
+		p.KMSKeyArn = v
+	default:
+		return p, fmt.Errorf("context kmsKey: %q is neither true, false nor a key ARN", v)
 	}
 	if p.AssetDir == "" {
 		if root := projectRoot(); root != "" {
@@ -119,6 +146,12 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 		return p, err
 	}
 	if p.ThrottleBurst, err = num("throttleBurst"); err != nil {
+		return p, err
+	}
+	if p.WAFRateLimit, err = num("wafRateLimit"); err != nil {
+		return p, err
+	}
+	if p.WAFSignInRateLimit, err = num("wafSignInRateLimit"); err != nil {
 		return p, err
 	}
 	if os.Getenv("CDK_DEFAULT_ACCOUNT") == "" || os.Getenv("CDK_DEFAULT_REGION") == "" {

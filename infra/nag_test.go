@@ -30,11 +30,17 @@ func nagFindings(t *testing.T, props ProviderStackProps) []string {
 		if err != nil {
 			t.Fatalf("NewProviderStack: %v", err)
 		}
-		ann := assertions.Annotations_FromStack(s.Stack)
-		match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
-		for _, find := range []func(*string, any) *[]*cxapi.SynthesisMessage{ann.FindError, ann.FindWarning} {
-			for _, m := range *find(jsii.String("*"), match) {
-				out = append(out, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+		stacks := []awscdk.Stack{s.Stack}
+		if s.Edge != nil {
+			stacks = append(stacks, s.Edge)
+		}
+		for _, st := range stacks {
+			ann := assertions.Annotations_FromStack(st)
+			match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))
+			for _, find := range []func(*string, any) *[]*cxapi.SynthesisMessage{ann.FindError, ann.FindWarning} {
+				for _, m := range *find(jsii.String("*"), match) {
+					out = append(out, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+				}
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,12 +13,15 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -87,6 +91,37 @@ type ProviderStackProps struct {
 	// delete every link and grant). DESTROY is for throw-away test stacks
 	// and also turns off deletion protection.
 	RemovalPolicy awscdk.RemovalPolicy
+
+	// OperatorRoleArns are IAM role (or user) ARNs that may use the link
+	// secrets and the signing-key secret besides the functions' roles:
+	// every other principal is denied by the resource policy the functions
+	// attach when they create those secrets (LINK_SECRET_PRINCIPALS,
+	// SIGNING_KEY_PRINCIPALS). Exact ARNs, with their paths.
+	OperatorRoleArns []string
+
+	// CreateKMSKey declares a customer managed KMS key (rotated yearly)
+	// that encrypts the table and the secrets; KMSKeyArn names an existing
+	// one instead. Neither: the AWS managed keys aws/dynamodb and
+	// aws/secretsmanager.
+	CreateKMSKey bool
+	KMSKeyArn    string
+
+	// FrontDomainName and FrontCertificateArn (an ACM certificate in
+	// us-east-1) put a CloudFront distribution with an AWS WAF web ACL in
+	// front of the public routes: the issuer becomes https://FrontDomainName,
+	// CloudFront forwards to DomainName (the API's custom domain, which
+	// they require) with a secret X-Origin-Verify header the functions
+	// check, and /admin/* stays on DomainName (SigV4). The web ACL is in a
+	// second stack, <id>-edge, in us-east-1 (CloudFront's web ACLs live
+	// there), so the stack's account and region must be known (Env).
+	FrontDomainName     string
+	FrontCertificateArn string
+	// WAFRateLimit is the most requests one IP address may send through
+	// the front door in 5 minutes (default 1000); WAFSignInRateLimit the
+	// most password posts (sign-in, the console's confirmation) in 5
+	// minutes (default 100).
+	WAFRateLimit       float64
+	WAFSignInRateLimit float64
 }
 
 // Functions are the three Lambda functions, in a fixed order.
@@ -186,7 +221,8 @@ type Access struct {
 //     ConditionCheck items. IAM has no TransactWriteItems action: each item
 //     of a transaction is authorized as its PutItem, UpdateItem, DeleteItem
 //     or ConditionCheckItem. The keyring reads the signing keys, and the
-//     first start of a deployment creates them (signing.New).
+//     first start of a deployment creates them (signing.New) and attaches
+//     their resource policy (PutResourcePolicy).
 //   - authorize: links, users, sessions, codes and grants by key (GetItem,
 //     BatchGetItem for an authorization request's link, session, user and
 //     grant, PutItem, UpdateItem, DeleteItem: login-attempt counters,
@@ -197,9 +233,10 @@ type Access struct {
 //   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
 //     Put and Delete items), the listings and revocation by link (Query on
 //     gsi1), the user listing (Query on gsi2), a user's grants (Query on
-//     the table), the link secrets (Create, Get, Put, Delete) and
-//     signing-key rotation (Get, Create when the first rotation finds no
-//     key set, Put).
+//     the table), the link secrets (Create, Get, Put, Delete, and
+//     PutResourcePolicy right after Create) and signing-key rotation (Get,
+//     Create and PutResourcePolicy when the first rotation finds no key
+//     set, Put).
 //
 // Query of the table itself is in Table; QueryIndex grants Query on
 // <table>/index/* alone.
@@ -210,7 +247,7 @@ var Accesses = map[string]Access{
 			"dynamodb:BatchGetItem", "dynamodb:PutItem",
 			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
 		},
-		SigningKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"},
+		SigningKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
 	},
 	"authorize": {
 		WritePrefixes: table.WritePrefixes["authorize"],
@@ -228,10 +265,11 @@ var Accesses = map[string]Access{
 		LinkSecrets: []string{
 			"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
 			"secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+			"secretsmanager:PutResourcePolicy",
 		},
 		SigningKeys: []string{
 			"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
-			"secretsmanager:PutSecretValue",
+			"secretsmanager:PutSecretValue", "secretsmanager:PutResourcePolicy",
 		},
 	},
 }
@@ -256,6 +294,12 @@ type ProviderStack struct {
 	// Issuer is ISSUER_URL as the functions see it (a token without a
 	// custom domain).
 	Issuer *string
+	// Key is the customer managed KMS key (nil: AWS managed keys).
+	Key awskms.IKey
+	// Edge is the us-east-1 stack of the front door's web ACL, and
+	// FrontDoor the distribution (both nil without FrontDomainName).
+	Edge      awscdk.Stack
+	FrontDoor awscloudfront.Distribution
 }
 
 // NewProviderStack declares the provider's stack. It returns an error for
@@ -266,10 +310,19 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	if err != nil {
 		return nil, err
 	}
+	front := p.FrontDomainName != ""
+	if front {
+		// The distribution (here) names the web ACL of the edge stack, in
+		// us-east-1: a cross-region reference (CDK writes it to an SSM
+		// parameter in us-east-1 and reads it here, with a custom resource
+		// on each side).
+		p.CrossRegionReferences = jsii.Bool(true)
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
 	s := &ProviderStack{Stack: stack, Functions: map[string]awslambda.Function{}}
 
-	s.Table = newTable(stack, p.RemovalPolicy)
+	s.Key = newKey(stack, p)
+	s.Table = newTable(stack, p.RemovalPolicy, s.Key)
 
 	// The issuer. The functions need it in ISSUER_URL, and without a custom
 	// domain it is the API's own endpoint. That is not a cycle: the
@@ -298,6 +351,12 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		} else {
 			s.Issuer = api.ApiEndpoint()
 		}
+		if front {
+			// The public routes are reached through CloudFront; the
+			// regional custom domain is its origin and the admin API's
+			// host.
+			s.Issuer = jsii.String("https://" + p.FrontDomainName)
+		}
 	}
 
 	env := map[string]*string{
@@ -322,11 +381,31 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		env["REQUIRE_PKCE"] = jsii.String("true")
 	}
 
+	var origin awssecretsmanager.Secret
+	if front {
+		origin = newOriginSecret(stack, s.Key)
+		// The ARN, not the value: each function reads the value at start,
+		// so that the Lambda console does not show it.
+		env["ORIGIN_VERIFY_SECRET"] = origin.SecretArn()
+	}
+
 	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
 	for _, name := range Functions {
 		fn := newFunction(stack, name, p.AssetDir, env)
 		s.Functions[name] = fn
 		grant(stack, fn, s.Table, p.Stage, Accesses[name])
+		if origin != nil {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("OriginVerify"),
+				Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+				Resources: &[]*string{origin.SecretArn()},
+			}))
+		}
+		grantKey(stack, fn, s.Key, Accesses[name], origin != nil)
+		if s.Key != nil && createsSecrets(Accesses[name]) {
+			// The functions create their secrets themselves, with this key.
+			fn.AddEnvironment(jsii.String("SECRET_KMS_KEY"), s.Key.KeyArn(), nil)
+		}
 		suppressRoleFindings(fn, p.Stage)
 		if api == nil {
 			continue
@@ -338,10 +417,15 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			})
 	}
 
+	setSecretPrincipals(s.Functions, p.OperatorRoleArns)
+
 	if api != nil {
 		if err := addRoutes(api, integrations); err != nil {
 			return nil, err
 		}
+	}
+	if front {
+		s.Edge, s.FrontDoor = newFrontDoor(scope, id, stack, p, origin)
 	}
 
 	newAlarms(stack, s, p.AlarmTopicArn)
@@ -351,9 +435,15 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		Description: jsii.String("ISSUER_URL: the OAuth issuer; metadata at /.well-known/oauth-authorization-server"),
 	})
 	if api != nil {
+		// With a custom domain the execute-api endpoint is disabled: the
+		// API's URL is the domain's.
+		apiURL := jsii.String("https://" + p.DomainName)
+		if p.DomainName == "" {
+			apiURL = api.ApiEndpoint()
+		}
 		awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
-			Value:       api.ApiEndpoint(),
-			Description: jsii.String("The HTTP API's own endpoint ($default stage)"),
+			Value:       apiURL,
+			Description: jsii.String("The HTTP API's URL ($default stage), where the admin API (/admin/*, SigV4) is called"),
 		})
 	}
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
@@ -370,6 +460,9 @@ func newAPI(stack awscdk.Stack, p ProviderStackProps) (awsapigatewayv2.HttpApi, 
 		ApiName:            jsii.String("applinks-" + p.Stage),
 		Description:        jsii.String("applinks OAuth 2.0 authorization server (" + p.Stage + ")"),
 		CreateDefaultStage: jsii.Bool(false),
+		// With a custom domain, the execute-api endpoint would be a second
+		// way in, around the domain (and the front door's web ACL).
+		DisableExecuteApiEndpoint: jsii.Bool(p.DomainName != ""),
 	})
 	var domain awsapigatewayv2.DomainName
 	if p.DomainName != "" {
@@ -467,6 +560,15 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 	if strings.ContainsAny(p.DomainName, "/:") {
 		return p, fmt.Errorf("domain name %q: a host name only, without scheme or path", p.DomainName)
 	}
+	if err := checkFrontDoor(p); err != nil {
+		return p, err
+	}
+	if p.CreateKMSKey && p.KMSKeyArn != "" {
+		return p, fmt.Errorf("KMS key: create one or name one (%q), not both", p.KMSKeyArn)
+	}
+	if p.KMSKeyArn != "" && !kmsKeyArn.MatchString(p.KMSKeyArn) {
+		return p, fmt.Errorf("KMS key %q: an ARN arn:aws:kms:REGION:ACCOUNT:key/ID is needed", p.KMSKeyArn)
+	}
 	// The functions refuse to start on an invalid configuration; checking
 	// it here with the same parser (shared/config) fails the synth instead
 	// of the deployment. Without a custom domain the issuer is only known
@@ -479,6 +581,8 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 		"ISSUER_URL": iss, "AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
 		"REFRESH_TOKEN_TTL": p.RefreshTokenTTL, "REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
 		"AUDIENCE": p.Audience, "PROVIDER_NAME": p.ProviderName, "SUPPORT_CONTACT": p.SupportContact,
+		// The operators join the functions' roles in the secrets' policies.
+		"LINK_SECRET_PRINCIPALS": strings.Join(p.OperatorRoleArns, ","),
 	}
 	if _, err := config.FromEnv(func(k string) string { return env[k] }); err != nil {
 		return p, err
@@ -495,7 +599,112 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
+	if p.WAFRateLimit == 0 {
+		p.WAFRateLimit = 1000
+	}
+	if p.WAFSignInRateLimit == 0 {
+		p.WAFSignInRateLimit = 100
+	}
 	return p, nil
+}
+
+// kmsKeyArn is the ARN of a KMS key (not an alias: IAM statements name
+// the key).
+var kmsKeyArn = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+
+// newKey declares the customer managed key (CreateKMSKey) or imports the
+// one KMSKeyArn names; nil for neither. A declared key rotates every year
+// (cdk-nag KMS5) and is retained with the table it encrypts.
+func newKey(stack awscdk.Stack, p ProviderStackProps) awskms.IKey {
+	switch {
+	case p.CreateKMSKey:
+		return awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
+			Description:       jsii.String("applinks " + p.Stage + ": the table and the secrets"),
+			Alias:             jsii.String("alias/applinks-" + p.Stage),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     p.RemovalPolicy,
+		})
+	case p.KMSKeyArn != "":
+		return awskms.Key_FromKeyArn(stack, jsii.String("Key"), jsii.String(p.KMSKeyArn))
+	}
+	return nil
+}
+
+// grantKey gives fn the use of key that its access a needs, each through
+// its service only (kms:ViaService): kms:Decrypt through DynamoDB (reading
+// or writing an item decrypts the table key), and through Secrets Manager
+// kms:Decrypt to read a secret (readsOrigin: the origin-verify secret) and
+// kms:GenerateDataKey to create one or store a new value. Nothing without
+// a key.
+func grantKey(stack awscdk.Stack, fn awslambda.Function, key awskms.IKey, a Access, readsOrigin bool) {
+	if key == nil {
+		return
+	}
+	via := func(service string) *map[string]any {
+		return &map[string]any{"StringEquals": map[string]any{
+			"kms:ViaService": service + "." + *stack.Region() + ".amazonaws.com",
+		}}
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("TableKey"),
+		Actions:    jsii.Strings("kms:Decrypt"),
+		Resources:  &[]*string{key.KeyArn()},
+		Conditions: via("dynamodb"),
+	}))
+	secrets := slices.Concat(a.LinkSecrets, a.SigningKeys)
+	var actions []string
+	if readsOrigin || len(secrets) > 0 {
+		actions = append(actions, "kms:Decrypt")
+	}
+	if slices.Contains(secrets, "secretsmanager:CreateSecret") || slices.Contains(secrets, "secretsmanager:PutSecretValue") {
+		actions = append(actions, "kms:GenerateDataKey")
+	}
+	if len(actions) == 0 {
+		return
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("SecretsKey"),
+		Actions:    jsii.Strings(actions...),
+		Resources:  &[]*string{key.KeyArn()},
+		Conditions: via("secretsmanager"),
+	}))
+}
+
+// createsSecrets reports whether a function with access a creates secrets.
+func createsSecrets(a Access) bool {
+	return slices.Contains(a.LinkSecrets, "secretsmanager:CreateSecret") || slices.Contains(a.SigningKeys, "secretsmanager:CreateSecret")
+}
+
+// setSecretPrincipals tells the functions that create the link secrets
+// and the signing-key secret whom the secrets' resource policies leave
+// them to (LINK_SECRET_PRINCIPALS, SIGNING_KEY_PRINCIPALS): the roles of
+// every function with access to them (Accesses), then the operators. A
+// function's environment naming roles is no cycle: the roles depend on
+// nothing of the functions, and CloudFormation creates them first.
+func setSecretPrincipals(fns map[string]awslambda.Function, operators []string) {
+	for _, kind := range []struct {
+		env    string
+		access func(Access) []string
+	}{
+		{"LINK_SECRET_PRINCIPALS", func(a Access) []string { return a.LinkSecrets }},
+		{"SIGNING_KEY_PRINCIPALS", func(a Access) []string { return a.SigningKeys }},
+	} {
+		var arns []*string
+		for _, name := range Functions {
+			if len(kind.access(Accesses[name])) > 0 {
+				arns = append(arns, fns[name].Role().RoleArn())
+			}
+		}
+		for _, o := range operators {
+			arns = append(arns, jsii.String(o))
+		}
+		value := awscdk.Fn_Join(jsii.String(","), &arns)
+		for _, name := range Functions {
+			if slices.Contains(kind.access(Accesses[name]), "secretsmanager:CreateSecret") {
+				fns[name].AddEnvironment(jsii.String(kind.env), value, nil)
+			}
+		}
+	}
 }
 
 // secretPrefix is SECRET_PREFIX for a stage.
@@ -503,7 +712,16 @@ func secretPrefix(stage string) string { return "applinks-" + stage }
 
 // newTable declares the table from the one definition in
 // shared/store/table.
-func newTable(stack awscdk.Stack, removal awscdk.RemovalPolicy) awsdynamodb.Table {
+func newTable(stack awscdk.Stack, removal awscdk.RemovalPolicy, key awskms.IKey) awsdynamodb.Table {
+	// AWS_MANAGED: the KMS key aws/dynamodb in the account, so every use
+	// of it is visible in CloudTrail, at no key cost and with no key
+	// policy to get wrong. The table holds hashes, not secrets (client
+	// secrets and signing keys are in Secrets Manager); a customer managed
+	// key (kmsKey) is for when a policy requires revoking the key.
+	encryption := awsdynamodb.TableEncryption_AWS_MANAGED
+	if key != nil {
+		encryption = awsdynamodb.TableEncryption_CUSTOMER_MANAGED
+	}
 	str := awsdynamodb.AttributeType_STRING
 	t := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(table.PartitionKey), Type: str},
@@ -515,15 +733,10 @@ func newTable(stack awscdk.Stack, removal awscdk.RemovalPolicy) awsdynamodb.Tabl
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
 		TimeToLiveAttribute: jsii.String(table.TTLAttribute),
-		// AWS_MANAGED: the KMS key aws/dynamodb in the account, so every use
-		// of it is visible in CloudTrail, at no key cost and with no key
-		// policy to get wrong. The table holds hashes, not secrets (client
-		// secrets and signing keys are in Secrets Manager), so a customer
-		// managed key ($1/month plus requests) buys little; switch to
-		// CUSTOMER_MANAGED when a policy requires revoking the key.
-		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
-		DeletionProtection: jsii.Bool(removal != awscdk.RemovalPolicy_DESTROY),
-		RemovalPolicy:      removal,
+		Encryption:          encryption,
+		EncryptionKey:       key,
+		DeletionProtection:  jsii.Bool(removal != awscdk.RemovalPolicy_DESTROY),
+		RemovalPolicy:       removal,
 	})
 	for _, g := range table.GSIs {
 		t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{

@@ -260,7 +260,14 @@ func TestFunctions(t *testing.T) {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			if want := []string{"ISSUER_URL", "SECRET_PREFIX", "TABLE_NAME"}; !slices.Equal(keys, want) {
+			want := map[string][]string{ // beyond ISSUER_URL, SECRET_PREFIX, TABLE_NAME
+				"token":     {"SIGNING_KEY_PRINCIPALS"},
+				"authorize": nil,
+				"admin":     {"LINK_SECRET_PRINCIPALS", "SIGNING_KEY_PRINCIPALS"},
+			}[tc.name]
+			want = append(want, "ISSUER_URL", "SECRET_PREFIX", "TABLE_NAME")
+			sort.Strings(want)
+			if !slices.Equal(keys, want) {
 				t.Errorf("environment: got %v, want %v (the others unset: config defaults)", keys, want)
 			}
 			if got, want := vars["SECRET_PREFIX"], "applinks-dev"; got != want {
@@ -616,7 +623,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{"token", map[string][]string{
 			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"},
 			"TableWrites": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
-			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"},
+			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy"},
 		}},
 		{"authorize", map[string][]string{
 			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
@@ -626,9 +633,9 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"Table":   {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 			"Indexes": {"dynamodb:Query"},
 			"LinkSecrets": {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
-				"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"},
+				"secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"},
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
-				"secretsmanager:PutSecretValue"},
+				"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"},
 		}},
 	}
 	wantResources := map[string][]any{
@@ -714,6 +721,24 @@ func TestIAMLeastPrivilege(t *testing.T) {
 // as CloudFormation requires.
 func TestNoDependencyCycle(t *testing.T) {
 	_, doc := synth(t, ProviderStackProps{})
+	deps := checkAcyclic(t, doc)
+	// And the edge this is about exists: a function depends on the API.
+	if !slices.Contains(deps[doc.function(t, "token")], doc.ofType("AWS::ApiGatewayV2::Api")[0]) {
+		t.Errorf("token function does not reference the API; the issuer test above proves nothing")
+	}
+	// The functions' environment names other functions' roles
+	// (SIGNING_KEY_PRINCIPALS): the token function depends on the admin
+	// function's role, and that is no cycle either.
+	if !slices.Contains(deps[doc.function(t, "token")], doc.role(t, "admin")) {
+		t.Errorf("token function does not reference the admin role; the principals test above proves nothing")
+	}
+}
+
+// checkAcyclic fails t when the template's dependency graph (every Ref,
+// Fn::GetAtt and DependsOn between its resources) has a cycle, and returns
+// the graph.
+func checkAcyclic(t *testing.T, doc tmpl) map[string][]string {
+	t.Helper()
 	deps := map[string][]string{}
 	for id, r := range doc.Resources {
 		ds := refs(r.Properties)
@@ -762,13 +787,10 @@ func TestNoDependencyCycle(t *testing.T) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		if !visit(id) {
-			return
+			break
 		}
 	}
-	// And the edge this is about exists: a function depends on the API.
-	if !slices.Contains(deps[doc.function(t, "token")], doc.ofType("AWS::ApiGatewayV2::Api")[0]) {
-		t.Errorf("token function does not reference the API; the issuer test above proves nothing")
-	}
+	return deps
 }
 
 // TestWithoutAPI: the variant for emulators without API Gateway v2 has no
