@@ -237,8 +237,10 @@ func TestNoFrontDoorWithoutContext(t *testing.T) {
 				b, _ := json.Marshal(tpl.ToJSON())
 				_ = json.Unmarshal(b, &doc)
 				for _, fn := range Functions {
-					if v, ok := doc.env(t, fn)["ORIGIN_VERIFY_SECRET"]; ok {
-						t.Errorf("%s: ORIGIN_VERIFY_SECRET %v, want none", fn, v)
+					for _, k := range []string{"ORIGIN_VERIFY_SECRET", "TRUST_CLOUDFRONT_VIEWER_ADDRESS"} {
+						if v, ok := doc.env(t, fn)[k]; ok {
+							t.Errorf("%s: %s %v, want none (the API is reachable directly)", fn, k, v)
+						}
 					}
 					if _, ok := doc.statements(t, fn)["OriginVerify"]; ok {
 						t.Errorf("%s: an OriginVerify statement without a front door", fn)
@@ -413,6 +415,11 @@ func TestFrontDoor(t *testing.T) {
 		}
 		if vars["ISSUER_URL"] != "https://auth.example.com" {
 			t.Errorf("%s ISSUER_URL %v, want the front door", fn, vars["ISSUER_URL"])
+		}
+		// Only CloudFront reaches the public routes: the sign-in limits
+		// count the viewer's address it reports.
+		if vars["TRUST_CLOUDFRONT_VIEWER_ADDRESS"] != "true" {
+			t.Errorf("%s TRUST_CLOUDFRONT_VIEWER_ADDRESS %v, want true", fn, vars["TRUST_CLOUDFRONT_VIEWER_ADDRESS"])
 		}
 		st, ok := doc.statements(t, fn)["OriginVerify"]
 		if !ok || !reflect.DeepEqual(list(st.Action), []any{"secretsmanager:GetSecretValue"}) ||

@@ -387,6 +387,10 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		// The ARN, not the value: each function reads the value at start,
 		// so that the Lambda console does not show it.
 		env["ORIGIN_VERIFY_SECRET"] = origin.SecretArn()
+		// The public routes are reachable through CloudFront alone (the
+		// origin check), so the sign-in limits may count the viewer's
+		// address CloudFront reports instead of CloudFront's own.
+		env["TRUST_CLOUDFRONT_VIEWER_ADDRESS"] = jsii.String("true")
 	}
 
 	integrations := map[string]awsapigatewayv2.HttpRouteIntegration{}
