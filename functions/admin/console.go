@@ -526,7 +526,7 @@ type consoleMsg struct {
 var (
 	msgConsoleNotFound = consoleMsg{Title: "Page not found", Text: "There is nothing at this address.", Link: consolePrefix + "/links", LinkText: "Application links"}
 	msgConsoleMethod   = consoleMsg{Title: "Method not allowed", Text: "This address does not accept that kind of request."}
-	msgNotAdmin        = consoleMsg{Title: "Administrators only", Text: "You are signed in, but your account is not an administrator, so the Application links console is not open to you. Ask an administrator to make you one, or sign out and sign in as an administrator.", }
+	msgNotAdmin        = consoleMsg{Title: "Administrators only", Text: "You are signed in, but your account is not an administrator, so the Application links console is not open to you. Ask an administrator to make you one, or sign out and sign in as an administrator."}
 	msgConsoleCSRF     = consoleMsg{Title: "Request refused", Text: "This form has expired or did not come from this site. Nothing was changed. Reload the page and try again.", Link: consolePrefix + "/links", LinkText: "Application links"}
 	msgConsoleBadForm  = consoleMsg{Title: "Invalid request", Text: "The form could not be read. Nothing was changed. Reload the page and try again."}
 	msgConsoleTooLarge = consoleMsg{Title: "Request too large", Text: "The form sent too much data. Nothing was changed."}
