@@ -101,7 +101,22 @@ type Config struct {
 	// start and refuse (403) every request not authorized by IAM that
 	// lacks it. Default none: no check.
 	OriginVerifySecret string
+	// AdminMFA is ADMIN_MFA: AdminMFAOptional (the default) or
+	// AdminMFARequired, under which every console administrator signs in
+	// with a passkey besides the password (functions/admin).
+	AdminMFA string
 }
+
+// The values of ADMIN_MFA.
+const (
+	// AdminMFAOptional: an administrator who has a passkey signs in with
+	// it after the password; one without signs in with the password.
+	AdminMFAOptional = "optional"
+	// AdminMFARequired: every administrator signs in with password and
+	// passkey; passkeys are enrolled only through the admin API's
+	// one-time links.
+	AdminMFARequired = "required"
+)
 
 // Limits of the text settings the pages show.
 const (
@@ -137,7 +152,9 @@ func ProviderNameFor(issuer string) string {
 // text without control characters. LINK_SECRET_PRINCIPALS and
 // SIGNING_KEY_PRINCIPALS are comma-separated IAM role or user ARNs (no
 // wildcards). SECRET_KMS_KEY and ORIGIN_VERIFY_SECRET are names or ARNs
-// (letters, digits and the punctuation of ARNs). Values are trimmed of
+// (letters, digits and the punctuation of ARNs). ADMIN_MFA is optional or
+// required (any letter case), required only with an issuer whose host is a
+// domain name. Values are trimmed of
 // surrounding whitespace; an empty value means unset.
 func FromEnv(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
@@ -245,6 +262,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s: %q is not one of true, false, 1, 0", b.name, v)
 		}
 	}
+	if c.AdminMFA, err = parseAdminMFA(get("ADMIN_MFA"), c.Issuer); err != nil {
+		return Config{}, fmt.Errorf("ADMIN_MFA: %w", err)
+	}
 	return c, nil
 }
 
@@ -268,6 +288,40 @@ func parsePrincipals(v string) ([]string, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// parseAdminMFA reads ADMIN_MFA (any letter case; empty: optional). A
+// passkey is bound to a domain name (its relying party ID is the issuer's
+// host), so required with an issuer whose host is an IP address is
+// refused: no administrator could ever sign in.
+func parseAdminMFA(v, issuer string) (string, error) {
+	switch m := strings.ToLower(v); m {
+	case "", AdminMFAOptional:
+		return AdminMFAOptional, nil
+	case AdminMFARequired:
+		if PasskeyRPID(issuer) == "" {
+			return "", fmt.Errorf("required needs ISSUER_URL to name a domain, not an IP address (%s): passkeys are bound to a domain name; use http://localhost:PORT locally", issuer)
+		}
+		return m, nil
+	default:
+		return "", fmt.Errorf("%q is not one of optional, required", v)
+	}
+}
+
+// PasskeyRPID is the WebAuthn relying party ID of the provider whose
+// issuer is issuer: the issuer's host name ("auth.example.com",
+// "localhost"), or "" when the host is an IP address (or issuer does not
+// parse), where browsers refuse passkeys.
+func PasskeyRPID(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "" || net.ParseIP(host) != nil {
+		return ""
+	}
+	return strings.ToLower(host)
 }
 
 func orDefault(v, def string) string {

@@ -266,3 +266,48 @@ func TestNamesAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminMFA: ADMIN_MFA is optional by default, optional or required in
+// any letter case; anything else, or required with an issuer whose host is
+// an IP address (passkeys are bound to a domain name), stops start-up with
+// one line naming the variable. PasskeyRPID is the issuer's host name.
+func TestAdminMFA(t *testing.T) {
+	for _, tc := range []struct {
+		issuer, mfa string
+		want        string
+	}{
+		{"", "", AdminMFAOptional},
+		{"", "optional", AdminMFAOptional},
+		{"http://localhost:8080", "required", AdminMFARequired},
+		{"https://auth.example.com", "Required", AdminMFARequired},
+		{"https://auth.example.com", " optional ", AdminMFAOptional},
+	} {
+		c, err := FromEnv(env(map[string]string{"ISSUER_URL": tc.issuer, "ADMIN_MFA": tc.mfa}))
+		if err != nil || c.AdminMFA != tc.want {
+			t.Errorf("ISSUER_URL=%q ADMIN_MFA=%q: got %q, %v; want %q", tc.issuer, tc.mfa, c.AdminMFA, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		issuer, mfa string
+		want        string
+	}{
+		{"", "required", "ADMIN_MFA: required needs ISSUER_URL to name a domain, not an IP address (http://127.0.0.1:8080)"},
+		{"http://[::1]:8080", "required", "ADMIN_MFA: required needs ISSUER_URL to name a domain, not an IP address (http://[::1]:8080)"},
+		{"https://10.0.0.1", "REQUIRED", "ADMIN_MFA: required needs ISSUER_URL to name a domain"},
+		{"https://auth.example.com", "always", `ADMIN_MFA: "always" is not one of optional, required`},
+		{"https://auth.example.com", "true", `ADMIN_MFA: "true" is not one of optional, required`},
+	} {
+		_, err := FromEnv(env(map[string]string{"ISSUER_URL": tc.issuer, "ADMIN_MFA": tc.mfa}))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ISSUER_URL=%q ADMIN_MFA=%q: got error %v, want one line starting %q", tc.issuer, tc.mfa, err, tc.want)
+		}
+	}
+	for issuer, want := range map[string]string{
+		"https://Auth.Example.com": "auth.example.com", "http://localhost:8080": "localhost",
+		"http://127.0.0.1:8080": "", "http://[::1]:9000": "", "://bad": "",
+	} {
+		if got := PasskeyRPID(issuer); got != want {
+			t.Errorf("PasskeyRPID(%q) = %q, want %q", issuer, got, want)
+		}
+	}
+}
