@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/applinks/applinks/shared/store/table"
@@ -22,6 +23,15 @@ func TestWritePrefixesAreKeyPrefixes(t *testing.T) {
 		for _, p := range []string{linkPrefix, linkIDPrefix, idemPrefix, userPrefix, usernamePrefix} {
 			if slices.Contains(prefixes, p) {
 				t.Errorf("%s may write %q: links and users are the admin function's alone", fn, p)
+			}
+		}
+		// Passkeys, their enrollment links and ceremonies: no prefix a
+		// function may write leads any of their keys.
+		for _, own := range []string{passkeyPrefix, enrollPrefix, ceremonyPrefix, consolePrefix} {
+			for _, p := range prefixes {
+				if strings.HasPrefix(own, p) {
+					t.Errorf("%s may write %q, which leads the admin function's %q items", fn, p, own)
+				}
 			}
 		}
 	}
