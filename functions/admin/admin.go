@@ -27,6 +27,8 @@
 //	DELETE /admin/users/{username}/grants        204; revokes the user's grants, keeps the user
 //	PUT    /admin/users/{username}/admin         {"admin": true|false}: the only way to set or take away the flag
 //	PUT    /admin/users/{username}/admin/password {"password": ...}: any user's, an administrator's too
+//	POST   /admin/users/{username}/admin/passkey-enrollment  201 {"url", "expires_at"}: a one-time passkey enrollment link
+//	DELETE /admin/users/{username}/admin/passkeys            204; removes the user's passkeys, ends their sessions
 //	POST   /admin/signing-keys/rotate            {"rotated": true, "kid": ..., "active_from": RFC 3339}
 //	GET    /admin/openapi.json                   this list as an OpenAPI 3.1 document (openapi.json)
 //
@@ -45,11 +47,14 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
@@ -135,6 +140,8 @@ type Store interface {
 	UserStore
 	SessionStore
 	KeyReader
+	PasskeyStore
+	CeremonyStore
 	// The sign-in limits' counters, for the console's password
 	// confirmation (shared/throttle).
 	throttle.Counters
@@ -193,6 +200,9 @@ type Handler struct {
 	consoleRoutes []consoleRoute
 	// limiter decides before each password check (shared/throttle).
 	limiter *throttle.Limiter
+	// rp is the WebAuthn relying party of the console's passkeys (nil: the
+	// issuer's host is an IP address, no passkeys; passkey.go).
+	rp *webauthn.WebAuthn
 }
 
 // New returns a Handler, or an error when a required dependency is missing.
@@ -228,6 +238,9 @@ func New(o Options) (*Handler, error) {
 	if h.random == nil {
 		h.random = rand.Reader
 	}
+	if h.rp, err = newRelyingParty(o.Config); err != nil {
+		return nil, fmt.Errorf("admin: passkeys: %w", err)
+	}
 	h.limiter = throttle.New(o.Store, throttle.Options{TrustViewerAddress: o.Config.TrustCloudFrontViewerAddress, Now: h.now})
 	h.routes = []route{
 		{[]string{"links"}, map[string]handlerFunc{
@@ -252,6 +265,10 @@ func New(o Options) (*Handler, error) {
 			http.MethodPut: h.setAdmin}},
 		{[]string{"users", "*", "admin", "password"}, map[string]handlerFunc{
 			http.MethodPut: h.setAdminPassword}},
+		{[]string{"users", "*", "admin", "passkey-enrollment"}, map[string]handlerFunc{
+			http.MethodPost: h.passkeyEnrollment}},
+		{[]string{"users", "*", "admin", "passkeys"}, map[string]handlerFunc{
+			http.MethodDelete: h.removePasskeys}},
 		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
 			http.MethodPost: h.rotateSigningKey}},
 	}

@@ -113,6 +113,28 @@ func (s errStore) ReserveAttempt(context.Context, string, int64, time.Duration, 
 }
 func (s errStore) ReleaseAttempt(context.Context, string, store.Counter) error { return s.err }
 
+func (s errStore) GetPasskeys(context.Context, string) ([]store.Passkey, error) { return nil, s.err }
+func (s errStore) AddPasskey(context.Context, store.Passkey, int) error         { return s.err }
+func (s errStore) UsePasskey(context.Context, store.Passkey, time.Time) error   { return s.err }
+func (s errStore) RemovePasskey(context.Context, string, string) error          { return s.err }
+func (s errStore) RemovePasskeys(context.Context, string, time.Time) error      { return s.err }
+func (s errStore) CreatePasskeyEnrollment(context.Context, store.PasskeyEnrollment) error {
+	return s.err
+}
+func (s errStore) GetPasskeyEnrollment(context.Context, string, time.Time) (store.PasskeyEnrollment, error) {
+	return store.PasskeyEnrollment{}, s.err
+}
+func (s errStore) EnrollPasskey(context.Context, string, store.Passkey, int, time.Time) error {
+	return s.err
+}
+func (s errStore) PutPasskeyCeremony(context.Context, store.PasskeyCeremony) error { return s.err }
+func (s errStore) GetPasskeyCeremony(context.Context, string, time.Time) (store.PasskeyCeremony, error) {
+	return store.PasskeyCeremony{}, s.err
+}
+func (s errStore) TakePasskeyCeremony(context.Context, string, string, time.Time) (store.PasskeyCeremony, error) {
+	return store.PasskeyCeremony{}, s.err
+}
+
 var _ Store = errStore{}
 
 // env is a Handler under test, wrapped in web.Middleware so that its log

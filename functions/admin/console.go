@@ -47,10 +47,15 @@ import (
 //	POST /console/users/{u}/revoke            revoke everything the user authorized
 //	GET  /console/users/{u}/delete, POST      Delete (confirmed)
 //	GET  /console/keys, POST /console/keys/rotate (confirmed)
-//	GET  /console/confirm, POST               confirm the password
+//	GET  /console/confirm, POST               confirm: the password (not under ADMIN_MFA=required)
+//	POST /console/confirm/passkey             confirm: a passkey (passkey_console.go)
+//	GET  /console/login/passkey, POST         a sign-in's second step: the passkey (passkey_login.go)
+//	GET  /console/passkeys/enroll, POST       an enrollment link's page (passkey_enroll.go)
+//	GET  /console/users/{u}/passkeys/add, POST         add one's own passkey (confirmed; optional only)
+//	POST /console/users/{u}/passkeys/{id}/remove       remove one's own passkey (confirmed; optional only)
 //
-// "Confirmed" is a proof of the password within ConfirmTTL (signing in
-// counts): every action that grants power or decides where tokens go asks
+// "Confirmed" is a proof of the password or a passkey within ConfirmTTL
+// (signing in counts; under ADMIN_MFA=required, the passkey alone): every action that grants power or decides where tokens go asks
 // for it; only the ones that take access away (disable, revoke) do not.
 // A session ends after ConsoleIdle without a request, and ConsoleSessionTTL
 // after the sign-in in any case.
@@ -134,6 +139,12 @@ func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/logout":
 		h.consoleLogout(w, r)
+		return
+	case "/login/passkey":
+		h.consolePasskeyLogin(w, r)
+		return
+	case "/passkeys/enroll":
+		h.consolePasskeyEnroll(w, r)
 		return
 	}
 	// The segments are unescaped once, from the escaped path: r.URL.Path is
@@ -390,6 +401,12 @@ type confirmData struct {
 	CSRF     string
 	ReturnTo string
 	Error    string
+	// Password offers the password (not under ADMIN_MFA=required);
+	// Passkey, when set, the administrator's passkey; NoPasskey says that
+	// the administrator has none under required.
+	Password  bool
+	Passkey   *passkeyFormData
+	NoPasskey bool
 }
 
 // validConsoleReturn reports whether s is a console page to come back to.
@@ -397,12 +414,27 @@ func validConsoleReturn(s string) bool {
 	return strings.HasPrefix(s, consolePrefix+"/") && page.LocalURL(s) == s
 }
 
+// renderConfirm renders the confirmation page (with the passkey script
+// when it offers a passkey).
+func (c *consoleReq) renderConfirm(d confirmData) {
+	title := "Confirm it is you"
+	if d.Passkey == nil && d.Password {
+		title = "Confirm your password"
+	}
+	renderConsole(c.w, http.StatusOK, frame{Title: title, Admin: c.a, Provider: c.h.cfg.ProviderName, Passkey: d.Passkey != nil}, confirmPage, d)
+}
+
 func (c *consoleReq) confirmPage() {
 	back := c.r.URL.Query().Get("return_to")
 	if !validConsoleReturn(back) {
 		back = consolePrefix + "/links"
 	}
-	render(c, http.StatusOK, "Confirm your password", "", confirmPage, confirmData{CSRF: c.a.sess.CSRF, ReturnTo: back})
+	d, err := c.confirmForm(back, "")
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.renderConfirm(d)
 }
 
 func (c *consoleReq) confirm() {
@@ -410,14 +442,28 @@ func (c *consoleReq) confirm() {
 	if !validConsoleReturn(back) {
 		back = consolePrefix + "/links"
 	}
+	if c.h.mfaRequired() {
+		// Under ADMIN_MFA=required the passkey confirms, not the password.
+		d, err := c.confirmForm(back, "Confirm with your passkey.")
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.renderConfirm(d)
+		return
+	}
 	ok, err := c.h.checkPassword(c.r, c.a.user, c.form.Get("password"))
 	if err != nil {
 		c.fail(err)
 		return
 	}
 	if !ok {
-		render(c, http.StatusOK, "Confirm your password", "", confirmPage, confirmData{CSRF: c.a.sess.CSRF, ReturnTo: back,
-			Error: "Incorrect password, or too many attempts. Try again later."})
+		d, err := c.confirmForm(back, "Incorrect password, or too many attempts. Try again later.")
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.renderConfirm(d)
 		return
 	}
 	if _, err := c.h.store.TouchConsoleSession(c.ctx(), c.a.sess.ID, true, ConsoleIdle, c.h.now()); err != nil {
@@ -550,6 +596,7 @@ func render[T any](c *consoleReq, status int, title, section string, body func(*
 func (h *Handler) newConsoleRoutes() []consoleRoute {
 	return []consoleRoute{
 		{pattern: []string{"confirm"}, get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
+		{pattern: []string{"confirm", "passkey"}, post: (*consoleReq).confirmPasskey, backTo: func([]string) string { return consolePrefix + "/confirm" }},
 		{pattern: []string{"links"}, get: (*consoleReq).links},
 		{pattern: []string{"links", "new"}, get: (*consoleReq).newLinkForm, post: (*consoleReq).createLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
 		{pattern: []string{"links", "*"}, get: (*consoleReq).link},
@@ -567,6 +614,8 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 		{pattern: []string{"users", "*", "password"}, post: (*consoleReq).setPassword, confirm: true, backTo: userBack},
 		{pattern: []string{"users", "*", "revoke"}, post: (*consoleReq).revokeUserGrants, backTo: userBack},
 		{pattern: []string{"users", "*", "delete"}, get: (*consoleReq).deleteUserForm, post: (*consoleReq).deleteUser, confirm: true},
+		{pattern: []string{"users", "*", "passkeys", "add"}, get: (*consoleReq).addPasskeyForm, post: (*consoleReq).addPasskey, confirm: true},
+		{pattern: []string{"users", "*", "passkeys", "*", "remove"}, post: (*consoleReq).removePasskey, confirm: true, backTo: userBack},
 		{pattern: []string{"keys"}, get: (*consoleReq).keys},
 		{pattern: []string{"keys", "rotate"}, post: (*consoleReq).rotateKey, confirm: true, backTo: func([]string) string { return consolePrefix + "/keys" }},
 	}

@@ -66,6 +66,7 @@ details.menu .items form{margin:0}
 .secret input{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;flex:1;min-width:0}
 .secret button{margin:0}
 form.find{margin-bottom:1rem}
+.narrow{max-width:36rem}
 .empty{border:2px dashed #dfe1e6;border-radius:6px;padding:1rem 1.5rem;text-align:center}
 .pager{display:flex;gap:1rem;margin-top:1rem}
 @media (max-width:40rem){
@@ -100,6 +101,7 @@ type frame struct {
 	Section string    // "links", "users", "keys": the navigation entry marked current
 	Admin   *signedIn // nil: no navigation (a signed-out or refused visitor)
 	Script  bool      // the page has credential fields (copy buttons)
+	Passkey bool      // the page runs a WebAuthn ceremony (passkeyScript; not with Script)
 	// Provider is PROVIDER_NAME, the name the sign-in pages give the
 	// provider ("" in tests that build a frame by hand).
 	Provider string
@@ -145,13 +147,21 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 	b.WriteString("<main id=\"content\" class=\"wide\">\n")
 	body(&b, data)
 	b.WriteString("</main>\n")
-	if f.Script {
-		b.WriteString("<script>" + copyScript + "</script>\n")
+	// One script a page at most: its hash is the CSP's only script-src.
+	script := ""
+	switch {
+	case f.Passkey:
+		script = passkeyScript
+	case f.Script:
+		script = copyScript
+	}
+	if script != "" {
+		b.WriteString("<script>" + script + "</script>\n")
 	}
 	b.WriteString("</body>\n</html>\n")
 	shared.SetPageHeaders(w.Header())
-	if f.Script {
-		page.AllowScript(w.Header(), copyScript)
+	if script != "" {
+		page.AllowScript(w.Header(), script)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
@@ -165,24 +175,51 @@ func messagePage(b *page.Buffer, m consoleMsg) {
 }
 
 func confirmPage(b *page.Buffer, d confirmData) {
-	b.WriteString(`<h1>Confirm your password</h1>
+	if d.Passkey == nil && d.Password {
+		b.WriteString(`<h1>Confirm your password</h1>
 <p>You are about to see or change something sensitive: a client secret, a deletion, or the signing key. Enter your password again to continue. You will not be asked again for 10 minutes.</p>
 `)
-	if d.Error != "" {
-		b.Fill(`<p class="error" role="alert" id="password-error">%s</p>`+"\n", d.Error)
+	} else {
+		b.WriteString(`<h1>Confirm it is you</h1>
+<p>You are about to see or change something sensitive: a client secret, a deletion, or the signing key. Confirm it is you to continue. You will not be asked again for 10 minutes.</p>
+`)
 	}
-	b.Fill(`<form method="post" action="/console/confirm">
+	if d.Error != "" && !d.Password {
+		b.Fill(`<p class="error" role="alert">%s</p>`+"\n", d.Error)
+	}
+	if d.Passkey != nil {
+		if d.Password {
+			b.WriteString("<h2>With your passkey</h2>\n")
+		}
+		writePasskeyForm(b, *d.Passkey, true)
+	}
+	if d.NoPasskey {
+		b.WriteString(`<p>This console requires a passkey, and your account has none. Ask whoever runs this provider for a passkey enrollment link (the admin API's <code>POST /admin/users/{username}/admin/passkey-enrollment</code>), then sign in again.</p>` + "\n")
+	}
+	if d.Password {
+		if d.Passkey != nil {
+			b.WriteString("<h2>Or with your password</h2>\n")
+		}
+		if d.Error != "" {
+			b.Fill(`<p class="error" role="alert" id="password-error">%s</p>`+"\n", d.Error)
+		}
+		b.Fill(`<form method="post" action="/console/confirm">
 <input type="hidden" name="csrf" value="%s">
 <input type="hidden" name="return_to" value="%s">
 <label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required autofocus`, d.CSRF, d.ReturnTo)
-	if d.Error != "" {
-		b.WriteString(` aria-invalid="true" aria-describedby="password-error"`)
-	}
-	b.Fill(`>
+<input type="password" id="password" name="password" autocomplete="current-password" required`, d.CSRF, d.ReturnTo)
+		if d.Passkey == nil {
+			b.WriteString(" autofocus")
+		}
+		if d.Error != "" {
+			b.WriteString(` aria-invalid="true" aria-describedby="password-error"`)
+		}
+		b.WriteString(`>
 <button type="submit">Confirm</button>
 </form>
-<p class="small"><a href="%s">Cancel</a></p>
+`)
+	}
+	b.Fill(`<p class="small"><a href="%s">Cancel</a></p>
 `, page.LocalURL(consolePrefix+"/links"))
 }
 

@@ -106,6 +106,9 @@ type userFormData struct {
 	Table  permTable
 	Notice string
 	Self   bool // the user is the signed-in administrator
+	// Passkeys is the user's Passkeys section (an administrator's, when
+	// the console offers passkeys), nil otherwise.
+	Passkeys *passkeySection
 }
 
 func (c *consoleReq) newUserForm() {
@@ -152,6 +155,10 @@ func (c *consoleReq) user() {
 		return
 	}
 	d := userFormData{CSRF: c.a.sess.CSRF, User: u, Table: newPermTable(c.h.cfg.Catalog), Self: u.Username == c.a.user.Username}
+	if d.Passkeys, err = c.passkeySectionOf(u); err != nil {
+		c.fail(err)
+		return
+	}
 	q := c.r.URL.Query()
 	switch {
 	case q.Get("created") != "":
@@ -162,6 +169,10 @@ func (c *consoleReq) user() {
 		d.Notice = "The password was set. The user's sessions signed in before have ended."
 	case q.Get("revoked") != "":
 		d.Notice = "Everything the user had authorized was revoked: those applications need the user's approval again."
+	case q.Get("passkey") == "added":
+		d.Notice = "Your passkey is set up: signing in to the console asks for it after your password."
+	case q.Get("passkey") == "removed":
+		d.Notice = "The passkey was removed."
 	}
 	render(c, http.StatusOK, u.Username, "users", userFormPage, d)
 }
@@ -360,6 +371,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 <p>Every application acting for this user loses access at once: their tokens stop working, and each application needs the user's approval again. The user stays and can still sign in.</p>
 `)
 	postButton(b, userPath(u.Username, "/revoke"), d.CSRF, "Revoke all authorizations of "+u.Username, "secondary")
+	writePasskeySection(b, d.Passkeys)
 }
 
 // keysData fills the Signing keys page.
