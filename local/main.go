@@ -198,12 +198,24 @@ func printBanner(out io.Writer, cfg config.Config, storage string, generated boo
 		tokenNote = " (generated for this run; set ADMIN_TOKEN to keep one)"
 	}
 	cb := cfg.Issuer + server.CallbackPath
+	// Under ADMIN_MFA=required the administrator of step 0 also needs a
+	// passkey, set up through a one-time enrollment link.
+	mfa, enroll := "password (a passkey when the administrator has one; ADMIN_MFA=required makes it mandatory)", ""
+	if cfg.AdminMFA == config.AdminMFARequired {
+		mfa = "password and passkey (ADMIN_MFA=required)"
+		enroll = `
+  #    ADMIN_MFA=required: the administrator also needs a passkey; this prints a
+  #    one-time link (15 minutes) to open in the browser, where the password and
+  #    then the passkey set it up
+  curl -s -X POST "$ISSUER/admin/users/admin/admin/passkey-enrollment" -H "Authorization: Bearer $ADMIN_TOKEN"
+`
+	}
 	fmt.Fprintf(out, `
 Incoming application links: OAuth 2.0 and OpenID Connect provider
   issuer       %s
   storage      %s
   admin token  %s%s
-  console      %s/console/
+  console      %s/console/ (sign-in: %s)
   discovery    %s/.well-known/openid-configuration
 
 Try it (copy and paste into another shell; README.md "Quick start" shows each answer):
@@ -218,7 +230,7 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
     -d '{"username":"admin","password":"choose a long password"}'
   curl -s -X PUT "$ISSUER/admin/users/admin/admin" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' -d '{"admin":true}'
-
+%s
   # 1. a user who can sign in
   curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' \
@@ -239,7 +251,7 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
   #    (a second exchange of the same code revokes the tokens of the first)
   curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_code -d code=<code> "$ISSUER/oauth2/token"
 
-`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, cfg.Issuer, cfg.Issuer, cfg.AdminToken, cb, int(cfg.AuthCodeTTL.Seconds()))
+`, cfg.Issuer, storage, cfg.AdminToken, tokenNote, cfg.Issuer, mfa, cfg.Issuer, cfg.Issuer, cfg.AdminToken, enroll, cb, int(cfg.AuthCodeTTL.Seconds()))
 }
 
 // openStore opens the store for the chosen backend; the returned func

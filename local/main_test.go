@@ -40,7 +40,7 @@ func TestIssuerFor(t *testing.T) {
 func TestBannerNamesTheConsole(t *testing.T) {
 	var b strings.Builder
 	printBanner(&b, config.Config{Issuer: "http://127.0.0.1:8181", AdminToken: "tok"}, "embedded emulator", true)
-	for _, want := range []string{"console      http://127.0.0.1:8181/console/",
+	for _, want := range []string{"console      http://127.0.0.1:8181/console/ (sign-in: password",
 		"discovery    http://127.0.0.1:8181/.well-known/openid-configuration", `"$ISSUER/admin/users"`,
 		`-d '{"username":"admin","password":"choose a long password"}'`,
 		`curl -s -X PUT "$ISSUER/admin/users/admin/admin"`, `-d '{"admin":true}'`} {
@@ -50,5 +50,31 @@ func TestBannerNamesTheConsole(t *testing.T) {
 	}
 	if strings.Contains(b.String(), `password","admin":true`) {
 		t.Errorf("the banner still sets the flag in POST /admin/users:\n%s", b.String())
+	}
+}
+
+// TestBannerPasskeyEnrollment: under ADMIN_MFA=required the banner says the
+// console needs a passkey and prints the call that issues the
+// administrator's enrollment link; ADMIN_MFA comes through the environment
+// like every setting (config.FromEnv).
+func TestBannerPasskeyEnrollment(t *testing.T) {
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{"ISSUER_URL": "http://localhost:8181", "ADMIN_MFA": "required"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printBanner(&b, cfg, "embedded emulator", true)
+	for _, want := range []string{"console      http://localhost:8181/console/ (sign-in: password and passkey (ADMIN_MFA=required))",
+		`curl -s -X POST "$ISSUER/admin/users/admin/admin/passkey-enrollment" -H "Authorization: Bearer $ADMIN_TOKEN"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("got a banner without %q:\n%s", want, b.String())
+		}
+	}
+	var plain strings.Builder
+	printBanner(&plain, config.Config{Issuer: "http://127.0.0.1:8181", AdminToken: "tok", AdminMFA: config.AdminMFAOptional}, "embedded emulator", true)
+	if strings.Contains(plain.String(), "passkey-enrollment") {
+		t.Errorf("optional: the banner prints an enrollment call:\n%s", plain.String())
 	}
 }
