@@ -14,6 +14,8 @@
 //	audience           AUDIENCE
 //	providerName       PROVIDER_NAME (the name the pages give the provider)
 //	supportContact     SUPPORT_CONTACT (the error pages' help line)
+//	adminMfa           ADMIN_MFA: "optional" (default) or "required" (console
+//	                   administrators need a passkey; needs a domain issuer)
 //	assetDir           directory holding <fn>/bootstrap, default ../build
 //	throttleRate, throttleBurst
 //	                   $default stage limits, default 100 and 200
@@ -96,6 +98,7 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 		Audience:            get("audience"),
 		ProviderName:        get("providerName"),
 		SupportContact:      get("supportContact"),
+		AdminMFA:            get("adminMfa"),
 		AssetDir:            get("assetDir"),
 		AlarmTopicArn:       get("alarmTopicArn"),
 		FrontDomainName:     get("frontDomainName"),

@@ -65,6 +65,9 @@ type ProviderStackProps struct {
 	// SupportContact sets SUPPORT_CONTACT, the help line of the error
 	// pages (default: none).
 	SupportContact string
+	// AdminMFA sets ADMIN_MFA: "optional" (the default when empty) or
+	// "required" (console administrators need a passkey).
+	AdminMFA string
 
 	// AssetDir holds the prebuilt bootstraps, one directory per function
 	// (AssetDir/token/bootstrap...), as `make build` leaves them. Default
@@ -372,6 +375,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		"AUDIENCE":            p.Audience,
 		"PROVIDER_NAME":       p.ProviderName,
 		"SUPPORT_CONTACT":     p.SupportContact,
+		"ADMIN_MFA":           p.AdminMFA,
 	} {
 		if v != "" {
 			env[name] = jsii.String(v)
@@ -584,7 +588,7 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 	env := map[string]string{
 		"ISSUER_URL": iss, "AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
 		"REFRESH_TOKEN_TTL": p.RefreshTokenTTL, "REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
-		"AUDIENCE": p.Audience, "PROVIDER_NAME": p.ProviderName, "SUPPORT_CONTACT": p.SupportContact,
+		"AUDIENCE": p.Audience, "PROVIDER_NAME": p.ProviderName, "SUPPORT_CONTACT": p.SupportContact, "ADMIN_MFA": p.AdminMFA,
 		// The operators join the functions' roles in the secrets' policies.
 		"LINK_SECRET_PRINCIPALS": strings.Join(p.OperatorRoleArns, ","),
 	}

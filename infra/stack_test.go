@@ -320,6 +320,7 @@ func TestEnvironmentFromProps(t *testing.T) {
 		Audience:          "https://api.example.com",
 		ProviderName:      "Example Corp",
 		SupportContact:    "Call the service desk on ext. 4357.",
+		AdminMFA:          "required",
 	})
 	want := map[string]any{
 		"ISSUER_URL":          "https://auth.example.com",
@@ -332,6 +333,7 @@ func TestEnvironmentFromProps(t *testing.T) {
 		"AUDIENCE":            "https://api.example.com",
 		"PROVIDER_NAME":       "Example Corp",
 		"SUPPORT_CONTACT":     "Call the service desk on ext. 4357.",
+		"ADMIN_MFA":           "required",
 	}
 	for _, fn := range Functions {
 		vars := doc.Resources[doc.function(t, fn)].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
@@ -395,6 +397,7 @@ func TestPropsErrors(t *testing.T) {
 		{"code TTL above 600s", ProviderStackProps{AuthCodeTTL: "900s"}, "AUTH_CODE_TTL"},
 		{"provider name too long", ProviderStackProps{ProviderName: strings.Repeat("x", 65)}, "PROVIDER_NAME"},
 		{"grace above 60s", ProviderStackProps{RefreshReuseGrace: "5m"}, "REFRESH_REUSE_GRACE"},
+		{"unknown admin MFA", ProviderStackProps{AdminMFA: "always"}, "ADMIN_MFA"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
