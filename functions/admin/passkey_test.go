@@ -5,6 +5,7 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/descope/virtualwebauthn"
+	nethtml "golang.org/x/net/html"
 
 	"github.com/applinks/applinks/shared/clocktest"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -512,5 +515,67 @@ func TestPasskeysNeedADomain(t *testing.T) {
 	if _, err := New(Options{Config: config.Config{Issuer: "http://127.0.0.1:8080", AdminMFA: config.AdminMFARequired, Catalog: e.cfg.Catalog, AccessTokenTTL: time.Hour},
 		Store: e.st, Keys: e.keys, Auth: BearerToken(testToken)}); err == nil {
 		t.Errorf("New with ADMIN_MFA=required and an IP issuer: no error")
+	}
+}
+
+// TestPasskeyPagesEscape: hostile values (options, a display name in them,
+// usernames, messages) land escaped on every passkey page; the options
+// reach the script's data attribute intact; each page has one script, the
+// passkey ceremony's, allowed by its hash.
+func TestPasskeyPagesEscape(t *testing.T) {
+	const v = `"'><script>alert(1)</script><!--`
+	options := `{"challenge":"abc","user":{"name":"` + strings.ReplaceAll(v, `"`, `\"`) + `"}}`
+	form := passkeyFormData{Action: v, CSRF: v, Options: options, Cancel: v, Intro: v, Label: v, Error: v}
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	pages := map[string]func(w http.ResponseWriter){
+		"step": func(w http.ResponseWriter) { renderPasskeyPage(w, 200, frame{Title: v}, form) },
+		"confirm": func(w http.ResponseWriter) {
+			renderConsole(w, 200, frame{Title: v, Passkey: true}, confirmPage, confirmData{CSRF: v, ReturnTo: v, Error: v, Password: true, Passkey: &form})
+		},
+		"enroll": func(w http.ResponseWriter) {
+			renderConsole(w, 200, frame{Title: v}, enrollFormPage, enrollFormData{Token: v, CSRF: v, Username: v, Error: v})
+		},
+		"needed": func(w http.ResponseWriter) {
+			renderConsole(w, 200, frame{Title: v}, passkeyNeededPage, passkeyNeededData{Text: v, Endpoint: v})
+		},
+		"section": func(w http.ResponseWriter) {
+			renderConsole(w, 200, frame{Title: v}, writePasskeySection, &passkeySection{Self: true, CSRF: v, Username: v,
+				Keys: []store.Passkey{{ID: v, CreatedAt: at, LastUsedAt: at}}})
+		},
+	}
+	for name, p := range pages {
+		w := httptest.NewRecorder()
+		p(w)
+		body := w.Body.String()
+		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<!--") {
+			t.Errorf("%s: got a page with the value's raw markup", name)
+		}
+		if n := strings.Count(body, "<script>"); n > 1 || n == 1 && !strings.Contains(body, "<script>"+passkeyScript+"</script>") {
+			t.Errorf("%s: got %d scripts, want the passkey script at most", name, n)
+		}
+		doc, err := nethtml.Parse(strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		found := 0
+		var walk func(*nethtml.Node)
+		walk = func(n *nethtml.Node) {
+			for _, a := range n.Attr {
+				if a.Key != "data-options" {
+					continue
+				}
+				found++
+				if a.Val != options {
+					t.Errorf("%s: data-options parsed as %q, want %q", name, a.Val, options)
+				}
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		if want := name == "step" || name == "confirm"; want != (found == 1) {
+			t.Errorf("%s: got %d passkey forms with options", name, found)
+		}
 	}
 }
