@@ -224,8 +224,15 @@ func TestPasskeyEnrollment(t *testing.T) {
 			t.Errorf("GET %s: got %d, want 404", bad, r.status)
 		}
 	}
-	if r := e.browser().post(consoleEnrollPath, url.Values{"username": {"alice"}, "password": {consolePass}}); r.status != http.StatusNotFound {
-		t.Errorf("enrollment post without a token: got %d, want 404", r.status)
+	// The password alone, with the form's CSRF token but no link (or a
+	// made-up one), begins no enrollment.
+	for _, token := range []string{"", strings.Repeat("A", 43)} {
+		b := e.browser()
+		page := b.get(e.enrollmentURL("carol"))
+		r := b.post(consoleEnrollPath, url.Values{"csrf": {csrfOf(t, page.body)}, "token": {token}, "username": {"alice"}, "password": {consolePass}})
+		if r.status != http.StatusNotFound || b.cookies["console_passkey"] != nil {
+			t.Errorf("enrollment post with the token %q and alice's password: got %d to %q, want 404 and no passkey step", token, r.status, r.location())
+		}
 	}
 
 	// Two browsers pass the password step with the same link.
@@ -269,8 +276,8 @@ func TestPasskeyEnrollment(t *testing.T) {
 	if keys, err := e.st.GetPasskeys(context.Background(), u.ID); err != nil || len(keys) != 1 {
 		t.Errorf("after two registrations with one link: got %d passkeys (%v), want 1", len(keys), err)
 	}
-	if n := len(e.audits("passkey_enrollment_issued")); n != 1 {
-		t.Errorf("got %d passkey_enrollment_issued events, want 1", n)
+	if n := len(e.audits("passkey_enrollment_issued")); n != 3 {
+		t.Errorf("got %d passkey_enrollment_issued events, want 3 (alice's, carol's twice)", n)
 	}
 	if ev := e.audits("passkey_enrolled"); len(ev) != 1 || ev[0]["username"] != "alice" || ev[0]["via"] != "enrollment_link" {
 		t.Errorf("passkey_enrolled events: got %v, want one for alice through the link", ev)
