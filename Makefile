@@ -72,9 +72,12 @@ test: tools
 
 # build: the three Lambda bootstraps for linux/arm64 (provided.al2023), each
 # zipped under build/<fn>.zip; build/<fn>/bootstrap is the CDK asset. The
-# budget is 10 MB per bootstrap (issue 5): a larger one fails the build
-# (shared/lambdahttp's TestLambdaDependencies keeps the usual culprits out).
-MAX_FN_BYTES := 10485760
+# budget is 10 MB per bootstrap, 12 MB for admin since it verifies passkeys
+# (go-webauthn links every attestation format: +2.1 MB, BENCHMARKS.md): a
+# larger one fails the build (shared/lambdahttp's TestLambdaDependencies
+# keeps the usual culprits out).
+MAX_FN_BYTES       := 10485760
+MAX_FN_BYTES_admin := 12582912
 build:
 	@mkdir -p build
 	@for f in $(FUNCTIONS); do \
@@ -84,7 +87,8 @@ build:
 	  (cd build/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
 	  size=$$(wc -c < build/$$f/bootstrap); zsize=$$(wc -c < build/$$f.zip); \
 	  awk -v f=build/$$f.zip -v b=$$size -v z=$$zsize 'BEGIN { printf "%-22s bootstrap %4.1f MB, zip %4.1f MB\n", f, b/1048576, z/1048576 }'; \
-	  [ $$size -le $(MAX_FN_BYTES) ] || { echo "build/$$f/bootstrap is $$size bytes, over the 10 MB budget" >&2; exit 1; }; \
+	  max=$(MAX_FN_BYTES); [ $$f != admin ] || max=$(MAX_FN_BYTES_admin); \
+	  [ $$size -le $$max ] || { echo "build/$$f/bootstrap is $$size bytes, over its budget of $$max" >&2; exit 1; }; \
 	done
 
 # synth: the CloudFormation template under cdk.out/ (applinks-<stage>.template.json),
