@@ -105,6 +105,10 @@ type Config struct {
 	// AdminMFARequired, under which every console administrator signs in
 	// with a passkey besides the password (functions/admin).
 	AdminMFA string
+	// Permissions is PERMISSION_SOURCE and the permission service's
+	// PERMISSIONS_URL, PERMISSIONS_TIMEOUT and PERMISSIONS_CACHE
+	// (permissions.go).
+	Permissions Permissions
 }
 
 // The values of ADMIN_MFA.
@@ -154,7 +158,8 @@ func ProviderNameFor(issuer string) string {
 // wildcards). SECRET_KMS_KEY and ORIGIN_VERIFY_SECRET are names or ARNs
 // (letters, digits and the punctuation of ARNs). ADMIN_MFA is optional or
 // required (any letter case), required only with an issuer whose host is a
-// domain name. Values are trimmed of
+// domain name. PERMISSION_SOURCE and the PERMISSIONS_* variables follow
+// Permissions. Values are trimmed of
 // surrounding whitespace; an empty value means unset.
 func FromEnv(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
@@ -264,6 +269,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.AdminMFA, err = parseAdminMFA(get("ADMIN_MFA"), c.Issuer); err != nil {
 		return Config{}, fmt.Errorf("ADMIN_MFA: %w", err)
+	}
+	if c.Permissions, err = readPermissions(get, c.Audience); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }
