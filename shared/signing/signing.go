@@ -84,6 +84,10 @@ type Options struct {
 	// Issuer, when set, is the only iss Verify accepts. When empty, Verify
 	// leaves the issuer check to the caller.
 	Issuer string
+	// KeySet, when set, names the key set in its audit events and logs
+	// ("permission-request": NewRequestSigner); empty for the
+	// token-signing keys.
+	KeySet string
 }
 
 // AccessClaims are the claims of an access token (RFC 9068 §2.2).
@@ -276,8 +280,16 @@ func (k *Keyring) create(ctx context.Context) (*keySet, error) {
 	case err != nil:
 		return nil, fmt.Errorf("create signing keys: %w", err)
 	}
-	web.Audit(ctx, "signing_key_created", "kid", key.KeyID)
+	web.Audit(ctx, "signing_key_created", k.keySetAttrs("kid", key.KeyID)...)
 	return newKeySet(doc)
+}
+
+// keySetAttrs is attrs, with the key set's name when it has one.
+func (k *Keyring) keySetAttrs(attrs ...any) []any {
+	if k.o.KeySet != "" {
+		attrs = append(attrs, "key_set", k.o.KeySet)
+	}
+	return attrs
 }
 
 // generate returns a fresh private JWK with its RFC 7638 kid.
@@ -461,7 +473,7 @@ func (k *Keyring) keys(ctx context.Context) *keySet {
 func (k *Keyring) refresh(ctx context.Context, now time.Time) {
 	set, err := k.load(ctx)
 	if err != nil {
-		web.Logger(ctx).Warn("signing key refresh failed; using cached keys", "err", err)
+		web.Logger(ctx).Warn("signing key refresh failed; using cached keys", k.keySetAttrs("err", err)...)
 		k.mu.Lock()
 		k.lastRead = now
 		k.nextCheck = now.Add(min(k.o.Refresh, retryAfterFailure))

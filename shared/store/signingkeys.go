@@ -11,55 +11,102 @@ import (
 	"github.com/applinks/applinks/shared"
 )
 
+// KeySecret is one key-set document kept in a secret of its own: the
+// token-signing keys (Store's own GetSigningKeys...) or the
+// permission-request keys (PermissionRequestKeys). It implements
+// signing.Source.
+type KeySecret struct {
+	s *Store
+	// name is the secret's name, description its description, what names
+	// the key set in errors; principals are those its resource policy
+	// leaves it to (none: no policy).
+	name, description, what string
+	principals              func() []string
+}
+
+func (s *Store) signingKeys() *KeySecret {
+	return &KeySecret{s: s, name: s.signingKeysName(),
+		description: "token-signing keys of the authorization server", what: "signing keys",
+		principals: s.signingKeyPrincipals}
+}
+
 func (s *Store) signingKeysName() string { return s.prefix + "/signing-keys" }
+
+// PermissionRequestKeys is the secret <prefix>/permission-request-keys: the
+// key set that signs the provider's requests to the permission service
+// (PERMISSION_SOURCE=service), apart from the token-signing keys so that
+// it never signs a token and can be granted to the functions that ask.
+func (s *Store) PermissionRequestKeys() *KeySecret {
+	return &KeySecret{s: s, name: s.prefix + "/permission-request-keys",
+		description: "keys that sign the authorization server's requests to the permission service",
+		what:        "permission-request keys", principals: func() []string { return nil }}
+}
 
 // GetSigningKeys reads the signing-key set document (ErrNotFound when none
 // exists yet).
 func (s *Store) GetSigningKeys(ctx context.Context) ([]byte, error) {
-	out, err := s.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.signingKeysName())})
-	if err != nil {
-		return nil, fmt.Errorf("get signing keys: %w", classify(err, true))
-	}
-	return []byte(aws.ToString(out.SecretString)), nil
+	return s.signingKeys().GetSigningKeys(ctx)
 }
 
 // CreateSigningKeys creates the signing-key secret with doc, and attaches
 // its resource policy (WithSecretProtection); ErrConflict when it already
-// exists (another instance won the race: read it instead). The policy is
-// attached on a conflict too (the same document), so that a creator that
-// stopped between the two calls leaves no unprotected key behind; a
-// failure to attach it is an error, not ErrConflict, so the key is not
-// used until it is protected.
+// exists (another instance won the race: read it instead). See
+// KeySecret.CreateSigningKeys.
 func (s *Store) CreateSigningKeys(ctx context.Context, doc []byte) error {
-	_, err := s.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name:         aws.String(s.signingKeysName()),
-		SecretString: aws.String(string(doc)),
-		Description:  aws.String("token-signing keys of the authorization server"),
-		KmsKeyId:     s.secretKMSKey(),
-	})
-	if err != nil {
-		err = classify(err, true)
-		if !errors.Is(err, shared.ErrConflict) {
-			return fmt.Errorf("create signing keys: %w", err)
-		}
-	}
-	if perr := s.protectSecret(ctx, s.signingKeysName(), s.signingKeyPrincipals()); perr != nil {
-		return fmt.Errorf("create signing keys: %w", perr)
-	}
-	if err != nil {
-		return fmt.Errorf("create signing keys: %w", err)
-	}
-	return nil
+	return s.signingKeys().CreateSigningKeys(ctx, doc)
 }
 
 // PutSigningKeys replaces the signing-key set document (rotation).
 func (s *Store) PutSigningKeys(ctx context.Context, doc []byte) error {
-	_, err := s.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:     aws.String(s.signingKeysName()),
+	return s.signingKeys().PutSigningKeys(ctx, doc)
+}
+
+// GetSigningKeys reads the document (ErrNotFound when none exists yet).
+func (k *KeySecret) GetSigningKeys(ctx context.Context) ([]byte, error) {
+	out, err := k.s.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.name)})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", k.what, classify(err, true))
+	}
+	return []byte(aws.ToString(out.SecretString)), nil
+}
+
+// CreateSigningKeys creates the secret with doc, and attaches its resource
+// policy (WithSecretProtection); ErrConflict when it already exists
+// (another instance won the race: read it instead). The policy is attached
+// on a conflict too (the same document), so that a creator that stopped
+// between the two calls leaves no unprotected key behind; a failure to
+// attach it is an error, not ErrConflict, so the key is not used until it
+// is protected.
+func (k *KeySecret) CreateSigningKeys(ctx context.Context, doc []byte) error {
+	_, err := k.s.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(k.name),
+		SecretString: aws.String(string(doc)),
+		Description:  aws.String(k.description),
+		KmsKeyId:     k.s.secretKMSKey(),
+	})
+	if err != nil {
+		err = classify(err, true)
+		if !errors.Is(err, shared.ErrConflict) {
+			return fmt.Errorf("create %s: %w", k.what, err)
+		}
+	}
+	if perr := k.s.protectSecret(ctx, k.name, k.principals()); perr != nil {
+		return fmt.Errorf("create %s: %w", k.what, perr)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", k.what, err)
+	}
+	return nil
+}
+
+// PutSigningKeys replaces the document (rotation).
+func (k *KeySecret) PutSigningKeys(ctx context.Context, doc []byte) error {
+	_, err := k.s.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(k.name),
 		SecretString: aws.String(string(doc)),
 	})
 	if err != nil {
-		return fmt.Errorf("put signing keys: %w", classify(err, true))
+		return fmt.Errorf("put %s: %w", k.what, classify(err, true))
 	}
 	return nil
 }
