@@ -123,12 +123,14 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	// The user may have been deleted, disabled or given a new password
 	// since consent, or the grant revoked: then the code no longer speaks
 	// for them. The scope is the code's, capped again by the link's and the
-	// user's current scopes; the family keeps what the user approved.
+	// user's current scopes (the permission service asked now, with
+	// PERMISSION_SOURCE=service: failing, nothing is redeemed); the family
+	// keeps what the user approved.
 	user, err := h.codeHolder(ctx, log, c)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	scope, err := h.cfg.Catalog.CapRefresh("", c.Scope, link.Scopes, user.Permissions)
+	scope, err := h.capScope(ctx, user, link, "", c.Scope)
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("cap code scope: %w", err)
 	}

@@ -192,14 +192,14 @@ type env struct {
 }
 
 // newEnv starts an environment on kumo; vars are extra configuration
-// variables.
-func newEnv(t *testing.T, vars map[string]string) *env {
+// variables, opts change the handler's options.
+func newEnv(t *testing.T, vars map[string]string, opts ...func(*Options)) *env {
 	t.Helper()
-	return newEnvOn(t, storetest.Kumo(t), vars)
+	return newEnvOn(t, storetest.Kumo(t), vars, opts...)
 }
 
 // newEnvOn starts an environment on st.
-func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
+func newEnvOn(t *testing.T, st *store.Store, vars map[string]string, opts ...func(*Options)) *env {
 	t.Helper()
 	all := map[string]string{"ISSUER_URL": issuer}
 	for k, v := range vars {
@@ -223,7 +223,11 @@ func newEnvOn(t *testing.T, st *store.Store, vars map[string]string) *env {
 		return storetest.LeadingKeys(db, table.WritePrefixes["token"])
 	})
 	e.calls = &counting{Store: e.hst, calls: map[string]int{}, fail: map[string]error{}}
-	h, err := New(Options{Config: cfg, Store: e.calls, Keys: keys, Now: e.clock.Now})
+	o := Options{Config: cfg, Store: e.calls, Keys: keys, Now: e.clock.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -171,7 +171,10 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 	if !shared.CoversProtocol(rt.Protocol, protocol) {
 		return tokenResponse{}, store.RefreshToken{}, shared.InvalidScope("the scope exceeds the scope originally granted")
 	}
-	scope, err := h.cfg.Catalog.CapRefresh(catalogParam, rt.Scope, link.Scopes, user.Permissions)
+	// With PERMISSION_SOURCE=service the service is asked here, after
+	// reuse detection (useRefresh's switch) and before the rotation, so a
+	// failure leaves the refresh token unspent.
+	scope, err := h.capScope(ctx, user, link, catalogParam, rt.Scope)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}

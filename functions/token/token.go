@@ -7,7 +7,11 @@
 // the user and grant, RedeemCode), a refresh three (Fetch, a second Fetch of
 // the grant and user, RotateRefresh) and an introspection one (access
 // token) or two (refresh token). Client secrets are checked against the link's stored hash, never
-// by calling Secrets Manager.
+// by calling Secrets Manager. With PERMISSION_SOURCE=service the code
+// exchange and every refresh also ask the permission service, after the
+// checks that need no answer from it and before anything is written
+// (permissions.go), and /.well-known/permissions-jwks.json publishes the
+// keys its requests are signed with; the DynamoDB calls stay the same.
 package token
 
 import (
@@ -32,6 +36,7 @@ var Paths = []string{
 	"/oauth2/revoke", "/oauth2/introspect",
 	"/.well-known/oauth-authorization-server", "/.well-known/jwks.json",
 	"/.well-known/openid-configuration", "/oauth2/userinfo",
+	"/.well-known/permissions-jwks.json",
 }
 
 // Reader reads the records a request needs.
@@ -82,8 +87,14 @@ type Options struct {
 	Config config.Config
 	Store  Store
 	Keys   *signing.Keyring
-	Now    func() time.Time // default time.Now
-	Random io.Reader        // default crypto/rand.Reader
+	// Permissions asks the permission service, and PermissionKeys
+	// publishes the public keys its requests are signed with: both
+	// required when Config.Permissions.Source is service, unused
+	// otherwise.
+	Permissions    PermissionService
+	PermissionKeys KeyPublisher
+	Now            func() time.Time // default time.Now
+	Random         io.Reader        // default crypto/rand.Reader
 }
 
 // Handler is the token function's http.Handler. It is safe for concurrent
@@ -92,6 +103,8 @@ type Handler struct {
 	cfg      config.Config
 	store    Store
 	keys     *signing.Keyring
+	perms    PermissionService // nil unless PERMISSION_SOURCE=service
+	permKeys KeyPublisher      // idem
 	now      func() time.Time
 	random   io.Reader
 	mux      *http.ServeMux
@@ -113,11 +126,17 @@ func New(o Options) (*Handler, error) {
 		return nil, errors.New("token: configuration has no issuer")
 	case o.Config.AccessTokenTTL <= 0 || o.Config.RefreshTokenTTL <= 0:
 		return nil, errors.New("token: access and refresh token lifetimes must be positive")
+	case o.Config.Permissions.Service() && (o.Permissions == nil || o.PermissionKeys == nil):
+		return nil, errors.New("token: PERMISSION_SOURCE is service, but no permission service client or key set")
+	}
+	if !o.Config.Permissions.Service() {
+		o.Permissions, o.PermissionKeys = nil, nil
 	}
 	if o.Config.Audience == "" {
 		o.Config.Audience = o.Config.Issuer
 	}
-	h := &Handler{cfg: o.Config, store: o.Store, keys: o.Keys, now: o.Now, random: o.Random}
+	h := &Handler{cfg: o.Config, store: o.Store, keys: o.Keys, perms: o.Permissions, permKeys: o.PermissionKeys,
+		now: o.Now, random: o.Random}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -149,6 +168,7 @@ func New(o Options) (*Handler, error) {
 	get("/.well-known/oauth-authorization-server", h.serveMetadata)
 	get("/.well-known/jwks.json", h.serveJWKS)
 	get("/.well-known/openid-configuration", h.serveDiscovery)
+	get("/.well-known/permissions-jwks.json", h.servePermissionsJWKS)
 	mux.HandleFunc("GET /oauth2/userinfo", h.userinfo)
 	mux.HandleFunc("POST /oauth2/userinfo", h.userinfo)
 	mux.HandleFunc("/oauth2/userinfo", methodNotAllowed("GET, HEAD, POST"))

@@ -22,6 +22,7 @@ var forbidden = []struct{ prefix, why string }{
 	{"net/http/httptest", "test code"},
 	{"github.com/applinks/applinks/shared/clocktest", "test code"},
 	{"github.com/applinks/applinks/shared/logtest", "test code"},
+	{"github.com/applinks/applinks/shared/permissions/permissionstest", "test code"},
 }
 
 // TestLambdaDependencies lists what each function's bootstrap links (as

@@ -66,6 +66,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -483,4 +484,13 @@ func freshness(h http.Header) time.Duration {
 		return 0
 	}
 	return time.Duration(min(maxAge, 1<<31)) * time.Second
+}
+
+// ForUser is the request about user u for the client clientID asking for
+// scopes: u's immutable id, username, and email only when verified.
+// Upstream stays nil until users carry an upstream link (the pair of
+// upstream issuer and subject); this is the one place that fills it in.
+func ForUser(u store.User, clientID string, scopes []string) Request {
+	return Request{Sub: u.ID, ClientID: clientID, Scopes: scopes, Username: u.Username,
+		Email: u.Email, EmailVerified: u.EmailVerified}
 }
