@@ -54,6 +54,12 @@
 // sources. Each attempt is counted before its password is checked, so no
 // more passwords are checked per window even in parallel, and a refused
 // attempt gets the same message as a wrong password.
+//
+// With PERMISSION_SOURCE=service the user's permissions are the permission
+// service's answer, asked before the consent page (or the code of a
+// remembered consent) and at the approval (permissions.go); when it fails,
+// nothing is shown or issued: a 503 page, or temporarily_unavailable to
+// the client for prompt=none.
 package authorize
 
 import (
@@ -114,6 +120,9 @@ type Options struct {
 	// Sleep waits out the sign-in slow-down of shared/throttle (default: a
 	// timer that ends with the request's context).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Permissions asks the permission service: required when
+	// Config.Permissions.Source is service, unused otherwise.
+	Permissions PermissionService
 }
 
 // Handler is the authorize function's http.Handler. It is safe for
@@ -134,6 +143,9 @@ type Handler struct {
 	provider string
 	// limiter decides before each password check (shared/throttle).
 	limiter *throttle.Limiter
+	// perms asks the permission service (nil unless
+	// PERMISSION_SOURCE=service).
+	perms PermissionService
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -148,6 +160,12 @@ func New(o Options) (*Handler, error) {
 	if o.Config.AuthCodeTTL <= 0 {
 		return nil, errors.New("authorize: the authorization code TTL must be positive")
 	}
+	if o.Config.Permissions.Service() && o.Permissions == nil {
+		return nil, errors.New("authorize: PERMISSION_SOURCE is service, but no permission service client")
+	}
+	if !o.Config.Permissions.Service() {
+		o.Permissions = nil
+	}
 	h := &Handler{
 		cfg:      o.Config,
 		catalog:  o.Config.Catalog,
@@ -156,6 +174,7 @@ func New(o Options) (*Handler, error) {
 		random:   o.Random,
 		cookies:  cookies,
 		provider: o.Config.ProviderName,
+		perms:    o.Permissions,
 	}
 	if h.provider == "" {
 		h.provider = config.ProviderNameFor(o.Config.Issuer)

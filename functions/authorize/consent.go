@@ -210,9 +210,9 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch decision[0] {
 	case "approve":
-		granted, err := h.catalog.Cap(a.catalogScope, a.link.Scopes, user.Permissions)
+		granted, err := h.grantable(ctx, a, user)
 		if err != nil {
-			h.authorizeError(w, r, t, shared.InvalidScope("the scope parameter names an unknown scope"))
+			h.failGrantable(w, r, a, err, false)
 			return
 		}
 		id, err := shared.NewID(h.random)

@@ -75,10 +75,13 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 // cannot be authenticated, so any program that can receive its redirect (a
 // loopback port, a private-use scheme) could otherwise collect codes
 // without the user seeing anything (RFC 6749 §10.2, RFC 8252 §8.6).
+//
+// With PERMISSION_SOURCE=service the permission service is asked first
+// (grantable); when it fails, nothing is shown or issued (failGrantable).
 func (h *Handler) decide(w http.ResponseWriter, r *http.Request, a *authRequest, sess *store.Session, user *store.User, grant *store.Grant) {
-	granted, err := h.catalog.Cap(a.catalogScope, a.link.Scopes, user.Permissions)
+	granted, err := h.grantable(r.Context(), a, user)
 	if err != nil {
-		h.authorizeError(w, r, a.target, shared.InvalidScope("the scope parameter names an unknown scope"))
+		h.failGrantable(w, r, a, err, true)
 		return
 	}
 	if !a.prompts[promptConsent] && a.link.ClientType != store.Public &&

@@ -117,6 +117,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 func newEnvOn(t *testing.T, st seeder, opts ...envOption) *env {
 	t.Helper()
+	return newEnvWith(t, st, nil, opts...)
+}
+
+// newEnvWith is newEnvOn whose handler options are then changed by each
+// of with.
+func newEnvWith(t *testing.T, st seeder, with []func(*Options), opts ...envOption) *env {
+	t.Helper()
 	cfg := config.Config{
 		Issuer:      testIssuer,
 		AuthCodeTTL: 60 * time.Second,
@@ -128,13 +135,17 @@ func newEnvOn(t *testing.T, st seeder, opts ...envOption) *env {
 	// Start at the wall clock: emulators reap TTL items by it.
 	clk := clocktest.New(time.Now().UTC().Truncate(time.Second))
 	sleeps := &sleepRecorder{}
-	h, err := New(Options{
+	o := Options{
 		Config: cfg,
 		Store:  st,
 		Now:    clk.Now,
 		Random: &lockedReader{r: rand.NewChaCha8([32]byte{byte(len(t.Name()))})},
 		Sleep:  sleeps.sleep,
-	})
+	}
+	for _, f := range with {
+		f(&o)
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
