@@ -16,6 +16,7 @@ import (
 	"github.com/applinks/applinks/functions/token"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/permissions"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -34,11 +35,17 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
-	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys})
+	// PERMISSION_SOURCE=service: the permission-request key set and the
+	// client that asks PERMISSIONS_URL (nils otherwise).
+	perms, permKeys, err := permissions.Setup(ctx, cfg, st.PermissionRequestKeys())
+	if err != nil {
+		return nil, err
+	}
+	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys, Permissions: perms, PermissionKeys: permKeys})
 	if err != nil {
 		return nil, fmt.Errorf("token handler: %w", err)
 	}
-	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st})
+	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st, Permissions: perms})
 	if err != nil {
 		return nil, fmt.Errorf("authorize handler: %w", err)
 	}

@@ -1,6 +1,7 @@
 // Command token is the Lambda entry point of the token function: it loads
-// the signing keyring and serves token.Handler through lambdahttp.Serve. It
-// holds no logic of its own.
+// the signing keyring (and, with PERMISSION_SOURCE=service, the
+// permission-request key set) and serves token.Handler through
+// lambdahttp.Serve. It holds no logic of its own.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/applinks/applinks/functions/token"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/lambdahttp"
+	"github.com/applinks/applinks/shared/permissions"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 )
@@ -21,7 +23,11 @@ func main() {
 		if err != nil {
 			return nil, fmt.Errorf("load signing keys: %w", err)
 		}
-		h, err := token.New(token.Options{Config: cfg, Store: st, Keys: kr})
+		perms, permKeys, err := permissions.Setup(ctx, cfg, st.PermissionRequestKeys())
+		if err != nil {
+			return nil, err
+		}
+		h, err := token.New(token.Options{Config: cfg, Store: st, Keys: kr, Permissions: perms, PermissionKeys: permKeys})
 		if err != nil {
 			return nil, fmt.Errorf("token handler: %w", err)
 		}
