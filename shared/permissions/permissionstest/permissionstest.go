@@ -133,13 +133,14 @@ func (s *Service) Count() int {
 	return len(s.asked)
 }
 
-// memSource is an in-memory signing.Source.
-type memSource struct {
+// MemSource is an in-memory signing.Source: a key set of its own for a
+// test (an RSA key generation each).
+type MemSource struct {
 	mu  sync.Mutex
 	doc []byte
 }
 
-func (m *memSource) GetSigningKeys(context.Context) ([]byte, error) {
+func (m *MemSource) GetSigningKeys(context.Context) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.doc == nil {
@@ -148,7 +149,7 @@ func (m *memSource) GetSigningKeys(context.Context) ([]byte, error) {
 	return bytes.Clone(m.doc), nil
 }
 
-func (m *memSource) CreateSigningKeys(_ context.Context, doc []byte) error {
+func (m *MemSource) CreateSigningKeys(_ context.Context, doc []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.doc != nil {
@@ -158,7 +159,7 @@ func (m *memSource) CreateSigningKeys(_ context.Context, doc []byte) error {
 	return nil
 }
 
-func (m *memSource) PutSigningKeys(_ context.Context, doc []byte) error {
+func (m *MemSource) PutSigningKeys(_ context.Context, doc []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.doc = bytes.Clone(doc)
@@ -168,7 +169,7 @@ func (m *memSource) PutSigningKeys(_ context.Context, doc []byte) error {
 // signer is one key set per test binary: an RSA key generation each would
 // be slow.
 var signer = sync.OnceValues(func() (*signing.RequestSigner, error) {
-	return signing.NewRequestSigner(context.Background(), &memSource{}, signing.Options{})
+	return signing.NewRequestSigner(context.Background(), &MemSource{}, signing.Options{})
 })
 
 // Signer is an in-memory permission-request key set, shared by the tests
