@@ -91,6 +91,9 @@ type Config struct {
 	// Empty (the default, and local runs): no policy.
 	LinkSecretPrincipals []string
 	SigningKeyPrincipals []string
+	// PermissionKeyPrincipals is PERMISSION_KEY_PRINCIPALS: likewise for
+	// the permission-request key secret (PERMISSION_SOURCE=service).
+	PermissionKeyPrincipals []string
 	// SecretKMSKey is SECRET_KMS_KEY: the KMS key (ARN, key id or alias)
 	// the store creates secrets with. Default: Secrets Manager's AWS
 	// managed key aws/secretsmanager.
@@ -153,8 +156,8 @@ func ProviderNameFor(issuer string) string {
 // of a JSON file. REQUIRE_PKCE and TRUST_CLOUDFRONT_VIEWER_ADDRESS are
 // true, false, 1 or 0 (any letter case). PROVIDER_NAME (at
 // most 64 characters) and SUPPORT_CONTACT (at most 200) are one line of
-// text without control characters. LINK_SECRET_PRINCIPALS and
-// SIGNING_KEY_PRINCIPALS are comma-separated IAM role or user ARNs (no
+// text without control characters. LINK_SECRET_PRINCIPALS,
+// SIGNING_KEY_PRINCIPALS and PERMISSION_KEY_PRINCIPALS are comma-separated IAM role or user ARNs (no
 // wildcards). SECRET_KMS_KEY and ORIGIN_VERIFY_SECRET are names or ARNs
 // (letters, digits and the punctuation of ARNs). ADMIN_MFA is optional or
 // required (any letter case), required only with an issuer whose host is a
@@ -238,6 +241,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}{
 		{"LINK_SECRET_PRINCIPALS", &c.LinkSecretPrincipals},
 		{"SIGNING_KEY_PRINCIPALS", &c.SigningKeyPrincipals},
+		{"PERMISSION_KEY_PRINCIPALS", &c.PermissionKeyPrincipals},
 	} {
 		if *p.dst, err = parsePrincipals(get(p.name)); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", p.name, err)

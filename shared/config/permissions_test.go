@@ -122,3 +122,21 @@ func TestPermissionsRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestPermissionKeyPrincipals: PERMISSION_KEY_PRINCIPALS is read like the
+// other secrets' principals: IAM role or user ARNs, comma-separated.
+func TestPermissionKeyPrincipals(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{
+		"PERMISSION_KEY_PRINCIPALS": "arn:aws:iam::111111111111:role/token, arn:aws:iam::111111111111:role/authorize",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.PermissionKeyPrincipals, " "); got != "arn:aws:iam::111111111111:role/token arn:aws:iam::111111111111:role/authorize" {
+		t.Errorf("got %q, want the two roles", got)
+	}
+	_, err = FromEnv(env(map[string]string{"PERMISSION_KEY_PRINCIPALS": "arn:aws:iam::111111111111:role/*"}))
+	if err == nil || !strings.HasPrefix(err.Error(), "PERMISSION_KEY_PRINCIPALS: ") {
+		t.Errorf("a wildcard: got %v, want a PERMISSION_KEY_PRINCIPALS error", err)
+	}
+}

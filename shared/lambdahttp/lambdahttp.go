@@ -72,9 +72,10 @@ func setup(ctx context.Context, getenv func(string) string, logs io.Writer, buil
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	st, err = st.WithSecretProtection(store.SecretProtection{
-		LinkPrincipals:       cfg.LinkSecretPrincipals,
-		SigningKeyPrincipals: cfg.SigningKeyPrincipals,
-		KMSKey:               cfg.SecretKMSKey,
+		LinkPrincipals:          cfg.LinkSecretPrincipals,
+		SigningKeyPrincipals:    cfg.SigningKeyPrincipals,
+		PermissionKeyPrincipals: cfg.PermissionKeyPrincipals,
+		KMSKey:                  cfg.SecretKMSKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -110,11 +110,16 @@ func TestSetupFromConfiguration(t *testing.T) {
 		"SECRET_PREFIX":          b.Options.SecretPrefix,
 		"ORIGIN_VERIFY_SECRET":   originName,
 		"SIGNING_KEY_PRINCIPALS": role,
+		// PERMISSION_SOURCE=service: the permission-request keys too.
+		"PERMISSION_KEY_PRINCIPALS": role + ",arn:aws:iam::111111111111:role/authorize",
 	}
 	getenv := func(k string) string { return env[k] }
 	h, err := setup(context.Background(), getenv, &bytes.Buffer{},
 		func(ctx context.Context, _ config.Config, st *store.Store) (http.Handler, error) {
 			if err := st.CreateSigningKeys(ctx, []byte(`{"keys":[]}`)); err != nil {
+				return nil, err
+			}
+			if err := st.PermissionRequestKeys().CreateSigningKeys(ctx, []byte(`{"keys":[]}`)); err != nil {
 				return nil, err
 			}
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }), nil
@@ -141,6 +146,17 @@ func TestSetupFromConfiguration(t *testing.T) {
 	_ = json.Compact(&got, []byte(aws.ToString(out.ResourcePolicy)))
 	if want, _ := store.SecretPolicy([]string{role}); got.String() != want {
 		t.Errorf("signing-key secret policy: got %s, want %s", got.String(), want)
+	}
+	out, err = b.SecretsManager.GetResourcePolicy(context.Background(), &secretsmanager.GetResourcePolicyInput{
+		SecretId: aws.String(b.Options.SecretPrefix + "/permission-request-keys"),
+	})
+	if err != nil {
+		t.Fatalf("GetResourcePolicy: %v", err)
+	}
+	got.Reset()
+	_ = json.Compact(&got, []byte(aws.ToString(out.ResourcePolicy)))
+	if want, _ := store.SecretPolicy([]string{role, "arn:aws:iam::111111111111:role/authorize"}); got.String() != want {
+		t.Errorf("permission-request key secret policy: got %s, want %s", got.String(), want)
 	}
 
 	env["ORIGIN_VERIFY_SECRET"] = originName + "-missing"

@@ -26,6 +26,9 @@ type SecretProtection struct {
 	// principal (SecretPolicy). Empty: no policy.
 	LinkPrincipals       []string
 	SigningKeyPrincipals []string
+	// PermissionKeyPrincipals likewise for the permission-request key
+	// secret (PermissionRequestKeys).
+	PermissionKeyPrincipals []string
 	// KMSKey is the KMS key (ARN, key id or alias) new secrets are
 	// encrypted with; "" for aws/secretsmanager.
 	KMSKey string
@@ -51,13 +54,13 @@ type secretProtection struct {
 func (s *Store) WithSecretProtection(p SecretProtection) (*Store, error) {
 	c := *s
 	sp := &secretProtection{SecretProtection: p}
-	if len(p.LinkPrincipals) > 0 || len(p.SigningKeyPrincipals) > 0 {
+	if len(p.LinkPrincipals) > 0 || len(p.SigningKeyPrincipals) > 0 || len(p.PermissionKeyPrincipals) > 0 {
 		rp, ok := s.sm.(resourcePolicies)
 		if !ok {
 			return nil, fmt.Errorf("secret protection: the Secrets Manager client %T cannot attach resource policies", s.sm)
 		}
 		sp.sm = rp
-		for _, l := range [][]string{p.LinkPrincipals, p.SigningKeyPrincipals} {
+		for _, l := range [][]string{p.LinkPrincipals, p.SigningKeyPrincipals, p.PermissionKeyPrincipals} {
 			if len(l) == 0 {
 				continue
 			}
@@ -129,6 +132,13 @@ func (s *Store) signingKeyPrincipals() []string {
 		return nil
 	}
 	return s.secrets.SigningKeyPrincipals
+}
+
+func (s *Store) permissionKeyPrincipals() []string {
+	if s.secrets == nil {
+		return nil
+	}
+	return s.secrets.PermissionKeyPrincipals
 }
 
 // protectSecret attaches SecretPolicy(principals) to the secret name, right

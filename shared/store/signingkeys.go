@@ -39,7 +39,7 @@ func (s *Store) signingKeysName() string { return s.prefix + "/signing-keys" }
 func (s *Store) PermissionRequestKeys() *KeySecret {
 	return &KeySecret{s: s, name: s.prefix + "/permission-request-keys",
 		description: "keys that sign the authorization server's requests to the permission service",
-		what:        "permission-request keys", principals: func() []string { return nil }}
+		what:        "permission-request keys", principals: s.permissionKeyPrincipals}
 }
 
 // GetSigningKeys reads the signing-key set document (ErrNotFound when none
