@@ -40,9 +40,11 @@ func TestAccessesFollowTheCode(t *testing.T) {
 		}
 		return ops
 	}
-	// What a keyring function needs: the store methods behind its Source.
-	var signingOps func(name string, seen map[string]bool) []string
-	signingOps = func(name string, seen map[string]bool) []string {
+	// What a keyring function needs: the store methods behind its Source,
+	// named with recv ("" for the Store's own signing-key methods,
+	// "KeySecret." for another key set's secret).
+	var signingOps func(name, recv string, seen map[string]bool) []string
+	signingOps = func(name, recv string, seen map[string]bool) []string {
 		if seen[name] {
 			return nil
 		}
@@ -54,11 +56,11 @@ func TestAccessesFollowTheCode(t *testing.T) {
 		var ops []string
 		for _, op := range f.ops {
 			if m, ok := strings.CutPrefix(op, "src."); ok {
-				ops = append(ops, storeOps(m, map[string]bool{})...)
+				ops = append(ops, storeOps(recv+m, map[string]bool{})...)
 			}
 		}
 		for _, c := range f.calls {
-			ops = append(ops, signingOps(c, seen)...)
+			ops = append(ops, signingOps(c, recv, seen)...)
 		}
 		return ops
 	}
@@ -71,6 +73,7 @@ func TestAccessesFollowTheCode(t *testing.T) {
 	}
 	storeCall := regexp.MustCompile(`\.(` + strings.Join(exported, "|") + `)\(`)
 	keyringCall := regexp.MustCompile(`\b(?:signing\.New|\.Rotate)\(`)
+	permissionKeysCall := regexp.MustCompile(`permissions\.Setup\([^)]*\.PermissionRequestKeys\(\)`)
 
 	for _, fn := range Functions {
 		t.Run(fn, func(t *testing.T) {
@@ -97,8 +100,16 @@ func TestAccessesFollowTheCode(t *testing.T) {
 				if strings.Contains(m, "Rotate") {
 					entry = "Keyring.Rotate"
 				}
-				ops = append(ops, signingOps(entry, map[string]bool{})...)
+				ops = append(ops, signingOps(entry, "", map[string]bool{})...)
 			}
+			// The permission-request key set (permissions.Setup on
+			// st.PermissionRequestKeys(): signing.NewRequestSigner, a
+			// keyring on that KeySecret).
+			var permOps []string
+			if permissionKeysCall.MatchString(src.String()) {
+				permOps = signingOps("New", "KeySecret.", map[string]bool{})
+			}
+			ops = append(ops, permOps...)
 			need := map[string]bool{}
 			for _, op := range ops {
 				if a := iamAction(op); a != "" {
@@ -107,7 +118,7 @@ func TestAccessesFollowTheCode(t *testing.T) {
 			}
 			a := Accesses[fn]
 			granted := map[string]bool{}
-			for _, l := range [][]string{a.Table, a.LinkSecrets, a.SigningKeys} {
+			for _, l := range [][]string{a.Table, a.LinkSecrets, a.SigningKeys, a.PermissionKeys} {
 				for _, x := range l {
 					granted[x] = true
 				}
@@ -118,6 +129,19 @@ func TestAccessesFollowTheCode(t *testing.T) {
 			t.Logf("%s reaches %v", fn, keys(need))
 			if got, want := keys(granted), keys(need); !slices.Equal(got, want) {
 				t.Errorf("granted %v, want what the code reaches: %v", got, want)
+			}
+			permNeed := map[string]bool{}
+			for _, op := range permOps {
+				if a := iamAction(op); a != "" {
+					permNeed[a] = true
+				}
+			}
+			permGranted := map[string]bool{}
+			for _, x := range a.PermissionKeys {
+				permGranted[x] = true
+			}
+			if got, want := keys(permGranted), keys(permNeed); !slices.Equal(got, want) {
+				t.Errorf("permission-request keys: granted %v, want what the code reaches: %v", got, want)
 			}
 		})
 	}

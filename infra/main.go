@@ -16,6 +16,10 @@
 //	supportContact     SUPPORT_CONTACT (the error pages' help line)
 //	adminMfa           ADMIN_MFA: "optional" (default) or "required" (console
 //	                   administrators need a passkey; needs a domain issuer)
+//	permissionSource   PERMISSION_SOURCE (stored, claims, service)
+//	permissionsUrl, permissionsTimeout, permissionsCache
+//	                   PERMISSIONS_URL, PERMISSIONS_TIMEOUT, PERMISSIONS_CACHE
+//	                   (with permissionSource service)
 //	assetDir           directory holding <fn>/bootstrap, default ../build
 //	throttleRate, throttleBurst
 //	                   $default stage limits, default 100 and 200
@@ -99,6 +103,10 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 		ProviderName:        get("providerName"),
 		SupportContact:      get("supportContact"),
 		AdminMFA:            get("adminMfa"),
+		PermissionSource:    get("permissionSource"),
+		PermissionsURL:      get("permissionsUrl"),
+		PermissionsTimeout:  get("permissionsTimeout"),
+		PermissionsCache:    get("permissionsCache"),
 		AssetDir:            get("assetDir"),
 		AlarmTopicArn:       get("alarmTopicArn"),
 		FrontDomainName:     get("frontDomainName"),

@@ -68,6 +68,16 @@ type ProviderStackProps struct {
 	// AdminMFA sets ADMIN_MFA: "optional" (the default when empty) or
 	// "required" (console administrators need a passkey).
 	AdminMFA string
+	// PermissionSource sets PERMISSION_SOURCE (stored, claims, service;
+	// default stored). With service, PermissionsURL (PERMISSIONS_URL) is
+	// required, PermissionsTimeout and PermissionsCache (Go durations) set
+	// PERMISSIONS_TIMEOUT and PERMISSIONS_CACHE, and only then do the token
+	// and authorize functions get access to the permission-request key
+	// secret (<prefix>/permission-request-keys).
+	PermissionSource   string
+	PermissionsURL     string
+	PermissionsTimeout string
+	PermissionsCache   string
 
 	// AssetDir holds the prebuilt bootstraps, one directory per function
 	// (AssetDir/token/bootstrap...), as `make build` leaves them. Default
@@ -151,6 +161,7 @@ var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/introspect", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/oauth-authorization-server", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/jwks.json", false},
+	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/permissions-jwks.json", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/openid-configuration", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/oauth2/userinfo", false},
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/userinfo", false},
@@ -212,6 +223,9 @@ type Access struct {
 	QueryIndex    bool
 	LinkSecrets   []string
 	SigningKeys   []string
+	// PermissionKeys are the actions on the permission-request key secret,
+	// granted only with PERMISSION_SOURCE=service (effectiveAccess).
+	PermissionKeys []string
 }
 
 // Accesses follow the store methods each handler calls and the SDK
@@ -225,14 +239,18 @@ type Access struct {
 //     of a transaction is authorized as its PutItem, UpdateItem, DeleteItem
 //     or ConditionCheckItem. The keyring reads the signing keys, and the
 //     first start of a deployment creates them (signing.New) and attaches
-//     their resource policy (PutResourcePolicy).
+//     their resource policy (PutResourcePolicy); with
+//     PERMISSION_SOURCE=service the same for the permission-request keys
+//     (permissions.Setup).
 //   - authorize: links, users, sessions, codes and grants by key (GetItem,
 //     BatchGetItem for an authorization request's link, session, user and
 //     grant, PutItem, UpdateItem, DeleteItem: login-attempt counters,
 //     revocation and sign-out), ApproveGrant (a transaction of a Put or
 //     Update of the grant and a ConditionCheck of the user), and
 //     ListGrantsByUser (Query of the user's grants partition, on the table)
-//     for the account page. No index, no secrets.
+//     for the account page. No index; no secrets but, with
+//     PERMISSION_SOURCE=service, the permission-request keys as the token
+//     function has them (whichever starts first creates them).
 //   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
 //     Put and Delete items), the listings and revocation by link (Query on
 //     gsi1), the user listing (Query on gsi2), a user's grants (Query on
@@ -250,7 +268,8 @@ var Accesses = map[string]Access{
 			"dynamodb:BatchGetItem", "dynamodb:PutItem",
 			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
 		},
-		SigningKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
+		SigningKeys:    []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
+		PermissionKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
 	},
 	"authorize": {
 		WritePrefixes: table.WritePrefixes["authorize"],
@@ -258,6 +277,7 @@ var Accesses = map[string]Access{
 			"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 			"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query",
 		},
+		PermissionKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
 	},
 	"admin": {
 		Table: []string{
@@ -376,6 +396,10 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		"PROVIDER_NAME":       p.ProviderName,
 		"SUPPORT_CONTACT":     p.SupportContact,
 		"ADMIN_MFA":           p.AdminMFA,
+		"PERMISSION_SOURCE":   p.PermissionSource,
+		"PERMISSIONS_URL":     p.PermissionsURL,
+		"PERMISSIONS_TIMEOUT": p.PermissionsTimeout,
+		"PERMISSIONS_CACHE":   p.PermissionsCache,
 	} {
 		if v != "" {
 			env[name] = jsii.String(v)
@@ -401,7 +425,8 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	for _, name := range Functions {
 		fn := newFunction(stack, name, p.AssetDir, env)
 		s.Functions[name] = fn
-		grant(stack, fn, s.Table, p.Stage, Accesses[name])
+		access := effectiveAccess(name, p)
+		grant(stack, fn, s.Table, p.Stage, access)
 		if origin != nil {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("OriginVerify"),
@@ -409,8 +434,8 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 				Resources: &[]*string{origin.SecretArn()},
 			}))
 		}
-		grantKey(stack, fn, s.Key, Accesses[name], origin != nil)
-		if s.Key != nil && createsSecrets(Accesses[name]) {
+		grantKey(stack, fn, s.Key, access, origin != nil)
+		if s.Key != nil && createsSecrets(access) {
 			// The functions create their secrets themselves, with this key.
 			fn.AddEnvironment(jsii.String("SECRET_KMS_KEY"), s.Key.KeyArn(), nil)
 		}
@@ -425,7 +450,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			})
 	}
 
-	setSecretPrincipals(s.Functions, p.OperatorRoleArns)
+	setSecretPrincipals(s.Functions, p)
 
 	if api != nil {
 		if err := addRoutes(api, integrations); err != nil {
@@ -589,6 +614,8 @@ func withDefaults(p ProviderStackProps) (ProviderStackProps, error) {
 		"ISSUER_URL": iss, "AUTH_CODE_TTL": p.AuthCodeTTL, "ACCESS_TOKEN_TTL": p.AccessTokenTTL,
 		"REFRESH_TOKEN_TTL": p.RefreshTokenTTL, "REFRESH_REUSE_GRACE": p.RefreshReuseGrace,
 		"AUDIENCE": p.Audience, "PROVIDER_NAME": p.ProviderName, "SUPPORT_CONTACT": p.SupportContact, "ADMIN_MFA": p.AdminMFA,
+		"PERMISSION_SOURCE": p.PermissionSource, "PERMISSIONS_URL": p.PermissionsURL,
+		"PERMISSIONS_TIMEOUT": p.PermissionsTimeout, "PERMISSIONS_CACHE": p.PermissionsCache,
 		// The operators join the functions' roles in the secrets' policies.
 		"LINK_SECRET_PRINCIPALS": strings.Join(p.OperatorRoleArns, ","),
 	}
@@ -659,7 +686,7 @@ func grantKey(stack awscdk.Stack, fn awslambda.Function, key awskms.IKey, a Acce
 		Resources:  &[]*string{key.KeyArn()},
 		Conditions: via("dynamodb"),
 	}))
-	secrets := slices.Concat(a.LinkSecrets, a.SigningKeys)
+	secrets := slices.Concat(a.LinkSecrets, a.SigningKeys, a.PermissionKeys)
 	var actions []string
 	if readsOrigin || len(secrets) > 0 {
 		actions = append(actions, "kms:Decrypt")
@@ -680,35 +707,52 @@ func grantKey(stack awscdk.Stack, fn awslambda.Function, key awskms.IKey, a Acce
 
 // createsSecrets reports whether a function with access a creates secrets.
 func createsSecrets(a Access) bool {
-	return slices.Contains(a.LinkSecrets, "secretsmanager:CreateSecret") || slices.Contains(a.SigningKeys, "secretsmanager:CreateSecret")
+	return slices.Contains(slices.Concat(a.LinkSecrets, a.SigningKeys, a.PermissionKeys), "secretsmanager:CreateSecret")
 }
 
-// setSecretPrincipals tells the functions that create the link secrets
-// and the signing-key secret whom the secrets' resource policies leave
-// them to (LINK_SECRET_PRINCIPALS, SIGNING_KEY_PRINCIPALS): the roles of
-// every function with access to them (Accesses), then the operators. A
+// effectiveAccess is the function's Access in the stack p describes: the
+// permission-request keys only with PERMISSION_SOURCE=service, so that no
+// function of a deployment that does not ask a permission service can
+// create (and so know) the key such a service would later trust.
+func effectiveAccess(name string, p ProviderStackProps) Access {
+	a := Accesses[name]
+	if !strings.EqualFold(p.PermissionSource, string(config.PermissionsService)) {
+		a.PermissionKeys = nil
+	}
+	return a
+}
+
+// setSecretPrincipals tells the functions that create the link secrets,
+// the signing-key secret and the permission-request key secret whom the
+// secrets' resource policies leave them to (LINK_SECRET_PRINCIPALS,
+// SIGNING_KEY_PRINCIPALS, PERMISSION_KEY_PRINCIPALS): the roles of every
+// function with access to them (effectiveAccess), then the operators. A
 // function's environment naming roles is no cycle: the roles depend on
 // nothing of the functions, and CloudFormation creates them first.
-func setSecretPrincipals(fns map[string]awslambda.Function, operators []string) {
+func setSecretPrincipals(fns map[string]awslambda.Function, p ProviderStackProps) {
 	for _, kind := range []struct {
 		env    string
 		access func(Access) []string
 	}{
 		{"LINK_SECRET_PRINCIPALS", func(a Access) []string { return a.LinkSecrets }},
 		{"SIGNING_KEY_PRINCIPALS", func(a Access) []string { return a.SigningKeys }},
+		{"PERMISSION_KEY_PRINCIPALS", func(a Access) []string { return a.PermissionKeys }},
 	} {
 		var arns []*string
 		for _, name := range Functions {
-			if len(kind.access(Accesses[name])) > 0 {
+			if len(kind.access(effectiveAccess(name, p))) > 0 {
 				arns = append(arns, fns[name].Role().RoleArn())
 			}
 		}
-		for _, o := range operators {
+		if len(arns) == 0 {
+			continue // no function has the secret
+		}
+		for _, o := range p.OperatorRoleArns {
 			arns = append(arns, jsii.String(o))
 		}
 		value := awscdk.Fn_Join(jsii.String(","), &arns)
 		for _, name := range Functions {
-			if slices.Contains(kind.access(Accesses[name]), "secretsmanager:CreateSecret") {
+			if slices.Contains(kind.access(effectiveAccess(name, p)), "secretsmanager:CreateSecret") {
 				fns[name].AddEnvironment(jsii.String(kind.env), value, nil)
 			}
 		}
@@ -852,6 +896,13 @@ func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage
 			Sid:       jsii.String("SigningKeys"),
 			Actions:   jsii.Strings(a.SigningKeys...),
 			Resources: &[]*string{secretArn(prefix + "/signing-keys-??????")},
+		}))
+	}
+	if len(a.PermissionKeys) > 0 {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("PermissionRequestKeys"),
+			Actions:   jsii.Strings(a.PermissionKeys...),
+			Resources: &[]*string{secretArn(prefix + "/permission-request-keys-??????")},
 		}))
 	}
 }

@@ -418,6 +418,7 @@ func TestRoutes(t *testing.T) {
 		"POST /oauth2/introspect":                         "token",
 		"GET /.well-known/oauth-authorization-server":     "token",
 		"GET /.well-known/jwks.json":                      "token",
+		"GET /.well-known/permissions-jwks.json":          "token",
 		"GET /.well-known/openid-configuration":           "token",
 		"GET /oauth2/userinfo":                            "token",
 		"POST /oauth2/userinfo":                           "token",
