@@ -252,7 +252,8 @@ type Access struct {
 //     PERMISSION_SOURCE=service, the permission-request keys as the token
 //     function has them (whichever starts first creates them).
 //   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
-//     Put and Delete items), the listings and revocation by link (Query on
+//     Put and Delete items, and a ConditionCheck: a passkey enrollment
+//     checks its user), the listings and revocation by link (Query on
 //     gsi1), the user listing (Query on gsi2), a user's grants (Query on
 //     the table), the link secrets (Create, Get, Put, Delete, and
 //     PutResourcePolicy right after Create) and signing-key rotation (Get,
@@ -282,7 +283,7 @@ var Accesses = map[string]Access{
 	"admin": {
 		Table: []string{
 			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-			"dynamodb:Query",
+			"dynamodb:ConditionCheckItem", "dynamodb:Query",
 		},
 		QueryIndex: true,
 		LinkSecrets: []string{

@@ -634,7 +634,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			"TableWrites": {"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		}},
 		{"admin", map[string][]string{
-			"Table":   {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+			"Table":   {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 			"Indexes": {"dynamodb:Query"},
 			"LinkSecrets": {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
 				"secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"},
