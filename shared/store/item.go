@@ -73,6 +73,7 @@ const (
 	aPostLogoutRedirectURIs = "post_logout_redirect_uris"
 	aScopes                 = "scopes"
 	aClientType             = "client_type"
+	aGrantTypes             = "grant_types"
 	aEnabled                = "enabled"
 	aCreatedAt              = "created_at"
 	aUpdatedAt              = "updated_at"

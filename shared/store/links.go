@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -74,9 +75,33 @@ func fingerprint(in NewLink) string {
 		Scopes                 []string `json:"scopes"`
 		ClientType             string   `json:"client_type"`
 		Enabled                bool     `json:"enabled"`
-	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled})
+		GrantTypes             []string `json:"grant_types,omitempty"`
+	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled, fingerprintGrants(in)})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// fingerprintGrants are the grant types in a creation's fingerprint: nil
+// for the default, so that a request fingerprints as it did before links
+// had grant types.
+func fingerprintGrants(in NewLink) []string {
+	g := linkGrantTypes(in.ClientType, in.GrantTypes)
+	if slices.Equal(g, linkGrantTypes(in.ClientType, nil)) {
+		return nil
+	}
+	return g
+}
+
+// linkGrantTypes are the grant types a link of clientType stores for the
+// requested ones (nil: the default): none for a resource server.
+func linkGrantTypes(clientType string, requested []string) []string {
+	switch {
+	case clientType == ResourceServer:
+		return []string{}
+	case requested == nil:
+		return shared.DefaultGrantTypes()
+	}
+	return requested
 }
 
 func hasSecret(clientType string) bool { return clientType != Public }
@@ -90,6 +115,7 @@ func decodeLink(it item) Link {
 		PostLogoutRedirectURIs: it.l(aPostLogoutRedirectURIs),
 		Scopes:                 it.l(aScopes),
 		ClientType:             it.s(aClientType),
+		GrantTypes:             decodeGrantTypes(it),
 		Enabled:                it.b(aEnabled),
 		CreatedAt:              it.t(aCreatedAt),
 		UpdatedAt:              it.t(aUpdatedAt),
@@ -97,6 +123,15 @@ func decodeLink(it item) Link {
 		PrevSecretHash:         it.s(aPrevSecretHash),
 		PrevSecretExpires:      it.t(aPrevSecretExpires),
 	}
+}
+
+// decodeGrantTypes reads a link's grant types; a link stored before links
+// had them has the default.
+func decodeGrantTypes(it item) []string {
+	if _, ok := it[aGrantTypes]; !ok {
+		return linkGrantTypes(it.s(aClientType), nil)
+	}
+	return it.l(aGrantTypes)
 }
 
 // activeLink decodes it when it is an active link; nil otherwise.
@@ -135,13 +170,14 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	l := Link{
 		ID: in.ID, ClientID: in.ClientID, Name: in.Name,
 		RedirectURIs: nonNil(in.RedirectURIs), PostLogoutRedirectURIs: nonNil(in.PostLogoutRedirectURIs), Scopes: nonNil(in.Scopes),
-		ClientType: in.ClientType, Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
+		ClientType: in.ClientType, GrantTypes: linkGrantTypes(in.ClientType, in.GrantTypes),
+		Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
 	}
 	linkItem := map[string]types.AttributeValue{
 		aPK: str(linkPrefix + l.ClientID), aSK: str(skLink),
 		aID: str(l.ID), aClientID: str(l.ClientID), aName: str(l.Name),
 		aRedirectURIs: list(l.RedirectURIs), aPostLogoutRedirectURIs: list(l.PostLogoutRedirectURIs), aScopes: list(l.Scopes),
-		aClientType: str(l.ClientType), aEnabled: boolean(l.Enabled),
+		aClientType: str(l.ClientType), aGrantTypes: list(l.GrantTypes), aEnabled: boolean(l.Enabled),
 		aCreatedAt: str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
 	}
 	if in.IdempotencyKey != "" {
@@ -589,6 +625,9 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 	}
 	if u.Scopes != nil {
 		up.Set(aScopes, list(*u.Scopes))
+	}
+	if u.GrantTypes != nil {
+		up.Set(aGrantTypes, list(*u.GrantTypes))
 	}
 	if u.Enabled != nil {
 		up.Set(aEnabled, boolean(*u.Enabled))

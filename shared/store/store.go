@@ -12,6 +12,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/applinks/applinks/shared"
@@ -39,6 +40,11 @@ type Link struct {
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 
+	// GrantTypes are the grants the link may use (shared.GrantTypes
+	// names, in that order): shared.DefaultGrantTypes for a link stored
+	// without them; none for a resource server.
+	GrantTypes []string `json:"grant_types"`
+
 	// SecretHash is shared.HashToken of the current client secret ("" for a
 	// public link): the verifier the token endpoint checks without calling
 	// Secrets Manager.
@@ -48,6 +54,10 @@ type Link struct {
 	PrevSecretHash    string    `json:"-"`
 	PrevSecretExpires time.Time `json:"-"`
 }
+
+// AllowsGrant reports whether the link may use the grant type gt
+// (shared.GrantTypeAuthorizationCode, ...).
+func (l *Link) AllowsGrant(gt string) bool { return slices.Contains(l.GrantTypes, gt) }
 
 // VerifySecret reports, in constant time, whether secret is the link's
 // current secret, or its previous one before PrevSecretExpires.
@@ -82,6 +92,10 @@ type NewLink struct {
 	Scopes                 []string
 	ClientType             string
 	Enabled                bool
+
+	// GrantTypes (nil: shared.DefaultGrantTypes, or none for a resource
+	// server).
+	GrantTypes []string
 }
 
 // LinkUpdate is a partial update; nil fields are left unchanged.
@@ -90,6 +104,7 @@ type LinkUpdate struct {
 	RedirectURIs           *[]string
 	PostLogoutRedirectURIs *[]string
 	Scopes                 *[]string
+	GrantTypes             *[]string
 	Enabled                *bool
 }
 
@@ -251,6 +266,9 @@ type Keys struct {
 	// token): read in the same call, so that a token of a deleted or
 	// disabled link can be answered inactive.
 	TokenClientID string
+	// DeviceUserCode is a device authorization by the hash of its user
+	// code (returned even when expired: the caller checks ExpiresAt).
+	DeviceUserCode string
 }
 
 // Bundle is what Fetch found; a nil field was not asked for or not found.
@@ -265,6 +283,8 @@ type Bundle struct {
 	// TokenLink is the active link of Keys.TokenClientID (the same value
 	// as Link when the two client ids are equal).
 	TokenLink *Link
+	// Device is the device authorization of Keys.DeviceUserCode.
+	Device *Device
 }
 
 // Store is the DynamoDB and Secrets Manager store. It is safe for concurrent

@@ -303,6 +303,7 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 		keys = append(keys, grantKey(k.UserID, k.GrantClientID))
 	}
 	add(k.JTI, jtiPrefix, skJTI)
+	add(k.DeviceUserCode, devicePrefix, skDevice)
 	if k.TokenClientID != k.ClientID {
 		add(k.TokenClientID, linkPrefix, skLink) // BatchGetItem refuses a key twice
 	}
@@ -337,6 +338,9 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 			b.User = &u
 		case pk == jtiPrefix+k.JTI:
 			b.AccessRevoked = true
+		case pk == devicePrefix+k.DeviceUserCode && it.s(aSK) == skDevice:
+			d := decodeDevice(it)
+			b.Device = &d
 		}
 	}
 	return b, nil

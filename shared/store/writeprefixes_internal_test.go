@@ -13,7 +13,7 @@ import (
 // policy behind silently.
 func TestWritePrefixesAreKeyPrefixes(t *testing.T) {
 	known := []string{linkPrefix, linkIDPrefix, idemPrefix, userPrefix, usernamePrefix, throttlePrefix,
-		sessionPrefix, codePrefix, grantsPrefix, refreshPrefix, jtiPrefix}
+		sessionPrefix, codePrefix, grantsPrefix, refreshPrefix, jtiPrefix, devicePrefix}
 	for fn, prefixes := range table.WritePrefixes {
 		for _, p := range prefixes {
 			if !slices.Contains(known, p) {

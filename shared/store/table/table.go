@@ -63,10 +63,12 @@ func AttributeNames() []string {
 // The admin function writes every kind of item and is not restricted.
 var WritePrefixes = map[string][]string{
 	// Sessions, sign-in throttles, codes, and the user's grants (approval
-	// on the consent page, revocation on the account page).
-	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#"},
+	// on the consent page, revocation on the account page); the user's
+	// decision on a device authorization (RFC 8628).
+	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#", "DEVICE#"},
 	// Code redemption, refresh tokens, revoked access-token ids, and
 	// grants (revoked on a replayed code, a reused refresh token or an
-	// RFC 7009 revocation).
-	"token": {"CODE#", "RT#", "JTI#", "GRANTS#"},
+	// RFC 7009 revocation); device authorizations (RFC 8628: created,
+	// polled, redeemed).
+	"token": {"CODE#", "RT#", "JTI#", "GRANTS#", "DEVICE#"},
 }
