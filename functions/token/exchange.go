@@ -52,10 +52,12 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		resp, err = h.exchangeCode(ctx, creds, form)
 	case grantRefreshToken:
 		resp, err = h.refresh(ctx, creds, form)
+	case shared.GrantTypeDeviceCode:
+		resp, err = h.deviceToken(ctx, creds, form) // RFC 8628 §3.4 (device.go)
 	case "":
 		err = shared.InvalidRequest("grant_type is required")
 	default:
-		err = shared.UnsupportedGrantType("grant_type must be authorization_code or refresh_token")
+		err = shared.UnsupportedGrantType("grant_type must be authorization_code, refresh_token or " + shared.GrantTypeDeviceCode)
 	}
 	if err != nil {
 		fail(ctx, w, "token request", err)
@@ -64,16 +66,20 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	writeNoStore(w, resp)
 }
 
-// clientForGrant authenticates the client and checks it may use grants: a
-// resource_server link only receives tokens (RFC 6749 §5.2
-// unauthorized_client).
-func clientForGrant(ctx context.Context, c credentials, link *store.Link, now time.Time) (*store.Link, error) {
+// clientForGrant authenticates the client and checks it may use the grant
+// type gt: a resource_server link only receives tokens, and any other link
+// uses only the grant types it allows (RFC 6749 §5.2 unauthorized_client).
+func clientForGrant(ctx context.Context, c credentials, link *store.Link, now time.Time, gt string) (*store.Link, error) {
 	link, err := authenticate(ctx, c, link, now)
 	if err != nil {
 		return nil, err
 	}
 	if link.ClientType == store.ResourceServer {
 		return nil, shared.UnauthorizedClient("a resource server link cannot obtain tokens")
+	}
+	if !link.AllowsGrant(gt) {
+		web.Logger(ctx).Info("grant type refused", "client_id", link.ClientID, "grant_type", gt)
+		return nil, shared.UnauthorizedClient("the application link does not allow this grant type")
 	}
 	return link, nil
 }
@@ -92,7 +98,7 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("fetch code %s: %w", shared.HashPrefix(code), err)
 	}
-	link, err := clientForGrant(ctx, creds, b.Link, now)
+	link, err := clientForGrant(ctx, creds, b.Link, now, shared.GrantTypeAuthorizationCode)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -130,30 +136,11 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	scope, err := h.capScope(ctx, user, link, "", c.Scope)
-	if err != nil {
-		return tokenResponse{}, fmt.Errorf("cap code scope: %w", err)
-	}
-
-	rtoken, rt, err := h.newRefresh(store.RefreshToken{
-		GrantID: c.GrantID, ClientID: link.ClientID, UserID: user.ID, Scope: c.Scope, AuthTime: c.AuthTime,
-		Protocol: c.Protocol,
-	}, now)
+	resp, rt, err := h.issue(ctx, link, user, c, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	// Sign before writing, so that nothing is stored for a response that
-	// could not be made.
-	granted := append(slices.Clone(scope), c.Protocol...)
-	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, granted, now)
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	resp := h.response(access, rtoken, granted)
-	if resp.IDToken, err = h.idToken(ctx, link.ClientID, user, c.Protocol, c.AuthTime, c.Nonce, access, now); err != nil {
-		return tokenResponse{}, err
-	}
-	err = h.store.RedeemCode(ctx, codeHash, &rt, now)
+	err = h.store.RedeemCode(ctx, codeHash, rt, now)
 	if errors.Is(err, store.ErrTransactionConflict) {
 		// Another request was redeeming this code at the same moment
 		// (DynamoDB cancelled this transaction with TransactionConflict).
@@ -187,6 +174,45 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	web.Audit(ctx, "code_redeemed", "grant_id", c.GrantID, "client_id", link.ClientID,
 		"user_id", user.ID, "username", user.Username, "scope", shared.FormatScope(c.Scope))
 	return resp, nil
+}
+
+// issue builds the tokens of an approval that is being redeemed: the
+// authorization code c, or a device authorization (RFC 8628 §3.5) read as
+// one. The scope is the approval's, capped again by the link's and the
+// user's current scopes (with PERMISSION_SOURCE=service, the permission
+// service's answer: failing, nothing is issued); the refresh-token family (nil when the link does
+// not allow refresh_token) keeps what the user approved. Everything is
+// signed before the caller writes anything, so nothing is stored for a
+// response that could not be made. The code exchange and the device grant
+// share it, so the two answer alike (RFC 8628 §3.5: "as described in
+// Section 5.1 of [RFC6749]").
+func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, c *store.Code, now time.Time) (tokenResponse, *store.RefreshToken, error) {
+	scope, err := h.capScope(ctx, user, link, "", c.Scope)
+	if err != nil {
+		return tokenResponse{}, nil, fmt.Errorf("cap code scope: %w", err)
+	}
+	var rtoken string
+	var rt *store.RefreshToken
+	if link.AllowsGrant(shared.GrantTypeRefreshToken) {
+		tok, r, err := h.newRefresh(store.RefreshToken{
+			GrantID: c.GrantID, ClientID: link.ClientID, UserID: user.ID, Scope: c.Scope, AuthTime: c.AuthTime,
+			Protocol: c.Protocol,
+		}, now)
+		if err != nil {
+			return tokenResponse{}, nil, err
+		}
+		rtoken, rt = tok, &r
+	}
+	granted := append(slices.Clone(scope), c.Protocol...)
+	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, granted, now)
+	if err != nil {
+		return tokenResponse{}, nil, err
+	}
+	resp := h.response(access, rtoken, granted)
+	if resp.IDToken, err = h.idToken(ctx, link.ClientID, user, c.Protocol, c.AuthTime, c.Nonce, access, now); err != nil {
+		return tokenResponse{}, nil, err
+	}
+	return resp, rt, nil
 }
 
 // codeReplay revokes the grant of a code presented again (RFC 6749 §4.1.2,

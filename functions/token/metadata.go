@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
 )
@@ -23,6 +24,7 @@ type metadata struct {
 	TokenEndpoint                              string   `json:"token_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint"`
 	JWKSURI                                    string   `json:"jwks_uri"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
@@ -43,11 +45,12 @@ func newMetadata(cfg config.Config) metadata {
 		TokenEndpoint:                          iss + "/oauth2/token",
 		RevocationEndpoint:                     iss + "/oauth2/revoke",
 		IntrospectionEndpoint:                  iss + "/oauth2/introspect",
+		DeviceAuthorizationEndpoint:            iss + "/oauth2/device_authorization", // RFC 8628 §4
 		JWKSURI:                                iss + "/.well-known/jwks.json",
 		ScopesSupported:                        cfg.Catalog.Names(),
 		ResponseTypesSupported:                 []string{"code"},
 		ResponseModesSupported:                 []string{"query"},
-		GrantTypesSupported:                    []string{grantAuthorizationCode, grantRefreshToken},
+		GrantTypesSupported:                    []string{grantAuthorizationCode, grantRefreshToken, shared.GrantTypeDeviceCode},
 		TokenEndpointAuthMethodsSupported:      []string{methodBasic, methodPost, methodNone},
 		RevocationEndpointAuthMethodsSupported: []string{methodBasic, methodPost, methodNone},
 		// Introspection needs a secret (RFC 7662 §2.1).

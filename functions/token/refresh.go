@@ -26,7 +26,7 @@ func (h *Handler) refresh(ctx context.Context, creds credentials, form map[strin
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("fetch refresh token %s: %w", shared.HashPrefix(tok), err)
 	}
-	link, err := clientForGrant(ctx, creds, b.Link, now)
+	link, err := clientForGrant(ctx, creds, b.Link, now, shared.GrantTypeRefreshToken)
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -37,6 +37,7 @@ var Paths = []string{
 	"/.well-known/oauth-authorization-server", "/.well-known/jwks.json",
 	"/.well-known/openid-configuration", "/oauth2/userinfo",
 	"/.well-known/permissions-jwks.json",
+	"/oauth2/device_authorization",
 }
 
 // Reader reads the records a request needs.
@@ -78,6 +79,7 @@ type Store interface {
 	Redeemer
 	Rotator
 	Revoker
+	Devices
 }
 
 var _ Store = (*store.Store)(nil)
@@ -161,6 +163,7 @@ func New(o Options) (*Handler, error) {
 	post("/rest/oauth2/latest/token", h.token)
 	post("/oauth2/revoke", h.revoke)
 	post("/oauth2/introspect", h.introspect)
+	post("/oauth2/device_authorization", h.deviceAuthorization)
 	get := func(path string, f http.HandlerFunc) {
 		mux.HandleFunc("GET "+path, f)
 		mux.HandleFunc(path, methodNotAllowed("GET, HEAD"))

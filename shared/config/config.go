@@ -112,6 +112,12 @@ type Config struct {
 	// PERMISSIONS_URL, PERMISSIONS_TIMEOUT and PERMISSIONS_CACHE
 	// (permissions.go).
 	Permissions Permissions
+
+	// DevicePollInterval is the interval the device authorization endpoint
+	// asks devices to poll at (RFC 8628 §3.2), in whole seconds; zero is
+	// the default, 5 s. Not read from the environment: tests shorten it so
+	// that a client library's real wait stays short.
+	DevicePollInterval time.Duration
 }
 
 // The values of ADMIN_MFA.
