@@ -41,12 +41,12 @@ func TestNormalizeUserCode(t *testing.T) {
 		{"bcdfghjk", "BCDFGHJK", true},
 		{" bcdf ghjk ", "BCDFGHJK", true},
 		{"bCdF-gHjK", "BCDFGHJK", true},
-		{"BCDF-GHJ", "", false},       // 7 letters
-		{"BCDF-GHJKL", "", false},     // 9 letters
-		{"BCDA-GHJK", "", false},      // a vowel
-		{"BCD1-GHJK", "", false},      // a digit
-		{"BCDF–GHJK", "", false},      // an en dash
-		{"ＢCDF-GHJK", "", false},      // a full-width letter
+		{"BCDF-GHJ", "", false},   // 7 letters
+		{"BCDF-GHJKL", "", false}, // 9 letters
+		{"BCDA-GHJK", "", false},  // a vowel
+		{"BCD1-GHJK", "", false},  // a digit
+		{"BCDF–GHJK", "", false},  // an en dash
+		{"ＢCDF-GHJK", "", false},  // a full-width letter
 		{"", "", false},
 		{strings.Repeat("-", 100) + "BCDFGHJK", "", false},
 	} {

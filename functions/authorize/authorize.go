@@ -27,6 +27,10 @@
 //	                              (logout.go)
 //	POST /oauth2/logout           end the session, 303 to GET /oauth2/logout
 //	                              or the application's post-logout URI
+//	GET|POST /device              the Device Authorization Grant's
+//	                              verification page (RFC 8628 §3.3,
+//	                              device.go): the code, the sign-in, a
+//	                              consent page that is always shown
 //
 // Every page is built by a plain function (pages.go, on shared/page: no
 // template package, which would bloat the Lambda binary) that escapes every
@@ -85,6 +89,7 @@ var Paths = []string{
 	"/oauth2/authorize", "/rest/oauth2/latest/authorize",
 	"/oauth2/login", "/oauth2/consent", "/oauth2/logout",
 	"/account/authorizations", "/account/authorizations/",
+	devicePath,
 }
 
 // Tunables of the browser flow.
@@ -242,6 +247,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, POST")
 			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
 		}
+	case p == devicePath:
+		h.device(w, r) // RFC 8628 §3.3 (device.go)
 	case p == "/account/authorizations":
 		if h.allow(w, r, http.MethodGet) {
 			h.account(w, r)

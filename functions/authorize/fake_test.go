@@ -296,7 +296,14 @@ func (f *fakeStore) RevokeGrant(_ context.Context, userID, clientID, id string, 
 
 // The seeding side, shared with the real store in tests (see seeder).
 
-func (f *fakeStore) addLink(l store.Link) { f.mu.Lock(); f.links[l.ClientID] = l; f.mu.Unlock() }
+func (f *fakeStore) addLink(l store.Link) {
+	if l.GrantTypes == nil && l.ClientType != store.ResourceServer {
+		l.GrantTypes = shared.DefaultGrantTypes() // as the store reads a link stored without them
+	}
+	f.mu.Lock()
+	f.links[l.ClientID] = l
+	f.mu.Unlock()
+}
 func (f *fakeStore) addUser(u store.User) { f.mu.Lock(); f.users[u.ID] = u; f.mu.Unlock() }
 func (f *fakeStore) addGrant(g store.Grant) {
 	f.mu.Lock()

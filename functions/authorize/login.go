@@ -30,7 +30,8 @@ const (
 const accountPath = "/account/authorizations"
 
 // validReturnTo reports whether s is a place the login form may send the
-// browser back to: the account page or a local authorization request.
+// browser back to: the account page, a local authorization request, or a
+// device code's page.
 // Never an absolute URL (an open redirect), and never the administrators'
 // console, which signs its users in itself (functions/admin).
 func validReturnTo(s string) bool {
@@ -40,6 +41,7 @@ func validReturnTo(s string) bool {
 		}
 	}
 	return s == accountPath ||
+		strings.HasPrefix(s, devicePath+"?") ||
 		strings.HasPrefix(s, "/oauth2/authorize?") ||
 		strings.HasPrefix(s, "/rest/oauth2/latest/authorize?")
 }
@@ -260,12 +262,16 @@ func usernameAttr(username string, known bool) slog.Attr {
 // belongs to and the CSP form-action source its redirect needs, by
 // validating the request again; nothing when it is not valid.
 func (h *Handler) describeReturnTo(ctx context.Context, d *loginData) {
-	_, q, ok := strings.Cut(d.ReturnTo, "?")
+	path, q, ok := strings.Cut(d.ReturnTo, "?")
 	if !ok {
 		return
 	}
 	vals, err := url.ParseQuery(q)
 	if err != nil {
+		return
+	}
+	if path == devicePath {
+		h.describeDevice(ctx, d, vals)
 		return
 	}
 	a, _, err := h.parseAuthRequest(ctx, vals, "")

@@ -223,6 +223,12 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 		return nil, t, shared.UnsupportedResponseType("only response_type=code is supported")
 	}
 
+	// RFC 6749 §4.1.2.1: a link that does not allow the code flow (a
+	// device-only link, RFC 8628) is unauthorized_client.
+	if !link.AllowsGrant(shared.GrantTypeAuthorizationCode) {
+		return nil, t, shared.UnauthorizedClient("the application link does not allow the authorization code flow")
+	}
+
 	// RFC 7636 §4.3, §4.4.1: S256 only. A challenge without a method means
 	// "plain" (§4.3), which this server refuses.
 	challenge, method := a.get("code_challenge"), a.get("code_challenge_method")

@@ -80,6 +80,7 @@ type Store interface {
 	Sessions
 	Codes
 	Grants
+	Devices
 }
 
 var _ Store = (*store.Store)(nil)

@@ -151,6 +151,9 @@ details.confirm[open]{background:#ffebe6;border-radius:4px;padding:.75rem}
 details.confirm[open]>summary{background:#fff}
 ul.scopes{padding-left:1.25rem}
 ul.scopes>li{margin:.35rem 0}
+p.usercode,input[type=text].usercode{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:1.5rem;font-weight:700;letter-spacing:.1em}
+p.usercode{background:#f4f5f7;padding:.5rem .75rem;border-radius:4px;text-align:center}
+.warning{background:#fffae6;border-left:4px solid #ff8b00;padding:.5rem .75rem;border-radius:4px}
 `
 
 // Brand writes the line that names the provider at the top of a page
