@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,9 @@ type linkFormData struct {
 	Scopes     []string
 	Errs       fieldErrors
 	Table      permTable
+	// Device is the "Devices and command-line tools" checkbox: the
+	// Device Authorization Grant (RFC 8628) among the link's grant types.
+	Device bool
 }
 
 func (c *consoleReq) newLinkForm() {
@@ -160,6 +164,32 @@ func (c *consoleReq) newLinkForm() {
 	}
 	d := linkFormData{CSRF: c.a.sess.CSRF, Key: key, URIs: []string{""}, ClientType: store.Confidential, Table: newPermTable(c.h.cfg.Catalog)}
 	render(c, http.StatusOK, "Create link", "links", linkFormPage, d)
+}
+
+// formGrantTypes are the grant types the link form asks for, nil to keep
+// the default (a new link) or what the link has (cur, when editing): the
+// authorization code flow, unless the device checkbox is ticked and no
+// redirect URL given (a link only devices and command-line tools use); the
+// device grant when ticked; refresh tokens as the link had them (a new
+// link: yes). A resource server has none.
+func formGrantTypes(d linkFormData, cur *store.Link) *[]string {
+	if d.ClientType == store.ResourceServer || cur == nil && !d.Device {
+		return nil
+	}
+	var g []string
+	if !d.Device || len(d.URIs) > 0 {
+		g = append(g, shared.GrantTypeAuthorizationCode)
+	}
+	if cur == nil || cur.AllowsGrant(shared.GrantTypeRefreshToken) {
+		g = append(g, shared.GrantTypeRefreshToken)
+	}
+	if d.Device {
+		g = append(g, shared.GrantTypeDeviceCode)
+	}
+	if cur != nil && slices.Equal(g, cur.GrantTypes) {
+		return nil
+	}
+	return &g
 }
 
 // linkFormInput reads the fields of the link form; add reports the "add
@@ -183,7 +213,7 @@ func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 		logout, _ := uriLines(text)
 		in.PostLogoutRedirectURIs = &logout
 	}
-	d = linkFormData{Name: name, URIs: uris, LogoutURIs: text, ClientType: ct, Scopes: scopes}
+	d = linkFormData{Name: name, URIs: uris, LogoutURIs: text, ClientType: ct, Scopes: scopes, Device: form.Get("grant_device") == "on"}
 	if d.URIs == nil {
 		d.URIs = []string{}
 	}
@@ -220,6 +250,7 @@ func (c *consoleReq) createLink() {
 		in.RedirectURIs, in.PostLogoutRedirectURIs = &none, &none
 		d.URIs, d.LogoutURIs = nil, ""
 	}
+	in.GrantTypes = formGrantTypes(d, nil)
 	key := ""
 	if d.Key != "" {
 		key = "console:" + d.Key
@@ -275,7 +306,7 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 	writeFieldError(b, d.Errs, "name", "name")
 
 	b.WriteString(`<fieldset><legend>Redirect URL</legend>
-<p class="hint">Where the application receives its users back after they approve: an https URL, an http URL on 127.0.0.1, [::1] or localhost, or an app's private-use scheme such as com.example.app:/callback. Up to 10. Not needed for a resource server.</p>
+<p class="hint">Where the application receives its users back after they approve: an https URL, an http URL on 127.0.0.1, [::1] or localhost, or an app's private-use scheme such as com.example.app:/callback. Up to 10. Not needed for a resource server, nor for an application that connects only as a device or command-line tool.</p>
 `)
 	writeFieldError(b, d.Errs, "redirect_uris", "redirect_uris")
 	uris := d.URIs
@@ -315,6 +346,18 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 			b.Fill(`<label class="radio"><input type="radio" name="client_type" value="%s"`+chk+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n", o.v, o.label, o.help)
 		}
 		b.WriteString("</fieldset>\n")
+	}
+
+	if d.ClientType != store.ResourceServer || !d.Edit {
+		chk := ""
+		if d.Device {
+			chk = " checked"
+		}
+		b.WriteString(`<fieldset><legend>Other ways to connect</legend>` + "\n")
+		writeFieldError(b, d.Errs, "grant_types", "grant_device")
+		b.WriteString(`<label class="check"><input type="checkbox" id="grant_device" name="grant_device" value="on"` + chk + inputAttrs(d.Errs, "grant_types", "grant_device") + `> <span><strong>Devices and command-line tools (device code)</strong><br><span class="small">A tool without a browser shows its user a short code to enter on this service's /device page (RFC 8628). With no redirect URL above, the application can connect only this way. Not for a resource server.</span></span></label>
+</fieldset>
+`)
 	}
 
 	scopeErr := d.Errs["scopes"]
@@ -505,6 +548,22 @@ func scopeList(b *page.Buffer, cat *shared.Catalog, scopes []string) {
 	b.WriteString("</ul>")
 }
 
+// grantLabels name the grant types as the console shows them.
+var grantLabels = map[string]string{
+	shared.GrantTypeAuthorizationCode: "Users approve in the browser (authorization code)",
+	shared.GrantTypeRefreshToken:      "Stays connected (refresh tokens)",
+	shared.GrantTypeDeviceCode:        "Devices and command-line tools (device code)",
+}
+
+// grantList writes a link's grant types, in plain words with their code.
+func grantList(b *page.Buffer, grants []string) {
+	b.WriteString(`<ul class="plain">`)
+	for _, g := range grants {
+		b.Fill(`<li>%s <code>%s</code></li>`, grantLabels[g], g)
+	}
+	b.WriteString("</ul>")
+}
+
 func linkPage(b *page.Buffer, d linkData) {
 	l := d.Link
 	b.Fill(`<p class="small"><a href="/console/links">Application links</a> ›</p>
@@ -550,6 +609,11 @@ func linkPage(b *page.Buffer, d linkData) {
 			b.Fill(`<li><code>%s</code></li>`, u)
 		}
 		b.WriteString("</ul></dd>")
+	}
+	if l.ClientType != store.ResourceServer {
+		b.WriteString("<dt>Ways to connect</dt><dd>")
+		grantList(b, l.GrantTypes)
+		b.WriteString("</dd>")
 	}
 	b.WriteString("<dt>Permissions</dt><dd>")
 	scopeList(b, d.Catalog, l.Scopes)
@@ -597,7 +661,8 @@ func (c *consoleReq) editLinkForm() {
 	}
 	d := linkFormData{CSRF: c.a.sess.CSRF, Edit: true, ID: link.ID, Name: link.Name, URIs: append([]string{}, link.RedirectURIs...),
 		LogoutURIs: strings.Join(link.PostLogoutRedirectURIs, "\n"),
-		ClientType: link.ClientType, Scopes: link.Scopes, Table: newPermTable(c.h.cfg.Catalog)}
+		ClientType: link.ClientType, Scopes: link.Scopes, Table: newPermTable(c.h.cfg.Catalog),
+		Device: link.AllowsGrant(shared.GrantTypeDeviceCode)}
 	if link.ClientType != store.ResourceServer && len(d.URIs) == 0 {
 		d.URIs = []string{""}
 	}
@@ -623,6 +688,7 @@ func (c *consoleReq) editLink() {
 	if link.ClientType == store.ResourceServer {
 		in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 	}
+	in.GrantTypes = formGrantTypes(d, &link)
 	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), link.ID, in); err != nil {
 		if errs, ok := fieldError(err); ok {
 			d.Errs = errs

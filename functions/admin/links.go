@@ -46,6 +46,7 @@ type linkInput struct {
 	Scopes                 *[]string `json:"scopes"`
 	ClientType             *string   `json:"client_type"`
 	Enabled                *bool     `json:"enabled"`
+	GrantTypes             *[]string `json:"grant_types"`
 }
 
 // linkView is a link as the API shows it. ClientSecret is set only in the
@@ -64,6 +65,11 @@ type linkView struct {
 	Enabled                bool      `json:"enabled"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
+	// GrantTypes are the grants the link may use (RFC 7591 §2 names):
+	// authorization_code, refresh_token,
+	// urn:ietf:params:oauth:grant-type:device_code; [] for a resource
+	// server.
+	GrantTypes []string `json:"grant_types"`
 }
 
 func viewLink(l store.Link) linkView {
@@ -76,6 +82,7 @@ func viewLink(l store.Link) linkView {
 		Scopes:                 nonNil(l.Scopes),
 		ClientType:             l.ClientType,
 		Enabled:                l.Enabled,
+		GrantTypes:             nonNil(l.GrantTypes),
 		CreatedAt:              l.CreatedAt.UTC(),
 		UpdatedAt:              l.UpdatedAt.UTC(),
 	}
@@ -137,12 +144,34 @@ func validateClientType(t *string) (string, error) {
 	return "", errValidation("client_type", fmt.Sprintf("must be %q, %q or %q", store.Confidential, store.Public, store.ResourceServer))
 }
 
-// validateRedirectURIs checks the redirect URIs of a link of clientType
-// (SPEC "Redirect URIs"): a resource server has none; any other link 1 to
-// shared.MaxRedirectURIs, each valid, no duplicates. The message names the
-// offending element, e.g. "redirect_uris[1]: ...".
-func validateRedirectURIs(clientType string, uris []string) error {
-	return validateURIList("redirect_uris", clientType, uris, true)
+// validateGrantTypes checks the grant_types of a link of clientType and
+// returns them as stored: none for a resource server (it obtains no
+// tokens), else at least one known grant type, in a fixed order
+// (shared.NormalizeGrantTypes); nil (not sent) is the default.
+func validateGrantTypes(clientType string, in *[]string) ([]string, error) {
+	switch {
+	case clientType == store.ResourceServer && (in == nil || len(*in) == 0):
+		return []string{}, nil
+	case clientType == store.ResourceServer:
+		return nil, errValidation("grant_types", "a resource_server link has no grant types (it receives tokens, it does not ask for them)")
+	case in == nil:
+		return shared.DefaultGrantTypes(), nil
+	}
+	g, err := shared.NormalizeGrantTypes(*in)
+	if err != nil {
+		return nil, errValidation("grant_types", err.Error())
+	}
+	return g, nil
+}
+
+// validateLinkRedirectURIs checks the redirect URIs of a link of
+// clientType with grant types grants (SPEC "Redirect URIs"): a resource
+// server has none; any other link at most shared.MaxRedirectURIs, at
+// least one for the authorization code flow (a link used only by devices
+// needs none), each valid, no duplicates. The message names the offending
+// element, e.g. "redirect_uris[1]: ...".
+func validateLinkRedirectURIs(clientType string, grants, uris []string) error {
+	return validateURIList("redirect_uris", clientType, uris, slices.Contains(grants, shared.GrantTypeAuthorizationCode))
 }
 
 // validatePostLogoutRedirectURIs checks a link's post_logout_redirect_uris under
@@ -278,10 +307,13 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 	if nl.ClientType, err = validateClientType(in.ClientType); err != nil {
 		return linkView{}, false, err
 	}
+	if nl.GrantTypes, err = validateGrantTypes(nl.ClientType, in.GrantTypes); err != nil {
+		return linkView{}, false, err
+	}
 	if in.RedirectURIs != nil {
 		nl.RedirectURIs = *in.RedirectURIs
 	}
-	if err := validateRedirectURIs(nl.ClientType, nl.RedirectURIs); err != nil {
+	if err := validateLinkRedirectURIs(nl.ClientType, nl.GrantTypes, nl.RedirectURIs); err != nil {
 		return linkView{}, false, err
 	}
 	nl.RedirectURIs = nonNil(nl.RedirectURIs)
@@ -333,7 +365,7 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		c.audit(ctx, "link_created",
 			"link_id", link.ID, "client_id", link.ClientID, "client_type", link.ClientType,
 			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
-			"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "enabled", link.Enabled)
+			"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes, "enabled", link.Enabled)
 	}
 	v := viewLink(link)
 	if link.ClientType != store.Public {
@@ -421,7 +453,7 @@ func (h *Handler) getLinkOp(ctx context.Context, id string) (store.Link, error) 
 }
 
 // updateLink serves PATCH /admin/links/{id}: name, redirect_uris,
-// post_logout_redirect_uris, scopes and enabled may change; client_type may not (create a new link instead). An
+// post_logout_redirect_uris, scopes, grant_types and enabled may change; client_type may not (create a new link instead). An
 // empty object changes nothing and answers the link.
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) error {
 	var in linkInput
@@ -455,12 +487,27 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 		}
 		u.Name, fields = &name, append(fields, "name")
 	}
-	if in.RedirectURIs != nil {
+	grants := cur.GrantTypes
+	if in.GrantTypes != nil {
+		g, err := validateGrantTypes(cur.ClientType, in.GrantTypes)
+		if err != nil {
+			return store.Link{}, err
+		}
+		grants, u.GrantTypes, fields = g, &g, append(fields, "grant_types")
+	}
+	switch {
+	case in.RedirectURIs != nil:
 		uris := nonNil(*in.RedirectURIs)
-		if err := validateRedirectURIs(cur.ClientType, uris); err != nil {
+		if err := validateLinkRedirectURIs(cur.ClientType, grants, uris); err != nil {
 			return store.Link{}, err
 		}
 		u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
+	case in.GrantTypes != nil:
+		// Grant types that now include authorization_code need the
+		// redirect URIs the link has.
+		if err := validateLinkRedirectURIs(cur.ClientType, grants, cur.RedirectURIs); err != nil {
+			return store.Link{}, err
+		}
 	}
 	if in.PostLogoutRedirectURIs != nil {
 		uris := nonNil(*in.PostLogoutRedirectURIs)
@@ -489,7 +536,7 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 	c.audit(ctx, "link_updated",
 		"link_id", link.ID, "client_id", link.ClientID, "fields", fields,
 		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
-		"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "enabled", link.Enabled)
+		"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes, "enabled", link.Enabled)
 	return link, nil
 }
 
