@@ -45,6 +45,13 @@ type provider struct {
 
 func startProvider(t *testing.T, env map[string]string) *provider {
 	t.Helper()
+	return startProviderWith(t, env, nil)
+}
+
+// startProviderWith is startProvider whose configuration, once read from
+// env, change changes (settings that are not read from the environment).
+func startProviderWith(t *testing.T, env map[string]string, change func(*config.Config)) *provider {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +64,9 @@ func startProvider(t *testing.T, env map[string]string) *provider {
 	cfg, err := config.FromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if change != nil {
+		change(&cfg)
 	}
 	st := storetest.DynamoLocal(t)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
