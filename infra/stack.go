@@ -165,6 +165,7 @@ var Routes = []Route{
 	{"token", awsapigatewayv2.HttpMethod_GET, "/.well-known/openid-configuration", false},
 	{"token", awsapigatewayv2.HttpMethod_GET, "/oauth2/userinfo", false},
 	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/userinfo", false},
+	{"token", awsapigatewayv2.HttpMethod_POST, "/oauth2/device_authorization", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
@@ -175,6 +176,9 @@ var Routes = []Route{
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/logout", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/account/authorizations", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/account/authorizations/{client_id}/revoke", false},
+	// The Device Authorization Grant's verification page (RFC 8628).
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/device", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/device", false},
 	{"admin", awsapigatewayv2.HttpMethod_ANY, "/admin/{proxy+}", true},
 	// The console: the administrator's sign-in session is the
 	// authentication (functions/admin checks it and the administrator
