@@ -10,6 +10,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/permissions"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -312,9 +313,43 @@ func (h *Handler) failDevice(w http.ResponseWriter, r *http.Request, err error) 
 
 // deviceGrantable is the scope the user may approve for the device:
 // max(closure(R) ∩ closure(C) ∩ closure(U)), or the baseline, exactly as
-// for the code flow (R the requested scope, none meaning the link's).
-func (h *Handler) deviceGrantable(dr *deviceRequest) ([]string, error) {
-	return h.catalog.Cap(shared.FormatScope(dr.device.Scope), dr.link.Scopes, dr.user.Permissions)
+// for the code flow (R the requested scope, none meaning the link's; U the
+// stored permissions or, with PERMISSION_SOURCE=service, the permission
+// service's answer, whose failure is errPermissionsUnavailable and never
+// a wider scope).
+func (h *Handler) deviceGrantable(ctx context.Context, dr *deviceRequest) ([]string, error) {
+	requested := shared.FormatScope(dr.device.Scope)
+	perms := dr.user.Permissions
+	if h.cfg.Permissions.Service() {
+		asked, err := h.catalog.Cap(requested, dr.link.Scopes, dr.link.Scopes)
+		if err != nil {
+			return nil, err
+		}
+		if perms, err = h.perms.Permissions(ctx, permissions.ForUser(*dr.user, dr.link.ClientID, asked)); err != nil {
+			web.Logger(ctx).Warn("permission service failed; nothing granted", "client_id", dr.link.ClientID,
+				"user_id", dr.user.ID, "err", err)
+			return nil, errPermissionsUnavailable
+		}
+	}
+	return h.catalog.Cap(requested, dr.link.Scopes, perms)
+}
+
+// failDeviceGrantable answers deviceGrantable's error: a 503 page when the
+// permission service failed (nothing was decided; the device keeps
+// polling until the code expires), else a server error.
+func (h *Handler) failDeviceGrantable(w http.ResponseWriter, err error) {
+	if errors.Is(err, errPermissionsUnavailable) {
+		page.Render(w, http.StatusServiceUnavailable, errorPage, authError{
+			site:  h.site(),
+			Title: "Your permissions cannot be confirmed right now",
+			Text: h.provider + " asks for your permissions before a device gets any access, and the service that holds them did not answer. " +
+				"Nothing has been shared.",
+			Next: "Try again in a few minutes, with the same code while the device still shows it.",
+			Code: "temporarily_unavailable", Description: "the user's permissions cannot be confirmed right now",
+		})
+		return
+	}
+	h.renderMessage(w, http.StatusInternalServerError, msgServer)
 }
 
 // deviceContinue is the step after the code: the sign-in when no one is
@@ -329,14 +364,14 @@ func (h *Handler) deviceContinue(w http.ResponseWriter, r *http.Request, code st
 		h.renderLogin(w, r, http.StatusOK, loginData{ReturnTo: deviceURL(code), AppName: dr.link.Name})
 		return
 	}
-	h.renderDeviceConsent(w, dr)
+	h.renderDeviceConsent(r.Context(), w, dr)
 }
 
 // renderDeviceConsent renders the device's consent page.
-func (h *Handler) renderDeviceConsent(w http.ResponseWriter, dr *deviceRequest) {
-	granted, err := h.deviceGrantable(dr)
+func (h *Handler) renderDeviceConsent(ctx context.Context, w http.ResponseWriter, dr *deviceRequest) {
+	granted, err := h.deviceGrantable(ctx, dr)
 	if err != nil {
-		h.renderMessage(w, http.StatusInternalServerError, msgServer)
+		h.failDeviceGrantable(w, err)
 		return
 	}
 	page.Render(w, http.StatusOK, deviceConsentPage, deviceConsentData{
@@ -399,9 +434,9 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request, form url.
 	dec := store.DeviceDecision{UserID: user.ID}
 	switch form.Get("decision") {
 	case "approve":
-		granted, err := h.deviceGrantable(dr)
+		granted, err := h.deviceGrantable(ctx, dr)
 		if err != nil {
-			h.renderMessage(w, http.StatusInternalServerError, msgServer)
+			h.failDeviceGrantable(w, err)
 			return
 		}
 		id, err := shared.NewID(h.random)

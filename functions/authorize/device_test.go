@@ -11,7 +11,11 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/permissions"
+	"github.com/applinks/applinks/shared/permissions/permissionstest"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // The fake store has no device authorizations: the device tests run on
@@ -407,5 +411,62 @@ func TestDeviceSwitchAccount(t *testing.T) {
 	}
 	if d := e.device(code); d.Status != store.DevicePending {
 		t.Errorf("the switch decided: %+v", d)
+	}
+}
+
+// TestDevicePermissionService: with PERMISSION_SOURCE=service the device's
+// consent page and its approval cap the scope by the permission service's
+// answer (never the stored permissions); when the service fails, a 503
+// page, and nothing is decided: the device keeps waiting.
+func TestDevicePermissionService(t *testing.T) {
+	svc := permissionstest.New(t)
+	var now func() time.Time
+	e := newEnvWith(t, newRealStore(t, storetest.Kumo(t)), []func(*Options){func(o *Options) {
+		c, err := permissions.New(permissions.Options{Issuer: o.Config.Issuer, URL: svc.URL, Timeout: 2 * time.Second,
+			MaxCache: 0, Catalog: o.Config.Catalog, Signer: permissionstest.Signer(t),
+			Now: func() time.Time { return now() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Permissions = c
+	}}, func(c *config.Config) {
+		c.Permissions = config.Permissions{Source: config.PermissionsService, URL: svc.URL, Timeout: 2 * time.Second}
+	})
+	now = e.clock.Now
+	raw := e.store.(realStore).raw
+	if _, _, err := raw.CreateLink(context.Background(), store.NewLink{
+		ID: "id-" + devClient, ClientID: devClient, Name: "Deploy <CLI>", ClientType: store.Public, Enabled: true,
+		Scopes: []string{"REPO_ADMIN"}, GrantTypes: []string{shared.GrantTypeRefreshToken, shared.GrantTypeDeviceCode},
+	}, e.clock.Now()); err != nil {
+		t.Fatalf("CreateLink: %v", err)
+	}
+	code := e.newDevice(devClient) // asks for REPO_WRITE; alice's stored permission is REPO_WRITE
+	shown := shared.FormatUserCode(code)
+	b := e.browser()
+	r := b.get("/device?user_code=" + code)
+	r = b.follow(b.submit(checkPage(t, r).form(t, "/device"), "", nil))
+	r = b.follow(b.signIn(r, "alice", alicePass))
+
+	svc.Answer(http.StatusInternalServerError, `{"permissions":["SYSTEM_ADMIN"]}`)
+	r = b.get("/device?user_code=" + shown)
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(checkPage(t, r).Text, "cannot be confirmed") {
+		t.Fatalf("service failing: got %d %.300s, want the 503 page", r.status, r.body)
+	}
+	if d := e.device(code); d.Status != store.DevicePending {
+		t.Fatalf("service failing: the authorization is %v, want pending", d.Status)
+	}
+
+	svc.Grant(0, "REPO_READ")
+	r = b.get("/device?user_code=" + shown)
+	p := checkPage(t, r)
+	if r.status != http.StatusOK || !strings.Contains(p.Text, "View projects and repositories") || strings.Contains(p.Text, "Update projects and repositories") {
+		t.Fatalf("consent: got %d %q, want REPO_READ (the service's answer), not REPO_WRITE", r.status, p.Text)
+	}
+	b.submit(p.form(t, "/device"), "decision=approve", nil)
+	if d := e.device(code); d.Status != store.DeviceApproved || shared.FormatScope(d.Granted) != "REPO_READ" {
+		t.Errorf("approved: got %v %v, want approved with REPO_READ", d.Status, d.Granted)
+	}
+	if len(svc.Asked()) < 2 {
+		t.Errorf("the service was asked %d times, want before the page and at the approval", len(svc.Asked()))
 	}
 }
