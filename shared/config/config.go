@@ -118,7 +118,24 @@ type Config struct {
 	// the default, 5 s. Not read from the environment: tests shorten it so
 	// that a client library's real wait stays short.
 	DevicePollInterval time.Duration
+	// PasswordSignIn is PASSWORD_SIGN_IN: who may sign in with a password
+	// (PasswordOn, the default; PasswordAdmins; PasswordOff). The other way
+	// in is an upstream identity provider.
+	PasswordSignIn string
 }
+
+// Values of PASSWORD_SIGN_IN.
+const (
+	// PasswordOn: every user with a password may sign in with it.
+	PasswordOn = "on"
+	// PasswordAdmins: only administrators may sign in with a password (for
+	// the console and for applications alike); everyone else signs in
+	// through an identity provider.
+	PasswordAdmins = "admins"
+	// PasswordOff: no password signs anyone in; the sign-in page shows
+	// only the identity providers.
+	PasswordOff = "off"
+)
 
 // The values of ADMIN_MFA.
 const (
@@ -168,7 +185,8 @@ func ProviderNameFor(issuer string) string {
 // (letters, digits and the punctuation of ARNs). ADMIN_MFA is optional or
 // required (any letter case), required only with an issuer whose host is a
 // domain name. PERMISSION_SOURCE and the PERMISSIONS_* variables follow
-// Permissions. Values are trimmed of
+// Permissions. PASSWORD_SIGN_IN is on (default), admins or off (any letter
+// case). Values are trimmed of
 // surrounding whitespace; an empty value means unset.
 func FromEnv(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
@@ -283,7 +301,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.Permissions, err = readPermissions(get, c.Audience); err != nil {
 		return Config{}, err
 	}
+	if c.PasswordSignIn, err = readPasswordSignIn(get("PASSWORD_SIGN_IN")); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// readPasswordSignIn reads PASSWORD_SIGN_IN (any letter case; empty: on).
+func readPasswordSignIn(v string) (string, error) {
+	switch m := strings.ToLower(v); m {
+	case "":
+		return PasswordOn, nil
+	case PasswordOn, PasswordAdmins, PasswordOff:
+		return m, nil
+	}
+	return "", fmt.Errorf("PASSWORD_SIGN_IN: %q is not one of on, admins, off", v)
 }
 
 // principalARN is an IAM role or user ARN, with its path: what the
