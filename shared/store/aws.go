@@ -97,7 +97,7 @@ func OpenConfig(awsCfg aws.Config, cfg config.Config) *Store {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})
-	return New(db, sm, Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix})
+	return New(db, sm, Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix}).WithPermissionSource(cfg.Permissions.Source)
 }
 
 // endpoint is the service-specific endpoint variable when set, else the

@@ -137,6 +137,9 @@ type User struct {
 	// disabled (CreatedAt at first): a browser session or an authorization
 	// code issued before it no longer speaks for the user (IssuedSince).
 	CredentialsChangedAt time.Time `json:"-"`
+	// Upstream is the identity at an upstream identity provider linked to
+	// the user (nil: none); the user may sign in through it.
+	Upstream *UpstreamIdentity `json:"upstream"`
 }
 
 // IssuedSince reports whether something issued at t (a browser session, an
@@ -163,14 +166,26 @@ type UserUpdate struct {
 }
 
 // Session is a signed-in browser session. ID is shared.HashToken of the
-// cookie value. CreatedAt is when the user authenticated (OpenID Connect's
-// auth_time).
+// cookie value. CreatedAt is when the session began; AuthenticatedAt when
+// the user authenticated (OpenID Connect's auth_time).
 type Session struct {
 	ID        string
 	UserID    string
 	CSRF      string // the CSRF token bound to this session
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// AuthTime is when the user authenticated, when it is not CreatedAt:
+	// an upstream sign-in's auth_time (the upstream's). Zero: CreatedAt.
+	AuthTime time.Time
+}
+
+// AuthenticatedAt is when the session's user authenticated (OpenID
+// Connect's auth_time): AuthTime when set, else CreatedAt.
+func (s Session) AuthenticatedAt() time.Time {
+	if s.AuthTime.IsZero() {
+		return s.CreatedAt
+	}
+	return s.AuthTime
 }
 
 // Code is an authorization code. Hash is shared.HashToken of the code.
@@ -296,6 +311,9 @@ type Store struct {
 	prefix string
 	// secrets protects the secrets the store creates (WithSecretProtection).
 	secrets *secretProtection
+	// claimsPermissions: users' permissions are the ones mapped from their
+	// upstream sign-in (WithPermissionSource).
+	claimsPermissions bool
 }
 
 // ErrPublicLink is RotateLinkSecret's answer for a public link, which has no

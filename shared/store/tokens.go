@@ -16,14 +16,18 @@ import (
 // CreateSession stores a session with a TTL at ExpiresAt.
 func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 	e := newExpr()
+	it := map[string]types.AttributeValue{
+		aPK: str(sessionPrefix + sess.ID), aSK: str(skSession),
+		aUserID: str(sess.UserID), aCSRF: str(sess.CSRF),
+		aCreatedAt: str(fmtTime(sess.CreatedAt)), aExpiresAt: str(fmtTime(sess.ExpiresAt)),
+		aTTL: ttl(sess.ExpiresAt),
+	}
+	if !sess.AuthTime.IsZero() {
+		it[aAuthTime] = str(fmtTime(sess.AuthTime)) // an upstream sign-in's auth_time
+	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: s.tableName(),
-		Item: map[string]types.AttributeValue{
-			aPK: str(sessionPrefix + sess.ID), aSK: str(skSession),
-			aUserID: str(sess.UserID), aCSRF: str(sess.CSRF),
-			aCreatedAt: str(fmtTime(sess.CreatedAt)), aExpiresAt: str(fmtTime(sess.ExpiresAt)),
-			aTTL: ttl(sess.ExpiresAt),
-		},
+		Item:      it,
 		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(aPK) + ")"),
 		ExpressionAttributeNames: e.Names(),
 	})
@@ -56,7 +60,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (Sessi
 func decodeSession(it item) Session {
 	return Session{
 		ID: strings.TrimPrefix(it.s(aPK), sessionPrefix), UserID: it.s(aUserID), CSRF: it.s(aCSRF),
-		CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
+		CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt), AuthTime: it.t(aAuthTime),
 	}
 }
 
@@ -299,6 +303,9 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	add(k.RefreshHash, refreshPrefix, skRefresh)
 	add(k.SessionID, sessionPrefix, skSession)
 	add(k.UserID, userPrefix, skUser)
+	if ck := s.claimsKey(k.UserID); ck != nil {
+		keys = append(keys, ck)
+	}
 	if k.UserID != "" && k.GrantClientID != "" && !tooLong(k.UserID, k.GrantClientID) {
 		keys = append(keys, grantKey(k.UserID, k.GrantClientID))
 	}
@@ -343,6 +350,7 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 			b.Device = &d
 		}
 	}
+	s.applyClaims(&b, k.UserID, items)
 	return b, nil
 }
 

@@ -54,6 +54,7 @@ func decodeUser(it item) User {
 		UpdatedAt:     it.t(aUpdatedAt),
 
 		CredentialsChangedAt: it.t(aCredsChangedAt),
+		Upstream:             decodeUpstream(it),
 	}
 }
 
@@ -95,11 +96,16 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 	pointer := map[string]types.AttributeValue{
 		aPK: str(usernamePrefix + ukey), aSK: str(skUsername), aUserID: str(u.ID),
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		s.putNew(pointer), s.putNew(userItem),
-	}})
+	// With an upstream identity, its pointer goes in the same transaction.
+	extra, err := s.upstreamItems(u, userItem)
 	if err != nil {
-		return fmt.Errorf("create user %q: %w", u.Username, classify(err, false))
+		return fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
+		s.putNew(pointer), s.putNew(userItem),
+	}, extra...)})
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Username, s.conflictCause(ctx, u.Upstream, classify(err, false)))
 	}
 	return nil
 }
@@ -108,6 +114,9 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 func (s *Store) GetUser(ctx context.Context, id string) (User, error) {
 	if id == "" || tooLong(id) {
 		return User{}, fmt.Errorf("get user: %w", shared.ErrNotFound)
+	}
+	if s.claimsPermissions {
+		return s.getUserWithClaims(ctx, id)
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: s.tableName(), Key: key(userPrefix+id, skUser), ConsistentRead: aws.Bool(true),
@@ -187,6 +196,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, u UserUpdate, now tim
 		up.Set(aDisabled, boolean(*u.Disabled))
 	}
 	if u.Admin != nil {
+		if *u.Admin && CreatedBySignIn(id) {
+			return User{}, fmt.Errorf("update user %s: %w", id, ErrSignInUserAdmin)
+		}
 		up.Set(aAdmin, boolean(*u.Admin))
 	}
 	if u.Name != nil {
@@ -257,14 +269,16 @@ func (s *Store) deleteUser(ctx context.Context, id string, unlessAdmin bool, now
 		cond = notAdminCond(e)
 	}
 	ep := newExpr()
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	// The user's upstream identity pointer and claims permissions go with
+	// it (upstreamDeletes).
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(userPrefix+id, skUser),
 			ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}},
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(usernamePrefix+UsernameKey(u.Username), skUsername),
 			ConditionExpression:       aws.String(ep.n(aUserID) + " = " + ep.v(str(id))),
 			ExpressionAttributeNames:  ep.Names(),
 			ExpressionAttributeValues: ep.Values()}},
-	}})
+	}, s.upstreamDeletes(u)...)})
 	if err != nil {
 		err = classify(err, false)
 		if unlessAdmin && errors.Is(err, shared.ErrConflict) {

@@ -56,16 +56,27 @@ func AttributeNames() []string {
 // partition-key prefixes of the items it writes (PutItem, UpdateItem,
 // DeleteItem, alone or in a transaction). The CDK stack restricts each
 // function's writes to them with the dynamodb:LeadingKeys condition, so
-// that a compromised token or authorize function cannot create a link or a
-// user, make anyone an administrator, or open the console (its sessions
-// are CONSOLE# items); the functions' tests run their
+// that a compromised token or authorize function cannot create a link,
+// change a user the admin function created, make anyone an administrator,
+// or open the console (its sessions and upstream sign-ins are CONSOLE#
+// items, the identity providers IDPS); the functions' tests run their
 // handlers on a store that refuses any other write (storetest.LeadingKeys).
 // The admin function writes every kind of item and is not restricted.
 var WritePrefixes = map[string][]string{
 	// Sessions, sign-in throttles, codes, and the user's grants (approval
 	// on the consent page, revocation on the account page); the user's
-	// decision on a device authorization (RFC 8628).
-	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#", "DEVICE#"},
+	// decision on a device authorization (RFC 8628). For upstream
+	// sign-in: its flows (UPFLOW#), the pointers from upstream identities
+	// (UPSTREAM#) and from usernames (USERNAME#) to users, the users it
+	// creates, whose ids begin with "u." (USER#u.: never a user the admin
+	// function created, whose ids are base64url, and never an
+	// administrator, see store.SignInUserPrefix), and the permissions
+	// mapped from claims (CLAIMS#). IAM cannot look at attributes here:
+	// that such a user is written without a password or the
+	// administrator flag, and that a pointer is written only when new, is
+	// the code's doing (shared/store/README.md, SECURITY.md).
+	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#", "DEVICE#",
+		"UPFLOW#", "UPSTREAM#", "USERNAME#", "USER#u.", "CLAIMS#"},
 	// Code redemption, refresh tokens, revoked access-token ids, and
 	// grants (revoked on a replayed code, a reused refresh token or an
 	// RFC 7009 revocation); device authorizations (RFC 8628: created,
