@@ -80,6 +80,7 @@ import (
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/throttle"
+	"github.com/applinks/applinks/shared/upstream"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -90,6 +91,7 @@ var Paths = []string{
 	"/oauth2/login", "/oauth2/consent", "/oauth2/logout",
 	"/account/authorizations", "/account/authorizations/",
 	devicePath,
+	upstreamStartPath, upstreamCallbackPath,
 }
 
 // Tunables of the browser flow.
@@ -128,6 +130,10 @@ type Options struct {
 	// Permissions asks the permission service: required when
 	// Config.Permissions.Source is service, unused otherwise.
 	Permissions PermissionService
+	// Upstream is the relying party of upstream sign-in (default:
+	// upstream.New with Now). Upstream sign-in is offered when Store is
+	// also an UpstreamStore.
+	Upstream *upstream.Client
 }
 
 // Handler is the authorize function's http.Handler. It is safe for
@@ -151,6 +157,10 @@ type Handler struct {
 	// perms asks the permission service (nil unless
 	// PERMISSION_SOURCE=service).
 	perms PermissionService
+	// upstream is Store as an UpstreamStore (nil: no upstream sign-in);
+	// rp the relying party of upstream sign-in.
+	upstream UpstreamStore
+	rp       *upstream.Client
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -192,6 +202,11 @@ func New(o Options) (*Handler, error) {
 	}
 	if h.random == nil {
 		h.random = rand.Reader
+	}
+	h.upstream, _ = o.Store.(UpstreamStore)
+	h.rp = o.Upstream
+	if h.rp == nil {
+		h.rp = upstream.New(upstream.Options{Now: h.now})
 	}
 	h.limiter = throttle.New(o.Store, throttle.Options{
 		TrustViewerAddress: o.Config.TrustCloudFrontViewerAddress,
@@ -249,6 +264,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case p == devicePath:
 		h.device(w, r) // RFC 8628 §3.3 (device.go)
+	case p == upstreamStartPath:
+		if h.allowGet(w, r) {
+			h.upstreamStart(w, r)
+		}
+	case p == upstreamCallbackPath:
+		if h.allowGet(w, r) {
+			h.upstreamCallback(w, r)
+		}
 	case p == "/account/authorizations":
 		if h.allow(w, r, http.MethodGet) {
 			h.account(w, r)
@@ -265,6 +288,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.renderMessage(w, http.StatusNotFound, msgNotFound)
 	}
+}
+
+// allowGet answers 405 with an Allow header unless r's method is GET or
+// HEAD.
+func (h *Handler) allowGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
+	return false
 }
 
 // allow answers 405 with an Allow header unless r's method is method.

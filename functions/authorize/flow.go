@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
@@ -57,6 +58,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 			formAction: shared.FormActionSource(a.redirectTo),
 			// login_hint pre-fills the username (OIDC Core §3.1.2.1).
 			Username: a.get("login_hint"),
+			// An identity provider is asked to authenticate again when
+			// the request asks for it (prompt=login) or for a recent
+			// sign-in (max_age, checked against its auth_time).
+			UpstreamPrompt: a.prompts[promptLogin],
+			UpstreamMaxAge: -1,
+		}
+		if a.hasMaxAge {
+			d.UpstreamMaxAge = int(a.maxAge / time.Second)
 		}
 		if user != nil {
 			d.SignedInAs = user.Username
@@ -116,7 +125,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 		UserID:      user.ID,
 		Scope:       granted,
 		GrantID:     grantID,
-		AuthTime:    sess.CreatedAt,
+		AuthTime:    sess.AuthenticatedAt(),
 		Protocol:    a.protocol,
 		Nonce:       a.get("nonce"),
 		CreatedAt:   now,

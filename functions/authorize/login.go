@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/store"
@@ -24,6 +26,7 @@ import (
 const (
 	msgLoginFailed  = "The username or password is not right. Check them and try again."
 	msgLoginExpired = "Your sign-in form expired. Please sign in again."
+	msgPasswordOff  = "Signing in with a password is turned off. Choose one of the ways to sign in below."
 )
 
 // accountPath is the account page, the other place a login may return to.
@@ -60,6 +63,17 @@ type loginData struct {
 	// formAction is the CSP form-action source of the client the login's
 	// 303 may lead to at once (an earlier grant covers the request).
 	formAction string
+	// UpstreamPrompt and UpstreamMaxAge (-1: none) are the prompt=login
+	// and max_age of the pending request, passed on by the providers'
+	// links (and kept in the form, for the page shown again after a
+	// failed password).
+	UpstreamPrompt bool
+	UpstreamMaxAge int
+	// Providers are the "Continue with <name>" links (renderLogin).
+	Providers []providerLink
+	// Password is whether the password form is shown (PASSWORD_SIGN_IN
+	// is not off).
+	Password bool
 }
 
 // renderLogin renders the login page with a double-submit CSRF token: a
@@ -81,6 +95,8 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, tok, loginCSRFTTL))
 	d.CSRF = tok
 	d.site = h.site()
+	d.Password = h.cfg.PasswordSignIn != config.PasswordOff
+	d.Providers = h.providerLinks(r.Context(), d.ReturnTo, upstreamExtra(d.UpstreamPrompt, d.UpstreamMaxAge))
 	page.Render(w, status, loginPage, d, d.formAction)
 }
 
@@ -103,7 +119,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		page.Redirect(w, returnTo, http.StatusSeeOther)
 		return
 	}
-	d := loginData{ReturnTo: returnTo}
+	d := loginData{ReturnTo: returnTo, UpstreamMaxAge: -1}
 	h.describeReturnTo(ctx, &d)
 	h.renderLogin(w, r, http.StatusOK, d)
 }
@@ -124,7 +140,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.cancelLogin(w, r, returnTo)
 		return
 	}
-	d := loginData{ReturnTo: returnTo}
+	d := loginData{ReturnTo: returnTo, UpstreamMaxAge: -1, UpstreamPrompt: form.Get("upstream_prompt") == "login"}
+	if n, err := strconv.Atoi(form.Get("upstream_max_age")); err == nil && n >= 0 {
+		d.UpstreamMaxAge = n
+	}
 	h.describeReturnTo(ctx, &d)
 
 	// Double-submit check; the token is the defence, not Origin (a form
@@ -138,6 +157,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 
 	username, pw := form.Get("username"), form.Get("password")
+	if h.cfg.PasswordSignIn == config.PasswordOff {
+		// No password signs anyone in; nothing is checked or counted.
+		web.Logger(ctx).Info("login failed", "reason", "password_sign_in_off")
+		d.Message = msgPasswordOff
+		h.renderLogin(w, r, http.StatusForbidden, d)
+		return
+	}
 	user, err := h.checkPassword(r, username, pw)
 	if err != nil {
 		h.fail(w, err)
@@ -236,6 +262,10 @@ func (h *Handler) checkPassword(r *http.Request, username, pw string) (*store.Us
 		reason = "wrong_password"
 	case u.Disabled:
 		reason = "disabled"
+	case h.cfg.PasswordSignIn == config.PasswordAdmins && !u.IsAdministrator():
+		// PASSWORD_SIGN_IN=admins: a right password of anyone else gets
+		// the wrong password's answer, and stays counted.
+		reason = "password_not_allowed"
 	}
 	if reason != "" {
 		// The reserved attempt stays counted as a failure.

@@ -79,7 +79,7 @@ func (a *authRequest) get(name string) string { return a.params[name] }
 // signInTooOld reports whether max_age asks for a new sign-in of sess at
 // now (OIDC Core §3.1.2.1; max_age=0 is prompt=login).
 func (a *authRequest) signInTooOld(sess *store.Session, now time.Time) bool {
-	return sess != nil && a.hasMaxAge && now.Sub(sess.CreatedAt) >= a.maxAge
+	return sess != nil && a.hasMaxAge && now.Sub(sess.AuthenticatedAt()) >= a.maxAge
 }
 
 // values returns the authorization parameters to carry forward. prompt

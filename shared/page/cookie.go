@@ -32,6 +32,12 @@ type Cookies struct {
 	// ConsoleLogin the console sign-in form's double-submit cookie:
 	// __Host-console_login or console_login.
 	Console, ConsoleLogin string
+	// Upstream binds an upstream sign-in of the end users' pages to the
+	// browser that started it (__Host-upstream or upstream), and
+	// ConsoleUpstream one of the console (__Host-console_upstream or
+	// console_upstream). Both are SameSite=Lax (Make): the upstream's
+	// answer is a navigation from another site.
+	Upstream, ConsoleUpstream string
 }
 
 // NewCookies returns the cookies of the provider whose issuer is issuer, an
@@ -42,10 +48,12 @@ func NewCookies(issuer string) (Cookies, error) {
 		return Cookies{}, errors.New("the issuer must be an absolute http(s) URL")
 	}
 	if iss.Scheme == "http" && isLoopback(iss.Hostname()) {
-		return Cookies{Secure: false, Session: "session", LoginCSRF: "login_csrf", Console: "console", ConsoleLogin: "console_login"}, nil
+		return Cookies{Secure: false, Session: "session", LoginCSRF: "login_csrf", Console: "console", ConsoleLogin: "console_login",
+			Upstream: "upstream", ConsoleUpstream: "console_upstream"}, nil
 	}
 	return Cookies{Secure: true, Session: "__Host-session", LoginCSRF: "__Host-login_csrf",
-		Console: "__Host-console", ConsoleLogin: "__Host-console_login"}, nil
+		Console: "__Host-console", ConsoleLogin: "__Host-console_login",
+		Upstream: "__Host-upstream", ConsoleUpstream: "__Host-console_upstream"}, nil
 }
 
 func isLoopback(host string) bool {

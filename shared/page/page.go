@@ -154,6 +154,12 @@ ul.scopes>li{margin:.35rem 0}
 p.usercode,input[type=text].usercode{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:1.5rem;font-weight:700;letter-spacing:.1em}
 p.usercode{background:#f4f5f7;padding:.5rem .75rem;border-radius:4px;text-align:center}
 .warning{background:#fffae6;border-left:4px solid #ff8b00;padding:.5rem .75rem;border-radius:4px}
+ul.providers{list-style:none;padding:0;margin:1rem 0}
+ul.providers>li{margin:.5rem 0}
+a.provider{display:block;text-align:center;font-weight:600;padding:.6rem 1.2rem;border:2px solid #0052cc;border-radius:4px;color:#0052cc;background:#fff;text-decoration:none;min-height:44px;overflow-wrap:anywhere}
+a.provider:hover{background:#deebff}
+.divider{display:flex;align-items:center;gap:.75rem;color:#42526e;font-size:.9rem;margin:1.25rem 0 0}
+.divider::before,.divider::after{content:"";flex:1;border-top:1px solid #dfe1e6}
 `
 
 // Brand writes the line that names the provider at the top of a page

@@ -203,17 +203,18 @@ type Start struct {
 	URL                    string
 }
 
-// Begin starts a sign-in at the upstream of s: a fresh state, nonce and
-// PKCE verifier (each 256 random bits), and the authorization URL with the
-// S256 challenge (RFC 7636 §4.2). promptLogin passes prompt=login on, and
-// maxAge (seconds; negative: none) max_age (OpenID Connect Core
-// §3.1.2.1).
-func (c *Client) Begin(ctx context.Context, s Settings, promptLogin bool, maxAge int) (Start, error) {
+// Begin starts a sign-in at the upstream of s: a fresh state (statePrefix
+// and 256 random bits; the prefix tells flows apart, e.g. the console's),
+// nonce and PKCE verifier (256 random bits each), and the authorization
+// URL with the S256 challenge (RFC 7636 §4.2). promptLogin passes
+// prompt=login on, and maxAge (seconds; negative: none) max_age (OpenID
+// Connect Core §3.1.2.1).
+func (c *Client) Begin(ctx context.Context, s Settings, statePrefix string, promptLogin bool, maxAge int) (Start, error) {
 	p, err := c.provider(ctx, s.Issuer)
 	if err != nil {
 		return Start{}, err
 	}
-	st := Start{State: rand.Text() + rand.Text(), Nonce: rand.Text() + rand.Text(), Verifier: oauth2.GenerateVerifier()}
+	st := Start{State: statePrefix + rand.Text() + rand.Text(), Nonce: rand.Text() + rand.Text(), Verifier: oauth2.GenerateVerifier()}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), oidc.Nonce(st.Nonce)}
 	if promptLogin {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))

@@ -4,80 +4,28 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/zitadel/oidc/v3/example/server/exampleop"
-	"github.com/zitadel/oidc/v3/example/server/storage"
 	"golang.org/x/oauth2"
+
+	"github.com/applinks/applinks/shared/upstream/upstreamtest"
 )
 
 // The redirect URI the tests register at the example OP; nothing listens
 // there: the test's browser stops at it.
 const testRedirect = "http://127.0.0.1:1/oauth2/upstream/callback"
 
-// startZitadel serves zitadel/oidc's example OpenID Provider
-// (exampleop.SetupServer, unmodified) on http://localhost:PORT with two
-// web clients, "app" and "other", both secret "secret", redirecting to
-// testRedirect; its users are storage.NewUserStore's (test-user@localhost,
-// password verysecure).
 func startZitadel(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	issuer := "http://localhost:" + port
-	clients := map[string]*storage.Client{
-		"app":   storage.WebClient("app", "secret", testRedirect),
-		"other": storage.WebClient("other", "secret", testRedirect),
-	}
-	router := exampleop.SetupServer(issuer, storage.NewStorageWithClients(storage.NewUserStore(issuer), clients), nil, false)
-	srv := &http.Server{Handler: router, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return issuer
+	return upstreamtest.StartZitadel(t, map[string]string{"app": testRedirect, "other": testRedirect})
 }
 
-// signInAt drives a person's browser from the upstream authorization URL
-// through the example OP's login form to the redirect back, and returns
-// that redirect's query (code, state).
+// signInAt signs in at the example OP from authURL and returns the query
+// of its redirect back (code, state).
 func signInAt(t *testing.T, authURL, username, password string) url.Values {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	var back *url.URL
-	b := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), testRedirect) {
-			back = req.URL
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	resp, err := b.Get(authURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	id := resp.Request.URL.Query().Get("authRequestID")
-	if id == "" {
-		t.Fatalf("the OP's login page: %s (status %d), want ?authRequestID=", resp.Request.URL, resp.StatusCode)
-	}
-	loginURL := *resp.Request.URL
-	loginURL.RawQuery = ""
-	resp, err = b.PostForm(loginURL.String(), url.Values{"id": {id}, "username": {username}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if back == nil {
-		t.Fatalf("signing in at the OP did not come back to the redirect URI (status %d at %s)", resp.StatusCode, resp.Request.URL)
-	}
-	return back.Query()
+	return upstreamtest.ZitadelLogin(t, upstreamtest.NewBrowser(), authURL, username, password).Query()
 }
 
 func settings(issuer, clientID string) Settings {
@@ -99,7 +47,7 @@ func TestZitadelSignIn(t *testing.T) {
 	}
 	s := settings(issuer, "app")
 	before := time.Now().Add(-time.Second)
-	st, err := c.Begin(ctx, s, true, 300)
+	st, err := c.Begin(ctx, s, "", true, 300)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +91,7 @@ func TestZitadelRefusals(t *testing.T) {
 	c := New(Options{})
 	s := settings(issuer, "app")
 
-	st, err := c.Begin(ctx, s, false, -1)
+	st, err := c.Begin(ctx, s, "", false, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +100,7 @@ func TestZitadelRefusals(t *testing.T) {
 		t.Errorf("a wrong nonce: got %v, want rejected for the nonce", err)
 	}
 
-	st, _ = c.Begin(ctx, s, false, -1)
+	st, _ = c.Begin(ctx, s, "", false, -1)
 	back = signInAt(t, st.URL, "test-user2", "verysecure")
 	if _, err := c.Finish(ctx, s, back.Get("code"), oauth2.GenerateVerifier(), st.Nonce); KindOf(err) != KindRejected {
 		t.Errorf("a wrong verifier: got %v, want rejected", err)
@@ -160,7 +108,7 @@ func TestZitadelRefusals(t *testing.T) {
 
 	// A genuine ID token of this OP, issued to the client "other".
 	other := settings(issuer, "other")
-	st, _ = c.Begin(ctx, other, false, -1)
+	st, _ = c.Begin(ctx, other, "", false, -1)
 	back = signInAt(t, st.URL, "test-user2", "verysecure")
 	p, err := c.provider(ctx, issuer)
 	if err != nil {
@@ -199,7 +147,7 @@ func TestUnavailable(t *testing.T) {
 	issuer := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
 	c := New(Options{})
-	if _, err := c.Begin(context.Background(), settings(issuer, "app"), false, -1); KindOf(err) != KindUnavailable {
+	if _, err := c.Begin(context.Background(), settings(issuer, "app"), "", false, -1); KindOf(err) != KindUnavailable {
 		t.Errorf("Begin at a closed port: got %v, want unavailable", err)
 	}
 	err = c.Check(context.Background(), issuer)
