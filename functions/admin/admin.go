@@ -30,6 +30,11 @@
 //	POST   /admin/users/{username}/admin/passkey-enrollment  201 {"url", "expires_at"}: a one-time passkey enrollment link
 //	DELETE /admin/users/{username}/admin/passkeys            204; removes the user's passkeys, ends their sessions
 //	POST   /admin/signing-keys/rotate            {"rotated": true, "kid": ..., "active_from": RFC 3339}
+//	GET    /admin/identity-providers             every upstream identity provider (idp.go)
+//	POST   /admin/identity-providers             201; its discovery document checked first
+//	GET    /admin/identity-providers/{id}
+//	PATCH  /admin/identity-providers/{id}        partial; the issuer cannot change
+//	DELETE /admin/identity-providers/{id}        204
 //	GET    /admin/openapi.json                   this list as an OpenAPI 3.1 document (openapi.json)
 //
 // Error codes: invalid_request (400, malformed JSON or query), unauthorized
@@ -61,6 +66,7 @@ import (
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/throttle"
+	"github.com/applinks/applinks/shared/upstream"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -176,6 +182,10 @@ type Options struct {
 	// Random is the source of ids and client secrets (default
 	// crypto/rand.Reader).
 	Random io.Reader
+	// Upstream is the relying party that checks an identity provider's
+	// discovery document at save time and signs administrators in to the
+	// console through one (default: upstream.New with Now).
+	Upstream *upstream.Client
 }
 
 // keyOverlap is how much longer than ACCESS_TOKEN_TTL a retired signing key
@@ -203,6 +213,8 @@ type Handler struct {
 	// rp is the WebAuthn relying party of the console's passkeys (nil: the
 	// issuer's host is an IP address, no passkeys; passkey.go).
 	rp *webauthn.WebAuthn
+	// idpClient is the OpenID Connect relying party of identity providers.
+	idpClient *upstream.Client
 }
 
 // New returns a Handler, or an error when a required dependency is missing.
@@ -242,6 +254,10 @@ func New(o Options) (*Handler, error) {
 		return nil, fmt.Errorf("admin: passkeys: %w", err)
 	}
 	h.limiter = throttle.New(o.Store, throttle.Options{TrustViewerAddress: o.Config.TrustCloudFrontViewerAddress, Now: h.now})
+	h.idpClient = o.Upstream
+	if h.idpClient == nil {
+		h.idpClient = upstream.New(upstream.Options{Now: h.now})
+	}
 	h.routes = []route{
 		{[]string{"links"}, map[string]handlerFunc{
 			http.MethodGet: h.listLinks, http.MethodPost: h.createLink}},
@@ -271,6 +287,10 @@ func New(o Options) (*Handler, error) {
 			http.MethodDelete: h.removePasskeys}},
 		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
 			http.MethodPost: h.rotateSigningKey}},
+		{[]string{"identity-providers"}, map[string]handlerFunc{
+			http.MethodGet: h.listIdentityProviders, http.MethodPost: h.createIdentityProvider}},
+		{[]string{"identity-providers", "*"}, map[string]handlerFunc{
+			http.MethodGet: h.getIdentityProvider, http.MethodPatch: h.updateIdentityProvider, http.MethodDelete: h.deleteIdentityProvider}},
 	}
 	h.consoleRoutes = h.newConsoleRoutes()
 	return h, nil

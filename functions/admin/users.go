@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,6 +41,9 @@ type userInput struct {
 	Name          *string   `json:"name"`
 	Email         *string   `json:"email"`
 	EmailVerified *bool     `json:"email_verified"`
+	// Upstream links an upstream identity: {"provider", "subject"}, or
+	// null to unlink (idp_users.go). Absent: unchanged.
+	Upstream json.RawMessage `json:"upstream"`
 }
 
 // userView is a user as the API shows it: never the password hash.
@@ -54,6 +58,11 @@ type userView struct {
 	EmailVerified bool      `json:"email_verified"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// Upstream is the linked upstream identity (null: none); CreatedBy
+	// says where the user comes from: "administrator" or
+	// "upstream_sign_in".
+	Upstream  *store.UpstreamIdentity `json:"upstream"`
+	CreatedBy string                  `json:"created_by"`
 }
 
 func viewUser(u store.User) userView {
@@ -68,6 +77,8 @@ func viewUser(u store.User) userView {
 		EmailVerified: u.EmailVerified,
 		CreatedAt:     u.CreatedAt.UTC(),
 		UpdatedAt:     u.UpdatedAt.UTC(),
+		Upstream:      u.Upstream,
+		CreatedBy:     createdBy(u),
 	}
 }
 
@@ -238,17 +249,27 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 	if err := validateUsername(*in.Username); err != nil {
 		return store.User{}, err
 	}
-	if in.Password == nil {
-		return store.User{}, errValidation("password", "is required")
+	upIn, upSent, err := parseUpstream(in.Upstream)
+	if err != nil {
+		return store.User{}, err
 	}
-	if err := validatePassword(*in.Password); err != nil {
+	// A user linked to an upstream identity may have no password.
+	if in.Password == nil && upIn == nil {
+		return store.User{}, errValidation("password", "is required (unless upstream names the identity the user signs in with)")
+	}
+	if in.Password != nil {
+		if err := validatePassword(*in.Password); err != nil {
+			return store.User{}, err
+		}
+	}
+	if err := h.claimsPermissionsRefused(in); err != nil {
 		return store.User{}, err
 	}
 	var perms []string
 	if in.Permissions != nil {
 		perms = *in.Permissions
 	}
-	perms, err := validateScopes(h.cfg.Catalog, "permissions", perms)
+	perms, err = validateScopes(h.cfg.Catalog, "permissions", perms)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -265,12 +286,22 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 		return store.User{}, err
 	}
 	applyProfile(profile, &u)
-	if u.PasswordHash, err = h.hashPassword(*in.Password); err != nil {
-		return store.User{}, err
+	if upSent {
+		if u.Upstream, err = h.resolveUpstream(ctx, upIn); err != nil {
+			return store.User{}, err
+		}
+	}
+	if in.Password != nil {
+		if u.PasswordHash, err = h.hashPassword(*in.Password); err != nil {
+			return store.User{}, err
+		}
 	}
 	now := h.now().UTC()
 	u.CreatedAt, u.UpdatedAt = now, now
 	if err := h.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrUpstreamLinked) {
+			return store.User{}, upstreamConflict(err)
+		}
 		if isConflict(err) {
 			return store.User{}, errConflict(fmt.Sprintf("a user named %q already exists (usernames are compared regardless of letter case)", u.Username))
 		}
@@ -343,6 +374,13 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 	if err != nil {
 		return store.User{}, err
 	}
+	upIn, upSent, err := parseUpstream(in.Upstream)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := h.claimsPermissionsRefused(in); err != nil {
+		return store.User{}, err
+	}
 	if in.Password != nil {
 		hash, err := h.hashPassword(*in.Password)
 		if err != nil {
@@ -366,6 +404,11 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 	}
 	if guard && cur.Admin {
 		return store.User{}, errAdministrator(cur.Username)
+	}
+	if upSent {
+		if cur, err = h.setUpstreamOp(ctx, c, cur, upIn); err != nil {
+			return store.User{}, err
+		}
 	}
 	if len(fields) == 0 {
 		return cur, nil
