@@ -26,8 +26,8 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 		it[aAuthTime] = str(fmtTime(sess.AuthTime)) // an upstream sign-in's auth_time
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: s.tableName(),
-		Item:      it,
+		TableName:                s.tableName(),
+		Item:                     it,
 		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(aPK) + ")"),
 		ExpressionAttributeNames: e.Names(),
 	})
