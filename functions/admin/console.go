@@ -146,6 +146,18 @@ func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
 	case "/passkeys/enroll":
 		h.consolePasskeyEnroll(w, r)
 		return
+	case "/upstream/start", "/upstream/callback":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+			return
+		}
+		if rest == "/upstream/start" {
+			h.consoleUpstreamStartPage(w, r)
+		} else {
+			h.consoleUpstreamCallbackPage(w, r)
+		}
+		return
 	}
 	// The segments are unescaped once, from the escaped path: r.URL.Path is
 	// already unescaped, and unescaping it again would open
@@ -179,7 +191,7 @@ func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
 		h.toSignIn(w, r)
 		return
 	}
-	if !a.user.Admin {
+	if !a.user.IsAdministrator() {
 		web.Logger(ctx).Info("console refused: not an administrator", "username", a.user.Username)
 		h.consoleMessage(w, nil, http.StatusForbidden, msgNotAdmin)
 		return
@@ -407,6 +419,9 @@ type confirmData struct {
 	Password  bool
 	Passkey   *passkeyFormData
 	NoPasskey bool
+	// Providers is the "Confirm with <name>" link of the identity provider
+	// the administrator is linked through (console_idp_login.go).
+	Providers []consoleProvider
 }
 
 // validConsoleReturn reports whether s is a console page to come back to.
@@ -417,8 +432,9 @@ func validConsoleReturn(s string) bool {
 // renderConfirm renders the confirmation page (with the passkey script
 // when it offers a passkey).
 func (c *consoleReq) renderConfirm(d confirmData) {
+	c.upstreamConfirm(&d)
 	title := "Confirm it is you"
-	if d.Passkey == nil && d.Password {
+	if d.Passkey == nil && d.Password && len(d.Providers) == 0 {
 		title = "Confirm your password"
 	}
 	renderConsole(c.w, http.StatusOK, frame{Title: title, Admin: c.a, Provider: c.h.cfg.ProviderName, Passkey: d.Passkey != nil}, confirmPage, d)
@@ -452,10 +468,14 @@ func (c *consoleReq) confirm() {
 		c.renderConfirm(d)
 		return
 	}
-	ok, err := c.h.checkPassword(c.r, c.a.user, c.form.Get("password"))
-	if err != nil {
-		c.fail(err)
-		return
+	ok := false
+	if c.h.passwordAllowed() {
+		// PASSWORD_SIGN_IN=off: no password confirms either.
+		var err error
+		if ok, err = c.h.checkPassword(c.r, c.a.user, c.form.Get("password")); err != nil {
+			c.fail(err)
+			return
+		}
 	}
 	if !ok {
 		d, err := c.confirmForm(back, "Incorrect password, or too many attempts. Try again later.")
@@ -594,7 +614,7 @@ func render[T any](c *consoleReq, status int, title, section string, body func(*
 
 // consoleRoutes lists the console's pages and actions.
 func (h *Handler) newConsoleRoutes() []consoleRoute {
-	return []consoleRoute{
+	return append([]consoleRoute{
 		{pattern: []string{"confirm"}, get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
 		{pattern: []string{"confirm", "passkey"}, post: (*consoleReq).confirmPasskey, backTo: func([]string) string { return consolePrefix + "/confirm" }},
 		{pattern: []string{"links"}, get: (*consoleReq).links},
@@ -618,7 +638,7 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 		{pattern: []string{"users", "*", "passkeys", "*", "remove"}, post: (*consoleReq).removePasskey, confirm: true, backTo: userBack},
 		{pattern: []string{"keys"}, get: (*consoleReq).keys},
 		{pattern: []string{"keys", "rotate"}, post: (*consoleReq).rotateKey, confirm: true, backTo: func([]string) string { return consolePrefix + "/keys" }},
-	}
+	}, idpRoutes()...)
 }
 
 // userBack is the user's page, where its one-button forms are.

@@ -35,6 +35,7 @@ const (
 	msgConsoleLoginFailed  = "The username or password is not right, or the account is not an administrator. Check them and try again."
 	msgConsoleLoginExpired = "The sign-in form expired. Sign in again."
 	msgConsoleSignedOut    = "You are signed out of the console."
+	msgConsolePasswordOff  = "Signing in with a password is turned off. Sign in through your identity provider."
 )
 
 // consoleLoginData fills the console's sign-in page.
@@ -44,6 +45,11 @@ type consoleLoginData struct {
 	Username string
 	Error    string // a failed sign-in, in plain words
 	Notice   string // signed out
+	// Providers are the "Continue with <name>" links of the enabled
+	// identity providers; Password whether the password form is shown
+	// (PASSWORD_SIGN_IN is not off).
+	Providers []consoleProvider
+	Password  bool
 }
 
 // consoleReturnTo is return_to when it is a console page to come back to,
@@ -76,7 +82,7 @@ func (h *Handler) consoleLoginForm(w http.ResponseWriter, r *http.Request) {
 		h.consoleFail(w, r, nil, err)
 		return
 	}
-	if a != nil && a.user.Admin {
+	if a != nil && a.user.IsAdministrator() {
 		page.Redirect(w, back, http.StatusSeeOther)
 		return
 	}
@@ -102,6 +108,8 @@ func (h *Handler) renderConsoleLogin(w http.ResponseWriter, r *http.Request, sta
 	}
 	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.ConsoleLogin, tok, consoleLoginTTL))
 	d.CSRF = tok
+	d.Password = h.passwordAllowed()
+	d.Providers = h.consoleProviderLinks(r.Context(), d.ReturnTo, "", "")
 	renderConsole(w, status, frame{Title: "Sign in", Provider: h.cfg.ProviderName}, consoleLoginPage, d)
 }
 
@@ -125,6 +133,12 @@ func (h *Handler) consoleLoginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := form.Get("username")
+	if !h.passwordAllowed() {
+		web.Logger(ctx).Info("console login failed", "reason", "password_sign_in_off")
+		d.Error = msgConsolePasswordOff
+		h.renderConsoleLogin(w, r, http.StatusForbidden, d)
+		return
+	}
 	u, err := h.consolePassword(r, username, form.Get("password"))
 	if err != nil {
 		h.consoleFail(w, r, nil, err)
@@ -218,7 +232,7 @@ func (h *Handler) consolePassword(r *http.Request, username, pw string) (*store.
 		reason = "wrong_password"
 	case u.Disabled:
 		reason = "disabled"
-	case !u.Admin:
+	case !u.IsAdministrator():
 		reason = "not_admin"
 	}
 	if reason != "" {
@@ -279,6 +293,13 @@ func consoleLoginPage(b *page.Buffer, d consoleLoginData) {
 	b.WriteString("<p>The console is for administrators: it creates and changes application links, users and signing keys.</p>\n")
 	if d.Error != "" {
 		b.Fill(`<p class="error" role="alert" id="login-error">%s</p>`+"\n", d.Error)
+	}
+	consoleProviderButtons(b, d.Providers, "Continue with ", d.Password)
+	if !d.Password {
+		if len(d.Providers) == 0 {
+			b.WriteString("<p>No way to sign in is set up: password sign-in is turned off and no identity provider is enabled.</p>\n")
+		}
+		return
 	}
 	invalid := ""
 	if d.Error != "" {

@@ -129,11 +129,12 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 		b.WriteString(`<button type="submit" class="link">Sign out</button></form></span>`)
 	}
 	b.WriteString("</header>\n")
-	if f.Admin != nil && f.Admin.user.Admin {
+	if f.Admin != nil && f.Admin.user.IsAdministrator() {
 		b.WriteString(`<nav class="sections" aria-label="Administration">`)
 		for _, s := range []struct{ key, href, label string }{
 			{"links", consolePrefix + "/links", "Application links"},
 			{"users", consolePrefix + "/users", "Users"},
+			{idpSection, consolePrefix + "/identity-providers", "Identity providers"},
 			{"keys", consolePrefix + "/keys", "Signing keys"},
 		} {
 			cur := ""
@@ -175,20 +176,21 @@ func messagePage(b *page.Buffer, m consoleMsg) {
 }
 
 func confirmPage(b *page.Buffer, d confirmData) {
-	if d.Passkey == nil && d.Password {
+	if d.Passkey == nil && d.Password && len(d.Providers) == 0 {
 		b.WriteString(`<h1>Confirm your password</h1>
-<p>You are about to see or change something sensitive: a client secret, a deletion, or the signing key. Enter your password again to continue. You will not be asked again for 10 minutes.</p>
+<p>You are about to see or change something sensitive: a client secret, a deletion, an identity provider, or the signing key. Enter your password again to continue. You will not be asked again for 10 minutes.</p>
 `)
 	} else {
 		b.WriteString(`<h1>Confirm it is you</h1>
-<p>You are about to see or change something sensitive: a client secret, a deletion, or the signing key. Confirm it is you to continue. You will not be asked again for 10 minutes.</p>
+<p>You are about to see or change something sensitive: a client secret, a deletion, an identity provider, or the signing key. Confirm it is you to continue. You will not be asked again for 10 minutes.</p>
 `)
 	}
 	if d.Error != "" && !d.Password {
 		b.Fill(`<p class="error" role="alert">%s</p>`+"\n", d.Error)
 	}
+	consoleProviderButtons(b, d.Providers, "Confirm with ", false)
 	if d.Passkey != nil {
-		if d.Password {
+		if d.Password || len(d.Providers) > 0 {
 			b.WriteString("<h2>With your passkey</h2>\n")
 		}
 		writePasskeyForm(b, *d.Passkey, true)
@@ -196,8 +198,11 @@ func confirmPage(b *page.Buffer, d confirmData) {
 	if d.NoPasskey {
 		b.WriteString(`<p>This console requires a passkey, and your account has none. Ask whoever runs this provider for a passkey enrollment link (the admin API's <code>POST /admin/users/{username}/admin/passkey-enrollment</code>), then sign in again.</p>` + "\n")
 	}
+	if !d.Password && d.Passkey == nil && len(d.Providers) == 0 && !d.NoPasskey {
+		b.WriteString("<p>There is no way for you to confirm here: you have no password, and no identity provider you are linked through is enabled. Ask another administrator.</p>\n")
+	}
 	if d.Password {
-		if d.Passkey != nil {
+		if d.Passkey != nil || len(d.Providers) > 0 {
 			b.WriteString("<h2>Or with your password</h2>\n")
 		}
 		if d.Error != "" {
@@ -208,7 +213,7 @@ func confirmPage(b *page.Buffer, d confirmData) {
 <input type="hidden" name="return_to" value="%s">
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required`, d.CSRF, d.ReturnTo)
-		if d.Passkey == nil {
+		if d.Passkey == nil && len(d.Providers) == 0 {
 			b.WriteString(" autofocus")
 		}
 		if d.Error != "" {

@@ -109,6 +109,9 @@ type userFormData struct {
 	// Passkeys is the user's Passkeys section (an administrator's, when
 	// the console offers passkeys), nil otherwise.
 	Passkeys *passkeySection
+	// Upstream is where the user comes from and their upstream identity
+	// (console_idp.go); shown when Loaded.
+	Upstream upstreamSection
 }
 
 func (c *consoleReq) newUserForm() {
@@ -154,13 +157,18 @@ func (c *consoleReq) user() {
 		c.fail(err)
 		return
 	}
-	d := userFormData{CSRF: c.a.sess.CSRF, User: u, Table: newPermTable(c.h.cfg.Catalog), Self: u.Username == c.a.user.Username}
+	d := userFormData{CSRF: c.a.sess.CSRF, User: u, Table: newPermTable(c.h.cfg.Catalog), Self: u.Username == c.a.user.Username,
+		Upstream: c.userUpstream(u, nil)}
 	if d.Passkeys, err = c.passkeySectionOf(u); err != nil {
 		c.fail(err)
 		return
 	}
 	q := c.r.URL.Query()
 	switch {
+	case q.Get("linked") != "":
+		d.Notice = "The upstream identity was linked. The user's sessions signed in before have ended."
+	case q.Get("unlinked") != "":
+		d.Notice = "The upstream identity was unlinked. The user's sessions signed in before have ended."
 	case q.Get("created") != "":
 		d.Notice = "The user was created. They can sign in now."
 	case q.Get("updated") != "":
@@ -352,6 +360,9 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		return
 	}
 	b.WriteString(`<button type="submit">Save</button>` + "\n</form>\n")
+	if d.Upstream.Loaded {
+		writeUpstreamSection(b, u.Username, d.CSRF, d.Upstream)
+	}
 
 	b.WriteString("<h2>Set a password</h2>\n")
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(userPath(u.Username, "/password")))

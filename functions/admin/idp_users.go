@@ -103,6 +103,17 @@ func upstreamConflict(err error) error {
 	return err
 }
 
+// signInAdminError is the 422 of the administrator flag asked for a user
+// created by an upstream sign-in (store.ErrSignInUserAdmin): such a user's
+// item is the authorize function's to write, so the console never trusts
+// its flag.
+func signInAdminError(err error) error {
+	if errors.Is(err, store.ErrSignInUserAdmin) {
+		return errValidation("admin", "a user created by an upstream sign-in cannot be an administrator; create the administrator with the admin API or the console and link the upstream identity to them")
+	}
+	return err
+}
+
 // claimsPermissionsRefused refuses stored permissions when they come
 // from the identity provider's claims.
 func (h *Handler) claimsPermissionsRefused(in userInput) error {

@@ -428,7 +428,7 @@ func (h *Handler) applyUserUpdate(ctx context.Context, c call, cur store.User, u
 		return store.User{}, errAdministrator(cur.Username)
 	}
 	if err != nil {
-		return store.User{}, userError(wrapf(err, "update user %q", cur.Username))
+		return store.User{}, signInAdminError(userError(wrapf(err, "update user %q", cur.Username)))
 	}
 	// A new password set by an administrator, or a disabling, is incident
 	// response: everything the user authorized is revoked for good

@@ -34,9 +34,11 @@ type UpstreamFlow struct {
 	PromptLogin bool
 	MaxAge      int
 	// Purpose is "signin", or "confirm" for the console's confirmation of
-	// a signed-in administrator (UserID).
+	// a signed-in administrator (UserID) in the console session Session
+	// (its id hash).
 	Purpose   string
 	UserID    string
+	Session   string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -53,7 +55,8 @@ const (
 	aPromptLogin = "prompt_login"
 	aMaxAge      = "max_age"
 	aPurpose     = "purpose"
-	// aReturnTo is shared with the passkey ceremonies (passkeys.go).
+	// aReturnTo and aSession are shared with the passkey ceremonies
+	// (passkeys.go).
 )
 
 func upflowKey(id string, console bool) map[string]types.AttributeValue {
@@ -73,7 +76,7 @@ func (s *Store) CreateUpstreamFlow(ctx context.Context, f UpstreamFlow, console 
 	for k, v := range map[string]types.AttributeValue{
 		aProviderID: str(f.ProviderID), aBrowser: str(f.Browser), aNonce: str(f.Nonce), aVerifier: str(f.Verifier),
 		aReturnTo: str(f.ReturnTo), aPromptLogin: boolean(f.PromptLogin), aMaxAge: num(int64(f.MaxAge)),
-		aPurpose: str(f.Purpose), aUserID: str(f.UserID),
+		aPurpose: str(f.Purpose), aUserID: str(f.UserID), aSession: str(f.Session),
 		aCreatedAt: str(fmtTime(f.CreatedAt)), aExpiresAt: str(fmtTime(f.ExpiresAt)), aTTL: ttl(f.ExpiresAt),
 	} {
 		it[k] = v
@@ -111,6 +114,6 @@ func (s *Store) TakeUpstreamFlow(ctx context.Context, id string, console bool, n
 	return UpstreamFlow{
 		ID: id, ProviderID: it.s(aProviderID), Browser: it.s(aBrowser), Nonce: it.s(aNonce), Verifier: it.s(aVerifier),
 		ReturnTo: it.s(aReturnTo), PromptLogin: it.b(aPromptLogin), MaxAge: int(it.n(aMaxAge)),
-		Purpose: it.s(aPurpose), UserID: it.s(aUserID), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
+		Purpose: it.s(aPurpose), UserID: it.s(aUserID), Session: it.s(aSession), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
 	}, nil
 }

@@ -399,7 +399,7 @@ func TestUpstreamFlows(t *testing.T) {
 			t.Errorf("an expired flow: got %v, want ErrNotFound", err)
 		}
 		c := f
-		c.ID, c.Purpose, c.UserID = uniq("state"), "confirm", "uid-1"
+		c.ID, c.Purpose, c.UserID, c.Session = uniq("state"), "confirm", "uid-1", "sess-hash"
 		if err := authz.CreateUpstreamFlow(ctx(), c, true); err == nil {
 			t.Errorf("the authorize policy created a console flow")
 		}
