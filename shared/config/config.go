@@ -94,6 +94,9 @@ type Config struct {
 	// PermissionKeyPrincipals is PERMISSION_KEY_PRINCIPALS: likewise for
 	// the permission-request key secret (PERMISSION_SOURCE=service).
 	PermissionKeyPrincipals []string
+	// IdentityProviderSecretPrincipals is IDP_SECRET_PRINCIPALS: the same
+	// for the client secrets of the upstream identity providers.
+	IdentityProviderSecretPrincipals []string
 	// SecretKMSKey is SECRET_KMS_KEY: the KMS key (ARN, key id or alias)
 	// the store creates secrets with. Default: Secrets Manager's AWS
 	// managed key aws/secretsmanager.
@@ -266,6 +269,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		{"LINK_SECRET_PRINCIPALS", &c.LinkSecretPrincipals},
 		{"SIGNING_KEY_PRINCIPALS", &c.SigningKeyPrincipals},
 		{"PERMISSION_KEY_PRINCIPALS", &c.PermissionKeyPrincipals},
+		{"IDP_SECRET_PRINCIPALS", &c.IdentityProviderSecretPrincipals},
 	} {
 		if *p.dst, err = parsePrincipals(get(p.name)); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", p.name, err)

@@ -23,3 +23,15 @@ func TestPasswordSignIn(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityProviderSecretPrincipals: IDP_SECRET_PRINCIPALS is read like
+// the other secrets' principals.
+func TestIdentityProviderSecretPrincipals(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{"IDP_SECRET_PRINCIPALS": "arn:aws:iam::111111111111:role/admin, arn:aws:iam::111111111111:role/authorize"}))
+	if err != nil || len(c.IdentityProviderSecretPrincipals) != 2 || c.IdentityProviderSecretPrincipals[1] != "arn:aws:iam::111111111111:role/authorize" {
+		t.Errorf("got %v, %v", c.IdentityProviderSecretPrincipals, err)
+	}
+	if _, err := FromEnv(env(map[string]string{"IDP_SECRET_PRINCIPALS": "arn:aws:iam::1:role/x"})); err == nil || err.Error()[:22] != "IDP_SECRET_PRINCIPALS:" {
+		t.Errorf("a bad ARN: got %v", err)
+	}
+}

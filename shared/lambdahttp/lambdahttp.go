@@ -76,6 +76,8 @@ func setup(ctx context.Context, getenv func(string) string, logs io.Writer, buil
 		SigningKeyPrincipals:    cfg.SigningKeyPrincipals,
 		PermissionKeyPrincipals: cfg.PermissionKeyPrincipals,
 		KMSKey:                  cfg.SecretKMSKey,
+
+		IdentityProviderPrincipals: cfg.IdentityProviderSecretPrincipals,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -151,9 +151,18 @@ func (s *Store) CreateIdentityProvider(ctx context.Context, p IdentityProvider, 
 		SecretString:       aws.String(string(doc)),
 		ClientRequestToken: aws.String(requestToken("idp/" + p.ID)),
 		Description:        aws.String("client secret of upstream identity provider " + p.ID),
+		KmsKeyId:           s.secretKMSKey(),
 	})
 	if err != nil {
 		return fmt.Errorf("create identity provider %s: create secret: %w", p.ID, classify(err, true))
+	}
+	// Left to the functions that use it (IDP_SECRET_PRINCIPALS), before any
+	// item names it; a failure deletes it again.
+	if err := s.protectSecret(ctx, s.idpSecretName(p.ID), s.idpPrincipals()); err != nil {
+		if derr := s.deleteSecret(context.WithoutCancel(ctx), s.idpSecretName(p.ID)); derr != nil {
+			err = fmt.Errorf("%w (clean-up: delete secret: %v)", err, derr)
+		}
+		return fmt.Errorf("create identity provider %s: %w", p.ID, err)
 	}
 	pointer := map[string]types.AttributeValue{
 		aPK: str(idpsPK), aSK: str(skIssuerPrefix + hashKey(p.Issuer)), aID: str(p.ID), aIssuer: str(p.Issuer),

@@ -414,3 +414,36 @@ func TestUpstreamFlows(t *testing.T) {
 		}
 	})
 }
+
+// TestIdentityProviderSecretProtection: with IDP_SECRET_PRINCIPALS the
+// provider's client secret carries the resource policy that leaves it to
+// them from its creation; without, none.
+func TestIdentityProviderSecretProtection(t *testing.T) {
+	t.Parallel()
+	for name, nb := range secretEngines() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := nb(t)
+			principals := []string{adminRole, "arn:aws:iam::111111111111:role/authorize", operatorRole}
+			st, err := b.Store().WithSecretProtection(store.SecretProtection{IdentityProviderPrincipals: principals})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newIDP("https://" + uniq("issuer") + ".example")
+			if err := st.CreateIdentityProvider(ctx(), p, "s"); err != nil {
+				t.Fatalf("CreateIdentityProvider: %v", err)
+			}
+			want, _ := store.SecretPolicy(principals)
+			if got := policyOf(t, b, b.Options.SecretPrefix+"/identity-providers/"+p.ID); got != want {
+				t.Errorf("policy:\n got %s\nwant %s", got, want)
+			}
+			q := newIDP("https://" + uniq("issuer") + ".example")
+			if err := b.Store().CreateIdentityProvider(ctx(), q, "s"); err != nil {
+				t.Fatal(err)
+			}
+			if got := policyOf(t, b, b.Options.SecretPrefix+"/identity-providers/"+q.ID); got != "" {
+				t.Errorf("without principals: got policy %s", got)
+			}
+		})
+	}
+}

@@ -29,6 +29,9 @@ type SecretProtection struct {
 	// PermissionKeyPrincipals likewise for the permission-request key
 	// secret (PermissionRequestKeys).
 	PermissionKeyPrincipals []string
+	// IdentityProviderPrincipals are the same for the client secrets of
+	// the upstream identity providers.
+	IdentityProviderPrincipals []string
 	// KMSKey is the KMS key (ARN, key id or alias) new secrets are
 	// encrypted with; "" for aws/secretsmanager.
 	KMSKey string
@@ -54,13 +57,14 @@ type secretProtection struct {
 func (s *Store) WithSecretProtection(p SecretProtection) (*Store, error) {
 	c := *s
 	sp := &secretProtection{SecretProtection: p}
-	if len(p.LinkPrincipals) > 0 || len(p.SigningKeyPrincipals) > 0 || len(p.PermissionKeyPrincipals) > 0 {
+	if len(p.LinkPrincipals) > 0 || len(p.SigningKeyPrincipals) > 0 || len(p.PermissionKeyPrincipals) > 0 ||
+		len(p.IdentityProviderPrincipals) > 0 {
 		rp, ok := s.sm.(resourcePolicies)
 		if !ok {
 			return nil, fmt.Errorf("secret protection: the Secrets Manager client %T cannot attach resource policies", s.sm)
 		}
 		sp.sm = rp
-		for _, l := range [][]string{p.LinkPrincipals, p.SigningKeyPrincipals, p.PermissionKeyPrincipals} {
+		for _, l := range [][]string{p.LinkPrincipals, p.SigningKeyPrincipals, p.PermissionKeyPrincipals, p.IdentityProviderPrincipals} {
 			if len(l) == 0 {
 				continue
 			}
@@ -125,6 +129,13 @@ func (s *Store) linkPrincipals() []string {
 		return nil
 	}
 	return s.secrets.LinkPrincipals
+}
+
+func (s *Store) idpPrincipals() []string {
+	if s.secrets == nil {
+		return nil
+	}
+	return s.secrets.IdentityProviderPrincipals
 }
 
 func (s *Store) signingKeyPrincipals() []string {
