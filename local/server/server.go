@@ -31,6 +31,8 @@ const CallbackPath = "/local/callback"
 // request middleware and, with an https issuer, web.HSTS as in Lambda. The
 // admin API authenticates with cfg.AdminToken.
 func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (http.Handler, error) {
+	// Users' permissions follow PERMISSION_SOURCE (as store.Open's do).
+	st = st.WithPermissionSource(cfg.Permissions.Source)
 	keys, err := signing.New(ctx, st, signing.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
