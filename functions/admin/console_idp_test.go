@@ -175,7 +175,7 @@ func TestConsoleNeverTrustsSignInUsers(t *testing.T) {
 	if u, _ := e.st.GetUserByName(context.Background(), "zed"); u.Admin {
 		t.Errorf("zed became an administrator")
 	}
-	body := e.do(http.StatusUnprocessableEntity, http.MethodPatch, "/admin/users/zed", `{"admin":true}`)
+	body := e.do(http.StatusUnprocessableEntity, http.MethodPut, "/admin/users/zed/admin", `{"admin":true}`)
 	checkError(t, body, "validation_failed", "admin: a user created by an upstream sign-in cannot be an administrator")
 	if r := e.get(cookie, "/console/users/zed"); !strings.Contains(r.body, "Created at their first sign-in through an identity provider") {
 		t.Errorf("zed's page does not say where the user comes from")
