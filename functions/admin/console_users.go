@@ -344,7 +344,10 @@ func userFormPage(b *page.Buffer, d userFormData) {
 	writeFieldError(b, d.Errs, "email", "email")
 	checkbox(b, "email_verified", "Email address verified", "Applications may rely on it (the email_verified claim).", u.EmailVerified, d.Errs)
 	b.WriteString("<fieldset><legend>Access</legend>\n")
-	checkbox(b, "admin", "Administrator", "Can open this console: create and change application links, users and signing keys.", u.Admin, d.Errs)
+	if !store.CreatedBySignIn(u.ID) || d.Create {
+		// A user an upstream sign-in created can never be one.
+		checkbox(b, "admin", "Administrator", "Can open this console: create and change application links, users and signing keys.", u.Admin, d.Errs)
+	}
 	checkbox(b, "disabled", "Disabled", "Cannot sign in; applications acting for the user stop working.", u.Disabled, d.Errs)
 	b.WriteString("</fieldset>\n")
 	permErr := d.Errs["permissions"]

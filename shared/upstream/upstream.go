@@ -175,12 +175,15 @@ func checkEndpoints(p *oidc.Provider) error {
 }
 
 // provider returns the discovered provider of issuer, from the cache when
-// it is recent.
-func (c *Client) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+// it is recent and fresh is false. With fresh (the start of a sign-in) the
+// discovery document is always fetched, so that an upstream that is down
+// is noticed before the browser is sent there; the cached provider, with
+// its key set, is kept when the document still names the same endpoints.
+func (c *Client) provider(ctx context.Context, issuer string, fresh bool) (*oidc.Provider, error) {
 	c.mu.Lock()
 	cp, ok := c.providers[issuer]
 	c.mu.Unlock()
-	if ok && c.now().Sub(cp.fetched) < c.cacheFor {
+	if ok && !fresh && c.now().Sub(cp.fetched) < c.cacheFor {
 		return cp.p, nil
 	}
 	p, err := oidc.NewProvider(c.ctx(ctx), issuer)
@@ -190,10 +193,24 @@ func (c *Client) provider(ctx context.Context, issuer string) (*oidc.Provider, e
 	if err := checkEndpoints(p); err != nil {
 		return nil, unavailable("discovery", err)
 	}
+	if ok && sameEndpoints(cp.p, p) {
+		p = cp.p
+	}
 	c.mu.Lock()
 	c.providers[issuer] = cachedProvider{p: p, fetched: c.now()}
 	c.mu.Unlock()
 	return p, nil
+}
+
+// sameEndpoints reports whether two discoveries of one issuer name the
+// same endpoints and key set.
+func sameEndpoints(a, b *oidc.Provider) bool {
+	var ca, cb struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	_ = a.Claims(&ca)
+	_ = b.Claims(&cb)
+	return a.Endpoint() == b.Endpoint() && a.UserInfoEndpoint() == b.UserInfoEndpoint() && ca.JWKS == cb.JWKS
 }
 
 // Start is a new sign-in: the values the provider keeps (state, nonce,
@@ -210,7 +227,7 @@ type Start struct {
 // prompt=login on, and maxAge (seconds; negative: none) max_age (OpenID
 // Connect Core §3.1.2.1).
 func (c *Client) Begin(ctx context.Context, s Settings, statePrefix string, promptLogin bool, maxAge int) (Start, error) {
-	p, err := c.provider(ctx, s.Issuer)
+	p, err := c.provider(ctx, s.Issuer, true)
 	if err != nil {
 		return Start{}, err
 	}
@@ -261,7 +278,7 @@ type Identity struct {
 // when the upstream has it, whose sub must be the ID token's (OpenID
 // Connect Core §5.3.2).
 func (c *Client) Finish(ctx context.Context, s Settings, code, verifier, nonce string) (Identity, error) {
-	p, err := c.provider(ctx, s.Issuer)
+	p, err := c.provider(ctx, s.Issuer, false)
 	if err != nil {
 		return Identity{}, err
 	}

@@ -110,7 +110,7 @@ func TestZitadelRefusals(t *testing.T) {
 	other := settings(issuer, "other")
 	st, _ = c.Begin(ctx, other, "", false, -1)
 	back = signInAt(t, st.URL, "test-user2", "verysecure")
-	p, err := c.provider(ctx, issuer)
+	p, err := c.provider(ctx, issuer, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestZitadelRefusals(t *testing.T) {
 
 	// The same token presented as another issuer's (a second OP).
 	issuer2 := startZitadel(t)
-	p2, err := c.provider(ctx, issuer2)
+	p2, err := c.provider(ctx, issuer2, false)
 	if err != nil {
 		t.Fatal(err)
 	}
