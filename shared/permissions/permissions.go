@@ -487,10 +487,13 @@ func freshness(h http.Header) time.Duration {
 }
 
 // ForUser is the request about user u for the client clientID asking for
-// scopes: u's immutable id, username, and email only when verified.
-// Upstream stays nil until users carry an upstream link (the pair of
-// upstream issuer and subject); this is the one place that fills it in.
+// scopes: u's immutable id, username, and email only when verified, and
+// the upstream identity linked to u (issuer and subject; nil when none).
 func ForUser(u store.User, clientID string, scopes []string) Request {
-	return Request{Sub: u.ID, ClientID: clientID, Scopes: scopes, Username: u.Username,
+	r := Request{Sub: u.ID, ClientID: clientID, Scopes: scopes, Username: u.Username,
 		Email: u.Email, EmailVerified: u.EmailVerified}
+	if u.Upstream != nil {
+		r.Upstream = &Upstream{Issuer: u.Upstream.Issuer, Subject: u.Upstream.Subject}
+	}
+	return r
 }
