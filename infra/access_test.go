@@ -118,7 +118,7 @@ func TestAccessesFollowTheCode(t *testing.T) {
 			}
 			a := Accesses[fn]
 			granted := map[string]bool{}
-			for _, l := range [][]string{a.Table, a.LinkSecrets, a.SigningKeys, a.PermissionKeys} {
+			for _, l := range [][]string{a.Table, a.LinkSecrets, a.SigningKeys, a.PermissionKeys, a.IDPSecrets} {
 				for _, x := range l {
 					granted[x] = true
 				}

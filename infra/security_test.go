@@ -67,12 +67,12 @@ func TestSecretPrincipals(t *testing.T) {
 			access := map[string][]any{}
 			for _, fn := range Functions {
 				for sid := range doc.statements(t, fn) {
-					if sid == "LinkSecrets" || sid == "SigningKeys" {
+					if sid == "LinkSecrets" || sid == "SigningKeys" || sid == "IdentityProviderSecrets" {
 						access[sid] = append(access[sid], roleArn(doc.role(t, fn)))
 					}
 				}
 			}
-			for _, sid := range []string{"LinkSecrets", "SigningKeys"} {
+			for _, sid := range []string{"LinkSecrets", "SigningKeys", "IdentityProviderSecrets"} {
 				if len(props.OperatorRoleArns) > 0 {
 					access[sid] = append(access[sid], operator)
 				}
@@ -83,11 +83,14 @@ func TestSecretPrincipals(t *testing.T) {
 				"admin": {
 					"LINK_SECRET_PRINCIPALS": joined(access["LinkSecrets"]...),
 					"SIGNING_KEY_PRINCIPALS": joined(access["SigningKeys"]...),
+					// The admin function creates the identity providers'
+					// secrets, which it and the authorize function read.
+					"IDP_SECRET_PRINCIPALS": joined(access["IdentityProviderSecrets"]...),
 				},
 			}
 			for _, fn := range Functions {
 				vars := doc.env(t, fn)
-				for _, k := range []string{"LINK_SECRET_PRINCIPALS", "SIGNING_KEY_PRINCIPALS"} {
+				for _, k := range []string{"LINK_SECRET_PRINCIPALS", "SIGNING_KEY_PRINCIPALS", "IDP_SECRET_PRINCIPALS"} {
 					if got, w := vars[k], want[fn][k]; !reflect.DeepEqual(got, w) {
 						t.Errorf("%s %s:\n got %v\nwant %v", fn, k, got, w)
 					}
@@ -101,10 +104,13 @@ func TestSecretPrincipals(t *testing.T) {
 			if len(access["SigningKeys"]) < 2 {
 				t.Errorf("signing keys: got %v, want the token and admin roles", access["SigningKeys"])
 			}
+			if want := []any{roleArn(doc.role(t, "authorize")), roleArn(doc.role(t, "admin"))}; !reflect.DeepEqual(access["IdentityProviderSecrets"][:2], want) {
+				t.Errorf("identity provider secrets: got %v, want the authorize and admin roles first", access["IdentityProviderSecrets"])
+			}
 			// And each of them may attach that policy, on those secrets only.
 			for _, fn := range []string{"token", "admin"} {
 				for sid, st := range doc.statements(t, fn) {
-					if sid != "LinkSecrets" && sid != "SigningKeys" {
+					if sid != "LinkSecrets" && sid != "SigningKeys" && (sid != "IdentityProviderSecrets" || fn != "admin") {
 						continue
 					}
 					if !slices.Contains(list(st.Action), any("secretsmanager:PutResourcePolicy")) {
@@ -151,7 +157,8 @@ func TestKMSKey(t *testing.T) {
 	}
 	want := map[string]map[string][]any{ // function → Sid → actions
 		"token":     {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt", "kms:GenerateDataKey"}},
-		"authorize": {"TableKey": {"kms:Decrypt"}},
+		// authorize reads the identity providers' client secrets.
+		"authorize": {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt"}},
 		"admin":     {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt", "kms:GenerateDataKey"}},
 	}
 	for _, fn := range Functions {

@@ -176,6 +176,11 @@ var Routes = []Route{
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/logout", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/account/authorizations", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/account/authorizations/{client_id}/revoke", false},
+	// Sign-in through an upstream identity provider: the start, and the
+	// redirect URI registered at every upstream (a console flow goes on to
+	// /console/upstream/callback).
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/upstream/start", false},
+	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/upstream/callback", false},
 	// The Device Authorization Grant's verification page (RFC 8628).
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/device", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/device", false},
@@ -230,6 +235,9 @@ type Access struct {
 	// PermissionKeys are the actions on the permission-request key secret,
 	// granted only with PERMISSION_SOURCE=service (effectiveAccess).
 	PermissionKeys []string
+	// IDPSecrets are the actions on the client secrets of the upstream
+	// identity providers (<prefix>/identity-providers/<id>).
+	IDPSecrets []string
 }
 
 // Accesses follow the store methods each handler calls and the SDK
@@ -252,17 +260,24 @@ type Access struct {
 //     revocation and sign-out), ApproveGrant (a transaction of a Put or
 //     Update of the grant and a ConditionCheck of the user), and
 //     ListGrantsByUser (Query of the user's grants partition, on the table)
-//     for the account page. No index; no secrets but, with
-//     PERMISSION_SOURCE=service, the permission-request keys as the token
-//     function has them (whichever starts first creates them).
-//   - admin: links and users (Get/Put/Update/DeleteItem, transactions of
+//     for the account page. Upstream sign-in: the identity providers (a
+//     Query of their partition), its flows (PutItem, DeleteItem), the
+//     users it creates and their pointers (a transaction of Puts), claims
+//     permissions (PutItem), and the providers' client secrets
+//     (GetSecretValue, to redeem a code). No index; no other secrets but,
+//     with PERMISSION_SOURCE=service, the permission-request keys as the
+//     token function has them (whichever starts first creates them).
+//   - admin: links and users (Get/Put/Update/DeleteItem, BatchGetItem for
+//     a user and its claims permissions with PERMISSION_SOURCE=claims, transactions of
 //     Put and Delete items, and a ConditionCheck: a passkey enrollment
 //     checks its user), the listings and revocation by link (Query on
 //     gsi1), the user listing (Query on gsi2), a user's grants (Query on
 //     the table), the link secrets (Create, Get, Put, Delete, and
 //     PutResourcePolicy right after Create) and signing-key rotation (Get,
 //     Create and PutResourcePolicy when the first rotation finds no key
-//     set, Put).
+//     set, Put), and the identity providers' client secrets (Create with
+//     its PutResourcePolicy, Get for the console's upstream sign-in, Put,
+//     Delete).
 //
 // Query of the table itself is in Table; QueryIndex grants Query on
 // <table>/index/* alone.
@@ -283,10 +298,11 @@ var Accesses = map[string]Access{
 			"dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query",
 		},
 		PermissionKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
+		IDPSecrets:     []string{"secretsmanager:GetSecretValue"},
 	},
 	"admin": {
 		Table: []string{
-			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+			"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
 			"dynamodb:ConditionCheckItem", "dynamodb:Query",
 		},
 		QueryIndex: true,
@@ -298,6 +314,11 @@ var Accesses = map[string]Access{
 		SigningKeys: []string{
 			"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
 			"secretsmanager:PutSecretValue", "secretsmanager:PutResourcePolicy",
+		},
+		IDPSecrets: []string{
+			"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
+			"secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+			"secretsmanager:PutResourcePolicy",
 		},
 	},
 }
@@ -691,7 +712,7 @@ func grantKey(stack awscdk.Stack, fn awslambda.Function, key awskms.IKey, a Acce
 		Resources:  &[]*string{key.KeyArn()},
 		Conditions: via("dynamodb"),
 	}))
-	secrets := slices.Concat(a.LinkSecrets, a.SigningKeys, a.PermissionKeys)
+	secrets := slices.Concat(a.LinkSecrets, a.SigningKeys, a.PermissionKeys, a.IDPSecrets)
 	var actions []string
 	if readsOrigin || len(secrets) > 0 {
 		actions = append(actions, "kms:Decrypt")
@@ -712,7 +733,7 @@ func grantKey(stack awscdk.Stack, fn awslambda.Function, key awskms.IKey, a Acce
 
 // createsSecrets reports whether a function with access a creates secrets.
 func createsSecrets(a Access) bool {
-	return slices.Contains(slices.Concat(a.LinkSecrets, a.SigningKeys, a.PermissionKeys), "secretsmanager:CreateSecret")
+	return slices.Contains(slices.Concat(a.LinkSecrets, a.SigningKeys, a.PermissionKeys, a.IDPSecrets), "secretsmanager:CreateSecret")
 }
 
 // effectiveAccess is the function's Access in the stack p describes: the
@@ -742,6 +763,7 @@ func setSecretPrincipals(fns map[string]awslambda.Function, p ProviderStackProps
 		{"LINK_SECRET_PRINCIPALS", func(a Access) []string { return a.LinkSecrets }},
 		{"SIGNING_KEY_PRINCIPALS", func(a Access) []string { return a.SigningKeys }},
 		{"PERMISSION_KEY_PRINCIPALS", func(a Access) []string { return a.PermissionKeys }},
+		{"IDP_SECRET_PRINCIPALS", func(a Access) []string { return a.IDPSecrets }},
 	} {
 		var arns []*string
 		for _, name := range Functions {
@@ -910,6 +932,13 @@ func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage
 			Resources: &[]*string{secretArn(prefix + "/permission-request-keys-??????")},
 		}))
 	}
+	if len(a.IDPSecrets) > 0 {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("IdentityProviderSecrets"),
+			Actions:   jsii.Strings(a.IDPSecrets...),
+			Resources: &[]*string{secretArn(prefix + "/identity-providers/*")},
+		}))
+	}
 }
 
 // accessLogFormat is the API's access log line (HTTP API context
@@ -932,7 +961,8 @@ var publicRoutes = map[string]string{
 		"metadata and JWK Set are public documents (RFC 8414, RFC 7517, OpenID Connect Discovery), and UserInfo authenticates " +
 		"the bearer access token (RFC 6750). An OAuth client cannot sign with SigV4.",
 	"authorize": "Pages for a person's browser: the authorization endpoint (RFC 6749 3.1), sign-in, consent, sign-out and the " +
-		"account page. The user authenticates with a password (argon2id, throttled) and then a session cookie, and every " +
+		"account page. The user authenticates with a password (argon2id, throttled) or through an upstream identity provider " +
+		"(OpenID Connect: PKCE, state bound to the browser, nonce, the ID token verified) and then a session cookie, and every " +
 		"form carries a CSRF token. A browser cannot sign with SigV4.",
 	"console": "The administrators' console in a browser: it authenticates with the sign-in session (administrators only, " +
 		"CSRF tokens, the password confirmed again for sensitive actions). The JSON admin API, /admin/*, stays behind IAM.",
@@ -964,12 +994,15 @@ func suppressRoleFindings(fn awslambda.Function, stage string) {
 		{
 			Id: jsii.String("AwsSolutions-IAM5"),
 			Reason: jsii.String("Query on <table>/index/*: the indexes of the provider's own table only (Query is " +
-				"never granted on the table itself); and <prefix>/links/*: one secret per application link, created " +
+				"never granted on the table itself); <prefix>/links/*: one secret per application link, and " +
+				"<prefix>/identity-providers/*: one client secret per upstream identity provider, each created " +
 				"at run time under this stage's SECRET_PREFIX, so the names are not known at deploy time."),
 			AppliesTo: &[]any{
 				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<Table[0-9A-F]{8}\.Arn>\/index\/\*$/g`)},
 				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
 					regexp.QuoteMeta(secretPrefix(stage)) + `\/links\/\*$/g`)},
+				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
+					regexp.QuoteMeta(secretPrefix(stage)) + `\/identity-providers\/\*$/g`)},
 			},
 		},
 	}, jsii.Bool(true))

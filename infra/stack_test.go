@@ -263,7 +263,7 @@ func TestFunctions(t *testing.T) {
 			want := map[string][]string{ // beyond ISSUER_URL, SECRET_PREFIX, TABLE_NAME
 				"token":     {"SIGNING_KEY_PRINCIPALS"},
 				"authorize": nil,
-				"admin":     {"LINK_SECRET_PRINCIPALS", "SIGNING_KEY_PRINCIPALS"},
+				"admin":     {"IDP_SECRET_PRINCIPALS", "LINK_SECRET_PRINCIPALS", "SIGNING_KEY_PRINCIPALS"},
 			}[tc.name]
 			want = append(want, "ISSUER_URL", "SECRET_PREFIX", "TABLE_NAME")
 			sort.Strings(want)
@@ -433,6 +433,8 @@ func TestRoutes(t *testing.T) {
 		"POST /oauth2/logout":                             "authorize",
 		"GET /account/authorizations":                     "authorize",
 		"POST /account/authorizations/{client_id}/revoke": "authorize",
+		"GET /oauth2/upstream/start":                      "authorize",
+		"GET /oauth2/upstream/callback":                   "authorize",
 		"GET /device":                                     "authorize",
 		"POST /device":                                    "authorize",
 		"ANY /admin/{proxy+}":                             "admin",
@@ -635,14 +637,19 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		{"authorize", map[string][]string{
 			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
 			"TableWrites": {"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+			// The identity providers' client secrets, read to redeem an
+			// upstream's code.
+			"IdentityProviderSecrets": {"secretsmanager:GetSecretValue"},
 		}},
 		{"admin", map[string][]string{
-			"Table":   {"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+			"Table":   {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 			"Indexes": {"dynamodb:Query"},
 			"LinkSecrets": {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
 				"secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"},
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
 				"secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"},
+			"IdentityProviderSecrets": {"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
+				"secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy", "secretsmanager:PutSecretValue"},
 		}},
 	}
 	wantResources := map[string][]any{
@@ -651,6 +658,8 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		"Indexes":     {indexArn},
 		"LinkSecrets": {secret("links/*")},
 		"SigningKeys": {secret("signing-keys-??????")},
+
+		"IdentityProviderSecrets": {secret("identity-providers/*")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fn, func(t *testing.T) {
@@ -714,10 +723,11 @@ func TestIAMLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
+	// authorize reads the identity providers' client secrets and no other.
 	for _, st := range doc.policy(t, "authorize") {
 		for _, a := range list(st.Action) {
-			if strings.HasPrefix(a.(string), "secretsmanager:") {
-				t.Errorf("authorize: got %s, want no Secrets Manager access", a)
+			if strings.HasPrefix(a.(string), "secretsmanager:") && (st.Sid != "IdentityProviderSecrets" || a != "secretsmanager:GetSecretValue") {
+				t.Errorf("authorize: got %s in %s, want only GetSecretValue on the identity providers' secrets", a, st.Sid)
 			}
 		}
 	}
