@@ -18,13 +18,14 @@ import (
 func TestWritePrefixesAreKeyPrefixes(t *testing.T) {
 	known := []string{linkPrefix, linkIDPrefix, idemPrefix, userPrefix, usernamePrefix, throttlePrefix,
 		sessionPrefix, codePrefix, grantsPrefix, refreshPrefix, jtiPrefix, devicePrefix,
-		upflowPrefix, upstreamPrefix, userPrefix + SignInUserPrefix, claimsPrefix}
+		upflowPrefix, upstreamPrefix, userPrefix + SignInUserPrefix, claimsPrefix, lastUsePrefix}
 	adminID, err := shared.NewID(strings.NewReader(strings.Repeat("u.", 64)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	adminOnly := []string{linkPrefix + "c", linkIDPrefix + "i", idemPrefix + "k", userPrefix + adminID, userPrefix + "u",
-		userPrefix + "uXYZ", consolePrefix + "h", consoleUpflowPrefix + "h", idpsPK}
+		userPrefix + "uXYZ", consolePrefix + "h", consoleUpflowPrefix + "h", idpsPK,
+		eventPK(EventWriterAdmin, EventSubject{Kind: EventLink, ID: "l"}), eventPK(EventWriterAdmin, EventSubject{Kind: EventUser, ID: "u"})}
 	for fn, prefixes := range table.WritePrefixes {
 		for _, p := range prefixes {
 			if !slices.Contains(known, p) {

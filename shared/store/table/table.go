@@ -81,5 +81,8 @@ var WritePrefixes = map[string][]string{
 	// grants (revoked on a replayed code, a reused refresh token or an
 	// RFC 7009 revocation); device authorizations (RFC 8628: created,
 	// polled, redeemed).
-	"token": {"CODE#", "RT#", "JTI#", "GRANTS#", "DEVICE#"},
+	// The last use of links and grants (LASTUSE#: items of their own, so
+	// the token function never writes a link item; at most once an hour
+	// each, shared/store/lastuse.go).
+	"token": {"CODE#", "RT#", "JTI#", "GRANTS#", "DEVICE#", "LASTUSE#"},
 }
