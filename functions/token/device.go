@@ -303,5 +303,6 @@ func (h *Handler) redeemDevice(ctx context.Context, log *slog.Logger, link *stor
 	}
 	web.Audit(ctx, "device_code_redeemed", "grant_id", d.GrantID, "client_id", link.ClientID,
 		"user_id", user.ID, "username", user.Username, "scope", shared.FormatScope(d.Granted))
+	h.recordUse(ctx, link.ClientID, user.ID, d.GrantID, now)
 	return resp, nil
 }

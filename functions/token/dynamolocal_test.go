@@ -175,6 +175,7 @@ func TestOnDynamoDBLocal(t *testing.T) {
 		{name: "grace takeover", vars: map[string]string{"REFRESH_REUSE_GRACE": "30s"}, run: func(t *testing.T, e *env) { testRefreshGraceTakeover(t, e) }},
 		{name: "code cancelled by a user change", run: testCodeCancelledByUserChange},
 		{name: "code cancelled by a revocation", run: testCodeCancelledByRevocation},
+		{name: "last use", run: testLastUse},
 	}
 	for _, s := range append(flows, raceScenarios...) {
 		t.Run(s.name, func(t *testing.T) { s.run(t, newEnvOn(t, storetest.DynamoLocal(t), s.vars)) })

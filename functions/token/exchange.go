@@ -173,6 +173,7 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	}
 	web.Audit(ctx, "code_redeemed", "grant_id", c.GrantID, "client_id", link.ClientID,
 		"user_id", user.ID, "username", user.Username, "scope", shared.FormatScope(c.Scope))
+	h.recordUse(ctx, link.ClientID, user.ID, c.GrantID, now)
 	return resp, nil
 }
 

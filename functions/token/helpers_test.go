@@ -91,6 +91,9 @@ type counting struct {
 	mu    sync.Mutex
 	calls map[string]int
 	fail  map[string]error
+	// touches counts TouchLastUse calls apart from calls: the tests of
+	// the other operations' costs count the flows' own requests.
+	touches int
 }
 
 func (c *counting) hit(name string) error {
@@ -169,6 +172,23 @@ func (c *counting) RevokeAccessToken(ctx context.Context, jti string, exp time.T
 		return err
 	}
 	return c.Store.RevokeAccessToken(ctx, jti, exp)
+}
+
+func (c *counting) TouchLastUse(ctx context.Context, r store.LastUseRef, now time.Time) (time.Time, bool, error) {
+	c.mu.Lock()
+	c.touches++
+	err := c.fail["TouchLastUse"]
+	c.mu.Unlock()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return c.Store.TouchLastUse(ctx, r, now)
+}
+
+func (c *counting) touched() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.touches
 }
 
 // env is a token handler on a fresh kumo table with seeded links and user.

@@ -42,7 +42,11 @@ func (h *Handler) refresh(ctx context.Context, creds credentials, form map[strin
 	case !now.Before(rt.ExpiresAt):
 		return tokenResponse{}, shared.InvalidGrant("the refresh token has expired")
 	}
-	return h.useRefresh(ctx, link, *rt, tok, form["scope"], now, true)
+	resp, err := h.useRefresh(ctx, link, *rt, tok, form["scope"], now, true)
+	if err == nil {
+		h.recordUse(ctx, link.ClientID, rt.UserID, rt.GrantID, now)
+	}
+	return resp, err
 }
 
 // useRefresh acts on rt by its status. retry allows one re-read after a lost

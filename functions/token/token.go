@@ -80,6 +80,7 @@ type Store interface {
 	Rotator
 	Revoker
 	Devices
+	LastUse
 }
 
 var _ Store = (*store.Store)(nil)
@@ -113,6 +114,8 @@ type Handler struct {
 	metadata []byte
 	// discovery is the OpenID Connect Discovery document.
 	discovery []byte
+	// lastUse remembers the last uses this instance recorded (lastuse.go).
+	lastUse lastUseCache
 }
 
 // New returns a Handler.
