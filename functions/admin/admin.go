@@ -20,6 +20,8 @@
 //	POST   /admin/links/{id}/credentials/rotate  {"overlap_seconds": 0..604800}
 //	GET    /admin/links/{id}/grants              ?limit= &cursor=
 //	DELETE /admin/links/{id}/grants/{grant_id}   204; the grant and its tokens
+//	GET    /admin/links/{id}/events              ?limit= &cursor=: activity, newest first (90 days)
+//	GET    /admin/users/{username}/events        ?limit= &cursor=: activity, newest first (90 days)
 //	POST   /admin/users                          201; "admin" refused (422)
 //	GET    /admin/users/{username}
 //	PATCH  /admin/users/{username}               password, permissions, disabled, profile; "admin" refused (422); 403 for an administrator
@@ -146,6 +148,7 @@ type Store interface {
 	UserStore
 	SessionStore
 	KeyReader
+	ActivityStore
 	PasskeyStore
 	CeremonyStore
 	// The sign-in limits' counters, for the console's password
@@ -271,6 +274,10 @@ func New(o Options) (*Handler, error) {
 			http.MethodGet: h.listGrants}},
 		{[]string{"links", "*", "grants", "*"}, map[string]handlerFunc{
 			http.MethodDelete: h.revokeGrant}},
+		{[]string{"links", "*", "events"}, map[string]handlerFunc{
+			http.MethodGet: h.linkEvents}},
+		{[]string{"users", "*", "events"}, map[string]handlerFunc{
+			http.MethodGet: h.userEvents}},
 		{[]string{"users"}, map[string]handlerFunc{
 			http.MethodPost: h.createUser}},
 		{[]string{"users", "*"}, map[string]handlerFunc{
@@ -305,6 +312,9 @@ type call struct {
 	param, param2 string
 	principal     string
 	via           string
+	// record keeps the audit event in the table too (recordEvent); nil
+	// records nothing.
+	record func(ctx context.Context, c call, event string, attrs []any)
 }
 
 // The ways a call comes (call.via).
@@ -332,6 +342,9 @@ func (c call) idempotencyScope() string { return c.via + ":" + c.principal }
 // audit writes the audit event of an operation, naming who made it.
 func (c call) audit(ctx context.Context, event string, attrs ...any) {
 	web.Audit(ctx, event, append([]any{"principal", c.principal, "via", c.via}, attrs...)...)
+	if c.record != nil {
+		c.record(ctx, c, event, attrs)
+	}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
@@ -402,7 +415,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e)
 		return
 	}
-	c := call{principal: principalOf(r), via: viaAPI}
+	c := call{principal: principalOf(r), via: viaAPI, record: h.recordEvent}
 
 	rest, ok := strings.CutPrefix(r.URL.Path, "/admin/")
 	if !ok {

@@ -57,6 +57,15 @@ func (s errStore) CreateLink(context.Context, store.NewLink, time.Time) (store.L
 	return store.Link{}, "", s.err
 }
 func (s errStore) GetLink(context.Context, string) (store.Link, error) { return store.Link{}, s.err }
+func (s errStore) LastUses(context.Context, []store.LastUseRef) (map[store.LastUseRef]time.Time, error) {
+	return nil, s.err
+}
+func (s errStore) RecordEvent(context.Context, string, []store.EventSubject, store.Event, string) error {
+	return s.err
+}
+func (s errStore) ListEvents(context.Context, string, store.EventSubject, int, string, time.Time) ([]store.Event, string, error) {
+	return nil, "", s.err
+}
 func (s errStore) ListLinks(context.Context, int, string) ([]store.Link, string, error) {
 	return nil, "", s.err
 }

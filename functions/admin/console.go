@@ -114,11 +114,15 @@ type SessionStore interface {
 type signedIn struct {
 	sess store.ConsoleSession
 	user store.User
+	// record is the handler's recordEvent (activity.go).
+	record func(ctx context.Context, c call, event string, attrs []any)
 }
 
 // call is the admin's call for the operations: audit lines name the
 // administrator's username.
-func (a *signedIn) call() call { return call{principal: a.user.Username, via: "console"} }
+func (a *signedIn) call() call {
+	return call{principal: a.user.Username, via: "console", record: a.record}
+}
 
 // console serves everything under /console.
 func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
@@ -345,7 +349,7 @@ func (h *Handler) consoleAdmin(ctx context.Context, r *http.Request) (*signedIn,
 			return nil, wrapf(err, "touch console session")
 		}
 	}
-	return &signedIn{sess: sess, user: u}, nil
+	return &signedIn{sess: sess, user: u, record: h.recordEvent}, nil
 }
 
 // sessionUser reads the user a session belongs to: the one place the

@@ -70,6 +70,10 @@ type linkView struct {
 	// urn:ietf:params:oauth:grant-type:device_code; [] for a resource
 	// server.
 	GrantTypes []string `json:"grant_types"`
+	// LastUsedAt is when the link last issued tokens (a code exchange, a
+	// refresh, a device-code redemption), to within an hour; null when
+	// never (or not known).
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 func viewLink(l store.Link) linkView {
@@ -420,6 +424,7 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request, c call) erro
 	for _, l := range links {
 		out.Links = append(out.Links, viewLink(l))
 	}
+	h.linkLastUse(r.Context(), out.Links)
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -439,7 +444,9 @@ func (h *Handler) getLink(w http.ResponseWriter, r *http.Request, c call) error 
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, viewLink(link))
+	views := []linkView{viewLink(link)}
+	h.linkLastUse(r.Context(), views)
+	web.WriteJSON(w, http.StatusOK, views[0])
 	return nil
 }
 
@@ -675,6 +682,9 @@ type grantView struct {
 	UpdatedAt time.Time  `json:"updated_at"` // the user's latest approval
 	Revoked   bool       `json:"revoked"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// LastUsedAt is when the grant last issued tokens, to within an hour;
+	// absent when never.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // viewGrant shows a grant: revoked_at only when it is revoked and the time
@@ -707,6 +717,9 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) err
 	}{Grants: make([]grantView, 0, len(grants)), NextCursor: next}
 	for _, g := range grants {
 		out.Grants = append(out.Grants, viewGrant(g))
+	}
+	if len(grants) > 0 {
+		h.grantLastUse(r.Context(), grants[0].ClientID, out.Grants)
 	}
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
