@@ -118,8 +118,9 @@ func readPermissions(get func(string) string, audience string) (Permissions, err
 // sends a bearer JWT there, so a URL that leaks it (plain http off the
 // machine) or that could be confused with a resource server of this
 // provider's tokens (AUDIENCE) is refused. Registered resource URIs (RFC
-// 8707) would be refused the same way once links carry them; a value a
-// link could change after start-up is checked where it is saved.
+// 8707) live in the table, where start-up does not look: the admin API
+// refuses a resource URI that is PERMISSIONS_URL (or AUDIENCE) when it is
+// saved (SameURL).
 func checkPermissionsURL(s, audience string) error {
 	if len(s) > maxPermissionsURL {
 		return fmt.Errorf("%d bytes is above the maximum of %d", len(s), maxPermissionsURL)
@@ -145,16 +146,22 @@ func checkPermissionsURL(s, audience string) error {
 			return fmt.Errorf("%q has an invalid port", s)
 		}
 	}
-	if sameURL(u, audience) {
+	if SameURL(s, audience) {
 		return fmt.Errorf("%q is AUDIENCE, the audience of access tokens; the permission service needs a URL of its own", s)
 	}
 	return nil
 }
 
-// sameURL reports whether u and s name one resource up to the case of
-// the scheme and host, a default port and an empty path's slash.
-func sameURL(u *url.URL, s string) bool {
-	v, err := url.Parse(s)
+// SameURL reports whether the URLs a and b name one resource up to the
+// case of the scheme and host, a default port and an empty path's slash:
+// PERMISSIONS_URL may be neither AUDIENCE nor a registered resource URI
+// (RFC 8707), since a token for one would then be accepted by the other.
+func SameURL(a, b string) bool {
+	u, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	v, err := url.Parse(b)
 	if err != nil {
 		return false
 	}

@@ -64,8 +64,12 @@ type Device struct {
 	Granted   []string
 	AuthTime  time.Time
 	DecidedAt time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	// Resource is the resource indicator (RFC 8707) the device asked for
+	// ("" for none), ResourceClientID its resource server's client id.
+	Resource         string
+	ResourceClientID string
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
 }
 
 // DeviceDecision is the user's answer on the consent page.
@@ -93,6 +97,7 @@ func (s *Store) CreateDevice(ctx context.Context, d Device, now time.Time) error
 		aStatus: str(DevicePending), aInterval: num(int64(d.Interval / time.Second)),
 		aCreatedAt: str(fmtTime(d.CreatedAt)), aExpiresAt: str(fmtTime(d.ExpiresAt)), aTTL: ttl(d.ExpiresAt),
 	}
+	setResource(it, d.Resource, d.ResourceClientID)
 	e := newExpr()
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: s.tableName(), Item: it,
@@ -109,21 +114,23 @@ func (s *Store) CreateDevice(ctx context.Context, d Device, now time.Time) error
 
 func decodeDevice(it item) Device {
 	return Device{
-		UserCodeHash: strings.TrimPrefix(it.s(aPK), devicePrefix),
-		DeviceHash:   it.s(aDeviceHash),
-		ClientID:     it.s(aClientID),
-		Scope:        it.l(aScope),
-		Protocol:     it.l(aProtocol),
-		Status:       it.s(aStatus),
-		Interval:     time.Duration(it.n(aInterval)) * time.Second,
-		LastPoll:     it.t(aLastPoll),
-		UserID:       it.s(aUserID),
-		GrantID:      it.s(aGrantID),
-		Granted:      it.l(aGranted),
-		AuthTime:     it.t(aAuthTime),
-		DecidedAt:    it.t(aDecidedAt),
-		CreatedAt:    it.t(aCreatedAt),
-		ExpiresAt:    it.t(aExpiresAt),
+		UserCodeHash:     strings.TrimPrefix(it.s(aPK), devicePrefix),
+		DeviceHash:       it.s(aDeviceHash),
+		ClientID:         it.s(aClientID),
+		Scope:            it.l(aScope),
+		Protocol:         it.l(aProtocol),
+		Status:           it.s(aStatus),
+		Interval:         time.Duration(it.n(aInterval)) * time.Second,
+		LastPoll:         it.t(aLastPoll),
+		UserID:           it.s(aUserID),
+		GrantID:          it.s(aGrantID),
+		Granted:          it.l(aGranted),
+		AuthTime:         it.t(aAuthTime),
+		DecidedAt:        it.t(aDecidedAt),
+		Resource:         it.s(aResourceURI),
+		ResourceClientID: it.s(aResourceClientID),
+		CreatedAt:        it.t(aCreatedAt),
+		ExpiresAt:        it.t(aExpiresAt),
 	}
 }
 

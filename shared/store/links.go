@@ -76,7 +76,8 @@ func fingerprint(in NewLink) string {
 		ClientType             string   `json:"client_type"`
 		Enabled                bool     `json:"enabled"`
 		GrantTypes             []string `json:"grant_types,omitempty"`
-	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled, fingerprintGrants(in)})
+		ResourceURIs           []string `json:"resource_uris,omitempty"`
+	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled, fingerprintGrants(in), in.ResourceURIs})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -116,6 +117,7 @@ func decodeLink(it item) Link {
 		Scopes:                 it.l(aScopes),
 		ClientType:             it.s(aClientType),
 		GrantTypes:             decodeGrantTypes(it),
+		ResourceURIs:           it.l(aResourceURIs),
 		Enabled:                it.b(aEnabled),
 		CreatedAt:              it.t(aCreatedAt),
 		UpdatedAt:              it.t(aUpdatedAt),
@@ -145,12 +147,15 @@ func activeLink(it item) *Link {
 
 // CreateLink creates the link item and its secret with no orphan on failure
 // (see NewLink for idempotency). It returns the stored link and its secret.
+// A resource URI (RFC 8707) another link registered is a
+// *ResourceTakenError.
 //
 // The steps: one transaction writes the idempotency record (condition: new),
 // the link in state pending (invisible, with a TTL) and the id pointer; then
 // the secret is created in Secrets Manager (idempotently, with a request
 // token derived from the client id); then the link becomes active with the
-// verifier of the secret Secrets Manager holds. A failure after the
+// verifier of the secret Secrets Manager holds, in one transaction with the
+// pointers of its resource URIs (resources.go). A failure after the
 // transaction deletes the pending items and then the secret; when that
 // clean-up fails too, a retry with the same key resumes the creation.
 func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link, string, error) {
@@ -160,6 +165,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	if in.IdempotencyKey != "" && in.IdempotencyScope == "" {
 		return Link{}, "", errors.New("create link: idempotency key without a scope")
 	}
+	if len(in.ResourceURIs) > 0 && in.ClientType != ResourceServer {
+		return Link{}, "", fmt.Errorf("create link: a %s link has no resource URIs", in.ClientType)
+	}
 	fp := fingerprint(in)
 	if in.IdempotencyKey != "" {
 		l, secret, found, err := s.resumeLink(ctx, in, fp, now)
@@ -167,11 +175,16 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 			return l, secret, err
 		}
 	}
+	// Fail early, before a secret is made; the activation's transaction is
+	// what decides under concurrency.
+	if err := s.resourcesTaken(ctx, in.ResourceURIs, in.ClientID); err != nil {
+		return Link{}, "", fmt.Errorf("create link %q: %w", in.ClientID, err)
+	}
 	l := Link{
 		ID: in.ID, ClientID: in.ClientID, Name: in.Name,
 		RedirectURIs: nonNil(in.RedirectURIs), PostLogoutRedirectURIs: nonNil(in.PostLogoutRedirectURIs), Scopes: nonNil(in.Scopes),
 		ClientType: in.ClientType, GrantTypes: linkGrantTypes(in.ClientType, in.GrantTypes),
-		Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
+		ResourceURIs: nonNil(in.ResourceURIs), Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
 	}
 	linkItem := map[string]types.AttributeValue{
 		aPK: str(linkPrefix + l.ClientID), aSK: str(skLink),
@@ -179,6 +192,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		aRedirectURIs: list(l.RedirectURIs), aPostLogoutRedirectURIs: list(l.PostLogoutRedirectURIs), aScopes: list(l.Scopes),
 		aClientType: str(l.ClientType), aGrantTypes: list(l.GrantTypes), aEnabled: boolean(l.Enabled),
 		aCreatedAt: str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
+	}
+	if len(l.ResourceURIs) > 0 {
+		linkItem[aResourceURIs] = list(l.ResourceURIs)
 	}
 	if in.IdempotencyKey != "" {
 		linkItem[aIdemKey] = str(idemKey(in))
@@ -382,7 +398,35 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
 	u.Remove(aTTL)
 	cond := e.n(aState) + " = " + e.v(str(statePending))
-	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
+	uris := it.l(aResourceURIs)
+	var out item
+	if len(uris) == 0 {
+		var res *dynamodb.UpdateItemOutput
+		if res, err = s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e); err == nil {
+			out = res.Attributes
+		}
+	} else {
+		// The link becomes visible with its resource URIs registered, in
+		// one transaction: a URI another link holds refuses both.
+		items := []types.TransactWriteItem{{Update: &types.Update{
+			TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+			UpdateExpression:          aws.String(u.String()),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+		}}}
+		for _, r := range uris {
+			items = append(items, s.putResource(r, clientID))
+		}
+		if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err == nil {
+			if out, err = s.getLinkItem(ctx, clientID); err == nil && out == nil {
+				err = fmt.Errorf("link vanished: %w", shared.ErrConflict)
+			}
+			if err != nil {
+				return Link{}, err
+			}
+		}
+	}
 	if err != nil {
 		err = classify(err, false)
 		if errors.Is(err, shared.ErrConflict) {
@@ -391,9 +435,9 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 				return decodeLink(it), nil
 			}
 		}
-		return Link{}, err
+		return Link{}, s.explainConflict(ctx, err, uris, clientID)
 	}
-	return decodeLink(out.Attributes), nil
+	return decodeLink(out), nil
 }
 
 // abandonLink undoes a failed creation: it deletes the pending link, its
@@ -612,7 +656,27 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 	if err != nil {
 		return Link{}, fmt.Errorf("update link %q: %w", id, err)
 	}
+	if u.ResourceURIs != nil {
+		// A change of resource URIs moves their pointers with it
+		// (resources.go); any other update is one UpdateItem.
+		l, err := s.updateResourceURIs(ctx, clientID, u, now)
+		if err != nil {
+			return Link{}, fmt.Errorf("update link %q: %w", id, err)
+		}
+		return l, nil
+	}
 	e := newExpr()
+	up := linkUpdateExpr(e, u, now)
+	cond := e.n(aState) + " = " + e.v(str(stateActive))
+	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), up.String(), cond, e)
+	if err != nil {
+		return Link{}, fmt.Errorf("update link %q: %w", id, notFoundOnConflict(classify(err, false)))
+	}
+	return decodeLink(out.Attributes), nil
+}
+
+// linkUpdateExpr is the update expression of u at now.
+func linkUpdateExpr(e *expr, u LinkUpdate, now time.Time) update {
 	up := update{e: e}
 	if u.Name != nil {
 		up.Set(aName, str(*u.Name))
@@ -629,16 +693,14 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 	if u.GrantTypes != nil {
 		up.Set(aGrantTypes, list(*u.GrantTypes))
 	}
+	if u.ResourceURIs != nil {
+		up.Set(aResourceURIs, list(*u.ResourceURIs))
+	}
 	if u.Enabled != nil {
 		up.Set(aEnabled, boolean(*u.Enabled))
 	}
 	up.Set(aUpdatedAt, str(fmtTime(now)))
-	cond := e.n(aState) + " = " + e.v(str(stateActive))
-	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), up.String(), cond, e)
-	if err != nil {
-		return Link{}, fmt.Errorf("update link %q: %w", id, notFoundOnConflict(classify(err, false)))
-	}
-	return decodeLink(out.Attributes), nil
+	return up
 }
 
 // notFoundOnConflict turns a failed "exists" condition into ErrNotFound.
@@ -693,6 +755,11 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 	}
 	if k := it.s(aIdemKey); k != "" {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
+	}
+	// Its resource URIs are released with it, and not before: until this
+	// transaction no other link can register them.
+	for _, r := range it.l(aResourceURIs) {
+		items = append(items, s.deleteResource(r, clientID))
 	}
 	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		return fmt.Errorf("delete link %q: delete items: %w", id, classify(err, false))

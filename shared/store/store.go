@@ -45,6 +45,11 @@ type Link struct {
 	// without them; none for a resource server.
 	GrantTypes []string `json:"grant_types"`
 
+	// ResourceURIs are the resource indicators (RFC 8707) a
+	// resource_server link registered: an access token asked for with one
+	// of them has it as its aud. Each belongs to one link at most.
+	ResourceURIs []string `json:"resource_uris"`
+
 	// SecretHash is shared.HashToken of the current client secret ("" for a
 	// public link): the verifier the token endpoint checks without calling
 	// Secrets Manager.
@@ -96,6 +101,9 @@ type NewLink struct {
 	// GrantTypes (nil: shared.DefaultGrantTypes, or none for a resource
 	// server).
 	GrantTypes []string
+	// ResourceURIs (a resource server only): registered when the link
+	// becomes active; one another link holds is a *ResourceTakenError.
+	ResourceURIs []string
 }
 
 // LinkUpdate is a partial update; nil fields are left unchanged.
@@ -105,7 +113,10 @@ type LinkUpdate struct {
 	PostLogoutRedirectURIs *[]string
 	Scopes                 *[]string
 	GrantTypes             *[]string
-	Enabled                *bool
+	// ResourceURIs replaces the resource URIs of a resource server (a
+	// *ResourceTakenError when one is another link's).
+	ResourceURIs *[]string
+	Enabled      *bool
 }
 
 // LinkSecret is the value kept in the link's secret.
@@ -204,11 +215,16 @@ type Code struct {
 	// Protocol are the OpenID Connect scopes granted (openid, profile,
 	// email, offline_access), outside the catalog; Nonce is the request's
 	// nonce, echoed in the ID token.
-	Protocol  []string
-	Nonce     string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	Used      bool
+	Protocol []string
+	Nonce    string
+	// Resource is the resource indicator (RFC 8707) the authorization
+	// request named ("" for none), and ResourceClientID the client id of
+	// the resource_server link that registered it then.
+	Resource         string
+	ResourceClientID string
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
+	Used             bool
 }
 
 // Grant is a user's authorization of a link: one record per (user, link).
@@ -251,18 +267,23 @@ const (
 
 // RefreshToken is a refresh token. Hash is shared.HashToken of the token.
 type RefreshToken struct {
-	Hash      string
-	GrantID   string
-	ClientID  string
-	UserID    string
-	Scope     []string  // the scope approved for this family (the code's)
-	AuthTime  time.Time // when the user authenticated, kept across rotations
-	Protocol  []string  // the OpenID Connect scopes of the family (a refresh returns a fresh ID token with openid)
-	Status    string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	RotatedAt time.Time // when Status became rotated
-	Successor string    // hash of the token that replaced this one
+	Hash     string
+	GrantID  string
+	ClientID string
+	UserID   string
+	Scope    []string  // the scope approved for this family (the code's)
+	AuthTime time.Time // when the user authenticated, kept across rotations
+	Protocol []string  // the OpenID Connect scopes of the family (a refresh returns a fresh ID token with openid)
+	// Resource and ResourceClientID are the family's resource indicator
+	// (RFC 8707) and its resource server's client id (the code's), "" for
+	// none: every access token of the family is for that resource.
+	Resource         string
+	ResourceClientID string
+	Status           string
+	CreatedAt        time.Time
+	ExpiresAt        time.Time
+	RotatedAt        time.Time // when Status became rotated
+	Successor        string    // hash of the token that replaced this one
 }
 
 // Keys names the records Fetch reads; empty fields are not read.
@@ -284,6 +305,12 @@ type Keys struct {
 	// DeviceUserCode is a device authorization by the hash of its user
 	// code (returned even when expired: the caller checks ExpiresAt).
 	DeviceUserCode string
+	// ResourceURI is a resource indicator (RFC 8707) as a request sent it:
+	// which link registered it (Bundle.Resource).
+	ResourceURI string
+	// ResourceClientID is the resource_server link a code, refresh token
+	// or device authorization names (Bundle.ResourceLink).
+	ResourceClientID string
 }
 
 // Bundle is what Fetch found; a nil field was not asked for or not found.
@@ -300,6 +327,11 @@ type Bundle struct {
 	TokenLink *Link
 	// Device is the device authorization of Keys.DeviceUserCode.
 	Device *Device
+	// Resource is the registration of Keys.ResourceURI, nil when no link
+	// has it.
+	Resource *Resource
+	// ResourceLink is the active link of Keys.ResourceClientID.
+	ResourceLink *Link
 }
 
 // Store is the DynamoDB and Secrets Manager store. It is safe for concurrent

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +85,7 @@ func (s *Store) CreateCode(ctx context.Context, c Code) error {
 		aAuthTime: str(fmtTime(c.AuthTime)), aCreatedAt: str(fmtTime(c.CreatedAt)), aExpiresAt: str(fmtTime(c.ExpiresAt)),
 		aUsed: boolean(false), aTTL: ttl(c.ExpiresAt),
 	}
+	setResource(it, c.Resource, c.ResourceClientID)
 	e := newExpr()
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: s.tableName(), Item: it,
@@ -98,19 +100,21 @@ func (s *Store) CreateCode(ctx context.Context, c Code) error {
 
 func decodeCode(it item) Code {
 	return Code{
-		Hash:        strings.TrimPrefix(it.s(aPK), codePrefix),
-		ClientID:    it.s(aClientID),
-		RedirectURI: it.s(aRedirectURI),
-		Challenge:   it.s(aChallenge),
-		UserID:      it.s(aUserID),
-		Scope:       it.l(aScope),
-		GrantID:     it.s(aGrantID),
-		AuthTime:    it.t(aAuthTime),
-		Protocol:    it.l(aProtocol),
-		Nonce:       it.s(aNonce),
-		CreatedAt:   it.t(aCreatedAt),
-		ExpiresAt:   it.t(aExpiresAt),
-		Used:        it.b(aUsed),
+		Hash:             strings.TrimPrefix(it.s(aPK), codePrefix),
+		ClientID:         it.s(aClientID),
+		RedirectURI:      it.s(aRedirectURI),
+		Challenge:        it.s(aChallenge),
+		UserID:           it.s(aUserID),
+		Scope:            it.l(aScope),
+		GrantID:          it.s(aGrantID),
+		AuthTime:         it.t(aAuthTime),
+		Protocol:         it.l(aProtocol),
+		Nonce:            it.s(aNonce),
+		Resource:         it.s(aResourceURI),
+		ResourceClientID: it.s(aResourceClientID),
+		CreatedAt:        it.t(aCreatedAt),
+		ExpiresAt:        it.t(aExpiresAt),
+		Used:             it.b(aUsed),
 	}
 }
 
@@ -127,15 +131,26 @@ func refreshItem(rt RefreshToken) map[string]types.AttributeValue {
 		aCreatedAt: str(fmtTime(rt.CreatedAt)), aExpiresAt: str(fmtTime(rt.ExpiresAt)),
 		aTTL: ttl(rt.ExpiresAt),
 	}
+	setResource(it, rt.Resource, rt.ResourceClientID)
 	return it
+}
+
+// setResource records a resource indicator (RFC 8707) and its resource
+// server on the item of a code, refresh token or device authorization;
+// without one the item is as it was before resource indicators.
+func setResource(it map[string]types.AttributeValue, resource, clientID string) {
+	if resource != "" {
+		it[aResourceURI] = str(resource)
+		it[aResourceClientID] = str(clientID)
+	}
 }
 
 func decodeRefresh(it item) RefreshToken {
 	return RefreshToken{
 		Hash: strings.TrimPrefix(it.s(aPK), refreshPrefix), GrantID: it.s(aGrantID),
 		ClientID: it.s(aClientID), UserID: it.s(aUserID), Scope: it.l(aScope), AuthTime: it.t(aAuthTime),
-		Protocol: it.l(aProtocol),
-		Status:   it.s(aStatus), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
+		Protocol: it.l(aProtocol), Resource: it.s(aResourceURI), ResourceClientID: it.s(aResourceClientID),
+		Status: it.s(aStatus), CreatedAt: it.t(aCreatedAt), ExpiresAt: it.t(aExpiresAt),
 		RotatedAt: it.t(aRotatedAt), Successor: it.s(aSuccessor),
 	}
 }
@@ -284,11 +299,7 @@ const fetchAttempts = 5
 // is ErrUnavailable. A link that is not active is absent; a code and a
 // session are returned even when expired (the caller checks ExpiresAt).
 func (s *Store) Fetch(ctx context.Context, k Keys) (Bundle, error) {
-	b, err := s.fetch(ctx, k)
-	if err == nil && k.TokenClientID != "" && k.TokenClientID == k.ClientID {
-		b.TokenLink = b.Link
-	}
-	return b, err
+	return s.fetch(ctx, k)
 }
 
 func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
@@ -298,7 +309,14 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 			keys = append(keys, key(prefix+v, sk))
 		}
 	}
-	add(k.ClientID, linkPrefix, skLink)
+	// Up to three names of links; BatchGetItem refuses a key twice.
+	var links []string
+	for _, id := range []string{k.ClientID, k.TokenClientID, k.ResourceClientID} {
+		if id != "" && !slices.Contains(links, id) {
+			links = append(links, id)
+			add(id, linkPrefix, skLink)
+		}
+	}
 	add(k.CodeHash, codePrefix, skCode)
 	add(k.RefreshHash, refreshPrefix, skRefresh)
 	add(k.SessionID, sessionPrefix, skSession)
@@ -311,8 +329,11 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	}
 	add(k.JTI, jtiPrefix, skJTI)
 	add(k.DeviceUserCode, devicePrefix, skDevice)
-	if k.TokenClientID != k.ClientID {
-		add(k.TokenClientID, linkPrefix, skLink) // BatchGetItem refuses a key twice
+	resourcePK := ""
+	if k.ResourceURI != "" {
+		rk := resourceKey(k.ResourceURI)
+		resourcePK = item(rk).s(aPK)
+		keys = append(keys, rk)
 	}
 	var b Bundle
 	if len(keys) == 0 {
@@ -324,10 +345,18 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	}
 	for _, it := range items {
 		switch pk := it.s(aPK); {
-		case pk == linkPrefix+k.ClientID && it.s(aSK) == skLink:
-			b.Link = activeLink(it)
-		case pk == linkPrefix+k.TokenClientID && it.s(aSK) == skLink:
-			b.TokenLink = activeLink(it)
+		case strings.HasPrefix(pk, linkPrefix) && it.s(aSK) == skLink:
+			l := activeLink(it)
+			id := strings.TrimPrefix(pk, linkPrefix)
+			if id == k.ClientID {
+				b.Link = l
+			}
+			if id == k.TokenClientID {
+				b.TokenLink = l
+			}
+			if id == k.ResourceClientID {
+				b.ResourceLink = l
+			}
 		case pk == codePrefix+k.CodeHash:
 			c := decodeCode(it)
 			b.Code = &c
@@ -348,6 +377,8 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 		case pk == devicePrefix+k.DeviceUserCode && it.s(aSK) == skDevice:
 			d := decodeDevice(it)
 			b.Device = &d
+		case pk == resourcePK && it.s(aSK) == skResource && it.s(aResourceURI) == k.ResourceURI:
+			b.Resource = &Resource{URI: k.ResourceURI, ClientID: it.s(aClientID)}
 		}
 	}
 	s.applyClaims(&b, k.UserID, items)
