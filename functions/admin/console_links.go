@@ -144,10 +144,13 @@ type linkFormData struct {
 	Name       string
 	URIs       []string // the redirect URL fields (at least one)
 	LogoutURIs string   // the sign-out redirect URLs, one per line, as typed
-	ClientType string
-	Scopes     []string
-	Errs       fieldErrors
-	Table      permTable
+	// ResourceURIs are a resource server's resource URLs (RFC 8707), one
+	// per line, as typed.
+	ResourceURIs string
+	ClientType   string
+	Scopes       []string
+	Errs         fieldErrors
+	Table        permTable
 	// Device is the "Devices and command-line tools" checkbox: the
 	// Device Authorization Grant (RFC 8628) among the link's grant types.
 	Device bool
@@ -213,7 +216,14 @@ func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 		logout, _ := uriLines(text)
 		in.PostLogoutRedirectURIs = &logout
 	}
-	d = linkFormData{Name: name, URIs: uris, LogoutURIs: text, ClientType: ct, Scopes: scopes, Device: form.Get("grant_device") == "on"}
+	// A resource server's resource URLs, one per line, likewise.
+	resources := form.Get("resource_uris")
+	if form.Has("resource_uris") {
+		r, _ := uriLines(resources)
+		in.ResourceURIs = &r
+	}
+	d = linkFormData{Name: name, URIs: uris, LogoutURIs: text, ResourceURIs: resources, ClientType: ct, Scopes: scopes,
+		Device: form.Get("grant_device") == "on"}
 	if d.URIs == nil {
 		d.URIs = []string{}
 	}
@@ -256,6 +266,14 @@ func (c *consoleReq) createLink() {
 		key = "console:" + d.Key
 	}
 	v, _, err := c.h.createLinkOp(c.ctx(), c.a.call(), in, key)
+	if errs, ok := conflictField(err); ok {
+		d.Errs = errs
+		if len(d.URIs) == 0 {
+			d.URIs = []string{""}
+		}
+		render(c, http.StatusConflict, "Create link", "links", linkFormPage, d)
+		return
+	}
 	if key != "" && isAPIConflict(err) {
 		c.h.consoleMessage(c.w, c.a, http.StatusConflict, consoleMsg{Title: "Already used",
 			Text: "This form already created a link, with other settings. Nothing was changed. Open Create link again to make another link.",
@@ -330,6 +348,9 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 	}
 	b.WriteString("</fieldset>\n")
 	logoutField(b, d)
+	if !d.Edit || d.ClientType == store.ResourceServer {
+		resourceField(b, d)
+	}
 
 	if !d.Edit {
 		b.WriteString("<fieldset><legend>Client type</legend>\n")
@@ -403,6 +424,42 @@ func logoutField(b *page.Buffer, d linkFormData) {
 		b.WriteString(` aria-describedby="post_logout_redirect_uris-hint"`)
 	}
 	b.Fill(">%s</textarea>\n", d.LogoutURIs)
+	writeFieldError(b, errs, field, id)
+	b.WriteString("</fieldset>\n")
+}
+
+// resourceField writes a resource server's resource URLs (RFC 8707
+// resource indicators): one textarea, one URL per line, shown on the
+// Create form and on a resource server's Edit form. An element's error
+// ("resource_uris[1]: ...") is shown as the line it came from.
+func resourceField(b *page.Buffer, d linkFormData) {
+	const field, id = "resource_uris", "resource_uris"
+	msg := d.Errs[field]
+	for k, v := range d.Errs {
+		if i, ok := strings.CutPrefix(k, field+"["); ok {
+			if n, err := strconv.Atoi(strings.TrimSuffix(i, "]")); err == nil {
+				msg = v
+				if _, lines := uriLines(d.ResourceURIs); n < len(lines) {
+					msg = "line " + strconv.Itoa(lines[n]) + ": " + v
+				}
+			}
+		}
+	}
+	errs := fieldErrors{field: msg}
+	legend := "Resource URLs (resource servers only, optional)"
+	if d.Edit {
+		legend = "Resource URLs (optional)"
+	}
+	b.Fill("<fieldset><legend>%s</legend>\n", legend)
+	b.WriteString(`<p class="hint" id="resource_uris-hint">For a resource server: the URLs that name it. An application that asks for a token for one of them (the resource parameter, RFC 8707) gets a token only this resource server accepts, with no more than its permissions. An https URL, or http on 127.0.0.1, [::1] or localhost; matched exactly; each may belong to one link only. Up to 10. Without any, this resource server checks the tokens of applications that name no resource.</p>` + "\n")
+	b.WriteString(`<label for="resource_uris">Resource URLs, one per line</label>` + "\n")
+	b.WriteString(`<textarea id="resource_uris" name="resource_uris" rows="2" autocapitalize="none" spellcheck="false"`)
+	if msg != "" {
+		b.WriteString(` aria-invalid="true" aria-describedby="resource_uris-hint resource_uris-error"`)
+	} else {
+		b.WriteString(` aria-describedby="resource_uris-hint"`)
+	}
+	b.Fill(">%s</textarea>\n", d.ResourceURIs)
 	writeFieldError(b, errs, field, id)
 	b.WriteString("</fieldset>\n")
 }
@@ -603,6 +660,19 @@ func linkPage(b *page.Buffer, d linkData) {
 		b.WriteString("</ul>")
 	}
 	b.WriteString("</dd>")
+	if l.ClientType == store.ResourceServer {
+		b.WriteString(`<dt>Resource URLs</dt><dd>`)
+		if len(l.ResourceURIs) == 0 {
+			b.WriteString("None: it checks the tokens of applications that name no resource")
+		} else {
+			b.WriteString(`<ul class="plain">`)
+			for _, u := range l.ResourceURIs {
+				b.Fill(`<li><code>%s</code></li>`, u)
+			}
+			b.WriteString("</ul>")
+		}
+		b.WriteString("</dd>")
+	}
 	if len(l.PostLogoutRedirectURIs) > 0 {
 		b.WriteString(`<dt>Sign-out redirect URLs</dt><dd><ul class="plain">`)
 		for _, u := range l.PostLogoutRedirectURIs {
@@ -660,7 +730,7 @@ func (c *consoleReq) editLinkForm() {
 		return
 	}
 	d := linkFormData{CSRF: c.a.sess.CSRF, Edit: true, ID: link.ID, Name: link.Name, URIs: append([]string{}, link.RedirectURIs...),
-		LogoutURIs: strings.Join(link.PostLogoutRedirectURIs, "\n"),
+		LogoutURIs: strings.Join(link.PostLogoutRedirectURIs, "\n"), ResourceURIs: strings.Join(link.ResourceURIs, "\n"),
 		ClientType: link.ClientType, Scopes: link.Scopes, Table: newPermTable(c.h.cfg.Catalog),
 		Device: link.AllowsGrant(shared.GrantTypeDeviceCode)}
 	if link.ClientType != store.ResourceServer && len(d.URIs) == 0 {
@@ -687,15 +757,22 @@ func (c *consoleReq) editLink() {
 	}
 	if link.ClientType == store.ResourceServer {
 		in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
+	} else {
+		in.ResourceURIs = nil // the form has no such field for it
 	}
 	in.GrantTypes = formGrantTypes(d, &link)
 	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), link.ID, in); err != nil {
-		if errs, ok := fieldError(err); ok {
+		errs, ok := fieldError(err)
+		status := http.StatusUnprocessableEntity
+		if cerrs, conflict := conflictField(err); conflict {
+			errs, ok, status = cerrs, true, http.StatusConflict
+		}
+		if ok {
 			d.Errs = errs
 			if len(d.URIs) == 0 && link.ClientType != store.ResourceServer {
 				d.URIs = []string{""}
 			}
-			render(c, http.StatusUnprocessableEntity, "Edit "+link.Name, "links", linkFormPage, d)
+			render(c, status, "Edit "+link.Name, "links", linkFormPage, d)
 			return
 		}
 		c.fail(err)
@@ -845,6 +922,16 @@ func (c *consoleReq) revokeGrant() {
 		return
 	}
 	c.seeOther(linkPath(c.param(0), "?revoked=1"))
+}
+
+// conflictField reads an operation's 409 about one field (a resource URL
+// another link has) as the form's error under that field.
+func conflictField(err error) (fieldErrors, bool) {
+	e, ok := err.(*apiError)
+	if !ok || e.Status != http.StatusConflict || e.field == "" {
+		return nil, false
+	}
+	return fieldErrors{e.field: e.Message}, true
 }
 
 // isAPIConflict reports an operation's 409.

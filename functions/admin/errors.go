@@ -19,6 +19,9 @@ type apiError struct {
 	Status  int
 	Code    string
 	Message string
+	// field names the input a conflict is about, for the console's form
+	// ("" for none); the JSON body does not carry it.
+	field string
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -47,6 +48,7 @@ type linkInput struct {
 	ClientType             *string   `json:"client_type"`
 	Enabled                *bool     `json:"enabled"`
 	GrantTypes             *[]string `json:"grant_types"`
+	ResourceURIs           *[]string `json:"resource_uris"`
 }
 
 // linkView is a link as the API shows it. ClientSecret is set only in the
@@ -74,6 +76,10 @@ type linkView struct {
 	// refresh, a device-code redemption), to within an hour; null when
 	// never (or not known).
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// ResourceURIs are a resource server's resource indicators (RFC
+	// 8707): the aud of the access tokens asked for with one of them; []
+	// for any other link.
+	ResourceURIs []string `json:"resource_uris"`
 }
 
 func viewLink(l store.Link) linkView {
@@ -87,6 +93,7 @@ func viewLink(l store.Link) linkView {
 		ClientType:             l.ClientType,
 		Enabled:                l.Enabled,
 		GrantTypes:             nonNil(l.GrantTypes),
+		ResourceURIs:           nonNil(l.ResourceURIs),
 		CreatedAt:              l.CreatedAt.UTC(),
 		UpdatedAt:              l.UpdatedAt.UTC(),
 	}
@@ -220,6 +227,55 @@ func validateURIList(field, clientType string, uris []string, required bool) err
 	return nil
 }
 
+// validateResourceURIs checks the resource_uris of a link of clientType
+// (RFC 8707): only a resource server has them, at most
+// shared.MaxResourceURIs, each an absolute https URL (http on a loopback
+// host) without a fragment, none twice, and none that is AUDIENCE (tokens
+// without a resource carry it already) or PERMISSIONS_URL (the permission
+// service would then be a resource server of this provider's tokens,
+// which start-up cannot check: links live in the table). An empty list is
+// none. The message names the offending element, e.g.
+// "resource_uris[1]: ...".
+func (h *Handler) validateResourceURIs(clientType string, uris []string) error {
+	const field = "resource_uris"
+	switch {
+	case len(uris) == 0:
+		return nil
+	case clientType != store.ResourceServer:
+		return errValidation(field, "only a resource_server link has resource URIs (RFC 8707)")
+	case len(uris) > shared.MaxResourceURIs:
+		return errValidation(field, fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxResourceURIs))
+	}
+	for i, u := range uris {
+		elem := fmt.Sprintf("%s[%d]", field, i)
+		if err := shared.ValidateResourceURI(u); err != nil {
+			return errValidation(elem, err.Error())
+		}
+		if j := slices.Index(uris[:i], u); j >= 0 {
+			return errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, j))
+		}
+		if config.SameURL(u, h.cfg.Audience) {
+			return errValidation(elem, "is AUDIENCE, the audience of every access token asked for without a resource; a resource server needs a URI of its own")
+		}
+		if p := h.cfg.Permissions.URL; p != "" && config.SameURL(u, p) {
+			return errValidation(elem, "is PERMISSIONS_URL, where this provider asks for permissions; the permission service must not be a resource server of its tokens")
+		}
+	}
+	return nil
+}
+
+// resourceTaken answers a resource URI another link registered: 409
+// naming it.
+func resourceTaken(err error) error {
+	var taken *store.ResourceTakenError
+	if errors.As(err, &taken) {
+		e := errConflict(fmt.Sprintf("the resource URI %q is registered by another link; a resource URI names one resource server", taken.URI))
+		e.field = "resource_uris"
+		return e
+	}
+	return err
+}
+
 // validateScopes checks names against the catalog and returns them
 // deduplicated in catalog order. An empty list is allowed (a link with no
 // scope gets the catalog's baseline; a user with no permission gets only
@@ -328,6 +384,13 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		return linkView{}, false, err
 	}
 	nl.PostLogoutRedirectURIs = nonNil(nl.PostLogoutRedirectURIs)
+	if in.ResourceURIs != nil {
+		nl.ResourceURIs = *in.ResourceURIs
+	}
+	if err := h.validateResourceURIs(nl.ClientType, nl.ResourceURIs); err != nil {
+		return linkView{}, false, err
+	}
+	nl.ResourceURIs = nonNil(nl.ResourceURIs)
 	var scopes []string
 	if in.Scopes != nil {
 		scopes = *in.Scopes
@@ -357,6 +420,9 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 			"so a retry no longer answers a secret; read the current one with GET /admin/links/%s/credentials", rot.Link.ID, rot.Link.ID))
 	}
 	if err != nil {
+		if rerr := resourceTaken(err); rerr != err {
+			return linkView{}, false, rerr
+		}
 		if key != "" && isConflict(err) {
 			return linkView{}, false, errConflict("this Idempotency-Key was already used for a different request (or for a link since deleted)")
 		}
@@ -369,7 +435,8 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		c.audit(ctx, "link_created",
 			"link_id", link.ID, "client_id", link.ClientID, "client_type", link.ClientType,
 			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
-			"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes, "enabled", link.Enabled)
+			"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes,
+			"resource_uris", link.ResourceURIs, "enabled", link.Enabled)
 	}
 	v := viewLink(link)
 	if link.ClientType != store.Public {
@@ -460,7 +527,8 @@ func (h *Handler) getLinkOp(ctx context.Context, id string) (store.Link, error) 
 }
 
 // updateLink serves PATCH /admin/links/{id}: name, redirect_uris,
-// post_logout_redirect_uris, scopes, grant_types and enabled may change; client_type may not (create a new link instead). An
+// post_logout_redirect_uris, scopes, grant_types, resource_uris and
+// enabled may change; client_type may not (create a new link instead). An
 // empty object changes nothing and answers the link.
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) error {
 	var in linkInput
@@ -530,6 +598,15 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 		}
 		u.Scopes, fields = &scopes, append(fields, "scopes")
 	}
+	if in.ResourceURIs != nil {
+		uris := nonNil(*in.ResourceURIs)
+		if err := h.validateResourceURIs(cur.ClientType, uris); err != nil {
+			return store.Link{}, err
+		}
+		if !slices.Equal(uris, cur.ResourceURIs) {
+			u.ResourceURIs, fields = &uris, append(fields, "resource_uris")
+		}
+	}
 	if in.Enabled != nil {
 		u.Enabled, fields = in.Enabled, append(fields, "enabled")
 	}
@@ -538,12 +615,13 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 	}
 	link, err := h.store.UpdateLink(ctx, id, u, h.now().UTC())
 	if err != nil {
-		return store.Link{}, linkError(wrapf(err, "update link %q", id))
+		return store.Link{}, linkError(resourceTaken(wrapf(err, "update link %q", id)))
 	}
 	c.audit(ctx, "link_updated",
 		"link_id", link.ID, "client_id", link.ClientID, "fields", fields,
 		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
-		"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes, "enabled", link.Enabled)
+		"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes,
+		"resource_uris", link.ResourceURIs, "enabled", link.Enabled)
 	return link, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,38 @@ func TestOpenAPIAdminFlag(t *testing.T) {
 	for _, m := range []string{"patch", "delete"} {
 		if _, ok := op("/admin/users/{username}", m).Responses["403"]; !ok {
 			t.Errorf("%s /admin/users/{username} does not list 403", m)
+		}
+	}
+}
+
+// TestOpenAPILinkFields: the LinkInput and Link schemas list exactly the
+// JSON fields of the body the handler reads (linkInput) and of the link
+// it answers (linkView).
+func TestOpenAPILinkFields(t *testing.T) {
+	var d struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &d); err != nil {
+		t.Fatal(err)
+	}
+	for schema, typ := range map[string]reflect.Type{"LinkInput": reflect.TypeFor[linkInput](), "Link": reflect.TypeFor[linkView]()} {
+		var fields, documented []string
+		for f := range typ.Fields() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				fields = append(fields, name)
+			}
+		}
+		for p := range d.Components.Schemas[schema].Properties {
+			documented = append(documented, p)
+		}
+		slices.Sort(fields)
+		slices.Sort(documented)
+		if !slices.Equal(fields, documented) {
+			t.Errorf("%s: documented %v, want the fields of %s: %v", schema, documented, typ, fields)
 		}
 	}
 }

@@ -38,6 +38,10 @@ const (
 	aResourceURIs     = "resource_uris"
 	aResourceURI      = "resource_uri"
 	aResourceClientID = "resource_client_id"
+	// aResourcesRev counts the changes of a link's resource URIs (absent:
+	// none yet), so that an update of them is conditioned on the list it
+	// read (kumo cannot compare lists in a condition).
+	aResourcesRev = "resources_rev"
 )
 
 // Resource is a registered resource URI and the client id of the
@@ -154,7 +158,8 @@ func minus(a, b []string) []string {
 
 // updateResourceURIs applies u to the link of clientID when u changes its
 // resource URIs: one transaction updates the link (condition: active, and
-// its list still the one read), registers the added URIs (condition: no
+// its list still the one read: the count of its changes, resources_rev, is
+// the one read), registers the added URIs (condition: no
 // link has them) and releases the removed ones. ErrNotFound for a link
 // that is gone; a *ResourceTakenError when an added URI is another link's;
 // ErrConflict when the link's list changed meanwhile (the caller may try
@@ -174,11 +179,13 @@ func (s *Store) updateResourceURIs(ctx context.Context, clientID string, u LinkU
 	}
 	e := newExpr()
 	up := linkUpdateExpr(e, u, now)
+	rev := it.n(aResourcesRev)
+	up.Set(aResourcesRev, num(rev+1))
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND "
-	if len(old) == 0 {
-		cond += "(attribute_not_exists(" + e.n(aResourceURIs) + ") OR size(" + e.n(aResourceURIs) + ") = " + e.v(num(0)) + ")"
+	if rev == 0 {
+		cond += "attribute_not_exists(" + e.n(aResourcesRev) + ")"
 	} else {
-		cond += e.n(aResourceURIs) + " = " + e.v(list(old))
+		cond += e.n(aResourcesRev) + " = " + e.v(num(rev))
 	}
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
