@@ -45,8 +45,6 @@ const (
 	codeAuthorizationPending = "authorization_pending"
 	codeSlowDown             = "slow_down"
 	codeExpiredToken         = "expired_token"
-	// codeInvalidTarget is RFC 8707 §2's error for a resource parameter.
-	codeInvalidTarget = "invalid_target"
 )
 
 func deviceError(code, desc string) *shared.Error {
@@ -90,8 +88,10 @@ func (h *Handler) deviceInterval() time.Duration {
 // §3.1, §3.2): the client authenticates as at the token endpoint (a public
 // link names itself with client_id), must allow the device grant, and may
 // ask for a scope (checked as at the authorization endpoint; capped when
-// the user approves). It costs two DynamoDB calls: Fetch (the link) and
-// CreateDevice.
+// the user approves) and one resource (RFC 8707: a resource URI of an
+// enabled resource server, else invalid_target). It costs two DynamoDB
+// calls, Fetch (the link) and CreateDevice, and one more with a resource
+// (its server's link).
 func (h *Handler) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	resp, err := h.newDeviceAuthorization(ctx, r)
@@ -111,14 +111,9 @@ func (h *Handler) newDeviceAuthorization(ctx context.Context, r *http.Request) (
 	if err != nil {
 		return deviceAuthResponse{}, err
 	}
-	if _, ok := form["resource"]; ok {
-		// RFC 8707 resource indicators are not supported yet: refused
-		// rather than ignored, so no token is ever issued for an audience
-		// the client did not get.
-		return deviceAuthResponse{}, deviceError(codeInvalidTarget, "the resource parameter is not supported")
-	}
 	now := h.now()
-	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID})
+	// The resource's registration (RFC 8707) is read with the link.
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, ResourceURI: resourceParam(form)})
 	if err != nil {
 		return deviceAuthResponse{}, fmt.Errorf("fetch link: %w", err)
 	}
@@ -139,6 +134,10 @@ func (h *Handler) newDeviceAuthorization(ctx context.Context, r *http.Request) (
 			return deviceAuthResponse{}, shared.InvalidScope("the scope parameter names an unknown scope")
 		}
 	}
+	resource, rsClientID, err := h.deviceResource(ctx, form, b)
+	if err != nil {
+		return deviceAuthResponse{}, err
+	}
 	interval := h.deviceInterval()
 	for range createAttempts {
 		userCode, err := shared.NewUserCode(h.random)
@@ -152,6 +151,7 @@ func (h *Handler) newDeviceAuthorization(ctx context.Context, r *http.Request) (
 		d := store.Device{
 			UserCodeHash: shared.HashToken(userCode), DeviceHash: shared.HashToken(deviceCode),
 			ClientID: link.ClientID, Scope: requested, Protocol: protocol,
+			Resource: resource, ResourceClientID: rsClientID,
 			Interval: interval, CreatedAt: now, ExpiresAt: now.Add(DeviceCodeTTL),
 		}
 		err = h.store.CreateDevice(ctx, d, now)
@@ -230,6 +230,9 @@ func (h *Handler) deviceToken(ctx context.Context, creds credentials, form map[s
 	case !now.Before(d.ExpiresAt):
 		return tokenResponse{}, deviceError(codeExpiredToken, "the device code has expired")
 	}
+	if err := checkResourceParam(ctx, form, d.Resource); err != nil {
+		return tokenResponse{}, err
+	}
 	if !d.LastPoll.IsZero() && now.Before(d.LastPoll.Add(d.Interval)) {
 		// §3.5: too fast. The interval grows for this and every later
 		// poll; the poll is recorded, so the next one counts from now.
@@ -271,13 +274,14 @@ func (h *Handler) deviceToken(ctx context.Context, creds credentials, form map[s
 func (h *Handler) redeemDevice(ctx context.Context, log *slog.Logger, link *store.Link, d *store.Device, now time.Time) (tokenResponse, error) {
 	approval := &store.Code{
 		ClientID: d.ClientID, UserID: d.UserID, GrantID: d.GrantID, Scope: d.Granted, Protocol: d.Protocol,
+		Resource: d.Resource, ResourceClientID: d.ResourceClientID,
 		AuthTime: d.AuthTime, CreatedAt: d.DecidedAt, ExpiresAt: d.ExpiresAt,
 	}
-	user, err := h.codeHolder(ctx, log, approval)
+	user, rsLink, err := h.codeHolder(ctx, log, approval)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	resp, rt, err := h.issue(ctx, link, user, approval, now)
+	resp, rt, err := h.issue(ctx, link, user, rsLink, approval, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}

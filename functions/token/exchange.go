@@ -125,6 +125,9 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	if err := h.checkPKCE(c, link, form); err != nil {
 		return tokenResponse{}, err
 	}
+	if err := checkResourceParam(ctx, form, c.Resource); err != nil {
+		return tokenResponse{}, err
+	}
 
 	// The user may have been deleted, disabled or given a new password
 	// since consent, or the grant revoked: then the code no longer speaks
@@ -132,11 +135,11 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	// user's current scopes (the permission service asked now, with
 	// PERMISSION_SOURCE=service: failing, nothing is redeemed); the family
 	// keeps what the user approved.
-	user, err := h.codeHolder(ctx, log, c)
+	user, rsLink, err := h.codeHolder(ctx, log, c)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	resp, rt, err := h.issue(ctx, link, user, c, now)
+	resp, rt, err := h.issue(ctx, link, user, rsLink, c, now)
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -186,9 +189,15 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 // signed before the caller writes anything, so nothing is stored for a
 // response that could not be made. The code exchange and the device grant
 // share it, so the two answer alike (RFC 8628 §3.5: "as described in
-// Section 5.1 of [RFC6749]").
-func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, c *store.Code, now time.Time) (tokenResponse, *store.RefreshToken, error) {
-	scope, err := h.capScope(ctx, user, link, "", c.Scope)
+// Section 5.1 of [RFC6749]"). With a resource (RFC 8707), rsLink is its
+// resource server as read now: the access token is for the resource, its
+// scope capped by the server's scopes too, and the family remembers it.
+func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, rsLink *store.Link, c *store.Code, now time.Time) (tokenResponse, *store.RefreshToken, error) {
+	rs, err := resourceServer(c.Resource, rsLink)
+	if err != nil {
+		return tokenResponse{}, nil, err
+	}
+	scope, err := h.capScope(ctx, user, link, rs, "", c.Scope)
 	if err != nil {
 		return tokenResponse{}, nil, fmt.Errorf("cap code scope: %w", err)
 	}
@@ -197,7 +206,7 @@ func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, 
 	if link.AllowsGrant(shared.GrantTypeRefreshToken) {
 		tok, r, err := h.newRefresh(store.RefreshToken{
 			GrantID: c.GrantID, ClientID: link.ClientID, UserID: user.ID, Scope: c.Scope, AuthTime: c.AuthTime,
-			Protocol: c.Protocol,
+			Protocol: c.Protocol, Resource: c.Resource, ResourceClientID: c.ResourceClientID,
 		}, now)
 		if err != nil {
 			return tokenResponse{}, nil, err
@@ -205,7 +214,7 @@ func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, 
 		rtoken, rt = tok, &r
 	}
 	granted := append(slices.Clone(scope), c.Protocol...)
-	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, granted, now)
+	access, err := h.signAccess(ctx, link.ClientID, user, c.GrantID, h.audience(c.Resource), granted, now)
 	if err != nil {
 		return tokenResponse{}, nil, err
 	}
@@ -285,7 +294,8 @@ func (h *Handler) checkPKCE(c *store.Code, link *store.Link, form map[string]str
 }
 
 // codeHolder reads the user of code c together with their grant for c's
-// client (one BatchGetItem) and checks that the code still speaks for them
+// client, and the link of the resource server the code names, if any (one
+// BatchGetItem, returned for issue to check), and checks that the code still speaks for them
 // (RFC 6749 §5.2 invalid_grant otherwise, with a log line giving the
 // reason): the user exists and is enabled, their credentials have not
 // changed since the code was issued (a new password or a disabling move
@@ -298,27 +308,27 @@ func (h *Handler) checkPKCE(c *store.Code, link *store.Link, form map[string]str
 // Precision: the store keeps every time at the nanosecond, so the code's
 // creation and the credentials change compare exactly; at equal instants
 // the order cannot be known, so the code is refused.
-func (h *Handler) codeHolder(ctx context.Context, log *slog.Logger, c *store.Code) (store.User, error) {
-	b, err := h.store.Fetch(ctx, store.Keys{UserID: c.UserID, GrantClientID: c.ClientID})
+func (h *Handler) codeHolder(ctx context.Context, log *slog.Logger, c *store.Code) (store.User, *store.Link, error) {
+	b, err := h.store.Fetch(ctx, store.Keys{UserID: c.UserID, GrantClientID: c.ClientID, ResourceClientID: c.ResourceClientID})
 	log = log.With("user_id", c.UserID)
 	switch {
 	case err != nil:
-		return store.User{}, fmt.Errorf("get user %s and grant for client %q: %w", c.UserID, c.ClientID, err)
+		return store.User{}, nil, fmt.Errorf("get user %s and grant for client %q: %w", c.UserID, c.ClientID, err)
 	case b.User == nil:
 		log.Info("code refused", "reason", "user no longer exists")
-		return store.User{}, shared.InvalidGrant("the user of this grant no longer exists")
+		return store.User{}, nil, shared.InvalidGrant("the user of this grant no longer exists")
 	case b.User.Disabled:
 		log.Info("code refused", "reason", "user disabled")
-		return store.User{}, shared.InvalidGrant("the user of this grant is disabled")
+		return store.User{}, nil, shared.InvalidGrant("the user of this grant is disabled")
 	case !b.User.IssuedSince(c.CreatedAt):
 		log.Info("code refused", "reason", "user credentials changed (new password or disabled) since the code was issued",
 			"code_created_at", c.CreatedAt, "credentials_changed_at", b.User.CredentialsChangedAt)
-		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")
+		return store.User{}, nil, shared.InvalidGrant("the authorization code is no longer valid")
 	case !b.Grant.Active(c.GrantID):
 		log.Info("code refused", "reason", "the grant was revoked since the code was issued", "grant_id", c.GrantID)
-		return store.User{}, shared.InvalidGrant("the authorization code is no longer valid")
+		return store.User{}, nil, shared.InvalidGrant("the authorization code is no longer valid")
 	}
-	return *b.User, nil
+	return *b.User, b.ResourceLink, nil
 }
 
 // newRefresh returns a fresh refresh token (256-bit random) and its record
@@ -339,14 +349,15 @@ func (h *Handler) newRefresh(tmpl store.RefreshToken, now time.Time) (string, st
 }
 
 // signAccess issues an access token (RFC 9068 §2.2) for user: sub is the
-// user's immutable id, username their username.
-func (h *Handler) signAccess(ctx context.Context, clientID string, user store.User, grantID string, scope []string, now time.Time) (string, error) {
+// user's immutable id, username their username, aud the resource it is for
+// (AUDIENCE, or a resource indicator of RFC 8707).
+func (h *Handler) signAccess(ctx context.Context, clientID string, user store.User, grantID, aud string, scope []string, now time.Time) (string, error) {
 	jti, err := h.newID()
 	if err != nil {
 		return "", err
 	}
 	return h.keys.Sign(ctx, signing.AccessClaims{
-		Issuer: h.cfg.Issuer, Subject: user.ID, Username: user.Username, Audience: h.cfg.Audience, ClientID: clientID,
+		Issuer: h.cfg.Issuer, Subject: user.ID, Username: user.Username, Audience: aud, ClientID: clientID,
 		Scope: shared.FormatScope(scope), JTI: jti, GrantID: grantID,
 		IssuedAt: now, ExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 	})

@@ -30,8 +30,9 @@ type introspection struct {
 // introspect serves POST /oauth2/introspect (RFC 7662 §2). The caller must
 // authenticate with a secret (§2.1 requires authorization, and a public
 // client has none). A client sees its own tokens; a resource_server link
-// sees every access token, but no refresh token; any other token is
-// inactive. An access token costs one
+// sees the access tokens of its audience (introspectorSees: one of its
+// resource URIs, RFC 8707, or AUDIENCE when it has none), but no refresh
+// token; any other token is inactive. An access token costs one
 // DynamoDB call (the caller's link, the token's link, grant, user and jti
 // revocation in one Fetch), a refresh token two.
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
@@ -82,12 +83,6 @@ func (h *Handler) introspector(ctx context.Context, c credentials, link *store.L
 // covers a grant the deletion's index query could not see yet).
 func linkLive(l *store.Link) bool { return l != nil && l.Enabled }
 
-// mayView reports whether caller may learn about an access token of
-// clientID (refresh tokens: only their own client).
-func mayView(caller *store.Link, clientID string) bool {
-	return caller.ClientID == clientID || caller.ClientType == store.ResourceServer
-}
-
 func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c signing.AccessClaims) (introspection, error) {
 	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, UserID: c.Subject, GrantClientID: c.ClientID,
 		JTI: c.JTI, TokenClientID: c.ClientID})
@@ -100,7 +95,7 @@ func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c sig
 	}
 	g, u := b.Grant, b.User
 	if !h.now().Before(c.ExpiresAt) || !g.Active(c.GrantID) || g.ClientID != c.ClientID ||
-		b.AccessRevoked || u == nil || u.Disabled || !linkLive(b.TokenLink) || !mayView(caller, c.ClientID) {
+		b.AccessRevoked || u == nil || u.Disabled || !linkLive(b.TokenLink) || !h.introspectorSees(caller, c.ClientID, c.Audience) {
 		return introspection{}, nil
 	}
 	return introspection{

@@ -30,17 +30,19 @@ var (
 
 // capScope caps the scope of a token of user for link: request (a refresh's
 // scope parameter without its protocol scopes, "" for none) within before
-// (the scope the user approved), by the link's scopes and by the user's
-// permissions (Catalog.CapRefresh). The permissions are the stored ones, or
-// with PERMISSION_SOURCE=service the service's answer, asked about
-// max(closure(request or before) ∩ closure(link's scopes)); its failure is
+// (the scope the user approved), by the link's scopes (and the resource
+// server's, rs, when the token is for a resource: RFC 8707) and by the
+// user's permissions (Catalog.CapRefresh). The permissions are the stored
+// ones, or with PERMISSION_SOURCE=service the service's answer, asked about
+// max(closure(request or before) ∩ closure(that ceiling)); its failure is
 // temporarily_unavailable (503), before anything is written, so the code
 // stays unredeemed and the refresh token unspent. An unknown or added
 // scope in request is invalid_scope before the service is asked.
-func (h *Handler) capScope(ctx context.Context, user store.User, link *store.Link, request string, before []string) ([]string, error) {
+func (h *Handler) capScope(ctx context.Context, user store.User, link, rs *store.Link, request string, before []string) ([]string, error) {
 	perms := user.Permissions
+	ceiling := h.ceiling(link, rs)
 	if h.cfg.Permissions.Service() {
-		asked, err := h.cfg.Catalog.CapRefresh(request, before, link.Scopes, link.Scopes)
+		asked, err := h.cfg.Catalog.CapRefresh(request, before, ceiling, ceiling)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +52,7 @@ func (h *Handler) capScope(ctx context.Context, user store.User, link *store.Lin
 			return nil, permissionsUnavailable()
 		}
 	}
-	return h.cfg.Catalog.CapRefresh(request, before, link.Scopes, perms)
+	return h.cfg.Catalog.CapRefresh(request, before, ceiling, perms)
 }
 
 // permissionsUnavailable is the token endpoint's answer when the

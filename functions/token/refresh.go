@@ -42,7 +42,7 @@ func (h *Handler) refresh(ctx context.Context, creds credentials, form map[strin
 	case !now.Before(rt.ExpiresAt):
 		return tokenResponse{}, shared.InvalidGrant("the refresh token has expired")
 	}
-	resp, err := h.useRefresh(ctx, link, *rt, tok, form["scope"], now, true)
+	resp, err := h.useRefresh(ctx, link, *rt, tok, refreshParams{scope: form["scope"], form: form}, now, true)
 	if err == nil {
 		h.recordUse(ctx, link.ClientID, rt.UserID, rt.GrantID, now)
 	}
@@ -51,10 +51,10 @@ func (h *Handler) refresh(ctx context.Context, creds credentials, form map[strin
 
 // useRefresh acts on rt by its status. retry allows one re-read after a lost
 // race (a concurrent rotation or revocation).
-func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.RefreshToken, tok, scopeParam string, now time.Time, retry bool) (tokenResponse, error) {
+func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.RefreshToken, tok string, p refreshParams, now time.Time, retry bool) (tokenResponse, error) {
 	switch rt.Status {
 	case store.RefreshActive:
-		resp, next, err := h.mint(ctx, link, rt, scopeParam, now)
+		resp, next, err := h.mint(ctx, link, rt, p, now)
 		if err != nil {
 			return tokenResponse{}, err
 		}
@@ -70,7 +70,7 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 			err = store.RetryInFlight(ctx, err, rotate)
 		}
 		if errors.Is(err, shared.ErrConflict) {
-			return h.afterConflict(ctx, link, rt, tok, scopeParam, now, retry)
+			return h.afterConflict(ctx, link, rt, tok, p, now, retry)
 		}
 		if err != nil {
 			return tokenResponse{}, fmt.Errorf("rotate refresh token %s: %w", shared.HashPrefix(tok), err)
@@ -84,7 +84,7 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 		}
 		// Within REFRESH_REUSE_GRACE (a client retrying after a lost
 		// response): its unused successor is replaced by a new pair.
-		resp, next, err := h.mint(ctx, link, rt, scopeParam, now)
+		resp, next, err := h.mint(ctx, link, rt, p, now)
 		if err != nil {
 			return tokenResponse{}, err
 		}
@@ -137,7 +137,7 @@ func (h *Handler) concurrentUse(ctx context.Context, rt store.RefreshToken, tok 
 
 // afterConflict re-reads a token whose rotation failed its condition (the
 // token as committed is no longer active) and acts on its new state once.
-func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.RefreshToken, tok, scopeParam string, now time.Time, retry bool) (tokenResponse, error) {
+func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.RefreshToken, tok string, p refreshParams, now time.Time, retry bool) (tokenResponse, error) {
 	b, err := h.store.Fetch(ctx, store.Keys{RefreshHash: rt.Hash, UserID: rt.UserID, GrantClientID: rt.ClientID})
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("re-read refresh token %s: %w", shared.HashPrefix(tok), err)
@@ -147,13 +147,13 @@ func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.
 		return tokenResponse{}, shared.InvalidGrant("the refresh token has been revoked")
 	case b.Refresh.Status == store.RefreshReplaced:
 		// Replaced while this request rotated it: reuse, whatever retry.
-		return h.useRefresh(ctx, link, *b.Refresh, tok, scopeParam, now, false)
+		return h.useRefresh(ctx, link, *b.Refresh, tok, p, now, false)
 	case b.Refresh.Status == store.RefreshActive || !retry:
 		// Still active, so the rotation failed for another reason; do not
 		// loop.
 		return tokenResponse{}, shared.InvalidGrant("the refresh token is invalid")
 	}
-	return h.useRefresh(ctx, link, *b.Refresh, tok, scopeParam, now, false)
+	return h.useRefresh(ctx, link, *b.Refresh, tok, p, now, false)
 }
 
 // mint checks the user and the requested scope and makes the response and
@@ -161,15 +161,25 @@ func (h *Handler) afterConflict(ctx context.Context, link *store.Link, rt store.
 // the link's and the user's current scopes; the next refresh token keeps the
 // grant's approved scope, so a narrowing refresh narrows only the access
 // token (SPEC "Scopes and capping").
-func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshToken, scopeParam string, now time.Time) (tokenResponse, store.RefreshToken, error) {
-	user, err := h.grantHolder(ctx, rt)
+func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshToken, p refreshParams, now time.Time) (tokenResponse, store.RefreshToken, error) {
+	// RFC 8707 §2.2: the family's resource, repeated or omitted; never
+	// another one (checked after reuse detection, which useRefresh's
+	// switch did first).
+	if err := checkResourceParam(ctx, p.form, rt.Resource); err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	user, rsLink, err := h.grantHolder(ctx, rt)
+	if err != nil {
+		return tokenResponse{}, store.RefreshToken{}, err
+	}
+	rs, err := resourceServer(rt.Resource, rsLink)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
 	// OpenID Connect protocol scopes are outside capping: a refresh may
 	// keep or drop them, never add one the family did not have.
-	catalogParam, protocol := shared.SplitProtocolScopes(scopeParam)
-	if scopeParam == "" {
+	catalogParam, protocol := shared.SplitProtocolScopes(p.scope)
+	if p.scope == "" {
 		protocol = rt.Protocol
 	}
 	if !shared.CoversProtocol(rt.Protocol, protocol) {
@@ -178,19 +188,19 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 	// With PERMISSION_SOURCE=service the service is asked here, after
 	// reuse detection (useRefresh's switch) and before the rotation, so a
 	// failure leaves the refresh token unspent.
-	scope, err := h.capScope(ctx, user, link, catalogParam, rt.Scope)
+	scope, err := h.capScope(ctx, user, link, rs, catalogParam, rt.Scope)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
 	tok, next, err := h.newRefresh(store.RefreshToken{
 		GrantID: rt.GrantID, ClientID: rt.ClientID, UserID: rt.UserID, Scope: rt.Scope, AuthTime: rt.AuthTime,
-		Protocol: rt.Protocol,
+		Protocol: rt.Protocol, Resource: rt.Resource, ResourceClientID: rt.ResourceClientID,
 	}, now)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
 	granted := append(slices.Clone(scope), protocol...)
-	access, err := h.signAccess(ctx, link.ClientID, user, rt.GrantID, granted, now)
+	access, err := h.signAccess(ctx, link.ClientID, user, rt.GrantID, h.audience(rt.Resource), granted, now)
 	if err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
@@ -214,21 +224,30 @@ func (h *Handler) reuse(ctx context.Context, rt store.RefreshToken, tok string) 
 	return shared.InvalidGrant("the refresh token has already been used")
 }
 
-// grantHolder reads rt's grant and user in one call: a revoked grant (or a
+// grantHolder reads rt's grant and user, and the link of its family's
+// resource server if any (RFC 8707), in one call: a revoked grant (or a
 // newer grant of the same user and client, made after a revocation) is
 // invalid_grant (RotateRefresh does not check it), and so is a user who is
 // gone or disabled.
-func (h *Handler) grantHolder(ctx context.Context, rt store.RefreshToken) (store.User, error) {
-	b, err := h.store.Fetch(ctx, store.Keys{UserID: rt.UserID, GrantClientID: rt.ClientID})
+func (h *Handler) grantHolder(ctx context.Context, rt store.RefreshToken) (store.User, *store.Link, error) {
+	b, err := h.store.Fetch(ctx, store.Keys{UserID: rt.UserID, GrantClientID: rt.ClientID, ResourceClientID: rt.ResourceClientID})
 	switch {
 	case err != nil:
-		return store.User{}, fmt.Errorf("fetch grant %q and its user: %w", rt.GrantID, err)
+		return store.User{}, nil, fmt.Errorf("fetch grant %q and its user: %w", rt.GrantID, err)
 	case !b.Grant.Active(rt.GrantID):
-		return store.User{}, shared.InvalidGrant("the refresh token has been revoked")
+		return store.User{}, nil, shared.InvalidGrant("the refresh token has been revoked")
 	case b.User == nil:
-		return store.User{}, shared.InvalidGrant("the user of this grant no longer exists")
+		return store.User{}, nil, shared.InvalidGrant("the user of this grant no longer exists")
 	case b.User.Disabled:
-		return store.User{}, shared.InvalidGrant("the user of this grant is disabled")
+		return store.User{}, nil, shared.InvalidGrant("the user of this grant is disabled")
 	}
-	return *b.User, nil
+	return *b.User, b.ResourceLink, nil
+}
+
+// refreshParams are the parameters of a refresh request that shape its
+// answer: the scope (RFC 6749 §6) and the form, for its resource (RFC 8707
+// §2.2).
+type refreshParams struct {
+	scope string
+	form  map[string]string
 }

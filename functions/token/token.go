@@ -6,7 +6,9 @@
 // exchange costs three DynamoDB calls (Fetch of the link and code, Fetch of
 // the user and grant, RedeemCode), a refresh three (Fetch, a second Fetch of
 // the grant and user, RotateRefresh) and an introspection one (access
-// token) or two (refresh token). Client secrets are checked against the link's stored hash, never
+// token) or two (refresh token). With a resource indicator (RFC 8707,
+// resource.go) the resource server's link is read in the second Fetch:
+// the same three calls. Client secrets are checked against the link's stored hash, never
 // by calling Secrets Manager. With PERMISSION_SOURCE=service the code
 // exchange and every refresh also ask the permission service, after the
 // checks that need no answer from it and before anything is written
@@ -218,12 +220,18 @@ func fail(ctx context.Context, w http.ResponseWriter, msg string, err error) {
 // parseForm reads the request's form strictly: no parameter may travel in
 // the query string (RFC 6749 §3.2 requires POST for the token endpoint, and
 // credentials in a URL leak into logs), a repeated parameter is
-// invalid_request (RFC 6749 §3.1), and a body over web.MaxBodyBytes is 413.
+// invalid_request (RFC 6749 §3.1) but for a repeated resource, which is
+// invalid_target (RFC 8707 §2), and a body over web.MaxBodyBytes is 413.
 func parseForm(r *http.Request) (map[string]string, error) {
 	if r.URL.RawQuery != "" {
 		return nil, shared.InvalidRequest("parameters must be sent in the request body, not the query string")
 	}
 	form, err := web.ParseForm(r, false)
+	if rep := (*web.RepeatedError)(nil); errors.As(err, &rep) && rep.Name == "resource" {
+		// RFC 8707 §2: one resource per request here; several are
+		// invalid_target, not invalid_request.
+		return nil, shared.InvalidTarget("only one resource may be requested")
+	}
 	if errors.Is(err, web.ErrTooLarge) {
 		e := shared.InvalidRequest("request body too large")
 		e.Status = http.StatusRequestEntityTooLarge

@@ -46,7 +46,8 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 
 // userinfo serves GET and POST /oauth2/userinfo (OIDC Core 1.0 §5.3): the
 // bearer access token (RFC 6750 §2.1 header, or §2.2 form body on POST)
-// must be active and carry openid; the claims are sub and, by the token's
+// must be active, be for AUDIENCE (not for a resource of RFC 8707) and
+// carry openid; the claims are sub and, by the token's
 // scope, name and preferred_username (profile), email and email_verified
 // (email). Errors are RFC 6750 §3 challenges.
 func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +64,11 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	c, valid := h.verifyAccess(ctx, tok)
 	if !valid || !h.now().Before(c.ExpiresAt) {
 		challenge(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid or has expired")
+		return
+	}
+	if c.Audience != h.cfg.Audience {
+		// A token for a resource (RFC 8707) is that resource's alone.
+		challenge(w, http.StatusUnauthorized, "invalid_token", "the access token is for another resource")
 		return
 	}
 	scopes := strings.Fields(c.Scope)

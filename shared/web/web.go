@@ -136,10 +136,19 @@ var (
 	ErrTooLarge = errors.New("request body too large")
 )
 
+// RepeatedError is ParseForm's error for a parameter sent more than once
+// (RFC 6749 §3.1), naming it, so that a caller may answer a parameter of
+// its own with its own error (RFC 8707's resource: invalid_target).
+type RepeatedError struct {
+	Name string
+}
+
+func (e *RepeatedError) Error() string { return fmt.Sprintf("parameter %q is repeated", e.Name) }
+
 // ParseForm reads an application/x-www-form-urlencoded body (and, when
 // allowQuery, the query string) strictly: a parameter given twice, in the
 // body or in the body and query together, is an error naming it (RFC 6749
-// §3.1, §3.2); a body over MaxBodyBytes is ErrTooLarge; a wrong content type
+// §3.1, §3.2; a *RepeatedError); a body over MaxBodyBytes is ErrTooLarge; a wrong content type
 // or invalid UTF-8 is an error. The error text is safe to show to clients.
 func ParseForm(r *http.Request, allowQuery bool) (url.Values, error) {
 	out := url.Values{}
@@ -149,7 +158,7 @@ func ParseForm(r *http.Request, allowQuery bool) (url.Values, error) {
 				return errors.New("parameter name is not valid UTF-8")
 			}
 			if len(vs) > 1 || out.Has(k) {
-				return fmt.Errorf("parameter %q is repeated", k)
+				return &RepeatedError{Name: k}
 			}
 			if !utf8.ValidString(vs[0]) {
 				return fmt.Errorf("parameter %q is not valid UTF-8", k)
