@@ -255,15 +255,19 @@ type deviceRequest struct {
 	code   string // the user code, normalized
 	device *store.Device
 	link   *store.Link
-	sess   *store.Session // nil when no one is signed in
-	user   *store.User
+	// resource is the link of the device authorization's resource server
+	// (RFC 8707), nil without a resource.
+	resource *store.Link
+	sess     *store.Session // nil when no one is signed in
+	user     *store.User
 }
 
 // readDevice reads the authorization of code, its link and the signed-in
 // user (two calls: the authorization with the session, then the link with
-// the user). errDeviceGone when the code can no longer be decided,
-// errDeviceApp when its link is gone, disabled or no longer allows the
-// device grant.
+// the user, with the resource server of its resource). errDeviceGone when
+// the code can no longer be decided, errDeviceApp when its link is gone,
+// disabled or no longer allows the device grant, errDeviceResource when
+// its resource (RFC 8707) is no longer served.
 func (h *Handler) readDevice(ctx context.Context, r *http.Request, code string) (*deviceRequest, error) {
 	now := h.now()
 	b, err := h.store.Fetch(ctx, store.Keys{DeviceUserCode: shared.HashToken(code), SessionID: h.sessionID(r)})
@@ -274,7 +278,7 @@ func (h *Handler) readDevice(ctx context.Context, r *http.Request, code string) 
 		return nil, errDeviceGone
 	}
 	dr := &deviceRequest{code: code, device: b.Device}
-	k := store.Keys{ClientID: b.Device.ClientID}
+	k := store.Keys{ClientID: b.Device.ClientID, ResourceClientID: b.Device.ResourceClientID}
 	if s := b.Session; s != nil && now.Before(s.ExpiresAt) {
 		k.UserID = s.UserID
 	}
@@ -286,6 +290,12 @@ func (h *Handler) readDevice(ctx context.Context, r *http.Request, code string) 
 		return nil, errDeviceApp
 	}
 	dr.link = b2.Link
+	if r := b.Device.Resource; r != "" {
+		if !b2.ResourceLink.ServesResource(r) {
+			return nil, errDeviceResource
+		}
+		dr.resource = b2.ResourceLink
+	}
 	if k.UserID != "" && liveSession(*b.Session, b2.User) {
 		dr.sess, dr.user = b.Session, b2.User
 	}
@@ -305,6 +315,8 @@ func (h *Handler) failDevice(w http.ResponseWriter, r *http.Request, err error) 
 		h.renderMessage(w, http.StatusBadRequest, msgDeviceGone)
 	case errors.Is(err, errDeviceApp):
 		h.renderMessage(w, http.StatusBadRequest, msgDeviceApp)
+	case errors.Is(err, errDeviceResource):
+		h.failDeviceResource(w)
 	default:
 		web.Logger(r.Context()).Error("read device authorization", "err", err.Error())
 		h.fail(w, err)
@@ -313,15 +325,17 @@ func (h *Handler) failDevice(w http.ResponseWriter, r *http.Request, err error) 
 
 // deviceGrantable is the scope the user may approve for the device:
 // max(closure(R) ∩ closure(C) ∩ closure(U)), or the baseline, exactly as
-// for the code flow (R the requested scope, none meaning the link's; U the
+// for the code flow (R the requested scope, none meaning the link's, C the
+// link's scopes capped by its resource server's, RFC 8707; U the
 // stored permissions or, with PERMISSION_SOURCE=service, the permission
 // service's answer, whose failure is errPermissionsUnavailable and never
 // a wider scope).
 func (h *Handler) deviceGrantable(ctx context.Context, dr *deviceRequest) ([]string, error) {
 	requested := shared.FormatScope(dr.device.Scope)
+	ceiling := h.ceiling(*dr.link, dr.resource) // capped by the resource server too (RFC 8707)
 	perms := dr.user.Permissions
 	if h.cfg.Permissions.Service() {
-		asked, err := h.catalog.Cap(requested, dr.link.Scopes, dr.link.Scopes)
+		asked, err := h.catalog.Cap(requested, ceiling, ceiling)
 		if err != nil {
 			return nil, err
 		}
@@ -331,7 +345,7 @@ func (h *Handler) deviceGrantable(ctx context.Context, dr *deviceRequest) ([]str
 			return nil, errPermissionsUnavailable
 		}
 	}
-	return h.catalog.Cap(requested, dr.link.Scopes, perms)
+	return h.catalog.Cap(requested, ceiling, perms)
 }
 
 // failDeviceGrantable answers deviceGrantable's error: a 503 page when the

@@ -128,8 +128,11 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 		AuthTime:    sess.AuthenticatedAt(),
 		Protocol:    a.protocol,
 		Nonce:       a.get("nonce"),
-		CreatedAt:   now,
-		ExpiresAt:   now.Add(h.cfg.AuthCodeTTL),
+		// RFC 8707: the code remembers the resource and its server.
+		Resource:         a.resource.uri,
+		ResourceClientID: a.resource.clientID,
+		CreatedAt:        now,
+		ExpiresAt:        now.Add(h.cfg.AuthCodeTTL),
 	}
 	if err := h.store.CreateCode(ctx, c); err != nil {
 		web.Logger(ctx).Error("create code", "err", err.Error())
@@ -163,17 +166,25 @@ func (h *Handler) sessionID(r *http.Request) string {
 }
 
 // signedIn returns the session read with a's link, its user, and the user's
-// grant for a's client (nil when none), read together in one call; nils
-// when there is no valid session (as currentUser). Only a store failure is
-// an error.
+// grant for a's client (nil when none), read together in one call with a's
+// resource server (RFC 8707, checked here); nils when there is no valid
+// session (as currentUser). Only a store failure, or a resource no longer
+// served (invalid_target), is an error.
 func (h *Handler) signedIn(ctx context.Context, a *authRequest) (*store.Session, *store.User, *store.Grant, error) {
 	sess := a.session
 	if sess == nil || !h.now().Before(sess.ExpiresAt) {
 		return nil, nil, nil, nil
 	}
-	b, err := h.store.Fetch(ctx, store.Keys{UserID: sess.UserID, GrantClientID: a.link.ClientID})
+	k := store.Keys{UserID: sess.UserID, GrantClientID: a.link.ClientID}
+	if !a.resource.checked {
+		k.ResourceClientID = a.resource.clientID // RFC 8707: read with them
+	}
+	b, err := h.store.Fetch(ctx, k)
 	if err != nil {
 		web.Logger(ctx).Error("get user and grant", "err", err.Error())
+		return nil, nil, nil, err
+	}
+	if err := a.resource.checkResource(ctx, b.ResourceLink); err != nil {
 		return nil, nil, nil, err
 	}
 	if !liveSession(*sess, b.User) {

@@ -42,7 +42,7 @@ func (r realStore) addLink(l store.Link) {
 	}
 	_, _, err := r.raw.CreateLink(context.Background(), store.NewLink{
 		ID: l.ID, ClientID: l.ClientID, Secret: secret, Name: l.Name, RedirectURIs: l.RedirectURIs,
-		Scopes: l.Scopes, ClientType: l.ClientType, Enabled: l.Enabled,
+		Scopes: l.Scopes, ClientType: l.ClientType, Enabled: l.Enabled, ResourceURIs: l.ResourceURIs,
 	}, l.CreatedAt)
 	if err != nil {
 		r.t.Fatalf("seed link %s: %v", l.ClientID, err)

@@ -3,6 +3,7 @@ package authorize
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/applinks/applinks/shared"
@@ -26,7 +27,9 @@ var _ PermissionService = (*permissions.Client)(nil)
 var errPermissionsUnavailable = errors.New("the permission service did not answer")
 
 // grantable is the scope a's request may get for user (SPEC "Scopes and
-// capping"): max(closure(R) ∩ closure(C) ∩ closure(U)), or the baseline.
+// capping"): max(closure(R) ∩ closure(C) ∩ closure(U)), or the baseline,
+// where C is the link's scopes capped by the resource server's when the
+// request names a resource (RFC 8707).
 // U is the user's stored permissions, or with PERMISSION_SOURCE=service
 // the permission service's answer, asked about max(closure(R) ∩
 // closure(C)) before the consent page (and again, usually from its cache,
@@ -34,9 +37,13 @@ var errPermissionsUnavailable = errors.New("the permission service did not answe
 // service is asked; the service's failure is errPermissionsUnavailable
 // (logged here), never a wider scope.
 func (h *Handler) grantable(ctx context.Context, a *authRequest, user *store.User) ([]string, error) {
+	if a.resource.uri != "" && !a.resource.checked {
+		return nil, fmt.Errorf("grantable: resource %q not checked", a.resource.uri) // a bug: never a wider scope
+	}
+	ceiling := h.ceiling(a.link, a.resource.server)
 	perms := user.Permissions
 	if h.cfg.Permissions.Service() {
-		asked, err := h.catalog.Cap(a.catalogScope, a.link.Scopes, a.link.Scopes)
+		asked, err := h.catalog.Cap(a.catalogScope, ceiling, ceiling)
 		if err != nil {
 			return nil, shared.InvalidScope("the scope parameter names an unknown scope")
 		}
@@ -46,7 +53,7 @@ func (h *Handler) grantable(ctx context.Context, a *authRequest, user *store.Use
 			return nil, errPermissionsUnavailable
 		}
 	}
-	granted, err := h.catalog.Cap(a.catalogScope, a.link.Scopes, perms)
+	granted, err := h.catalog.Cap(a.catalogScope, ceiling, perms)
 	if err != nil {
 		return nil, shared.InvalidScope("the scope parameter names an unknown scope")
 	}

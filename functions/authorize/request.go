@@ -44,6 +44,8 @@ var authParams = []string{
 	"code_challenge", "code_challenge_method", "prompt", "nonce",
 	// OpenID Connect Core §3.1.2.1.
 	"max_age", "login_hint", "id_token_hint", "ui_locales", "display",
+	// RFC 8707 §2 (resource.go).
+	"resource",
 }
 
 // authRequest is a validated authorization request.
@@ -72,6 +74,8 @@ type authRequest struct {
 	// with a session id), nil when none was asked for or found; it may have
 	// expired (signedIn checks).
 	session *store.Session
+	// resource is the resource indicator (RFC 8707) the request named.
+	resource resourceRequest
 }
 
 func (a *authRequest) get(name string) string { return a.params[name] }
@@ -128,20 +132,21 @@ func oidcError(code, desc string) error {
 }
 
 // readLink reads the link of clientID (shared.ErrNotFound) and, when
-// sessionID is set, the session in the same call.
-func (h *Handler) readLink(ctx context.Context, clientID, sessionID string) (store.Link, *store.Session, error) {
-	if sessionID == "" {
+// sessionID is set, the session in the same call; with a resource (RFC
+// 8707), its registration too.
+func (h *Handler) readLink(ctx context.Context, clientID, sessionID, resource string) (store.Link, *store.Session, *store.Resource, error) {
+	if sessionID == "" && resource == "" {
 		l, err := h.store.GetLinkByClientID(ctx, clientID)
-		return l, nil, err
+		return l, nil, nil, err
 	}
-	b, err := h.store.Fetch(ctx, store.Keys{ClientID: clientID, SessionID: sessionID})
+	b, err := h.store.Fetch(ctx, store.Keys{ClientID: clientID, SessionID: sessionID, ResourceURI: resource})
 	if err != nil {
-		return store.Link{}, nil, err
+		return store.Link{}, nil, nil, err
 	}
 	if b.Link == nil {
-		return store.Link{}, nil, fmt.Errorf("get link %q: %w", clientID, shared.ErrNotFound)
+		return store.Link{}, nil, nil, fmt.Errorf("get link %q: %w", clientID, shared.ErrNotFound)
 	}
-	return *b.Link, b.Session, nil
+	return *b.Link, b.Session, b.Resource, nil
 }
 
 // parseAuthRequest validates an authorization request (RFC 6749 §4.1.1) in
@@ -165,7 +170,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	case len(cid[0]) > maxParamBytes || !utf8.ValidString(cid[0]):
 		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
-	link, sess, err := h.readLink(ctx, cid[0], sessionID)
+	link, sess, reg, err := h.readLink(ctx, cid[0], sessionID, resourceValue(vals))
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
@@ -200,6 +205,11 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	}
 
 	a := &authRequest{params: map[string]string{}, link: link, redirectTo: target, target: t, session: sess}
+	// RFC 8707 §2: several resource parameters are invalid_target, not
+	// invalid_request, so this comes before the check of repeats.
+	if a.resource, err = parseResource(ctx, vals, reg); err != nil {
+		return nil, t, err
+	}
 	for k, vs := range vals {
 		if len(vs) > 1 {
 			return nil, t, shared.InvalidRequest(fmt.Sprintf("parameter %s is repeated", safeName(k)))
@@ -285,6 +295,13 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	a.prompts, err = parsePrompt(a.get("prompt"))
 	if err != nil {
 		return nil, t, err
+	}
+	// The resource server is read with the signed-in user (signedIn) when
+	// there is a session to read; otherwise now.
+	if sess == nil || !h.now().Before(sess.ExpiresAt) {
+		if err := h.readResourceServer(ctx, &a.resource); err != nil {
+			return nil, t, err
+		}
 	}
 	return a, t, nil
 }
