@@ -98,31 +98,20 @@ func (s *Store) deleteResource(uri, clientID string) types.TransactWriteItem {
 	}}
 }
 
-// resourcesTaken reads the pointers of uris (one BatchGetItem) and returns
-// a *ResourceTakenError for the first one another link than clientID
-// holds, nil when none is.
+// resourcesTaken reads the pointers of uris and returns a
+// *ResourceTakenError for the first one another link than clientID holds,
+// nil when none is. One strongly consistent GetItem per URI (at most
+// shared.MaxResourceURIs, on the admin function's path only, whose IAM
+// policy needs no BatchGetItem for it).
 func (s *Store) resourcesTaken(ctx context.Context, uris []string, clientID string) error {
-	if len(uris) == 0 {
-		return nil
-	}
-	keys := make([]map[string]types.AttributeValue, 0, len(uris))
-	seen := map[string]bool{}
 	for _, u := range uris {
-		if !seen[u] {
-			seen[u] = true
-			keys = append(keys, resourceKey(u))
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: s.tableName(), Key: resourceKey(u), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("read resource URI: %w", classify(err, false))
 		}
-	}
-	items, err := s.batchGet(ctx, "read resource URIs", keys)
-	if err != nil {
-		return err
-	}
-	held := map[string]string{}
-	for _, it := range items {
-		held[it.s(aResourceURI)] = it.s(aClientID)
-	}
-	for _, u := range uris {
-		if owner, ok := held[u]; ok && owner != clientID {
+		if it := item(out.Item); out.Item != nil && it.s(aClientID) != clientID {
 			return &ResourceTakenError{URI: u}
 		}
 	}
