@@ -82,8 +82,23 @@ func measureFlows(t *testing.T, capacity bool) []step {
 	}
 	measure(opRememberedLater, func() { code = p.remembered(l, "s3") })
 	measure(opExchangeLater, func() { tok = p.tokens(l, exchangeForm(code)) })
+	// The same with a resource indicator (RFC 8707): its registration is
+	// read with the link and session, its server with the user and grant,
+	// at the exchange and the refresh with the user and grant: no call
+	// more.
+	p.adminCall(http.MethodPost, "/admin/links", map[string]any{
+		"name": "Perf API", "client_type": "resource_server", "scopes": []string{"REPO_READ"}, "resource_uris": []string{perfResource},
+	}, http.StatusCreated, nil)
+	measure(opRememberedResource, func() { code = p.rememberedAt(authorizeURL(l, "r1") + "&resource=" + url.QueryEscape(perfResource)) })
+	form := exchangeForm(code)
+	form.Set("resource", perfResource)
+	measure(opExchangeResource, func() { tok = p.tokens(l, form) })
+	measure(opRefreshResource, func() { tok = p.tokens(l, refreshForm(tok.RefreshToken)) })
 	return steps
 }
+
+// perfResource is the resource indicator of the measured round with one.
+const perfResource = "https://api.example.com/perf"
 
 // historyRounds is how many authorizations (each exchanged) the user makes
 // between the two measured remembered-consent authorizations.
@@ -94,7 +109,13 @@ const historyRounds = 40
 // it returns.
 func (p *provider) remembered(l link, state string) string {
 	p.tb.Helper()
-	resp := p.get(authorizeURL(l, state))
+	return p.rememberedAt(authorizeURL(l, state))
+}
+
+// rememberedAt is remembered for the authorization request u.
+func (p *provider) rememberedAt(u string) string {
+	p.tb.Helper()
+	resp := p.get(u)
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
 		p.tb.Fatalf("authorize with a remembered consent: got %d to %q, want 302 with a code", resp.StatusCode, resp.Header.Get("Location"))
@@ -118,6 +139,10 @@ const (
 	opRemembered      = "authorize (session, remembered consent)"
 	opRememberedLater = "authorize (session, remembered consent) after 40 more authorizations"
 	opExchangeLater   = "token: code exchange after 40 more authorizations"
+	// The same three with a resource indicator (RFC 8707).
+	opRememberedResource = "authorize (session, remembered consent) with a resource"
+	opExchangeResource   = "token: code exchange with a resource"
+	opRefreshResource    = "token: refresh with a resource"
 	// opLogin is a successful sign-in: the sign-in limits (shared/throttle)
 	// count it per source, per username and globally before the password
 	// check (3 UpdateItem) and take it back after (2 UpdateItem and the
@@ -132,7 +157,8 @@ const (
 // against the hash on the link item; the signing key is cached).
 func TestRoundTripBudgets(t *testing.T) {
 	budgets := map[string]int{opExchange: 3, opExchangeFirstUse: 4, opRefresh: 3, opIntrospect: 2,
-		opRemembered: 3, opRememberedLater: 3, opExchangeLater: 3, opLogin: 10}
+		opRemembered: 3, opRememberedLater: 3, opExchangeLater: 3, opLogin: 10,
+		opRememberedResource: 3, opExchangeResource: 3, opRefreshResource: 3}
 	steps := measureFlows(t, false)
 	seen := 0
 	for _, s := range steps {
