@@ -14,7 +14,7 @@
 //	GET    /admin/links                          ?limit=1..100 (default 50) &cursor=
 //	POST   /admin/links                          201; Idempotency-Key header honoured
 //	GET    /admin/links/{id}
-//	PATCH  /admin/links/{id}                     name, redirect_uris, scopes, enabled
+//	PATCH  /admin/links/{id}                     name, redirect_uris, scopes, grant_types, resource_uris, enabled
 //	DELETE /admin/links/{id}                     204; revokes every grant and token
 //	GET    /admin/links/{id}/credentials         "View credentials"
 //	POST   /admin/links/{id}/credentials/rotate  {"overlap_seconds": 0..604800}
