@@ -13,7 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/password/strength"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -182,21 +184,30 @@ func validateUsername(name string) error {
 	return nil
 }
 
-// validatePassword checks a new password's length (MinPasswordBytes to
-// MaxPasswordBytes bytes). The message never repeats the password.
-func validatePassword(pw string) error {
+// validatePassword checks a new password of the user named username: its
+// length (MinPasswordBytes to MaxPasswordBytes bytes), then that it is not
+// easy to guess (strength.Check: common and compromised passwords,
+// dictionary words, patterns, and the words of this context: the
+// username, the provider's name, the issuer's host, "applinks"). The
+// message never repeats the password.
+func (h *Handler) validatePassword(pw, username string) error {
 	switch {
 	case len(pw) < MinPasswordBytes:
 		return errValidation("password", fmt.Sprintf("must be at least %d bytes long", MinPasswordBytes))
 	case len(pw) > MaxPasswordBytes:
 		return errValidation("password", fmt.Sprintf("must be at most %d bytes long", MaxPasswordBytes))
 	}
+	context := []string{username, "applinks", h.cfg.ProviderName, config.ProviderNameFor(h.cfg.Issuer)}
+	if err := strength.Check(pw, context...); err != nil {
+		return errValidation("password", err.Error())
+	}
 	return nil
 }
 
-// hashPassword validates pw and returns its argon2id hash.
-func (h *Handler) hashPassword(pw string) (string, error) {
-	if err := validatePassword(pw); err != nil {
+// hashPassword validates pw as the password of username and returns its
+// argon2id hash.
+func (h *Handler) hashPassword(pw, username string) (string, error) {
+	if err := h.validatePassword(pw, username); err != nil {
 		return "", err
 	}
 	hash, err := password.Hash(pw, h.random)
@@ -258,7 +269,7 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 		return store.User{}, errValidation("password", "is required (unless upstream names the identity the user signs in with)")
 	}
 	if in.Password != nil {
-		if err := validatePassword(*in.Password); err != nil {
+		if err := h.validatePassword(*in.Password, *in.Username); err != nil {
 			return store.User{}, err
 		}
 	}
@@ -292,7 +303,7 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 		}
 	}
 	if in.Password != nil {
-		if u.PasswordHash, err = h.hashPassword(*in.Password); err != nil {
+		if u.PasswordHash, err = h.hashPassword(*in.Password, u.Username); err != nil {
 			return store.User{}, err
 		}
 	}
@@ -382,7 +393,7 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 		return store.User{}, err
 	}
 	if in.Password != nil {
-		hash, err := h.hashPassword(*in.Password)
+		hash, err := h.hashPassword(*in.Password, username)
 		if err != nil {
 			return store.User{}, err
 		}
@@ -487,7 +498,7 @@ func (h *Handler) setAdminPassword(w http.ResponseWriter, r *http.Request, c cal
 	if in.Password == nil {
 		return errValidation("password", "is required")
 	}
-	hash, err := h.hashPassword(*in.Password)
+	hash, err := h.hashPassword(*in.Password, c.param)
 	if err != nil {
 		return err
 	}

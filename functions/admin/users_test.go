@@ -40,6 +40,12 @@ func TestUserValidation(t *testing.T) {
 		{"name zero-width joiner", "POST", "/admin/users", `{"username":"alice","password":"correct horse","name":"Al\u200Dice"}`, "name: must not contain the zero-width character U+200D"},
 		{"username zero-width space", "POST", "/admin/users", `{"username":"ad\u200Bmin","password":"correct horse"}`, "username: must not contain the zero-width character U+200B (character 3)"},
 		{"username bidi isolate", "POST", "/admin/users", `{"username":"a\u2066b","password":"correct horse"}`, "username: must not contain the bidirectional control character U+2066"},
+		// A common or guessable password is refused before the store.
+		{"password common", "POST", "/admin/users", `{"username":"alice","password":"password123"}`, "password: is too easy to guess: it is, or is built on, one of the most commonly used passwords"},
+		{"password documented example", "POST", "/admin/users", `{"username":"alice","password":"correct horse battery staple"}`, "password: is too easy to guess: it contains the username, the service's name or an example"},
+		{"password username", "POST", "/admin/users", `{"username":"margarethe","password":"margarethe2024"}`, "password: is too easy to guess"},
+		{"password keyboard", "PATCH", "/admin/users/alice", `{"password":"qwertyuiop"}`, "password: is too easy to guess"},
+		{"password admin set", "PUT", "/admin/users/alice/admin/password", `{"password":"iloveyou123"}`, "password: is too easy to guess"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,52 @@
+package strength
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		pw      string
+		context []string
+		refused bool
+		reason  string
+	}{
+		{"most common password", "password", nil, true, "most commonly used"},
+		{"common with digits", "password123", nil, true, "most commonly used"},
+		{"common with capital and symbol", "Password1!", nil, true, ""},
+		{"keyboard row", "qwertyuiop", nil, true, ""},
+		{"l33t common", "p@ssw0rd", nil, true, "most commonly used"},
+		{"repeated word", "hunter2hunter2", nil, true, ""},
+		{"few characters", "abababababab", nil, true, "repeats a few characters"},
+		{"the xkcd example", "correct horse battery staple", nil, true, "example from the documentation"},
+		{"the xkcd example in capitals", "Correct Horse Battery Staple", nil, true, "example from the documentation"},
+		{"the banner's former example", "choose a long password", nil, true, "example from the documentation"},
+		{"service name and year", "applinks2024", []string{"applinks", "alice"}, true, "service's name"},
+		{"username twice", "alicealice1", []string{"applinks", "alice"}, true, ""},
+		{"generated base64", "pcF8+2nT4Hq9vJ1kLm0aZ3xW", []string{"applinks", "alice"}, false, ""},
+		{"four unrelated words", "sunny garden bicycle lamp", []string{"applinks", "alice"}, false, ""},
+		{"long passphrase", "a long passphrase of my own", []string{"applinks", "alice"}, false, ""},
+		{"strong start, long tail", "pcF8+2nT4Hq9vJ1kLm0aZ3xW" + strings.Repeat("1", 1000), nil, false, ""},
+		{"weak start, long tail", "password" + strings.Repeat("aaaaaaaa", 7) + "pcF8+2nT4Hq9vJ1kLm0aZ3xW", nil, true, ""},
+		{"invalid UTF-8", "pcF8+2nT4Hq9\xffvJ1kLm0aZ3xW", nil, true, "UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.pw, tt.context...)
+			if (err != nil) != tt.refused {
+				t.Fatalf("Check(%q) = %v, want refused %v", tt.pw, err, tt.refused)
+			}
+			if err == nil {
+				return
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("Check(%q) = %q, want it to contain %q", tt.pw, err, tt.reason)
+			}
+			if len(tt.pw) >= 10 && strings.Contains(err.Error(), tt.pw) {
+				t.Errorf("the message %q repeats the password", err)
+			}
+		})
+	}
+}
