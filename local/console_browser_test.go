@@ -25,7 +25,7 @@ import (
 // scrolling at 375 px and for console errors (CSP, script).
 func TestConsoleInBrowser(t *testing.T) {
 	p := startProvider(t, nil)
-	const adminPass, alicePass = "a long administrator password", "correct horse battery staple"
+	const adminPass, alicePass = "a long administrator password", "plum tractor velvet orbit"
 	p.admin("POST", "/admin/users", map[string]any{"username": "root", "password": adminPass, "name": "Rosa Admin"}, 201, nil)
 	p.admin("PUT", "/admin/users/root/admin", map[string]any{"admin": true}, 200, nil)
 	p.createUser("alice", alicePass, []string{"REPO_WRITE"})

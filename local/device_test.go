@@ -27,7 +27,7 @@ func deviceProvider(t *testing.T) *provider {
 	p := startProviderWith(t, map[string]string{"PROVIDER_NAME": "Example Corp"}, func(c *config.Config) {
 		c.DevicePollInterval = time.Second
 	})
-	p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	p.createUser("alice", "plum tractor velvet orbit", []string{"REPO_WRITE"})
 	return p
 }
 
@@ -152,7 +152,7 @@ func TestDeviceFlowInBrowser(t *testing.T) {
 	}
 	look("device-login", "Sign in to Example Corp", "to continue to Deploy CLI")
 	alice.Type("#username", "alice")
-	alice.Type("#password", "correct horse battery staple")
+	alice.Type("#password", "plum tractor velvet orbit")
 	if st := alice.Press(kb.Enter, true); st != 200 {
 		t.Fatalf("sign-in: %d", st)
 	}
@@ -229,7 +229,7 @@ func TestDeviceFlowConfidentialDenied(t *testing.T) {
 	if pg.status != 200 || !strings.Contains(pg.body, `name="password"`) {
 		t.Fatalf("after the code: %d, want the sign-in page", pg.status)
 	}
-	pg = br.submit(pg, parseForm(t, pg), url.Values{"username": {"alice"}, "password": {"correct horse battery staple"}})
+	pg = br.submit(pg, parseForm(t, pg), url.Values{"username": {"alice"}, "password": {"plum tractor velvet orbit"}})
 	if pg.status != 200 || !strings.Contains(pg.body, da.UserCode) {
 		t.Fatalf("after sign-in: %d, want the consent page with the code", pg.status)
 	}

@@ -354,13 +354,13 @@ func TestEndToEnd(t *testing.T) {
 func codeFlow(t *testing.T, p *provider, prefix string, style oauth2.AuthStyle) link {
 	t.Helper()
 	ctx := context.Background()
-	aliceID := p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	aliceID := p.createUser("alice", "plum tractor velvet orbit", []string{"REPO_WRITE"})
 	l := p.createLink("Demo app", callbackURL, []string{"REPO_ADMIN"}, "confidential")
 	conf := oauthConfig(p, l, prefix, style, "REPO_READ")
 
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("st-123", oauth2.S256ChallengeOption(verifier))
-	cb := newBrowser(t, callbackURL).authorize(authURL, "alice", "correct horse battery staple", "approve")
+	cb := newBrowser(t, callbackURL).authorize(authURL, "alice", "plum tractor velvet orbit", "approve")
 	q := cb.Query()
 	if got := q.Get("state"); got != "st-123" {
 		t.Errorf("state: got %q, want st-123", got)
@@ -399,7 +399,7 @@ func codeFlow(t *testing.T, p *provider, prefix string, style oauth2.AuthStyle) 
 	// A fresh authorization (the earlier grant was revoked by the replay).
 	verifier = oauth2.GenerateVerifier()
 	cb = newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)),
-		"alice", "correct horse battery staple", "approve")
+		"alice", "plum tractor velvet orbit", "approve")
 	tok, err = conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)

@@ -12,7 +12,7 @@ import (
 // Content-Length and no body; a 405 lists HEAD next to GET.
 func TestHeadEverywhere(t *testing.T) {
 	p := startProvider(t, nil)
-	p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	p.createUser("alice", "plum tractor velvet orbit", []string{"REPO_WRITE"})
 	l := p.createLink("Demo app", p.issuer+"/local/callback", []string{"REPO_ADMIN"}, "confidential")
 	authz := "/oauth2/authorize?" + url.Values{"response_type": {"code"}, "client_id": {l.ClientID}, "state": {"s"}}.Encode()
 

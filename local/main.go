@@ -222,19 +222,22 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
 
   export ISSUER=%s ADMIN_TOKEN=%s
 
-  # 0. an administrator: a user, then the administrator flag (set only by PUT
+  # 0. an administrator: a user with a generated password (keep it: common
+  #    passwords are refused), then the administrator flag (set only by PUT
   #    .../admin); open $ISSUER/console/ and sign in as admin to create links,
   #    view their credentials and manage users in the browser
+  ADMIN_PASSWORD=$(openssl rand -base64 18); echo "admin's password: $ADMIN_PASSWORD"
   curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' \
-    -d '{"username":"admin","password":"choose a long password"}'
+    -d '{"username":"admin","password":"'"$ADMIN_PASSWORD"'"}'
   curl -s -X PUT "$ISSUER/admin/users/admin/admin" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' -d '{"admin":true}'
 %s
-  # 1. a user who can sign in
+  # 1. a user who can sign in, with a generated password
+  ALICE_PASSWORD=$(openssl rand -base64 18); echo "alice's password: $ALICE_PASSWORD"
   curl -s -X POST "$ISSUER/admin/users" -H "Authorization: Bearer $ADMIN_TOKEN" \
     -H 'Content-Type: application/json' \
-    -d '{"username":"alice","password":"correct horse battery staple","permissions":["REPO_WRITE"]}'
+    -d '{"username":"alice","password":"'"$ALICE_PASSWORD"'","permissions":["REPO_WRITE"]}'
 
   # 2. an application link; its id names it in admin paths, client_id is for OAuth
   LINK=$(curl -s -X POST "$ISSUER/admin/links" -H "Authorization: Bearer $ADMIN_TOKEN" \
@@ -244,7 +247,7 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
   field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
   export LINK_ID=$(echo "$LINK" | field id) CLIENT_ID=$(echo "$LINK" | field client_id) CLIENT_SECRET=$(echo "$LINK" | field client_secret)
 
-  # 3. open this in a browser, sign in as alice, allow access
+  # 3. open this in a browser, sign in as alice (with $ALICE_PASSWORD), allow access
   echo "$ISSUER/oauth2/authorize?response_type=code&client_id=$CLIENT_ID&scope=REPO_READ&state=demo"
 
   # 4. the callback page shows the code: exchange it within %d seconds, once

@@ -58,7 +58,7 @@ func TestOpenIDClientNode(t *testing.T) {
 	version := openidClientInstalled(t, tools)
 
 	p := startProvider(t, nil)
-	const pw = "correct horse battery staple"
+	const pw = "plum tractor velvet orbit"
 	var u struct {
 		ID string `json:"id"`
 	}

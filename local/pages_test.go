@@ -22,7 +22,7 @@ func TestPagesInBrowser(t *testing.T) {
 		"PROVIDER_NAME":   "Example Corp",
 		"SUPPORT_CONTACT": "Call the service desk on ext. 4357.",
 	})
-	p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	p.createUser("alice", "plum tractor velvet orbit", []string{"REPO_WRITE"})
 	p.createUser("bob", "battery staple horse correct", []string{"REPO_READ"})
 	l := p.createLink("Demo app", p.issuer+"/local/callback", []string{"REPO_ADMIN"}, "confidential")
 	authz := p.issuer + "/oauth2/authorize?" + url.Values{
@@ -88,7 +88,7 @@ func TestPagesInBrowser(t *testing.T) {
 	look(alice, "login-failed")
 
 	// Keyboard sign-in, then consent.
-	alice.Type("#password", "correct horse battery staple")
+	alice.Type("#password", "plum tractor velvet orbit")
 	alice.Press(kb.Enter, true)
 	expect(alice, "consent", "Demo app wants to access your Example Corp account", "Signed in as alice", "Not you? Use another account",
 		"Update projects and repositories", "Includes: view projects and repositories; view public projects and repositories.")

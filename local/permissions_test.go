@@ -92,13 +92,13 @@ func TestPermissionServiceEndToEnd(t *testing.T) {
 	svc.serve(p.issuer)
 	ctx := context.Background()
 
-	aliceID := p.createUser("alice", "correct horse battery staple", []string{"SYSTEM_ADMIN"})
+	aliceID := p.createUser("alice", "plum tractor velvet orbit", []string{"SYSTEM_ADMIN"})
 	svc.set(aliceID, false, "REPO_WRITE")
 	l := p.createLink("Demo app", callbackURL, []string{"REPO_ADMIN"}, "confidential")
 	conf := oauthConfig(p, l, "/oauth2", oauth2.AuthStyleInHeader, "REPO_ADMIN")
 	b := newBrowser(t, callbackURL)
 	verifier := oauth2.GenerateVerifier()
-	cb := b.authorize(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)), "alice", "correct horse battery staple", "approve")
+	cb := b.authorize(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)), "alice", "plum tractor velvet orbit", "approve")
 	tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)

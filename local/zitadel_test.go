@@ -43,7 +43,7 @@ import (
 func TestZitadelRelyingParty(t *testing.T) {
 	ctx := context.Background()
 	p := startProvider(t, nil)
-	const pw = "correct horse battery staple"
+	const pw = "plum tractor velvet orbit"
 	var u struct {
 		ID string `json:"id"`
 	}

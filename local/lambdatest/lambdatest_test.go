@@ -224,7 +224,7 @@ func TestAuthorizeErrorPage(t *testing.T) {
 
 func TestAdminNeedsIAMPrincipal(t *testing.T) {
 	d := deploy(t, "admin")
-	user := `{"username":"alice","password":"correct horse battery staple","permissions":["REPO_READ"]}`
+	user := `{"username":"alice","password":"plum tractor velvet orbit","permissions":["REPO_READ"]}`
 	jsonType := map[string]string{"Content-Type": "application/json"}
 
 	resp := d.invoke(t, "admin", Event("POST", "/admin/users", jsonType, user))

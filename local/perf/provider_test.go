@@ -36,7 +36,7 @@ const (
 	issuer       = "http://127.0.0.1:8080"
 	adminToken   = "perf-admin-token"
 	callback     = "http://127.0.0.1/cb"
-	userPassword = "correct horse battery staple"
+	userPassword = "plum tractor velvet orbit"
 	// verifier is RFC 7636 Appendix B's code_verifier.
 	verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )

@@ -42,7 +42,7 @@ const (
 	// callback is a registered redirect URI that is never contacted: the
 	// browser stops at it.
 	callback = "http://127.0.0.1:9/cb"
-	password = "correct horse battery staple"
+	password = "plum tractor velvet orbit"
 )
 
 // env is the provider as the local runner serves it (local/server on a
