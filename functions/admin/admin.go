@@ -109,6 +109,9 @@ type GrantStore interface {
 	// RevokeGrant revokes the user's grant for the client (only while its
 	// id is id), and so every token and pending code of it.
 	RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (store.Grant, error)
+	// GetGrant reads the user's grant for the client, revoked or not
+	// (a revoked one until its item expires).
+	GetGrant(ctx context.Context, userID, clientID string) (store.Grant, error)
 }
 
 // UserStore keeps users.

@@ -88,6 +88,10 @@ func (s errStore) GetUserByName(context.Context, string) (store.User, error) {
 	return store.User{}, s.err
 }
 func (s errStore) GetUser(context.Context, string) (store.User, error) { return store.User{}, s.err }
+func (s errStore) GetGrant(context.Context, string, string) (store.Grant, error) {
+	return store.Grant{}, s.err
+}
+
 func (s errStore) RevokeGrant(context.Context, string, string, string, time.Time) (store.Grant, error) {
 	return store.Grant{}, s.err
 }

@@ -40,7 +40,7 @@ import (
 //	POST /console/links/{id}/enable           (confirmed)
 //	POST /console/links/{id}/disable
 //	GET  /console/links/{id}/delete, POST     Delete (confirmed)
-//	POST /console/links/{id}/grants/{g}/revoke
+//	GET, POST /console/links/{id}/grants/{g}/revoke  (asks first)
 //	GET  /console/users, /console/users/new, POST (confirmed)
 //	GET  /console/users/{u}, POST             edit permissions, flags, profile (POST confirmed)
 //	POST /console/users/{u}/password          set a password (confirmed; one's own: the current one too)
@@ -631,7 +631,7 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 		{pattern: []string{"links", "*", "enable"}, post: func(c *consoleReq) { c.setEnabled(true) }, confirm: true, backTo: linkBack},
 		{pattern: []string{"links", "*", "disable"}, post: func(c *consoleReq) { c.setEnabled(false) }, backTo: linkBack},
 		{pattern: []string{"links", "*", "delete"}, get: (*consoleReq).deleteLinkForm, post: (*consoleReq).deleteLink, confirm: true},
-		{pattern: []string{"links", "*", "grants", "*", "revoke"}, post: (*consoleReq).revokeGrant, backTo: linkBack},
+		{pattern: []string{"links", "*", "grants", "*", "revoke"}, get: (*consoleReq).revokeGrantForm, post: (*consoleReq).revokeGrant, backTo: linkBack},
 		{pattern: []string{"users"}, get: (*consoleReq).users},
 		{pattern: []string{"users", "new"}, get: (*consoleReq).newUserForm, post: (*consoleReq).createUser, confirm: true, multi: []string{"permission"}},
 		{pattern: []string{"users", "*"}, get: (*consoleReq).user, post: (*consoleReq).updateUser, confirmPost: true, multi: []string{"permission"}},

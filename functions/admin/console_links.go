@@ -589,6 +589,11 @@ func (c *consoleReq) link() {
 		d.Notice = "The link is disabled: it cannot get new tokens until you enable it."
 	case q.Get("revoked") != "":
 		d.Notice = "The authorization was revoked: its tokens stopped working."
+		// The revoked grant, read again, heads the table until it expires.
+		if g, ok := c.h.revokedGrant(c.ctx(), link.ClientID, q.Get("revoked")); ok {
+			d.Notice = g.Username + "'s authorization was revoked: its tokens stopped working."
+			d.Grants = append([]store.Grant{g}, d.Grants...)
+		}
 	}
 	render(c, http.StatusOK, link.Name, "links", linkPage, d)
 }
@@ -713,9 +718,8 @@ func linkPage(b *page.Buffer, d linkData) {
 			continue
 		}
 		b.WriteString(`<span class="status on">Active</span></td><td>`)
-		b.Fill(`<form method="post" action="%s">`, page.LocalURL(linkPath(l.ID, "/grants/"+url.PathEscape(g.ID)+"/revoke")))
-		csrfInput(b, d.CSRF)
-		b.Fill(`<button type="submit" class="secondary">Revoke<span class="visually-hidden"> access of %s</span></button></form></td></tr>`+"\n", g.Username)
+		b.Fill(`<a class="button secondary" href="%s">Revoke<span class="visually-hidden"> access of %s</span></a></td></tr>`+"\n",
+			page.LocalURL(linkPath(l.ID, "/grants/"+url.PathEscape(g.ID)+"/revoke")), g.Username)
 	}
 	b.WriteString("</tbody></table>\n")
 	if d.Next != "" {
@@ -916,12 +920,33 @@ func (c *consoleReq) deleteLink() {
 	c.seeOther(consolePrefix + "/links?deleted=1")
 }
 
-func (c *consoleReq) revokeGrant() {
-	if err := c.h.revokeGrantOp(c.ctx(), c.a.call(), c.param(0), c.param(1)); err != nil {
+// revokeGrantForm asks before revoking one user's authorization of a link.
+func (c *consoleReq) revokeGrantForm() {
+	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err != nil {
 		c.fail(err)
 		return
 	}
-	c.seeOther(linkPath(c.param(0), "?revoked=1"))
+	g, err := c.h.findGrant(c.ctx(), link.ClientID, c.param(1))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	render(c, http.StatusOK, "Revoke "+g.Username+"'s access", "links", deletePage, deleteData{
+		CSRF: c.a.sess.CSRF, Action: linkPath(link.ID, "/grants/"+url.PathEscape(g.ID)+"/revoke"), Cancel: linkPath(link.ID, ""),
+		Title:  "Revoke " + g.Username + "'s access to " + link.Name + "?",
+		Text:   "Revoking " + g.Username + "'s authorization of " + link.Name + " stops every token it issued at once: the application can no longer act for " + g.Username + " until they approve it again.",
+		Button: "Revoke " + g.Username + "'s access",
+	})
+}
+
+func (c *consoleReq) revokeGrant() {
+	g, err := c.h.revokeGrantOp(c.ctx(), c.a.call(), c.param(0), c.param(1))
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.seeOther(linkPath(c.param(0), "?revoked="+url.QueryEscape(g.UserID)))
 }
 
 // conflictField reads an operation's 409 about one field (a resource URL

@@ -820,7 +820,7 @@ func (h *Handler) listGrantsOp(ctx context.Context, id string, limit int, cursor
 // and every token issued under it stop working at once (204; revoking a
 // revoked grant is 204 too). A grant of another link is 404.
 func (h *Handler) revokeGrant(w http.ResponseWriter, r *http.Request, c call) error {
-	if err := h.revokeGrantOp(r.Context(), c, c.param, c.param2); err != nil {
+	if _, err := h.revokeGrantOp(r.Context(), c, c.param, c.param2); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -828,26 +828,42 @@ func (h *Handler) revokeGrant(w http.ResponseWriter, r *http.Request, c call) er
 	return nil
 }
 
-// revokeGrantOp revokes the grant grantID of the link id.
-func (h *Handler) revokeGrantOp(ctx context.Context, c call, id, grantID string) error {
+// revokeGrantOp revokes the grant grantID of the link id and returns it,
+// revoked.
+func (h *Handler) revokeGrantOp(ctx context.Context, c call, id, grantID string) (store.Grant, error) {
 	link, err := h.getLinkOp(ctx, id)
 	if err != nil {
-		return err
+		return store.Grant{}, err
 	}
 	g, err := h.findGrant(ctx, link.ClientID, grantID)
 	if err != nil {
-		return err
+		return store.Grant{}, err
 	}
 	// Revoking the grant refuses its pending codes too: they name its id.
-	if _, err := h.store.RevokeGrant(ctx, g.UserID, link.ClientID, g.ID, h.now().UTC()); err != nil {
+	revoked, err := h.store.RevokeGrant(ctx, g.UserID, link.ClientID, g.ID, h.now().UTC())
+	if err != nil {
 		if isNotFound(err) { // revoked or replaced meanwhile
-			return errNotFound("this link has no grant with this id")
+			return store.Grant{}, errNotFound("this link has no grant with this id")
 		}
-		return wrapf(err, "revoke grant")
+		return store.Grant{}, wrapf(err, "revoke grant")
 	}
 	c.audit(ctx, "grant_revoked", "link_id", link.ID, "client_id", link.ClientID, "grant_id", g.ID,
 		"user_id", g.UserID, "username", g.Username)
-	return nil
+	return revoked, nil
+}
+
+// revokedGrant reads the grant of userID for the link's client when it is
+// revoked and its item has not expired (store.RevokedGrantTTL after the
+// revocation): the console shows it as revoked that long.
+func (h *Handler) revokedGrant(ctx context.Context, clientID, userID string) (store.Grant, bool) {
+	if userID == "" {
+		return store.Grant{}, false
+	}
+	g, err := h.store.GetGrant(ctx, userID, clientID)
+	if err != nil || !g.Revoked || g.RevokedAt.IsZero() || !h.now().Before(g.RevokedAt.Add(store.RevokedGrantTTL)) {
+		return store.Grant{}, false
+	}
+	return g, true
 }
 
 // findGrant finds the active grant grantID of clientID in the link's
