@@ -461,14 +461,14 @@ func TestScopeCappingThroughHTTP(t *testing.T) {
 		ran++
 		t.Run(tc.Name, func(t *testing.T) {
 			user := fmt.Sprintf("user%d", i)
-			p.createUser(user, "password-"+user, tc.User)
+			p.createUser(user, "quiet harbor maple kite", tc.User)
 			l := p.createLink("App "+tc.Name, callbackURL, tc.Ceiling, "confidential")
 			conf := oauthConfig(p, l, "/oauth2", oauth2.AuthStyleInHeader)
 			opts := []oauth2.AuthCodeOption{}
 			if tc.Request != nil {
 				opts = append(opts, oauth2.SetAuthURLParam("scope", *tc.Request))
 			}
-			cb := newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s", opts...), user, "password-"+user, "approve")
+			cb := newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s", opts...), user, "quiet harbor maple kite", "approve")
 			tok, err := conf.Exchange(ctx, cb.Query().Get("code"))
 			if err != nil {
 				t.Fatalf("exchange: %v", err)
@@ -483,10 +483,10 @@ func TestScopeCappingThroughHTTP(t *testing.T) {
 	}
 
 	t.Run("refresh after the admin lowers the user's permissions", func(t *testing.T) {
-		p.createUser("demoted", "password-demoted", []string{"REPO_WRITE"})
+		p.createUser("demoted", "quiet harbor maple kite", []string{"REPO_WRITE"})
 		l := p.createLink("Demotion app", callbackURL, []string{"REPO_WRITE"}, "confidential")
 		conf := oauthConfig(p, l, "/oauth2", oauth2.AuthStyleInHeader)
-		cb := newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s"), "demoted", "password-demoted", "approve")
+		cb := newBrowser(t, callbackURL).authorize(conf.AuthCodeURL("s"), "demoted", "quiet harbor maple kite", "approve")
 		tok, err := conf.Exchange(ctx, cb.Query().Get("code"))
 		if err != nil {
 			t.Fatalf("exchange: %v", err)

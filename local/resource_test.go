@@ -74,7 +74,7 @@ func (a *apiServer) call(t *testing.T, path, tok string) (int, string, string) {
 func TestResourceIndicatorsEndToEnd(t *testing.T) {
 	p := startProvider(t, nil)
 	ctx := context.Background()
-	aliceID := p.createUser("alice", "correct horse battery staple", []string{"REPO_WRITE"})
+	aliceID := p.createUser("alice", "plum tractor velvet orbit", []string{"REPO_WRITE"})
 	repos := startAPI(t, p, "Repos API", "/mcp", []string{"REPO_READ"})
 	other := startAPI(t, p, "Other API", "/v1", []string{"REPO_WRITE"})
 	l := p.createLink("MCP client", callbackURL, []string{"REPO_ADMIN"}, "confidential")
@@ -104,7 +104,7 @@ func TestResourceIndicatorsEndToEnd(t *testing.T) {
 	b := newBrowser(t, callbackURL)
 	verifier := oauth2.GenerateVerifier()
 	res := oauth2.SetAuthURLParam("resource", md.Resource)
-	cb := b.authorize(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier), res), "alice", "correct horse battery staple", "approve")
+	cb := b.authorize(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier), res), "alice", "plum tractor velvet orbit", "approve")
 	tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier), res)
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
@@ -163,7 +163,7 @@ func TestResourceIndicatorsEndToEnd(t *testing.T) {
 	// server refuses.
 	verifier = oauth2.GenerateVerifier()
 	cb = b.authorize(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent")),
-		"alice", "correct horse battery staple", "approve")
+		"alice", "plum tractor velvet orbit", "approve")
 	plain, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange without a resource: %v", err)

@@ -81,7 +81,7 @@ func TestUpstreamInBrowser(t *testing.T) {
 
 	// The pages of refusals, to look at: a username taken, and the
 	// upstream down.
-	down.admin("POST", "/admin/users", map[string]any{"username": "bea", "password": "the local bea's password"}, 201, nil)
+	down.admin("POST", "/admin/users", map[string]any{"username": "bea", "password": "saffron tide lantern moss"}, 201, nil)
 	up.upstreamUser("bea", "bea@example.com", true)
 	bea := b.User("bea")
 	bea.Navigate(authURL)

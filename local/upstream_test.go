@@ -83,7 +83,7 @@ func (up *instance) upstreamUser(name, email string, verified bool) string {
 	return u.ID
 }
 
-const upstreamPassword = "upstream password of everyone"
+const upstreamPassword = "marble orchid tundra piano"
 
 // addIDP registers the downstream at the upstream instance (a confidential
 // link to its callback) and the upstream at the downstream (an identity
@@ -124,7 +124,7 @@ func newApp(t *testing.T, down *instance, scopes ...string) *app {
 	a := &app{l: down.createLink("Wiki", redirect, scopes, "confidential"), redirect: redirect, verifier: oauth2.GenerateVerifier()}
 	a.cfg = &oauth2.Config{ClientID: a.l.ClientID, ClientSecret: a.l.ClientSecret, RedirectURL: redirect,
 		Endpoint: oauth2.Endpoint{AuthURL: down.issuer + "/oauth2/authorize", TokenURL: down.issuer + "/oauth2/token"},
-		Scopes: append([]string{"openid", "profile"}, scopes...)}
+		Scopes:   append([]string{"openid", "profile"}, scopes...)}
 	return a
 }
 
@@ -283,7 +283,7 @@ func TestUpstreamPreLinked(t *testing.T) {
 	pid := addIDP(t, down, up, map[string]any{"permissions_claim": "preferred_username", "permission_map": map[string][]string{"ada": {"REPO_WRITE"}}})
 	a := newApp(t, down)
 	// A local bob with the same email: an email is never enough.
-	down.admin("POST", "/admin/users", map[string]any{"username": "bob", "password": "bob's password is long", "email": "bob@example.com", "email_verified": true}, 201, nil)
+	down.admin("POST", "/admin/users", map[string]any{"username": "bob", "password": "amber falcon river stone", "email": "bob@example.com", "email_verified": true}, 201, nil)
 
 	b := newBrowser(t, a.redirect)
 	p := throughUpstream(t, b, down.issuer, continueWith(t, b.get(a.authURL())), "ada")
@@ -313,7 +313,7 @@ func TestUpstreamUsernameCollision(t *testing.T) {
 	up.upstreamUser("Ada", "ada@example.com", true)
 	addIDP(t, down, up, map[string]any{"create_users": true})
 	a := newApp(t, down)
-	down.admin("POST", "/admin/users", map[string]any{"username": "ada", "password": "the local ada's password"}, 201, nil)
+	down.admin("POST", "/admin/users", map[string]any{"username": "ada", "password": "copper meadow signal frost"}, 201, nil)
 
 	b := newBrowser(t, a.redirect)
 	p := throughUpstream(t, b, down.issuer, continueWith(t, b.get(a.authURL())), "Ada")
@@ -490,14 +490,14 @@ func TestPasswordSignInOff(t *testing.T) {
 	down := startInstance(t, "127.0.0.1", map[string]string{"PASSWORD_SIGN_IN": "off"})
 	addIDP(t, down, up, nil)
 	a := newApp(t, down)
-	down.admin("POST", "/admin/users", map[string]any{"username": "carl", "password": "carl's right password"}, 201, nil)
+	down.admin("POST", "/admin/users", map[string]any{"username": "carl", "password": "velvet canyon orbit pine"}, 201, nil)
 	b := newBrowser(t, a.redirect)
 	p := b.get(a.authURL())
 	if strings.Contains(p.body, `name="password"`) || !strings.Contains(p.body, "Continue with Upstream SSO") {
 		t.Fatalf("the sign-in page with PASSWORD_SIGN_IN=off:\n%s", p.body)
 	}
 	f := parseForm(t, p)
-	r := b.submit(p, f, url.Values{"username": {"carl"}, "password": {"carl's right password"}})
+	r := b.submit(p, f, url.Values{"username": {"carl"}, "password": {"velvet canyon orbit pine"}})
 	if r.status != http.StatusForbidden || strings.Contains(r.body, `name="decision"`) {
 		t.Errorf("a right password posted: got %d", r.status)
 	}
@@ -578,4 +578,3 @@ func TestUpstreamZitadel(t *testing.T) {
 		t.Errorf("through zitadel: sub %v, user %v", idc["sub"], u)
 	}
 }
-

@@ -582,7 +582,7 @@ func TestConsoleUsers(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.body, `name="permission" value="REPO_ADMIN"`) || !strings.Contains(r.body, `id="admin"`) {
 		t.Fatalf("create form: got %d without the permission table or the administrator flag", r.status)
 	}
-	form := url.Values{"csrf": {csrf}, "username": {"bob smith"}, "password": {"bob's password"}, "permission": {"REPO_READ", "ACCOUNT_WRITE"}, "admin": {"on"}, "name": {"Bob"}}
+	form := url.Values{"csrf": {csrf}, "username": {"bob smith"}, "password": {"orchard lantern violet"}, "permission": {"REPO_READ", "ACCOUNT_WRITE"}, "admin": {"on"}, "name": {"Bob"}}
 	r = e.post(cookie, "/console/users/new", form)
 	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="username-error">Must contain only letters`) {
 		t.Fatalf("bad username: got %d, want 422 with the API's words at the field:\n%s", r.status, r.body)

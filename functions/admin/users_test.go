@@ -42,7 +42,7 @@ func TestUserValidation(t *testing.T) {
 		{"username bidi isolate", "POST", "/admin/users", `{"username":"a\u2066b","password":"correct horse"}`, "username: must not contain the bidirectional control character U+2066"},
 		// A common or guessable password is refused before the store.
 		{"password common", "POST", "/admin/users", `{"username":"alice","password":"password123"}`, "password: is too easy to guess: it is, or is built on, one of the most commonly used passwords"},
-		{"password documented example", "POST", "/admin/users", `{"username":"alice","password":"correct horse battery staple"}`, "password: is too easy to guess: it contains the username, the service's name or an example"},
+		{"password documented example", "POST", "/admin/users", `{"username":"alice","password":"correct horse battery staple"}`, "password: is too easy to guess: it contains an example from the documentation"},
 		{"password username", "POST", "/admin/users", `{"username":"margarethe","password":"margarethe2024"}`, "password: is too easy to guess"},
 		{"password keyboard", "PATCH", "/admin/users/alice", `{"password":"qwertyuiop"}`, "password: is too easy to guess"},
 		{"password admin set", "PUT", "/admin/users/alice/admin/password", `{"password":"iloveyou123"}`, "password: is too easy to guess"},
@@ -61,7 +61,7 @@ func TestUserValidation(t *testing.T) {
 func TestUserCRUD(t *testing.T) {
 	e := newStoreEnv(t)
 	ctx := context.Background()
-	const pw, pw2 = "correct horse battery", "staple staple staple"
+	const pw, pw2 = "correct horse battery", "staple lantern orbit"
 
 	body := e.do(201, http.MethodPost, "/admin/users",
 		`{"username":"alice.o-k_1@example","password":"`+pw+`","permissions":["REPO_WRITE","PUBLIC_REPOS"]}`)
@@ -221,7 +221,7 @@ func TestUserIdentity(t *testing.T) {
 		status                   int
 	}{
 		{"revoke everything", http.MethodDelete, "/admin/users/alice/grants", "", 204},
-		{"set a password", http.MethodPatch, "/admin/users/ALICE", `{"password":"staple staple staple"}`, 200},
+		{"set a password", http.MethodPatch, "/admin/users/ALICE", `{"password":"staple lantern orbit"}`, 200},
 		{"disable", http.MethodPatch, "/admin/users/alice", `{"disabled":true}`, 200},
 	} {
 		e.do(200, http.MethodPatch, "/admin/users/alice", `{"disabled":false}`)
@@ -290,7 +290,7 @@ func TestAdminFlagOnlyUnderAdminPath(t *testing.T) {
 	e := newStoreEnv(t)
 	ctx := context.Background()
 	st := e.st.(*store.Store)
-	const pw, pw2 = "correct horse battery", "staple staple staple"
+	const pw, pw2 = "correct horse battery", "staple lantern orbit"
 
 	for _, body := range []string{`{"username":"root","password":"` + pw + `","admin":true}`, `{"username":"root","password":"` + pw + `","admin":false}`} {
 		checkError(t, e.do(422, http.MethodPost, "/admin/users", body), "validation_failed", "admin: is set only by PUT /admin/users/{username}/admin")

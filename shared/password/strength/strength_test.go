@@ -30,6 +30,11 @@ func TestCheck(t *testing.T) {
 		{"long passphrase", "a long passphrase of my own", []string{"applinks", "alice"}, false, ""},
 		{"strong start, long tail", "pcF8+2nT4Hq9vJ1kLm0aZ3xW" + strings.Repeat("1", 1000), nil, false, ""},
 		{"weak start, long tail", "password" + strings.Repeat("aaaaaaaa", 7) + "pcF8+2nT4Hq9vJ1kLm0aZ3xW", nil, true, ""},
+		{"common word and a year", "dragon2024", nil, true, "most commonly used"},
+		{"a year and a common word", "2024football", nil, true, "most commonly used"},
+		{"letters in a row", "abcdefghij", nil, true, "sequence"},
+		{"digits down", "9876543210", nil, true, "sequence"},
+		{"a dictionary word", "government", nil, true, "most commonly used"},
 		{"invalid UTF-8", "pcF8+2nT4Hq9\xffvJ1kLm0aZ3xW", nil, true, "UTF-8"},
 	}
 	for _, tt := range tests {
@@ -48,5 +53,27 @@ func TestCheck(t *testing.T) {
 				t.Errorf("the message %q repeats the password", err)
 			}
 		})
+	}
+}
+
+// BenchmarkCheck: a check once the list is read (the first check reads it:
+// see TestListLoad).
+func BenchmarkCheck(b *testing.B) {
+	Check("warm up the list")
+	for b.Loop() {
+		Check("sunny garden bicycle lamp", "alice", "applinks")
+	}
+}
+
+// TestListLoad: the embedded list holds both of zxcvbn's lists taken.
+func TestListLoad(t *testing.T) {
+	m := common()
+	if len(m) < 50000 {
+		t.Fatalf("the list has %d words, want the 60,000 taken less their overlap", len(m))
+	}
+	for _, w := range []string{"123456", "password", "qwerty", "the", "government"} {
+		if _, ok := m[w]; !ok {
+			t.Errorf("%q is not in the list", w)
+		}
 	}
 }
