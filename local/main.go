@@ -200,9 +200,9 @@ func printBanner(out io.Writer, cfg config.Config, storage string, generated boo
 	cb := cfg.Issuer + server.CallbackPath
 	// Under ADMIN_MFA=required the administrator of step 0 also needs a
 	// passkey, set up through a one-time enrollment link.
-	mfa, enroll := "password (a passkey when the administrator has one; ADMIN_MFA=required makes it mandatory)", ""
+	mfa, enroll := "password, then a passkey for administrators who have one", ""
 	if cfg.AdminMFA == config.AdminMFARequired {
-		mfa = "password and passkey (ADMIN_MFA=required)"
+		mfa = "password, then a passkey: ADMIN_MFA=required"
 		enroll = `
   #    ADMIN_MFA=required: the administrator also needs a passkey; this prints a
   #    one-time link (15 minutes) to open in the browser, where the password and

@@ -74,7 +74,7 @@ func TestBannerPasskeyEnrollment(t *testing.T) {
 	}
 	var b strings.Builder
 	printBanner(&b, cfg, "embedded emulator", true)
-	for _, want := range []string{"console      http://localhost:8181/console/ (sign-in: password and passkey (ADMIN_MFA=required))",
+	for _, want := range []string{"console      http://localhost:8181/console/ (sign-in: password, then a passkey: ADMIN_MFA=required)",
 		`curl -s -X POST "$ISSUER/admin/users/admin/admin/passkey-enrollment" -H "Authorization: Bearer $ADMIN_TOKEN"`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("got a banner without %q:\n%s", want, b.String())
