@@ -580,8 +580,8 @@ func TestLocalRunnerOnMoto(t *testing.T) {
 	var set jose.JSONWebKeySet
 	err = json.NewDecoder(resp.Body).Decode(&set)
 	resp.Body.Close()
-	if err != nil || len(set.Key(rotated.Kid)) != 1 || len(set.Keys) != 2 {
-		t.Errorf("JWKS after rotation: %d keys (%v), want 2 with %s", len(set.Keys), err, rotated.Kid)
+	if err != nil || len(set.Key(rotated.Kid)) != 1 || len(set.Keys) != 3 {
+		t.Errorf("JWKS after rotation: %d keys (%v), want 3 (RS256, ES256 and the pending %s)", len(set.Keys), err, rotated.Kid)
 	}
 
 	var got link

@@ -166,10 +166,11 @@ var _ Store = (*store.Store)(nil)
 // runner's, shared with the token handler) implement it. It must be safe for
 // concurrent use.
 type KeyRotator interface {
-	// Rotate stages a new key (published at once, signing from
-	// ActiveFrom); once it signs, the previous one keeps verifying (and
-	// stays in the JWK Set) for keep.
-	Rotate(ctx context.Context, keep time.Duration) (signing.Rotation, error)
+	// Rotate stages a new key of alg ("": the algorithm of access
+	// tokens), published at once, signing access tokens from ActiveFrom;
+	// once it signs, the previous key of alg keeps verifying (and stays in
+	// the JWK Set) for keep.
+	Rotate(ctx context.Context, alg string, keep time.Duration) (signing.Rotation, error)
 }
 
 // Options are the dependencies of a Handler.
@@ -483,7 +484,7 @@ func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c cal
 // pending is a 409 (with Retry-After on w).
 func (h *Handler) rotateSigningKeyOp(ctx context.Context, w http.ResponseWriter, c call) (signing.Rotation, error) {
 	keep := h.cfg.AccessTokenTTL + keyOverlap
-	rot, err := h.keys.Rotate(ctx, keep)
+	rot, err := h.keys.Rotate(ctx, "", keep)
 	if pending := (*signing.PendingRotationError)(nil); errors.As(err, &pending) {
 		wait := max((pending.ActiveFrom.Sub(h.now())+time.Second-1)/time.Second, 1)
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait), 10))

@@ -37,7 +37,7 @@ type fakeKeys struct {
 	err   error
 }
 
-func (k *fakeKeys) Rotate(ctx context.Context, keep time.Duration) (signing.Rotation, error) {
+func (k *fakeKeys) Rotate(ctx context.Context, alg string, keep time.Duration) (signing.Rotation, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.err != nil {
@@ -565,8 +565,8 @@ func TestRotateSigningKeyStaged(t *testing.T) {
 					KeyID string `json:"kid"`
 				} `json:"keys"`
 			}
-			if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 2 || set.Keys[1].KeyID != kid {
-				t.Errorf("JWKS after rotate: got %s (%v), want 2 keys, the second %q (pending)", raw, err, kid)
+			if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) != 3 || set.Keys[2].KeyID != kid {
+				t.Errorf("JWKS after rotate: got %s (%v), want 3 keys (RS256, ES256, pending), the third %q", raw, err, kid)
 			}
 
 			// Rotating again while the key is pending is refused (issue

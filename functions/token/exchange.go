@@ -385,7 +385,7 @@ func (h *Handler) idToken(ctx context.Context, clientID string, user store.User,
 		verified := user.EmailVerified
 		c.Email, c.EmailVerified = user.Email, &verified
 	}
-	tok, err := h.keys.SignIDToken(ctx, c)
+	tok, err := h.keys.SignIDToken(ctx, "", c)
 	if err != nil {
 		return "", fmt.Errorf("id token: %w", err)
 	}

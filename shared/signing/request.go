@@ -22,13 +22,14 @@ type RequestSigner struct {
 	k *Keyring
 }
 
-// NewRequestSigner loads the key set from src, creating it (one RS256 key)
-// when none exists, as New does; o.KeySet names it in logs (default
+// NewRequestSigner loads the key set from src, creating it (one RS256 key,
+// the only algorithm it signs with) when none exists, as New does; o.KeySet names it in logs (default
 // "permission-request").
 func NewRequestSigner(ctx context.Context, src Source, o Options) (*RequestSigner, error) {
 	if o.KeySet == "" {
 		o.KeySet = "permission-request"
 	}
+	o.createAlgs = []string{RS256}
 	k, err := New(ctx, src, o)
 	if err != nil {
 		return nil, err
@@ -52,7 +53,11 @@ func (s *RequestSigner) Sign(ctx context.Context, typ string, claims any) (strin
 	if len(payload) == 0 || payload[0] != '{' {
 		return "", errors.New("sign request: claims must be a JSON object")
 	}
-	cur := s.k.keys(ctx).doc.Current
+	set, err := s.k.keys(ctx)
+	if err != nil {
+		return "", fmt.Errorf("sign request: %w", err)
+	}
+	cur := set.signers[RS256].key
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: cur.Key, KeyID: cur.KeyID}},
 		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),

@@ -60,7 +60,7 @@ func TestRequestSignerOnStore(t *testing.T) {
 	if !sets[0].Keys[0].IsPublic() {
 		t.Error("the permission JWK Set holds a private key")
 	}
-	for _, k := range jwksKids(t, tokens) {
+	for _, k := range jwksKids(t, tokens, "") {
 		if k == kid {
 			t.Fatalf("the token JWK Set holds the permission-request key %s", kid)
 		}

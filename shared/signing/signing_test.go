@@ -94,10 +94,15 @@ func claimsAt(now time.Time) AccessClaims {
 
 func currentKid(t *testing.T, k *Keyring) string {
 	t.Helper()
-	return k.keys(context.Background()).current
+	set, err := k.keys(context.Background())
+	if err != nil {
+		t.Fatalf("keys: %v", err)
+	}
+	return set.current()
 }
 
-func jwksKids(t *testing.T, k *Keyring) []string {
+// jwksKids are the kids of k's JWK Set of algorithm alg, in order.
+func jwksKids(t *testing.T, k *Keyring, alg string) []string {
 	t.Helper()
 	raw, err := k.JWKS(context.Background())
 	if err != nil {
@@ -109,7 +114,9 @@ func jwksKids(t *testing.T, k *Keyring) []string {
 	}
 	var kids []string
 	for _, key := range set.Keys {
-		kids = append(kids, key.KeyID)
+		if key.Algorithm == alg {
+			kids = append(kids, key.KeyID)
+		}
 	}
 	return kids
 }
@@ -128,7 +135,7 @@ func TestNewConcurrentCreatesOneKey(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			kids[i] = k.keys(context.Background()).current
+			kids[i] = currentKid(t, k)
 		})
 	}
 	wg.Wait()
@@ -157,12 +164,12 @@ func TestDocumentFormat(t *testing.T) {
 	k := newKeyring(t, src, c)
 	// Two rotations, the first one active, so the document holds a
 	// current, a pending and a retired key.
-	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
+	if _, err := k.Rotate(context.Background(), "", time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	firstActive := c.Now().Add(k.ActivationDelay())
 	c.Add(k.ActivationDelay())
-	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
+	if _, err := k.Rotate(context.Background(), "", time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	var doc struct {
@@ -288,6 +295,9 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	}
 }
 
+// TestJWKSPublicOnly: a new key set publishes its two current keys, RS256
+// (signing access tokens, first) and ES256, each with exactly its public
+// members (RFC 7518 §6.2.1, §6.3.1), "use" and "alg".
 func TestJWKSPublicOnly(t *testing.T) {
 	k := newKeyring(t, &memSource{}, clocktest.New(time.Unix(1_800_000_000, 0)))
 	raw, err := k.JWKS(context.Background())
@@ -300,23 +310,33 @@ func TestJWKSPublicOnly(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	if len(doc.Keys) != 1 {
-		t.Fatalf("got %d keys, want 1", len(doc.Keys))
+	if len(doc.Keys) != 2 {
+		t.Fatalf("got %d keys, want 2", len(doc.Keys))
 	}
-	var fields []string
-	for f := range doc.Keys[0] {
-		fields = append(fields, f)
+	want := []struct {
+		kty, alg string
+		fields   []string
+	}{
+		{"RSA", "RS256", []string{"kty", "kid", "use", "alg", "n", "e"}},
+		{"EC", "ES256", []string{"kty", "kid", "use", "alg", "crv", "x", "y"}},
 	}
-	for _, f := range []string{"kty", "kid", "use", "alg", "n", "e"} {
-		if _, ok := doc.Keys[0][f]; !ok {
-			t.Errorf("missing %q", f)
+	for i, w := range want {
+		key := doc.Keys[i]
+		var fields []string
+		for f := range key {
+			fields = append(fields, f)
+		}
+		slices.Sort(fields)
+		wf := slices.Sorted(slices.Values(w.fields))
+		if !slices.Equal(fields, wf) {
+			t.Errorf("key %d: got fields %v, want exactly %v", i, fields, wf)
+		}
+		if key["use"] != "sig" || key["alg"] != w.alg || key["kty"] != w.kty {
+			t.Errorf("key %d: got %v, want kty %s, use sig, alg %s", i, key, w.kty, w.alg)
 		}
 	}
-	if len(fields) != 6 {
-		t.Errorf("got fields %v, want exactly kty kid use alg n e", fields)
-	}
-	if doc.Keys[0]["use"] != "sig" || doc.Keys[0]["alg"] != "RS256" || doc.Keys[0]["kty"] != "RSA" {
-		t.Errorf("got %v, want kty RSA, use sig, alg RS256", doc.Keys[0])
+	if doc.Keys[1]["crv"] != "P-256" {
+		t.Errorf("EC key: got crv %v, want P-256", doc.Keys[1]["crv"])
 	}
 }
 
@@ -360,12 +380,12 @@ func TestVerifyRefuses(t *testing.T) {
 	other := newKeyring(t, &memSource{}, c)
 	foreign, _ := other.Sign(ctx, claimsAt(c.Now()))
 	signWith := func(typ string, p map[string]any) string {
-		set := k.keys(ctx)
+		set, _ := k.keys(ctx)
 		opts := (&jose.SignerOptions{}).WithHeader("kid", kid)
 		if typ != "" {
 			opts = opts.WithType(jose.ContentType(typ))
 		}
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: set.doc.Current.Key}, opts)
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: set.signers[RS256].key.Key}, opts)
 		if err != nil {
 			t.Fatalf("signer: %v", err)
 		}
@@ -460,10 +480,14 @@ func checkPublicOnly(t *testing.T, k *Keyring) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("decode JWKS: %v", err)
 	}
-	public := map[string]bool{"kty": true, "kid": true, "use": true, "alg": true, "n": true, "e": true}
+	public := map[string]map[string]bool{
+		"RSA": {"kty": true, "kid": true, "use": true, "alg": true, "n": true, "e": true},
+		"EC":  {"kty": true, "kid": true, "use": true, "alg": true, "crv": true, "x": true, "y": true},
+	}
 	for _, key := range doc.Keys {
+		kty, _ := key["kty"].(string)
 		for f := range key {
-			if !public[f] {
+			if !public[kty][f] {
 				t.Errorf("JWKS key %v: holds member %q, want public members only", key["kid"], f)
 			}
 		}
@@ -484,7 +508,7 @@ func TestRotateIsStaged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sign: %v", err)
 	}
-	rot, err := k.Rotate(ctx, time.Hour)
+	rot, err := k.Rotate(ctx, "", time.Hour)
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -492,8 +516,8 @@ func TestRotateIsStaged(t *testing.T) {
 	if newKid == "" || newKid == oldKid {
 		t.Fatalf("pending kid after rotate: got %q, want a new one (old %q)", newKid, oldKid)
 	}
-	want := Rotation{KeyID: newKid, ActiveFrom: c.Now().Add(delay), PreviousKeyID: oldKid,
-		PreviousRetireAfter: c.Now().Add(delay + time.Hour)}
+	want := Rotation{Alg: RS256, KeyID: newKid, ActiveFrom: c.Now().Add(delay), PreviousKeyID: oldKid,
+		PreviousRetireAfter: c.Now().Add(delay + time.Hour), PreviousAccessAlg: RS256}
 	if rot != want {
 		t.Errorf("Rotate: got %+v, want %+v", rot, want)
 	}
@@ -509,7 +533,7 @@ func TestRotateIsStaged(t *testing.T) {
 	if h := header(t, tok); h.KeyID != oldKid {
 		t.Errorf("token kid after rotate: got %q, want the old %q", h.KeyID, oldKid)
 	}
-	if got := jwksKids(t, k); len(got) != 2 || got[0] != oldKid || got[1] != newKid {
+	if got := jwksKids(t, k, RS256); len(got) != 2 || got[0] != oldKid || got[1] != newKid {
 		t.Errorf("JWKS after rotate: got %v, want [%s %s]", got, oldKid, newKid)
 	}
 	checkPublicOnly(t, k)
@@ -549,7 +573,7 @@ func TestRotateIsStaged(t *testing.T) {
 	if h := header(t, newTok); h.KeyID != newKid {
 		t.Errorf("token at active_from: got kid %q, want %q", h.KeyID, newKid)
 	}
-	if got := jwksKids(t, k); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
+	if got := jwksKids(t, k, RS256); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
 		t.Errorf("JWKS at active_from: got %v, want [%s %s]", got, newKid, oldKid)
 	}
 	checkPublicOnly(t, k)
@@ -566,7 +590,7 @@ func TestRotateIsStaged(t *testing.T) {
 		}
 	}
 	c.Add(time.Second)
-	if got := jwksKids(t, k); len(got) != 1 || got[0] != newKid {
+	if got := jwksKids(t, k, RS256); len(got) != 1 || got[0] != newKid {
 		t.Errorf("JWKS after previous_retire_after: got %v, want [%s]", got, newKid)
 	}
 	for name, tk := range map[string]string{"first": oldTok, "last": lastOld} {
@@ -579,7 +603,7 @@ func TestRotateIsStaged(t *testing.T) {
 	}
 
 	// The next rotation writes the switch and drops the expired key.
-	if _, err := k.Rotate(ctx, time.Minute); err != nil {
+	if _, err := k.Rotate(ctx, "", time.Minute); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	var doc document
@@ -604,7 +628,7 @@ func TestRotateRefusedWhilePending(t *testing.T) {
 	ctx := context.Background()
 	admin := newKeyring(t, src, c)
 	oldKid := currentKid(t, admin)
-	first, err := admin.Rotate(ctx, time.Hour)
+	first, err := admin.Rotate(ctx, "", time.Hour)
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -615,7 +639,7 @@ func TestRotateRefusedWhilePending(t *testing.T) {
 	c.Add(time.Minute)
 	stored := append([]byte(nil), src.doc...)
 
-	_, err = admin.Rotate(ctx, time.Hour)
+	_, err = admin.Rotate(ctx, "", time.Hour)
 	var pending *PendingRotationError
 	if !errors.As(err, &pending) || !errors.Is(err, shared.ErrConflict) {
 		t.Errorf("second Rotate while pending: got %v, want a PendingRotationError wrapping ErrConflict", err)
@@ -638,22 +662,22 @@ func TestRotateRefusedWhilePending(t *testing.T) {
 	}
 	kid := header(t, tok).KeyID
 	fresh := newKeyring(t, src, c)
-	if kid != first.KeyID || !slices.Contains(jwksKids(t, fresh), kid) {
-		t.Errorf("token signed at active_from with %q; want %q, published in the JWK Set %v", kid, first.KeyID, jwksKids(t, fresh))
+	if kid != first.KeyID || !slices.Contains(jwksKids(t, fresh, RS256), kid) {
+		t.Errorf("token signed at active_from with %q; want %q, published in the JWK Set %v", kid, first.KeyID, jwksKids(t, fresh, RS256))
 	}
 	if _, err := fresh.Verify(ctx, tok); err != nil {
 		t.Errorf("a fresh instance verifies the token: got %v, want nil", err)
 	}
 
 	// From active_from a rotation goes through again, over the new key.
-	again, err := admin.Rotate(ctx, time.Hour)
+	again, err := admin.Rotate(ctx, "", time.Hour)
 	if err != nil {
 		t.Fatalf("Rotate at active_from: %v", err)
 	}
 	if again.PreviousKeyID != first.KeyID || again.KeyID == first.KeyID || again.KeyID == oldKid {
 		t.Errorf("Rotate at active_from: got %+v, want a new key over %q", again, first.KeyID)
 	}
-	if got := jwksKids(t, newKeyring(t, src, c)); len(got) != 3 || got[0] != first.KeyID || got[1] != again.KeyID || got[2] != oldKid {
+	if got := jwksKids(t, newKeyring(t, src, c), RS256); len(got) != 3 || got[0] != first.KeyID || got[1] != again.KeyID || got[2] != oldKid {
 		t.Errorf("JWKS: got %v, want [%s %s %s] (current, pending, retired)", got, first.KeyID, again.KeyID, oldKid)
 	}
 }
@@ -674,13 +698,13 @@ func TestRefresh(t *testing.T) {
 	a := newKeyring(t, src, c)
 	b := newKeyring(t, src, c)
 	oldKid := currentKid(t, b)
-	if _, err := a.Rotate(ctx, time.Hour); err != nil {
+	if _, err := a.Rotate(ctx, "", time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	newKid := pendingKid(t, src)
 
 	// b still uses its cache until Refresh passes.
-	if got := jwksKids(t, b); len(got) != 1 || got[0] != oldKid {
+	if got := jwksKids(t, b, RS256); len(got) != 1 || got[0] != oldKid {
 		t.Errorf("b before refresh: got %v, want [%s]", got, oldKid)
 	}
 
@@ -692,7 +716,7 @@ func TestRefresh(t *testing.T) {
 	if _, err := b.Verify(ctx, tok); err != nil {
 		t.Errorf("b verifies the pending key: got %v, want nil", err)
 	}
-	if got := jwksKids(t, b); len(got) != 2 || got[0] != oldKid || got[1] != newKid {
+	if got := jwksKids(t, b, RS256); len(got) != 2 || got[0] != oldKid || got[1] != newKid {
 		t.Errorf("b after unknown kid: got JWKS %v, want [%s %s]", got, oldKid, newKid)
 	}
 
@@ -711,7 +735,7 @@ func TestRefresh(t *testing.T) {
 	// After Refresh, a burst of uses does one read (a rotation once the
 	// pending key is active makes the stored set differ from b's).
 	c.Add(a.ActivationDelay())
-	if _, err := a.Rotate(ctx, time.Hour); err != nil {
+	if _, err := a.Rotate(ctx, "", time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	c.Add(defaultRefresh)
@@ -724,7 +748,7 @@ func TestRefresh(t *testing.T) {
 	if g, _ := src.stats(); g-gets != 1 {
 		t.Errorf("burst after refresh: got %d reads, want 1", g-gets)
 	}
-	if got, want := jwksKids(t, b), jwksKids(t, a); !slices.Equal(got, want) {
+	if got, want := jwksKids(t, b, RS256), jwksKids(t, a, RS256); !slices.Equal(got, want) {
 		t.Errorf("b after refresh: got JWKS %v, want %v", got, want)
 	}
 
@@ -738,7 +762,7 @@ func TestRefresh(t *testing.T) {
 	if _, err := b.Sign(ctx, claimsAt(c.Now())); err != nil {
 		t.Errorf("sign during outage: got %v, want nil", err)
 	}
-	if got := jwksKids(t, b); len(got) == 0 {
+	if got := jwksKids(t, b, RS256); len(got) == 0 {
 		t.Error("JWKS during outage: got no keys")
 	}
 }
@@ -747,7 +771,7 @@ func TestNewErrors(t *testing.T) {
 	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	good := &memSource{}
 	k := newKeyring(t, good, c)
-	if _, err := k.Rotate(context.Background(), time.Hour); err != nil {
+	if _, err := k.Rotate(context.Background(), "", time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	mutate := func(f func(map[string]any)) []byte {
@@ -836,7 +860,7 @@ func TestRotator(t *testing.T) {
 		t.Fatalf("after NewRotator: got %d reads and %d creates, want none", gets, creates)
 	}
 	// No document yet: Rotate creates one, then stages a key on it.
-	rot, err := r.Rotate(ctx, time.Hour)
+	rot, err := r.Rotate(ctx, "", time.Hour)
 	if err != nil {
 		t.Fatalf("Rotate on an empty source: %v", err)
 	}
@@ -856,68 +880,102 @@ func TestRotator(t *testing.T) {
 	if got := currentKid(t, k); got != rot.PreviousKeyID {
 		t.Errorf("keyring current: got %q, want %q", got, rot.PreviousKeyID)
 	}
-	if got := jwksKids(t, k); len(got) != 2 || got[0] != rot.PreviousKeyID || got[1] != rot.KeyID {
+	if got := jwksKids(t, k, RS256); len(got) != 2 || got[0] != rot.PreviousKeyID || got[1] != rot.KeyID {
 		t.Errorf("JWKS: got %v, want [%s %s]", got, rot.PreviousKeyID, rot.KeyID)
 	}
 
 	// A second rotation before active_from is refused.
 	var pending *PendingRotationError
-	if _, err := r.Rotate(ctx, time.Hour); !errors.As(err, &pending) || pending.KeyID != rot.KeyID {
+	if _, err := r.Rotate(ctx, "", time.Hour); !errors.As(err, &pending) || pending.KeyID != rot.KeyID {
 		t.Errorf("second Rotate: got %v, want a PendingRotationError naming %q", err, rot.KeyID)
 	}
 
 	// A failing store is the Rotate's error, wrapped.
 	src.setFail(fmt.Errorf("secrets manager: %w", shared.ErrUnavailable))
-	if _, err := r.Rotate(ctx, time.Hour); !errors.Is(err, shared.ErrUnavailable) {
+	if _, err := r.Rotate(ctx, "", time.Hour); !errors.Is(err, shared.ErrUnavailable) {
 		t.Errorf("Rotate with the store down: got %v, want ErrUnavailable", err)
 	}
-	if _, err := r.Rotate(ctx, -time.Second); err == nil {
+	if _, err := r.Rotate(ctx, "", -time.Second); err == nil {
 		t.Errorf("Rotate with a negative keep: got nil error, want one")
 	}
 }
 
-// TestDescribe lists the keys as the console shows them: current, then the
-// pending key until it signs, then the retired key until it retires.
+// TestDescribe lists the keys as the console shows them: the current keys
+// (the one that signs access tokens first), then the pending key until it
+// signs, then the retired key until it retires, each with its algorithm.
 func TestDescribe(t *testing.T) {
 	c := clocktest.New(time.Unix(1_800_000_000, 0))
 	src := &memSource{}
 	k := newKeyring(t, src, c)
 	ctx := context.Background()
 	old := currentKid(t, k)
+	es := jwksKids(t, k, ES256)[0]
 	doc, _ := src.GetSigningKeys(ctx)
 	created := c.Now().UTC()
 	got, err := Describe(doc, c.Now())
-	if err != nil || len(got) != 1 || got[0] != (KeyInfo{KeyID: old, State: "current", ActiveFrom: created}) {
-		t.Fatalf("before a rotation: got %+v, %v, want the key signing since its creation", got, err)
+	want := []KeyInfo{
+		{KeyID: old, Alg: RS256, State: "current", AccessTokens: true, ActiveFrom: created},
+		{KeyID: es, Alg: ES256, State: "current", ActiveFrom: created},
 	}
-	rot, err := k.Rotate(ctx, time.Hour)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("before a rotation: got %+v, %v, want %+v", got, err, want)
+	}
+	rot, err := k.Rotate(ctx, "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rot.ActiveFrom, rot.PreviousRetireAfter = rot.ActiveFrom.UTC(), rot.PreviousRetireAfter.UTC()
 	doc, _ = src.GetSigningKeys(ctx)
 	got, _ = Describe(doc, c.Now())
-	want := []KeyInfo{{KeyID: old, State: "current", ActiveFrom: created, RetireAfter: rot.PreviousRetireAfter}, {KeyID: rot.KeyID, State: "next", ActiveFrom: rot.ActiveFrom}}
+	want = []KeyInfo{
+		{KeyID: old, Alg: RS256, State: "current", AccessTokens: true, ActiveFrom: created, RetireAfter: rot.PreviousRetireAfter},
+		{KeyID: es, Alg: ES256, State: "current", ActiveFrom: created},
+		{KeyID: rot.KeyID, Alg: RS256, State: "next", AccessTokens: true, ActiveFrom: rot.ActiveFrom},
+	}
 	if !slices.Equal(got, want) {
 		t.Errorf("pending: got %+v, want %+v", got, want)
 	}
 	got, _ = Describe(doc, rot.ActiveFrom)
-	want = []KeyInfo{{KeyID: rot.KeyID, State: "current", ActiveFrom: rot.ActiveFrom}, {KeyID: old, State: "retired", RetireAfter: rot.PreviousRetireAfter}}
+	want = []KeyInfo{
+		{KeyID: rot.KeyID, Alg: RS256, State: "current", AccessTokens: true, ActiveFrom: rot.ActiveFrom},
+		{KeyID: es, Alg: ES256, State: "current", ActiveFrom: created},
+		{KeyID: old, Alg: RS256, State: "retired", RetireAfter: rot.PreviousRetireAfter},
+	}
 	if !slices.Equal(got, want) {
 		t.Errorf("active: got %+v, want %+v", got, want)
 	}
 	got, _ = Describe(doc, rot.PreviousRetireAfter)
-	if len(got) != 1 || got[0].KeyID != rot.KeyID {
-		t.Errorf("after retirement: got %+v, want the new key alone", got)
+	if len(got) != 2 || got[0].KeyID != rot.KeyID || got[1].KeyID != es {
+		t.Errorf("after retirement: got %+v, want the new key and the ES256 key", got)
 	}
-	// The next rotation's document keeps when the new key began to sign.
+	// A rotation to ES256: the new ES256 key is pending for access tokens,
+	// then signs them, listed first; the RS256 key stays current (ID
+	// tokens) and the previous ES256 key retires.
 	c.Add(rot.ActiveFrom.Add(time.Minute).Sub(c.Now()))
-	if _, err := k.Rotate(ctx, time.Hour); err != nil {
+	es2, err := k.Rotate(ctx, ES256, time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
 	doc, _ = src.GetSigningKeys(ctx)
-	if got, _ = Describe(doc, c.Now()); got[0].KeyID != rot.KeyID || !got[0].ActiveFrom.Equal(rot.ActiveFrom) {
-		t.Errorf("after the next rotation: current %+v, want %s signing since %v", got[0], rot.KeyID, rot.ActiveFrom)
+	got, _ = Describe(doc, c.Now())
+	want = []KeyInfo{
+		{KeyID: rot.KeyID, Alg: RS256, State: "current", AccessTokens: true, ActiveFrom: rot.ActiveFrom},
+		{KeyID: es, Alg: ES256, State: "current", ActiveFrom: created, RetireAfter: es2.PreviousRetireAfter.UTC()},
+		{KeyID: es2.KeyID, Alg: ES256, State: "next", AccessTokens: true, ActiveFrom: es2.ActiveFrom.UTC()},
+		{KeyID: old, Alg: RS256, State: "retired", RetireAfter: rot.PreviousRetireAfter},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pending ES256: got %+v, want %+v", got, want)
+	}
+	got, _ = Describe(doc, es2.ActiveFrom)
+	want = []KeyInfo{
+		{KeyID: es2.KeyID, Alg: ES256, State: "current", AccessTokens: true, ActiveFrom: es2.ActiveFrom.UTC()},
+		{KeyID: rot.KeyID, Alg: RS256, State: "current", ActiveFrom: rot.ActiveFrom},
+		{KeyID: es, Alg: ES256, State: "retired", RetireAfter: es2.PreviousRetireAfter.UTC()},
+		{KeyID: old, Alg: RS256, State: "retired", RetireAfter: rot.PreviousRetireAfter},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ES256 active: got %+v, want %+v", got, want)
 	}
 	// A document written before current_since was kept: no date.
 	legacy := strings.Replace(string(doc), `"current_since"`, `"x_current_since"`, 1)

@@ -29,12 +29,12 @@ func TestOnStore(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("New #%d: %v", i, errs[i])
 		}
-		kids[i] = jwksKids(t, rings[i])[0]
+		kids[i] = jwksKids(t, rings[i], signing.RS256)[0]
 		if kids[i] != kids[0] {
 			t.Errorf("keyring #%d: got kid %s, want %s (one key for concurrent starts)", i, kids[i], kids[0])
 		}
 	}
-	if _, err := rings[0].Rotate(ctx, time.Hour); err != nil {
+	if _, err := rings[0].Rotate(ctx, "", time.Hour); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	// The new key is published at once, after the current one...
@@ -42,7 +42,7 @@ func TestOnStore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New after rotate: %v", err)
 	}
-	got := jwksKids(t, later)
+	got := jwksKids(t, later, signing.RS256)
 	if len(got) != 2 || got[0] != kids[0] || got[1] == kids[0] {
 		t.Fatalf("JWKS after rotate: got %v, want [%s new]", got, kids[0])
 	}
@@ -53,12 +53,14 @@ func TestOnStore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New past active_from: %v", err)
 	}
-	if after := jwksKids(t, ahead); len(after) != 2 || after[0] != got[1] || after[1] != kids[0] {
+	if after := jwksKids(t, ahead, signing.RS256); len(after) != 2 || after[0] != got[1] || after[1] != kids[0] {
 		t.Errorf("JWKS past active_from: got %v, want [%s %s]", after, got[1], kids[0])
 	}
 }
 
-func jwksKids(t *testing.T, k *signing.Keyring) []string {
+// jwksKids are the kids of k's JWK Set of algorithm alg ("": all), in
+// order.
+func jwksKids(t *testing.T, k *signing.Keyring, alg string) []string {
 	t.Helper()
 	raw, err := k.JWKS(context.Background())
 	if err != nil {
@@ -67,6 +69,7 @@ func jwksKids(t *testing.T, k *signing.Keyring) []string {
 	var set struct {
 		Keys []struct {
 			Kid string `json:"kid"`
+			Alg string `json:"alg"`
 		} `json:"keys"`
 	}
 	if err := json.Unmarshal(raw, &set); err != nil {
@@ -74,7 +77,9 @@ func jwksKids(t *testing.T, k *signing.Keyring) []string {
 	}
 	var kids []string
 	for _, k := range set.Keys {
-		kids = append(kids, k.Kid)
+		if alg == "" || k.Alg == alg {
+			kids = append(kids, k.Kid)
+		}
 	}
 	return kids
 }
