@@ -74,6 +74,7 @@ const (
 	aScopes                 = "scopes"
 	aClientType             = "client_type"
 	aGrantTypes             = "grant_types"
+	aIDTokenAlg             = "id_token_alg"
 	aEnabled                = "enabled"
 	aCreatedAt              = "created_at"
 	aUpdatedAt              = "updated_at"

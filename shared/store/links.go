@@ -77,7 +77,9 @@ func fingerprint(in NewLink) string {
 		Enabled                bool     `json:"enabled"`
 		GrantTypes             []string `json:"grant_types,omitempty"`
 		ResourceURIs           []string `json:"resource_uris,omitempty"`
-	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled, fingerprintGrants(in), in.ResourceURIs})
+		IDTokenAlg             string   `json:"id_token_signed_response_alg,omitempty"`
+	}{in.Name, in.RedirectURIs, in.PostLogoutRedirectURIs, in.Scopes, in.ClientType, in.Enabled, fingerprintGrants(in), in.ResourceURIs,
+		fingerprintIDTokenAlg(in)})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -91,6 +93,28 @@ func fingerprintGrants(in NewLink) []string {
 		return nil
 	}
 	return g
+}
+
+// fingerprintIDTokenAlg is the ID token algorithm in a creation's
+// fingerprint: "" for the default, so that a request fingerprints as it
+// did before links had one.
+func fingerprintIDTokenAlg(in NewLink) string {
+	if a := linkIDTokenAlg(in.ClientType, in.IDTokenSignedResponseAlg); a != linkIDTokenAlg(in.ClientType, "") {
+		return a
+	}
+	return ""
+}
+
+// linkIDTokenAlg is the ID token algorithm a link of clientType stores
+// for the requested one ("": the default): none for a resource server.
+func linkIDTokenAlg(clientType, requested string) string {
+	switch {
+	case clientType == ResourceServer:
+		return ""
+	case requested == "":
+		return DefaultIDTokenAlg
+	}
+	return requested
 }
 
 // linkGrantTypes are the grant types a link of clientType stores for the
@@ -118,12 +142,14 @@ func decodeLink(it item) Link {
 		ClientType:             it.s(aClientType),
 		GrantTypes:             decodeGrantTypes(it),
 		ResourceURIs:           it.l(aResourceURIs),
-		Enabled:                it.b(aEnabled),
-		CreatedAt:              it.t(aCreatedAt),
-		UpdatedAt:              it.t(aUpdatedAt),
-		SecretHash:             it.s(aSecretHash),
-		PrevSecretHash:         it.s(aPrevSecretHash),
-		PrevSecretExpires:      it.t(aPrevSecretExpires),
+		// A link stored before it had one signs RS256.
+		IDTokenSignedResponseAlg: linkIDTokenAlg(it.s(aClientType), it.s(aIDTokenAlg)),
+		Enabled:                  it.b(aEnabled),
+		CreatedAt:                it.t(aCreatedAt),
+		UpdatedAt:                it.t(aUpdatedAt),
+		SecretHash:               it.s(aSecretHash),
+		PrevSecretHash:           it.s(aPrevSecretHash),
+		PrevSecretExpires:        it.t(aPrevSecretExpires),
 	}
 }
 
@@ -184,7 +210,8 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		ID: in.ID, ClientID: in.ClientID, Name: in.Name,
 		RedirectURIs: nonNil(in.RedirectURIs), PostLogoutRedirectURIs: nonNil(in.PostLogoutRedirectURIs), Scopes: nonNil(in.Scopes),
 		ClientType: in.ClientType, GrantTypes: linkGrantTypes(in.ClientType, in.GrantTypes),
-		ResourceURIs: nonNil(in.ResourceURIs), Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
+		ResourceURIs: nonNil(in.ResourceURIs), IDTokenSignedResponseAlg: linkIDTokenAlg(in.ClientType, in.IDTokenSignedResponseAlg),
+		Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
 	}
 	linkItem := map[string]types.AttributeValue{
 		aPK: str(linkPrefix + l.ClientID), aSK: str(skLink),
@@ -195,6 +222,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	}
 	if len(l.ResourceURIs) > 0 {
 		linkItem[aResourceURIs] = list(l.ResourceURIs)
+	}
+	if l.IDTokenSignedResponseAlg != "" {
+		linkItem[aIDTokenAlg] = str(l.IDTokenSignedResponseAlg)
 	}
 	if in.IdempotencyKey != "" {
 		linkItem[aIdemKey] = str(idemKey(in))
@@ -695,6 +725,9 @@ func linkUpdateExpr(e *expr, u LinkUpdate, now time.Time) update {
 	}
 	if u.ResourceURIs != nil {
 		up.Set(aResourceURIs, list(*u.ResourceURIs))
+	}
+	if u.IDTokenSignedResponseAlg != nil {
+		up.Set(aIDTokenAlg, str(*u.IDTokenSignedResponseAlg))
 	}
 	if u.Enabled != nil {
 		up.Set(aEnabled, boolean(*u.Enabled))

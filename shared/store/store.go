@@ -50,6 +50,12 @@ type Link struct {
 	// of them has it as its aud. Each belongs to one link at most.
 	ResourceURIs []string `json:"resource_uris"`
 
+	// IDTokenSignedResponseAlg is the algorithm of the link's ID tokens
+	// (OpenID Connect Dynamic Client Registration 1.0 §2): "RS256", also
+	// for a link stored without it, or "ES256"; "" for a resource server,
+	// which gets none.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
+
 	// SecretHash is shared.HashToken of the current client secret ("" for a
 	// public link): the verifier the token endpoint checks without calling
 	// Secrets Manager.
@@ -59,6 +65,10 @@ type Link struct {
 	PrevSecretHash    string    `json:"-"`
 	PrevSecretExpires time.Time `json:"-"`
 }
+
+// DefaultIDTokenAlg is the algorithm of a link's ID tokens when it asks
+// for none (OpenID Connect Dynamic Client Registration 1.0 §2).
+const DefaultIDTokenAlg = "RS256"
 
 // AllowsGrant reports whether the link may use the grant type gt
 // (shared.GrantTypeAuthorizationCode, ...).
@@ -104,6 +114,10 @@ type NewLink struct {
 	// ResourceURIs (a resource server only): registered when the link
 	// becomes active; one another link holds is a *ResourceTakenError.
 	ResourceURIs []string
+
+	// IDTokenSignedResponseAlg ("": DefaultIDTokenAlg, or none for a
+	// resource server).
+	IDTokenSignedResponseAlg string
 }
 
 // LinkUpdate is a partial update; nil fields are left unchanged.
@@ -116,7 +130,9 @@ type LinkUpdate struct {
 	// ResourceURIs replaces the resource URIs of a resource server (a
 	// *ResourceTakenError when one is another link's).
 	ResourceURIs *[]string
-	Enabled      *bool
+	// IDTokenSignedResponseAlg is "RS256" or "ES256".
+	IDTokenSignedResponseAlg *string
+	Enabled                  *bool
 }
 
 // LinkSecret is the value kept in the link's secret.
