@@ -31,7 +31,7 @@
 //	PUT    /admin/users/{username}/admin/password {"password": ...}: any user's, an administrator's too
 //	POST   /admin/users/{username}/admin/passkey-enrollment  201 {"url", "expires_at"}: a one-time passkey enrollment link
 //	DELETE /admin/users/{username}/admin/passkeys            204; removes the user's passkeys, ends their sessions
-//	POST   /admin/signing-keys/rotate            {"rotated": true, "kid": ..., "active_from": RFC 3339}
+//	POST   /admin/signing-keys/rotate            {"alg"?} → {"rotated": true, "alg": ..., "kid": ..., "active_from": RFC 3339}
 //	GET    /admin/identity-providers             every upstream identity provider (idp.go)
 //	POST   /admin/identity-providers             201; its discovery document checked first
 //	GET    /admin/identity-providers/{id}
@@ -171,6 +171,9 @@ type KeyRotator interface {
 	// once it signs, the previous key of alg keeps verifying (and stays in
 	// the JWK Set) for keep.
 	Rotate(ctx context.Context, alg string, keep time.Duration) (signing.Rotation, error)
+	// EnsureKey stages a first key of alg when the key set has none
+	// (one written before alg was supported), and reports whether it did.
+	EnsureKey(ctx context.Context, alg string) (signing.Rotation, bool, error)
 }
 
 // Options are the dependencies of a Handler.
@@ -456,35 +459,48 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeError(w, r, errNotFound("no such resource"))
 }
 
-// rotateSigningKey serves POST /admin/signing-keys/rotate: a new signing key
-// is published in the JWK Set at once and signs from active_from (10 minutes
-// later by default: the key-set refresh interval plus the JWK Set cache
-// lifetime, so every instance and every cached JWK Set knows it first); the
-// previous one then stays in the JWK Set (and keeps verifying) for
-// ACCESS_TOKEN_TTL plus five minutes, so that every access token it signed
-// stays verifiable until it expires. A rotation while a key is pending is
-// 409 conflict with Retry-After and the pending key's active_from (see
-// signing.PendingRotationError for why it is not replaced). The response carries the new key's kid and its
-// active_from. The body is optional and, when sent, must be an empty JSON
-// object.
+// rotateSigningKey serves POST /admin/signing-keys/rotate {"alg": "RS256"|"ES256"}
+// (the body and alg optional; default: the algorithm that signs access
+// tokens now): a new key of alg is published in the JWK Set at once and
+// signs access tokens from active_from (10 minutes later by default: the
+// key-set refresh interval plus the JWK Set cache lifetime, so every
+// instance and every cached JWK Set knows it first); the previous key of
+// alg then stays in the JWK Set (and keeps verifying) for ACCESS_TOKEN_TTL
+// plus five minutes, so that every token it signed stays verifiable until
+// it expires, and the current key of the other algorithm keeps signing the
+// ID tokens of the links that ask for it. A rotation while a key is pending
+// is 409 conflict with Retry-After and the pending key's active_from (see
+// signing.PendingRotationError for why it is not replaced). The response
+// carries the new key's alg, kid and active_from.
 func (h *Handler) rotateSigningKey(w http.ResponseWriter, r *http.Request, c call) error {
-	var in struct{}
+	var in struct {
+		Alg *string `json:"alg"`
+	}
 	if err := decodeOptional(r, &in); err != nil {
 		return err
 	}
-	rot, err := h.rotateSigningKeyOp(r.Context(), w, c)
+	alg := ""
+	if in.Alg != nil {
+		if !signing.Supported(*in.Alg) {
+			return errValidation("alg", `must be "RS256" or "ES256"`)
+		}
+		alg = *in.Alg
+	}
+	rot, err := h.rotateSigningKeyOp(r.Context(), w, c, alg)
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "kid": rot.KeyID, "active_from": rot.ActiveFrom.UTC().Format(time.RFC3339)})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"rotated": true, "alg": rot.Alg, "kid": rot.KeyID,
+		"active_from": rot.ActiveFrom.UTC().Format(time.RFC3339)})
 	return nil
 }
 
-// rotateSigningKeyOp stages a new signing key; a rotation while one is
-// pending is a 409 (with Retry-After on w).
-func (h *Handler) rotateSigningKeyOp(ctx context.Context, w http.ResponseWriter, c call) (signing.Rotation, error) {
+// rotateSigningKeyOp stages a new signing key of alg ("": the access-token
+// algorithm); a rotation while one is pending is a 409 (with Retry-After
+// on w).
+func (h *Handler) rotateSigningKeyOp(ctx context.Context, w http.ResponseWriter, c call, alg string) (signing.Rotation, error) {
 	keep := h.cfg.AccessTokenTTL + keyOverlap
-	rot, err := h.keys.Rotate(ctx, "", keep)
+	rot, err := h.keys.Rotate(ctx, alg, keep)
 	if pending := (*signing.PendingRotationError)(nil); errors.As(err, &pending) {
 		wait := max((pending.ActiveFrom.Sub(h.now())+time.Second-1)/time.Second, 1)
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait), 10))
@@ -494,7 +510,11 @@ func (h *Handler) rotateSigningKeyOp(ctx context.Context, w http.ResponseWriter,
 	if err != nil {
 		return signing.Rotation{}, wrapf(err, "rotate signing key")
 	}
-	c.audit(ctx, "signing_key_rotated", "kid", rot.KeyID, "active_from", rot.ActiveFrom.UTC().Format(time.RFC3339),
-		"previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339))
+	attrs := []any{"alg", rot.Alg, "kid", rot.KeyID, "active_from", rot.ActiveFrom.UTC().Format(time.RFC3339),
+		"previous_access_alg", rot.PreviousAccessAlg}
+	if rot.PreviousKeyID != "" {
+		attrs = append(attrs, "previous_kid", rot.PreviousKeyID, "previous_retire_after", rot.PreviousRetireAfter.UTC().Format(time.RFC3339))
+	}
+	c.audit(ctx, "signing_key_rotated", attrs...)
 	return rot, nil
 }

@@ -30,11 +30,14 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // testToken is the admin token of the test handlers.
 const testToken = "test-admin-token-0123456789"
 
-// fakeKeys records the rotations asked of it.
+// fakeKeys records the rotations and key checks asked of it.
 type fakeKeys struct {
-	mu    sync.Mutex
-	keeps []time.Duration
-	err   error
+	mu      sync.Mutex
+	keeps   []time.Duration
+	algs    []string // of each rotation, as asked
+	ensured []string // EnsureKey's algorithms, in order
+	has     map[string]bool
+	err     error
 }
 
 func (k *fakeKeys) Rotate(ctx context.Context, alg string, keep time.Duration) (signing.Rotation, error) {
@@ -44,9 +47,31 @@ func (k *fakeKeys) Rotate(ctx context.Context, alg string, keep time.Duration) (
 		return signing.Rotation{}, k.err
 	}
 	k.keeps = append(k.keeps, keep)
+	k.algs = append(k.algs, alg)
 	n := len(k.keeps)
-	return signing.Rotation{KeyID: fmt.Sprintf("kid-%d", n), PreviousKeyID: fmt.Sprintf("kid-%d", n-1),
-		ActiveFrom: time.Date(2026, 11, 28, 17, 10, n, 0, time.UTC)}, nil
+	if alg == "" {
+		alg = signing.RS256
+	}
+	return signing.Rotation{Alg: alg, KeyID: fmt.Sprintf("kid-%d", n), PreviousKeyID: fmt.Sprintf("kid-%d", n-1),
+		ActiveFrom: time.Date(2026, 11, 28, 17, 10, n, 0, time.UTC), PreviousAccessAlg: signing.RS256}, nil
+}
+
+// EnsureKey stages a key of alg the first time it is asked for one.
+func (k *fakeKeys) EnsureKey(ctx context.Context, alg string) (signing.Rotation, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err != nil {
+		return signing.Rotation{}, false, k.err
+	}
+	k.ensured = append(k.ensured, alg)
+	if k.has[alg] {
+		return signing.Rotation{}, false, nil
+	}
+	if k.has == nil {
+		k.has = map[string]bool{}
+	}
+	k.has[alg] = true
+	return signing.Rotation{Alg: alg, KeyID: "kid-" + alg, ActiveFrom: time.Date(2026, 11, 28, 17, 10, 0, 0, time.UTC)}, true, nil
 }
 
 // errStore fails every call with err: it proves how store failures are

@@ -154,6 +154,9 @@ type linkFormData struct {
 	// Device is the "Devices and command-line tools" checkbox: the
 	// Device Authorization Grant (RFC 8628) among the link's grant types.
 	Device bool
+	// IDTokenAlg is the "ID token signature" choice: RS256 or ES256
+	// ("": the default, RS256).
+	IDTokenAlg string
 }
 
 func (c *consoleReq) newLinkForm() {
@@ -224,6 +227,12 @@ func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 	}
 	d = linkFormData{Name: name, URIs: uris, LogoutURIs: text, ResourceURIs: resources, ClientType: ct, Scopes: scopes,
 		Device: form.Get("grant_device") == "on"}
+	// A form without the field (a page from before it existed) leaves
+	// the algorithm as it is.
+	if form.Has("id_token_alg") {
+		alg := form.Get("id_token_alg")
+		in.IDTokenAlg, d.IDTokenAlg = &alg, alg
+	}
 	if d.URIs == nil {
 		d.URIs = []string{}
 	}
@@ -259,6 +268,7 @@ func (c *consoleReq) createLink() {
 		none := []string{}
 		in.RedirectURIs, in.PostLogoutRedirectURIs = &none, &none
 		d.URIs, d.LogoutURIs = nil, ""
+		in.IDTokenAlg = nil
 	}
 	in.GrantTypes = formGrantTypes(d, nil)
 	key := ""
@@ -381,6 +391,10 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 `)
 	}
 
+	if d.ClientType != store.ResourceServer || !d.Edit {
+		idTokenAlgField(b, d)
+	}
+
 	scopeErr := d.Errs["scopes"]
 	for k, v := range d.Errs {
 		if strings.HasPrefix(k, "scopes[") {
@@ -394,6 +408,25 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 		b.WriteString(`<button type="submit">Create</button> <a href="/console/links">Cancel</a>` + "\n")
 	}
 	b.WriteString("</form>\n")
+}
+
+// idTokenAlgField writes the "ID token signature" choice: RS256 (OpenID
+// Connect's default) or ES256, the link's id_token_signed_response_alg.
+func idTokenAlgField(b *page.Buffer, d linkFormData) {
+	b.WriteString("<fieldset><legend>ID token signature</legend>\n")
+	writeFieldError(b, d.Errs, "id_token_signed_response_alg", "id_token_alg_RS256")
+	for _, o := range []struct{ alg, label, help string }{
+		{store.DefaultIDTokenAlg, "RS256", "What every OpenID Connect library accepts without configuration."},
+		{"ES256", "ES256", "Shorter and cheaper to sign. Choose it only if the application's OpenID Connect library is set to accept ES256 ID tokens. Not for a resource server."},
+	} {
+		chk := ""
+		if d.IDTokenAlg == o.alg || d.IDTokenAlg == "" && o.alg == store.DefaultIDTokenAlg {
+			chk = " checked"
+		}
+		b.Fill(`<label class="radio"><input type="radio" id="id_token_alg_%s" name="id_token_alg" value="%s"`+chk+inputAttrs(d.Errs, "id_token_signed_response_alg", "id_token_alg_RS256")+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n",
+			o.alg, o.alg, o.label, o.help)
+	}
+	b.WriteString("</fieldset>\n")
 }
 
 // logoutField writes the optional sign-out redirect URLs (OpenID Connect
@@ -689,6 +722,7 @@ func linkPage(b *page.Buffer, d linkData) {
 		b.WriteString("<dt>Ways to connect</dt><dd>")
 		grantList(b, l.GrantTypes)
 		b.WriteString("</dd>")
+		b.Fill("<dt>ID token signature</dt><dd>%s</dd>", l.IDTokenSignedResponseAlg)
 	}
 	b.WriteString("<dt>Permissions</dt><dd>")
 	scopeList(b, d.Catalog, l.Scopes)
@@ -736,7 +770,7 @@ func (c *consoleReq) editLinkForm() {
 	d := linkFormData{CSRF: c.a.sess.CSRF, Edit: true, ID: link.ID, Name: link.Name, URIs: append([]string{}, link.RedirectURIs...),
 		LogoutURIs: strings.Join(link.PostLogoutRedirectURIs, "\n"), ResourceURIs: strings.Join(link.ResourceURIs, "\n"),
 		ClientType: link.ClientType, Scopes: link.Scopes, Table: newPermTable(c.h.cfg.Catalog),
-		Device: link.AllowsGrant(shared.GrantTypeDeviceCode)}
+		Device: link.AllowsGrant(shared.GrantTypeDeviceCode), IDTokenAlg: link.IDTokenSignedResponseAlg}
 	if link.ClientType != store.ResourceServer && len(d.URIs) == 0 {
 		d.URIs = []string{""}
 	}
@@ -763,6 +797,9 @@ func (c *consoleReq) editLink() {
 		in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
 	} else {
 		in.ResourceURIs = nil // the form has no such field for it
+	}
+	if in.IDTokenAlg != nil && (link.ClientType == store.ResourceServer || *in.IDTokenAlg == link.IDTokenSignedResponseAlg) {
+		in.IDTokenAlg = nil
 	}
 	in.GrantTypes = formGrantTypes(d, &link)
 	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), link.ID, in); err != nil {

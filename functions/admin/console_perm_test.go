@@ -140,8 +140,9 @@ func TestKeysPageSigningSince(t *testing.T) {
 		key  signing.KeyInfo
 		want string
 	}{
-		{signing.KeyInfo{KeyID: "k1", State: "current", ActiveFrom: at}, `Signs every new token, since <time datetime="2026-05-01T12:00:00Z">`},
-		{signing.KeyInfo{KeyID: "k1", State: "current"}, "Signs every new token</td>"},
+		{signing.KeyInfo{KeyID: "k1", Alg: "RS256", State: "current", AccessTokens: true, ActiveFrom: at}, `Signs access tokens and RS256 ID tokens, since <time datetime="2026-05-01T12:00:00Z">`},
+		{signing.KeyInfo{KeyID: "k1", Alg: "RS256", State: "current", AccessTokens: true}, "Signs access tokens and RS256 ID tokens</td>"},
+		{signing.KeyInfo{KeyID: "k2", Alg: "ES256", State: "current", ActiveFrom: at}, `<td data-label="Algorithm">ES256</td><td data-label="State"><span class="status on">Signing</span></td><td data-label="When">Signs ES256 ID tokens, since`},
 	} {
 		w := httptest.NewRecorder()
 		renderConsole(w, 200, frame{Title: "Signing keys"}, keysPage, keysData{Keys: []signing.KeyInfo{c.key}})

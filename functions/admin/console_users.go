@@ -397,10 +397,21 @@ type keysData struct {
 	Keep    time.Duration
 	Issuer  string
 	Pending bool
+	// AccessAlg is the algorithm that signs access tokens (RS256 without a
+	// key set): the rotation form's default.
+	AccessAlg string
+	Errs      fieldErrors
 }
 
 func (c *consoleReq) keys() {
-	d := keysData{CSRF: c.a.sess.CSRF, Keep: c.h.cfg.AccessTokenTTL + keyOverlap, Issuer: c.h.cfg.Issuer}
+	c.renderKeys(http.StatusOK, nil)
+}
+
+// renderKeys renders the Signing keys page with status, and errs on its
+// rotation form.
+func (c *consoleReq) renderKeys(status int, errs fieldErrors) {
+	d := keysData{CSRF: c.a.sess.CSRF, Keep: c.h.cfg.AccessTokenTTL + keyOverlap, Issuer: c.h.cfg.Issuer,
+		AccessAlg: signing.RS256, Errs: errs}
 	doc, err := c.h.store.GetSigningKeys(c.ctx())
 	switch {
 	case isNotFound(err):
@@ -415,42 +426,57 @@ func (c *consoleReq) keys() {
 		}
 	}
 	for _, k := range d.Keys {
-		if k.State == "next" {
+		switch {
+		case k.State == "next":
 			d.Pending = true
+		case k.State == "current" && k.AccessTokens:
+			d.AccessAlg = k.Alg
 		}
 	}
 	if c.r.URL.Query().Get("rotated") != "" {
 		d.Notice = "A new key was published. It starts signing in 10 minutes, once every copy of the key set has it."
 	}
-	render(c, http.StatusOK, "Signing keys", "keys", keysPage, d)
+	render(c, status, "Signing keys", "keys", keysPage, d)
+}
+
+// keyAlgChoices are the algorithms the rotation form offers.
+var keyAlgChoices = []struct{ alg, label, hint string }{
+	{signing.RS256, "RS256 (RSA, 2048 bits)", "What every OAuth and OpenID Connect library accepts; RFC 9068 asks every server to support it."},
+	{signing.ES256, "ES256 (ECDSA, P-256)", "About ten times cheaper to sign, with shorter tokens; check that your resource servers accept it first."},
 }
 
 func keysPage(b *page.Buffer, d keysData) {
 	b.Fill(`<h1>Signing keys</h1>
-<p>Access tokens are signed with the current key. Applications and resource servers verify them with the public keys at <code>%s</code>. A rotation publishes a new key at once, lets it sign 10 minutes later, and keeps the old one verifying until every token it signed has expired.</p>
+<p>Access tokens are signed with the key marked "access tokens". ID tokens are signed with RS256, or with ES256 for the links that ask for it. Applications and resource servers verify them with the public keys at <code>%s</code>. A rotation publishes a new key at once, lets it sign 10 minutes later, and keeps the old one verifying until every token it signed has expired.</p>
 `, d.Issuer+"/.well-known/jwks.json")
 	if d.Notice != "" {
 		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
 	}
 	if d.None {
-		b.WriteString(`<div class="empty"><h2>No signing key yet</h2><p>The provider creates its first key when it first issues a token. You can also rotate now to create one.</p></div>` + "\n")
+		b.WriteString(`<div class="empty"><h2>No signing key yet</h2><p>The provider creates its first keys when it first issues a token. You can also rotate now to create them.</p></div>` + "\n")
 	} else {
-		b.WriteString(`<table class="cards"><thead><tr><th scope="col">Key ID</th><th scope="col">State</th><th scope="col">When</th></tr></thead><tbody>` + "\n")
+		b.WriteString(`<table class="cards"><thead><tr><th scope="col">Key ID</th><th scope="col">Algorithm</th><th scope="col">State</th><th scope="col">When</th></tr></thead><tbody>` + "\n")
 		for _, k := range d.Keys {
-			b.Fill(`<tr><td data-label="Key ID"><code>%s</code></td><td data-label="State">`, k.KeyID)
+			b.Fill(`<tr><td data-label="Key ID"><code>%s</code></td><td data-label="Algorithm">%s</td><td data-label="State">`, k.KeyID, k.Alg)
 			switch k.State {
 			case "current":
 				b.WriteString(`<span class="status on">Signing</span></td><td data-label="When">`)
-				if !k.RetireAfter.IsZero() {
-					b.Fill(`Verifies until <time datetime="%s">%s</time>`, page.RFC3339(k.RetireAfter), page.Day(k.RetireAfter))
+				if k.AccessTokens {
+					b.Fill("Signs access tokens and %s ID tokens", k.Alg)
 				} else {
-					b.WriteString("Signs every new token")
-					if !k.ActiveFrom.IsZero() {
-						b.Fill(`, since <time datetime="%s">%s</time>`, page.RFC3339(k.ActiveFrom), page.Day(k.ActiveFrom))
-					}
+					b.Fill("Signs %s ID tokens", k.Alg)
+				}
+				if !k.RetireAfter.IsZero() {
+					b.Fill(` until the next key signs; verifies until <time datetime="%s">%s</time>`, page.RFC3339(k.RetireAfter), page.Day(k.RetireAfter))
+				} else if !k.ActiveFrom.IsZero() {
+					b.Fill(`, since <time datetime="%s">%s</time>`, page.RFC3339(k.ActiveFrom), page.Day(k.ActiveFrom))
 				}
 			case "next":
-				b.Fill(`<span class="status info">Next</span></td><td data-label="When">Signs from <time datetime="%s">%s</time>`, page.RFC3339(k.ActiveFrom), page.Day(k.ActiveFrom))
+				what := k.Alg + " ID tokens"
+				if k.AccessTokens {
+					what = "access tokens and " + what
+				}
+				b.Fill(`<span class="status info">Next</span></td><td data-label="When">Signs %s from <time datetime="%s">%s</time>`, what, page.RFC3339(k.ActiveFrom), page.Day(k.ActiveFrom))
 			default:
 				b.Fill(`<span class="status off">Retired</span></td><td data-label="When">Verifies until <time datetime="%s">%s</time>`, page.RFC3339(k.RetireAfter), page.Day(k.RetireAfter))
 			}
@@ -463,13 +489,32 @@ func keysPage(b *page.Buffer, d keysData) {
 		b.WriteString("<p>A rotation is already pending: you can rotate again once the next key signs.</p>\n")
 		return
 	}
-	b.Fill(`<p>Rotate when a key may have leaked, or on your schedule. Tokens already issued keep working until they expire; the old key stays published for %s.</p>
+	b.Fill(`<p>Rotate when a key may have leaked, or on your schedule. The new key signs access tokens. Tokens already issued keep working until they expire; the old key of the same algorithm stays published for %s.</p>
 `, humanDuration(d.Keep))
-	postButton(b, consolePrefix+"/keys/rotate", d.CSRF, "Rotate signing key", "")
+	errorSummary(b, d.Errs)
+	b.Fill(`<form method="post" action="%s">`+"\n", page.LocalURL(consolePrefix+"/keys/rotate"))
+	csrfInput(b, d.CSRF)
+	b.WriteString("<fieldset><legend>Algorithm of the new key</legend>\n")
+	writeFieldError(b, d.Errs, "alg", "alg-"+d.AccessAlg)
+	for _, a := range keyAlgChoices {
+		chk := ""
+		if a.alg == d.AccessAlg {
+			chk = " checked"
+		}
+		b.Fill(`<label class="radio"><input type="radio" id="alg-%s" name="alg" value="%s"`+chk+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n",
+			a.alg, a.alg, a.label, a.hint)
+	}
+	b.WriteString("</fieldset>\n<button type=\"submit\">Rotate signing key</button>\n</form>\n")
 }
 
 func (c *consoleReq) rotateKey() {
-	if _, err := c.h.rotateSigningKeyOp(c.ctx(), c.w, c.a.call()); err != nil {
+	alg := c.form.Get("alg")
+	if alg != "" && !signing.Supported(alg) {
+		errs, _ := fieldError(errValidation("alg", "choose RS256 or ES256"))
+		c.renderKeys(http.StatusUnprocessableEntity, errs)
+		return
+	}
+	if _, err := c.h.rotateSigningKeyOp(c.ctx(), c.w, c.a.call(), alg); err != nil {
 		c.fail(err)
 		return
 	}

@@ -49,6 +49,7 @@ type linkInput struct {
 	Enabled                *bool     `json:"enabled"`
 	GrantTypes             *[]string `json:"grant_types"`
 	ResourceURIs           *[]string `json:"resource_uris"`
+	IDTokenAlg             *string   `json:"id_token_signed_response_alg"`
 }
 
 // linkView is a link as the API shows it. ClientSecret is set only in the
@@ -80,6 +81,10 @@ type linkView struct {
 	// 8707): the aud of the access tokens asked for with one of them; []
 	// for any other link.
 	ResourceURIs []string `json:"resource_uris"`
+	// IDTokenAlg is the algorithm of the link's ID tokens (OpenID Connect
+	// Dynamic Client Registration 1.0 §2): RS256 or ES256; absent for a
+	// resource server.
+	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
 }
 
 func viewLink(l store.Link) linkView {
@@ -94,6 +99,7 @@ func viewLink(l store.Link) linkView {
 		Enabled:                l.Enabled,
 		GrantTypes:             nonNil(l.GrantTypes),
 		ResourceURIs:           nonNil(l.ResourceURIs),
+		IDTokenAlg:             l.IDTokenSignedResponseAlg,
 		CreatedAt:              l.CreatedAt.UTC(),
 		UpdatedAt:              l.UpdatedAt.UTC(),
 	}
@@ -401,6 +407,12 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 	if in.Enabled != nil {
 		nl.Enabled = *in.Enabled
 	}
+	if nl.IDTokenSignedResponseAlg, err = validateIDTokenAlg(nl.ClientType, in.IDTokenAlg); err != nil {
+		return linkView{}, false, err
+	}
+	if err := h.ensureIDTokenKey(ctx, c, nl.IDTokenSignedResponseAlg); err != nil {
+		return linkView{}, false, err
+	}
 
 	if nl.ID, err = newID(h.random); err != nil {
 		return linkView{}, false, err
@@ -436,7 +448,8 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 			"link_id", link.ID, "client_id", link.ClientID, "client_type", link.ClientType,
 			"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
 			"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes,
-			"resource_uris", link.ResourceURIs, "enabled", link.Enabled)
+			"resource_uris", link.ResourceURIs,
+			"id_token_signed_response_alg", link.IDTokenSignedResponseAlg, "enabled", link.Enabled)
 	}
 	v := viewLink(link)
 	if link.ClientType != store.Public {
@@ -527,8 +540,8 @@ func (h *Handler) getLinkOp(ctx context.Context, id string) (store.Link, error) 
 }
 
 // updateLink serves PATCH /admin/links/{id}: name, redirect_uris,
-// post_logout_redirect_uris, scopes, grant_types, resource_uris and
-// enabled may change; client_type may not (create a new link instead). An
+// post_logout_redirect_uris, scopes, grant_types, resource_uris,
+// id_token_signed_response_alg and enabled may change; client_type may not (create a new link instead). An
 // empty object changes nothing and answers the link.
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) error {
 	var in linkInput
@@ -610,6 +623,16 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 	if in.Enabled != nil {
 		u.Enabled, fields = in.Enabled, append(fields, "enabled")
 	}
+	if in.IDTokenAlg != nil {
+		alg, err := validateIDTokenAlg(cur.ClientType, in.IDTokenAlg)
+		if err != nil {
+			return store.Link{}, err
+		}
+		if err := h.ensureIDTokenKey(ctx, c, alg); err != nil {
+			return store.Link{}, err
+		}
+		u.IDTokenSignedResponseAlg, fields = &alg, append(fields, "id_token_signed_response_alg")
+	}
 	if len(fields) == 0 {
 		return cur, nil
 	}
@@ -621,7 +644,8 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 		"link_id", link.ID, "client_id", link.ClientID, "fields", fields,
 		"name", link.Name, "scopes", link.Scopes, "redirect_uris", link.RedirectURIs,
 		"post_logout_redirect_uris", link.PostLogoutRedirectURIs, "grant_types", link.GrantTypes,
-		"resource_uris", link.ResourceURIs, "enabled", link.Enabled)
+		"resource_uris", link.ResourceURIs,
+		"id_token_signed_response_alg", link.IDTokenSignedResponseAlg, "enabled", link.Enabled)
 	return link, nil
 }
 
