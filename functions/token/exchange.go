@@ -219,7 +219,7 @@ func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, 
 		return tokenResponse{}, nil, err
 	}
 	resp := h.response(access, rtoken, granted)
-	if resp.IDToken, err = h.idToken(ctx, link.ClientID, user, c.Protocol, c.AuthTime, c.Nonce, access, now); err != nil {
+	if resp.IDToken, err = h.idToken(ctx, link, user, c.Protocol, c.AuthTime, c.Nonce, access, now); err != nil {
 		return tokenResponse{}, nil, err
 	}
 	return resp, rt, nil
@@ -364,15 +364,21 @@ func (h *Handler) signAccess(ctx context.Context, clientID string, user store.Us
 }
 
 // idToken signs the OpenID Connect ID token of a response (OIDC Core 1.0
-// §2, §3.1.3.6, §5.4), or returns "" when openid is not among protocol:
-// sub is the user's immutable id, aud and azp the client, auth_time the
-// sign-in, at_hash the access token's; profile adds name and
-// preferred_username, email adds email and email_verified. nonce is ""
-// on a refresh (§12.2: no nonce).
-func (h *Handler) idToken(ctx context.Context, clientID string, user store.User, protocol []string, authTime time.Time, nonce, access string, now time.Time) (string, error) {
+// §2, §3.1.3.6, §5.4) for link, with the algorithm it registered
+// (id_token_signed_response_alg: RS256 or ES256), or returns "" when
+// openid is not among protocol: sub is the user's immutable id, aud and
+// azp the client, auth_time the sign-in, at_hash the access token's
+// (SHA-256 for both algorithms); profile adds name and preferred_username,
+// email adds email and email_verified. nonce is "" on a refresh (§12.2: no
+// nonce). A key set without a current key of the link's algorithm (one
+// written before ES256, whose first ES256 key is pending) is an error
+// wrapping shared.ErrUnavailable: temporarily_unavailable, nothing
+// written.
+func (h *Handler) idToken(ctx context.Context, link *store.Link, user store.User, protocol []string, authTime time.Time, nonce, access string, now time.Time) (string, error) {
 	if !slices.Contains(protocol, "openid") {
 		return "", nil
 	}
+	clientID := link.ClientID
 	c := signing.IDClaims{
 		Issuer: h.cfg.Issuer, Subject: user.ID, Audience: clientID, AuthorizedParty: clientID,
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(h.cfg.AccessTokenTTL).Unix(), AuthTime: authTime.Unix(),
@@ -385,7 +391,7 @@ func (h *Handler) idToken(ctx context.Context, clientID string, user store.User,
 		verified := user.EmailVerified
 		c.Email, c.EmailVerified = user.Email, &verified
 	}
-	tok, err := h.keys.SignIDToken(ctx, "", c)
+	tok, err := h.keys.SignIDToken(ctx, link.IDTokenSignedResponseAlg, c)
 	if err != nil {
 		return "", fmt.Errorf("id token: %w", err)
 	}

@@ -55,7 +55,10 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	var resp introspection
 	claims, isAccess := signing.AccessClaims{}, false
 	if looksLikeJWT(tok) {
-		claims, isAccess = h.verifyAccess(ctx, tok)
+		if claims, isAccess, err = h.verifyAccess(ctx, tok); err != nil {
+			fail(ctx, w, "introspection request", err)
+			return
+		}
 	}
 	if isAccess {
 		resp, err = h.introspectAccess(ctx, creds, claims)

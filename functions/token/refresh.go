@@ -206,7 +206,7 @@ func (h *Handler) mint(ctx context.Context, link *store.Link, rt store.RefreshTo
 	}
 	resp := h.response(access, tok, granted)
 	// OIDC Core §12.2: a fresh ID token, the same auth_time, no nonce.
-	if resp.IDToken, err = h.idToken(ctx, link.ClientID, user, protocol, rt.AuthTime, "", access, now); err != nil {
+	if resp.IDToken, err = h.idToken(ctx, link, user, protocol, rt.AuthTime, "", access, now); err != nil {
 		return tokenResponse{}, store.RefreshToken{}, err
 	}
 	return resp, next, nil

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -64,7 +65,10 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 // revokeAccess records the jti of a valid, unexpired access token of link
 // as revoked until the token's expiry.
 func (h *Handler) revokeAccess(ctx context.Context, link *store.Link, tok string) error {
-	c, ok := h.verifyAccess(ctx, tok)
+	c, ok, err := h.verifyAccess(ctx, tok)
+	if err != nil {
+		return err
+	}
 	if !ok || c.ClientID != link.ClientID || !h.now().Before(c.ExpiresAt) {
 		return nil
 	}
@@ -80,11 +84,19 @@ func (h *Handler) revokeAccess(ctx context.Context, link *store.Link, tok string
 func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
 
 // verifyAccess verifies an access token's signature and issuer (expiry and
-// revocation are the caller's).
-func (h *Handler) verifyAccess(ctx context.Context, tok string) (signing.AccessClaims, bool) {
-	c, err := h.keys.Verify(ctx, tok)
-	if err != nil || c.Issuer != h.cfg.Issuer {
-		return signing.AccessClaims{}, false
+// revocation are the caller's): ok is false for a token that is not one of
+// ours, and err is set only when the keys cannot be had (it wraps
+// shared.ErrUnavailable: temporarily_unavailable, rather than a valid
+// token taken for an invalid one).
+func (h *Handler) verifyAccess(ctx context.Context, tok string) (c signing.AccessClaims, ok bool, err error) {
+	c, err = h.keys.Verify(ctx, tok)
+	switch {
+	case errors.Is(err, signing.ErrInvalidToken):
+		return signing.AccessClaims{}, false, nil
+	case err != nil:
+		return signing.AccessClaims{}, false, err
+	case c.Issuer != h.cfg.Issuer:
+		return signing.AccessClaims{}, false, nil
 	}
-	return c, true
+	return c, true, nil
 }

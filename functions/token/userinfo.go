@@ -1,12 +1,14 @@
 package token
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -31,7 +33,7 @@ func newDiscovery(m metadata) discovery {
 		UserinfoEndpoint:                 m.Issuer + "/oauth2/userinfo",
 		EndSessionEndpoint:               m.Issuer + "/oauth2/logout",
 		SubjectTypesSupported:            []string{"public"},
-		IDTokenSigningAlgValuesSupported: []string{"RS256"},
+		IDTokenSigningAlgValuesSupported: signing.Algorithms(),
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash",
 			"name", "preferred_username", "email", "email_verified"},
 	}
@@ -61,7 +63,11 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		challenge(w, http.StatusUnauthorized, "", "")
 		return
 	}
-	c, valid := h.verifyAccess(ctx, tok)
+	c, valid, err := h.verifyAccess(ctx, tok)
+	if err != nil {
+		serverTrouble(ctx, w, err)
+		return
+	}
 	if !valid || !h.now().Before(c.ExpiresAt) {
 		challenge(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid or has expired")
 		return
@@ -78,10 +84,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := h.store.Fetch(ctx, store.Keys{UserID: c.Subject, GrantClientID: c.ClientID, JTI: c.JTI, TokenClientID: c.ClientID})
 	if err != nil {
-		web.Logger(ctx).Error("userinfo", "err", err.Error())
-		e := shared.AsError(err)
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, e.Code, e.Status)
+		serverTrouble(ctx, w, err)
 		return
 	}
 	u := b.User
@@ -102,6 +105,16 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(claims)
+}
+
+// serverTrouble answers UserInfo's failure to reach a dependency (the
+// store, the signing keys): one log line, and the status of
+// shared.AsError (503 for an unavailable one) with its code as the body.
+func serverTrouble(ctx context.Context, w http.ResponseWriter, err error) {
+	web.Logger(ctx).Error("userinfo", "err", err.Error())
+	e := shared.AsError(err)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Error(w, e.Code, e.Status)
 }
 
 // bearer reads the access token of r: the Authorization header's Bearer

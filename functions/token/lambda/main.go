@@ -1,7 +1,11 @@
-// Command token is the Lambda entry point of the token function: it loads
-// the signing keyring (and, with PERMISSION_SOURCE=service, the
-// permission-request key set) and serves token.Handler through
-// lambdahttp.Serve. It holds no logic of its own.
+// Command token is the Lambda entry point of the token function: it starts
+// reading the signing keyring in the background (signing.Start: INIT does
+// not wait for Secrets Manager; the first request that signs or verifies
+// waits for the read, which overlaps that request's own DynamoDB reads; a
+// key set that cannot be read is logged during INIT and makes those
+// requests answer temporarily_unavailable), loads, with
+// PERMISSION_SOURCE=service, the permission-request key set, and serves
+// token.Handler through lambdahttp.Serve. It holds no logic of its own.
 package main
 
 import (
@@ -19,9 +23,9 @@ import (
 
 func main() {
 	lambdahttp.Serve("token", func(ctx context.Context, cfg config.Config, st *store.Store) (http.Handler, error) {
-		kr, err := signing.New(ctx, st, signing.Options{})
+		kr, err := signing.Start(ctx, st, signing.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("load signing keys: %w", err)
+			return nil, fmt.Errorf("signing keys: %w", err)
 		}
 		perms, permKeys, err := permissions.Setup(ctx, cfg, st.PermissionRequestKeys())
 		if err != nil {
