@@ -35,9 +35,12 @@ func logoutURL(q url.Values) string { return "/oauth2/logout?" + q.Encode() }
 
 // fakeIDToken is a compact JWS with claims (the authorize function does
 // not check signatures: see hintSubject).
-func fakeIDToken(claims string) string {
+func fakeIDToken(claims string) string { return fakeIDTokenAlg("RS256", claims) }
+
+// fakeIDTokenAlg is fakeIDToken with alg in its header.
+func fakeIDTokenAlg(alg, claims string) string {
 	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(claims)) + ".c2ln"
+	return enc([]byte(`{"alg":"`+alg+`","typ":"JWT"}`)) + "." + enc([]byte(claims)) + ".c2ln"
 }
 
 // algNone is hint with its header changed to alg none and its signature
@@ -63,6 +66,7 @@ func (b *browser) signedIn() bool {
 // client_id or by id_token_hint, and by form post as well as by GET.
 func TestRPInitiatedLogout(t *testing.T) {
 	hint := fakeIDToken(`{"iss":"` + testIssuer + `","sub":"` + aliceID + `","aud":"` + appClient + `","azp":"` + appClient + `"}`)
+	es256Hint := fakeIDTokenAlg("ES256", `{"iss":"`+testIssuer+`","sub":"`+aliceID+`","aud":"`+appClient+`","azp":"`+appClient+`"}`)
 	for _, c := range []struct {
 		name  string
 		q     url.Values
@@ -72,6 +76,8 @@ func TestRPInitiatedLogout(t *testing.T) {
 	}{
 		{"client_id", url.Values{"client_id": {appClient}, "post_logout_redirect_uri": {appSignedOut}, "state": {"s 1&2"}}, false, appSignedOut + "?state=s+1%262", "s 1&2"},
 		{"id_token_hint", url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {appSignedOut}}, false, appSignedOut, ""},
+		// The ID token of a link that asks for ES256.
+		{"ES256 id_token_hint", url.Values{"id_token_hint": {es256Hint}, "post_logout_redirect_uri": {appSignedOut}}, false, appSignedOut, ""},
 		{"both, by POST", url.Values{"id_token_hint": {hint}, "client_id": {appClient}, "post_logout_redirect_uri": {appSignedOut + "?from=provider"}, "state": {"x"}, "ui_locales": {"fr"}}, true, appSignedOut + "?from=provider&state=x", "x"},
 		{"no redirect", url.Values{"client_id": {appClient}}, false, logoutPath, ""},
 	} {
@@ -153,6 +159,8 @@ func TestRPInitiatedLogoutRefusals(t *testing.T) {
 		// oidcc-rp-initiated-logout-modified-id-token-hint: alg none.
 		"hint changed to alg none": {"id_token_hint": {algNone(hintFor(testIssuer, appClient))}, "post_logout_redirect_uri": {appSignedOut}},
 		"hint without a signature": {"id_token_hint": {strings.TrimSuffix(hintFor(testIssuer, appClient), "c2ln")}, "post_logout_redirect_uri": {appSignedOut}},
+		"hint changed to HS256":    {"id_token_hint": {fakeIDTokenAlg("HS256", `{"iss":"`+testIssuer+`","sub":"`+aliceID+`","aud":"`+appClient+`"}`)}, "post_logout_redirect_uri": {appSignedOut}},
+		"hint with alg ES384":      {"id_token_hint": {fakeIDTokenAlg("ES384", `{"iss":"`+testIssuer+`","sub":"`+aliceID+`","aud":"`+appClient+`"}`)}, "post_logout_redirect_uri": {appSignedOut}},
 		"repeated":                 {"client_id": {appClient, appClient}},
 	} {
 		r := b.get(logoutURL(q))

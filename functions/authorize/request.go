@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -370,7 +371,8 @@ type idHint struct {
 }
 
 // parseHint reads the claims of an id_token_hint: a compact JWS of at most
-// maxHintBytes, with alg RS256 and a signature (present, not verified),
+// maxHintBytes, with alg RS256 or ES256 (the algorithms this provider
+// signs ID tokens with) and a signature (present, not verified),
 // whose iss is issuer, with a sub and an aud (a string or an array of
 // strings).
 func parseHint(hint, issuer string) (idHint, error) {
@@ -382,8 +384,9 @@ func parseHint(hint, issuer string) (idHint, error) {
 		return idHint{}, errors.New("id_token_hint: not a signed compact JWS")
 	}
 	// The signature cannot be checked here, but what this provider signs
-	// is RS256: a hint changed to another alg (alg none, which the
-	// conformance suite sends) is refused.
+	// is RS256 or ES256 (a link's id_token_signed_response_alg): a hint
+	// changed to another alg (alg none, which the conformance suite
+	// sends; HS256) is refused.
 	head, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil {
 		return idHint{}, errors.New("id_token_hint: header is not base64url")
@@ -391,8 +394,8 @@ func parseHint(hint, issuer string) (idHint, error) {
 	var h struct {
 		Alg string `json:"alg"`
 	}
-	if err := json.Unmarshal(head, &h); err != nil || h.Alg != "RS256" {
-		return idHint{}, errors.New("id_token_hint: not signed with RS256")
+	if err := json.Unmarshal(head, &h); err != nil || !signing.Supported(h.Alg) {
+		return idHint{}, errors.New("id_token_hint: not signed with RS256 or ES256")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
