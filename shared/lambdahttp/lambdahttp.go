@@ -42,12 +42,32 @@ type Build func(ctx context.Context, cfg config.Config, st *store.Store) (http.H
 // line to stderr, "name: error", and exits with status 1 (Lambda reports an
 // init error and retries the cold start on the next invocation).
 func Serve(name string, build Build) {
-	h, err := setup(context.Background(), os.Getenv, os.Stdout, build)
+	serving := make(chan struct{})
+	h, err := setup(context.WithValue(context.Background(), servingKey{}, serving), os.Getenv, os.Stdout, build)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
-	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+	proxy := httpadapter.NewV2(h).ProxyWithContext
+	close(serving)
+	lambda.Start(proxy)
+}
+
+type servingKey struct{}
+
+// Serving returns, from the context Serve hands to Build, a channel that
+// Serve closes once the handler is built, right before it asks the
+// Lambda runtime for the first event: still during INIT, which ends with
+// that request. Work a function starts in the background (the token
+// function's signing-key read) can wait for it, so that it does not take
+// the CPU from the rest of INIT. Outside Serve (tests, the local runner)
+// it is nil: such work need not wait.
+func Serving(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(servingKey{}).(chan struct{})
+	if ch == nil {
+		return nil
+	}
+	return ch
 }
 
 // setup is Serve's set-up: the configuration through getenv, a JSON logger

@@ -176,3 +176,15 @@ func TestServeFails(t *testing.T) {
 		t.Errorf("got stdout %q, want nothing", stdout.String())
 	}
 }
+
+// TestServing: Serving reads the channel Serve puts in Build's context,
+// and is nil in any other context (work need not wait there).
+func TestServing(t *testing.T) {
+	if ch := Serving(context.Background()); ch != nil {
+		t.Errorf("Serving outside Serve: got %v, want nil", ch)
+	}
+	ch := make(chan struct{})
+	if got := Serving(context.WithValue(context.Background(), servingKey{}, ch)); got != (<-chan struct{})(ch) {
+		t.Errorf("Serving in Serve's context: got %v, want its channel", got)
+	}
+}

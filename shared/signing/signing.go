@@ -111,6 +111,11 @@ type Options struct {
 	// ("permission-request": NewRequestSigner); empty for the
 	// token-signing keys.
 	KeySet string
+	// StartAfter, when set, is what Start's background read waits for
+	// before it begins (lambdahttp.Serving: the end of the function's
+	// set-up), so that it overlaps the first request rather than taking
+	// the CPU from the rest of INIT. New ignores it.
+	StartAfter <-chan struct{}
 
 	// createAlgs are the algorithms a new key set gets a key of (default
 	// Algorithms; NewRequestSigner's: RS256 only).
@@ -215,7 +220,8 @@ func New(ctx context.Context, src Source, o Options) (*Keyring, error) {
 // caller that needs the keys gets an error wrapping ErrNoKeys and
 // shared.ErrUnavailable, without logging it; such a caller reads again,
 // at most once per second across callers, until a read succeeds. ctx is
-// the background read's: it should not end with a request.
+// the background read's: it should not end with a request. The read
+// begins at once, or once o.StartAfter is closed.
 func Start(ctx context.Context, src Source, o Options) (*Keyring, error) {
 	k, err := newUnloaded(src, o)
 	if err != nil {
@@ -226,6 +232,12 @@ func Start(ctx context.Context, src Source, o Options) (*Keyring, error) {
 	go func() {
 		defer close(k.loaded)
 		defer k.reload.Unlock()
+		if k.o.StartAfter != nil {
+			select {
+			case <-k.o.StartAfter:
+			case <-ctx.Done():
+			}
+		}
 		if err := k.firstLoad(ctx); err != nil {
 			web.Logger(ctx).Error("signing keys could not be read; requests that sign or verify answer temporarily_unavailable until a read succeeds",
 				k.keySetAttrs("err", err)...)

@@ -144,3 +144,35 @@ func TestStartFailureIsLoud(t *testing.T) {
 		t.Errorf("Verify: %v", err)
 	}
 }
+
+// TestStartAfter: with Options.StartAfter, Start's read begins only once
+// the channel is closed (the end of the function's set-up), and callers
+// wait for it meanwhile.
+func TestStartAfter(t *testing.T) {
+	ctx := context.Background()
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
+	stored := &memSource{}
+	newKeyring(t, stored, c)
+	src := newGated(stored)
+	close(src.gate)
+	after := make(chan struct{})
+	k, err := Start(ctx, src, Options{Now: c.Now, StartAfter: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := k.Wait(short); !errors.Is(err, ErrNoKeys) {
+		t.Errorf("Wait before StartAfter: got %v, want ErrNoKeys (still waiting)", err)
+	}
+	select {
+	case <-src.started:
+		t.Fatal("the read began before StartAfter was closed")
+	default:
+	}
+	close(after)
+	if err := k.Wait(ctx); err != nil {
+		t.Fatalf("Wait after StartAfter: %v", err)
+	}
+	<-src.started
+}

@@ -1,8 +1,9 @@
 // Command token is the Lambda entry point of the token function: it starts
-// reading the signing keyring in the background (signing.Start: INIT does
-// not wait for Secrets Manager; the first request that signs or verifies
-// waits for the read, which overlaps that request's own DynamoDB reads; a
-// key set that cannot be read is logged during INIT and makes those
+// reading the signing keyring in the background at the end of its set-up
+// (signing.Start after lambdahttp.Serving: INIT does not wait for Secrets
+// Manager, nor share the CPU with the read; the first request that signs
+// or verifies waits for the read, which overlaps that request's own
+// DynamoDB reads; a key set that cannot be read is logged and makes those
 // requests answer temporarily_unavailable), loads, with
 // PERMISSION_SOURCE=service, the permission-request key set, and serves
 // token.Handler through lambdahttp.Serve. It holds no logic of its own.
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	lambdahttp.Serve("token", func(ctx context.Context, cfg config.Config, st *store.Store) (http.Handler, error) {
-		kr, err := signing.Start(ctx, st, signing.Options{})
+		kr, err := signing.Start(ctx, st, signing.Options{StartAfter: lambdahttp.Serving(ctx)})
 		if err != nil {
 			return nil, fmt.Errorf("signing keys: %w", err)
 		}
