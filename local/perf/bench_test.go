@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/applinks/applinks/shared/signing"
+	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // cpuTime is the CPU time (user and system) this process has used. Against
@@ -36,16 +39,40 @@ func reportCPU(b *testing.B, start time.Duration) {
 // over loopback HTTP, so ns/op is the handler's CPU plus the engine's round
 // trips. The sub-benchmarks name the engine: kumo (the embedded backend of
 // `make run`) and dynamodb-local (AWS's DynamoDB Local; Secrets Manager is
-// kumo in both). Each checks the answer of every request, so a failing
-// handler stops the benchmark instead of timing an error page.
+// kumo in both), with "-es256" when the key set signs access tokens with
+// ES256 (otherwise RS256, the default). Each checks the answer of every
+// request, so a failing handler stops the benchmark instead of timing an
+// error page.
+
+// keyed are the backends, each with the two algorithms of access tokens:
+// name is the backend's, with "-es256" for ES256.
+func keyed() []struct {
+	name, alg string
+	backend   func(testing.TB) storetest.Backend
+} {
+	var out []struct {
+		name, alg string
+		backend   func(testing.TB) storetest.Backend
+	}
+	for _, be := range backends {
+		out = append(out, struct {
+			name, alg string
+			backend   func(testing.TB) storetest.Backend
+		}{be.name, signing.RS256, be.backend}, struct {
+			name, alg string
+			backend   func(testing.TB) storetest.Backend
+		}{be.name + "-es256", signing.ES256, be.backend})
+	}
+	return out
+}
 
 // BenchmarkTokenCode is the code exchange (RFC 6749 §4.1.3) with PKCE and
 // client_secret_basic. Codes are seeded in the store before the timer
 // starts, one per iteration.
 func BenchmarkTokenCode(b *testing.B) {
-	for _, be := range backends {
+	for _, be := range keyed() {
 		b.Run(be.name, func(b *testing.B) {
-			p := newProvider(b, be.backend(b), false)
+			p := newProviderAlg(b, be.backend(b), false, be.alg)
 			l := p.seed("bench")
 			codes := make([]string, b.N)
 			for i := range codes {
@@ -70,9 +97,9 @@ func BenchmarkTokenCode(b *testing.B) {
 // BenchmarkRefresh is the refresh grant (RFC 6749 §6): one token family,
 // rotated on every iteration.
 func BenchmarkRefresh(b *testing.B) {
-	for _, be := range backends {
+	for _, be := range keyed() {
 		b.Run(be.name, func(b *testing.B) {
-			p := newProvider(b, be.backend(b), false)
+			p := newProviderAlg(b, be.backend(b), false, be.alg)
 			l := p.seed("bench")
 			p.seedCode(l, "bench", "bench-refresh-code")
 			rt := p.tokens(l, exchangeForm("bench-refresh-code")).RefreshToken
@@ -94,9 +121,9 @@ func BenchmarkRefresh(b *testing.B) {
 // BenchmarkIntrospect is token introspection (RFC 7662) of an active
 // access token by the client it was issued to.
 func BenchmarkIntrospect(b *testing.B) {
-	for _, be := range backends {
+	for _, be := range keyed() {
 		b.Run(be.name, func(b *testing.B) {
-			p := newProvider(b, be.backend(b), false)
+			p := newProviderAlg(b, be.backend(b), false, be.alg)
 			l := p.seed("bench")
 			p.seedCode(l, "bench", "bench-introspect-code")
 			at := p.tokens(l, exchangeForm("bench-introspect-code")).AccessToken

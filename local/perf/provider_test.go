@@ -19,6 +19,7 @@ import (
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
@@ -66,9 +67,28 @@ var backends = []struct {
 // true).
 func newProvider(tb testing.TB, b storetest.Backend, capacity bool) *provider {
 	tb.Helper()
+	return newProviderAlg(tb, b, capacity, signing.RS256)
+}
+
+// newProviderAlg is newProvider whose access tokens are signed with alg:
+// for ES256 the key set is written first and rotated to ES256 as of an
+// hour ago, so that its ES256 key signs at once (a rotation's key signs
+// only after the activation delay).
+func newProviderAlg(tb testing.TB, b storetest.Backend, capacity bool, alg string) *provider {
+	tb.Helper()
 	db := &CountingDynamoDB{Next: b.DynamoDB, ConsumedCapacity: capacity}
 	sm := &CountingSecretsManager{Next: b.SecretsManager}
 	st := store.New(db, sm, b.Options)
+	if alg != signing.RS256 {
+		past := time.Now().Add(-time.Hour)
+		k, err := signing.New(context.Background(), st, signing.Options{Now: func() time.Time { return past }})
+		if err == nil {
+			_, err = k.Rotate(context.Background(), alg, time.Hour)
+		}
+		if err != nil {
+			tb.Fatalf("key set rotated to %s: %v", alg, err)
+		}
+	}
 	env := map[string]string{"ISSUER_URL": issuer, "ADMIN_TOKEN": adminToken}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
