@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,7 +214,8 @@ func TestRace_IdempotentLinkCreation(t *testing.T) {
 }
 
 // TestRace_ConcurrentFirstStart: instances starting at once on an empty
-// store end with one signing key: every keyring publishes the same kid.
+// store end with one key set (a key of each algorithm, RS256 and ES256):
+// every keyring publishes the same two kids.
 func TestRace_ConcurrentFirstStart(t *testing.T) {
 	st := storetest.DynamoLocal(t)
 	type started struct {
@@ -247,8 +249,8 @@ func TestRace_ConcurrentFirstStart(t *testing.T) {
 		if r.err != nil {
 			t.Fatalf("instance %d: %v", i, r.err)
 		}
-		if len(r.kids) != 1 || r.kids[0] != rs[0].kids[0] {
-			t.Errorf("instance %d: got kids %v, want exactly [%v]", i, r.kids, rs[0].kids)
+		if len(r.kids) != 2 || !slices.Equal(r.kids, rs[0].kids) {
+			t.Errorf("instance %d: got kids %v, want exactly instance 0's two, %v", i, r.kids, rs[0].kids)
 		}
 	}
 }
