@@ -142,7 +142,7 @@ test-localstack: tools
 BENCH_DIR := $(LOCAL)/bench
 bench: tools build
 	@mkdir -p $(BENCH_DIR)
-	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 -benchtime 200ms ./shared | tee $(BENCH_DIR)/shared.txt
+	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 -benchtime 200ms ./shared ./shared/signing | tee $(BENCH_DIR)/shared.txt
 	set -o pipefail; go test -run '^$$' -bench 'TokenCode|Refresh|Introspect|Authorize|RememberedFlow' -benchmem -count 5 -benchtime 20x -timeout 20m ./local/perf | tee $(BENCH_DIR)/handlers.txt
 	set -o pipefail; go test -count 1 -run 'TestRoundTripBudgets|TestConsumedCapacity' -v ./local/perf | tee $(BENCH_DIR)/roundtrips.txt
 	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 1x -count 1 -timeout 20m ./local/perf -coldstart-rounds 25 | tee $(BENCH_DIR)/coldstart.txt
