@@ -72,7 +72,7 @@ func TestAccessesFollowTheCode(t *testing.T) {
 		}
 	}
 	storeCall := regexp.MustCompile(`\.(` + strings.Join(exported, "|") + `)\(`)
-	keyringCall := regexp.MustCompile(`\b(?:signing\.New|\.Rotate)\(`)
+	keyringCall := regexp.MustCompile(`\b(?:signing\.New|signing\.Start|\.Rotate|\.EnsureKey)\(`)
 	permissionKeysCall := regexp.MustCompile(`permissions\.Setup\([^)]*\.PermissionRequestKeys\(\)`)
 
 	for _, fn := range Functions {
@@ -97,8 +97,13 @@ func TestAccessesFollowTheCode(t *testing.T) {
 			}
 			for _, m := range keyringCall.FindAllString(src.String(), -1) {
 				entry := "New"
-				if strings.Contains(m, "Rotate") {
+				switch {
+				case strings.Contains(m, "Start"):
+					entry = "Start" // the key set read in the background
+				case strings.Contains(m, "Rotate"):
 					entry = "Keyring.Rotate"
+				case strings.Contains(m, "EnsureKey"):
+					entry = "Keyring.EnsureKey"
 				}
 				ops = append(ops, signingOps(entry, "", map[string]bool{})...)
 			}
