@@ -25,7 +25,7 @@ import (
 func TestOpenIDConnectES256(t *testing.T) {
 	ctx := context.Background()
 	p := startProvider(t, nil)
-	const pw = "correct horse battery staple"
+	const pw = "plum tractor velvet orbit"
 	p.createUser("ada", pw, []string{"REPO_READ"})
 	const signedOut = "http://127.0.0.1:9/signed-out" // never contacted either
 	newLink := func(name, alg string) link {
