@@ -113,7 +113,7 @@ func TestExample(t *testing.T) {
 		}
 		return tok
 	}
-	idToken, err := provider.SignIDToken(ctx, signing.IDClaims{Issuer: issuer, Subject: "u1", Audience: resource,
+	idToken, err := provider.SignIDToken(ctx, signing.RS256, signing.IDClaims{Issuer: issuer, Subject: "u1", Audience: resource,
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix()})
 	if err != nil {
 		t.Fatal(err)
