@@ -155,9 +155,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	look(adm, "credentials")
 
-	// Rotate the secret (no overlap): the old one is refused at once.
+	// Rotate the secret: an hour's overlap is the default; stopping the old
+	// secret now is chosen explicitly, and the old one is refused at once.
 	adm.Navigate(linkURL + "/rotate")
 	look(adm, "rotate")
+	if !chrome.Must(adm, chromedp.Evaluate[bool](`document.querySelector("input[name=overlap_seconds][value='3600']").checked`)) {
+		t.Errorf("rotate: want one hour's overlap checked by default")
+	}
+	adm.Click(`input[name=overlap_seconds][value="0"]`)
 	if st := adm.Submit("main form button[type=submit]"); st != 200 {
 		t.Fatalf("rotate: got %d", st)
 	}
@@ -174,6 +179,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 		t.Errorf("refresh with the new secret: %v", err)
 	}
+
+	// The link's page says when it was last used (alice's code exchange)
+	// and who viewed its secret; the list says it too.
+	adm.Navigate(linkURL)
+	if body := adm.BodyText(); strings.Contains(body, "Last used\nNever") || !strings.Contains(body, "Last used\n") {
+		t.Errorf("link page: want a last use after alice's token: %s", body)
+	}
+	if act := adm.Text("ul.activity"); !strings.Contains(act, "Credentials viewed by root from the console, ") ||
+		!strings.Contains(act, "Secret rotated (the old one stopped at once) by root") || !strings.Contains(act, "Link created by root from the console, ") {
+		t.Errorf("link activity: got %q, want the rotation, the viewing and the creation by root", act)
+	}
+	look(adm, "link-activity")
 
 	// Every other page, to look at.
 	for _, pg := range []struct{ path, name, h1 string }{

@@ -412,6 +412,12 @@ func (h *Handler) checkPassword(r *http.Request, u store.User, pw string) (bool,
 	return true, nil
 }
 
+// msgConfirmFailed is the confirmation page's one message for a refused
+// password: wrong, or over the sign-in limits. Like the sign-in page, it
+// never tells anyone to wait (which would say the account is under attack
+// and that waiting lets them guess again).
+const msgConfirmFailed = "That password is not right. Try again."
+
 // confirmData fills the confirmation page.
 type confirmData struct {
 	CSRF     string
@@ -482,7 +488,7 @@ func (c *consoleReq) confirm() {
 		}
 	}
 	if !ok {
-		d, err := c.confirmForm(back, "Incorrect password, or too many attempts. Try again later.")
+		d, err := c.confirmForm(back, msgConfirmFailed)
 		if err != nil {
 			c.fail(err)
 			return

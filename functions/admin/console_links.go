@@ -20,8 +20,9 @@ const consolePageSize = 25
 // linksData fills the Application links page.
 type linksData struct {
 	Links   []store.Link
-	Next    string // the next page's cursor
-	First   bool   // this is the first page
+	Uses    []lastUse // the last use of each link
+	Next    string    // the next page's cursor
+	First   bool      // this is the first page
 	Notice  string
 	Catalog *shared.Catalog
 }
@@ -43,7 +44,7 @@ func (c *consoleReq) links() {
 		c.fail(err)
 		return
 	}
-	d := linksData{Links: links, Next: next, First: after == ""}
+	d := linksData{Links: links, Uses: c.linkLastUses(links), Next: next, First: after == ""}
 	if q.Get("deleted") != "" {
 		d.Notice = "The link was deleted, with every authorization and token of it."
 	}
@@ -110,13 +111,15 @@ func linksPage(b *page.Buffer, d linksData) {
 		return
 	}
 	b.WriteString(`<table class="cards">
-<thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Redirect host</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Redirect host</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Created</th></tr></thead>
 <tbody>
 `)
-	for _, l := range d.Links {
+	for i, l := range d.Links {
 		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Type">External application · Incoming · %s</td><td data-label="Redirect host">%s</td><td data-label="Status">`,
 			page.LocalURL(linkPath(l.ID, "")), l.Name, clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
 		statusBadge(b, l.Enabled)
+		b.WriteString(`</td><td data-label="Last used">`)
+		lastUseCell(b, d.Uses[i])
 		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
 	}
 	b.WriteString("</tbody></table>\n")
@@ -596,12 +599,14 @@ func credentialsPage(b *page.Buffer, d credentialsData) {
 
 // linkData fills a link's page.
 type linkData struct {
-	CSRF    string
-	Link    store.Link
-	Grants  []store.Grant
-	Next    string
-	Notice  string
-	Catalog *shared.Catalog
+	CSRF     string
+	Link     store.Link
+	Grants   []store.Grant
+	Next     string
+	Notice   string
+	Catalog  *shared.Catalog
+	Use      lastUse
+	Activity activity
 }
 
 func (c *consoleReq) link() {
@@ -612,7 +617,8 @@ func (c *consoleReq) link() {
 		c.fail(err)
 		return
 	}
-	d := linkData{CSRF: c.a.sess.CSRF, Link: link, Grants: grants, Next: next, Catalog: c.h.cfg.Catalog}
+	d := linkData{CSRF: c.a.sess.CSRF, Link: link, Grants: grants, Next: next, Catalog: c.h.cfg.Catalog,
+		Use: c.linkLastUses([]store.Link{link})[0], Activity: c.activityOf(store.EventSubject{Kind: store.EventLink, ID: link.ID}, linkPath(link.ID, ""))}
 	switch {
 	case q.Get("updated") != "":
 		d.Notice = "Your changes were saved."
@@ -726,6 +732,8 @@ func linkPage(b *page.Buffer, d linkData) {
 	}
 	b.WriteString("<dt>Permissions</dt><dd>")
 	scopeList(b, d.Catalog, l.Scopes)
+	b.WriteString(`</dd><dt>Last used</dt><dd>`)
+	lastUseCell(b, d.Use)
 	b.Fill(`</dd><dt>Created</dt><dd><time datetime="%s">%s</time></dd><dt>Last changed</dt><dd><time datetime="%s">%s</time></dd></dl>
 `, page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt), page.RFC3339(l.UpdatedAt), page.Day(l.UpdatedAt))
 
@@ -736,6 +744,7 @@ func linkPage(b *page.Buffer, d linkData) {
 		} else {
 			b.WriteString("<p>No one has authorized this application yet. Once users approve it, they are listed here, and you can revoke their access.</p>\n")
 		}
+		activitySection(b, d.Activity)
 		return
 	}
 	b.WriteString(`<table class="cards"><thead><tr><th scope="col">User</th><th scope="col">Permissions granted</th><th scope="col">Authorized</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>` + "\n")
@@ -759,6 +768,7 @@ func linkPage(b *page.Buffer, d linkData) {
 	if d.Next != "" {
 		b.Fill(`<div class="pager"><a href="%s">More authorizations</a></div>`+"\n", page.LocalURL(linkPath(l.ID, "?after="+url.QueryEscape(d.Next))))
 	}
+	activitySection(b, d.Activity)
 }
 
 func (c *consoleReq) editLinkForm() {
@@ -841,15 +851,18 @@ type rotateData struct {
 	Errs fieldErrors
 }
 
-// overlapChoices are the overlaps the Rotate secret page offers.
+// overlapChoices are the overlaps the Rotate secret page offers, the
+// first checked: an hour, so that rotating does not break the application
+// before it has the new secret. Stopping the old secret at once (the admin
+// API's default) is the last choice, in red.
 var overlapChoices = []struct {
 	seconds int64
 	label   string
 }{
-	{0, "None: the current secret stops working now"},
 	{int64(time.Hour / time.Second), "1 hour"},
 	{int64(24 * time.Hour / time.Second), "1 day"},
 	{int64(MaxOverlap / time.Second), "7 days (the most)"},
+	{0, "Stop the old secret now: the application fails until it has the new one"},
 }
 
 func (c *consoleReq) rotateForm() {
@@ -876,11 +889,14 @@ func rotatePage(b *page.Buffer, d rotateData) {
 	b.WriteString("<fieldset><legend>How long the current secret keeps working</legend>\n")
 	writeFieldError(b, d.Errs, "overlap_seconds", "overlap_seconds")
 	for i, o := range overlapChoices {
-		chk := ""
+		chk, class := "", "radio"
 		if i == 0 {
 			chk = " checked"
 		}
-		b.Fill(`<label class="radio"><input type="radio" name="overlap_seconds" value="%s"`+chk+`> <span>%s</span></label>`+"\n", strconv.FormatInt(o.seconds, 10), o.label)
+		if o.seconds == 0 {
+			class = "radio danger"
+		}
+		b.Fill(`<label class="%s"><input type="radio" name="overlap_seconds" value="%s"`+chk+`> <span>%s</span></label>`+"\n", class, strconv.FormatInt(o.seconds, 10), o.label)
 	}
 	b.Fill(`</fieldset>
 <button type="submit">Rotate secret</button> <a href="%s">Cancel</a>

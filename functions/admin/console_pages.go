@@ -36,11 +36,14 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.5rem;border-bottom:1px solid #dfe1e6;vertical-align:top;overflow-wrap:anywhere}
 thead th{font-size:.85rem;color:#42526e;border-bottom:2px solid #dfe1e6}
 .status{display:inline-block;font-size:.8rem;font-weight:700;padding:0 .4rem;border-radius:3px;text-transform:uppercase}
-.status.on{background:#e3fcef;color:#006644}.status.off{background:#ffebe6;color:#bf2600}.status.info{background:#deebff;color:#0747a6}
+.status.on{background:#e3fcef;color:#006644}.status.off{background:#ffebe6;color:#bf2600}.status.info{background:#deebff;color:#0747a6}.status.idle{background:#fff0b3;color:#172b4d}
+.status{white-space:nowrap}
+ul.activity{list-style:none;padding:0;margin:0}ul.activity li{padding:.4rem 0;border-bottom:1px solid #dfe1e6}
 dl.settings{display:grid;grid-template-columns:minmax(8rem,14rem) 1fr;gap:.25rem 1rem;margin:0}
 dl.settings dt{font-weight:600}dl.settings dd{margin:0;overflow-wrap:anywhere}
 fieldset{border:1px solid #dfe1e6;border-radius:4px;margin:1rem 0;padding:.5rem 1rem 1rem}
 legend{font-weight:600;padding:0 .25rem}
+label.radio.danger span{color:#bf2600;font-weight:600}
 label.check,label.radio{display:flex;gap:.5rem;align-items:flex-start;font-weight:400;margin:.25rem 0}
 label.check input,label.radio input{width:1.25rem;height:1.25rem;margin:.15rem 0 0;flex:none}
 input[type=url],input[type=email],select,textarea{display:block;width:100%;font:inherit;padding:.5rem;border:2px solid #8993a4;border-radius:4px}

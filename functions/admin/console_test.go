@@ -483,7 +483,7 @@ func TestConsoleConfirm(t *testing.T) {
 		t.Fatalf("confirm page: got %d", r.status)
 	}
 	r = e.post(cookie, "/console/confirm", url.Values{"csrf": {csrf}, "return_to": {back}, "password": {"wrong password"}})
-	if r.status != http.StatusOK || !strings.Contains(r.body, "Incorrect password") {
+	if r.status != http.StatusOK || !strings.Contains(r.body, msgConfirmFailed) {
 		t.Errorf("wrong password: got %d, want the page again with the error", r.status)
 	}
 	r = e.post(cookie, "/console/confirm", url.Values{"csrf": {csrf}, "return_to": {"https://evil.example/"}, "password": {consolePass}})
@@ -509,7 +509,7 @@ func TestConsoleConfirm(t *testing.T) {
 	for range confirmMaxFailures {
 		e.post(cookie, "/console/confirm", url.Values{"csrf": {csrf}, "return_to": {back}, "password": {"wrong password"}})
 	}
-	if r := e.post(cookie, "/console/confirm", url.Values{"csrf": {csrf}, "return_to": {back}, "password": {consolePass}}); r.status != http.StatusOK || !strings.Contains(r.body, "too many attempts") {
+	if r := e.post(cookie, "/console/confirm", url.Values{"csrf": {csrf}, "return_to": {back}, "password": {consolePass}}); r.status != http.StatusOK || !strings.Contains(r.body, msgConfirmFailed) || strings.Contains(r.body, "later") {
 		t.Errorf("throttled: got %d, want the refusal", r.status)
 	}
 	// Another session's confirmation does not count for this one.

@@ -112,6 +112,9 @@ type userFormData struct {
 	// Upstream is where the user comes from and their upstream identity
 	// (console_idp.go); shown when Loaded.
 	Upstream upstreamSection
+	// Activity is the user's Activity section (shown when read: on the
+	// page, not on a form's errors).
+	Activity activity
 }
 
 func (c *consoleReq) newUserForm() {
@@ -158,7 +161,7 @@ func (c *consoleReq) user() {
 		return
 	}
 	d := userFormData{CSRF: c.a.sess.CSRF, User: u, Table: newPermTable(c.h.cfg.Catalog), Self: u.Username == c.a.user.Username,
-		Upstream: c.userUpstream(u, nil)}
+		Upstream: c.userUpstream(u, nil), Activity: c.activityOf(store.EventSubject{Kind: store.EventUser, ID: u.ID}, userPath(u.Username, ""))}
 	if d.Passkeys, err = c.passkeySectionOf(u); err != nil {
 		c.fail(err)
 		return
@@ -228,7 +231,7 @@ func (c *consoleReq) setPassword() {
 		}
 		if !ok {
 			render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: cur,
-				PwErrs: fieldErrors{"current_password": "your current password is not right, or there were too many attempts; nothing was changed"},
+				PwErrs: fieldErrors{"current_password": "your current password is not right; nothing was changed"},
 				Table:  newPermTable(c.h.cfg.Catalog), Self: true})
 			return
 		}
@@ -386,6 +389,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 `)
 	postButton(b, userPath(u.Username, "/revoke"), d.CSRF, "Revoke all authorizations of "+u.Username, "secondary")
 	writePasskeySection(b, d.Passkeys)
+	activitySection(b, d.Activity)
 }
 
 // keysData fills the Signing keys page.

@@ -35,7 +35,7 @@ func TestConsoleConfirmSourceLimit(t *testing.T) {
 		r.RemoteAddr = remote
 		return e.send(cookie, r)
 	}
-	if r := confirm("192.0.2.1:5555"); r.status != http.StatusOK || !strings.Contains(r.body, "too many attempts") {
+	if r := confirm("192.0.2.1:5555"); r.status != http.StatusOK || !strings.Contains(r.body, msgConfirmFailed) || strings.Contains(r.body, "later") {
 		t.Errorf("right password from the source over its limit: got %d, want 200 and the refusal", r.status)
 	}
 	if r := confirm("198.51.100.7:5555"); r.status != http.StatusSeeOther {
