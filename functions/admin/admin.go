@@ -291,6 +291,8 @@ func New(o Options) (*Handler, error) {
 			http.MethodGet: h.getUser, http.MethodPatch: h.updateUser, http.MethodDelete: h.deleteUser}},
 		{[]string{"users", "*", "grants"}, map[string]handlerFunc{
 			http.MethodDelete: h.revokeUserGrants}},
+		{[]string{"users", "*", "unlock"}, map[string]handlerFunc{
+			http.MethodPost: h.unlockUser}},
 		{[]string{"users", "*", "admin"}, map[string]handlerFunc{
 			http.MethodPut: h.setAdmin}},
 		{[]string{"users", "*", "admin", "password"}, map[string]handlerFunc{

@@ -106,8 +106,12 @@ type SessionStore interface {
 	DeleteConsoleSession(ctx context.Context, id string) error
 	// ReserveLoginAttempt counts one password check for username.
 	ReserveLoginAttempt(ctx context.Context, username string, max int, window time.Duration, now time.Time) (bool, error)
-	// ClearLoginFailures clears the count after a right password.
+	// ClearLoginFailures clears the count after a right password (and
+	// unlocks a user).
 	ClearLoginFailures(ctx context.Context, username string) error
+	// LoginLockedUntil reads whether username's sign-ins are refused
+	// (max failures in the current window) and until when.
+	LoginLockedUntil(ctx context.Context, username string, max int, now time.Time) (time.Time, error)
 }
 
 // signedIn is the signed-in user of a console request.
@@ -643,6 +647,7 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 		{pattern: []string{"users", "*"}, get: (*consoleReq).user, post: (*consoleReq).updateUser, confirmPost: true, multi: []string{"permission"}},
 		{pattern: []string{"users", "*", "password"}, post: (*consoleReq).setPassword, confirm: true, backTo: userBack},
 		{pattern: []string{"users", "*", "revoke"}, post: (*consoleReq).revokeUserGrants, backTo: userBack},
+		{pattern: []string{"users", "*", "unlock"}, post: (*consoleReq).unlockUser, confirmPost: true, backTo: userBack},
 		{pattern: []string{"users", "*", "delete"}, get: (*consoleReq).deleteUserForm, post: (*consoleReq).deleteUser, confirm: true},
 		{pattern: []string{"users", "*", "passkeys", "add"}, get: (*consoleReq).addPasskeyForm, post: (*consoleReq).addPasskey, confirm: true},
 		{pattern: []string{"users", "*", "passkeys", "*", "remove"}, post: (*consoleReq).removePasskey, confirm: true, backTo: userBack},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/throttle"
 )
 
 // TestConsoleLastUseAndActivity: the link list and the link's page say when
@@ -128,4 +129,77 @@ func TestConsoleConfirmMistyped(t *testing.T) {
 	if r.status != http.StatusOK || !strings.Contains(r.body, "That password is not right. Try again.") || strings.Contains(r.body, "later") || strings.Contains(r.body, "too many") {
 		t.Errorf("mistyped: got %d, want \"That password is not right. Try again.\" and nothing about waiting:\n%s", r.status, r.body)
 	}
+}
+
+// TestConsoleUnlockUser: a user locked by the sign-in throttle shows as
+// locked on their page, with Unlock; unlocking asks for a fresh
+// confirmation (an old one changes nothing), then clears the count, is
+// audited and listed in the activity; the admin API has it too.
+func TestConsoleUnlockUser(t *testing.T) {
+	e := newConsoleEnv(t)
+	e.user("alice", true)
+	e.user("bob", false)
+	ctx := context.Background()
+	lock := func() {
+		t.Helper()
+		for range throttle.MaxUsernameFailures {
+			if _, err := e.st.ReserveLoginAttempt(ctx, "bob", throttle.MaxUsernameFailures, throttle.UsernameWindow, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	locked := func() bool {
+		t.Helper()
+		until, err := e.st.LoginLockedUntil(ctx, "BOB", throttle.MaxUsernameFailures, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !until.IsZero()
+	}
+	cookie, csrf := e.signIn("alice", time.Minute)
+	if r := e.get(cookie, "/console/users/bob"); strings.Contains(r.body, "Locked after") {
+		t.Errorf("user page: bob is not locked yet")
+	}
+	lock()
+	if !locked() {
+		t.Fatal("LoginLockedUntil: want bob locked after the failures")
+	}
+	r := e.get(cookie, "/console/users/bob")
+	if !strings.Contains(r.body, "Locked after too many failed sign-ins") || !strings.Contains(r.body, `<form method="post" action="/console/users/bob/unlock">`) {
+		t.Fatalf("user page: want the lock and an Unlock button:\n%s", r.body)
+	}
+
+	// A confirmation older than ConfirmTTL: the confirmation page, and bob
+	// stays locked.
+	old, oldCSRF := e.signIn("alice", ConfirmTTL+time.Second)
+	if r := e.post(old, "/console/users/bob/unlock", url.Values{"csrf": {oldCSRF}}); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/console/confirm?") {
+		t.Errorf("unlock with an old confirmation: got %d to %q, want the confirmation page", r.status, r.location())
+	}
+	if !locked() {
+		t.Fatal("unlock with an old confirmation unlocked bob")
+	}
+
+	r = e.post(cookie, "/console/users/bob/unlock", url.Values{"csrf": {csrf}})
+	if r.status != http.StatusSeeOther || r.location() != "/console/users/bob?unlocked=1" {
+		t.Fatalf("unlock: got %d to %q", r.status, r.location())
+	}
+	if locked() {
+		t.Error("after Unlock: bob is still locked")
+	}
+	page := e.get(cookie, r.location())
+	if strings.Contains(page.body, "Locked after") || !strings.Contains(page.body, "The user was unlocked") ||
+		!strings.Contains(page.body, "<li>Sign-in unlocked by alice from the console, ") {
+		t.Errorf("user page after Unlock: want the notice and the activity, no lock:\n%s", page.body)
+	}
+	if a := e.audits("user_unlocked"); len(a) != 1 || a[0]["principal"] != "alice" || a[0]["username"] != "bob" {
+		t.Errorf("audit: got %v, want one user_unlocked of bob by alice", a)
+	}
+
+	// The admin API.
+	lock()
+	e.do(http.StatusNoContent, http.MethodPost, "/admin/users/Bob/unlock", "")
+	if locked() {
+		t.Error("after POST /admin/users/Bob/unlock: bob is still locked")
+	}
+	e.do(http.StatusNotFound, http.MethodPost, "/admin/users/nobody/unlock", "")
 }

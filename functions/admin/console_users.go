@@ -115,6 +115,9 @@ type userFormData struct {
 	// Activity is the user's Activity section (shown when read: on the
 	// page, not on a form's errors).
 	Activity activity
+	// LockedUntil is until when the sign-in throttle refuses the user
+	// (zero: not locked; read on the page only).
+	LockedUntil time.Time
 }
 
 func (c *consoleReq) newUserForm() {
@@ -166,6 +169,10 @@ func (c *consoleReq) user() {
 		c.fail(err)
 		return
 	}
+	if d.LockedUntil, err = c.h.loginLockedUntil(c.ctx(), u.Username); err != nil {
+		c.fail(err)
+		return
+	}
 	q := c.r.URL.Query()
 	switch {
 	case q.Get("linked") != "":
@@ -178,6 +185,8 @@ func (c *consoleReq) user() {
 		d.Notice = "Your changes were saved."
 	case q.Get("password") != "":
 		d.Notice = "The password was set. The user's sessions signed in before have ended."
+	case q.Get("unlocked") != "":
+		d.Notice = "The user was unlocked: they can sign in again now."
 	case q.Get("revoked") != "":
 		d.Notice = "Everything the user had authorized was revoked: those applications need the user's approval again."
 	case q.Get("passkey") == "added":
@@ -256,6 +265,14 @@ func (c *consoleReq) revokeUserGrants() {
 	c.seeOther(userPath(c.param(0), "?revoked=1"))
 }
 
+func (c *consoleReq) unlockUser() {
+	if err := c.h.unlockUserOp(c.ctx(), c.a.call(), c.param(0)); err != nil {
+		c.fail(err)
+		return
+	}
+	c.seeOther(userPath(c.param(0), "?unlocked=1"))
+}
+
 func (c *consoleReq) deleteUserForm() {
 	u, err := c.h.userOp(c.ctx(), c.param(0))
 	if err != nil {
@@ -322,6 +339,13 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		}
 		b.Fill(`<p class="small">Created <time datetime="%s">%s</time>, last changed <time datetime="%s">%s</time>.</p>`+"\n",
 			page.RFC3339(u.CreatedAt), page.Day(u.CreatedAt), page.RFC3339(u.UpdatedAt), page.Day(u.UpdatedAt))
+		if !d.LockedUntil.IsZero() {
+			b.Fill(`<div class="notice locked" role="status"><p><span class="status off">Locked after too many failed sign-ins</span></p>
+<p>Sign-ins as %s are refused until <time datetime="%s">%s</time>. Unlock if you know the failures were theirs.</p>
+`, u.Username, page.RFC3339(d.LockedUntil), page.Day(d.LockedUntil))
+			postButton(b, userPath(u.Username, "/unlock"), d.CSRF, "Unlock", "")
+			b.WriteString("</div>\n")
+		}
 	}
 	errorSummary(b, d.Errs)
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))

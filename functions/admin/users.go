@@ -17,6 +17,7 @@ import (
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/password/strength"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/throttle"
 	"github.com/applinks/applinks/shared/web"
 )
 
@@ -590,6 +591,43 @@ func (h *Handler) revokeUserGrantsOp(ctx context.Context, c call, username strin
 	}
 	c.audit(ctx, "user_grants_revoked", "user_id", u.ID, "username", u.Username)
 	return nil
+}
+
+// unlockUser serves POST /admin/users/{username}/unlock: the user's failed
+// sign-ins are forgotten, so a user locked by the sign-in throttle (too
+// many failures within its window) can sign in again at once. 204 whether
+// or not they were locked.
+func (h *Handler) unlockUser(w http.ResponseWriter, r *http.Request, c call) error {
+	if err := h.unlockUserOp(r.Context(), c, c.param); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// unlockUserOp clears the sign-in throttle's count of the user named
+// username (the per-username counter; a source's count stays).
+func (h *Handler) unlockUserOp(ctx context.Context, c call, username string) error {
+	u, err := h.userOp(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := h.store.ClearLoginFailures(ctx, u.Username); err != nil {
+		return wrapf(err, "unlock user %q", u.Username)
+	}
+	c.audit(ctx, "user_unlocked", "user_id", u.ID, "username", u.Username)
+	return nil
+}
+
+// loginLockedUntil is until when the user's sign-ins are refused by the
+// throttle (zero: not locked).
+func (h *Handler) loginLockedUntil(ctx context.Context, username string) (time.Time, error) {
+	t, err := h.store.LoginLockedUntil(ctx, username, throttle.MaxUsernameFailures, h.now())
+	if err != nil {
+		return time.Time{}, wrapf(err, "read sign-in lock of %q", username)
+	}
+	return t, nil
 }
 
 // userError names the missing resource of a not-found user.

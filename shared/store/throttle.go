@@ -64,6 +64,27 @@ func (s *Store) ReserveLoginAttempt(ctx context.Context, username string, max in
 	return ok, nil
 }
 
+// LoginLockedUntil reads the username throttle of username: the end of its
+// current window when max attempts are counted in it (every further
+// sign-in is refused until then), the zero time otherwise. A consistent
+// read; it counts nothing.
+func (s *Store) LoginLockedUntil(ctx context.Context, username string, max int, now time.Time) (time.Time, error) {
+	if tooLong(username) || max < 1 {
+		return time.Time{}, nil
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.tableName(), Key: key(throttlePrefix+UsernameKey(username), skThrottle), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read login failures: %w", classify(err, false))
+	}
+	it := item(out.Item)
+	if out.Item == nil || it.n(aCount) < int64(max) || !now.Before(it.t(aWindowEnd)) {
+		return time.Time{}, nil
+	}
+	return it.t(aWindowEnd), nil
+}
+
 // ClearLoginFailures forgets the failures of username.
 func (s *Store) ClearLoginFailures(ctx context.Context, username string) error {
 	if tooLong(username) {

@@ -181,3 +181,44 @@ func TestCountersApartFromUsernames(t *testing.T) {
 		}
 	})
 }
+
+// TestLoginLockedUntil: a username is locked (until its window's end) once
+// max failures are counted, in any letter case; not before, not after the
+// window, not after ClearLoginFailures; reading counts nothing.
+func TestLoginLockedUntil(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		s := nb(t).Store()
+		at := now()
+		locked := func(when time.Time) time.Time {
+			t.Helper()
+			until, err := s.LoginLockedUntil(ctx(), "Carol", 3, when)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return until
+		}
+		if u := locked(at); !u.IsZero() {
+			t.Errorf("no failures: locked until %v", u)
+		}
+		for i := range 3 {
+			if u := locked(at); !u.IsZero() {
+				t.Errorf("%d failures: locked until %v, want not locked", i, u)
+			}
+			if ok, err := s.ReserveLoginAttempt(ctx(), "carol", 3, time.Hour, at); !ok || err != nil {
+				t.Fatalf("ReserveLoginAttempt %d: %v, %v", i, ok, err)
+			}
+		}
+		if u := locked(at.Add(time.Minute)); !u.Equal(at.Add(time.Hour)) {
+			t.Errorf("3 failures: locked until %v, want %v", u, at.Add(time.Hour))
+		}
+		if u := locked(at.Add(time.Hour)); !u.IsZero() {
+			t.Errorf("after the window: locked until %v", u)
+		}
+		if err := s.ClearLoginFailures(ctx(), "CAROL"); err != nil {
+			t.Fatal(err)
+		}
+		if u := locked(at.Add(time.Minute)); !u.IsZero() {
+			t.Errorf("after ClearLoginFailures: locked until %v", u)
+		}
+	})
+}
