@@ -192,6 +192,31 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	look(adm, "link-activity")
 
+	// Five mistyped passwords lock alice's sign-ins: her page says so, and
+	// Unlock, reached by the keyboard, unlocks her.
+	guess := b.User("guesser")
+	for i := range 5 {
+		guess.Navigate(p.issuer + "/console/login")
+		guess.Type("#username", "alice")
+		guess.Type("#password", "not alice's password")
+		st := guess.Submit("button[type=submit]")
+		if st != 200 || !strings.HasPrefix(guess.Text("h1"), "Sign in") {
+			t.Fatalf("failed sign-in %d: got %d %q, want the sign-in page again", i, st, guess.Text("h1"))
+		}
+	}
+	adm.Navigate(p.issuer + "/console/users/alice")
+	if !strings.Contains(strings.ToLower(adm.BodyText()), "locked after too many failed sign-ins") { // a badge, in capitals
+		t.Errorf("alice's page after 5 failed sign-ins: want her locked: %s", adm.BodyText())
+	}
+	look(adm, "user-locked")
+	adm.Focus(`a[href="/console/users/alice/delete"]`)
+	if got := adm.TabKey(); got != `button "Unlock"` || !adm.FocusRingVisible() {
+		t.Errorf("Tab after Delete user: got %s (focus ring %v), want Unlock with a visible focus", got, adm.FocusRingVisible())
+	}
+	if st := adm.Press(kb.Enter, true); st != 200 || !strings.Contains(adm.BodyText(), "The user was unlocked") || strings.Contains(strings.ToLower(adm.BodyText()), "locked after") {
+		t.Errorf("Unlock: got %d %q, want alice unlocked", st, adm.BodyText())
+	}
+
 	// Every other page, to look at.
 	for _, pg := range []struct{ path, name, h1 string }{
 		{"/console/links", "links", "Application links"},

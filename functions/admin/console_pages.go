@@ -37,7 +37,8 @@ th,td{text-align:left;padding:.5rem;border-bottom:1px solid #dfe1e6;vertical-ali
 thead th{font-size:.85rem;color:#42526e;border-bottom:2px solid #dfe1e6}
 .status{display:inline-block;font-size:.8rem;font-weight:700;padding:0 .4rem;border-radius:3px;text-transform:uppercase}
 .status.on{background:#e3fcef;color:#006644}.status.off{background:#ffebe6;color:#bf2600}.status.info{background:#deebff;color:#0747a6}.status.idle{background:#fff0b3;color:#172b4d}
-.status{white-space:nowrap}
+.status{overflow-wrap:normal;word-break:normal}
+.locked{border-left:4px solid #de350b;background:#ffebe6;padding:.25rem 1rem 1rem;margin:1rem 0;border-radius:0 4px 4px 0}
 ul.activity{list-style:none;padding:0;margin:0}ul.activity li{padding:.4rem 0;border-bottom:1px solid #dfe1e6}
 dl.settings{display:grid;grid-template-columns:minmax(8rem,14rem) 1fr;gap:.25rem 1rem;margin:0}
 dl.settings dt{font-weight:600}dl.settings dd{margin:0;overflow-wrap:anywhere}

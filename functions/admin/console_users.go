@@ -340,7 +340,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		b.Fill(`<p class="small">Created <time datetime="%s">%s</time>, last changed <time datetime="%s">%s</time>.</p>`+"\n",
 			page.RFC3339(u.CreatedAt), page.Day(u.CreatedAt), page.RFC3339(u.UpdatedAt), page.Day(u.UpdatedAt))
 		if !d.LockedUntil.IsZero() {
-			b.Fill(`<div class="notice locked" role="status"><p><span class="status off">Locked after too many failed sign-ins</span></p>
+			b.Fill(`<div class="locked"><p><strong>Locked after too many failed sign-ins</strong></p>
 <p>Sign-ins as %s are refused until <time datetime="%s">%s</time>. Unlock if you know the failures were theirs.</p>
 `, u.Username, page.RFC3339(d.LockedUntil), page.Day(d.LockedUntil))
 			postButton(b, userPath(u.Username, "/unlock"), d.CSRF, "Unlock", "")
