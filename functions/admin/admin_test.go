@@ -147,7 +147,7 @@ func (s errStore) ClearLoginFailures(context.Context, string) error { return s.e
 func (s errStore) LoginLockedUntil(context.Context, string, int, time.Time) (time.Time, error) {
 	return time.Time{}, s.err
 }
-func (s errStore) GetSigningKeys(context.Context) ([]byte, error)   { return nil, s.err }
+func (s errStore) GetSigningKeys(context.Context) ([]byte, error) { return nil, s.err }
 
 func (s errStore) ReserveAttempt(context.Context, string, int64, time.Duration, time.Time) (store.Counter, bool, error) {
 	return store.Counter{}, false, s.err
