@@ -2,6 +2,10 @@ package admin
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/x509"
 	"html"
 	"log/slog"
 	"net/http"
@@ -59,7 +63,32 @@ type softKey struct {
 
 func newSoftKey(t *testing.T, opts virtualwebauthn.AuthenticatorOptions) *softKey {
 	return &softKey{t: t, rp: virtualwebauthn.RelyingParty{ID: "localhost", Name: "localhost administration", Origin: passkeyIssuer},
-		auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+		auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: newP256Credential(t)}
+}
+
+// newP256Credential is a credential of a P-256 key whose coordinates both
+// take 32 bytes. virtualwebauthn v1.0.3 writes a coordinate with
+// big.Int.Bytes, which drops leading zero bytes, and go-webauthn rightly
+// refuses a COSE key whose x or y is shorter than the curve's size: with a
+// key of its own making, about one registration in 64 failed ("EC2 key x or
+// y coordinate has invalid length", 3 of 450 runs). A real authenticator
+// pads them.
+func newP256Credential(t *testing.T) virtualwebauthn.Credential {
+	t.Helper()
+	for {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(k.X.Bytes()) != 32 || len(k.Y.Bytes()) != 32 {
+			continue
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
+	}
 }
 
 var passkeyOptions = regexp.MustCompile(`data-options="([^"]*)"`)
