@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,15 +81,6 @@ const ConfirmTTL = 10 * time.Minute
 const (
 	ConsoleIdle       = 30 * time.Minute
 	ConsoleSessionTTL = 8 * time.Hour
-)
-
-// The console's password confirmation is throttled with the sign-in's
-// counter and limits (functions/authorize MaxLoginFailures and LoginWindow,
-// checked equal by a test), so that confirming cannot be used to guess
-// more passwords than signing in.
-const (
-	confirmMaxFailures = 5
-	confirmWindow      = 15 * time.Minute
 )
 
 // SessionStore is what the console keeps of its sessions and reads of the
@@ -533,7 +525,7 @@ func (c *consoleReq) readForm(multi ...string) (url.Values, bool) {
 	form, err := url.ParseQuery(string(body))
 	if err == nil {
 		for k, vs := range form {
-			if len(vs) > 1 && !contains(multi, k) || !utf8.ValidString(k) {
+			if len(vs) > 1 && !slices.Contains(multi, k) || !utf8.ValidString(k) {
 				err = errors.New("repeated field")
 			}
 			for _, v := range vs {
@@ -548,15 +540,6 @@ func (c *consoleReq) readForm(multi ...string) (url.Values, bool) {
 		return nil, false
 	}
 	return form, true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // seeOther answers a form with 303 to loc.

@@ -74,7 +74,7 @@ func redirectHosts(uris []string) string {
 				h = p.Scheme + ":"
 			}
 		}
-		if !contains(hosts, h) {
+		if !slices.Contains(hosts, h) {
 			hosts = append(hosts, h)
 		}
 	}

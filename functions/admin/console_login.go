@@ -61,6 +61,23 @@ func consoleReturnTo(s string) string {
 	return s
 }
 
+// readSignInForm reads the form post of a page that comes before a console
+// session (the sign-in, its passkey step, a passkey enrollment): strictly
+// (web.ParseForm), answering a body over web.MaxBodyBytes 413 and any other
+// malformed form 400 itself.
+func (h *Handler) readSignInForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	form, err := web.ParseForm(r, false)
+	if err == nil {
+		return form, true
+	}
+	if errors.Is(err, web.ErrTooLarge) {
+		h.consoleMessage(w, nil, http.StatusRequestEntityTooLarge, msgConsoleTooLarge)
+	} else {
+		h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)
+	}
+	return nil, false
+}
+
 // consoleLogin serves GET and POST /console/login.
 func (h *Handler) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
@@ -115,13 +132,8 @@ func (h *Handler) renderConsoleLogin(w http.ResponseWriter, r *http.Request, sta
 
 func (h *Handler) consoleLoginPost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := web.ParseForm(r, false)
-	if err != nil {
-		if errors.Is(err, web.ErrTooLarge) {
-			h.consoleMessage(w, nil, http.StatusRequestEntityTooLarge, msgConsoleTooLarge)
-		} else {
-			h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)
-		}
+	form, ok := h.readSignInForm(w, r)
+	if !ok {
 		return
 	}
 	d := consoleLoginData{ReturnTo: consoleReturnTo(form.Get("return_to"))}

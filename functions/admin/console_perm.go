@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/applinks/applinks/shared"
@@ -200,7 +201,7 @@ func writePermTable(b *page.Buffer, t permTable, field, legend string, checked [
 			}
 			b.Fill(`<td class="%s" data-level="%s">`, "inc-"+field+"-"+c.Scope, levelLabel(t.Levels[i]))
 			b.Fill(`<label class="check"><input type="checkbox" id="%s" name="%s" value="%s"`, cellID(field, c.Scope), field, c.Scope)
-			if contains(checked, c.Scope) {
+			if slices.Contains(checked, c.Scope) {
 				b.WriteString(" checked")
 			}
 			b.Fill(`> <span><span class="visually-hidden">%s: </span>%s</span></label>`, row.Label, c.Description)

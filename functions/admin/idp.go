@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -187,7 +188,7 @@ func (h *Handler) idpSettings(in idpInput, p *store.IdentityProvider) ([]string,
 				return nil, err
 			}
 		}
-		if !contains(scopes, "openid") {
+		if !slices.Contains(scopes, "openid") {
 			return nil, errValidation("scopes", "must include openid")
 		}
 		p.Scopes, fields = scopes, append(fields, "scopes")

@@ -170,13 +170,8 @@ func (h *Handler) renderEnrollForm(w http.ResponseWriter, r *http.Request, statu
 
 func (h *Handler) consolePasskeyEnrollPost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := web.ParseForm(r, false)
-	if err != nil {
-		if errors.Is(err, web.ErrTooLarge) {
-			h.consoleMessage(w, nil, http.StatusRequestEntityTooLarge, msgConsoleTooLarge)
-		} else {
-			h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)
-		}
+	form, ok := h.readSignInForm(w, r)
+	if !ok {
 		return
 	}
 	link := form.Get("token")

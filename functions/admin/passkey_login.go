@@ -133,13 +133,8 @@ func (h *Handler) passkeyStepForm(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) passkeyStepPost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := web.ParseForm(r, false)
-	if err != nil {
-		if errors.Is(err, web.ErrTooLarge) {
-			h.consoleMessage(w, nil, http.StatusRequestEntityTooLarge, msgConsoleTooLarge)
-		} else {
-			h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)
-		}
+	form, ok := h.readSignInForm(w, r)
+	if !ok {
 		return
 	}
 	tok := h.cookies.Token(r, h.passkeyCookie())
