@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +34,10 @@ var (
 	ErrRedirect = errors.New("the upstream answered with a redirect, which is not followed")
 	// ErrTooLarge: the response body is larger than the limit.
 	ErrTooLarge = errors.New("the upstream's answer is larger than allowed")
+	// ErrAddress: the host resolved to an address that is not public
+	// (private, shared, link-local such as cloud metadata, unique-local,
+	// multicast, unspecified, or loopback for a host not named as one).
+	ErrAddress = errors.New("the upstream's address is not a public one")
 )
 
 // CheckURL accepts an absolute https URL, or a plain http URL whose host
@@ -74,8 +80,14 @@ func NewHTTPClient(timeout time.Duration, maxBody int64) *http.Client {
 		maxBody = DefaultMaxBody
 	}
 	base := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		// No proxy: the address check below is on the connection itself.
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			loopback, _ := ctx.Value(loopbackHost{}).(bool)
+			d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second,
+				Control: func(_, address string, _ syscall.RawConn) error { return checkAddress(address, loopback) }}
+			return d.DialContext(ctx, network, addr)
+		},
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          16,
 		IdleConnTimeout:       90 * time.Second,
@@ -104,6 +116,9 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	// The dialer may connect to a loopback address only for a URL whose
+	// host is named as loopback (local runs and tests).
+	req = req.WithContext(context.WithValue(req.Context(), loopbackHost{}, isLoopback(req.URL.Hostname())))
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -114,6 +129,49 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: t.maxBody}
 	return resp, nil
+}
+
+// loopbackHost is the request context key that tells the dialer the URL's
+// host is named as loopback.
+type loopbackHost struct{}
+
+// nonPublic are the IPv4 ranges of IANA's special-purpose registry that
+// netip's predicates do not name: shared address space (RFC 6598), IETF
+// protocol assignments, benchmarking, documentation, and "this network".
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+}
+
+// checkAddress is the dialer's check of the address a host resolved to,
+// run before the connection is attempted, so that no DNS answer can point
+// a fetch at the provider's own network or a cloud metadata service: a
+// public unicast address, or loopback when the URL's host is named as
+// loopback. IPv4-mapped IPv6 addresses count as IPv4.
+func checkAddress(address string, loopback bool) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %q", ErrAddress, address)
+	}
+	ip := ap.Addr().Unmap()
+	if loopback && ip.IsLoopback() {
+		return nil
+	}
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
+		return fmt.Errorf("%w: %s", ErrAddress, ip)
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return fmt.Errorf("%w: %s", ErrAddress, ip)
+		}
+	}
+	return nil
 }
 
 // limitedBody fails a read past its limit (where io.LimitReader would end

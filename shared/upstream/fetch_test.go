@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -148,6 +149,62 @@ func TestFetchTimeout(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			// A bound on the test, far above the client's 200 ms.
 			t.Errorf("%s: the request did not end within 10 s", path)
+		}
+	}
+}
+
+// TestCheckAddress: the dialer connects only to public unicast addresses,
+// and to loopback only for a host named as loopback.
+func TestCheckAddress(t *testing.T) {
+	for _, tc := range []struct {
+		addr     string
+		loopback bool
+		ok       bool
+	}{
+		{"8.8.8.8:443", false, true},
+		{"[2001:4860:4860::8888]:443", false, true},
+		{"127.0.0.1:443", true, true},
+		{"[::1]:443", true, true},
+		{"127.0.0.1:443", false, false},
+		{"[::1]:443", false, false},
+		{"10.0.0.1:443", false, false},
+		{"172.16.0.1:443", false, false},
+		{"192.168.1.1:443", false, false},
+		{"169.254.169.254:443", false, false}, // cloud metadata
+		{"[fd00:ec2::254]:443", false, false}, // cloud metadata (IPv6)
+		{"100.64.0.1:443", false, false},      // shared address space
+		{"192.0.0.1:443", true, false},
+		{"0.0.0.0:443", true, false},
+		{"224.0.0.1:443", false, false},
+		{"[fe80::1]:443", false, false},
+		{"[fd00::1]:443", false, false},
+		{"[::ffff:10.0.0.1]:443", false, false},
+		{"[::ffff:169.254.169.254]:443", false, false},
+		{"192.0.2.1:443", false, false},  // documentation
+		{"198.18.0.1:443", false, false}, // benchmarking
+	} {
+		err := checkAddress(tc.addr, tc.loopback)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrAddress) {
+			t.Errorf("checkAddress(%s, loopback %v) = %v, want ok %v", tc.addr, tc.loopback, err, tc.ok)
+		}
+	}
+}
+
+// TestFetchNonPublicAddress: a host whose address is not public is
+// refused by the dialer before it connects, whatever its name: here an
+// IPv4-mapped loopback address, which is not a loopback name, so the test
+// reaches nothing off this machine even if the check breaks (the private
+// ranges are TestCheckAddress's; no name is looked up).
+func TestFetchNonPublicAddress(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the server was reached: %s", r.URL)
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	c := NewHTTPClient(time.Second, 1024)
+	for _, u := range []string{"https://[::ffff:127.0.0.1]:" + port + "/"} {
+		if _, err := c.Get(u); !errors.Is(err, ErrAddress) {
+			t.Errorf("GET %s: got %v, want ErrAddress", u, err)
 		}
 	}
 }
