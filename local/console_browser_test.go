@@ -192,6 +192,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	look(adm, "link-activity")
 
+	// Revoke on the authorizations table asks first, reached by the
+	// keyboard; the page is looked at and left without revoking.
+	adm.Focus(`a.button.secondary[href*="/grants/"]`)
+	if st := adm.Press(kb.Enter, true); st != 200 || adm.Text("h1") != "Revoke alice's access to Build server?" {
+		t.Errorf("revoke from the link page: got %d %q, want the question first", st, adm.Text("h1"))
+	}
+	look(adm, "revoke-grant")
+	adm.Navigate(linkURL)
+
 	// Five mistyped passwords lock alice's sign-ins: her page says so, and
 	// Unlock, reached by the keyboard, unlocks her.
 	guess := b.User("guesser")
