@@ -286,7 +286,7 @@ func (h *Handler) readDevice(ctx context.Context, r *http.Request, code string) 
 	if err != nil {
 		return nil, err
 	}
-	if l := b2.Link; l == nil || !l.Enabled || !l.AllowsGrant(shared.GrantTypeDeviceCode) {
+	if l := b2.Link; l == nil || !l.Usable() || !l.AllowsGrant(shared.GrantTypeDeviceCode) {
 		return nil, errDeviceApp
 	}
 	dr.link = b2.Link
@@ -518,7 +518,7 @@ func (h *Handler) describeDevice(ctx context.Context, d *loginData, vals url.Val
 	if err != nil || !usableDevice(b.Device, h.now()) {
 		return
 	}
-	if l, err := h.store.GetLinkByClientID(ctx, b.Device.ClientID); err == nil && l.Enabled {
+	if l, err := h.store.GetLinkByClientID(ctx, b.Device.ClientID); err == nil && l.Usable() {
 		d.AppName = l.Name
 	}
 }

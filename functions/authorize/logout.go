@@ -153,7 +153,7 @@ func (h *Handler) parseLogout(ctx context.Context, vals url.Values) (*logoutRequ
 		case err != nil:
 			web.Logger(ctx).Error("get link", "err", err.Error())
 			return nil, err
-		case !l.Enabled || l.ClientType == store.ResourceServer:
+		case !l.Usable() || l.ClientType == store.ResourceServer:
 			return nil, logoutProblem(textLogoutApp, "client_id names no enabled application")
 		}
 		lr.link = &l

@@ -179,7 +179,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 		web.Logger(ctx).Error("get link", "err", err.Error())
 		return nil, t, shared.NoRedirect(shared.AsError(err))
 	}
-	if !link.Enabled || link.ClientType == store.ResourceServer {
+	if !link.Usable() || link.ClientType == store.ResourceServer {
 		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
 

@@ -108,7 +108,7 @@ func authenticate(ctx context.Context, c credentials, link *store.Link, now time
 	switch {
 	case link == nil:
 		reason = "unknown client"
-	case !link.Enabled:
+	case !link.Usable():
 		reason = "link disabled"
 	case link.ClientType == store.Public && c.method != methodNone:
 		reason = "public client sent a secret"

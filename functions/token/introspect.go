@@ -84,7 +84,7 @@ func (h *Handler) introspector(ctx context.Context, c credentials, link *store.L
 // is enabled: the tokens of a deleted or disabled link are inactive, even
 // when a resource server asks (deleting a link also revokes its grants; this
 // covers a grant the deletion's index query could not see yet).
-func linkLive(l *store.Link) bool { return l != nil && l.Enabled }
+func linkLive(l *store.Link) bool { return l != nil && l.Usable() }
 
 func (h *Handler) introspectAccess(ctx context.Context, creds credentials, c signing.AccessClaims) (introspection, error) {
 	b, err := h.store.Fetch(ctx, store.Keys{ClientID: creds.clientID, UserID: c.Subject, GrantClientID: c.ClientID,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -132,7 +133,9 @@ func linkGrantTypes(clientType string, requested []string) []string {
 func hasSecret(clientType string) bool { return clientType != Public }
 
 func decodeLink(it item) Link {
+	origin, status := decodeOrigin(it)
 	return Link{
+		Origin: origin, Status: status,
 		ID:                     it.s(aID),
 		ClientID:               it.s(aClientID),
 		Name:                   it.s(aName),
@@ -212,6 +215,7 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		ClientType: in.ClientType, GrantTypes: linkGrantTypes(in.ClientType, in.GrantTypes),
 		ResourceURIs: nonNil(in.ResourceURIs), IDTokenSignedResponseAlg: linkIDTokenAlg(in.ClientType, in.IDTokenSignedResponseAlg),
 		Enabled: in.Enabled, CreatedAt: now, UpdatedAt: now,
+		Origin: cmp.Or(in.Origin, shared.OriginAdmin), Status: cmp.Or(in.Status, shared.StatusActive),
 	}
 	linkItem := map[string]types.AttributeValue{
 		aPK: str(linkPrefix + l.ClientID), aSK: str(skLink),
@@ -222,6 +226,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	}
 	if len(l.ResourceURIs) > 0 {
 		linkItem[aResourceURIs] = list(l.ResourceURIs)
+	}
+	if l.Origin != shared.OriginAdmin || l.Status != shared.StatusActive {
+		linkItem[aOrigin], linkItem[aRegStatus] = str(l.Origin), str(l.Status)
 	}
 	if l.IDTokenSignedResponseAlg != "" {
 		linkItem[aIDTokenAlg] = str(l.IDTokenSignedResponseAlg)

@@ -69,7 +69,7 @@ func (e *ResourceTakenError) Unwrap() error { return shared.ErrConflict }
 // registered uri (byte for byte): a resource an access token may be
 // issued for.
 func (l *Link) ServesResource(uri string) bool {
-	return l != nil && l.Enabled && l.ClientType == ResourceServer && uri != "" && slices.Contains(l.ResourceURIs, uri)
+	return l != nil && l.Usable() && l.ClientType == ResourceServer && uri != "" && slices.Contains(l.ResourceURIs, uri)
 }
 
 func resourceKey(uri string) map[string]types.AttributeValue {

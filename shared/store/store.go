@@ -56,6 +56,16 @@ type Link struct {
 	// which gets none.
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
 
+	// Origin says who created the link: shared.OriginAdmin (an
+	// administrator; also every link stored without it),
+	// shared.OriginMetadataDocument (the application's Client ID Metadata
+	// Document) or shared.OriginDynamic (RFC 7591 registration). Status is
+	// the administrator's decision on a self-registered link:
+	// shared.StatusActive (always for an admin link), StatusPending or
+	// StatusRejected; only an active, enabled link signs anyone in.
+	Origin string `json:"origin"`
+	Status string `json:"status"`
+
 	// SecretHash is shared.HashToken of the current client secret ("" for a
 	// public link): the verifier the token endpoint checks without calling
 	// Secrets Manager.
@@ -69,6 +79,13 @@ type Link struct {
 // DefaultIDTokenAlg is the algorithm of a link's ID tokens when it asks
 // for none (OpenID Connect Dynamic Client Registration 1.0 §2).
 const DefaultIDTokenAlg = "RS256"
+
+// Usable reports whether the link may sign anyone in or get tokens:
+// enabled, and not waiting for or refused by the administrator ("" is
+// active: a Link built in code rather than read from the table).
+func (l *Link) Usable() bool {
+	return l.Enabled && (l.Status == shared.StatusActive || l.Status == "")
+}
 
 // AllowsGrant reports whether the link may use the grant type gt
 // (shared.GrantTypeAuthorizationCode, ...).
@@ -118,6 +135,11 @@ type NewLink struct {
 	// IDTokenSignedResponseAlg ("": DefaultIDTokenAlg, or none for a
 	// resource server).
 	IDTokenSignedResponseAlg string
+
+	// Origin ("": shared.OriginAdmin) and Status ("": shared.StatusActive)
+	// of a self-registered link (dynamic registration).
+	Origin string
+	Status string
 }
 
 // LinkUpdate is a partial update; nil fields are left unchanged.
