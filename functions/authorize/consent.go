@@ -223,7 +223,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 		}
 		g, err := h.store.ApproveGrant(ctx, store.Grant{
 			ID: id, UserID: user.ID, Username: user.Username, ClientID: a.link.ClientID, Scope: granted,
-			Protocol: a.protocol,
+			Protocol: a.protocol, DynamicLink: a.link.Origin == shared.OriginDynamic,
 		}, h.catalog.Union, h.now())
 		if err != nil {
 			web.Logger(ctx).Error("approve grant", "err", err.Error())

@@ -461,7 +461,7 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request, form url.
 		}
 		g, err := h.store.ApproveGrant(ctx, store.Grant{
 			ID: id, UserID: user.ID, Username: user.Username, ClientID: dr.link.ClientID, Scope: granted,
-			Protocol: dr.device.Protocol,
+			Protocol: dr.device.Protocol, DynamicLink: dr.link.Origin == shared.OriginDynamic,
 		}, h.catalog.Union, now)
 		if errors.Is(err, shared.ErrNotFound) { // deleted or disabled meanwhile
 			h.renderMessage(w, http.StatusForbidden, msgDeviceAccount)

@@ -110,14 +110,22 @@ func (s *Store) ApproveGrant(ctx context.Context, g Grant, merge func(stored, ap
 				ExpressionAttributeValues: e.Values(),
 			}}
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{write, s.userActive(g.UserID)},
-		})
+		items := []types.TransactWriteItem{write, s.userActive(g.UserID)}
+		if g.DynamicLink {
+			items = append(items, s.dynamicLinkGuard(g.ClientID, now)...)
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
+			out.DynamicLink = false
 			return out, nil
 		}
 		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
 			return Grant{}, fmt.Errorf("approve grant: %w", err)
+		}
+		if g.DynamicLink {
+			if _, lerr := s.GetLinkByClientID(ctx, g.ClientID); lerr != nil {
+				return Grant{}, fmt.Errorf("approve grant: %w", lerr) // deleted meanwhile: ErrNotFound
+			}
 		}
 		// The grant changed meanwhile, or the user is gone or disabled.
 		u, uerr := s.GetUser(ctx, g.UserID)

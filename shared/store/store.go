@@ -284,6 +284,12 @@ type Grant struct {
 	UpdatedAt time.Time `json:"updated_at"` // the latest approval
 	Revoked   bool      `json:"revoked"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+
+	// DynamicLink, for ApproveGrant only: the link registered itself (RFC
+	// 7591), so the approval also checks that the link is not being
+	// deleted by the idle clean-up and records the consent's time for it
+	// (idle.go).
+	DynamicLink bool `json:"-"`
 }
 
 // Active reports whether g is an unrevoked grant with the given id, the one

@@ -75,8 +75,11 @@ var WritePrefixes = map[string][]string{
 	// that such a user is written without a password or the
 	// administrator flag, and that a pointer is written only when new, is
 	// the code's doing (shared/store/README.md, SECURITY.md).
+	// The time of the latest consent to a link that registered itself
+	// (CONSENTED#<client_id>, written in the consent's transaction), which
+	// the idle clean-up checks (shared/store/idle.go).
 	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#", "DEVICE#",
-		"UPFLOW#", "UPSTREAM#", "USERNAME#", "USER#u.", "CLAIMS#"},
+		"UPFLOW#", "UPSTREAM#", "USERNAME#", "USER#u.", "CLAIMS#", "CONSENTED#"},
 	// Code redemption, refresh tokens, revoked access-token ids, and
 	// grants (revoked on a replayed code, a reused refresh token or an
 	// RFC 7009 revocation); device authorizations (RFC 8628: created,
