@@ -7,6 +7,8 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/shared/store/table"
 )
 
 // TestDeleteIdleLink: the idle clean-up deletes a dynamic link created,
@@ -36,8 +38,12 @@ func TestDeleteIdleLink(t *testing.T) {
 			}
 			return l
 		}
+		// Consents are the authorize function's, under its write prefixes.
+		authz := s.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB {
+			return storetest.LeadingKeys(db, table.WritePrefixes["authorize"])
+		})
 		approve := func(l store.Link, when time.Time) store.Grant {
-			g, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: user.ID, Username: user.Username, ClientID: l.ClientID,
+			g, err := authz.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: user.ID, Username: user.Username, ClientID: l.ClientID,
 				Scope: []string{"REPO_READ"}, DynamicLink: l.Origin == shared.OriginDynamic}, unionOf, when)
 			if err != nil {
 				t.Fatal(err)
