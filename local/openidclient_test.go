@@ -219,37 +219,47 @@ func TestOpenIDClientNode(t *testing.T) {
 // pins; it returns that version.
 func openidClientInstalled(t *testing.T, tools string) string {
 	t.Helper()
+	return nodePackageInstalled(t, tools, "openid-client")
+}
+
+// nodePackageInstalled fails the test, in one line, unless node is on PATH
+// and local/tools/node_modules holds the version of pkg that package.json
+// pins; it returns that version.
+func nodePackageInstalled(t *testing.T, tools, pkg string) string {
+	t.Helper()
 	const fix = "run `make tools` (it runs npm ci in local/tools; node and npm come from apt-get install nodejs npm)"
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is not on PATH: %s", fix)
 	}
-	var pkg struct {
+	var manifest struct {
 		DevDependencies map[string]string `json:"devDependencies"`
 		Version         string            `json:"version"`
 	}
 	data, err := os.ReadFile(filepath.Join(tools, "package.json"))
 	if err == nil {
-		err = json.Unmarshal(data, &pkg)
+		err = json.Unmarshal(data, &manifest)
 	}
-	want := pkg.DevDependencies["openid-client"]
+	want := manifest.DevDependencies[pkg]
 	if err != nil || want == "" {
-		t.Fatalf("local/tools/package.json does not pin openid-client (%v)", err)
+		t.Fatalf("local/tools/package.json does not pin %s (%v)", pkg, err)
 	}
-	pkg.Version = ""
-	data, err = os.ReadFile(filepath.Join(tools, "node_modules", "openid-client", "package.json"))
+	manifest.Version = ""
+	data, err = os.ReadFile(filepath.Join(tools, "node_modules", filepath.FromSlash(pkg), "package.json"))
 	if err == nil {
-		err = json.Unmarshal(data, &pkg)
+		err = json.Unmarshal(data, &manifest)
 	}
-	if err != nil || pkg.Version != want {
-		t.Fatalf("openid-client %s is not installed in local/tools/node_modules (found %q): %s", want, pkg.Version, fix)
+	if err != nil || manifest.Version != want {
+		t.Fatalf("%s %s is not installed in local/tools/node_modules (found %q): %s", pkg, want, manifest.Version, fix)
 	}
 	return want
 }
 
-// nodeRP is local/tools/openid-client-rp.mjs running under node, spoken to
-// by lines of JSON on its stdout and plain lines on its stdin.
+// nodeRP is a script of local/tools (openid-client-rp.mjs,
+// mcp-client.mjs) running under node, spoken to by lines of JSON on its
+// stdout and plain lines on its stdin.
 type nodeRP struct {
 	t      *testing.T
+	name   string // what the failures call it
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  *bufio.Scanner
@@ -258,17 +268,24 @@ type nodeRP struct {
 
 func startNodeRP(t *testing.T, tools string, env map[string]string) *nodeRP {
 	t.Helper()
+	return startNodeScript(t, tools, "openid-client-rp.mjs", "openid-client relying party", env)
+}
+
+// startNodeScript runs local/tools/script under node with env added to the
+// test's environment; name is what failures call it.
+func startNodeScript(t *testing.T, tools, script, name string, env map[string]string) *nodeRP {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	// Run from local/tools, next to package.json and node_modules: the
-	// script's bare import "openid-client" resolves there by Node's lookup
-	// from the script's own folder.
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(tools, "openid-client-rp.mjs"))
+	// script's bare imports ("openid-client", "@modelcontextprotocol/sdk/...")
+	// resolve there by Node's lookup from the script's own folder.
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(tools, script))
 	cmd.Dir = tools
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	r := &nodeRP{t: t, cmd: cmd, stderr: &syncWriter{}}
+	r := &nodeRP{t: t, name: name, cmd: cmd, stderr: &syncWriter{}}
 	cmd.Stderr = r.stderr
 	var err error
 	if r.stdin, err = cmd.StdinPipe(); err != nil {
@@ -296,15 +313,15 @@ func (r *nodeRP) read(key string, v any) {
 	r.t.Helper()
 	if !r.lines.Scan() {
 		err := r.cmd.Wait()
-		r.t.Fatalf("openid-client relying party exited (%v) before printing %s; its stderr:\n%s", err, key, r.stderr)
+		r.t.Fatalf("%s exited (%v) before printing %s; its stderr:\n%s", r.name, err, key, r.stderr)
 	}
 	line := r.lines.Bytes()
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil || obj[key] == nil {
-		r.t.Fatalf("openid-client relying party printed %q, want a JSON object with %s (%v); its stderr:\n%s", line, key, err, r.stderr)
+		r.t.Fatalf("%s printed %q, want a JSON object with %s (%v); its stderr:\n%s", r.name, line, key, err, r.stderr)
 	}
 	if err := json.Unmarshal(line, v); err != nil {
-		r.t.Fatalf("decoding %s from the openid-client relying party: %v: %s", key, err, line)
+		r.t.Fatalf("decoding %s from the %s: %v: %s", key, r.name, err, line)
 	}
 }
 
@@ -312,7 +329,7 @@ func (r *nodeRP) write(line string) {
 	r.t.Helper()
 	if _, err := fmt.Fprintln(r.stdin, line); err != nil {
 		err := r.cmd.Wait()
-		r.t.Fatalf("openid-client relying party exited (%v) before reading the callback; its stderr:\n%s", err, r.stderr)
+		r.t.Fatalf("%s exited (%v) before reading the callback; its stderr:\n%s", r.name, err, r.stderr)
 	}
 }
 
@@ -321,13 +338,13 @@ func (r *nodeRP) wait() {
 	r.t.Helper()
 	_ = r.stdin.Close()
 	for r.lines.Scan() {
-		r.t.Errorf("openid-client relying party printed more: %s", r.lines.Text())
+		r.t.Errorf("%s printed more: %s", r.name, r.lines.Text())
 	}
 	if err := r.cmd.Wait(); err != nil {
-		r.t.Fatalf("openid-client relying party: %v; its stderr:\n%s", err, r.stderr)
+		r.t.Fatalf("%s: %v; its stderr:\n%s", r.name, err, r.stderr)
 	}
 	if s := r.stderr.String(); s != "" {
-		r.t.Logf("openid-client relying party's stderr (it exited 0):\n%s", s)
+		r.t.Logf("%s's stderr (it exited 0):\n%s", r.name, s)
 	}
 }
 
