@@ -90,14 +90,13 @@ func (m *mcpServer) initialize(t *testing.T, tok string) (int, string) {
 // mcpRegistration is one way the SDK gets its client id from the provider.
 type mcpRegistration struct {
 	name string
-	// providerEnv is the provider's environment beyond the defaults.
-	providerEnv func(t *testing.T) map[string]string
-	// prepare sets the provider up for this way (a link, a policy) and
-	// returns the node client's environment for it and the client id the
-	// SDK must end up with ("" when the provider assigns it).
-	prepare func(t *testing.T, p *provider) (env map[string]string, clientID string)
-	// check looks at the link the flow used, by its client id, as the
-	// admin API shows it.
+	// start starts the provider as this way needs it and sets it up (a
+	// link, a policy); it returns the provider, the node client's
+	// environment for this way and the client id the SDK must end up with
+	// ("" when the provider assigns it).
+	start func(t *testing.T) (p *provider, env map[string]string, clientID string)
+	// check, when set, looks at the link the flow used, by its client id,
+	// as the admin API shows it.
 	check func(t *testing.T, p *provider, clientID string)
 }
 
@@ -108,9 +107,10 @@ var mcpRegistrations = []mcpRegistration{
 		// application, which hands them to the SDK's
 		// OAuthClientProvider.clientInformation().
 		name: "preregistered",
-		prepare: func(t *testing.T, p *provider) (map[string]string, string) {
+		start: func(t *testing.T) (*provider, map[string]string, string) {
+			p := startProvider(t, nil)
 			l := p.createLink("MCP SDK client", callbackURL, []string{"REPO_READ"}, "confidential")
-			return map[string]string{"MCP_CLIENT_ID": l.ClientID, "MCP_CLIENT_SECRET": l.ClientSecret}, l.ClientID
+			return p, map[string]string{"MCP_CLIENT_ID": l.ClientID, "MCP_CLIENT_SECRET": l.ClientSecret}, l.ClientID
 		},
 	},
 }
@@ -125,12 +125,14 @@ var mcpRegistrations = []mcpRegistration{
 // authorization URL it built; the test plays the user in the provider's
 // pages (sign-in and consent, through their forms) and hands the redirect
 // back; the SDK exchanges the code, connects again with the token and
-// calls the server's whoami tool.
+// calls the server's whoami tool; then its auth() refreshes the token and
+// the tool is called again.
 //
 // It asserts the authorization URL (the resource the metadata names, the
 // scope it lists, PKCE S256, the client id), the redirect's iss (RFC 9207),
 // the tool's answer (the user, the link, the scope the resource server
-// caps), and the SDK's access token: signed by the JWKS, aud the resource.
+// caps), the SDK's access token (signed by the JWKS, aud the resource), and
+// its refresh (a new token for the same resource without the user).
 // The MCP server refuses, 401 with its resource_metadata challenge, a token
 // of the same user and link asked for without the resource (aud AUDIENCE).
 func TestMCPClientSDK(t *testing.T) {
@@ -140,23 +142,16 @@ func TestMCPClientSDK(t *testing.T) {
 	}
 	version := nodePackageInstalled(t, tools, "@modelcontextprotocol/sdk")
 	for _, reg := range mcpRegistrations {
-		t.Run(reg.name, func(t *testing.T) {
-			var env map[string]string
-			if reg.providerEnv != nil {
-				env = reg.providerEnv(t)
-			}
-			p := startProvider(t, env)
-			runMCPClient(t, p, tools, reg)
-		})
+		t.Run(reg.name, func(t *testing.T) { runMCPClient(t, tools, reg) })
 	}
 	t.Logf("@modelcontextprotocol/sdk %s", version)
 }
 
-func runMCPClient(t *testing.T, p *provider, tools string, reg mcpRegistration) {
+func runMCPClient(t *testing.T, tools string, reg mcpRegistration) {
+	p, env, wantClientID := reg.start(t)
 	const pw = "plum tractor velvet orbit"
 	userID := p.createUser("grace", pw, []string{"REPO_WRITE"})
 	srv := startMCPServer(t, p, []string{"REPO_READ"})
-	env, wantClientID := reg.prepare(t, p)
 	env["MCP_SERVER_URL"] = srv.resource
 	env["MCP_REDIRECT_URI"] = callbackURL
 	env["MCP_REGISTRATION"] = reg.name
@@ -202,6 +197,13 @@ func runMCPClient(t *testing.T, p *provider, tools string, reg mcpRegistration) 
 			Scope           string   `json:"scope"`
 			AccessToken     string   `json:"access_token"`
 			HasRefresh      bool     `json:"has_refresh_token"`
+			Refresh         struct {
+				Auth        string `json:"auth"`
+				Redirects   int    `json:"redirects"`
+				AccessToken string `json:"access_token"`
+				Rotated     bool   `json:"refresh_token_rotated"`
+				ToolText    string `json:"tool_text"`
+			} `json:"refresh"`
 		} `json:"result"`
 	}
 	client.read("result", &out)
@@ -223,6 +225,17 @@ func runMCPClient(t *testing.T, p *provider, tools string, reg mcpRegistration) 
 	if c["aud"] != srv.resource || c["sub"] != userID || c["client_id"] != clientID || c["scope"] != "REPO_READ" {
 		t.Errorf("the SDK's access token: aud %v sub %v client_id %v scope %v; want aud %s, grace, the link, REPO_READ",
 			c["aud"], c["sub"], c["client_id"], c["scope"], srv.resource)
+	}
+	// The SDK's refresh (auth() with the refresh token, as its transport
+	// does on a 401): a new token for the same resource, the refresh token
+	// rotated, no second trip to the user, and the tool answers the same.
+	f := r.Refresh
+	if f.Auth != "AUTHORIZED" || f.Redirects != 1 || f.AccessToken == r.AccessToken || !f.Rotated || f.ToolText != want {
+		t.Errorf("after the SDK's refresh: auth %q, %d redirects in all, new access token %v, refresh token rotated %v, whoami %q; want AUTHORIZED, 1, a new token, rotated, %q",
+			f.Auth, f.Redirects, f.AccessToken != r.AccessToken, f.Rotated, f.ToolText, want)
+	}
+	if c := p.claims(f.AccessToken); c["aud"] != srv.resource || c["sub"] != userID || c["scope"] != "REPO_READ" {
+		t.Errorf("the SDK's refreshed access token: aud %v sub %v scope %v; want aud %s, grace, REPO_READ", c["aud"], c["sub"], c["scope"], srv.resource)
 	}
 	if reg.check != nil {
 		reg.check(t, p, clientID)

@@ -26,13 +26,14 @@
 // Lines:
 //   stdout  {"authorization_url": "..."}   the user is sent there
 //   stdin   the URL the provider redirected the user to (code, state, iss)
-//   stdout  {"result": {...}}              the tool's answer and what the SDK kept
+//   stdout  {"result": {...}}              the tool's answer and what the SDK kept,
+//                                          then the same after the SDK's refresh
 // Any error goes to stderr and the exit status is 1.
 import * as readline from 'node:readline'
 import { randomBytes } from 'node:crypto'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
+import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'
 
 const env = (name) => {
   const v = process.env[name]
@@ -95,7 +96,7 @@ async function main() {
 
   // The first connection: the server answers 401, the SDK discovers and
   // sends the user to the provider (redirectToAuthorization) and throws.
-  let transport = new StreamableHTTPClientTransport(serverUrl, { authProvider: provider })
+  const transport = new StreamableHTTPClientTransport(serverUrl, { authProvider: provider })
   let first = null
   try {
     await newClient().connect(transport)
@@ -118,29 +119,48 @@ async function main() {
   await transport.finishAuth(callback.searchParams.get('code'))
 
   // A new connection with the tokens: list the tools, call one.
-  transport = new StreamableHTTPClientTransport(serverUrl, { authProvider: provider })
-  const client = newClient()
-  await client.connect(transport)
-  const { tools } = await client.listTools()
-  const called = await client.callTool({ name: env('MCP_TOOL'), arguments: {} })
-  await client.close()
-
-  const info = provider.clientInformation()
-  const tokens = provider.tokens()
-  console.log(JSON.stringify({
-    result: {
-      server: client.getServerVersion(),
+  const session = async () => {
+    const client = newClient()
+    await client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider: provider }))
+    const { tools } = await client.listTools()
+    const called = await client.callTool({ name: env('MCP_TOOL'), arguments: {} })
+    const server = client.getServerVersion()
+    await client.close()
+    return {
+      server,
       tools: tools.map((t) => t.name),
       tool_text: called.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n'),
       tool_is_error: called.isError === true,
+    }
+  }
+  const first_session = await session()
+  const info = provider.clientInformation()
+  const tokens = provider.tokens()
+
+  // The SDK's auth(), which the transport runs on a 401, with a refresh
+  // token in hand: it refreshes (sending the resource again), and the
+  // refreshed token opens another session.
+  const refreshed = await auth(provider, { serverUrl })
+  const second_session = await session()
+  const next = provider.tokens()
+
+  console.log(JSON.stringify({
+    result: {
+      ...first_session,
       client_id: info.client_id,
       has_client_secret: info.client_secret !== undefined,
       client_id_issued_at: info.client_id_issued_at ?? null,
-      redirects: provider.redirects.length,
       token_type: tokens.token_type,
       scope: tokens.scope,
       access_token: tokens.access_token,
       has_refresh_token: tokens.refresh_token !== undefined,
+      refresh: {
+        auth: refreshed,
+        redirects: provider.redirects.length,
+        access_token: next.access_token,
+        refresh_token_rotated: next.refresh_token !== undefined && next.refresh_token !== tokens.refresh_token,
+        tool_text: second_session.tool_text,
+      },
     },
   }))
 }
