@@ -248,6 +248,32 @@ func (e *Emulator) InvokeTimed(ev events.APIGatewayV2HTTPRequest) (events.APIGat
 	return resp, took, nil
 }
 
+// InvokeRaw sends payload as it is (an event of any kind, such as a
+// scheduled event) and returns the function's answer; a function error is
+// an error.
+func (e *Emulator) InvokeRaw(payload []byte) ([]byte, error) {
+	r, err := e.client.Post(e.url, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("invoke: %w", err)
+	}
+	defer r.Body.Close()
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("invoke: read response: %w", err)
+	}
+	var fnErr struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	if json.Unmarshal(raw, &fnErr) == nil && (fnErr.ErrorMessage != "" || fnErr.ErrorType != "") {
+		return raw, fmt.Errorf("function error %s: %s", fnErr.ErrorType, fnErr.ErrorMessage)
+	}
+	if r.StatusCode != http.StatusOK {
+		return raw, fmt.Errorf("invoke: emulator status %d: %s", r.StatusCode, raw)
+	}
+	return raw, nil
+}
+
 // Output is everything the emulator and the function wrote so far.
 func (e *Emulator) Output() string { return e.output.String() }
 

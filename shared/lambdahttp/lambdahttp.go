@@ -16,6 +16,7 @@ package lambdahttp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -51,6 +53,77 @@ func Serve(name string, build Build) {
 	proxy := httpadapter.NewV2(h).ProxyWithContext
 	close(serving)
 	lambda.Start(proxy)
+}
+
+// Job is work a function does when a schedule invokes it directly (an
+// EventBridge rule whose target is the function), with no HTTP request.
+type Job func(ctx context.Context) error
+
+// BuildJob builds a function's scheduled job once per cold start, from the
+// same configuration and store as its handler.
+type BuildJob func(ctx context.Context, cfg config.Config, st *store.Store) (Job, error)
+
+// ServeWithSchedule is Serve for a function that a schedule also invokes:
+// an event from EventBridge's scheduler (source "aws.events", detail-type
+// "Scheduled Event") runs job; every other event is an HTTP API request.
+// No HTTP route can run the job: API Gateway only sends request events,
+// and only a principal allowed to invoke the function (the rule) sends
+// anything else.
+func ServeWithSchedule(name string, build Build, job BuildJob) {
+	var j Job
+	both := func(ctx context.Context, cfg config.Config, st *store.Store) (http.Handler, error) {
+		h, err := build(ctx, cfg, st)
+		if err != nil {
+			return nil, err
+		}
+		if j, err = job(ctx, cfg, st); err != nil {
+			return nil, err
+		}
+		return h, nil
+	}
+	serving := make(chan struct{})
+	h, err := setup(context.WithValue(context.Background(), servingKey{}, serving), os.Getenv, os.Stdout, both)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	close(serving)
+	lambda.Start(Dispatch(httpadapter.NewV2(h).ProxyWithContext, j))
+}
+
+// Dispatch is ServeWithSchedule's Lambda handler: a scheduled event runs
+// job (its error is the invocation's, so that the schedule's retry policy
+// applies); any other event is decoded as an HTTP API (payload 2.0)
+// request and served by proxy.
+func Dispatch(proxy func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), job Job) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		if Scheduled(raw) {
+			if err := job(ctx); err != nil {
+				return nil, err
+			}
+			return map[string]string{"status": "done"}, nil
+		}
+		var req events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, fmt.Errorf("event is neither a scheduled event nor an HTTP API request: %w", err)
+		}
+		return proxy(ctx, req)
+	}
+}
+
+// Scheduled reports whether raw is an EventBridge scheduled event (and not
+// an HTTP API request that happens to carry such fields).
+func Scheduled(raw []byte) bool {
+	var probe struct {
+		Source     string `json:"source"`
+		DetailType string `json:"detail-type"`
+		RouteKey   string `json:"routeKey"`
+		Context    any    `json:"requestContext"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return false
+	}
+	return probe.Source == "aws.events" && probe.DetailType == "Scheduled Event" && probe.RouteKey == "" && probe.Context == nil
 }
 
 type servingKey struct{}
