@@ -20,9 +20,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/applinks/applinks/functions/admin"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -34,6 +36,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 {
+		if err := command(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "local:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
@@ -93,6 +102,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		MaxHeaderBytes:    16 << 10,
 	}
 	printBanner(out, cfg, storageOf(mode), getenv("ADMIN_TOKEN") == "")
+	go cleanDaily(ctx, st, cfg, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -106,6 +116,52 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// cleanDaily runs the idle-link clean-up at start and then every 24 hours
+// until ctx is done: what the daily schedule does in AWS.
+func cleanDaily(ctx context.Context, st *store.Store, cfg config.Config, logger *slog.Logger) {
+	tick := time.NewTicker(24 * time.Hour)
+	defer tick.Stop()
+	for {
+		// A failure is logged by CleanIdleLinks; the next day retries.
+		_, _ = admin.CleanIdleLinks(ctx, st, cfg, time.Now(), logger)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// command runs a one-off command of the local runner:
+//
+//	go run ./local cleanup   the idle-link clean-up, once
+//
+// It opens the store as the runner would, except the embedded emulator,
+// whose data a running `make run` holds in memory (and which runs the
+// clean-up itself, daily).
+func command(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	if len(args) != 1 || args[0] != "cleanup" {
+		return fmt.Errorf("unknown command %q; the one command is: go run ./local cleanup", strings.Join(args, " "))
+	}
+	mode := backendMode(getenv)
+	if mode == modeEmbedded {
+		return errors.New("cleanup needs AWS_ENDPOINT_URL or TABLE_NAME: `make run` cleans the embedded emulator's links itself, daily")
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	st, closeStore, err := openStore(ctx, cfg, mode)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	rep, err := admin.CleanIdleLinks(ctx, st, cfg, time.Now(), logger)
+	fmt.Fprintf(out, "idle dynamic links: %d checked, %d deleted, %d failed\n", rep.Checked, rep.Deleted, rep.Failed)
+	return err
 }
 
 // issuerFor derives the issuer from LISTEN_ADDR (host:port): the address

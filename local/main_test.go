@@ -1,11 +1,12 @@
 package main
 
 import (
-	"github.com/applinks/applinks/shared/password/strength"
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/password/strength"
 )
 
 func TestIssuerFor(t *testing.T) {
@@ -84,5 +85,24 @@ func TestBannerPasskeyEnrollment(t *testing.T) {
 	printBanner(&plain, config.Config{Issuer: "http://127.0.0.1:8181", AdminToken: "tok", AdminMFA: config.AdminMFAOptional}, "embedded emulator", true)
 	if strings.Contains(plain.String(), "passkey-enrollment") {
 		t.Errorf("optional: the banner prints an enrollment call:\n%s", plain.String())
+	}
+}
+
+// TestCommand: the runner's one-off commands refuse what they cannot do
+// with one line saying what to do instead, before opening any store.
+func TestCommand(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	var out strings.Builder
+	err := command(context.Background(), []string{"cleanup"}, env(nil), &out)
+	if err == nil || !strings.Contains(err.Error(), "make run") {
+		t.Errorf("cleanup on the embedded emulator: %v, want a refusal naming make run", err)
+	}
+	err = command(context.Background(), []string{"clean"}, env(nil), &out)
+	if err == nil || !strings.Contains(err.Error(), "go run ./local cleanup") {
+		t.Errorf("unknown command: %v, want one naming the command there is", err)
+	}
+	err = command(context.Background(), []string{"cleanup"}, env(map[string]string{"TABLE_NAME": "applinks", "AUTH_CODE_TTL": "nope"}), &out)
+	if err == nil || !strings.Contains(err.Error(), "AUTH_CODE_TTL") {
+		t.Errorf("bad configuration: %v, want the variable named", err)
 	}
 }
