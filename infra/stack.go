@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -477,6 +479,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	}
 
 	setSecretPrincipals(s.Functions, p)
+	newIdleCleanup(stack, s.Functions["admin"])
 
 	if api != nil {
 		if err := addRoutes(api, integrations); err != nil {
@@ -1010,6 +1013,26 @@ func suppressRoleFindings(fn awslambda.Function, stage string) {
 
 // newAlarms declares the alarms an operator needs first: server errors at
 // the API, and errors and throttles of each function.
+// newIdleCleanup is the daily run of the idle-link clean-up: an EventBridge
+// rule whose target is the admin function itself. The function's entry
+// point tells the scheduled event from an HTTP request (no route of the
+// API reaches the job), and deletes the links that registered themselves
+// and went unused for the registration policy's idle days, never one with
+// a live grant. A failed run is retried twice by EventBridge, and shows in
+// the admin function's Errors alarm.
+func newIdleCleanup(stack awscdk.Stack, admin awslambda.Function) {
+	rule := awsevents.NewRule(stack, jsii.String("IdleLinkCleanup"), &awsevents.RuleProps{
+		Description: jsii.String("Daily: delete idle links that registered themselves (the admin function's clean-up)"),
+		Schedule: awsevents.Schedule_Cron(&awsevents.CronOptions{
+			Minute: jsii.String("17"), Hour: jsii.String("3"),
+		}),
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(admin, &awseventstargets.LambdaFunctionProps{
+		RetryAttempts: jsii.Number(2),
+		MaxEventAge:   awscdk.Duration_Hours(jsii.Number(6)),
+	}))
+}
+
 func newAlarms(stack awscdk.Stack, s *ProviderStack, topicArn string) {
 	var action awscloudwatch.IAlarmAction
 	if topicArn != "" {

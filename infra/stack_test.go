@@ -561,6 +561,43 @@ func TestAlarms(t *testing.T) {
 	}
 }
 
+// TestIdleCleanupSchedule: one EventBridge rule runs daily with the admin
+// function as its only target (retried, bounded in age), and the function
+// lets events.amazonaws.com invoke it for that rule alone.
+func TestIdleCleanupSchedule(t *testing.T) {
+	_, doc := synth(t, ProviderStackProps{})
+	rules := doc.ofType("AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("rules %v, want one", rules)
+	}
+	p := doc.Resources[rules[0]].Properties
+	if p["ScheduleExpression"] != "cron(17 3 * * ? *)" || p["State"] != "ENABLED" {
+		t.Errorf("rule: schedule %v, state %v", p["ScheduleExpression"], p["State"])
+	}
+	targets := p["Targets"].([]any)
+	admin := doc.function(t, "admin")
+	if len(targets) != 1 || !slices.Equal(refs(targets[0].(map[string]any)["Arn"]), []string{admin}) {
+		t.Fatalf("targets %v, want the admin function alone", targets)
+	}
+	if rp := targets[0].(map[string]any)["RetryPolicy"]; !reflect.DeepEqual(rp, map[string]any{"MaximumRetryAttempts": 2.0, "MaximumEventAgeInSeconds": 21600.0}) {
+		t.Errorf("retry policy %v", rp)
+	}
+	var perms int
+	for _, id := range doc.ofType("AWS::Lambda::Permission") {
+		pp := doc.Resources[id].Properties
+		if pp["Principal"] != "events.amazonaws.com" {
+			continue
+		}
+		perms++
+		if !slices.Equal(refs(pp["FunctionName"]), []string{admin}) || !slices.Equal(refs(pp["SourceArn"]), []string{rules[0]}) {
+			t.Errorf("permission %s: function %v, source %v", id, pp["FunctionName"], pp["SourceArn"])
+		}
+	}
+	if perms != 1 {
+		t.Errorf("%d invoke permissions for EventBridge, want 1", perms)
+	}
+}
+
 func TestOutputs(t *testing.T) {
 	_, doc := synth(t, ProviderStackProps{})
 	for _, name := range []string{"IssuerUrl", "ApiUrl", "TableName"} {
