@@ -156,7 +156,7 @@ func TestKMSKey(t *testing.T) {
 		}}}}}
 	}
 	want := map[string]map[string][]any{ // function → Sid → actions
-		"token":     {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt", "kms:GenerateDataKey"}},
+		"token": {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt", "kms:GenerateDataKey"}},
 		// authorize reads the identity providers' client secrets.
 		"authorize": {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt"}},
 		"admin":     {"TableKey": {"kms:Decrypt"}, "SecretsKey": {"kms:Decrypt", "kms:GenerateDataKey"}},
