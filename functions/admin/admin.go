@@ -103,8 +103,8 @@ type CredentialStore interface {
 
 // GrantStore lists and revokes the grants of a link (one per user).
 type GrantStore interface {
-	// ListGrantsByLink lists the active grants of a client id, newest
-	// first.
+	// ListGrantsByLink lists the grants of a client id, active and
+	// recently revoked, newest first.
 	ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]store.Grant, string, error)
 	// RevokeGrant revokes the user's grant for the client (only while its
 	// id is id), and so every token and pending code of it.

@@ -599,14 +599,16 @@ func credentialsPage(b *page.Buffer, d credentialsData) {
 
 // linkData fills a link's page.
 type linkData struct {
-	CSRF     string
-	Link     store.Link
-	Grants   []store.Grant
-	Next     string
-	Notice   string
-	Catalog  *shared.Catalog
-	Use      lastUse
-	Activity activity
+	CSRF   string
+	Link   store.Link
+	Grants []store.Grant
+	// GrantUses are the last use of each grant (zero: never).
+	GrantUses []time.Time
+	Next      string
+	Notice    string
+	Catalog   *shared.Catalog
+	Use       lastUse
+	Activity  activity
 }
 
 func (c *consoleReq) link() {
@@ -628,13 +630,46 @@ func (c *consoleReq) link() {
 		d.Notice = "The link is disabled: it cannot get new tokens until you enable it."
 	case q.Get("revoked") != "":
 		d.Notice = "The authorization was revoked: its tokens stopped working."
-		// The revoked grant, read again, heads the table until it expires.
+		// The revoked grant, read again: the listing is an index that may
+		// not show the revocation yet.
 		if g, ok := c.h.revokedGrant(c.ctx(), link.ClientID, q.Get("revoked")); ok {
 			d.Notice = g.Username + "'s authorization was revoked: its tokens stopped working."
-			d.Grants = append([]store.Grant{g}, d.Grants...)
+			d.Grants = withGrant(d.Grants, g, after == "")
 		}
 	}
+	d.GrantUses = c.grantLastUses(link.ClientID, d.Grants)
 	render(c, http.StatusOK, link.Name, "links", linkPage, d)
+}
+
+// withGrant is grants with the user's entry replaced by g, or with g first
+// when the user has none there and first is set (the first page).
+func withGrant(grants []store.Grant, g store.Grant, first bool) []store.Grant {
+	for i := range grants {
+		if grants[i].UserID == g.UserID {
+			out := slices.Clone(grants)
+			out[i] = g
+			return out
+		}
+	}
+	if !first {
+		return grants
+	}
+	return append([]store.Grant{g}, grants...)
+}
+
+// grantLastUses reads the last use of each of a link's grants (zero: never,
+// or not known).
+func (c *consoleReq) grantLastUses(clientID string, grants []store.Grant) []time.Time {
+	refs := make([]store.LastUseRef, len(grants))
+	for i, g := range grants {
+		refs[i] = store.LastUseRef{ClientID: clientID, UserID: g.UserID, GrantID: g.ID}
+	}
+	m := c.h.lastUses(c.ctx(), refs)
+	out := make([]time.Time, len(grants))
+	for i := range grants {
+		out[i] = m[refs[i]]
+	}
+	return out
 }
 
 func scopeList(b *page.Buffer, cat *shared.Catalog, scopes []string) {
@@ -645,6 +680,41 @@ func scopeList(b *page.Buffer, cat *shared.Catalog, scopes []string) {
 	b.WriteString(`<ul class="plain">`)
 	for _, s := range scopes {
 		b.Fill(`<li>%s <code>%s</code></li>`, cat.Description(s), s)
+	}
+	b.WriteString("</ul>")
+}
+
+// protocolScopeLabels say in plain words what each OpenID Connect scope a
+// user approved lets the application have.
+var protocolScopeLabels = map[string]string{
+	"openid":         "Sign them in (their account's id)",
+	"profile":        "Their name and username",
+	"email":          "Their email address",
+	"offline_access": "Stay connected while they are away",
+}
+
+// grantScopeList writes what a user approved: each permission by its
+// catalog description, then the OpenID Connect scopes in plain words, each
+// with its code.
+func grantScopeList(b *page.Buffer, cat *shared.Catalog, g store.Grant) {
+	if len(g.Scope) == 0 && len(g.Protocol) == 0 {
+		b.WriteString("None")
+		return
+	}
+	b.WriteString(`<ul class="plain">`)
+	for _, s := range g.Scope {
+		if desc := cat.Description(s); desc != "" {
+			b.Fill(`<li>%s <code>%s</code></li>`, desc, s)
+		} else { // a scope that has left the catalog
+			b.Fill(`<li><code>%s</code></li>`, s)
+		}
+	}
+	for _, p := range g.Protocol {
+		if label := protocolScopeLabels[p]; label != "" {
+			b.Fill(`<li>%s <code>%s</code></li>`, label, p)
+		} else {
+			b.Fill(`<li><code>%s</code></li>`, p)
+		}
 	}
 	b.WriteString("</ul>")
 }
@@ -747,15 +817,21 @@ func linkPage(b *page.Buffer, d linkData) {
 		activitySection(b, d.Activity)
 		return
 	}
-	b.WriteString(`<table class="cards"><thead><tr><th scope="col">User</th><th scope="col">Permissions granted</th><th scope="col">Authorized</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>` + "\n")
-	for _, g := range d.Grants {
+	b.WriteString(`<table class="cards"><thead><tr><th scope="col">User</th><th scope="col">Permissions granted</th><th scope="col">Authorized</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>` + "\n")
+	for i, g := range d.Grants {
 		b.Fill(`<tr><td data-label="User">%s</td><td data-label="Permissions granted">`, g.Username)
-		b.WriteString(page.Escape(shared.FormatScope(g.Scope)))
-		b.Fill(`</td><td data-label="Authorized"><time datetime="%s">%s</time></td><td data-label="Status">`, page.RFC3339(g.CreatedAt), page.Day(g.CreatedAt))
+		grantScopeList(b, d.Catalog, g)
+		b.Fill(`</td><td data-label="Authorized"><time datetime="%s">%s</time></td><td data-label="Last used">`, page.RFC3339(g.CreatedAt), page.Day(g.CreatedAt))
+		if i < len(d.GrantUses) && !d.GrantUses[i].IsZero() {
+			b.Fill(`<time datetime="%s">%s</time>`, page.RFC3339(d.GrantUses[i]), page.Day(d.GrantUses[i]))
+		} else {
+			b.WriteString("Never")
+		}
+		b.WriteString(`</td><td data-label="Status">`)
 		if g.Revoked {
 			b.WriteString(`<span class="status off">Revoked</span>`)
 			if !g.RevokedAt.IsZero() {
-				b.Fill(` <time class="small" datetime="%s">%s</time>`, page.RFC3339(g.RevokedAt), page.Day(g.RevokedAt))
+				b.Fill(` <span class="small">on <time datetime="%s">%s</time></span>`, page.RFC3339(g.RevokedAt), page.Day(g.RevokedAt))
 			}
 			b.WriteString("</td><td></td></tr>\n")
 			continue
@@ -983,6 +1059,10 @@ func (c *consoleReq) revokeGrantForm() {
 	g, err := c.h.findGrant(c.ctx(), link.ClientID, c.param(1))
 	if err != nil {
 		c.fail(err)
+		return
+	}
+	if g.Revoked { // nothing to ask: the link's page shows it revoked
+		c.seeOther(linkPath(link.ID, "?revoked="+url.QueryEscape(g.UserID)))
 		return
 	}
 	render(c, http.StatusOK, "Revoke "+g.Username+"'s access", "links", deletePage, deleteData{

@@ -802,8 +802,9 @@ func viewGrant(g store.Grant) grantView {
 }
 
 // listGrants serves GET /admin/links/{id}/grants: who authorized the link
-// (one active grant per user), with the scope they approved and when,
-// newest first.
+// (one grant per user: active, or revoked in the last
+// store.RevokedGrantTTL), with the scope they approved, when, and when it
+// was last used, newest authorization first.
 func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) error {
 	limit, cursor, err := pageParams(r)
 	if err != nil {
@@ -827,7 +828,9 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request, c call) err
 	return nil
 }
 
-// listGrantsOp reads the link id and a page of its grants, newest first.
+// listGrantsOp reads the link id and a page of its grants, newest first,
+// without revoked ones whose RevokedGrantTTL is up (a page may then hold
+// fewer than limit).
 func (h *Handler) listGrantsOp(ctx context.Context, id string, limit int, cursor string) (store.Link, []store.Grant, string, error) {
 	link, err := h.getLinkOp(ctx, id)
 	if err != nil {
@@ -837,12 +840,18 @@ func (h *Handler) listGrantsOp(ctx context.Context, id string, limit int, cursor
 	if err != nil {
 		return store.Link{}, nil, "", cursorError(cursor, wrapf(err, "list grants of link %q", link.ID))
 	}
+	// DynamoDB deletes an expired item within days, not at once.
+	now := h.now()
+	grants = slices.DeleteFunc(grants, func(g store.Grant) bool {
+		return g.Revoked && !g.RevokedAt.IsZero() && !now.Before(g.RevokedAt.Add(store.RevokedGrantTTL))
+	})
 	return link, grants, next, nil
 }
 
 // revokeGrant serves DELETE /admin/links/{id}/grants/{grant_id}: the grant
 // and every token issued under it stop working at once (204; revoking a
-// revoked grant is 204 too). A grant of another link is 404.
+// revoked grant is 204 too, and changes nothing). A grant of another link
+// is 404.
 func (h *Handler) revokeGrant(w http.ResponseWriter, r *http.Request, c call) error {
 	if _, err := h.revokeGrantOp(r.Context(), c, c.param, c.param2); err != nil {
 		return err
@@ -862,6 +871,9 @@ func (h *Handler) revokeGrantOp(ctx context.Context, c call, id, grantID string)
 	g, err := h.findGrant(ctx, link.ClientID, grantID)
 	if err != nil {
 		return store.Grant{}, err
+	}
+	if g.Revoked { // revoked before: nothing more to do, nothing to audit
+		return g, nil
 	}
 	// Revoking the grant refuses its pending codes too: they name its id.
 	revoked, err := h.store.RevokeGrant(ctx, g.UserID, link.ClientID, g.ID, h.now().UTC())
@@ -890,9 +902,11 @@ func (h *Handler) revokedGrant(ctx context.Context, clientID, userID string) (st
 	return g, true
 }
 
-// findGrant finds the active grant grantID of clientID in the link's
-// listing (grants are keyed by user and link; an administrator's
-// revocation is rare enough to read the listing for it).
+// findGrant finds the grant grantID of clientID in the link's listing
+// (grants are keyed by user and link; an administrator's revocation is
+// rare enough to read the listing for it), then reads it as it is: the
+// listing is an eventually consistent index. A grant that another one
+// replaced (the user authorized again after a revocation) is not found.
 func (h *Handler) findGrant(ctx context.Context, clientID, grantID string) (store.Grant, error) {
 	cursor := ""
 	for {
@@ -901,9 +915,17 @@ func (h *Handler) findGrant(ctx context.Context, clientID, grantID string) (stor
 			return store.Grant{}, wrapf(err, "list grants")
 		}
 		for _, g := range grants {
-			if g.ID == grantID {
-				return g, nil
+			if g.ID != grantID {
+				continue
 			}
+			cur, err := h.store.GetGrant(ctx, g.UserID, clientID)
+			if isNotFound(err) || err == nil && cur.ID != grantID {
+				return store.Grant{}, errNotFound("this link has no grant with this id")
+			}
+			if err != nil {
+				return store.Grant{}, wrapf(err, "read grant")
+			}
+			return cur, nil
 		}
 		if next == "" {
 			return store.Grant{}, errNotFound("this link has no grant with this id")

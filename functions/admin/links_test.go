@@ -578,9 +578,8 @@ func TestViewGrant(t *testing.T) {
 	}
 }
 
-// TestListGrants runs on kumo, which drops the if_not_exists RevokeGrant
-// uses to set revoked_at: that field is TestViewGrant's and the store's
-// (on DynamoDB Local) to prove.
+// TestListGrants: who authorized a link, newest first: active grants with
+// their last use, and revoked ones with when, until RevokedGrantTTL.
 func TestListGrants(t *testing.T) {
 	e := newStoreEnv(t)
 	st := e.st.(*store.Store)
@@ -623,44 +622,80 @@ func TestListGrants(t *testing.T) {
 		t.Fatalf("RevokeGrant: %v", err)
 	}
 
+	revokedAt := e.clock.Now().UTC()
+	used := e.clock.Now().Add(-time.Minute).UTC()
+	if _, _, err := st.TouchLastUse(ctx, store.LastUseRef{ClientID: l.ClientID, UserID: g2.UserID, GrantID: g2.ID}, used); err != nil {
+		t.Fatal(err)
+	}
+
+	type listed struct {
+		GrantID    string     `json:"grant_id"`
+		UserID     string     `json:"user_id"`
+		Username   string     `json:"username"`
+		Scope      []string   `json:"scope"`
+		CreatedAt  time.Time  `json:"created_at"`
+		Revoked    bool       `json:"revoked"`
+		RevokedAt  *time.Time `json:"revoked_at"`
+		LastUsedAt *time.Time `json:"last_used_at"`
+	}
 	var body struct {
-		Grants []struct {
-			GrantID   string     `json:"grant_id"`
-			UserID    string     `json:"user_id"`
-			Username  string     `json:"username"`
-			Scope     []string   `json:"scope"`
-			CreatedAt time.Time  `json:"created_at"`
-			Revoked   bool       `json:"revoked"`
-			RevokedAt *time.Time `json:"revoked_at"`
-		} `json:"grants"`
-		NextCursor string `json:"next_cursor"`
+		Grants     []listed `json:"grants"`
+		NextCursor string   `json:"next_cursor"`
 	}
-	var b []byte
-	for range 50 { // the link's listing is an eventually consistent index
-		b, _ = json.Marshal(e.do(200, http.MethodGet, "/admin/links/"+l.ID+"/grants", ""))
-		if err := json.Unmarshal(b, &body); err != nil {
-			t.Fatal(err)
+	list := func(want func() bool) []byte {
+		t.Helper()
+		var b []byte
+		for range 50 { // the link's listing is an eventually consistent index
+			b, _ = json.Marshal(e.do(200, http.MethodGet, "/admin/links/"+l.ID+"/grants", ""))
+			body.Grants, body.NextCursor = nil, ""
+			if err := json.Unmarshal(b, &body); err != nil {
+				t.Fatal(err)
+			}
+			if want() {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if len(body.Grants) == 2 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+		return b
 	}
-	if len(body.Grants) != 2 || body.NextCursor != "" {
-		t.Fatalf("got %s, want the link's two active grants (one per user; alice's revoked one gone) and no next_cursor", b)
+	b := list(func() bool { return len(body.Grants) == 3 && body.Grants[2].Revoked })
+	if len(body.Grants) != 3 || body.NextCursor != "" {
+		t.Fatalf("got %s, want the link's three grants (one per user; alice's revoked one too) and no next_cursor", b)
 	}
 	// Newest first.
 	if g := body.Grants[0]; g.GrantID != g3.ID || g.Username != "carol" || g.UserID != "uid-carol" ||
-		!slices.Equal(g.Scope, []string{"ACCOUNT_WRITE", "REPO_READ"}) || g.Revoked || g.RevokedAt != nil {
-		t.Errorf("got first grant %+v, want carol's active grant %s with both approvals", g, g3.ID)
+		!slices.Equal(g.Scope, []string{"ACCOUNT_WRITE", "REPO_READ"}) || g.Revoked || g.RevokedAt != nil || g.LastUsedAt != nil {
+		t.Errorf("got first grant %+v, want carol's active grant %s with both approvals, never used", g, g3.ID)
 	}
-	if g := body.Grants[1]; g.GrantID != g2.ID || g.Username != "bob" || !slices.Equal(g.Scope, []string{"REPO_WRITE"}) || g.Revoked {
-		t.Errorf("got second grant %+v, want bob's active REPO_WRITE grant %s", g, g2.ID)
+	if g := body.Grants[1]; g.GrantID != g2.ID || g.Username != "bob" || !slices.Equal(g.Scope, []string{"REPO_WRITE"}) || g.Revoked ||
+		g.LastUsedAt == nil || !g.LastUsedAt.Equal(used) {
+		t.Errorf("got second grant %+v, want bob's active REPO_WRITE grant %s, last used %v", g, g2.ID, used)
+	}
+	// A revoked grant stays listed, revoked, with when.
+	if g := body.Grants[2]; g.GrantID != g1.ID || g.Username != "alice" || !g.Revoked || g.RevokedAt == nil || !g.RevokedAt.Equal(revokedAt) {
+		t.Errorf("got third grant %+v, want alice's grant %s revoked at %v", g, g1.ID, revokedAt)
+	}
+	// Revoking it again changes nothing and audits nothing.
+	before := len(e.audits("grant_revoked"))
+	e.clock.Add(time.Minute)
+	e.do(204, http.MethodDelete, "/admin/links/"+l.ID+"/grants/"+g1.ID, "")
+	if n := len(e.audits("grant_revoked")); n != before {
+		t.Errorf("revoking a revoked grant: %d grant_revoked events, want %d", n, before)
+	}
+	if g, err := st.GetGrant(ctx, g1.UserID, g1.ClientID); err != nil || !g.RevokedAt.Equal(revokedAt) {
+		t.Errorf("after revoking again: got %+v, %v, want revoked at %v still", g, err, revokedAt)
 	}
 
 	page := e.do(200, http.MethodGet, "/admin/links/"+l.ID+"/grants?limit=1", "")
 	if n := len(page["grants"].([]any)); n != 1 || page["next_cursor"] == nil {
 		t.Errorf("got %v, want one grant and a next_cursor", page)
+	}
+
+	// Once its time is up (store.RevokedGrantTTL), the revoked grant is no
+	// longer listed, whether or not DynamoDB has deleted it yet.
+	e.clock.Add(revokedAt.Add(store.RevokedGrantTTL).Sub(e.clock.Now()))
+	if b := list(func() bool { return len(body.Grants) == 2 }); len(body.Grants) != 2 || body.Grants[1].GrantID != g2.ID {
+		t.Errorf("after RevokedGrantTTL: got %s, want carol's and bob's grants only", b)
 	}
 
 	// Deleting the link revokes every grant of it.

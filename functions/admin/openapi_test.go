@@ -146,9 +146,9 @@ func TestOpenAPIAdminFlag(t *testing.T) {
 	}
 }
 
-// TestOpenAPILinkFields: the LinkInput and Link schemas list exactly the
-// JSON fields of the body the handler reads (linkInput) and of the link
-// it answers (linkView).
+// TestOpenAPILinkFields: the LinkInput, Link and Grant schemas list exactly
+// the JSON fields of the body the handler reads (linkInput) and of the link
+// and grant it answers (linkView, grantView).
 func TestOpenAPILinkFields(t *testing.T) {
 	var d struct {
 		Components struct {
@@ -160,7 +160,7 @@ func TestOpenAPILinkFields(t *testing.T) {
 	if err := json.Unmarshal(openAPI, &d); err != nil {
 		t.Fatal(err)
 	}
-	for schema, typ := range map[string]reflect.Type{"LinkInput": reflect.TypeFor[linkInput](), "Link": reflect.TypeFor[linkView]()} {
+	for schema, typ := range map[string]reflect.Type{"LinkInput": reflect.TypeFor[linkInput](), "Link": reflect.TypeFor[linkView](), "Grant": reflect.TypeFor[grantView]()} {
 		var fields, documented []string
 		for f := range typ.Fields() {
 			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {

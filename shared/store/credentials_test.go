@@ -61,13 +61,25 @@ func TestRevokeAllAudited(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := approved(t, s, seedUser(t, s, "bob", at), in.ClientID, at)
+		// carol's grant was revoked before: still listed with the link,
+		// but the deletion does not revoke it again.
+		old := approved(t, s, seedUser(t, s, "carol", at), in.ClientID, at)
+		if _, err := s.RevokeGrant(ctx(), old.UserID, in.ClientID, old.ID, at); err != nil {
+			t.Fatal(err)
+		}
 		waitForIndex(t, s, in.ClientID)
-		if err := s.DeleteLink(c, in.ID, at); err != nil {
+		if err := s.DeleteLink(c, in.ID, at.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		want := `"event":"grant_revoked","grant_id":"` + g.ID + `"`
 		if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), `"reason":"link_deleted"`) {
 			t.Errorf("logs after DeleteLink:\n%s\nwant a line with %s and reason link_deleted", logs.String(), want)
+		}
+		if strings.Contains(logs.String(), old.ID) {
+			t.Errorf("logs after DeleteLink:\n%s\nwant no line for the grant %s revoked before", logs.String(), old.ID)
+		}
+		if r, err := s.GetGrant(ctx(), old.UserID, in.ClientID); err != nil || !r.RevokedAt.Equal(at) {
+			t.Errorf("grant revoked before the deletion = %+v, %v, want its revocation time kept", r, err)
 		}
 	})
 }

@@ -16,12 +16,12 @@ import (
 	"github.com/applinks/applinks/shared/web"
 )
 
-// RevokedGrantTTL is how long a revoked grant stays in the table: long
-// enough for the account page to confirm the revocation, after which
-// DynamoDB's TTL removes it. An absent grant is as dead as a revoked one:
-// every token and code names its grant's ID, and a new authorization gets a
-// new ID.
-const RevokedGrantTTL = 15 * time.Minute
+// RevokedGrantTTL is how long a revoked grant stays in the table, still
+// listed with its link (revoked, with when), as long as the activity
+// events are kept; DynamoDB's TTL then removes it. An absent grant is as
+// dead as a revoked one: every token and code names its grant's ID, and a
+// new authorization gets a new ID (its item replaces the revoked one).
+const RevokedGrantTTL = 90 * 24 * time.Hour
 
 func grantKey(userID, clientID string) map[string]types.AttributeValue {
 	return key(grantsPrefix+userID, skGrantPrefix+clientID)
@@ -168,8 +168,11 @@ func (s *Store) GetGrant(ctx context.Context, userID, clientID string) (Grant, e
 	return decodeGrant(out.Item), nil
 }
 
-// ListGrantsByLink lists the active grants of a client id (one per user),
-// newest first, with a cursor as in ListLinks.
+// ListGrantsByLink lists the grants of a client id (one per user): the
+// active ones and those revoked in the last RevokedGrantTTL, newest
+// authorization first, with a cursor as in ListLinks. The index is
+// eventually consistent: a grant revoked a moment ago may still read active
+// here (GetGrant reads it as it is).
 func (s *Store) ListGrantsByLink(ctx context.Context, clientID string, limit int, cursor string) ([]Grant, string, error) {
 	if tooLong(clientID) {
 		return nil, "", nil
@@ -218,8 +221,8 @@ func (s *Store) ListGrantsByUser(ctx context.Context, userID string) ([]Grant, e
 }
 
 // RevokeGrant revokes the grant of userID for clientID (1 UpdateItem) and
-// returns it: revoked, out of the link's listing, and removed by TTL after
-// RevokedGrantTTL. From then on every code and token of it is refused
+// returns it: revoked, still in the link's listing, and removed by TTL
+// after RevokedGrantTTL. From then on every code and token of it is refused
 // (they name its ID, and a new authorization gets a new one). With id set,
 // only the grant with that ID is revoked (reuse detection: a replayed token
 // of an earlier grant must not end a newer one): ErrNotFound otherwise, as
@@ -234,8 +237,7 @@ func (s *Store) RevokeGrant(ctx context.Context, userID, clientID, id string, no
 	e := newExpr()
 	upd := "SET " + e.n(aRevoked) + " = " + e.v(boolean(true)) + ", " +
 		e.n(aRevokedAt) + " = if_not_exists(" + e.n(aRevokedAt) + ", " + e.v(str(fmtTime(now))) + "), " +
-		e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v(ttl(now.Add(RevokedGrantTTL))) + ") REMOVE " +
-		e.n(table.GSI1.PartitionKey) + ", " + e.n(table.GSI1.SortKey)
+		e.n(aTTL) + " = if_not_exists(" + e.n(aTTL) + ", " + e.v(ttl(now.Add(RevokedGrantTTL))) + ")"
 	cond := "attribute_exists(" + e.n(aPK) + ")"
 	if id != "" {
 		cond += " AND " + e.n(aID) + " = " + e.v(str(id))
@@ -274,7 +276,8 @@ func (s *Store) RevokeUserGrants(ctx context.Context, userID, reason string, now
 	return nil
 }
 
-// revokeLinkGrants revokes every active grant of a link (its deletion):
+// revokeLinkGrants revokes every active grant of a link (its deletion;
+// revoked ones are skipped):
 // the link's grants come from gsi1, which is eventually consistent; the
 // handlers also refuse every token whose link is gone, so a grant the
 // index had not shown yet is harmless.
@@ -286,6 +289,9 @@ func (s *Store) revokeLinkGrants(ctx context.Context, clientID, reason string, n
 			return err
 		}
 		for _, g := range grants {
+			if g.Revoked {
+				continue
+			}
 			if err := s.revokeAudited(ctx, g, reason, now); err != nil {
 				return err
 			}

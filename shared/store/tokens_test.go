@@ -3,8 +3,11 @@ package store_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
@@ -358,19 +361,39 @@ func TestGrants(t *testing.T) {
 		if err != nil || !g.Revoked || !g.RevokedAt.Equal(at.Add(time.Hour)) || g.Active(ids[0]) {
 			t.Errorf("revoked grant = %+v, %v, want revoked at +1h", g, err)
 		}
-		if raw := rawItem(t, b, "GRANTS#"+users[0].ID, "GRANT#client"); raw["ttl"] == nil || raw["gsi1pk"] != nil {
-			t.Errorf("revoked grant item = %v, want a ttl and no gsi1pk", raw)
+		raw := rawItem(t, b, "GRANTS#"+users[0].ID, "GRANT#client")
+		if exp, ok := raw["ttl"].(*types.AttributeValueMemberN); !ok || exp.Value != strconv.FormatInt(at.Add(time.Hour).Add(store.RevokedGrantTTL).Unix(), 10) ||
+			raw["gsi1pk"] == nil {
+			t.Errorf("revoked grant item = %v, want a ttl RevokedGrantTTL after the first revocation and still gsi1pk", raw)
 		}
 		if _, err := s.RevokeGrant(ctx(), users[0].ID, "nope", "", at); !errors.Is(err, shared.ErrNotFound) {
 			t.Errorf("RevokeGrant(unknown) = %v, want ErrNotFound", err)
 		}
-		if page, _, _ := s.ListGrantsByLink(ctx(), "client", 10, ""); len(page) != 2 {
-			t.Errorf("ListGrantsByLink after a revocation: %d grants, want 2", len(page))
+		// The revoked grant stays listed with its link, revoked, with when.
+		listed, _, err := s.ListGrantsByLink(ctx(), "client", 10, "")
+		if err != nil || len(listed) != 3 {
+			t.Fatalf("ListGrantsByLink after a revocation: %d grants, %v, want 3", len(listed), err)
+		}
+		if r := listed[2]; r.ID != ids[0] || !r.Revoked || !r.RevokedAt.Equal(at.Add(time.Hour)) || r.Username != "alice" {
+			t.Errorf("ListGrantsByLink's revoked grant = %+v, want alice's %s revoked at +1h", r, ids[0])
+		}
+		for _, g := range listed[:2] {
+			if g.Revoked {
+				t.Errorf("ListGrantsByLink: %+v revoked, want active", g)
+			}
 		}
 		// Authorizing after a revocation makes a new grant with a new id.
 		fresh := approved(t, s, users[0], "client", at.Add(3*time.Hour))
 		if fresh.ID == ids[0] || fresh.Revoked || !fresh.CreatedAt.Equal(at.Add(3*time.Hour)) {
 			t.Errorf("grant after a revocation = %+v, want a new id, active, created now", fresh)
+		}
+		// It replaces the revoked record: one grant of alice listed, active,
+		// and no TTL on its item.
+		if listed, _, _ := s.ListGrantsByLink(ctx(), "client", 10, ""); len(listed) != 3 || listed[0].ID != fresh.ID || listed[0].Revoked {
+			t.Errorf("ListGrantsByLink after authorizing again = %+v, want 3 grants, alice's new one first", listed)
+		}
+		if raw := rawItem(t, b, "GRANTS#"+users[0].ID, "GRANT#client"); raw["ttl"] != nil {
+			t.Errorf("grant after a revocation: item %v has a ttl, want none", raw)
 		}
 		// No grant for a user that is gone or disabled.
 		if _, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: "no-such-user", ClientID: "client"}, unionOf, at); !errors.Is(err, shared.ErrNotFound) {
