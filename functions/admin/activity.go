@@ -25,7 +25,7 @@ type ActivityStore interface {
 }
 
 // UnusedAfter is how long without a use marks a link "not used" in the
-// console (and unused=true in the admin API).
+// console (and GET /admin/links?unused_days=90 in the admin API).
 const UnusedAfter = 90 * 24 * time.Hour
 
 // recordEvent keeps the audit event of an operation in the table, for the

@@ -11,7 +11,7 @@
 // first (see Authenticator), before its path or method is even looked at.
 // The routes are:
 //
-//	GET    /admin/links                          ?limit=1..100 (default 50) &cursor=
+//	GET    /admin/links                          ?limit=1..100 (default 50) &cursor= &unused_days=1..3650 &sort=created|last_used
 //	POST   /admin/links                          201; Idempotency-Key header honoured
 //	GET    /admin/links/{id}
 //	PATCH  /admin/links/{id}                     name, redirect_uris, scopes, grant_types, resource_uris, enabled

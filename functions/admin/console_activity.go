@@ -173,11 +173,7 @@ func lastUseOf(l store.Link, at time.Time, ok bool, now time.Time) lastUse {
 	if ok {
 		u.At = at
 	}
-	since := l.CreatedAt
-	if ok {
-		since = at
-	}
-	u.Unused = now.Sub(since) >= UnusedAfter
+	u.Unused = unused(l.CreatedAt, u.At, now, UnusedAfter)
 	return u
 }
 
@@ -197,11 +193,19 @@ func lastUseCell(b *page.Buffer, u lastUse) {
 // linkLastUses reads the last use of links for a page (absent when the
 // read failed: shown as never).
 func (c *consoleReq) linkLastUses(links []store.Link) []lastUse {
+	return c.linkLastUsesFrom(links, nil)
+}
+
+// linkLastUsesFrom is linkLastUses from m, the last uses already read
+// (nil: read them).
+func (c *consoleReq) linkLastUsesFrom(links []store.Link, m map[store.LastUseRef]time.Time) []lastUse {
 	refs := make([]store.LastUseRef, len(links))
 	for i, l := range links {
 		refs[i] = store.LastUseRef{ClientID: l.ClientID}
 	}
-	m := c.h.lastUses(c.ctx(), refs)
+	if m == nil {
+		m = c.h.lastUses(c.ctx(), refs)
+	}
 	now := c.h.now()
 	out := make([]lastUse, len(links))
 	for i, l := range links {

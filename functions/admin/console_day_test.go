@@ -36,7 +36,7 @@ func TestConsoleLastUseAndActivity(t *testing.T) {
 	if !strings.Contains(list.body, `<th scope="col">Last used</th>`) || !strings.Contains(list.body, `<td data-label="Last used">Never</td>`) {
 		t.Fatalf("links: want a Last used column saying Never:\n%s", list.body)
 	}
-	if strings.Contains(list.body, "Not used in 90 days") {
+	if strings.Contains(list.body, `<span class="status idle">Not used in 90 days</span>`) {
 		t.Errorf("links: a link made an hour ago is marked not used in 90 days")
 	}
 

@@ -23,6 +23,7 @@ type linksData struct {
 	Uses    []lastUse // the last use of each link
 	Next    string    // the next page's cursor
 	First   bool      // this is the first page
+	Query   linkQuery // the filter and order chosen (?unused_days=, ?sort=)
 	Notice  string
 	Catalog *shared.Catalog
 }
@@ -39,16 +40,58 @@ func (c *consoleReq) after() string {
 func (c *consoleReq) links() {
 	q := c.r.URL.Query()
 	after := c.after()
-	links, next, err := c.h.listLinksOp(c.ctx(), consolePageSize, after)
+	lq, err := parseLinkQuery(q)
+	if err != nil { // not one the page offers: every link
+		lq = linkQuery{Sort: sortCreated}
+	}
+	links, uses, next, err := c.h.listLinksOp(c.ctx(), lq, consolePageSize, after)
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	d := linksData{Links: links, Uses: c.linkLastUses(links), Next: next, First: after == ""}
+	d := linksData{Links: links, Uses: c.linkLastUsesFrom(links, uses), Next: next, First: after == "", Query: lq}
 	if q.Get("deleted") != "" {
 		d.Notice = "The link was deleted, with every authorization and token of it."
 	}
 	render(c, http.StatusOK, "Application links", "links", linksPage, d)
+}
+
+// linksURL is the link list's address for q (and a page cursor, "" for
+// the first page).
+func linksURL(q linkQuery, after string) string {
+	v := q.values()
+	if after != "" {
+		v.Set("after", after)
+	}
+	if len(v) == 0 {
+		return consolePrefix + "/links"
+	}
+	return consolePrefix + "/links?" + v.Encode()
+}
+
+// linkViews writes the list's choices: all links or those not used in 90
+// days, in creation order or least recently used first; each keeps the
+// other choice.
+func linkViews(b *page.Buffer, q linkQuery) {
+	choice := func(to linkQuery, current bool, label string) {
+		cur := ""
+		if current {
+			cur = ` aria-current="true"`
+		}
+		b.Fill(`<a href="%s"`+cur+`>%s</a>`, page.LocalURL(linksURL(to, "")), label)
+	}
+	days := int(UnusedAfter / (24 * time.Hour))
+	all, idle := q, q
+	all.UnusedDays, idle.UnusedDays = 0, days
+	byCreation, byUse := q, q
+	byCreation.Sort, byUse.Sort = sortCreated, sortLastUsed
+	b.WriteString(`<nav class="views" aria-label="Filter and sort links"><p><span>Show</span>`)
+	choice(all, q.UnusedDays == 0, "All links")
+	choice(idle, q.UnusedDays == days, "Not used in "+strconv.Itoa(days)+" days")
+	b.WriteString(`</p><p><span>Sort by</span>`)
+	choice(byCreation, q.Sort == sortCreated, "Created")
+	choice(byUse, q.Sort == sortLastUsed, "Last used, oldest first")
+	b.WriteString("</p></nav>\n")
 }
 
 // clientTypeLabel is how the console names a client type.
@@ -99,6 +142,14 @@ func linksPage(b *page.Buffer, d linksData) {
 	if d.Notice != "" {
 		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
 	}
+	if len(d.Links) == 0 && d.First && d.Query.UnusedDays > 0 {
+		linkViews(b, d.Query)
+		b.Fill(`<div class="empty"><h2>Every link was used in the last %s days</h2>
+<p>A link shows here when no application has got a token with it for that long (or, never used, since it was created).</p>
+<p><a href="%s">Show all links</a></p></div>
+`, strconv.Itoa(d.Query.UnusedDays), page.LocalURL(linksURL(linkQuery{Sort: d.Query.Sort}, "")))
+		return
+	}
 	if len(d.Links) == 0 {
 		if d.First {
 			b.WriteString(`<div class="empty"><h2>No application links yet</h2>
@@ -106,10 +157,11 @@ func linksPage(b *page.Buffer, d linksData) {
 <p><a class="button" href="/console/links/new">Create link</a></p></div>
 `)
 		} else {
-			b.WriteString(`<p>There are no more links. <a href="/console/links">Back to the first page</a></p>` + "\n")
+			b.Fill(`<p>There are no more links. <a href="%s">Back to the first page</a></p>`+"\n", page.LocalURL(linksURL(d.Query, "")))
 		}
 		return
 	}
+	linkViews(b, d.Query)
 	b.WriteString(`<table class="cards">
 <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Redirect host</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Created</th></tr></thead>
 <tbody>
@@ -123,7 +175,14 @@ func linksPage(b *page.Buffer, d linksData) {
 		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
 	}
 	b.WriteString("</tbody></table>\n")
-	pager(b, consolePrefix+"/links", d.First, d.Next)
+	b.WriteString(`<div class="pager">`)
+	if !d.First {
+		b.Fill(`<a href="%s">First page</a>`, page.LocalURL(linksURL(d.Query, "")))
+	}
+	if d.Next != "" {
+		b.Fill(`<a href="%s">Next page</a>`, page.LocalURL(linksURL(d.Query, d.Next)))
+	}
+	b.WriteString("</div>\n")
 }
 
 // pager writes the links between the pages of a list at base.

@@ -487,13 +487,22 @@ func pageParams(r *http.Request) (int, string, error) {
 const maxCursor = 2048
 
 // listLinks serves GET /admin/links: {"links": [...], "next_cursor": "..."},
-// next_cursor absent after the last page.
+// next_cursor absent after the last page; with unused_days or sort, the
+// links no one uses (links_bylastuse.go).
 func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request, c call) error {
 	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	links, next, err := h.listLinksOp(r.Context(), limit, cursor)
+	q, err := web.ParseForm(r, true)
+	if err != nil {
+		return errInvalidRequest(err.Error())
+	}
+	lq, err := parseLinkQuery(q)
+	if err != nil {
+		return err
+	}
+	links, uses, next, err := h.listLinksOp(r.Context(), lq, limit, cursor)
 	if err != nil {
 		return err
 	}
@@ -502,20 +511,32 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request, c call) erro
 		NextCursor string     `json:"next_cursor,omitempty"`
 	}{Links: make([]linkView, 0, len(links)), NextCursor: next}
 	for _, l := range links {
-		out.Links = append(out.Links, viewLink(l))
+		v := viewLink(l)
+		if t, ok := uses[store.LastUseRef{ClientID: l.ClientID}]; ok {
+			t = t.UTC()
+			v.LastUsedAt = &t
+		}
+		out.Links = append(out.Links, v)
 	}
-	h.linkLastUse(r.Context(), out.Links)
+	if uses == nil {
+		h.linkLastUse(r.Context(), out.Links)
+	}
 	web.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// listLinksOp lists a page of links in creation order.
-func (h *Handler) listLinksOp(ctx context.Context, limit int, cursor string) ([]store.Link, string, error) {
-	links, next, err := h.store.ListLinks(ctx, limit, cursor)
-	if err != nil {
-		return nil, "", cursorError(cursor, wrapf(err, "list links"))
+// listLinksOp lists a page of the links q chooses: the plain listing in
+// creation order (uses nil: not read), or by last use (uses: the last use
+// of every link read, absent when never).
+func (h *Handler) listLinksOp(ctx context.Context, q linkQuery, limit int, cursor string) (links []store.Link, uses map[store.LastUseRef]time.Time, next string, err error) {
+	if !q.plain() {
+		return h.listLinksByUse(ctx, q, limit, cursor)
 	}
-	return links, next, nil
+	links, next, err = h.store.ListLinks(ctx, limit, cursor)
+	if err != nil {
+		return nil, nil, "", cursorError(cursor, wrapf(err, "list links"))
+	}
+	return links, nil, next, nil
 }
 
 // getLink serves GET /admin/links/{id}.
