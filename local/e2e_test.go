@@ -28,6 +28,7 @@ import (
 	"github.com/applinks/applinks/local/htmlform"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
@@ -41,6 +42,7 @@ type provider struct {
 	t      *testing.T
 	issuer string
 	client *http.Client
+	st     *store.Store // its store, for a test that moves time for it
 }
 
 func startProvider(t *testing.T, env map[string]string) *provider {
@@ -77,7 +79,7 @@ func startProviderWith(t *testing.T, env map[string]string, change func(*config.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return &provider{t: t, issuer: issuer, client: &http.Client{Timeout: 30 * time.Second}}
+	return &provider{t: t, issuer: issuer, client: &http.Client{Timeout: 30 * time.Second}, st: st}
 }
 
 // admin calls the admin API and decodes the JSON answer into out (when not nil).

@@ -876,7 +876,7 @@ func linkPage(b *page.Buffer, d linkData) {
 		activitySection(b, d.Activity)
 		return
 	}
-	b.WriteString(`<table class="cards"><thead><tr><th scope="col">User</th><th scope="col">Permissions granted</th><th scope="col">Authorized</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>` + "\n")
+	b.WriteString(`<table class="cards grants"><thead><tr><th scope="col">User</th><th scope="col">Permissions granted</th><th scope="col">Authorized</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead><tbody>` + "\n")
 	for i, g := range d.Grants {
 		b.Fill(`<tr><td data-label="User">%s</td><td data-label="Permissions granted">`, g.Username)
 		grantScopeList(b, d.Catalog, g)

@@ -73,11 +73,15 @@ form.find{margin-bottom:1rem}
 .narrow{max-width:36rem}
 .empty{border:2px dashed #dfe1e6;border-radius:6px;padding:1rem 1.5rem;text-align:center}
 .pager{display:flex;gap:1rem;margin-top:1rem}
+table.grants td[data-label=User]{min-width:6rem}
+table.grants ul{margin:0;padding-left:1.1rem}
+table.grants td a.button{overflow-wrap:normal}
 nav.views{display:flex;flex-wrap:wrap;gap:0 2rem;margin:1rem 0 .5rem}
 nav.views p{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem;margin:0}
 nav.views span{font-weight:600;color:#42526e;margin-right:.25rem}
 nav.views a{padding:.4rem .75rem;border-radius:4px;min-height:44px;display:inline-flex;align-items:center}
 nav.views a[aria-current=true]{background:#deebff;color:#0747a6;font-weight:600;text-decoration:none}
+@media (max-width:40rem){nav.views span{flex-basis:100%}nav.views{gap:.5rem}}
 @media (max-width:40rem){
 main.wide{padding:1rem}
 table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
