@@ -33,7 +33,7 @@ const (
 
 	// Partition keys of the secondary indexes.
 	linksIndexPK     = "LINKS"       // gsi1: every active link, by creation
-	linkGrantsPrefix = "LINKGRANTS#" // gsi1: active grants of a client id, by creation
+	linkGrantsPrefix = "LINKGRANTS#" // gsi1: grants of a client id (active, and revoked until their TTL), by creation
 	usersIndexPK     = "USERS"       // gsi2: every user, by username key
 )
 
