@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/applinks/applinks/shared/page"
@@ -162,19 +163,74 @@ func mapText(m map[string][]string) string {
 	return b.String()
 }
 
+// idpLabelOf names the fields of the identity provider form as the form
+// shows them, an element of a list by its value as typed (p).
+func idpLabelOf(p store.IdentityProvider) func(string) string {
+	return func(field string) string {
+		n, ok := elementIndex(field)
+		switch {
+		case ok && strings.HasPrefix(field, "email_domains[") && n < len(p.EmailDomains):
+			return `The email domain "` + p.EmailDomains[n] + `"`
+		case ok && strings.HasPrefix(field, "scopes[") && n < len(p.Scopes):
+			return `The scope "` + p.Scopes[n] + `"`
+		}
+		return idpLabel(field)
+	}
+}
+
+// idpLabel names a field of the identity provider form as the form shows
+// it.
+func idpLabel(field string) string {
+	if k, ok := strings.CutPrefix(field, "permission_map["); ok {
+		k, _, _ = strings.Cut(k, "]")
+		if v, err := strconv.Unquote(k); err == nil {
+			k = v
+		}
+		return "The line for " + k + " in the permission map"
+	}
+	base, _, _ := strings.Cut(field, "[")
+	switch base {
+	case "name":
+		return "Name"
+	case "issuer":
+		return "Issuer"
+	case "client_id":
+		return "Client ID"
+	case "client_secret":
+		return "Client secret"
+	case "scopes":
+		return "Scopes"
+	case "username_claim":
+		return "Username claim"
+	case "email_domains":
+		return "Email domains"
+	case "permissions_claim":
+		return "Permissions claim"
+	case "permission_map":
+		return "Permission map"
+	}
+	return field
+}
+
+// idpInputs are the identity provider form's inputs, in order, for its
+// error summary.
+var idpInputs = []formInput{{"name", "name"}, {"issuer", "issuer"}, {"client_id", "client_id"}, {"client_secret", "client_secret"},
+	{"scopes", "scopes"}, {"username_claim", "username_claim"}, {"email_domains", "email_domains"},
+	{"permissions_claim", "permissions_claim"}, {"permission_map", "permission_map"}}
+
 func (c *consoleReq) idpCreate() {
 	in, p, text := idpFormInput(c.form, true)
 	created, err := c.h.createIdentityProviderOp(c.ctx(), c.a.call(), in)
 	if err != nil {
-		errs, ok := fieldError(err)
+		ps, ok := fieldError(err)
 		if !ok {
 			if e, isAPI := err.(*apiError); isAPI && e.Status == http.StatusConflict {
-				errs, ok = fieldErrors{"issuer": e.Message}, true
+				ps, ok = []fieldProblem{{"issuer", e.Message}}, true
 			}
 		}
 		if ok {
 			render(c, http.StatusUnprocessableEntity, "Add identity provider", idpSection, idpFormPage,
-				idpFormData{CSRF: c.a.sess.CSRF, P: p, Create: true, Errs: errs, MapText: text, Redirect: c.h.cfg.Issuer + upstreamCallback})
+				idpFormData{CSRF: c.a.sess.CSRF, P: p, Create: true, Errs: plainErrors(ps, idpLabelOf(p)), MapText: text, Redirect: c.h.cfg.Issuer + upstreamCallback})
 			return
 		}
 		c.fail(err)
@@ -278,9 +334,9 @@ func (c *consoleReq) idpEdit() {
 	in, p, text := idpFormInput(c.form, false)
 	p.ID, p.Issuer, p.Enabled = cur.ID, cur.Issuer, cur.Enabled
 	if _, err := c.h.updateIdentityProviderOp(c.ctx(), c.a.call(), cur.ID, in); err != nil {
-		if errs, ok := fieldError(err); ok {
+		if ps, ok := fieldError(err); ok {
 			render(c, http.StatusUnprocessableEntity, "Edit "+cur.Name, idpSection, idpFormPage,
-				idpFormData{CSRF: c.a.sess.CSRF, P: p, Errs: errs, MapText: text, Redirect: c.h.cfg.Issuer + upstreamCallback})
+				idpFormData{CSRF: c.a.sess.CSRF, P: p, Errs: plainErrors(ps, idpLabelOf(p)), MapText: text, Redirect: c.h.cfg.Issuer + upstreamCallback})
 			return
 		}
 		c.fail(err)
@@ -302,14 +358,17 @@ func (c *consoleReq) idpSetEnabled(on bool) {
 }
 
 // textField writes a labelled one-line input with its hint and error.
+// The errors of the field's elements ("email_domains[1]") are shown
+// under it too.
 func textField(b *page.Buffer, errs fieldErrors, field, id, label, value, hint, extra string) {
 	b.Fill(`<label for="%s">%s</label>
 <input type="text" id="%s" name="%s" value="%s" autocomplete="off" autocapitalize="none" spellcheck="false"`, id, label, id, id, value)
-	b.WriteString(extra + inputAttrs(errs, field, id) + ">\n")
+	all := fieldErrors{field: elementErrors(errs, field)}
+	b.WriteString(extra + inputAttrs(all, field, id) + ">\n")
 	if hint != "" {
 		b.Fill(`<p class="hint">%s</p>`+"\n", hint)
 	}
-	writeFieldError(b, errs, field, id)
+	writeFieldError(b, all, field, id)
 }
 
 func idpFormPage(b *page.Buffer, d idpFormData) {
@@ -322,7 +381,7 @@ func idpFormPage(b *page.Buffer, d idpFormData) {
 		action = idpPath(p.ID, "/edit")
 		b.Fill(`<p class="small"><a href="/console/identity-providers">Identity providers</a> › <a href="%s">%s</a> ›</p><h1>Edit %s</h1>`+"\n", page.LocalURL(idpPath(p.ID, "")), p.Name, p.Name)
 	}
-	errorSummary(b, d.Errs)
+	errorSummary(b, d.Errs, idpInputs)
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
 	csrfInput(b, d.CSRF)
 	textField(b, d.Errs, "name", "name", "Name", p.Name, "Shown on the sign-in pages as Continue with <name>.", " required")
@@ -340,6 +399,9 @@ func idpFormPage(b *page.Buffer, d idpFormData) {
 <input type="password" id="client_secret" name="client_secret" autocomplete="off"` + inputAttrs(d.Errs, "client_secret", "client_secret") + ">\n")
 	b.Fill(`<p class="hint">%s</p>`+"\n", secretHint)
 	writeFieldError(b, d.Errs, "client_secret", "client_secret")
+	if d.Create && len(d.Errs) > 0 && d.Errs["client_secret"] == "" {
+		b.WriteString(`<p class="hint">A secret is never shown again: type it once more.</p>` + "\n")
+	}
 	textField(b, d.Errs, "scopes", "scopes", "Scopes", strings.Join(p.Scopes, " "), "Separated by spaces; openid is required.", "")
 	textField(b, d.Errs, "username_claim", "username_claim", "Username claim", p.UsernameClaim, "The claim a new user's username comes from (preferred_username, email, upn...).", "")
 	b.WriteString("<fieldset><legend>Who may sign in</legend>\n")
@@ -347,13 +409,8 @@ func idpFormPage(b *page.Buffer, d idpFormData) {
 	textField(b, d.Errs, "email_domains", "email_domains", "Email domains", strings.Join(p.EmailDomains, " "), "Optional, separated by spaces: only people whose verified email is in one of these domains may sign in.", "")
 	b.WriteString("</fieldset>\n<fieldset><legend>Permissions from claims</legend>\n")
 	b.WriteString(`<p class="hint">Used when PERMISSION_SOURCE is claims: at each sign-in, the values of the claim become the permissions listed for them.</p>` + "\n")
-	textField(b, d.Errs, "permissions_claim", "permissions_claim", "Claim", p.PermissionsClaim, "For example groups or roles.", "")
-	mapErr := sentence(d.Errs["permission_map"])
-	for k, v := range d.Errs {
-		if strings.HasPrefix(k, "permission_map[") {
-			mapErr = k + ": " + v + "."
-		}
-	}
+	textField(b, d.Errs, "permissions_claim", "permissions_claim", "Permissions claim", p.PermissionsClaim, "For example groups or roles.", "")
+	mapErr := elementErrors(d.Errs, "permission_map")
 	b.WriteString(`<label for="permission_map">Permission map</label>
 <textarea id="permission_map" name="permission_map" rows="4" autocapitalize="none" spellcheck="false"`)
 	if mapErr != "" {
@@ -428,7 +485,7 @@ func writeUpstreamSection(b *page.Buffer, username, csrf string, s upstreamSecti
 		title = "Link another upstream identity instead"
 	}
 	b.Fill("<h3>%s</h3>\n", title)
-	errorSummary(b, s.Errs)
+	errorSummary(b, s.Errs, []formInput{{"upstream.provider", "upstream_provider"}, {"upstream.subject", "upstream_subject"}, {"upstream", "upstream_subject"}})
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(userPath(username, "/upstream")))
 	csrfInput(b, csrf)
 	b.WriteString(`<label for="upstream_provider">Identity provider</label>
@@ -445,6 +502,7 @@ func writeUpstreamSection(b *page.Buffer, username, csrf string, s upstreamSecti
 <input type="text" id="upstream_subject" name="subject" autocomplete="off" autocapitalize="none" spellcheck="false" required` + inputAttrs(s.Errs, "upstream.subject", "upstream_subject") + ">\n")
 	b.WriteString(`<p class="hint">The person's <code>sub</code> at the identity provider (in Okta and Entra ID, the user's object id; in Keycloak, the user's id). An email is never enough to link accounts.</p>` + "\n")
 	writeFieldError(b, s.Errs, "upstream.subject", "upstream_subject")
+	writeFieldError(b, s.Errs, "upstream.provider", "upstream_provider")
 	b.WriteString(`<button type="submit" class="secondary">Link</button>` + "\n</form>\n")
 }
 
@@ -456,15 +514,24 @@ func (c *consoleReq) userLink() {
 	}
 	in := &upstreamInput{Provider: c.form.Get("provider"), Subject: strings.TrimSpace(c.form.Get("subject"))}
 	if _, err := c.h.setUpstreamOp(c.ctx(), c.a.call(), u, in); err != nil {
-		errs, ok := fieldError(err)
+		ps, ok := fieldError(err)
 		if !ok {
 			if e, isAPI := err.(*apiError); isAPI && e.Status == http.StatusConflict {
-				errs, ok = fieldErrors{"upstream.subject": e.Message}, true
+				ps, ok = []fieldProblem{{"upstream.subject", e.Message}}, true
 			}
 		}
 		if ok {
+			label := func(f string) string {
+				switch f {
+				case "upstream.subject":
+					return "Subject"
+				case "upstream.provider":
+					return "Identity provider"
+				}
+				return f
+			}
 			render(c, http.StatusUnprocessableEntity, u.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: u,
-				Table: newPermTable(c.h.cfg.Catalog), Self: u.ID == c.a.user.ID, Upstream: c.userUpstream(u, errs)})
+				Table: newPermTable(c.h.cfg.Catalog), Self: u.ID == c.a.user.ID, Upstream: c.userUpstream(u, plainErrors(ps, label))})
 			return
 		}
 		c.fail(err)

@@ -78,7 +78,7 @@ func TestConsoleIdentityProviders(t *testing.T) {
 		"scopes": {"openid profile email"}, "username_claim": {"preferred_username"}, "permissions_claim": {"groups"},
 		"permission_map": {"devs = REPO_WRITE\nadmins = NOPE"}}
 	r := e.post(cookie, "/console/identity-providers/new", form)
-	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `permission_map[&#34;admins&#34;][0]: unknown scope`) {
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `<p class="field-error" id="permission_map-error">The line for admins in the permission map has &#34;NOPE&#34;, which is not a permission of this service.</p>`) {
 		t.Fatalf("an unknown scope in the map: got %d: %s", r.status, r.body)
 	}
 	form.Set("permission_map", "devs = REPO_WRITE")

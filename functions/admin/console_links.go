@@ -50,8 +50,11 @@ func (c *consoleReq) links() {
 		return
 	}
 	d := linksData{Links: links, Uses: c.linkLastUsesFrom(links, uses), Next: next, First: after == "", Query: lq}
-	if q.Get("deleted") != "" {
+	if id := q.Get("deleted"); id != "" {
 		d.Notice = "The link was deleted, with every authorization and token of it."
+		if name := c.deletedName(id); name != "" {
+			d.Notice = "The link " + name + " was deleted, with every authorization and token of it."
+		}
 	}
 	render(c, http.StatusOK, "Application links", "links", linksPage, d)
 }
@@ -219,6 +222,48 @@ type linkFormData struct {
 	// IDTokenAlg is the "ID token signature" choice: RS256 or ES256
 	// ("": the default, RS256).
 	IDTokenAlg string
+	// NoScopes asks before saving a link with no permission ticked: it
+	// would get the catalog's baseline alone.
+	NoScopes bool
+}
+
+// label names a field of the link form as the form shows it.
+func (d linkFormData) label(field string) string {
+	base, _, _ := strings.Cut(field, "[")
+	switch base {
+	case "name":
+		return "Name"
+	case "redirect_uris":
+		if l, ok := listLabel(field, "Redirect URL"); ok {
+			return l
+		}
+		return "Redirect URL"
+	case "post_logout_redirect_uris":
+		return lineLabel(field, d.LogoutURIs, "sign-out redirect URLs")
+	case "resource_uris":
+		return lineLabel(field, d.ResourceURIs, "resource URLs")
+	case "client_type":
+		return "Client type"
+	case "grant_types":
+		return "Devices and command-line tools"
+	case "id_token_signed_response_alg":
+		return "ID token signature"
+	case "scopes":
+		return "Permissions"
+	}
+	return field
+}
+
+// inputs are the link form's inputs, in order, for its error summary.
+func (d linkFormData) inputs() []formInput {
+	in := []formInput{{"name", "name"}}
+	for i := range d.URIs {
+		in = append(in, formInput{"redirect_uris[" + strconv.Itoa(i) + "]", "redirect_uri_" + strconv.Itoa(i)})
+	}
+	return append(in, formInput{"redirect_uris", "redirect_uri_0"}, formInput{"post_logout_redirect_uris", "post_logout_redirect_uris"},
+		formInput{"resource_uris", "resource_uris"}, formInput{"client_type", "client_type_" + store.Confidential},
+		formInput{"grant_types", "grant_device"}, formInput{"id_token_signed_response_alg", "id_token_alg_RS256"},
+		formInput{"scopes", "scope-fieldset"})
 }
 
 func (c *consoleReq) newLinkForm() {
@@ -241,7 +286,9 @@ func (c *consoleReq) newLinkForm() {
 // device grant when ticked; refresh tokens as the link had them (a new
 // link: yes). A resource server has none.
 func formGrantTypes(d linkFormData, cur *store.Link) *[]string {
-	if d.ClientType == store.ResourceServer || cur == nil && !d.Device {
+	if !d.Device && (cur == nil || d.ClientType == store.ResourceServer) {
+		// The default, or what the link has; a resource server with the
+		// device box ticked is sent as asked, and refused in words.
 		return nil
 	}
 	var g []string
@@ -262,7 +309,9 @@ func formGrantTypes(d linkFormData, cur *store.Link) *[]string {
 
 // linkFormInput reads the fields of the link form; add reports the "add
 // another redirect URL" button, which re-renders the form with one more
-// field and changes nothing.
+// field and changes nothing. A resource server's "ID token signature" is
+// the choice's default (the form cannot leave it empty), so RS256 is
+// dropped for it; ES256 is sent, and refused in words.
 func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 	name := form.Get("name")
 	var uris []string
@@ -293,7 +342,10 @@ func linkFormInput(form url.Values) (in linkInput, d linkFormData, add bool) {
 	// the algorithm as it is.
 	if form.Has("id_token_alg") {
 		alg := form.Get("id_token_alg")
-		in.IDTokenAlg, d.IDTokenAlg = &alg, alg
+		d.IDTokenAlg = alg
+		if ct != store.ResourceServer || alg != store.DefaultIDTokenAlg {
+			in.IDTokenAlg = &alg
+		}
 	}
 	if d.URIs == nil {
 		d.URIs = []string{}
@@ -307,43 +359,45 @@ func (c *consoleReq) createLink() {
 	if len(d.Key) > 64 {
 		d.Key = ""
 	}
-	if c.form.Get("app_type") != "external" || c.form.Get("direction") != "incoming" {
-		d.Errs = fieldErrors{"app_type": "only External application, Incoming links can be created here"}
-	}
-	if add || d.Errs != nil {
-		if add && len(d.URIs) < shared.MaxRedirectURIs {
-			d.URIs = append(d.URIs, "")
-		}
+	show := func(status int) {
 		if len(d.URIs) == 0 {
 			d.URIs = []string{""}
 		}
-		status := http.StatusOK
-		if d.Errs != nil {
-			status = http.StatusUnprocessableEntity
-		}
 		render(c, status, "Create link", "links", linkFormPage, d)
+	}
+	if add {
+		if len(d.URIs) < shared.MaxRedirectURIs {
+			d.URIs = append(d.URIs, "")
+		}
+		show(http.StatusOK)
 		return
 	}
-	if *in.ClientType == store.ResourceServer {
-		// A resource server has no redirect URIs; the form's fields are
-		// ignored rather than refused, since the radio hides nothing.
-		none := []string{}
-		in.RedirectURIs, in.PostLogoutRedirectURIs = &none, &none
-		d.URIs, d.LogoutURIs = nil, ""
-		in.IDTokenAlg = nil
-	}
 	in.GrantTypes = formGrantTypes(d, nil)
+	if len(d.Scopes) == 0 && c.form.Get("no_permissions") != "ok" {
+		// Asked first, with the form's other errors if any.
+		d.NoScopes = true
+		_, err := c.h.validateNewLink(in, store.NewLink{})
+		if err == nil {
+			show(http.StatusOK)
+			return
+		}
+		ps, ok := fieldError(err)
+		if !ok {
+			c.fail(err)
+			return
+		}
+		d.Errs = plainErrors(ps, d.label)
+		show(http.StatusUnprocessableEntity)
+		return
+	}
 	key := ""
 	if d.Key != "" {
 		key = "console:" + d.Key
 	}
 	v, _, err := c.h.createLinkOp(c.ctx(), c.a.call(), in, key)
-	if errs, ok := conflictField(err); ok {
-		d.Errs = errs
-		if len(d.URIs) == 0 {
-			d.URIs = []string{""}
-		}
-		render(c, http.StatusConflict, "Create link", "links", linkFormPage, d)
+	if ps, ok := conflictField(err); ok {
+		d.Errs = plainErrors(ps, d.label)
+		show(http.StatusConflict)
 		return
 	}
 	if key != "" && isAPIConflict(err) {
@@ -352,12 +406,9 @@ func (c *consoleReq) createLink() {
 			Link: consolePrefix + "/links/new", LinkText: "Create link"})
 		return
 	}
-	if errs, ok := fieldError(err); ok {
-		d.Errs = errs
-		if len(d.URIs) == 0 {
-			d.URIs = []string{""}
-		}
-		render(c, http.StatusUnprocessableEntity, "Create link", "links", linkFormPage, d)
+	if ps, ok := fieldError(err); ok {
+		d.Errs = plainErrors(ps, d.label)
+		show(http.StatusUnprocessableEntity)
 		return
 	}
 	if err != nil {
@@ -368,26 +419,31 @@ func (c *consoleReq) createLink() {
 }
 
 func linkFormPage(b *page.Buffer, d linkFormData) {
-	title := "Create link"
+	title, verb := "Create link", "Create"
 	action := consolePrefix + "/links/new"
 	if d.Edit {
-		title = "Edit " + d.Name
+		title, verb = "Edit "+d.Name, "Save"
 		action = linkPath(d.ID, "/edit")
 	}
 	b.Fill("<h1>%s</h1>\n", title)
-	errorSummary(b, d.Errs)
+	errorSummary(b, d.Errs, d.inputs())
+	if d.NoScopes && len(d.Errs) == 0 {
+		b.Fill(`<div class="warning review" role="alert" tabindex="-1" autofocus><h2>No permission is ticked</h2>
+<p>The application would get only <strong>%s</strong> (<code>%s</code>), which every link has. <a href="#scope-fieldset">Tick the permissions it needs</a>, or choose <strong>%s without permissions</strong> at the bottom of the form.</p></div>
+`, d.Table.BaselineDescription, d.Table.Baseline, verb)
+	}
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
+	// The first submit button is what Enter in a text field presses:
+	// this one, rather than "Add another redirect URL" below.
+	b.Fill(`<button type="submit" class="default-submit" tabindex="-1" aria-hidden="true">%s</button>`+"\n", verb)
 	csrfInput(b, d.CSRF)
 	if !d.Edit {
 		b.Fill(`<input type="hidden" name="key" value="%s">`+"\n", d.Key)
-		b.WriteString(`<fieldset><legend>Application type</legend>
-<label class="radio"><input type="radio" name="app_type" value="external" checked> <span><strong>External application</strong><br><span class="small">An application outside this service, such as a CI server or a chat bot.</span></span></label>
-</fieldset>
-<fieldset><legend>Direction</legend>
-<label class="radio"><input type="radio" name="direction" value="incoming" checked> <span><strong>Incoming</strong><br><span class="small">The external application reaches this service's data on behalf of its users, with OAuth 2.0.</span></span></label>
-</fieldset>
+		// The only application type and direction there are: said,
+		// not offered as a choice.
+		b.WriteString(`<dl class="settings fixed"><dt>Application type</dt><dd>External application: an application outside this service, such as a CI server or a chat bot.</dd>
+<dt>Direction</dt><dd>Incoming: the external application reaches this service's data on behalf of its users, with OAuth 2.0.</dd></dl>
 `)
-		writeFieldError(b, d.Errs, "app_type", "app_type")
 	}
 	b.Fill(`<label for="name">Name</label>
 <input type="text" id="name" name="name" value="%s" maxlength="200" required`, d.Name)
@@ -395,31 +451,36 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 	b.WriteString(`<p class="hint">Users see this name when they are asked to approve the application.</p>` + "\n")
 	writeFieldError(b, d.Errs, "name", "name")
 
-	b.WriteString(`<fieldset><legend>Redirect URL</legend>
-<p class="hint">Where the application receives its users back after they approve: an https URL, an http URL on 127.0.0.1, [::1] or localhost, or an app's private-use scheme such as com.example.app:/callback. Up to 10. Not needed for a resource server, nor for an application that connects only as a device or command-line tool.</p>
+	// A resource server's redirect URLs cannot be set: not shown when
+	// editing one, refused in words when typed on the Create form.
+	if !d.Edit || d.ClientType != store.ResourceServer {
+		b.WriteString(`<fieldset><legend>Redirect URL</legend>
+<p class="hint">Where the application receives its users back after they approve: an https URL, an http URL on 127.0.0.1, [::1] or localhost, or an app's private-use scheme such as com.example.app:/callback. Up to 10. Leave it empty for a resource server, or for an application that connects only as a device or command-line tool.</p>
 `)
-	writeFieldError(b, d.Errs, "redirect_uris", "redirect_uris")
-	uris := d.URIs
-	if len(uris) == 0 {
-		uris = []string{""}
-	}
-	for i, u := range uris {
-		id := "redirect_uri_" + strconv.Itoa(i)
-		field := "redirect_uris[" + strconv.Itoa(i) + "]"
-		label := "Redirect URL"
-		if i > 0 {
-			label = "Redirect URL " + strconv.Itoa(i+1)
+		writeFieldError(b, d.Errs, "redirect_uris", "redirect_uris")
+		uris := d.URIs
+		if len(uris) == 0 {
+			uris = []string{""}
 		}
-		b.Fill(`<label for="%s">%s</label>`, id, label)
-		b.Fill(`<input type="url" id="%s" name="redirect_uri" value="%s" inputmode="url" autocapitalize="none" spellcheck="false"`, id, u)
-		b.WriteString(inputAttrs(d.Errs, field, id) + ">\n")
-		writeFieldError(b, d.Errs, field, id)
+		for i, u := range uris {
+			id := "redirect_uri_" + strconv.Itoa(i)
+			field := "redirect_uris[" + strconv.Itoa(i) + "]"
+			label, _ := listLabel(field, "Redirect URL")
+			b.Fill(`<label for="%s">%s</label>`, id, label)
+			b.Fill(`<input type="url" id="%s" name="redirect_uri" value="%s" inputmode="url" autocapitalize="none" spellcheck="false"`, id, u)
+			attrs := inputAttrs(d.Errs, field, id)
+			if attrs == "" && i == 0 && d.Errs["redirect_uris"] != "" {
+				attrs = ` aria-invalid="true" aria-describedby="redirect_uris-error"`
+			}
+			b.WriteString(attrs + ">\n")
+			writeFieldError(b, d.Errs, field, id)
+		}
+		if len(uris) < shared.MaxRedirectURIs {
+			b.WriteString(`<button type="submit" name="action" value="add_uri" class="secondary" formnovalidate>Add another redirect URL</button>` + "\n")
+		}
+		b.WriteString("</fieldset>\n")
+		logoutField(b, d)
 	}
-	if len(uris) < shared.MaxRedirectURIs {
-		b.WriteString(`<button type="submit" name="action" value="add_uri" class="secondary" formnovalidate>Add another redirect URL</button>` + "\n")
-	}
-	b.WriteString("</fieldset>\n")
-	logoutField(b, d)
 	if !d.Edit || d.ClientType == store.ResourceServer {
 		resourceField(b, d)
 	}
@@ -436,7 +497,7 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 			if d.ClientType == o.v || d.ClientType == "" && o.v == store.Confidential {
 				chk = " checked"
 			}
-			b.Fill(`<label class="radio"><input type="radio" name="client_type" value="%s"`+chk+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n", o.v, o.label, o.help)
+			b.Fill(`<label class="radio"><input type="radio" id="client_type_%s" name="client_type" value="%s"`+chk+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n", o.v, o.v, o.label, o.help)
 		}
 		b.WriteString("</fieldset>\n")
 	}
@@ -457,18 +518,20 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 		idTokenAlgField(b, d)
 	}
 
-	scopeErr := d.Errs["scopes"]
-	for k, v := range d.Errs {
-		if strings.HasPrefix(k, "scopes[") {
-			scopeErr = v
-		}
+	note := elementErrors(d.Errs, "scopes")
+	if d.NoScopes {
+		note = strings.TrimSpace(note + " No permission is ticked: the application would get only " + d.Table.BaselineDescription + ", which every link has.")
 	}
-	writePermTable(b, d.Table, "scope", "Permissions", d.Scopes, sentence(scopeErr))
+	writePermTable(b, d.Table, "scope", "Permissions", d.Scopes, note)
+	b.Fill(`<div class="actions"><button type="submit">%s</button>`, verb)
+	if d.NoScopes {
+		b.Fill(`<button type="submit" name="no_permissions" value="ok" class="secondary">%s without permissions</button>`, verb)
+	}
+	cancel := consolePrefix + "/links"
 	if d.Edit {
-		b.Fill(`<button type="submit">Save</button> <a href="%s">Cancel</a>`+"\n", page.LocalURL(linkPath(d.ID, "")))
-	} else {
-		b.WriteString(`<button type="submit">Create</button> <a href="/console/links">Cancel</a>` + "\n")
+		cancel = linkPath(d.ID, "")
 	}
+	b.Fill(`<a class="cancel" href="%s">Cancel</a></div>`+"\n", page.LocalURL(cancel))
 	b.WriteString("</form>\n")
 }
 
@@ -497,17 +560,7 @@ func idTokenAlgField(b *page.Buffer, d linkFormData) {
 // as the line it came from.
 func logoutField(b *page.Buffer, d linkFormData) {
 	const field, id = "post_logout_redirect_uris", "post_logout_redirect_uris"
-	msg := d.Errs[field]
-	for k, v := range d.Errs {
-		if i, ok := strings.CutPrefix(k, field+"["); ok {
-			if n, err := strconv.Atoi(strings.TrimSuffix(i, "]")); err == nil {
-				msg = v
-				if _, lines := uriLines(d.LogoutURIs); n < len(lines) {
-					msg = "line " + strconv.Itoa(lines[n]) + ": " + v
-				}
-			}
-		}
-	}
+	msg := elementErrors(d.Errs, field)
 	errs := fieldErrors{field: msg}
 	b.WriteString(`<fieldset><legend>Sign-out redirect URLs (optional)</legend>` + "\n")
 	b.WriteString(`<p class="hint" id="post_logout_redirect_uris-hint">For an application that signs its users in with OpenID Connect: where its users may be sent back after they sign out through it. Matched exactly, with the same rules as redirect URLs. Up to 10.</p>` + "\n")
@@ -529,17 +582,7 @@ func logoutField(b *page.Buffer, d linkFormData) {
 // ("resource_uris[1]: ...") is shown as the line it came from.
 func resourceField(b *page.Buffer, d linkFormData) {
 	const field, id = "resource_uris", "resource_uris"
-	msg := d.Errs[field]
-	for k, v := range d.Errs {
-		if i, ok := strings.CutPrefix(k, field+"["); ok {
-			if n, err := strconv.Atoi(strings.TrimSuffix(i, "]")); err == nil {
-				msg = v
-				if _, lines := uriLines(d.ResourceURIs); n < len(lines) {
-					msg = "line " + strconv.Itoa(lines[n]) + ": " + v
-				}
-			}
-		}
-	}
+	msg := elementErrors(d.Errs, field)
 	errs := fieldErrors{field: msg}
 	legend := "Resource URLs (resource servers only, optional)"
 	if d.Edit {
@@ -931,15 +974,21 @@ func (c *consoleReq) editLink() {
 	in, d, add := linkFormInput(c.form)
 	d.CSRF, d.Edit, d.ID, d.ClientType, d.Table = c.a.sess.CSRF, true, link.ID, link.ClientType, newPermTable(c.h.cfg.Catalog)
 	in.ClientType = nil
+	show := func(status int) {
+		if len(d.URIs) == 0 && link.ClientType != store.ResourceServer {
+			d.URIs = []string{""}
+		}
+		render(c, status, "Edit "+link.Name, "links", linkFormPage, d)
+	}
 	if add {
 		if len(d.URIs) < shared.MaxRedirectURIs {
 			d.URIs = append(d.URIs, "")
 		}
-		render(c, http.StatusOK, "Edit "+link.Name, "links", linkFormPage, d)
+		show(http.StatusOK)
 		return
 	}
 	if link.ClientType == store.ResourceServer {
-		in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil
+		in.RedirectURIs, in.PostLogoutRedirectURIs = nil, nil // the form has no such fields for it
 	} else {
 		in.ResourceURIs = nil // the form has no such field for it
 	}
@@ -947,18 +996,33 @@ func (c *consoleReq) editLink() {
 		in.IDTokenAlg = nil
 	}
 	in.GrantTypes = formGrantTypes(d, &link)
+	if len(d.Scopes) == 0 && len(link.Scopes) > 0 && c.form.Get("no_permissions") != "ok" {
+		// Taking every permission away is asked first, with the form's
+		// other errors if any.
+		d.NoScopes = true
+		_, _, err := c.h.validateLinkUpdate(link, in)
+		if err == nil {
+			show(http.StatusOK)
+			return
+		}
+		ps, ok := fieldError(err)
+		if !ok {
+			c.fail(err)
+			return
+		}
+		d.Errs = plainErrors(ps, d.label)
+		show(http.StatusUnprocessableEntity)
+		return
+	}
 	if _, err := c.h.updateLinkOp(c.ctx(), c.a.call(), link.ID, in); err != nil {
-		errs, ok := fieldError(err)
+		ps, ok := fieldError(err)
 		status := http.StatusUnprocessableEntity
-		if cerrs, conflict := conflictField(err); conflict {
-			errs, ok, status = cerrs, true, http.StatusConflict
+		if cps, conflict := conflictField(err); conflict {
+			ps, ok, status = cps, true, http.StatusConflict
 		}
 		if ok {
-			d.Errs = errs
-			if len(d.URIs) == 0 && link.ClientType != store.ResourceServer {
-				d.URIs = []string{""}
-			}
-			render(c, status, "Edit "+link.Name, "links", linkFormPage, d)
+			d.Errs = plainErrors(ps, d.label)
+			show(status)
 			return
 		}
 		c.fail(err)
@@ -1018,10 +1082,10 @@ func rotatePage(b *page.Buffer, d rotateData) {
 <h1>Rotate the secret of %s</h1>
 <p>A new client secret is made now. Until the overlap ends, the application may use either secret, so you can update it without downtime. Only one previous secret is kept: rotating again ends an earlier overlap.</p>
 `, page.LocalURL(linkPath(d.Link.ID, "")), d.Link.Name, d.Link.Name)
-	errorSummary(b, d.Errs)
+	errorSummary(b, d.Errs, []formInput{{"overlap_seconds", "overlap_seconds"}})
 	b.Fill(`<form method="post" action="%s">`+"\n", page.LocalURL(linkPath(d.Link.ID, "/rotate")))
 	csrfInput(b, d.CSRF)
-	b.WriteString("<fieldset><legend>How long the current secret keeps working</legend>\n")
+	b.WriteString(`<fieldset id="overlap_seconds" tabindex="-1"><legend>How long the current secret keeps working</legend>` + "\n")
 	writeFieldError(b, d.Errs, "overlap_seconds", "overlap_seconds")
 	for i, o := range overlapChoices {
 		chk, class := "", "radio"
@@ -1049,7 +1113,13 @@ func (c *consoleReq) rotate() {
 		overlap = &n
 	}
 	if _, err := c.h.rotateCredentialsOp(c.ctx(), c.a.call(), c.param(0), overlap); err != nil {
-		if errs, ok := fieldError(err); ok {
+		if ps, ok := fieldError(err); ok {
+			errs := plainErrors(ps, func(f string) string {
+				if f == "overlap_seconds" {
+					return "How long the current secret keeps working"
+				}
+				return f
+			})
 			link, gerr := c.h.getLinkOp(c.ctx(), c.param(0))
 			if gerr != nil {
 				c.fail(gerr)
@@ -1095,17 +1165,34 @@ func (c *consoleReq) deleteLinkForm() {
 	})
 }
 
+// deleteLink deletes the link and goes back to the list, whose notice
+// names the link: read from the deletion's own activity event, so that
+// the address (?deleted=<id>) cannot make the page name another.
 func (c *consoleReq) deleteLink() {
-	link, err := c.h.getLinkOp(c.ctx(), c.param(0))
+	if err := c.h.deleteLinkOp(c.ctx(), c.a.call(), c.param(0)); err != nil {
+		c.fail(err)
+		return
+	}
+	c.seeOther(consolePrefix + "/links?deleted=" + url.QueryEscape(c.param(0)))
+}
+
+// deletedName is the name the link id had when it was deleted, read from
+// the deletion's activity event among its latest (events of one instant
+// come in any order); "" when there is none.
+func (c *consoleReq) deletedName(id string) string {
+	if len(id) > maxCursor {
+		return ""
+	}
+	evs, _, err := c.h.eventsOp(c.ctx(), store.EventSubject{Kind: store.EventLink, ID: id}, 5, "")
 	if err != nil {
-		c.fail(err)
-		return
+		return ""
 	}
-	if err := c.h.deleteLinkOp(c.ctx(), c.a.call(), link.ID); err != nil {
-		c.fail(err)
-		return
+	for _, ev := range evs {
+		if ev.Event == "link_deleted" {
+			return ev.Details["name"]
+		}
 	}
-	c.seeOther(consolePrefix + "/links?deleted=1")
+	return ""
 }
 
 // revokeGrantForm asks before revoking one user's authorization of a link.
@@ -1143,12 +1230,12 @@ func (c *consoleReq) revokeGrant() {
 
 // conflictField reads an operation's 409 about one field (a resource URL
 // another link has) as the form's error under that field.
-func conflictField(err error) (fieldErrors, bool) {
+func conflictField(err error) ([]fieldProblem, bool) {
 	e, ok := err.(*apiError)
 	if !ok || e.Status != http.StatusConflict || e.field == "" {
 		return nil, false
 	}
-	return fieldErrors{e.field: e.Message}, true
+	return []fieldProblem{{e.field, e.Message}}, true
 }
 
 // isAPIConflict reports an operation's 409.

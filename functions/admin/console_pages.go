@@ -58,11 +58,12 @@ td form button{margin:0}
 .permtable .incl{display:none;color:#006644;font-weight:600}
 .permtable .implies{display:block}
 .tablewrap{overflow-x:auto}
-details.menu{position:relative;display:inline-block}
+details.menu{display:inline-block}
 details.menu summary{cursor:pointer;font-weight:600;padding:.6rem 1.2rem;border:2px solid #0052cc;border-radius:4px;color:#0052cc;min-height:44px;list-style:none;display:inline-flex;align-items:center}
 details.menu summary::-webkit-details-marker{display:none}
-details.menu summary::after{content:" \25BE"}
-details.menu .items{position:absolute;right:0;z-index:1;background:#fff;border:1px solid #dfe1e6;border-radius:4px;box-shadow:0 4px 8px rgba(9,30,66,.25);padding:.25rem 0;min-width:14rem}
+details.menu summary::after{content:"\25BE";margin-left:.4rem}
+.bar:has(details.menu[open]){align-items:flex-start}
+details.menu .items{margin:.5rem 0 0;background:#fff;border:1px solid #dfe1e6;border-radius:4px;padding:.25rem 0;min-width:14rem}
 details.menu .items a,details.menu .items button{display:block;width:100%;text-align:left;padding:.6rem 1rem;margin:0;border:0;border-radius:0;background:none;color:#172b4d;font-weight:400;text-decoration:none;min-height:44px}
 details.menu .items a:hover,details.menu .items button:hover{background:#f4f5f7}
 details.menu .items form{margin:0}
@@ -71,6 +72,14 @@ details.menu .items form{margin:0}
 .secret button{margin:0}
 form.find{margin-bottom:1rem}
 .narrow{max-width:36rem}
+.error-summary{border:3px solid #bf2600;border-radius:4px;padding:.5rem 1rem;margin:0 0 1rem}
+.error-summary h2{margin:.25rem 0 .5rem;color:#bf2600}
+.error-summary ul{margin:0;padding-left:1.25rem}
+.error-summary a{color:#bf2600;font-weight:600}
+.review h2{margin:.25rem 0 .5rem}
+.default-submit{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}
+dl.fixed{margin:1rem 0}
+.actions a.cancel{align-self:center}
 .empty{border:2px dashed #dfe1e6;border-radius:6px;padding:1rem 1.5rem;text-align:center}
 .pager{display:flex;gap:1rem;margin-top:1rem}
 table.grants td[data-label=User]{min-width:6rem}
@@ -91,7 +100,6 @@ table.cards td{border:0;padding:.25rem 0}
 table.cards td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#42526e}
 dl.settings{grid-template-columns:1fr}
 dl.settings dd{margin-bottom:.5rem}
-details.menu .items{left:0;right:auto}
 fieldset{padding:.5rem .75rem .75rem}
 .permtable thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .permtable,.permtable tbody,.permtable tr,.permtable th,.permtable td{display:block;width:100%}
@@ -267,48 +275,4 @@ func userPath(username, suffix string) string {
 		username = "NEW"
 	}
 	return consolePrefix + "/users/" + url.PathEscape(username) + suffix
-}
-
-// fieldErrors holds the message of a form's invalid field, keyed by the
-// API's field name ("name", "redirect_uris[1]", "scopes").
-type fieldErrors map[string]string
-
-// fieldError splits a validation error of an operation into its field and
-// the API's words for the reason; ok is false for any other error.
-func fieldError(err error) (fieldErrors, bool) {
-	e, ok := err.(*apiError)
-	if !ok || e.Status != http.StatusUnprocessableEntity || e.Code != "validation_failed" {
-		return nil, false
-	}
-	field, reason, ok := strings.Cut(e.Message, ": ")
-	if !ok {
-		return fieldErrors{"": e.Message}, true
-	}
-	return fieldErrors{field: reason}, true
-}
-
-// inputError writes the error of field (if any) under its input, and
-// returns the attributes that tie the input to it.
-func inputAttrs(errs fieldErrors, field, id string) string {
-	if errs[field] == "" {
-		return ""
-	}
-	return ` aria-invalid="true" aria-describedby="` + page.Escape(id) + `-error"`
-}
-
-func writeFieldError(b *page.Buffer, errs fieldErrors, field, id string) {
-	if msg := errs[field]; msg != "" {
-		b.Fill(`<p class="field-error" id="%s-error">%s</p>`+"\n", id, sentence(msg))
-	}
-}
-
-// errorSummary writes a form's error at the top, in the API's words.
-func errorSummary(b *page.Buffer, errs fieldErrors) {
-	for field, msg := range errs {
-		text := msg
-		if field != "" {
-			text = field + ": " + msg
-		}
-		b.Fill(`<p class="error" role="alert">The form has an error: %s</p>`+"\n", text)
-	}
 }

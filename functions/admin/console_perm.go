@@ -165,9 +165,9 @@ func writePermTable(b *page.Buffer, t permTable, field, legend string, checked [
 	if field == "permission" {
 		who, whom = "the user may grant an application", "user"
 	}
-	b.Fill(`<fieldset class="perm" aria-describedby="%s-help">
+	b.Fill(`<fieldset class="perm" id="%s-fieldset" tabindex="-1" aria-describedby="%s-help">
 <legend>%s</legend>
-<p class="small" id="%s-help">Tick the highest level `+who+` for each resource: a level includes the levels it lists. `, field, legend, field)
+<p class="small" id="%s-help">Tick the highest level `+who+` for each resource: a level includes the levels it lists. `, field, field, legend, field)
 	if t.Baseline != "" {
 		b.Fill(`Every `+whom+` has <strong>%s</strong> (<code>%s</code>).`, t.BaselineDescription, t.Baseline)
 	}

@@ -134,21 +134,60 @@ func userFormInput(form url.Values) (userInput, store.User) {
 	return in, u
 }
 
+// userLabel names a field of the user form as the form shows it.
+func userLabel(field string) string {
+	base, _, _ := strings.Cut(field, "[")
+	switch base {
+	case "username":
+		return "Username"
+	case "password":
+		return "Password"
+	case "name":
+		return "Full name"
+	case "email":
+		return "Email"
+	case "email_verified":
+		return "Email address verified"
+	case "admin":
+		return "Administrator"
+	case "disabled":
+		return "Disabled"
+	case "permissions":
+		return "Permissions"
+	}
+	return field
+}
+
+// passwordLabel names a field of the Set password form.
+func passwordLabel(field string) string {
+	switch field {
+	case "password":
+		return "New password"
+	case "current_password":
+		return "Your current password"
+	}
+	return field
+}
+
+// userInputs are the user form's inputs, in order, for its error summary.
+var userInputs = []formInput{{"username", "username"}, {"password", "password"}, {"name", "name"}, {"email", "email"},
+	{"email_verified", "email_verified"}, {"admin", "admin"}, {"disabled", "disabled"}, {"permissions", "permission-fieldset"}}
+
 func (c *consoleReq) createUser() {
 	in, u := userFormInput(c.form)
 	username, pw := c.form.Get("username"), c.form.Get("password")
 	in.Username, in.Password = &username, &pw
 	created, err := c.h.createUserOp(c.ctx(), c.a.call(), in)
 	if err != nil {
-		errs, ok := fieldError(err)
+		ps, ok := fieldError(err)
 		if !ok {
 			if e, isAPI := err.(*apiError); isAPI && e.Status == http.StatusConflict {
-				errs, ok = fieldErrors{"username": e.Message}, true
+				ps, ok = []fieldProblem{{"username", e.Message}}, true
 			}
 		}
 		if ok {
 			render(c, http.StatusUnprocessableEntity, "Create user", "users", userFormPage,
-				userFormData{CSRF: c.a.sess.CSRF, Create: true, User: u, Errs: errs, Table: newPermTable(c.h.cfg.Catalog)})
+				userFormData{CSRF: c.a.sess.CSRF, Create: true, User: u, Errs: plainErrors(ps, userLabel), Table: newPermTable(c.h.cfg.Catalog)})
 			return
 		}
 		c.fail(err)
@@ -208,13 +247,18 @@ func (c *consoleReq) updateUser() {
 	if cur.Username == c.a.user.Username && (!*in.Admin || *in.Disabled) {
 		// Refused here, not by the API: an administrator who locks
 		// themselves out of the console needs another one to get back.
+		field := "admin"
+		if *in.Disabled {
+			field = "disabled"
+		}
 		render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: u,
-			Errs: fieldErrors{"admin": "you cannot remove your own administrator flag or disable yourself here; ask another administrator"}, Table: newPermTable(c.h.cfg.Catalog), Self: true})
+			Errs: fieldErrors{field: "You cannot remove your own administrator flag or disable yourself here: ask another administrator."}, Table: newPermTable(c.h.cfg.Catalog), Self: true})
 		return
 	}
 	if _, err := c.h.updateUserOp(c.ctx(), c.a.call(), cur.Username, in); err != nil {
-		if errs, ok := fieldError(err); ok {
-			render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: u, Errs: errs, Table: newPermTable(c.h.cfg.Catalog)})
+		if ps, ok := fieldError(err); ok {
+			render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: u, Errs: plainErrors(ps, userLabel),
+				Table: newPermTable(c.h.cfg.Catalog), Self: cur.Username == c.a.user.Username})
 			return
 		}
 		c.fail(err)
@@ -230,6 +274,19 @@ func (c *consoleReq) setPassword() {
 		return
 	}
 	self := cur.ID == c.a.user.ID
+	pw := c.form.Get("new_password")
+	// Both fields are checked, so that both errors are said at once; the
+	// new password is checked first, as the API would, but nothing is
+	// changed unless the current one is right.
+	errs := fieldErrors{}
+	if err := c.h.validatePassword(pw, cur.Username); err != nil {
+		ps, ok := fieldError(err)
+		if !ok {
+			c.fail(err)
+			return
+		}
+		errs = plainErrors(ps, passwordLabel)
+	}
 	if self {
 		// One's own password changes only with the current one (ASVS
 		// V2.1.5): a session left open is not enough to take the account.
@@ -239,19 +296,22 @@ func (c *consoleReq) setPassword() {
 			return
 		}
 		if !ok {
-			render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: cur,
-				PwErrs: fieldErrors{"current_password": "your current password is not right; nothing was changed"},
-				Table:  newPermTable(c.h.cfg.Catalog), Self: true})
-			return
+			errs["current_password"] = "Your current password is not right: nothing was changed."
 		}
 	}
-	pw := c.form.Get("new_password")
-	if _, err := c.h.updateUserOp(c.ctx(), c.a.call(), cur.Username, userInput{Password: &pw}); err != nil {
-		if errs, ok := fieldError(err); ok {
-			render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: cur, PwErrs: errs, Table: newPermTable(c.h.cfg.Catalog), Self: cur.Username == c.a.user.Username})
-			return
+	if len(errs) == 0 {
+		if _, err := c.h.updateUserOp(c.ctx(), c.a.call(), cur.Username, userInput{Password: &pw}); err != nil {
+			ps, ok := fieldError(err)
+			if !ok {
+				c.fail(err)
+				return
+			}
+			errs = plainErrors(ps, passwordLabel)
 		}
-		c.fail(err)
+	}
+	if len(errs) > 0 {
+		render(c, http.StatusUnprocessableEntity, cur.Username, "users", userFormPage, userFormData{CSRF: c.a.sess.CSRF, User: cur, PwErrs: errs,
+			Table: newPermTable(c.h.cfg.Catalog), Self: self})
 		return
 	}
 	c.seeOther(userPath(cur.Username, "?password=1"))
@@ -347,7 +407,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 			b.WriteString("</div>\n")
 		}
 	}
-	errorSummary(b, d.Errs)
+	errorSummary(b, d.Errs, userInputs)
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
 	csrfInput(b, d.CSRF)
 	if d.Create {
@@ -358,8 +418,11 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		writeFieldError(b, d.Errs, "username", "username")
 		b.WriteString(`<label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="new-password" required` + inputAttrs(d.Errs, "password", "password") + ">\n")
-		b.WriteString(`<p class="hint">At least 8 characters. Give it to the user in person or over a channel you trust.</p>` + "\n")
+		b.WriteString(`<p class="hint">At least 8 characters, not easy to guess. Give it to the user in person or over a channel you trust.</p>` + "\n")
 		writeFieldError(b, d.Errs, "password", "password")
+		if len(d.Errs) > 0 && d.Errs["password"] == "" {
+			b.WriteString(`<p class="hint">A password is never shown again: type it once more.</p>` + "\n")
+		}
 	}
 	b.Fill(`<label for="name">Full name</label>
 <input type="text" id="name" name="name" value="%s" autocomplete="off"`, u.Name)
@@ -377,13 +440,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 	}
 	checkbox(b, "disabled", "Disabled", "Cannot sign in; applications acting for the user stop working.", u.Disabled, d.Errs)
 	b.WriteString("</fieldset>\n")
-	permErr := d.Errs["permissions"]
-	for k, v := range d.Errs {
-		if strings.HasPrefix(k, "permissions[") {
-			permErr = v
-		}
-	}
-	writePermTable(b, d.Table, "permission", "Permissions", u.Permissions, sentence(permErr))
+	writePermTable(b, d.Table, "permission", "Permissions", u.Permissions, elementErrors(d.Errs, "permissions"))
 	b.WriteString(`<p class="hint">An application never gets more than the user's permissions, whatever its link allows. Lowered permissions apply at the application's next token refresh.</p>` + "\n")
 	if d.Create {
 		b.WriteString(`<button type="submit">Create user</button> <a href="/console/users">Cancel</a>` + "\n</form>\n")
@@ -394,7 +451,8 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		writeUpstreamSection(b, u.Username, d.CSRF, d.Upstream)
 	}
 
-	b.WriteString("<h2>Set a password</h2>\n")
+	b.WriteString(`<h2 id="set-password">Set a password</h2>` + "\n")
+	errorSummary(b, d.PwErrs, []formInput{{"current_password", "current_password"}, {"password", "new_password"}})
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(userPath(u.Username, "/password")))
 	csrfInput(b, d.CSRF)
 	if d.Self {
@@ -519,7 +577,7 @@ func keysPage(b *page.Buffer, d keysData) {
 	}
 	b.Fill(`<p>Rotate when a key may have leaked, or on your schedule. The new key signs access tokens. Tokens already issued keep working until they expire; the old key of the same algorithm stays published for %s.</p>
 `, humanDuration(d.Keep))
-	errorSummary(b, d.Errs)
+	errorSummary(b, d.Errs, []formInput{{"alg", "alg-" + d.AccessAlg}})
 	b.Fill(`<form method="post" action="%s">`+"\n", page.LocalURL(consolePrefix+"/keys/rotate"))
 	csrfInput(b, d.CSRF)
 	b.WriteString("<fieldset><legend>Algorithm of the new key</legend>\n")
@@ -538,8 +596,7 @@ func keysPage(b *page.Buffer, d keysData) {
 func (c *consoleReq) rotateKey() {
 	alg := c.form.Get("alg")
 	if alg != "" && !signing.Supported(alg) {
-		errs, _ := fieldError(errValidation("alg", "choose RS256 or ES256"))
-		c.renderKeys(http.StatusUnprocessableEntity, errs)
+		c.renderKeys(http.StatusUnprocessableEntity, fieldErrors{"alg": "Choose RS256 or ES256 as the algorithm of the new key."})
 		return
 	}
 	if _, err := c.h.rotateSigningKeyOp(c.ctx(), c.w, c.a.call(), alg); err != nil {

@@ -119,7 +119,7 @@ func TestConsoleDeviceCheckbox(t *testing.T) {
 	}
 	// Unticked with no redirect URL: the code flow needs one.
 	ef := url.Values{"csrf": {csrf}, "name": {"Deploy CLI"}, "redirect_uri": {""}, "scope": {"REPO_READ"}}
-	if r := e.post(cookie, "/console/links/"+id+"/edit", ef); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "at least one redirect URI") {
+	if r := e.post(cookie, "/console/links/"+id+"/edit", ef); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Enter a redirect URL, or tick Devices and command-line tools") {
 		t.Errorf("untick without a redirect URL: %d", r.status)
 	}
 	// With a redirect URL and the box ticked: both ways.

@@ -22,7 +22,15 @@ type apiError struct {
 	// field names the input a conflict is about, for the console's form
 	// ("" for none); the JSON body does not carry it.
 	field string
+	// fields are every invalid field of a validation_failed error, in the
+	// order they were checked; Message is the first of them. The console
+	// shows each beside its input; the JSON body carries the first.
+	fields []fieldProblem
 }
+
+// fieldProblem is one invalid field of a request: the API's name of the
+// field ("name", "redirect_uris[1]") and the reason, in the API's words.
+type fieldProblem struct{ Field, Reason string }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
@@ -46,7 +54,44 @@ func errConflict(msg string) *apiError {
 
 // errValidation is a 422 whose message names the field: "field: reason".
 func errValidation(field, reason string) *apiError {
-	return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: field + ": " + reason}
+	return &apiError{Status: http.StatusUnprocessableEntity, Code: "validation_failed", Message: field + ": " + reason,
+		fields: []fieldProblem{{field, reason}}}
+}
+
+// problems collects the validation errors of one request, so that a form
+// gets every invalid field at once rather than the first alone.
+type problems struct {
+	list  []fieldProblem
+	other error // the first error that is not a validation error
+}
+
+// add records err (nil records nothing) and reports whether it was nil.
+func (p *problems) add(err error) bool {
+	if err == nil {
+		return true
+	}
+	var e *apiError
+	if errors.As(err, &e) && e.Code == "validation_failed" && len(e.fields) > 0 {
+		p.list = append(p.list, e.fields...)
+	} else if p.other == nil {
+		p.other = err
+	}
+	return false
+}
+
+// err is nil when nothing was recorded; else the first error that is not a
+// validation error, or one validation_failed error holding every field
+// recorded (its message the first's).
+func (p *problems) err() error {
+	switch {
+	case p.other != nil:
+		return p.other
+	case len(p.list) == 0:
+		return nil
+	}
+	e := errValidation(p.list[0].Field, p.list[0].Reason)
+	e.fields = p.list
+	return e
 }
 
 func errTooLarge() *apiError {

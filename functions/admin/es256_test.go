@@ -199,7 +199,7 @@ func TestConsoleKeysAlgorithm(t *testing.T) {
 		t.Fatalf("rotate ES256: got %d %s", r.status, r.body)
 	}
 	r = e.post(cookie, "/console/keys/rotate", url.Values{"csrf": {csrf}, "alg": {"HS256"}})
-	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "choose RS256 or ES256") {
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "Choose RS256 or ES256") {
 		t.Errorf("rotate HS256: got %d", r.status)
 	}
 	if want := []string{"ES256"}; !slices.Equal(e.keys.algs, want) {
@@ -248,7 +248,7 @@ func TestConsoleLinkIDTokenAlg(t *testing.T) {
 		t.Errorf("after edit: got %v, want RS256", got["id_token_signed_response_alg"])
 	}
 	ef.Set("id_token_alg", "none")
-	if r := e.post(cookie, "/console/links/"+id+"/edit", ef); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "id_token_signed_response_alg") {
+	if r := e.post(cookie, "/console/links/"+id+"/edit", ef); r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, "ID token signature must be &#34;RS256&#34; or &#34;ES256&#34;.") {
 		t.Errorf("edit with alg none: got %d", r.status)
 	}
 	// A form without the field leaves the algorithm as it is.

@@ -164,73 +164,74 @@ func validDomain(s string) bool {
 // idpSettings validates the settings of in into p (fields not sent stay
 // as they are) and returns the names of the fields sent.
 func (h *Handler) idpSettings(in idpInput, p *store.IdentityProvider) ([]string, error) {
+	// Every field sent is checked, so that a form shows every invalid one
+	// at once.
 	var fields []string
+	var bad problems
 	if in.Name != nil {
 		name, err := validateName(*in.Name)
-		if err != nil {
-			return nil, err
+		if bad.add(err) {
+			p.Name, fields = name, append(fields, "name")
 		}
-		p.Name, fields = name, append(fields, "name")
 	}
-	if in.ClientID != nil {
-		if err := printable("client_id", *in.ClientID, maxClientIDLen, true); err != nil {
-			return nil, err
-		}
+	if in.ClientID != nil && bad.add(printable("client_id", *in.ClientID, maxClientIDLen, true)) {
 		p.ClientID, fields = *in.ClientID, append(fields, "client_id")
 	}
 	if in.Scopes != nil {
 		scopes := *in.Scopes
+		ok := true
 		if len(scopes) > maxListLen {
-			return nil, errValidation("scopes", fmt.Sprintf("has more than %d scopes", maxListLen))
-		}
-		for i, s := range scopes {
-			if err := printable(fmt.Sprintf("scopes[%d]", i), s, maxClaimNameLen, true); err != nil {
-				return nil, err
+			ok = bad.add(errValidation("scopes", fmt.Sprintf("has more than %d scopes", maxListLen)))
+		} else {
+			for i, s := range scopes {
+				ok = bad.add(printable(fmt.Sprintf("scopes[%d]", i), s, maxClaimNameLen, true)) && ok
+			}
+			if ok && !slices.Contains(scopes, "openid") {
+				ok = bad.add(errValidation("scopes", "must include openid"))
 			}
 		}
-		if !slices.Contains(scopes, "openid") {
-			return nil, errValidation("scopes", "must include openid")
+		if ok {
+			p.Scopes, fields = scopes, append(fields, "scopes")
 		}
-		p.Scopes, fields = scopes, append(fields, "scopes")
 	}
-	if in.UsernameClaim != nil {
-		if err := printable("username_claim", *in.UsernameClaim, maxClaimNameLen, true); err != nil {
-			return nil, err
-		}
+	if in.UsernameClaim != nil && bad.add(printable("username_claim", *in.UsernameClaim, maxClaimNameLen, true)) {
 		p.UsernameClaim, fields = *in.UsernameClaim, append(fields, "username_claim")
 	}
 	if in.EmailDomains != nil {
 		ds := *in.EmailDomains
-		if len(ds) > maxListLen {
-			return nil, errValidation("email_domains", fmt.Sprintf("has more than %d domains", maxListLen))
-		}
+		ok := true
 		out := make([]string, len(ds))
-		for i, d := range ds {
-			out[i] = strings.ToLower(strings.TrimSpace(d))
-			if !validDomain(out[i]) {
-				return nil, errValidation(fmt.Sprintf("email_domains[%d]", i), "must be a domain name such as example.com")
+		if len(ds) > maxListLen {
+			ok = bad.add(errValidation("email_domains", fmt.Sprintf("has more than %d domains", maxListLen)))
+		} else {
+			for i, d := range ds {
+				out[i] = strings.ToLower(strings.TrimSpace(d))
+				if !validDomain(out[i]) {
+					ok = bad.add(errValidation(fmt.Sprintf("email_domains[%d]", i), "must be a domain name such as example.com"))
+				}
 			}
 		}
-		p.EmailDomains, fields = out, append(fields, "email_domains")
+		if ok {
+			p.EmailDomains, fields = out, append(fields, "email_domains")
+		}
 	}
 	if in.CreateUsers != nil {
 		p.CreateUsers, fields = *in.CreateUsers, append(fields, "create_users")
 	}
-	if in.PermissionsClaim != nil {
-		if err := printable("permissions_claim", *in.PermissionsClaim, maxClaimNameLen, false); err != nil {
-			return nil, err
-		}
+	if in.PermissionsClaim != nil && bad.add(printable("permissions_claim", *in.PermissionsClaim, maxClaimNameLen, false)) {
 		p.PermissionsClaim, fields = *in.PermissionsClaim, append(fields, "permissions_claim")
 	}
 	if in.PermissionMap != nil {
 		m, err := h.validatePermissionMap(*in.PermissionMap)
-		if err != nil {
-			return nil, err
+		if bad.add(err) {
+			p.PermissionMap, fields = m, append(fields, "permission_map")
 		}
-		p.PermissionMap, fields = m, append(fields, "permission_map")
 	}
 	if in.Enabled != nil {
 		p.Enabled, fields = *in.Enabled, append(fields, "enabled")
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
 	}
 	return fields, nil
 }
@@ -248,16 +249,20 @@ func (h *Handler) validatePermissionMap(m map[string][]string) (map[string][]str
 	}
 	sort.Strings(keys)
 	out := map[string][]string{}
+	var bad problems
 	for _, k := range keys {
 		field := fmt.Sprintf("permission_map[%q]", k)
 		if k == "" || len(k) > 256 || !utf8.ValidString(k) {
-			return nil, errValidation(field, "a claim value must be 1 to 256 bytes of UTF-8")
+			bad.add(errValidation(field, "a claim value must be 1 to 256 bytes of UTF-8"))
+			continue
 		}
 		scopes, err := validateScopes(h.cfg.Catalog, field, m[k])
-		if err != nil {
-			return nil, err
+		if bad.add(err) {
+			out[k] = scopes
 		}
-		out[k] = scopes
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -292,27 +297,34 @@ func (h *Handler) createIdentityProviderOp(ctx context.Context, c call, in idpIn
 	if err != nil {
 		return store.IdentityProvider{}, err
 	}
+	// Every field is checked, so that a form shows every invalid one at
+	// once.
+	var bad problems
 	if in.Name == nil {
-		return store.IdentityProvider{}, errValidation("name", "is required")
+		bad.add(errValidation("name", "is required"))
 	}
 	if in.Issuer == nil {
-		return store.IdentityProvider{}, errValidation("issuer", "is required")
-	}
-	if err := validateIssuer(*in.Issuer); err != nil {
-		return store.IdentityProvider{}, err
+		bad.add(errValidation("issuer", "is required"))
+	} else {
+		bad.add(validateIssuer(*in.Issuer))
 	}
 	if in.ClientID == nil {
-		return store.IdentityProvider{}, errValidation("client_id", "is required")
+		bad.add(errValidation("client_id", "is required"))
 	}
-	if in.ClientSecret == nil || *in.ClientSecret == "" {
-		return store.IdentityProvider{}, errValidation("client_secret", "is required")
+	switch {
+	case in.ClientSecret == nil || *in.ClientSecret == "":
+		bad.add(errValidation("client_secret", "is required"))
+	case len(*in.ClientSecret) > maxClientSecretLen || !utf8.ValidString(*in.ClientSecret):
+		bad.add(errValidation("client_secret", fmt.Sprintf("must be UTF-8 of at most %d bytes", maxClientSecretLen)))
 	}
-	if len(*in.ClientSecret) > maxClientSecretLen || !utf8.ValidString(*in.ClientSecret) {
-		return store.IdentityProvider{}, errValidation("client_secret", fmt.Sprintf("must be UTF-8 of at most %d bytes", maxClientSecretLen))
-	}
-	p := store.IdentityProvider{Issuer: *in.Issuer, Scopes: DefaultUpstreamScopes, UsernameClaim: "preferred_username",
+	p := store.IdentityProvider{Scopes: DefaultUpstreamScopes, UsernameClaim: "preferred_username",
 		EmailDomains: []string{}, PermissionMap: map[string][]string{}, Enabled: true}
-	if _, err := h.idpSettings(in, &p); err != nil {
+	if in.Issuer != nil {
+		p.Issuer = *in.Issuer
+	}
+	_, err = h.idpSettings(in, &p)
+	bad.add(err)
+	if err := bad.err(); err != nil {
 		return store.IdentityProvider{}, err
 	}
 	if err := h.idpClient.Check(ctx, p.Issuer); err != nil {
@@ -422,8 +434,13 @@ func (h *Handler) updateIdentityProviderOp(ctx context.Context, c call, id strin
 		return store.IdentityProvider{}, errValidation("issuer", "cannot be changed; create another identity provider")
 	}
 	next := cur
+	var bad problems
 	fields, err := h.idpSettings(in, &next)
-	if err != nil {
+	bad.add(err)
+	if in.ClientSecret != nil && (*in.ClientSecret == "" || len(*in.ClientSecret) > maxClientSecretLen || !utf8.ValidString(*in.ClientSecret)) {
+		bad.add(errValidation("client_secret", fmt.Sprintf("must be UTF-8 of 1 to %d bytes", maxClientSecretLen)))
+	}
+	if err := bad.err(); err != nil {
 		return store.IdentityProvider{}, err
 	}
 	u := store.IdentityProviderUpdate{}
@@ -450,9 +467,6 @@ func (h *Handler) updateIdentityProviderOp(ctx context.Context, c call, id strin
 		}
 	}
 	if in.ClientSecret != nil {
-		if *in.ClientSecret == "" || len(*in.ClientSecret) > maxClientSecretLen || !utf8.ValidString(*in.ClientSecret) {
-			return store.IdentityProvider{}, errValidation("client_secret", fmt.Sprintf("must be UTF-8 of 1 to %d bytes", maxClientSecretLen))
-		}
 		u.ClientSecret, fields = in.ClientSecret, append(fields, "client_secret")
 	}
 	if len(fields) == 0 {

@@ -217,14 +217,17 @@ func validateURIList(field, clientType string, uris []string, required bool) err
 	case len(uris) > shared.MaxRedirectURIs:
 		return errValidation(field, fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxRedirectURIs))
 	}
+	var bad problems
 	for i, u := range uris {
 		elem := fmt.Sprintf("%s[%d]", field, i)
 		if err := shared.ValidateRedirectURI(u); err != nil {
-			return errValidation(elem, err.Error())
+			bad.add(errValidation(elem, err.Error()))
+		} else if j := slices.Index(uris[:i], u); j >= 0 {
+			bad.add(errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, j)))
 		}
-		if j := slices.Index(uris[:i], u); j >= 0 {
-			return errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, j))
-		}
+	}
+	if err := bad.err(); err != nil {
+		return err
 	}
 	// The list rules live in shared; the loop above only names the element.
 	if err := shared.ValidateRedirectURIs(uris); err != nil {
@@ -252,22 +255,21 @@ func (h *Handler) validateResourceURIs(clientType string, uris []string) error {
 	case len(uris) > shared.MaxResourceURIs:
 		return errValidation(field, fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxResourceURIs))
 	}
+	var bad problems
 	for i, u := range uris {
 		elem := fmt.Sprintf("%s[%d]", field, i)
-		if err := shared.ValidateResourceURI(u); err != nil {
-			return errValidation(elem, err.Error())
-		}
-		if j := slices.Index(uris[:i], u); j >= 0 {
-			return errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, j))
-		}
-		if config.SameURL(u, h.cfg.Audience) {
-			return errValidation(elem, "is AUDIENCE, the audience of every access token asked for without a resource; a resource server needs a URI of its own")
-		}
-		if p := h.cfg.Permissions.URL; p != "" && config.SameURL(u, p) {
-			return errValidation(elem, "is PERMISSIONS_URL, where this provider asks for permissions; the permission service must not be a resource server of its tokens")
+		switch err := shared.ValidateResourceURI(u); {
+		case err != nil:
+			bad.add(errValidation(elem, err.Error()))
+		case slices.Index(uris[:i], u) >= 0:
+			bad.add(errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, slices.Index(uris[:i], u))))
+		case config.SameURL(u, h.cfg.Audience):
+			bad.add(errValidation(elem, "is AUDIENCE, the audience of every access token asked for without a resource; a resource server needs a URI of its own"))
+		case h.cfg.Permissions.URL != "" && config.SameURL(u, h.cfg.Permissions.URL):
+			bad.add(errValidation(elem, "is PERMISSIONS_URL, where this provider asks for permissions; the permission service must not be a resource server of its tokens"))
 		}
 	}
-	return nil
+	return bad.err()
 }
 
 // resourceTaken answers a resource URI another link registered: 409
@@ -287,10 +289,14 @@ func resourceTaken(err error) error {
 // scope gets the catalog's baseline; a user with no permission gets only
 // the baseline).
 func validateScopes(c *shared.Catalog, field string, names []string) ([]string, error) {
+	var bad problems
 	for i, n := range names {
 		if _, err := c.Validate([]string{n}); err != nil {
-			return nil, errValidation(fmt.Sprintf("%s[%d]", field, i), err.Error())
+			bad.add(errValidation(fmt.Sprintf("%s[%d]", field, i), err.Error()))
 		}
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
 	}
 	out, err := c.Validate(names)
 	if err != nil {
@@ -348,6 +354,64 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request, c call) err
 	return nil
 }
 
+// validateNewLink checks the fields of a new link into nl (the console
+// asks before it creates a link with no permission, so it validates
+// first).
+func (h *Handler) validateNewLink(in linkInput, nl store.NewLink) (store.NewLink, error) {
+	// Every field is checked, so that a form shows every invalid one at
+	// once; the checks that depend on the client type (or the grant
+	// types) are skipped when it is invalid.
+	var err error
+	var bad problems
+	if in.Name == nil {
+		bad.add(errValidation("name", "is required"))
+	} else {
+		nl.Name, err = validateName(*in.Name)
+		bad.add(err)
+	}
+	nl.ClientType, err = validateClientType(in.ClientType)
+	typeOK := bad.add(err)
+	if in.RedirectURIs != nil {
+		nl.RedirectURIs = *in.RedirectURIs
+	}
+	if in.PostLogoutRedirectURIs != nil {
+		nl.PostLogoutRedirectURIs = *in.PostLogoutRedirectURIs
+	}
+	if in.ResourceURIs != nil {
+		nl.ResourceURIs = *in.ResourceURIs
+	}
+	if typeOK {
+		nl.GrantTypes, err = validateGrantTypes(nl.ClientType, in.GrantTypes)
+		// A resource server's redirect URIs are refused whatever its
+		// grant types; another link's need valid ones.
+		if bad.add(err) || nl.ClientType == store.ResourceServer {
+			bad.add(validateLinkRedirectURIs(nl.ClientType, nl.GrantTypes, nl.RedirectURIs))
+		}
+		bad.add(validatePostLogoutRedirectURIs(nl.ClientType, nl.PostLogoutRedirectURIs))
+		bad.add(h.validateResourceURIs(nl.ClientType, nl.ResourceURIs))
+	}
+	nl.RedirectURIs = nonNil(nl.RedirectURIs)
+	nl.PostLogoutRedirectURIs = nonNil(nl.PostLogoutRedirectURIs)
+	nl.ResourceURIs = nonNil(nl.ResourceURIs)
+	var scopes []string
+	if in.Scopes != nil {
+		scopes = *in.Scopes
+	}
+	nl.Scopes, err = validateScopes(h.cfg.Catalog, "scopes", scopes)
+	bad.add(err)
+	if typeOK {
+		nl.IDTokenSignedResponseAlg, err = validateIDTokenAlg(nl.ClientType, in.IDTokenAlg)
+		bad.add(err)
+	}
+	if err := bad.err(); err != nil {
+		return nl, err
+	}
+	if in.Enabled != nil {
+		nl.Enabled = *in.Enabled
+	}
+	return nl, nil
+}
+
 // createLinkOp validates in and creates the link, for the API and the
 // console: the link with its client secret (none for a public link), and
 // whether the store answered a retry with the link an earlier request with
@@ -364,50 +428,7 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		nl.IdempotencyScope = c.idempotencyScope()
 	}
 	var err error
-	if in.Name == nil {
-		return linkView{}, false, errValidation("name", "is required")
-	}
-	if nl.Name, err = validateName(*in.Name); err != nil {
-		return linkView{}, false, err
-	}
-	if nl.ClientType, err = validateClientType(in.ClientType); err != nil {
-		return linkView{}, false, err
-	}
-	if nl.GrantTypes, err = validateGrantTypes(nl.ClientType, in.GrantTypes); err != nil {
-		return linkView{}, false, err
-	}
-	if in.RedirectURIs != nil {
-		nl.RedirectURIs = *in.RedirectURIs
-	}
-	if err := validateLinkRedirectURIs(nl.ClientType, nl.GrantTypes, nl.RedirectURIs); err != nil {
-		return linkView{}, false, err
-	}
-	nl.RedirectURIs = nonNil(nl.RedirectURIs)
-	if in.PostLogoutRedirectURIs != nil {
-		nl.PostLogoutRedirectURIs = *in.PostLogoutRedirectURIs
-	}
-	if err := validatePostLogoutRedirectURIs(nl.ClientType, nl.PostLogoutRedirectURIs); err != nil {
-		return linkView{}, false, err
-	}
-	nl.PostLogoutRedirectURIs = nonNil(nl.PostLogoutRedirectURIs)
-	if in.ResourceURIs != nil {
-		nl.ResourceURIs = *in.ResourceURIs
-	}
-	if err := h.validateResourceURIs(nl.ClientType, nl.ResourceURIs); err != nil {
-		return linkView{}, false, err
-	}
-	nl.ResourceURIs = nonNil(nl.ResourceURIs)
-	var scopes []string
-	if in.Scopes != nil {
-		scopes = *in.Scopes
-	}
-	if nl.Scopes, err = validateScopes(h.cfg.Catalog, "scopes", scopes); err != nil {
-		return linkView{}, false, err
-	}
-	if in.Enabled != nil {
-		nl.Enabled = *in.Enabled
-	}
-	if nl.IDTokenSignedResponseAlg, err = validateIDTokenAlg(nl.ClientType, in.IDTokenAlg); err != nil {
+	if nl, err = h.validateNewLink(in, nl); err != nil {
 		return linkView{}, false, err
 	}
 	if err := h.ensureIDTokenKey(ctx, c, nl.IDTokenSignedResponseAlg); err != nil {
@@ -577,6 +598,74 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request, c call) err
 	return nil
 }
 
+// validateLinkUpdate checks the fields of in against the link cur and
+// returns the update and the names of the fields it changes.
+func (h *Handler) validateLinkUpdate(cur store.Link, in linkInput) (store.LinkUpdate, []string, error) {
+	// Every field sent is checked, so that a form shows every invalid one
+	// at once.
+	var u store.LinkUpdate
+	var fields []string
+	var bad problems
+	if in.Name != nil {
+		name, err := validateName(*in.Name)
+		if bad.add(err) {
+			u.Name, fields = &name, append(fields, "name")
+		}
+	}
+	grants, grantsOK := cur.GrantTypes, true
+	if in.GrantTypes != nil {
+		g, err := validateGrantTypes(cur.ClientType, in.GrantTypes)
+		if grantsOK = bad.add(err); grantsOK {
+			grants, u.GrantTypes, fields = g, &g, append(fields, "grant_types")
+		}
+	}
+	switch {
+	case in.RedirectURIs != nil:
+		uris := nonNil(*in.RedirectURIs)
+		if grantsOK && bad.add(validateLinkRedirectURIs(cur.ClientType, grants, uris)) {
+			u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
+		}
+	case in.GrantTypes != nil && grantsOK:
+		// Grant types that now include authorization_code need the
+		// redirect URIs the link has.
+		bad.add(validateLinkRedirectURIs(cur.ClientType, grants, cur.RedirectURIs))
+	}
+	if in.PostLogoutRedirectURIs != nil {
+		uris := nonNil(*in.PostLogoutRedirectURIs)
+		if bad.add(validatePostLogoutRedirectURIs(cur.ClientType, uris)) {
+			u.PostLogoutRedirectURIs, fields = &uris, append(fields, "post_logout_redirect_uris")
+		}
+	}
+	if in.Scopes != nil {
+		scopes, err := validateScopes(h.cfg.Catalog, "scopes", *in.Scopes)
+		if bad.add(err) {
+			u.Scopes, fields = &scopes, append(fields, "scopes")
+		}
+	}
+	if in.ResourceURIs != nil {
+		uris := nonNil(*in.ResourceURIs)
+		if bad.add(h.validateResourceURIs(cur.ClientType, uris)) && !slices.Equal(uris, cur.ResourceURIs) {
+			u.ResourceURIs, fields = &uris, append(fields, "resource_uris")
+		}
+	}
+	var alg string
+	if in.IDTokenAlg != nil {
+		var err error
+		alg, err = validateIDTokenAlg(cur.ClientType, in.IDTokenAlg)
+		bad.add(err)
+	}
+	if err := bad.err(); err != nil {
+		return store.LinkUpdate{}, nil, err
+	}
+	if in.Enabled != nil {
+		u.Enabled, fields = in.Enabled, append(fields, "enabled")
+	}
+	if in.IDTokenAlg != nil {
+		u.IDTokenSignedResponseAlg, fields = &alg, append(fields, "id_token_signed_response_alg")
+	}
+	return u, fields, nil
+}
+
 // updateLinkOp validates in and applies it to the link id; with nothing to
 // change it answers the link as it is.
 func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkInput) (store.Link, error) {
@@ -587,72 +676,14 @@ func (h *Handler) updateLinkOp(ctx context.Context, c call, id string, in linkIn
 	if in.ClientType != nil && *in.ClientType != cur.ClientType {
 		return store.Link{}, errValidation("client_type", "cannot be changed; create a new link instead")
 	}
-	var u store.LinkUpdate
-	var fields []string
-	if in.Name != nil {
-		name, err := validateName(*in.Name)
-		if err != nil {
-			return store.Link{}, err
-		}
-		u.Name, fields = &name, append(fields, "name")
+	u, fields, err := h.validateLinkUpdate(cur, in)
+	if err != nil {
+		return store.Link{}, err
 	}
-	grants := cur.GrantTypes
-	if in.GrantTypes != nil {
-		g, err := validateGrantTypes(cur.ClientType, in.GrantTypes)
-		if err != nil {
+	if u.IDTokenSignedResponseAlg != nil {
+		if err := h.ensureIDTokenKey(ctx, c, *u.IDTokenSignedResponseAlg); err != nil {
 			return store.Link{}, err
 		}
-		grants, u.GrantTypes, fields = g, &g, append(fields, "grant_types")
-	}
-	switch {
-	case in.RedirectURIs != nil:
-		uris := nonNil(*in.RedirectURIs)
-		if err := validateLinkRedirectURIs(cur.ClientType, grants, uris); err != nil {
-			return store.Link{}, err
-		}
-		u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
-	case in.GrantTypes != nil:
-		// Grant types that now include authorization_code need the
-		// redirect URIs the link has.
-		if err := validateLinkRedirectURIs(cur.ClientType, grants, cur.RedirectURIs); err != nil {
-			return store.Link{}, err
-		}
-	}
-	if in.PostLogoutRedirectURIs != nil {
-		uris := nonNil(*in.PostLogoutRedirectURIs)
-		if err := validatePostLogoutRedirectURIs(cur.ClientType, uris); err != nil {
-			return store.Link{}, err
-		}
-		u.PostLogoutRedirectURIs, fields = &uris, append(fields, "post_logout_redirect_uris")
-	}
-	if in.Scopes != nil {
-		scopes, err := validateScopes(h.cfg.Catalog, "scopes", *in.Scopes)
-		if err != nil {
-			return store.Link{}, err
-		}
-		u.Scopes, fields = &scopes, append(fields, "scopes")
-	}
-	if in.ResourceURIs != nil {
-		uris := nonNil(*in.ResourceURIs)
-		if err := h.validateResourceURIs(cur.ClientType, uris); err != nil {
-			return store.Link{}, err
-		}
-		if !slices.Equal(uris, cur.ResourceURIs) {
-			u.ResourceURIs, fields = &uris, append(fields, "resource_uris")
-		}
-	}
-	if in.Enabled != nil {
-		u.Enabled, fields = in.Enabled, append(fields, "enabled")
-	}
-	if in.IDTokenAlg != nil {
-		alg, err := validateIDTokenAlg(cur.ClientType, in.IDTokenAlg)
-		if err != nil {
-			return store.Link{}, err
-		}
-		if err := h.ensureIDTokenKey(ctx, c, alg); err != nil {
-			return store.Link{}, err
-		}
-		u.IDTokenSignedResponseAlg, fields = &alg, append(fields, "id_token_signed_response_alg")
 	}
 	if len(fields) == 0 {
 		return cur, nil
@@ -682,11 +713,17 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request, c call) err
 }
 
 // deleteLinkOp deletes the link id, revoking every grant and token of it.
+// Its audit event names the link too (name), since the id names nothing
+// afterwards.
 func (h *Handler) deleteLinkOp(ctx context.Context, c call, id string) error {
-	if err := h.store.DeleteLink(ctx, id, h.now().UTC()); err != nil {
+	link, err := h.getLinkOp(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeleteLink(ctx, link.ID, h.now().UTC()); err != nil {
 		return linkError(wrapf(err, "delete link %q", id))
 	}
-	c.audit(ctx, "link_deleted", "link_id", id)
+	c.audit(ctx, "link_deleted", "link_id", link.ID, "name", link.Name)
 	return nil
 }
 

@@ -170,7 +170,7 @@ func TestConsoleResourceURIs(t *testing.T) {
 	ef := url.Values{"csrf": {csrf}, "name": {"Repos API"}, "scope": {"REPO_READ"},
 		"resource_uris": {"https://api.example.com/repos\n\nhttp://api.example.com/x"}}
 	if r := e.post(cookie, "/console/links/"+id+"/edit", ef); r.status != http.StatusUnprocessableEntity ||
-		!strings.Contains(r.body, "Line 3: ") || !strings.Contains(r.body, `aria-invalid="true" aria-describedby="resource_uris-hint resource_uris-error"`) {
+		!strings.Contains(r.body, "Line 3 of the resource URLs must use https") || !strings.Contains(r.body, `aria-invalid="true" aria-describedby="resource_uris-hint resource_uris-error"`) {
 		t.Errorf("invalid URL: %d %s", r.status, r.body)
 	}
 	// Another resource server asking for a URL this one has: 409, under the field.

@@ -136,23 +136,21 @@ func validateEmail(email string) error {
 // are left alone) and returns the names of the fields sent.
 func profileUpdate(in userInput, u *store.UserUpdate) ([]string, error) {
 	var fields []string
+	var bad problems
 	if in.Admin != nil {
 		u.Admin, fields = in.Admin, append(fields, "admin")
 	}
-	if in.Name != nil {
-		if err := validateDisplayName(*in.Name); err != nil {
-			return nil, err
-		}
+	if in.Name != nil && bad.add(validateDisplayName(*in.Name)) {
 		u.Name, fields = in.Name, append(fields, "name")
 	}
-	if in.Email != nil {
-		if err := validateEmail(*in.Email); err != nil {
-			return nil, err
-		}
+	if in.Email != nil && bad.add(validateEmail(*in.Email)) {
 		u.Email, fields = in.Email, append(fields, "email")
 	}
 	if in.EmailVerified != nil {
 		u.EmailVerified, fields = in.EmailVerified, append(fields, "email_verified")
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
 	}
 	return fields, nil
 }
@@ -255,34 +253,37 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 	if in.Admin != nil && !c.changesAdministrators() {
 		return store.User{}, errAdminField()
 	}
+	// Every field is checked, so that a form shows every invalid one at
+	// once.
+	var bad problems
+	username := ""
 	if in.Username == nil {
-		return store.User{}, errValidation("username", "is required")
-	}
-	if err := validateUsername(*in.Username); err != nil {
-		return store.User{}, err
+		bad.add(errValidation("username", "is required"))
+	} else {
+		username = *in.Username
+		bad.add(validateUsername(username))
 	}
 	upIn, upSent, err := parseUpstream(in.Upstream)
-	if err != nil {
-		return store.User{}, err
-	}
 	// A user linked to an upstream identity may have no password.
-	if in.Password == nil && upIn == nil {
-		return store.User{}, errValidation("password", "is required (unless upstream names the identity the user signs in with)")
+	if bad.add(err) && in.Password == nil && upIn == nil {
+		bad.add(errValidation("password", "is required (unless upstream names the identity the user signs in with)"))
 	}
 	if in.Password != nil {
-		if err := h.validatePassword(*in.Password, *in.Username); err != nil {
-			return store.User{}, err
-		}
+		bad.add(h.validatePassword(*in.Password, username))
 	}
-	if err := h.claimsPermissionsRefused(in); err != nil {
-		return store.User{}, err
-	}
+	permsOK := bad.add(h.claimsPermissionsRefused(in))
 	var perms []string
 	if in.Permissions != nil {
 		perms = *in.Permissions
 	}
-	perms, err = validateScopes(h.cfg.Catalog, "permissions", perms)
-	if err != nil {
+	if permsOK {
+		perms, err = validateScopes(h.cfg.Catalog, "permissions", perms)
+		bad.add(err)
+	}
+	var profile store.UserUpdate
+	_, err = profileUpdate(in, &profile)
+	bad.add(err)
+	if err := bad.err(); err != nil {
 		return store.User{}, err
 	}
 	id, err := shared.NewID(h.random)
@@ -292,10 +293,6 @@ func (h *Handler) createUserOp(ctx context.Context, c call, in userInput) (store
 	u := store.User{ID: id, Username: *in.Username, Permissions: perms}
 	if in.Disabled != nil {
 		u.Disabled = *in.Disabled
-	}
-	var profile store.UserUpdate
-	if _, err := profileUpdate(in, &profile); err != nil {
-		return store.User{}, err
 	}
 	applyProfile(profile, &u)
 	if upSent {
@@ -381,16 +378,25 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 	if in.Username != nil && store.UsernameKey(*in.Username) != store.UsernameKey(username) {
 		return store.User{}, errValidation("username", "cannot be changed; create a new user instead")
 	}
+	// Every field sent is checked, so that a form shows every invalid one
+	// at once.
+	var bad problems
 	var u store.UserUpdate
 	fields, err := profileUpdate(in, &u)
-	if err != nil {
-		return store.User{}, err
-	}
+	bad.add(err)
 	upIn, upSent, err := parseUpstream(in.Upstream)
-	if err != nil {
-		return store.User{}, err
+	bad.add(err)
+	permsOK := bad.add(h.claimsPermissionsRefused(in))
+	if in.Password != nil {
+		bad.add(h.validatePassword(*in.Password, username))
 	}
-	if err := h.claimsPermissionsRefused(in); err != nil {
+	if in.Permissions != nil && permsOK {
+		perms, err := validateScopes(h.cfg.Catalog, "permissions", *in.Permissions)
+		if bad.add(err) {
+			u.Permissions, fields = &perms, append(fields, "permissions")
+		}
+	}
+	if err := bad.err(); err != nil {
 		return store.User{}, err
 	}
 	if in.Password != nil {
@@ -399,13 +405,6 @@ func (h *Handler) updateUserOp(ctx context.Context, c call, username string, in 
 			return store.User{}, err
 		}
 		u.PasswordHash, fields = &hash, append(fields, "password")
-	}
-	if in.Permissions != nil {
-		perms, err := validateScopes(h.cfg.Catalog, "permissions", *in.Permissions)
-		if err != nil {
-			return store.User{}, err
-		}
-		u.Permissions, fields = &perms, append(fields, "permissions")
 	}
 	if in.Disabled != nil {
 		u.Disabled, fields = in.Disabled, append(fields, "disabled")
