@@ -80,8 +80,12 @@ const (
 	// problemLink: the request is malformed (a repeated or undecodable
 	// parameter).
 	problemLink problemKind = iota
-	// problemApp: client_id is missing or names no enabled application.
+	// problemApp: client_id names no enabled application (or is
+	// repeated).
 	problemApp
+	// problemNoClient: client_id is missing, so nothing says which
+	// application sent the person.
+	problemNoClient
 	// problemReturn: redirect_uri is missing, repeated or not registered
 	// for the application.
 	problemReturn
@@ -137,6 +141,10 @@ func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, t share
 		d.Title = "Something went wrong"
 		d.Text = "You could not be signed in because of a problem on our side."
 		d.Next = "Go back to the application and try again in a few minutes."
+	case errors.As(err, &p) && p.kind == problemNoClient:
+		d.Title = "The application did not say who it is"
+		d.Text = "The application that sent you here did not say which application it is, so " + h.provider + " cannot ask you to approve it, nor send you back to it."
+		d.Next = "Go back to the application and start again from there. If this keeps happening, tell the people who run the application."
 	case errors.As(err, &p) && p.kind == problemApp:
 		d.Title = "This application is not recognised"
 		d.Text = "The link that brought you here names an application that " + h.provider + " does not know, or one that has been turned off."

@@ -167,7 +167,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 	case len(cid) > 1:
 		return nil, t, pageError(problemApp, "", "client_id is repeated")
 	case len(cid) == 0 || cid[0] == "":
-		return nil, t, pageError(problemApp, "", "client_id is missing")
+		return nil, t, pageError(problemNoClient, "", "client_id is missing")
 	case len(cid[0]) > maxParamBytes || !utf8.ValidString(cid[0]):
 		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}

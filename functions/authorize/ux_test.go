@@ -276,6 +276,14 @@ func TestErrorPages(t *testing.T) {
 	}{
 		{"unknown application", authorizeURL(map[string]string{"client_id": "nope"}), "This application is not recognised",
 			[]string{"does not know", "Go back to the application and try again."}, "invalid_request", "the application is unknown or disabled"},
+		// No client_id at all has its own explanation: nothing is
+		// unknown, the application did not say who it is.
+		{"no client_id", "/oauth2/authorize?response_type=code&scope=REPO_READ&state=xyz", "The application did not say who it is",
+			[]string{"did not say which application it is", "Go back to the application and start again from there."}, "invalid_request", "client_id is missing"},
+		{"empty client_id", "/oauth2/authorize?client_id=&response_type=code", "The application did not say who it is",
+			[]string{"did not say which application it is"}, "invalid_request", "client_id is missing"},
+		{"nothing at all", "/oauth2/authorize", "The application did not say who it is",
+			[]string{"did not say which application it is"}, "invalid_request", "client_id is missing"},
 		{"unregistered redirect", authorizeURL(map[string]string{"redirect_uri": "https://evil.example/cb"}), "This sign-in link is not set up correctly",
 			[]string{"not registered for Build <Bot> & Co", "Go back to Build <Bot> & Co"}, "invalid_request", "redirect_uri is missing or does not match"},
 		{"broken link", "/oauth2/authorize?client_id=%zz", "This sign-in link is broken",
