@@ -435,7 +435,7 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
 	// The first submit button is what Enter in a text field presses:
 	// this one, rather than "Add another redirect URL" below.
-	b.Fill(`<button type="submit" class="default-submit" tabindex="-1" aria-hidden="true">%s</button>`+"\n", verb)
+	b.Fill(`<button type="submit" name="enter" value="1" class="default-submit" tabindex="-1" aria-hidden="true">%s</button>`+"\n", verb)
 	csrfInput(b, d.CSRF)
 	if !d.Edit {
 		b.Fill(`<input type="hidden" name="key" value="%s">`+"\n", d.Key)

@@ -58,7 +58,7 @@ td form button{margin:0}
 .permtable .incl{display:none;color:#006644;font-weight:600}
 .permtable .implies{display:block}
 .tablewrap{overflow-x:auto}
-details.menu{display:inline-block}
+details.menu{display:inline-block;text-align:right}
 details.menu summary{cursor:pointer;font-weight:600;padding:.6rem 1.2rem;border:2px solid #0052cc;border-radius:4px;color:#0052cc;min-height:44px;list-style:none;display:inline-flex;align-items:center}
 details.menu summary::-webkit-details-marker{display:none}
 details.menu summary::after{content:"\25BE";margin-left:.4rem}
