@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"time"
@@ -35,6 +40,10 @@ type client struct {
 	external   bool
 	clientAuth string
 	scope      string
+	// The external mode's authorization (-authorize-url).
+	authorizeURL    string
+	redirectURI     string
+	authorizeParams url.Values
 }
 
 // endpoint is where a form is posted, and its name in error messages.
@@ -63,6 +72,7 @@ func newExternalClient(o options) *client {
 		tokenEP:      endpoint{o.tokenURL, o.tokenURL},
 		introspectEP: endpoint{o.introspectURL, o.introspectURL},
 		external:     true, clientAuth: o.clientAuth, scope: o.scope,
+		authorizeURL: o.authorizeURL, redirectURI: o.redirectURI, authorizeParams: o.authorizeParams,
 	}
 }
 
@@ -161,4 +171,157 @@ func (c *client) codeFlow(ctx context.Context, fx *oauthflow.Fixtures) (oauthflo
 	times := flowTimes{}
 	t, err := c.flow.CodeFlow(ctx, fx, func(step string, d time.Duration) { times[step] = d })
 	return t, times, err
+}
+
+// Steps of the authorization operation, as (*client).authorization reports
+// their times.
+const (
+	stepRedirects = "redirects"  // GET the authorization endpoint, and every redirect to the callback
+	stepTokenCode = "token-code" // POST the token endpoint, authorization_code
+)
+
+var authorizationSteps = []string{stepRedirects, stepTokenCode}
+
+// maxRedirects bounds the redirects of one authorization (Hydra's with its
+// login and consent app take five).
+const maxRedirects = 12
+
+// sessionJar is a cookie jar holding the cookies of header (a Cookie header
+// value) for every path of authorizeURL's host.
+func sessionJar(authorizeURL, header string) (http.CookieJar, error) {
+	cs, err := parseCookieHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(authorizeURL)
+	if err != nil {
+		return nil, err
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		c.Path = "/"
+	}
+	jar.SetCookies(&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/"}, cs)
+	return jar, nil
+}
+
+// authorization runs one authorization of a signed-in user with a
+// remembered consent against another server (see the package doc) in jar,
+// and returns the time of each step.
+func (c *client) authorization(ctx context.Context, fx *oauthflow.Fixtures, jar http.CookieJar) (flowTimes, error) {
+	times := flowTimes{}
+	verifier := randomString(32)
+	sum := sha256.Sum256([]byte(verifier))
+	state := randomString(12)
+	q := url.Values{}
+	for k, v := range c.authorizeParams {
+		q[k] = v
+	}
+	q.Set("response_type", "code")
+	q.Set("client_id", fx.ClientID)
+	q.Set("redirect_uri", c.redirectURI)
+	q.Set("state", state)
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+	q.Set("code_challenge_method", "S256")
+	u, err := url.Parse(c.authorizeURL)
+	if err != nil {
+		return times, err
+	}
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += q.Encode()
+
+	start := time.Now()
+	code, err := c.followToCallback(ctx, c.flow.HTTPClient(jar), u, state)
+	times[stepRedirects] = time.Since(start)
+	if err != nil {
+		return times, err
+	}
+	start = time.Now()
+	data, err := c.postForm(ctx, fx, c.tokenEP, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {c.redirectURI}, "code_verifier": {verifier},
+	})
+	if err == nil {
+		_, err = externalTokens(data)
+	}
+	times[stepTokenCode] = time.Since(start)
+	if err != nil {
+		return times, fmt.Errorf("code exchange: %w", err)
+	}
+	return times, nil
+}
+
+// followToCallback GETs u and every redirect after it (at most
+// maxRedirects) until one to the redirect URI, and returns its code after
+// checking its state. Any other answer fails: a page means the browser is
+// not signed in or the consent is not remembered.
+func (c *client) followToCallback(ctx context.Context, hc *http.Client, u *url.URL, state string) (string, error) {
+	for range maxRedirects {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Accept", "text/html")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return "", err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		loc, lerr := resp.Location()
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || lerr != nil {
+			return "", fmt.Errorf("authorization: GET %s answered %d, not a redirect (is the browser signed in and the consent remembered?): %s",
+				u.Path, resp.StatusCode, snippet(body))
+		}
+		if cb, ok := atCallback(loc, c.redirectURI); ok {
+			return callbackCode(cb, state)
+		}
+		u = loc
+	}
+	return "", fmt.Errorf("authorization: more than %d redirects without reaching the redirect URI", maxRedirects)
+}
+
+// atCallback reports whether loc is the redirect URI (scheme, host and
+// path), with its query.
+func atCallback(loc *url.URL, redirectURI string) (url.Values, bool) {
+	r, err := url.Parse(redirectURI)
+	if err != nil || loc.Scheme != r.Scheme || loc.Host != r.Host || loc.Path != r.Path {
+		return nil, false
+	}
+	return loc.Query(), true
+}
+
+// callbackCode reads the code of an authorization response (RFC 6749
+// §4.1.2) whose state must be want.
+func callbackCode(q url.Values, want string) (string, error) {
+	switch {
+	case q.Get("error") != "":
+		return "", fmt.Errorf("authorization: the redirect URI got error=%s", q.Get("error"))
+	case q.Get("state") != want:
+		return "", errors.New("authorization: the redirect's state differs from the request's")
+	case q.Get("code") == "":
+		return "", errors.New("authorization: the redirect has no code")
+	}
+	return q.Get("code"), nil
+}
+
+// randomString returns n random bytes, base64url without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// snippet is the start of an answer's body, on one line, for an error.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
 }

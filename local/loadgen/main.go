@@ -52,8 +52,9 @@
 // the i-th; it must hold at least -c, all different. Nothing is created or
 // deleted, so no admin token is needed and -issuer and -admin-token are
 // refused; codeflow is refused (it reads this project's pages), and -op all
-// means refresh and, when -introspect-url is given, introspect. Every URL
-// must be a loopback one, as above. A rotating server consumes the file's
+// means refresh, introspect when -introspect-url is given, and
+// authorization when -authorize-url is given. Every URL must be a loopback
+// one, as above. A rotating server consumes the file's
 // tokens: a second run needs fresh ones. A client whose refresh fails on a
 // server that rotates (or has not yet been seen not to) stops, since its
 // refresh token may be gone; the failure is counted as usual, and before
@@ -62,6 +63,27 @@
 // (within -timeout) so that a rotated token is not lost; it counts as cut.
 // The report is the same but names the endpoints instead of the issuer (in
 // JSON, token_url and introspect_url instead of issuer).
+//
+// One more operation is for another server only:
+//
+//	authorization  a full authorization of a signed-in user whose consent
+//	               is remembered: GET -authorize-url (response_type=code,
+//	               -client-id, -redirect-uri, a random state, PKCE S256, and
+//	               -authorize-params such as scope and resource), following
+//	               every redirect (the server's own, its login and consent
+//	               app's) until one to -redirect-uri, whose state must be
+//	               the request's and which must carry a code; then POST
+//	               -token-url with that code and the PKCE verifier, whose
+//	               answer must hold an access token. Steps reported:
+//	               authorization/redirects, authorization/token-code.
+//
+// Each client's browser is signed in beforehand, and has consented, by
+// whatever the server needs: -sessions names a file of Cookie header values
+// (name=value; name2=value2), one a line, client i using the i-th, seeded
+// into the client's own cookie jar for the authorization endpoint's host
+// (every path). Cookies the server sets during a flow are kept for the next.
+// A page (any answer but a redirect) on the way fails the operation: the
+// session or the remembered consent is missing.
 //
 //	go run ./local/loadgen -token-url http://127.0.0.1:9096/token \
 //	    -introspect-url http://127.0.0.1:9096/introspect \
@@ -76,8 +98,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -103,6 +128,9 @@ const (
 	opRefresh    = "refresh"
 	opIntrospect = "introspect"
 	opCodeFlow   = "codeflow"
+	// opAuthorization is the external mode's authorization of a signed-in
+	// user with a remembered consent (see the package doc).
+	opAuthorization = "authorization"
 )
 
 var allOps = []string{opRefresh, opIntrospect, opCodeFlow}
@@ -133,6 +161,13 @@ type options struct {
 	clientAuth    string
 	scope         string
 	refreshTokens []string
+
+	// External mode's authorization: the endpoint, the redirect URI, the
+	// extra parameters, and each client's Cookie header (sessions).
+	authorizeURL    string
+	redirectURI     string
+	authorizeParams url.Values
+	sessions        []string
 }
 
 // external reports whether the run drives another server (-token-url).
@@ -145,7 +180,8 @@ const (
 )
 
 // externalFlags are the flags of the external mode but -token-url.
-var externalFlags = []string{"introspect-url", "client-id", "client-secret", "client-auth", "refresh-tokens", "scope"}
+var externalFlags = []string{"introspect-url", "client-id", "client-secret", "client-auth", "refresh-tokens", "scope",
+	"authorize-url", "redirect-uri", "authorize-params", "sessions"}
 
 // Bounds of -refresh-tokens' file.
 const (
@@ -180,6 +216,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var tokenFile string
 	fs.StringVar(&tokenFile, "refresh-tokens", "", "with -token-url: a file of refresh tokens issued to -client-id, one a line; client i uses the i-th, so it needs at least -c")
 	fs.StringVar(&o.scope, "scope", "", "with -token-url: the scope parameter of every refresh (default: none, the grant's scope)")
+	fs.StringVar(&o.authorizeURL, "authorize-url", "", "with -token-url: the other server's authorization endpoint (loopback only), for the authorization operation")
+	fs.StringVar(&o.redirectURI, "redirect-uri", "", "with -authorize-url: the client's redirect URI, where the authorization's redirects end (never contacted)")
+	var authParams, sessionFile string
+	fs.StringVar(&authParams, "authorize-params", "", "with -authorize-url: more authorization request parameters, form-encoded (e.g. scope=a+b&resource=https%3A%2F%2Fapi.example%2F)")
+	fs.StringVar(&sessionFile, "sessions", "", "with -authorize-url: a file of Cookie header values of signed-in browsers that have consented, one a line; client i uses the i-th")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -189,7 +230,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.tokenURL != "" || set["token-url"] {
-		return parseExternal(o, ops, tokenFile, set)
+		return parseExternal(o, ops, tokenFile, authParams, sessionFile, set)
 	}
 	for _, name := range externalFlags {
 		if set[name] {
@@ -231,7 +272,7 @@ func checkBounds(o options) error {
 
 // parseExternal checks the flags of the external mode (-token-url); set
 // names the flags given on the command line.
-func parseExternal(o options, ops, tokenFile string, set map[string]bool) (options, error) {
+func parseExternal(o options, ops, tokenFile, authParams, sessionFile string, set map[string]bool) (options, error) {
 	switch {
 	case set["issuer"]:
 		return options{}, errors.New("-issuer: not with -token-url (another server is driven through -token-url and -introspect-url)")
@@ -247,6 +288,25 @@ func parseExternal(o options, ops, tokenFile string, set map[string]bool) (optio
 			return options{}, fmt.Errorf("-introspect-url: %w", err)
 		}
 	}
+	authorization := o.authorizeURL != "" || set["authorize-url"]
+	if authorization {
+		if err := checkLoopbackEndpoint(o.authorizeURL); err != nil {
+			return options{}, fmt.Errorf("-authorize-url: %w", err)
+		}
+		if err := checkRedirectURI(o.redirectURI); err != nil {
+			return options{}, fmt.Errorf("-redirect-uri: %w", err)
+		}
+		var err error
+		if o.authorizeParams, err = parseAuthorizeParams(authParams); err != nil {
+			return options{}, fmt.Errorf("-authorize-params: %w", err)
+		}
+	} else {
+		for _, name := range []string{"redirect-uri", "authorize-params", "sessions"} {
+			if set[name] {
+				return options{}, fmt.Errorf("-%s: only with -authorize-url", name)
+			}
+		}
+	}
 	switch {
 	case o.clientID == "":
 		return options{}, errors.New("-client-id: required with -token-url (a confidential client the other server knows)")
@@ -254,41 +314,98 @@ func parseExternal(o options, ops, tokenFile string, set map[string]bool) (optio
 		return options{}, errors.New("-client-secret: required with -token-url (or set LOADGEN_CLIENT_SECRET)")
 	case o.clientAuth != authBasic && o.clientAuth != authPost:
 		return options{}, fmt.Errorf("-client-auth: %q is neither %s (client_secret_basic) nor %s (client_secret_post)", o.clientAuth, authBasic, authPost)
-	case tokenFile == "":
-		return options{}, errors.New("-refresh-tokens: required with -token-url (a file of refresh tokens, one a line, at least one per client of -c)")
 	}
 	if err := checkBounds(o); err != nil {
 		return options{}, err
 	}
 	var err error
-	if o.ops, err = parseExternalOps(ops, o.introspectURL != ""); err != nil {
+	if o.ops, err = parseExternalOps(ops, o.introspectURL != "", authorization); err != nil {
 		return options{}, fmt.Errorf("-op: %w", err)
 	}
-	if o.refreshTokens, err = readRefreshTokens(tokenFile, o.concurrency); err != nil {
-		return options{}, fmt.Errorf("-refresh-tokens: %w", err)
+	needTokens := slices.ContainsFunc(o.ops, func(op string) bool { return op != opAuthorization })
+	switch {
+	case needTokens && tokenFile == "":
+		return options{}, errors.New("-refresh-tokens: required with -token-url (a file of refresh tokens, one a line, at least one per client of -c)")
+	case slices.Contains(o.ops, opAuthorization) && sessionFile == "":
+		return options{}, errors.New("-sessions: required for authorization (a file of Cookie header values of signed-in browsers, one a line, at least one per client of -c)")
+	}
+	if tokenFile != "" {
+		if o.refreshTokens, err = readRefreshTokens(tokenFile, o.concurrency); err != nil {
+			return options{}, fmt.Errorf("-refresh-tokens: %w", err)
+		}
+	}
+	if sessionFile != "" {
+		if o.sessions, err = readSessions(sessionFile, o.concurrency); err != nil {
+			return options{}, fmt.Errorf("-sessions: %w", err)
+		}
 	}
 	return o, nil
 }
 
-// parseExternalOps reads the -op list of the external mode: all is refresh
-// and, with an introspection endpoint, introspect; codeflow is refused.
-func parseExternalOps(s string, introspection bool) ([]string, error) {
-	if strings.TrimSpace(s) == "all" {
-		if introspection {
-			return []string{opRefresh, opIntrospect}, nil
-		}
-		return []string{opRefresh}, nil
+// loadgenParams are the authorization request parameters loadgen sets
+// itself, which -authorize-params may not.
+var loadgenParams = []string{"response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method"}
+
+// parseAuthorizeParams reads -authorize-params: form-encoded parameters,
+// each once, none of those loadgen sets.
+func parseAuthorizeParams(s string) (url.Values, error) {
+	v, err := url.ParseQuery(s)
+	if err != nil {
+		return nil, fmt.Errorf("not form-encoded: %w", err)
 	}
-	ops, err := parseOps(s)
+	for k, vs := range v {
+		switch {
+		case slices.Contains(loadgenParams, k):
+			return nil, fmt.Errorf("%s is set by loadgen", k)
+		case len(vs) != 1:
+			return nil, fmt.Errorf("%s is given %d times", k, len(vs))
+		}
+	}
+	return v, nil
+}
+
+// checkRedirectURI accepts the absolute http(s) URL of a client's redirect
+// URI without a query or fragment. loadgen never contacts it, so any host
+// is allowed.
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	case u.RawQuery != "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil:
+		return fmt.Errorf("%q: a redirect URI here has no userinfo, query or fragment", raw)
+	}
+	return nil
+}
+
+// parseExternalOps reads the -op list of the external mode: all is refresh,
+// introspect with an introspection endpoint, and authorization with an
+// authorization endpoint; codeflow is refused.
+func parseExternalOps(s string, introspection, authorization bool) ([]string, error) {
+	if strings.TrimSpace(s) == "all" {
+		ops := []string{opRefresh}
+		if introspection {
+			ops = append(ops, opIntrospect)
+		}
+		if authorization {
+			ops = append(ops, opAuthorization)
+		}
+		return ops, nil
+	}
+	ops, err := parseOpList(s, true)
 	if err != nil {
 		return nil, err
 	}
 	for _, op := range ops {
 		switch {
 		case op == opCodeFlow:
-			return nil, errors.New("codeflow is not available with -token-url: it signs in through this project's login and consent pages; another server offers refresh and introspect")
+			return nil, errors.New("codeflow is not available with -token-url: it signs in through this project's login and consent pages; another server offers refresh, introspect and authorization")
 		case op == opIntrospect && !introspection:
 			return nil, errors.New("introspect needs -introspect-url with -token-url")
+		case op == opAuthorization && !authorization:
+			return nil, errors.New("authorization needs -authorize-url with -token-url")
 		}
 	}
 	return ops, nil
@@ -299,6 +416,38 @@ func parseExternalOps(s string, introspection bool) ([]string, error) {
 // when there are fewer than n or two are the same. Tokens are secrets: no
 // message quotes one.
 func readRefreshTokens(path string, n int) ([]string, error) {
+	return readLines(path, n, "refresh tokens", "refresh token")
+}
+
+// readSessions reads the first n Cookie header values of the file at path,
+// as readRefreshTokens reads tokens (each client needs its own browser),
+// and checks that each parses as name=value pairs.
+func readSessions(path string, n int) ([]string, error) {
+	lines, err := readLines(path, n, "sessions", "session")
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range lines {
+		if _, err := parseCookieHeader(l); err != nil {
+			return nil, fmt.Errorf("%s: session %d: %w", path, i+1, err)
+		}
+	}
+	return lines, nil
+}
+
+// parseCookieHeader reads a Cookie header value (RFC 6265 §4.2.1). Cookie
+// values are secrets: no message quotes one.
+func parseCookieHeader(s string) ([]*http.Cookie, error) {
+	cs, err := http.ParseCookie(s)
+	if err != nil {
+		return nil, errors.New("not a Cookie header value (name=value; name2=value2)")
+	}
+	return cs, nil
+}
+
+// readLines reads the first n lines of the file at path that are not
+// blank, trimmed; plural and singular name what they hold in errors.
+func readLines(path string, n int, plural, singular string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -316,7 +465,7 @@ func readRefreshTokens(path string, n int) ([]string, error) {
 			continue
 		}
 		if prev, ok := lineOf[tok]; ok {
-			return nil, fmt.Errorf("%s: lines %d and %d hold the same refresh token (each client needs its own)", path, prev, line)
+			return nil, fmt.Errorf("%s: lines %d and %d hold the same %s (each client needs its own)", path, prev, line, singular)
 		}
 		lineOf[tok] = line
 		toks = append(toks, tok)
@@ -325,24 +474,34 @@ func readRefreshTokens(path string, n int) ([]string, error) {
 		return nil, fmt.Errorf("%s: line %d: %w", path, line+1, err)
 	}
 	if len(toks) < n {
-		return nil, fmt.Errorf("%s holds %d refresh tokens, fewer than the %d clients of -c (one per client, one a line)", path, len(toks), n)
+		return nil, fmt.Errorf("%s holds %d %s, fewer than the %d clients of -c (one per client, one a line)", path, len(toks), plural, n)
 	}
 	return toks, nil
 }
 
-// parseOps reads the -op list.
+// parseOps reads the -op list of this project's mode.
 func parseOps(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "all" {
 		return allOps, nil
 	}
+	return parseOpList(s, false)
+}
+
+// parseOpList reads a comma-separated list of operations; authorization
+// only when external.
+func parseOpList(s string, external bool) ([]string, error) {
 	var ops []string
 	seen := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		switch f {
 		case opRefresh, opIntrospect, opCodeFlow:
+		case opAuthorization:
+			if !external {
+				return nil, errors.New("authorization is for another server (-token-url); this project's code flow is codeflow")
+			}
 		default:
-			return nil, fmt.Errorf("unknown operation %q (want refresh, introspect, codeflow or all)", f)
+			return nil, fmt.Errorf("unknown operation %q (want refresh, introspect, codeflow, authorization or all)", f)
 		}
 		if !seen[f] {
 			seen[f] = true
@@ -395,7 +554,18 @@ func runExternal(ctx context.Context, o options, out io.Writer) error {
 	fx := &oauthflow.Fixtures{ClientID: o.clientID, ClientSecret: o.clientSecret}
 	workers := make([]*worker, o.concurrency)
 	for i := range workers {
-		workers[i] = &worker{id: i + 1, tok: oauthflow.Tokens{RefreshToken: o.refreshTokens[i]}}
+		w := &worker{id: i + 1}
+		if o.refreshTokens != nil {
+			w.tok = oauthflow.Tokens{RefreshToken: o.refreshTokens[i]}
+		}
+		if o.sessions != nil {
+			jar, err := sessionJar(o.authorizeURL, o.sessions[i])
+			if err != nil {
+				return fmt.Errorf("session %d: %w", i+1, err)
+			}
+			w.jar = jar
+		}
+		workers[i] = w
 	}
 	var results []result
 	for _, op := range o.ops {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -89,6 +91,8 @@ type worker struct {
 	// lost: a refresh failed while the server may rotate, so the client's
 	// refresh token may be gone.
 	lost bool
+	// jar: the client's browser for authorization, seeded from -sessions.
+	jar http.CookieJar
 }
 
 // update takes the tokens of a refresh from another server: a new refresh
@@ -143,8 +147,13 @@ func runOp(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, o 
 
 	var results []result
 	names := []string{op}
-	if op == opCodeFlow {
+	switch op {
+	case opCodeFlow:
 		for _, s := range oauthflow.Steps {
+			names = append(names, op+"/"+s)
+		}
+	case opAuthorization:
+		for _, s := range authorizationSteps {
 			names = append(names, op+"/"+s)
 		}
 	}
@@ -193,6 +202,10 @@ func prepareProvider(ctx context.Context, c *client, fx *oauthflow.Fixtures, op 
 func prepareExternal(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, all []*worker) ([]*worker, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(all))
+	if op == opAuthorization {
+		// Its clients need their sessions, not their refresh tokens.
+		return all, nil
+	}
 	for i, w := range all {
 		if op != opIntrospect && !w.lost {
 			continue
@@ -246,9 +259,14 @@ func once(runCtx, ctx context.Context, c *client, fx *oauthflow.Fixtures, op str
 		}
 	case opIntrospect:
 		err = c.introspect(ctx, fx, w.tok.AccessToken)
-	case opCodeFlow:
+	case opCodeFlow, opAuthorization:
 		var times flowTimes
-		if _, times, err = c.codeFlow(ctx, fx); err == nil {
+		if op == opCodeFlow {
+			_, times, err = c.codeFlow(ctx, fx)
+		} else {
+			times, err = c.authorization(ctx, fx, w.jar)
+		}
+		if err == nil {
 			for s, d := range times {
 				rec.ok(op+"/"+s, d)
 			}
@@ -339,7 +357,7 @@ func writeTable(out io.Writer, o options, results []result) {
 			tput = fmt.Sprintf("%.1f", r.Throughput)
 		}
 		errs, cut := fmt.Sprint(r.Errors), fmt.Sprint(r.Cut)
-		if r.Throughput == 0 && r.Op != opRefresh && r.Op != opIntrospect && r.Op != opCodeFlow {
+		if strings.Contains(r.Op, "/") {
 			errs, cut = "-", "-" // a step: its failures count in the flow's
 		}
 		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", width, r.Op, r.OK, errs, cut,
@@ -372,6 +390,9 @@ func writeJSON(out io.Writer, o options, results []result) error {
 		if o.introspectURL != "" {
 			head["introspect_url"] = o.introspectURL
 		}
+		if o.authorizeURL != "" {
+			head["authorize_url"] = o.authorizeURL
+		}
 	}
 	return enc.Encode(head)
 }
@@ -385,6 +406,9 @@ func (o options) target() string {
 	s := "token " + o.tokenURL
 	if o.introspectURL != "" {
 		s += ", introspect " + o.introspectURL
+	}
+	if o.authorizeURL != "" {
+		s += ", authorize " + o.authorizeURL
 	}
 	return s
 }
