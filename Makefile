@@ -149,12 +149,16 @@ bench: tools build
 	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 1x -count 1 -timeout 20m ./local/perf -coldstart-rounds 25 | tee $(BENCH_DIR)/coldstart.txt
 	cat $(BENCH_DIR)/shared.txt $(BENCH_DIR)/handlers.txt $(BENCH_DIR)/coldstart.txt | go run ./local/perf/medians | tee $(BENCH_DIR)/medians.md
 
-# compare: this provider and ORY Hydra v2.3.0 under the same load-generator
-# load, one after the other, on loopback (method and options in
-# local/compare/hydra.sh; the first run builds Hydra, which needs a C
-# compiler, for a few minutes). Not part of make test.
-compare:
-	local/compare/hydra.sh
+# compare: this provider (RS256, ES256, and on DynamoDB Local),
+# node-oidc-provider 9.13.3 and ORY Hydra v2.3.0 under the same
+# load-generator load on loopback, interleaved, at 1, 8 and 32 clients
+# (method and options in local/compare/compare.sh; BENCHMARKS.md). It
+# installs what it needs: make tools (DynamoDB Local, moto), the pinned npm
+# packages of local/compare/oidc-provider (Node 22 among them), and Hydra,
+# built from the Go module proxy's source the first time (a C compiler, a few
+# minutes). Not part of make test.
+compare: tools
+	local/compare/compare.sh
 
 # fuzz: every fuzz target of the main module, one at a time, for FUZZTIME each
 # (their seed corpora also run in `make test`).

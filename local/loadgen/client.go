@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -182,10 +178,6 @@ const (
 
 var authorizationSteps = []string{stepRedirects, stepTokenCode}
 
-// maxRedirects bounds the redirects of one authorization (Hydra's with its
-// login and consent app take five).
-const maxRedirects = 12
-
 // sessionJar is a cookie jar holding the cookies of header (a Cookie header
 // value) for every path of authorizeURL's host.
 func sessionJar(authorizeURL, header string) (http.CookieJar, error) {
@@ -213,9 +205,8 @@ func sessionJar(authorizeURL, header string) (http.CookieJar, error) {
 // and returns the time of each step.
 func (c *client) authorization(ctx context.Context, fx *oauthflow.Fixtures, jar http.CookieJar) (flowTimes, error) {
 	times := flowTimes{}
-	verifier := randomString(32)
-	sum := sha256.Sum256([]byte(verifier))
-	state := randomString(12)
+	verifier, challenge := oauthflow.PKCE()
+	state := oauthflow.State()
 	q := url.Values{}
 	for k, v := range c.authorizeParams {
 		q[k] = v
@@ -224,7 +215,7 @@ func (c *client) authorization(ctx context.Context, fx *oauthflow.Fixtures, jar 
 	q.Set("client_id", fx.ClientID)
 	q.Set("redirect_uri", c.redirectURI)
 	q.Set("state", state)
-	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+	q.Set("code_challenge", challenge)
 	q.Set("code_challenge_method", "S256")
 	u, err := url.Parse(c.authorizeURL)
 	if err != nil {
@@ -236,10 +227,10 @@ func (c *client) authorization(ctx context.Context, fx *oauthflow.Fixtures, jar 
 	u.RawQuery += q.Encode()
 
 	start := time.Now()
-	code, err := c.followToCallback(ctx, c.flow.HTTPClient(jar), u, state)
+	code, err := oauthflow.FollowToCallback(ctx, c.flow.HTTPClient(jar), u, c.redirectURI, state)
 	times[stepRedirects] = time.Since(start)
 	if err != nil {
-		return times, err
+		return times, fmt.Errorf("authorization: %w", err)
 	}
 	start = time.Now()
 	data, err := c.postForm(ctx, fx, c.tokenEP, url.Values{
@@ -254,74 +245,4 @@ func (c *client) authorization(ctx context.Context, fx *oauthflow.Fixtures, jar 
 		return times, fmt.Errorf("code exchange: %w", err)
 	}
 	return times, nil
-}
-
-// followToCallback GETs u and every redirect after it (at most
-// maxRedirects) until one to the redirect URI, and returns its code after
-// checking its state. Any other answer fails: a page means the browser is
-// not signed in or the consent is not remembered.
-func (c *client) followToCallback(ctx context.Context, hc *http.Client, u *url.URL, state string) (string, error) {
-	for range maxRedirects {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("Accept", "text/html")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return "", err
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		loc, lerr := resp.Location()
-		if resp.StatusCode < 300 || resp.StatusCode > 399 || lerr != nil {
-			return "", fmt.Errorf("authorization: GET %s answered %d, not a redirect (is the browser signed in and the consent remembered?): %s",
-				u.Path, resp.StatusCode, snippet(body))
-		}
-		if cb, ok := atCallback(loc, c.redirectURI); ok {
-			return callbackCode(cb, state)
-		}
-		u = loc
-	}
-	return "", fmt.Errorf("authorization: more than %d redirects without reaching the redirect URI", maxRedirects)
-}
-
-// atCallback reports whether loc is the redirect URI (scheme, host and
-// path), with its query.
-func atCallback(loc *url.URL, redirectURI string) (url.Values, bool) {
-	r, err := url.Parse(redirectURI)
-	if err != nil || loc.Scheme != r.Scheme || loc.Host != r.Host || loc.Path != r.Path {
-		return nil, false
-	}
-	return loc.Query(), true
-}
-
-// callbackCode reads the code of an authorization response (RFC 6749
-// §4.1.2) whose state must be want.
-func callbackCode(q url.Values, want string) (string, error) {
-	switch {
-	case q.Get("error") != "":
-		return "", fmt.Errorf("authorization: the redirect URI got error=%s", q.Get("error"))
-	case q.Get("state") != want:
-		return "", errors.New("authorization: the redirect's state differs from the request's")
-	case q.Get("code") == "":
-		return "", errors.New("authorization: the redirect has no code")
-	}
-	return q.Get("code"), nil
-}
-
-// randomString returns n random bytes, base64url without padding.
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// snippet is the start of an answer's body, on one line, for an error.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
 }

@@ -40,12 +40,20 @@ var Steps = []string{StepAuthorize, StepLogin, StepSession, StepConsent, StepExc
 // request took, the failing step included; parsing and checks between the
 // requests are not timed.
 func (c *Client) CodeFlow(ctx context.Context, fx *Fixtures, timed func(step string, d time.Duration)) (Tokens, error) {
-	if timed == nil {
-		timed = func(string, time.Duration) {}
-	}
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return Tokens{}, err
+	}
+	return c.CodeFlowIn(ctx, jar, fx, timed)
+}
+
+// CodeFlowIn is CodeFlow in the browser whose cookies jar holds: it must
+// not be signed in (the flow starts at the login page). Afterwards jar
+// holds the session, and the consent is remembered for later requests of
+// the same scope without prompt=consent.
+func (c *Client) CodeFlowIn(ctx context.Context, jar http.CookieJar, fx *Fixtures, timed func(step string, d time.Duration)) (Tokens, error) {
+	if timed == nil {
+		timed = func(string, time.Duration) {}
 	}
 	hc := c.HTTPClient(jar)
 	verifier := randomString(32)

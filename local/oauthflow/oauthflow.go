@@ -40,6 +40,11 @@ var (
 
 const requestScope = "REPO_READ"
 
+// RequestScope is the scope CodeFlow requests: an authorization of the
+// same scope by a browser CodeFlowIn signed in is answered by the
+// remembered consent.
+const RequestScope = requestScope
+
 // maxBody bounds what is read of any answer.
 const maxBody = 1 << 20
 
