@@ -139,14 +139,15 @@ func TestMeasure(t *testing.T) {
 
 	// A command that prints no report is recorded as such, not fatal.
 	bad := filepath.Join(root, "bad.sh")
-	_ = os.WriteFile(bad, []byte("#!/bin/sh\necho oops\nexit 1\n"), 0o755)
-	if err := measureCmd(context.Background(), []string{"-out", out, "-server", "node", "-proc", "main=77", "--", bad}, io.Discard); err != nil {
+	_ = os.WriteFile(bad, []byte("#!/bin/sh\necho oops\necho 'loadgen: introspect: prepare tokens: client 6: 500' >&2\nexit 1\n"), 0o755)
+	if err := measureCmd(context.Background(), []string{"-out", out, "-server", "node", "-proc", "main=77", "--", bad, "-op", "introspect", "-c=8"}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(out)
 	recs, _ = readRecords(bytes.NewReader(data))
-	if len(recs) != 3 || !strings.Contains(recs[2].Error, "loadgen report") || !strings.Contains(recs[2].Error, "exit status 1") {
-		t.Errorf("got %+v; want a third record with the report's error and loadgen's status", recs[len(recs)-1])
+	if len(recs) != 3 || !strings.Contains(recs[2].Error, "loadgen report") || !strings.Contains(recs[2].Error, "exit status 1: loadgen: introspect: prepare tokens: client 6: 500") ||
+		recs[2].Op != "introspect" || recs[2].Clients != 8 {
+		t.Errorf("got %+v; want a third record of introspect, 8 clients, with the report's error, loadgen's status and last line", recs[len(recs)-1])
 	}
 	// A process that is gone fails the measurement.
 	if err := measureCmd(context.Background(), []string{"-out", out, "-server", "x", "-proc", "main=99", "--", script}, io.Discard); err == nil {
@@ -168,7 +169,7 @@ func TestSummary(t *testing.T) {
 		mk("node", "refresh", 8, 1500, 7500, 0, 6, 204800),
 		mk("applinks-rs256", "refresh", 8, 600, 3000, 0, 7.5, 512000),
 		mk("applinks-es256", "refresh", 8, 1200, 6000, 0, 6, 512000),
-		{Server: "node", Clients: 32, Error: "loadgen report: unexpected end of JSON input"},
+		{Server: "node", Op: "refresh", Clients: 32, Error: "loadgen report: unexpected end of JSON input"},
 	}
 	var b bytes.Buffer
 	writeSummary(&b, recs)
@@ -181,7 +182,7 @@ func TestSummary(t *testing.T) {
 		"| clients | server | ÷ hydra | ÷ node |",
 		"| 8 | applinks-rs256 | 6.00 | 0.40 |",
 		"| 8 | applinks-es256 | 12.00 | 0.80 |",
-		"No report: node, 32 clients: loadgen report",
+		"No report: node, refresh, 32 clients: loadgen report",
 		"First error of hydra, refresh, 8 clients: 500 concurrent update",
 	} {
 		if !strings.Contains(got, want) {

@@ -223,9 +223,9 @@ func measureCmd(ctx context.Context, args []string, out io.Writer) error {
 		rec.Load[0] = parseLoad(string(l))
 	}
 
-	var stdout bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
-	c.Stdout, c.Stderr = &stdout, os.Stderr
+	c.Stdout, c.Stderr = &stdout, io.MultiWriter(os.Stderr, &stderr)
 	runErr := c.Run()
 
 	for i, p := range procs {
@@ -243,9 +243,13 @@ func measureCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var err error
 	if rec.Clients, rec.Result, rec.Steps, err = parseReport(stdout.Bytes()); err != nil {
+		// No report: the run's operation and clients from its flags, the
+		// reason from loadgen's last line.
+		rec.Result.Op = flagValue(cmd[1:], "op")
+		rec.Clients, _ = strconv.Atoi(flagValue(cmd[1:], "c"))
 		rec.Error = err.Error()
 		if runErr != nil {
-			rec.Error = fmt.Sprintf("%v (loadgen: %v)", err, runErr)
+			rec.Error = fmt.Sprintf("%v (loadgen: %v: %s)", err, runErr, lastLine(stderr.String()))
 		}
 	}
 	rec.Op = rec.Result.Op
@@ -268,10 +272,34 @@ func measureCmd(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// flagValue is the value of -name (or --name) in args, "" when absent.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// lastLine is the last non-blank line of s, at most 300 bytes.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := lines[len(lines)-1]
+	if len(l) > 300 {
+		l = l[:300] + "..."
+	}
+	return l
+}
+
 // writeRecordLine prints one run for a person.
 func writeRecordLine(w io.Writer, r record) {
 	if r.Error != "" {
-		fmt.Fprintf(w, "%s: %s\n", r.Server, r.Error)
+		fmt.Fprintf(w, "%-22s %-13s c=%-3d no report: %s\n", r.Server, r.Op, r.Clients, r.Error)
 		return
 	}
 	res := r.Result

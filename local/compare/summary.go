@@ -109,7 +109,7 @@ func writeSummary(w io.Writer, recs []record) {
 		fmt.Fprintln(w, "\n\\* peak since the process started: its peak could not be reset before the run.")
 	}
 	for _, r := range failed {
-		fmt.Fprintf(w, "\nNo report: %s, %d clients: %s\n", r.Server, r.Clients, r.Error)
+		fmt.Fprintf(w, "\nNo report: %s, %s, %d clients: %s\n", r.Server, r.Op, r.Clients, r.Error)
 	}
 	for _, r := range ok {
 		if r.Result.FirstError != "" {
