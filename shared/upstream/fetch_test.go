@@ -153,43 +153,6 @@ func TestFetchTimeout(t *testing.T) {
 	}
 }
 
-// TestCheckAddress: the dialer connects only to public unicast addresses,
-// and to loopback only for a host named as loopback.
-func TestCheckAddress(t *testing.T) {
-	for _, tc := range []struct {
-		addr     string
-		loopback bool
-		ok       bool
-	}{
-		{"8.8.8.8:443", false, true},
-		{"[2001:4860:4860::8888]:443", false, true},
-		{"127.0.0.1:443", true, true},
-		{"[::1]:443", true, true},
-		{"127.0.0.1:443", false, false},
-		{"[::1]:443", false, false},
-		{"10.0.0.1:443", false, false},
-		{"172.16.0.1:443", false, false},
-		{"192.168.1.1:443", false, false},
-		{"169.254.169.254:443", false, false}, // cloud metadata
-		{"[fd00:ec2::254]:443", false, false}, // cloud metadata (IPv6)
-		{"100.64.0.1:443", false, false},      // shared address space
-		{"192.0.0.1:443", true, false},
-		{"0.0.0.0:443", true, false},
-		{"224.0.0.1:443", false, false},
-		{"[fe80::1]:443", false, false},
-		{"[fd00::1]:443", false, false},
-		{"[::ffff:10.0.0.1]:443", false, false},
-		{"[::ffff:169.254.169.254]:443", false, false},
-		{"192.0.2.1:443", false, false},  // documentation
-		{"198.18.0.1:443", false, false}, // benchmarking
-	} {
-		err := checkAddress(tc.addr, tc.loopback)
-		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrAddress) {
-			t.Errorf("checkAddress(%s, loopback %v) = %v, want ok %v", tc.addr, tc.loopback, err, tc.ok)
-		}
-	}
-}
-
 // TestFetchNonPublicAddress: a host whose address is not public is
 // refused by the dialer before it connects, whatever its name: here an
 // IPv4-mapped loopback address, which is not a loopback name, so the test
