@@ -66,6 +66,12 @@ type Config struct {
 	Audience string
 	// RequirePKCE is REQUIRE_PKCE (default false).
 	RequirePKCE bool
+	// ClientMetadataAllowLoopback is CLIENT_METADATA_ALLOW_LOOPBACK
+	// (default false; local runs and tests only): Client ID Metadata
+	// Documents may also be fetched from http and https URLs on
+	// 127.0.0.1, [::1] and localhost, on any port. Refused with an issuer
+	// whose host is not loopback.
+	ClientMetadataAllowLoopback bool
 	// ProviderName is PROVIDER_NAME: the name the pages give this
 	// provider ("Sign in to Example Corp"). Default: the issuer's host
 	// name (ProviderNameFor).
@@ -288,6 +294,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}{
 		{"REQUIRE_PKCE", &c.RequirePKCE},
 		{"TRUST_CLOUDFRONT_VIEWER_ADDRESS", &c.TrustCloudFrontViewerAddress},
+		{"CLIENT_METADATA_ALLOW_LOOPBACK", &c.ClientMetadataAllowLoopback},
 	} {
 		switch v := get(b.name); strings.ToLower(v) {
 		case "", "false", "0":
@@ -297,6 +304,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		default:
 			return Config{}, fmt.Errorf("%s: %q is not one of true, false, 1, 0", b.name, v)
 		}
+	}
+	if c.ClientMetadataAllowLoopback && !issuerIsLoopback(c.Issuer) {
+		return Config{}, fmt.Errorf("CLIENT_METADATA_ALLOW_LOOPBACK: true is for local runs and tests only, and the issuer %q is not on a loopback host", c.Issuer)
 	}
 	if c.AdminMFA, err = parseAdminMFA(get("ADMIN_MFA"), c.Issuer); err != nil {
 		return Config{}, fmt.Errorf("ADMIN_MFA: %w", err)
@@ -451,6 +461,13 @@ func parseIssuer(s string) (string, error) {
 		}
 	}
 	return trimmed, nil
+}
+
+// issuerIsLoopback reports whether the issuer's host is 127.0.0.1, [::1]
+// or localhost.
+func issuerIsLoopback(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && isLoopback(u.Hostname())
 }
 
 func isLoopback(host string) bool {

@@ -226,6 +226,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"SIGNING_KEY_PRINCIPALS", "arn:aws:iam::111111111111:root", "SIGNING_KEY_PRINCIPALS: ..."},
 		{"SECRET_KMS_KEY", "my key", `SECRET_KMS_KEY: "my key" is not a KMS key ARN, key id or alias`},
 		{"ORIGIN_VERIFY_SECRET", "secret\x00", "ORIGIN_VERIFY_SECRET: ..."},
+		{"CLIENT_METADATA_ALLOW_LOOPBACK", "yes", `CLIENT_METADATA_ALLOW_LOOPBACK: "yes" is not one of true, false, 1, 0`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
@@ -245,6 +246,39 @@ func TestFromEnvErrors(t *testing.T) {
 				t.Errorf("got a multi-line error %q, want one line", got)
 			}
 		})
+	}
+}
+
+// TestClientMetadataAllowLoopback: CLIENT_METADATA_ALLOW_LOOPBACK=true is
+// accepted with a loopback issuer only; with any other, start-up stops
+// with one line naming the variable.
+func TestClientMetadataAllowLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		issuer string
+		ok     bool
+	}{
+		{"", true}, // the default issuer, http://127.0.0.1:8080
+		{"http://localhost:8080", true},
+		{"http://[::1]:9000", true},
+		{"https://127.0.0.1:8443", true},
+		{"https://auth.example.com", false},
+		{"https://10.0.0.1", false},
+	} {
+		vars := map[string]string{"CLIENT_METADATA_ALLOW_LOOPBACK": "true"}
+		if tc.issuer != "" {
+			vars["ISSUER_URL"] = tc.issuer
+		}
+		c, err := FromEnv(env(vars))
+		switch {
+		case tc.ok && (err != nil || !c.ClientMetadataAllowLoopback):
+			t.Errorf("issuer %q: %v, allow %v; want accepted", tc.issuer, err, c.ClientMetadataAllowLoopback)
+		case !tc.ok && (err == nil || !strings.HasPrefix(err.Error(), "CLIENT_METADATA_ALLOW_LOOPBACK: ") || strings.Contains(err.Error(), "\n")):
+			t.Errorf("issuer %q: got %v, want one line naming CLIENT_METADATA_ALLOW_LOOPBACK", tc.issuer, err)
+		}
+	}
+	c, err := FromEnv(env(map[string]string{"ISSUER_URL": "https://auth.example.com"}))
+	if err != nil || c.ClientMetadataAllowLoopback {
+		t.Errorf("default: %v, allow %v; want off", err, c.ClientMetadataAllowLoopback)
 	}
 }
 
