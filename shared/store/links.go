@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -153,6 +154,7 @@ func decodeLink(it item) Link {
 		SecretHash:               it.s(aSecretHash),
 		PrevSecretHash:           it.s(aPrevSecretHash),
 		PrevSecretExpires:        it.t(aPrevSecretExpires),
+		Metadata:                 decodeMetadataCache(it),
 	}
 }
 
@@ -193,6 +195,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	}
 	if in.IdempotencyKey != "" && in.IdempotencyScope == "" {
 		return Link{}, "", errors.New("create link: idempotency key without a scope")
+	}
+	if isMetadataClientID(in.ClientID) {
+		return Link{}, "", fmt.Errorf("create link: client id %q is a metadata document's (CreateMetadataLink)", in.ClientID)
 	}
 	if len(in.ResourceURIs) > 0 && in.ClientType != ResourceServer {
 		return Link{}, "", fmt.Errorf("create link: a %s link has no resource URIs", in.ClientType)
@@ -244,6 +249,10 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		linkItem[aState] = str(stateActive)
 		linkItem[gsiLinks.PartitionKey] = str(linksIndexPK)
 		linkItem[gsiLinks.SortKey] = str(creationKey(now, l.ID))
+		if l.Status == shared.StatusPending {
+			linkItem[gsiUsers.PartitionKey] = str(pendingLinksPK)
+			linkItem[gsiUsers.SortKey] = str(creationKey(now, l.ID))
+		}
 	}
 	items := []types.TransactWriteItem{
 		s.putNew(linkItem),
@@ -433,20 +442,24 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 	u.Set(aUpdatedAt, str(fmtTime(now)))
 	u.Set(gsiLinks.PartitionKey, str(linksIndexPK))
 	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
+	if it.s(aRegStatus) == shared.StatusPending {
+		u.Set(gsiUsers.PartitionKey, str(pendingLinksPK))
+		u.Set(gsiUsers.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
+	}
 	u.Remove(aTTL)
 	cond := e.n(aState) + " = " + e.v(str(statePending))
 	uris := it.l(aResourceURIs)
 	var out item
 	if len(uris) == 0 {
 		var res *dynamodb.UpdateItemOutput
-		if res, err = s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e); err == nil {
+		if res, err = s.updateItem(ctx, linkKey(clientID), u.String(), cond, e); err == nil {
 			out = res.Attributes
 		}
 	} else {
 		// The link becomes visible with its resource URIs registered, in
 		// one transaction: a URI another link holds refuses both.
 		items := []types.TransactWriteItem{{Update: &types.Update{
-			TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+			TableName: s.tableName(), Key: linkKey(clientID),
 			UpdateExpression:          aws.String(u.String()),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  e.Names(),
@@ -497,7 +510,7 @@ func (s *Store) abandonLink(ctx context.Context, clientID string, cause error) e
 		cond := "attribute_not_exists(" + e.n(aPK) + ") OR " + e.n(aState) + " = " + e.v(str(statePending))
 		items := []types.TransactWriteItem{
 			{Delete: &types.Delete{
-				TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
+				TableName: s.tableName(), Key: linkKey(clientID),
 				ConditionExpression:       aws.String(cond),
 				ExpressionAttributeNames:  e.Names(),
 				ExpressionAttributeValues: e.Values(),
@@ -538,7 +551,7 @@ func (s *Store) getLinkItem(ctx context.Context, clientID string) (item, error) 
 		return nil, nil
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink), ConsistentRead: aws.Bool(true),
+		TableName: s.tableName(), Key: linkKey(clientID), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, classify(err, false)
@@ -550,6 +563,9 @@ func (s *Store) getLinkItem(ctx context.Context, clientID string) (item, error) 
 func (s *Store) clientIDOf(ctx context.Context, id string) (string, error) {
 	if tooLong(id) {
 		return "", shared.ErrNotFound
+	}
+	if strings.HasPrefix(id, MetadataLinkIDPrefix) {
+		return s.metadataClientIDOf(ctx, id)
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID), ConsistentRead: aws.Bool(true),
@@ -705,7 +721,7 @@ func (s *Store) UpdateLink(ctx context.Context, id string, u LinkUpdate, now tim
 	e := newExpr()
 	up := linkUpdateExpr(e, u, now)
 	cond := e.n(aState) + " = " + e.v(str(stateActive))
-	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), up.String(), cond, e)
+	out, err := s.updateItem(ctx, linkKey(clientID), up.String(), cond, e)
 	if err != nil {
 		return Link{}, fmt.Errorf("update link %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}
@@ -775,8 +791,10 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 	u.Set(aUpdatedAt, str(fmtTime(now)))
 	u.Remove(gsiLinks.PartitionKey)
 	u.Remove(gsiLinks.SortKey)
+	u.Remove(gsiUsers.PartitionKey) // no longer counted as pending
+	u.Remove(gsiUsers.SortKey)
 	cond := e.n(aState) + " IN (" + e.v(str(stateActive)) + ", " + e.v(str(stateDeleting)) + ")"
-	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
+	out, err := s.updateItem(ctx, linkKey(clientID), u.String(), cond, e)
 	if err != nil {
 		return fmt.Errorf("delete link %q: %w", id, notFoundOnConflict(classify(err, false)))
 	}
@@ -790,8 +808,10 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 		}
 	}
 	items := []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink)}},
-		{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID)}},
+		{Delete: &types.Delete{TableName: s.tableName(), Key: linkKey(clientID)}},
+	}
+	if !isMetadataClientID(clientID) { // a metadata-document link has no id pointer
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID)}})
 	}
 	if k := it.s(aIdemKey); k != "" {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
@@ -944,7 +964,7 @@ func (s *Store) RotateLinkSecret(ctx context.Context, id, newSecret string, over
 	}
 	u.Remove(aRotationLease)
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND " + e.n(aSecretHash) + " = " + e.v(str(leased.SecretHash))
-	out, err := s.updateItem(ctx, key(linkPrefix+l.ClientID, skLink), u.String(), cond, e)
+	out, err := s.updateItem(ctx, linkKey(l.ClientID), u.String(), cond, e)
 	if err != nil {
 		return Link{}, fmt.Errorf("rotate link secret %q: update verifiers: %w", id, notFoundOnConflict(classify(err, false)))
 	}
@@ -968,7 +988,7 @@ func (s *Store) takeRotationLease(ctx context.Context, clientID, lease string, n
 	u.Remove(aPrevSecretExpires)
 	cond := e.n(aState) + " = " + e.v(str(stateActive)) + " AND (attribute_not_exists(" +
 		e.n(aRotationLease) + ") OR " + e.n(aRotationLease) + " < " + e.v(str(fmtTime(now))) + ")"
-	out, err := s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
+	out, err := s.updateItem(ctx, linkKey(clientID), u.String(), cond, e)
 	if err != nil {
 		return Link{}, fmt.Errorf("take rotation lease: %w", classify(err, false))
 	}
@@ -986,5 +1006,5 @@ func (s *Store) releaseRotationLease(ctx context.Context, clientID, lease string
 	u := update{e: e}
 	u.Remove(aRotationLease)
 	cond := e.n(aRotationLease) + " = " + e.v(str(lease))
-	_, _ = s.updateItem(ctx, key(linkPrefix+clientID, skLink), u.String(), cond, e)
+	_, _ = s.updateItem(ctx, linkKey(clientID), u.String(), cond, e)
 }

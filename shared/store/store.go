@@ -66,6 +66,10 @@ type Link struct {
 	Origin string `json:"origin"`
 	Status string `json:"status"`
 
+	// Metadata is the cache of a metadata-document link's document (nil
+	// for any other link).
+	Metadata *MetadataCache `json:"-"`
+
 	// SecretHash is shared.HashToken of the current client secret ("" for a
 	// public link): the verifier the token endpoint checks without calling
 	// Secrets Manager.

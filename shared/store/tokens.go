@@ -314,7 +314,9 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	for _, id := range []string{k.ClientID, k.TokenClientID, k.ResourceClientID} {
 		if id != "" && !slices.Contains(links, id) {
 			links = append(links, id)
-			add(id, linkPrefix, skLink)
+			if !tooLong(id) {
+				keys = append(keys, linkKey(id))
+			}
 		}
 	}
 	add(k.CodeHash, codePrefix, skCode)
@@ -345,9 +347,9 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 	}
 	for _, it := range items {
 		switch pk := it.s(aPK); {
-		case strings.HasPrefix(pk, linkPrefix) && it.s(aSK) == skLink:
+		case (strings.HasPrefix(pk, linkPrefix) || strings.HasPrefix(pk, metadataLinkPrefix)) && it.s(aSK) == skLink:
 			l := activeLink(it)
-			id := strings.TrimPrefix(pk, linkPrefix)
+			id := it.s(aClientID)
 			if id == k.ClientID {
 				b.Link = l
 			}

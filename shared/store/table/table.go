@@ -35,7 +35,9 @@ var (
 	GSI1 = Index{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"}
 	// GSI2 lists the grants of a user: gsi2pk "USERGRANTS#<username>",
 	// gsi2sk "<created_at>#<grant id>" (the account page, and revocation
-	// when the user is deleted).
+	// when the user is deleted); gsi2pk "PENDINGLINKS" holds every link
+	// waiting for an administrator's approval (gsi2sk its creation key),
+	// so that their total can be counted.
 	GSI2 = Index{Name: "gsi2", PartitionKey: "gsi2pk", SortKey: "gsi2sk"}
 )
 
@@ -77,9 +79,12 @@ var WritePrefixes = map[string][]string{
 	// the code's doing (shared/store/README.md, SECURITY.md).
 	// The time of the latest consent to a link that registered itself
 	// (CONSENTED#<client_id>, written in the consent's transaction), which
-	// the idle clean-up checks (shared/store/idle.go).
+	// the idle clean-up checks (shared/store/idle.go). The links of
+	// Client ID Metadata Documents, recorded at their first use and
+	// refreshed when their cache expires, are CIMD# items of their own:
+	// never a LINK# item, which only the admin function writes.
 	"authorize": {"SESSION#", "THROTTLE#", "CODE#", "GRANTS#", "DEVICE#",
-		"UPFLOW#", "UPSTREAM#", "USERNAME#", "USER#u.", "CLAIMS#", "CONSENTED#"},
+		"UPFLOW#", "UPSTREAM#", "USERNAME#", "USER#u.", "CLAIMS#", "CONSENTED#", "CIMD#"},
 	// Code redemption, refresh tokens, revoked access-token ids, and
 	// grants (revoked on a replayed code, a reused refresh token or an
 	// RFC 7009 revocation); device authorizations (RFC 8628: created,
