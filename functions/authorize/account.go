@@ -1,6 +1,7 @@
 package authorize
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -18,9 +20,12 @@ import (
 // Authorization is one application the user has authorized: the user's
 // grant for one client. It is the JSON form of the account page.
 type Authorization struct {
-	ClientID string   `json:"client_id"`
-	Name     string   `json:"name"`
-	Scopes   []string `json:"scopes"`
+	ClientID string `json:"client_id"`
+	// LinkID is the link's id: what names a metadata-document link (whose
+	// client_id is a URL) in the page's revoke path.
+	LinkID string   `json:"id"`
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
 	// ProtocolScopes are the OpenID Connect scopes the user approved for
 	// it (openid, profile, email): what it may learn about them.
 	ProtocolScopes []string `json:"protocol_scopes,omitempty"`
@@ -28,6 +33,8 @@ type Authorization struct {
 	AuthorizedAt time.Time `json:"authorized_at"`
 	// LastAuthorizedAt is the user's latest approval.
 	LastAuthorizedAt time.Time `json:"last_authorized_at"`
+
+	link store.Link // as read for the page
 }
 
 // appView is an Authorization as the account page shows it.
@@ -35,6 +42,30 @@ type appView struct {
 	Authorization
 	ScopeItems   []scopeItem
 	RevokeAction string
+	// Host is the host of a metadata-document link's URL ("" otherwise).
+	Host string
+	// SelfRegistered marks a link the application created itself.
+	SelfRegistered bool
+}
+
+// pathName is how the account page's paths name the link of clientID: a
+// metadata-document link by its id (its client_id is a URL, which a path
+// segment cannot carry), any other by its client id.
+func pathName(clientID, linkID string) string {
+	if clientmeta.IsURL(clientID) {
+		return linkID
+	}
+	return clientID
+}
+
+// namesClient reports whether name, from an account page path or its
+// revoked= confirmation, names clientID: the client id itself, or the id
+// of a metadata-document link.
+func namesClient(name, clientID string) bool {
+	if clientmeta.IsURL(clientID) {
+		return name == store.MetadataLinkID(clientID)
+	}
+	return name == clientID
 }
 
 // accountData fills the account page.
@@ -70,7 +101,7 @@ func (h *Handler) authorizations(r *http.Request, userID, revokedClient string) 
 	out := make([]Authorization, 0, len(grants))
 	for _, g := range grants {
 		if g.Revoked {
-			if g.ClientID == revokedClient && h.now().Sub(g.RevokedAt) < revokedNotice {
+			if revokedClient != "" && namesClient(revokedClient, g.ClientID) && h.now().Sub(g.RevokedAt) < revokedNotice {
 				revoked = &g
 			}
 			continue
@@ -83,8 +114,8 @@ func (h *Handler) authorizations(r *http.Request, userID, revokedClient string) 
 			return nil, nil, err
 		}
 		out = append(out, Authorization{
-			ClientID: g.ClientID, Name: link.Name, Scopes: h.maxScopes(g.Scope), ProtocolScopes: g.Protocol,
-			AuthorizedAt: g.CreatedAt.UTC(), LastAuthorizedAt: g.UpdatedAt.UTC(),
+			ClientID: g.ClientID, LinkID: link.ID, Name: link.Name, Scopes: h.maxScopes(g.Scope), ProtocolScopes: g.Protocol,
+			AuthorizedAt: g.CreatedAt.UTC(), LastAuthorizedAt: g.UpdatedAt.UTC(), link: link,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -178,11 +209,13 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 	}
 	d := accountData{site: h.site(), Username: user.Username, CSRF: sess.CSRF, Revoked: revoked}
 	for _, a := range apps {
-		d.Apps = append(d.Apps, appView{
+		v := appView{
 			Authorization: a,
 			ScopeItems:    append(h.scopeItems(a.Scopes), protocolItems(a.ProtocolScopes)...),
-			RevokeAction:  "/account/authorizations/" + url.PathEscape(a.ClientID) + "/revoke",
-		})
+			RevokeAction:  "/account/authorizations/" + url.PathEscape(pathName(a.ClientID, a.LinkID)) + "/revoke",
+		}
+		v.Host, v.SelfRegistered = metadataHost(a.link), selfRegistered(a.link)
+		d.Apps = append(d.Apps, v)
 	}
 	page.Render(w, http.StatusOK, accountPage, d)
 }
@@ -222,6 +255,15 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		h.renderMessage(w, http.StatusForbidden, msgCSRF)
 		return
 	}
+	if strings.HasPrefix(clientID, store.MetadataLinkIDPrefix) {
+		// A metadata-document link, named by its id: its client id is
+		// that of the user's grant it names.
+		if clientID, err = h.metadataClientOfGrant(ctx, user.ID, clientID); err != nil {
+			web.Logger(ctx).Error("list grants", "err", err.Error())
+			h.fail(w, err)
+			return
+		}
+	}
 	g, err := h.store.RevokeGrant(ctx, user.ID, clientID, "", h.now())
 	switch {
 	case errors.Is(err, shared.ErrNotFound): // nothing to revoke
@@ -233,5 +275,21 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		web.Audit(ctx, "grant_revoked", "grant_id", g.ID, "client_id", g.ClientID,
 			"user_id", user.ID, "username", user.Username, "by", "user")
 	}
-	page.Redirect(w, accountPath+"?revoked="+url.QueryEscape(clientID), http.StatusSeeOther)
+	page.Redirect(w, accountPath+"?revoked="+url.QueryEscape(pathName(clientID, store.MetadataLinkID(clientID))), http.StatusSeeOther)
+}
+
+// metadataClientOfGrant returns the client id (a URL) of the user's grant
+// whose metadata-document link has id, or id itself when there is none
+// (RevokeGrant then finds nothing to revoke).
+func (h *Handler) metadataClientOfGrant(ctx context.Context, userID, id string) (string, error) {
+	grants, err := h.store.ListGrantsByUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, g := range grants {
+		if clientmeta.IsURL(g.ClientID) && store.MetadataLinkID(g.ClientID) == id {
+			return g.ClientID, nil
+		}
+	}
+	return id, nil
 }

@@ -77,6 +77,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/throttle"
@@ -134,6 +135,11 @@ type Options struct {
 	// upstream.New with Now). Upstream sign-in is offered when Store is
 	// also an UpstreamStore.
 	Upstream *upstream.Client
+	// ClientMetadata fetches Client ID Metadata Documents (default:
+	// clientmeta.NewFetcher with Config.ClientMetadataAllowLoopback and
+	// Now). They are used when Store is also a MetadataLinkStore and the
+	// registration policy allows them (metadata.go).
+	ClientMetadata *clientmeta.Fetcher
 }
 
 // Handler is the authorize function's http.Handler. It is safe for
@@ -161,6 +167,10 @@ type Handler struct {
 	// rp the relying party of upstream sign-in.
 	upstream UpstreamStore
 	rp       *upstream.Client
+	// metaLinks is Store as a MetadataLinkStore (nil: a URL client_id is
+	// an unknown application); metadata fetches the documents.
+	metaLinks MetadataLinkStore
+	metadata  *clientmeta.Fetcher
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -204,6 +214,11 @@ func New(o Options) (*Handler, error) {
 		h.random = rand.Reader
 	}
 	h.upstream, _ = o.Store.(UpstreamStore)
+	h.metaLinks, _ = o.Store.(MetadataLinkStore)
+	h.metadata = o.ClientMetadata
+	if h.metadata == nil {
+		h.metadata = clientmeta.NewFetcher(clientmeta.Options{AllowLoopback: o.Config.ClientMetadataAllowLoopback, Now: h.now})
+	}
 	h.rp = o.Upstream
 	if h.rp == nil {
 		h.rp = upstream.New(upstream.Options{Now: h.now})

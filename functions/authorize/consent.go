@@ -29,6 +29,16 @@ type consentData struct {
 	site
 	AppName      string
 	RedirectHost string
+	// AppHost is the host of a metadata-document link's client_id URL,
+	// shown prominently: the one name on the page the application could
+	// not choose freely ("" for any other link).
+	AppHost string
+	// SelfRegistered marks a link the application created itself (a
+	// metadata document or a dynamic registration), not an administrator.
+	SelfRegistered bool
+	// LoopbackOnly warns that every redirect URI is on a loopback host: the
+	// answer goes to a program on this computer.
+	LoopbackOnly bool
 	Username     string
 	Scopes       []scopeItem
 	Hidden       []hiddenInput
@@ -97,9 +107,14 @@ func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *sto
 		site:         h.site(),
 		AppName:      a.link.Name,
 		RedirectHost: redirectHost(a.redirectTo),
+		AppHost:      metadataHost(a.link),
 		Username:     user.Username,
 		Scopes:       append(h.scopeItems(granted), protocolItems(a.protocol)...),
 		CSRF:         sess.CSRF,
+	}
+	if selfRegistered(a.link) {
+		d.SelfRegistered = true
+		d.LoopbackOnly = allLoopback(a.link.RedirectURIs)
 	}
 	vals := a.values()
 	if a.hasMaxAge {

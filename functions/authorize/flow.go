@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -29,6 +30,14 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.authorizeError(w, r, shared.AuthorizeTarget{}, pageError(problemLink, "", "the query string is malformed"))
 		return
+	}
+	// A client_id that is a URL names a Client ID Metadata Document: its
+	// link is recorded or refreshed first (metadata.go).
+	if cid := vals["client_id"]; len(cid) == 1 && clientmeta.IsURL(cid[0]) {
+		if err := h.resolveMetadataClient(ctx, r, cid[0]); err != nil {
+			h.metadataErrorPage(w, r, err)
+			return
+		}
 	}
 	a, t, err := h.parseAuthRequest(ctx, vals, h.sessionID(r))
 	if err != nil {

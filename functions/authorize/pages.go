@@ -1,6 +1,7 @@
 package authorize
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
 )
 
@@ -319,12 +321,25 @@ func consentPage(b *page.Buffer, d consentData) {
 	page.Head(b, "Allow "+d.AppName+" to access your account")
 	page.Brand(b, d.Provider)
 	b.Fill(`<h1><strong>%s</strong> wants to access your %s account</h1>
-<form method="post" action="/oauth2/consent">
+`, d.AppName, d.Provider)
+	if d.AppHost != "" {
+		b.Fill(`<p class="apphost">From <strong class="host">%s</strong></p>
+`, d.AppHost)
+	}
+	if d.SelfRegistered {
+		b.Fill(`<p class="small">This application registered itself: no administrator of %s added it. Its name is what it says about itself. Allow access only if you trust %s.</p>
+`, d.Provider, cmp.Or(d.AppHost, "it"))
+	}
+	if d.LoopbackOnly {
+		b.WriteString(`<p class="warning" role="note"><strong>Only continue if you just started this application on this computer.</strong> It receives the answer on this computer (a local address), where any program could be waiting for it.</p>
+`)
+	}
+	b.Fill(`<form method="post" action="/oauth2/consent">
 <p class="account">Signed in as <strong>%s</strong>.
 <button type="submit" name="account" value="switch" class="link">Not you? Use another account</button></p>
 <h2>If you allow access, %s will be able to:</h2>
 <ul class="scopes">
-`, d.AppName, d.Provider, d.Username, d.AppName)
+`, d.Username, d.AppName)
 	for _, s := range d.Scopes {
 		b.Fill("<li><strong>%s</strong>", s.Description)
 		if len(s.Includes) > 0 {
@@ -354,8 +369,13 @@ func consentPage(b *page.Buffer, d consentData) {
 func appCodes(b *page.Buffer, a appView) {
 	b.Fill(`<details class="developer">
 <summary>Technical details</summary>
-<p>Client ID <code>%s</code></p>
-<p>Permission codes:`, a.ClientID)
+`)
+	if clientmeta.IsURL(a.ClientID) {
+		b.Fill("<p>Application id <code>%s</code></p>\n<p>Described at <code>%s</code></p>\n", a.LinkID, a.ClientID)
+	} else {
+		b.Fill("<p>Client ID <code>%s</code></p>\n", a.ClientID)
+	}
+	b.WriteString(`<p>Permission codes:`)
 	for _, s := range a.ScopeItems {
 		b.Fill(" <code>%s</code>", s.Name)
 	}
@@ -422,7 +442,14 @@ func accountPage(b *page.Buffer, d accountData) {
 	b.Fill("<p>These applications can use your %s account. Revoking access stops an application at once; to use it again, it has to ask you again.</p>\n", d.Provider)
 	b.WriteString("<ul class=\"apps\">\n")
 	for _, a := range d.Apps {
-		b.Fill("<li>\n<h2>%s</h2>\n<p>It can:</p>\n<ul class=\"scopes\">\n", a.Name)
+		b.Fill("<li>\n<h2>%s</h2>\n", a.Name)
+		if a.Host != "" {
+			b.Fill(`<p class="small">From <strong class="host">%s</strong></p>`+"\n", a.Host)
+		}
+		if a.SelfRegistered {
+			b.WriteString(`<p class="small">Registered by the application itself.</p>` + "\n")
+		}
+		b.WriteString("<p>It can:</p>\n<ul class=\"scopes\">\n")
 		for _, s := range a.ScopeItems {
 			b.Fill("<li>%s", s.Description)
 			if len(s.Includes) > 0 {

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -132,6 +133,15 @@ func oidcError(code, desc string) error {
 	return &shared.Error{Code: code, Description: desc, Status: http.StatusBadRequest, Redirectable: true}
 }
 
+// maxClientIDBytes bounds a client_id: a metadata document's URL may be
+// longer than an administrator's client id.
+func maxClientIDBytes(clientID string) int {
+	if clientmeta.IsURL(clientID) {
+		return clientmeta.MaxURLBytes
+	}
+	return maxParamBytes
+}
+
 // readLink reads the link of clientID (shared.ErrNotFound) and, when
 // sessionID is set, the session in the same call; with a resource (RFC
 // 8707), its registration too.
@@ -168,7 +178,7 @@ func (h *Handler) parseAuthRequest(ctx context.Context, vals url.Values, session
 		return nil, t, pageError(problemApp, "", "client_id is repeated")
 	case len(cid) == 0 || cid[0] == "":
 		return nil, t, pageError(problemNoClient, "", "client_id is missing")
-	case len(cid[0]) > maxParamBytes || !utf8.ValidString(cid[0]):
+	case len(cid[0]) > maxClientIDBytes(cid[0]) || !utf8.ValidString(cid[0]):
 		return nil, t, pageError(problemApp, "", "the application is unknown or disabled")
 	}
 	link, sess, reg, err := h.readLink(ctx, cid[0], sessionID, resourceValue(vals))

@@ -154,6 +154,8 @@ ul.scopes>li{margin:.35rem 0}
 p.usercode,input[type=text].usercode{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:1.5rem;font-weight:700;letter-spacing:.1em}
 p.usercode{background:#f4f5f7;padding:.5rem .75rem;border-radius:4px;text-align:center}
 .warning{background:#fffae6;border-left:4px solid #ff8b00;padding:.5rem .75rem;border-radius:4px}
+p.apphost{font-size:1.1rem;margin:-.5rem 0 1rem}
+.host{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#deebff;padding:.1rem .4rem;border-radius:3px;overflow-wrap:anywhere}
 ul.providers{list-style:none;padding:0;margin:1rem 0}
 ul.providers>li{margin:.5rem 0}
 a.provider{display:block;text-align:center;font-weight:600;padding:.6rem 1.2rem;border:2px solid #0052cc;border-radius:4px;color:#0052cc;background:#fff;text-decoration:none;min-height:44px;overflow-wrap:anywhere}
