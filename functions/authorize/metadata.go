@@ -297,7 +297,7 @@ func (h *Handler) metadataErrorPage(w http.ResponseWriter, r *http.Request, err 
 		d.Code, d.Description = "unauthorized_client", "the administrator does not allow this application"
 	case metaPending:
 		d.Title = "This application must be approved first"
-		d.Text = app + " is new to " + h.provider + ". The administrator must approve the application before anyone can sign in to it."
+		d.Text = app + " is new to " + h.provider + ", and the administrator must approve the application first: until then no one can sign in to it."
 		d.Next = "Ask your administrator to approve it, then try again from the application."
 		d.Code, d.Description = "unauthorized_client", "the administrator must approve this application first"
 	case metaTooMany:
