@@ -217,7 +217,8 @@ func New(o Options) (*Handler, error) {
 	h.metaLinks, _ = o.Store.(MetadataLinkStore)
 	h.metadata = o.ClientMetadata
 	if h.metadata == nil {
-		h.metadata = clientmeta.NewFetcher(clientmeta.Options{AllowLoopback: o.Config.ClientMetadataAllowLoopback, Now: h.now})
+		h.metadata = clientmeta.NewFetcher(clientmeta.Options{
+			AllowLoopback: o.Config.ClientMetadataAllowLoopback, RootCAs: o.Config.ClientMetadataRoots, Now: h.now})
 	}
 	h.rp = o.Upstream
 	if h.rp == nil {

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -72,6 +73,11 @@ type Config struct {
 	// 127.0.0.1, [::1] and localhost, on any port. Refused with an issuer
 	// whose host is not loopback.
 	ClientMetadataAllowLoopback bool
+	// ClientMetadataRoots, when set, are the roots the fetch of Client ID
+	// Metadata Documents trusts instead of the system's. Not read from the
+	// environment: in-process tests set it (a separate process trusts a
+	// test authority through SSL_CERT_FILE, which Go's system roots read).
+	ClientMetadataRoots *x509.CertPool
 	// ProviderName is PROVIDER_NAME: the name the pages give this
 	// provider ("Sign in to Example Corp"). Default: the issuer's host
 	// name (ProviderNameFor).

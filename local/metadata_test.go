@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/applinks/applinks/local/server"
+	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/store/storetest"
+)
+
+// testCA is a certificate authority made for one test, and a server
+// certificate it issued for 127.0.0.1, ::1 and localhost.
+type testCA struct {
+	pool   *x509.CertPool
+	pemCA  []byte
+	server tls.Certificate
+}
+
+func newTestCA(t *testing.T) testCA {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "applinks test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return testCA{
+		pool:   pool,
+		pemCA:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		server: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key},
+	}
+}
+
+// metadataServer serves one Client ID Metadata Document over https on
+// loopback with ca's certificate; its client_id is its own URL.
+func metadataServer(t *testing.T, ca testCA, redirectURI string) (clientID string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/client-metadata.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=600")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"client_id": clientID, "client_name": "Loopback Agent", "redirect_uris": []string{redirectURI},
+			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+			"token_endpoint_auth_method": "none",
+		})
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	clientID = srv.URL + "/oauth/client-metadata.json"
+	return clientID
+}
+
+// TestMetadataDocumentFlow: an application that names itself by a Client
+// ID Metadata Document on loopback https (a test certificate authority,
+// CLIENT_METADATA_ALLOW_LOOPBACK=true) under trusted_hosts signs a user in
+// with golang.org/x/oauth2 as a public client with PKCE: authorization
+// code, token, refresh; the token names the URL as its client; a code
+// exchange without the verifier is refused.
+func TestMetadataDocumentFlow(t *testing.T) {
+	ca := newTestCA(t)
+	const redirect = "http://127.0.0.1:53682/callback"
+	clientID := metadataServer(t, ca, redirect)
+	p := startProviderWith(t, map[string]string{"CLIENT_METADATA_ALLOW_LOOPBACK": "true"}, func(c *config.Config) {
+		c.ClientMetadataRoots = ca.pool
+	})
+	policy := shared.DefaultRegistrationPolicy(shared.DefaultCatalog())
+	policy.MetadataDocuments.Mode = shared.ModeTrustedHosts
+	policy.MetadataDocuments.TrustedHosts = []string{"127.0.0.1"}
+	policy.MetadataDocuments.Scopes = []string{"REPO_WRITE"}
+	if err := p.st.PutRegistrationPolicy(context.Background(), policy, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p.createUser("mia", "plum kettle orbit meadow 41", []string{"REPO_WRITE"})
+
+	conf := &oauth2.Config{
+		ClientID:    clientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: p.issuer + "/oauth2/authorize", TokenURL: p.issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL: redirect,
+		Scopes:      []string{"REPO_READ"},
+	}
+	verifier := oauth2.GenerateVerifier()
+	b := newBrowser(t, "http://127.0.0.1:53682/")
+	got := b.authorize(conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier)), "mia", "plum kettle orbit meadow 41", "approve")
+	code := got.Query().Get("code")
+	if code == "" || got.Query().Get("state") != "st-1" {
+		t.Fatalf("redirect %s: no code", got)
+	}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, p.client)
+	if _, err := conf.Exchange(ctx, code+"x", oauth2.VerifierOption(verifier)); err == nil {
+		t.Errorf("a wrong code was exchanged")
+	}
+	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	claims := p.claims(tok.AccessToken)
+	if claims["client_id"] != clientID {
+		t.Errorf("access token client_id %v, want %s", claims["client_id"], clientID)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatalf("no refresh token")
+	}
+	fresh, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil || fresh.AccessToken == "" || fresh.AccessToken == tok.AccessToken {
+		t.Fatalf("refresh: %v", err)
+	}
+
+	// PKCE is required: a second authorization's code without the
+	// verifier is refused.
+	got = b.authorize(conf.AuthCodeURL("st-2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), "mia", "", "approve")
+	if _, err := conf.Exchange(ctx, got.Query().Get("code")); err == nil {
+		t.Errorf("a code was exchanged without its verifier")
+	}
+	// Without a challenge the request never gets a code.
+	noPKCE := b.get(conf.AuthCodeURL("st-3"))
+	if loc, _ := url.Parse(noPKCE.header.Get("Location")); loc == nil || loc.Query().Get("error") != "invalid_request" {
+		t.Errorf("a request without PKCE: %d %s", noPKCE.status, noPKCE.header.Get("Location"))
+	}
+}
+
+// writeCAFile writes ca's certificate as PEM for SSL_CERT_FILE.
+func writeCAFile(t *testing.T, ca testCA) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, ca.pemCA, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestMetadataDocumentSSLCertFile: a provider in a process of its own
+// trusts a test certificate authority given by SSL_CERT_FILE alone (Go's
+// system roots read it; nothing is injected), as a client library's test
+// in another language uses it: the same flow as TestMetadataDocumentFlow
+// against that process (this test binary run again as
+// TestHelperProviderProcess).
+func TestMetadataDocumentSSLCertFile(t *testing.T) {
+	ca := newTestCA(t)
+	const redirect = "http://127.0.0.1:53683/callback"
+	clientID := metadataServer(t, ca, redirect)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProviderProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "APPLINKS_HELPER_PROVIDER=1", "SSL_CERT_FILE="+writeCAFile(t, ca),
+		"CLIENT_METADATA_ALLOW_LOOPBACK=true", "AWS_ENDPOINT_URL=")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close() // the helper stops when its input ends
+		_ = cmd.Wait()
+	}()
+	issuer := ""
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "ISSUER="); ok {
+			issuer = v
+			break
+		}
+	}
+	if issuer == "" {
+		t.Fatalf("the helper process did not start: %v", sc.Err())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+
+	conf := &oauth2.Config{
+		ClientID:    clientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: issuer + "/oauth2/authorize", TokenURL: issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL: redirect,
+		Scopes:      []string{"REPO_READ"},
+	}
+	verifier := oauth2.GenerateVerifier()
+	b := newBrowser(t, "http://127.0.0.1:53683/")
+	got := b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)), "mia", "plum kettle orbit meadow 41", "approve")
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second})
+	tok, err := conf.Exchange(ctx, got.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("Exchange: %v", err)
+	}
+}
+
+// TestHelperProviderProcess is TestMetadataDocumentSSLCertFile's provider
+// process: it does nothing unless APPLINKS_HELPER_PROVIDER=1. Its
+// configuration is its environment (SSL_CERT_FILE,
+// CLIENT_METADATA_ALLOW_LOOPBACK), on kumo in-process; it allows metadata
+// documents from 127.0.0.1, adds the user mia, prints ISSUER=<url> and
+// serves until its standard input ends.
+func TestHelperProviderProcess(t *testing.T) {
+	if os.Getenv("APPLINKS_HELPER_PROVIDER") != "1" {
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	cfg, err := config.FromEnv(func(k string) string {
+		switch k {
+		case "ISSUER_URL":
+			return issuer
+		case "ADMIN_TOKEN":
+			return adminToken
+		}
+		return os.Getenv(k)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Kumo(t)
+	policy := shared.DefaultRegistrationPolicy(shared.DefaultCatalog())
+	policy.MetadataDocuments.Mode = shared.ModeTrustedHosts
+	policy.MetadataDocuments.TrustedHosts = []string{"127.0.0.1"}
+	if err := st.PutRegistrationPolicy(context.Background(), policy, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := server.New(context.Background(), cfg, st, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	p := &provider{t: t, issuer: issuer, client: &http.Client{Timeout: 30 * time.Second}, st: st}
+	p.createUser("mia", "plum kettle orbit meadow 41", []string{"REPO_WRITE"})
+	fmt.Printf("ISSUER=%s\n", issuer)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
