@@ -107,7 +107,7 @@ func (s *Store) CreateMetadataLink(ctx context.Context, in NewMetadataLink, now 
 		aRedirectURIs: list(l.RedirectURIs), aPostLogoutRedirectURIs: list(l.PostLogoutRedirectURIs), aScopes: list(l.Scopes),
 		aClientType: str(l.ClientType), aGrantTypes: list(l.GrantTypes), aEnabled: boolean(true),
 		aIDTokenAlg: str(l.IDTokenSignedResponseAlg),
-		aCreatedAt: str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
+		aCreatedAt:  str(fmtTime(now)), aUpdatedAt: str(fmtTime(now)),
 		aOrigin: str(l.Origin), aRegStatus: str(l.Status), aState: str(stateActive),
 		aFetchedAt: str(fmtTime(in.Cache.FetchedAt)), aCacheUntil: str(fmtTime(in.Cache.CacheUntil)),
 		gsiLinks.PartitionKey: str(linksIndexPK), gsiLinks.SortKey: str(creationKey(now, id)),
