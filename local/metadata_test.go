@@ -26,8 +26,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
+	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -84,17 +86,30 @@ func newTestCA(t *testing.T) testCA {
 
 // metadataServer serves one Client ID Metadata Document over https on
 // loopback with ca's certificate; its client_id is its own URL.
+//
+// Any other path ending in .json serves a document for its own URL too
+// (named "Loopback Agent" followed by the path), except /bad.json, whose
+// client_id is another URL.
 func metadataServer(t *testing.T, ca testCA, redirectURI string) (clientID string) {
 	t.Helper()
+	var base string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oauth/client-metadata.json" {
+		if !strings.HasSuffix(r.URL.Path, ".json") {
 			http.NotFound(w, r)
 			return
+		}
+		id, name := base+r.URL.Path, "Loopback Agent"
+		switch r.URL.Path {
+		case "/oauth/client-metadata.json":
+		case "/bad.json":
+			id = base + "/other.json"
+		default:
+			name += " " + strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".json")
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "max-age=600")
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"client_id": clientID, "client_name": "Loopback Agent", "redirect_uris": []string{redirectURI},
+			"client_id": id, "client_name": name, "redirect_uris": []string{redirectURI},
 			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
 			"token_endpoint_auth_method": "none",
 		})
@@ -102,8 +117,8 @@ func metadataServer(t *testing.T, ca testCA, redirectURI string) (clientID strin
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	clientID = srv.URL + "/oauth/client-metadata.json"
-	return clientID
+	base = srv.URL
+	return base + "/oauth/client-metadata.json"
 }
 
 // TestMetadataDocumentFlow: an application that names itself by a Client
@@ -287,4 +302,87 @@ func TestHelperProviderProcess(t *testing.T) {
 	p.createUser("mia", "plum kettle orbit meadow 41", []string{"REPO_WRITE"})
 	fmt.Printf("ISSUER=%s\n", issuer)
 	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// TestMetadataPagesInBrowser looks at the pages of metadata-document
+// applications in headless Chromium at 375 and 1280 px: the consent page
+// (the host named prominently, "registered itself", the loopback warning),
+// the account page (named by its id, with its host), and the refusals
+// (must be approved first, not allowed, a bad document). None scrolls
+// sideways at 375 px.
+func TestMetadataPagesInBrowser(t *testing.T) {
+	ca := newTestCA(t)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "the application's callback") }))
+	defer cb.Close()
+	redirect := cb.URL + "/callback"
+	clientID := metadataServer(t, ca, redirect)
+	base := strings.TrimSuffix(clientID, "/oauth/client-metadata.json")
+	p := startProviderWith(t, map[string]string{"CLIENT_METADATA_ALLOW_LOOPBACK": "true", "PROVIDER_NAME": "Example Corp"},
+		func(c *config.Config) { c.ClientMetadataRoots = ca.pool })
+	setPolicy := func(mode string) {
+		policy := shared.DefaultRegistrationPolicy(shared.DefaultCatalog())
+		policy.MetadataDocuments.Mode = mode
+		policy.MetadataDocuments.TrustedHosts = []string{"127.0.0.1"}
+		policy.MetadataDocuments.Scopes = []string{"REPO_WRITE"}
+		if err := p.store.PutRegistrationPolicy(context.Background(), policy, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setPolicy(shared.ModeTrustedHosts)
+	p.createUser("alice", "plum tractor velvet orbit", []string{"REPO_WRITE"})
+	authz := func(id string) string {
+		return p.issuer + "/oauth2/authorize?" + url.Values{
+			"response_type": {"code"}, "client_id": {id}, "scope": {"REPO_WRITE"}, "state": {"s"}, "redirect_uri": {redirect},
+			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"},
+		}.Encode()
+	}
+	b := chrome.New(t)
+	alice := b.User("alice")
+	look := func(name string, wants ...string) {
+		t.Helper()
+		text := alice.BodyText()
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: page lacks %q; it says:\n%s", name, w, text)
+			}
+		}
+		if alice.HorizontalOverflow(375) {
+			t.Errorf("%s: the page scrolls sideways at 375 px", name)
+		}
+		alice.Screenshot(name)
+	}
+	host := strings.TrimPrefix(base, "https://")
+	if st := alice.Navigate(authz(clientID)); st != 200 {
+		t.Fatalf("login page: status %d", st)
+	}
+	alice.Type("#username", "alice")
+	alice.Type("#password", "plum tractor velvet orbit")
+	alice.Press(kb.Enter, true)
+	look("metadata-consent", "Loopback Agent wants to access your Example Corp account", "From "+host,
+		"This application registered itself", "Only continue if you just started this application on this computer")
+	if !alice.Exists("strong.host") {
+		t.Error("consent: the host is not shown prominently")
+	}
+	alice.Submit("button[name=decision][value=approve]")
+	alice.Navigate(p.issuer + "/account/authorizations")
+	look("metadata-account", "Loopback Agent", "From "+host, "Registered by the application itself")
+	if !alice.Exists(`form[action^="/account/authorizations/m."]`) {
+		t.Error("account: the revoke path does not name the link by its id")
+	}
+
+	alice.Navigate(authz(base + "/bad.json"))
+	look("metadata-bad-document", "This application's description cannot be used", "client_id is not the URL it was fetched from")
+	setPolicy(shared.ModeApproval)
+	alice.Navigate(authz(base + "/new-agent.json"))
+	look("metadata-pending", "This application must be approved first", "the administrator must approve the application first")
+	setPolicy(shared.ModeTrustedHosts)
+	if err := p.store.PutRegistrationPolicy(context.Background(), shared.RegistrationPolicy{
+		MetadataDocuments:   shared.MetadataDocumentPolicy{Mode: shared.ModeTrustedHosts, TrustedHosts: []string{"agents.example.com"}, Scopes: []string{"REPO_READ"}},
+		DynamicRegistration: shared.DefaultRegistrationPolicy(shared.DefaultCatalog()).DynamicRegistration,
+	}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	alice.Navigate(authz(base + "/another-agent-with-a-rather-long-name-for-narrow-screens.json"))
+	look("metadata-not-allowed", "This application is not allowed", "the administrator does not allow it")
+	alice.CheckConsole()
 }
