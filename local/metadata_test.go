@@ -3,25 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,58 +22,11 @@ import (
 
 	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
+	"github.com/applinks/applinks/local/testca"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
-
-// testCA is a certificate authority made for one test, and a server
-// certificate it issued for 127.0.0.1, ::1 and localhost.
-type testCA struct {
-	pool   *x509.CertPool
-	pemCA  []byte
-	server tls.Certificate
-}
-
-func newTestCA(t *testing.T) testCA {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "applinks test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return testCA{
-		pool:   pool,
-		pemCA:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		server: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key},
-	}
-}
 
 // metadataServer serves one Client ID Metadata Document over https on
 // loopback with ca's certificate; its client_id is its own URL.
@@ -90,10 +34,10 @@ func newTestCA(t *testing.T) testCA {
 // Any other path ending in .json serves a document for its own URL too
 // (named "Loopback Agent" followed by the path), except /bad.json, whose
 // client_id is another URL.
-func metadataServer(t *testing.T, ca testCA, redirectURI string) (clientID string) {
+func metadataServer(t *testing.T, ca *testca.CA, redirectURI string) (clientID string) {
 	t.Helper()
 	var base string
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := ca.StartTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, ".json") {
 			http.NotFound(w, r)
 			return
@@ -114,9 +58,6 @@ func metadataServer(t *testing.T, ca testCA, redirectURI string) (clientID strin
 			"token_endpoint_auth_method": "none",
 		})
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
 	base = srv.URL
 	return base + "/oauth/client-metadata.json"
 }
@@ -128,11 +69,11 @@ func metadataServer(t *testing.T, ca testCA, redirectURI string) (clientID strin
 // code, token, refresh; the token names the URL as its client; a code
 // exchange without the verifier is refused.
 func TestMetadataDocumentFlow(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testca.NewT(t)
 	const redirect = "http://127.0.0.1:53682/callback"
 	clientID := metadataServer(t, ca, redirect)
 	p := startProviderWith(t, map[string]string{"CLIENT_METADATA_ALLOW_LOOPBACK": "true"}, func(c *config.Config) {
-		c.ClientMetadataRoots = ca.pool
+		c.ClientMetadataRoots = ca.Pool()
 	})
 	policy := shared.DefaultRegistrationPolicy(shared.DefaultCatalog())
 	policy.MetadataDocuments.Mode = shared.ModeTrustedHosts
@@ -189,16 +130,6 @@ func TestMetadataDocumentFlow(t *testing.T) {
 	}
 }
 
-// writeCAFile writes ca's certificate as PEM for SSL_CERT_FILE.
-func writeCAFile(t *testing.T, ca testCA) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, ca.pemCA, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // TestMetadataDocumentSSLCertFile: a provider in a process of its own
 // trusts a test certificate authority given by SSL_CERT_FILE alone (Go's
 // system roots read it; nothing is injected), as a client library's test
@@ -206,11 +137,11 @@ func writeCAFile(t *testing.T, ca testCA) string {
 // against that process (this test binary run again as
 // TestHelperProviderProcess).
 func TestMetadataDocumentSSLCertFile(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testca.NewT(t)
 	const redirect = "http://127.0.0.1:53683/callback"
 	clientID := metadataServer(t, ca, redirect)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProviderProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "APPLINKS_HELPER_PROVIDER=1", "SSL_CERT_FILE="+writeCAFile(t, ca),
+	cmd.Env = append(os.Environ(), "APPLINKS_HELPER_PROVIDER=1", "SSL_CERT_FILE="+ca.File(t),
 		"CLIENT_METADATA_ALLOW_LOOPBACK=true", "AWS_ENDPOINT_URL=")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -311,14 +242,14 @@ func TestHelperProviderProcess(t *testing.T) {
 // (must be approved first, not allowed, a bad document). None scrolls
 // sideways at 375 px.
 func TestMetadataPagesInBrowser(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testca.NewT(t)
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "the application's callback") }))
 	defer cb.Close()
 	redirect := cb.URL + "/callback"
 	clientID := metadataServer(t, ca, redirect)
 	base := strings.TrimSuffix(clientID, "/oauth/client-metadata.json")
 	p := startProviderWith(t, map[string]string{"CLIENT_METADATA_ALLOW_LOOPBACK": "true", "PROVIDER_NAME": "Example Corp"},
-		func(c *config.Config) { c.ClientMetadataRoots = ca.pool })
+		func(c *config.Config) { c.ClientMetadataRoots = ca.Pool() })
 	setPolicy := func(mode string) {
 		policy := shared.DefaultRegistrationPolicy(shared.DefaultCatalog())
 		policy.MetadataDocuments.Mode = mode
