@@ -18,7 +18,7 @@ import (
 func TestWritePrefixesAreKeyPrefixes(t *testing.T) {
 	known := []string{linkPrefix, linkIDPrefix, idemPrefix, userPrefix, usernamePrefix, throttlePrefix,
 		sessionPrefix, codePrefix, grantsPrefix, refreshPrefix, jtiPrefix, devicePrefix,
-		upflowPrefix, upstreamPrefix, userPrefix + SignInUserPrefix, claimsPrefix, lastUsePrefix, metadataLinkPrefix}
+		upflowPrefix, upstreamPrefix, userPrefix + SignInUserPrefix, claimsPrefix, lastUsePrefix, consentedPrefix, metadataLinkPrefix}
 	adminID, err := shared.NewID(strings.NewReader(strings.Repeat("u.", 64)))
 	if err != nil {
 		t.Fatal(err)
