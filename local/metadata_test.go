@@ -255,7 +255,7 @@ func TestMetadataPagesInBrowser(t *testing.T) {
 		policy.MetadataDocuments.Mode = mode
 		policy.MetadataDocuments.TrustedHosts = []string{"127.0.0.1"}
 		policy.MetadataDocuments.Scopes = []string{"REPO_WRITE"}
-		if err := p.store.PutRegistrationPolicy(context.Background(), policy, time.Now()); err != nil {
+		if err := p.st.PutRegistrationPolicy(context.Background(), policy, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,7 +307,7 @@ func TestMetadataPagesInBrowser(t *testing.T) {
 	alice.Navigate(authz(base + "/new-agent.json"))
 	look("metadata-pending", "This application must be approved first", "the administrator must approve the application first")
 	setPolicy(shared.ModeTrustedHosts)
-	if err := p.store.PutRegistrationPolicy(context.Background(), shared.RegistrationPolicy{
+	if err := p.st.PutRegistrationPolicy(context.Background(), shared.RegistrationPolicy{
 		MetadataDocuments:   shared.MetadataDocumentPolicy{Mode: shared.ModeTrustedHosts, TrustedHosts: []string{"agents.example.com"}, Scopes: []string{"REPO_READ"}},
 		DynamicRegistration: shared.DefaultRegistrationPolicy(shared.DefaultCatalog()).DynamicRegistration,
 	}, time.Now()); err != nil {
