@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +114,15 @@ type Config struct {
 	// the store creates secrets with. Default: Secrets Manager's AWS
 	// managed key aws/secretsmanager.
 	SecretKMSKey string
+	// SecretPrimaryRegion is SECRET_PRIMARY_REGION and SecretReplicaRegions
+	// SECRET_REPLICA_REGIONS (comma-separated): with the provider in several
+	// regions, the store creates and writes every secret in the primary
+	// region, replicates each new secret to the replica regions
+	// (CreateSecret's AddReplicaRegions), and reads the key sets from the
+	// function's own region's replica first. Default none: the secrets are
+	// in the function's own region, unreplicated.
+	SecretPrimaryRegion  string
+	SecretReplicaRegions []string
 	// OriginVerifySecret is ORIGIN_VERIFY_SECRET: the ARN (or name) of the
 	// Secrets Manager secret holding the value CloudFront sends in the
 	// X-Origin-Verify header. When set, the Lambda functions read it at
@@ -289,6 +300,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.SecretKMSKey = get("SECRET_KMS_KEY")
 	if c.SecretKMSKey != "" && !validName(c.SecretKMSKey, 1, 2048, ":/_-") {
 		return Config{}, fmt.Errorf("SECRET_KMS_KEY: %q is not a KMS key ARN, key id or alias", c.SecretKMSKey)
+	}
+	if c.SecretPrimaryRegion, c.SecretReplicaRegions, err = parseSecretRegions(get("SECRET_PRIMARY_REGION"), get("SECRET_REPLICA_REGIONS")); err != nil {
+		return Config{}, err
 	}
 	c.OriginVerifySecret = get("ORIGIN_VERIFY_SECRET")
 	if c.OriginVerifySecret != "" && !validName(c.OriginVerifySecret, 1, 2048, ":/_+=.@-") {
@@ -570,4 +584,36 @@ func oneLine(err error) error {
 		return err
 	}
 	return errors.New(strings.Join(strings.Fields(s), " "))
+}
+
+// awsRegion is the shape of an AWS region name (us-east-1, eu-central-2,
+// us-gov-west-1).
+var awsRegion = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+
+// parseSecretRegions checks SECRET_PRIMARY_REGION and
+// SECRET_REPLICA_REGIONS: region names, the replicas distinct and not the
+// primary, and replicas only with a primary (a replica of what?).
+func parseSecretRegions(primary, replicas string) (string, []string, error) {
+	if primary != "" && !awsRegion.MatchString(primary) {
+		return "", nil, fmt.Errorf("SECRET_PRIMARY_REGION: %q is not a region name", primary)
+	}
+	var out []string
+	for _, r := range strings.Split(replicas, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		switch {
+		case !awsRegion.MatchString(r):
+			return "", nil, fmt.Errorf("SECRET_REPLICA_REGIONS: %q is not a region name", r)
+		case r == primary:
+			return "", nil, fmt.Errorf("SECRET_REPLICA_REGIONS: %q is the primary region (SECRET_PRIMARY_REGION)", r)
+		case slices.Contains(out, r):
+			return "", nil, fmt.Errorf("SECRET_REPLICA_REGIONS: %q is listed twice", r)
+		}
+		out = append(out, r)
+	}
+	if len(out) > 0 && primary == "" {
+		return "", nil, errors.New("SECRET_REPLICA_REGIONS needs SECRET_PRIMARY_REGION (the region that holds the secrets they replicate)")
+	}
+	return primary, out, nil
 }

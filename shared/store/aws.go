@@ -92,12 +92,20 @@ func OpenConfig(awsCfg aws.Config, cfg config.Config) *Store {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})
-	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+	o := Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix, SecretReplicaRegions: cfg.SecretReplicaRegions}
+	smEndpoint := func(o *secretsmanager.Options) {
 		if e := endpoint(os.Getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", cfg.EndpointURL); e != "" {
 			o.BaseEndpoint = aws.String(e)
 		}
-	})
-	return New(db, sm, Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix}).WithPermissionSource(cfg.Permissions.Source)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg, smEndpoint)
+	if p := cfg.SecretPrimaryRegion; p != "" && p != awsCfg.Region {
+		// The secrets live in the primary region; this region holds
+		// replicas, read first for the key sets.
+		o.LocalSecrets = sm
+		sm = secretsmanager.NewFromConfig(awsCfg, smEndpoint, func(o *secretsmanager.Options) { o.Region = p })
+	}
+	return New(db, sm, o).WithPermissionSource(cfg.Permissions.Source)
 }
 
 // endpoint is the service-specific endpoint variable when set, else the
@@ -176,7 +184,9 @@ var (
 // ErrTransactionConflict marks a write DynamoDB refused because another
 // request was writing the same item at that moment: a transaction
 // cancelled with a TransactionConflict reason (and no failed condition), or
-// a single-item write refused with TransactionConflictException. It wraps
+// a single-item write refused with TransactionConflictException (or, on a
+// global table with multi-Region strong consistency, with
+// ReplicatedWriteConflictException: another region is writing it). It wraps
 // shared.ErrConflict, but unlike a failed condition it decides nothing:
 // nothing of the refused write was applied, and the other request's write
 // may not have committed yet, so a read made now, even a strongly
@@ -247,7 +257,11 @@ func classOf(err error, missingIsNotFound bool) error {
 		switch {
 		case code == "TransactionCanceledException":
 			return transactionClass(err)
-		case code == "TransactionConflictException":
+		case code == "TransactionConflictException" || code == "ReplicatedWriteConflictException":
+			// The second: a global table with multi-Region strong
+			// consistency refused the write because another region is
+			// writing the item; nothing of it was applied, and it may be
+			// retried (docs/multi-region.md).
 			return ErrTransactionConflict
 		case conflictCodes[code]:
 			return shared.ErrConflict

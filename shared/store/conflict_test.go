@@ -67,16 +67,20 @@ func TestTransactionConflictClassified(t *testing.T) {
 	}
 }
 
-// refusingFirst refuses the first n UpdateItem calls with
-// TransactionConflictException, then passes them on.
+// refusingFirst refuses the first n UpdateItem calls with refusal
+// (default TransactionConflictException), then passes them on.
 type refusingFirst struct {
 	store.DynamoDB
 	n, calls int
+	refusal  error
 }
 
 func (f *refusingFirst) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	f.calls++
 	if f.calls <= f.n {
+		if f.refusal != nil {
+			return nil, f.refusal
+		}
 		return nil, &types.TransactionConflictException{Message: aws.String("Transaction is ongoing for the item")}
 	}
 	return f.DynamoDB.UpdateItem(ctx, in, opts...)
@@ -86,8 +90,23 @@ func (f *refusingFirst) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemI
 // writing the grant (TransactionConflictException) tries again and lands;
 // refused on every attempt it is ErrUnavailable, never the ErrNotFound of
 // a failed condition (nothing was revoked). Before, a refusal was "no such
-// grant", which the token endpoint takes for a grant already gone.
+// grant", which the token endpoint takes for a grant already gone. The same
+// for a global table with multi-Region strong consistency refusing the write
+// because another region is writing the grant
+// (ReplicatedWriteConflictException), which was an unclassified error (a
+// 500) before.
 func TestRevokeGrantInFlight(t *testing.T) {
+	for name, refusal := range map[string]error{
+		"TransactionConflictException": nil,
+		"ReplicatedWriteConflictException": &types.ReplicatedWriteConflictException{
+			Message: aws.String("One or more items in this request are being modified by a request in another Region"),
+		},
+	} {
+		t.Run(name, func(t *testing.T) { revokeGrantInFlight(t, refusal) })
+	}
+}
+
+func revokeGrantInFlight(t *testing.T, refusal error) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		b := nb(t)
 		at := now()
@@ -99,7 +118,7 @@ func TestRevokeGrantInFlight(t *testing.T) {
 			{3, nil},
 			{5, shared.ErrUnavailable},
 		} {
-			db := &refusingFirst{DynamoDB: b.DynamoDB, n: c.refusals}
+			db := &refusingFirst{DynamoDB: b.DynamoDB, n: c.refusals, refusal: refusal}
 			got, err := store.New(db, b.SecretsManager, b.Options).RevokeGrant(ctx(), g.UserID, g.ClientID, g.ID, at)
 			switch {
 			case c.want == nil && (err != nil || !got.Revoked):

@@ -152,6 +152,7 @@ func (s *Store) CreateIdentityProvider(ctx context.Context, p IdentityProvider, 
 		ClientRequestToken: aws.String(requestToken("idp/" + p.ID)),
 		Description:        aws.String("client secret of upstream identity provider " + p.ID),
 		KmsKeyId:           s.secretKMSKey(),
+		AddReplicaRegions:  s.addReplicaRegions(),
 	})
 	if err != nil {
 		return fmt.Errorf("create identity provider %s: create secret: %w", p.ID, classify(err, true))

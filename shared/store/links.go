@@ -391,6 +391,7 @@ func (s *Store) ensureLinkSecret(ctx context.Context, clientID, candidate string
 		ClientRequestToken: aws.String(requestToken(clientID + "/" + candidate)),
 		Description:        aws.String("client secret of application link " + clientID),
 		KmsKeyId:           s.secretKMSKey(),
+		AddReplicaRegions:  s.addReplicaRegions(),
 	})
 	if err == nil {
 		// The resource policy before the secret is used: when it cannot be
@@ -534,6 +535,9 @@ func (s *Store) abandonLink(ctx context.Context, clientID string, cause error) e
 }
 
 func (s *Store) deleteSecret(ctx context.Context, name string) error {
+	if err := s.removeReplicas(ctx, name); err != nil {
+		return err
+	}
 	_, err := s.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
 		SecretId:                   aws.String(name),
 		ForceDeleteWithoutRecovery: aws.Bool(true),

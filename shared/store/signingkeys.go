@@ -88,11 +88,11 @@ func (k *KeySecret) PutSigningKeys(ctx context.Context, doc []byte) error {
 // on a store, sees them from both key sets).
 
 func getKeySet(ctx context.Context, s *Store, name, what string) ([]byte, error) {
-	out, err := s.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
+	v, err := s.getSecretString(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", what, classify(err, true))
+		return nil, fmt.Errorf("get %s: %w", what, err)
 	}
-	return []byte(aws.ToString(out.SecretString)), nil
+	return []byte(v), nil
 }
 
 func createKeySet(ctx context.Context, s *Store, name, description, what string, principals []string, doc []byte) error {
@@ -101,6 +101,9 @@ func createKeySet(ctx context.Context, s *Store, name, description, what string,
 		SecretString: aws.String(string(doc)),
 		Description:  aws.String(description),
 		KmsKeyId:     s.secretKMSKey(),
+		// Replicated at creation (multi-region): every region reads the
+		// one key set, so every region publishes the same JWK Set.
+		AddReplicaRegions: s.addReplicaRegions(),
 	})
 	if err != nil {
 		err = classify(err, true)

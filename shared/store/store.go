@@ -391,6 +391,11 @@ type Store struct {
 	prefix string
 	// secrets protects the secrets the store creates (WithSecretProtection).
 	secrets *secretProtection
+	// replicaRegions are the regions every new secret is replicated to,
+	// and local reads the key sets in the function's own region
+	// (Options.SecretReplicaRegions, Options.LocalSecrets).
+	replicaRegions []string
+	local          SecretsManager
 	// claimsPermissions: users' permissions are the ones mapped from their
 	// upstream sign-in (WithPermissionSource).
 	claimsPermissions bool
@@ -406,12 +411,26 @@ type Options struct {
 	TableName string
 	// SecretPrefix prefixes every secret name (config SECRET_PREFIX).
 	SecretPrefix string
+	// SecretReplicaRegions (config SECRET_REPLICA_REGIONS) are the regions
+	// every secret the store creates is replicated to, in its CreateSecret
+	// (AddReplicaRegions): sm is then the client of the secrets' primary
+	// region (SECRET_PRIMARY_REGION), where every secret is created and
+	// written, and deleting a secret first removes its replicas (Secrets
+	// Manager refuses to delete a secret that still has some).
+	SecretReplicaRegions []string
+	// LocalSecrets, when set, is a client of the function's own region,
+	// holding replicas of sm's secrets: the signing keys and the
+	// permission-request keys are read there first, and from sm only when
+	// the replica is missing (not replicated yet) or unavailable, so that a
+	// cold start does not depend on the primary region.
+	LocalSecrets SecretsManager
 }
 
 // New returns a store on the table and secret prefix of o, calling AWS
 // through db and sm (the SDK clients, or wrappers of them in tests).
 func New(db DynamoDB, sm SecretsManager, o Options) *Store {
-	return &Store{db: db, sm: sm, table: o.TableName, prefix: o.SecretPrefix}
+	return &Store{db: db, sm: sm, table: o.TableName, prefix: o.SecretPrefix,
+		replicaRegions: slices.Clone(o.SecretReplicaRegions), local: o.LocalSecrets}
 }
 
 // WithDynamoDB returns a store on the same table and secrets whose
