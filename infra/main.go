@@ -37,6 +37,12 @@
 //	wafRateLimit, wafSignInRateLimit
 //	                   requests and password posts per IP address in 5
 //	                   minutes at the front door, default 1000 and 100
+//	regions            comma-separated regions: several deploy one stack per
+//	                   region (applinks-<stage>-<region>) around one global
+//	                   table; the first is the primary (regions.go)
+//	consistency        the global table's: strong (default) or eventual
+//	hostedZoneId, hostedZoneName
+//	                   the Route 53 zone of domainName (several regions)
 package main
 
 import (
@@ -55,7 +61,7 @@ func main() {
 	app := awscdk.NewApp(nil)
 	props, err := propsFromContext(app)
 	if err == nil {
-		_, err = NewProviderStack(app, "applinks-"+stageOrDefault(props.Stage), props)
+		_, err = NewProvider(app, "applinks-"+stageOrDefault(props.Stage), props)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
@@ -111,6 +117,12 @@ func propsFromContext(app awscdk.App) (ProviderStackProps, error) {
 		AlarmTopicArn:       get("alarmTopicArn"),
 		FrontDomainName:     get("frontDomainName"),
 		FrontCertificateArn: get("frontCertificateArn"),
+		Consistency:         get("consistency"),
+		HostedZoneID:        get("hostedZoneId"),
+		HostedZoneName:      get("hostedZoneName"),
+	}
+	if v := get("regions"); v != "" {
+		p.Regions = strings.Split(v, ",")
 	}
 	for _, a := range strings.Split(get("operatorRoleArn"), ",") {
 		if a = strings.TrimSpace(a); a != "" {

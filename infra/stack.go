@@ -137,6 +137,27 @@ type ProviderStackProps struct {
 	// minutes (default 100).
 	WAFRateLimit       float64
 	WAFSignInRateLimit float64
+
+	// Regions deploys the provider to several regions (NewProvider; context
+	// regions): one stack per region, each with its own functions and HTTP
+	// API, one global table, one issuer host. Regions[0] is the primary
+	// region: the table's stack, and where the secrets are created and
+	// written. With one region or none, NewProvider declares the stack of
+	// NewProviderStack, unchanged. See regions.go and docs/multi-region.md.
+	Regions []string
+	// Consistency is the global table's multi-region consistency:
+	// "strong" (the default: DynamoDB's multi-Region strong consistency,
+	// three regions of one region set) or "eventual".
+	Consistency string
+	// HostedZoneID and HostedZoneName are the Route 53 public hosted zone
+	// of DomainName, where the stacks of several regions write the
+	// issuer's latency records and each region's admin host.
+	HostedZoneID   string
+	HostedZoneName string
+
+	// regional is one region's part of a deployment to several regions
+	// (set by NewProvider).
+	regional *regional
 }
 
 // Functions are the three Lambda functions, in a fixed order.
@@ -339,7 +360,9 @@ func isItemWrite(action string) bool {
 // and the HTTP API in front of them.
 type ProviderStack struct {
 	awscdk.Stack
-	Table     awsdynamodb.Table
+	// Table is the table (with several regions: the global table in the
+	// primary region's stack, its replica elsewhere).
+	Table     awsdynamodb.ITable
 	Functions map[string]awslambda.Function
 	API       awsapigatewayv2.HttpApi
 	// Issuer is ISSUER_URL as the functions see it (a token without a
@@ -373,7 +396,11 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	s := &ProviderStack{Stack: stack, Functions: map[string]awslambda.Function{}}
 
 	s.Key = newKey(stack, p)
-	s.Table = newTable(stack, p.RemovalPolicy, s.Key)
+	if p.regional != nil {
+		s.Table = regionalTable(stack, p)
+	} else {
+		s.Table = newTable(stack, p.RemovalPolicy, s.Key)
+	}
 
 	// The issuer. The functions need it in ISSUER_URL, and without a custom
 	// domain it is the API's own endpoint. That is not a cycle: the
@@ -390,9 +417,12 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			s.Issuer = jsii.String("https://" + p.DomainName)
 		}
 	} else {
-		var domain awsapigatewayv2.DomainName
-		api, domain = newAPI(stack, p)
+		var domain, adminDomain awsapigatewayv2.DomainName
+		api, domain, adminDomain = newAPI(stack, p)
 		s.API = api
+		if p.regional != nil {
+			newRegionalRecords(stack, p, domain, adminDomain)
+		}
 		if domain != nil {
 			s.Issuer = jsii.String("https://" + p.DomainName)
 			awscdk.NewCfnOutput(stack, jsii.String("DomainTarget"), &awscdk.CfnOutputProps{
@@ -436,6 +466,10 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	if p.RequirePKCE {
 		env["REQUIRE_PKCE"] = jsii.String("true")
 	}
+	if r := p.regional; r != nil {
+		env["SECRET_PRIMARY_REGION"] = jsii.String(r.primary)
+		env["SECRET_REPLICA_REGIONS"] = jsii.String(strings.Join(r.regions[1:], ","))
+	}
 
 	var origin awssecretsmanager.Secret
 	if front {
@@ -454,7 +488,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		fn := newFunction(stack, name, p.AssetDir, env)
 		s.Functions[name] = fn
 		access := effectiveAccess(name, p)
-		grant(stack, fn, s.Table, p.Stage, access)
+		grant(stack, fn, s.Table, p, access)
 		if origin != nil {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:       jsii.String("OriginVerify"),
@@ -467,7 +501,7 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 			// The functions create their secrets themselves, with this key.
 			fn.AddEnvironment(jsii.String("SECRET_KMS_KEY"), s.Key.KeyArn(), nil)
 		}
-		suppressRoleFindings(fn, p.Stage)
+		suppressRoleFindings(fn, p.Stage, p.regional != nil)
 		if api == nil {
 			continue
 		}
@@ -500,6 +534,9 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 		// With a custom domain the execute-api endpoint is disabled: the
 		// API's URL is the domain's.
 		apiURL := jsii.String("https://" + p.DomainName)
+		if p.regional != nil {
+			apiURL = jsii.String("https://" + p.regional.adminHost(p.DomainName))
+		}
 		if p.DomainName == "" {
 			apiURL = api.ApiEndpoint()
 		}
@@ -517,8 +554,8 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 
 // newAPI declares the HTTP API, its $default stage with access logs, and
 // the custom domain when p has one (nil otherwise).
-func newAPI(stack awscdk.Stack, p ProviderStackProps) (awsapigatewayv2.HttpApi, awsapigatewayv2.DomainName) {
-	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
+func newAPI(stack awscdk.Stack, p ProviderStackProps) (api awsapigatewayv2.HttpApi, domain, adminDomain awsapigatewayv2.DomainName) {
+	api = awsapigatewayv2.NewHttpApi(stack, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		ApiName:            jsii.String("applinks-" + p.Stage),
 		Description:        jsii.String("applinks OAuth 2.0 authorization server (" + p.Stage + ")"),
 		CreateDefaultStage: jsii.Bool(false),
@@ -526,7 +563,6 @@ func newAPI(stack awscdk.Stack, p ProviderStackProps) (awsapigatewayv2.HttpApi, 
 		// way in, around the domain (and the front door's web ACL).
 		DisableExecuteApiEndpoint: jsii.Bool(p.DomainName != ""),
 	})
-	var domain awsapigatewayv2.DomainName
 	if p.DomainName != "" {
 		domain = awsapigatewayv2.NewDomainName(stack, jsii.String("Domain"), &awsapigatewayv2.DomainNameProps{
 			DomainName:     jsii.String(p.DomainName),
@@ -568,8 +604,22 @@ func newAPI(stack awscdk.Stack, p ProviderStackProps) (awsapigatewayv2.HttpApi, 
 			Stage:      stage,
 		})
 	}
-
-	return api, domain
+	if p.regional != nil {
+		// The region's own host, where /admin/* is called: a SigV4
+		// signature names its region, and the issuer's host may answer
+		// from any region.
+		adminDomain = awsapigatewayv2.NewDomainName(stack, jsii.String("AdminDomain"), &awsapigatewayv2.DomainNameProps{
+			DomainName:     jsii.String(p.regional.adminHost(p.DomainName)),
+			Certificate:    awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("AdminCertificate"), jsii.String(p.CertificateArn)),
+			SecurityPolicy: awsapigatewayv2.SecurityPolicy_TLS_1_2,
+		})
+		awsapigatewayv2.NewApiMapping(stack, jsii.String("AdminDomainMapping"), &awsapigatewayv2.ApiMappingProps{
+			Api:        api,
+			DomainName: adminDomain,
+			Stage:      stage,
+		})
+	}
+	return api, domain, adminDomain
 }
 
 // addRoutes adds Routes to api, with the IAM authorizer where a route
@@ -748,6 +798,9 @@ func effectiveAccess(name string, p ProviderStackProps) Access {
 	if !strings.EqualFold(p.PermissionSource, string(config.PermissionsService)) {
 		a.PermissionKeys = nil
 	}
+	if p.regional != nil {
+		a = withReplication(a)
+	}
 	return a
 }
 
@@ -859,7 +912,7 @@ func newFunction(stack awscdk.Stack, name, assetDir string, env map[string]*stri
 
 // grant gives fn exactly the access a: DynamoDB actions on the table and
 // its indexes, Secrets Manager actions on the named secrets only.
-func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage string, a Access) {
+func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.ITable, p ProviderStackProps, a Access) {
 	// With write prefixes, the item writes go in a statement of their own,
 	// conditioned on dynamodb:LeadingKeys: every partition key written
 	// (also each Put, Update or Delete of a transaction) must start with
@@ -903,15 +956,23 @@ func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage
 			Resources: jsii.Strings(*t.TableArn() + "/index/*"),
 		}))
 	}
-	prefix := secretPrefix(stage)
-	secretArn := func(name string) *string {
+	prefix := secretPrefix(p.Stage)
+	// With several regions the secrets are in the primary region (created
+	// and written there, replicated to the others).
+	var secretRegion *string
+	if p.regional != nil {
+		secretRegion = jsii.String(p.regional.primary)
+	}
+	secretArnIn := func(region *string, name string) *string {
 		return stack.FormatArn(&awscdk.ArnComponents{
 			Service:      jsii.String("secretsmanager"),
 			Resource:     jsii.String("secret"),
 			ResourceName: jsii.String(name),
 			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			Region:       region,
 		})
 	}
+	secretArn := func(name string) *string { return secretArnIn(secretRegion, name) }
 	if len(a.LinkSecrets) > 0 {
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("LinkSecrets"),
@@ -927,6 +988,14 @@ func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage
 			Actions:   jsii.Strings(a.SigningKeys...),
 			Resources: &[]*string{secretArn(prefix + "/signing-keys-??????")},
 		}))
+		if p.regional.readsLocalReplicas() {
+			// The key sets are read from this region's replica first.
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("SigningKeysReplica"),
+				Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+				Resources: &[]*string{secretArnIn(nil, prefix+"/signing-keys-??????")},
+			}))
+		}
 	}
 	if len(a.PermissionKeys) > 0 {
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -934,6 +1003,13 @@ func grant(stack awscdk.Stack, fn awslambda.Function, t awsdynamodb.Table, stage
 			Actions:   jsii.Strings(a.PermissionKeys...),
 			Resources: &[]*string{secretArn(prefix + "/permission-request-keys-??????")},
 		}))
+		if p.regional.readsLocalReplicas() {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("PermissionRequestKeysReplica"),
+				Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+				Resources: &[]*string{secretArnIn(nil, prefix+"/permission-request-keys-??????")},
+			}))
+		}
 	}
 	if len(a.IDPSecrets) > 0 {
 		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -985,7 +1061,19 @@ func publicKind(r Route) string {
 
 // suppressRoleFindings suppresses cdk-nag's findings on fn's role that are
 // accepted, each with its reason (listed in infra/README.md, "cdk-nag").
-func suppressRoleFindings(fn awslambda.Function, stage string) {
+func suppressRoleFindings(fn awslambda.Function, stage string, regional bool) {
+	indexes := []any{cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<Table[0-9A-F]{8}\.Arn>\/index\/\*$/g`)}}
+	if regional {
+		// With several regions, a replica's indexes, by the global
+		// table's name.
+		indexes = append(indexes, cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:dynamodb:[a-z0-9-]+:(<AWS::AccountId>|[0-9]{12}):table\/` +
+			regexp.QuoteMeta(globalTableName(stage)) + `\/index\/\*$/g`)})
+	}
+	appliesTo := append(indexes,
+		cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
+			regexp.QuoteMeta(secretPrefix(stage)) + `\/links\/\*$/g`)},
+		cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
+			regexp.QuoteMeta(secretPrefix(stage)) + `\/identity-providers\/\*$/g`)})
 	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{
 		{
 			Id: jsii.String("AwsSolutions-IAM4"),
@@ -1000,13 +1088,7 @@ func suppressRoleFindings(fn awslambda.Function, stage string) {
 				"never granted on the table itself); <prefix>/links/*: one secret per application link, and " +
 				"<prefix>/identity-providers/*: one client secret per upstream identity provider, each created " +
 				"at run time under this stage's SECRET_PREFIX, so the names are not known at deploy time."),
-			AppliesTo: &[]any{
-				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<Table[0-9A-F]{8}\.Arn>\/index\/\*$/g`)},
-				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
-					regexp.QuoteMeta(secretPrefix(stage)) + `\/links\/\*$/g`)},
-				cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:secretsmanager:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):secret:` +
-					regexp.QuoteMeta(secretPrefix(stage)) + `\/identity-providers\/\*$/g`)},
-			},
+			AppliesTo: &appliesTo,
 		},
 	}, jsii.Bool(true))
 }
