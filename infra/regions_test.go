@@ -275,6 +275,11 @@ func TestMultiRegion(t *testing.T) {
 			}
 		}
 
+		// The idle-link clean-up runs once a day, from the primary.
+		if rules, want := len(d.ofType("AWS::Events::Rule")), map[bool]int{true: 1, false: 0}[i == 0]; rules != want {
+			t.Errorf("%s: %d EventBridge rules, want %d", name, rules, want)
+		}
+
 		// The API: the issuer's host and the region's admin host.
 		var domains []string
 		for _, id := range d.ofType("AWS::ApiGatewayV2::DomainName") {

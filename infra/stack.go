@@ -513,7 +513,11 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	}
 
 	setSecretPrincipals(s.Functions, p)
-	newIdleCleanup(stack, s.Functions["admin"])
+	if p.regional == nil || p.regional.region == p.regional.primary {
+		// With several regions, one daily run (the primary's): the table
+		// is one.
+		newIdleCleanup(stack, s.Functions["admin"])
+	}
 
 	if api != nil {
 		if err := addRoutes(api, integrations); err != nil {
