@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/applinks/applinks/functions/admin"
 	"github.com/applinks/applinks/functions/authorize"
@@ -31,9 +32,25 @@ const CallbackPath = "/local/callback"
 // request middleware and, with an https issuer, web.HSTS as in Lambda. The
 // admin API authenticates with cfg.AdminToken.
 func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (http.Handler, error) {
+	return NewWith(ctx, cfg, st, logger, Options{})
+}
+
+// Options are the settings of NewWith that are not configuration: what
+// tests change to run several instances of the provider as one deployment
+// would run in several regions.
+type Options struct {
+	// Now is the clock of the three handlers and of the signing keys
+	// (default time.Now). Instances that share one clock can be moved
+	// through time together: past the signing keys' refresh interval, a
+	// rotation's active_from or the console's confirmation lifetime.
+	Now func() time.Time
+}
+
+// NewWith is New with o.
+func NewWith(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger, o Options) (http.Handler, error) {
 	// Users' permissions follow PERMISSION_SOURCE (as store.Open's do).
 	st = st.WithPermissionSource(cfg.Permissions.Source)
-	keys, err := signing.New(ctx, st, signing.Options{})
+	keys, err := signing.New(ctx, st, signing.Options{Now: o.Now})
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -43,15 +60,15 @@ func New(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys, Permissions: perms, PermissionKeys: permKeys})
+	tok, err := token.New(token.Options{Config: cfg, Store: st, Keys: keys, Permissions: perms, PermissionKeys: permKeys, Now: o.Now})
 	if err != nil {
 		return nil, fmt.Errorf("token handler: %w", err)
 	}
-	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st, Permissions: perms})
+	authz, err := authorize.New(authorize.Options{Config: cfg, Store: st, Permissions: perms, Now: o.Now})
 	if err != nil {
 		return nil, fmt.Errorf("authorize handler: %w", err)
 	}
-	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(cfg.AdminToken)})
+	adm, err := admin.New(admin.Options{Config: cfg, Store: st, Keys: keys, Auth: admin.BearerToken(cfg.AdminToken), Now: o.Now})
 	if err != nil {
 		return nil, fmt.Errorf("admin handler: %w", err)
 	}
