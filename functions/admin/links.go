@@ -715,13 +715,25 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request, c call) err
 // deleteLinkOp deletes the link id, revoking every grant and token of it.
 // Its audit event names the link too (name), since the id names nothing
 // afterwards.
+//
+// A deletion that stopped part-way (the link already invisible, its secret
+// or items not yet deleted) is finished by the retry: a link the read does
+// not find still goes to the store's DeleteLink, which resumes it or
+// answers not found.
 func (h *Handler) deleteLinkOp(ctx context.Context, c call, id string) error {
-	link, err := h.getLinkOp(ctx, id)
-	if err != nil {
-		return err
+	link, err := h.store.GetLink(ctx, id)
+	switch {
+	case err == nil:
+		id = link.ID
+	case !isNotFound(err):
+		return linkError(wrapf(err, "get link %q", id))
 	}
-	if err := h.store.DeleteLink(ctx, link.ID, h.now().UTC()); err != nil {
+	if err := h.store.DeleteLink(ctx, id, h.now().UTC()); err != nil {
 		return linkError(wrapf(err, "delete link %q", id))
+	}
+	if link.ID == "" {
+		c.audit(ctx, "link_deleted", "link_id", id, "resumed", true)
+		return nil
 	}
 	c.audit(ctx, "link_deleted", "link_id", link.ID, "name", link.Name)
 	return nil
