@@ -264,11 +264,20 @@ func Must[T any](p *Tab, a chromedp.Action[T]) T {
 func (p *Tab) Navigate(url string) int {
 	p.b.t.Helper()
 	return p.navigation(func(ctx context.Context) (int, error) {
-		resp, err := chromedp.RunResponse(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Navigate(url)(ctx, t)
-			return err
-		}))
-		return status(resp, err)
+		nav := func() (int, error) {
+			resp, err := chromedp.RunResponse(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+				_, err := chromedp.Navigate(url)(ctx, t)
+				return err
+			}))
+			return status(resp, err)
+		}
+		st, err := nav()
+		if contextGone(err) {
+			// The previous page's script navigated as this one began
+			// (a GET: loading it again is harmless).
+			st, err = nav()
+		}
+		return st, err
 	}, "navigate to "+url)
 }
 
@@ -342,7 +351,16 @@ func (p *Tab) navigation(f func(context.Context) (int, error), what string) int 
 		// (it does so when it next renders; on a busy machine, later):
 		// wait until the autofocus element, if any, has the focus, so
 		// that what a test reads next is the page a person sees.
-		_, err = chromedp.Run(ctx, chromedp.Poll[bool](autofocusApplied, chromedp.WithPollingTimeout(2*time.Second)))
+		// The poll runs in the page's JavaScript context; when the page
+		// replaced it meanwhile (a script's navigation, a history
+		// change), the browser answers that the context is gone: poll
+		// again in the current one.
+		for range 5 {
+			_, err = chromedp.Run(ctx, chromedp.Poll[bool](autofocusApplied, chromedp.WithPollingTimeout(2*time.Second)))
+			if !contextGone(err) {
+				break
+			}
+		}
 		if errors.Is(err, chromedp.ErrPollingTimeout) {
 			err = nil // the page moved the focus elsewhere itself
 		}
@@ -351,6 +369,12 @@ func (p *Tab) navigation(f func(context.Context) (int, error), what string) int 
 		p.b.t.Fatalf("browser %s: %s: %v", p.name, what, err)
 	}
 	return st
+}
+
+// contextGone reports whether err is the browser's answer to an evaluation
+// in a JavaScript context that a navigation destroyed.
+func contextGone(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Cannot find context with specified id")
 }
 
 // autofocusApplied is true once the page's autofocus element (if any)
