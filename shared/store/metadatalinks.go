@@ -181,7 +181,7 @@ func (s *Store) RefreshMetadataLink(ctx context.Context, clientID string, r Meta
 // (approve), StatusRejected (reject) or StatusPending. A pending link is
 // counted among the pending (gsi2 PENDINGLINKS) and leaves them with any
 // other status. ErrNotFound for an unknown id; a link an administrator
-// created has no such decision (shared.ErrConflict).
+// created has no such decision (ErrNotSelfRegistered, a shared.ErrConflict).
 func (s *Store) SetLinkStatus(ctx context.Context, id, status string, now time.Time) (Link, error) {
 	switch status {
 	case shared.StatusActive, shared.StatusPending, shared.StatusRejected:
@@ -200,7 +200,7 @@ func (s *Store) SetLinkStatus(ctx context.Context, id, status string, now time.T
 		return Link{}, fmt.Errorf("set link status %q: %w", id, shared.ErrNotFound)
 	}
 	if origin, _ := decodeOrigin(it); origin == shared.OriginAdmin {
-		return Link{}, fmt.Errorf("set link status %q: an administrator's link is not waiting for a decision: %w", id, shared.ErrConflict)
+		return Link{}, fmt.Errorf("set link status %q: %w", id, ErrNotSelfRegistered)
 	}
 	e := newExpr()
 	u := update{e: e}
