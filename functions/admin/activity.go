@@ -47,6 +47,8 @@ func (h *Handler) recordEvent(ctx context.Context, c call, event string, attrs [
 			subjects = append(subjects, store.EventSubject{Kind: store.EventLink, ID: v})
 		case "user_id":
 			subjects = append(subjects, store.EventSubject{Kind: store.EventUser, ID: v})
+		case "policy":
+			subjects = append(subjects, store.EventSubject{Kind: store.EventPolicy, ID: v})
 		}
 	}
 	if len(subjects) == 0 {

@@ -11,7 +11,7 @@
 // first (see Authenticator), before its path or method is even looked at.
 // The routes are:
 //
-//	GET    /admin/links                          ?limit=1..100 (default 50) &cursor= &unused_days=1..3650 &sort=created|last_used
+//	GET    /admin/links                          ?limit=1..100 (default 50) &cursor= &unused_days=1..3650 &sort=created|last_used &origin= &status=
 //	POST   /admin/links                          201; Idempotency-Key header honoured
 //	GET    /admin/links/{id}
 //	PATCH  /admin/links/{id}                     name, redirect_uris, scopes, grant_types, resource_uris, enabled
@@ -21,6 +21,10 @@
 //	GET    /admin/links/{id}/grants              ?limit= &cursor=
 //	DELETE /admin/links/{id}/grants/{grant_id}   204; the grant and its tokens
 //	GET    /admin/links/{id}/events              ?limit= &cursor=: activity, newest first (90 days)
+//	POST   /admin/links/{id}/approve             a self-registered link becomes active (200 with the link)
+//	POST   /admin/links/{id}/reject              a self-registered link is refused, and stays (200 with the link)
+//	GET    /admin/client-registration            the policy for self-registered links (the default when none was saved)
+//	PUT    /admin/client-registration            replaces it whole; 422 names every bad field
 //	GET    /admin/users/{username}/events        ?limit= &cursor=: activity, newest first (90 days)
 //	POST   /admin/users                          201; "admin" refused (422)
 //	GET    /admin/users/{username}
@@ -74,7 +78,7 @@ import (
 
 // Paths are the ServeMux patterns this handler serves: the JSON API and
 // the console.
-var Paths = []string{"/admin/", "/console", "/console/"}
+var Paths = []string{"/admin/", "/console", "/console/", RegisterPath}
 
 // LinkStore keeps links. Errors wrap shared.ErrNotFound, shared.ErrConflict
 // or shared.ErrUnavailable where one applies.
@@ -152,6 +156,7 @@ type Store interface {
 	SessionStore
 	KeyReader
 	ActivityStore
+	RegistrationStore
 	PasskeyStore
 	CeremonyStore
 	// The sign-in limits' counters, for the console's password
@@ -283,6 +288,12 @@ func New(o Options) (*Handler, error) {
 			http.MethodDelete: h.revokeGrant}},
 		{[]string{"links", "*", "events"}, map[string]handlerFunc{
 			http.MethodGet: h.linkEvents}},
+		{[]string{"links", "*", "approve"}, map[string]handlerFunc{
+			http.MethodPost: h.approveLink}},
+		{[]string{"links", "*", "reject"}, map[string]handlerFunc{
+			http.MethodPost: h.rejectLink}},
+		{[]string{"client-registration"}, map[string]handlerFunc{
+			http.MethodGet: h.getClientRegistration, http.MethodPut: h.putClientRegistration}},
 		{[]string{"users", "*", "events"}, map[string]handlerFunc{
 			http.MethodGet: h.userEvents}},
 		{[]string{"users"}, map[string]handlerFunc{
@@ -416,6 +427,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == openAPIPath {
 		serveOpenAPI(w, r)
+		return
+	}
+	if r.URL.Path == RegisterPath {
+		// Dynamic Client Registration (RFC 7591): the application
+		// registers itself, unauthenticated, under the policy and the
+		// limits of register.
+		h.register(w, r)
 		return
 	}
 	if err := h.auth(r); err != nil {

@@ -23,8 +23,9 @@ type apiError struct {
 	// ("" for none); the JSON body does not carry it.
 	field string
 	// fields are every invalid field of a validation_failed error, in the
-	// order they were checked; Message is the first of them. The console
-	// shows each beside its input; the JSON body carries the first.
+	// order they were checked; Message is the first of them (or, for a
+	// document refused whole, all of them: errFields). The console shows
+	// each beside its input; the JSON body lists them in "fields".
 	fields []fieldProblem
 }
 
@@ -37,6 +38,14 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 // errorBody is the JSON body of every error response.
 type errorBody struct {
 	Error   string `json:"error"`
+	Message string `json:"message"`
+	// Fields lists every invalid field of a validation_failed error.
+	Fields []fieldErrorView `json:"fields,omitempty"`
+}
+
+// fieldErrorView is one invalid field of a 422.
+type fieldErrorView struct {
+	Field   string `json:"field"`
 	Message string `json:"message"`
 }
 
@@ -110,7 +119,11 @@ func wrapf(err error, format string, args ...any) error {
 // writeError renders err as JSON (classify).
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(w, r, err)
-	web.WriteJSON(w, e.Status, errorBody{Error: e.Code, Message: e.Message})
+	body := errorBody{Error: e.Code, Message: e.Message}
+	for _, f := range e.fields {
+		body.Fields = append(body.Fields, fieldErrorView{Field: f.Field, Message: f.Reason})
+	}
+	web.WriteJSON(w, e.Status, body)
 }
 
 // classify is the answer to err, for the API and the console alike: an

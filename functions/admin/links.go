@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -85,10 +86,17 @@ type linkView struct {
 	// Dynamic Client Registration 1.0 §2): RS256 or ES256; absent for a
 	// resource server.
 	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
+	// Origin is who created the link: admin, metadata_document or dynamic
+	// (registered by the application itself); Status the administrator's
+	// decision on a self-registered link: active, pending or rejected.
+	Origin string `json:"origin"`
+	Status string `json:"status"`
 }
 
 func viewLink(l store.Link) linkView {
 	return linkView{
+		Origin:                 cmp.Or(l.Origin, shared.OriginAdmin),
+		Status:                 cmp.Or(l.Status, shared.StatusActive),
 		ID:                     l.ID,
 		ClientID:               l.ClientID,
 		Name:                   l.Name,
@@ -553,7 +561,9 @@ func (h *Handler) listLinksOp(ctx context.Context, q linkQuery, limit int, curso
 	if !q.plain() {
 		return h.listLinksByUse(ctx, q, limit, cursor)
 	}
-	links, next, err = h.store.ListLinks(ctx, limit, cursor)
+	// A filtered page may be short, even empty, and still have a next
+	// cursor (store.ListLinksBy).
+	links, next, err = h.store.ListLinksBy(ctx, q.Filter, limit, cursor)
 	if err != nil {
 		return nil, nil, "", cursorError(cursor, wrapf(err, "list links"))
 	}

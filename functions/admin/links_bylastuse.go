@@ -37,10 +37,12 @@ const maxUnusedDays = 3650
 type linkQuery struct {
 	UnusedDays int    // > 0: only links not used in that many days
 	Sort       string // sortCreated or sortLastUsed
+	// Filter keeps the links of an origin and/or status (registration.go).
+	Filter store.LinkFilter
 }
 
-// plain reports whether the listing is the store's own (every link, in
-// creation order), paged by the store's cursor.
+// plain reports whether the listing is the store's own (the links of
+// q.Filter, in creation order), paged by the store's cursor.
 func (q linkQuery) plain() bool { return q.UnusedDays == 0 && q.Sort == sortCreated }
 
 // values are q's query parameters (none for the plain listing).
@@ -52,13 +54,25 @@ func (q linkQuery) values() url.Values {
 	if q.Sort != sortCreated {
 		v.Set("sort", q.Sort)
 	}
+	if q.Filter.Origin != "" {
+		v.Set("origin", q.Filter.Origin)
+	}
+	if q.Filter.Status != "" {
+		v.Set("status", q.Filter.Status)
+	}
 	return v
 }
 
-// parseLinkQuery reads unused_days (1 to maxUnusedDays; empty: all links)
-// and sort (created, last_used; empty: created).
+// parseLinkQuery reads unused_days (1 to maxUnusedDays; empty: all links),
+// sort (created, last_used; empty: created), origin and status (empty:
+// any).
 func parseLinkQuery(q url.Values) (linkQuery, error) {
 	out := linkQuery{Sort: sortCreated}
+	f, err := parseLinkFilter(q)
+	if err != nil {
+		return out, err
+	}
+	out.Filter = f
 	if s := q.Get("unused_days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxUnusedDays {
@@ -168,7 +182,7 @@ func (h *Handler) listLinksByUse(ctx context.Context, q linkQuery, limit int, cu
 	var chosen []entry
 	for i, l := range all {
 		at := uses[refs[i]]
-		if q.UnusedDays > 0 && !unused(l.CreatedAt, at, now, time.Duration(q.UnusedDays)*24*time.Hour) {
+		if q.UnusedDays > 0 && !unused(l.CreatedAt, at, now, time.Duration(q.UnusedDays)*24*time.Hour) || !q.Filter.Matches(l) {
 			continue
 		}
 		if k := linkOrderKey(q, l, at); after == "" || k > after {

@@ -40,6 +40,9 @@ const EventRetention = 90 * 24 * time.Hour
 const (
 	EventLink = "LINK"
 	EventUser = "USER"
+	// EventPolicy is a policy of the administrator's, by name
+	// ("client-registration": the policy for self-registered links).
+	EventPolicy = "POLICY"
 )
 
 // Event is one recorded audit event.
@@ -60,7 +63,8 @@ type Event struct {
 }
 
 // EventSubject is what an event is about: a link (Kind EventLink, ID the
-// link id) or a user (EventUser, the user id).
+// link id), a user (EventUser, the user id) or a policy (EventPolicy, its
+// name).
 type EventSubject struct {
 	Kind string
 	ID   string
@@ -71,7 +75,7 @@ func eventPK(writer string, sub EventSubject) string {
 }
 
 func validSubject(sub EventSubject) bool {
-	return (sub.Kind == EventLink || sub.Kind == EventUser) && sub.ID != "" && !tooLong(sub.ID)
+	return (sub.Kind == EventLink || sub.Kind == EventUser || sub.Kind == EventPolicy) && sub.ID != "" && !tooLong(sub.ID)
 }
 
 // RecordEvent writes ev under writer for each subject: one PutItem each,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -21,6 +22,12 @@ var ErrNotSelfRegistered = fmt.Errorf("the link was created by an administrator,
 type LinkFilter struct {
 	Origin string // shared.OriginAdmin, OriginMetadataDocument, OriginDynamic
 	Status string // shared.StatusActive, StatusPending, StatusRejected
+}
+
+// Matches reports whether l is of f's origin and status.
+func (f LinkFilter) Matches(l Link) bool {
+	return (f.Origin == "" || f.Origin == cmp.Or(l.Origin, shared.OriginAdmin)) &&
+		(f.Status == "" || f.Status == cmp.Or(l.Status, shared.StatusActive))
 }
 
 // maxFilteredQueries bounds the Query calls of one filtered page: a
