@@ -213,6 +213,11 @@ var Routes = []Route{
 	// flag), so no IAM authorizer; the JSON API above keeps it.
 	{"admin", awsapigatewayv2.HttpMethod_ANY, "/console", false},
 	{"admin", awsapigatewayv2.HttpMethod_ANY, "/console/{proxy+}", false},
+	// Dynamic Client Registration (RFC 7591): an application registers
+	// itself, so no IAM authorizer; the admin function applies the
+	// administrator's policy (404 while it is off) and the limits on
+	// unauthenticated creation.
+	{"admin", awsapigatewayv2.HttpMethod_POST, "/oauth2/register", false},
 }
 
 // sizing is the memory and timeout of a function. Lambda gives CPU in
@@ -267,7 +272,8 @@ type Access struct {
 // operations behind them (shared/store); TestAccessesFollowTheCode derives
 // them from the source and fails when the two differ:
 //
-//   - token: Fetch (BatchGetItem), RevokeAccessToken
+//   - token: Fetch (BatchGetItem), GetRegistrationPolicy (GetItem: what
+//     the metadata documents advertise), RevokeAccessToken
 //     (PutItem), RevokeGrant (UpdateItem), and RedeemCode, RotateRefresh and
 //     ReplaceSuccessor, which are TransactWriteItems of Update, Put and
 //     ConditionCheck items. IAM has no TransactWriteItems action: each item
@@ -308,7 +314,7 @@ var Accesses = map[string]Access{
 	"token": {
 		WritePrefixes: table.WritePrefixes["token"],
 		Table: []string{
-			"dynamodb:BatchGetItem", "dynamodb:PutItem",
+			"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
 			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
 		},
 		SigningKeys:    []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
@@ -1047,16 +1053,24 @@ var publicRoutes = map[string]string{
 		"account page. The user authenticates with a password (argon2id, throttled) or through an upstream identity provider " +
 		"(OpenID Connect: PKCE, state bound to the browser, nonce, the ID token verified) and then a session cookie, and every " +
 		"form carries a CSRF token. A browser cannot sign with SigV4.",
+	"registration": "OAuth 2.0 Dynamic Client Registration (RFC 7591): applications register themselves without credentials, " +
+		"as the RFC's open registration intends. The admin function answers 404 unless the administrator's policy enables it, " +
+		"creates only links limited to the policy's scope ceiling (pending the administrator's approval in approval mode), and " +
+		"bounds unauthenticated creation (20 links per source address an hour, 100 pending links in all; beyond, 429).",
 	"console": "The administrators' console in a browser: it authenticates with the sign-in session (administrators only, " +
 		"CSRF tokens, the password confirmed again for sensitive actions). The JSON admin API, /admin/*, stays behind IAM.",
 }
 
 // publicKind is the key of publicRoutes for a route: its function, or
-// "console" for the admin function's console pages.
+// "console" for the admin function's console pages, "registration" for
+// its Dynamic Client Registration endpoint.
 func publicKind(r Route) string {
 	if r.Function == "admin" {
 		if r.Path == "/console" || strings.HasPrefix(r.Path, "/console/") {
 			return "console"
+		}
+		if r.Path == "/oauth2/register" {
+			return "registration"
 		}
 		return "" // every other admin route needs IAM
 	}

@@ -440,6 +440,7 @@ func TestRoutes(t *testing.T) {
 		"ANY /admin/{proxy+}":                             "admin",
 		"ANY /console":                                    "admin",
 		"ANY /console/{proxy+}":                           "admin",
+		"POST /oauth2/register":                           "admin",
 	}
 	for k, fn := range want {
 		if p, ok := strings.CutPrefix(k, "GET "); ok {
@@ -486,7 +487,7 @@ func TestRoutes(t *testing.T) {
 	}
 	// The console reaches the admin function without IAM (the sign-in
 	// session authenticates there); the JSON API stays under IAM.
-	for key, wantAuth := range map[string]string{"ANY /console": "", "ANY /console/{proxy+}": "", "ANY /admin/{proxy+}": "AWS_IAM"} {
+	for key, wantAuth := range map[string]string{"ANY /console": "", "ANY /console/{proxy+}": "", "POST /oauth2/register": "", "ANY /admin/{proxy+}": "AWS_IAM"} {
 		if got := authOf[key]; got != wantAuth && !(wantAuth == "" && got == "NONE") {
 			t.Errorf("route %s: AuthorizationType got %q, want %q", key, got, wantAuth)
 		}

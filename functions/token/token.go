@@ -19,7 +19,6 @@ package token
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -83,6 +82,7 @@ type Store interface {
 	Revoker
 	Devices
 	LastUse
+	RegistrationPolicyReader
 }
 
 var _ Store = (*store.Store)(nil)
@@ -113,9 +113,11 @@ type Handler struct {
 	now      func() time.Time
 	random   io.Reader
 	mux      *http.ServeMux
-	metadata []byte
-	// discovery is the OpenID Connect Discovery document.
-	discovery []byte
+	// policy caches the metadata documents of the registration policy in
+	// force; defaultDocs are those of the default policy, used until a
+	// read succeeds (metadata.go).
+	policy      policyCache
+	defaultDocs *metadataDocs
 	// lastUse remembers the last uses this instance recorded (lastuse.go).
 	lastUse lastUseCache
 }
@@ -150,14 +152,11 @@ func New(o Options) (*Handler, error) {
 	if h.random == nil {
 		h.random = rand.Reader
 	}
-	md, err := json.Marshal(newMetadata(h.cfg))
+	docs, err := newMetadataDocs(h.cfg, shared.DefaultRegistrationPolicy(h.cfg.Catalog))
 	if err != nil {
 		return nil, errors.New("token: encode metadata")
 	}
-	h.metadata = md
-	if h.discovery, err = json.Marshal(newDiscovery(newMetadata(h.cfg))); err != nil {
-		return nil, errors.New("token: encode discovery")
-	}
+	h.defaultDocs = docs
 
 	mux := http.NewServeMux()
 	post := func(path string, f http.HandlerFunc) {

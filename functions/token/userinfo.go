@@ -42,8 +42,8 @@ func newDiscovery(m metadata) discovery {
 // serveDiscovery serves GET /.well-known/openid-configuration.
 func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", publicCache)
-	_, _ = w.Write(h.discovery)
+	w.Header().Set("Cache-Control", metadataCache)
+	_, _ = w.Write(h.metadataDocs(r.Context()).discovery)
 }
 
 // userinfo serves GET and POST /oauth2/userinfo (OIDC Core 1.0 §5.3): the
