@@ -636,7 +636,7 @@ func (h *Handler) newConsoleRoutes() []consoleRoute {
 		{pattern: []string{"users", "*", "passkeys", "*", "remove"}, post: (*consoleReq).removePasskey, confirm: true, backTo: userBack},
 		{pattern: []string{"keys"}, get: (*consoleReq).keys},
 		{pattern: []string{"keys", "rotate"}, post: (*consoleReq).rotateKey, confirm: true, backTo: func([]string) string { return consolePrefix + "/keys" }},
-	}, idpRoutes()...)
+	}, append(idpRoutes(), registrationRoutes()...)...)
 }
 
 // userBack is the user's page, where its one-button forms are.

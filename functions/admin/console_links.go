@@ -23,7 +23,7 @@ type linksData struct {
 	Uses    []lastUse // the last use of each link
 	Next    string    // the next page's cursor
 	First   bool      // this is the first page
-	Query   linkQuery // the filter and order chosen (?unused_days=, ?sort=)
+	Query   linkQuery // the filter and order chosen (?unused_days=, ?sort=, ?origin=, ?status=)
 	Notice  string
 	Catalog *shared.Catalog
 }
@@ -145,8 +145,21 @@ func linksPage(b *page.Buffer, d linksData) {
 	if d.Notice != "" {
 		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
 	}
+	if len(d.Links) == 0 && d.Query.Filter != (store.LinkFilter{}) && (d.Query.UnusedDays == 0 || !d.First) {
+		// A filtered page may be empty and still have a next page.
+		linkViews(b, d.Query)
+		linkFilterForm(b, d.Query)
+		if d.Next != "" {
+			b.WriteString(`<p>No link on this page matches; there are more links to look through.</p>` + "\n")
+		} else {
+			b.WriteString(`<p>No more links match.</p>` + "\n")
+		}
+		linksPager(b, d)
+		return
+	}
 	if len(d.Links) == 0 && d.First && d.Query.UnusedDays > 0 {
 		linkViews(b, d.Query)
+		linkFilterForm(b, d.Query)
 		b.Fill(`<div class="empty"><h2>Every link was used in the last %s days</h2>
 <p>A link shows here when no application has got a token with it for that long (or, never used, since it was created).</p>
 <p><a href="%s">Show all links</a></p></div>
@@ -165,6 +178,7 @@ func linksPage(b *page.Buffer, d linksData) {
 		return
 	}
 	linkViews(b, d.Query)
+	linkFilterForm(b, d.Query)
 	b.WriteString(`<table class="cards">
 <thead><tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Redirect host</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Created</th></tr></thead>
 <tbody>
@@ -172,12 +186,18 @@ func linksPage(b *page.Buffer, d linksData) {
 	for i, l := range d.Links {
 		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Type">External application · Incoming · %s</td><td data-label="Redirect host">%s</td><td data-label="Status">`,
 			page.LocalURL(linkPath(l.ID, "")), l.Name, clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
-		statusBadge(b, l.Enabled)
+		linkStatusBadge(b, l)
 		b.WriteString(`</td><td data-label="Last used">`)
 		lastUseCell(b, d.Uses[i])
 		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
 	}
 	b.WriteString("</tbody></table>\n")
+	linksPager(b, d)
+}
+
+// linksPager writes the links between the pages of the link list, keeping
+// its filter and order.
+func linksPager(b *page.Buffer, d linksData) {
 	b.WriteString(`<div class="pager">`)
 	if !d.First {
 		b.Fill(`<a href="%s">First page</a>`, page.LocalURL(linksURL(d.Query, "")))

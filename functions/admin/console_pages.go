@@ -71,6 +71,7 @@ details.menu .items form{margin:0}
 .secret input{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;flex:1;min-width:0}
 .secret button{margin:0}
 form.find{margin-bottom:1rem}
+form.filter{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}form.filter div{flex:1 1 12rem}form.filter button{margin:0}
 .narrow{max-width:36rem}
 .error-summary{border:3px solid #bf2600;border-radius:4px;padding:.5rem 1rem;margin:0 0 1rem}
 .error-summary h2{margin:.25rem 0 .5rem;color:#bf2600}
@@ -156,6 +157,7 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 			{"links", consolePrefix + "/links", "Application links"},
 			{"users", consolePrefix + "/users", "Users"},
 			{idpSection, consolePrefix + "/identity-providers", "Identity providers"},
+			{registrationSection, consolePrefix + "/registration", "Self-registration"},
 			{"keys", consolePrefix + "/keys", "Signing keys"},
 		} {
 			cur := ""
