@@ -672,7 +672,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 		want map[string][]string // Sid → actions, sorted
 	}{
 		{"token", map[string][]string{
-			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"},
+			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem"},
 			"TableWrites": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy"},
 		}},

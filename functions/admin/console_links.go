@@ -184,8 +184,8 @@ func linksPage(b *page.Buffer, d linksData) {
 <tbody>
 `)
 	for i, l := range d.Links {
-		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Type">External application · Incoming · %s</td><td data-label="Redirect host">%s</td><td data-label="Status">`,
-			page.LocalURL(linkPath(l.ID, "")), l.Name, clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
+		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Type">%s · Incoming · %s</td><td data-label="Redirect host">%s</td><td data-label="Status">`,
+			page.LocalURL(linkPath(l.ID, "")), l.Name, linkKindLabel(l), clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
 		linkStatusBadge(b, l)
 		b.WriteString(`</td><td data-label="Last used">`)
 		lastUseCell(b, d.Uses[i])

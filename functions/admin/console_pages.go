@@ -71,7 +71,9 @@ details.menu .items form{margin:0}
 .secret input{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;flex:1;min-width:0}
 .secret button{margin:0}
 form.find{margin-bottom:1rem}
-form.filter{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}form.filter div{flex:1 1 12rem}form.filter button{margin:0}
+.decide{display:flex;flex-wrap:wrap;gap:.5rem}
+input[type=number]{display:block;width:8rem;font:inherit;padding:.5rem;border:2px solid #8993a4;border-radius:4px}
+form.filter{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end}form.filter div{flex:1 1 12rem}form.filter button{margin:0}form.filter select{margin-bottom:0}
 .narrow{max-width:36rem}
 .error-summary{border:3px solid #bf2600;border-radius:4px;padding:.5rem 1rem;margin:0 0 1rem}
 .error-summary h2{margin:.25rem 0 .5rem;color:#bf2600}

@@ -183,7 +183,7 @@ func registrationPage(b *page.Buffer, d registrationData) {
 		for _, l := range d.Pending {
 			b.Fill(`<tr><td data-label="Application"><a href="%s">%s</a></td><td data-label="How it came">%s</td><td data-label="Redirect host">%s</td><td data-label="Asked"><time datetime="%s">%s</time></td>`,
 				page.LocalURL(linkPath(l.ID, "")), l.Name, originLabel(l.Origin), redirectHosts(l.RedirectURIs), page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
-			b.Fill(`<td data-label="Decision"><a class="button" href="%s">Approve <span class="visually-hidden">%s</span></a> <a class="button secondary" href="%s">Reject <span class="visually-hidden">%s</span></a></td></tr>`+"\n",
+			b.Fill(`<td><div class="decide"><a class="button" href="%s">Approve <span class="visually-hidden">%s</span></a> <a class="button secondary" href="%s">Reject <span class="visually-hidden">%s</span></a></div></td></tr>`+"\n",
 				page.LocalURL(linkPath(l.ID, "/approve")), l.Name, page.LocalURL(linkPath(l.ID, "/reject")), l.Name)
 		}
 		b.WriteString("</tbody></table>\n")
@@ -335,7 +335,16 @@ func linkStatusBadge(b *page.Buffer, l store.Link) {
 	default:
 		statusBadge(b, l.Enabled)
 	}
-	if l.Origin == shared.OriginDynamic || l.Origin == shared.OriginMetadataDocument {
-		b.WriteString(` <span class="status info">Registered itself</span>`)
+}
+
+// linkKindLabel is the first words of a link's type in the list: who made
+// it.
+func linkKindLabel(l store.Link) string {
+	switch l.Origin {
+	case shared.OriginDynamic:
+		return "Registered itself"
+	case shared.OriginMetadataDocument:
+		return "Metadata document"
 	}
+	return "External application"
 }
