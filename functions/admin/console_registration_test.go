@@ -102,6 +102,7 @@ func TestConsoleApproveReject(t *testing.T) {
 		ids = append(ids, l.ID)
 	}
 	admin := e.apiLink("Admin app")["id"].(string)
+	e.clock.Add(time.Minute) // the decisions come after the registrations
 	e.user("alice", true)
 	cookie, csrf := e.signIn("alice", ConfirmTTL+time.Second)
 
