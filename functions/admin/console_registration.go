@@ -106,21 +106,52 @@ func (c *consoleReq) saveRegistration() {
 			c.fail(err)
 			return
 		}
-		errs := fieldErrors{}
+		var ps []fieldProblem
+		hosts := false
 		for _, fe := range e.fields {
-			field := fe.Field
-			if strings.HasPrefix(field, "metadata_documents.trusted_hosts") {
-				field = "metadata_documents.trusted_hosts"
-				if errs[field] != "" {
-					continue // the first bad host; the field holds them all
+			if strings.HasPrefix(fe.Field, "metadata_documents.trusted_hosts") {
+				if hosts {
+					continue // the first bad host; one field holds them all
 				}
+				hosts, fe.Field = true, "metadata_documents.trusted_hosts"
 			}
-			errs[field] = fe.Message
+			ps = append(ps, fe)
 		}
+		errs := plainErrors(ps, policyLabel)
 		c.renderRegistration(http.StatusUnprocessableEntity, registrationData{Policy: p, Hosts: f.Get("trusted_hosts"), Days: days, Errs: errs})
 		return
 	}
 	c.seeOther(consolePrefix + "/registration?saved=1")
+}
+
+// policyInputs are the policy form's fields, in the form's order, with
+// the input an error summary's link leads to.
+var policyInputs = []formInput{
+	{"dynamic_registration.mode", "dr_mode"},
+	{"dynamic_registration.scopes", "dr_scope-fieldset"},
+	{"dynamic_registration.idle_days", "idle_days"},
+	{"metadata_documents.mode", "md_mode"},
+	{"metadata_documents.trusted_hosts", "trusted_hosts"},
+	{"metadata_documents.scopes", "md_scope-fieldset"},
+}
+
+// policyLabel names a policy field as the form shows it.
+func policyLabel(field string) string {
+	switch field {
+	case "dynamic_registration.mode":
+		return "Registration"
+	case "dynamic_registration.scopes":
+		return "The most a registered application may ask for"
+	case "dynamic_registration.idle_days":
+		return "Days unused before deletion"
+	case "metadata_documents.mode":
+		return "Client ID metadata documents"
+	case "metadata_documents.trusted_hosts":
+		return "Trusted hosts"
+	case "metadata_documents.scopes":
+		return "The most such an application may ask for"
+	}
+	return field
 }
 
 // modeChoice is one radio button of a mode.
@@ -142,13 +173,17 @@ var (
 func modeField(b *page.Buffer, name, legend, current string, choices []modeChoice, errs fieldErrors, field string) {
 	b.Fill(`<fieldset><legend>%s</legend>`+"\n", legend)
 	writeFieldError(b, errs, field, name)
-	for _, m := range choices {
+	for i, m := range choices {
 		chk := ""
 		if m.value == current {
 			chk = " checked"
 		}
-		b.Fill(`<label class="radio"><input type="radio" name="%s" value="%s"`+chk+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n",
-			name, m.value, m.label, m.help)
+		id := name + "_" + m.value
+		if i == 0 {
+			id = name // where the error summary leads
+		}
+		b.Fill(`<label class="radio"><input type="radio" id="%s" name="%s" value="%s"`+chk+inputAttrs(errs, field, name)+`> <span><strong>%s</strong><br><span class="small">%s</span></span></label>`+"\n",
+			id, name, m.value, m.label, m.help)
 	}
 	b.WriteString("</fieldset>\n")
 }
@@ -193,15 +228,15 @@ func registrationPage(b *page.Buffer, d registrationData) {
 	}
 
 	b.WriteString(`<h2 id="policy">Policy</h2>` + "\n")
-	errorSummary(b, d.Errs)
+	errorSummary(b, d.Errs, policyInputs)
 	b.WriteString(`<form method="post" action="/console/registration" novalidate>` + "\n")
 	csrfInput(b, d.CSRF)
 	dr, md := d.Policy.DynamicRegistration, d.Policy.MetadataDocuments
 
 	b.WriteString(`<h3>Applications that register themselves</h3>` + "\n")
 	modeField(b, "dr_mode", "Registration (RFC 7591)", dr.Mode, dynamicModes, d.Errs, "dynamic_registration.mode")
-	writePermTable(b, d.Table, "dr_scope", "The most a registered application may ask for", dr.Scopes, sentence(d.Errs["dynamic_registration.scopes"]))
-	b.Fill(`<label for="idle_days">Delete after this many days unused</label>
+	writePermTable(b, d.Table, "dr_scope", "The most a registered application may ask for", dr.Scopes, d.Errs["dynamic_registration.scopes"])
+	b.Fill(`<label for="idle_days">Days unused before deletion</label>
 <input type="number" id="idle_days" name="idle_days" min="1" max="365" inputmode="numeric" value="%s"`, d.Days)
 	b.WriteString(inputAttrs(d.Errs, "dynamic_registration.idle_days", "idle_days") + ">\n")
 	b.WriteString(`<p class="hint">A registered application that has not been used for this long, and that no user has a live authorization for, is deleted by the daily clean-up. 1 to 365.</p>` + "\n")
@@ -215,7 +250,7 @@ func registrationPage(b *page.Buffer, d registrationData) {
 	b.Fill(`>%s</textarea>`+"\n", d.Hosts)
 	b.WriteString(`<p class="hint">One per line: a host name such as <code>app.example.com</code>, an IP address, or <code>.example.com</code> for every host under example.com (not example.com itself). Up to 100.</p>` + "\n")
 	writeFieldError(b, d.Errs, "metadata_documents.trusted_hosts", "trusted_hosts")
-	writePermTable(b, d.Table, "md_scope", "The most such an application may ask for", md.Scopes, sentence(d.Errs["metadata_documents.scopes"]))
+	writePermTable(b, d.Table, "md_scope", "The most such an application may ask for", md.Scopes, d.Errs["metadata_documents.scopes"])
 
 	b.WriteString(`<button type="submit">Save policy</button>
 </form>
