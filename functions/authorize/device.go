@@ -10,6 +10,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/permissions"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -118,10 +119,10 @@ func (h *Handler) deviceGet(w http.ResponseWriter, r *http.Request) {
 	}
 	switch q.Get("done") {
 	case "approved":
-		page.Render(w, http.StatusOK, deviceDonePage, deviceDone{site: h.site(), Approved: true})
+		component.Render(w, http.StatusOK, deviceDonePage(deviceDone{site: h.site(), Approved: true}))
 		return
 	case "denied":
-		page.Render(w, http.StatusOK, deviceDonePage, deviceDone{site: h.site()})
+		component.Render(w, http.StatusOK, deviceDonePage(deviceDone{site: h.site()}))
 		return
 	}
 	code, ok := shared.NormalizeUserCode(q.Get("user_code"))
@@ -152,7 +153,7 @@ func (h *Handler) renderDeviceForm(w http.ResponseWriter, r *http.Request, statu
 	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, tok, loginCSRFTTL))
 	d.CSRF = tok
 	d.site = h.site()
-	page.Render(w, status, deviceFormPage, d)
+	component.Render(w, status, deviceFormPage(d))
 }
 
 // deviceEnter serves the code form's post: the CSRF token, then the
@@ -388,14 +389,14 @@ func (h *Handler) renderDeviceConsent(ctx context.Context, w http.ResponseWriter
 		h.failDeviceGrantable(w, err)
 		return
 	}
-	page.Render(w, http.StatusOK, deviceConsentPage, deviceConsentData{
+	component.Render(w, http.StatusOK, deviceConsentPage(deviceConsentData{
 		site:     h.site(),
 		AppName:  dr.link.Name,
 		Username: dr.user.Username,
 		Code:     shared.FormatUserCode(dr.code),
 		Scopes:   append(h.scopeItems(granted), protocolItems(dr.device.Protocol)...),
 		CSRF:     dr.sess.CSRF,
-	})
+	}))
 }
 
 // deviceDecide serves the consent page's post: the session's CSRF token,

@@ -1,16 +1,21 @@
 package lambdahttp
 
 import (
+	"bufio"
+	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // forbidden are packages that must not be linked into a Lambda binary, by
-// import path prefix, with the reason.
+// import path prefix, with the reason. html/template and text/template may
+// be linked (templ's runtime imports them) as long as no template is
+// executed: TestNoReflectMethod checks what executing one costs.
 var forbidden = []struct{ prefix, why string }{
-	{"text/template", "template packages call methods by name through reflect, so the linker keeps every exported method (megabytes)"},
-	{"html/template", "same as text/template"},
 	{"github.com/aws/aws-sdk-go-v2/config", "the SDK's default chain (SSO, STS, IMDS, processes): store.Open reads the environment"},
 	{"github.com/aws/aws-sdk-go-v2/service/sts", "pulled in by the default chain"},
 	{"github.com/aws/aws-sdk-go-v2/service/sso", "pulled in by the default chain"},
@@ -48,6 +53,75 @@ func TestLambdaDependencies(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// budgets are the size limits of make build's bootstraps (Makefile
+// MAX_FN_BYTES and MAX_FN_BYTES_admin).
+var budgets = map[string]int64{"admin": 12 << 20, "authorize": 10 << 20, "token": 10 << 20}
+
+// TestNoReflectMethod builds each function's bootstrap as make build does
+// and reads the linker's reachability graph (-dumpdep): no reachable
+// function may call a method by a name known only at run time
+// (reflect.Value.MethodByName and the like, which the linker marks
+// <ReflectMethod>), because then the linker keeps every exported method of
+// every reachable type: executing an html/template or text/template
+// template did that and cost about 2.4 MB. Each bootstrap also stays
+// within its budget. The positive control, testdata/reflectmethod (a
+// program that executes a template), must be marked, so that a change in
+// the linker's output cannot make this test pass by seeing nothing.
+func TestNoReflectMethod(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three bootstraps")
+	}
+	dir := t.TempDir()
+	link := func(t *testing.T, pkg, out string) (marked []string, size int64) {
+		t.Helper()
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep", "-o", out, pkg)
+		cmd.Env = append(cmd.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, stderr.Bytes())
+		}
+		edges := 0
+		sc := bufio.NewScanner(&stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			from, _, ok := strings.Cut(sc.Text(), " -> ")
+			if !ok {
+				continue
+			}
+			edges++
+			if name, ok := strings.CutSuffix(from, " <ReflectMethod>"); ok && !slices.Contains(marked, name) {
+				marked = append(marked, name)
+			}
+		}
+		if edges < 1000 {
+			t.Fatalf("go build %s -dumpdep: got %d edges, want the linker's whole graph", pkg, edges)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return marked, fi.Size()
+	}
+	t.Run("control", func(t *testing.T) {
+		if marked, _ := link(t, "./testdata/reflectmethod", filepath.Join(dir, "control")); len(marked) == 0 {
+			t.Errorf("got no <ReflectMethod> function in a program that executes a template: the check sees nothing")
+		}
+	})
+	for _, fn := range []string{"admin", "authorize", "token"} {
+		t.Run(fn, func(t *testing.T) {
+			marked, size := link(t, "github.com/applinks/applinks/functions/"+fn+"/lambda", filepath.Join(dir, fn))
+			if len(marked) > 0 {
+				t.Errorf("got functions that call methods by name, so the linker keeps every exported method: %s", strings.Join(marked, ", "))
+			}
+			if size > budgets[fn] {
+				t.Errorf("got a %d-byte bootstrap, over its budget of %d", size, budgets[fn])
+			}
+			t.Logf("%s bootstrap: %d bytes (budget %d)", fn, size, budgets[fn])
 		})
 	}
 }
