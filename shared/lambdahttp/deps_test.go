@@ -57,8 +57,8 @@ func TestLambdaDependencies(t *testing.T) {
 	}
 }
 
-// budgets are the size limits of make build's bootstraps (Makefile
-// MAX_FN_BYTES and MAX_FN_BYTES_admin).
+// budgets are the size limits make build enforces on the bootstraps
+// (Makefile MAX_FN_BYTES and MAX_FN_BYTES_admin), for the log.
 var budgets = map[string]int64{"admin": 12 << 20, "authorize": 10 << 20, "token": 10 << 20}
 
 // TestNoReflectMethod builds each function's bootstrap as make build does
@@ -67,14 +67,12 @@ var budgets = map[string]int64{"admin": 12 << 20, "authorize": 10 << 20, "token"
 // (reflect.Value.MethodByName and the like, which the linker marks
 // <ReflectMethod>), because then the linker keeps every exported method of
 // every reachable type: executing an html/template or text/template
-// template did that and cost about 2.4 MB. Each bootstrap also stays
-// within its budget. The positive control, testdata/reflectmethod (a
-// program that executes a template), must be marked, so that a change in
-// the linker's output cannot make this test pass by seeing nothing.
+// template did that and cost about 2.4 MB. It logs each bootstrap's size
+// (make build refuses one over its budget). The positive control,
+// testdata/reflectmethod (a program that executes a template), must be
+// marked, so that a change in the linker's output cannot make this test
+// pass by seeing nothing.
 func TestNoReflectMethod(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds three bootstraps")
-	}
 	dir := t.TempDir()
 	link := func(t *testing.T, pkg, out string) (marked []string, size int64) {
 		t.Helper()
@@ -118,10 +116,8 @@ func TestNoReflectMethod(t *testing.T) {
 			if len(marked) > 0 {
 				t.Errorf("got functions that call methods by name, so the linker keeps every exported method: %s", strings.Join(marked, ", "))
 			}
-			if size > budgets[fn] {
-				t.Errorf("got a %d-byte bootstrap, over its budget of %d", size, budgets[fn])
-			}
-			t.Logf("%s bootstrap: %d bytes (budget %d)", fn, size, budgets[fn])
+			// make build enforces the budgets; the sizes are logged here.
+			t.Logf("%s bootstrap: %d bytes (make build's budget %d)", fn, size, budgets[fn])
 		})
 	}
 }
