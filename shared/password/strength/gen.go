@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -41,6 +43,7 @@ func main() {
 	z, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
 	w := bufio.NewWriter(z)
 	seen := map[string]bool{}
+	var words []string
 	for _, name := range []string{"passwords.txt", "english_wikipedia.txt"} {
 		in, err := os.Open(filepath.Join(m.Dir, "data", name))
 		if err != nil {
@@ -51,10 +54,18 @@ func main() {
 			word := strings.ToLower(strings.Fields(s.Text())[0])
 			if !seen[word] {
 				seen[word] = true
-				fmt.Fprintln(w, word)
+				words = append(words, word)
 			}
 		}
 		in.Close()
+	}
+	// Sorted and front-coded (frontCode), the list takes half the bytes
+	// in the binary that it took in the lists' order.
+	slices.Sort(words)
+	prev := ""
+	for _, word := range words {
+		fmt.Fprintln(w, frontCode(prev, word))
+		prev = word
 	}
 	if err := w.Flush(); err != nil {
 		fail("%v", err)
@@ -66,6 +77,17 @@ func main() {
 		fail("%v", err)
 	}
 	fmt.Printf("common.txt.gz: %d words from %s\n", len(seen), module)
+}
+
+// frontCode writes word as the number of its leading bytes shared with
+// prev (one digit, at most 9) and the rest of it: "swordfish" after
+// "sword" is "5fish". strength's reader reverses it.
+func frontCode(prev, word string) string {
+	n := 0
+	for n < 9 && n < len(prev) && n < len(word) && prev[n] == word[n] {
+		n++
+	}
+	return strconv.Itoa(n) + word[n:]
 }
 
 func fail(format string, a ...any) {
