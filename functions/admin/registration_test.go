@@ -274,7 +274,7 @@ func TestOpenAPIClientRegistration(t *testing.T) {
 			Schemas map[string]schema `json:"schemas"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(openAPI, &d); err != nil {
+	if err := json.Unmarshal(openAPI(), &d); err != nil {
 		t.Fatal(err)
 	}
 	fieldsOf := func(typ reflect.Type) []string {
