@@ -149,7 +149,31 @@ type Emulator struct {
 // logged.
 func Start(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 	t.Helper()
+	// The two ports are picked free, then bound by the emulator: another
+	// process (or the other port) can take one in between on a busy
+	// machine, and the emulator then runs without its runtime API. So the
+	// emulator counts as started once both ports accept connections; if
+	// they do not, it is started again on other ports.
+	var last string
+	for range 3 {
+		e, ok := start(t, rie, bootstrap, env)
+		if ok {
+			return e
+		}
+		last = e.output.String()
+	}
+	t.Fatalf("emulator did not listen on its two ports in three tries:\n%s", last)
+	return nil
+}
+
+// start runs the emulator once; ok is false (and the emulator stopped) when
+// its ports do not both accept connections within 10 s.
+func start(t testing.TB, rie, bootstrap string, env []string) (*Emulator, bool) {
+	t.Helper()
 	p1, p2 := freePort(t), freePort(t)
+	for p2 == p1 {
+		p2 = freePort(t)
+	}
 	cmd := exec.Command(rie,
 		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(p1),
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(p2),
@@ -179,18 +203,21 @@ func Start(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p1), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
+	for _, p := range []int{p1, p2} {
+		for {
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				e.Stop()
+				return e, false
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("emulator did not listen on 127.0.0.1:%d within 10s:\n%s", p1, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return e
+	return e, true
 }
 
 // Stop stops the emulator and the function now rather than when the test
