@@ -6,8 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
@@ -24,34 +32,6 @@ func newConflictEnv(t *testing.T, vars map[string]string) (*env, *storetest.Conf
 		return c
 	})
 	return newEnvOn(t, st, vars), c
-}
-
-// race sends two requests at once, with their transactions meeting as
-// order says, and returns both answers in the order they came. With
-// order.CommitLate the first is the loser's: the winner commits only once
-// the loser's request has ended.
-func (e *env) race(c *storetest.Conflicts, order storetest.RaceOrder, send func() *httptest.ResponseRecorder) []*httptest.ResponseRecorder {
-	e.t.Helper()
-	r := c.Race(order)
-	answers := make(chan *httptest.ResponseRecorder, 2)
-	for range 2 {
-		go func() { answers <- send() }()
-	}
-	var out []*httptest.ResponseRecorder
-	for range 2 {
-		w := <-answers
-		select {
-		case <-r.Raced():
-		default:
-			// Answered before a second transaction came: the requests
-			// never met. Let the other one through rather than hang.
-			r.Abort()
-			e.t.Errorf("a request ended before the race: got %d %s", w.Code, w.Body)
-		}
-		out = append(out, w)
-		r.Release()
-	}
-	return out
 }
 
 // winnerAndLoser splits two answers into the 200 and the other, failing
@@ -87,18 +67,19 @@ func description(t *testing.T, w *httptest.ResponseRecorder) string {
 }
 
 // TestCodeRedeemedTwiceAtOnce: the same authorization code redeemed by two
-// requests whose transactions conflict (AWS's TransactionConflict), in
-// every order of the commits: one gets tokens, the other invalid_grant;
-// and since the code was presented twice, its grant is revoked, so the
-// winner's tokens are dead, with a code_replay audit line. Before the
-// fix, a loser answered before the winner committed re-read the code,
-// found it unused and answered "expired", revoking nothing.
+// requests that both read it unused and both wrote their first refresh
+// token, whose gates (the code's conditional UpdateItem) then reach
+// DynamoDB one after the other, in either order: one gets tokens, the
+// other invalid_grant; and since the code was presented twice, its grant
+// is revoked, so the winner's tokens are dead, with a code_replay audit
+// line. The loser's token was written but never handed out.
 func TestCodeRedeemedTwiceAtOnce(t *testing.T) {
-	for _, order := range storetest.RaceOrders {
-		t.Run(order.String(), func(t *testing.T) {
-			e, c := newConflictEnv(t, nil)
+	for _, secondFirst := range []bool{false, true} {
+		t.Run(gateOrder(secondFirst), func(t *testing.T) {
+			g := &gates{pk: "CODE#"}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.wrap), nil)
 			code := e.code(codeOpts{})
-			winner, loser := winnerAndLoser(t, e.race(c, order, func() *httptest.ResponseRecorder {
+			winner, loser := winnerAndLoser(t, e.meet(g, secondFirst, func() *httptest.ResponseRecorder {
 				return e.post("/oauth2/token", basic(confID, confSecret), url.Values{"grant_type": {"authorization_code"}, "code": {code}})
 			}))
 			oauthError(t, loser, http.StatusBadRequest, "invalid_grant")
@@ -122,18 +103,19 @@ func TestCodeRedeemedTwiceAtOnce(t *testing.T) {
 }
 
 // TestRefreshedTwiceAtOnce: the same refresh token used by two requests
-// whose rotations conflict, in every order of the commits, with no reuse
-// grace: one gets a new pair, the other is reuse (invalid_grant, a
-// refresh_token_reuse audit line) and the grant is revoked, so the new
-// pair is dead whoever won. Before the fix, a loser answered before the
-// winner committed found the token still active and answered "invalid"
-// without revoking: an attacker whose replay won kept the chain.
+// that both read it active and both wrote their successor, whose gates
+// (the token's conditional UpdateItem) then reach DynamoDB one after the
+// other, in either order, with no reuse grace: one gets a new pair, the
+// other is reuse (invalid_grant, a refresh_token_reuse audit line) and the
+// grant is revoked, so the new pair is dead whoever won.
 func TestRefreshedTwiceAtOnce(t *testing.T) {
-	for _, order := range storetest.RaceOrders {
-		t.Run(order.String(), func(t *testing.T) {
-			e, c := newConflictEnv(t, nil)
+	for _, secondFirst := range []bool{false, true} {
+		t.Run(gateOrder(secondFirst), func(t *testing.T) {
+			g := &gates{}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.wrap), nil)
 			tk := e.exchange(e.code(codeOpts{}))
-			winner, loser := winnerAndLoser(t, e.race(c, order, func() *httptest.ResponseRecorder {
+			g.setPK("RT#" + shared.HashToken(tk.RefreshToken))
+			winner, loser := winnerAndLoser(t, e.meet(g, secondFirst, func() *httptest.ResponseRecorder {
 				return e.refresh(tk.RefreshToken, nil)
 			}))
 			oauthError(t, loser, http.StatusBadRequest, "invalid_grant")
@@ -154,32 +136,26 @@ func TestRefreshedTwiceAtOnce(t *testing.T) {
 }
 
 // TestRefreshedTwiceAtOnceWithinGrace: with REFRESH_REUSE_GRACE, the
-// second use of a refresh token is a retry, not reuse, so a conflict must
-// not revoke the grant: the loser waits for the winner's outcome. When
-// the winner has committed by then, the loser is a retry within the grace
-// (a new pair replacing the winner's); when it has not (the winner
-// commits only after the loser's request ended), the loser is told to try
-// again (503 temporarily_unavailable). Either way the grant stays, and
-// exactly one of the new refresh tokens is active and works.
+// second use of a refresh token is a retry, not reuse, so it must not
+// revoke the grant: the loser of the gate finds the token rotated within
+// the grace and replaces the winner's successor (which exists: every
+// successor is written before it is named). Both get a pair, the grant
+// stays, and exactly one of the new refresh tokens is active and works.
 func TestRefreshedTwiceAtOnceWithinGrace(t *testing.T) {
-	for _, order := range storetest.RaceOrders {
-		t.Run(order.String(), func(t *testing.T) {
-			e, c := newConflictEnv(t, map[string]string{"REFRESH_REUSE_GRACE": "30s"})
+	for _, secondFirst := range []bool{false, true} {
+		t.Run(gateOrder(secondFirst), func(t *testing.T) {
+			g := &gates{}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.wrap), map[string]string{"REFRESH_REUSE_GRACE": "30s"})
 			tk := e.exchange(e.code(codeOpts{}))
-			ws := e.race(c, order, func() *httptest.ResponseRecorder {
-				return e.refresh(tk.RefreshToken, nil)
-			})
+			g.setPK("RT#" + shared.HashToken(tk.RefreshToken))
 			var live []string
-			for i, w := range ws {
-				switch {
-				case w.Code == http.StatusOK:
-					if rt := decodeTokens(t, w.Body.String()).RefreshToken; e.active(rt) {
-						live = append(live, rt)
-					}
-				case order.CommitLate && i == 0:
-					oauthError(t, w, http.StatusServiceUnavailable, "temporarily_unavailable")
-				default:
+			for i, w := range e.meet(g, secondFirst, func() *httptest.ResponseRecorder { return e.refresh(tk.RefreshToken, nil) }) {
+				if w.Code != http.StatusOK {
 					t.Errorf("answer %d: got %d %s, want 200", i, w.Code, w.Body)
+					continue
+				}
+				if rt := decodeTokens(t, w.Body.String()).RefreshToken; e.active(rt) {
+					live = append(live, rt)
 				}
 			}
 			if len(live) != 1 {
@@ -188,6 +164,63 @@ func TestRefreshedTwiceAtOnceWithinGrace(t *testing.T) {
 			e.ok(e.refresh(live[0], nil))
 			if e.audited("refresh_token_reuse") {
 				t.Error("a refresh_token_reuse audit event, want none within the grace")
+			}
+		})
+	}
+}
+
+// TestExchangeRetriedAfterAFailedWrite: a code exchange is two ordered
+// writes, the first refresh token then the code's gate. When either is
+// refused (throttled, as DynamoDB answers a write over capacity), the
+// client is told to try again (503 temporarily_unavailable) and its retry
+// with the same code succeeds: the code is never spent without its token
+// written, so the retry is not a replay, and the grant is not revoked.
+// Seen failing with the gate written first: the put refused after the gate
+// left the code spent, and the retry was a replay that revoked the grant.
+func TestExchangeRetriedAfterAFailedWrite(t *testing.T) {
+	for _, c := range []struct{ name, op, prefix string }{
+		{"token put refused", "PutItem", "RT#"},
+		{"code gate refused", "UpdateItem", "CODE#"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &refuseOnce{op: c.op, prefix: c.prefix}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(f.wrap), nil)
+			code := e.code(codeOpts{})
+			f.arm()
+			form := url.Values{"grant_type": {"authorization_code"}, "code": {code}}
+			oauthError(t, e.post("/oauth2/token", basic(confID, confSecret), form), http.StatusServiceUnavailable, "temporarily_unavailable")
+			tk := e.ok(e.post("/oauth2/token", basic(confID, confSecret), form))
+			e.ok(e.refresh(tk.RefreshToken, nil))
+			if e.audited("code_replay") || e.audited("grant_revoked") {
+				t.Error("the retry was taken for a replay (code_replay or grant_revoked audited), want a plain redemption")
+			}
+		})
+	}
+}
+
+// TestRefreshRetriedAfterAFailedWrite: a refresh is two ordered writes, the
+// successor then the old token's gate. When either is refused, the client
+// is told to try again (503) and its retry with the same refresh token,
+// with no reuse grace, succeeds: the old token is never rotated without its
+// successor written, so the retry finds it active, not rotated (which
+// would be reuse, revoking the grant). Seen failing with the gate written
+// first: the put refused after the gate left the token rotated, and the
+// retry revoked the grant.
+func TestRefreshRetriedAfterAFailedWrite(t *testing.T) {
+	for _, c := range []struct{ name, op, prefix string }{
+		{"successor put refused", "PutItem", "RT#"},
+		{"gate refused", "UpdateItem", "RT#"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &refuseOnce{op: c.op, prefix: c.prefix}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(f.wrap), nil)
+			tk := e.exchange(e.code(codeOpts{}))
+			f.arm()
+			oauthError(t, e.refresh(tk.RefreshToken, nil), http.StatusServiceUnavailable, "temporarily_unavailable")
+			next := e.ok(e.refresh(tk.RefreshToken, nil))
+			e.ok(e.refresh(next.RefreshToken, nil))
+			if e.audited("refresh_token_reuse") || e.audited("grant_revoked") {
+				t.Error("the retry was taken for reuse (refresh_token_reuse or grant_revoked audited), want a plain rotation")
 			}
 		})
 	}
@@ -225,4 +258,141 @@ func TestReplayRevocationMeetsAnApproval(t *testing.T) {
 	if !e.audited("grant_revoked") {
 		t.Error("no grant_revoked audit event")
 	}
+}
+
+// gates holds the single-item gate writes (UpdateItem) of the item whose
+// partition key starts with pk, so that two requests meet there: each has
+// done its reads and written its new token, and their gates then reach
+// DynamoDB one after the other, in the order meet chooses. Only the first
+// two such writes are held; later ones (the loser's follow-up) pass.
+type gates struct {
+	store.DynamoDB
+	mu      sync.Mutex
+	pk      string
+	waiting []gate
+	both    chan struct{}
+}
+
+// gate is one held write: go lets it through, done closes once the engine
+// answered it.
+type gate struct{ release, done chan struct{} }
+
+func (g *gates) wrap(db store.DynamoDB) store.DynamoDB {
+	g.DynamoDB = db
+	g.both = make(chan struct{})
+	return g
+}
+
+// setPK chooses the item whose gates are held.
+func (g *gates) setPK(pk string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pk = pk
+}
+
+func (g *gates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	pk, _ := in.Key["pk"].(*types.AttributeValueMemberS)
+	g.mu.Lock()
+	if g.pk == "" || pk == nil || !strings.HasPrefix(pk.Value, g.pk) || len(g.waiting) >= 2 {
+		g.mu.Unlock()
+		return g.DynamoDB.UpdateItem(ctx, in, opts...)
+	}
+	w := gate{release: make(chan struct{}), done: make(chan struct{})}
+	g.waiting = append(g.waiting, w)
+	if len(g.waiting) == 2 {
+		close(g.both)
+	}
+	g.mu.Unlock()
+	defer close(w.done)
+	select {
+	case <-w.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+// gateOrder names the order in which meet lets the gates through.
+func gateOrder(secondFirst bool) string {
+	if secondFirst {
+		return "second arrival's gate first"
+	}
+	return "first arrival's gate first"
+}
+
+// meet sends two requests at once, holds both at their gates, lets the
+// first arrival's (or, with secondFirst, the second's) through, waits for
+// its answer from the engine, then lets the other through; it returns both
+// answers in the order they came.
+func (e *env) meet(g *gates, secondFirst bool, send func() *httptest.ResponseRecorder) []*httptest.ResponseRecorder {
+	e.t.Helper()
+	answers := make(chan *httptest.ResponseRecorder, 2)
+	for range 2 {
+		go func() { answers <- send() }()
+	}
+	var out []*httptest.ResponseRecorder
+	select {
+	case <-g.both:
+	case w := <-answers:
+		// A request answered before reaching its gate: they never met.
+		// Let the other through rather than hang.
+		e.t.Errorf("a request ended before its gate: got %d %s", w.Code, w.Body)
+		out = append(out, w)
+		g.mu.Lock()
+		for _, w := range g.waiting {
+			close(w.release)
+		}
+		g.waiting = append(g.waiting, gate{}, gate{}) // hold nothing more
+		g.mu.Unlock()
+		return append(out, <-answers)
+	}
+	g.mu.Lock()
+	first, second := g.waiting[0], g.waiting[1]
+	g.mu.Unlock()
+	if secondFirst {
+		first, second = second, first
+	}
+	close(first.release)
+	<-first.done
+	close(second.release)
+	for range 2 {
+		out = append(out, <-answers)
+	}
+	return out
+}
+
+// refuseOnce refuses, once armed, the first write op (PutItem or
+// UpdateItem) of an item whose partition key starts with prefix, as
+// DynamoDB refuses a write over the table's capacity: nothing applied, the
+// caller may try again.
+type refuseOnce struct {
+	store.DynamoDB
+	op, prefix string
+	armed      atomic.Bool
+}
+
+func (f *refuseOnce) wrap(db store.DynamoDB) store.DynamoDB { f.DynamoDB = db; return f }
+
+func (f *refuseOnce) arm() { f.armed.Store(true) }
+
+func (f *refuseOnce) refuse(op string, key map[string]types.AttributeValue) error {
+	pk, _ := key["pk"].(*types.AttributeValueMemberS)
+	if op == f.op && pk != nil && strings.HasPrefix(pk.Value, f.prefix) && f.armed.CompareAndSwap(true, false) {
+		return &types.ProvisionedThroughputExceededException{Message: aws.String("injected: throughput exceeded")}
+	}
+	return nil
+}
+
+func (f *refuseOnce) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if err := f.refuse("PutItem", in.Item); err != nil {
+		return nil, err
+	}
+	return f.DynamoDB.PutItem(ctx, in, opts...)
+}
+
+func (f *refuseOnce) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if err := f.refuse("UpdateItem", in.Key); err != nil {
+		return nil, err
+	}
+	return f.DynamoDB.UpdateItem(ctx, in, opts...)
 }

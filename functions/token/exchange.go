@@ -85,8 +85,12 @@ func clientForGrant(ctx context.Context, c credentials, link *store.Link, now ti
 }
 
 // exchangeCode is the authorization_code grant (RFC 6749 §4.1.3, RFC 7636
-// §4.5-4.6). It costs three DynamoDB calls: Fetch (link and code), Fetch
-// (the user and their grant for the client), RedeemCode.
+// §4.5-4.6). It costs four DynamoDB calls: Fetch (link and code), Fetch
+// (the user and their grant for the client), and RedeemCode's two writes
+// (the first refresh token, then the code's single-use gate). Nothing is
+// sent to the client before both writes succeeded; when one fails
+// (ErrUnavailable: 503 temporarily_unavailable), the code is still unused
+// and the client's retry with it is a plain redemption, not a replay.
 func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[string]string) (tokenResponse, error) {
 	code := form["code"]
 	if code == "" {
@@ -145,23 +149,26 @@ func (h *Handler) exchangeCode(ctx context.Context, creds credentials, form map[
 	}
 	err = h.store.RedeemCode(ctx, codeHash, rt, now)
 	if errors.Is(err, store.ErrTransactionConflict) {
-		// Another request was redeeming this code at the same moment
-		// (DynamoDB cancelled this transaction with TransactionConflict).
-		// Its transaction may not have committed yet, so a read now could
-		// still show the code unused: nothing can be concluded from one.
-		// Nothing but a redemption writes a code, so the code has been
-		// presented twice, and that is a replay whichever request commits,
-		// or neither (RFC 6749 §4.1.2). Revoking the code's grant ends every
-		// token the other redemption issues, whether it commits before or
-		// after the revocation: it does not write the grant, and every use
-		// of its tokens checks it.
+		// Another request was writing this code at the same moment and
+		// DynamoDB refused the gate without deciding (on a multi-Region
+		// strongly consistent table: a write of it in another region; a
+		// transaction writing a code, should one ever). Its write may not
+		// be visible yet, so a read now could still show the code unused:
+		// nothing can be concluded from one. Nothing but a redemption
+		// writes a code, so the code has been presented twice, and that is
+		// a replay whichever request lands, or neither (RFC 6749 §4.1.2).
+		// Revoking the code's grant ends every token the other redemption
+		// issues, whether it lands before or after the revocation: it does
+		// not write the grant, and every use of its tokens checks it.
 		log.Info("code refused", "reason", "redeemed by another request at the same moment")
 		return tokenResponse{}, h.codeReplay(ctx, code, c)
 	}
 	if errors.Is(err, shared.ErrConflict) {
-		// A failed condition, evaluated against the code as committed: it
-		// was redeemed already (a replay) or has expired meanwhile. Read
-		// it again to tell which.
+		// A failed condition, evaluated against the code as committed (a
+		// single-item write, so a strongly consistent read now sees what
+		// refused it): it was redeemed already (a replay) or has expired
+		// meanwhile. Read it again to tell which. This request's refresh
+		// token, written before the gate, is never handed out.
 		b, ferr := h.store.Fetch(ctx, store.Keys{CodeHash: codeHash})
 		if ferr != nil {
 			return tokenResponse{}, fmt.Errorf("re-read code %s: %w", shared.HashPrefix(code), ferr)

@@ -13,8 +13,12 @@ import (
 )
 
 // refresh is the refresh_token grant (RFC 6749 §6) with rotation and reuse
-// detection (RFC 9700 §4.14.2). On success it costs three DynamoDB calls:
-// Fetch (link and token), Fetch (user and grant), RotateRefresh.
+// detection (RFC 9700 §4.14.2). On success it costs four DynamoDB calls:
+// Fetch (link and token), Fetch (user and grant), and RotateRefresh's two
+// writes (the successor, then the old token's rotation). Nothing is sent
+// before both succeeded; when one fails (503 temporarily_unavailable) the
+// old token is still active, so the client's retry with it is a plain
+// rotation, never reuse.
 func (h *Handler) refresh(ctx context.Context, creds credentials, form map[string]string) (tokenResponse, error) {
 	tok := form["refresh_token"]
 	if tok == "" {
@@ -61,9 +65,13 @@ func (h *Handler) useRefresh(ctx context.Context, link *store.Link, rt store.Ref
 		rotate := func() error { return h.store.RotateRefresh(ctx, rt, next, now) }
 		err = rotate()
 		if errors.Is(err, store.ErrTransactionConflict) {
-			// Another request was rotating this token (or replacing it)
-			// at the same moment, and may not have committed yet: a read
-			// now could still show it active. See concurrentUse.
+			// A transaction was writing this token at the same moment
+			// (ReplaceSuccessor of its predecessor, within the grace; on a
+			// multi-Region strongly consistent table, a write of it in
+			// another region), and may not have committed yet: a read now
+			// could still show it active. See concurrentUse. Calling
+			// RotateRefresh again with the same next is safe (its put
+			// accepts its own earlier write).
 			if h.cfg.RefreshReuseGrace <= 0 {
 				return tokenResponse{}, h.concurrentUse(ctx, rt, tok)
 			}

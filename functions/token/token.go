@@ -3,12 +3,15 @@
 // metadata (RFC 8414) and the JWK Set.
 //
 // Reads are batched (one DynamoDB BatchGetItem each): a successful code
-// exchange costs three DynamoDB calls (Fetch of the link and code, Fetch of
-// the user and grant, RedeemCode), a refresh three (Fetch, a second Fetch of
-// the grant and user, RotateRefresh) and an introspection one (access
-// token) or two (refresh token). With a resource indicator (RFC 8707,
-// resource.go) the resource server's link is read in the second Fetch:
-// the same three calls. Client secrets are checked against the link's stored hash, never
+// exchange costs four DynamoDB calls (Fetch of the link and code, Fetch of
+// the user and grant, RedeemCode's two single-item writes), a refresh four
+// (Fetch, a second Fetch of the grant and user, RotateRefresh's two writes)
+// and an introspection one (access token) or two (refresh token). The two
+// writes are ordered, the new refresh token first and then the conditional
+// write that spends the code or rotates the old token, instead of one
+// transaction, which would cost twice the write units (shared/store,
+// RedeemCode). With a resource indicator (RFC 8707, resource.go) the
+// resource server's link is read in the second Fetch: the same calls. Client secrets are checked against the link's stored hash, never
 // by calling Secrets Manager. With PERMISSION_SOURCE=service the code
 // exchange and every refresh also ask the permission service, after the
 // checks that need no answer from it and before anything is written
@@ -49,15 +52,18 @@ type Reader interface {
 
 // Redeemer exchanges an authorization code for tokens.
 type Redeemer interface {
-	// RedeemCode marks the code used and writes the first refresh token
-	// of a new family atomically; ErrConflict when the code was used or
-	// expired.
+	// RedeemCode writes the first refresh token of a new family, then
+	// marks the code used (two ordered writes: a failure between them
+	// leaves the code unused and the token never handed out);
+	// ErrConflict when the code was used or expired.
 	RedeemCode(ctx context.Context, codeHash string, rt *store.RefreshToken, now time.Time) error
 }
 
 // Rotator rotates refresh tokens.
 type Rotator interface {
-	// RotateRefresh replaces the active token old by next atomically.
+	// RotateRefresh writes next, then rotates the active token old to it
+	// (two ordered writes: a failure between them leaves old active and
+	// next never handed out); ErrConflict when old is no longer active.
 	RotateRefresh(ctx context.Context, old, next store.RefreshToken, now time.Time) error
 	// ReplaceSuccessor replaces the unused successor of the rotated token
 	// old by next (within REFRESH_REUSE_GRACE).

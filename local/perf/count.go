@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -102,6 +103,10 @@ type Capacity struct {
 	// and condition checks, nor empty queries).
 	RulesRead  float64
 	RulesWrite float64
+	// MaxItemBytes is the size of the largest item a write wrote (by the
+	// rules' measure, the larger of before and after for an update): the
+	// write unit is 1 KB, so an item over 1024 bytes costs two.
+	MaxItemBytes int
 }
 
 // CountingDynamoDB wraps a store.DynamoDB: it counts the calls of each
@@ -152,6 +157,15 @@ func (d *CountingDynamoDB) consumed(write bool, cc ...types.ConsumedCapacity) {
 		} else {
 			d.cap.Read += *c.CapacityUnits
 		}
+	}
+}
+
+// wrote records the sizes of items a write wrote.
+func (d *CountingDynamoDB) wrote(items ...map[string]types.AttributeValue) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, it := range items {
+		d.cap.MaxItemBytes = max(d.cap.MaxItemBytes, itemSize(it))
 	}
 }
 
@@ -210,6 +224,7 @@ func (d *CountingDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInpu
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
 		d.rules(0, putUnits(in.Item, 1))
+		d.wrote(in.Item)
 	}
 	return out, err
 }
@@ -222,12 +237,48 @@ func (d *CountingDynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateIt
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
+	before, known := d.peek(ctx, in.TableName, in.Key)
 	out, err := d.Next.UpdateItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
-		d.rules(0, updateUnits(in.UpdateExpression, in.ExpressionAttributeNames, 1))
+		after, knownAfter := d.peek(ctx, in.TableName, in.Key)
+		if known && knownAfter {
+			d.rules(0, updateSizedUnits(before, after, 1))
+			d.wrote(before, after)
+		} else {
+			d.rules(0, updateUnits(in.UpdateExpression, in.ExpressionAttributeNames, 1))
+		}
 	}
 	return out, err
+}
+
+// peek reads an item for the capacity rules, uncounted and only with
+// ConsumedCapacity on: an update costs by the larger of its item's sizes
+// before and after. It reports whether the read succeeded (an absent item
+// is nil, known).
+func (d *CountingDynamoDB) peek(ctx context.Context, table *string, key map[string]types.AttributeValue) (map[string]types.AttributeValue, bool) {
+	if !d.ConsumedCapacity {
+		return nil, false
+	}
+	out, err := d.Next.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, false
+	}
+	return out.Item, true
+}
+
+// peekUpdates reads the items of a transaction's Update items (see peek).
+func (d *CountingDynamoDB) peekUpdates(ctx context.Context, in *dynamodb.TransactWriteItemsInput) map[int]map[string]types.AttributeValue {
+	got := map[int]map[string]types.AttributeValue{}
+	for i, it := range in.TransactItems {
+		if it.Update == nil {
+			continue
+		}
+		if item, ok := d.peek(ctx, it.Update.TableName, it.Update.Key); ok && item != nil {
+			got[i] = item
+		}
+	}
+	return got
 }
 
 // DeleteItem counts and forwards the call.
@@ -286,10 +337,26 @@ func (d *CountingDynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
+	before := d.peekUpdates(ctx, in)
 	out, err := d.Next.TransactWriteItems(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, out.ConsumedCapacity...)
-		d.rules(0, transactWriteUnits(in))
+		after := d.peekUpdates(ctx, in)
+		sized := map[int][2]map[string]types.AttributeValue{}
+		for i := range in.TransactItems {
+			if before[i] != nil || after[i] != nil {
+				sized[i] = [2]map[string]types.AttributeValue{before[i], after[i]}
+			}
+		}
+		d.rules(0, transactWriteUnits(in, sized))
+		for _, it := range in.TransactItems {
+			if it.Put != nil {
+				d.wrote(it.Put.Item)
+			}
+		}
+		for _, b := range sized {
+			d.wrote(b[0], b[1])
+		}
 	}
 	return out, err
 }

@@ -156,9 +156,13 @@ const (
 // budget, and no Secrets Manager call at all (client secrets are verified
 // against the hash on the link item; the signing key is cached).
 func TestRoundTripBudgets(t *testing.T) {
-	budgets := map[string]int{opExchange: 3, opExchangeFirstUse: 4, opRefresh: 3, opIntrospect: 2,
-		opRemembered: 3, opRememberedLater: 3, opExchangeLater: 3, opLogin: 10,
-		opRememberedResource: 3, opExchangeResource: 3, opRefreshResource: 3}
+	// A code exchange and a refresh: two reads (BatchGetItem) and two
+	// ordered single-item writes (the new refresh token, then the code's
+	// or the old token's conditional update), which cost half the write
+	// units of one transaction of the same items (TestConsumedCapacity).
+	budgets := map[string]int{opExchange: 4, opExchangeFirstUse: 5, opRefresh: 4, opIntrospect: 2,
+		opRemembered: 3, opRememberedLater: 3, opExchangeLater: 4, opLogin: 10,
+		opRememberedResource: 3, opExchangeResource: 4, opRefreshResource: 4}
 	steps := measureFlows(t, false)
 	seen := 0
 	for _, s := range steps {
@@ -203,18 +207,77 @@ func TestRoundTripBudgets(t *testing.T) {
 	}
 }
 
+// capacityBudgets are the most request units a token-endpoint request may
+// consume by AWS's rules (and by DynamoDB Local's own accounting). Writes:
+// the new refresh token (one unit, an item of about 0.5 KB) and the
+// conditional update of the code or the old token (one unit: the larger
+// of its sizes before and after, under 1 KB), as two single-item writes;
+// one transaction of the same two items cost 4. The grant's first use in
+// the hour adds its last-use record (one unit). Reads: two strongly
+// consistent BatchGetItem of two items each, the resource's link a fifth.
+var capacityBudgets = map[string]struct{ read, write float64 }{
+	opExchange:         {4, 2},
+	opExchangeFirstUse: {4, 3},
+	opExchangeLater:    {4, 2},
+	opRefresh:          {4, 2},
+	opExchangeResource: {5, 2},
+	opRefreshResource:  {5, 2},
+	opIntrospect:       {4, 0},
+}
+
+// The cost model's list prices (us-east-1, BENCHMARKS.md "Cost model"), in
+// dollars per million, and a billed duration that no token request
+// reaches (the model's are about 50 ms at 256 MB), so that the dollar
+// budget below holds whatever the CPU of the machine that runs the test.
+const (
+	priceAPIGateway    = 1.00
+	priceLambdaRequest = 0.20
+	priceLambdaGBs     = 0.0000133334 * 1e6
+	priceRead          = 0.125
+	priceWrite         = 0.625
+	ceilingBilledMs    = 100
+	lambdaGB           = 0.25
+	costBudget         = 5.00 // dollars per million token requests (issue 24)
+)
+
+// dollarsPerMillion is what a million requests of c cost at list prices,
+// with the ceiling duration.
+func dollarsPerMillion(read, write float64) float64 {
+	return priceAPIGateway + priceLambdaRequest + ceilingBilledMs/1000.0*lambdaGB*priceLambdaGBs +
+		read*priceRead + write*priceWrite
+}
+
 // TestConsumedCapacity measures the DynamoDB capacity each request of the
 // code flow and the token endpoint consumes (ReturnConsumedCapacity=TOTAL
 // against DynamoDB Local): the input of the cost model in BENCHMARKS.md.
 // It fails when an answer lacks the consumed capacity, so the model is
-// never computed from a silent zero.
+// never computed from a silent zero; when a token-endpoint request
+// consumes more than its budget (capacityBudgets), by AWS's rules or by
+// DynamoDB Local; and when a code exchange or a refresh would cost more
+// than $5 per million at list prices. Seen failing with the code exchange
+// and the refresh as one transaction each (4 write units by the rules).
 func TestConsumedCapacity(t *testing.T) {
 	steps := measureFlows(t, true)
 	var lines []string
+	seen := 0
 	for _, s := range steps {
 		c := s.capacity
-		lines = append(lines, fmt.Sprintf("capacity: %-40s DynamoDB Local: read %4.1f write %4.1f | AWS rules: read %4.1f write %4.1f | calls %s",
-			s.name, c.Read, c.Write, c.RulesRead, c.RulesWrite, s.dynamo))
+		lines = append(lines, fmt.Sprintf("capacity: %-40s DynamoDB Local: read %4.1f write %4.1f | AWS rules: read %4.1f write %4.1f | $%.2f per million (rules, %d ms) | largest item written %d B | calls %s",
+			s.name, c.Read, c.Write, c.RulesRead, c.RulesWrite, dollarsPerMillion(c.RulesRead, c.RulesWrite), ceilingBilledMs, c.MaxItemBytes, s.dynamo))
+		if b, ok := capacityBudgets[s.name]; ok {
+			seen++
+			if c.RulesWrite > b.write || c.Write > b.write {
+				t.Errorf("%s: got %.1f write units by AWS's rules, %.1f by DynamoDB Local, want at most %.1f", s.name, c.RulesWrite, c.Write, b.write)
+			}
+			if c.RulesRead > b.read || c.Read > b.read {
+				t.Errorf("%s: got %.1f read units by AWS's rules, %.1f by DynamoDB Local, want at most %.1f", s.name, c.RulesRead, c.Read, b.read)
+			}
+			if s.name != opIntrospect {
+				if got := dollarsPerMillion(c.RulesRead, c.RulesWrite); got > costBudget {
+					t.Errorf("%s: got $%.2f per million by AWS's rules, want at most $%.2f", s.name, got, costBudget)
+				}
+			}
+		}
 		if s.capacity.Missing > 0 {
 			t.Errorf("%s: %d DynamoDB answers lacked ConsumedCapacity, want every answer to carry it", s.name, s.capacity.Missing)
 		}
@@ -225,6 +288,9 @@ func TestConsumedCapacity(t *testing.T) {
 			t.Errorf("%s: AWS rules give read %.1f write %.1f, below DynamoDB Local's read %.1f write %.1f; want the rules at least as high",
 				s.name, s.capacity.RulesRead, s.capacity.RulesWrite, s.capacity.Read, s.capacity.Write)
 		}
+	}
+	if seen != len(capacityBudgets) {
+		t.Errorf("measured %d budgeted operations, want %d", seen, len(capacityBudgets))
 	}
 	t.Logf("consumed capacity per request (DynamoDB Local, ReturnConsumedCapacity=TOTAL):\n%s", strings.Join(lines, "\n"))
 }

@@ -24,10 +24,20 @@ import (
 //   - transactional writes cost twice that; a ConditionCheck is counted as
 //     a transactional write of one unit (conservative).
 //
-// Where the request does not say, the estimate leans high: an UpdateItem is
-// counted at 1 KB and charged for an index only when the update names the
-// index's key attribute. These are the rules the cost model prices, next to
-// what DynamoDB Local reports.
+//   - an update costs by the larger of the item's sizes before and after
+//     it (the Developer Guide: "UpdateItem ... consumes write capacity
+//     units based on the larger of the item sizes before and after the
+//     update"), plus the same for each index the item is in before or
+//     after (with every attribute projected, any change rewrites the
+//     index entry; a change of the index key, which deletes one entry and
+//     writes another, is counted once: a lower bound there, and no
+//     measured request changes an index key).
+//
+// The wrapper reads an updated item before and after the update (reads it
+// does not count) to know both sizes; when it cannot, the update is counted
+// at 1 KB and charged for an index only when the update names the index's
+// key attribute. These are the rules the cost model prices, next to what
+// DynamoDB Local reports.
 
 const (
 	readUnitBytes  = 4 << 10
@@ -146,8 +156,25 @@ func putUnits(item map[string]types.AttributeValue, factor float64) float64 {
 	return total * factor
 }
 
+// updateSizedUnits is an update of an item whose sizes before and after
+// are known (nil: absent), with each index the item is in before or after,
+// times factor.
+func updateSizedUnits(before, after map[string]types.AttributeValue, factor float64) float64 {
+	u := units(max(itemSize(before), itemSize(after)), writeUnitBytes)
+	total := u
+	for _, g := range table.GSIs {
+		_, inBefore := before[g.PartitionKey]
+		_, inAfter := after[g.PartitionKey]
+		if inBefore || inAfter {
+			total += u
+		}
+	}
+	return total * factor
+}
+
 // updateUnits is an update counted at 1 KB, plus each index whose key
-// attribute the expression names, times factor.
+// attribute the expression names, times factor (when the item's sizes are
+// not known).
 func updateUnits(expr *string, names map[string]string, factor float64) float64 {
 	total := 1.0
 	for _, g := range table.GSIs {
@@ -162,12 +189,22 @@ func updateUnits(expr *string, names map[string]string, factor float64) float64 
 	return total * factor
 }
 
-func transactWriteUnits(in *dynamodb.TransactWriteItemsInput) float64 {
+// hasSizes reports whether sized holds the sizes of the i-th item.
+func hasSizes(sized map[int][2]map[string]types.AttributeValue, i int) bool {
+	_, ok := sized[i]
+	return ok
+}
+
+// transactWriteUnits are the units of a transaction; sized[i], when
+// present, holds the sizes of the item its i-th Update wrote.
+func transactWriteUnits(in *dynamodb.TransactWriteItemsInput, sized map[int][2]map[string]types.AttributeValue) float64 {
 	total := 0.0
-	for _, it := range in.TransactItems {
+	for i, it := range in.TransactItems {
 		switch {
 		case it.Put != nil:
 			total += putUnits(it.Put.Item, 2)
+		case it.Update != nil && hasSizes(sized, i):
+			total += updateSizedUnits(sized[i][0], sized[i][1], 2)
 		case it.Update != nil:
 			total += updateUnits(it.Update.UpdateExpression, it.Update.ExpressionAttributeNames, 2)
 		case it.Delete != nil, it.ConditionCheck != nil:

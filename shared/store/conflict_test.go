@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,7 +14,8 @@ import (
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
-// refusing answers every transaction with err.
+// refusing answers every transaction and every UpdateItem with err, and
+// accepts every PutItem without storing it.
 type refusing struct {
 	store.DynamoDB
 	err error
@@ -25,12 +25,22 @@ func (f refusing) TransactWriteItems(context.Context, *dynamodb.TransactWriteIte
 	return nil, f.err
 }
 
+func (f refusing) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, f.err
+}
+
+func (f refusing) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, nil
+}
+
 // TestTransactionConflictClassified: a write refused because another was
 // in flight on the item (a cancellation whose reasons hold
 // TransactionConflict and no failed condition, or
-// TransactionConflictException) is store.ErrTransactionConflict, which is
-// also shared.ErrConflict; a failed condition is not, even beside a
-// conflict on another item: it decides.
+// TransactionConflictException, or on a multi-Region strongly consistent
+// table ReplicatedWriteConflictException) is store.ErrTransactionConflict,
+// which is also shared.ErrConflict; a failed condition is not, even beside
+// a conflict on another item: it decides. Transactions: ReplaceSuccessor;
+// the single-item gates of RedeemCode and RotateRefresh.
 func TestTransactionConflictClassified(t *testing.T) {
 	cancelled := func(codes ...string) error {
 		e := &types.TransactionCanceledException{Message: aws.String("cancelled")}
@@ -39,24 +49,36 @@ func TestTransactionConflictClassified(t *testing.T) {
 		}
 		return e
 	}
+	old := store.RefreshToken{Hash: "a", Status: store.RefreshRotated, Successor: "b"}
 	for _, c := range []struct {
 		name     string
 		err      error
 		inFlight bool
 		class    error
+		single   bool // an answer to a single-item write, else to a transaction
 	}{
-		{"conflict", cancelled("TransactionConflict", "None"), true, shared.ErrConflict},
-		{"conflict on the second item", cancelled("None", "TransactionConflict"), true, shared.ErrConflict},
-		{"condition", cancelled("ConditionalCheckFailed", "None"), false, shared.ErrConflict},
-		{"condition and conflict", cancelled("TransactionConflict", "ConditionalCheckFailed"), false, shared.ErrConflict},
-		{"throttled and conflict", cancelled("TransactionConflict", "ThrottlingError"), false, shared.ErrUnavailable},
-		{"no reasons (kumo)", cancelled(), false, shared.ErrConflict},
+		{"conflict", cancelled("TransactionConflict", "None"), true, shared.ErrConflict, false},
+		{"conflict on the second item", cancelled("None", "TransactionConflict"), true, shared.ErrConflict, false},
+		{"condition", cancelled("ConditionalCheckFailed", "None"), false, shared.ErrConflict, false},
+		{"condition and conflict", cancelled("TransactionConflict", "ConditionalCheckFailed"), false, shared.ErrConflict, false},
+		{"throttled and conflict", cancelled("TransactionConflict", "ThrottlingError"), false, shared.ErrUnavailable, false},
+		{"no reasons (kumo)", cancelled(), false, shared.ErrConflict, false},
+		{"single: condition", &types.ConditionalCheckFailedException{Message: aws.String("failed")}, false, shared.ErrConflict, true},
+		{"single: transaction in flight", &types.TransactionConflictException{Message: aws.String("ongoing")}, true, shared.ErrConflict, true},
+		{"single: another region", &types.ReplicatedWriteConflictException{Message: aws.String("another region")}, true, shared.ErrConflict, true},
+		{"single: throttled", &types.ProvisionedThroughputExceededException{Message: aws.String("exceeded")}, false, shared.ErrUnavailable, true},
 	} {
 		s := store.New(refusing{err: c.err}, nil, store.Options{TableName: "t"})
-		for op, err := range map[string]error{
-			"RedeemCode":    s.RedeemCode(ctx(), "code", &store.RefreshToken{Hash: "rt"}, now()),
-			"RotateRefresh": s.RotateRefresh(ctx(), store.RefreshToken{Hash: "a"}, store.RefreshToken{Hash: "b"}, now()),
-		} {
+		ops := map[string]error{
+			"ReplaceSuccessor": s.ReplaceSuccessor(ctx(), old, store.RefreshToken{Hash: "c"}, now()),
+		}
+		if c.single {
+			ops = map[string]error{
+				"RedeemCode":    s.RedeemCode(ctx(), "code", &store.RefreshToken{Hash: "rt"}, now()),
+				"RotateRefresh": s.RotateRefresh(ctx(), store.RefreshToken{Hash: "a"}, store.RefreshToken{Hash: "b"}, now()),
+			}
+		}
+		for op, err := range ops {
 			if got := errors.Is(err, store.ErrTransactionConflict); got != c.inFlight {
 				t.Errorf("%s, %s: got %v, in flight %v, want %v", c.name, op, err, got, c.inFlight)
 			}
@@ -140,135 +162,46 @@ func racing(b storetest.Backend) (*store.Store, *storetest.Conflicts) {
 	return store.New(c, b.SecretsManager, b.Options), c
 }
 
-// raceTwice runs write twice at once through a race of order and returns
-// both answers: the loser's first when order.CommitLate, and then read()
-// is called between the loser's answer and the winner's commit.
-func raceTwice(t *testing.T, c *storetest.Conflicts, order storetest.RaceOrder, write func() error, read func()) []error {
-	t.Helper()
-	r := c.Race(order)
-	answers := make(chan error, 2)
-	for range 2 {
-		go func() { answers <- write() }()
-	}
-	var errs []error
-	for range 2 {
-		err := <-answers
-		select {
-		case <-r.Raced():
-		default:
-			r.Abort()
-			t.Errorf("a write ended before the race: %v", err)
-		}
-		errs = append(errs, err)
-		if order.CommitLate && len(errs) == 1 {
-			read()
-		}
-		r.Release()
-	}
-	return errs
-}
-
-// oneInFlight checks that exactly one of errs is nil and the other is
-// store.ErrTransactionConflict.
-func oneInFlight(t *testing.T, errs []error) {
-	t.Helper()
-	ok, inFlight := 0, 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, store.ErrTransactionConflict) && errors.Is(err, shared.ErrConflict):
-			inFlight++
-		default:
-			t.Errorf("got %v, want nil or ErrTransactionConflict", err)
-		}
-	}
-	if ok != 1 || inFlight != 1 {
-		t.Errorf("got %d successes and %d transaction conflicts, want 1 and 1", ok, inFlight)
-	}
-}
-
-// TestRedeemCodeInFlight: two redemptions of one code whose transactions
-// conflict, as on AWS (storetest.Conflicts; DynamoDB Local serialises
-// them), in every order: one succeeds, the other is
-// ErrTransactionConflict, not a failed condition; and before the winner
-// commits, a strongly consistent read still shows the code unused, which
-// is why the token endpoint must not read the code back to decide.
-func TestRedeemCodeInFlight(t *testing.T) {
+// TestRotateRefreshMeetsReplacement: the only transaction that writes a
+// refresh token a rotation's gate may meet is ReplaceSuccessor of its
+// predecessor (within the grace). On AWS the gate is then refused with
+// TransactionConflictException (storetest.Conflicts; DynamoDB Local
+// serialises them): RotateRefresh is ErrTransactionConflict, old is left
+// as the transaction committed it (replaced, without a successor), and
+// calling it again fails its condition, a decided conflict. Two
+// rotations of one token are two single-item writes, which DynamoDB
+// serialises (TestRotateRefreshConcurrent).
+func TestRotateRefreshMeetsReplacement(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
-		for _, order := range storetest.RaceOrders {
-			t.Run(order.String(), func(t *testing.T) {
-				b := nb(t)
-				s, c := racing(b)
-				at := now()
-				g := approved(t, s, seedUser(t, s, "alice", at), "client", at)
-				code := newCode(t, s, g, at)
-				errs := raceTwice(t, c, order, func() error {
-					rt := newRefresh(g, at)
-					return s.RedeemCode(ctx(), code.Hash, &rt, at)
-				}, func() {
-					if got, err := s.Fetch(ctx(), store.Keys{CodeHash: code.Hash}); err != nil || got.Code == nil || got.Code.Used {
-						t.Errorf("the code before the winner commits: got %+v, %v, want unused", got.Code, err)
-					}
-				})
-				oneInFlight(t, errs)
-				if got, err := s.Fetch(ctx(), store.Keys{CodeHash: code.Hash}); err != nil || got.Code == nil || !got.Code.Used {
-					t.Errorf("the code after the race: got %+v, %v, want used", got.Code, err)
-				}
-				if got := countItems(t, b, "RT#"); got != 1 {
-					t.Errorf("%d refresh tokens written, want 1", got)
-				}
-				// Once the winner has committed, a redemption fails its
-				// condition: a decided conflict.
-				rt := newRefresh(g, at)
-				if err := s.RedeemCode(ctx(), code.Hash, &rt, at); !errors.Is(err, shared.ErrConflict) ||
-					errors.Is(err, store.ErrTransactionConflict) {
-					t.Errorf("RedeemCode after the race: got %v, want ErrConflict, not in flight", err)
-				}
-			})
+		b := nb(t)
+		s, c := racing(b)
+		at := now()
+		g, first := grantWithToken(t, s, at)
+		succ := newRefresh(g, at)
+		if err := s.RotateRefresh(ctx(), first, succ, at); err != nil {
+			t.Fatal(err)
 		}
-	})
-}
-
-// TestRotateRefreshInFlight: two rotations of one refresh token whose
-// transactions conflict, in every order: one succeeds, the other is
-// ErrTransactionConflict; before the winner commits the token still reads
-// active; afterwards it is rotated to the winner's successor.
-func TestRotateRefreshInFlight(t *testing.T) {
-	forEngines(t, func(t *testing.T, nb backendFunc) {
-		for _, order := range storetest.RaceOrders {
-			t.Run(order.String(), func(t *testing.T) {
-				b := nb(t)
-				s, c := racing(b)
-				at := now()
-				g, rt := grantWithToken(t, s, at)
-				nexts := make(chan store.RefreshToken, 2)
-				errs := raceTwice(t, c, order, func() error {
-					next := newRefresh(g, at.Add(time.Second))
-					err := s.RotateRefresh(ctx(), rt, next, at.Add(time.Second))
-					if err == nil {
-						nexts <- next
-					}
-					return err
-				}, func() {
-					if got, err := s.Fetch(ctx(), store.Keys{RefreshHash: rt.Hash}); err != nil || got.Refresh == nil ||
-						got.Refresh.Status != store.RefreshActive {
-						t.Errorf("the token before the winner commits: got %+v, %v, want active", got.Refresh, err)
-					}
-				})
-				oneInFlight(t, errs)
-				if len(nexts) != 1 {
-					t.Fatalf("%d successful rotations, want 1", len(nexts))
-				}
-				next := <-nexts
-				if got, err := s.Fetch(ctx(), store.Keys{RefreshHash: rt.Hash}); err != nil || got.Refresh == nil ||
-					got.Refresh.Status != store.RefreshRotated || got.Refresh.Successor != next.Hash {
-					t.Errorf("the token after the race: got %+v, %v, want rotated to %s", got.Refresh, err, next.Hash)
-				}
-				if got := countItems(t, b, "RT#"); got != 2 {
-					t.Errorf("%d refresh tokens, want 2 (old and one successor)", got)
-				}
-			})
+		pred, err := s.Fetch(ctx(), store.Keys{RefreshHash: first.Hash})
+		if err != nil || pred.Refresh == nil {
+			t.Fatalf("Fetch(first) = %+v, %v", pred.Refresh, err)
+		}
+		r := c.Race(storetest.RaceOrder{})
+		replaced := make(chan error, 1)
+		go func() { replaced <- s.ReplaceSuccessor(ctx(), *pred.Refresh, newRefresh(g, at), at) }()
+		<-r.Held()
+		next := newRefresh(g, at)
+		if err := s.RotateRefresh(ctx(), succ, next, at); !errors.Is(err, store.ErrTransactionConflict) {
+			t.Errorf("RotateRefresh while a transaction writes the token: got %v, want ErrTransactionConflict", err)
+		}
+		if err := <-replaced; err != nil {
+			t.Fatalf("ReplaceSuccessor: %v", err)
+		}
+		got, err := s.Fetch(ctx(), store.Keys{RefreshHash: succ.Hash})
+		if err != nil || got.Refresh == nil || got.Refresh.Status != store.RefreshReplaced || got.Refresh.Successor != "" {
+			t.Errorf("the token after the race: got %+v, %v, want replaced, no successor", got.Refresh, err)
+		}
+		if err := s.RotateRefresh(ctx(), succ, next, at); !errors.Is(err, shared.ErrConflict) || errors.Is(err, store.ErrTransactionConflict) {
+			t.Errorf("RotateRefresh again: got %v, want ErrConflict, not in flight", err)
 		}
 	})
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -155,30 +157,93 @@ func decodeRefresh(it item) RefreshToken {
 	}
 }
 
-// RedeemCode atomically (one transaction, 1 call) marks the code used and
-// writes the first refresh token rt of a new family of its grant (rt may be
-// nil when no refresh token is issued). ErrConflict when the code was
-// already used or has expired: nothing is written then. The grant is not
-// written: the user's approval did that (ApproveGrant), and the caller
-// checked just before that the code's grant is still active.
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, rt *RefreshToken, now time.Time) error {
+// aRedeemedBy is the attribute of a redeemed code naming its redemption:
+// the hash of the first refresh token it wrote, or a random marker when it
+// wrote none. It makes RedeemCode's write repeatable by the same
+// redemption (an SDK retry after a lost answer) and by no other.
+const aRedeemedBy = "redeemed_by"
+
+// putRefresh writes rt, a refresh token that has not been handed to anyone
+// yet: one PutItem (one write unit: the item is about 0.5 KB, see the
+// README's items). Its condition is that no token has its hash, or that
+// the item is this very token, written by an earlier attempt of the same
+// request (active, same grant, same creation time: an SDK retry after a
+// lost answer, or RetryInFlight calling RotateRefresh again), so the write
+// can be repeated. A hash taken by another token (a 256-bit collision, or
+// a broken random source) is an unclassified error, never ErrConflict,
+// which callers read as "the code or token was used".
+func (s *Store) putRefresh(ctx context.Context, rt RefreshToken) error {
 	e := newExpr()
-	upd := "SET " + e.n(aUsed) + " = " + e.v(boolean(true))
-	cond := "attribute_exists(" + e.n(aPK) + ") AND " + e.n(aUsed) + " = " + e.v(boolean(false)) +
-		" AND " + e.n(aExpiresAt) + " > " + e.v(str(fmtTime(now)))
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: s.tableName(), Key: key(codePrefix+codeHash, skCode),
-			UpdateExpression:          aws.String(upd),
-			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  e.Names(),
-			ExpressionAttributeValues: e.Values(),
-		}},
+	cond := "attribute_not_exists(" + e.n(aPK) + ") OR (" +
+		e.n(aStatus) + " = " + e.v(str(RefreshActive)) + " AND " +
+		e.n(aGrantID) + " = " + e.v(str(rt.GrantID)) + " AND " +
+		e.n(aCreatedAt) + " = " + e.v(str(fmtTime(rt.CreatedAt))) + ")"
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: s.tableName(), Item: refreshItem(rt),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	if err == nil {
+		return nil
 	}
+	if err = classify(err, false); errors.Is(err, shared.ErrConflict) && !errors.Is(err, ErrTransactionConflict) {
+		return fmt.Errorf("put refresh token %s: its hash is another token's (%v)", shortID(rt.Hash), err)
+	}
+	return fmt.Errorf("put refresh token %s: %w", shortID(rt.Hash), err)
+}
+
+// RedeemCode redeems the code codeHash with two ordered single-item writes
+// (2 calls, 2 write units; no transaction, which would cost 4): first the
+// first refresh token rt of a new family of the code's grant (rt may be
+// nil when no refresh token is issued: then only the second write), then
+// the code's single-use gate, an UpdateItem `used = true` on condition
+// that the code exists, is unused and unexpired. ErrConflict when the code
+// was already used or has expired: that is decided by the gate, evaluated
+// against the code as committed (a single-item write never sees an
+// uncommitted one), so the caller may read the code back to tell which.
+//
+// The order is what makes the two writes safe without a transaction: a
+// token is usable only by whoever holds it, and the caller hands rt to
+// the client only after both writes succeeded. So
+//   - a failure between the writes (the gate refused, throttled, the
+//     function stopped) leaves rt written but never disclosed, and the
+//     code unused: the client's retry with the same code works, and rt
+//     stays an active item nobody can present until its TTL removes it;
+//   - two redemptions at once each write their own token, one passes the
+//     gate, and the other's token is never disclosed (the caller treats
+//     the code as replayed and revokes the grant anyway);
+//   - a code is never spent without its token written first, so no client
+//     is left with a spent code and no family.
+//
+// The gate also records redeemed_by (rt's hash, or a random marker) and
+// accepts its own earlier write (`redeemed_by = mine`), so an SDK retry of
+// a write whose answer was lost succeeds instead of reading as a replay;
+// the put accepts its own earlier write the same way (putRefresh). The
+// grant is not written: the user's approval did that (ApproveGrant), and
+// the caller checked just before that the code's grant is still active;
+// every use of rt checks it again.
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, rt *RefreshToken, now time.Time) error {
+	marker := "none." + rand.Text()
 	if rt != nil {
-		items = append(items, s.putNew(refreshItem(*rt)))
+		if err := s.putRefresh(ctx, *rt); err != nil {
+			return fmt.Errorf("redeem code %s: %w", shortID(codeHash), err)
+		}
+		marker = rt.Hash
 	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+	e := newExpr()
+	upd := "SET " + e.n(aUsed) + " = " + e.v(boolean(true)) + ", " + e.n(aRedeemedBy) + " = " + e.v(str(marker))
+	mine := e.v(str(marker))
+	cond := "attribute_exists(" + e.n(aPK) + ") AND ((" + e.n(aUsed) + " = " + e.v(boolean(false)) +
+		" AND " + e.n(aExpiresAt) + " > " + e.v(str(fmtTime(now))) + ") OR " + e.n(aRedeemedBy) + " = " + mine + ")"
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(codePrefix+codeHash, skCode),
+		UpdateExpression:          aws.String(upd),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	if err != nil {
 		return fmt.Errorf("redeem code %s: %w", shortID(codeHash), classify(err, false))
 	}
 	return nil
@@ -197,33 +262,59 @@ func (s *Store) grantNotRevoked(rt RefreshToken) types.TransactWriteItem {
 	}}
 }
 
-// RotateRefresh atomically (one transaction of two items, 1 call) marks old
-// rotated (condition: still active) with next as its successor and writes
-// next. ErrConflict when old is no longer active: nothing is written then.
+// RotateRefresh rotates the active token old to next with two ordered
+// single-item writes (2 calls, 2 write units; a transaction of the same two
+// items costs 4): first next is written (putRefresh), then the gate, an
+// UpdateItem of old `status = rotated, successor = next, rotated_at` on
+// condition that old is still active. ErrConflict when old is no longer
+// active (decided against old as committed: the caller may read it back);
+// ErrTransactionConflict when a transaction is writing old at that moment
+// (ReplaceSuccessor of its predecessor, within REFRESH_REUSE_GRACE) or, on
+// a multi-Region strongly consistent table, another region is: the gate
+// was not applied, and calling RotateRefresh again with the same next is
+// safe.
+//
+// Why next first: the caller hands next to the client only after both
+// writes. So a rotated token's successor always exists before it is named,
+// and no failure leaves the family as a rotated token whose successor was
+// never written (which a retry would find "rotated" and take for reuse,
+// revoking the grant, or lose the user's refresh silently). A failure
+// between the two writes (the gate refused, throttled, the function
+// stopped) leaves old active, so the client's retry with old works, and
+// next an active item that nobody holds, never disclosed, until its TTL
+// removes it. Of two rotations at once, each writes its own next, one
+// passes the gate and the other's next is never disclosed; the caller then
+// reads old (rotated) and routes the request as reuse, or as a retry
+// within the grace (ReplaceSuccessor, which finds the winner's successor
+// written and active). The gate accepts its own earlier write (`status =
+// rotated AND successor = next`), so an SDK retry after a lost answer
+// succeeds instead of reading as reuse.
 //
 // The grant is not checked here: the caller reads it (with the user, in one
-// Fetch) just before. A transaction item costs two write units, so a
-// ConditionCheck on the grant would add a third of the refresh's cost, for
-// one case only: a revocation landing between that read and this write.
-// The rotation then goes through, but its tokens are inactive at once,
-// because introspection and every refresh check the grant.
+// Fetch) just before. A ConditionCheck needs a transaction, which would
+// double both writes and add two units, for one case only: a revocation
+// landing between that read and these writes. The rotation then goes
+// through, but its tokens are inactive at once, because introspection and
+// every refresh check the grant.
 func (s *Store) RotateRefresh(ctx context.Context, old RefreshToken, next RefreshToken, now time.Time) error {
+	if err := s.putRefresh(ctx, next); err != nil {
+		return fmt.Errorf("rotate refresh token %s: %w", shortID(old.Hash), err)
+	}
 	e := newExpr()
+	succ := e.v(str(next.Hash))
 	upd := "SET " + e.n(aStatus) + " = " + e.v(str(RefreshRotated)) + ", " +
 		e.n(aRotatedAt) + " = " + e.v(str(fmtTime(now))) + ", " +
-		e.n(aSuccessor) + " = " + e.v(str(next.Hash))
-	cond := e.n(aStatus) + " = " + e.v(str(RefreshActive))
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: s.tableName(), Key: key(refreshPrefix+old.Hash, skRefresh),
-			UpdateExpression:          aws.String(upd),
-			ConditionExpression:       aws.String(cond),
-			ExpressionAttributeNames:  e.Names(),
-			ExpressionAttributeValues: e.Values(),
-		}},
-		s.putNew(refreshItem(next)),
-	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		e.n(aSuccessor) + " = " + succ
+	cond := e.n(aStatus) + " = " + e.v(str(RefreshActive)) + " OR (" +
+		e.n(aStatus) + " = " + e.v(str(RefreshRotated)) + " AND " + e.n(aSuccessor) + " = " + succ + ")"
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: s.tableName(), Key: key(refreshPrefix+old.Hash, skRefresh),
+		UpdateExpression:          aws.String(upd),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	if err != nil {
 		return fmt.Errorf("rotate refresh token %s: %w", shortID(old.Hash), classify(err, false))
 	}
 	return nil

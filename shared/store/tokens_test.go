@@ -81,7 +81,8 @@ func grantWithToken(t *testing.T, s *store.Store, at time.Time) (store.Grant, st
 
 func TestRedeemCode(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
-		s := nb(t).Store()
+		eng := nb(t)
+		s := eng.Store()
 		at := now()
 		g := approved(t, s, seedUser(t, s, "alice", at), "client", at)
 		c := newCode(t, s, g, at)
@@ -112,13 +113,15 @@ func TestRedeemCode(t *testing.T) {
 			!b.Refresh.ExpiresAt.Equal(rt.ExpiresAt) || !b.Refresh.AuthTime.Equal(rt.AuthTime) {
 			t.Errorf("refresh token = %+v, want %+v", *b.Refresh, rt)
 		}
-		// Second redemption: conflict, and nothing written.
+		// Second redemption: conflict, decided by the code. Its token was
+		// written before the gate refused it, but the code names the first
+		// redemption's, and the caller never hands the second out.
 		rt2 := newRefresh(g, at)
-		if err := s.RedeemCode(ctx(), c.Hash, &rt2, at); !errors.Is(err, shared.ErrConflict) {
-			t.Errorf("second RedeemCode = %v, want ErrConflict", err)
+		if err := s.RedeemCode(ctx(), c.Hash, &rt2, at); !errors.Is(err, shared.ErrConflict) || errors.Is(err, store.ErrTransactionConflict) {
+			t.Errorf("second RedeemCode = %v, want ErrConflict, not in flight", err)
 		}
-		if b, err = s.Fetch(ctx(), store.Keys{RefreshHash: rt2.Hash}); err != nil || b.Refresh != nil {
-			t.Errorf("after a refused redemption: token %v, %v; want nothing new", b.Refresh, err)
+		if got := redeemedBy(t, eng, c.Hash); got != rt.Hash {
+			t.Errorf("after a refused redemption: the code names %q, want the first token %q", got, rt.Hash)
 		}
 		// Expired and unknown codes.
 		expired := newCode(t, s, g, at.Add(-2*time.Minute))
@@ -139,15 +142,17 @@ func TestRedeemCodeConcurrent(t *testing.T) {
 		g := approved(t, s, seedUser(t, s, "alice", at), "client", at)
 		c := newCode(t, s, g, at)
 		const n = 20
-		errs := parallel(n, func(int) error {
-			rt := newRefresh(g, at)
-			return s.RedeemCode(ctx(), c.Hash, &rt, at)
+		tokens := make([]store.RefreshToken, n)
+		errs := parallel(n, func(i int) error {
+			tokens[i] = newRefresh(g, at)
+			return s.RedeemCode(ctx(), c.Hash, &tokens[i], at)
 		})
-		ok := 0
-		for _, err := range errs {
+		ok, winner := 0, ""
+		for i, err := range errs {
 			switch {
 			case err == nil:
 				ok++
+				winner = tokens[i].Hash
 			case !errors.Is(err, shared.ErrConflict):
 				t.Errorf("concurrent RedeemCode: %v, want nil or ErrConflict", err)
 			}
@@ -158,8 +163,10 @@ func TestRedeemCodeConcurrent(t *testing.T) {
 		if got := countItems(t, b, "GRANTS#"); got != 1 {
 			t.Errorf("%d grants, want 1", got)
 		}
-		if got := countItems(t, b, "RT#"); got != 1 {
-			t.Errorf("%d refresh tokens written, want 1", got)
+		// Each redemption wrote its token before the gate; the code names
+		// the winner's, the only one handed out.
+		if got := redeemedBy(t, b, c.Hash); got != winner {
+			t.Errorf("the code names %q, want the winner's token %q", got, winner)
 		}
 	})
 }
@@ -182,13 +189,14 @@ func TestRotateRefresh(t *testing.T) {
 		if err != nil || b.Refresh == nil || b.Refresh.Status != store.RefreshActive {
 			t.Errorf("new token = %+v, %v, want active", b.Refresh, err)
 		}
-		// Rotating the old token again: conflict, nothing written.
+		// Rotating the old token again: conflict, decided by old; its
+		// successor stays the first rotation's.
 		again := newRefresh(g, at)
-		if err := s.RotateRefresh(ctx(), rt, again, at); !errors.Is(err, shared.ErrConflict) {
-			t.Errorf("second RotateRefresh = %v, want ErrConflict", err)
+		if err := s.RotateRefresh(ctx(), rt, again, at); !errors.Is(err, shared.ErrConflict) || errors.Is(err, store.ErrTransactionConflict) {
+			t.Errorf("second RotateRefresh = %v, want ErrConflict, not in flight", err)
 		}
-		if b, _ := s.Fetch(ctx(), store.Keys{RefreshHash: again.Hash}); b.Refresh != nil {
-			t.Error("a refused rotation wrote its token")
+		if b, _ := s.Fetch(ctx(), store.Keys{RefreshHash: rt.Hash}); b.Refresh == nil || b.Refresh.Successor != next.Hash {
+			t.Errorf("old token after a refused rotation = %+v, want its successor still %s", b.Refresh, next.Hash)
 		}
 		// The grant is the caller's to check (see RotateRefresh): rotation
 		// itself does not read it.
@@ -202,14 +210,17 @@ func TestRotateRefreshConcurrent(t *testing.T) {
 		at := now()
 		g, rt := grantWithToken(t, s, at)
 		const n = 20
-		errs := parallel(n, func(int) error {
-			return s.RotateRefresh(ctx(), rt, newRefresh(g, at), at)
+		nexts := make([]store.RefreshToken, n)
+		errs := parallel(n, func(i int) error {
+			nexts[i] = newRefresh(g, at)
+			return s.RotateRefresh(ctx(), rt, nexts[i], at)
 		})
-		ok := 0
-		for _, err := range errs {
+		ok, winner := 0, ""
+		for i, err := range errs {
 			switch {
 			case err == nil:
 				ok++
+				winner = nexts[i].Hash
 			case !errors.Is(err, shared.ErrConflict):
 				t.Errorf("concurrent RotateRefresh: %v", err)
 			}
@@ -217,8 +228,11 @@ func TestRotateRefreshConcurrent(t *testing.T) {
 		if ok != 1 {
 			t.Errorf("%d of %d concurrent rotations succeeded, want 1", ok, n)
 		}
-		if got := countItems(t, b, "RT#"); got != 2 {
-			t.Errorf("%d refresh tokens, want 2 (old and one successor)", got)
+		// Each rotation wrote its successor before the gate; old names the
+		// winner's, the only one handed out.
+		if got, err := s.Fetch(ctx(), store.Keys{RefreshHash: rt.Hash}); err != nil || got.Refresh == nil ||
+			got.Refresh.Status != store.RefreshRotated || got.Refresh.Successor != winner {
+			t.Errorf("old token = %+v, %v, want rotated to the winner's %s", got.Refresh, err, winner)
 		}
 	})
 }
@@ -436,7 +450,8 @@ func TestRevokeAccessToken(t *testing.T) {
 }
 
 // TestFetchOneCall: Fetch reads every record in one request, and a link
-// by client id, a user, a redemption and a rotation cost one request each.
+// by client id, a user and a grant cost one request each; a redemption and
+// a rotation two single-item writes, no transaction.
 func TestFetchOneCall(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		b := nb(t)
@@ -459,10 +474,13 @@ func TestFetchOneCall(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, step := range []struct {
-			name string
-			call func() error
+			name  string
+			call  func() error
+			calls int
 		}{
-			{"RedeemCode", func() error { return s.RedeemCode(ctx(), code.Hash, &rt, at) }},
+			// Two ordered single writes each, no transaction (2 write
+			// units instead of 4).
+			{"RedeemCode", func() error { return s.RedeemCode(ctx(), code.Hash, &rt, at) }, 2},
 			{"Fetch", func() error {
 				bundle, err := s.Fetch(ctx(), store.Keys{ClientID: in.ClientID, CodeHash: code.Hash, RefreshHash: rt.Hash,
 					SessionID: sess.ID, UserID: u.ID, GrantClientID: in.ClientID, JTI: "jti"})
@@ -474,7 +492,7 @@ func TestFetchOneCall(t *testing.T) {
 					t.Errorf("Fetch(all) = session %+v, user %+v, grant %+v; want %s's", bundle.Session, bundle.User, bundle.Grant, u.ID)
 				}
 				return err
-			}},
+			}, 1},
 			{"Fetch(absent)", func() error {
 				bundle, err := s.Fetch(ctx(), store.Keys{ClientID: "x", CodeHash: "x", RefreshHash: "x", SessionID: "x",
 					UserID: "x", GrantClientID: "x", JTI: "x"})
@@ -483,18 +501,19 @@ func TestFetchOneCall(t *testing.T) {
 					t.Errorf("Fetch(absent) = %+v, want nothing", bundle)
 				}
 				return err
-			}},
-			{"RotateRefresh", func() error { return s.RotateRefresh(ctx(), rt, newRefresh(g, at), at) }},
-			{"GetLinkByClientID", func() error { _, err := s.GetLinkByClientID(ctx(), in.ClientID); return err }},
-			{"GetUser", func() error { _, err := s.GetUser(ctx(), u.ID); return err }},
-			{"GetGrant", func() error { _, err := s.GetGrant(ctx(), u.ID, in.ClientID); return err }},
+			}, 1},
+			{"RotateRefresh", func() error { return s.RotateRefresh(ctx(), rt, newRefresh(g, at), at) }, 2},
+			{"GetLinkByClientID", func() error { _, err := s.GetLinkByClientID(ctx(), in.ClientID); return err }, 1},
+			{"GetUser", func() error { _, err := s.GetUser(ctx(), u.ID); return err }, 1},
+			{"GetGrant", func() error { _, err := s.GetGrant(ctx(), u.ID, in.ClientID); return err }, 1},
 		} {
 			c.reset()
 			if err := step.call(); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
-			if got := c.total(); got != 1 {
-				t.Errorf("%s made %d DynamoDB calls (%v), want 1", step.name, got, c.calls)
+			want := step.calls
+			if got := c.total(); got != want || c.calls["TransactWriteItems"] != 0 {
+				t.Errorf("%s made %d DynamoDB calls (%v), want %d and no transaction", step.name, got, c.calls, want)
 			}
 		}
 		c.reset()

@@ -501,7 +501,10 @@ func TestErrorClassification(t *testing.T) {
 		s := store.New(throttled{err: c.err}, nil, store.Options{TableName: "t"})
 		_, err := s.GetUser(ctx(), "alice")
 		if strings.HasPrefix(c.name, "transaction") {
-			err = s.RedeemCode(ctx(), "code", &store.RefreshToken{Hash: "rt"}, now())
+			// A transaction (RedeemCode and RotateRefresh are single-item
+			// writes: TestTransactionConflictClassified).
+			err = s.ReplaceSuccessor(ctx(), store.RefreshToken{Hash: "a", Status: store.RefreshRotated, Successor: "b"},
+				store.RefreshToken{Hash: "c"}, now())
 		}
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
