@@ -74,12 +74,13 @@ func description(t *testing.T, w *httptest.ResponseRecorder) string {
 // is revoked, so the winner's tokens are dead, with a code_replay audit
 // line. The loser's token was written but never handed out.
 func TestCodeRedeemedTwiceAtOnce(t *testing.T) {
-	for _, secondFirst := range []bool{false, true} {
-		t.Run(gateOrder(secondFirst), func(t *testing.T) {
-			g := &gates{pk: "CODE#"}
-			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.wrap), nil)
+	for _, order := range storetest.GateOrders {
+		t.Run(order.Name, func(t *testing.T) {
+			g := &storetest.Gates{}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.Wrap), nil)
 			code := e.code(codeOpts{})
-			winner, loser := winnerAndLoser(t, e.meet(g, secondFirst, func() *httptest.ResponseRecorder {
+			g.Hold("CODE#")
+			winner, loser := winnerAndLoser(t, e.meet(g, order.SecondFirst, func() *httptest.ResponseRecorder {
 				return e.post("/oauth2/token", basic(confID, confSecret), url.Values{"grant_type": {"authorization_code"}, "code": {code}})
 			}))
 			oauthError(t, loser, http.StatusBadRequest, "invalid_grant")
@@ -109,13 +110,13 @@ func TestCodeRedeemedTwiceAtOnce(t *testing.T) {
 // other is reuse (invalid_grant, a refresh_token_reuse audit line) and the
 // grant is revoked, so the new pair is dead whoever won.
 func TestRefreshedTwiceAtOnce(t *testing.T) {
-	for _, secondFirst := range []bool{false, true} {
-		t.Run(gateOrder(secondFirst), func(t *testing.T) {
-			g := &gates{}
-			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.wrap), nil)
+	for _, order := range storetest.GateOrders {
+		t.Run(order.Name, func(t *testing.T) {
+			g := &storetest.Gates{}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.Wrap), nil)
 			tk := e.exchange(e.code(codeOpts{}))
-			g.setPK("RT#" + shared.HashToken(tk.RefreshToken))
-			winner, loser := winnerAndLoser(t, e.meet(g, secondFirst, func() *httptest.ResponseRecorder {
+			g.Hold("RT#" + shared.HashToken(tk.RefreshToken))
+			winner, loser := winnerAndLoser(t, e.meet(g, order.SecondFirst, func() *httptest.ResponseRecorder {
 				return e.refresh(tk.RefreshToken, nil)
 			}))
 			oauthError(t, loser, http.StatusBadRequest, "invalid_grant")
@@ -142,14 +143,14 @@ func TestRefreshedTwiceAtOnce(t *testing.T) {
 // successor is written before it is named). Both get a pair, the grant
 // stays, and exactly one of the new refresh tokens is active and works.
 func TestRefreshedTwiceAtOnceWithinGrace(t *testing.T) {
-	for _, secondFirst := range []bool{false, true} {
-		t.Run(gateOrder(secondFirst), func(t *testing.T) {
-			g := &gates{}
-			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.wrap), map[string]string{"REFRESH_REUSE_GRACE": "30s"})
+	for _, order := range storetest.GateOrders {
+		t.Run(order.Name, func(t *testing.T) {
+			g := &storetest.Gates{}
+			e := newEnvOn(t, storetest.DynamoLocal(t).WithDynamoDB(g.Wrap), map[string]string{"REFRESH_REUSE_GRACE": "30s"})
 			tk := e.exchange(e.code(codeOpts{}))
-			g.setPK("RT#" + shared.HashToken(tk.RefreshToken))
+			g.Hold("RT#" + shared.HashToken(tk.RefreshToken))
 			var live []string
-			for i, w := range e.meet(g, secondFirst, func() *httptest.ResponseRecorder { return e.refresh(tk.RefreshToken, nil) }) {
+			for i, w := range e.meet(g, order.SecondFirst, func() *httptest.ResponseRecorder { return e.refresh(tk.RefreshToken, nil) }) {
 				if w.Code != http.StatusOK {
 					t.Errorf("answer %d: got %d %s, want 200", i, w.Code, w.Body)
 					continue
@@ -260,105 +261,25 @@ func TestReplayRevocationMeetsAnApproval(t *testing.T) {
 	}
 }
 
-// gates holds the single-item gate writes (UpdateItem) of the item whose
-// partition key starts with pk, so that two requests meet there: each has
-// done its reads and written its new token, and their gates then reach
-// DynamoDB one after the other, in the order meet chooses. Only the first
-// two such writes are held; later ones (the loser's follow-up) pass.
-type gates struct {
-	store.DynamoDB
-	mu      sync.Mutex
-	pk      string
-	waiting []gate
-	both    chan struct{}
-}
-
-// gate is one held write: go lets it through, done closes once the engine
-// answered it.
-type gate struct{ release, done chan struct{} }
-
-func (g *gates) wrap(db store.DynamoDB) store.DynamoDB {
-	g.DynamoDB = db
-	g.both = make(chan struct{})
-	return g
-}
-
-// setPK chooses the item whose gates are held.
-func (g *gates) setPK(pk string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.pk = pk
-}
-
-func (g *gates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	pk, _ := in.Key["pk"].(*types.AttributeValueMemberS)
-	g.mu.Lock()
-	if g.pk == "" || pk == nil || !strings.HasPrefix(pk.Value, g.pk) || len(g.waiting) >= 2 {
-		g.mu.Unlock()
-		return g.DynamoDB.UpdateItem(ctx, in, opts...)
-	}
-	w := gate{release: make(chan struct{}), done: make(chan struct{})}
-	g.waiting = append(g.waiting, w)
-	if len(g.waiting) == 2 {
-		close(g.both)
-	}
-	g.mu.Unlock()
-	defer close(w.done)
-	select {
-	case <-w.release:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return g.DynamoDB.UpdateItem(ctx, in, opts...)
-}
-
-// gateOrder names the order in which meet lets the gates through.
-func gateOrder(secondFirst bool) string {
-	if secondFirst {
-		return "second arrival's gate first"
-	}
-	return "first arrival's gate first"
-}
-
-// meet sends two requests at once, holds both at their gates, lets the
-// first arrival's (or, with secondFirst, the second's) through, waits for
-// its answer from the engine, then lets the other through; it returns both
-// answers in the order they came.
-func (e *env) meet(g *gates, secondFirst bool, send func() *httptest.ResponseRecorder) []*httptest.ResponseRecorder {
+// meet sends two requests at once, held at their gates by g (armed with
+// Hold), and lets the gates through in the order secondFirst says
+// (storetest.Gates.Meet); it returns both answers in the order they came.
+func (e *env) meet(g *storetest.Gates, secondFirst bool, send func() *httptest.ResponseRecorder) []*httptest.ResponseRecorder {
 	e.t.Helper()
 	answers := make(chan *httptest.ResponseRecorder, 2)
+	early := make(chan struct{})
+	var once sync.Once
 	for range 2 {
-		go func() { answers <- send() }()
+		go func() {
+			w := send()
+			once.Do(func() { close(early) })
+			answers <- w
+		}()
 	}
-	var out []*httptest.ResponseRecorder
-	select {
-	case <-g.both:
-	case w := <-answers:
-		// A request answered before reaching its gate: they never met.
-		// Let the other through rather than hang.
-		e.t.Errorf("a request ended before its gate: got %d %s", w.Code, w.Body)
-		out = append(out, w)
-		g.mu.Lock()
-		for _, w := range g.waiting {
-			close(w.release)
-		}
-		g.waiting = append(g.waiting, gate{}, gate{}) // hold nothing more
-		g.mu.Unlock()
-		return append(out, <-answers)
+	if !g.Meet(secondFirst, early) {
+		e.t.Error("a request ended before its gate: the two never met")
 	}
-	g.mu.Lock()
-	first, second := g.waiting[0], g.waiting[1]
-	g.mu.Unlock()
-	if secondFirst {
-		first, second = second, first
-	}
-	close(first.release)
-	<-first.done
-	close(second.release)
-	for range 2 {
-		out = append(out, <-answers)
-	}
-	return out
+	return []*httptest.ResponseRecorder{<-answers, <-answers}
 }
 
 // refuseOnce refuses, once armed, the first write op (PutItem or

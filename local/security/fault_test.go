@@ -459,8 +459,8 @@ func TestFault_RefreshLostAnswerWithoutGrace(t *testing.T) {
 		t.Fatalf("clean refresh: got %d (%s)", r.status, r.body)
 	}
 	calls := e.faults.Calls()
-	if calls[len(calls)-1] != "DynamoDB.TransactWriteItems" {
-		t.Fatalf("the refresh's last call is %s, want the rotation transaction", calls[len(calls)-1])
+	if calls[len(calls)-1] != "DynamoDB.UpdateItem" {
+		t.Fatalf("the refresh's last call is %s, want the rotation's gate (UpdateItem, after the successor's PutItem)", calls[len(calls)-1])
 	}
 	g = e.exchange(l, e.code(l, "alice", map[string]string{"prompt": "consent"}), "")
 	e.faults.Arm(len(calls), Timeout)

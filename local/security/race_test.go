@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/local/server"
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/signing"
@@ -281,33 +282,27 @@ func (e *env) runner(st *store.Store) (base string, logs *logtest.Buffer) {
 	return "http://" + ln.Addr().String(), logs
 }
 
-// raceOnTwoRunners sends body to the token endpoint of two runners on one
-// store at once, as l, their transactions meeting as order says (AWS's
-// TransactionConflict, through storetest.Conflicts), and returns the two
-// answers and the audit events of both runners' logs.
-func raceOnTwoRunners(t *testing.T, e *env, c *storetest.Conflicts, bases [2]string, l link, body string, order storetest.RaceOrder) []result {
+// meetOnTwoRunners sends body to the token endpoint of two runners on one
+// store at once, as l, their gates (the code's or the refresh token's
+// conditional update, after each wrote its new token) held by g and let
+// through in the order secondFirst says, and returns the two answers.
+func meetOnTwoRunners(t *testing.T, e *env, g *storetest.Gates, bases [2]string, l link, body string, secondFirst bool) []result {
 	t.Helper()
-	r := c.Race(order)
 	answers := make(chan result, 2)
+	early := make(chan struct{})
+	var once sync.Once
 	for _, base := range bases {
 		go func() {
-			answers <- (&env{t: t, issuer: base, http: e.http}).raw("POST", "/oauth2/token", body,
+			a := (&env{t: t, issuer: base, http: e.http}).raw("POST", "/oauth2/token", body,
 				"Content-Type", "application/x-www-form-urlencoded", "Authorization", basic(l.ClientID, l.ClientSecret))
+			once.Do(func() { close(early) })
+			answers <- a
 		}()
 	}
-	var out []result
-	for range 2 {
-		a := <-answers
-		select {
-		case <-r.Raced():
-		default:
-			r.Abort()
-			t.Errorf("a request ended before the race: %d %s %v", a.status, a.body, a.err)
-		}
-		out = append(out, a)
-		r.Release() // with CommitLate the first answer is the loser's
+	if !g.Meet(secondFirst, early) {
+		t.Error("a request ended before its gate: the two never met")
 	}
-	return out
+	return []result{<-answers, <-answers}
 }
 
 // audited counts the audit events named event in the given logs.
@@ -324,25 +319,24 @@ func audited(t *testing.T, event string, logs ...*logtest.Buffer) int {
 	return n
 }
 
-// TestRace_TwoRunnersTransactionConflict: two runners on one store, whose
-// DynamoDB calls meet as on AWS, where two transactions writing one item
-// at once can end with one cancelled (TransactionConflict) before the
-// other commits (DynamoDB Local serialises them; storetest.Conflicts
-// makes the conflict, in every order). The same code redeemed on both at
-// once: one 200, one invalid_grant, a code_replay audit line, and the
-// winner's tokens inactive. The same refresh token used on both at once:
-// one new pair, the other reuse (refresh_token_reuse), and the new pair
-// inactive. Before the fix, whenever the winner committed after the
-// loser's request ended, the loser answered "expired" or "invalid",
-// revoked nothing and logged neither event.
-func TestRace_TwoRunnersTransactionConflict(t *testing.T) {
-	for _, order := range storetest.RaceOrders {
-		t.Run(order.String(), func(t *testing.T) {
+// TestRace_TwoRunnersAtOnce: two runners on one store (two Lambda
+// instances), the same code redeemed on both at once, each having read it
+// unused and written its first refresh token before their gates (the
+// code's conditional update) reach DynamoDB, in either order: one 200, one
+// invalid_grant, a code_replay audit line, and the winner's tokens
+// inactive. The same refresh token used on both at once: one new pair, the
+// other reuse (refresh_token_reuse), and the new pair inactive. (These
+// were transactions, raced with storetest.Conflicts; they are two ordered
+// single-item writes now, which DynamoDB serialises, so the orders are
+// the gates'.)
+func TestRace_TwoRunnersAtOnce(t *testing.T) {
+	for _, order := range storetest.GateOrders {
+		t.Run(order.Name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			e.user("alice", "REPO_WRITE")
 			l := e.link(store.Confidential)
-			c := storetest.NewConflicts(e.backend.DynamoDB)
-			st := store.New(c, e.backend.SecretsManager, e.backend.Options)
+			g := &storetest.Gates{}
+			st := store.New(g.Wrap(e.backend.DynamoDB), e.backend.SecretsManager, e.backend.Options)
 			var bases [2]string
 			var logs [2]*logtest.Buffer
 			for i := range bases {
@@ -350,8 +344,9 @@ func TestRace_TwoRunnersTransactionConflict(t *testing.T) {
 			}
 
 			code := e.code(l, "alice", nil)
-			rs := raceOnTwoRunners(t, e, c, bases, l,
-				url.Values{"grant_type": {"authorization_code"}, "code": {code}}.Encode(), order)
+			g.Hold("CODE#")
+			rs := meetOnTwoRunners(t, e, g, bases, l,
+				url.Values{"grant_type": {"authorization_code"}, "code": {code}}.Encode(), order.SecondFirst)
 			if got := tally(t, rs); got["OK"] != 1 || got["Bad Request invalid_grant"] != 1 {
 				t.Errorf("code redeemed on two runners at once: got %v, want 1 OK and 1 invalid_grant", got)
 			}
@@ -364,9 +359,10 @@ func TestRace_TwoRunnersTransactionConflict(t *testing.T) {
 				t.Error("got no code_replay audit line, want one")
 			}
 
-			g := e.exchange(l, e.code(l, "alice", nil), "")
-			rs = raceOnTwoRunners(t, e, c, bases, l,
-				url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.refresh}}.Encode(), order)
+			pair := e.exchange(l, e.code(l, "alice", nil), "")
+			g.Hold("RT#" + shared.HashToken(pair.refresh))
+			rs = meetOnTwoRunners(t, e, g, bases, l,
+				url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pair.refresh}}.Encode(), order.SecondFirst)
 			if got := tally(t, rs); got["OK"] != 1 || got["Bad Request invalid_grant"] != 1 {
 				t.Errorf("refresh token used on two runners at once: got %v, want 1 OK and 1 invalid_grant", got)
 			}
