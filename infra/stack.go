@@ -274,8 +274,9 @@ type Access struct {
 //
 //   - token: Fetch (BatchGetItem), GetRegistrationPolicy (GetItem: what
 //     the metadata documents advertise), RevokeAccessToken
-//     (PutItem), RevokeGrant (UpdateItem), and RedeemCode, RotateRefresh and
-//     ReplaceSuccessor, which are TransactWriteItems of Update, Put and
+//     (PutItem), RevokeGrant (UpdateItem), RedeemCode and RotateRefresh
+//     (a PutItem of the new refresh token, then a conditional UpdateItem),
+//     and ReplaceSuccessor, a TransactWriteItems of Update, Put and
 //     ConditionCheck items. IAM has no TransactWriteItems action: each item
 //     of a transaction is authorized as its PutItem, UpdateItem, DeleteItem
 //     or ConditionCheckItem. The keyring reads the signing keys, and the
