@@ -30,11 +30,12 @@ help:
 	@echo "make test   install what the tests need, then vet and run every test"
 	@echo "also: build synth deploy bench compare fuzz test-localstack localstack-deploy clean generate"
 
-# make run: the real handlers and store against kumo in-process. kumo reads
-# KUMO_DATA_DIR in its package init, so it is set here, before the process starts.
+# make run: the real handlers and store against kumo in-process, the data in
+# a journal under LOCAL_DATA_DIR (default .local/data; see README.md). kumo's
+# own snapshots (KUMO_DATA_DIR) stall every write and are not used: the
+# runner copies an older .local/kumo into the journal once.
 run:
-	@mkdir -p $(LOCAL)/kumo
-	KUMO_DATA_DIR=$(LOCAL)/kumo go run ./local
+	go run ./local
 
 # generate: format the pages' templ components (*.templ) and compile them
 # into the *_templ.go files beside them, which are committed (go build

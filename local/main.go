@@ -1,7 +1,8 @@
 // Command local runs the provider on one port for a laptop with nothing but
 // Go: the three functions' handlers (admin, authorize, token) on one
 // http.ServeMux, backed by the real store code against an embedded,
-// in-process AWS emulator (kumo) whose data is kept under .local/.
+// in-process AWS emulator (kumo) whose data is kept in a journal under
+// LOCAL_DATA_DIR (default .local/data).
 //
 // With AWS_ENDPOINT_URL set it uses that endpoint instead (LocalStack,
 // DynamoDB Local); with TABLE_NAME set and no endpoint, real AWS.
@@ -65,9 +66,24 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	mode := backendMode(getenv)
-	if mode == modeEmbedded && getenv("KUMO_DATA_DIR") == "" {
-		// kumo reads KUMO_DATA_DIR in its package init: start again with it set.
-		return reexecWithDataDir()
+	var dataDir string
+	if mode == modeEmbedded {
+		if dataDir, err = localDataDir(getenv); err != nil {
+			return err
+		}
+		switch plan := planKumoDataDir(getenv, dataDir, fileExists); plan.action {
+		case kumoIgnore:
+			fmt.Fprintln(os.Stderr, "local:", plan.note)
+			return reexec("")
+		case kumoMigrateFirst:
+			return reexec(plan.kumoDir)
+		case kumoMigrate:
+			if err := migrate(ctx, cfg, dataDir); err != nil {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, "local:", plan.note)
+			return reexec("")
+		}
 	}
 	adminToken := cfg.AdminToken
 	if adminToken == "" {
@@ -77,9 +93,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		cfg.AdminToken = adminToken
 	}
 
+	pprofLn, err := listenPprof(getenv("PPROF_ADDR"))
+	if err != nil {
+		return err
+	}
+	if pprofLn != nil {
+		defer pprofLn.Close()
+		fmt.Fprintf(out, "pprof at http://%s/debug/pprof/ (PPROF_ADDR)\n", pprofLn.Addr())
+		go servePprof(pprofLn)
+	}
+
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	slog.SetDefault(logger)
-	st, closeStore, err := openStore(ctx, cfg, mode)
+	st, closeStore, err := openStore(ctx, cfg, mode, dataDir)
 	if err != nil {
 		return err
 	}
@@ -101,7 +127,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
-	printBanner(out, cfg, storageOf(mode), getenv("ADMIN_TOKEN") == "")
+	printBanner(out, cfg, storageOf(mode, dataDir), getenv("ADMIN_TOKEN") == "")
 	go cleanDaily(ctx, st, cfg, logger)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -154,7 +180,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, out
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	st, closeStore, err := openStore(ctx, cfg, mode)
+	st, closeStore, err := openStore(ctx, cfg, mode, "")
 	if err != nil {
 		return err
 	}
@@ -224,28 +250,12 @@ func backendMode(getenv func(string) string) backend {
 }
 
 // storageOf describes the backend for the banner, with where the embedded
-// emulator keeps its data.
-func storageOf(mode backend) string {
+// emulator's data is kept.
+func storageOf(mode backend, dataDir string) string {
 	if mode == modeEmbedded {
-		return mode.String() + ", data in " + embedded.DataDir()
+		return mode.String() + ", data in " + filepath.Join(dataDir, embedded.JournalFile)
 	}
 	return mode.String()
-}
-
-// reexecWithDataDir runs this program again with KUMO_DATA_DIR=.local/kumo.
-func reexecWithDataDir() error {
-	dir, err := filepath.Abs(filepath.Join(".local", "kumo"))
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	return syscall.Exec(exe, os.Args, append(os.Environ(), "KUMO_DATA_DIR="+dir))
 }
 
 func printBanner(out io.Writer, cfg config.Config, storage string, generated bool) {
@@ -315,10 +325,10 @@ Try it (copy and paste into another shell; README.md "Quick start" shows each an
 
 // openStore opens the store for the chosen backend; the returned func
 // releases what it started.
-func openStore(ctx context.Context, cfg config.Config, mode backend) (*store.Store, func(), error) {
+func openStore(ctx context.Context, cfg config.Config, mode backend, dataDir string) (*store.Store, func(), error) {
 	switch mode {
 	case modeEmbedded:
-		return embedded.Start(ctx, cfg)
+		return embedded.Start(ctx, cfg, embedded.Options{DataDir: dataDir})
 	case modeAWS:
 		// The SDK's default chain (profiles, SSO), which the Lambda
 		// binaries leave out.

@@ -24,8 +24,8 @@
 #                       in-memory adapter, JWT access tokens RS256 2048-bit
 #                       through resource indicators, refresh rotation, PKCE;
 #                       introspection runs use its opaque-token client
-#   applinks-rs256      this provider (./local, the embedded emulator, data
-#                       in a fresh directory), RS256 (the default)
+#   applinks-rs256      this provider (./local, the embedded emulator, its
+#                       journal in a fresh LOCAL_DATA_DIR), RS256 (the default)
 #   applinks-es256      the same, rotated to ES256 at start
 #                       (POST /admin/signing-keys/rotate): the new key signs
 #                       10 minutes later, so its first run waits for that
@@ -218,11 +218,10 @@ start_applinks() {
 		env=(AWS_ENDPOINT_URL="$MOTO_URL" AWS_ENDPOINT_URL_DYNAMODB="$DDB_URL" TABLE_NAME="compare-$name-$RANDOM"
 			AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)
 	else
-		mkdir -p "$WORK/kumo-$name"
-		env=(KUMO_DATA_DIR="$WORK/kumo-$name")
+		env=(LOCAL_DATA_DIR="$WORK/data-$name")
 	fi
 	log "$name: ./local at http://127.0.0.1:$port (${env[*]%%=*})"
-	start "$name" env -u AWS_ENDPOINT_URL -u TABLE_NAME -u ISSUER_URL -u AWS_ENDPOINT_URL_DYNAMODB -u AWS_ENDPOINT_URL_SECRETS_MANAGER \
+	start "$name" env -u AWS_ENDPOINT_URL -u TABLE_NAME -u ISSUER_URL -u KUMO_DATA_DIR -u AWS_ENDPOINT_URL_DYNAMODB -u AWS_ENDPOINT_URL_SECRETS_MANAGER \
 		"${env[@]}" LISTEN_ADDR="127.0.0.1:$port" ADMIN_TOKEN="$token" "$BIN/applinks-local"
 	PID_MAIN[$name]=$STARTED
 	ISSUER[$name]=http://127.0.0.1:$port

@@ -2,23 +2,36 @@
 // `make run`: no AWS account, no Java, no Docker. The store is the real one
 // (package store), so the local runner exercises the same code as Lambda.
 //
-// kumo keeps its data in memory and, when KUMO_DATA_DIR is set in the
-// process environment at start-up (kumo reads it in its package init, so
-// setting it from main is too late), snapshots it to that directory about
-// once a second and loads it at the next start. kumo's DynamoDB is lax (see
-// shared/store/README.md): DynamoDB Local is the proof that the store is
-// correct, kumo is a convenience.
+// kumo keeps its data in memory. With Options.DataDir, this package keeps
+// it across restarts itself, in a journal (DataDir/store.jsonl) of the
+// writes kumo accepted: the SDK clients' transport records the body of
+// every successful write to items and secrets and a goroutine appends it
+// to the file and fsyncs, so a request never waits for the disk. Start
+// replays the journal into kumo and then rewrites it as the data it holds,
+// so it does not grow from run to run.
+//
+// kumo's own persistence (KUMO_DATA_DIR, read in its package init) is not
+// used: it marshals the whole store under the store's read lock about once
+// a second, and every write waits for it (BENCHMARKS.md, "Tails"). When a
+// process starts with it set anyway, kumo has loaded that snapshot, and
+// Start copies it into a journal that does not exist yet (a migration).
+//
+// kumo's DynamoDB is lax (see shared/store/README.md): DynamoDB Local is
+// the proof that the store is correct, kumo is a convenience.
 package embedded
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
-	"strconv"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -30,40 +43,125 @@ import (
 	"github.com/applinks/applinks/shared/store/table"
 )
 
-// DataDir is the directory kumo persists to ("" when data lives only in
-// memory): KUMO_DATA_DIR as it was when the process started.
-func DataDir() string { return os.Getenv("KUMO_DATA_DIR") }
+// Options configure Start.
+type Options struct {
+	// DataDir is the directory of the journal (created if missing); empty
+	// keeps the data in memory only.
+	DataDir string
+	// Logger gets the start-up's lines (what was replayed, a torn last
+	// line) and a journal that cannot be written; nil is slog.Default().
+	Logger *slog.Logger
+}
 
 // Start starts kumo in-process, creates the table cfg.TableName if it does
-// not exist yet (from package table, as everywhere else) and returns the
-// store on it, with a stop function that shuts kumo down after its last
-// snapshot is written. Call stop once, on shutdown.
-func Start(ctx context.Context, cfg config.Config) (*store.Store, func(), error) {
+// not exist yet (from package table, as everywhere else), replays and
+// compacts the journal of o.DataDir, and returns the store on it, with a
+// stop function that shuts kumo down and writes what the journal still
+// holds. Call stop once, on shutdown, after the last request to the store.
+func Start(ctx context.Context, cfg config.Config, o Options) (*store.Store, func(), error) {
+	st, stop, _, err := start(ctx, cfg, o)
+	return st, stop, err
+}
+
+// start is Start that also returns a client of kumo's own API.
+func start(ctx context.Context, cfg config.Config, o Options) (*store.Store, func(), kumoClient, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	srv := kumo.NewServer()
-	awsCfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}
-	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	exists, err := store.CreateTable(ctx, db, cfg.TableName)
-	if err == nil {
-		err = checkLayout(ctx, db, cfg.TableName, exists)
-	}
-	if err != nil {
+	transport := awshttp.NewBuildableClient().GetTransport()
+	transport.MaxIdleConnsPerHost = 64
+	raw := kumoClient{url: srv.URL, hc: &http.Client{Transport: transport}}
+	fail := func(err error) (*store.Store, func(), kumoClient, error) {
 		srv.Close()
-		return nil, nil, fmt.Errorf("embedded store: %w", err)
+		return nil, nil, raw, fmt.Errorf("embedded store: %w", err)
+	}
+
+	var j *journal
+	var rt http.RoundTripper = transport
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return fail(err)
+		}
+		path := filepath.Join(o.DataDir, JournalFile)
+		_, statErr := os.Stat(path)
+		migrating := errors.Is(statErr, os.ErrNotExist) && os.Getenv("KUMO_DATA_DIR") != ""
+		// The table before the replay, whose records write into it.
+		if _, err := store.CreateTable(ctx, dynamodb.NewFromConfig(awsConfig(transport), endpoint(srv.URL)), cfg.TableName); err != nil {
+			return fail(err)
+		}
+		t0 := time.Now()
+		rep, err := replay(ctx, raw, path)
+		if err != nil {
+			return fail(err)
+		}
+		if rep.torn > 0 {
+			logger.Warn("embedded store: the journal's last line is incomplete (a write cut short by a crash); skipped",
+				"file", path, "bytes", rep.torn)
+		}
+		if rep.failed > 0 {
+			logger.Warn("embedded store: some journal records failed on replay", "file", path,
+				"failed", rep.failed, "applied", rep.applied, "first", rep.firstFailure)
+		}
+		db := dynamodb.NewFromConfig(awsConfig(transport), endpoint(srv.URL))
+		if err := checkLayout(ctx, db, cfg.TableName, true); err != nil {
+			return fail(err)
+		}
+		items, secrets, err := compact(ctx, raw, path, cfg.TableName, time.Now())
+		if err != nil {
+			return fail(fmt.Errorf("compact %s: %w", path, err))
+		}
+		if migrating {
+			logger.Info("embedded store: copied the data kumo kept under KUMO_DATA_DIR into the journal",
+				"from", os.Getenv("KUMO_DATA_DIR"), "file", path, "items", items, "secrets", secrets)
+		}
+		logger.Info("embedded store: data restored", "file", path, "replayed", rep.applied,
+			"items", items, "secrets", secrets, "took", time.Since(t0).Round(time.Millisecond).String())
+		if j, err = openJournal(path, logger); err != nil {
+			return fail(err)
+		}
+		rt = newRecorder(transport, j)
+	}
+
+	hc := &http.Client{Transport: rt}
+	awsCfg := awsConfig(rt)
+	awsCfg.HTTPClient = hc
+	db := dynamodb.NewFromConfig(awsCfg, endpoint(srv.URL))
+	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	if j == nil {
+		exists, err := store.CreateTable(ctx, db, cfg.TableName)
+		if err == nil {
+			err = checkLayout(ctx, db, cfg.TableName, exists)
+		}
+		if err != nil {
+			return fail(err)
+		}
 	}
 	st := store.New(db, sm, store.Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix})
 	stop := func() {
-		// Close drains in-flight requests; kumo's public API has no flush,
-		// so wait for its background snapshot to catch the last writes.
 		srv.Close()
-		if DataDir() != "" {
-			time.Sleep(flushInterval() + 500*time.Millisecond)
+		if j != nil {
+			if err := j.close(); err != nil {
+				logger.Error("embedded store: close the journal", "error", err.Error())
+			}
 		}
 	}
-	return st, stop, nil
+	return st, stop, raw, nil
+}
+
+// awsConfig is the SDK configuration for kumo: a fixed region and dummy
+// credentials, requests through rt.
+func awsConfig(rt http.RoundTripper) aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient:  &http.Client{Transport: rt},
+	}
+}
+
+func endpoint(url string) func(*dynamodb.Options) {
+	return func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(url) }
 }
 
 // Layout is the version of the table's data layout that this code reads
@@ -80,8 +178,8 @@ var layoutKey = map[string]types.AttributeValue{
 }
 
 // ErrOldLayout is Start's answer for data kept by an older version.
-var ErrOldLayout = errors.New("the data under KUMO_DATA_DIR was written by an older version of the provider " +
-	"(users were keyed by username); delete it (rm -rf .local/kumo) and start again")
+var ErrOldLayout = errors.New("the data kept under .local/ was written by an older version of the provider " +
+	"(users were keyed by username); delete it (rm -rf .local/data .local/kumo) and start again")
 
 // checkLayout marks a new or empty table with Layout, and refuses a table
 // that holds data but no marker (written before the marker existed) or
@@ -116,13 +214,4 @@ func checkLayout(ctx context.Context, db *dynamodb.Client, name string, existed 
 		return ErrOldLayout
 	}
 	return mark()
-}
-
-// flushInterval is kumo's snapshot interval (KUMO_PERSIST_FLUSH_INTERVAL_MS,
-// default 1 s).
-func flushInterval() time.Duration {
-	if ms, err := strconv.Atoi(os.Getenv("KUMO_PERSIST_FLUSH_INTERVAL_MS")); err == nil && ms > 0 {
-		return time.Duration(ms) * time.Millisecond
-	}
-	return time.Second
 }
