@@ -123,6 +123,12 @@ type Config struct {
 	// in the function's own region, unreplicated.
 	SecretPrimaryRegion  string
 	SecretReplicaRegions []string
+	// StoreNoTransactions is STORE_TRANSACTIONS=off: the store writes one
+	// item at a time in an order that leaves every crash readable, and
+	// never calls TransactWriteItems, which a DynamoDB global table with
+	// multi-Region strong consistency refuses (docs/multi-region.md).
+	// Default (unset or "on"): transactions.
+	StoreNoTransactions bool
 	// OriginVerifySecret is ORIGIN_VERIFY_SECRET: the ARN (or name) of the
 	// Secrets Manager secret holding the value CloudFront sends in the
 	// X-Origin-Verify header. When set, the Lambda functions read it at
@@ -303,6 +309,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.SecretPrimaryRegion, c.SecretReplicaRegions, err = parseSecretRegions(get("SECRET_PRIMARY_REGION"), get("SECRET_REPLICA_REGIONS")); err != nil {
 		return Config{}, err
+	}
+	switch v := get("STORE_TRANSACTIONS"); strings.ToLower(v) {
+	case "", "on":
+	case "off":
+		c.StoreNoTransactions = true
+	default:
+		return Config{}, fmt.Errorf("STORE_TRANSACTIONS: %q is neither on nor off", v)
 	}
 	c.OriginVerifySecret = get("ORIGIN_VERIFY_SECRET")
 	if c.OriginVerifySecret != "" && !validName(c.OriginVerifySecret, 1, 2048, ":/_+=.@-") {

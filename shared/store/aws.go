@@ -92,7 +92,8 @@ func OpenConfig(awsCfg aws.Config, cfg config.Config) *Store {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})
-	o := Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix, SecretReplicaRegions: cfg.SecretReplicaRegions}
+	o := Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix, SecretReplicaRegions: cfg.SecretReplicaRegions,
+		NoTransactions: cfg.StoreNoTransactions}
 	smEndpoint := func(o *secretsmanager.Options) {
 		if e := endpoint(os.Getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", cfg.EndpointURL); e != "" {
 			o.BaseEndpoint = aws.String(e)

@@ -185,7 +185,8 @@ func (s *Store) RecordDevicePoll(ctx context.Context, userCodeHash string, prev 
 	return nil
 }
 
-// RedeemDevice atomically (one transaction, 1 call) marks an approved,
+// RedeemDevice atomically (one transaction, 1 call; without transactions,
+// three ordered writes around the device authorization: notx.go) marks an approved,
 // unexpired device authorization redeemed, recording the poll at now
 // (condition: no other poll since prev), and writes the first refresh
 // token rt of a new family of its grant (nil: none). ErrConflict when it
@@ -198,18 +199,30 @@ func (s *Store) RedeemDevice(ctx context.Context, userCodeHash string, prev time
 	up.Set(aLastPoll, str(fmtTime(now)))
 	cond := e.n(aStatus) + " = " + e.v(str(DeviceApproved)) + " AND " +
 		e.n(aExpiresAt) + " > " + e.v(str(fmtTime(now))) + " AND " + pollCondition(e, prev)
-	items := []types.TransactWriteItem{{Update: &types.Update{
+	if rt != nil && s.notx {
+		up.Set(aCommitRT, str(rt.Hash)) // the commit point names its token (notx.go)
+	}
+	decide := types.TransactWriteItem{Update: &types.Update{
 		TableName: s.tableName(), Key: deviceKey(userCodeHash),
 		UpdateExpression:          aws.String(up.String()),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
-	}}}
-	if rt != nil {
-		items = append(items, s.putNew(refreshItem(*rt)))
+	}}
+	var err error
+	if s.notx {
+		// The device authorization is the commit point: the token is
+		// written pending before it, and made active after.
+		err = s.issueAfter(ctx, rt, deviceKey(userCodeHash), "", decide)
+	} else {
+		items := []types.TransactWriteItem{decide}
+		if rt != nil {
+			items = append(items, s.putNew(refreshItem(*rt)))
+		}
+		err = s.transact(ctx, items)
 	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return fmt.Errorf("redeem device authorization %s: %w", shortID(userCodeHash), classify(err, false))
+	if err != nil {
+		return fmt.Errorf("redeem device authorization %s: %w", shortID(userCodeHash), err)
 	}
 	return nil
 }

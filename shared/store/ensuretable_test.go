@@ -12,7 +12,9 @@ import (
 func TestEnsureTable(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		b := nb(t)
-		s := store.New(b.DynamoDB, b.SecretsManager, storetest.Fresh(t, b.DynamoDBEndpoint, b.SecretsManagerEndpoint))
+		o := storetest.Fresh(t, b.DynamoDBEndpoint, b.SecretsManagerEndpoint)
+		o.NoTransactions = b.Options.NoTransactions
+		s := store.New(b.DynamoDB, b.SecretsManager, o)
 		if exists, err := s.EnsureTable(ctx()); err != nil || exists {
 			t.Fatalf("first EnsureTable = %v, %v, want created", exists, err)
 		}

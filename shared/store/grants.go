@@ -68,7 +68,8 @@ func (s *Store) userActive(id string) types.TransactWriteItem {
 // is written with g.ID, a fresh random id chosen by the caller, replacing a
 // revoked one. Each write is one transaction with a check that the user
 // exists and is not disabled (ErrNotFound otherwise); a concurrent change
-// of the grant is retried. 2 to 3 calls (a read, a transaction, rarely
+// of the grant is retried. Without transactions, the grant is written
+// alone and the user read after it (approveNoTx). 2 to 3 calls (a read, a transaction, rarely
 // another round).
 func (s *Store) ApproveGrant(ctx context.Context, g Grant, merge func(stored, approved []string) []string, now time.Time) (Grant, error) {
 	if g.ID == "" || tooLong(g.UserID, g.ClientID) {
@@ -110,16 +111,20 @@ func (s *Store) ApproveGrant(ctx context.Context, g Grant, merge func(stored, ap
 				ExpressionAttributeValues: e.Values(),
 			}}
 		}
-		items := []types.TransactWriteItem{write, s.userActive(g.UserID)}
+		var guard []types.TransactWriteItem
 		if g.DynamicLink {
-			items = append(items, s.dynamicLinkGuard(g.ClientID, now)...)
+			guard = s.dynamicLinkGuard(g.ClientID, now)
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if s.notx {
+			err = s.approveNoTx(ctx, out, write, guard, now)
+		} else {
+			err = s.transact(ctx, append([]types.TransactWriteItem{write, s.userActive(g.UserID)}, guard...))
+		}
 		if err == nil {
 			out.DynamicLink = false
 			return out, nil
 		}
-		if err = classify(err, false); !errors.Is(err, shared.ErrConflict) {
+		if !errors.Is(err, shared.ErrConflict) {
 			return Grant{}, fmt.Errorf("approve grant: %w", err)
 		}
 		if g.DynamicLink {

@@ -27,14 +27,20 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 type backendFunc func(testing.TB) storetest.Backend
 
 // engines are the engines the conformance suite runs on: DynamoDB Local,
-// the reference, and moto's server (what LocalStack builds on); kumo too
+// the reference, in both modes of the store (with transactions, and
+// without: Options.NoTransactions), and moto's server (what LocalStack builds on); kumo too
 // when STORE_CONFORMANCE_KUMO is set, to survey its gaps (not a proof).
 // With AWS_ENDPOINT_URL set, that endpoint alone (make test-localstack).
 func engines() map[string]backendFunc {
 	if os.Getenv("AWS_ENDPOINT_URL") != "" {
 		return map[string]backendFunc{"endpoint": storetest.KumoBackend}
 	}
-	m := map[string]backendFunc{"dynamolocal": storetest.DynamoLocalBackend, "moto": storetest.MotoBackend}
+	m := map[string]backendFunc{
+		"dynamolocal": storetest.DynamoLocalBackend, "moto": storetest.MotoBackend,
+		// The mode without transactions (for an MRSC global table), whose
+		// client fails the test on any transaction.
+		"dynamolocal-notx": storetest.DynamoLocalNoTxBackend,
+	}
 	if os.Getenv("STORE_CONFORMANCE_KUMO") != "" {
 		m["kumo"] = storetest.KumoBackend
 	}
@@ -203,7 +209,33 @@ type faultyDB struct {
 	update   func(*dynamodb.UpdateItemInput) error
 	transact func(*dynamodb.TransactWriteItemsInput) error
 	get      func(*dynamodb.GetItemInput) error
+	// put and del: the single-item writes, which the store without
+	// transactions makes in their place (a crash between two of them).
+	put func(*dynamodb.PutItemInput) error
+	del func(*dynamodb.DeleteItemInput) error
 }
+
+func (f *faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if f.put != nil {
+		if err := f.put(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.DynamoDB.PutItem(ctx, in, opts...)
+}
+
+func (f *faultyDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	if f.del != nil {
+		if err := f.del(in); err != nil {
+			return nil, err
+		}
+	}
+	return f.DynamoDB.DeleteItem(ctx, in, opts...)
+}
+
+// noTx reports whether b's store runs without transactions (its writes are
+// single items, so a fault is injected on those).
+func noTx(b storetest.Backend) bool { return b.Options.NoTransactions }
 
 func (f *faultyDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	if f.update != nil {

@@ -52,9 +52,12 @@ func (s *Store) dynamicLinkGuard(clientID string, now time.Time) []types.Transac
 	u := update{e: e2}
 	u.Set(aConsentedAt, str(fmtTime(now)))
 	u.Set(aClientID, str(clientID))
+	// Refused while the clean-up is closing the link (mode without
+	// transactions: DeleteIdleLink sets closing first; see notx.go).
 	mark := types.TransactWriteItem{Update: &types.Update{
 		TableName: s.tableName(), Key: consentedKey(clientID),
 		UpdateExpression:          aws.String(u.String()),
+		ConditionExpression:       aws.String("attribute_not_exists(" + e2.n(aClosing) + ")"),
 		ExpressionAttributeNames:  e2.Names(),
 		ExpressionAttributeValues: e2.Values(),
 	}}
@@ -116,13 +119,17 @@ func (s *Store) DeleteIdleLink(ctx context.Context, clientID string, idle IdleCh
 			ExpressionAttributeValues: e.Values(),
 		}}
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		flip,
-		notSince(LastUseRef{ClientID: clientID}.key(), aLastUsedAt),
-		notSince(consentedKey(clientID), aConsentedAt),
-	}})
+	if s.notx {
+		err = s.closeIdleNoTx(ctx, clientID, cutoff, flip)
+	} else {
+		err = s.transact(ctx, []types.TransactWriteItem{
+			flip,
+			notSince(LastUseRef{ClientID: clientID}.key(), aLastUsedAt),
+			notSince(consentedKey(clientID), aConsentedAt),
+		})
+	}
 	if err != nil {
-		if err = classify(err, false); errors.Is(err, shared.ErrConflict) {
+		if errors.Is(err, shared.ErrConflict) {
 			return false, nil // used, consented to or changed meanwhile
 		}
 		return false, fmt.Errorf("delete idle link %q: %w", clientID, err)

@@ -168,11 +168,13 @@ func (s *Store) CreateIdentityProvider(ctx context.Context, p IdentityProvider, 
 	pointer := map[string]types.AttributeValue{
 		aPK: str(idpsPK), aSK: str(skIssuerPrefix + hashKey(p.Issuer)), aID: str(p.ID), aIssuer: str(p.Issuer),
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		s.putNew(pointer), s.putNew(it),
-	}})
+	if s.notx {
+		// The issuer's pointer first, then the provider (notx.go).
+		err = s.withPointers(ctx, []pointerClaim{{it: pointer, owner: aID, held: s.issuerHeld}}, s.putNew(it), p.CreatedAt)
+	} else {
+		err = s.transact(ctx, []types.TransactWriteItem{s.putNew(pointer), s.putNew(it)})
+	}
 	if err != nil {
-		err = classify(err, false)
 		if derr := s.deleteSecret(context.WithoutCancel(ctx), s.idpSecretName(p.ID)); derr != nil {
 			err = fmt.Errorf("%w (clean-up: delete secret: %v)", err, derr)
 		}
@@ -318,16 +320,23 @@ func (s *Store) DeleteIdentityProvider(ctx context.Context, id string) error {
 	}
 	e := newExpr()
 	ep := newExpr()
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(idpsPK, skIDPPrefix+id),
 			ConditionExpression: aws.String("attribute_exists(" + e.n(aPK) + ")"), ExpressionAttributeNames: e.Names()}},
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(idpsPK, skIssuerPrefix+hashKey(p.Issuer)),
 			ConditionExpression:       aws.String(ep.n(aID) + " = " + ep.v(str(id))),
 			ExpressionAttributeNames:  ep.Names(),
 			ExpressionAttributeValues: ep.Values()}},
-	}})
+	}
+	if s.notx {
+		// The provider first, then its pointer, which names nothing once
+		// the provider is gone (notx.go).
+		err = s.decideThen(ctx, items[0], items[1])
+	} else {
+		err = s.transact(ctx, items)
+	}
 	if err != nil {
-		return fmt.Errorf("delete identity provider %s: %w", id, notFoundOnConflict(classify(err, false)))
+		return fmt.Errorf("delete identity provider %s: %w", id, notFoundOnConflict(err))
 	}
 	if err := s.deleteSecret(ctx, s.idpSecretName(id)); err != nil {
 		return fmt.Errorf("delete identity provider %s: delete secret: %w", id, err)

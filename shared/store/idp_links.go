@@ -227,11 +227,16 @@ func (s *Store) CreateSignInUser(ctx context.Context, u User) error {
 	pointer := map[string]types.AttributeValue{
 		aPK: str(usernamePrefix + ukey), aSK: str(skUsername), aUserID: str(u.ID),
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		s.putNew(pointer), s.putNew(userItem), s.putNew(upstreamPointer(u.Upstream, u.ID)),
-	}})
+	var err error
+	if s.notx {
+		err = s.createUserNoTx(ctx, u, pointer, userItem)
+	} else {
+		err = s.transact(ctx, []types.TransactWriteItem{
+			s.putNew(pointer), s.putNew(userItem), s.putNew(upstreamPointer(u.Upstream, u.ID)),
+		})
+	}
 	if err != nil {
-		return fmt.Errorf("create sign-in user %q: %w", u.Username, s.conflictCause(ctx, u.Upstream, classify(err, false)))
+		return fmt.Errorf("create sign-in user %q: %w", u.Username, s.conflictCause(ctx, u.Upstream, err))
 	}
 	return nil
 }
@@ -264,7 +269,7 @@ func (s *Store) SetUpstream(ctx context.Context, userID string, id *UpstreamIden
 	if oldKey == newKey && (id == nil || cur.Upstream.ProviderID == id.ProviderID) {
 		return cur, nil
 	}
-	var items []types.TransactWriteItem
+	var items, before []types.TransactWriteItem
 	if oldKey != "" && oldKey != newKey {
 		e := newExpr()
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
@@ -275,7 +280,7 @@ func (s *Store) SetUpstream(ctx context.Context, userID string, id *UpstreamIden
 		}})
 	}
 	if newKey != "" && newKey != oldKey {
-		items = append(items, s.putNew(upstreamPointer(id, userID)))
+		before = append(before, s.putNew(upstreamPointer(id, userID)))
 	}
 	e := newExpr()
 	up := update{e: e}
@@ -297,14 +302,24 @@ func (s *Store) SetUpstream(ctx context.Context, userID string, id *UpstreamIden
 	} else {
 		cond += e.n(aUpstreamKey) + " = " + e.v(str(oldKey))
 	}
-	items = append(items, types.TransactWriteItem{Update: &types.Update{
+	decide := types.TransactWriteItem{Update: &types.Update{
 		TableName: s.tableName(), Key: key(userPrefix+userID, skUser),
 		UpdateExpression: aws.String(up.String()), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-	}})
-	items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(claimsPrefix+userID, skClaims)}})
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return User{}, fmt.Errorf("link user %s: %w", userID, s.conflictCause(ctx, id, classify(err, false)))
+	}}
+	claims := types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(claimsPrefix+userID, skClaims)}}
+	if s.notx {
+		// The new pointer first, then the user (the commit point), then
+		// the old pointer and the claims (notx.go).
+		err = s.withPointers(ctx, []pointerClaim{s.upstreamClaim(id, userID, newKey != "" && newKey != oldKey)}, decide, now)
+		if err == nil {
+			err = s.decideThen(ctx, claims, items...)
+		}
+	} else {
+		err = s.transact(ctx, append(append(items, before...), decide, claims))
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("link user %s: %w", userID, s.conflictCause(ctx, id, err))
 	}
 	return s.GetUser(ctx, userID)
 }

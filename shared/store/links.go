@@ -254,6 +254,15 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 			linkItem[gsiUsers.SortKey] = str(creationKey(now, l.ID))
 		}
 	}
+	if s.notx && !hasSecret(l.ClientType) {
+		// Without transactions every link is written pending and becomes
+		// active by one conditional update, its commit point (notx.go).
+		linkItem[aState] = str(statePending)
+		linkItem[aTTL] = ttl(now.Add(pendingTTL))
+		for _, a := range []string{gsiLinks.PartitionKey, gsiLinks.SortKey, gsiUsers.PartitionKey, gsiUsers.SortKey} {
+			delete(linkItem, a)
+		}
+	}
 	items := []types.TransactWriteItem{
 		s.putNew(linkItem),
 		s.putNew(map[string]types.AttributeValue{
@@ -267,9 +276,13 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 			aCreatedAt: str(fmtTime(now)), aTTL: ttl(now.Add(pendingTTL)),
 		}))
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var err error
+	if s.notx {
+		err = s.createLinkNoTx(ctx, l, items)
+	} else {
+		err = s.transact(ctx, items)
+	}
 	if err != nil {
-		err = classify(err, false)
 		if errors.Is(err, shared.ErrConflict) && in.IdempotencyKey != "" {
 			// A concurrent creation with the same key won: use its link.
 			l, secret, found, rerr := s.resumeLink(ctx, in, fp, now)
@@ -280,6 +293,9 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		return Link{}, "", fmt.Errorf("create link %q: %w", in.ClientID, err)
 	}
 	if !hasSecret(l.ClientType) {
+		if s.notx {
+			return s.finishLink(ctx, l.ClientID, "", now)
+		}
 		return l, "", nil
 	}
 	return s.finishLink(ctx, l.ClientID, in.Secret, now)
@@ -331,10 +347,14 @@ func (s *Store) resumeLink(ctx context.Context, in NewLink, fp string, now time.
 	case it == nil:
 		return Link{}, "", true, fmt.Errorf("create link %q: the link of this idempotency key is gone: %w", clientID, shared.ErrConflict)
 	case it.s(aState) == statePending:
+		candidate := in.Secret
 		if !hasSecret(it.s(aClientType)) {
-			return Link{}, "", true, fmt.Errorf("create link %q: public link pending", clientID)
+			if !s.notx {
+				return Link{}, "", true, fmt.Errorf("create link %q: public link pending", clientID)
+			}
+			candidate = "" // written pending without transactions: activate it
 		}
-		l, secret, err := s.finishLink(ctx, clientID, in.Secret, now)
+		l, secret, err := s.finishLink(ctx, clientID, candidate, now)
 		return l, secret, true, err
 	case it.s(aState) == stateActive:
 		l := decodeLink(it)
@@ -366,10 +386,15 @@ func (s *Store) resumeLink(ctx context.Context, in NewLink, fp string, now time.
 // finishLink creates the secret of a pending link (or adopts the one a
 // concurrent or earlier attempt created) and activates the link. On failure
 // it cleans up (see abandonLink).
+// A public link (candidate "", without transactions) has no secret to
+// create.
 func (s *Store) finishLink(ctx context.Context, clientID, candidate string, now time.Time) (Link, string, error) {
-	secret, err := s.ensureLinkSecret(ctx, clientID, candidate)
-	if err != nil {
-		return Link{}, "", s.abandonLink(ctx, clientID, fmt.Errorf("create link %q: create secret: %w", clientID, err))
+	secret := ""
+	if candidate != "" {
+		var err error
+		if secret, err = s.ensureLinkSecret(ctx, clientID, candidate); err != nil {
+			return Link{}, "", s.abandonLink(ctx, clientID, fmt.Errorf("create link %q: create secret: %w", clientID, err))
+		}
 	}
 	l, err := s.activateLink(ctx, clientID, secret, now)
 	if err != nil {
@@ -429,17 +454,23 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 	if it == nil {
 		return Link{}, fmt.Errorf("link vanished: %w", shared.ErrConflict)
 	}
-	hash := shared.HashToken(secret)
+	hash := "" // a public link's (without transactions)
+	if secret != "" {
+		hash = shared.HashToken(secret)
+	}
 	if it.s(aState) == stateActive && it.s(aSecretHash) == hash {
 		return decodeLink(it), nil
 	}
 	e := newExpr()
 	u := update{e: e}
 	u.Set(aState, str(stateActive))
-	u.Set(aSecretHash, str(hash))
-	// The secret this creation returns: a retry with its idempotency key
-	// returns it only while the link's current secret is still this one.
-	u.Set(aCreationSecretHash, str(hash))
+	if hash != "" {
+		u.Set(aSecretHash, str(hash))
+		// The secret this creation returns: a retry with its idempotency
+		// key returns it only while the link's current secret is still
+		// this one.
+		u.Set(aCreationSecretHash, str(hash))
+	}
 	u.Set(aUpdatedAt, str(fmtTime(now)))
 	u.Set(gsiLinks.PartitionKey, str(linksIndexPK))
 	u.Set(gsiLinks.SortKey, str(creationKey(it.t(aCreatedAt), it.s(aID))))
@@ -458,18 +489,26 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 		}
 	} else {
 		// The link becomes visible with its resource URIs registered, in
-		// one transaction: a URI another link holds refuses both.
-		items := []types.TransactWriteItem{{Update: &types.Update{
+		// one transaction: a URI another link holds refuses both. Without
+		// transactions, the pointers first, then the link's activation,
+		// which alone makes them count (notx.go).
+		activate := types.TransactWriteItem{Update: &types.Update{
 			TableName: s.tableName(), Key: linkKey(clientID),
 			UpdateExpression:          aws.String(u.String()),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  e.Names(),
 			ExpressionAttributeValues: e.Values(),
-		}}}
-		for _, r := range uris {
-			items = append(items, s.putResource(r, clientID))
+		}}
+		if s.notx {
+			err = s.withResources(ctx, clientID, uris, nil, activate, now)
+		} else {
+			items := []types.TransactWriteItem{activate}
+			for _, r := range uris {
+				items = append(items, s.putResource(r, clientID))
+			}
+			err = s.transact(ctx, items)
 		}
-		if _, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err == nil {
+		if err == nil {
 			if out, err = s.getLinkItem(ctx, clientID); err == nil && out == nil {
 				err = fmt.Errorf("link vanished: %w", shared.ErrConflict)
 			}
@@ -523,9 +562,15 @@ func (s *Store) abandonLink(ctx context.Context, clientID string, cause error) e
 				TableName: s.tableName(), Key: key(idemPrefix+k, skIdem),
 			}})
 		}
-		if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		var err error
+		if s.notx {
+			err = s.abandonNoTx(ctx, clientID, items[1:])
+		} else {
+			err = s.transact(ctx, items)
+		}
+		if err != nil {
 			// An active link (a lost success answer) keeps its secret.
-			return fmt.Errorf("%w (clean-up: delete pending link: %v)", cause, classify(err, false))
+			return fmt.Errorf("%w (clean-up: delete pending link: %v)", cause, err)
 		}
 	}
 	if err := s.deleteSecret(ctx, s.linkSecretName(clientID)); err != nil {
@@ -811,22 +856,29 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 			return fmt.Errorf("delete link %q: delete secret: %w", id, err)
 		}
 	}
-	items := []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: s.tableName(), Key: linkKey(clientID)}},
-	}
+	linkDel := types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: linkKey(clientID)}}
+	var pointers, records []types.TransactWriteItem
 	if !isMetadataClientID(clientID) { // a metadata-document link has no id pointer
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID)}})
+		pointers = append(pointers, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID)}})
 	}
 	if k := it.s(aIdemKey); k != "" {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
+		records = append(records, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
 	}
 	// Its resource URIs are released with it, and not before: until this
 	// transaction no other link can register them.
 	for _, r := range it.l(aResourceURIs) {
-		items = append(items, s.deleteResource(r, clientID))
+		records = append(records, s.deleteResource(r, clientID))
 	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return fmt.Errorf("delete link %q: delete items: %w", id, classify(err, false))
+	if s.notx {
+		// The resource pointers and the record first, then the link item,
+		// then its id pointer (which finds it): a retry finds the link
+		// deleting and finishes; a pointer left naming no link is nobody's.
+		err = s.writeAll(ctx, append(append(records, linkDel), pointers...))
+	} else {
+		err = s.transact(ctx, append(append([]types.TransactWriteItem{linkDel}, pointers...), records...))
+	}
+	if err != nil {
+		return fmt.Errorf("delete link %q: delete items: %w", id, err)
 	}
 	return nil
 }

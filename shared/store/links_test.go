@@ -614,6 +614,11 @@ func TestDeleteLinkResumes(t *testing.T) {
 		db := &faultyDB{DynamoDB: b.DynamoDB, transact: once(func(in *dynamodb.TransactWriteItemsInput) bool {
 			return in.TransactItems[0].Delete != nil
 		})}
+		if noTx(b) {
+			// The link item's deletion, after its records'.
+			linkPK := "LINK#" + in.ClientID
+			db.del = once(func(in *dynamodb.DeleteItemInput) bool { return keyPK(in.Key) == linkPK })
+		}
 		if err := store.New(db, b.SecretsManager, b.Options).DeleteLink(ctx(), in.ID, at); !errors.Is(err, errInjected) {
 			t.Fatalf("DeleteLink with failing item deletion = %v, want the injected error", err)
 		}

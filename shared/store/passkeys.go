@@ -271,16 +271,19 @@ func (s *Store) RemovePasskeys(ctx context.Context, userID string, now time.Time
 	}
 	write := func() error {
 		e := newExpr()
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{TableName: s.tableName(), Key: passkeysKey(userID)}},
-			{Update: &types.Update{
-				TableName: s.tableName(), Key: key(userPrefix+userID, skUser),
-				UpdateExpression:         aws.String("SET " + e.n(aCredsChangedAt) + " = " + e.v(str(fmtTime(now)))),
-				ConditionExpression:      aws.String("attribute_exists(" + e.n(aPK) + ")"),
-				ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-			}},
-		}})
-		return classify(err, false)
+		del := types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: passkeysKey(userID)}}
+		user := types.TransactWriteItem{Update: &types.Update{
+			TableName: s.tableName(), Key: key(userPrefix+userID, skUser),
+			UpdateExpression:         aws.String("SET " + e.n(aCredsChangedAt) + " = " + e.v(str(fmtTime(now)))),
+			ConditionExpression:      aws.String("attribute_exists(" + e.n(aPK) + ")"),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		}}
+		if s.notx {
+			// The user first: the end of the sessions is the security
+			// effect; then the passkeys (notx.go).
+			return s.decideThen(ctx, user, del)
+		}
+		return s.transact(ctx, []types.TransactWriteItem{del, user})
 	}
 	err := RetryInFlight(ctx, write(), write)
 	if errors.Is(err, shared.ErrConflict) {
@@ -349,22 +352,24 @@ func (s *Store) EnrollPasskey(ctx context.Context, enrollmentID string, p Passke
 	}
 	write := func() error {
 		de, ue := newExpr(), newExpr()
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{
-				TableName: s.tableName(), Key: key(enrollPrefix+enrollmentID, skEnroll),
-				ConditionExpression: aws.String("attribute_exists(" + de.n(aPK) + ") AND " + de.n(aUserID) + " = " + de.v(str(p.UserID)) +
-					" AND " + de.n(aExpiresAt) + " > " + de.v(str(fmtTime(now)))),
-				ExpressionAttributeNames: de.Names(), ExpressionAttributeValues: de.Values(),
-			}},
-			{Update: s.addPasskey(p, min(max, MaxPasskeys))},
+		spend := types.TransactWriteItem{Delete: &types.Delete{
+			TableName: s.tableName(), Key: key(enrollPrefix+enrollmentID, skEnroll),
+			ConditionExpression: aws.String("attribute_exists(" + de.n(aPK) + ") AND " + de.n(aUserID) + " = " + de.v(str(p.UserID)) +
+				" AND " + de.n(aExpiresAt) + " > " + de.v(str(fmtTime(now)))),
+			ExpressionAttributeNames: de.Names(), ExpressionAttributeValues: de.Values(),
+		}}
+		add := types.TransactWriteItem{Update: s.addPasskey(p, min(max, MaxPasskeys))}
+		if s.notx {
+			return s.enrollNoTx(ctx, p, spend, add)
+		}
+		return s.transact(ctx, []types.TransactWriteItem{spend, add,
 			{ConditionCheck: &types.ConditionCheck{
 				TableName: s.tableName(), Key: key(userPrefix+p.UserID, skUser),
 				ConditionExpression: aws.String("attribute_exists(" + ue.n(aPK) + ") AND " + ue.n(aAdmin) + " = " + ue.v(boolean(true)) +
 					" AND (attribute_not_exists(" + ue.n(aDisabled) + ") OR " + ue.n(aDisabled) + " = " + ue.v(boolean(false)) + ")"),
 				ExpressionAttributeNames: ue.Names(), ExpressionAttributeValues: ue.Values(),
 			}},
-		}})
-		return classify(err, false)
+		})
 	}
 	if err := RetryInFlight(ctx, write(), write); err != nil {
 		return fmt.Errorf("enroll passkey of %s: %w", p.UserID, err)

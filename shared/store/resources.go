@@ -112,6 +112,17 @@ func (s *Store) resourcesTaken(ctx context.Context, uris []string, clientID stri
 			return fmt.Errorf("read resource URI: %w", classify(err, false))
 		}
 		if it := item(out.Item); out.Item != nil && it.s(aClientID) != clientID {
+			if s.notx {
+				// A pointer counts only when its link confirms it, or
+				// while a writer may be between the two (notx.go).
+				taken, err := s.pointerTaken(ctx, it, s.resourceHeld, time.Now())
+				if err != nil {
+					return fmt.Errorf("read resource URI: %w", err)
+				}
+				if !taken {
+					continue
+				}
+			}
 			return &ResourceTakenError{URI: u}
 		}
 	}
@@ -176,21 +187,28 @@ func (s *Store) updateResourceURIs(ctx context.Context, clientID string, u LinkU
 	} else {
 		cond += e.n(aResourcesRev) + " = " + e.v(num(rev))
 	}
-	items := []types.TransactWriteItem{{Update: &types.Update{
+	decide := types.TransactWriteItem{Update: &types.Update{
 		TableName: s.tableName(), Key: key(linkPrefix+clientID, skLink),
 		UpdateExpression:          aws.String(up.String()),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
-	}}}
-	for _, r := range added {
-		items = append(items, s.putResource(r, clientID))
+	}}
+	if s.notx {
+		// Added pointers first, then the link's update (the commit
+		// point), then the removed pointers released (notx.go).
+		err = s.withResources(ctx, clientID, added, removed, decide, now)
+	} else {
+		items := []types.TransactWriteItem{decide}
+		for _, r := range added {
+			items = append(items, s.putResource(r, clientID))
+		}
+		for _, r := range removed {
+			items = append(items, s.deleteResource(r, clientID))
+		}
+		err = s.transact(ctx, items)
 	}
-	for _, r := range removed {
-		items = append(items, s.deleteResource(r, clientID))
-	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		err = classify(err, false)
+	if err != nil {
 		if errors.Is(err, ErrTransactionConflict) {
 			return Link{}, fmt.Errorf("%w: %w", shared.ErrUnavailable, err)
 		}

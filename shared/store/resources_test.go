@@ -284,6 +284,19 @@ func TestResourceURIsNoOrphan(t *testing.T) {
 				}
 				return nil
 			}}
+			if noTx(b) {
+				// The activation (pending to active), and the clean-up's
+				// first step (pending to deleting).
+				db.update = func(in *dynamodb.UpdateItemInput) error {
+					if !failing || !hasValue(in.ExpressionAttributeValues, "pending") {
+						return nil
+					}
+					if hasValue(in.ExpressionAttributeValues, "active") || cleanupFails {
+						return errInjected
+					}
+					return nil
+				}
+			}
 			s := store.New(db, b.SecretsManager, b.Options)
 			in := newResourceServer(uri)
 			if _, _, err := s.CreateLink(ctx(), in, at); !errors.Is(err, errInjected) {
@@ -311,6 +324,29 @@ func TestResourceURIsNoOrphan(t *testing.T) {
 		db := &faultyDB{DynamoDB: b.DynamoDB, transact: once(func(in *dynamodb.TransactWriteItemsInput) bool {
 			return in.TransactItems[0].Delete != nil
 		})}
+		if noTx(b) {
+			// Without transactions the deletion releases the URIs first,
+			// the link item last: stopped before that, the link is
+			// deleting (it never comes back), and its URIs are free.
+			linkPK := "LINK#" + in.ClientID
+			db.del = once(func(in *dynamodb.DeleteItemInput) bool { return keyPK(in.Key) == linkPK })
+			if err := store.New(db, b.SecretsManager, b.Options).DeleteLink(ctx(), in.ID, at); !errors.Is(err, errInjected) {
+				t.Fatalf("DeleteLink = %v, want the injected error", err)
+			}
+			if _, err := s.GetLink(ctx(), in.ID); !errors.Is(err, shared.ErrNotFound) {
+				t.Errorf("GetLink of a half-deleted link = %v, want ErrNotFound", err)
+			}
+			if n := countItems(t, b, "RESOURCE#"); n != 0 {
+				t.Errorf("%d resource pointers of a half-deleted link, want 0", n)
+			}
+			if err := s.DeleteLink(ctx(), in.ID, at); err != nil {
+				t.Fatalf("retried DeleteLink: %v", err)
+			}
+			if rawItem(t, b, "LINK#"+in.ClientID, "LINK") != nil || rawItem(t, b, "LINKID#"+in.ID, "LINKID") != nil {
+				t.Error("the link's items are left after the retry")
+			}
+			return
+		}
 		if err := store.New(db, b.SecretsManager, b.Options).DeleteLink(ctx(), in.ID, at); !errors.Is(err, errInjected) {
 			t.Fatalf("DeleteLink = %v, want the injected error", err)
 		}

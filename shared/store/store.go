@@ -396,6 +396,8 @@ type Store struct {
 	// (Options.SecretReplicaRegions, Options.LocalSecrets).
 	replicaRegions []string
 	local          SecretsManager
+	// notx: no transactions (Options.NoTransactions).
+	notx bool
 	// claimsPermissions: users' permissions are the ones mapped from their
 	// upstream sign-in (WithPermissionSource).
 	claimsPermissions bool
@@ -424,13 +426,20 @@ type Options struct {
 	// the replica is missing (not replicated yet) or unavailable, so that a
 	// cold start does not depend on the primary region.
 	LocalSecrets SecretsManager
+	// NoTransactions (config STORE_TRANSACTIONS=off) makes every change
+	// that a transaction writes by default a sequence of single-item
+	// conditional writes, ordered around one commit point each, for a
+	// global table with multi-Region strong consistency, which refuses
+	// TransactWriteItems (notx.go, docs/multi-region.md).
+	NoTransactions bool
 }
 
 // New returns a store on the table and secret prefix of o, calling AWS
 // through db and sm (the SDK clients, or wrappers of them in tests).
 func New(db DynamoDB, sm SecretsManager, o Options) *Store {
 	return &Store{db: db, sm: sm, table: o.TableName, prefix: o.SecretPrefix,
-		replicaRegions: slices.Clone(o.SecretReplicaRegions), local: o.LocalSecrets}
+		replicaRegions: slices.Clone(o.SecretReplicaRegions), local: o.LocalSecrets,
+		notx: o.NoTransactions}
 }
 
 // WithDynamoDB returns a store on the same table and secrets whose

@@ -336,34 +336,42 @@ func (s *Store) ReplaceSuccessor(ctx context.Context, old RefreshToken, next Ref
 		return fmt.Errorf("replace successor of %s: no successor to replace: %w", shortID(old.Hash), shared.ErrConflict)
 	}
 	es := newExpr()
-	succUpd := "SET " + es.n(aStatus) + " = " + es.v(str(RefreshReplaced))
+	// replaced_by names next: the commit point without transactions
+	// (notx.go), and a record of what took the successor's place.
+	succUpd := "SET " + es.n(aStatus) + " = " + es.v(str(RefreshReplaced)) + ", " + es.n(aReplacedBy) + " = " + es.v(str(next.Hash))
 	succCond := es.n(aStatus) + " = " + es.v(str(RefreshActive))
-	eo := newExpr()
-	oldUpd := "SET " + eo.n(aSuccessor) + " = " + eo.v(str(next.Hash))
-	oldCond := eo.n(aStatus) + " = " + eo.v(str(RefreshRotated)) + " AND " +
-		eo.n(aSuccessor) + " = " + eo.v(str(old.Successor))
-	items := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: s.tableName(), Key: key(refreshPrefix+old.Successor, skRefresh),
-			UpdateExpression:          aws.String(succUpd),
-			ConditionExpression:       aws.String(succCond),
-			ExpressionAttributeNames:  es.Names(),
-			ExpressionAttributeValues: es.Values(),
-		}},
-		{Update: &types.Update{
-			TableName: s.tableName(), Key: key(refreshPrefix+old.Hash, skRefresh),
-			UpdateExpression:          aws.String(oldUpd),
-			ConditionExpression:       aws.String(oldCond),
-			ExpressionAttributeNames:  eo.Names(),
-			ExpressionAttributeValues: eo.Values(),
-		}},
-		s.putNew(refreshItem(next)),
-		s.grantNotRevoked(old),
+	succ := types.TransactWriteItem{Update: &types.Update{
+		TableName: s.tableName(), Key: key(refreshPrefix+old.Successor, skRefresh),
+		UpdateExpression:          aws.String(succUpd),
+		ConditionExpression:       aws.String(succCond),
+		ExpressionAttributeNames:  es.Names(),
+		ExpressionAttributeValues: es.Values(),
+	}}
+	move := s.moveSuccessor(old.Hash, old.Successor, next.Hash)
+	var err error
+	if s.notx {
+		err = s.replaceSuccessorNoTx(ctx, old, next, succ, move)
+	} else {
+		err = s.transact(ctx, []types.TransactWriteItem{succ, move, s.putNew(refreshItem(next)), s.grantNotRevoked(old)})
 	}
-	if _, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return fmt.Errorf("replace successor of %s: %w", shortID(old.Hash), classify(err, false))
+	if err != nil {
+		return fmt.Errorf("replace successor of %s: %w", shortID(old.Hash), err)
 	}
 	return nil
+}
+
+// moveSuccessor is the update that makes next the successor of the rotated
+// token old in place of succ (condition: old still rotated, to succ).
+func (s *Store) moveSuccessor(old, succ, next string) types.TransactWriteItem {
+	eo := newExpr()
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: s.tableName(), Key: key(refreshPrefix+old, skRefresh),
+		UpdateExpression: aws.String("SET " + eo.n(aSuccessor) + " = " + eo.v(str(next))),
+		ConditionExpression: aws.String(eo.n(aStatus) + " = " + eo.v(str(RefreshRotated)) + " AND " +
+			eo.n(aSuccessor) + " = " + eo.v(str(succ))),
+		ExpressionAttributeNames:  eo.Names(),
+		ExpressionAttributeValues: eo.Values(),
+	}}
 }
 
 // RevokeAccessToken records jti as revoked until exp (TTL).
@@ -456,6 +464,13 @@ func (s *Store) fetch(ctx context.Context, k Keys) (Bundle, error) {
 		case pk == refreshPrefix+k.RefreshHash:
 			rt := decodeRefresh(it)
 			b.Refresh = &rt
+			if rt.Status == RefreshPending {
+				// Written before its commit point (notx.go): valid only
+				// once that names it.
+				if b.Refresh, err = s.resolvePending(ctx, it); err != nil {
+					return Bundle{}, fmt.Errorf("fetch: %w", err)
+				}
+			}
 		case pk == sessionPrefix+k.SessionID:
 			sess := decodeSession(it)
 			b.Session = &sess

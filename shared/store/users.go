@@ -101,11 +101,13 @@ func (s *Store) CreateUser(ctx context.Context, u User) error {
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
-		s.putNew(pointer), s.putNew(userItem),
-	}, extra...)})
+	if s.notx {
+		err = s.createUserNoTx(ctx, u, pointer, userItem)
+	} else {
+		err = s.transact(ctx, append([]types.TransactWriteItem{s.putNew(pointer), s.putNew(userItem)}, extra...))
+	}
 	if err != nil {
-		return fmt.Errorf("create user %q: %w", u.Username, s.conflictCause(ctx, u.Upstream, classify(err, false)))
+		return fmt.Errorf("create user %q: %w", u.Username, s.conflictCause(ctx, u.Upstream, err))
 	}
 	return nil
 }
@@ -271,16 +273,22 @@ func (s *Store) deleteUser(ctx context.Context, id string, unlessAdmin bool, now
 	ep := newExpr()
 	// The user's upstream identity pointer and claims permissions go with
 	// it (upstreamDeletes).
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
+	items := append([]types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(userPrefix+id, skUser),
 			ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}},
 		{Delete: &types.Delete{TableName: s.tableName(), Key: key(usernamePrefix+UsernameKey(u.Username), skUsername),
 			ConditionExpression:       aws.String(ep.n(aUserID) + " = " + ep.v(str(id))),
 			ExpressionAttributeNames:  ep.Names(),
 			ExpressionAttributeValues: ep.Values()}},
-	}, s.upstreamDeletes(u)...)})
+	}, s.upstreamDeletes(u)...)
+	if s.notx {
+		// The user first, which decides; then its pointers, which name
+		// nobody once it is gone (notx.go).
+		err = s.decideThen(ctx, items[0], items[1:]...)
+	} else {
+		err = s.transact(ctx, items)
+	}
 	if err != nil {
-		err = classify(err, false)
 		if unlessAdmin && errors.Is(err, shared.ErrConflict) {
 			err = s.guardFailure(ctx, id, err)
 		}

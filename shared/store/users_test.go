@@ -239,17 +239,25 @@ func TestUnlessAdmin(t *testing.T) {
 			t.Errorf("alice = %+v, %v, want her first new password only", got, err)
 		}
 		// carol is made an administrator after DeleteUserUnlessAdmin
-		// read her, just before its transaction: the transaction's
-		// condition refuses.
+		// read her, just before its transaction (without transactions:
+		// the deletion of her item, its commit point): the condition
+		// refuses.
 		carol := mk("carol", false)
 		var promote func()
-		db := &faultyDB{DynamoDB: b.DynamoDB, transact: func(*dynamodb.TransactWriteItemsInput) error {
+		before := func() error {
 			if f := promote; f != nil {
 				promote = nil
 				f()
 			}
 			return nil
-		}}
+		}
+		db := &faultyDB{DynamoDB: b.DynamoDB, transact: func(*dynamodb.TransactWriteItemsInput) error { return before() },
+			del: func(in *dynamodb.DeleteItemInput) error {
+				if keyPK(in.Key) == "USER#"+carol.ID {
+					return before()
+				}
+				return nil
+			}}
 		promote = func() {
 			if _, err := s.UpdateUser(ctx(), carol.ID, store.UserUpdate{Admin: &yes}, later); err != nil {
 				t.Error(err)
@@ -259,7 +267,7 @@ func TestUnlessAdmin(t *testing.T) {
 			t.Errorf("DeleteUserUnlessAdmin(carol, made an administrator before its transaction) = %v, want ErrAdministrator", err)
 		}
 		if promote != nil {
-			t.Error("the deletion ran no transaction")
+			t.Error("the deletion never reached its commit point")
 		}
 		if got, err := s.GetUserByName(ctx(), "carol"); err != nil || !got.Admin {
 			t.Errorf("carol = %+v, %v, want her, an administrator", got, err)

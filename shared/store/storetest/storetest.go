@@ -35,6 +35,7 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/sivchari/kumo"
 
 	"github.com/applinks/applinks/shared/store"
@@ -123,6 +124,38 @@ func DynamoLocalBackend(t testing.TB) Backend {
 		t.Fatalf("storetest: %v", err)
 	}
 	return newBackend(t, dl, kumoURL(), region())
+}
+
+// DynamoLocalNoTxBackend is DynamoLocalBackend with the store in its mode
+// without transactions (store.Options.NoTransactions, for a global table
+// with multi-Region strong consistency, which refuses them). Its DynamoDB
+// client refuses TransactWriteItems and ExecuteTransaction and fails t
+// when one is called, whoever wraps it: the proof that no operation of the
+// store needs a transaction in that mode.
+func DynamoLocalNoTxBackend(t testing.TB) Backend {
+	t.Helper()
+	b := DynamoLocalBackend(t)
+	b.Options.NoTransactions = true
+	b.DynamoDB = dynamodb.New(b.DynamoDB.Options(), func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, refuseTransactions(t))
+	})
+	return b
+}
+
+// refuseTransactions is the middleware of DynamoLocalNoTxBackend's client.
+func refuseTransactions(t testing.TB) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("storetestRefuseTransactions",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				switch in.Parameters.(type) {
+				case *dynamodb.TransactWriteItemsInput, *dynamodb.ExecuteTransactionInput:
+					err := fmt.Errorf("storetest: %T on a store without transactions", in.Parameters)
+					t.Error(err)
+					return middleware.InitializeOutput{}, middleware.Metadata{}, err
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
 }
 
 // MotoBackend is Moto's backend: a fresh table and secret prefix in moto's
