@@ -211,7 +211,7 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	}
 	// Fail early, before a secret is made; the activation's transaction is
 	// what decides under concurrency.
-	if err := s.resourcesTaken(ctx, in.ResourceURIs, in.ClientID); err != nil {
+	if err := s.resourcesTaken(ctx, in.ResourceURIs, in.ClientID, now); err != nil {
 		return Link{}, "", fmt.Errorf("create link %q: %w", in.ClientID, err)
 	}
 	l := Link{
@@ -525,7 +525,7 @@ func (s *Store) activateLink(ctx context.Context, clientID, secret string, now t
 				return decodeLink(it), nil
 			}
 		}
-		return Link{}, s.explainConflict(ctx, err, uris, clientID)
+		return Link{}, s.explainConflict(ctx, err, uris, clientID, now)
 	}
 	return decodeLink(out), nil
 }

@@ -243,6 +243,9 @@ func (s *Store) replaceSuccessorNoTx(ctx context.Context, old, next RefreshToken
 func (s *Store) approveNoTx(ctx context.Context, g Grant, write types.TransactWriteItem, guard []types.TransactWriteItem, now time.Time) error {
 	if len(guard) > 0 {
 		if err := s.writeOne(ctx, guard[1]); err != nil {
+			if errors.Is(err, shared.ErrConflict) && !errors.Is(err, ErrTransactionConflict) {
+				return fmt.Errorf("the idle clean-up is closing the link: %w", shared.ErrNotFound)
+			}
 			return err
 		}
 		if it, err := s.getLinkItem(ctx, g.ClientID); err != nil {

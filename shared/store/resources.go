@@ -103,7 +103,7 @@ func (s *Store) deleteResource(uri, clientID string) types.TransactWriteItem {
 // nil when none is. One strongly consistent GetItem per URI (at most
 // shared.MaxResourceURIs, on the admin function's path only, whose IAM
 // policy needs no BatchGetItem for it).
-func (s *Store) resourcesTaken(ctx context.Context, uris []string, clientID string) error {
+func (s *Store) resourcesTaken(ctx context.Context, uris []string, clientID string, now time.Time) error {
 	for _, u := range uris {
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName: s.tableName(), Key: resourceKey(u), ConsistentRead: aws.Bool(true),
@@ -115,7 +115,7 @@ func (s *Store) resourcesTaken(ctx context.Context, uris []string, clientID stri
 			if s.notx {
 				// A pointer counts only when its link confirms it, or
 				// while a writer may be between the two (notx.go).
-				taken, err := s.pointerTaken(ctx, it, s.resourceHeld, time.Now())
+				taken, err := s.pointerTaken(ctx, it, s.resourceHeld, now)
 				if err != nil {
 					return fmt.Errorf("read resource URI: %w", err)
 				}
@@ -132,11 +132,11 @@ func (s *Store) resourcesTaken(ctx context.Context, uris []string, clientID stri
 // explainConflict turns a link transaction's failed condition into a
 // *ResourceTakenError when one of uris is (now) another link's; otherwise
 // it returns err.
-func (s *Store) explainConflict(ctx context.Context, err error, uris []string, clientID string) error {
+func (s *Store) explainConflict(ctx context.Context, err error, uris []string, clientID string, now time.Time) error {
 	if !errors.Is(err, shared.ErrConflict) || len(uris) == 0 {
 		return err
 	}
-	if terr := s.resourcesTaken(ctx, uris, clientID); terr != nil {
+	if terr := s.resourcesTaken(ctx, uris, clientID, now); terr != nil {
 		var taken *ResourceTakenError
 		if errors.As(terr, &taken) {
 			return fmt.Errorf("%w (%w)", taken, err)
@@ -174,7 +174,7 @@ func (s *Store) updateResourceURIs(ctx context.Context, clientID string, u LinkU
 	}
 	old := it.l(aResourceURIs)
 	added, removed := minus(*u.ResourceURIs, old), minus(old, *u.ResourceURIs)
-	if err := s.resourcesTaken(ctx, added, clientID); err != nil {
+	if err := s.resourcesTaken(ctx, added, clientID, now); err != nil {
 		return Link{}, err
 	}
 	e := newExpr()
@@ -212,7 +212,7 @@ func (s *Store) updateResourceURIs(ctx context.Context, clientID string, u LinkU
 		if errors.Is(err, ErrTransactionConflict) {
 			return Link{}, fmt.Errorf("%w: %w", shared.ErrUnavailable, err)
 		}
-		return Link{}, s.explainConflict(ctx, err, added, clientID)
+		return Link{}, s.explainConflict(ctx, err, added, clientID, now)
 	}
 	after, err := s.getLinkItem(ctx, clientID)
 	if err != nil {
