@@ -270,11 +270,22 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 		}),
 	}
 	if in.IdempotencyKey != "" {
-		items = append(items, s.putNew(map[string]types.AttributeValue{
-			aPK: str(idemPrefix + idemKey(in)), aSK: str(skIdem),
-			aID: str(l.ID), aClientID: str(l.ClientID), aFingerprint: str(fp),
-			aCreatedAt: str(fmtTime(now)), aTTL: ttl(now.Add(pendingTTL)),
-		}))
+		// New, or one whose window ended: its end is its created_at, not
+		// its TTL, which DynamoDB applies only eventually and a global
+		// table with multi-Region strong consistency not at all.
+		e := newExpr()
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: s.tableName(),
+			Item: map[string]types.AttributeValue{
+				aPK: str(idemPrefix + idemKey(in)), aSK: str(skIdem),
+				aID: str(l.ID), aClientID: str(l.ClientID), aFingerprint: str(fp),
+				aCreatedAt: str(fmtTime(now)), aTTL: ttl(now.Add(pendingTTL)),
+			},
+			ConditionExpression: aws.String("attribute_not_exists(" + e.n(aPK) + ") OR " +
+				e.n(aCreatedAt) + " <= " + e.v(str(fmtTime(now.Add(-pendingTTL))))),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+		}})
 	}
 	var err error
 	if s.notx {
@@ -331,10 +342,10 @@ func (s *Store) resumeLink(ctx context.Context, in NewLink, fp string, now time.
 	if err != nil {
 		return Link{}, "", false, fmt.Errorf("create link: read idempotency record: %w", classify(err, false))
 	}
-	if out.Item == nil {
-		return Link{}, "", false, nil
-	}
 	rec := item(out.Item)
+	if out.Item == nil || !rec.t(aCreatedAt).After(now.Add(-pendingTTL)) {
+		return Link{}, "", false, nil // none, or its window ended (TTL or not)
+	}
 	if rec.s(aFingerprint) != fp {
 		return Link{}, "", true, fmt.Errorf("create link: idempotency key reused for a different request: %w", shared.ErrConflict)
 	}

@@ -854,3 +854,29 @@ func TestVerifySecret(t *testing.T) {
 		t.Error("a link without a secret hash verifies something")
 	}
 }
+
+// TestCreateLinkIdempotencyWindow: an idempotency key replays its creation
+// for 24 hours, judged by the record's created_at and not by its TTL
+// (which DynamoDB applies late, and an MRSC global table not at all):
+// after them, the same key creates a new link.
+func TestCreateLinkIdempotencyWindow(t *testing.T) {
+	forEngines(t, func(t *testing.T, nb backendFunc) {
+		s := nb(t).Store()
+		at := now()
+		key := uniq("key")
+		l1, _, err := s.CreateLink(ctx(), newLink(key), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, _, err := s.CreateLink(ctx(), newLink(key), at.Add(23*time.Hour)); err != nil || l.ID != l1.ID {
+			t.Errorf("the key within its window = %s, %v, want the first link %s", l.ID, err, l1.ID)
+		}
+		l2, _, err := s.CreateLink(ctx(), newLink(key), at.Add(25*time.Hour))
+		if err != nil || l2.ID == l1.ID {
+			t.Errorf("the key after its window = %s, %v, want a new link", l2.ID, err)
+		}
+		if l, _, err := s.CreateLink(ctx(), newLink(key), at.Add(26*time.Hour)); err != nil || l.ID != l2.ID {
+			t.Errorf("the key again = %s, %v, want the second link %s", l.ID, err, l2.ID)
+		}
+	})
+}
