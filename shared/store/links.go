@@ -873,7 +873,15 @@ func (s *Store) DeleteLink(ctx context.Context, id string, now time.Time) error 
 		pointers = append(pointers, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(linkIDPrefix+id, skLinkID)}})
 	}
 	if k := it.s(aIdemKey); k != "" {
-		records = append(records, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
+		// Only while it is this link's: after its 24 hours, the key may
+		// have created another link, whose record it now is.
+		rec, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("delete link %q: read idempotency record: %w", id, classify(err, false))
+		}
+		if rec.Item != nil && item(rec.Item).s(aClientID) == clientID {
+			records = append(records, types.TransactWriteItem{Delete: &types.Delete{TableName: s.tableName(), Key: key(idemPrefix+k, skIdem)}})
+		}
 	}
 	// Its resource URIs are released with it, and not before: until this
 	// transaction no other link can register them.

@@ -878,5 +878,12 @@ func TestCreateLinkIdempotencyWindow(t *testing.T) {
 		if l, _, err := s.CreateLink(ctx(), newLink(key), at.Add(26*time.Hour)); err != nil || l.ID != l2.ID {
 			t.Errorf("the key again = %s, %v, want the second link %s", l.ID, err, l2.ID)
 		}
+		// Deleting the first link leaves the second one's record.
+		if err := s.DeleteLink(ctx(), l1.ID, at.Add(26*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if l, _, err := s.CreateLink(ctx(), newLink(key), at.Add(26*time.Hour)); err != nil || l.ID != l2.ID {
+			t.Errorf("the key after the first link's deletion = %s, %v, want the second link %s", l.ID, err, l2.ID)
+		}
 	})
 }
