@@ -226,6 +226,8 @@ func TestMultiRegion(t *testing.T) {
 			for k, want := range map[string]string{
 				"ISSUER_URL": "https://auth.example.com", "SECRET_PREFIX": "applinks-dev",
 				"SECRET_PRIMARY_REGION": "us-east-1", "SECRET_REPLICA_REGIONS": replicasOf,
+				// The table refuses transactions (MRSC).
+				"STORE_TRANSACTIONS": "off",
 			} {
 				if env[k] != want {
 					t.Errorf("%s %s: %s = %v, want %s", name, fn, k, env[k], want)
@@ -374,7 +376,8 @@ func TestMultiRegionEventual(t *testing.T) {
 	if flat(tp["TimeToLiveSpecification"]) != `{"AttributeName":"`+table.TTLAttribute+`","Enabled":true}` {
 		t.Errorf("TTL %v", tp["TimeToLiveSpecification"])
 	}
-	if env := docs["applinks-dev-eu-west-1"].env(t, "token"); env["SECRET_PRIMARY_REGION"] != "us-east-1" || env["SECRET_REPLICA_REGIONS"] != "eu-west-1" {
+	if env := docs["applinks-dev-eu-west-1"].env(t, "token"); env["SECRET_PRIMARY_REGION"] != "us-east-1" || env["SECRET_REPLICA_REGIONS"] != "eu-west-1" ||
+		env["STORE_TRANSACTIONS"] != nil {
 		t.Errorf("eu-west-1 token env %v", env)
 	}
 }

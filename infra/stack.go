@@ -476,6 +476,11 @@ func NewProviderStack(scope constructs.Construct, id string, props ProviderStack
 	if r := p.regional; r != nil {
 		env["SECRET_PRIMARY_REGION"] = jsii.String(r.primary)
 		env["SECRET_REPLICA_REGIONS"] = jsii.String(strings.Join(r.regions[1:], ","))
+		if r.strong {
+			// An MRSC global table refuses TransactWriteItems: the store
+			// writes single items in its place (docs/multi-region.md).
+			env["STORE_TRANSACTIONS"] = jsii.String("off")
+		}
 	}
 
 	var origin awssecretsmanager.Secret
