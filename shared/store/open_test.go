@@ -135,3 +135,26 @@ func TestOpenWithoutEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenStoreTransactions: STORE_TRANSACTIONS=off (config
+// StoreNoTransactions) reaches the store Open builds: a user's creation is
+// then single writes, not the default's one transaction.
+func TestOpenStoreTransactions(t *testing.T) {
+	b := storetest.DynamoLocalBackend(t)
+	for _, off := range []bool{false, true} {
+		cfg := config.Config{EndpointURL: b.DynamoDBEndpoint, TableName: b.Options.TableName, SecretPrefix: b.Options.SecretPrefix,
+			StoreNoTransactions: off}
+		s, err := store.Open(ctx(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newCounter(nil)
+		s = s.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB { c.DynamoDB = db; return c })
+		if err := s.CreateUser(ctx(), store.User{ID: uniq("uid"), Username: uniq("alice"), CreatedAt: now(), UpdatedAt: now()}); err != nil {
+			t.Fatalf("off %v: CreateUser: %v", off, err)
+		}
+		if tx, want := c.calls["TransactWriteItems"], map[bool]int{false: 1, true: 0}[off]; tx != want || (off && c.calls["PutItem"] != 2) {
+			t.Errorf("off %v: calls %v, want %d transactions", off, c.calls, want)
+		}
+	}
+}
