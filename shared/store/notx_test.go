@@ -430,3 +430,66 @@ func TestNoTxIdleMeetsConsent(t *testing.T) {
 		t.Errorf("a consent after the clean-up kept the link = %v, want it to land", err)
 	}
 }
+
+// TestNoTxPasskeys: EnrollPasskey's commit point is the enrollment link's
+// deletion; a user demoted between it and the final read of the user
+// loses the passkey again (ErrConflict). RemovePasskeys ends the user's
+// sessions first: a crash before the passkeys' deletion leaves them, and a
+// retry removes them.
+func TestNoTxPasskeys(t *testing.T) {
+	t.Parallel()
+	b := storetest.DynamoLocalNoTxBackend(t)
+	s := b.Store()
+	at := now()
+	uid := passkeyUser(t, s, true)
+	en := store.PasskeyEnrollment{ID: uniq("enroll"), UserID: uid, CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute)}
+	if err := s.CreatePasskeyEnrollment(ctx(), en); err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	added := false
+	db := &faultyDB{DynamoDB: b.DynamoDB,
+		update: func(in *dynamodb.UpdateItemInput) error {
+			if strings.HasPrefix(keyPK(in.Key), "PASSKEY#") {
+				added = true
+			}
+			return nil
+		},
+		get: func(in *dynamodb.GetItemInput) error {
+			if added && keyPK(in.Key) == "USER#"+uid {
+				added = false
+				if _, err := s.UpdateUser(ctx(), uid, store.UserUpdate{Admin: &no}, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		},
+	}
+	if err := store.New(db, b.SecretsManager, b.Options).EnrollPasskey(ctx(), en.ID, newPasskey(uid, "k1", at), store.MaxPasskeys, at); !errors.Is(err, shared.ErrConflict) {
+		t.Errorf("EnrollPasskey of a user demoted meanwhile = %v, want ErrConflict", err)
+	}
+	if got, err := s.GetPasskeys(ctx(), uid); err != nil || len(got) != 0 {
+		t.Errorf("passkeys of a user demoted during the enrollment = %d, %v, want none", len(got), err)
+	}
+
+	owner := passkeyUser(t, s, true)
+	if err := s.AddPasskey(ctx(), newPasskey(owner, "k2", at), store.MaxPasskeys); err != nil {
+		t.Fatal(err)
+	}
+	db = &faultyDB{DynamoDB: b.DynamoDB, del: once(func(in *dynamodb.DeleteItemInput) bool {
+		return strings.HasPrefix(keyPK(in.Key), "PASSKEY#")
+	})}
+	later := at.Add(time.Minute)
+	if err := store.New(db, b.SecretsManager, b.Options).RemovePasskeys(ctx(), owner, later); !errors.Is(err, errInjected) {
+		t.Fatalf("RemovePasskeys crashing after its commit point = %v, want the injected error", err)
+	}
+	if u, err := s.GetUser(ctx(), owner); err != nil || !u.CredentialsChangedAt.Equal(later) {
+		t.Errorf("the user after the crash = %+v, %v, want the sessions ended at %v", u, err, later)
+	}
+	if err := s.RemovePasskeys(ctx(), owner, later); err != nil {
+		t.Fatalf("retried RemovePasskeys: %v", err)
+	}
+	if got, err := s.GetPasskeys(ctx(), owner); err != nil || len(got) != 0 {
+		t.Errorf("passkeys after the retry = %d, %v, want none", len(got), err)
+	}
+}
