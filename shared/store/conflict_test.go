@@ -185,16 +185,25 @@ func TestRotateRefreshMeetsReplacement(t *testing.T) {
 		if err != nil || pred.Refresh == nil {
 			t.Fatalf("Fetch(first) = %+v, %v", pred.Refresh, err)
 		}
-		r := c.Race(storetest.RaceOrder{})
-		replaced := make(chan error, 1)
-		go func() { replaced <- s.ReplaceSuccessor(ctx(), *pred.Refresh, newRefresh(g, at), at) }()
-		<-r.Held()
 		next := newRefresh(g, at)
-		if err := s.RotateRefresh(ctx(), succ, next, at); !errors.Is(err, store.ErrTransactionConflict) {
-			t.Errorf("RotateRefresh while a transaction writes the token: got %v, want ErrTransactionConflict", err)
-		}
-		if err := <-replaced; err != nil {
-			t.Fatalf("ReplaceSuccessor: %v", err)
+		if noTx(b) {
+			// Without transactions the replacement's decision is a
+			// single-item write on the token too: DynamoDB orders the two,
+			// and the rotation that comes second fails its condition.
+			if err := s.ReplaceSuccessor(ctx(), *pred.Refresh, newRefresh(g, at), at); err != nil {
+				t.Fatalf("ReplaceSuccessor: %v", err)
+			}
+		} else {
+			r := c.Race(storetest.RaceOrder{})
+			replaced := make(chan error, 1)
+			go func() { replaced <- s.ReplaceSuccessor(ctx(), *pred.Refresh, newRefresh(g, at), at) }()
+			<-r.Held()
+			if err := s.RotateRefresh(ctx(), succ, next, at); !errors.Is(err, store.ErrTransactionConflict) {
+				t.Errorf("RotateRefresh while a transaction writes the token: got %v, want ErrTransactionConflict", err)
+			}
+			if err := <-replaced; err != nil {
+				t.Fatalf("ReplaceSuccessor: %v", err)
+			}
 		}
 		got, err := s.Fetch(ctx(), store.Keys{RefreshHash: succ.Hash})
 		if err != nil || got.Refresh == nil || got.Refresh.Status != store.RefreshReplaced || got.Refresh.Successor != "" {

@@ -220,12 +220,22 @@ func (s *Store) resolvePending(ctx context.Context, raw item) (*RefreshToken, er
 // is a strongly consistent read after the decision: a revocation landing
 // after it ends the new tokens at their next use, as for RotateRefresh.
 func (s *Store) replaceSuccessorNoTx(ctx context.Context, old, next RefreshToken, succ, move types.TransactWriteItem) error {
-	err := s.issueAfter(ctx, &next, key(refreshPrefix+old.Successor, skRefresh), old.Hash, succ, move)
-	if err != nil {
+	// The grant is read before the decision, so a grant revoked earlier
+	// leaves the successor as it was (as the transaction's ConditionCheck
+	// does), and again after it, for a revocation landing in between.
+	if err := s.grantStillActive(ctx, old); err != nil {
 		return err
 	}
-	g, err := s.GetGrant(ctx, old.UserID, old.ClientID)
-	if errors.Is(err, shared.ErrNotFound) || (err == nil && !g.Active(old.GrantID)) {
+	if err := s.issueAfter(ctx, &next, key(refreshPrefix+old.Successor, skRefresh), old.Hash, succ, move); err != nil {
+		return err
+	}
+	return s.grantStillActive(ctx, old)
+}
+
+// grantStillActive is ErrConflict when the grant rt names is revoked or gone.
+func (s *Store) grantStillActive(ctx context.Context, rt RefreshToken) error {
+	g, err := s.GetGrant(ctx, rt.UserID, rt.ClientID)
+	if errors.Is(err, shared.ErrNotFound) || (err == nil && !g.Active(rt.GrantID)) {
 		return fmt.Errorf("grant revoked: %w", shared.ErrConflict)
 	}
 	return err
