@@ -277,7 +277,11 @@ type Access struct {
 //     (PutItem), RevokeGrant (UpdateItem), RedeemCode and RotateRefresh
 //     (a PutItem of the new refresh token, then a conditional UpdateItem),
 //     and ReplaceSuccessor, a TransactWriteItems of Update, Put and
-//     ConditionCheck items. IAM has no TransactWriteItems action: each item
+//     ConditionCheck items; without transactions (STORE_TRANSACTIONS=off)
+//     a RedeemDevice or ReplaceSuccessor that loses its decision deletes
+//     the pending refresh token it wrote (DeleteItem, conditioned on
+//     pending, within the token's write prefixes like every item write).
+//     IAM has no TransactWriteItems action: each item
 //     of a transaction is authorized as its PutItem, UpdateItem, DeleteItem
 //     or ConditionCheckItem. The keyring reads the signing keys, and the
 //     first start of a deployment creates them (signing.New) and attaches
@@ -316,7 +320,7 @@ var Accesses = map[string]Access{
 		WritePrefixes: table.WritePrefixes["token"],
 		Table: []string{
 			"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem",
-			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
+			"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem",
 		},
 		SigningKeys:    []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},
 		PermissionKeys: []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret", "secretsmanager:PutResourcePolicy"},

@@ -673,7 +673,7 @@ func TestIAMLeastPrivilege(t *testing.T) {
 	}{
 		{"token", map[string][]string{
 			"Table":       {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem"},
-			"TableWrites": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+			"TableWrites": {"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 			"SigningKeys": {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutResourcePolicy"},
 		}},
 		{"authorize", map[string][]string{
