@@ -69,6 +69,7 @@ import (
 
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/routes"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/throttle"
@@ -76,8 +77,9 @@ import (
 	"github.com/applinks/applinks/shared/web"
 )
 
-// Paths are the ServeMux patterns this handler serves: the JSON API and
-// the console.
+// Paths are the ServeMux patterns this handler serves, the JSON API and
+// the console: the patterns the local runner mounts it on, as API Gateway
+// routes them to it (its routes, with their methods, are routes.Admin).
 var Paths = []string{"/admin/", "/console", "/console/", RegisterPath}
 
 // LinkStore keeps links. Errors wrap shared.ErrNotFound, shared.ErrConflict
@@ -218,11 +220,11 @@ type Handler struct {
 	auth   Authenticator
 	now    func() time.Time
 	random io.Reader
-	routes []route
+	// mux serves routes.Admin.
+	mux *routes.Mux
 
 	// cookies names the sign-in session cookie the console reads.
-	cookies       page.Cookies
-	consoleRoutes []consoleRoute
+	cookies page.Cookies
 	// limiter decides before each password check (shared/throttle).
 	limiter *throttle.Limiter
 	// rp is the WebAuthn relying party of the console's passkeys (nil: the
@@ -273,53 +275,10 @@ func New(o Options) (*Handler, error) {
 	if h.idpClient == nil {
 		h.idpClient = upstream.New(upstream.Options{Now: h.now})
 	}
-	h.routes = []route{
-		{[]string{"links"}, map[string]handlerFunc{
-			http.MethodGet: h.listLinks, http.MethodPost: h.createLink}},
-		{[]string{"links", "*"}, map[string]handlerFunc{
-			http.MethodGet: h.getLink, http.MethodPatch: h.updateLink, http.MethodDelete: h.deleteLink}},
-		{[]string{"links", "*", "credentials"}, map[string]handlerFunc{
-			http.MethodGet: h.viewCredentials}},
-		{[]string{"links", "*", "credentials", "rotate"}, map[string]handlerFunc{
-			http.MethodPost: h.rotateCredentials}},
-		{[]string{"links", "*", "grants"}, map[string]handlerFunc{
-			http.MethodGet: h.listGrants}},
-		{[]string{"links", "*", "grants", "*"}, map[string]handlerFunc{
-			http.MethodDelete: h.revokeGrant}},
-		{[]string{"links", "*", "events"}, map[string]handlerFunc{
-			http.MethodGet: h.linkEvents}},
-		{[]string{"links", "*", "approve"}, map[string]handlerFunc{
-			http.MethodPost: h.approveLink}},
-		{[]string{"links", "*", "reject"}, map[string]handlerFunc{
-			http.MethodPost: h.rejectLink}},
-		{[]string{"client-registration"}, map[string]handlerFunc{
-			http.MethodGet: h.getClientRegistration, http.MethodPut: h.putClientRegistration}},
-		{[]string{"users", "*", "events"}, map[string]handlerFunc{
-			http.MethodGet: h.userEvents}},
-		{[]string{"users"}, map[string]handlerFunc{
-			http.MethodPost: h.createUser}},
-		{[]string{"users", "*"}, map[string]handlerFunc{
-			http.MethodGet: h.getUser, http.MethodPatch: h.updateUser, http.MethodDelete: h.deleteUser}},
-		{[]string{"users", "*", "grants"}, map[string]handlerFunc{
-			http.MethodDelete: h.revokeUserGrants}},
-		{[]string{"users", "*", "unlock"}, map[string]handlerFunc{
-			http.MethodPost: h.unlockUser}},
-		{[]string{"users", "*", "admin"}, map[string]handlerFunc{
-			http.MethodPut: h.setAdmin}},
-		{[]string{"users", "*", "admin", "password"}, map[string]handlerFunc{
-			http.MethodPut: h.setAdminPassword}},
-		{[]string{"users", "*", "admin", "passkey-enrollment"}, map[string]handlerFunc{
-			http.MethodPost: h.passkeyEnrollment}},
-		{[]string{"users", "*", "admin", "passkeys"}, map[string]handlerFunc{
-			http.MethodDelete: h.removePasskeys}},
-		{[]string{"signing-keys", "rotate"}, map[string]handlerFunc{
-			http.MethodPost: h.rotateSigningKey}},
-		{[]string{"identity-providers"}, map[string]handlerFunc{
-			http.MethodGet: h.listIdentityProviders, http.MethodPost: h.createIdentityProvider}},
-		{[]string{"identity-providers", "*"}, map[string]handlerFunc{
-			http.MethodGet: h.getIdentityProvider, http.MethodPatch: h.updateIdentityProvider, http.MethodDelete: h.deleteIdentityProvider}},
+	h.mux, err = routes.NewMux(routes.Admin, h.handlers(), http.HandlerFunc(h.notFound), h.methodNotAllowed)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
-	h.consoleRoutes = h.newConsoleRoutes()
 	return h, nil
 }
 
@@ -367,116 +326,179 @@ func (c call) audit(ctx context.Context, event string, attrs ...any) {
 	}
 }
 
-type handlerFunc func(w http.ResponseWriter, r *http.Request, c call) error
-
-// route maps a path (segments after /admin/, "*" matching one non-empty
-// segment) to its handlers by method.
-type route struct {
-	pattern []string
-	methods map[string]handlerFunc
+// apiRoutes are the JSON API's routes of routes.Admin and their
+// operations: a table rather than a map literal of closures, which grew
+// the bootstrap by kilobytes (its paths are routes.Admin's strings).
+var apiRoutes = []struct {
+	method, path string
+	fn           func(h *Handler, w http.ResponseWriter, r *http.Request, c call) error
+}{
+	{"GET", "/admin/links", (*Handler).listLinks},
+	{"POST", "/admin/links", (*Handler).createLink},
+	{"GET", "/admin/links/{id}", (*Handler).getLink},
+	{"PATCH", "/admin/links/{id}", (*Handler).updateLink},
+	{"DELETE", "/admin/links/{id}", (*Handler).deleteLink},
+	{"GET", "/admin/links/{id}/credentials", (*Handler).viewCredentials},
+	{"POST", "/admin/links/{id}/credentials/rotate", (*Handler).rotateCredentials},
+	{"GET", "/admin/links/{id}/grants", (*Handler).listGrants},
+	{"DELETE", "/admin/links/{id}/grants/{grant_id}", (*Handler).revokeGrant},
+	{"GET", "/admin/links/{id}/events", (*Handler).linkEvents},
+	{"POST", "/admin/links/{id}/approve", (*Handler).approveLink},
+	{"POST", "/admin/links/{id}/reject", (*Handler).rejectLink},
+	{"GET", "/admin/client-registration", (*Handler).getClientRegistration},
+	{"PUT", "/admin/client-registration", (*Handler).putClientRegistration},
+	{"POST", "/admin/users", (*Handler).createUser},
+	{"GET", "/admin/users/{username}", (*Handler).getUser},
+	{"PATCH", "/admin/users/{username}", (*Handler).updateUser},
+	{"DELETE", "/admin/users/{username}", (*Handler).deleteUser},
+	{"GET", "/admin/users/{username}/events", (*Handler).userEvents},
+	{"DELETE", "/admin/users/{username}/grants", (*Handler).revokeUserGrants},
+	{"POST", "/admin/users/{username}/unlock", (*Handler).unlockUser},
+	{"PUT", "/admin/users/{username}/admin", (*Handler).setAdmin},
+	{"PUT", "/admin/users/{username}/admin/password", (*Handler).setAdminPassword},
+	{"POST", "/admin/users/{username}/admin/passkey-enrollment", (*Handler).passkeyEnrollment},
+	{"DELETE", "/admin/users/{username}/admin/passkeys", (*Handler).removePasskeys},
+	{"POST", "/admin/signing-keys/rotate", (*Handler).rotateSigningKey},
+	{"GET", "/admin/identity-providers", (*Handler).listIdentityProviders},
+	{"POST", "/admin/identity-providers", (*Handler).createIdentityProvider},
+	{"GET", "/admin/identity-providers/{id}", (*Handler).getIdentityProvider},
+	{"PATCH", "/admin/identity-providers/{id}", (*Handler).updateIdentityProvider},
+	{"DELETE", "/admin/identity-providers/{id}", (*Handler).deleteIdentityProvider},
 }
 
-// match reports whether segs fits the pattern and returns the segments
-// that matched "*", in order.
-func (rt route) match(segs []string) ([]string, bool) {
-	if len(segs) != len(rt.pattern) {
-		return nil, false
+// handlers are the handlers of routes.Admin: the JSON API's (apiRoutes),
+// the OpenAPI document, registration and the console's (consoleHandlers).
+func (h *Handler) handlers() map[string]http.Handler {
+	m := h.consoleHandlers()
+	for _, rt := range apiRoutes {
+		m[rt.method+" "+rt.path] = apiHandler{h, rt.fn}
 	}
-	var params []string
-	for i, p := range rt.pattern {
+	// The document needs no authentication of its own (openapi.go).
+	m["GET "+openAPIPath] = http.HandlerFunc(serveOpenAPI)
+	// Dynamic Client Registration (RFC 7591): the application registers
+	// itself, unauthenticated, under the policy and the limits of register.
+	m["POST "+RegisterPath] = http.HandlerFunc(h.register)
+	return m
+}
+
+// apiHandler serves a route of the JSON API with fn: authenticated first,
+// its wildcards (a link id or a username, then a grant id) in call.param
+// and call.param2, fn's error rendered.
+type apiHandler struct {
+	h  *Handler
+	fn func(h *Handler, w http.ResponseWriter, r *http.Request, c call) error
+}
+
+func (a apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, ok := a.h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if c.param = r.PathValue("id"); c.param == "" {
+		c.param = r.PathValue("username")
+	}
+	c.param2 = r.PathValue("grant_id")
+	if err := a.fn(a.h, w, r, c); err != nil {
+		writeError(w, r, err)
+	}
+}
+
+// authenticate authenticates a request of the JSON API (Options.Auth),
+// and answers it when that fails.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (call, bool) {
+	if err := h.auth(r); err != nil {
+		e := authFailure(w, err)
+		web.Logger(r.Context()).Warn("admin authentication failed", "status", e.Status, "reason", e.Message)
+		writeError(w, r, e)
+		return call{}, false
+	}
+	return call{principal: principalOf(r), via: viaAPI, record: h.recordEvent}, true
+}
+
+// isConsole reports whether the path is the console's.
+func isConsole(p string) bool { return p == consolePrefix || strings.HasPrefix(p, consolePrefix+"/") }
+
+// notFound answers a path that no route has: a console page under
+// /console, else (authenticated first) the API's not_found.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	if isConsole(r.URL.Path) {
+		h.consoleMessage(w, nil, http.StatusNotFound, msgConsoleNotFound)
+		return
+	}
+	if _, ok := h.authenticate(w, r); ok {
+		writeError(w, r, errNotFound("no such resource"))
+	}
+}
+
+// methodNotAllowed answers a method that no route of the path has (405
+// with Allow, RFC 9110 §15.5.6) as the path's part of the function does:
+// a console page, registration's error, or the API's method_not_allowed
+// (authenticated first, but for the OpenAPI document), whose Allow names
+// HEAD after GET.
+func (h *Handler) methodNotAllowed(allow []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
 		switch {
-		case p == "*":
-			if segs[i] == "" {
-				return nil, false
+		case isConsole(p):
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+		case p == RegisterPath:
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeRegistrationError(w, &registrationError{http.StatusMethodNotAllowed, "invalid_request", "use POST with a JSON body (RFC 7591 §3.1)"})
+		default:
+			if p != openAPIPath {
+				if _, ok := h.authenticate(w, r); !ok {
+					return
+				}
 			}
-			params = append(params, segs[i])
-		case p != segs[i]:
-			return nil, false
+			a := apiAllow(allow)
+			w.Header().Set("Allow", a)
+			writeError(w, r, &apiError{
+				Status:  http.StatusMethodNotAllowed,
+				Code:    "method_not_allowed",
+				Message: "method " + r.Method + " is not allowed here; allowed: " + a,
+			})
 		}
-	}
-	return params, true
+	})
 }
 
-// allow is the Allow header of a route: its methods in a fixed order.
-func (rt route) allow() string {
+// apiAllow is the Allow header of an API path: its methods, with HEAD
+// after GET (web.Middleware answers HEAD wherever GET is).
+func apiAllow(methods []string) string {
 	var ms []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if _, ok := rt.methods[m]; ok {
-			ms = append(ms, m)
-			if m == http.MethodGet {
-				// web.Middleware answers HEAD wherever GET is.
-				ms = append(ms, http.MethodHead)
-			}
+	for _, m := range methods {
+		if m == http.MethodHead {
+			continue
+		}
+		ms = append(ms, m)
+		if m == http.MethodGet {
+			ms = append(ms, http.MethodHead)
 		}
 	}
 	return strings.Join(ms, ", ")
 }
 
-// ServeHTTP authenticates the request, then routes it.
+// ServeHTTP routes the request (routes.Admin). The API authenticates
+// every request but the OpenAPI document's before its path or method is
+// even looked at (a 401 before a 404 or a 405); the console and
+// registration authenticate in their own ways. A path that is not clean
+// ("//", "." or "..") is a 404. Outside the console the path is matched
+// unescaped (a %2F separates segments), as it was before the routes were
+// patterns; the console's segments are unescaped once, from the escaped
+// path (so that /console/users/%2572oot1 is not root1).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// web.Middleware limits the body too; limiting it here keeps the 413
 	// when the handler is mounted without it. Wrapping twice is harmless.
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
 	}
-	if p := r.URL.Path; p == consolePrefix || strings.HasPrefix(p, consolePrefix+"/") {
-		// The console authenticates with the sign-in session, not with
-		// the API's authenticator.
-		h.console(w, r)
-		return
+	if !isConsole(r.URL.Path) && r.URL.RawPath != "" {
+		u := *r.URL
+		u.RawPath = ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
 	}
-	if r.URL.Path == openAPIPath {
-		serveOpenAPI(w, r)
-		return
-	}
-	if r.URL.Path == RegisterPath {
-		// Dynamic Client Registration (RFC 7591): the application
-		// registers itself, unauthenticated, under the policy and the
-		// limits of register.
-		h.register(w, r)
-		return
-	}
-	if err := h.auth(r); err != nil {
-		e := authFailure(w, err)
-		web.Logger(r.Context()).Warn("admin authentication failed", "status", e.Status, "reason", e.Message)
-		writeError(w, r, e)
-		return
-	}
-	c := call{principal: principalOf(r), via: viaAPI, record: h.recordEvent}
-
-	rest, ok := strings.CutPrefix(r.URL.Path, "/admin/")
-	if !ok {
-		writeError(w, r, errNotFound("no such resource"))
-		return
-	}
-	segs := strings.Split(rest, "/")
-	for _, rt := range h.routes {
-		params, ok := rt.match(segs)
-		if !ok {
-			continue
-		}
-		fn, ok := rt.methods[r.Method]
-		if !ok {
-			w.Header().Set("Allow", rt.allow())
-			writeError(w, r, &apiError{
-				Status:  http.StatusMethodNotAllowed,
-				Code:    "method_not_allowed",
-				Message: "method " + r.Method + " is not allowed here; allowed: " + rt.allow(),
-			})
-			return
-		}
-		if len(params) > 0 {
-			c.param = params[0]
-		}
-		if len(params) > 1 {
-			c.param2 = params[1]
-		}
-		if err := fn(w, r, c); err != nil {
-			writeError(w, r, err)
-		}
-		return
-	}
-	writeError(w, r, errNotFound("no such resource"))
+	h.mux.ServeHTTP(w, r)
 }
 
 // rotateSigningKey serves POST /admin/signing-keys/rotate {"alg": "RS256"|"ES256"}

@@ -15,6 +15,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/password"
+	"github.com/applinks/applinks/shared/routes"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -120,115 +121,106 @@ func (a *signedIn) call() call {
 	return call{principal: a.user.Username, via: "console", record: a.record}
 }
 
-// console serves everything under /console.
-func (h *Handler) console(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	rest := strings.TrimPrefix(r.URL.Path, consolePrefix)
-	if rest == "" || rest == "/" {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
-			return
-		}
+// consoleHandlers are the console's handlers of routes.Admin: its
+// pages and actions (consoleRoutes), and before them the sign-in's.
+func (h *Handler) consoleHandlers() map[string]http.Handler {
+	home := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		page.Redirect(w, consolePrefix+"/links", http.StatusSeeOther)
-		return
+	})
+	m := map[string]http.Handler{
+		"GET " + consolePrefix:          home,
+		"GET " + consolePrefix + "/{$}": home,
 	}
-	switch rest {
-	case "/login":
-		h.consoleLogin(w, r)
-		return
-	case "/logout":
-		h.consoleLogout(w, r)
-		return
-	case "/login/passkey":
-		h.consolePasskeyLogin(w, r)
-		return
-	case "/passkeys/enroll":
-		h.consolePasskeyEnroll(w, r)
-		return
-	case "/upstream/start", "/upstream/callback":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
-			return
+	for _, p := range []struct {
+		path      string
+		get, post http.HandlerFunc
+	}{
+		{"/login", h.consoleLoginForm, h.consoleLoginPost},
+		{"/logout", nil, h.consoleLogout},
+		{"/login/passkey", h.passkeyStepForm, h.passkeyStepPost},
+		{"/passkeys/enroll", h.consolePasskeyEnrollForm, h.consolePasskeyEnrollPost},
+		{"/upstream/start", h.consoleUpstreamStartPage, nil},
+		{"/upstream/callback", h.consoleUpstreamCallbackPage, nil},
+	} {
+		if p.get != nil {
+			m["GET "+consolePrefix+p.path] = p.get
 		}
-		if rest == "/upstream/start" {
-			h.consoleUpstreamStartPage(w, r)
-		} else {
-			h.consoleUpstreamCallbackPage(w, r)
+		if p.post != nil {
+			m["POST "+consolePrefix+p.path] = p.post
 		}
-		return
 	}
-	// The segments are unescaped once, from the escaped path: r.URL.Path is
-	// already unescaped, and unescaping it again would open
-	// /console/users/%2572oot1 as root1.
-	escaped := strings.TrimPrefix(r.URL.EscapedPath(), consolePrefix)
-	segs := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
-	rt, params := h.consoleRoute(segs)
-	if rt == nil {
-		h.consoleMessage(w, nil, http.StatusNotFound, msgConsoleNotFound)
-		return
-	}
-	isPost := r.Method == http.MethodPost
-	if !isPost && r.Method != http.MethodGet && r.Method != http.MethodHead || isPost && rt.post == nil || !isPost && rt.get == nil {
-		allow := []string{}
+	for _, rt := range consoleRoutes() {
+		serve := h.consolePage(rt)
 		if rt.get != nil {
-			allow = append(allow, "GET", "HEAD")
+			m["GET "+rt.path] = serve
 		}
 		if rt.post != nil {
-			allow = append(allow, "POST")
+			m["POST "+rt.path] = serve
 		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
-		return
 	}
-	a, err := h.consoleAdmin(ctx, r)
-	if err != nil {
-		h.consoleFail(w, r, nil, err)
-		return
-	}
-	if a == nil {
-		h.toSignIn(w, r)
-		return
-	}
-	if !a.user.IsAdministrator() {
-		web.Logger(ctx).Info("console refused: not an administrator", "username", a.user.Username)
-		h.consoleMessage(w, nil, http.StatusForbidden, msgNotAdmin)
-		return
-	}
-	cr := &consoleReq{h: h, w: w, r: r, a: a, params: params}
-	if isPost {
-		form, ok := cr.readForm(rt.multi...)
-		if !ok {
+	return m
+}
+
+// consolePage serves a route of consoleRoutes: for a signed-in
+// administrator, the CSRF token of a POST checked, a fresh confirmation
+// asked for where the route needs one.
+func (h *Handler) consolePage(rt consoleRoute) http.Handler {
+	names := routes.Wildcards(rt.path)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		params := make([]string, len(names))
+		for i, n := range names {
+			params[i] = r.PathValue(n)
+		}
+		isPost := r.Method == http.MethodPost
+		a, err := h.consoleAdmin(ctx, r)
+		if err != nil {
+			h.consoleFail(w, r, nil, err)
 			return
 		}
-		if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, a.sess.CSRF) {
-			web.Logger(ctx).Info("console csrf mismatch", "username", a.user.Username)
-			h.consoleMessage(w, a, http.StatusForbidden, msgConsoleCSRF)
+		if a == nil {
+			h.toSignIn(w, r)
 			return
 		}
-		cr.form = form
-	}
-	if rt.confirm || isPost && rt.confirmPost {
-		if !h.confirmed(a, h.now()) {
-			// A GET goes to the confirmation and comes back; a POST (its
-			// form was shown while confirmed, which has lapsed since) goes
-			// to the confirmation, then to the page the form was on.
-			back := r.URL.Path
-			if isPost {
-				back = rt.back(params)
-			} else if r.URL.RawQuery != "" {
-				back += "?" + r.URL.RawQuery
+		if !a.user.IsAdministrator() {
+			web.Logger(ctx).Info("console refused: not an administrator", "username", a.user.Username)
+			h.consoleMessage(w, nil, http.StatusForbidden, msgNotAdmin)
+			return
+		}
+		cr := &consoleReq{h: h, w: w, r: r, a: a, params: params}
+		if isPost {
+			form, ok := cr.readForm(rt.multi...)
+			if !ok {
+				return
 			}
-			page.Redirect(w, consolePrefix+"/confirm?return_to="+url.QueryEscape(back), http.StatusSeeOther)
-			return
+			if tok := form.Get("csrf"); tok == "" || !shared.Equal(tok, a.sess.CSRF) {
+				web.Logger(ctx).Info("console csrf mismatch", "username", a.user.Username)
+				h.consoleMessage(w, a, http.StatusForbidden, msgConsoleCSRF)
+				return
+			}
+			cr.form = form
 		}
-	}
-	if isPost {
-		rt.post(cr)
-	} else {
-		rt.get(cr)
-	}
+		if rt.confirm || isPost && rt.confirmPost {
+			if !h.confirmed(a, h.now()) {
+				// A GET goes to the confirmation and comes back; a POST (its
+				// form was shown while confirmed, which has lapsed since) goes
+				// to the confirmation, then to the page the form was on.
+				back := r.URL.Path
+				if isPost {
+					back = rt.back(params)
+				} else if r.URL.RawQuery != "" {
+					back += "?" + r.URL.RawQuery
+				}
+				page.Redirect(w, consolePrefix+"/confirm?return_to="+url.QueryEscape(back), http.StatusSeeOther)
+				return
+			}
+		}
+		if isPost {
+			rt.post(cr)
+		} else {
+			rt.get(cr)
+		}
+	})
 }
 
 // consoleReq is one request of a signed-in administrator.
@@ -246,11 +238,12 @@ func (c *consoleReq) ctx() context.Context { return c.r.Context() }
 // param is the i-th "*" segment of the route, unescaped.
 func (c *consoleReq) param(i int) string { return c.params[i] }
 
-// consoleRoute is one console path pattern: its GET and POST handlers,
+// consoleRoute is one console path pattern (routes.Admin's, "/console/links/{id}"):
+// its GET and POST handlers,
 // whether they need a fresh password confirmation (confirm: both;
 // confirmPost: the POST only), and the form fields that may repeat.
 type consoleRoute struct {
-	pattern     []string
+	path        string
 	get, post   func(*consoleReq)
 	confirm     bool
 	confirmPost bool
@@ -264,47 +257,15 @@ func (rt *consoleRoute) back(params []string) string {
 	if rt.backTo != nil {
 		return rt.backTo(params)
 	}
-	var b strings.Builder
-	b.WriteString(consolePrefix)
+	segs := strings.Split(rt.path, "/")
 	i := 0
-	for _, p := range rt.pattern {
-		b.WriteByte('/')
-		if p == "*" {
-			b.WriteString(url.PathEscape(params[i]))
+	for j, seg := range segs {
+		if strings.HasPrefix(seg, "{") {
+			segs[j] = url.PathEscape(params[i])
 			i++
-		} else {
-			b.WriteString(p)
 		}
 	}
-	return b.String()
-}
-
-func (h *Handler) consoleRoute(segs []string) (*consoleRoute, []string) {
-	for i := range h.consoleRoutes {
-		rt := &h.consoleRoutes[i]
-		if len(segs) != len(rt.pattern) {
-			continue
-		}
-		var params []string
-		ok := true
-		for j, p := range rt.pattern {
-			if p == "*" {
-				v, err := url.PathUnescape(segs[j])
-				if err != nil || v == "" {
-					ok = false
-					break
-				}
-				params = append(params, v)
-			} else if p != segs[j] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return rt, params
-		}
-	}
-	return nil, nil
+	return strings.Join(segs, "/")
 }
 
 // consoleAdmin returns the signed-in user of r's console cookie, nil when
@@ -610,32 +571,32 @@ func render[T any](c *consoleReq, status int, title, section string, body func(*
 }
 
 // consoleRoutes lists the console's pages and actions.
-func (h *Handler) newConsoleRoutes() []consoleRoute {
+func consoleRoutes() []consoleRoute {
 	return append([]consoleRoute{
-		{pattern: []string{"confirm"}, get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
-		{pattern: []string{"confirm", "passkey"}, post: (*consoleReq).confirmPasskey, backTo: func([]string) string { return consolePrefix + "/confirm" }},
-		{pattern: []string{"links"}, get: (*consoleReq).links},
-		{pattern: []string{"links", "new"}, get: (*consoleReq).newLinkForm, post: (*consoleReq).createLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
-		{pattern: []string{"links", "*"}, get: (*consoleReq).link},
-		{pattern: []string{"links", "*", "created"}, get: (*consoleReq).created, confirm: true},
-		{pattern: []string{"links", "*", "credentials"}, get: (*consoleReq).credentials, confirm: true},
-		{pattern: []string{"links", "*", "rotate"}, get: (*consoleReq).rotateForm, post: (*consoleReq).rotate, confirm: true},
-		{pattern: []string{"links", "*", "edit"}, get: (*consoleReq).editLinkForm, post: (*consoleReq).editLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
-		{pattern: []string{"links", "*", "enable"}, post: func(c *consoleReq) { c.setEnabled(true) }, confirm: true, backTo: linkBack},
-		{pattern: []string{"links", "*", "disable"}, post: func(c *consoleReq) { c.setEnabled(false) }, backTo: linkBack},
-		{pattern: []string{"links", "*", "delete"}, get: (*consoleReq).deleteLinkForm, post: (*consoleReq).deleteLink, confirm: true},
-		{pattern: []string{"links", "*", "grants", "*", "revoke"}, get: (*consoleReq).revokeGrantForm, post: (*consoleReq).revokeGrant, backTo: linkBack},
-		{pattern: []string{"users"}, get: (*consoleReq).users},
-		{pattern: []string{"users", "new"}, get: (*consoleReq).newUserForm, post: (*consoleReq).createUser, confirm: true, multi: []string{"permission"}},
-		{pattern: []string{"users", "*"}, get: (*consoleReq).user, post: (*consoleReq).updateUser, confirmPost: true, multi: []string{"permission"}},
-		{pattern: []string{"users", "*", "password"}, post: (*consoleReq).setPassword, confirm: true, backTo: userBack},
-		{pattern: []string{"users", "*", "revoke"}, post: (*consoleReq).revokeUserGrants, backTo: userBack},
-		{pattern: []string{"users", "*", "unlock"}, post: (*consoleReq).unlockUser, confirmPost: true, backTo: userBack},
-		{pattern: []string{"users", "*", "delete"}, get: (*consoleReq).deleteUserForm, post: (*consoleReq).deleteUser, confirm: true},
-		{pattern: []string{"users", "*", "passkeys", "add"}, get: (*consoleReq).addPasskeyForm, post: (*consoleReq).addPasskey, confirm: true},
-		{pattern: []string{"users", "*", "passkeys", "*", "remove"}, post: (*consoleReq).removePasskey, confirm: true, backTo: userBack},
-		{pattern: []string{"keys"}, get: (*consoleReq).keys},
-		{pattern: []string{"keys", "rotate"}, post: (*consoleReq).rotateKey, confirm: true, backTo: func([]string) string { return consolePrefix + "/keys" }},
+		{path: consolePrefix + "/confirm", get: (*consoleReq).confirmPage, post: (*consoleReq).confirm},
+		{path: consolePrefix + "/confirm/passkey", post: (*consoleReq).confirmPasskey, backTo: func([]string) string { return consolePrefix + "/confirm" }},
+		{path: consolePrefix + "/links", get: (*consoleReq).links},
+		{path: consolePrefix + "/links/new", get: (*consoleReq).newLinkForm, post: (*consoleReq).createLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
+		{path: consolePrefix + "/links/{id}", get: (*consoleReq).link},
+		{path: consolePrefix + "/links/{id}/created", get: (*consoleReq).created, confirm: true},
+		{path: consolePrefix + "/links/{id}/credentials", get: (*consoleReq).credentials, confirm: true},
+		{path: consolePrefix + "/links/{id}/rotate", get: (*consoleReq).rotateForm, post: (*consoleReq).rotate, confirm: true},
+		{path: consolePrefix + "/links/{id}/edit", get: (*consoleReq).editLinkForm, post: (*consoleReq).editLink, confirm: true, multi: []string{"redirect_uri", "scope"}},
+		{path: consolePrefix + "/links/{id}/enable", post: func(c *consoleReq) { c.setEnabled(true) }, confirm: true, backTo: linkBack},
+		{path: consolePrefix + "/links/{id}/disable", post: func(c *consoleReq) { c.setEnabled(false) }, backTo: linkBack},
+		{path: consolePrefix + "/links/{id}/delete", get: (*consoleReq).deleteLinkForm, post: (*consoleReq).deleteLink, confirm: true},
+		{path: consolePrefix + "/links/{id}/grants/{grant}/revoke", get: (*consoleReq).revokeGrantForm, post: (*consoleReq).revokeGrant, backTo: linkBack},
+		{path: consolePrefix + "/users", get: (*consoleReq).users},
+		{path: consolePrefix + "/users/new", get: (*consoleReq).newUserForm, post: (*consoleReq).createUser, confirm: true, multi: []string{"permission"}},
+		{path: consolePrefix + "/users/{username}", get: (*consoleReq).user, post: (*consoleReq).updateUser, confirmPost: true, multi: []string{"permission"}},
+		{path: consolePrefix + "/users/{username}/password", post: (*consoleReq).setPassword, confirm: true, backTo: userBack},
+		{path: consolePrefix + "/users/{username}/revoke", post: (*consoleReq).revokeUserGrants, backTo: userBack},
+		{path: consolePrefix + "/users/{username}/unlock", post: (*consoleReq).unlockUser, confirmPost: true, backTo: userBack},
+		{path: consolePrefix + "/users/{username}/delete", get: (*consoleReq).deleteUserForm, post: (*consoleReq).deleteUser, confirm: true},
+		{path: consolePrefix + "/users/{username}/passkeys/add", get: (*consoleReq).addPasskeyForm, post: (*consoleReq).addPasskey, confirm: true},
+		{path: consolePrefix + "/users/{username}/passkeys/{passkey}/remove", post: (*consoleReq).removePasskey, confirm: true, backTo: userBack},
+		{path: consolePrefix + "/keys", get: (*consoleReq).keys},
+		{path: consolePrefix + "/keys/rotate", post: (*consoleReq).rotateKey, confirm: true, backTo: func([]string) string { return consolePrefix + "/keys" }},
 	}, append(idpRoutes(), registrationRoutes()...)...)
 }
 

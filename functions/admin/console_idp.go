@@ -31,14 +31,14 @@ const idpSection = "idps"
 func idpRoutes() []consoleRoute {
 	back := func(params []string) string { return idpPath(params[0], "") }
 	return []consoleRoute{
-		{pattern: []string{"identity-providers"}, get: (*consoleReq).idpList},
-		{pattern: []string{"identity-providers", "new"}, get: (*consoleReq).idpNewForm, post: (*consoleReq).idpCreate, confirm: true},
-		{pattern: []string{"identity-providers", "*"}, get: (*consoleReq).idpShow},
-		{pattern: []string{"identity-providers", "*", "edit"}, get: (*consoleReq).idpEditForm, post: (*consoleReq).idpEdit, confirm: true},
-		{pattern: []string{"identity-providers", "*", "enable"}, post: func(c *consoleReq) { c.idpSetEnabled(true) }, confirm: true, backTo: back},
-		{pattern: []string{"identity-providers", "*", "disable"}, post: func(c *consoleReq) { c.idpSetEnabled(false) }, confirm: true, backTo: back},
-		{pattern: []string{"users", "*", "upstream"}, post: (*consoleReq).userLink, confirm: true, backTo: userBack},
-		{pattern: []string{"users", "*", "upstream", "unlink"}, post: (*consoleReq).userUnlink, confirm: true, backTo: userBack},
+		{path: consolePrefix + "/identity-providers", get: (*consoleReq).idpList},
+		{path: consolePrefix + "/identity-providers/new", get: (*consoleReq).idpNewForm, post: (*consoleReq).idpCreate, confirm: true},
+		{path: consolePrefix + "/identity-providers/{id}", get: (*consoleReq).idpShow},
+		{path: consolePrefix + "/identity-providers/{id}/edit", get: (*consoleReq).idpEditForm, post: (*consoleReq).idpEdit, confirm: true},
+		{path: consolePrefix + "/identity-providers/{id}/enable", post: func(c *consoleReq) { c.idpSetEnabled(true) }, confirm: true, backTo: back},
+		{path: consolePrefix + "/identity-providers/{id}/disable", post: func(c *consoleReq) { c.idpSetEnabled(false) }, confirm: true, backTo: back},
+		{path: consolePrefix + "/users/{username}/upstream", post: (*consoleReq).userLink, confirm: true, backTo: userBack},
+		{path: consolePrefix + "/users/{username}/upstream/unlink", post: (*consoleReq).userUnlink, confirm: true, backTo: userBack},
 	}
 }
 

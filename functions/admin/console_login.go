@@ -78,19 +78,7 @@ func (h *Handler) readSignInForm(w http.ResponseWriter, r *http.Request) (url.Va
 	return nil, false
 }
 
-// consoleLogin serves GET and POST /console/login.
-func (h *Handler) consoleLogin(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		h.consoleLoginForm(w, r)
-	case http.MethodPost:
-		h.consoleLoginPost(w, r)
-	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
-	}
-}
-
+// consoleLoginForm serves GET /console/login.
 func (h *Handler) consoleLoginForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	back := consoleReturnTo(q.Get("return_to"))
@@ -266,11 +254,6 @@ func (h *Handler) consolePassword(r *http.Request, username, pw string) (*store.
 // page, which says it is signed out.
 func (h *Handler) consoleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
-		return
-	}
 	form, err := web.ParseForm(r, false)
 	if err != nil {
 		h.consoleMessage(w, nil, http.StatusBadRequest, msgConsoleBadForm)

@@ -22,11 +22,11 @@ const registrationSection = "registration"
 // registrationRoutes are the console routes of this file.
 func registrationRoutes() []consoleRoute {
 	return []consoleRoute{
-		{pattern: []string{"registration"}, get: (*consoleReq).registrationPage, post: (*consoleReq).saveRegistration, confirmPost: true,
+		{path: consolePrefix + "/registration", get: (*consoleReq).registrationPage, post: (*consoleReq).saveRegistration, confirmPost: true,
 			multi: []string{"md_scope", "dr_scope"}},
-		{pattern: []string{"links", "*", "approve"}, get: func(c *consoleReq) { c.decisionForm(shared.StatusActive) },
+		{path: consolePrefix + "/links/{id}/approve", get: func(c *consoleReq) { c.decisionForm(shared.StatusActive) },
 			post: func(c *consoleReq) { c.decide(shared.StatusActive) }, confirm: true},
-		{pattern: []string{"links", "*", "reject"}, get: func(c *consoleReq) { c.decisionForm(shared.StatusRejected) },
+		{path: consolePrefix + "/links/{id}/reject", get: func(c *consoleReq) { c.decisionForm(shared.StatusRejected) },
 			post: func(c *consoleReq) { c.decide(shared.StatusRejected) }, confirm: true},
 	}
 }

@@ -39,11 +39,6 @@ var openAPI = sync.OnceValue(func() []byte {
 // of its own: it describes the API and holds nothing secret (in AWS the
 // IAM authorizer on /admin/* still applies).
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method " + r.Method + " is not allowed here; allowed: GET, HEAD"})
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

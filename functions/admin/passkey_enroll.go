@@ -112,19 +112,12 @@ func (h *Handler) removePasskeys(w http.ResponseWriter, r *http.Request, c call)
 	return nil
 }
 
-// consolePasskeyEnroll serves the enrollment link's page.
-func (h *Handler) consolePasskeyEnroll(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		tok := r.URL.Query().Get("token")
-		if _, ok := h.enrollment(w, r, tok); ok {
-			h.renderEnrollForm(w, r, http.StatusOK, enrollFormData{Token: tok})
-		}
-	case http.MethodPost:
-		h.consolePasskeyEnrollPost(w, r)
-	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
+// consolePasskeyEnrollForm serves GET /console/passkeys/enroll: the
+// enrollment link's page.
+func (h *Handler) consolePasskeyEnrollForm(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("token")
+	if _, ok := h.enrollment(w, r, tok); ok {
+		h.renderEnrollForm(w, r, http.StatusOK, enrollFormData{Token: tok})
 	}
 }
 
@@ -168,6 +161,7 @@ func (h *Handler) renderEnrollForm(w http.ResponseWriter, r *http.Request, statu
 	renderConsole(w, status, frame{Title: "Set up a passkey", Provider: h.cfg.ProviderName}, enrollFormPage, d)
 }
 
+// consolePasskeyEnrollPost serves POST /console/passkeys/enroll.
 func (h *Handler) consolePasskeyEnrollPost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	form, ok := h.readSignInForm(w, r)

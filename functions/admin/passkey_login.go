@@ -88,25 +88,14 @@ func (h *Handler) renderPasskeyNeeded(w http.ResponseWriter, u store.User) {
 	})
 }
 
-// consolePasskeyLogin serves /console/login/passkey.
-func (h *Handler) consolePasskeyLogin(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		h.passkeyStepForm(w, r)
-	case http.MethodPost:
-		h.passkeyStepPost(w, r)
-	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		h.consoleMessage(w, nil, http.StatusMethodNotAllowed, msgConsoleMethod)
-	}
-}
-
 // stepExpired sends the browser back to the sign-in page with msg.
 func (h *Handler) stepExpired(w http.ResponseWriter, r *http.Request, msg string) {
 	h.clearPasskeyCookie(w)
 	h.renderConsoleLogin(w, r, http.StatusOK, consoleLoginData{ReturnTo: consolePrefix + "/links", Error: msg})
 }
 
+// passkeyStepForm serves GET /console/login/passkey: a sign-in's second
+// step, the passkey.
 func (h *Handler) passkeyStepForm(w http.ResponseWriter, r *http.Request) {
 	tok := h.cookies.Token(r, h.passkeyCookie())
 	if tok == "" || !h.passkeysOn() {
@@ -131,6 +120,7 @@ func (h *Handler) passkeyStepForm(w http.ResponseWriter, r *http.Request) {
 	renderPasskeyPage(w, http.StatusOK, frame{Title: title, Provider: h.cfg.ProviderName}, d)
 }
 
+// passkeyStepPost serves POST /console/login/passkey.
 func (h *Handler) passkeyStepPost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	form, ok := h.readSignInForm(w, r)

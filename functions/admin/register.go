@@ -93,11 +93,6 @@ type registrationResponse struct {
 // shown this once (only its verifier is kept).
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		writeRegistrationError(w, &registrationError{http.StatusMethodNotAllowed, "invalid_request", "use POST with a JSON body (RFC 7591 §3.1)"})
-		return
-	}
 	p, err := h.registrationPolicy(ctx)
 	if err != nil {
 		h.registrationFailed(w, r, err)

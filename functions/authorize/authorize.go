@@ -70,6 +70,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -80,13 +81,15 @@ import (
 	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/routes"
 	"github.com/applinks/applinks/shared/throttle"
 	"github.com/applinks/applinks/shared/upstream"
 	"github.com/applinks/applinks/shared/web"
 )
 
 // Paths are the URL paths (or ServeMux prefixes, ending in /) this handler
-// serves.
+// serves: the patterns the local runner mounts it on (its routes, with
+// their methods, are routes.Authorize).
 var Paths = []string{
 	"/oauth2/authorize", "/rest/oauth2/latest/authorize",
 	"/oauth2/login", "/oauth2/consent", "/oauth2/logout",
@@ -171,6 +174,8 @@ type Handler struct {
 	// an unknown application); metadata fetches the documents.
 	metaLinks MetadataLinkStore
 	metadata  *clientmeta.Fetcher
+	// mux serves routes.Authorize.
+	mux *routes.Mux
 }
 
 // New returns a Handler. It fails when the store or the issuer is missing.
@@ -229,100 +234,67 @@ func New(o Options) (*Handler, error) {
 		Now:                h.now,
 		Sleep:              o.Sleep,
 	})
+	if h.mux, err = h.newMux(); err != nil {
+		return nil, fmt.Errorf("authorize: %w", err)
+	}
 	return h, nil
 }
 
-// ServeHTTP routes the request to the endpoint its path names.
+// ServeHTTP routes the request to the endpoint its path names
+// (routes.Authorize): a path that is not clean ("//", "." or "..") is a
+// 404 page, and the path is matched unescaped (a %2F separates segments),
+// as it was before the routes were patterns.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
 	}
-	p := r.URL.Path
-	switch {
-	case p == "/oauth2/authorize" || p == "/rest/oauth2/latest/authorize":
-		// OIDC Core §3.1.2.1: the authorization endpoint takes GET and POST
-		// (form-encoded), with the same meaning.
-		switch r.Method {
-		case http.MethodGet, http.MethodPost:
-			h.authorize(w, r)
-		default:
-			w.Header().Set("Allow", "GET, POST")
-			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
-		}
-	case p == "/oauth2/login":
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			h.loginForm(w, r)
-		case http.MethodPost:
-			h.login(w, r)
-		default:
-			w.Header().Set("Allow", "GET, HEAD, POST")
-			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
-		}
-	case p == "/oauth2/consent":
-		if h.allow(w, r, http.MethodPost) {
-			h.consent(w, r)
-		}
-	case p == "/oauth2/logout":
-		switch r.Method {
-		case http.MethodGet:
+	if r.URL.RawPath != "" {
+		u := *r.URL
+		u.RawPath = ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// newMux serves routes.Authorize; a path's other methods are a 405 page
+// with Allow, an unknown path a 404 page.
+func (h *Handler) newMux() (*routes.Mux, error) {
+	return routes.NewMux(routes.Authorize, map[string]http.Handler{
+		"GET /oauth2/authorize":              http.HandlerFunc(h.authorize),
+		"POST /oauth2/authorize":             http.HandlerFunc(h.authorize),
+		"GET /rest/oauth2/latest/authorize":  http.HandlerFunc(h.authorize),
+		"POST /rest/oauth2/latest/authorize": http.HandlerFunc(h.authorize),
+		"GET /oauth2/login":                  http.HandlerFunc(h.loginForm),
+		"POST /oauth2/login":                 http.HandlerFunc(h.login),
+		"POST /oauth2/consent":               http.HandlerFunc(h.consent),
+		"GET /oauth2/logout": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			vals, err := url.ParseQuery(r.URL.RawQuery)
 			if err != nil {
 				h.failLogout(w, logoutProblem(textLogoutLink, "the query string is not valid"))
 				return
 			}
 			h.logoutPage(w, r, vals)
-		case http.MethodPost:
-			h.logout(w, r)
-		default:
-			w.Header().Set("Allow", "GET, POST")
+		}),
+		"POST /oauth2/logout":           http.HandlerFunc(h.logout),
+		"GET /device":                   http.HandlerFunc(h.deviceGet), // RFC 8628 §3.3 (device.go)
+		"POST /device":                  http.HandlerFunc(h.devicePost),
+		"GET /oauth2/upstream/start":    http.HandlerFunc(h.upstreamStart),
+		"GET /oauth2/upstream/callback": http.HandlerFunc(h.upstreamCallback),
+		"GET /account/authorizations":   http.HandlerFunc(h.account),
+		"POST /account/authorizations/{client_id}/revoke": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.revoke(w, r, r.PathValue("client_id"))
+		}),
+	}, http.HandlerFunc(h.notFound), func(allow []string) http.Handler {
+		a := strings.Join(allow, ", ")
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", a)
 			h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
-		}
-	case p == devicePath:
-		h.device(w, r) // RFC 8628 §3.3 (device.go)
-	case p == upstreamStartPath:
-		if h.allowGet(w, r) {
-			h.upstreamStart(w, r)
-		}
-	case p == upstreamCallbackPath:
-		if h.allowGet(w, r) {
-			h.upstreamCallback(w, r)
-		}
-	case p == "/account/authorizations":
-		if h.allow(w, r, http.MethodGet) {
-			h.account(w, r)
-		}
-	case strings.HasPrefix(p, "/account/authorizations/") && strings.HasSuffix(p, "/revoke"):
-		clientID := strings.TrimSuffix(strings.TrimPrefix(p, "/account/authorizations/"), "/revoke")
-		if clientID == "" || strings.Contains(clientID, "/") {
-			h.renderMessage(w, http.StatusNotFound, msgNotFound)
-			return
-		}
-		if h.allow(w, r, http.MethodPost) {
-			h.revoke(w, r, clientID)
-		}
-	default:
-		h.renderMessage(w, http.StatusNotFound, msgNotFound)
-	}
+		})
+	})
 }
 
-// allowGet answers 405 with an Allow header unless r's method is GET or
-// HEAD.
-func (h *Handler) allowGet(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return true
-	}
-	w.Header().Set("Allow", "GET, HEAD")
-	h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
-	return false
-}
-
-// allow answers 405 with an Allow header unless r's method is method.
-func (h *Handler) allow(w http.ResponseWriter, r *http.Request, method string) bool {
-	if r.Method == method {
-		return true
-	}
-	w.Header().Set("Allow", method)
-	h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
-	return false
+// notFound is the 404 page.
+func (h *Handler) notFound(w http.ResponseWriter, _ *http.Request) {
+	h.renderMessage(w, http.StatusNotFound, msgNotFound)
 }

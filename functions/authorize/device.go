@@ -88,25 +88,18 @@ func deviceURL(userCode string) string {
 	return devicePath + "?" + url.Values{"user_code": {shared.FormatUserCode(userCode)}}.Encode()
 }
 
-// device serves /device.
-func (h *Handler) device(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		h.deviceGet(w, r)
-	case http.MethodPost:
-		form, ok := h.readForm(w, r)
-		if !ok {
-			return
-		}
-		if form.Has("decision") || form.Has("account") {
-			h.deviceDecide(w, r, form)
-			return
-		}
-		h.deviceEnter(w, r, form)
-	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		h.renderMessage(w, http.StatusMethodNotAllowed, msgMethod)
+// devicePost serves POST /device: the code entered, or the decision on
+// the consent page.
+func (h *Handler) devicePost(w http.ResponseWriter, r *http.Request) {
+	form, ok := h.readForm(w, r)
+	if !ok {
+		return
 	}
+	if form.Has("decision") || form.Has("account") {
+		h.deviceDecide(w, r, form)
+		return
+	}
+	h.deviceEnter(w, r, form)
 }
 
 // deviceGet serves GET /device: the end pages, the next step for a code

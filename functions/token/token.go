@@ -23,18 +23,24 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/shared/routes"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
 
-// Paths are the URL paths this handler serves.
+// Paths are the URL paths this handler serves: the ServeMux patterns the
+// local runner mounts it on, as API Gateway routes them to it (its routes,
+// with their methods, are routes.Token).
 var Paths = []string{
 	"/oauth2/token", "/rest/oauth2/latest/token",
 	"/oauth2/revoke", "/oauth2/introspect",
@@ -118,7 +124,7 @@ type Handler struct {
 	permKeys KeyPublisher      // idem
 	now      func() time.Time
 	random   io.Reader
-	mux      *http.ServeMux
+	mux      *routes.Mux
 	// policy caches the metadata documents of the registration policy in
 	// force; defaultDocs are those of the default policy, used until a
 	// read succeeds (metadata.go).
@@ -164,38 +170,44 @@ func New(o Options) (*Handler, error) {
 	}
 	h.defaultDocs = docs
 
-	mux := http.NewServeMux()
-	post := func(path string, f http.HandlerFunc) {
-		mux.HandleFunc("POST "+path, f)
-		mux.HandleFunc(path, methodNotAllowed("POST"))
+	// The routes are routes.Token's; a path's other methods are 405 with
+	// Allow and an OAuth error body, an unknown path net/http's plain 404
+	// (as when this handler was a ServeMux).
+	mux, err := routes.NewMux(routes.Token, map[string]http.Handler{
+		"POST /oauth2/token":                          http.HandlerFunc(h.token),
+		"POST /rest/oauth2/latest/token":              http.HandlerFunc(h.token),
+		"POST /oauth2/revoke":                         http.HandlerFunc(h.revoke),
+		"POST /oauth2/introspect":                     http.HandlerFunc(h.introspect),
+		"POST /oauth2/device_authorization":           http.HandlerFunc(h.deviceAuthorization),
+		"GET /.well-known/oauth-authorization-server": http.HandlerFunc(h.serveMetadata),
+		"GET /.well-known/jwks.json":                  http.HandlerFunc(h.serveJWKS),
+		"GET /.well-known/openid-configuration":       http.HandlerFunc(h.serveDiscovery),
+		"GET /.well-known/permissions-jwks.json":      http.HandlerFunc(h.servePermissionsJWKS),
+		"GET /oauth2/userinfo":                        http.HandlerFunc(h.userinfo),
+		"POST /oauth2/userinfo":                       http.HandlerFunc(h.userinfo),
+	}, http.NotFoundHandler(), func(allow []string) http.Handler {
+		return methodNotAllowed(strings.Join(allow, ", "))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token: %w", err)
 	}
-	post("/oauth2/token", h.token)
-	post("/rest/oauth2/latest/token", h.token)
-	post("/oauth2/revoke", h.revoke)
-	post("/oauth2/introspect", h.introspect)
-	post("/oauth2/device_authorization", h.deviceAuthorization)
-	get := func(path string, f http.HandlerFunc) {
-		mux.HandleFunc("GET "+path, f)
-		mux.HandleFunc(path, methodNotAllowed("GET, HEAD"))
-	}
-	get("/.well-known/oauth-authorization-server", h.serveMetadata)
-	get("/.well-known/jwks.json", h.serveJWKS)
-	get("/.well-known/openid-configuration", h.serveDiscovery)
-	get("/.well-known/permissions-jwks.json", h.servePermissionsJWKS)
-	mux.HandleFunc("GET /oauth2/userinfo", h.userinfo)
-	mux.HandleFunc("POST /oauth2/userinfo", h.userinfo)
-	mux.HandleFunc("/oauth2/userinfo", methodNotAllowed("GET, HEAD, POST"))
 	h.mux = mux
 	return h, nil
 }
 
-// ServeHTTP serves Paths: the POST endpoints answer any other method with
-// 405, the well-known documents answer GET and HEAD.
+// ServeHTTP serves routes.Token: the POST endpoints answer any other
+// method with 405, the well-known documents answer GET and HEAD.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		// web.Middleware sets the same limit; this keeps it when the
 		// handler is mounted without it.
 		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
+	}
+	if p := r.URL.EscapedPath(); !routes.Clean(p) {
+		// What ServeMux answers a path that is not clean, as this
+		// handler did when it was one.
+		http.Redirect(w, r, (&url.URL{Path: routes.CleanPath(p), RawQuery: r.URL.RawQuery}).String(), http.StatusTemporaryRedirect)
+		return
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -72,6 +72,14 @@ func NewWith(ctx context.Context, cfg config.Config, st *store.Store, logger *sl
 	if err != nil {
 		return nil, fmt.Errorf("admin handler: %w", err)
 	}
+	return web.HSTS(web.Middleware(newMux(tok, authz, adm), logger, nil), cfg.Issuer), nil
+}
+
+// newMux mounts each function's handler on its Paths, as API Gateway
+// routes them, and the demo callback page. Each handler answers its own
+// 404s and 405s under its paths (TestLocalMuxRoutes: every route of
+// routes.Token, routes.Authorize and routes.Admin reaches its function).
+func newMux(tok, authz, adm http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, m := range []struct {
 		paths []string
@@ -82,7 +90,7 @@ func NewWith(ctx context.Context, cfg config.Config, st *store.Store, logger *sl
 		}
 	}
 	mux.HandleFunc("GET "+CallbackPath, callback)
-	return web.HSTS(web.Middleware(mux, logger, nil), cfg.Issuer), nil
+	return mux
 }
 
 var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>
