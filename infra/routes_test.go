@@ -13,11 +13,7 @@ import (
 // notRouted are the routes a function serves that the HTTP API does not
 // send it, with the reason. A route here is served by the local runner and
 // not in AWS.
-var notRouted = map[string]string{
-	"authorize POST /rest/oauth2/latest/authorize": "the alias of the authorization endpoint is routed for GET only " +
-		"(SPEC: GET /oauth2/authorize, alias /rest/oauth2/latest/authorize); the function takes POST on both paths, as " +
-		"OIDC Core §3.1.2.1 has it for the authorization endpoint, and API Gateway answers it 404",
-}
+var notRouted = map[string]string{}
 
 // sends reports whether the HTTP API route ar sends requests of the
 // function's route rt to its function: the same method (ANY: every one;

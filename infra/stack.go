@@ -192,6 +192,7 @@ var Routes = []Route{
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/rest/oauth2/latest/authorize", false},
+	{"authorize", awsapigatewayv2.HttpMethod_POST, "/rest/oauth2/latest/authorize", false},
 	{"authorize", awsapigatewayv2.HttpMethod_GET, "/oauth2/login", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/login", false},
 	{"authorize", awsapigatewayv2.HttpMethod_POST, "/oauth2/consent", false},

@@ -426,6 +426,7 @@ func TestRoutes(t *testing.T) {
 		"GET /oauth2/authorize":                           "authorize",
 		"POST /oauth2/authorize":                          "authorize",
 		"GET /rest/oauth2/latest/authorize":               "authorize",
+		"POST /rest/oauth2/latest/authorize":              "authorize",
 		"GET /oauth2/login":                               "authorize",
 		"POST /oauth2/login":                              "authorize",
 		"POST /oauth2/consent":                            "authorize",
