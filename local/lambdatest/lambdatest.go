@@ -85,7 +85,15 @@ func Build(ctx context.Context, dir string) (map[string]string, error) {
 
 // buildFlags are the go build flags of `make build` (TestBuildFlagsAreMakeBuilds
 // keeps the two equal).
-var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+var buildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", noInlineAdmin}
+
+// noInlineAdmin builds the admin function's own package without inlining:
+// its handlers are the console's pages and the admin API, where a call
+// more or less is not measurable, and inlining there cost about 260 KB of
+// the admin bootstrap's 12 MiB budget. Every other package, the store and
+// the SDK included, is compiled as usual; the flag names a package the
+// authorize and token bootstraps do not link, so it changes nothing there.
+const noInlineAdmin = "-gcflags=github.com/applinks/applinks/functions/admin=-l"
 
 // BuildPackage compiles pkg (a package path, or one relative to root, the
 // module root) into out for linux and goarch, with buildFlags and cgo off:

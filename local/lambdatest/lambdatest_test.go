@@ -434,7 +434,7 @@ func TestBuildFlagsAreMakeBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "go build -tags lambda.norpc -trimpath -ldflags='-s -w'"
+	want := "go build -tags lambda.norpc -trimpath -ldflags='-s -w' " + noInlineAdmin
 	got := "go build " + strings.Join(buildFlags, " ")
 	if got != strings.Replace(want, "'-s -w'", "-s -w", 1) || !strings.Contains(string(mk), want) {
 		t.Errorf("got %q here and the Makefile's build line %s %q, want them equal", got, map[bool]string{true: "contains", false: "lacks"}[strings.Contains(string(mk), want)], want)

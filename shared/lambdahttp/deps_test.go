@@ -76,7 +76,8 @@ func TestNoReflectMethod(t *testing.T) {
 	dir := t.TempDir()
 	link := func(t *testing.T, pkg, out string) (marked []string, size int64) {
 		t.Helper()
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep", "-o", out, pkg)
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep",
+			"-gcflags=github.com/applinks/applinks/functions/admin=-l", "-o", out, pkg) // as make build
 		cmd.Env = append(cmd.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

@@ -16,7 +16,6 @@ package strength
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	_ "embed"
 	"fmt"
@@ -28,13 +27,17 @@ import (
 
 //go:generate go run gen.go
 
+// commonGz is a string, not a []byte: the linker puts an embedded string
+// in the read-only segment and a []byte in the writable data, and the
+// admin bootstrap's size budget is met only with it read-only.
+//
 //go:embed common.txt.gz
-var commonGz []byte
+var commonGz string
 
 // common is the list, read once, on the first check.
 var common = sync.OnceValue(func() map[string]struct{} {
 	m := make(map[string]struct{}, 52000)
-	z, err := gzip.NewReader(bytes.NewReader(commonGz))
+	z, err := gzip.NewReader(strings.NewReader(commonGz))
 	if err != nil {
 		panic("strength: common.txt.gz: " + err.Error()) // embedded at build time: a broken file is a build error
 	}
