@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -363,4 +364,70 @@ func hasName(names map[string]string, name string) bool {
 		}
 	}
 	return false
+}
+
+// seedUser creates a user named username with a fresh id.
+func seedUser(t *testing.T, s *store.Store, username string, at time.Time) store.User {
+	t.Helper()
+	u := store.User{ID: uniq("uid"), Username: username, PasswordHash: "$argon2id$x", CreatedAt: at, UpdatedAt: at}
+	if err := s.CreateUser(ctx(), u); err != nil {
+		t.Fatalf("CreateUser(%s): %v", username, err)
+	}
+	return u
+}
+
+// unionOf is a catalog-free merge for ApproveGrant: the scopes of both, in
+// order, without repeats.
+func unionOf(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// approved records u's approval of clientID (scope REPO_READ) and returns
+// the grant.
+func approved(t *testing.T, s *store.Store, u store.User, clientID string, at time.Time) store.Grant {
+	t.Helper()
+	g, err := s.ApproveGrant(ctx(), store.Grant{ID: uniq("grant"), UserID: u.ID, Username: u.Username, ClientID: clientID,
+		Scope: []string{"REPO_READ"}}, unionOf, at)
+	if err != nil {
+		t.Fatalf("ApproveGrant(%s, %s): %v", u.Username, clientID, err)
+	}
+	return g
+}
+
+// newCode stores a fresh code of grant g and returns it.
+func newCode(t *testing.T, s *store.Store, g store.Grant, at time.Time) store.Code {
+	t.Helper()
+	c := store.Code{
+		Hash: uniq("code"), ClientID: g.ClientID, RedirectURI: "https://ci.example/cb",
+		Challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", UserID: g.UserID, GrantID: g.ID,
+		Scope: []string{"REPO_READ"}, AuthTime: at.Add(-time.Second), CreatedAt: at, ExpiresAt: at.Add(time.Minute),
+	}
+	if err := s.CreateCode(ctx(), c); err != nil {
+		t.Fatalf("CreateCode: %v", err)
+	}
+	return c
+}
+
+func newRefresh(g store.Grant, at time.Time) store.RefreshToken {
+	return store.RefreshToken{Hash: uniq("rt"), GrantID: g.ID, ClientID: g.ClientID, UserID: g.UserID,
+		Scope: g.Scope, AuthTime: at.Add(-time.Second), Status: store.RefreshActive, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)}
+}
+
+// grantWithToken approves a grant for a new user, and redeems a code of it
+// with a first refresh token.
+func grantWithToken(t *testing.T, s *store.Store, at time.Time) (store.Grant, store.RefreshToken) {
+	t.Helper()
+	g := approved(t, s, seedUser(t, s, uniq("alice"), at), "client", at)
+	c := newCode(t, s, g, at)
+	rt := newRefresh(g, at)
+	if err := s.RedeemCode(ctx(), c.Hash, &rt, at); err != nil {
+		t.Fatalf("RedeemCode: %v", err)
+	}
+	return g, rt
 }

@@ -335,3 +335,7 @@ func (s *Store) updateItem(ctx context.Context, k map[string]types.AttributeValu
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 }
+
+// shortID is a prefix of a stored hash, enough to tell records apart in an
+// error message without repeating a whole key.
+func shortID(h string) string { return h[:min(len(h), 8)] }

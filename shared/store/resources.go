@@ -223,3 +223,13 @@ func (s *Store) updateResourceURIs(ctx context.Context, clientID string, u LinkU
 	}
 	return Link{}, shared.ErrNotFound // deleted right after the update
 }
+
+// setResource records a resource indicator (RFC 8707) and its resource
+// server on the item of a code, refresh token or device authorization;
+// without one the item is as it was before resource indicators.
+func setResource(it map[string]types.AttributeValue, resource, clientID string) {
+	if resource != "" {
+		it[aResourceURI] = str(resource)
+		it[aResourceClientID] = str(clientID)
+	}
+}
