@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,14 +26,48 @@ var forbidden = []struct{ prefix, why string }{
 	{"github.com/aws/aws-sdk-go-v2/service/secretsmanager/schemas", "schema-based serde (service/secretsmanager v1.50.0 and later), as for DynamoDB: go.mod keeps v1.49.0"},
 	{"testing", "test code"},
 	{"net/http/httptest", "test code"},
-	{"github.com/applinks/applinks/shared/clocktest", "test code"},
-	{"github.com/applinks/applinks/shared/logtest", "test code"},
-	{"github.com/applinks/applinks/shared/permissions/permissionstest", "test code"},
+	{"github.com/applinks/applinks/local", "the local runner and its tools"},
+}
+
+// module is the import path of this module.
+const module = "github.com/applinks/applinks"
+
+// testSupport reports whether the package at import path p is test support:
+// a package of this module named for it, as the standard library names
+// net/http/httptest (shared/clocktest, shared/logtest,
+// shared/store/storetest, ...). No Lambda binary may link one.
+func testSupport(p string) bool {
+	return strings.HasPrefix(p, module+"/") && strings.HasSuffix(path.Base(p), "test")
+}
+
+// TestTestSupportByName: the test-support packages are named as
+// testSupport recognises them, so that TestLambdaDependencies keeps them
+// out of the Lambda binaries; a package renamed away from the convention
+// fails here.
+func TestTestSupportByName(t *testing.T) {
+	out, err := exec.Command("go", "list", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	pkgs := strings.Fields(string(out))
+	for _, want := range []string{"shared/clocktest", "shared/logtest", "shared/store/storetest", "shared/permissions/permissionstest", "shared/upstream/upstreamtest"} {
+		p := module + "/" + want
+		if !slices.Contains(pkgs, p) {
+			t.Errorf("got no package %s, want the test support there (or this list updated)", p)
+		} else if !testSupport(p) {
+			t.Errorf("testSupport(%q) = false, want true", p)
+		}
+	}
+	for _, p := range []string{module + "/shared/store", module + "/shared/web", module + "/functions/token", "net/http/httptest"} {
+		if testSupport(p) {
+			t.Errorf("testSupport(%q) = true, want false", p)
+		}
+	}
 }
 
 // TestLambdaDependencies lists what each function's bootstrap links (as
 // make build builds it) and refuses the packages that made the binaries
-// outgrow their 10 MB budget.
+// outgrow their 10 MB budget, test code and the local runner's packages.
 func TestLambdaDependencies(t *testing.T) {
 	for _, fn := range []string{"admin", "authorize", "token"} {
 		t.Run(fn, func(t *testing.T) {
@@ -47,6 +82,9 @@ func TestLambdaDependencies(t *testing.T) {
 				t.Fatalf("got %d dependencies, want the full list", len(deps))
 			}
 			for _, d := range deps {
+				if testSupport(d) {
+					t.Errorf("got %s among the dependencies, want none: test code", d)
+				}
 				for _, f := range forbidden {
 					if d == f.prefix || strings.HasPrefix(d, f.prefix+"/") {
 						t.Errorf("got %s among the dependencies, want none: %s", d, f.why)
