@@ -7,7 +7,7 @@
 // html/template is not used because it makes the linker keep every
 // exported method of every reachable type (it calls methods by name through
 // reflect), which put megabytes of SDK code into the Lambda binaries
-// (shared/lambdahttp's TestLambdaDependencies keeps it out). Every dynamic
+// (shared/lambdahttp's TestNoReflectMethod fails a binary that does). Every dynamic
 // value goes through Buffer.Fill, which escapes it; every attribute is
 // double-quoted; every value in a URL attribute (href, action) goes through
 // LocalURL first.

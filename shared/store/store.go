@@ -1,8 +1,10 @@
 // Package store is the provider's persistence: one DynamoDB table for links,
-// users, sessions, authorization codes, grants, refresh tokens and revoked
-// access-token ids, and AWS Secrets Manager for client secrets and the
-// token-signing keys. It is the only implementation; its tests run against
-// DynamoDB Local and kumo (see storetest).
+// users, sessions, authorization codes, grants, refresh tokens, revoked
+// access-token ids, device authorizations, passkeys, upstream identity
+// providers and activity events, and AWS Secrets Manager for client secrets
+// and the signing keys. It is the only implementation; its tests run
+// against DynamoDB Local, with and without transactions, and moto's server
+// (see storetest).
 //
 // Every error wraps one of shared.ErrNotFound, shared.ErrConflict or
 // shared.ErrUnavailable where one applies; anything else is an internal

@@ -1,7 +1,8 @@
 // Package web is the HTTP plumbing the three functions share: one JSON log
 // line per request carrying its request id, audit events, the request-body
-// limit, strict form parsing (RFC 6749 §3.1, §3.2: a repeated parameter is
-// an error) and JSON responses.
+// limit, HEAD answered as GET (head.go), Strict-Transport-Security
+// (hsts.go), strict form parsing (RFC 6749 §3.1, §3.2: a repeated parameter
+// is an error), strict JSON decoding (jsonkeys.go) and JSON responses.
 package web
 
 import (

@@ -3,7 +3,8 @@
 // service, whose answers a test sets and changes while it runs and which
 // records what it was asked; and an in-memory permission-request key set.
 //
-// It is test support: no Lambda function may import it.
+// It is test support: no Lambda function may import it (shared/lambdahttp's
+// TestLambdaDependencies refuses it).
 package permissionstest
 
 import (

@@ -13,6 +13,9 @@
 // Every table and secret a test gets is deleted when the test ends, and
 // Main fails the run when any is left behind on an engine the binary used
 // (on AWS_ENDPOINT_URL: any with this binary's names).
+//
+// It is test support: no Lambda function may import it (shared/lambdahttp's
+// TestLambdaDependencies refuses it).
 package storetest
 
 import (

@@ -2,6 +2,9 @@
 // sign-in: zitadel/oidc's example OP (exampleop.SetupServer, unmodified),
 // and drives a person's browser through its login form. Nothing here is a
 // fake of an upstream.
+//
+// It is test support: no Lambda function may import it (shared/lambdahttp's
+// TestLambdaDependencies refuses it).
 package upstreamtest
 
 import (
