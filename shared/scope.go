@@ -305,6 +305,13 @@ func (c *Catalog) Union(a, b []string) []string {
 	return c.list(c.maxOf(set))
 }
 
+// Max returns max(closure(names)) in catalog order (SPEC): names without
+// duplicates and without a scope another of them implies. Unknown names
+// are dropped.
+func (c *Catalog) Max(names []string) []string {
+	return c.list(c.maxOf(c.closureOf(names)))
+}
+
 // parseRequest parses a scope parameter into the closure of its scopes, or
 // an InvalidScope *Error.
 func (c *Catalog) parseRequest(request string) ([]bool, error) {

@@ -263,6 +263,27 @@ func TestUnion(t *testing.T) {
 	}
 }
 
+// TestMax: max(closure(names)), the reduction the account page shows a
+// grant's scopes by.
+func TestMax(t *testing.T) {
+	c := DefaultCatalog()
+	tests := []struct {
+		names, want []string
+	}{
+		{[]string{"REPO_READ", "REPO_WRITE"}, []string{"REPO_WRITE"}},
+		{[]string{"REPO_WRITE", "REPO_WRITE", "PUBLIC_REPOS"}, []string{"REPO_WRITE"}},
+		{[]string{"REPO_READ", "ACCOUNT_WRITE"}, []string{"ACCOUNT_WRITE", "REPO_READ"}},
+		{[]string{"PROJECT_ADMIN", "UNKNOWN", "ACCOUNT_WRITE"}, []string{"ACCOUNT_WRITE", "PROJECT_ADMIN"}},
+		{[]string{"UNKNOWN"}, []string{}},
+		{nil, []string{}},
+	}
+	for _, tc := range tests {
+		if got := c.Max(tc.names); !slices.Equal(got, tc.want) || got == nil {
+			t.Errorf("Max(%q): got %q, want %q", tc.names, got, tc.want)
+		}
+	}
+}
+
 func TestParseScope(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -114,7 +114,7 @@ func (h *Handler) authorizations(r *http.Request, userID, revokedClient string) 
 			return nil, nil, err
 		}
 		out = append(out, Authorization{
-			ClientID: g.ClientID, LinkID: link.ID, Name: link.Name, Scopes: h.maxScopes(g.Scope), ProtocolScopes: g.Protocol,
+			ClientID: g.ClientID, LinkID: link.ID, Name: link.Name, Scopes: h.catalog.Max(g.Scope), ProtocolScopes: g.Protocol,
 			AuthorizedAt: g.CreatedAt.UTC(), LastAuthorizedAt: g.UpdatedAt.UTC(), link: link,
 		})
 	}
@@ -125,35 +125,6 @@ func (h *Handler) authorizations(r *http.Request, userID, revokedClient string) 
 		return out[i].ClientID < out[j].ClientID
 	})
 	return out, revoked, nil
-}
-
-// maxScopes returns the union of names, in catalog order, without a scope
-// another member implies (SPEC's max()).
-func (h *Handler) maxScopes(names []string) []string {
-	valid, err := h.catalog.Validate(names)
-	if err != nil { // a scope left the catalog: keep what is still known
-		var known []string
-		for _, n := range names {
-			if h.catalog.Description(n) != "" {
-				known = append(known, n)
-			}
-		}
-		valid, _ = h.catalog.Validate(known)
-	}
-	out := make([]string, 0, len(valid))
-	for _, s := range valid {
-		implied := false
-		for _, o := range valid {
-			if o != s && h.catalog.Covers([]string{o}, []string{s}) {
-				implied = true
-				break
-			}
-		}
-		if !implied {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // revokedNotice is how long after a revocation the account page confirms
