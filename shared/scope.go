@@ -255,24 +255,33 @@ func (c *Catalog) Cap(request string, ceiling, user []string) ([]string, error) 
 }
 
 // CapRefresh computes the scope of a refresh (RFC 6749 §6): request (""
-// absent = grantedBefore) must lie within closure(grantedBefore), else
-// InvalidScope; the result is capped against the current ceiling and user
-// permissions exactly like Cap.
+// absent = grantedBefore, which is Recap) must lie within
+// closure(grantedBefore), else InvalidScope; the result is capped against
+// the current ceiling and user permissions exactly like Cap.
 func (c *Catalog) CapRefresh(request string, grantedBefore, ceiling, user []string) ([]string, error) {
+	if request == "" {
+		return c.Recap(grantedBefore, ceiling, user), nil
+	}
 	before := c.closureOf(grantedBefore)
-	r := before
-	if request != "" {
-		var err error
-		if r, err = c.parseRequest(request); err != nil {
-			return nil, err
-		}
-		for i, in := range r {
-			if in && !before[i] {
-				return nil, InvalidScope("scope " + shorten(c.scopes[i].Name) + " was not granted and cannot be added on refresh")
-			}
+	r, err := c.parseRequest(request)
+	if err != nil {
+		return nil, err
+	}
+	for i, in := range r {
+		if in && !before[i] {
+			return nil, InvalidScope("scope " + shorten(c.scopes[i].Name) + " was not granted and cannot be added on refresh")
 		}
 	}
 	return c.capSet(r, ceiling, user), nil
+}
+
+// Recap caps a scope approved earlier again, against the current ceiling
+// and user permissions, when no scope parameter narrows it (a code's
+// redemption, a refresh without scope):
+//
+//	max(closure(approved) ∩ closure(C) ∩ closure(U)), or {baseline} when empty
+func (c *Catalog) Recap(approved, ceiling, user []string) []string {
+	return c.capSet(c.closureOf(approved), ceiling, user)
 }
 
 // Covers reports whether closure(want) ⊆ closure(have): an earlier grant of

@@ -263,6 +263,24 @@ func TestUnion(t *testing.T) {
 	}
 }
 
+// TestRecap: an approval capped again by today's ceiling and permissions.
+func TestRecap(t *testing.T) {
+	c := DefaultCatalog()
+	tests := []struct {
+		approved, ceiling, user, want []string
+	}{
+		{[]string{"REPO_WRITE"}, []string{"REPO_ADMIN"}, []string{"REPO_READ"}, []string{"REPO_READ"}},
+		{[]string{"REPO_WRITE", "ACCOUNT_WRITE"}, []string{"REPO_READ"}, []string{"SYSTEM_ADMIN"}, []string{"REPO_READ"}},
+		{[]string{"ACCOUNT_WRITE"}, []string{"REPO_ADMIN"}, []string{"SYSTEM_ADMIN"}, []string{"PUBLIC_REPOS"}},
+		{nil, []string{"REPO_ADMIN"}, []string{"SYSTEM_ADMIN"}, []string{"PUBLIC_REPOS"}},
+	}
+	for _, tc := range tests {
+		if got := c.Recap(tc.approved, tc.ceiling, tc.user); !slices.Equal(got, tc.want) {
+			t.Errorf("Recap(%q, %q, %q): got %q, want %q", tc.approved, tc.ceiling, tc.user, got, tc.want)
+		}
+	}
+}
+
 // TestMax: max(closure(names)), the reduction the account page shows a
 // grant's scopes by.
 func TestMax(t *testing.T) {

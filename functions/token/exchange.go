@@ -204,7 +204,7 @@ func (h *Handler) issue(ctx context.Context, link *store.Link, user store.User, 
 	if err != nil {
 		return tokenResponse{}, nil, err
 	}
-	scope, err := h.capScope(ctx, user, link, rs, "", c.Scope)
+	scope, err := h.recapScope(ctx, user, link, rs, c.Scope)
 	if err != nil {
 		return tokenResponse{}, nil, fmt.Errorf("cap code scope: %w", err)
 	}

@@ -55,6 +55,14 @@ func (h *Handler) capScope(ctx context.Context, user store.User, link, rs *store
 	return h.cfg.Catalog.CapRefresh(request, before, ceiling, perms)
 }
 
+// recapScope caps an approved scope again (Catalog.Recap) at its
+// redemption, as capScope does with no scope parameter: by the link's (and
+// rs's) current scopes and the user's current permissions, asking the
+// permission service when PERMISSION_SOURCE is service.
+func (h *Handler) recapScope(ctx context.Context, user store.User, link, rs *store.Link, approved []string) ([]string, error) {
+	return h.capScope(ctx, user, link, rs, "", approved)
+}
+
 // permissionsUnavailable is the token endpoint's answer when the
 // permission service fails: temporarily_unavailable (RFC 6749 §5.2 leaves
 // it to the authorization endpoint, but it is the code that tells a client
