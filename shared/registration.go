@@ -133,19 +133,12 @@ func (p RegistrationPolicy) Validate(c *Catalog) []FieldError {
 // Normalize returns p with nil lists made empty and the scopes in catalog
 // order; p must have passed Validate.
 func (p RegistrationPolicy) Normalize(c *Catalog) RegistrationPolicy {
-	p.MetadataDocuments.TrustedHosts = slices.Clone(nonNilStrings(p.MetadataDocuments.TrustedHosts))
-	p.MetadataDocuments.Scopes, _ = c.Validate(nonNilStrings(p.MetadataDocuments.Scopes))
-	p.DynamicRegistration.Scopes, _ = c.Validate(nonNilStrings(p.DynamicRegistration.Scopes))
-	p.MetadataDocuments.Scopes = nonNilStrings(p.MetadataDocuments.Scopes)
-	p.DynamicRegistration.Scopes = nonNilStrings(p.DynamicRegistration.Scopes)
+	p.MetadataDocuments.TrustedHosts = slices.Clone(NonNil(p.MetadataDocuments.TrustedHosts))
+	p.MetadataDocuments.Scopes, _ = c.Validate(NonNil(p.MetadataDocuments.Scopes))
+	p.DynamicRegistration.Scopes, _ = c.Validate(NonNil(p.DynamicRegistration.Scopes))
+	p.MetadataDocuments.Scopes = NonNil(p.MetadataDocuments.Scopes)
+	p.DynamicRegistration.Scopes = NonNil(p.DynamicRegistration.Scopes)
 	return p
-}
-
-func nonNilStrings(ss []string) []string {
-	if ss == nil {
-		return []string{}
-	}
-	return ss
 }
 
 // ValidateTrustedHost checks one entry of trusted_hosts: a host name in

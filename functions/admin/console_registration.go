@@ -87,7 +87,7 @@ func (c *consoleReq) saveRegistration() {
 	f := c.form
 	var p shared.RegistrationPolicy
 	p.MetadataDocuments.Mode = f.Get("md_mode")
-	p.MetadataDocuments.Scopes = nonNil(f["md_scope"])
+	p.MetadataDocuments.Scopes = shared.NonNil(f["md_scope"])
 	p.MetadataDocuments.TrustedHosts = []string{}
 	for line := range strings.Lines(f.Get("trusted_hosts")) {
 		if h := strings.TrimSpace(line); h != "" {
@@ -95,7 +95,7 @@ func (c *consoleReq) saveRegistration() {
 		}
 	}
 	p.DynamicRegistration.Mode = f.Get("dr_mode")
-	p.DynamicRegistration.Scopes = nonNil(f["dr_scope"])
+	p.DynamicRegistration.Scopes = shared.NonNil(f["dr_scope"])
 	days := strings.TrimSpace(f.Get("idle_days"))
 	if n, err := strconv.Atoi(days); err == nil {
 		p.DynamicRegistration.IdleDays = n

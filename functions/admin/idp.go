@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/upstream"
 	"github.com/applinks/applinks/shared/web"
@@ -95,8 +96,8 @@ func (h *Handler) viewIDP(p store.IdentityProvider) idpView {
 	if pm == nil {
 		pm = map[string][]string{}
 	}
-	return idpView{ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, Scopes: nonNil(p.Scopes),
-		UsernameClaim: p.UsernameClaim, EmailDomains: nonNil(p.EmailDomains), CreateUsers: p.CreateUsers,
+	return idpView{ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, Scopes: shared.NonNil(p.Scopes),
+		UsernameClaim: p.UsernameClaim, EmailDomains: shared.NonNil(p.EmailDomains), CreateUsers: p.CreateUsers,
 		PermissionsClaim: p.PermissionsClaim, PermissionMap: pm, Enabled: p.Enabled,
 		RedirectURI: h.cfg.Issuer + upstreamCallback, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC()}
 }
@@ -331,7 +332,7 @@ func (h *Handler) createIdentityProviderOp(ctx context.Context, c call, in idpIn
 		web.Logger(ctx).Info("identity provider refused", "issuer", p.Issuer, "reason", err.Error())
 		return store.IdentityProvider{}, errValidation("issuer", err.Error())
 	}
-	if p.ID, err = newID(h.random); err != nil {
+	if p.ID, err = shared.NewID(h.random); err != nil {
 		return store.IdentityProvider{}, err
 	}
 	now := h.now().UTC()

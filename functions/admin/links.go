@@ -3,10 +3,8 @@ package admin
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -34,10 +32,6 @@ const (
 	DefaultPageSize = 50
 	MaxPageSize     = 100
 )
-
-// idBytes is the entropy of a link id and a client id (128 bits, 22
-// base64url characters): unguessable, and short enough to type.
-const idBytes = 16
 
 // linkInput is the body of POST and PATCH /admin/links. A nil field was not
 // sent (or sent as null).
@@ -100,35 +94,17 @@ func viewLink(l store.Link) linkView {
 		ID:                     l.ID,
 		ClientID:               l.ClientID,
 		Name:                   l.Name,
-		RedirectURIs:           nonNil(l.RedirectURIs),
-		PostLogoutRedirectURIs: nonNil(l.PostLogoutRedirectURIs),
-		Scopes:                 nonNil(l.Scopes),
+		RedirectURIs:           shared.NonNil(l.RedirectURIs),
+		PostLogoutRedirectURIs: shared.NonNil(l.PostLogoutRedirectURIs),
+		Scopes:                 shared.NonNil(l.Scopes),
 		ClientType:             l.ClientType,
 		Enabled:                l.Enabled,
-		GrantTypes:             nonNil(l.GrantTypes),
-		ResourceURIs:           nonNil(l.ResourceURIs),
+		GrantTypes:             shared.NonNil(l.GrantTypes),
+		ResourceURIs:           shared.NonNil(l.ResourceURIs),
 		IDTokenAlg:             l.IDTokenSignedResponseAlg,
 		CreatedAt:              l.CreatedAt.UTC(),
 		UpdatedAt:              l.UpdatedAt.UTC(),
 	}
-}
-
-// nonNil makes an absent list render as [] rather than null.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// newID returns a fresh link id or client id: idBytes random bytes,
-// base64url without padding.
-func newID(random io.Reader) (string, error) {
-	var b [idBytes]byte
-	if _, err := io.ReadFull(random, b[:]); err != nil {
-		return "", fmt.Errorf("new id: read random: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // validateName checks a link name and returns it trimmed: 1 to MaxNameRunes
@@ -310,7 +286,7 @@ func validateScopes(c *shared.Catalog, field string, names []string) ([]string, 
 	if err != nil {
 		return nil, errValidation(field, err.Error())
 	}
-	return nonNil(out), nil
+	return shared.NonNil(out), nil
 }
 
 // idempotencyKey reads the optional Idempotency-Key header: 1 to
@@ -398,9 +374,9 @@ func (h *Handler) validateNewLink(in linkInput, nl store.NewLink) (store.NewLink
 		bad.add(validatePostLogoutRedirectURIs(nl.ClientType, nl.PostLogoutRedirectURIs))
 		bad.add(h.validateResourceURIs(nl.ClientType, nl.ResourceURIs))
 	}
-	nl.RedirectURIs = nonNil(nl.RedirectURIs)
-	nl.PostLogoutRedirectURIs = nonNil(nl.PostLogoutRedirectURIs)
-	nl.ResourceURIs = nonNil(nl.ResourceURIs)
+	nl.RedirectURIs = shared.NonNil(nl.RedirectURIs)
+	nl.PostLogoutRedirectURIs = shared.NonNil(nl.PostLogoutRedirectURIs)
+	nl.ResourceURIs = shared.NonNil(nl.ResourceURIs)
 	var scopes []string
 	if in.Scopes != nil {
 		scopes = *in.Scopes
@@ -443,10 +419,10 @@ func (h *Handler) createLinkOp(ctx context.Context, c call, in linkInput, key st
 		return linkView{}, false, err
 	}
 
-	if nl.ID, err = newID(h.random); err != nil {
+	if nl.ID, err = shared.NewID(h.random); err != nil {
 		return linkView{}, false, err
 	}
-	if nl.ClientID, err = newID(h.random); err != nil {
+	if nl.ClientID, err = shared.NewID(h.random); err != nil {
 		return linkView{}, false, err
 	}
 	if nl.ClientType != store.Public {
@@ -631,7 +607,7 @@ func (h *Handler) validateLinkUpdate(cur store.Link, in linkInput) (store.LinkUp
 	}
 	switch {
 	case in.RedirectURIs != nil:
-		uris := nonNil(*in.RedirectURIs)
+		uris := shared.NonNil(*in.RedirectURIs)
 		if grantsOK && bad.add(validateLinkRedirectURIs(cur.ClientType, grants, uris)) {
 			u.RedirectURIs, fields = &uris, append(fields, "redirect_uris")
 		}
@@ -641,7 +617,7 @@ func (h *Handler) validateLinkUpdate(cur store.Link, in linkInput) (store.LinkUp
 		bad.add(validateLinkRedirectURIs(cur.ClientType, grants, cur.RedirectURIs))
 	}
 	if in.PostLogoutRedirectURIs != nil {
-		uris := nonNil(*in.PostLogoutRedirectURIs)
+		uris := shared.NonNil(*in.PostLogoutRedirectURIs)
 		if bad.add(validatePostLogoutRedirectURIs(cur.ClientType, uris)) {
 			u.PostLogoutRedirectURIs, fields = &uris, append(fields, "post_logout_redirect_uris")
 		}
@@ -653,7 +629,7 @@ func (h *Handler) validateLinkUpdate(cur store.Link, in linkInput) (store.LinkUp
 		}
 	}
 	if in.ResourceURIs != nil {
-		uris := nonNil(*in.ResourceURIs)
+		uris := shared.NonNil(*in.ResourceURIs)
 		if bad.add(h.validateResourceURIs(cur.ClientType, uris)) && !slices.Equal(uris, cur.ResourceURIs) {
 			u.ResourceURIs, fields = &uris, append(fields, "resource_uris")
 		}
@@ -872,7 +848,7 @@ type grantView struct {
 // viewGrant shows a grant: revoked_at only when it is revoked and the time
 // is known.
 func viewGrant(g store.Grant) grantView {
-	v := grantView{GrantID: g.ID, UserID: g.UserID, Username: g.Username, Scope: nonNil(g.Scope),
+	v := grantView{GrantID: g.ID, UserID: g.UserID, Username: g.Username, Scope: shared.NonNil(g.Scope),
 		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(), Revoked: g.Revoked}
 	if g.Revoked && !g.RevokedAt.IsZero() {
 		t := g.RevokedAt.UTC()

@@ -598,7 +598,7 @@ func TestListGrants(t *testing.T) {
 				t.Fatalf("CreateUser: %v", err)
 			}
 		}
-		id, err := newID(strings.NewReader(strings.Repeat(user+clientID, 10)))
+		id, err := shared.NewID(strings.NewReader(strings.Repeat(user+clientID, 10)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -141,8 +141,8 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nl.Origin, nl.Status, nl.Enabled = shared.OriginDynamic, status, true
-	if nl.ID, err = newID(h.random); err == nil {
-		nl.ClientID, err = newID(h.random)
+	if nl.ID, err = shared.NewID(h.random); err == nil {
+		nl.ClientID, err = shared.NewID(h.random)
 	}
 	if err == nil && nl.ClientType != store.Public {
 		nl.Secret, err = shared.NewToken(h.random)
@@ -254,7 +254,7 @@ func (h *Handler) readRegistration(r *http.Request, ceiling []string) (store.New
 		}
 		return nl, out, invalidRedirectURI("%s", msg)
 	}
-	nl.RedirectURIs = nonNil(uris)
+	nl.RedirectURIs = shared.NonNil(uris)
 
 	// client_name: the name the consent page shows; without one, the
 	// redirect URIs' host says who it is.
@@ -281,7 +281,7 @@ func (h *Handler) readRegistration(r *http.Request, ceiling []string) (store.New
 	}
 	var protocol []string
 	if scope == nil || *scope == "" {
-		nl.Scopes = slices.Clone(nonNil(ceiling))
+		nl.Scopes = slices.Clone(shared.NonNil(ceiling))
 	} else {
 		toks, err := shared.ParseScope(*scope)
 		if err != nil {

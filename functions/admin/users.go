@@ -72,7 +72,7 @@ func viewUser(u store.User) userView {
 	return userView{
 		ID:            u.ID,
 		Username:      u.Username,
-		Permissions:   nonNil(u.Permissions),
+		Permissions:   shared.NonNil(u.Permissions),
 		Disabled:      u.Disabled,
 		Admin:         u.Admin,
 		Name:          u.Name,

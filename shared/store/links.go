@@ -307,12 +307,8 @@ func (s *Store) CreateLink(ctx context.Context, in NewLink, now time.Time) (Link
 	return s.finishLink(ctx, l.ClientID, in.Secret, now)
 }
 
-func nonNil(ss []string) []string {
-	if ss == nil {
-		return []string{}
-	}
-	return ss
-}
+// nonNil is shared.NonNil: an absent list is stored as an empty one.
+func nonNil(ss []string) []string { return shared.NonNil(ss) }
 
 func (s *Store) putNew(it map[string]types.AttributeValue) types.TransactWriteItem {
 	e := newExpr()
