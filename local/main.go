@@ -205,7 +205,7 @@ func issuerFor(addr string) (string, error) {
 	case "", "0.0.0.0", "::":
 		host = "127.0.0.1"
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !shared.IsLoopbackHost(host) {
 		return "", fmt.Errorf("LISTEN_ADDR: %q is not a loopback address; set ISSUER_URL to the https URL clients use", addr)
 	}
 	return "http://" + net.JoinHostPort(host, port), nil

@@ -7,6 +7,8 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"time"
+
+	"github.com/applinks/applinks/local/loopback"
 )
 
 // listenPprof listens on PPROF_ADDR for net/http/pprof, or returns nil when
@@ -23,7 +25,7 @@ func listenPprof(addr string) (net.Listener, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return nil, fmt.Errorf("PPROF_ADDR: %q needs a port from 0 to 65535", addr)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.IsHost(host) { // an address of this machine, not SPEC's loopback hosts
 		return nil, fmt.Errorf("PPROF_ADDR: %q is not a loopback address (127.0.0.1:PORT)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)

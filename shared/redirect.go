@@ -16,9 +16,15 @@ const (
 	MaxRedirectURIBytes = 2000
 )
 
-// loopbackHosts are the hosts for which plain http is allowed and the port
-// may vary (RFC 8252 §7.3, §8.3), written as they appear in a URI.
-var loopbackHosts = []string{"127.0.0.1", "[::1]", "localhost"}
+// IsLoopbackHost reports whether host, a URL's host as url.URL.Hostname
+// gives it (no brackets, no port), is one of the loopback hosts of SPEC:
+// 127.0.0.1, ::1 or localhost, for which plain http is allowed (an
+// issuer, a redirect URI, a client's or an upstream's URL) and a redirect
+// URI's port may vary (RFC 8252 §7.3, §8.3). The text is compared, never
+// resolved or parsed as an address: 127.0.0.2 and LOCALHOST are not.
+func IsLoopbackHost(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+}
 
 // ValidateRedirectURI checks one URI for registration (SPEC, RFC 8252 §7):
 // absolute, no fragment, no userinfo, no wildcard, https; http only for the
@@ -124,12 +130,13 @@ func isLoopbackAuthority(authority string) bool {
 	if hasPort && !validPort(port) {
 		return false
 	}
-	for _, h := range loopbackHosts {
-		if host == h {
-			return true
+	if inner, ok := strings.CutPrefix(host, "["); ok { // an IPv6 literal
+		if inner, ok = strings.CutSuffix(inner, "]"); !ok || !strings.Contains(inner, ":") {
+			return false
 		}
+		host = inner
 	}
-	return false
+	return IsLoopbackHost(host)
 }
 
 // validPort reports whether p is 1 to 5 digits with a value in 1..65535.

@@ -176,3 +176,16 @@ func TestMatchRedirectURIMore(t *testing.T) {
 		})
 	}
 }
+
+// TestIsLoopbackHost: SPEC's loopback hosts, compared as text.
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1": true, "::1": true, "localhost": true,
+		"127.0.0.2": false, "[::1]": false, "::ffff:127.0.0.1": false, "LOCALHOST": false,
+		"localhost.": false, "0.0.0.0": false, "": false, "example.com": false,
+	} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q): got %v, want %v", host, got, want)
+		}
+	}
+}

@@ -255,9 +255,7 @@ func allLoopback(uris []string) bool {
 		if err != nil {
 			return false
 		}
-		switch u.Hostname() {
-		case "127.0.0.1", "::1", "localhost":
-		default:
+		if !shared.IsLoopbackHost(u.Hostname()) {
 			return false
 		}
 	}

@@ -124,7 +124,7 @@ func CheckClientID(clientID string, allowLoopback bool) (*url.URL, error) {
 // checkURL is the scheme, host and port rule, also applied to every
 // request the fetcher sends.
 func checkURL(u *url.URL, allowLoopback bool) error {
-	if allowLoopback && safefetch.IsLoopbackName(u.Hostname()) && (u.Scheme == "https" || u.Scheme == "http") {
+	if allowLoopback && shared.IsLoopbackHost(u.Hostname()) && (u.Scheme == "https" || u.Scheme == "http") {
 		return nil
 	}
 	if u.Scheme != "https" {

@@ -484,7 +484,7 @@ func parseIssuer(s string) (string, error) {
 		return "", fmt.Errorf("%q must not have a query", s)
 	case u.Fragment != "" || strings.Contains(s, "#"):
 		return "", fmt.Errorf("%q must not have a fragment", s)
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !shared.IsLoopbackHost(u.Hostname()):
 		return "", fmt.Errorf("%q must use https (http only for 127.0.0.1, [::1] or localhost)", s)
 	}
 	if p := u.Port(); p != "" {
@@ -500,11 +500,7 @@ func parseIssuer(s string) (string, error) {
 // or localhost.
 func issuerIsLoopback(issuer string) bool {
 	u, err := url.Parse(issuer)
-	return err == nil && isLoopback(u.Hostname())
-}
-
-func isLoopback(host string) bool {
-	return host == "127.0.0.1" || host == "::1" || host == "localhost"
+	return err == nil && shared.IsLoopbackHost(u.Hostname())
 }
 
 // parseDuration reads a Go duration ("90s") or whole seconds ("60").

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/applinks/applinks/shared"
 )
 
 // PermissionSource is PERMISSION_SOURCE: where a user's permissions, the
@@ -138,7 +140,7 @@ func checkPermissionsURL(s, audience string) error {
 		return fmt.Errorf("%q must not contain userinfo", s)
 	case u.Fragment != "" || strings.Contains(s, "#"):
 		return fmt.Errorf("%q must not have a fragment", s)
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !shared.IsLoopbackHost(u.Hostname()):
 		return fmt.Errorf("%q must use https (http only for 127.0.0.1, [::1] or localhost)", s)
 	}
 	if p := u.Port(); p != "" {

@@ -2,10 +2,11 @@ package page
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/applinks/applinks/shared"
 )
 
 // Cookies names and builds the cookies of the browser pages. The end users'
@@ -47,21 +48,13 @@ func NewCookies(issuer string) (Cookies, error) {
 	if err != nil || issuer == "" || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
 		return Cookies{}, errors.New("the issuer must be an absolute http(s) URL")
 	}
-	if iss.Scheme == "http" && isLoopback(iss.Hostname()) {
+	if iss.Scheme == "http" && shared.IsLoopbackHost(iss.Hostname()) {
 		return Cookies{Secure: false, Session: "session", LoginCSRF: "login_csrf", Console: "console", ConsoleLogin: "console_login",
 			Upstream: "upstream", ConsoleUpstream: "console_upstream"}, nil
 	}
 	return Cookies{Secure: true, Session: "__Host-session", LoginCSRF: "__Host-login_csrf",
 		Console: "__Host-console", ConsoleLogin: "__Host-console_login",
 		Upstream: "__Host-upstream", ConsoleUpstream: "__Host-console_upstream"}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Make returns the cookie name=value for maxAge (rounded down to seconds);

@@ -37,6 +37,8 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/applinks/applinks/shared"
 )
 
 // Errors of the client.
@@ -69,7 +71,7 @@ type Options struct {
 	// MaxBody bounds a response body, in bytes.
 	MaxBody int64
 	// AllowLoopback lets a request whose URL host is named as loopback
-	// (IsLoopbackName) connect to a loopback address.
+	// (shared.IsLoopbackHost) connect to a loopback address.
 	AllowLoopback bool
 	// CheckURL, when set, is asked about every request's URL before
 	// anything is resolved or sent; its error is the request's.
@@ -187,13 +189,6 @@ func (d dialer) dial(ctx context.Context, network, addr string) (net.Conn, error
 	return nil, firstErr
 }
 
-// IsLoopbackName reports whether a URL's host (url.URL.Hostname: without
-// brackets or port) names loopback: 127.0.0.1, ::1 or localhost. The name
-// is compared, never resolved.
-func IsLoopbackName(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
-}
-
 // limitTransport checks each request's URL, tells the dialer whether the
 // host is a loopback name, and caps each response body.
 type limitTransport struct {
@@ -210,7 +205,7 @@ func (t limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	loopback := t.o.AllowLoopback && IsLoopbackName(req.URL.Hostname())
+	loopback := t.o.AllowLoopback && shared.IsLoopbackHost(req.URL.Hostname())
 	req = req.WithContext(context.WithValue(req.Context(), loopbackHost{}, loopback))
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {

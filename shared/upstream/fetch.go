@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/safefetch"
 )
 
@@ -54,13 +55,11 @@ func checkURL(u *url.URL) error {
 	switch {
 	case u.Scheme == "https" && u.Hostname() != "":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && shared.IsLoopbackHost(u.Hostname()):
 		return nil
 	}
 	return ErrScheme
 }
-
-func isLoopback(host string) bool { return safefetch.IsLoopbackName(host) }
 
 // NewHTTPClient returns the client of every request to an upstream
 // (shared/safefetch): each request's URL is checked (CheckURL) before it
