@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
@@ -283,7 +284,7 @@ func (p *provider) introspect(l link, tok string) map[string]any {
 	p.t.Helper()
 	req, _ := http.NewRequest("POST", p.issuer+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+	oauthflow.BasicAuth(req, l.ClientID, l.ClientSecret)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.t.Fatal(err)
@@ -304,7 +305,7 @@ func (p *provider) revoke(l link, tok string) {
 	p.t.Helper()
 	req, _ := http.NewRequest("POST", p.issuer+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+	oauthflow.BasicAuth(req, l.ClientID, l.ClientSecret)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.t.Fatal(err)

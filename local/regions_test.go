@@ -26,6 +26,7 @@ import (
 
 	"github.com/applinks/applinks/functions/admin"
 	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
@@ -441,7 +442,7 @@ func (g *regions) token(ctx context.Context, l link, form url.Values) tokenCall 
 	req, _ := http.NewRequestWithContext(ctx, "POST", g.issuer+"/oauth2/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if l.ClientSecret != "" {
-		req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+		oauthflow.BasicAuth(req, l.ClientID, l.ClientSecret)
 	}
 	resp, err := g.client().Do(req)
 	if err != nil {
@@ -818,7 +819,7 @@ func (g *regions) raceRevokeRefresh(w world, b *browser) {
 			req, _ := http.NewRequestWithContext(on(context.Background(), rev), "POST", g.issuer+"/oauth2/revoke",
 				strings.NewReader(url.Values{"token": {tok.RefreshToken}}.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth(url.QueryEscape(w.app.ClientID), url.QueryEscape(w.app.ClientSecret))
+			oauthflow.BasicAuth(req, w.app.ClientID, w.app.ClientSecret)
 			resp, err := g.client().Do(req)
 			if err == nil {
 				resp.Body.Close()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/applinks/applinks/docs/resourceserver"
+	"github.com/applinks/applinks/local/oauthflow"
 )
 
 // apiServer is a team's resource server: the README's example
@@ -124,7 +125,7 @@ func TestResourceIndicatorsEndToEnd(t *testing.T) {
 	introspect := func(a *apiServer, at string) bool {
 		req, _ := http.NewRequest("POST", p.issuer+"/oauth2/introspect", strings.NewReader(url.Values{"token": {at}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(a.link.ClientID), url.QueryEscape(a.link.ClientSecret))
+		oauthflow.BasicAuth(req, a.link.ClientID, a.link.ClientSecret)
 		resp, err := p.client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store/storetest"
 )
 
@@ -292,9 +293,8 @@ func TestTokenRequestBodies(t *testing.T) {
 		"client_id": {l.ClientID}, "client_secret": {l.ClientSecret},
 	}.Encode()
 	basicForm := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"no-such-refresh-token"}}.Encode()
-	basic := "Basic " + base64.StdEncoding.EncodeToString(
-		[]byte(url.QueryEscape(l.ClientID)+":"+url.QueryEscape(l.ClientSecret)))
-	wrongBasic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(l.ClientID)+":wrong"))
+	basic := oauthflow.Basic(l.ClientID, l.ClientSecret)
+	wrongBasic := oauthflow.Basic(l.ClientID, "wrong")
 
 	tests := []struct {
 		name       string

@@ -208,10 +208,16 @@ func DecodeTokens(data []byte) (Tokens, error) {
 	return t, nil
 }
 
-// BasicAuth sets client_secret_basic credentials on req: client id and
-// secret are form-urlencoded before Base64 (RFC 6749 §2.3.1).
+// BasicAuth sets client_secret_basic credentials on req (Basic).
 func BasicAuth(req *http.Request, id, secret string) {
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	req.Header.Set("Authorization", Basic(id, secret))
+}
+
+// Basic returns the Authorization header value of client_secret_basic
+// credentials: client id and secret are form-urlencoded before Base64
+// (RFC 6749 §2.3.1).
+func Basic(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
 
 // ClientAuth is how a confidential client presents its credentials to

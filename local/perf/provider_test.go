@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -267,7 +268,7 @@ type tokenResponse struct {
 func tokenRequest(l link, path string, form url.Values) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, issuer+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(l.ClientID), url.QueryEscape(l.ClientSecret))
+	oauthflow.BasicAuth(req, l.ClientID, l.ClientSecret)
 	return req
 }
 

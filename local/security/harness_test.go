@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -418,13 +419,7 @@ func (e *env) clientPost(path string, l link, form url.Values) response {
 		form.Set("client_id", l.ClientID)
 		return e.post(path, form)
 	}
-	return e.post(path, form, "Authorization", basic(l.ClientID, l.ClientSecret))
-}
-
-func basic(id, secret string) string {
-	req, _ := http.NewRequest("GET", "/", nil)
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	return req.Header.Get("Authorization")
+	return e.post(path, form, "Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret))
 }
 
 // exchange redeems code with verifier (none when empty) and wants 200.

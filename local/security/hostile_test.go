@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -41,11 +42,11 @@ func TestHostile_BodyOverLimit413(t *testing.T) {
 		browser           bool
 	}{
 		{"token", "/oauth2/token", form, func(n int) string { return padded("grant_type=refresh_token&refresh_token=x", n) },
-			[]string{"Authorization", basic(l.ClientID, l.ClientSecret)}, false},
+			[]string{"Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret)}, false},
 		{"revocation", "/oauth2/revoke", form, func(n int) string { return padded("token=x", n) },
-			[]string{"Authorization", basic(l.ClientID, l.ClientSecret)}, false},
+			[]string{"Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret)}, false},
 		{"introspection", "/oauth2/introspect", form, func(n int) string { return padded("token=x", n) },
-			[]string{"Authorization", basic(l.ClientID, l.ClientSecret)}, false},
+			[]string{"Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret)}, false},
 		{"login", "/oauth2/login", form, func(n int) string {
 			return padded("return_to=%2Faccount%2Fauthorizations&username=alice&password=x&csrf=x", n)
 		}, nil, true},
@@ -199,7 +200,7 @@ func TestHostile_NonUTF8Refused(t *testing.T) {
 	e := newEnv(t, nil)
 	e.user("alice", "REPO_READ")
 	l := e.link(store.Confidential)
-	auth := basic(l.ClientID, l.ClientSecret)
+	auth := oauthflow.Basic(l.ClientID, l.ClientSecret)
 	formCT := "application/x-www-form-urlencoded"
 	admin := []string{"Authorization", "Bearer " + adminToken, "Content-Type", "application/json"}
 	for _, tc := range []struct {
@@ -209,7 +210,7 @@ func TestHostile_NonUTF8Refused(t *testing.T) {
 		{"token form value", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=%FF%FE", []string{"Content-Type", formCT, "Authorization", auth}},
 		{"token form name", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x&%FF=1", []string{"Content-Type", formCT, "Authorization", auth}},
 		{"token raw body bytes", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=\xff\xfe", []string{"Content-Type", formCT, "Authorization", auth}},
-		{"token Basic credentials", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x", []string{"Content-Type", formCT, "Authorization", basic("\xff", "\xfe")}},
+		{"token Basic credentials", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x", []string{"Content-Type", formCT, "Authorization", oauthflow.Basic("\xff", "\xfe")}},
 		{"introspect token", "POST", "/oauth2/introspect", "token=%C3%28", []string{"Content-Type", formCT, "Authorization", auth}},
 		{"authorize client_id", "GET", "/oauth2/authorize?response_type=code&client_id=%FF", "", nil},
 		{"authorize state", "GET", "/oauth2/authorize?response_type=code&client_id=" + l.ClientID + "&state=%FF%FE", "", nil},
@@ -313,12 +314,12 @@ func TestHostile_OversizedIdentifiers(t *testing.T) {
 		name, method, path, body string
 		hdr                      []string
 	}{
-		{"token Basic client_id", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x", []string{"Content-Type", formCT, "Authorization", basic(long, "s")}},
+		{"token Basic client_id", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x", []string{"Content-Type", formCT, "Authorization", oauthflow.Basic(long, "s")}},
 		{"token form client_id", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=x&client_id=" + long + "&client_secret=s", []string{"Content-Type", formCT}},
 		{"token public client_id", "POST", "/oauth2/token", "grant_type=authorization_code&code=x&client_id=" + long, []string{"Content-Type", formCT}},
-		{"introspect client_id", "POST", "/oauth2/introspect", "token=x", []string{"Content-Type", formCT, "Authorization", basic(long, "s")}},
-		{"revoke client_id", "POST", "/oauth2/revoke", "token=x", []string{"Content-Type", formCT, "Authorization", basic(long, "s")}},
-		{"token long refresh token", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=" + long, []string{"Content-Type", formCT, "Authorization", basic(l.ClientID, l.ClientSecret)}},
+		{"introspect client_id", "POST", "/oauth2/introspect", "token=x", []string{"Content-Type", formCT, "Authorization", oauthflow.Basic(long, "s")}},
+		{"revoke client_id", "POST", "/oauth2/revoke", "token=x", []string{"Content-Type", formCT, "Authorization", oauthflow.Basic(long, "s")}},
+		{"token long refresh token", "POST", "/oauth2/token", "grant_type=refresh_token&refresh_token=" + long, []string{"Content-Type", formCT, "Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret)}},
 		{"authorize client_id", "GET", "/oauth2/authorize?response_type=code&client_id=" + long, "", nil},
 		{"login username", "POST", "/oauth2/login", "return_to=%2Faccount%2Fauthorizations&username=" + long + "&password=x&csrf=x", []string{"Content-Type", formCT, "Cookie", "login_csrf=x"}},
 		{"admin link id", "GET", "/admin/links/" + long, "", admin},

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store"
 )
 
@@ -84,7 +85,7 @@ func TestIdentity_ExchangeRacesDelete(t *testing.T) {
 		for i := range codes {
 			codes[i] = codeFrom(t, b.approve(e.authURL(l, nil), "bob"))
 		}
-		auth := basic(l.ClientID, l.ClientSecret)
+		auth := oauthflow.Basic(l.ClientID, l.ClientSecret)
 		rs := concurrently(len(codes)+1, func(i int) result {
 			if i == len(codes) {
 				return e.raw("DELETE", "/admin/users/bob", "", "Authorization", "Bearer "+adminToken)

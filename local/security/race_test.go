@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -100,7 +101,7 @@ func TestRace_ConcurrentCodeRedemption(t *testing.T) {
 	l := e.link(store.Confidential)
 	code := e.code(l, "alice", nil)
 	body := url.Values{"grant_type": {"authorization_code"}, "code": {code}}.Encode()
-	auth := basic(l.ClientID, l.ClientSecret)
+	auth := oauthflow.Basic(l.ClientID, l.ClientSecret)
 	start := time.Now()
 	rs := concurrently(50, func(int) result {
 		return e.raw("POST", "/oauth2/token", body, "Content-Type", "application/x-www-form-urlencoded", "Authorization", auth)
@@ -133,7 +134,7 @@ func TestRace_ConcurrentRefresh(t *testing.T) {
 	l := e.link(store.Confidential)
 	g := e.exchange(l, e.code(l, "alice", nil), "")
 	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {g.refresh}}.Encode()
-	auth := basic(l.ClientID, l.ClientSecret)
+	auth := oauthflow.Basic(l.ClientID, l.ClientSecret)
 	rs := concurrently(50, func(int) result {
 		return e.raw("POST", "/oauth2/token", body, "Content-Type", "application/x-www-form-urlencoded", "Authorization", auth)
 	})
@@ -294,7 +295,7 @@ func meetOnTwoRunners(t *testing.T, e *env, g *storetest.Gates, bases [2]string,
 	for _, base := range bases {
 		go func() {
 			a := (&env{t: t, issuer: base, http: e.http}).raw("POST", "/oauth2/token", body,
-				"Content-Type", "application/x-www-form-urlencoded", "Authorization", basic(l.ClientID, l.ClientSecret))
+				"Content-Type", "application/x-www-form-urlencoded", "Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret))
 			once.Do(func() { close(early) })
 			answers <- a
 		}()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store"
 )
 
@@ -359,7 +360,7 @@ func TestRFC6749_NoStoreOnTokenResponses(t *testing.T) {
 		"invalid_grant":  e.token(l, url.Values{"grant_type": {"authorization_code"}, "code": {"nope"}}),
 		"invalid_client": e.token(link{ClientID: l.ClientID, ClientSecret: "wrong"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}),
 		"invalid_request": e.post("/oauth2/token", url.Values{"grant_type": {"authorization_code"}},
-			"Authorization", basic(l.ClientID, l.ClientSecret)),
+			"Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret)),
 		"unsupported_grant_type": e.token(l, url.Values{"grant_type": {"password"}}),
 		"introspection":          e.clientPost("/oauth2/introspect", l, url.Values{"token": {"x"}}),
 		"revocation":             e.clientPost("/oauth2/revoke", l, url.Values{"token": {"x"}}),
@@ -575,7 +576,7 @@ func TestRFC6749_RepeatedParameterInvalidRequest(t *testing.T) {
 	} {
 		t.Run("token "+strings.ReplaceAll(body, code, "CODE"), func(t *testing.T) {
 			r := e.do("POST", "/oauth2/token", strings.NewReader(body),
-				"Content-Type", "application/x-www-form-urlencoded", "Authorization", basic(l.ClientID, l.ClientSecret))
+				"Content-Type", "application/x-www-form-urlencoded", "Authorization", oauthflow.Basic(l.ClientID, l.ClientSecret))
 			oauthError(t, r, 400, "invalid_request")
 		})
 	}
@@ -594,14 +595,14 @@ func TestRFC6749_InvalidClient401WithWWWAuthenticate(t *testing.T) {
 		return f
 	}
 	for name, r := range map[string]response{
-		"wrong secret (basic)":   e.post("/oauth2/token", form(), "Authorization", basic(l.ClientID, "wrong")),
-		"unknown client (basic)": e.post("/oauth2/token", form(), "Authorization", basic("nobody", "x")),
+		"wrong secret (basic)":   e.post("/oauth2/token", form(), "Authorization", oauthflow.Basic(l.ClientID, "wrong")),
+		"unknown client (basic)": e.post("/oauth2/token", form(), "Authorization", oauthflow.Basic("nobody", "x")),
 		"wrong secret (post)":    e.post("/oauth2/token", form("client_id", l.ClientID, "client_secret", "wrong")),
 		"unknown client (post)":  e.post("/oauth2/token", form("client_id", "nobody", "client_secret", "x")),
 		"no authentication":      e.post("/oauth2/token", form()),
 		"malformed Basic":        e.post("/oauth2/token", form(), "Authorization", "Basic !!!"),
-		"introspection":          e.post("/oauth2/introspect", url.Values{"token": {"x"}}, "Authorization", basic(l.ClientID, "wrong")),
-		"revocation":             e.post("/oauth2/revoke", url.Values{"token": {"x"}}, "Authorization", basic(l.ClientID, "wrong")),
+		"introspection":          e.post("/oauth2/introspect", url.Values{"token": {"x"}}, "Authorization", oauthflow.Basic(l.ClientID, "wrong")),
+		"revocation":             e.post("/oauth2/revoke", url.Values{"token": {"x"}}, "Authorization", oauthflow.Basic(l.ClientID, "wrong")),
 	} {
 		t.Run(name, func(t *testing.T) {
 			oauthError(t, r, 401, "invalid_client")
