@@ -268,6 +268,11 @@ func (h *Handler) revokeGrant(ctx context.Context, userID, clientID, grantID, re
 // checkRedirectURI applies RFC 6749 §4.1.3: when the authorization request
 // carried redirect_uri, the token request must carry the identical value;
 // when it did not, the token request may omit it or send a registered URI.
+//
+// Both comparisons are exact equality on purpose, not
+// shared.MatchRedirectURI: the code was issued for one URI (SPEC: the same
+// redirect_uri as the authorization request), and the loopback port
+// exception of RFC 8252 §7.3 has already been applied when it was chosen.
 func checkRedirectURI(c *store.Code, link *store.Link, form map[string]string) error {
 	got, present := form["redirect_uri"]
 	switch {
