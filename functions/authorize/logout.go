@@ -11,6 +11,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -199,7 +200,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request, vals url.Va
 			page.Redirect(w, lr.target(), http.StatusSeeOther)
 			return
 		}
-		page.Render(w, http.StatusOK, signedOutPage, h.site())
+		component.Render(w, http.StatusOK, signedOutPage(h.site()))
 		return
 	}
 	var formAction []string
@@ -207,7 +208,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request, vals url.Va
 		// Browsers apply form-action to the redirect that answers the post.
 		formAction = append(formAction, shared.FormActionSource(lr.redirect))
 	}
-	page.Render(w, http.StatusOK, signOutPage, signOutData{site: h.site(), Username: user.Username, CSRF: sess.CSRF, Logout: lr}, formAction...)
+	component.Render(w, http.StatusOK, signOutPage(signOutData{site: h.site(), Username: user.Username, CSRF: sess.CSRF, Logout: lr}), formAction...)
 }
 
 // logout serves POST /oauth2/logout: the sign-out form's post ends the

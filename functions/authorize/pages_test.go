@@ -9,6 +9,7 @@ import (
 
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 )
 
@@ -57,15 +58,15 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 		}},
 		{"sign out", func(v string) func(w http.ResponseWriter) {
 			d := signOutData{site: site{v, v}, Username: v, CSRF: v}
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signOutPage, d) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusOK, signOutPage(d)) }
 		}},
 		{"sign out for an application", func(v string) func(w http.ResponseWriter) {
 			lr := &logoutRequest{link: &store.Link{Name: v, ClientID: v}, redirect: "https://app.example/bye", state: "st"}
 			d := signOutData{site: site{v, v}, Username: v, CSRF: v, Logout: lr}
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signOutPage, d) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusOK, signOutPage(d)) }
 		}},
 		{"signed out", func(v string) func(w http.ResponseWriter) {
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, signedOutPage, site{v, v}) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusOK, signedOutPage(site{v, v})) }
 		}},
 	}
 	for _, p := range pages {

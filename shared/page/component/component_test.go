@@ -126,6 +126,17 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// TestRenderNUL: a NUL that a value brings into a page is written as
+// U+FFFD, as page.Escape writes it, in text and in attributes.
+func TestRenderNUL(t *testing.T) {
+	w := httptest.NewRecorder()
+	Render(w, http.StatusOK, Frame("a\x00b", "c\x00d"))
+	body := w.Body.String()
+	if strings.Contains(body, "\x00") || !strings.Contains(body, "<title>a\uFFFDb</title>") || !strings.Contains(body, "c\uFFFDd") {
+		t.Errorf("got %q, want each NUL as U+FFFD", body)
+	}
+}
+
 // TestTemplGenerated: every .templ file's committed *_templ.go is what the
 // pinned generator (go.mod's tool directive) makes of it today, so that
 // go build, which does not run the generator, builds what the .templ files

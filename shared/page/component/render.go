@@ -35,16 +35,23 @@ const styleElement = "<style>\n" + page.Style + "</style>\n"
 // Render is page.Render for a component: it renders c into a buffer and
 // writes it with status and the page security headers (formAction adds
 // CSP form-action sources). A component that fails (none of the provider's
-// can: they only write to the buffer) gets a bare 500.
+// can: they only write to the buffer) gets a bare 500. A NUL byte, which
+// templ's escaping leaves as it is and only a value can bring (the
+// markup has none), is written as U+FFFD, as page.Escape writes it: HTML
+// parsers drop NUL from text and replace it in attributes anyway.
 func Render(w http.ResponseWriter, status int, c templ.Component, formAction ...string) {
 	var b bytes.Buffer
 	if err := c.Render(context.Background(), &b); err != nil {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	body := b.Bytes()
+	if bytes.IndexByte(body, 0) >= 0 {
+		body = bytes.ReplaceAll(body, []byte{0}, []byte("\uFFFD"))
+	}
 	shared.SetPageHeadersFormAction(w.Header(), formAction...)
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(body)
 }
 
 // Local is page.LocalURL for a component's href or action: u when it is a path

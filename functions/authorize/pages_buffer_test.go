@@ -1,0 +1,123 @@
+package authorize
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/a-h/templ"
+
+	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/store"
+)
+
+// The end users' pages as they were built with page.Buffer before they
+// became templ components (*_pages.templ): TestPagesAsBefore compares their
+// markup with the components'. Delete this file once every page is a
+// component and has landed.
+
+// pageCases are the converted pages with each kind of content, built from v
+// (a plain word, or a hostile value) both ways: as the templ component and
+// as the page.Buffer page it replaced.
+func pageCases(v string) []struct {
+	name      string
+	component templ.Component
+	buffer    func(*page.Buffer)
+} {
+	s := site{Provider: v, Contact: v}
+	signOut := signOutData{site: s, Username: v, CSRF: v}
+	app := &store.Link{Name: v, ClientID: v, PostLogoutRedirectURIs: []string{"https://app.example/bye", "com.example.app:/bye"}}
+	byApp := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app}}
+	back := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app, redirect: "https://app.example/bye", state: v}}
+	backNoState := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app, redirect: "https://app.example/bye"}}
+	backPrivate := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app, redirect: "com.example.app:/bye", state: v}}
+	return []struct {
+		name      string
+		component templ.Component
+		buffer    func(*page.Buffer)
+	}{
+		{"sign out", signOutPage(signOut), func(b *page.Buffer) { bufferSignOutPage(b, signOut) }},
+		{"sign out asked by an application", signOutPage(byApp), func(b *page.Buffer) { bufferSignOutPage(b, byApp) }},
+		{"sign out and go back", signOutPage(back), func(b *page.Buffer) { bufferSignOutPage(b, back) }},
+		{"sign out and go back without state", signOutPage(backNoState), func(b *page.Buffer) { bufferSignOutPage(b, backNoState) }},
+		{"sign out and go back to a private-use scheme", signOutPage(backPrivate), func(b *page.Buffer) { bufferSignOutPage(b, backPrivate) }},
+		{"signed out", signedOutPage(s), func(b *page.Buffer) { bufferSignedOutPage(b, s) }},
+	}
+}
+
+// TestPagesAsBefore: each page as a component is the page page.Buffer
+// built, element for element (outline: the same elements, attributes and
+// values in the same order, and the same text once runs of white space are
+// one space), with plain values and with a hostile one, as
+// TestDevicePagesAsBefore does for the device pages.
+func TestPagesAsBefore(t *testing.T) {
+	hostileNoNUL := strings.TrimSuffix(hostile, "\x00") // TestDevicePagesNUL
+	for _, v := range []string{"VALUE", hostileNoNUL} {
+		for _, c := range pageCases(v) {
+			t.Run(c.name, func(t *testing.T) {
+				var got bytes.Buffer
+				if err := c.component.Render(context.Background(), &got); err != nil {
+					t.Fatalf("render: %v", err)
+				}
+				var want page.Buffer
+				c.buffer(&want)
+				g, w := outline(t, got.String()), outline(t, want.String())
+				if g != w {
+					t.Errorf("got the page\n%s\nwant\n%s", g, w)
+				}
+				if v != "VALUE" && (strings.Contains(got.String(), "<script") || strings.Contains(got.String(), "<!--")) {
+					t.Errorf("got a page with the value unescaped:\n%s", got.String())
+				}
+			})
+		}
+	}
+}
+
+func bufferSignOutPage(b *page.Buffer, d signOutData) {
+	page.Head(b, "Sign out of "+d.Provider)
+	page.Brand(b, d.Provider)
+	b.Fill("<h1>Sign out of %s</h1>\n", d.Provider)
+	lr := d.Logout
+	if lr != nil && lr.link != nil {
+		b.Fill("<p><strong>%s</strong> asks to sign you out of %s.</p>\n", lr.link.Name, d.Provider)
+	}
+	b.Fill("<p>You are signed in as <strong>%s</strong> on this browser.", d.Username)
+	if lr != nil && lr.redirect != "" {
+		b.Fill(" Afterwards you go back to %s at <strong>%s</strong>.", lr.link.Name, redirectHost(lr.redirect))
+	}
+	b.Fill(`</p>
+<form method="post" action="/oauth2/logout">
+<input type="hidden" name="csrf" value="%s">
+`, d.CSRF)
+	if lr != nil && lr.link != nil {
+		b.Fill(`<input type="hidden" name="client_id" value="%s">`+"\n", lr.link.ClientID)
+	}
+	if lr != nil && lr.redirect != "" {
+		b.Fill(`<input type="hidden" name="post_logout_redirect_uri" value="%s">`+"\n", lr.redirect)
+		if lr.state != "" {
+			b.Fill(`<input type="hidden" name="state" value="%s">`+"\n", lr.state)
+		}
+	}
+	b.WriteString(`<div class="actions">
+<button type="submit">Sign out</button>
+</div>
+</form>
+`)
+	if lr != nil && lr.redirect != "" {
+		b.Fill(`<p class="small"><a href="%s">Stay signed in and go back to %s</a></p>`+"\n", lr.target(), lr.link.Name)
+	} else {
+		b.WriteString(`<p class="small"><a href="/account/authorizations">Back to your authorized applications</a></p>` + "\n")
+	}
+	page.Foot(b)
+}
+
+func bufferSignedOutPage(b *page.Buffer, s site) {
+	page.Head(b, "You are signed out")
+	page.Brand(b, s.Provider)
+	b.Fill(`<h1>You are signed out</h1>
+<p>You are no longer signed in to %s on this browser. Applications you have allowed keep their access until you revoke it.</p>
+<p><a href="/account/authorizations">Sign in again</a></p>
+`, s.Provider)
+	page.Foot(b)
+}
