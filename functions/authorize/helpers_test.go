@@ -381,6 +381,13 @@ func parsePage(t *testing.T, body string) htmlPage {
 		if n.Type == html.TextNode && n.Parent != nil && n.Parent.Data != "style" && n.Parent.Data != "title" {
 			text.WriteString(n.Data)
 		}
+		if n.Type == html.ElementNode && !inline[n.Data] && n.Data != "br" {
+			// A block's text is apart from its neighbours' as a browser
+			// shows it, whether or not white space separates them in the
+			// markup (templ writes none between blocks).
+			text.WriteString(" ")
+			defer text.WriteString(" ")
+		}
 		if n.Type == html.ElementNode {
 			switch n.Data {
 			case "html":

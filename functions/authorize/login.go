@@ -13,6 +13,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/password"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -97,7 +98,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	d.site = h.site()
 	d.Password = h.cfg.PasswordSignIn != config.PasswordOff
 	d.Providers = h.providerLinks(r.Context(), d.ReturnTo, upstreamExtra(d.UpstreamPrompt, d.UpstreamMaxAge))
-	page.Render(w, status, loginPage, d, d.formAction)
+	component.Render(w, status, loginPage(d), d.formAction)
 }
 
 // loginForm serves GET /oauth2/login?return_to=...: the sign-in form for

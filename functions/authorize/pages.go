@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -217,100 +216,15 @@ func messagePage(b *page.Buffer, m message) {
 	page.Foot(b)
 }
 
-// loginPage is the sign-in page: a "Continue with <name>" link per
-// enabled identity provider, and the sign-in form: the pending request
-// (return_to) and the double-submit CSRF token in hidden inputs, labelled
-// username and password fields (the first empty one focused), Sign in and,
-// for an application's request, Cancel (back to the application with
-// access_denied). With PASSWORD_SIGN_IN=off the form keeps only Cancel.
-func loginPage(b *page.Buffer, d loginData) {
-	page.Head(b, "Sign in to "+d.Provider)
-	page.Brand(b, d.Provider)
-	b.Fill("<h1>Sign in to %s</h1>\n", d.Provider)
-	switch {
-	case d.AppName != "":
-		b.Fill("<p>to continue to <strong>%s</strong></p>\n", d.AppName)
-	case d.ReturnTo == accountPath:
-		b.Fill("<p>to see the applications you have allowed to use your %s account, and to revoke their access.</p>\n", d.Provider)
-	}
-	if d.SignedInAs != "" {
-		b.Fill("<p class=\"small\">You are signed in as <strong>%s</strong>. Sign in with the account you want to use.</p>\n", d.SignedInAs)
-	}
-	if d.Message != "" {
-		b.Fill(`<p class="error" role="alert">%s</p>`+"\n", d.Message)
-	}
-	providerButtons(b, d.Providers, d.Password)
-	if !d.Password && len(d.Providers) == 0 {
-		b.Fill("<p>No way to sign in is set up for %s yet. Ask an administrator.</p>\n", d.Provider)
-	}
-	cancel := d.AppName != "" && isAuthorizeRequest(d.ReturnTo)
-	if !d.Password && !cancel {
-		contact(b, d.site)
-		page.Foot(b)
-		return
-	}
-	b.Fill(`<form method="post" action="/oauth2/login">
-<input type="hidden" name="return_to" value="%s">
-<input type="hidden" name="csrf" value="%s">
-`, d.ReturnTo, d.CSRF)
-	if d.UpstreamPrompt {
-		b.WriteString(`<input type="hidden" name="upstream_prompt" value="login">` + "\n")
-	}
-	if d.UpstreamMaxAge >= 0 {
-		b.Fill(`<input type="hidden" name="upstream_max_age" value="%s">`+"\n", strconv.Itoa(d.UpstreamMaxAge))
-	}
-	if d.Password {
-		userFocus, pwFocus := " autofocus", ""
-		if d.Username != "" {
-			userFocus, pwFocus = "", " autofocus"
-		}
-		if len(d.Providers) > 0 {
-			userFocus, pwFocus = "", ""
-		}
-		b.Fill(`<label for="username">Username</label>
-<input type="text" id="username" name="username" value="%s" autocomplete="username" autocapitalize="none" spellcheck="false" required`, d.Username)
-		b.WriteString(userFocus + `>
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required` + pwFocus + `>
-`)
-	}
-	b.WriteString(`<div class="actions">` + "\n")
-	if d.Password {
-		b.WriteString(`<button type="submit">Sign in</button>` + "\n")
-	}
-	if cancel {
-		b.Fill(`<button type="submit" name="cancel" value="cancel" class="secondary" formnovalidate>Cancel</button>
-`)
-	}
-	b.WriteString("</div>\n</form>\n")
-	if cancel {
-		b.Fill("<p class=\"small\">Cancel takes you back to %s without signing in.</p>\n", d.AppName)
-	}
-	contact(b, d.site)
-	page.Foot(b)
-}
-
-// providerButtons writes the "Continue with <name>" links, and "or" before
-// the password form when there is one.
-func providerButtons(b *page.Buffer, ps []providerLink, password bool) {
-	if len(ps) == 0 {
-		return
-	}
-	b.WriteString(`<ul class="providers">` + "\n")
-	for _, p := range ps {
-		b.Fill(`<li><a class="button provider" href="%s">Continue with %s</a></li>`+"\n", page.LocalURL(p.Href), p.Name)
-	}
-	b.WriteString("</ul>\n")
-	if password {
-		b.WriteString(`<p class="divider"><span>or sign in with your password</span></p>` + "\n")
-	}
-}
-
 // isAuthorizeRequest reports whether a login's return_to is an
 // application's authorization request, which Cancel can answer.
 func isAuthorizeRequest(returnTo string) bool {
 	return strings.HasPrefix(returnTo, "/oauth2/authorize?") || strings.HasPrefix(returnTo, "/rest/oauth2/latest/authorize?")
 }
+
+// cancel reports whether the sign-in page offers Cancel: for an
+// application's authorization request, which it answers with access_denied.
+func (d loginData) cancel() bool { return d.AppName != "" && isAuthorizeRequest(d.ReturnTo) }
 
 // consentPage asks the user to allow or deny an application: who asks,
 // for which account (with a way to use another one), each scope in plain

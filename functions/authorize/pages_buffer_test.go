@@ -3,6 +3,7 @@ package authorize
 import (
 	"bytes"
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +33,16 @@ func pageCases(v string) []struct {
 	back := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app, redirect: "https://app.example/bye", state: v}}
 	backNoState := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app, redirect: "https://app.example/bye"}}
 	backPrivate := signOutData{site: s, Username: v, CSRF: v, Logout: &logoutRequest{link: app, redirect: "com.example.app:/bye", state: v}}
+	authz := "/oauth2/authorize?client_id=" + v
+	providers := []providerLink{{Name: v, Href: "/oauth2/upstream/a?return_to=x"}, {Name: "B", Href: v}}
+	login := loginData{site: s, ReturnTo: v, CSRF: v, UpstreamMaxAge: -1, Password: true}
+	loginApp := loginData{site: s, ReturnTo: authz, AppName: v, CSRF: v, SignedInAs: v, UpstreamPrompt: true, UpstreamMaxAge: 0, Password: true}
+	loginFailed := loginData{site: s, ReturnTo: authz, AppName: v, CSRF: v, Username: v, Message: v, UpstreamMaxAge: 300, Password: true}
+	loginAccount := loginData{site: s, ReturnTo: accountPath, CSRF: v, Username: v, UpstreamMaxAge: -1, Password: true}
+	loginProviders := loginData{site: s, ReturnTo: authz, AppName: v, CSRF: v, UpstreamMaxAge: -1, Password: true, Providers: providers}
+	loginProvidersOnly := loginData{site: s, ReturnTo: accountPath, CSRF: v, UpstreamMaxAge: -1, Providers: providers}
+	loginProvidersOnlyApp := loginData{site: s, ReturnTo: "/rest/oauth2/latest/authorize?x", AppName: v, CSRF: v, UpstreamMaxAge: -1, Providers: providers}
+	loginNone := loginData{site: s, ReturnTo: authz, CSRF: v, UpstreamMaxAge: -1}
 	return []struct {
 		name      string
 		component templ.Component
@@ -43,6 +54,14 @@ func pageCases(v string) []struct {
 		{"sign out and go back without state", signOutPage(backNoState), func(b *page.Buffer) { bufferSignOutPage(b, backNoState) }},
 		{"sign out and go back to a private-use scheme", signOutPage(backPrivate), func(b *page.Buffer) { bufferSignOutPage(b, backPrivate) }},
 		{"signed out", signedOutPage(s), func(b *page.Buffer) { bufferSignedOutPage(b, s) }},
+		{"login", loginPage(login), func(b *page.Buffer) { bufferLoginPage(b, login) }},
+		{"login for an application", loginPage(loginApp), func(b *page.Buffer) { bufferLoginPage(b, loginApp) }},
+		{"login failed", loginPage(loginFailed), func(b *page.Buffer) { bufferLoginPage(b, loginFailed) }},
+		{"login to the account page", loginPage(loginAccount), func(b *page.Buffer) { bufferLoginPage(b, loginAccount) }},
+		{"login with providers", loginPage(loginProviders), func(b *page.Buffer) { bufferLoginPage(b, loginProviders) }},
+		{"login with providers only", loginPage(loginProvidersOnly), func(b *page.Buffer) { bufferLoginPage(b, loginProvidersOnly) }},
+		{"login with providers only for an application", loginPage(loginProvidersOnlyApp), func(b *page.Buffer) { bufferLoginPage(b, loginProvidersOnlyApp) }},
+		{"login with no way to sign in", loginPage(loginNone), func(b *page.Buffer) { bufferLoginPage(b, loginNone) }},
 	}
 }
 
@@ -120,4 +139,85 @@ func bufferSignedOutPage(b *page.Buffer, s site) {
 <p><a href="/account/authorizations">Sign in again</a></p>
 `, s.Provider)
 	page.Foot(b)
+}
+
+func bufferLoginPage(b *page.Buffer, d loginData) {
+	page.Head(b, "Sign in to "+d.Provider)
+	page.Brand(b, d.Provider)
+	b.Fill("<h1>Sign in to %s</h1>\n", d.Provider)
+	switch {
+	case d.AppName != "":
+		b.Fill("<p>to continue to <strong>%s</strong></p>\n", d.AppName)
+	case d.ReturnTo == accountPath:
+		b.Fill("<p>to see the applications you have allowed to use your %s account, and to revoke their access.</p>\n", d.Provider)
+	}
+	if d.SignedInAs != "" {
+		b.Fill("<p class=\"small\">You are signed in as <strong>%s</strong>. Sign in with the account you want to use.</p>\n", d.SignedInAs)
+	}
+	if d.Message != "" {
+		b.Fill(`<p class="error" role="alert">%s</p>`+"\n", d.Message)
+	}
+	bufferProviderButtons(b, d.Providers, d.Password)
+	if !d.Password && len(d.Providers) == 0 {
+		b.Fill("<p>No way to sign in is set up for %s yet. Ask an administrator.</p>\n", d.Provider)
+	}
+	cancel := d.AppName != "" && isAuthorizeRequest(d.ReturnTo)
+	if !d.Password && !cancel {
+		contact(b, d.site)
+		page.Foot(b)
+		return
+	}
+	b.Fill(`<form method="post" action="/oauth2/login">
+<input type="hidden" name="return_to" value="%s">
+<input type="hidden" name="csrf" value="%s">
+`, d.ReturnTo, d.CSRF)
+	if d.UpstreamPrompt {
+		b.WriteString(`<input type="hidden" name="upstream_prompt" value="login">` + "\n")
+	}
+	if d.UpstreamMaxAge >= 0 {
+		b.Fill(`<input type="hidden" name="upstream_max_age" value="%s">`+"\n", strconv.Itoa(d.UpstreamMaxAge))
+	}
+	if d.Password {
+		userFocus, pwFocus := " autofocus", ""
+		if d.Username != "" {
+			userFocus, pwFocus = "", " autofocus"
+		}
+		if len(d.Providers) > 0 {
+			userFocus, pwFocus = "", ""
+		}
+		b.Fill(`<label for="username">Username</label>
+<input type="text" id="username" name="username" value="%s" autocomplete="username" autocapitalize="none" spellcheck="false" required`, d.Username)
+		b.WriteString(userFocus + `>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required` + pwFocus + `>
+`)
+	}
+	b.WriteString(`<div class="actions">` + "\n")
+	if d.Password {
+		b.WriteString(`<button type="submit">Sign in</button>` + "\n")
+	}
+	if cancel {
+		b.Fill(`<button type="submit" name="cancel" value="cancel" class="secondary" formnovalidate>Cancel</button>
+`)
+	}
+	b.WriteString("</div>\n</form>\n")
+	if cancel {
+		b.Fill("<p class=\"small\">Cancel takes you back to %s without signing in.</p>\n", d.AppName)
+	}
+	contact(b, d.site)
+	page.Foot(b)
+}
+
+func bufferProviderButtons(b *page.Buffer, ps []providerLink, password bool) {
+	if len(ps) == 0 {
+		return
+	}
+	b.WriteString(`<ul class="providers">` + "\n")
+	for _, p := range ps {
+		b.Fill(`<li><a class="button provider" href="%s">Continue with %s</a></li>`+"\n", page.LocalURL(p.Href), p.Name)
+	}
+	b.WriteString("</ul>\n")
+	if password {
+		b.WriteString(`<p class="divider"><span>or sign in with your password</span></p>` + "\n")
+	}
 }

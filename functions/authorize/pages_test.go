@@ -31,7 +31,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 	}{
 		{"login", func(v string) func(w http.ResponseWriter) {
 			d := loginData{site: site{v, v}, ReturnTo: v, AppName: v, CSRF: v, Username: v, Message: v, SignedInAs: v}
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, loginPage, d) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusOK, loginPage(d)) }
 		}},
 		{"consent", func(v string) func(w http.ResponseWriter) {
 			d := consentData{site: site{v, v}, AppName: v, RedirectHost: v, Username: v, CSRF: v,
