@@ -10,6 +10,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -129,7 +130,7 @@ func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *sto
 			d.Hidden = append(d.Hidden, hiddenInput{Name: k, Value: v})
 		}
 	}
-	page.Render(w, http.StatusOK, consentPage, d, shared.FormActionSource(a.redirectTo))
+	component.Render(w, http.StatusOK, consentPage(d), shared.FormActionSource(a.redirectTo))
 }
 
 // readPostForm reads an application/x-www-form-urlencoded body keeping

@@ -1,7 +1,6 @@
 package authorize
 
 import (
-	"cmp"
 	"errors"
 	"net/http"
 	"strings"
@@ -225,58 +224,6 @@ func isAuthorizeRequest(returnTo string) bool {
 // cancel reports whether the sign-in page offers Cancel: for an
 // application's authorization request, which it answers with access_denied.
 func (d loginData) cancel() bool { return d.AppName != "" && isAuthorizeRequest(d.ReturnTo) }
-
-// consentPage asks the user to allow or deny an application: who asks,
-// for which account (with a way to use another one), each scope in plain
-// words with what it includes, where the answer goes, and one form
-// carrying the request in hidden inputs with the decision buttons (approve,
-// deny) and the account switch. The scope codes are secondary detail at the end.
-func consentPage(b *page.Buffer, d consentData) {
-	page.Head(b, "Allow "+d.AppName+" to access your account")
-	page.Brand(b, d.Provider)
-	b.Fill(`<h1><strong>%s</strong> wants to access your %s account</h1>
-`, d.AppName, d.Provider)
-	if d.AppHost != "" {
-		b.Fill(`<p class="apphost">From <strong class="host">%s</strong></p>
-`, d.AppHost)
-	}
-	if d.SelfRegistered {
-		b.Fill(`<p class="small">This application registered itself: no administrator of %s added it. Its name is what it says about itself. Allow access only if you trust %s.</p>
-`, d.Provider, cmp.Or(d.AppHost, "it"))
-	}
-	if d.LoopbackOnly {
-		b.WriteString(`<p class="warning" role="note"><strong>Only continue if you just started this application on this computer.</strong> It receives the answer on this computer (a local address), where any program could be waiting for it.</p>
-`)
-	}
-	b.Fill(`<form method="post" action="/oauth2/consent">
-<p class="account">Signed in as <strong>%s</strong>.
-<button type="submit" name="account" value="switch" class="link">Not you? Use another account</button></p>
-<h2>If you allow access, %s will be able to:</h2>
-<ul class="scopes">
-`, d.Username, d.AppName)
-	for _, s := range d.Scopes {
-		b.Fill("<li><strong>%s</strong>", s.Description)
-		if len(s.Includes) > 0 {
-			b.Fill(`<br><span class="small">Includes: %s.</span>`, includesText(s.Includes))
-		}
-		b.WriteString("</li>\n")
-	}
-	b.WriteString("</ul>\n")
-	b.Fill("<p>After you choose, you will be sent back to <strong>%s</strong>.</p>\n", d.RedirectHost)
-	for _, h := range d.Hidden {
-		b.Fill("<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", h.Name, h.Value)
-	}
-	b.Fill(`<input type="hidden" name="csrf" value="%s">
-<div class="actions">
-<button type="submit" name="decision" value="approve">Allow access</button>
-<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
-</div>
-</form>
-<p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
-`, d.CSRF)
-	scopeCodes(b, d.Scopes)
-	page.Foot(b)
-}
 
 // appCodes writes an authorized application's client id and scope names
 // as secondary detail.

@@ -2,6 +2,7 @@ package authorize
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"strconv"
 	"strings"
@@ -43,6 +44,11 @@ func pageCases(v string) []struct {
 	loginProvidersOnly := loginData{site: s, ReturnTo: accountPath, CSRF: v, UpstreamMaxAge: -1, Providers: providers}
 	loginProvidersOnlyApp := loginData{site: s, ReturnTo: "/rest/oauth2/latest/authorize?x", AppName: v, CSRF: v, UpstreamMaxAge: -1, Providers: providers}
 	loginNone := loginData{site: s, ReturnTo: authz, CSRF: v, UpstreamMaxAge: -1}
+	scopes := []scopeItem{{Name: v, Description: v, Includes: []string{v, "View projects"}}, {Name: "openid", Description: v}}
+	hidden := []hiddenInput{{Name: "state", Value: v}, {Name: v, Value: v}}
+	consent := consentData{site: s, AppName: v, RedirectHost: v, Username: v, Scopes: scopes, Hidden: hidden, CSRF: v}
+	consentSelf := consentData{site: s, AppName: v, RedirectHost: v, AppHost: v, SelfRegistered: true, LoopbackOnly: true, Username: v, Scopes: scopes, Hidden: hidden, CSRF: v}
+	consentNoHost := consentData{site: s, AppName: v, RedirectHost: v, SelfRegistered: true, Username: v, CSRF: v}
 	return []struct {
 		name      string
 		component templ.Component
@@ -62,6 +68,9 @@ func pageCases(v string) []struct {
 		{"login with providers only", loginPage(loginProvidersOnly), func(b *page.Buffer) { bufferLoginPage(b, loginProvidersOnly) }},
 		{"login with providers only for an application", loginPage(loginProvidersOnlyApp), func(b *page.Buffer) { bufferLoginPage(b, loginProvidersOnlyApp) }},
 		{"login with no way to sign in", loginPage(loginNone), func(b *page.Buffer) { bufferLoginPage(b, loginNone) }},
+		{"consent", consentPage(consent), func(b *page.Buffer) { bufferConsentPage(b, consent) }},
+		{"consent of a self-registered application on loopback", consentPage(consentSelf), func(b *page.Buffer) { bufferConsentPage(b, consentSelf) }},
+		{"consent of a self-registered application without a host", consentPage(consentNoHost), func(b *page.Buffer) { bufferConsentPage(b, consentNoHost) }},
 	}
 }
 
@@ -220,4 +229,51 @@ func bufferProviderButtons(b *page.Buffer, ps []providerLink, password bool) {
 	if password {
 		b.WriteString(`<p class="divider"><span>or sign in with your password</span></p>` + "\n")
 	}
+}
+
+func bufferConsentPage(b *page.Buffer, d consentData) {
+	page.Head(b, "Allow "+d.AppName+" to access your account")
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1><strong>%s</strong> wants to access your %s account</h1>
+`, d.AppName, d.Provider)
+	if d.AppHost != "" {
+		b.Fill(`<p class="apphost">From <strong class="host">%s</strong></p>
+`, d.AppHost)
+	}
+	if d.SelfRegistered {
+		b.Fill(`<p class="small">This application registered itself: no administrator of %s added it. Its name is what it says about itself. Allow access only if you trust %s.</p>
+`, d.Provider, cmp.Or(d.AppHost, "it"))
+	}
+	if d.LoopbackOnly {
+		b.WriteString(`<p class="warning" role="note"><strong>Only continue if you just started this application on this computer.</strong> It receives the answer on this computer (a local address), where any program could be waiting for it.</p>
+`)
+	}
+	b.Fill(`<form method="post" action="/oauth2/consent">
+<p class="account">Signed in as <strong>%s</strong>.
+<button type="submit" name="account" value="switch" class="link">Not you? Use another account</button></p>
+<h2>If you allow access, %s will be able to:</h2>
+<ul class="scopes">
+`, d.Username, d.AppName)
+	for _, s := range d.Scopes {
+		b.Fill("<li><strong>%s</strong>", s.Description)
+		if len(s.Includes) > 0 {
+			b.Fill(`<br><span class="small">Includes: %s.</span>`, includesText(s.Includes))
+		}
+		b.WriteString("</li>\n")
+	}
+	b.WriteString("</ul>\n")
+	b.Fill("<p>After you choose, you will be sent back to <strong>%s</strong>.</p>\n", d.RedirectHost)
+	for _, h := range d.Hidden {
+		b.Fill("<input type=\"hidden\" name=\"%s\" value=\"%s\">\n", h.Name, h.Value)
+	}
+	b.Fill(`<input type="hidden" name="csrf" value="%s">
+<div class="actions">
+<button type="submit" name="decision" value="approve">Allow access</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</div>
+</form>
+<p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
+`, d.CSRF)
+	scopeCodes(b, d.Scopes)
+	page.Foot(b)
 }

@@ -37,7 +37,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 			d := consentData{site: site{v, v}, AppName: v, RedirectHost: v, Username: v, CSRF: v,
 				Scopes: []scopeItem{{Name: v, Description: v, Includes: []string{v, v}}},
 				Hidden: []hiddenInput{{Name: "state", Value: v}, {Name: v, Value: v}}}
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, consentPage, d) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusOK, consentPage(d)) }
 		}},
 		{"account", func(v string) func(w http.ResponseWriter) {
 			d := accountData{site: site{v, v}, Username: v, Revoked: v, CSRF: v, Apps: []appView{{
