@@ -13,6 +13,7 @@ import (
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -188,7 +189,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 		v.Host, v.SelfRegistered = metadataHost(a.link), selfRegistered(a.link)
 		d.Apps = append(d.Apps, v)
 	}
-	page.Render(w, http.StatusOK, accountPage, d)
+	component.Render(w, http.StatusOK, accountPage(d))
 }
 
 // failAccount answers a store failure of the account page.

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
 )
 
@@ -225,24 +224,6 @@ func isAuthorizeRequest(returnTo string) bool {
 // application's authorization request, which it answers with access_denied.
 func (d loginData) cancel() bool { return d.AppName != "" && isAuthorizeRequest(d.ReturnTo) }
 
-// appCodes writes an authorized application's client id and scope names
-// as secondary detail.
-func appCodes(b *page.Buffer, a appView) {
-	b.Fill(`<details class="developer">
-<summary>Technical details</summary>
-`)
-	if clientmeta.IsURL(a.ClientID) {
-		b.Fill("<p>Application id <code>%s</code></p>\n<p>Described at <code>%s</code></p>\n", a.LinkID, a.ClientID)
-	} else {
-		b.Fill("<p>Client ID <code>%s</code></p>\n", a.ClientID)
-	}
-	b.WriteString(`<p>Permission codes:`)
-	for _, s := range a.ScopeItems {
-		b.Fill(" <code>%s</code>", s.Name)
-	}
-	b.WriteString("</p>\n</details>\n")
-}
-
 // scopeCodes writes the scope names of items as secondary detail.
 func scopeCodes(b *page.Buffer, items []scopeItem) {
 	if len(items) == 0 {
@@ -281,63 +262,6 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return string(unicode.ToLower(r)) + s[n:]
-}
-
-// accountPage lists the user's authorized applications, each with what it
-// can do and a revoke form behind a confirmation step (a details element
-// that names the application: no script needed), and a link to sign out.
-func accountPage(b *page.Buffer, d accountData) {
-	page.Head(b, "Your authorized applications")
-	page.Brand(b, d.Provider)
-	b.Fill(`<h1>Your authorized applications</h1>
-<p>Signed in as <strong>%s</strong>. <a href="/oauth2/logout">Sign out</a></p>
-`, d.Username)
-	if d.Revoked != "" {
-		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Revoked)
-	}
-	if len(d.Apps) == 0 {
-		b.Fill("<p>No application can use your %s account. When you allow one, it is listed here, and you can revoke its access at any time.</p>\n", d.Provider)
-		page.Foot(b)
-		return
-	}
-	b.Fill("<p>These applications can use your %s account. Revoking access stops an application at once; to use it again, it has to ask you again.</p>\n", d.Provider)
-	b.WriteString("<ul class=\"apps\">\n")
-	for _, a := range d.Apps {
-		b.Fill("<li>\n<h2>%s</h2>\n", a.Name)
-		if a.Host != "" {
-			b.Fill(`<p class="small">From <strong class="host">%s</strong></p>`+"\n", a.Host)
-		}
-		if a.SelfRegistered {
-			b.WriteString(`<p class="small">Registered by the application itself.</p>` + "\n")
-		}
-		b.WriteString("<p>It can:</p>\n<ul class=\"scopes\">\n")
-		for _, s := range a.ScopeItems {
-			b.Fill("<li>%s", s.Description)
-			if len(s.Includes) > 0 {
-				b.Fill(`<br><span class="small">Includes: %s.</span>`, includesText(s.Includes))
-			}
-			b.WriteString("</li>\n")
-		}
-		first, last := page.RFC3339(a.AuthorizedAt), page.RFC3339(a.LastAuthorizedAt)
-		b.Fill("</ul>\n<p class=\"small\">Allowed on <time datetime=\"%s\">%s</time>", first, page.Day(a.AuthorizedAt))
-		if first != last {
-			b.Fill(", last on <time datetime=\"%s\">%s</time>", last, page.Day(a.LastAuthorizedAt))
-		}
-		b.Fill(`.</p>
-<details class="confirm">
-<summary>Revoke access…</summary>
-<p>Revoke access for <strong>%s</strong>? It will no longer be able to use your account, and anything it is signed in with stops working now.</p>
-<form method="post" action="%s">
-<input type="hidden" name="csrf" value="%s">
-<button type="submit" class="danger">Revoke access for %s</button>
-</form>
-</details>
-</li>
-`, a.Name, page.LocalURL(a.RevokeAction), d.CSRF, a.Name)
-		appCodes(b, a)
-	}
-	b.WriteString("</ul>\n")
-	page.Foot(b)
 }
 
 // signOutData fills the sign-out page: the signed-in user, and for an

@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/a-h/templ"
 
+	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 )
@@ -49,6 +51,17 @@ func pageCases(v string) []struct {
 	consent := consentData{site: s, AppName: v, RedirectHost: v, Username: v, Scopes: scopes, Hidden: hidden, CSRF: v}
 	consentSelf := consentData{site: s, AppName: v, RedirectHost: v, AppHost: v, SelfRegistered: true, LoopbackOnly: true, Username: v, Scopes: scopes, Hidden: hidden, CSRF: v}
 	consentNoHost := consentData{site: s, AppName: v, RedirectHost: v, SelfRegistered: true, Username: v, CSRF: v}
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	apps := []appView{
+		{Authorization: Authorization{ClientID: v, Name: v, AuthorizedAt: at, LastAuthorizedAt: at.Add(time.Hour)},
+			ScopeItems: scopes, RevokeAction: "/account/authorizations/c/revoke"},
+		{Authorization: Authorization{ClientID: "https://app.example/client.json", LinkID: v, Name: v, AuthorizedAt: at, LastAuthorizedAt: at},
+			Host: v, SelfRegistered: true, ScopeItems: scopes[1:], RevokeAction: v},
+		{Authorization: Authorization{ClientID: v, Name: v, AuthorizedAt: at, LastAuthorizedAt: at}, RevokeAction: "/x"},
+	}
+	account := accountData{site: s, Username: v, CSRF: v, Apps: apps}
+	accountRevoked := accountData{site: s, Username: v, CSRF: v, Revoked: v, Apps: apps[:1]}
+	accountEmpty := accountData{site: s, Username: v, CSRF: v, Revoked: v}
 	return []struct {
 		name      string
 		component templ.Component
@@ -71,6 +84,9 @@ func pageCases(v string) []struct {
 		{"consent", consentPage(consent), func(b *page.Buffer) { bufferConsentPage(b, consent) }},
 		{"consent of a self-registered application on loopback", consentPage(consentSelf), func(b *page.Buffer) { bufferConsentPage(b, consentSelf) }},
 		{"consent of a self-registered application without a host", consentPage(consentNoHost), func(b *page.Buffer) { bufferConsentPage(b, consentNoHost) }},
+		{"account", accountPage(account), func(b *page.Buffer) { bufferAccountPage(b, account) }},
+		{"account after a revocation", accountPage(accountRevoked), func(b *page.Buffer) { bufferAccountPage(b, accountRevoked) }},
+		{"account without applications", accountPage(accountEmpty), func(b *page.Buffer) { bufferAccountPage(b, accountEmpty) }},
 	}
 }
 
@@ -275,5 +291,75 @@ func bufferConsentPage(b *page.Buffer, d consentData) {
 <p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
 `, d.CSRF)
 	scopeCodes(b, d.Scopes)
+	page.Foot(b)
+}
+
+func bufferAppCodes(b *page.Buffer, a appView) {
+	b.Fill(`<details class="developer">
+<summary>Technical details</summary>
+`)
+	if clientmeta.IsURL(a.ClientID) {
+		b.Fill("<p>Application id <code>%s</code></p>\n<p>Described at <code>%s</code></p>\n", a.LinkID, a.ClientID)
+	} else {
+		b.Fill("<p>Client ID <code>%s</code></p>\n", a.ClientID)
+	}
+	b.WriteString(`<p>Permission codes:`)
+	for _, s := range a.ScopeItems {
+		b.Fill(" <code>%s</code>", s.Name)
+	}
+	b.WriteString("</p>\n</details>\n")
+}
+
+func bufferAccountPage(b *page.Buffer, d accountData) {
+	page.Head(b, "Your authorized applications")
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1>Your authorized applications</h1>
+<p>Signed in as <strong>%s</strong>. <a href="/oauth2/logout">Sign out</a></p>
+`, d.Username)
+	if d.Revoked != "" {
+		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Revoked)
+	}
+	if len(d.Apps) == 0 {
+		b.Fill("<p>No application can use your %s account. When you allow one, it is listed here, and you can revoke its access at any time.</p>\n", d.Provider)
+		page.Foot(b)
+		return
+	}
+	b.Fill("<p>These applications can use your %s account. Revoking access stops an application at once; to use it again, it has to ask you again.</p>\n", d.Provider)
+	b.WriteString("<ul class=\"apps\">\n")
+	for _, a := range d.Apps {
+		b.Fill("<li>\n<h2>%s</h2>\n", a.Name)
+		if a.Host != "" {
+			b.Fill(`<p class="small">From <strong class="host">%s</strong></p>`+"\n", a.Host)
+		}
+		if a.SelfRegistered {
+			b.WriteString(`<p class="small">Registered by the application itself.</p>` + "\n")
+		}
+		b.WriteString("<p>It can:</p>\n<ul class=\"scopes\">\n")
+		for _, s := range a.ScopeItems {
+			b.Fill("<li>%s", s.Description)
+			if len(s.Includes) > 0 {
+				b.Fill(`<br><span class="small">Includes: %s.</span>`, includesText(s.Includes))
+			}
+			b.WriteString("</li>\n")
+		}
+		first, last := page.RFC3339(a.AuthorizedAt), page.RFC3339(a.LastAuthorizedAt)
+		b.Fill("</ul>\n<p class=\"small\">Allowed on <time datetime=\"%s\">%s</time>", first, page.Day(a.AuthorizedAt))
+		if first != last {
+			b.Fill(", last on <time datetime=\"%s\">%s</time>", last, page.Day(a.LastAuthorizedAt))
+		}
+		b.Fill(`.</p>
+<details class="confirm">
+<summary>Revoke access…</summary>
+<p>Revoke access for <strong>%s</strong>? It will no longer be able to use your account, and anything it is signed in with stops working now.</p>
+<form method="post" action="%s">
+<input type="hidden" name="csrf" value="%s">
+<button type="submit" class="danger">Revoke access for %s</button>
+</form>
+</details>
+</li>
+`, a.Name, page.LocalURL(a.RevokeAction), d.CSRF, a.Name)
+		bufferAppCodes(b, a)
+	}
+	b.WriteString("</ul>\n")
 	page.Foot(b)
 }

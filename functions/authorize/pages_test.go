@@ -45,7 +45,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 				ScopeItems:    []scopeItem{{Name: v, Description: v, Includes: []string{v}}},
 				RevokeAction:  "/account/authorizations/c/revoke",
 			}}}
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusOK, accountPage, d) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusOK, accountPage(d)) }
 		}},
 		{"message", func(v string) func(w http.ResponseWriter) {
 			m := message{Title: v, Text: v, Link: accountPath, LinkText: v, Help: true, Developer: v}
