@@ -347,14 +347,14 @@ func (h *Handler) deviceGrantable(ctx context.Context, dr *deviceRequest) ([]str
 // polling until the code expires), else a server error.
 func (h *Handler) failDeviceGrantable(w http.ResponseWriter, err error) {
 	if errors.Is(err, errPermissionsUnavailable) {
-		page.Render(w, http.StatusServiceUnavailable, errorPage, authError{
+		component.Render(w, http.StatusServiceUnavailable, errorPage(authError{
 			site:  h.site(),
 			Title: "Your permissions cannot be confirmed right now",
 			Text: h.provider + " asks for your permissions before a device gets any access, and the service that holds them did not answer. " +
 				"Nothing has been shared.",
 			Next: "Try again in a few minutes, with the same code while the device still shows it.",
 			Code: "temporarily_unavailable", Description: "the user's permissions cannot be confirmed right now",
-		})
+		}))
 		return
 	}
 	h.renderMessage(w, http.StatusInternalServerError, msgServer)

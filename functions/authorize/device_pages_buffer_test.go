@@ -73,7 +73,7 @@ func bufferDeviceConsentPage(b *page.Buffer, d deviceConsentData) {
 </form>
 <p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
 `, d.Code, d.CSRF)
-	scopeCodes(b, d.Scopes)
+	bufferScopeCodes(b, d.Scopes)
 	page.Foot(b)
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clientmeta"
-	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -306,5 +306,5 @@ func (h *Handler) metadataErrorPage(w http.ResponseWriter, r *http.Request, err 
 		d.Next = "Try again later. If this keeps happening, tell your administrator."
 		d.Code, d.Description = "temporarily_unavailable", "too many new applications from this address, or waiting for approval"
 	}
-	page.Render(w, status, errorPage, d)
+	component.Render(w, status, errorPage(d))
 }

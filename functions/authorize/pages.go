@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 )
 
 // The pages people see. Each names the provider at the top (page.Brand),
@@ -67,7 +67,7 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 
 func (h *Handler) renderMessage(w http.ResponseWriter, status int, m message) {
 	m.site = h.site()
-	page.Render(w, status, messagePage, m)
+	component.Render(w, status, messagePage(m))
 }
 
 // problemKind says what went wrong with an authorization request that
@@ -161,57 +161,7 @@ func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, t share
 		d.Text = "The link that brought you here is incomplete or damaged."
 		d.Next = "Go back to the application and start signing in again."
 	}
-	page.Render(w, status, errorPage, d)
-}
-
-// contact writes the help line, when one is configured.
-func contact(b *page.Buffer, s site) {
-	if s.Contact != "" {
-		b.Fill(`<p class="small contact">Need help? %s</p>`+"\n", s.Contact)
-	}
-}
-
-// errorPage explains a failed authorization request: what happened, what
-// to do, whom to ask, and the OAuth details for the developer.
-func errorPage(b *page.Buffer, d authError) {
-	page.Head(b, d.Title)
-	page.Brand(b, d.Provider)
-	b.Fill(`<h1>%s</h1>
-<p>%s</p>
-<p><strong>%s</strong></p>
-`, d.Title, d.Text, d.Next)
-	contact(b, d.site)
-	b.Fill(`<details class="developer">
-<summary>Details for the application's developer</summary>
-<p>Error <code>%s</code></p>
-`, d.Code)
-	if d.Description != "" {
-		b.Fill("<p>%s</p>\n", d.Description)
-	}
-	b.WriteString("</details>\n")
-	page.Foot(b)
-}
-
-// messagePage is a plain page: a headline, a text, an optional local link
-// and, for failures, the help line.
-func messagePage(b *page.Buffer, m message) {
-	page.Head(b, m.Title)
-	page.Brand(b, m.Provider)
-	b.Fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
-	if m.Link != "" {
-		b.Fill(`<p><a href="%s">%s</a></p>`+"\n", page.LocalURL(m.Link), m.LinkText)
-	}
-	if m.Help {
-		contact(b, m.site)
-	}
-	if m.Developer != "" {
-		b.Fill(`<details class="developer">
-<summary>Details for the application's developer</summary>
-<p>%s</p>
-</details>
-`, m.Developer)
-	}
-	page.Foot(b)
+	component.Render(w, status, errorPage(d))
 }
 
 // isAuthorizeRequest reports whether a login's return_to is an
@@ -223,23 +173,6 @@ func isAuthorizeRequest(returnTo string) bool {
 // cancel reports whether the sign-in page offers Cancel: for an
 // application's authorization request, which it answers with access_denied.
 func (d loginData) cancel() bool { return d.AppName != "" && isAuthorizeRequest(d.ReturnTo) }
-
-// scopeCodes writes the scope names of items as secondary detail.
-func scopeCodes(b *page.Buffer, items []scopeItem) {
-	if len(items) == 0 {
-		return
-	}
-	b.WriteString(`<details class="developer">
-<summary>Permission codes</summary>
-<p>`)
-	for i, s := range items {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		b.Fill("<code>%s</code>", s.Name)
-	}
-	b.WriteString("</p>\n</details>\n")
-}
 
 // includesText joins the descriptions of included scopes as one phrase:
 // "view projects and repositories; view public projects and

@@ -62,6 +62,11 @@ func pageCases(v string) []struct {
 	account := accountData{site: s, Username: v, CSRF: v, Apps: apps}
 	accountRevoked := accountData{site: s, Username: v, CSRF: v, Revoked: v, Apps: apps[:1]}
 	accountEmpty := accountData{site: s, Username: v, CSRF: v, Revoked: v}
+	authErr := authError{site: s, Title: v, Text: v, Next: v, Code: v, Description: v}
+	authErrBare := authError{Title: v, Text: v, Next: v, Code: v}
+	msg := message{site: s, Title: v, Text: v}
+	msgFull := message{site: s, Title: v, Text: v, Link: accountPath, LinkText: v, Help: true, Developer: v}
+	msgBadLink := message{site: s, Title: v, Text: v, Link: v, LinkText: v}
 	return []struct {
 		name      string
 		component templ.Component
@@ -87,6 +92,11 @@ func pageCases(v string) []struct {
 		{"account", accountPage(account), func(b *page.Buffer) { bufferAccountPage(b, account) }},
 		{"account after a revocation", accountPage(accountRevoked), func(b *page.Buffer) { bufferAccountPage(b, accountRevoked) }},
 		{"account without applications", accountPage(accountEmpty), func(b *page.Buffer) { bufferAccountPage(b, accountEmpty) }},
+		{"error", errorPage(authErr), func(b *page.Buffer) { bufferErrorPage(b, authErr) }},
+		{"error without a description", errorPage(authErrBare), func(b *page.Buffer) { bufferErrorPage(b, authErrBare) }},
+		{"message", messagePage(msg), func(b *page.Buffer) { bufferMessagePage(b, msg) }},
+		{"message with a link, help and details", messagePage(msgFull), func(b *page.Buffer) { bufferMessagePage(b, msgFull) }},
+		{"message with a broken link", messagePage(msgBadLink), func(b *page.Buffer) { bufferMessagePage(b, msgBadLink) }},
 	}
 }
 
@@ -290,7 +300,7 @@ func bufferConsentPage(b *page.Buffer, d consentData) {
 </form>
 <p class="small">You can revoke access at any time from <a href="/account/authorizations">your authorized applications</a>.</p>
 `, d.CSRF)
-	scopeCodes(b, d.Scopes)
+	bufferScopeCodes(b, d.Scopes)
 	page.Foot(b)
 }
 
@@ -362,4 +372,65 @@ func bufferAccountPage(b *page.Buffer, d accountData) {
 	}
 	b.WriteString("</ul>\n")
 	page.Foot(b)
+}
+
+func contact(b *page.Buffer, s site) {
+	if s.Contact != "" {
+		b.Fill(`<p class="small contact">Need help? %s</p>`+"\n", s.Contact)
+	}
+}
+
+func bufferErrorPage(b *page.Buffer, d authError) {
+	page.Head(b, d.Title)
+	page.Brand(b, d.Provider)
+	b.Fill(`<h1>%s</h1>
+<p>%s</p>
+<p><strong>%s</strong></p>
+`, d.Title, d.Text, d.Next)
+	contact(b, d.site)
+	b.Fill(`<details class="developer">
+<summary>Details for the application's developer</summary>
+<p>Error <code>%s</code></p>
+`, d.Code)
+	if d.Description != "" {
+		b.Fill("<p>%s</p>\n", d.Description)
+	}
+	b.WriteString("</details>\n")
+	page.Foot(b)
+}
+
+func bufferMessagePage(b *page.Buffer, m message) {
+	page.Head(b, m.Title)
+	page.Brand(b, m.Provider)
+	b.Fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
+	if m.Link != "" {
+		b.Fill(`<p><a href="%s">%s</a></p>`+"\n", page.LocalURL(m.Link), m.LinkText)
+	}
+	if m.Help {
+		contact(b, m.site)
+	}
+	if m.Developer != "" {
+		b.Fill(`<details class="developer">
+<summary>Details for the application's developer</summary>
+<p>%s</p>
+</details>
+`, m.Developer)
+	}
+	page.Foot(b)
+}
+
+func bufferScopeCodes(b *page.Buffer, items []scopeItem) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString(`<details class="developer">
+<summary>Permission codes</summary>
+<p>`)
+	for i, s := range items {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.Fill("<code>%s</code>", s.Name)
+	}
+	b.WriteString("</p>\n</details>\n")
 }

@@ -54,7 +54,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 		}},
 		{"error", func(v string) func(w http.ResponseWriter) {
 			d := authError{site: site{v, v}, Title: v, Text: v, Next: v, Code: v, Description: v}
-			return func(w http.ResponseWriter) { page.Render(w, http.StatusBadRequest, errorPage, d) }
+			return func(w http.ResponseWriter) { component.Render(w, http.StatusBadRequest, errorPage(d)) }
 		}},
 		{"sign out", func(v string) func(w http.ResponseWriter) {
 			d := signOutData{site: site{v, v}, Username: v, CSRF: v}

@@ -7,7 +7,7 @@ import (
 	"net/http"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/page"
+	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/permissions"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -77,12 +77,12 @@ func (h *Handler) failGrantable(w http.ResponseWriter, r *http.Request, a *authR
 		return
 	}
 	app := a.link.Name
-	page.Render(w, http.StatusServiceUnavailable, errorPage, authError{
+	component.Render(w, http.StatusServiceUnavailable, errorPage(authError{
 		site:        h.site(),
 		Title:       "Your permissions cannot be confirmed right now",
 		Text:        h.provider + " asks for your permissions before " + app + " gets any access, and the service that holds them did not answer. Nothing has been shared with " + app + ".",
 		Next:        "Go back to " + app + " and try again in a few minutes.",
 		Code:        e.Code,
 		Description: e.Description,
-	})
+	}))
 }
