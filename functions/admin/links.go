@@ -932,15 +932,13 @@ func (h *Handler) revokeGrantOp(ctx context.Context, c call, id, grantID string)
 		return g, nil
 	}
 	// Revoking the grant refuses its pending codes too: they name its id.
-	revoked, err := h.store.RevokeGrant(ctx, g.UserID, link.ClientID, g.ID, h.now().UTC())
+	revoked, err := store.RevokeGrantAudited(ctx, h.store, g.UserID, link.ClientID, g.ID, h.now().UTC(), c.audit, "link_id", link.ID)
 	if err != nil {
 		if isNotFound(err) { // revoked or replaced meanwhile
 			return store.Grant{}, errNotFound("this link has no grant with this id")
 		}
 		return store.Grant{}, wrapf(err, "revoke grant")
 	}
-	c.audit(ctx, "grant_revoked", "link_id", link.ID, "client_id", link.ClientID, "grant_id", g.ID,
-		"user_id", g.UserID, "username", g.Username)
 	return revoked, nil
 }
 

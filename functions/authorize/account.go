@@ -236,16 +236,11 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 			return
 		}
 	}
-	g, err := h.store.RevokeGrant(ctx, user.ID, clientID, "", h.now())
-	switch {
-	case errors.Is(err, shared.ErrNotFound): // nothing to revoke
-	case err != nil:
+	_, err = store.RevokeGrantAudited(ctx, h.store, user.ID, clientID, "", h.now(), nil, "by", "user")
+	if err != nil && !errors.Is(err, shared.ErrNotFound) { // ErrNotFound: nothing to revoke
 		web.Logger(ctx).Error("revoke grant", "err", err.Error())
 		h.fail(w, err)
 		return
-	default:
-		web.Audit(ctx, "grant_revoked", "grant_id", g.ID, "client_id", g.ClientID,
-			"user_id", user.ID, "username", user.Username, "by", "user")
 	}
 	page.Redirect(w, accountPath+"?revoked="+url.QueryEscape(pathName(clientID, store.MetadataLinkID(clientID))), http.StatusSeeOther)
 }

@@ -253,15 +253,13 @@ func (h *Handler) revokeGrant(ctx context.Context, userID, clientID, grantID, re
 	if grantID == "" {
 		return nil
 	}
-	g, err := h.store.RevokeGrant(ctx, userID, clientID, grantID, h.now())
+	_, err := store.RevokeGrantAudited(ctx, h.store, userID, clientID, grantID, h.now(), nil, "reason", reason)
 	if errors.Is(err, shared.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("revoke grant %q (%s): %w", grantID, reason, err)
 	}
-	web.Audit(ctx, "grant_revoked", "grant_id", grantID, "client_id", clientID,
-		"user_id", userID, "username", g.Username, "reason", reason)
 	return nil
 }
 

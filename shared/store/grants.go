@@ -308,18 +308,40 @@ func (s *Store) revokeLinkGrants(ctx context.Context, clientID, reason string, n
 	}
 }
 
-// revokeAudited revokes g (only that incarnation) and writes the
-// grant_revoked audit event (SPEC "Errors and logs": a revoked grant is an
-// audit event, whoever revokes it). A grant already gone or replaced is
-// skipped.
+// revokeAudited revokes g (only that incarnation) and audits it with
+// reason (RevokeGrantAudited). A grant already gone or replaced is skipped.
 func (s *Store) revokeAudited(ctx context.Context, g Grant, reason string, now time.Time) error {
-	if _, err := s.RevokeGrant(ctx, g.UserID, g.ClientID, g.ID, now); err != nil {
-		if errors.Is(err, shared.ErrNotFound) {
-			return nil
-		}
+	if _, err := RevokeGrantAudited(ctx, s, g.UserID, g.ClientID, g.ID, now, nil, "reason", reason); err != nil && !errors.Is(err, shared.ErrNotFound) {
 		return err
 	}
-	web.Audit(ctx, "grant_revoked", "grant_id", g.ID, "client_id", g.ClientID,
-		"user_id", g.UserID, "username", g.Username, "reason", reason)
 	return nil
+}
+
+// GrantRevoker is the store method RevokeGrantAudited calls (Store's
+// RevokeGrant; each function's store interface has it).
+type GrantRevoker interface {
+	RevokeGrant(ctx context.Context, userID, clientID, id string, now time.Time) (Grant, error)
+}
+
+// AuditFunc writes one audit line (web.Audit's signature; the console's
+// call.audit adds who and how, and records the event).
+type AuditFunc func(ctx context.Context, event string, attrs ...any)
+
+// RevokeGrantAudited is the one way a grant is revoked: RevokeGrant (its
+// arguments and errors, ErrNotFound included, returned as they are), then
+// the grant_revoked audit event (SPEC "Errors and logs": a revoked grant
+// is an audit event, whoever revokes it) with the revoked grant's
+// grant_id, client_id, user_id and username, followed by attrs (who or
+// why: "reason", "by", "link_id"). audit nil is web.Audit.
+func RevokeGrantAudited(ctx context.Context, s GrantRevoker, userID, clientID, id string, now time.Time, audit AuditFunc, attrs ...any) (Grant, error) {
+	g, err := s.RevokeGrant(ctx, userID, clientID, id, now)
+	if err != nil {
+		return g, err
+	}
+	if audit == nil {
+		audit = web.Audit
+	}
+	audit(ctx, "grant_revoked", append([]any{"grant_id", g.ID, "client_id", g.ClientID,
+		"user_id", g.UserID, "username", g.Username}, attrs...)...)
+	return g, nil
 }
