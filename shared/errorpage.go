@@ -1,12 +1,9 @@
 package shared
 
-import (
-	"html"
-	"strings"
-)
+import "strings"
 
 // errorPage is the authorization endpoint's error page: no external assets,
-// readable on a phone, every value escaped by html.EscapeString. It is
+// readable on a phone, every value escaped by EscapeHTML. It is
 // built by hand rather than by html/template, which would make the linker
 // keep every exported method of every type in a Lambda binary.
 func errorPage(code, description string) string {
@@ -14,11 +11,11 @@ func errorPage(code, description string) string {
 	b.WriteString(errorPageHead)
 	if description != "" {
 		b.WriteString("<p>")
-		b.WriteString(html.EscapeString(description))
+		b.WriteString(EscapeHTML(description))
 		b.WriteString("</p>")
 	}
 	b.WriteString("\n<p>Error code: <code>")
-	b.WriteString(html.EscapeString(code))
+	b.WriteString(EscapeHTML(code))
 	b.WriteString("</code></p>\n")
 	b.WriteString(errorPageFoot)
 	return b.String()

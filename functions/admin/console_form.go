@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/page"
 )
 
@@ -242,7 +243,7 @@ func inputAttrs(errs fieldErrors, field, id string) string {
 	if errs[field] == "" {
 		return ""
 	}
-	return ` aria-invalid="true" aria-describedby="` + page.Escape(id) + `-error"`
+	return ` aria-invalid="true" aria-describedby="` + shared.EscapeHTML(id) + `-error"`
 }
 
 // writeFieldError writes the error of field (if any) under its input.

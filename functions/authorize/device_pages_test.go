@@ -54,7 +54,7 @@ func devicePageCases(v string) []struct {
 // one: the components escape every value as Buffer.Fill did. Only the white
 // space between elements differs, which a browser does not show.
 func TestDevicePagesAsBefore(t *testing.T) {
-	// hostile without the NUL of pages_test.go's: page.Escape writes NUL as
+	// hostile without the NUL of pages_test.go's: shared.EscapeHTML writes NUL as
 	// U+FFFD, templ leaves it, and HTML parsers drop it from text and turn
 	// it into U+FFFD in attributes (TestDevicePagesNUL).
 	hostileNoNUL := strings.TrimSuffix(hostile, "\x00")
@@ -134,7 +134,7 @@ func textOf(n *html.Node) string {
 var inline = map[string]bool{"a": true, "strong": true, "span": true, "code": true, "button": true, "time": true}
 
 // TestDevicePagesNUL: templ escapes text with html.EscapeString, which
-// leaves NUL as it is (page.Escape writes U+FFFD): the parsed page has
+// leaves NUL as it is (shared.EscapeHTML writes U+FFFD): the parsed page has
 // no NUL (dropped from text, U+FFFD in attributes), as HTML requires.
 func TestDevicePagesNUL(t *testing.T) {
 	var b bytes.Buffer

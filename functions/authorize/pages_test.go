@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
-	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 )
@@ -80,7 +80,7 @@ func TestPagesEscapeEveryValue(t *testing.T) {
 					t.Errorf("got a page containing %q, want every value escaped", raw)
 				}
 			}
-			escaped := page.Escape(hostile)
+			escaped := shared.EscapeHTML(hostile)
 			if n := strings.Count(body, escaped); n == 0 {
 				t.Fatalf("got a page without the escaped value %q", escaped)
 			}

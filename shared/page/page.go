@@ -52,7 +52,7 @@ func Redirect(w http.ResponseWriter, loc string, status int) {
 type Buffer struct{ strings.Builder }
 
 // Fill writes format, a constant piece of markup, with each %s replaced by
-// the next value, HTML-escaped (Escape). A value with no %s left is not
+// the next value, HTML-escaped (shared.EscapeHTML). A value with no %s left is not
 // written; a %s with no value left is dropped. Values that land in a URL
 // attribute (href, action) must go through LocalURL first.
 func (b *Buffer) Fill(format string, vals ...string) {
@@ -64,27 +64,12 @@ func (b *Buffer) Fill(format string, vals ...string) {
 		}
 		b.WriteString(format[:i])
 		if len(vals) > 0 {
-			b.WriteString(Escape(vals[0]))
+			b.WriteString(shared.EscapeHTML(vals[0]))
 			vals = vals[1:]
 		}
 		format = format[i+2:]
 	}
 }
-
-// htmlEscaper escapes text for an HTML element or a double-quoted
-// attribute value: the five characters html.EscapeString escapes, and NUL,
-// which HTML parsers drop or replace, as U+FFFD (as html/template does).
-var htmlEscaper = strings.NewReplacer(
-	"&", "&amp;",
-	"'", "&#39;",
-	"<", "&lt;",
-	">", "&gt;",
-	`"`, "&#34;",
-	"\x00", "\uFFFD",
-)
-
-// Escape escapes s for an HTML element or a double-quoted attribute.
-func Escape(s string) string { return htmlEscaper.Replace(s) }
 
 // LocalURL returns u when it is a path on this site made only of characters
 // that need no escaping in a URL ("/account/...", never "//host" or a

@@ -8,21 +8,6 @@ import (
 	"time"
 )
 
-func TestEscape(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"plain text é", "plain text é"},
-		{`<a href="x">&'</a>`, "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;"},
-		{"a\x00b", "a\uFFFDb"},
-		{"a+b%s", "a+b%s"},
-	}
-	for _, tc := range tests {
-		if got := Escape(tc.in); got != tc.want {
-			t.Errorf("Escape(%q): got %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestLocalURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"/account/authorizations", "/account/authorizations"},

@@ -127,7 +127,7 @@ func TestRender(t *testing.T) {
 }
 
 // TestRenderNUL: a NUL that a value brings into a page is written as
-// U+FFFD, as page.Escape writes it, in text and in attributes.
+// U+FFFD, as shared.EscapeHTML writes it, in text and in attributes.
 func TestRenderNUL(t *testing.T) {
 	w := httptest.NewRecorder()
 	Render(w, http.StatusOK, Frame("a\x00b", "c\x00d"))

@@ -37,7 +37,7 @@ const styleElement = "<style>\n" + page.Style + "</style>\n"
 // CSP form-action sources). A component that fails (none of the provider's
 // can: they only write to the buffer) gets a bare 500. A NUL byte, which
 // templ's escaping leaves as it is and only a value can bring (the
-// markup has none), is written as U+FFFD, as page.Escape writes it: HTML
+// markup has none), is written as U+FFFD, as shared.EscapeHTML writes it: HTML
 // parsers drop NUL from text and replace it in attributes anyway.
 func Render(w http.ResponseWriter, status int, c templ.Component, formAction ...string) {
 	var b bytes.Buffer
