@@ -487,11 +487,7 @@ func apiAllow(methods []string) string {
 // patterns; the console's segments are unescaped once, from the escaped
 // path (so that /console/users/%2572oot1 is not root1).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// web.Middleware limits the body too; limiting it here keeps the 413
-	// when the handler is mounted without it. Wrapping twice is harmless.
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
-	}
+	web.LimitBody(w, r)
 	if !isConsole(r.URL.Path) && r.URL.RawPath != "" {
 		u := *r.URL
 		u.RawPath = ""

@@ -245,9 +245,7 @@ func New(o Options) (*Handler, error) {
 // 404 page, and the path is matched unescaped (a %2F separates segments),
 // as it was before the routes were patterns.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
-	}
+	web.LimitBody(w, r)
 	if r.URL.RawPath != "" {
 		u := *r.URL
 		u.RawPath = ""

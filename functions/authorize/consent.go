@@ -2,8 +2,6 @@ package authorize
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -133,32 +131,13 @@ func (h *Handler) renderConsent(w http.ResponseWriter, a *authRequest, sess *sto
 	component.Render(w, http.StatusOK, consentPage(d), shared.FormActionSource(a.redirectTo))
 }
 
-// readPostForm reads an application/x-www-form-urlencoded body keeping
-// repeated parameters, so that parseAuthRequest can tell a repeated
-// client_id (error page) from another repeated parameter (redirect).
-func readPostForm(r *http.Request) (url.Values, error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
-		return nil, errors.New("content type must be application/x-www-form-urlencoded")
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, web.ErrTooLarge
-		}
-		return nil, errors.New("read the request body")
-	}
-	return url.ParseQuery(string(body))
-}
-
 // consent serves POST /oauth2/consent. The session's CSRF token is checked
 // first (a mismatch is a 403 page, never a redirect); then the request is
 // validated again exactly as on GET, with the scope capped against the
 // link and the user as they are now.
 func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, err := readPostForm(r)
+	form, err := web.ReadFormBody(r)
 	if err != nil {
 		if errors.Is(err, web.ErrTooLarge) {
 			h.renderMessage(w, http.StatusRequestEntityTooLarge, msgTooLarge)

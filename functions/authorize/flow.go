@@ -24,7 +24,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
 			err = errors.New("parameters in the query of a POST")
 		} else {
-			vals, err = readPostForm(r)
+			vals, err = web.ReadFormBody(r)
 		}
 	}
 	if err != nil {

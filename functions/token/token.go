@@ -198,11 +198,7 @@ func New(o Options) (*Handler, error) {
 // ServeHTTP serves routes.Token: the POST endpoints answer any other
 // method with 405, the well-known documents answer GET and HEAD.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Body != nil {
-		// web.Middleware sets the same limit; this keeps it when the
-		// handler is mounted without it.
-		r.Body = http.MaxBytesReader(w, r.Body, web.MaxBodyBytes)
-	}
+	web.LimitBody(w, r)
 	if p := r.URL.EscapedPath(); !routes.Clean(p) {
 		// What ServeMux answers a path that is not clean, as this
 		// handler did when it was one.

@@ -58,9 +58,7 @@ func Middleware(next http.Handler, log *slog.Logger, requestID func(*http.Reques
 		ctx := WithLogger(r.Context(), l)
 		ctx = context.WithValue(ctx, keyRequestID, id)
 		r = r.WithContext(ctx)
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		}
+		LimitBody(w, r)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
@@ -178,27 +176,51 @@ func ParseForm(r *http.Request, allowQuery bool) (url.Values, error) {
 		}
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
-		ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || ct != "application/x-www-form-urlencoded" {
-			return nil, errors.New("content type must be application/x-www-form-urlencoded")
-		}
-		body, err := io.ReadAll(r.Body)
+		b, err := ReadFormBody(r)
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, ErrTooLarge
-			}
-			return nil, errors.New("could not read the request body")
-		}
-		b, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, errors.New("malformed form body")
+			return nil, err
 		}
 		if err := add(b); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// LimitBody limits r's body to MaxBodyBytes: past it ParseForm,
+// ReadFormBody and DecodeJSON return ErrTooLarge (answered 413).
+// Middleware calls it, and so does each function's handler, so that the
+// 413 holds when the handler is mounted without Middleware (wrapping twice
+// is harmless).
+func LimitBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
+}
+
+// ReadFormBody reads an application/x-www-form-urlencoded body as it is,
+// repeated parameters kept (ParseForm refuses them; the authorization
+// endpoint tells a repeated client_id from another repeated parameter): a
+// body over MaxBodyBytes is ErrTooLarge; a wrong content type, an
+// unreadable or malformed body is an error whose text is safe to show.
+func ReadFormBody(r *http.Request) (url.Values, error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, errors.New("content type must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, ErrTooLarge
+		}
+		return nil, errors.New("could not read the request body")
+	}
+	b, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errors.New("malformed form body")
+	}
+	return b, nil
 }
 
 // DecodeJSON decodes a JSON object body into v, refusing unknown fields,
