@@ -237,15 +237,7 @@ func WriteAuthorizeError(w http.ResponseWriter, r *http.Request, t AuthorizeTarg
 			q.Set("iss", t.Issuer)
 		}
 		if target, ok := AppendQuery(t.RedirectURI, q); ok {
-			status := http.StatusFound
-			if r != nil && r.Method == http.MethodPost {
-				status = http.StatusSeeOther
-			}
-			h := w.Header()
-			h.Set("Location", target)
-			h.Set("Cache-Control", "no-store")
-			h.Set("Referrer-Policy", "no-referrer")
-			w.WriteHeader(status)
+			RedirectToClient(w, r, target)
 			return
 		}
 		// An unparsable redirect URI cannot be a validated one: fall back on

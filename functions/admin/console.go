@@ -125,7 +125,7 @@ func (a *signedIn) call() call {
 // pages and actions (consoleRoutes), and before them the sign-in's.
 func (h *Handler) consoleHandlers() map[string]http.Handler {
 	home := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		page.Redirect(w, consolePrefix+"/links", http.StatusSeeOther)
+		shared.Redirect(w, consolePrefix+"/links", http.StatusSeeOther)
 	})
 	m := map[string]http.Handler{
 		"GET " + consolePrefix:          home,
@@ -211,7 +211,7 @@ func (h *Handler) consolePage(rt consoleRoute) http.Handler {
 				} else if r.URL.RawQuery != "" {
 					back += "?" + r.URL.RawQuery
 				}
-				page.Redirect(w, consolePrefix+"/confirm?return_to="+url.QueryEscape(back), http.StatusSeeOther)
+				shared.Redirect(w, consolePrefix+"/confirm?return_to="+url.QueryEscape(back), http.StatusSeeOther)
 				return
 			}
 		}
@@ -332,7 +332,7 @@ func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request) {
 	if page.LocalURL(back) == "#" {
 		back = consolePrefix + "/links"
 	}
-	page.Redirect(w, consoleLoginURL(back), http.StatusSeeOther)
+	shared.Redirect(w, consoleLoginURL(back), http.StatusSeeOther)
 }
 
 // confirmed reports whether the administrator proved their password
@@ -462,7 +462,7 @@ func (c *consoleReq) confirm() {
 		return
 	}
 	web.Logger(c.ctx()).Info("console password confirmed", "username", c.a.user.Username)
-	page.Redirect(c.w, back, http.StatusSeeOther)
+	shared.Redirect(c.w, back, http.StatusSeeOther)
 }
 
 // readForm reads a console form post (application/x-www-form-urlencoded,
@@ -504,7 +504,7 @@ func (c *consoleReq) readForm(multi ...string) (url.Values, bool) {
 }
 
 // seeOther answers a form with 303 to loc.
-func (c *consoleReq) seeOther(loc string) { page.Redirect(c.w, loc, http.StatusSeeOther) }
+func (c *consoleReq) seeOther(loc string) { shared.Redirect(c.w, loc, http.StatusSeeOther) }
 
 // fail answers an operation's error that is not a validation error of a
 // form: not found, conflict, unavailable, internal.

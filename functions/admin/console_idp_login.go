@@ -173,7 +173,7 @@ func (h *Handler) consoleUpstreamStartPage(w http.ResponseWriter, r *http.Reques
 	}
 	// Lax, not Strict: the upstream's answer is a navigation from its site.
 	http.SetCookie(w, h.cookies.Make(h.cookies.ConsoleUpstream, bind, consoleFlowTTL))
-	page.Redirect(w, start.URL, http.StatusFound)
+	shared.Redirect(w, start.URL, http.StatusFound)
 }
 
 func (h *Handler) upstreamSettings(p store.IdentityProvider, secret string) upstream.Settings {

@@ -88,7 +88,7 @@ func (h *Handler) consoleLoginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a != nil && a.user.IsAdministrator() {
-		page.Redirect(w, back, http.StatusSeeOther)
+		shared.Redirect(w, back, http.StatusSeeOther)
 		return
 	}
 	d := consoleLoginData{ReturnTo: back}
@@ -187,7 +187,7 @@ func (h *Handler) startConsoleSession(w http.ResponseWriter, r *http.Request, u 
 	web.Audit(ctx, "console_signed_in", "user_id", u.ID, "username", u.Username, "method", method, "session", shared.HashPrefix(tok))
 	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.Console, tok, ConsoleSessionTTL))
 	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.ConsoleLogin, "", -1))
-	page.Redirect(w, back, http.StatusSeeOther)
+	shared.Redirect(w, back, http.StatusSeeOther)
 }
 
 // consolePassword returns the administrator whose username and password
@@ -277,7 +277,7 @@ func (h *Handler) consoleLogout(w http.ResponseWriter, r *http.Request) {
 		web.Logger(ctx).Info("console logout", "username", a.user.Username)
 	}
 	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.Console, "", -1))
-	page.Redirect(w, consoleLoginPath+"?signed_out=1", http.StatusSeeOther)
+	shared.Redirect(w, consoleLoginPath+"?signed_out=1", http.StatusSeeOther)
 }
 
 func consoleLoginPage(b *page.Buffer, d consoleLoginData) {

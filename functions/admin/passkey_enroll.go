@@ -216,7 +216,7 @@ func (h *Handler) consolePasskeyEnrollPost(w http.ResponseWriter, r *http.Reques
 	}
 	http.SetCookie(w, h.cookies.MakeStrict(h.cookies.ConsoleLogin, "", -1))
 	web.Logger(ctx).Info("passkey enrollment password right", "username", u.Username)
-	page.Redirect(w, consolePasskeyPath, http.StatusSeeOther)
+	shared.Redirect(w, consolePasskeyPath, http.StatusSeeOther)
 }
 
 // finishEnrollment verifies the new passkey of an enrollment ceremony,

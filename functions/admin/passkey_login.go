@@ -6,7 +6,6 @@ import (
 	"net/url"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -61,7 +60,7 @@ func (h *Handler) passkeyStep(w http.ResponseWriter, r *http.Request, u store.Us
 		return true
 	}
 	web.Logger(ctx).Info("console password right, passkey asked", "username", u.Username)
-	page.Redirect(w, consolePasskeyPath, http.StatusSeeOther)
+	shared.Redirect(w, consolePasskeyPath, http.StatusSeeOther)
 	return true
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clientmeta"
-	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -242,7 +241,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, clientID string
 		h.fail(w, err)
 		return
 	}
-	page.Redirect(w, accountPath+"?revoked="+url.QueryEscape(pathName(clientID, store.MetadataLinkID(clientID))), http.StatusSeeOther)
+	shared.Redirect(w, accountPath+"?revoked="+url.QueryEscape(pathName(clientID, store.MetadataLinkID(clientID))), http.StatusSeeOther)
 }
 
 // metadataClientOfGrant returns the client id (a URL) of the user's grant

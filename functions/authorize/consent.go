@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -196,7 +195,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 			h.authorizeError(w, r, t, err)
 			return
 		}
-		page.Redirect(w, a.returnTo(), http.StatusSeeOther)
+		shared.Redirect(w, a.returnTo(), http.StatusSeeOther)
 		return
 	}
 	if len(decision) != 1 {

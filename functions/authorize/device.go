@@ -210,7 +210,7 @@ func (h *Handler) deviceEnter(w http.ResponseWriter, r *http.Request, form url.V
 		}
 	}
 	http.SetCookie(w, h.cookies.Make(h.deviceCookie(), hash, b.Device.ExpiresAt.Sub(now)))
-	page.Redirect(w, deviceURL(code), http.StatusSeeOther)
+	shared.Redirect(w, deviceURL(code), http.StatusSeeOther)
 }
 
 // heldAttempt is an attempt counted on a named counter.
@@ -412,7 +412,7 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request, form url.
 	if sess == nil || !h.confirmed(r, code) {
 		// Signed out meanwhile, or this browser never confirmed the
 		// code: the code's page asks for what is missing.
-		page.Redirect(w, deviceURL(code), http.StatusSeeOther)
+		shared.Redirect(w, deviceURL(code), http.StatusSeeOther)
 		return
 	}
 	if tok := form["csrf"]; len(tok) != 1 || tok[0] == "" || !shared.Equal(tok[0], sess.CSRF) {
@@ -425,7 +425,7 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request, form url.
 			h.fail(w, err)
 			return
 		}
-		page.Redirect(w, deviceURL(code), http.StatusSeeOther)
+		shared.Redirect(w, deviceURL(code), http.StatusSeeOther)
 		return
 	}
 	dr, err := h.readDevice(ctx, r, code)
@@ -434,7 +434,7 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request, form url.
 		return
 	}
 	if dr.user == nil || dr.user.ID != user.ID {
-		page.Redirect(w, deviceURL(code), http.StatusSeeOther)
+		shared.Redirect(w, deviceURL(code), http.StatusSeeOther)
 		return
 	}
 	now := h.now()
@@ -497,7 +497,7 @@ func (h *Handler) deviceDecide(w http.ResponseWriter, r *http.Request, form url.
 			"user_code", shared.HashPrefix(code))
 	}
 	http.SetCookie(w, h.cookies.Make(h.deviceCookie(), "", -1))
-	page.Redirect(w, devicePath+"?done="+done, http.StatusSeeOther)
+	shared.Redirect(w, devicePath+"?done="+done, http.StatusSeeOther)
 }
 
 // describeDevice names, on the login page, the application a device code

@@ -9,7 +9,6 @@ import (
 
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clientmeta"
-	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
 )
@@ -159,11 +158,7 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, a *authReque
 	}
 	web.Audit(ctx, "consent_approved", "client_id", a.link.ClientID, "user_id", user.ID, "username", user.Username,
 		"grant_id", grantID, "scope", shared.FormatScope(granted), "prior_grant", auto)
-	status := http.StatusFound
-	if r.Method == http.MethodPost {
-		status = http.StatusSeeOther
-	}
-	page.Redirect(w, loc, status)
+	shared.RedirectToClient(w, r, loc)
 }
 
 // sessionID is the hash of r's session cookie, "" when there is none.

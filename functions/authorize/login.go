@@ -117,7 +117,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user != nil {
-		page.Redirect(w, returnTo, http.StatusSeeOther)
+		shared.Redirect(w, returnTo, http.StatusSeeOther)
 		return
 	}
 	d := loginData{ReturnTo: returnTo, UpstreamMaxAge: -1}
@@ -209,7 +209,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	web.Logger(ctx).Info("login succeeded", "user_id", user.ID, "username", user.Username, "session", shared.HashPrefix(id))
 	http.SetCookie(w, h.cookies.Make(h.cookies.Session, id, SessionTTL))
 	http.SetCookie(w, h.cookies.Make(h.cookies.LoginCSRF, "", -1))
-	page.Redirect(w, returnTo, http.StatusSeeOther)
+	shared.Redirect(w, returnTo, http.StatusSeeOther)
 }
 
 // checkPassword returns the user when username and pw are right and the
@@ -323,7 +323,7 @@ func (h *Handler) cancelLogin(w http.ResponseWriter, r *http.Request, returnTo s
 	ctx := r.Context()
 	_, q, ok := strings.Cut(returnTo, "?")
 	if !ok {
-		page.Redirect(w, logoutPath, http.StatusSeeOther)
+		shared.Redirect(w, logoutPath, http.StatusSeeOther)
 		return
 	}
 	vals, err := url.ParseQuery(q)

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/applinks/applinks/shared"
-	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/page/component"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
@@ -197,7 +196,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request, vals url.Va
 	}
 	if user == nil {
 		if lr.redirect != "" {
-			page.Redirect(w, lr.target(), http.StatusSeeOther)
+			shared.Redirect(w, lr.target(), http.StatusSeeOther)
 			return
 		}
 		component.Render(w, http.StatusOK, signedOutPage(h.site()))
@@ -228,7 +227,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !form.Has("csrf") && hasLogoutParams(form) {
-		page.Redirect(w, lr.confirmURL(), http.StatusSeeOther)
+		shared.Redirect(w, lr.confirmURL(), http.StatusSeeOther)
 		return
 	}
 	sess, _, err := h.currentUser(ctx, r)
@@ -255,5 +254,5 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		// site sign its visitors out without asking them.
 		http.SetCookie(w, h.cookies.Make(h.cookies.Session, "", -1))
 	}
-	page.Redirect(w, lr.target(), http.StatusSeeOther)
+	shared.Redirect(w, lr.target(), http.StatusSeeOther)
 }

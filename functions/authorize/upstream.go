@@ -175,7 +175,7 @@ func (h *Handler) upstreamStart(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, h.cookies.Make(h.cookies.Upstream, bind, UpstreamFlowTTL))
 	web.Logger(ctx).Info("upstream sign-in started", "provider", p.ID, "state", shared.HashPrefix(st.State))
-	page.Redirect(w, st.URL, http.StatusFound)
+	shared.Redirect(w, st.URL, http.StatusFound)
 }
 
 // upstreamCallback serves GET /oauth2/upstream/callback: the upstream's
@@ -191,7 +191,7 @@ func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(state, ConsoleStatePrefix) {
 		// The console's flow: the admin function finishes it.
-		page.Redirect(w, consoleCallbackPath+"?"+r.URL.RawQuery, http.StatusSeeOther)
+		shared.Redirect(w, consoleCallbackPath+"?"+r.URL.RawQuery, http.StatusSeeOther)
 		return
 	}
 	if h.upstream == nil {
@@ -410,7 +410,7 @@ func (h *Handler) upstreamSignedIn(w http.ResponseWriter, r *http.Request, p sto
 	web.Audit(ctx, "upstream_signed_in", "provider", p.ID, "user_id", res.user.ID, "username", res.user.Username,
 		"created", res.created, "session", shared.HashPrefix(id))
 	http.SetCookie(w, h.cookies.Make(h.cookies.Session, id, SessionTTL))
-	page.Redirect(w, f.ReturnTo, http.StatusSeeOther)
+	shared.Redirect(w, f.ReturnTo, http.StatusSeeOther)
 }
 
 // safeCode is an upstream's error code for a log line when it is a plain

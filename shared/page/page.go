@@ -38,16 +38,6 @@ func Render[T any](w http.ResponseWriter, status int, page func(*Buffer, T), dat
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// Redirect answers status (a 3xx) with Location loc, never cached nor
-// leaking a Referer.
-func Redirect(w http.ResponseWriter, loc string, status int) {
-	hd := w.Header()
-	hd.Set("Location", loc)
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-}
-
 // Buffer accumulates a page's HTML.
 type Buffer struct{ strings.Builder }
 
