@@ -154,27 +154,58 @@ func validPort(p string) bool {
 	return n >= 1 && n <= 65535
 }
 
-// ValidateRedirectURIs checks a registration's list: 1 to MaxRedirectURIs
-// URIs, each valid, no duplicates (byte for byte). The error names the
-// offending URI.
+// ValidateRedirectURIs checks a registration's list (CheckRedirectURIs):
+// the error names the first offending URI.
 func ValidateRedirectURIs(uris []string) error {
-	if len(uris) == 0 {
-		return errors.New("at least one redirect URI is required")
-	}
-	if len(uris) > MaxRedirectURIs {
-		return fmt.Errorf("%d redirect URIs given, at most %d are allowed", len(uris), MaxRedirectURIs)
-	}
-	seen := make(map[string]bool, len(uris))
-	for _, u := range uris {
-		if err := ValidateRedirectURI(u); err != nil {
-			return fmt.Errorf("redirect URI %s: %w", quoteShort(u), err)
+	for _, p := range CheckRedirectURIs(uris) {
+		switch {
+		case p.Index < 0 && len(uris) == 0:
+			return errors.New("at least one redirect URI is required")
+		case p.Index < 0:
+			return fmt.Errorf("%d redirect URIs given, at most %d are allowed", len(uris), MaxRedirectURIs)
+		case p.Err != nil:
+			return fmt.Errorf("redirect URI %s: %w", quoteShort(uris[p.Index]), p.Err)
+		default:
+			return fmt.Errorf("redirect URI %s is listed twice", quoteShort(uris[p.Index]))
 		}
-		if seen[u] {
-			return fmt.Errorf("redirect URI %s is listed twice", quoteShort(u))
-		}
-		seen[u] = true
 	}
 	return nil
+}
+
+// A URIProblem is one broken rule of a list of redirect URIs
+// (CheckRedirectURIs), for each caller to word its own way.
+type URIProblem struct {
+	// Index is the offending URI's, or -1 for the list's length (none, or
+	// more than MaxRedirectURIs).
+	Index int
+	// Err is why the URI is not valid (ValidateRedirectURI); nil for a
+	// duplicate or the length.
+	Err error
+	// First is, for a duplicate, the index of the URI's first
+	// appearance.
+	First int
+}
+
+// CheckRedirectURIs applies the rules of a list of redirect URIs: 1 to
+// MaxRedirectURIs URIs (a length outside is the one problem, Index -1),
+// each valid, no duplicates (byte for byte; an invalid URI is not checked
+// for one). The problems come in the list's order; none when it is valid.
+func CheckRedirectURIs(uris []string) []URIProblem {
+	if len(uris) == 0 || len(uris) > MaxRedirectURIs {
+		return []URIProblem{{Index: -1}}
+	}
+	var out []URIProblem
+	first := make(map[string]int, len(uris))
+	for i, u := range uris {
+		if err := ValidateRedirectURI(u); err != nil {
+			out = append(out, URIProblem{Index: i, Err: err})
+		} else if j, ok := first[u]; ok {
+			out = append(out, URIProblem{Index: i, First: j})
+		} else {
+			first[u] = i
+		}
+	}
+	return out
 }
 
 // quoteShort quotes u for an error message, cut to a readable length.

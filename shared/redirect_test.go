@@ -189,3 +189,24 @@ func TestIsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRedirectURIs: the problems CheckRedirectURIs reports, in the
+// list's order, each naming its element (ValidateRedirectURIs words the
+// first; the admin API words all of them).
+func TestCheckRedirectURIs(t *testing.T) {
+	ok, dup, bad := "https://app.example/cb", "https://app.example/cb2", "http://app.example/cb"
+	if got := CheckRedirectURIs(nil); len(got) != 1 || got[0].Index != -1 {
+		t.Errorf("none: got %+v, want the length problem", got)
+	}
+	if got := CheckRedirectURIs(make([]string, MaxRedirectURIs+1)); len(got) != 1 || got[0].Index != -1 {
+		t.Errorf("too many: got %+v, want the length problem alone", got)
+	}
+	if got := CheckRedirectURIs([]string{ok, dup}); len(got) != 0 {
+		t.Errorf("valid: got %+v, want none", got)
+	}
+	got := CheckRedirectURIs([]string{dup, bad, ok, bad, dup})
+	if len(got) != 3 || got[0].Index != 1 || got[0].Err == nil || got[1].Index != 3 || got[1].Err == nil ||
+		got[2].Index != 4 || got[2].Err != nil || got[2].First != 0 {
+		t.Errorf("got %+v, want [1] and [3] invalid, [4] a duplicate of [0]", got)
+	}
+}

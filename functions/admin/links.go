@@ -193,31 +193,25 @@ func validateURIList(field, clientType string, uris []string, required bool) err
 		}
 		return nil
 	}
-	switch {
-	case len(uris) == 0 && required:
-		return errValidation(field, "at least one redirect URI is required")
-	case len(uris) == 0:
+	if len(uris) == 0 && !required {
 		return nil
-	case len(uris) > shared.MaxRedirectURIs:
-		return errValidation(field, fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxRedirectURIs))
 	}
+	// The list rules live in shared; this words them, naming the element.
 	var bad problems
-	for i, u := range uris {
-		elem := fmt.Sprintf("%s[%d]", field, i)
-		if err := shared.ValidateRedirectURI(u); err != nil {
-			bad.add(errValidation(elem, err.Error()))
-		} else if j := slices.Index(uris[:i], u); j >= 0 {
-			bad.add(errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, j)))
+	for _, p := range shared.CheckRedirectURIs(uris) {
+		elem := fmt.Sprintf("%s[%d]", field, p.Index)
+		switch {
+		case p.Index < 0 && len(uris) == 0:
+			return errValidation(field, "at least one redirect URI is required")
+		case p.Index < 0:
+			return errValidation(field, fmt.Sprintf("has %d URIs, above the maximum of %d", len(uris), shared.MaxRedirectURIs))
+		case p.Err != nil:
+			bad.add(errValidation(elem, p.Err.Error()))
+		default:
+			bad.add(errValidation(elem, fmt.Sprintf("duplicates %s[%d]", field, p.First)))
 		}
 	}
-	if err := bad.err(); err != nil {
-		return err
-	}
-	// The list rules live in shared; the loop above only names the element.
-	if err := shared.ValidateRedirectURIs(uris); err != nil {
-		return errValidation(field, err.Error())
-	}
-	return nil
+	return bad.err()
 }
 
 // validateResourceURIs checks the resource_uris of a link of clientType
