@@ -95,6 +95,10 @@ func TestLambdaDependencies(t *testing.T) {
 	}
 }
 
+// makeBuildGCFlags is make build's -gcflags: the admin function's own
+// package without inlining (Makefile, "build").
+const makeBuildGCFlags = "-gcflags=github.com/applinks/applinks/functions/admin=-l"
+
 // budgets are the size limits make build enforces on the bootstraps
 // (Makefile MAX_FN_BYTES and MAX_FN_BYTES_admin), for the log.
 var budgets = map[string]int64{"admin": 12 << 20, "authorize": 10 << 20, "token": 10 << 20}
@@ -111,11 +115,18 @@ var budgets = map[string]int64{"admin": 12 << 20, "authorize": 10 << 20, "token"
 // marked, so that a change in the linker's output cannot make this test
 // pass by seeing nothing.
 func TestNoReflectMethod(t *testing.T) {
+	// The sizes are make build's only if the bootstraps are built as it
+	// builds them: its build line carries the same -gcflags.
+	if mk, err := os.ReadFile("../../Makefile"); err != nil {
+		t.Fatal(err)
+	} else if !strings.Contains(string(mk), "-ldflags='-s -w' "+makeBuildGCFlags+" ") {
+		t.Fatalf("the Makefile's build line lacks %q, which this test builds with", makeBuildGCFlags)
+	}
 	dir := t.TempDir()
 	link := func(t *testing.T, pkg, out string) (marked []string, size int64) {
 		t.Helper()
 		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -dumpdep",
-			"-gcflags=github.com/applinks/applinks/functions/admin=-l", "-o", out, pkg) // as make build
+			makeBuildGCFlags, "-o", out, pkg) // as make build
 		cmd.Env = append(cmd.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
