@@ -12,11 +12,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
-	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	sharedpage "github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // TestAdministratorsDay drives the console in headless Chromium through an

@@ -11,8 +11,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
-	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // TestConsoleInBrowser drives the Application links console in headless

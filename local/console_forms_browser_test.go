@@ -7,7 +7,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	chrome "github.com/applinks/applinks/local/browser"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // TestConsoleFormsInBrowser drives the console's forms in headless

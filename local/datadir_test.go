@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // runnerHelperEnv makes TestRunnerHelper run the local runner (run) in a

@@ -13,8 +13,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
-	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/shared/config"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 const grantDevice = "urn:ietf:params:oauth:grant-type:device_code"

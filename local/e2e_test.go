@@ -25,12 +25,12 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
-	"github.com/applinks/applinks/local/htmlform"
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/testkit/htmlform"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }

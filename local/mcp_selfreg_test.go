@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/applinks/applinks/local/testca"
 	"github.com/applinks/applinks/shared/config"
+	"github.com/applinks/applinks/tests/testkit/testca"
 )
 
 // The two ways a client gets a client id without an administrator: its

@@ -20,12 +20,12 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
 
-	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
-	"github.com/applinks/applinks/local/testca"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
+	"github.com/applinks/applinks/tests/testkit/testca"
 )
 
 // metadataServer serves one Client ID Metadata Document over https on

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp/kb"
 
-	chrome "github.com/applinks/applinks/local/browser"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // TestPagesInBrowser walks the pages end users see in headless Chromium, as

@@ -15,10 +15,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // startLocalhostProvider is startProvider with the issuer on localhost

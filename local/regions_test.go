@@ -25,14 +25,14 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/applinks/applinks/functions/admin"
-	"github.com/applinks/applinks/local/htmlform"
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
 	"github.com/applinks/applinks/shared/throttle"
+	"github.com/applinks/applinks/tests/testkit/htmlform"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // TestTwoRegions runs the provider as a deployment in two regions would:

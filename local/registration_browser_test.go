@@ -8,7 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	chrome "github.com/applinks/applinks/local/browser"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // TestRegistrationConsoleInBrowser drives the console's Self-registration

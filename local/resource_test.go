@@ -15,7 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/applinks/applinks/docs/resourceserver"
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // apiServer is a team's resource server: the README's example

@@ -8,8 +8,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	chrome "github.com/applinks/applinks/local/browser"
 	"github.com/applinks/applinks/local/server"
+	chrome "github.com/applinks/applinks/tests/testkit/browser"
 )
 
 // TestUpstreamInBrowser signs in through an upstream identity provider in

@@ -16,7 +16,7 @@
 //	compare hydra -public URL -admin URL -n N -dir DIR
 //
 // applinks creates, through the admin API, one user and one confidential
-// link, then signs each browser in through the pages (local/oauthflow:
+// link, then signs each browser in through the pages (tests/testkit/oauthflow:
 // login form, consent form). node uses server.mjs's two static clients and
 // its headless interactions. hydra creates one confidential client through
 // Hydra's admin API (grant types authorization_code and refresh_token,
@@ -71,7 +71,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/local/loopback"
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // callbackURI is the redirect URI of every client. Nothing listens there:

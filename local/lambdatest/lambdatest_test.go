@@ -19,8 +19,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 const issuer = "https://auth.example.com"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/local/loopback"
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // callbackURI is the redirect URI of the link loadgen registers. Nothing

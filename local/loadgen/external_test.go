@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // writeTokens writes lines to a file of the test's temporary directory and

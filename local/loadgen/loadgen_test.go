@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/local/loopback"
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }

@@ -107,7 +107,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 func main() {

@@ -16,7 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/applinks/applinks/local/oauthflow"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // result is the outcome of one operation (or, named "codeflow/<step>", of

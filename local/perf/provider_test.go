@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/applinks/local/htmlform"
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/testkit/htmlform"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 func TestMain(m *testing.M) {

@@ -19,14 +19,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/applinks/applinks/local/htmlform"
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/testkit/htmlform"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // defaultLogs captures what is logged through slog's default logger (the

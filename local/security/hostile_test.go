@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/web"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // padded returns a form body of exactly n bytes: prefix then a padding

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // The identity findings of the review (issue 11): a user is known by an

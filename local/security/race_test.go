@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/config"
@@ -22,6 +21,7 @@ import (
 	"github.com/applinks/applinks/shared/signing"
 	"github.com/applinks/applinks/shared/store"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // concurrently runs f(i) for i in [0, n) in n goroutines released at once,

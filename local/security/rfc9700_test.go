@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/applinks/applinks/local/oauthflow"
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
 // The RFC 9700 (OAuth 2.0 Security Best Current Practice) and OAuth 2.1

@@ -26,7 +26,9 @@ var forbidden = []struct{ prefix, why string }{
 	{"github.com/aws/aws-sdk-go-v2/service/secretsmanager/schemas", "schema-based serde (service/secretsmanager v1.50.0 and later), as for DynamoDB: go.mod keeps v1.49.0"},
 	{"testing", "test code"},
 	{"net/http/httptest", "test code"},
-	{"github.com/applinks/applinks/local", "the local runner and its tools"},
+	{"github.com/applinks/applinks/local", "the local runner"},
+	{"github.com/applinks/applinks/tests", "the suites and their test kit"},
+	{"github.com/applinks/applinks/bench", "the benchmarks and load tools"},
 }
 
 // module is the import path of this module.
@@ -35,22 +37,30 @@ const module = "github.com/applinks/applinks"
 // testSupport reports whether the package at import path p is test support:
 // a package of this module named for it, as the standard library names
 // net/http/httptest (shared/clocktest, shared/logtest,
-// shared/store/storetest, ...). No Lambda binary may link one.
+// shared/store/storetest, ...), or located under tests/ (the suites and
+// tests/testkit) or bench/ (benchmarks and load tools). No Lambda binary
+// may link one.
 func testSupport(p string) bool {
-	return strings.HasPrefix(p, module+"/") && strings.HasSuffix(path.Base(p), "test")
+	if !strings.HasPrefix(p, module+"/") {
+		return false
+	}
+	rel := strings.TrimPrefix(p, module+"/")
+	return strings.HasSuffix(path.Base(p), "test") ||
+		strings.HasPrefix(rel, "tests/") || strings.HasPrefix(rel, "bench/")
 }
 
-// TestTestSupportByName: the test-support packages are named as
-// testSupport recognises them, so that TestLambdaDependencies keeps them
-// out of the Lambda binaries; a package renamed away from the convention
-// fails here.
+// TestTestSupportByName: the test-support packages are named or located
+// as testSupport recognises them, so that TestLambdaDependencies keeps them
+// out of the Lambda binaries; a package renamed or moved away from the
+// convention fails here.
 func TestTestSupportByName(t *testing.T) {
 	out, err := exec.Command("go", "list", module+"/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	pkgs := strings.Fields(string(out))
-	for _, want := range []string{"shared/clocktest", "shared/logtest", "shared/store/storetest", "shared/permissions/permissionstest", "shared/upstream/upstreamtest"} {
+	for _, want := range []string{"shared/clocktest", "shared/logtest", "shared/store/storetest", "shared/permissions/permissionstest", "shared/upstream/upstreamtest",
+		"tests/testkit/browser", "tests/testkit/oauthflow", "tests/testkit/htmlform", "tests/testkit/testca"} {
 		p := module + "/" + want
 		if !slices.Contains(pkgs, p) {
 			t.Errorf("got no package %s, want the test support there (or this list updated)", p)
@@ -58,7 +68,7 @@ func TestTestSupportByName(t *testing.T) {
 			t.Errorf("testSupport(%q) = false, want true", p)
 		}
 	}
-	for _, p := range []string{module + "/shared/store", module + "/shared/web", module + "/functions/token", "net/http/httptest"} {
+	for _, p := range []string{module + "/shared/store", module + "/shared/web", module + "/functions/token", module + "/local/server", module + "/testsuite", "net/http/httptest"} {
 		if testSupport(p) {
 			t.Errorf("testSupport(%q) = true, want false", p)
 		}

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/applinks/applinks/local/htmlform"
+	"github.com/applinks/applinks/tests/testkit/htmlform"
 )
 
 // form is the one POST form of a login or consent page (SPEC "Endpoints"):

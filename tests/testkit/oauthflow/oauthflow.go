@@ -3,7 +3,7 @@
 // (local/loadgen, local/compare). It creates the fixtures through the
 // admin API (one user and one confidential link), runs the authorization
 // code flow with PKCE through the login and consent pages, reading their
-// forms by SPEC's contract (local/htmlform), and posts to the token and
+// forms by SPEC's contract (tests/testkit/htmlform), and posts to the token and
 // introspection endpoints with the client's credentials.
 //
 // The fixtures: the link's scope ceiling is REPO_ADMIN, the user's
