@@ -88,7 +88,7 @@ test: tools
 # keeps the usual culprits out). The admin function's own package is
 # compiled without inlining (-gcflags=...=-l; about 260 KB less, on cold
 # paths only: the console and the admin API); the flag names a package the
-# other two do not link. local/lambdatest and TestNoReflectMethod build
+# other two do not link. tests/lambdatest and TestNoReflectMethod build
 # with the same flags.
 MAX_FN_BYTES       := 10485760
 MAX_FN_BYTES_admin := 12582912

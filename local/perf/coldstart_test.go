@@ -17,8 +17,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/applinks/applinks/local/lambdatest"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/tests/lambdatest"
 )
 
 // coldTarget is one binary measured under the emulator, with the API
