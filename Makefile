@@ -157,21 +157,21 @@ BENCH_DIR := $(LOCAL)/bench
 bench: tools build
 	@mkdir -p $(BENCH_DIR)
 	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 -benchtime 200ms ./shared ./shared/signing | tee $(BENCH_DIR)/shared.txt
-	set -o pipefail; go test -run '^$$' -bench 'TokenCode|Refresh|Introspect|Authorize|RememberedFlow' -benchmem -count 5 -benchtime 20x -timeout 20m ./local/perf | tee $(BENCH_DIR)/handlers.txt
-	set -o pipefail; go test -count 1 -run 'TestRoundTripBudgets|TestConsumedCapacity' -v ./local/perf | tee $(BENCH_DIR)/roundtrips.txt
-	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 1x -count 1 -timeout 20m ./local/perf -coldstart-rounds 25 | tee $(BENCH_DIR)/coldstart.txt
-	cat $(BENCH_DIR)/shared.txt $(BENCH_DIR)/handlers.txt $(BENCH_DIR)/coldstart.txt | go run ./local/perf/medians | tee $(BENCH_DIR)/medians.md
+	set -o pipefail; go test -run '^$$' -bench 'TokenCode|Refresh|Introspect|Authorize|RememberedFlow' -benchmem -count 5 -benchtime 20x -timeout 20m ./bench/perf | tee $(BENCH_DIR)/handlers.txt
+	set -o pipefail; go test -count 1 -run 'TestRoundTripBudgets|TestConsumedCapacity' -v ./bench/perf | tee $(BENCH_DIR)/roundtrips.txt
+	set -o pipefail; AWS_LAMBDA_RIE=$(RIE) BUILD_DIR=$(ROOT)/build go test -run '^$$' -bench ColdStart -benchtime 1x -count 1 -timeout 20m ./bench/perf -coldstart-rounds 25 | tee $(BENCH_DIR)/coldstart.txt
+	cat $(BENCH_DIR)/shared.txt $(BENCH_DIR)/handlers.txt $(BENCH_DIR)/coldstart.txt | go run ./bench/perf/medians | tee $(BENCH_DIR)/medians.md
 
 # compare: this provider (RS256, ES256, and on DynamoDB Local),
 # node-oidc-provider 9.13.3 and ORY Hydra v2.3.0 under the same
 # load-generator load on loopback, interleaved, at 1, 8 and 32 clients
-# (method and options in local/compare/compare.sh; BENCHMARKS.md). It
+# (method and options in bench/compare/compare.sh; BENCHMARKS.md). It
 # installs what it needs: make tools (DynamoDB Local, moto), the pinned npm
-# packages of local/compare/oidc-provider (Node 22 among them), and Hydra,
+# packages of bench/compare/oidc-provider (Node 22 among them), and Hydra,
 # built from the Go module proxy's source the first time (a C compiler, a few
 # minutes). Not part of make test.
 compare: tools
-	local/compare/compare.sh
+	bench/compare/compare.sh
 
 # fuzz: every fuzz target of the main module, one at a time, for FUZZTIME each
 # (their seed corpora also run in `make test`).

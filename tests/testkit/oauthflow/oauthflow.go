@@ -1,6 +1,6 @@
 // Package oauthflow signs in to this project's provider the way a browser
 // and a confidential client do, for the local tools that need its tokens
-// (local/loadgen, local/compare). It creates the fixtures through the
+// (bench/loadgen, bench/compare). It creates the fixtures through the
 // admin API (one user and one confidential link), runs the authorization
 // code flow with PKCE through the login and consent pages, reading their
 // forms by SPEC's contract (tests/testkit/htmlform), and posts to the token and

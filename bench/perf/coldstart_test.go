@@ -43,9 +43,9 @@ func apiEvent(method, target string, iam bool) events.APIGatewayV2HTTPRequest {
 }
 
 var coldTargets = []coldTarget{
-	{"hello", "./local/perf/testdata/hello", apiEvent("GET", "/", false), http.StatusOK},
-	{"sdkfloor", "./local/perf/testdata/sdkfloor", apiEvent("GET", "/", false), http.StatusOK},
-	{"keyfloor", "./local/perf/testdata/keyfloor", apiEvent("GET", "/", false), http.StatusOK},
+	{"hello", "./bench/perf/testdata/hello", apiEvent("GET", "/", false), http.StatusOK},
+	{"sdkfloor", "./bench/perf/testdata/sdkfloor", apiEvent("GET", "/", false), http.StatusOK},
+	{"keyfloor", "./bench/perf/testdata/keyfloor", apiEvent("GET", "/", false), http.StatusOK},
 	{"token", "./functions/token/lambda", apiEvent("GET", "/.well-known/oauth-authorization-server", false), http.StatusOK},
 	// The same function whose first request needs the signing keys: its
 	// first call waits for the read INIT began.
@@ -210,7 +210,7 @@ func goBuild(b *testing.B, root, pkg, out, goarch string) string {
 func arm64Size(b *testing.B, root, dir string, t coldTarget) (bin, zipped int64) {
 	b.Helper()
 	path := ""
-	if bd := os.Getenv("BUILD_DIR"); bd != "" && !strings.HasPrefix(t.pkg, "./local/") {
+	if bd := os.Getenv("BUILD_DIR"); bd != "" && !strings.HasPrefix(t.pkg, "./bench/") {
 		fn := strings.TrimSuffix(strings.TrimPrefix(t.pkg, "./functions/"), "/lambda")
 		path = filepath.Join(bd, fn, "bootstrap")
 	}

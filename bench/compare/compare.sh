@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh (make compare): this project's provider, panva's
-# node-oidc-provider and ORY Hydra under the same local/loadgen load, on this
+# node-oidc-provider and ORY Hydra under the same bench/loadgen load, on this
 # machine, interleaved: for each number of clients, for each operation, each
 # server in turn. Operations (loadgen's external mode against every server,
 # this provider included):
@@ -20,7 +20,7 @@
 #                       (HYDRA_PBKDF2_ITERATIONS, Hydra's default); its login
 #                       and consent app is `compare hydra-app`, headless
 #   node                node-oidc-provider 9.13.3 on Node 22
-#                       (local/compare/oidc-provider/server.mjs): its
+#                       (bench/compare/oidc-provider/server.mjs): its
 #                       in-memory adapter, JWT access tokens RS256 2048-bit
 #                       through resource indicators, refresh rotation, PKCE;
 #                       introspection runs use its opaque-token client
@@ -41,7 +41,7 @@
 # HYDRA_PBKDF2_ITERATIONS (25000).
 #
 # It installs what it needs: the pinned npm packages of
-# local/compare/oidc-provider (npm ci: oidc-provider and the Node 22
+# bench/compare/oidc-provider (npm ci: oidc-provider and the Node 22
 # binary), Hydra built from the Go module proxy's source into .local/bin (a
 # few minutes the first time; needs a C compiler), and `make tools`' DynamoDB
 # Local and moto for the -ddb servers. Every server listens on 127.0.0.1
@@ -70,7 +70,7 @@ HYDRA_PG_SYNC=${HYDRA_PG_SYNC:-off}
 HYDRA_VERSION=v2.3.0
 HYDRA_CLIENT_VERSION=v2.2.1
 HYDRA=$ROOT/.local/bin/hydra-$HYDRA_VERSION
-NODE_DIR=$ROOT/local/compare/oidc-provider
+NODE_DIR=$ROOT/bench/compare/oidc-provider
 CALLBACK=http://127.0.0.1/compare/callback
 NODE_RESOURCE=https://bench.compare.test/
 
@@ -183,7 +183,7 @@ install_hydra() {
 	mv "$HYDRA.tmp" "$HYDRA"
 }
 
-# install_node: npm ci of local/compare/oidc-provider when its lock file
+# install_node: npm ci of bench/compare/oidc-provider when its lock file
 # changed; sets NODE to the Node 22 binary it brings.
 install_node() {
 	local arch
@@ -193,7 +193,7 @@ install_node() {
 	*) echo "compare.sh: node-oidc-provider: no Node 22 package for $(uname -m)" >&2; return 1 ;;
 	esac
 	if [[ ! -f $NODE_DIR/node_modules/.installed || $NODE_DIR/package-lock.json -nt $NODE_DIR/node_modules/.installed ]]; then
-		log "npm ci in local/compare/oidc-provider (oidc-provider 9.13.3, Node 22)"
+		log "npm ci in bench/compare/oidc-provider (oidc-provider 9.13.3, Node 22)"
 		(cd "$NODE_DIR" && npm ci --no-audit --no-fund)
 		touch "$NODE_DIR/node_modules/.installed"
 	fi
@@ -407,8 +407,8 @@ run_one() {
 
 log "building ./local, loadgen and compare into $BIN"
 go build -o "$BIN/applinks-local" ./local
-go build -o "$BIN/loadgen" ./local/loadgen
-go build -o "$BIN/compare" ./local/compare
+go build -o "$BIN/loadgen" ./bench/loadgen
+go build -o "$BIN/compare" ./bench/compare
 # The ES256 servers first: their key signs 10 minutes after the rotation.
 for s in $SERVERS; do
 	if [[ $s == applinks-es256 ]]; then start_applinks "$s"; fi

@@ -25,7 +25,7 @@
 //
 // Usage:
 //
-//	go run ./local/loadgen -issuer http://127.0.0.1:8080 -admin-token "$ADMIN_TOKEN" \
+//	go run ./bench/loadgen -issuer http://127.0.0.1:8080 -admin-token "$ADMIN_TOKEN" \
 //	    -c 8 -n 2000 -duration 30s -op refresh,introspect,codeflow
 //
 // # Another server
@@ -85,7 +85,7 @@
 // A page (any answer but a redirect) on the way fails the operation: the
 // session or the remembered consent is missing.
 //
-//	go run ./local/loadgen -token-url http://127.0.0.1:9096/token \
+//	go run ./bench/loadgen -token-url http://127.0.0.1:9096/token \
 //	    -introspect-url http://127.0.0.1:9096/introspect \
 //	    -client-id bench -client-secret "$CLIENT_SECRET" \
 //	    -refresh-tokens tokens.txt -c 4 -n 2000 -duration 15s

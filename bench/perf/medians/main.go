@@ -4,7 +4,7 @@
 // standard input (several files may be concatenated) and needs nothing
 // outside the standard library.
 //
-//	go test -run '^$' -bench . -benchmem -count 5 ./shared | go run ./local/perf/medians
+//	go test -run '^$' -bench . -benchmem -count 5 ./shared | go run ./bench/perf/medians
 package main
 
 import (

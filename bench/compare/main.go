@@ -1,5 +1,5 @@
 // Command compare prepares and measures make compare's runs
-// (local/compare/compare.sh): the same local/loadgen load against this
+// (bench/compare/compare.sh): the same bench/loadgen load against this
 // project's provider, panva's node-oidc-provider and ORY Hydra.
 //
 // Preparation: each of these obtains, for one load-generator run, a client
