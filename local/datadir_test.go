@@ -20,6 +20,9 @@ import (
 	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
+// adminToken is the admin token of the runners these tests start.
+const adminToken = "runner-test-admin-token-not-a-secret"
+
 // runnerHelperEnv makes TestRunnerHelper run the local runner (run) in a
 // child process of a test, until SIGTERM.
 const runnerHelperEnv = "LOCAL_TEST_RUNNER"

@@ -29,7 +29,7 @@ import (
 // The handler tests of passkeys answer the ceremonies with a software
 // authenticator from a library (github.com/descope/virtualwebauthn: real
 // keys, real signatures over the real challenge); the real browser's
-// ceremonies are local/passkey_browser_test.go's.
+// ceremonies are tests/e2e/passkey_browser_test.go's.
 
 const passkeyIssuer = "http://localhost:8080"
 

@@ -1,4 +1,4 @@
-// The MCP client of TestMCPClientSDK (local/mcp_test.go): the official MCP
+// The MCP client of TestMCPClientSDK (tests/e2e/mcp_test.go): the official MCP
 // TypeScript SDK (@modelcontextprotocol/sdk, pinned in package.json),
 // unmodified, connecting to an MCP server that the provider protects.
 //

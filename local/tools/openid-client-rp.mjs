@@ -1,4 +1,4 @@
-// The relying party of TestOpenIDClientNode (local/openidclient_test.go):
+// The relying party of TestOpenIDClientNode (tests/e2e/openidclient_test.go):
 // openid-client v6 (panva), unmodified and with its default settings,
 // signing a user in against the local runner.
 //

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -12,8 +12,11 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -444,7 +447,7 @@ type scopeCase struct {
 // the authorize cases of the scope vectors, and a refresh after the admin
 // lowers the user's permissions.
 func TestScopeCappingThroughHTTP(t *testing.T) {
-	data, err := os.ReadFile("../shared/testdata/scopes.json")
+	data, err := os.ReadFile("../../shared/testdata/scopes.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,11 +515,12 @@ func TestScopeCappingThroughHTTP(t *testing.T) {
 	})
 }
 
-// TestLocalRunnerOnMoto runs the local runner as `make run` does with
-// AWS_ENDPOINT_URL naming moto's server (the endpoint mode meant for
-// LocalStack): run opens the store through the endpoint variables alone,
-// creates its table on the endpoint, serves, and one whole code flow, a
-// signing-key rotation and a link deletion go through it.
+// TestLocalRunnerOnMoto runs the local runner as `make run` does (its
+// binary, built from ./local) with AWS_ENDPOINT_URL naming moto's server
+// (the endpoint mode meant for LocalStack): the runner opens the store
+// through the endpoint variables alone, creates its table on the
+// endpoint, serves, and one whole code flow, a signing-key rotation and a
+// link deletion go through it; SIGTERM then ends it cleanly.
 func TestLocalRunnerOnMoto(t *testing.T) {
 	ep := storetest.MotoEndpoint(t)
 	names := storetest.Fresh(t, ep, ep) // the runner creates the table; both are deleted at the end
@@ -539,18 +543,30 @@ func TestLocalRunnerOnMoto(t *testing.T) {
 		t.Setenv(k, v)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var banner syncWriter
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, os.Getenv, &banner) }()
+	bin := filepath.Join(t.TempDir(), "local")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/applinks/applinks/local").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./local: %v\n%s", err, out)
+	}
+	var banner, logs syncWriter
+	cmd := exec.Command(bin)
+	cmd.Env = os.Environ()
+	cmd.Stdout, cmd.Stderr = &banner, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var exitErr error
+	exited := make(chan struct{}) // closed when the runner has exited, with exitErr
+	go func() { exitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run after the flow: %v", err)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+		if exitErr != nil {
+			t.Errorf("the runner after the flow: %v\n%s", exitErr, logs.String())
 		}
 	})
 	p := &provider{t: t, issuer: issuer, client: &http.Client{Timeout: 30 * time.Second}}
-	waitServing(t, p, done)
+	waitServing(t, p, exited, logs.String)
+	ctx := context.Background()
 	if got := banner.String(); !strings.Contains(got, "storage      AWS_ENDPOINT_URL") || !strings.Contains(got, "issuer       "+issuer) {
 		t.Errorf("banner:\n%s\nwant the issuer %s and storage AWS_ENDPOINT_URL", got, issuer)
 	}
@@ -601,14 +617,15 @@ func TestLocalRunnerOnMoto(t *testing.T) {
 	}
 }
 
-// waitServing waits until p answers its metadata, or fails when run ends.
-func waitServing(t *testing.T, p *provider, done <-chan error) {
+// waitServing waits until p answers its metadata, or fails when the
+// runner ends (exited is closed), with its logs.
+func waitServing(t *testing.T, p *provider, exited <-chan struct{}, logs func() string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-done:
-			t.Fatalf("run ended before serving: %v", err)
+		case <-exited:
+			t.Fatalf("the runner ended before serving:\n%s", logs())
 		default:
 		}
 		if resp, err := p.client.Get(p.issuer + "/.well-known/oauth-authorization-server"); err == nil {
@@ -622,7 +639,7 @@ func waitServing(t *testing.T, p *provider, done <-chan error) {
 	t.Fatalf("%s not serving after 30 s", p.issuer)
 }
 
-// syncWriter is an io.Writer for run's banner, read by the test.
+// syncWriter is an io.Writer for the runner's banner, read by the test.
 type syncWriter struct {
 	mu  sync.Mutex
 	buf strings.Builder

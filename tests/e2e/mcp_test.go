@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -136,7 +136,7 @@ var mcpRegistrations = []mcpRegistration{
 // The MCP server refuses, 401 with its resource_metadata challenge, a token
 // of the same user and link asked for without the resource (aud AUDIENCE).
 func TestMCPClientSDK(t *testing.T) {
-	tools, err := filepath.Abs("tools")
+	tools, err := filepath.Abs("../../local/tools")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -64,7 +64,7 @@ func TestTwoRegions(t *testing.T) {
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Logf("seed %d; replay with TWO_REGIONS_SEED=%d go test -run TestTwoRegions ./local", seed, seed)
+			t.Logf("seed %d; replay with TWO_REGIONS_SEED=%d go test -run TestTwoRegions ./tests/e2e", seed, seed)
 			g := startRegions(t, seed)
 			g.run()
 		})

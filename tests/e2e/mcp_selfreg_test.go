@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 
 // The two ways a client gets a client id without an administrator: its
 // metadata document's URL, and dynamic registration; init adds them to
-// mcpRegistrations (local/mcp_test.go).
+// mcpRegistrations (tests/e2e/mcp_test.go).
 func init() { mcpRegistrations = append(mcpRegistrations, mcpSelfRegistrations...) }
 
 // registrationPolicy is the body of PUT /admin/client-registration with

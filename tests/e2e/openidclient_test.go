@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -51,7 +51,7 @@ import (
 // with the hint; the browser follows that URL, confirms the sign-out and
 // lands on the registered post-logout URI with the state.
 func TestOpenIDClientNode(t *testing.T) {
-	tools, err := filepath.Abs("tools")
+	tools, err := filepath.Abs("../../local/tools")
 	if err != nil {
 		t.Fatal(err)
 	}
