@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -142,26 +141,25 @@ func (p *provider) createLink(name, redirect string, scopes []string, clientType
 	return l
 }
 
-// browser is a user agent with cookies that reads forms like a person would:
-// only through SPEC's contract (form method, hidden inputs, field names).
+// browser is oauthflow's Browser (the suites' one page-driving client)
+// for a test: it fails the test where the Browser returns an error. It
+// follows redirects except those to a URL starting with stopAt (the
+// client's redirect URI).
 type browser struct {
-	t      *testing.T
-	client *http.Client
-	stopAt string // a URL prefix at which redirects are not followed (the client's redirect URI)
+	t *testing.T
+	*oauthflow.Browser
+	stopAt string
 }
 
 func newBrowser(t *testing.T, stopAt string) *browser {
-	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, stopAt: stopAt}
-	b.client = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), b.stopAt) {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
+	b.Browser = oauthflow.NewBrowser(nil, 30*time.Second, func(req *http.Request) bool {
+		return !strings.HasPrefix(req.URL.String(), b.stopAt)
+	})
 	return b
 }
 
+// page is an answer the browser read (oauthflow.Page).
 type page struct {
 	url    *url.URL
 	status int
@@ -169,80 +167,67 @@ type page struct {
 	body   string
 }
 
+func pageOf(p oauthflow.Page) page {
+	return page{url: p.URL, status: p.Status, header: p.Header, body: p.Body}
+}
+
+func (p page) raw() oauthflow.Page {
+	return oauthflow.Page{URL: p.url, Status: p.status, Header: p.header, Body: p.body}
+}
+
+// must is p, or the test's end on err.
+func (b *browser) must(p oauthflow.Page, err error) page {
+	b.t.Helper()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return pageOf(p)
+}
+
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
-	resp, err := b.client.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return page{url: resp.Request.URL, status: resp.StatusCode, header: resp.Header, body: string(data)}
+	return b.must(b.Do(req))
 }
 
 func (b *browser) get(u string) page {
-	req, _ := http.NewRequest("GET", u, nil)
-	return b.do(req)
+	b.t.Helper()
+	return b.must(b.Get(context.Background(), u))
 }
 
 // parseForm reads the one <form method="post"> of a page.
 func parseForm(t *testing.T, p page) htmlform.Form {
 	t.Helper()
-	f, err := htmlform.One([]byte(p.body))
+	f, err := p.raw().Form()
 	if err != nil {
-		t.Fatalf("%s: %v:\n%s", p.url, err, p.body)
+		t.Fatalf("%v:\n%s", err, p.body)
 	}
 	return f
 }
 
+// submit posts f from the page from with extra's values in place of its
+// hidden inputs'.
 func (b *browser) submit(from page, f htmlform.Form, extra url.Values) page {
 	b.t.Helper()
-	target, err := from.url.Parse(f.Action)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	vals := url.Values{}
-	for k, v := range f.Hidden {
-		vals[k] = v
-	}
-	for k, v := range extra {
-		vals[k] = v
-	}
-	req, _ := http.NewRequest("POST", target.String(), strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "null") // what browsers send under Referrer-Policy: no-referrer
-	return b.do(req)
+	return b.must(b.Submit(context.Background(), from.raw(), f, extra))
 }
 
-// authorize drives sign-in and consent from an authorization URL and returns
-// the redirect that reached the client.
+// authorize drives sign-in and consent from an authorization URL, whose
+// first answer must be a page (the login or consent page), and returns the
+// redirect that reached the client.
 func (b *browser) authorize(authURL, user, password, decision string) *url.URL {
 	b.t.Helper()
 	p := b.get(authURL)
 	if p.status != 200 {
 		b.t.Fatalf("authorize: got status %d, want 200 (login page): %s", p.status, p.body)
 	}
-	if strings.Contains(p.body, `name="password"`) {
-		f := parseForm(b.t, p)
-		p = b.submit(p, f, url.Values{"username": {user}, "password": {password}})
+	loc, err := b.AuthorizeFrom(context.Background(), p.raw(), user, password, decision)
+	if err != nil {
+		b.t.Fatal(err)
 	}
-	if p.status == http.StatusSeeOther || p.status == http.StatusFound {
-		return redirectTarget(b.t, p) // an earlier grant covered the request
-	}
-	if p.status != 200 || !strings.Contains(p.body, `name="decision"`) {
-		b.t.Fatalf("after login: got status %d, want the consent page: %s", p.status, p.body)
-	}
-	f := parseForm(b.t, p)
-	if vals := f.Buttons["decision"]; len(vals) != 2 {
-		b.t.Fatalf("consent buttons: got %v, want approve and deny", vals)
-	}
-	p = b.submit(p, f, url.Values{"decision": {decision}})
-	if p.status != http.StatusSeeOther {
-		b.t.Fatalf("consent: got status %d, want 303: %s", p.status, p.body)
-	}
-	return redirectTarget(b.t, p)
+	return loc
 }
 
+// redirectTarget is the Location of a redirect, as written.
 func redirectTarget(t *testing.T, p page) *url.URL {
 	t.Helper()
 	loc, err := url.Parse(p.header.Get("Location"))

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -264,15 +263,9 @@ func (p pinned) RoundTrip(req *http.Request) (*http.Response, error) {
 // browser is a user agent with cookies, through the regions, that stops at
 // any address outside the issuer (the application's redirect URIs).
 func (g *regions) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	b := &browser{t: g.t, stopAt: "http://127.0.0.1:9/"}
-	b.client = &http.Client{Jar: jar, Transport: g, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host != g.host {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	return b
+	return &browser{t: g.t, stopAt: "http://127.0.0.1:9/", Browser: oauthflow.NewBrowser(g, 30*time.Second, func(req *http.Request) bool {
+		return req.URL.Host == g.host
+	})}
 }
 
 // getOn is b's GET of u sent to runner i.
@@ -958,9 +951,9 @@ func (g *regions) console(w world) {
 
 	g.clock.Advance(admin.ConfirmTTL + time.Second)
 	credsURL := g.issuer + linkPath + "/credentials"
-	noFollow := *b.client
+	noFollow := *b.HTTP
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	nb := &browser{t: t, client: &noFollow}
+	nb := &browser{t: t, Browser: &oauthflow.Browser{HTTP: &noFollow}}
 	for i := range 2 {
 		if pg := getOn(nb, i, credsURL); pg.status != http.StatusSeeOther || !strings.HasPrefix(pg.header.Get("Location"), "/console/confirm?") {
 			t.Errorf("credentials after the confirmation lapsed, runner %s: got %d to %q, want the confirmation", regionNames[i], pg.status, pg.header.Get("Location"))
@@ -1024,21 +1017,7 @@ func consoleFormAction(t *testing.T, pg page, action string) htmlform.Form {
 // submitOn is submit sent to runner i.
 func (b *browser) submitOn(i int, from page, f htmlform.Form, extra url.Values) page {
 	b.t.Helper()
-	target, err := from.url.Parse(f.Action)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	vals := url.Values{}
-	for k, v := range f.Hidden {
-		vals[k] = v
-	}
-	for k, v := range extra {
-		vals[k] = v
-	}
-	req, _ := http.NewRequestWithContext(on(context.Background(), i), "POST", target.String(), strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "null")
-	return b.do(req)
+	return b.must(b.Submit(on(context.Background(), i), from.raw(), f, extra))
 }
 
 // warnings keeps the log lines at WARN and above.

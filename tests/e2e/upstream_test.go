@@ -229,9 +229,9 @@ func TestUpstreamSignIn(t *testing.T) {
 		t.Errorf("the sign-in page lacks the provider's link or the password form")
 	}
 	// What the downstream sends the browser to at the upstream.
-	b.client.CheckRedirect = func(req *http.Request, via []*http.Request) error { return http.ErrUseLastResponse }
+	b.HTTP.CheckRedirect = func(req *http.Request, via []*http.Request) error { return http.ErrUseLastResponse }
 	r := b.get(down.issuer + start)
-	b.client.CheckRedirect = nil
+	b.HTTP.CheckRedirect = nil
 	loc, _ := url.Parse(r.header.Get("Location"))
 	q := loc.Query()
 	if r.status != http.StatusFound || !strings.HasPrefix(loc.String(), up.issuer+"/oauth2/authorize?") || q.Get("code_challenge_method") != "S256" ||

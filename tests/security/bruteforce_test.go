@@ -1,9 +1,9 @@
 package security
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -22,10 +22,11 @@ func (b *browser) signIn(t *testing.T, e *env, l link, user, pw string) (page, t
 	t.Helper()
 	b.noFollow()
 	p := b.get(e.authURL(l, nil))
-	f := theForm(t, p)
-	start := time.Now()
-	r := b.submit(p, f, map[string]string{"username": user, "password": pw})
-	return r, time.Since(start)
+	r, err := b.SignIn(context.Background(), p.raw(), user, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pageOf(r), r.Elapsed
 }
 
 var csrfValue = regexp.MustCompile(`name="csrf" value="[^"]*"|login_csrf=[^;]*`)
@@ -144,32 +145,18 @@ func TestBruteForce_ParallelBurst(t *testing.T) {
 	b := e.browser()
 	b.noFollow()
 	p := b.get(e.authURL(l, nil))
-	f := theForm(t, p)
-	target, err := p.url.Parse(f.action)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const burst = 24
 	var wg sync.WaitGroup
 	statuses := make([]int, burst)
 	errs := make([]error, burst)
 	for i := range burst {
 		wg.Go(func() {
-			vals := url.Values{}
-			for k, v := range f.fields {
-				vals[k] = v
-			}
-			vals.Set("username", "dave")
-			vals.Set("password", fmt.Sprintf("wrong guess %d", i))
-			req, _ := http.NewRequest("POST", target.String(), strings.NewReader(vals.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := b.c.Do(req)
+			r, err := b.SignIn(context.Background(), p.raw(), "dave", fmt.Sprintf("wrong guess %d", i))
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
+			statuses[i] = r.Status
 		})
 	}
 	wg.Wait()

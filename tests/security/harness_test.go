@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"strings"
@@ -238,132 +237,109 @@ func (e *env) authURL(l link, params map[string]string) string {
 	return e.issuer + "/oauth2/authorize?" + q.Encode()
 }
 
-// browser is a user agent with cookies that follows redirects within the
-// provider and stops at any other origin (the client's redirect URI).
+// browser is oauthflow's Browser (the suites' one page-driving client)
+// for a test of e: it fails the test where the Browser returns an error.
+// It follows redirects within the provider and stops at any other origin
+// (the client's redirect URI).
 type browser struct {
 	t *testing.T
 	e *env
-	c *http.Client
+	*oauthflow.Browser
 }
 
 func (e *env) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	b := &browser{t: e.t, e: e}
-	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Scheme+"://"+req.URL.Host != e.issuer {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	return b
+	return &browser{t: e.t, e: e, Browser: oauthflow.NewBrowser(nil, 30*time.Second, oauthflow.Within(e.issuer))}
 }
 
 // noFollow makes the browser stop at every redirect.
 func (b *browser) noFollow() {
-	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	b.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 }
 
-// page is a response the browser read, with the URL it ended at.
+// page is a response the browser read, with the URL it ended at
+// (oauthflow.Page).
 type page struct {
 	response
 	url *url.URL
 }
 
+func pageOf(p oauthflow.Page) page {
+	return page{response: response{status: p.Status, header: p.Header, body: p.Body}, url: p.URL}
+}
+
+func (p page) raw() oauthflow.Page {
+	return oauthflow.Page{URL: p.url, Status: p.status, Header: p.header, Body: p.body}
+}
+
+// must is p, or the test's end on err.
+func (b *browser) must(p oauthflow.Page, err error) page {
+	b.t.Helper()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return pageOf(p)
+}
+
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return page{response: response{status: resp.StatusCode, header: resp.Header, body: string(body)}, url: resp.Request.URL}
+	return b.must(b.Do(req))
 }
 
 func (b *browser) get(u string) page {
 	b.t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
-	return b.do(req)
+	return b.must(b.Get(context.Background(), u))
 }
 
-// form is the one <form method="post"> of a page (or the one whose action
-// ends with a given suffix).
-type form struct {
-	action  string
-	fields  url.Values
-	buttons map[string][]string
-}
+// form is a <form method="post"> of a page.
+type form = htmlform.Form
 
+// forms reads every post form of a page.
 func forms(t *testing.T, body string) []form {
 	t.Helper()
 	parsed, err := htmlform.Parse([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]form, len(parsed))
-	for i, f := range parsed {
-		out[i] = form{action: f.Action, fields: f.Hidden, buttons: f.Buttons}
-	}
-	return out
+	return parsed
 }
 
 // theForm returns the page's only post form.
 func theForm(t *testing.T, p page) form {
 	t.Helper()
-	fs := forms(t, p.body)
-	if len(fs) != 1 {
-		t.Fatalf("%s: got %d post forms, want 1 (status %d):\n%s", p.url, len(fs), p.status, p.body)
+	f, err := p.raw().Form()
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, p.body)
 	}
-	return fs[0]
+	return f
 }
 
 // submit posts f from p with extra fields set (an empty value removes the
 // field), with Origin: null as browsers send under no-referrer.
 func (b *browser) submit(p page, f form, extra map[string]string) page {
 	b.t.Helper()
-	target, err := p.url.Parse(f.action)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	vals := url.Values{}
-	for k, v := range f.fields {
-		vals[k] = v
-	}
+	set := url.Values{}
 	for k, v := range extra {
 		if v == "" {
-			vals.Del(k)
+			set[k] = nil
 		} else {
-			vals.Set(k, v)
+			set[k] = []string{v}
 		}
 	}
-	req, _ := http.NewRequest("POST", target.String(), strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "null")
-	return b.do(req)
+	return b.must(b.Submit(context.Background(), p.raw(), f, set))
 }
 
 // login signs in from the login page p; it returns the page after the
 // redirects (consent, account page or the client's redirect).
 func (b *browser) login(p page, user string) page {
 	b.t.Helper()
-	if !strings.Contains(p.body, `name="password"`) {
-		b.t.Fatalf("%s: got status %d and no login form, want the login page:\n%s", p.url, p.status, p.body)
-	}
-	return b.submit(p, theForm(b.t, p), map[string]string{"username": user, "password": password})
+	return b.must(b.SignIn(context.Background(), p.raw(), user, password))
 }
 
 // consentPage opens authURL, signing in as user when asked, and returns
 // the consent page.
 func (b *browser) consentPage(authURL, user string) page {
 	b.t.Helper()
-	p := b.get(authURL)
-	if strings.Contains(p.body, `name="password"`) {
-		p = b.login(p, user)
-	}
-	if p.status != 200 || !strings.Contains(p.body, `name="decision"`) {
-		b.t.Fatalf("got status %d, want the consent page:\n%s", p.status, p.body)
-	}
-	return p
+	return b.must(b.ConsentPage(context.Background(), authURL, user, password))
 }
 
 // approve drives authURL to the client's redirect and returns the
@@ -372,21 +348,11 @@ func (b *browser) consentPage(authURL, user string) page {
 // an earlier approval, without prompt=consent).
 func (b *browser) approve(authURL, user string) url.Values {
 	b.t.Helper()
-	p := b.get(authURL)
-	if strings.Contains(p.body, `name="password"`) {
-		p = b.login(p, user)
+	loc, err := b.Authorize(context.Background(), authURL, user, password, "approve")
+	if err != nil {
+		b.t.Fatal(err)
 	}
-	if p.status == http.StatusFound && !strings.HasPrefix(p.header.Get("Location"), b.e.issuer) {
-		return p.location(b.t).Query()
-	}
-	if p.status != 200 || !strings.Contains(p.body, `name="decision"`) {
-		b.t.Fatalf("got status %d, want the consent page or the client's redirect:\n%s", p.status, p.body)
-	}
-	r := b.submit(p, theForm(b.t, p), map[string]string{"decision": "approve"})
-	if r.status != http.StatusSeeOther {
-		b.t.Fatalf("consent: got status %d, want 303: %s", r.status, r.body)
-	}
-	return r.location(b.t).Query()
+	return loc.Query()
 }
 
 // grant is what a client holds after a code exchange.

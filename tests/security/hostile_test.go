@@ -51,13 +51,13 @@ func TestHostile_BodyOverLimit413(t *testing.T) {
 			return padded("return_to=%2Faccount%2Fauthorizations&username=alice&password=x&csrf=x", n)
 		}, nil, true},
 		{"consent", "/oauth2/consent", form, func(n int) string {
-			return padded(cf.fields.Encode()+"&decision=deny", n)
+			return padded(cf.Hidden.Encode()+"&decision=deny", n)
 		}, nil, true},
 		{"account revoke", "/account/authorizations/" + l.ClientID + "/revoke", form, func(n int) string {
-			return padded("csrf="+url.QueryEscape(af.fields.Get("csrf")), n)
+			return padded("csrf="+url.QueryEscape(af.Hidden.Get("csrf")), n)
 		}, nil, true},
 		{"sign-out", "/oauth2/logout", form, func(n int) string {
-			return padded("csrf="+url.QueryEscape(af.fields.Get("csrf")), n)
+			return padded("csrf="+url.QueryEscape(af.Hidden.Get("csrf")), n)
 		}, nil, true},
 		{"admin links", "/admin/links", "application/json", func(n int) string {
 			head := `{"name":"`

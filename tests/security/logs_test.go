@@ -65,10 +65,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	v, challenge := verifier("z")
 	seen.add("code verifier", v)
 	p = b.consentPage(e.authURL(l, map[string]string{"code_challenge": challenge, "code_challenge_method": "S256"}), "alice")
-	for _, c := range b.c.Jar.Cookies(p.url) {
+	for _, c := range b.HTTP.Jar.Cookies(p.url) {
 		seen.add("cookie "+c.Name, c.Value)
 	}
-	seen.add("session csrf", theForm(t, p).fields.Get("csrf"))
+	seen.add("session csrf", theForm(t, p).Hidden.Get("csrf"))
 	b.noFollow()
 	code := b.submit(p, theForm(t, p), map[string]string{"decision": "approve"}).location(t).Query().Get("code")
 	seen.add("code", code)
@@ -103,7 +103,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	seen.add("refresh token", pg.refresh)
 	account := b.get(e.issuer + "/account/authorizations")
 	for _, f := range forms(t, account.body) {
-		if strings.HasSuffix(f.action, "/revoke") {
+		if strings.HasSuffix(f.Action, "/revoke") {
 			if r := b.submit(account, f, nil); r.status != http.StatusSeeOther {
 				t.Errorf("account revoke: got status %d, want 303", r.status)
 			}

@@ -33,7 +33,7 @@ func TestPendingCode_RevokedOnAccountPage(t *testing.T) {
 	account := b.get(e.issuer + "/account/authorizations")
 	var revoke *form
 	for _, f := range forms(t, account.body) {
-		if strings.HasSuffix(f.action, "/"+url.PathEscape(appB.ClientID)+"/revoke") {
+		if strings.HasSuffix(f.Action, "/"+url.PathEscape(appB.ClientID)+"/revoke") {
 			revoke = &f
 		}
 	}

@@ -333,7 +333,7 @@ func TestRFC9700_SeeOtherAfterPost(t *testing.T) {
 	f := forms(t, account.body)
 	var revoke *form
 	for i := range f {
-		if strings.HasSuffix(f[i].action, "/revoke") {
+		if strings.HasSuffix(f[i].Action, "/revoke") {
 			revoke = &f[i]
 		}
 	}
@@ -418,10 +418,10 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 			b := e.browser()
 			p := b.get(e.authURL(l, nil))
 			f := theForm(t, p)
-			if f.fields.Get("csrf") == "" {
-				t.Fatalf("login form has no csrf field: %v", f.fields)
+			if f.Hidden.Get("csrf") == "" {
+				t.Fatalf("login form has no csrf field: %v", f.Hidden)
 			}
-			f.fields.Del("csrf")
+			f.Hidden.Del("csrf")
 			r := b.submit(p, f, map[string]string{"username": "alice", "password": password, "csrf": tok})
 			if r.status != http.StatusForbidden || strings.Contains(r.body, `name="decision"`) {
 				t.Errorf("csrf %q: got status %d, want 403 and no sign-in", tok, r.status)
@@ -438,10 +438,10 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 		p := b.consentPage(e.authURL(l, map[string]string{"prompt": "consent"}), "alice")
 		f := theForm(t, p)
 		for _, tok := range []string{"", "wrong"} {
-			g := form{action: f.action, fields: url.Values{}}
-			for k, v := range f.fields {
+			g := form{Action: f.Action, Hidden: url.Values{}}
+			for k, v := range f.Hidden {
 				if k != "csrf" {
-					g.fields[k] = v
+					g.Hidden[k] = v
 				}
 			}
 			r := b.submit(p, g, map[string]string{"decision": "approve", "csrf": tok})
@@ -461,16 +461,16 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 		account := b.get(e.issuer + "/oauth2/logout") // the sign-out page
 		var out form
 		for _, f := range forms(t, account.body) {
-			if strings.HasSuffix(f.action, "/logout") {
+			if strings.HasSuffix(f.Action, "/logout") {
 				out = f
 			}
 		}
-		if out.action == "" {
+		if out.Action == "" {
 			t.Fatalf("no sign-out form on the sign-out page:\n%s", account.body)
 		}
 		b.noFollow()
 		for _, tok := range []string{"", "wrong"} {
-			r := b.submit(account, form{action: out.action, fields: url.Values{}}, map[string]string{"csrf": tok})
+			r := b.submit(account, form{Action: out.Action, Hidden: url.Values{}}, map[string]string{"csrf": tok})
 			if r.status != http.StatusForbidden {
 				t.Errorf("csrf %q: got status %d, want 403", tok, r.status)
 			}
@@ -494,15 +494,15 @@ func TestRFC9700_CSRFOnEveryForm(t *testing.T) {
 		account := b.get(e.issuer + "/account/authorizations")
 		var revoke form
 		for _, f := range forms(t, account.body) {
-			if strings.HasSuffix(f.action, "/revoke") {
+			if strings.HasSuffix(f.Action, "/revoke") {
 				revoke = f
 			}
 		}
-		if revoke.action == "" {
+		if revoke.Action == "" {
 			t.Fatalf("no revoke form on the account page:\n%s", account.body)
 		}
 		for _, tok := range []string{"", "wrong"} {
-			f := form{action: revoke.action, fields: url.Values{}}
+			f := form{Action: revoke.Action, Hidden: url.Values{}}
 			r := b.submit(account, f, map[string]string{"csrf": tok})
 			if r.status != http.StatusForbidden {
 				t.Errorf("csrf %q: got status %d, want 403", tok, r.status)

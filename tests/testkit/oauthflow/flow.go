@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -55,7 +54,7 @@ func (c *Client) CodeFlowIn(ctx context.Context, jar http.CookieJar, fx *Fixture
 	if timed == nil {
 		timed = func(string, time.Duration) {}
 	}
-	hc := c.HTTPClient(jar)
+	b := &Browser{HTTP: c.HTTPClient(jar), Origin: c.Issuer, Accept: "text/html", MaxBody: maxBody}
 	verifier := randomString(32)
 	sum := sha256.Sum256([]byte(verifier))
 	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
@@ -69,24 +68,22 @@ func (c *Client) CodeFlowIn(ctx context.Context, jar http.CookieJar, fx *Fixture
 
 	// 1. The login page.
 	start := time.Now()
-	page, pageURL, err := c.getPage(ctx, hc, authURL)
+	page, err := getPage(ctx, b, authURL)
 	timed(StepAuthorize, time.Since(start))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("authorize: %w", err)
 	}
-	login, err := parseForm(page, pageURL)
+	login, err := parseForm([]byte(page.Body), page.URL)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("login page: %w", err)
 	}
 	if !login.has("username") || !login.has("password") {
 		return Tokens{}, errors.New("login page: the form lacks username or password")
 	}
-	login.values.Set("username", fx.Username)
-	login.values.Set("password", fx.Password)
 
 	// 2. Sign in: 303 back to the pending authorization request.
 	start = time.Now()
-	next, err := c.submit(ctx, hc, login)
+	next, err := submit(ctx, b, page, login, url.Values{"username": {fx.Username}, "password": {fx.Password}})
 	timed(StepLogin, time.Since(start))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("login: %w", err)
@@ -94,23 +91,22 @@ func (c *Client) CodeFlowIn(ctx context.Context, jar http.CookieJar, fx *Fixture
 
 	// 3. The consent page (the session cookie is in the jar).
 	start = time.Now()
-	page, pageURL, err = c.getPage(ctx, hc, next.String())
+	page, err = getPage(ctx, b, next.String())
 	timed(StepSession, time.Since(start))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("authorize with a session: %w", err)
 	}
-	consent, err := parseForm(page, pageURL)
+	consent, err := parseForm([]byte(page.Body), page.URL)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("consent page: %w", err)
 	}
 	if !consent.hasButton("decision", "approve") {
 		return Tokens{}, errors.New(`consent page: no button name="decision" value="approve"`)
 	}
-	consent.values.Set("decision", "approve")
 
 	// 4. Approve: 303 to the redirect URI with code, state and iss.
 	start = time.Now()
-	back, err := c.submit(ctx, hc, consent)
+	back, err := submit(ctx, b, page, consent, url.Values{"decision": {"approve"}})
 	timed(StepConsent, time.Since(start))
 	if err != nil {
 		return Tokens{}, fmt.Errorf("consent: %w", err)
@@ -163,46 +159,28 @@ func (c *Client) checkCallback(back *url.URL, state string) (string, error) {
 }
 
 // getPage GETs an HTML page that must answer 200.
-func (c *Client) getPage(ctx context.Context, hc *http.Client, u string) ([]byte, *url.URL, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+func getPage(ctx context.Context, b *Browser, u string) (Page, error) {
+	p, err := b.Get(ctx, u)
 	if err != nil {
-		return nil, nil, err
+		return Page{}, err
 	}
-	req.Header.Set("Accept", "text/html")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, nil, err
+	if p.Status != http.StatusOK {
+		return Page{}, fmt.Errorf("got status %d, want 200: %s", p.Status, snippet([]byte(p.Body)))
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, nil, fmt.Errorf("read page: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("got status %d, want 200: %s", resp.StatusCode, snippet(data))
-	}
-	return data, req.URL, nil
+	return p, nil
 }
 
-// submit posts a form as a browser would (with Origin) and returns the
-// Location of the 303 that must answer it.
-func (c *Client) submit(ctx context.Context, hc *http.Client, f *form) (*url.URL, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.action.String(), strings.NewReader(f.values.Encode()))
+// submit posts f of the page from with set (Browser.Submit) and returns
+// the Location of the 303 that must answer it.
+func submit(ctx context.Context, b *Browser, from Page, f *form, set url.Values) (*url.URL, error) {
+	r, err := b.Submit(ctx, from, f.Form, set)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", c.Issuer)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
+	if r.Status != http.StatusSeeOther {
+		return nil, fmt.Errorf("got status %d, want 303: %s", r.Status, snippet([]byte(r.Body)))
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("got status %d, want 303: %s", resp.StatusCode, snippet(data))
-	}
-	loc, err := resp.Location()
+	loc, err := r.Location()
 	if err != nil {
 		return nil, fmt.Errorf("303 without a usable Location: %w", err)
 	}

@@ -12,26 +12,19 @@ import (
 	"github.com/applinks/applinks/tests/testkit/htmlform"
 )
 
-// form is the one POST form of a login or consent page (SPEC "Endpoints"):
-// where it posts, the values a browser would send (the hidden inputs), the
-// names of its other inputs and its submit buttons.
+// form is the one POST form of a login or consent page (SPEC "Endpoints"),
+// as CodeFlow checks it: where it posts, the values a browser would send
+// (the hidden inputs), the names of its other inputs and its submit
+// buttons.
 type form struct {
-	action  *url.URL
-	values  url.Values
-	fields  map[string]bool     // non-hidden input names
-	buttons map[string][]string // submit button name -> values
+	htmlform.Form
+	action *url.URL
+	values url.Values
 }
 
-func (f *form) has(field string) bool { return f.fields[field] }
+func (f *form) has(field string) bool { return f.Fields[field] }
 
-func (f *form) hasButton(name, value string) bool {
-	for _, v := range f.buttons[name] {
-		if v == value {
-			return true
-		}
-	}
-	return false
-}
+func (f *form) hasButton(name, value string) bool { return f.HasButton(name, value) }
 
 // parseForm finds the page's only <form method="post"> and reads it
 // (htmlform.One). The action is resolved against the page's URL (an empty
@@ -48,7 +41,7 @@ func parseForm(page []byte, base *url.URL) (*form, error) {
 	if len(hf.Hidden) == 0 {
 		return nil, errors.New("the form has no hidden inputs (its state and CSRF token travel in them)")
 	}
-	return &form{action: action, values: hf.Hidden, fields: hf.Fields, buttons: hf.Buttons}, nil
+	return &form{Form: hf, action: action, values: hf.Hidden}, nil
 }
 
 // pageText is the visible text of an HTML answer, whitespace collapsed, for
