@@ -5,86 +5,23 @@
 // the cost model in BENCHMARKS.md), and the cold start of each Lambda
 // binary under the Lambda Runtime Interface Emulator.
 //
-// Its non-test code is the counting wrappers of the SDK clients the store
-// calls through (store.DynamoDB and store.SecretsManager). `make bench` runs
-// it; BENCHMARKS.md explains the method and the numbers.
+// Its non-test code is the capacity accounting of the DynamoDB calls
+// (MeteredDynamoDB, over storetest's call counter) and AWS's published
+// capacity rules (rules.go). `make bench` runs it; BENCHMARKS.md explains
+// the method and the numbers.
 package perf
 
 import (
 	"context"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
 )
-
-// Counts are the calls made per API operation, e.g. {"GetItem": 2}.
-type Counts map[string]int
-
-// Total is the number of calls of every operation.
-func (c Counts) Total() int {
-	n := 0
-	for _, v := range c {
-		n += v
-	}
-	return n
-}
-
-// String lists the operations in name order, e.g. "GetItem=2 PutItem=1".
-func (c Counts) String() string {
-	names := make([]string, 0, len(c))
-	for k := range c {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for i, k := range names {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(c[k]))
-	}
-	if b.Len() == 0 {
-		return "none"
-	}
-	return b.String()
-}
-
-// counter counts calls per operation; safe for concurrent use.
-type counter struct {
-	mu     sync.Mutex
-	counts Counts
-}
-
-func (c *counter) add(op string) {
-	c.mu.Lock()
-	if c.counts == nil {
-		c.counts = Counts{}
-	}
-	c.counts[op]++
-	c.mu.Unlock()
-}
-
-// take returns the counts so far and starts again from zero.
-func (c *counter) take() Counts {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	got := c.counts
-	c.counts = nil
-	if got == nil {
-		got = Counts{}
-	}
-	return got
-}
 
 // Capacity is DynamoDB capacity consumed, in capacity units as DynamoDB
 // reports them with ReturnConsumedCapacity=TOTAL (for an on-demand table,
@@ -109,35 +46,40 @@ type Capacity struct {
 	MaxItemBytes int
 }
 
-// CountingDynamoDB wraps a store.DynamoDB: it counts the calls of each
-// operation and, when ConsumedCapacity is set, asks every call for its
+// MeteredDynamoDB wraps a store.DynamoDB: it counts the calls of each
+// operation (through storetest.CountingDynamoDB, the tests' one call
+// counter) and, when ConsumedCapacity is set, asks every call for its
 // consumed capacity (ReturnConsumedCapacity=TOTAL, on a copy of the input)
 // and sums it. It is safe for concurrent use.
-type CountingDynamoDB struct {
-	// Next is the wrapped client.
-	Next store.DynamoDB
+type MeteredDynamoDB struct {
 	// ConsumedCapacity turns on the capacity accounting.
 	ConsumedCapacity bool
 
-	calls counter
+	calls *storetest.CountingDynamoDB // counts, then calls the wrapped client
 	mu    sync.Mutex
 	cap   Capacity
 }
 
-var _ store.DynamoDB = (*CountingDynamoDB)(nil)
+var _ store.DynamoDB = (*MeteredDynamoDB)(nil)
+
+// NewMeteredDynamoDB wraps next, with the capacity accounting on when
+// capacity is true.
+func NewMeteredDynamoDB(next store.DynamoDB, capacity bool) *MeteredDynamoDB {
+	return &MeteredDynamoDB{ConsumedCapacity: capacity, calls: &storetest.CountingDynamoDB{Next: next}}
+}
 
 // Take returns the calls and capacity counted since the last Take (or the
 // start), and resets both.
-func (d *CountingDynamoDB) Take() (Counts, Capacity) {
+func (d *MeteredDynamoDB) Take() (storetest.Counts, Capacity) {
 	d.mu.Lock()
 	c := d.cap
 	d.cap = Capacity{}
 	d.mu.Unlock()
-	return d.calls.take(), c
+	return d.calls.Take(), c
 }
 
 // consumed adds the capacity of one answer.
-func (d *CountingDynamoDB) consumed(write bool, cc ...types.ConsumedCapacity) {
+func (d *MeteredDynamoDB) consumed(write bool, cc ...types.ConsumedCapacity) {
 	if !d.ConsumedCapacity {
 		return
 	}
@@ -161,7 +103,7 @@ func (d *CountingDynamoDB) consumed(write bool, cc ...types.ConsumedCapacity) {
 }
 
 // wrote records the sizes of items a write wrote.
-func (d *CountingDynamoDB) wrote(items ...map[string]types.AttributeValue) {
+func (d *MeteredDynamoDB) wrote(items ...map[string]types.AttributeValue) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, it := range items {
@@ -170,7 +112,7 @@ func (d *CountingDynamoDB) wrote(items ...map[string]types.AttributeValue) {
 }
 
 // rules adds the request units of one call by AWS's rules.
-func (d *CountingDynamoDB) rules(read, write float64) {
+func (d *MeteredDynamoDB) rules(read, write float64) {
 	if !d.ConsumedCapacity {
 		return
 	}
@@ -189,22 +131,21 @@ func one(c *types.ConsumedCapacity) []types.ConsumedCapacity {
 }
 
 // total is the ReturnConsumedCapacity to ask for.
-func (d *CountingDynamoDB) total() types.ReturnConsumedCapacity {
+func (d *MeteredDynamoDB) total() types.ReturnConsumedCapacity {
 	if d.ConsumedCapacity {
 		return types.ReturnConsumedCapacityTotal
 	}
 	return ""
 }
 
-// GetItem counts and forwards the call.
-func (d *CountingDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	d.calls.add("GetItem")
+// GetItem counts, meters and forwards the call.
+func (d *MeteredDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
-	out, err := d.Next.GetItem(ctx, in, opts...)
+	out, err := d.calls.GetItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(false, one(out.ConsumedCapacity)...)
 		d.rules(getItemUnits(in, out), 0)
@@ -212,15 +153,14 @@ func (d *CountingDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInpu
 	return out, err
 }
 
-// PutItem counts and forwards the call.
-func (d *CountingDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	d.calls.add("PutItem")
+// PutItem counts, meters and forwards the call.
+func (d *MeteredDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
-	out, err := d.Next.PutItem(ctx, in, opts...)
+	out, err := d.calls.PutItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
 		d.rules(0, putUnits(in.Item, 1))
@@ -229,16 +169,15 @@ func (d *CountingDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInpu
 	return out, err
 }
 
-// UpdateItem counts and forwards the call.
-func (d *CountingDynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	d.calls.add("UpdateItem")
+// UpdateItem counts, meters and forwards the call.
+func (d *MeteredDynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
 	before, known := d.peek(ctx, in.TableName, in.Key)
-	out, err := d.Next.UpdateItem(ctx, in, opts...)
+	out, err := d.calls.UpdateItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
 		after, knownAfter := d.peek(ctx, in.TableName, in.Key)
@@ -256,11 +195,11 @@ func (d *CountingDynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateIt
 // ConsumedCapacity on: an update costs by the larger of its item's sizes
 // before and after. It reports whether the read succeeded (an absent item
 // is nil, known).
-func (d *CountingDynamoDB) peek(ctx context.Context, table *string, key map[string]types.AttributeValue) (map[string]types.AttributeValue, bool) {
+func (d *MeteredDynamoDB) peek(ctx context.Context, table *string, key map[string]types.AttributeValue) (map[string]types.AttributeValue, bool) {
 	if !d.ConsumedCapacity {
 		return nil, false
 	}
-	out, err := d.Next.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)})
+	out, err := d.calls.Next.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, false
 	}
@@ -268,7 +207,7 @@ func (d *CountingDynamoDB) peek(ctx context.Context, table *string, key map[stri
 }
 
 // peekUpdates reads the items of a transaction's Update items (see peek).
-func (d *CountingDynamoDB) peekUpdates(ctx context.Context, in *dynamodb.TransactWriteItemsInput) map[int]map[string]types.AttributeValue {
+func (d *MeteredDynamoDB) peekUpdates(ctx context.Context, in *dynamodb.TransactWriteItemsInput) map[int]map[string]types.AttributeValue {
 	got := map[int]map[string]types.AttributeValue{}
 	for i, it := range in.TransactItems {
 		if it.Update == nil {
@@ -281,15 +220,14 @@ func (d *CountingDynamoDB) peekUpdates(ctx context.Context, in *dynamodb.Transac
 	return got
 }
 
-// DeleteItem counts and forwards the call.
-func (d *CountingDynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	d.calls.add("DeleteItem")
+// DeleteItem counts, meters and forwards the call.
+func (d *MeteredDynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
-	out, err := d.Next.DeleteItem(ctx, in, opts...)
+	out, err := d.calls.DeleteItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, one(out.ConsumedCapacity)...)
 		d.rules(0, 1)
@@ -297,15 +235,14 @@ func (d *CountingDynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteIt
 	return out, err
 }
 
-// Query counts and forwards the call.
-func (d *CountingDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	d.calls.add("Query")
+// Query counts, meters and forwards the call.
+func (d *MeteredDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
-	out, err := d.Next.Query(ctx, in, opts...)
+	out, err := d.calls.Query(ctx, in, opts...)
 	if err == nil {
 		d.consumed(false, one(out.ConsumedCapacity)...)
 		d.rules(queryUnits(in, out), 0)
@@ -313,15 +250,14 @@ func (d *CountingDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, o
 	return out, err
 }
 
-// BatchGetItem counts and forwards the call.
-func (d *CountingDynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	d.calls.add("BatchGetItem")
+// BatchGetItem counts, meters and forwards the call.
+func (d *MeteredDynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
-	out, err := d.Next.BatchGetItem(ctx, in, opts...)
+	out, err := d.calls.BatchGetItem(ctx, in, opts...)
 	if err == nil {
 		d.consumed(false, out.ConsumedCapacity...)
 		d.rules(batchGetUnits(in, out), 0)
@@ -329,16 +265,15 @@ func (d *CountingDynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchG
 	return out, err
 }
 
-// TransactWriteItems counts and forwards the call.
-func (d *CountingDynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	d.calls.add("TransactWriteItems")
+// TransactWriteItems counts, meters and forwards the call.
+func (d *MeteredDynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	if d.ConsumedCapacity {
 		c := *in
 		c.ReturnConsumedCapacity = d.total()
 		in = &c
 	}
 	before := d.peekUpdates(ctx, in)
-	out, err := d.Next.TransactWriteItems(ctx, in, opts...)
+	out, err := d.calls.TransactWriteItems(ctx, in, opts...)
 	if err == nil {
 		d.consumed(true, out.ConsumedCapacity...)
 		after := d.peekUpdates(ctx, in)
@@ -359,43 +294,4 @@ func (d *CountingDynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.
 		}
 	}
 	return out, err
-}
-
-// CountingSecretsManager wraps a store.SecretsManager and counts the calls
-// of each operation. It is safe for concurrent use.
-type CountingSecretsManager struct {
-	// Next is the wrapped client.
-	Next store.SecretsManager
-
-	calls counter
-}
-
-var _ store.SecretsManager = (*CountingSecretsManager)(nil)
-
-// Take returns the calls counted since the last Take (or the start) and
-// resets them.
-func (s *CountingSecretsManager) Take() Counts { return s.calls.take() }
-
-// CreateSecret counts and forwards the call.
-func (s *CountingSecretsManager) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
-	s.calls.add("CreateSecret")
-	return s.Next.CreateSecret(ctx, in, opts...)
-}
-
-// GetSecretValue counts and forwards the call.
-func (s *CountingSecretsManager) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	s.calls.add("GetSecretValue")
-	return s.Next.GetSecretValue(ctx, in, opts...)
-}
-
-// PutSecretValue counts and forwards the call.
-func (s *CountingSecretsManager) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	s.calls.add("PutSecretValue")
-	return s.Next.PutSecretValue(ctx, in, opts...)
-}
-
-// DeleteSecret counts and forwards the call.
-func (s *CountingSecretsManager) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error) {
-	s.calls.add("DeleteSecret")
-	return s.Next.DeleteSecret(ctx, in, opts...)
 }

@@ -49,8 +49,8 @@ type provider struct {
 	tb      testing.TB
 	h       http.Handler
 	st      *store.Store
-	db      *CountingDynamoDB
-	sm      *CountingSecretsManager
+	db      *MeteredDynamoDB
+	sm      *storetest.CountingSecretsManager
 	cookies map[string]*http.Cookie // the one browser of this provider
 }
 
@@ -77,8 +77,8 @@ func newProvider(tb testing.TB, b storetest.Backend, capacity bool) *provider {
 // only after the activation delay).
 func newProviderAlg(tb testing.TB, b storetest.Backend, capacity bool, alg string) *provider {
 	tb.Helper()
-	db := &CountingDynamoDB{Next: b.DynamoDB, ConsumedCapacity: capacity}
-	sm := &CountingSecretsManager{Next: b.SecretsManager}
+	db := NewMeteredDynamoDB(b.DynamoDB, capacity)
+	sm := &storetest.CountingSecretsManager{Next: b.SecretsManager}
 	st := store.New(db, sm, b.Options)
 	if alg != signing.RS256 {
 		past := time.Now().Add(-time.Hour)
@@ -196,39 +196,82 @@ func (p *provider) get(u string) *http.Response {
 	return p.serve(req)
 }
 
+// browser is oauthflow's Browser (the suites' one page-driving client)
+// on p's handler: its requests go through serve, so its cookies are
+// p.cookies; it follows no redirect.
+func (p *provider) browser() *oauthflow.Browser {
+	return &oauthflow.Browser{
+		HTTP: &http.Client{Transport: handlerTransport{p}, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
+		Origin: issuer,
+		Accept: "text/html",
+	}
+}
+
+// handlerTransport sends a client's request to the provider's handler, as
+// the server would receive it (httptest.NewRequest), through serve.
+type handlerTransport struct{ p *provider }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body io.Reader
+	if req.Body != nil {
+		body = req.Body
+	}
+	in := httptest.NewRequest(req.Method, req.URL.String(), body)
+	for k, v := range req.Header {
+		in.Header[k] = v
+	}
+	resp := t.p.serve(in)
+	resp.Request = req
+	return resp, nil
+}
+
+// postForm is the one <form method="post"> of a page, with the values to
+// post in place of its hidden inputs' (Browser.Submit).
+type postForm struct {
+	page   oauthflow.Page
+	form   htmlform.Form
+	values url.Values
+}
+
 // page GETs u and requires a 200 page with one POST form.
 func (p *provider) page(u string) *postForm {
 	p.tb.Helper()
-	resp := p.get(u)
-	data := body(resp)
-	if resp.StatusCode != http.StatusOK {
-		p.tb.Fatalf("GET %s: got status %d, want 200: %.300s", u, resp.StatusCode, data)
+	pg, err := p.browser().Get(context.Background(), u)
+	if err != nil {
+		p.tb.Fatal(err)
 	}
-	f, err := parsePostForm(data, u)
+	if pg.Status != http.StatusOK {
+		p.tb.Fatalf("GET %s: got status %d, want 200: %.300s", u, pg.Status, pg.Body)
+	}
+	f, err := pg.Form()
 	if err != nil {
 		p.tb.Fatalf("GET %s: %v", u, err)
 	}
-	return f
+	return &postForm{page: pg, form: f, values: url.Values{}}
 }
 
 // submit posts f as a browser would and requires a 303; it returns the
 // Location.
 func (p *provider) submit(f *postForm) string {
 	p.tb.Helper()
-	req := httptest.NewRequest(http.MethodPost, f.action, strings.NewReader(f.values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", issuer)
-	resp := p.serve(req)
-	if resp.StatusCode != http.StatusSeeOther {
-		p.tb.Fatalf("POST %s: got status %d, want 303: %.300s", f.action, resp.StatusCode, body(resp))
-	}
-	loc, err := url.Parse(issuer)
+	r, err := p.browser().Submit(context.Background(), f.page, f.form, f.values)
 	if err != nil {
 		p.tb.Fatal(err)
 	}
-	next, err := loc.Parse(resp.Header.Get("Location"))
+	return p.seeOther(r)
+}
+
+// seeOther requires r to be a 303 and returns its Location.
+func (p *provider) seeOther(r oauthflow.Page) string {
+	p.tb.Helper()
+	if r.Status != http.StatusSeeOther {
+		p.tb.Fatalf("POST %s: got status %d, want 303: %.300s", r.URL.Path, r.Status, r.Body)
+	}
+	next, err := r.Location()
 	if err != nil {
-		p.tb.Fatalf("POST %s: Location: %v", f.action, err)
+		p.tb.Fatalf("POST %s: Location: %v", r.URL.Path, err)
 	}
 	return next.String()
 }
@@ -237,21 +280,23 @@ func (p *provider) submit(f *postForm) string {
 // request of l; the session cookie stays in p.
 func (p *provider) login(l link, username string) {
 	p.tb.Helper()
-	f := p.page(authorizeURL(l, "login"))
-	f.values.Set("username", username)
-	f.values.Set("password", userPassword)
-	p.submit(f)
+	r, err := p.browser().SignIn(context.Background(), p.page(authorizeURL(l, "login")).page, username, userPassword)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	p.seeOther(r)
 }
 
 // approve runs an authorization request of l with the session in p,
 // approves the consent page and returns the code.
 func (p *provider) approve(l link) string {
 	p.tb.Helper()
-	f := p.page(authorizeURL(l, "s1"))
-	f.values.Set("decision", "approve")
-	back := p.submit(f)
-	u, err := url.Parse(back)
-	if err != nil || !strings.HasPrefix(back, callback+"?") || u.Query().Get("code") == "" {
+	u, err := p.browser().Decide(context.Background(), p.page(authorizeURL(l, "s1")).page, "approve")
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	back := u.String()
+	if !strings.HasPrefix(back, callback+"?") || u.Query().Get("code") == "" {
 		p.tb.Fatalf("consent: got redirect %q, want the callback with a code", back)
 	}
 	return u.Query().Get("code")
@@ -341,29 +386,4 @@ func (p *provider) seedCode(l link, username, code string) {
 	if err != nil {
 		p.tb.Fatalf("seed code: %v", err)
 	}
-}
-
-// postForm is the one <form method="post"> of a page.
-type postForm struct {
-	action string
-	values url.Values // hidden inputs
-}
-
-// parsePostForm reads the page's only POST form (SPEC: exactly one, read
-// with htmlform.One), its action resolved against pageURL and its hidden
-// inputs.
-func parsePostForm(page []byte, pageURL string) (*postForm, error) {
-	hf, err := htmlform.One(page)
-	if err != nil {
-		return nil, err
-	}
-	base, err := url.Parse(pageURL)
-	if err != nil {
-		return nil, err
-	}
-	action, err := base.Parse(hf.Action)
-	if err != nil {
-		return nil, err
-	}
-	return &postForm{action: action.String(), values: hf.Hidden}, nil
 }

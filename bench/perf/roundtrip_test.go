@@ -14,9 +14,9 @@ import (
 // capacity they consumed) and its Secrets Manager calls.
 type step struct {
 	name     string
-	dynamo   Counts
+	dynamo   storetest.Counts
 	capacity Capacity
-	secrets  Counts
+	secrets  storetest.Counts
 }
 
 // measureFlows runs the whole browser flow and the token endpoint against
@@ -197,7 +197,7 @@ func TestRoundTripBudgets(t *testing.T) {
 	}
 	// The first use in the hour is the common exchange and one
 	// UpdateItem, exactly.
-	want := Counts{}
+	want := storetest.Counts{}
 	for k, v := range byName[opExchange].dynamo {
 		want[k] = v
 	}

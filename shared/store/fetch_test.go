@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/storetest"
 )
 
 // TestFetchTokenLink: Fetch reads the link a token was issued to alongside
@@ -41,7 +42,7 @@ func TestFetchTokenLink(t *testing.T) {
 func TestFetchOneCall(t *testing.T) {
 	forEngines(t, func(t *testing.T, nb backendFunc) {
 		b := nb(t)
-		c := newCounter(b.DynamoDB)
+		c := &storetest.CountingDynamoDB{Next: b.DynamoDB}
 		s := store.New(c, b.SecretsManager, b.Options)
 		at := now()
 		in := newLink("")
@@ -93,18 +94,18 @@ func TestFetchOneCall(t *testing.T) {
 			{"GetUser", func() error { _, err := s.GetUser(ctx(), u.ID); return err }, 1},
 			{"GetGrant", func() error { _, err := s.GetGrant(ctx(), u.ID, in.ClientID); return err }, 1},
 		} {
-			c.reset()
+			c.Take()
 			if err := step.call(); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
 			want := step.calls
-			if got := c.total(); got != want || c.calls["TransactWriteItems"] != 0 {
-				t.Errorf("%s made %d DynamoDB calls (%v), want %d and no transaction", step.name, got, c.calls, want)
+			if got := c.Calls().Total(); got != want || c.Calls()["TransactWriteItems"] != 0 {
+				t.Errorf("%s made %d DynamoDB calls (%v), want %d and no transaction", step.name, got, c.Calls(), want)
 			}
 		}
-		c.reset()
-		if bundle, err := s.Fetch(ctx(), store.Keys{}); err != nil || c.total() != 0 || bundle != (store.Bundle{}) {
-			t.Errorf("Fetch(no keys) = %+v, %v with %d calls, want an empty bundle and no call", bundle, err, c.total())
+		c.Take()
+		if bundle, err := s.Fetch(ctx(), store.Keys{}); err != nil || c.Calls().Total() != 0 || bundle != (store.Bundle{}) {
+			t.Errorf("Fetch(no keys) = %+v, %v with %d calls, want an empty bundle and no call", bundle, err, c.Calls().Total())
 		}
 	})
 }

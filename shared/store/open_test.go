@@ -148,13 +148,13 @@ func TestOpenStoreTransactions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := newCounter(nil)
-		s = s.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB { c.DynamoDB = db; return c })
+		c := &storetest.CountingDynamoDB{}
+		s = s.WithDynamoDB(func(db store.DynamoDB) store.DynamoDB { c.Next = db; return c })
 		if err := s.CreateUser(ctx(), store.User{ID: uniq("uid"), Username: uniq("alice"), CreatedAt: now(), UpdatedAt: now()}); err != nil {
 			t.Fatalf("off %v: CreateUser: %v", off, err)
 		}
-		if tx, want := c.calls["TransactWriteItems"], map[bool]int{false: 1, true: 0}[off]; tx != want || (off && c.calls["PutItem"] != 2) {
-			t.Errorf("off %v: calls %v, want %d transactions", off, c.calls, want)
+		if tx, want := c.Calls()["TransactWriteItems"], map[bool]int{false: 1, true: 0}[off]; tx != want || (off && c.Calls()["PutItem"] != 2) {
+			t.Errorf("off %v: calls %v, want %d transactions", off, c.Calls(), want)
 		}
 	}
 }

@@ -63,14 +63,14 @@ func TestPasskeys(t *testing.T) {
 		if err := s.AddPasskey(ctx(), p1, store.MaxPasskeys); !errors.Is(err, shared.ErrConflict) {
 			t.Errorf("AddPasskey of an id the user has: got %v, want ErrConflict", err)
 		}
-		c := newCounter(b.DynamoDB)
+		c := &storetest.CountingDynamoDB{Next: b.DynamoDB}
 		got, err := s.WithDynamoDB(func(store.DynamoDB) store.DynamoDB { return c }).GetPasskeys(ctx(), uid)
 		if err != nil || len(got) != 2 || got[0].ID != p1.ID || got[1].ID != p2.ID || !bytes.Equal(got[0].Record, p1.Record) ||
 			got[0].RPID != p1.RPID || !got[0].CreatedAt.Equal(at) || !got[0].LastUsedAt.IsZero() || got[0].UserID != uid {
 			t.Fatalf("GetPasskeys = %+v, %v; want %s then %s as written", got, err, p1.ID, p2.ID)
 		}
-		if c.total() != 1 {
-			t.Errorf("GetPasskeys made %d calls (%v), want 1", c.total(), c.calls)
+		if c.Calls().Total() != 1 {
+			t.Errorf("GetPasskeys made %d calls (%v), want 1", c.Calls().Total(), c.Calls())
 		}
 		// The limit: with max 3, one more fits, then none.
 		if err := s.AddPasskey(ctx(), newPasskey(uid, "cred-3", at), 3); err != nil {
