@@ -73,8 +73,9 @@ $(RIE):
 	GOBIN=$(GOBIN_LOCAL) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 # test: vet and every test of the main module (DynamoDB Local, moto and kumo
-# are started by the tests themselves), the Lambda binaries under the
-# emulator, and the CDK app's assertions.
+# are started by the tests themselves): the packages' own, the suites under
+# tests/ (e2e, security, the Lambda binaries under the emulator in
+# lambdatest) and bench/'s tests; then the CDK app's assertions.
 test: tools
 	go vet ./...
 	AWS_LAMBDA_RIE=$(RIE) go test -count=1 ./...
@@ -176,7 +177,7 @@ compare: tools
 # fuzz: every fuzz target of the main module, one at a time, for FUZZTIME each
 # (their seed corpora also run in `make test`).
 fuzz:
-	@grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' shared functions local | sort | while read -r f; do \
+	@grep -rlE '^func Fuzz[A-Za-z0-9_]+\(' --include='*_test.go' shared functions local tests bench | sort | while read -r f; do \
 	  for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$$f" | sed 's/^func //'); do \
 	    echo "fuzz $$t in ./$$(dirname $$f) for $(FUZZTIME)"; \
 	    go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) || exit 1; \

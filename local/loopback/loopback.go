@@ -1,7 +1,8 @@
-// Package loopback keeps the local tools that send requests (the load
-// generator, the comparison's token helper) on this machine: it recognises
-// loopback hosts by their text alone, without resolving names, and dials
-// only loopback addresses, checking the address actually connected to.
+// Package loopback keeps on this machine what must stay there: the local
+// runner's PPROF_ADDR, and the tools that send requests (bench/loadgen,
+// bench/compare, tests/testkit/oauthflow). It recognises loopback hosts by
+// their text alone, without resolving names, and dials only loopback
+// addresses, checking the address actually connected to.
 package loopback
 
 import (

@@ -1,10 +1,14 @@
-// Package oauthflow signs in to this project's provider the way a browser
-// and a confidential client do, for the local tools that need its tokens
-// (bench/loadgen, bench/compare). It creates the fixtures through the
-// admin API (one user and one confidential link), runs the authorization
-// code flow with PKCE through the login and consent pages, reading their
-// forms by SPEC's contract (tests/testkit/htmlform), and posts to the token and
-// introspection endpoints with the client's credentials.
+// Package oauthflow is the one page-driving client of the suites and the
+// load tools. Browser reads the provider's pages the way a person does,
+// through SPEC's contract only (forms read by tests/testkit/htmlform):
+// sign-in, the consent page and its decision, the redirect to the client;
+// tests/e2e, tests/security and bench/perf drive the pages with it. Client
+// signs in the way a browser and a confidential client do, for the tools
+// that need tokens (bench/loadgen, bench/compare): it creates the fixtures
+// through the admin API (one user and one confidential link), runs the
+// authorization code flow with PKCE through the login and consent pages
+// (CodeFlow, with a Browser), and posts to the token and introspection
+// endpoints with the client's credentials.
 //
 // The fixtures: the link's scope ceiling is REPO_ADMIN, the user's
 // permissions REPO_WRITE, and the flow requests REPO_READ.
