@@ -185,6 +185,10 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 		b.WriteString("<script>" + script + "</script>\n")
 	}
 	b.WriteString("</body>\n</html>\n")
+	if b.Err() != nil { // a value in a context Fill cannot make safe: a bug TestEveryConsolePage finds
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
 	shared.SetPageHeaders(w.Header())
 	if script != "" {
 		page.AllowScript(w.Header(), script)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/applinks/applinks/shared"
 	"github.com/applinks/applinks/shared/clientmeta"
 	"github.com/applinks/applinks/shared/page"
 	"github.com/applinks/applinks/shared/store"
@@ -159,7 +160,10 @@ func bufferSignOutPage(b *page.Buffer, d signOutData) {
 </form>
 `)
 	if lr != nil && lr.redirect != "" {
-		b.Fill(`<p class="small"><a href="%s">Stay signed in and go back to %s</a></p>`+"\n", lr.target(), lr.link.Name)
+		// Fill takes only a path of this site in an href; the registered
+		// URI that lr.target() checked is written as escaped markup.
+		b.WriteString(`<p class="small"><a href="` + shared.EscapeHTML(lr.target()) + `">`)
+		b.Fill(`Stay signed in and go back to %s</a></p>`+"\n", lr.link.Name)
 	} else {
 		b.WriteString(`<p class="small"><a href="/account/authorizations">Back to your authorized applications</a></p>` + "\n")
 	}

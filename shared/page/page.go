@@ -1,16 +1,21 @@
-// Package page builds the provider's HTML pages without html/template: a
-// Buffer that escapes every value it is given, the common frame (Head, Foot
-// with the inline style sheet), Render, which sends a page with the page
+// Package page builds the console's HTML pages without html/template: a
+// Buffer whose Fill escapes each value for where it lands (text, an
+// attribute value, a link target that must be a path of this site) and
+// writes nothing where no escaping makes a value safe (Err), the common
+// frame (Head, Foot, Style), Render, which sends a page with the page
 // security headers of shared.SetPageHeaders, and the browser cookies the
-// sign-in session lives in (Cookies).
+// sign-in session lives in (Cookies). The end users' pages are templ
+// components (shared/page/component).
 //
-// html/template is not used because it makes the linker keep every
-// exported method of every reachable type (it calls methods by name through
-// reflect), which put megabytes of SDK code into the Lambda binaries
-// (shared/lambdahttp's TestNoReflectMethod fails a binary that does). Every dynamic
-// value goes through Buffer.Fill, which escapes it; every attribute is
-// double-quoted; every value in a URL attribute (href, action) goes through
-// LocalURL first.
+// html/template is not used because executing a template makes the
+// linker keep every exported method of every reachable type (it calls
+// methods by name through reflect), which put megabytes of SDK code into
+// the Lambda binaries (shared/lambdahttp's TestNoReflectMethod fails a
+// binary that does). Buffer decides a value's context with a small HTML
+// tokenizer over the markup written so far (context.go): it knows tags,
+// attributes and their quoting, comments, and the raw text of script,
+// style, title and textarea; it does not know which elements are open,
+// nor decode character references in the markup.
 //
 // The package is pure: it imports nothing from AWS.
 package page
@@ -29,22 +34,51 @@ import (
 // security headers (CSP with frame-ancestors 'none', X-Frame-Options DENY,
 // Referrer-Policy no-referrer, Cache-Control no-store); formAction adds CSP
 // form-action sources (shared.SetPageHeadersFormAction). A HEAD request
-// gets the same status and headers: net/http drops the body.
+// gets the same status and headers: net/http drops the body. A page with
+// a fault (Buffer.Err) gets a bare 500 instead.
 func Render[T any](w http.ResponseWriter, status int, page func(*Buffer, T), data T, formAction ...string) {
 	var b Buffer
 	page(&b, data)
+	if b.Err() != nil {
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
 	shared.SetPageHeadersFormAction(w.Header(), formAction...)
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// Buffer accumulates a page's HTML.
-type Buffer struct{ strings.Builder }
+// Buffer accumulates a page's HTML. It follows the markup written to it
+// (by Fill or WriteString) as a browser's tokenizer does, so that Fill
+// knows where each value lands and escapes it for there (context.go).
+type Buffer struct {
+	strings.Builder
+	ctx tokenizer
+	err error
+}
 
-// Fill writes format, a constant piece of markup, with each %s replaced by
-// the next value, HTML-escaped (shared.EscapeHTML). A value with no %s left is not
-// written; a %s with no value left is dropped. Values that land in a URL
-// attribute (href, action) must go through LocalURL first.
+// Fill writes format, a constant piece of markup, with each %s (a hole)
+// replaced by the next value, escaped for where the hole is in the markup
+// written so far (this call's and every earlier one's, so a tag may be
+// split across calls):
+//
+//   - in text, or in the text of <title> or <textarea>: HTML-escaped
+//     (shared.EscapeHTML);
+//   - in a double-quoted attribute value: HTML-escaped, and when the
+//     attribute holds a URL (href, action, formaction, src and the other
+//     URL attributes of HTML, or a name containing "src", "uri" or "url"),
+//     a value that starts the attribute goes through LocalURL first (a path on
+//     this site, else "#"); a value after a path on this site ("/x...") or a
+//     fragment ("#...") is only HTML-escaped, since it cannot change the
+//     site the URL points to.
+//
+// Anywhere else (a single-quoted or unquoted attribute value, an event
+// handler, a style or srcset attribute, a URL attribute after any other
+// prefix, a tag or attribute name, a comment, inside <script> or <style>)
+// the value is not written, and the Buffer records the fault (Err): the
+// markup around a hole is constant, so a test that renders the page finds
+// it. A value with no %s left is not written; a %s with no value left is
+// dropped.
 func (b *Buffer) Fill(format string, vals ...string) {
 	for {
 		i := strings.Index(format, "%s")
@@ -54,7 +88,7 @@ func (b *Buffer) Fill(format string, vals ...string) {
 		}
 		b.WriteString(format[:i])
 		if len(vals) > 0 {
-			b.WriteString(shared.EscapeHTML(vals[0]))
+			b.value(vals[0])
 			vals = vals[1:]
 		}
 		format = format[i+2:]

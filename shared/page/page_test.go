@@ -51,6 +51,112 @@ func TestFill(t *testing.T) {
 	}
 }
 
+// TestFillContexts: each value is escaped for where it lands, decided from
+// the markup before it, written in one call or several; a hole where no
+// escaping makes a value safe writes nothing and sets Err.
+func TestFillContexts(t *testing.T) {
+	const evil = `javascript:alert(1)"'<x>&`
+	tests := []struct {
+		name   string
+		pieces []string // markup; "%s" pieces are holes filled with evil (or val)
+		val    string
+		want   string // "" with fault: the markup without the values
+		fault  bool
+	}{
+		{name: "text", pieces: []string{"<p>%s</p>"}, want: "<p>javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;</p>"},
+		{name: "after a tag split across calls", pieces: []string{"<p", ` class="a">`, "%s"}, want: `<p class="a">javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;`},
+		{name: "title", pieces: []string{"<title>%s</title><p>%s</p>"}, want: "<title>javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;</title><p>javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;</p>"},
+		{name: "textarea", pieces: []string{`<textarea name="m">%s</textarea>`}, want: `<textarea name="m">javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;</textarea>`},
+		{name: "attribute", pieces: []string{`<input value="%s">`}, want: `<input value="javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;">`},
+		{name: "attribute after others", pieces: []string{`<input type=text checked id='a' data-x="%s">`}, want: `<input type=text checked id='a' data-x="javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;">`},
+		{name: "attribute split across calls", pieces: []string{`<input name="x" value="`, "%s", `">`}, want: `<input name="x" value="javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;">`},
+		{name: "href", pieces: []string{`<a href="%s">%s</a>`}, want: `<a href="#">javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;</a>`},
+		{name: "href local", val: "/console/links?a=1&b=2", pieces: []string{`<a href="%s">`}, want: `<a href="/console/links?a=1&amp;b=2">`},
+		{name: "href off-site", val: "https://evil.example/", pieces: []string{`<a class="x" HREF="%s">`}, want: `<a class="x" HREF="#">`},
+		{name: "href protocol-relative", val: "//evil.example/", pieces: []string{`<a href="%s">`}, want: `<a href="#">`},
+		{name: "action", val: "/console/x", pieces: []string{`<form method="post" action="%s">`}, want: `<form method="post" action="/console/x">`},
+		{name: "formaction", pieces: []string{`<button formaction="%s">`}, want: `<button formaction="#">`},
+		{name: "src", pieces: []string{`<img src="%s">`}, want: `<img src="#">`},
+		{name: "data-url", pieces: []string{`<div data-url="%s">`}, want: `<div data-url="#">`},
+		{name: "fragment", pieces: []string{`<a href="#%s">`}, want: `<a href="#javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;">`},
+		{name: "after a path", pieces: []string{`<a href="/console/links?after=%s">`}, want: `<a href="/console/links?after=javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;">`},
+		{name: "local value then path", val: "/console/a", pieces: []string{`<a href="%s/edit">`}, want: `<a href="/console/a/edit">`},
+		{name: "a value and markup make //host", val: "/", pieces: []string{`<a href="%s/evil.example">`}, want: `<a href="//evil.example">`, fault: true},
+		{name: "after a bare slash", val: "evil.example", pieces: []string{`<a href="/%s">`}, fault: true},
+		{name: "after a scheme", val: "evil.example", pieces: []string{`<a href="https://%s">`}, fault: true},
+		{name: "after white space", val: "/x", pieces: []string{`<a href=" %s">`}, fault: true},
+		{name: "single-quoted", pieces: []string{`<input value='%s'>`}, fault: true},
+		{name: "unquoted", pieces: []string{`<input value=%s>`}, fault: true},
+		{name: "event handler", pieces: []string{`<a onclick="%s">`}, fault: true},
+		{name: "event handler, data-", pieces: []string{`<a data-onclick="%s">`}, fault: true},
+		{name: "style attribute", pieces: []string{`<p style="%s">`}, fault: true},
+		{name: "srcset", pieces: []string{`<img srcset="%s">`}, fault: true},
+		{name: "meta content", pieces: []string{`<meta http-equiv="refresh" content="%s">`}, fault: true},
+		{name: "script", pieces: []string{"<script>var x = 1; %s</script>"}, fault: true},
+		{name: "script split", pieces: []string{"<SCRIPT type=\"module\">", "if (a<b) {", "%s"}, fault: true},
+		{name: "style", pieces: []string{"<style>p{color:red}</sty", "%s"}, fault: true},
+		{name: "comment", pieces: []string{"<!-- a -- b %s -->"}, fault: true},
+		{name: "declaration", pieces: []string{"<!doctype %s>"}, fault: true},
+		{name: "tag name", pieces: []string{"<%s>"}, fault: true},
+		{name: "tag name, later", pieces: []string{"<p%s>"}, fault: true},
+		{name: "attribute name", pieces: []string{`<p %s="x">`}, fault: true},
+		{name: "after a value", pieces: []string{`<p class="x"%s>`}, fault: true},
+		{name: "end tag", pieces: []string{"</p%s>"}, fault: true},
+		{name: "title end tag", pieces: []string{"<title>a</title%s>"}, fault: true},
+		{name: "title, after <", pieces: []string{"<title>a<%s"}, fault: true},
+		{name: "after </script>", pieces: []string{"<script>x()</script >", "<p>%s</p>"}, want: "<script>x()</script ><p>javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;</p>"},
+		{name: "after </style> in capitals", pieces: []string{"<style>a{}</STYLE>%s"}, want: "<style>a{}</STYLE>javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;"},
+		{name: "after a comment", pieces: []string{"<!-- <a href=' --><p title=\"%s\">"}, want: `<!-- <a href=' --><p title="javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;">`},
+		{name: "after an empty comment", pieces: []string{"<!---->%s"}, want: "<!---->javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;"},
+		{name: "after a quoted >", pieces: []string{`<p title="a>b">%s`}, want: `<p title="a>b">javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;`},
+		{name: "after a single-quoted \"", pieces: []string{`<p title='"'>%s`}, want: `<p title='"'>javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;`},
+		{name: "text with <", pieces: []string{"a < b %s"}, want: "a < b javascript:alert(1)&#34;&#39;&lt;x&gt;&amp;"},
+	}
+	for _, tc := range tests {
+		val := evil
+		if tc.val != "" {
+			val = tc.val
+		}
+		var b Buffer
+		for _, p := range tc.pieces {
+			if strings.Contains(p, "%s") {
+				vals := make([]string, strings.Count(p, "%s"))
+				for i := range vals {
+					vals[i] = val
+				}
+				b.Fill(p, vals...)
+			} else {
+				b.WriteString(p)
+			}
+		}
+		got, err := b.String(), b.Err()
+		if tc.fault {
+			if err == nil {
+				t.Errorf("%s: got %q and no fault, want a fault", tc.name, got)
+			}
+			if tc.want == "" {
+				tc.want = strings.ReplaceAll(strings.Join(tc.pieces, ""), "%s", "")
+			}
+			if got != tc.want {
+				t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: got %q, %v; want %q and no fault", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestRenderFault: a page with a fault is not sent.
+func TestRenderFault(t *testing.T) {
+	w := httptest.NewRecorder()
+	Render(w, http.StatusOK, func(b *Buffer, v string) { b.Fill(`<a onclick="%s">x</a>`, v) }, "alert(1)")
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "alert") {
+		t.Errorf("got %d %q, want a bare 500", w.Code, w.Body.String())
+	}
+}
+
 // TestRender checks the page security headers SPEC asks of every page, the
 // status, and that the frame holds the escaped title.
 func TestRender(t *testing.T) {
