@@ -157,10 +157,10 @@ func activitySection(b *page.Buffer, a activity) {
 	}
 	b.WriteString(`<div class="pager">`)
 	if a.Older {
-		b.Fill(`<a href="%s">Newest activity</a>`, page.LocalURL(a.Base+"#activity"))
+		b.Fill(`<a href="%s">Newest activity</a>`, a.Base+"#activity")
 	}
 	if a.Next != "" {
-		b.Fill(`<a href="%s">Show older</a>`, page.LocalURL(a.Base+"?older="+url.QueryEscape(a.Next)+"#activity"))
+		b.Fill(`<a href="%s">Show older</a>`, a.Base+"?older="+url.QueryEscape(a.Next)+"#activity")
 	}
 	b.WriteString("</div>\n")
 	b.WriteString(`<p class="small">Activity is kept for 90 days.</p>` + "\n")

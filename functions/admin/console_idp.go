@@ -54,7 +54,7 @@ func consoleProviderButtons(b *page.Buffer, ps []consoleProvider, verb string, p
 	}
 	b.WriteString(`<ul class="providers">` + "\n")
 	for _, p := range ps {
-		b.Fill(`<li><a class="button provider" href="%s">%s</a></li>`+"\n", page.LocalURL(p.Href), verb+p.Name)
+		b.Fill(`<li><a class="button provider" href="%s">%s</a></li>`+"\n", p.Href, verb+p.Name)
 	}
 	b.WriteString("</ul>\n")
 	if password {
@@ -88,7 +88,7 @@ func idpListPage(b *page.Buffer, d idpListData) {
 	b.WriteString(`<table class="cards"><thead><tr><th scope="col">Name</th><th scope="col">Issuer</th><th scope="col">New users</th><th scope="col">Status</th></tr></thead><tbody>` + "\n")
 	for _, p := range d.Providers {
 		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Issuer"><code>%s</code></td><td data-label="New users">%s</td><td data-label="Status">`,
-			page.LocalURL(idpPath(p.ID, "")), p.Name, p.Issuer, createUsersText(p.CreateUsers))
+			idpPath(p.ID, ""), p.Name, p.Issuer, createUsersText(p.CreateUsers))
 		statusBadge(b, p.Enabled)
 		b.WriteString("</td></tr>\n")
 	}
@@ -271,7 +271,7 @@ func idpShowPage(b *page.Buffer, d idpShowData) {
 	p := d.P
 	b.Fill(`<p class="small"><a href="/console/identity-providers">Identity providers</a> ›</p>
 <div class="bar"><h1>%s</h1><a class="button secondary" href="%s">Edit</a></div>
-`, p.Name, page.LocalURL(idpPath(p.ID, "/edit")))
+`, p.Name, idpPath(p.ID, "/edit"))
 	if d.Notice != "" {
 		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
 	}
@@ -379,10 +379,10 @@ func idpFormPage(b *page.Buffer, d idpFormData) {
 		b.Fill(`<p>First register this provider at yours as a web application (confidential client, authorization code flow) with the redirect URI <code>%s</code>. Then enter what it gave you. Saving checks its discovery document.</p>`+"\n", d.Redirect)
 	} else {
 		action = idpPath(p.ID, "/edit")
-		b.Fill(`<p class="small"><a href="/console/identity-providers">Identity providers</a> › <a href="%s">%s</a> ›</p><h1>Edit %s</h1>`+"\n", page.LocalURL(idpPath(p.ID, "")), p.Name, p.Name)
+		b.Fill(`<p class="small"><a href="/console/identity-providers">Identity providers</a> › <a href="%s">%s</a> ›</p><h1>Edit %s</h1>`+"\n", idpPath(p.ID, ""), p.Name, p.Name)
 	}
 	errorSummary(b, d.Errs, idpInputs)
-	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
+	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", action)
 	csrfInput(b, d.CSRF)
 	textField(b, d.Errs, "name", "name", "Name", p.Name, "Shown on the sign-in pages as Continue with <name>.", " required")
 	if d.Create {
@@ -427,7 +427,7 @@ func idpFormPage(b *page.Buffer, d idpFormData) {
 		b.WriteString(`<button type="submit">Add identity provider</button> <a href="/console/identity-providers">Cancel</a>` + "\n</form>\n")
 		return
 	}
-	b.Fill(`<button type="submit">Save</button> <a href="%s">Cancel</a>`+"\n</form>\n", page.LocalURL(idpPath(p.ID, "")))
+	b.Fill(`<button type="submit">Save</button> <a href="%s">Cancel</a>`+"\n</form>\n", idpPath(p.ID, ""))
 }
 
 // upstreamSection is what a user's page shows of where the user comes from
@@ -486,7 +486,7 @@ func writeUpstreamSection(b *page.Buffer, username, csrf string, s upstreamSecti
 	}
 	b.Fill("<h3>%s</h3>\n", title)
 	errorSummary(b, s.Errs, []formInput{{"upstream.provider", "upstream_provider"}, {"upstream.subject", "upstream_subject"}, {"upstream", "upstream_subject"}})
-	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(userPath(username, "/upstream")))
+	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", userPath(username, "/upstream"))
 	csrfInput(b, csrf)
 	b.WriteString(`<label for="upstream_provider">Identity provider</label>
 <select id="upstream_provider" name="provider">` + "\n")

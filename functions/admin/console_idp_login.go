@@ -337,7 +337,7 @@ func (c *consoleReq) upstreamConfirm(d *confirmData) {
 func continuePage(b *page.Buffer, back string) {
 	b.Fill(`<h1>Signed in</h1>
 <p><a href="%s">Continue to the console</a></p>
-`, page.LocalURL(back))
+`, back)
 }
 
 // startUpstreamConsoleSession signs u in to the console after an upstream

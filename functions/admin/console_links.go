@@ -81,7 +81,7 @@ func linkViews(b *page.Buffer, q linkQuery) {
 		if current {
 			cur = ` aria-current="true"`
 		}
-		b.Fill(`<a href="%s"`+cur+`>%s</a>`, page.LocalURL(linksURL(to, "")), label)
+		b.Fill(`<a href="%s"`+cur+`>%s</a>`, linksURL(to, ""), label)
 	}
 	days := int(UnusedAfter / (24 * time.Hour))
 	all, idle := q, q
@@ -163,7 +163,7 @@ func linksPage(b *page.Buffer, d linksData) {
 		b.Fill(`<div class="empty"><h2>Every link was used in the last %s days</h2>
 <p>A link shows here when no application has got a token with it for that long (or, never used, since it was created).</p>
 <p><a href="%s">Show all links</a></p></div>
-`, strconv.Itoa(d.Query.UnusedDays), page.LocalURL(linksURL(linkQuery{Sort: d.Query.Sort}, "")))
+`, strconv.Itoa(d.Query.UnusedDays), linksURL(linkQuery{Sort: d.Query.Sort}, ""))
 		return
 	}
 	if len(d.Links) == 0 {
@@ -173,7 +173,7 @@ func linksPage(b *page.Buffer, d linksData) {
 <p><a class="button" href="/console/links/new">Create link</a></p></div>
 `)
 		} else {
-			b.Fill(`<p>There are no more links. <a href="%s">Back to the first page</a></p>`+"\n", page.LocalURL(linksURL(d.Query, "")))
+			b.Fill(`<p>There are no more links. <a href="%s">Back to the first page</a></p>`+"\n", linksURL(d.Query, ""))
 		}
 		return
 	}
@@ -185,7 +185,7 @@ func linksPage(b *page.Buffer, d linksData) {
 `)
 	for i, l := range d.Links {
 		b.Fill(`<tr><td data-label="Name"><a href="%s">%s</a></td><td data-label="Type">%s · Incoming · %s</td><td data-label="Redirect host">%s</td><td data-label="Status">`,
-			page.LocalURL(linkPath(l.ID, "")), l.Name, linkKindLabel(l), clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
+			linkPath(l.ID, ""), l.Name, linkKindLabel(l), clientTypeLabel(l.ClientType), redirectHosts(l.RedirectURIs))
 		linkStatusBadge(b, l)
 		b.WriteString(`</td><td data-label="Last used">`)
 		lastUseCell(b, d.Uses[i])
@@ -200,10 +200,10 @@ func linksPage(b *page.Buffer, d linksData) {
 func linksPager(b *page.Buffer, d linksData) {
 	b.WriteString(`<div class="pager">`)
 	if !d.First {
-		b.Fill(`<a href="%s">First page</a>`, page.LocalURL(linksURL(d.Query, "")))
+		b.Fill(`<a href="%s">First page</a>`, linksURL(d.Query, ""))
 	}
 	if d.Next != "" {
-		b.Fill(`<a href="%s">Next page</a>`, page.LocalURL(linksURL(d.Query, d.Next)))
+		b.Fill(`<a href="%s">Next page</a>`, linksURL(d.Query, d.Next))
 	}
 	b.WriteString("</div>\n")
 }
@@ -212,10 +212,10 @@ func linksPager(b *page.Buffer, d linksData) {
 func pager(b *page.Buffer, base string, first bool, next string) {
 	b.WriteString(`<div class="pager">`)
 	if !first {
-		b.Fill(`<a href="%s">First page</a>`, page.LocalURL(base))
+		b.Fill(`<a href="%s">First page</a>`, base)
 	}
 	if next != "" {
-		b.Fill(`<a href="%s">Next page</a>`, page.LocalURL(base+"?after="+url.QueryEscape(next)))
+		b.Fill(`<a href="%s">Next page</a>`, base+"?after="+url.QueryEscape(next))
 	}
 	b.WriteString("</div>\n")
 }
@@ -452,7 +452,7 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 <p>The application would get only <strong>%s</strong> (<code>%s</code>), which every link has. <a href="#scope-fieldset">Tick the permissions it needs</a>, or choose <strong>%s without permissions</strong> at the bottom of the form.</p></div>
 `, d.Table.BaselineDescription, d.Table.Baseline, verb)
 	}
-	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
+	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", action)
 	// The first submit button is what Enter in a text field presses:
 	// this one, rather than "Add another redirect URL" below.
 	b.Fill(`<button type="submit" name="enter" value="1" class="default-submit" tabindex="-1" aria-hidden="true">%s</button>`+"\n", verb)
@@ -551,7 +551,7 @@ func linkFormPage(b *page.Buffer, d linkFormData) {
 	if d.Edit {
 		cancel = linkPath(d.ID, "")
 	}
-	b.Fill(`<a class="cancel" href="%s">Cancel</a></div>`+"\n", page.LocalURL(cancel))
+	b.Fill(`<a class="cancel" href="%s">Cancel</a></div>`+"\n", cancel)
 	b.WriteString("</form>\n")
 }
 
@@ -716,7 +716,7 @@ func credentialsPage(b *page.Buffer, d credentialsData) {
 			d.Issuer+"/oauth2/introspect", d.Issuer+"/.well-known/jwks.json")
 	}
 	b.WriteString(`<p>You can view these credentials again from the link's page: <strong>More actions › View credentials</strong>.</p>` + "\n")
-	b.Fill(`<p><a class="button secondary" href="%s">Go to %s</a></p>`+"\n", page.LocalURL(linkPath(d.Link.ID, "")), d.Link.Name)
+	b.Fill(`<p><a class="button secondary" href="%s">Go to %s</a></p>`+"\n", linkPath(d.Link.ID, ""), d.Link.Name)
 }
 
 // linkData fills a link's page.
@@ -864,17 +864,17 @@ func linkPage(b *page.Buffer, d linkData) {
 <details class="menu"><summary>More actions</summary><div class="items">
 `, l.Name)
 	if l.ClientType != store.Public {
-		b.Fill(`<a href="%s">View credentials</a><a href="%s">Rotate secret</a>`, page.LocalURL(linkPath(l.ID, "/credentials")), page.LocalURL(linkPath(l.ID, "/rotate")))
+		b.Fill(`<a href="%s">View credentials</a><a href="%s">Rotate secret</a>`, linkPath(l.ID, "/credentials"), linkPath(l.ID, "/rotate"))
 	} else {
-		b.Fill(`<a href="%s">View credentials</a>`, page.LocalURL(linkPath(l.ID, "/credentials")))
+		b.Fill(`<a href="%s">View credentials</a>`, linkPath(l.ID, "/credentials"))
 	}
-	b.Fill(`<a href="%s">Edit</a>`, page.LocalURL(linkPath(l.ID, "/edit")))
+	b.Fill(`<a href="%s">Edit</a>`, linkPath(l.ID, "/edit"))
 	if l.Enabled {
 		postButton(b, linkPath(l.ID, "/disable"), d.CSRF, "Disable", "")
 	} else {
 		postButton(b, linkPath(l.ID, "/enable"), d.CSRF, "Enable", "")
 	}
-	b.Fill(`<a href="%s">Delete</a>`, page.LocalURL(linkPath(l.ID, "/delete")))
+	b.Fill(`<a href="%s">Delete</a>`, linkPath(l.ID, "/delete"))
 	b.WriteString("</div></details></div>\n")
 	if d.Notice != "" {
 		b.Fill(`<p class="notice" role="status">%s</p>`+"\n", d.Notice)
@@ -960,11 +960,11 @@ func linkPage(b *page.Buffer, d linkData) {
 		}
 		b.WriteString(`<span class="status on">Active</span></td><td>`)
 		b.Fill(`<a class="button secondary" href="%s">Revoke<span class="visually-hidden"> access of %s</span></a></td></tr>`+"\n",
-			page.LocalURL(linkPath(l.ID, "/grants/"+url.PathEscape(g.ID)+"/revoke")), g.Username)
+			linkPath(l.ID, "/grants/"+url.PathEscape(g.ID)+"/revoke"), g.Username)
 	}
 	b.WriteString("</tbody></table>\n")
 	if d.Next != "" {
-		b.Fill(`<div class="pager"><a href="%s">More authorizations</a></div>`+"\n", page.LocalURL(linkPath(l.ID, "?after="+url.QueryEscape(d.Next))))
+		b.Fill(`<div class="pager"><a href="%s">More authorizations</a></div>`+"\n", linkPath(l.ID, "?after="+url.QueryEscape(d.Next)))
 	}
 	activitySection(b, d.Activity)
 }
@@ -1101,9 +1101,9 @@ func rotatePage(b *page.Buffer, d rotateData) {
 	b.Fill(`<p class="small"><a href="%s">%s</a> ›</p>
 <h1>Rotate the secret of %s</h1>
 <p>A new client secret is made now. Until the overlap ends, the application may use either secret, so you can update it without downtime. Only one previous secret is kept: rotating again ends an earlier overlap.</p>
-`, page.LocalURL(linkPath(d.Link.ID, "")), d.Link.Name, d.Link.Name)
+`, linkPath(d.Link.ID, ""), d.Link.Name, d.Link.Name)
 	errorSummary(b, d.Errs, []formInput{{"overlap_seconds", "overlap_seconds"}})
-	b.Fill(`<form method="post" action="%s">`+"\n", page.LocalURL(linkPath(d.Link.ID, "/rotate")))
+	b.Fill(`<form method="post" action="%s">`+"\n", linkPath(d.Link.ID, "/rotate"))
 	csrfInput(b, d.CSRF)
 	b.WriteString(`<fieldset id="overlap_seconds" tabindex="-1"><legend>How long the current secret keeps working</legend>` + "\n")
 	writeFieldError(b, d.Errs, "overlap_seconds", "overlap_seconds")
@@ -1120,7 +1120,7 @@ func rotatePage(b *page.Buffer, d rotateData) {
 	b.Fill(`</fieldset>
 <button type="submit">Rotate secret</button> <a href="%s">Cancel</a>
 </form>
-`, page.LocalURL(linkPath(d.Link.ID, "")))
+`, linkPath(d.Link.ID, ""))
 }
 
 func (c *consoleReq) rotate() {
@@ -1164,11 +1164,11 @@ func deletePage(b *page.Buffer, d deleteData) {
 	b.Fill(`<h1>%s</h1>
 <p>%s</p>
 <form method="post" action="%s">
-`, d.Title, d.Text, page.LocalURL(d.Action))
+`, d.Title, d.Text, d.Action)
 	csrfInput(b, d.CSRF)
 	b.Fill(`<button type="submit" class="danger">%s</button> <a href="%s">Cancel</a>
 </form>
-`, d.Button, page.LocalURL(d.Cancel))
+`, d.Button, d.Cancel)
 }
 
 func (c *consoleReq) deleteLinkForm() {

@@ -9,11 +9,13 @@ import (
 	"github.com/applinks/applinks/shared/page"
 )
 
-// The console's pages are built like the sign-in pages (shared/page: every
-// value escaped by Buffer.Fill, every attribute double-quoted, every URL
-// through page.LocalURL) and share their style sheet (page.Style); the
-// rules below only add the console's frame: a top bar, the navigation, a
-// wider main area, tables that become stacked cards at 375 px.
+// The console's pages are built with page.Buffer: Fill escapes every value
+// for where it lands, and a link target or form action that a value starts
+// is a path of this site or "#" (page.LocalURL), so a call site passes
+// paths as they are; every attribute with a value is double-quoted. They share
+// the end users' pages' style sheet (page.Style); the rules below only add
+// the console's frame: a top bar, the navigation, a wider main area,
+// tables that become stacked cards at 375 px.
 const consoleStyle = `main.wide{max-width:64rem;margin:1rem auto}
 .top{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;max-width:64rem;margin:0 auto}
 .top .site{font-weight:700;font-size:1.1rem}
@@ -200,7 +202,7 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 func messagePage(b *page.Buffer, m consoleMsg) {
 	b.Fill("<h1>%s</h1>\n<p>%s</p>\n", m.Title, m.Text)
 	if m.Link != "" {
-		b.Fill(`<p><a href="%s">%s</a></p>`+"\n", page.LocalURL(m.Link), m.LinkText)
+		b.Fill(`<p><a href="%s">%s</a></p>`+"\n", m.Link, m.LinkText)
 	}
 }
 
@@ -254,7 +256,7 @@ func confirmPage(b *page.Buffer, d confirmData) {
 `)
 	}
 	b.Fill(`<p class="small"><a href="%s">Cancel</a></p>
-`, page.LocalURL(consolePrefix+"/links"))
+`, consolePrefix+"/links")
 }
 
 // csrfInput is the hidden CSRF field of every console form.
@@ -264,7 +266,7 @@ func csrfInput(b *page.Buffer, csrf string) {
 
 // postButton writes a one-button form posting to action.
 func postButton(b *page.Buffer, action, csrf, label, class string) {
-	b.Fill(`<form method="post" action="%s">`, page.LocalURL(action))
+	b.Fill(`<form method="post" action="%s">`, action)
 	csrfInput(b, csrf)
 	b.Fill(`<button type="submit" class="%s">%s</button></form>`+"\n", class, label)
 }

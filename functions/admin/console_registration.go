@@ -217,9 +217,9 @@ func registrationPage(b *page.Buffer, d registrationData) {
 `)
 		for _, l := range d.Pending {
 			b.Fill(`<tr><td data-label="Application"><a href="%s">%s</a></td><td data-label="How it came">%s</td><td data-label="Redirect host">%s</td><td data-label="Asked"><time datetime="%s">%s</time></td>`,
-				page.LocalURL(linkPath(l.ID, "")), l.Name, originLabel(l.Origin), redirectHosts(l.RedirectURIs), page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
+				linkPath(l.ID, ""), l.Name, originLabel(l.Origin), redirectHosts(l.RedirectURIs), page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
 			b.Fill(`<td><div class="decide"><a class="button" href="%s">Approve <span class="visually-hidden">%s</span></a> <a class="button secondary" href="%s">Reject <span class="visually-hidden">%s</span></a></div></td></tr>`+"\n",
-				page.LocalURL(linkPath(l.ID, "/approve")), l.Name, page.LocalURL(linkPath(l.ID, "/reject")), l.Name)
+				linkPath(l.ID, "/approve"), l.Name, linkPath(l.ID, "/reject"), l.Name)
 		}
 		b.WriteString("</tbody></table>\n")
 		if d.More {
@@ -311,13 +311,13 @@ func decisionPage(b *page.Buffer, d decisionData) {
 	b.Fill("</dd>\n<dt>Asked</dt><dd><time datetime=\"%s\">%s</time></dd>\n</dl>\n", page.RFC3339(l.CreatedAt), page.Day(l.CreatedAt))
 	if d.Approve {
 		b.WriteString("<p>Once approved, users can sign in to it and approve its access themselves, within the permissions above.</p>\n")
-		b.Fill(`<form method="post" action="%s">`, page.LocalURL(linkPath(l.ID, "/approve")))
+		b.Fill(`<form method="post" action="%s">`, linkPath(l.ID, "/approve"))
 		csrfInput(b, d.CSRF)
 		b.Fill(`<button type="submit">Approve %s</button> <a href="/console/registration">Cancel</a></form>`+"\n", l.Name)
 		return
 	}
 	b.WriteString("<p>A rejected application stays listed, refused: its next attempt shows its user that you do not allow it. Delete the link to forget it.</p>\n")
-	b.Fill(`<form method="post" action="%s">`, page.LocalURL(linkPath(l.ID, "/reject")))
+	b.Fill(`<form method="post" action="%s">`, linkPath(l.ID, "/reject"))
 	csrfInput(b, d.CSRF)
 	b.Fill(`<button type="submit" class="danger">Reject %s</button> <a href="/console/registration">Cancel</a></form>`+"\n", l.Name)
 }

@@ -88,7 +88,7 @@ func usersPage(b *page.Buffer, d usersData) {
 	b.WriteString(`<table class="cards"><thead><tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Administrator</th><th scope="col">Status</th><th scope="col">Created</th></tr></thead><tbody>` + "\n")
 	for _, u := range d.Users {
 		b.Fill(`<tr><td data-label="Username"><a href="%s">%s</a></td><td data-label="Name">%s</td><td data-label="Administrator">%s</td><td data-label="Status">`,
-			page.LocalURL(userPath(u.Username, "")), u.Username, orDash(u.Name), yesNo(u.Admin))
+			userPath(u.Username, ""), u.Username, orDash(u.Name), yesNo(u.Admin))
 		statusBadge(b, !u.Disabled)
 		b.Fill(`</td><td data-label="Created"><time datetime="%s">%s</time></td></tr>`+"\n", page.RFC3339(u.CreatedAt), page.Day(u.CreatedAt))
 	}
@@ -391,7 +391,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		b.Fill(`<p class="small"><a href="/console/users">Users</a> ›</p>
 <div class="bar"><h1>%s</h1>`, u.Username)
 		if !d.Self {
-			b.Fill(`<a class="button danger" href="%s">Delete user</a>`, page.LocalURL(userPath(u.Username, "/delete")))
+			b.Fill(`<a class="button danger" href="%s">Delete user</a>`, userPath(u.Username, "/delete"))
 		}
 		b.WriteString("</div>\n")
 		if d.Notice != "" {
@@ -408,7 +408,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 		}
 	}
 	errorSummary(b, d.Errs, userInputs)
-	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(action))
+	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", action)
 	csrfInput(b, d.CSRF)
 	if d.Create {
 		b.Fill(`<label for="username">Username</label>
@@ -453,7 +453,7 @@ func userFormPage(b *page.Buffer, d userFormData) {
 
 	b.WriteString(`<h2 id="set-password">Set a password</h2>` + "\n")
 	errorSummary(b, d.PwErrs, []formInput{{"current_password", "current_password"}, {"password", "new_password"}})
-	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", page.LocalURL(userPath(u.Username, "/password")))
+	b.Fill(`<form method="post" action="%s" novalidate>`+"\n", userPath(u.Username, "/password"))
 	csrfInput(b, d.CSRF)
 	if d.Self {
 		b.WriteString(`<label for="current_password">Your current password</label>
@@ -578,7 +578,7 @@ func keysPage(b *page.Buffer, d keysData) {
 	b.Fill(`<p>Rotate when a key may have leaked, or on your schedule. The new key signs access tokens. Tokens already issued keep working until they expire; the old key of the same algorithm stays published for %s.</p>
 `, humanDuration(d.Keep))
 	errorSummary(b, d.Errs, []formInput{{"alg", "alg-" + d.AccessAlg}})
-	b.Fill(`<form method="post" action="%s">`+"\n", page.LocalURL(consolePrefix+"/keys/rotate"))
+	b.Fill(`<form method="post" action="%s">`+"\n", consolePrefix+"/keys/rotate")
 	csrfInput(b, d.CSRF)
 	b.WriteString("<fieldset><legend>Algorithm of the new key</legend>\n")
 	writeFieldError(b, d.Errs, "alg", "alg-"+d.AccessAlg)

@@ -59,7 +59,7 @@ func writePasskeyForm(b *page.Buffer, d passkeyFormData, autofocus bool) {
 	b.Fill(`<form method="post" action="%s" id="passkey-form" data-ceremony="%s" data-options="%s">
 <input type="hidden" name="csrf" value="%s">
 <input type="hidden" name="credential" value="">
-<button type="button" id="passkey-button" disabled`, page.LocalURL(d.Action), ceremony, d.Options, d.CSRF)
+<button type="button" id="passkey-button" disabled`, d.Action, ceremony, d.Options, d.CSRF)
 	if autofocus {
 		b.WriteString(" autofocus")
 	}
@@ -93,7 +93,7 @@ func passkeyPage(b *page.Buffer, d passkeyFormData) {
 	b.Fill("<p>%s</p>\n", d.Intro)
 	writePasskeyForm(b, d, true)
 	if d.Cancel != "" {
-		b.Fill(`<p class="small"><a href="%s">Cancel</a></p>`+"\n", page.LocalURL(d.Cancel))
+		b.Fill(`<p class="small"><a href="%s">Cancel</a></p>`+"\n", d.Cancel)
 	}
 	b.WriteString("</div>\n")
 }
@@ -111,7 +111,7 @@ func passkeyNeededPage(b *page.Buffer, d passkeyNeededData) {
 	b.Fill(`<p><code>POST %s</code></p>`+"\n", d.Endpoint)
 	b.Fill(`<p><code>curl -s -X POST "%s" -H "Authorization: Bearer $ADMIN_TOKEN"</code></p>`+"\n", d.Endpoint)
 	b.WriteString(`<p>It answers with the link (<code>url</code>) and when it ends (<code>expires_at</code>).</p>` + "\n")
-	b.Fill(`<p><a href="%s">Back to sign-in</a></p>`+"\n", page.LocalURL(consoleLoginPath))
+	b.Fill(`<p><a href="%s">Back to sign-in</a></p>`+"\n", consoleLoginPath)
 }
 
 // enrollFormData fills the enrollment link's page: the password first.
@@ -203,7 +203,7 @@ func writePasskeySection(b *page.Buffer, d *passkeySection) {
 		b.Fill(`<p class="hint">Passkeys are required here: they are set up through a one-time link the admin API issues (<code>POST /admin/users/%s/admin/passkey-enrollment</code>) and reset with <code>DELETE /admin/users/%s/admin/passkeys</code>.</p>`+"\n",
 			url.PathEscape(d.Username), url.PathEscape(d.Username))
 	case d.Self && len(d.Keys) < store.MaxPasskeys:
-		b.Fill(`<p><a class="button secondary" href="%s">Add a passkey</a></p>`+"\n", page.LocalURL(userPath(d.Username, "/passkeys/add")))
+		b.Fill(`<p><a class="button secondary" href="%s">Add a passkey</a></p>`+"\n", userPath(d.Username, "/passkeys/add"))
 		b.WriteString(`<p class="hint">With a passkey, signing in asks for it after your password.</p>` + "\n")
 	case !d.Self:
 		b.Fill(`<p class="hint">Only the administrator can add or remove their own passkeys here; the admin API resets them (<code>DELETE /admin/users/%s/admin/passkeys</code>).</p>`+"\n", url.PathEscape(d.Username))
