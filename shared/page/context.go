@@ -61,8 +61,8 @@ type tokenizer struct {
 	mark     int      // where the current tag or attribute name starts
 	attr     attrKind // the attribute being read
 	valStart int      // where the current attribute value starts
-	raw      string   // the element the current tag opens, or whose text this is, when its text is raw text or RCDATA
-	rawMatch int      // bytes of "</"+raw matched in raw text or RCDATA
+	raw      string   // "</" and the element the current tag opens, or whose text this is, when that text is raw text or RCDATA
+	rawMatch int      // bytes of raw matched in raw text or RCDATA
 	urlValue bool     // a value was written into the current URL attribute value
 	dashes   int      // "-" just before, in a comment
 	fault    string   // a URL attribute that a value made point elsewhere
@@ -101,18 +101,18 @@ func lower(s string) string {
 	return s
 }
 
-// rawElement is the element name if its text is raw text (script,
-// style) or RCDATA (title, textarea), else "".
+// rawElement is the start of the end tag of element name if its text is
+// raw text (script, style) or RCDATA (title, textarea), else "".
 func rawElement(name string) string {
 	switch lower(name) {
 	case "script":
-		return "script"
+		return "</script"
 	case "style":
-		return "style"
+		return "</style"
 	case "title":
-		return "title"
+		return "</title"
 	case "textarea":
-		return "textarea"
+		return "</textarea"
 	}
 	return ""
 }
@@ -310,7 +310,7 @@ func (t *tokenizer) follow(s string) {
 				t.rawMatch = 1
 				break
 			}
-			end := "</" + t.raw
+			end := t.raw
 			switch {
 			case t.rawMatch < len(end) && lowerByte(c) == end[t.rawMatch]:
 				t.rawMatch++
@@ -332,9 +332,9 @@ func (t *tokenizer) follow(s string) {
 func (t *tokenizer) endStartTag() {
 	t.state = sText
 	switch t.raw {
-	case "script", "style":
+	case "</script", "</style":
 		t.state = sRawText
-	case "title", "textarea":
+	case "</title", "</textarea":
 		t.state = sRCDATA
 	}
 	t.rawMatch = 0
