@@ -191,6 +191,13 @@ func (t *tokenizer) follow(s string) {
 				t.state = sBogus
 			}
 		case sTagName:
+			for i < len(s) && !isSpace(s[i]) && s[i] != '/' && s[i] != '>' {
+				i++
+			}
+			if i == len(s) {
+				continue
+			}
+			c = s[i]
 			switch {
 			case isSpace(c) || c == '/':
 				t.raw = rawElement(s[t.mark:i])
@@ -212,6 +219,13 @@ func (t *tokenizer) follow(s string) {
 				t.state, t.mark = sAttrName, i
 			}
 		case sAttrName:
+			for i < len(s) && !isSpace(s[i]) && s[i] != '/' && s[i] != '=' && s[i] != '>' {
+				i++
+			}
+			if i == len(s) {
+				continue
+			}
+			c = s[i]
 			switch {
 			case isSpace(c) || c == '/':
 				t.attr = attrKindOf(s[t.mark:i])
