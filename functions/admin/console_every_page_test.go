@@ -195,6 +195,16 @@ func TestEveryConsolePage(t *testing.T) {
 	}
 }
 
+// TestRenderConsoleFault: a console page with a value where Fill cannot
+// make it safe is not sent.
+func TestRenderConsoleFault(t *testing.T) {
+	w := httptest.NewRecorder()
+	renderConsole(w, 200, frame{Title: "T"}, func(b *page.Buffer, v string) { b.Fill(`<p style="%s">x</p>`, v) }, "color:red")
+	if w.Code != 500 || strings.Contains(w.Body.String(), "color:red") || w.Header().Get("Content-Security-Policy") != "" {
+		t.Errorf("got %d %q, want a bare 500", w.Code, w.Body.String())
+	}
+}
+
 // hashLinks are the pages with a link target or form action that is a
 // whole field of their data, which the hostile value turns into "#".
 var hashLinks = map[string]bool{"confirm": true, "continue": true, "delete": true, "message": true, "passkey": true, "login": true}
@@ -241,7 +251,7 @@ func checkPageTree(t *testing.T, name, body string, hashes *int) {
 }
 
 // BenchmarkConsolePage renders the link page (a link with one grant, its
-// activity and every flag on: about 20 KB) with its headers.
+// activity and every flag on: about 15 KB) with its headers.
 func BenchmarkConsolePage(b *testing.B) {
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	cat, err := shared.ParseCatalog([]byte(`{"baseline":"B","scopes":[{"name":"B","description":"Base"},{"name":"X_READ","description":"Read"},{"name":"X_WRITE","description":"Write","implies":["X_READ"]}]}`))
