@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	nethtml "golang.org/x/net/html"
 
 	"github.com/applinks/applinks/shared"
+	"github.com/applinks/applinks/shared/logtest"
 	"github.com/applinks/applinks/shared/page"
 )
 
@@ -198,10 +200,16 @@ func TestEveryConsolePage(t *testing.T) {
 // TestRenderConsoleFault: a console page with a value where Fill cannot
 // make it safe is not sent.
 func TestRenderConsoleFault(t *testing.T) {
+	var logs logtest.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
 	w := httptest.NewRecorder()
 	renderConsole(w, 200, frame{Title: "T"}, func(b *page.Buffer, v string) { b.Fill(`<p style="%s">x</p>`, v) }, "color:red")
 	if w.Code != 500 || strings.Contains(w.Body.String(), "color:red") || w.Header().Get("Content-Security-Policy") != "" {
 		t.Errorf("got %d %q, want a bare 500", w.Code, w.Body.String())
+	}
+	if got := logs.String(); !strings.Contains(got, `"msg":"console page not sent"`) || !strings.Contains(got, "style") {
+		t.Errorf("log %q, want one error line naming the fault", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -187,7 +188,8 @@ func renderConsole[T any](w http.ResponseWriter, status int, f frame, body func(
 		b.WriteString("<script>" + script + "</script>\n")
 	}
 	b.WriteString("</body>\n</html>\n")
-	if b.Err() != nil { // a value in a context Fill cannot make safe: a bug TestEveryConsolePage finds
+	if err := b.Err(); err != nil { // a value in a context Fill cannot make safe: a bug TestEveryConsolePage finds
+		slog.Error("console page not sent", "error", err.Error())
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}

@@ -23,6 +23,7 @@ package page
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -39,7 +40,8 @@ import (
 func Render[T any](w http.ResponseWriter, status int, page func(*Buffer, T), data T, formAction ...string) {
 	var b Buffer
 	page(&b, data)
-	if b.Err() != nil {
+	if err := b.Err(); err != nil {
+		slog.Error("page not sent", "error", err.Error())
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
