@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/applinks/applinks/local/server"
 	"github.com/applinks/applinks/shared/config"
 	"github.com/applinks/applinks/shared/store/storetest"
+	"github.com/applinks/applinks/shared/throttle"
 	"github.com/applinks/applinks/tests/testkit/oauthflow"
 )
 
@@ -100,6 +102,35 @@ func TestRunAgainstProvider(t *testing.T) {
 	t.Logf("table output:\n%s", out.String())
 	if !strings.Contains(out.String(), "introspect") || !strings.Contains(out.String(), "p99") {
 		t.Errorf("table output lacks the introspect row or the p99 column:\n%s", out.String())
+	}
+}
+
+// TestRunManyClients runs every operation with more clients than the
+// sign-in limit lets one username sign in at once (throttle's
+// MaxUsernameFailures attempts are counted before their passwords are
+// checked): each client signs in as a user of its own, so none is refused.
+func TestRunManyClients(t *testing.T) {
+	issuer := startProvider(t)
+	const c = throttle.MaxUsernameFailures + 3
+	var out bytes.Buffer
+	args := []string{"-issuer", issuer, "-admin-token", testAdminToken, "-c", strconv.Itoa(c),
+		"-n", strconv.Itoa(2 * c), "-duration", "120s", "-op", "all", "-json"}
+	if err := run(context.Background(), args, &out, noEnv); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	var report struct {
+		Results []result `json:"results"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, out.String())
+	}
+	for _, r := range report.Results {
+		if !strings.Contains(r.Op, "/") && (r.OK != 2*c || r.Errors != 0) {
+			t.Errorf("%s: got %d ok and %d errors (%s), want %d ok and 0 errors", r.Op, r.OK, r.Errors, r.FirstError, 2*c)
+		}
+	}
+	if len(report.Results) == 0 {
+		t.Error("got no results")
 	}
 }
 

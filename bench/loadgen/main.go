@@ -11,9 +11,11 @@
 //	            POST the consent form (approve), POST /oauth2/token
 //	            (authorization_code); each step is also reported alone
 //
-// Before the timed runs it creates, through the admin API, one user and one
-// confidential link, and each client signs in once to get its tokens; at
-// the end it deletes both. The HTML forms are read by SPEC's contract: one
+// Before the timed runs it creates, through the admin API, one confidential
+// link and one user per client (the sign-in limit refuses more than a few
+// attempts of one username at once), and each client signs in once to get
+// its tokens; at the end it deletes them. The HTML forms are read by the
+// pages' contract: one
 // <form method="post"> per page whose state travels in hidden inputs, login
 // fields username and password, consent buttons name="decision" with values
 // approve and deny.
@@ -526,18 +528,33 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
+	// One user per client: the sign-in limit counts a username's attempts
+	// before it checks their passwords, so more clients than its limit
+	// signing in as one user at once would be refused.
+	users := []*oauthflow.Fixtures{fx}
 	defer func() {
 		// Cleanup runs even when ctx was cancelled (Ctrl-C), bounded.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := c.flow.Teardown(cctx, fx); err != nil {
+		var errs []error
+		for _, u := range users[1:] {
+			errs = append(errs, c.flow.RemoveUser(cctx, u))
+		}
+		if err := errors.Join(append(errs, c.flow.Teardown(cctx, fx))...); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen: cleanup:", err)
 		}
 	}()
+	for len(users) < o.concurrency {
+		u, err := c.flow.AddUser(ctx, fx)
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		users = append(users, u)
+	}
 
 	var results []result
 	for _, op := range o.ops {
-		rs, err := runOp(ctx, c, fx, op, o, nil)
+		rs, err := runOp(ctx, c, users, op, o, nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -569,7 +586,7 @@ func runExternal(ctx context.Context, o options, out io.Writer) error {
 	}
 	var results []result
 	for _, op := range o.ops {
-		rs, err := runOp(ctx, c, fx, op, o, workers)
+		rs, err := runOp(ctx, c, []*oauthflow.Fixtures{fx}, op, o, workers)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}

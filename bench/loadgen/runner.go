@@ -81,6 +81,8 @@ func (r *recorder) cutOne() {
 // introspection.
 type worker struct {
 	tok oauthflow.Tokens
+	// fx: the link and the user this client signs in as.
+	fx *oauthflow.Fixtures
 
 	// External mode only.
 	id int // 1-based: the client's refresh token is the id-th of the file
@@ -108,15 +110,19 @@ func (w *worker) update(t oauthflow.Tokens) {
 
 // runOp prepares op's clients (untimed), then runs op with them until
 // o.count operations were started or o.duration passed. ext nil: this
-// project's provider, o.concurrency fresh clients; otherwise the clients of
-// another server, kept across operations (prepareExternal).
-func runOp(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, o options, ext []*worker) ([]result, error) {
+// project's provider, o.concurrency fresh clients, each signing in as one
+// of users; otherwise the clients of another server, kept across
+// operations (prepareExternal), with the one fixture users[0].
+func runOp(ctx context.Context, c *client, users []*oauthflow.Fixtures, op string, o options, ext []*worker) ([]result, error) {
 	var workers []*worker
 	var err error
 	if ext == nil {
-		workers, err = prepareProvider(ctx, c, fx, op, o.concurrency)
+		workers, err = prepareProvider(ctx, c, users, op, o.concurrency)
 	} else {
-		workers, err = prepareExternal(ctx, c, fx, op, ext)
+		workers, err = prepareExternal(ctx, c, users[0], op, ext)
+		for _, w := range workers {
+			w.fx = users[0]
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -131,7 +137,7 @@ func runOp(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, o 
 	for _, w := range workers {
 		wg.Go(func() {
 			for opCtx.Err() == nil && started.Add(1) <= int64(o.count) {
-				if !once(ctx, opCtx, c, fx, op, w, rec) {
+				if !once(ctx, opCtx, c, w.fx, op, w, rec) {
 					return
 				}
 			}
@@ -171,10 +177,10 @@ func runOp(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, o 
 // prepareProvider returns n clients for op; for refresh and introspect,
 // each signs in once to get its own token family (refresh tokens rotate,
 // so clients cannot share one).
-func prepareProvider(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, n int) ([]*worker, error) {
+func prepareProvider(ctx context.Context, c *client, users []*oauthflow.Fixtures, op string, n int) ([]*worker, error) {
 	workers := make([]*worker, n)
 	for i := range workers {
-		workers[i] = &worker{}
+		workers[i] = &worker{fx: users[i%len(users)]}
 	}
 	if op != opCodeFlow {
 		var wg sync.WaitGroup
@@ -182,7 +188,7 @@ func prepareProvider(ctx context.Context, c *client, fx *oauthflow.Fixtures, op 
 		for i, w := range workers {
 			wg.Go(func() {
 				var err error
-				w.tok, _, err = c.codeFlow(ctx, fx)
+				w.tok, _, err = c.codeFlow(ctx, w.fx)
 				errs[i] = err
 			})
 		}

@@ -113,14 +113,10 @@ func randomString(n int) string {
 // Setup creates one user and one confidential link through the admin API.
 // When the link cannot be created, the user is deleted again.
 func (c *Client) Setup(ctx context.Context) (*Fixtures, error) {
-	run := strings.ToLower(randomString(6))
-	run = strings.NewReplacer("-", "x", "_", "y").Replace(run)
+	run := runName()
 	fx := &Fixtures{Username: c.Name + "-" + run, Password: randomString(18)}
-	var user struct{}
-	if err := c.admin(ctx, http.MethodPost, "/admin/users", map[string]any{
-		"username": fx.Username, "password": fx.Password, "permissions": userPerms,
-	}, http.StatusCreated, &user); err != nil {
-		return nil, fmt.Errorf("create user: %w", err)
+	if err := c.createUser(ctx, fx); err != nil {
+		return nil, err
 	}
 	var link struct {
 		ID           string `json:"id"`
@@ -139,6 +135,39 @@ func (c *Client) Setup(ctx context.Context) (*Fixtures, error) {
 	}
 	fx.LinkID, fx.ClientID, fx.ClientSecret = link.ID, link.ClientID, link.ClientSecret
 	return fx, nil
+}
+
+// AddUser creates one more user, with a password of its own, for fx's
+// link: the Fixtures it returns share fx's link. The sign-in limit counts
+// attempts per username before it checks their passwords, so clients that
+// sign in at the same time need one user each. RemoveUser deletes it.
+func (c *Client) AddUser(ctx context.Context, fx *Fixtures) (*Fixtures, error) {
+	u := *fx
+	u.Username, u.Password = c.Name+"-"+runName(), randomString(18)
+	if err := c.createUser(ctx, &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// RemoveUser deletes a user AddUser created.
+func (c *Client) RemoveUser(ctx context.Context, fx *Fixtures) error {
+	return c.admin(ctx, http.MethodDelete, "/admin/users/"+url.PathEscape(fx.Username), nil, http.StatusNoContent, nil)
+}
+
+// createUser creates fx's user with the permissions of every flow here.
+func (c *Client) createUser(ctx context.Context, fx *Fixtures) error {
+	if err := c.admin(ctx, http.MethodPost, "/admin/users", map[string]any{
+		"username": fx.Username, "password": fx.Password, "permissions": userPerms,
+	}, http.StatusCreated, nil); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	return nil
+}
+
+// runName is a random lower-case name part of the username alphabet.
+func runName() string {
+	return strings.NewReplacer("-", "x", "_", "y").Replace(strings.ToLower(randomString(6)))
 }
 
 // Teardown deletes the link (which revokes its grants and tokens) and the
