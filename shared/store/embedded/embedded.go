@@ -32,7 +32,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -70,8 +69,14 @@ func start(ctx context.Context, cfg config.Config, o Options) (*store.Store, fun
 		logger = slog.Default()
 	}
 	srv := kumo.NewServer()
-	transport := awshttp.NewBuildableClient().GetTransport()
-	transport.MaxIdleConnsPerHost = 64
+	// kumo's handler called in-process; loopback HTTP to srv.URL only if
+	// it cannot be reached.
+	transport := Transport(srv)
+	if transport == nil {
+		t := awshttp.NewBuildableClient().GetTransport()
+		t.MaxIdleConnsPerHost = 64
+		transport = t
+	}
 	raw := kumoClient{url: srv.URL, hc: &http.Client{Transport: transport}}
 	fail := func(err error) (*store.Store, func(), kumoClient, error) {
 		srv.Close()
@@ -150,12 +155,17 @@ func start(ctx context.Context, cfg config.Config, o Options) (*store.Store, fun
 	return st, stop, raw, nil
 }
 
-// awsConfig is the SDK configuration for kumo: a fixed region and dummy
-// credentials, requests through rt.
+// awsConfig is the SDK configuration for kumo: a fixed region, requests
+// through rt, and anonymous credentials, so that the SDK does not sign
+// them: kumo reads no signature (it routes by X-Amz-Target, and by the
+// signature's scope only the REST services this store does not call), and
+// SigV4 signing was 15% of a refresh's CPU (BENCHMARKS.md). Only this
+// package uses it, so only kumo gets unsigned requests: store.Open signs
+// for AWS, DynamoDB Local and moto alike.
 func awsConfig(rt http.RoundTripper) aws.Config {
 	return aws.Config{
 		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Credentials: aws.AnonymousCredentials{},
 		HTTPClient:  &http.Client{Transport: rt},
 	}
 }

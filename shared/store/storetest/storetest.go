@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -42,6 +43,7 @@ import (
 	"github.com/sivchari/kumo"
 
 	"github.com/applinks/applinks/shared/store"
+	"github.com/applinks/applinks/shared/store/embedded"
 )
 
 // Main runs the tests of m, fails the run when a table or a secret was left
@@ -454,7 +456,8 @@ func region() string {
 // Clients returns SDK clients for emulators at dbURL and smURL, with static
 // credentials and response checksums off (DynamoDB Local omits them on
 // errors), in the default region. Clients of the moto server send one
-// request at a time (see serialClient).
+// request at a time (see serialClient). Clients of the shared kumo server
+// are the embedded store's: in-process and unsigned (kumoClient).
 func Clients(dbURL, smURL string) (*dynamodb.Client, *secretsmanager.Client) {
 	return clientsIn(dbURL, smURL, region())
 }
@@ -470,11 +473,17 @@ func clientsIn(dbURL, smURL, region string) (*dynamodb.Client, *secretsmanager.C
 		if isMoto(dbURL) {
 			o.HTTPClient = serialClient{mu: &motoMu, base: awshttp.NewBuildableClient()}
 		}
+		if hc, ok := kumoClient(dbURL); ok {
+			o.HTTPClient, o.Credentials = hc, aws.AnonymousCredentials{}
+		}
 	})
 	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
 		o.BaseEndpoint = aws.String(smURL)
 		if isMoto(smURL) {
 			o.HTTPClient = serialClient{mu: &motoMu, base: awshttp.NewBuildableClient()}
+		}
+		if hc, ok := kumoClient(smURL); ok {
+			o.HTTPClient, o.Credentials = hc, aws.AnonymousCredentials{}
 		}
 	})
 	return db, sm
@@ -485,10 +494,37 @@ var (
 	kumoSrv  *kumo.Server
 )
 
+// kumoInProcess is the shared kumo server's URL and its in-process
+// transport (embedded.Transport), set when the server starts.
+var kumoInProcess atomic.Pointer[struct {
+	url string
+	rt  http.RoundTripper
+}]
+
 // kumoURL starts the shared in-process kumo server on first use.
 func kumoURL() string {
-	kumoOnce.Do(func() { kumoSrv = kumo.NewServer() })
+	kumoOnce.Do(func() {
+		kumoSrv = kumo.NewServer()
+		if rt := embedded.Transport(kumoSrv); rt != nil {
+			kumoInProcess.Store(&struct {
+				url string
+				rt  http.RoundTripper
+			}{kumoSrv.URL, rt})
+		}
+	})
 	return kumoSrv.URL
+}
+
+// kumoClient makes a client of the shared kumo server (url is its URL)
+// what the embedded store's are: kumo's handler called in-process and
+// unsigned requests (embedded.Transport). Clients of any other endpoint
+// are left as they are.
+func kumoClient(url string) (*http.Client, bool) {
+	k := kumoInProcess.Load()
+	if k == nil || k.url != url {
+		return nil, false
+	}
+	return &http.Client{Transport: k.rt}, true
 }
 
 // stopEngines stops DynamoDB Local, moto and kumo if they were started.
