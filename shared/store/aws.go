@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -87,6 +89,7 @@ func Open(_ context.Context, cfg config.Config) (*Store, error) {
 // AWS_ENDPOINT_URL_DYNAMODB or AWS_ENDPOINT_URL_SECRETS_MANAGER when set,
 // else cfg.EndpointURL when set, else awsCfg's.
 func OpenConfig(awsCfg aws.Config, cfg config.Config) *Store {
+	awsCfg.HTTPClient = keepAliveClient(awsCfg.HTTPClient)
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if e := endpoint(os.Getenv, "AWS_ENDPOINT_URL_DYNAMODB", cfg.EndpointURL); e != "" {
 			o.BaseEndpoint = aws.String(e)
@@ -107,6 +110,34 @@ func OpenConfig(awsCfg aws.Config, cfg config.Config) *Store {
 		sm = secretsmanager.NewFromConfig(awsCfg, smEndpoint, func(o *secretsmanager.Options) { o.Region = p })
 	}
 	return New(db, sm, o).WithPermissionSource(cfg.Permissions.Source)
+}
+
+// maxIdleConnsPerHost is how many idle connections the store's HTTP
+// client keeps to one endpoint: as many as requests in flight at once in
+// one process (the local runner under load; a Lambda sends one at a
+// time), so that each finds a connection to reuse. The SDK's default, 10,
+// made a process at 32 concurrent requests close and open connections all
+// the time (a TCP and, on AWS, a TLS handshake each; BENCHMARKS.md, "CPU
+// per operation").
+const maxIdleConnsPerHost = 100
+
+// keepAliveClient is hc with maxIdleConnsPerHost when it is the SDK's
+// buildable client (nil: the SDK's default one, as NewFromConfig would
+// build it); any other client is the caller's and is returned as it is.
+func keepAliveClient(hc aws.HTTPClient) aws.HTTPClient {
+	b, ok := hc.(*awshttp.BuildableClient)
+	if hc == nil {
+		b, ok = awshttp.NewBuildableClient(), true
+	}
+	if !ok || b == nil {
+		return hc
+	}
+	return b.WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+		if t.MaxIdleConns != 0 && t.MaxIdleConns < maxIdleConnsPerHost {
+			t.MaxIdleConns = maxIdleConnsPerHost
+		}
+	})
 }
 
 // endpoint is the service-specific endpoint variable when set, else the
