@@ -93,3 +93,26 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSignLoaded is BenchmarkSign with a key set read back from its
+// stored JSON, as a Lambda or a restarted runner reads it from Secrets
+// Manager, instead of the one generated in the process.
+func BenchmarkSignLoaded(b *testing.B) {
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
+	src := &memSource{}
+	quiet := web.WithLogger(context.Background(), slog.New(slog.DiscardHandler))
+	if _, err := New(quiet, src, Options{Now: c.Now, Issuer: issuer}); err != nil {
+		b.Fatal(err)
+	}
+	k, err := New(quiet, src, Options{Now: c.Now, Issuer: issuer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	claims := claimsAt(time.Unix(1_800_000_000, 0))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Sign(context.Background(), claims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

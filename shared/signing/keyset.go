@@ -386,7 +386,7 @@ func newKeySet(doc document) (*keySet, error) {
 
 // newSigners returns the signers of key, a private JWK of alg.
 func newSigners(alg string, key jose.JSONWebKey) (*algSigners, error) {
-	sk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: key.Key, KeyID: key.KeyID}}
+	sk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: precomputed(key.Key), KeyID: key.KeyID}}
 	access, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType(typAccessToken))
 	if err != nil {
 		return nil, fmt.Errorf("%s signer: %w", alg, err)
@@ -396,6 +396,22 @@ func newSigners(alg string, key jose.JSONWebKey) (*algSigners, error) {
 		return nil, fmt.Errorf("%s id token signer: %w", alg, err)
 	}
 	return &algSigners{key: key, access: access, id: id}, nil
+}
+
+// precomputed is k, or for an RSA private key a copy of it whose CRT
+// values crypto/rsa has computed once (Precompute). go-jose parses a JWK
+// into a key without them, and crypto/rsa then derives them again for
+// every signature: 12% of an RS256 signature (BENCHMARKS.md, "CPU per
+// operation"). A copy, so that a key another key set still signs with is
+// never written to.
+func precomputed(k any) any {
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return k
+	}
+	c := *rk
+	c.Precompute()
+	return &c
 }
 
 // checkKey checks that jwk is a key for alg (RSA of at least keyBits for
