@@ -109,9 +109,14 @@ func (j *journal) run() {
 				appendRecord(&buf, e.target, e.body)
 			}
 			j.write(buf.Bytes())
-			clear(batch)
-			spare = batch
 		}
+		// The array just taken is the next spare, even when it was
+		// empty: keeping the old spare after an empty wake-up (an add
+		// whose batch was already taken) made the queue and the next
+		// batch one array, and records added during that batch's write
+		// were overwritten and cleared (TestJournalEmptyWakeUp).
+		clear(batch)
+		spare = batch
 		if closing {
 			return
 		}
