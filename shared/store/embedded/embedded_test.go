@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -411,6 +412,9 @@ func TestWritesDoNotWaitForTheJournal(t *testing.T) {
 		}
 	}()
 	now := time.Now()
+	// kumo's tables live in the process, not in the server: names of their
+	// own keep a second run (-count) from meeting the first's records.
+	run := strconv.FormatInt(now.UnixNano(), 36)
 	wait := func(what string, done <-chan error) {
 		t.Helper()
 		select {
@@ -424,7 +428,7 @@ func TestWritesDoNotWaitForTheJournal(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() {
-		first <- st.CreateUser(ctx, store.User{ID: "uid-blocked-1", Username: "blocked1", CreatedAt: now, UpdatedAt: now})
+		first <- st.CreateUser(ctx, store.User{ID: "uid-blocked-1" + run, Username: "blocked1" + run, CreatedAt: now, UpdatedAt: now})
 	}()
 	wait("the first write", first)
 	select {
@@ -436,13 +440,13 @@ func TestWritesDoNotWaitForTheJournal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for i := 2; i <= 20; i++ {
-			id := fmt.Sprintf("blocked%d", i)
+			id := fmt.Sprintf("blocked%d%s", i, run)
 			if err := st.CreateUser(ctx, store.User{ID: "uid-" + id, Username: id, CreatedAt: now, UpdatedAt: now}); err != nil {
 				done <- err
 				return
 			}
 		}
-		_, _, err := st.CreateLink(ctx, store.NewLink{ID: "blocked-link", ClientID: "blocked-client", Secret: linkSecret, Name: "Blocked",
+		_, _, err := st.CreateLink(ctx, store.NewLink{ID: "blocked-link" + run, ClientID: "blocked-client" + run, Secret: linkSecret, Name: "Blocked",
 			RedirectURIs: []string{"https://app.example/cb"}, ClientType: store.Confidential, Enabled: true}, now)
 		done <- err
 	}()
@@ -454,7 +458,7 @@ func TestWritesDoNotWaitForTheJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"USER#uid-blocked-1", "uid-blocked20", "blocked-client"} {
+	for _, want := range []string{"USER#uid-blocked-1" + run, "uid-blocked20" + run, "blocked-client" + run} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("journal lacks %s after the writer was released", want)
 		}
@@ -478,7 +482,10 @@ func TestStart(t *testing.T) {
 		t.Fatalf("second Start: %v", err)
 	}
 	defer stop2()
-	if err := st2.CreateUser(ctx, store.User{ID: "uid-bob", Username: "bob"}); err != nil {
+	// kumo's tables live in the process, not in the server: a name of its
+	// own keeps a second run (-count) from meeting the first's user.
+	bob := "bob" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := st2.CreateUser(ctx, store.User{ID: "uid-" + bob, Username: bob}); err != nil {
 		t.Errorf("CreateUser on the second store: %v", err)
 	}
 }
