@@ -386,7 +386,8 @@ func newKeySet(doc document) (*keySet, error) {
 
 // newSigners returns the signers of key, a private JWK of alg.
 func newSigners(alg string, key jose.JSONWebKey) (*algSigners, error) {
-	sk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: precomputed(key.Key), KeyID: key.KeyID}}
+	key.Key = precomputed(key.Key) // also what RequestSigner signs with
+	sk := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: key.Key, KeyID: key.KeyID}}
 	access, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType(typAccessToken))
 	if err != nil {
 		return nil, fmt.Errorf("%s signer: %w", alg, err)
