@@ -83,19 +83,26 @@ func start(ctx context.Context, cfg config.Config, o Options) (*store.Store, fun
 		return nil, nil, raw, fmt.Errorf("embedded store: %w", err)
 	}
 
+	// The table before any replay, whose records write into it; through
+	// the transport, so that nothing of the start-up is journaled.
+	rawDB := dynamodb.NewFromConfig(awsConfig(transport), endpoint(srv.URL))
+	exists, err := store.CreateTable(ctx, rawDB, cfg.TableName)
+	if err != nil {
+		return fail(err)
+	}
 	var j *journal
 	var rt http.RoundTripper = transport
-	if o.DataDir != "" {
+	if o.DataDir == "" {
+		if err := checkLayout(ctx, rawDB, cfg.TableName, exists); err != nil {
+			return fail(err)
+		}
+	} else {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return fail(err)
 		}
 		path := filepath.Join(o.DataDir, JournalFile)
 		_, statErr := os.Stat(path)
 		migrating := errors.Is(statErr, os.ErrNotExist) && os.Getenv("KUMO_DATA_DIR") != ""
-		// The table before the replay, whose records write into it.
-		if _, err := store.CreateTable(ctx, dynamodb.NewFromConfig(awsConfig(transport), endpoint(srv.URL)), cfg.TableName); err != nil {
-			return fail(err)
-		}
 		t0 := time.Now()
 		rep, err := replay(ctx, raw, path)
 		if err != nil {
@@ -109,8 +116,7 @@ func start(ctx context.Context, cfg config.Config, o Options) (*store.Store, fun
 			logger.Warn("embedded store: some journal records failed on replay", "file", path,
 				"failed", rep.failed, "applied", rep.applied, "first", rep.firstFailure)
 		}
-		db := dynamodb.NewFromConfig(awsConfig(transport), endpoint(srv.URL))
-		if err := checkLayout(ctx, db, cfg.TableName, true); err != nil {
+		if err := checkLayout(ctx, rawDB, cfg.TableName, true); err != nil {
 			return fail(err)
 		}
 		items, secrets, err := compact(ctx, raw, path, cfg.TableName, time.Now())
@@ -129,20 +135,9 @@ func start(ctx context.Context, cfg config.Config, o Options) (*store.Store, fun
 		rt = newRecorder(transport, j)
 	}
 
-	hc := &http.Client{Transport: rt}
 	awsCfg := awsConfig(rt)
-	awsCfg.HTTPClient = hc
 	db := dynamodb.NewFromConfig(awsCfg, endpoint(srv.URL))
 	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	if j == nil {
-		exists, err := store.CreateTable(ctx, db, cfg.TableName)
-		if err == nil {
-			err = checkLayout(ctx, db, cfg.TableName, exists)
-		}
-		if err != nil {
-			return fail(err)
-		}
-	}
 	st := store.New(db, sm, store.Options{TableName: cfg.TableName, SecretPrefix: cfg.SecretPrefix})
 	stop := func() {
 		srv.Close()
