@@ -496,20 +496,21 @@ var (
 
 // kumoInProcess is the shared kumo server's URL and its in-process
 // transport (embedded.Transport), set when the server starts.
-var kumoInProcess atomic.Pointer[struct {
+var kumoInProcess atomic.Pointer[inProcessKumo]
+
+// inProcessKumo is a kumo server's URL and the transport that calls its
+// handler in-process.
+type inProcessKumo struct {
 	url string
 	rt  http.RoundTripper
-}]
+}
 
 // kumoURL starts the shared in-process kumo server on first use.
 func kumoURL() string {
 	kumoOnce.Do(func() {
 		kumoSrv = kumo.NewServer()
 		if rt := embedded.Transport(kumoSrv); rt != nil {
-			kumoInProcess.Store(&struct {
-				url string
-				rt  http.RoundTripper
-			}{kumoSrv.URL, rt})
+			kumoInProcess.Store(&inProcessKumo{kumoSrv.URL, rt})
 		}
 	})
 	return kumoSrv.URL
