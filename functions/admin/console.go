@@ -62,7 +62,7 @@ import (
 // A session ends after ConsoleIdle without a request, and ConsoleSessionTTL
 // after the sign-in in any case.
 //
-// Every page is sent with the page security headers (page.Render); HEAD is
+// Every page is sent with the page security headers (page.Send); HEAD is
 // answered wherever GET is. Every form carries the console session's CSRF
 // token and answers 303 (a validation error re-renders the form, 422, with
 // the message next to its field). A signed-out visitor is sent to the

@@ -208,7 +208,7 @@ func TestRenderConsoleFault(t *testing.T) {
 	if w.Code != 500 || strings.Contains(w.Body.String(), "color:red") || w.Header().Get("Content-Security-Policy") != "" {
 		t.Errorf("got %d %q, want a bare 500", w.Code, w.Body.String())
 	}
-	if got := logs.String(); !strings.Contains(got, `"msg":"console page not sent"`) || !strings.Contains(got, "style") {
+	if got := logs.String(); !strings.Contains(got, `"msg":"page not sent"`) || !strings.Contains(got, "style") {
 		t.Errorf("log %q, want one error line naming the fault", got)
 	}
 }

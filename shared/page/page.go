@@ -23,6 +23,7 @@ package page
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -31,23 +32,29 @@ import (
 	"github.com/applinks/applinks/shared"
 )
 
-// Render builds a page into a buffer and writes it with status and the page
+// Render builds a page into a buffer and sends it (Send) with the page
 // security headers (CSP with frame-ancestors 'none', X-Frame-Options DENY,
 // Referrer-Policy no-referrer, Cache-Control no-store); formAction adds CSP
-// form-action sources (shared.SetPageHeadersFormAction). A HEAD request
-// gets the same status and headers: net/http drops the body. A page with
-// a fault (Buffer.Err) gets a bare 500 instead.
+// form-action sources (shared.SetPageHeadersFormAction).
 func Render[T any](w http.ResponseWriter, status int, page func(*Buffer, T), data T, formAction ...string) {
 	var b Buffer
 	page(&b, data)
+	Send(w, status, &b, func(h http.Header) { shared.SetPageHeadersFormAction(h, formAction...) })
+}
+
+// Send writes a built page with status, after headers has set the
+// response's headers. A page with a fault (Buffer.Err) is not sent: the
+// answer is a bare 500 and one error log line naming the fault. A HEAD
+// request gets the same status and headers: net/http drops the body.
+func Send(w http.ResponseWriter, status int, b *Buffer, headers func(http.Header)) {
 	if err := b.Err(); err != nil {
 		slog.Error("page not sent", "error", err.Error())
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	shared.SetPageHeadersFormAction(w.Header(), formAction...)
+	headers(w.Header())
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	_, _ = io.WriteString(w, b.String())
 }
 
 // Buffer accumulates a page's HTML. It follows the markup written to it
