@@ -571,7 +571,7 @@ func runExternal(ctx context.Context, o options, out io.Writer) error {
 	fx := &oauthflow.Fixtures{ClientID: o.clientID, ClientSecret: o.clientSecret}
 	workers := make([]*worker, o.concurrency)
 	for i := range workers {
-		w := &worker{id: i + 1}
+		w := &worker{id: i + 1, fx: fx}
 		if o.refreshTokens != nil {
 			w.tok = oauthflow.Tokens{RefreshToken: o.refreshTokens[i]}
 		}
@@ -586,7 +586,7 @@ func runExternal(ctx context.Context, o options, out io.Writer) error {
 	}
 	var results []result
 	for _, op := range o.ops {
-		rs, err := runOp(ctx, c, []*oauthflow.Fixtures{fx}, op, o, workers)
+		rs, err := runOp(ctx, c, nil, op, o, workers)
 		if err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}

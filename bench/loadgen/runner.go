@@ -112,17 +112,14 @@ func (w *worker) update(t oauthflow.Tokens) {
 // o.count operations were started or o.duration passed. ext nil: this
 // project's provider, o.concurrency fresh clients, each signing in as one
 // of users; otherwise the clients of another server, kept across
-// operations (prepareExternal), with the one fixture users[0].
+// operations (prepareExternal; users unused).
 func runOp(ctx context.Context, c *client, users []*oauthflow.Fixtures, op string, o options, ext []*worker) ([]result, error) {
 	var workers []*worker
 	var err error
 	if ext == nil {
 		workers, err = prepareProvider(ctx, c, users, op, o.concurrency)
 	} else {
-		workers, err = prepareExternal(ctx, c, users[0], op, ext)
-		for _, w := range workers {
-			w.fx = users[0]
-		}
+		workers, err = prepareExternal(ctx, c, op, ext)
 	}
 	if err != nil {
 		return nil, err
@@ -137,7 +134,7 @@ func runOp(ctx context.Context, c *client, users []*oauthflow.Fixtures, op strin
 	for _, w := range workers {
 		wg.Go(func() {
 			for opCtx.Err() == nil && started.Add(1) <= int64(o.count) {
-				if !once(ctx, opCtx, c, w.fx, op, w, rec) {
+				if !once(ctx, opCtx, c, op, w, rec) {
 					return
 				}
 			}
@@ -205,7 +202,7 @@ func prepareProvider(ctx context.Context, c *client, users []*oauthflow.Fixtures
 // token. A client whose refresh token may be gone (lost) tries one refresh
 // (untimed) before either operation: if it fails, the client sits out, with
 // a note on stderr. Any other client's failed refresh stops the run.
-func prepareExternal(ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, all []*worker) ([]*worker, error) {
+func prepareExternal(ctx context.Context, c *client, op string, all []*worker) ([]*worker, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(all))
 	if op == opAuthorization {
@@ -217,7 +214,7 @@ func prepareExternal(ctx context.Context, c *client, fx *oauthflow.Fixtures, op 
 			continue
 		}
 		wg.Go(func() {
-			t, err := c.refresh(ctx, fx, w.tok.RefreshToken)
+			t, err := c.refresh(ctx, w.fx, w.tok.RefreshToken)
 			if err != nil {
 				errs[i] = err
 				return
@@ -251,7 +248,8 @@ func prepareExternal(ctx context.Context, c *client, fx *oauthflow.Fixtures, op 
 // once runs one operation within ctx, the operation's time bound, and
 // records it; false stops the worker (its token family is lost and could
 // not be replaced). runCtx is the whole run's (Ctrl-C).
-func once(runCtx, ctx context.Context, c *client, fx *oauthflow.Fixtures, op string, w *worker, rec *recorder) bool {
+func once(runCtx, ctx context.Context, c *client, op string, w *worker, rec *recorder) bool {
+	fx := w.fx
 	if c.external && op == opRefresh {
 		return onceExternalRefresh(runCtx, ctx, c, fx, w, rec)
 	}
