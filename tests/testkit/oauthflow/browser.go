@@ -42,9 +42,6 @@ func (p Page) Form() (htmlform.Form, error) {
 	return f, nil
 }
 
-// Forms reads every <form method="post"> of the page (htmlform.Parse).
-func (p Page) Forms() ([]htmlform.Form, error) { return htmlform.Parse([]byte(p.Body)) }
-
 // IsLogin reports whether the page is a login page: it has a password
 // field.
 func (p Page) IsLogin() bool { return strings.Contains(p.Body, `name="password"`) }
@@ -84,12 +81,6 @@ func NewBrowser(t http.RoundTripper, timeout time.Duration, follow func(*http.Re
 			}
 			return nil
 		}}}
-}
-
-// StopAt is a NewBrowser redirect policy: follow every redirect but those
-// whose URL starts with prefix (the client's redirect URI).
-func StopAt(prefix string) func(*http.Request) bool {
-	return func(req *http.Request) bool { return !strings.HasPrefix(req.URL.String(), prefix) }
 }
 
 // Within is a NewBrowser redirect policy: follow redirects to origin

@@ -2,8 +2,6 @@ package oauthflow
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,10 +53,8 @@ func (c *Client) CodeFlowIn(ctx context.Context, jar http.CookieJar, fx *Fixture
 		timed = func(string, time.Duration) {}
 	}
 	b := &Browser{HTTP: c.HTTPClient(jar), Origin: c.Issuer, Accept: "text/html", MaxBody: maxBody}
-	verifier := randomString(32)
-	sum := sha256.Sum256([]byte(verifier))
-	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	state := randomString(12)
+	verifier, challenge := PKCE()
+	state := State()
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {fx.ClientID}, "redirect_uri": {c.RedirectURI},
 		"scope": {requestScope}, "state": {state}, "prompt": {"consent"},
