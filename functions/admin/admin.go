@@ -279,6 +279,7 @@ func New(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
+	h.mux.Decoded = func(path string) bool { return !isConsole(path) } // see ServeHTTP
 	return h, nil
 }
 
@@ -488,12 +489,6 @@ func apiAllow(methods []string) string {
 // path (so that /console/users/%2572oot1 is not root1).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	web.LimitBody(w, r)
-	if !isConsole(r.URL.Path) && r.URL.RawPath != "" {
-		u := *r.URL
-		u.RawPath = ""
-		r = r.WithContext(r.Context())
-		r.URL = &u
-	}
 	h.mux.ServeHTTP(w, r)
 }
 

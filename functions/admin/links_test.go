@@ -707,3 +707,15 @@ func TestListGrants(t *testing.T) {
 		t.Errorf("grant %s of the deleted link: got revoked false, want true (or gone)", g2.ID)
 	}
 }
+
+// TestAPIPathDecoded: outside the console the API's path is matched
+// unescaped, a %2F separating segments as "/" does (the console's is not:
+// TestConsolePathDecodedOnce).
+func TestAPIPathDecoded(t *testing.T) {
+	e := newStoreEnv(t)
+	l := e.createLink(confidentialBody)
+	got := e.do(http.StatusOK, "GET", "/admin/links%2F"+l.ID, "")
+	if got["id"] != l.ID {
+		t.Errorf("GET /admin/links%%2F{id}: got id %v, want %s", got["id"], l.ID)
+	}
+}

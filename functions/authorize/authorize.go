@@ -237,6 +237,7 @@ func New(o Options) (*Handler, error) {
 	if h.mux, err = h.newMux(); err != nil {
 		return nil, fmt.Errorf("authorize: %w", err)
 	}
+	h.mux.Decoded = func(string) bool { return true } // see ServeHTTP
 	return h, nil
 }
 
@@ -246,12 +247,6 @@ func New(o Options) (*Handler, error) {
 // as it was before the routes were patterns.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	web.LimitBody(w, r)
-	if r.URL.RawPath != "" {
-		u := *r.URL
-		u.RawPath = ""
-		r = r.WithContext(r.Context())
-		r.URL = &u
-	}
 	h.mux.ServeHTTP(w, r)
 }
 

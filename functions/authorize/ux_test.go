@@ -350,3 +350,13 @@ func TestFormActionOfCancel(t *testing.T) {
 		t.Errorf("login page CSP %q, want form-action to allow https://app.example.com", csp)
 	}
 }
+
+// TestPathDecoded: the function's paths are matched unescaped, a %2F
+// separating segments as "/" does.
+func TestPathDecoded(t *testing.T) {
+	e := newEnv(t, named("Example Corp", ""))
+	r := e.browser().get(strings.Replace(authorizeURL(nil), "/oauth2/authorize", "/oauth2%2Fauthorize", 1))
+	if p := checkPage(t, r); p.Title != "Sign in to Example Corp" {
+		t.Errorf("GET /oauth2%%2Fauthorize: got %d %q, want the sign-in page", r.status, p.Title)
+	}
+}

@@ -232,6 +232,12 @@ var Admin = []Route{
 type Mux struct {
 	routes   []entry
 	notFound http.Handler
+
+	// Decoded, when set, names the paths matched on their unescaped form
+	// (r.URL.Path, where a %2F separates segments as "/" does) instead of
+	// ServeMux's way: the admin API and the authorize function, whose
+	// paths were matched so before they were patterns.
+	Decoded func(path string) bool
 }
 
 // entry is one route of a Mux.
@@ -292,13 +298,20 @@ func NewMux(table []Route, handlers map[string]http.Handler, notFound http.Handl
 // ServeHTTP serves r with the handler of the most specific route that
 // matches its method and path.
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	decoded := m.Decoded != nil && m.Decoded(r.URL.Path)
 	p := r.URL.EscapedPath()
+	if decoded {
+		p = r.URL.Path
+	}
 	if !Clean(p) {
 		m.notFound.ServeHTTP(w, r)
 		return
 	}
 	segs := strings.Split(p, "/")[1:]
 	for i, s := range segs {
+		if decoded {
+			break
+		}
 		if u, err := url.PathUnescape(s); err == nil {
 			segs[i] = u
 		}

@@ -85,6 +85,30 @@ func TestMux(t *testing.T) {
 	}
 }
 
+// TestMuxDecoded: on the paths Decoded names, a %2F separates segments
+// as "/" does; elsewhere a segment is unescaped once, as ServeMux does.
+func TestMuxDecoded(t *testing.T) {
+	m := testMux(t)
+	m.Decoded = func(p string) bool { return !strings.HasPrefix(p, "/items/keep") }
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"POST", "/items/7%2Frename", 200, "rename 7"},
+		{"GET", "/items/a%2Fb", 404, "not found"},
+		{"GET", "/items/a%2F..", 404, "not found"},
+		{"GET", "/items/keep%2Fb", 200, "get keep/b"},
+		{"GET", "/items/a%20b", 200, "get a b"},
+	} {
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != tc.status || rec.Body.String() != tc.body {
+			t.Errorf("%s %s: got %d %q, want %d %q", tc.method, tc.path, rec.Code, rec.Body.String(), tc.status, tc.body)
+		}
+	}
+}
+
 // TestMuxTableAndHandlers: a route without a handler, a handler without a
 // route and a HEAD without GET fail.
 func TestMuxTableAndHandlers(t *testing.T) {
