@@ -193,6 +193,9 @@ type Keyring struct {
 
 	// loaded is closed when Start's read has ended, successfully or not.
 	loaded chan struct{}
+
+	// verified remembers the tokens Verify accepted (verifiedCache).
+	verified verifiedCache
 }
 
 // New loads the key set from src, creating it (a key of each algorithm,
@@ -290,7 +293,7 @@ func newUnloaded(src Source, o Options) (*Keyring, error) {
 	if o.createAlgs == nil {
 		o.createAlgs = Algorithms()
 	}
-	return &Keyring{src: src, o: o}, nil
+	return &Keyring{src: src, o: o, verified: verifiedCache{size: verifiedGeneration}}, nil
 }
 
 // loadOrCreate reads the stored key set, creating it when none exists.
@@ -639,64 +642,88 @@ func invalid(format string, args ...any) error {
 // (so "none" and HMAC algorithms are refused, RFC 8725 §3.1), each only
 // with a key of its own algorithm, and typ must be "at+jwt" (RFC 9068 §4).
 // Errors about the token wrap ErrInvalidToken; a keyring without keys
-// (Start) fails with ErrNoKeys, and only for a token that parses.
+// (Start) fails with ErrNoKeys, and only for a token that parses. A token
+// accepted before is not verified again while the key that signed it
+// still verifies (verifiedCache).
 func (k *Keyring) Verify(ctx context.Context, token string) (AccessClaims, error) {
 	if len(token) > maxTokenBytes {
 		return AccessClaims{}, invalid("token too long")
 	}
+	if v, ok := k.verified.get(token); ok {
+		set, err := k.keys(ctx)
+		if err != nil {
+			return AccessClaims{}, fmt.Errorf("verify access token: %w", err)
+		}
+		if set.lookup(v.kid, k.o.Now()) != nil {
+			return v.claims, nil
+		}
+		// Its key no longer verifies: refused below, as any token of it.
+	}
+	c, kid, err := k.verify(ctx, token)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	k.verified.put(token, verified{claims: c, kid: kid})
+	return c, nil
+}
+
+// verify is Verify without the cache: it also returns the kid of the key
+// that verified the token.
+func (k *Keyring) verify(ctx context.Context, token string) (AccessClaims, string, error) {
 	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
-		return AccessClaims{}, invalid("parse: %v", err)
+		return AccessClaims{}, "", invalid("parse: %v", err)
 	}
 	if len(jws.Signatures) != 1 {
-		return AccessClaims{}, invalid("want one signature")
+		return AccessClaims{}, "", invalid("want one signature")
 	}
 	h := jws.Signatures[0].Header
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
 	if !strings.EqualFold(typ, typAccessToken) && !strings.EqualFold(typ, "application/"+typAccessToken) {
-		return AccessClaims{}, invalid("typ %q is not %s", typ, typAccessToken)
+		return AccessClaims{}, "", invalid("typ %q is not %s", typ, typAccessToken)
 	}
 	if h.KeyID == "" {
-		return AccessClaims{}, invalid("no kid")
+		return AccessClaims{}, "", invalid("no kid")
 	}
 	set, err := k.keys(ctx)
 	if err != nil {
-		return AccessClaims{}, fmt.Errorf("verify access token: %w", err)
+		return AccessClaims{}, "", fmt.Errorf("verify access token: %w", err)
 	}
 	v := set.lookup(h.KeyID, k.o.Now())
 	if v == nil {
 		v = k.refreshForUnknownKid(ctx).lookup(h.KeyID, k.o.Now())
 	}
 	if v == nil {
-		return AccessClaims{}, invalid("unknown kid")
+		return AccessClaims{}, "", invalid("unknown kid")
 	}
 	if h.Algorithm != v.alg {
 		// RFC 8725 §3.1: a key is used with one algorithm only.
-		return AccessClaims{}, invalid("alg %s, but key %s is %s", h.Algorithm, v.kid, v.alg)
+		return AccessClaims{}, "", invalid("alg %s, but key %s is %s", h.Algorithm, v.kid, v.alg)
 	}
 	payload, err := jws.Verify(v.pub)
 	if err != nil {
-		return AccessClaims{}, invalid("signature: %v", err)
+		return AccessClaims{}, "", invalid("signature: %v", err)
 	}
 	var w wireClaims
 	if err := json.Unmarshal(payload, &w); err != nil {
-		return AccessClaims{}, invalid("claims: %v", err)
+		return AccessClaims{}, "", invalid("claims: %v", err)
 	}
 	if w.Issuer == "" || w.Subject == "" || w.ClientID == "" || w.JTI == "" || w.IssuedAt == nil || w.Expires == nil {
-		return AccessClaims{}, invalid("missing a required claim")
+		return AccessClaims{}, "", invalid("missing a required claim")
 	}
 	if k.o.Issuer != "" && w.Issuer != k.o.Issuer {
-		return AccessClaims{}, invalid("issuer %q is not %q", w.Issuer, k.o.Issuer)
+		return AccessClaims{}, "", invalid("issuer %q is not %q", w.Issuer, k.o.Issuer)
 	}
 	aud, err := audience(w.Audience)
 	if err != nil {
-		return AccessClaims{}, err
+		return AccessClaims{}, "", err
 	}
-	return AccessClaims{
+	c := AccessClaims{
 		Issuer: w.Issuer, Subject: w.Subject, Username: w.Username, Audience: aud, ClientID: w.ClientID,
 		Scope: w.Scope, JTI: w.JTI, GrantID: w.GrantID,
 		IssuedAt: time.Unix(*w.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(*w.Expires, 0).UTC(),
-	}, nil
+	}
+	return c, v.kid, nil
 }
 
 // audience reads aud, a string or an array of one string (RFC 7519 §4.1.3).
