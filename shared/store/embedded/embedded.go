@@ -6,7 +6,8 @@
 // it across restarts itself, in a journal (DataDir/store.jsonl) of the
 // writes kumo accepted: the SDK clients' transport records the body of
 // every successful write to items and secrets and a goroutine appends it
-// to the file and fsyncs, so a request never waits for the disk. Start
+// to the file, and fsyncs within 200 ms, so a request never waits for the
+// disk. Start
 // replays the journal into kumo and then rewrites it as the data it holds,
 // so it does not grow from run to run.
 //

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestJournalKeepsEveryRecordUnderConcurrentWrites: many writers adding at
@@ -157,5 +159,106 @@ func TestJournalEmptyWakeUp(t *testing.T) {
 		`{"target":"DynamoDB_20120810.PutItem","body":{"n":3}}` + "\n"
 	if string(b) != want {
 		t.Errorf("journal:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// countSync counts a journal's fsyncs, and the writes of g each covered.
+type countSync struct {
+	g      *gateWriter
+	mu     sync.Mutex
+	n      int
+	writes int // g's writes at the last fsync
+}
+
+func (c *countSync) wrap(f func() error) func() error {
+	return func() error {
+		w := c.g.count() // the writer's own writes, all before this fsync
+		c.mu.Lock()
+		c.n++
+		c.writes = w
+		c.mu.Unlock()
+		return f()
+	}
+}
+
+func (c *countSync) synced() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes
+}
+
+func (c *countSync) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// TestJournalSyncInterval: batches written within the interval of the last
+// fsync are not fsynced one by one; the tail is fsynced once the interval
+// has passed, with no further write to prompt it; closing fsyncs what is
+// left at once; and every record is in the file.
+func TestJournalSyncInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+	}{{"long interval", time.Hour}, {"short interval", 100 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), JournalFile)
+			g := &gateWriter{}
+			syncs := &countSync{g: g}
+			testWrapWriter = func(w io.Writer) io.Writer { g.w = w; return g }
+			testWrapSync = func(f func() error) (func() error, time.Duration) { return syncs.wrap(f), tc.every }
+			defer func() { testWrapWriter, testWrapSync = nil, nil }()
+			j, err := openJournal(path, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor := func(what string, cond func() bool) {
+				t.Helper()
+				deadline := time.Now().Add(10 * time.Second)
+				for !cond() {
+					if time.Now().After(deadline) {
+						t.Fatalf("timed out waiting for %s", what)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			const batches = 20
+			for i := range batches {
+				j.add(dynamoPrefix+"PutItem", fmt.Appendf(nil, `{"n":%d}`, i))
+				waitFor(fmt.Sprintf("write %d", i+1), func() bool { return g.count() == i+1 })
+			}
+			switch tc.every {
+			case time.Hour:
+				// The first batch found no earlier fsync; the others were
+				// within the hour.
+				if n := syncs.count(); n != 1 {
+					t.Errorf("fsyncs after %d batches within the interval: got %d, want 1", batches, n)
+				}
+			default:
+				// The tail is fsynced once the interval has passed, with
+				// no write to prompt it.
+				j.add(dynamoPrefix+"PutItem", []byte(`{"n":"tail"}`))
+				waitFor("the tail's fsync", func() bool { return syncs.synced() == batches+1 })
+			}
+			n := syncs.count()
+			if err := j.close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.every == time.Hour && syncs.count() != n+1 {
+				t.Errorf("fsyncs at close: got %d, want 1", syncs.count()-n)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := batches
+			if tc.every != time.Hour {
+				want++
+			}
+			if got := strings.Count(string(data), "\n"); got != want {
+				t.Errorf("records in the file: got %d, want %d", got, want)
+			}
+		})
 	}
 }
