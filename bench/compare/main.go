@@ -45,6 +45,12 @@
 //	compare measure -out FILE -server NAME -proc main=PID [-proc NAME=PID...] -- LOADGEN ARGS...
 //	compare summary FILE...
 //
+// And where the local runner's CPU goes (cpushare.go): a CPU profile from
+// its PPROF_ADDR split into the emulator, the AWS SDK, the GC, signatures,
+// the handlers, the HTTP server and the rest, per operation with -ops:
+//
+//	compare cpushare [-ops N] PROFILE
+//
 // Every URL must be a loopback one (127.0.0.0/8, ::1, localhost), and the
 // address actually dialled is checked too.
 package main
@@ -98,7 +104,7 @@ func main() {
 	}
 }
 
-const usage = "usage: compare applinks|node|hydra|hydra-app|hydra-key|rotate|measure|summary [flags] (see the package doc)"
+const usage = "usage: compare applinks|node|hydra|hydra-app|hydra-key|rotate|measure|summary|cpushare [flags] (see the package doc)"
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
@@ -109,6 +115,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return measureCmd(ctx, args[1:], out)
 	case "summary":
 		return summaryCmd(args[1:], out)
+	case "cpushare":
+		return cpushareCmd(args[1:], out)
 	case "hydra-app":
 		return hydraAppCmd(ctx, args[1:])
 	case "applinks", "node", "hydra", "hydra-key", "rotate":
