@@ -31,7 +31,7 @@ var parts = []struct {
 	{"request log (log/slog)", regexp.MustCompile(`^log/slog\.`)},
 	{"handlers and store (this project)", regexp.MustCompile(`^github\.com/applinks/applinks/(functions|shared)/`)},
 	{"HTTP server (net/http, sockets)", regexp.MustCompile(`^(net/http\.|net\.|internal/poll\.|bufio\.)`)},
-	{"runtime and the rest (scheduler, syscalls)", regexp.MustCompile(``)},
+	{"runtime and the rest (scheduler, syscalls)", nil}, // every sample no part above took
 }
 
 // cpushareCmd is `compare cpushare [-ops N] PROFILE`: a CPU profile of the
@@ -60,19 +60,17 @@ func cpushareCmd(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
+	perOp := func(d time.Duration) string {
+		if *ops <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.0f µs", float64(d.Microseconds()) / *ops)
+	}
 	fmt.Fprintf(out, "| part | share | CPU per op |\n|---|---:|---:|\n")
 	for i, pt := range parts {
-		perOp := ""
-		if *ops > 0 {
-			perOp = fmt.Sprintf("%.0f µs", float64(shares[i].Microseconds())/ *ops)
-		}
-		fmt.Fprintf(out, "| %s | %.1f%% | %s |\n", pt.name, 100*float64(shares[i])/float64(total), perOp)
+		fmt.Fprintf(out, "| %s | %.1f%% | %s |\n", pt.name, 100*float64(shares[i])/float64(total), perOp(shares[i]))
 	}
-	perOp := ""
-	if *ops > 0 {
-		perOp = fmt.Sprintf("%.0f µs", float64(total.Microseconds())/ *ops)
-	}
-	fmt.Fprintf(out, "| all (%.2f s of CPU) | 100%% | %s |\n", total.Seconds(), perOp)
+	fmt.Fprintf(out, "| all (%.2f s of CPU) | 100%% | %s |\n", total.Seconds(), perOp(total))
 	return nil
 }
 
@@ -100,9 +98,13 @@ func cpuShares(p *profile.Profile) ([]time.Duration, time.Duration, error) {
 	return shares, total, nil
 }
 
-// partOf is the index of the first part one of s's frames belongs to.
+// partOf is the index of the first part one of s's frames belongs to, or
+// of the last part (no pattern) when none.
 func partOf(s *profile.Sample) int {
-	for i, pt := range parts[:len(parts)-1] {
+	for i, pt := range parts {
+		if pt.frame == nil {
+			return i
+		}
 		for _, loc := range s.Location {
 			for _, ln := range loc.Line {
 				if ln.Function != nil && pt.frame.MatchString(ln.Function.Name) {

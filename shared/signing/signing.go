@@ -718,12 +718,11 @@ func (k *Keyring) verify(ctx context.Context, token string) (AccessClaims, strin
 	if err != nil {
 		return AccessClaims{}, "", err
 	}
-	c := AccessClaims{
+	return AccessClaims{
 		Issuer: w.Issuer, Subject: w.Subject, Username: w.Username, Audience: aud, ClientID: w.ClientID,
 		Scope: w.Scope, JTI: w.JTI, GrantID: w.GrantID,
 		IssuedAt: time.Unix(*w.IssuedAt, 0).UTC(), ExpiresAt: time.Unix(*w.Expires, 0).UTC(),
-	}
-	return c, v.kid, nil
+	}, v.kid, nil
 }
 
 // audience reads aud, a string or an array of one string (RFC 7519 §4.1.3).
