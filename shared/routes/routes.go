@@ -308,12 +308,11 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	segs := strings.Split(p, "/")[1:]
-	for i, s := range segs {
-		if decoded {
-			break
-		}
-		if u, err := url.PathUnescape(s); err == nil {
-			segs[i] = u
+	if !decoded {
+		for i, s := range segs {
+			if u, err := url.PathUnescape(s); err == nil {
+				segs[i] = u
+			}
 		}
 	}
 	var best, other *entry // the best route of the method; of another

@@ -116,6 +116,10 @@ func (j *journal) run() {
 	var buf bytes.Buffer
 	var synced time.Time // the last fsync
 	dirty := false       // written since it
+	fsync := func() {
+		j.fsync()
+		synced, dirty = time.Now(), false
+	}
 	tail := time.NewTimer(j.every)
 	tail.Stop()
 	defer tail.Stop()
@@ -124,8 +128,7 @@ func (j *journal) run() {
 		case <-j.wake:
 		case <-tail.C:
 			if dirty {
-				j.fsync()
-				synced, dirty = time.Now(), false
+				fsync()
 			}
 			continue
 		}
@@ -143,8 +146,7 @@ func (j *journal) run() {
 		}
 		if dirty {
 			if wait := j.every - time.Since(synced); closing || wait <= 0 {
-				j.fsync()
-				synced, dirty = time.Now(), false
+				fsync()
 			} else {
 				tail.Reset(wait)
 			}
